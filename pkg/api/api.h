@@ -1,0 +1,478 @@
+/* pkg/api: the two logplane.io/v1alpha1 kinds as typed C structs.
+ *
+ * Ownership: every struct owns its strings and arrays; lp_pipeline_free() /
+ * lp_output_free() release everything (NULL-safe). Strings are NUL-terminated
+ * UTF-8; an absent optional string is NULL. Counts accompany every array.
+ * "Unset" integers are 0 unless noted; defaults are applied by
+ * lp_*_defaults() in the operator, never written back to the user's spec.
+ *
+ * Field names follow the CRD (camelCase there, snake_case here). The CRD in
+ * crds/ and the parser in parse.c must agree with this file.
+ */
+#ifndef LP_API_H
+#define LP_API_H
+#include <stddef.h>
+#include <stdint.h>
+#include "../util/err.h"
+
+#define LP_API_GROUP "logplane.io"
+#define LP_API_VERSION "v1alpha1"
+#define LP_API_GROUP_VERSION "logplane.io/v1alpha1"
+#define LP_DEFAULT_CONTROL_NAMESPACE "logplane-system"
+
+/* ---------- shared pieces ---------- */
+
+struct lp_meta {
+	char *name;
+	char *ns;
+	char *uid;
+	char *resource_version; /* opaque: compare for equality only */
+	int64_t generation;
+	int deleting; /* metadata.deletionTimestamp is set */
+};
+
+struct lp_kv { /* one key/value pair; arrays of these are kept sorted by key */
+	char *key;
+	char *value;
+};
+
+struct lp_secret_key_ref { /* a key of a Secret in the resource's own namespace */
+	char *name;
+	char *key;
+};
+
+struct lp_strlist {
+	char **v;
+	size_t n;
+};
+
+/* ---------- LogOutput ---------- */
+
+enum lp_output_type {
+	LP_OUT_NONE = 0,
+	LP_OUT_KINESIS,
+	LP_OUT_FIREHOSE,
+	LP_OUT_S3,
+	LP_OUT_CLOUDWATCH,
+	LP_OUT_OPENSEARCH,
+	LP_OUT_ELASTICSEARCH,
+	LP_OUT_KAFKA,
+	LP_OUT_LOKI,
+	LP_OUT_HTTP,
+	LP_OUT_SLACK,
+	LP_OUT_FORWARD,
+	LP_OUT_STDOUT,
+	LP_OUT_LIVETAIL,
+	LP_OUT_TYPE_COUNT
+};
+
+/* "kinesis", "firehose", ... as in the CRD enum; NULL for out of range. */
+const char *lp_output_type_name(enum lp_output_type t);
+/* LP_OUT_NONE when unknown. */
+enum lp_output_type lp_output_type_parse(const char *s);
+/* kinesis, firehose, s3, cloudwatch */
+int lp_output_type_is_aws(enum lp_output_type t);
+
+enum lp_delivery_mode { LP_DELIVERY_AT_LEAST_ONCE = 0, LP_DELIVERY_AT_MOST_ONCE };
+
+struct lp_delivery {
+	enum lp_delivery_mode mode; /* spec.delivery.mode, default atLeastOnce */
+	int retry_limit;            /* spec.delivery.retryLimit, 1..100, default 10 */
+	char *buffer_limit;         /* spec.delivery.bufferLimit, quantity like "1G", default "1G"
+				       (storage.total_limit_size) */
+	char *mem_buf_limit;        /* spec.delivery.memBufLimit, default "5M" */
+};
+
+enum lp_deletion_policy { LP_DELETION_RETAIN = 0, LP_DELETION_DELETE };
+
+struct lp_aws_credentials {
+	char *secret_name;       /* credentials.secretRef.name */
+	char *access_key_id_key; /* credentials.secretRef.accessKeyIdKey, default "AWS_ACCESS_KEY_ID" */
+	char *secret_access_key_key; /* ...secretAccessKeyKey, default "AWS_SECRET_ACCESS_KEY" */
+	char *session_token_key;     /* ...sessionTokenKey, optional */
+	char *role_arn;              /* credentials.roleArn: assumed on top of the chain */
+	char *external_id;           /* credentials.externalId */
+};
+
+struct lp_aws {
+	char *region;   /* spec.aws.region (required for AWS types) */
+	char *endpoint; /* spec.aws.endpoint, URL override (emulators, LocalStack, MinIO) */
+	struct lp_aws_credentials credentials;
+};
+
+struct lp_kinesis_provision {
+	int present;            /* spec.kinesis.provision given */
+	int on_demand;          /* mode: onDemand (1) | provisioned (0, default) */
+	int shard_count;        /* default 1 when provisioned */
+	int retention_hours;    /* 24..8760, default 24 */
+	char *kms_key_id;       /* encryption with KMS when set ("alias/aws/kinesis" allowed) */
+	int encrypt;            /* encryption.enabled */
+	struct lp_kv *tags;
+	size_t n_tags;
+	enum lp_deletion_policy deletion_policy;
+};
+
+struct lp_out_kinesis {
+	char *stream;        /* required */
+	char *partition_key; /* optional record key used as partition key */
+	char *time_key;      /* optional, adds a timestamp key */
+	struct lp_kinesis_provision provision;
+};
+
+struct lp_firehose_provision {
+	int present;
+	char *source_stream;   /* Kinesis stream name feeding the delivery stream (optional:
+				  direct PUT when absent) */
+	char *bucket;          /* destination bucket (required) */
+	char *prefix;          /* S3 prefix */
+	char *error_prefix;    /* S3 error output prefix */
+	int buffering_size_mib;        /* 1..128, default 64 */
+	int buffering_interval_seconds; /* 0..900, default 300 */
+	char *compression;     /* UNCOMPRESSED|GZIP|ZIP|Snappy|HADOOP_SNAPPY, default GZIP */
+	char *role_arn;        /* role Firehose uses (required) */
+	struct lp_kv *tags;
+	size_t n_tags;
+	enum lp_deletion_policy deletion_policy;
+};
+
+struct lp_out_firehose {
+	char *delivery_stream; /* required */
+	char *time_key;
+	struct lp_firehose_provision provision;
+};
+
+struct lp_s3_provision {
+	int present;
+	int expiration_days;  /* lifecycle expiry, 0 = none */
+	char *encryption;     /* "AES256" (default) | "aws:kms" */
+	char *kms_key_id;
+	int block_public_access; /* default 1 */
+	struct lp_kv *tags;
+	size_t n_tags;
+	enum lp_deletion_policy deletion_policy;
+};
+
+struct lp_out_s3 {
+	char *bucket;          /* required */
+	char *key_format;      /* s3_key_format, default "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz" */
+	char *total_file_size; /* quantity, default "100M" */
+	char *upload_timeout;  /* duration, default "10m" */
+	char *compression;     /* gzip (default) | none */
+	char *storage_class;   /* optional */
+	struct lp_s3_provision provision;
+};
+
+struct lp_cloudwatch_provision {
+	int present;
+	int retention_days; /* one of CloudWatch's allowed values, 0 = never expire */
+	struct lp_kv *tags;
+	size_t n_tags;
+	enum lp_deletion_policy deletion_policy;
+};
+
+struct lp_out_cloudwatch {
+	char *log_group;         /* required */
+	char *log_stream_prefix; /* default "fluent-bit-" */
+	struct lp_cloudwatch_provision provision;
+};
+
+struct lp_tls {
+	int enabled; /* tls.enabled, default 1 for remote network outputs except forward */
+	int verify;  /* tls.verify, default 1 */
+	char *ca_secret_name; /* optional Secret holding ca.crt */
+};
+
+struct lp_basic_auth { /* username and password read from a Secret */
+	char *secret_name; /* auth.secretRef.name */
+	char *username_key; /* default "username" */
+	char *password_key; /* default "password" */
+};
+
+struct lp_out_search { /* opensearch and elasticsearch */
+	char *host;  /* required */
+	int port;    /* default 9200 */
+	char *index; /* default "logs" (ignored with logstash_prefix) */
+	char *logstash_prefix; /* when set: daily indices PREFIX-YYYY.MM.DD */
+	int aws_auth; /* opensearch only: sign with SigV4 (Amazon OpenSearch Service) */
+	char *aws_region;
+	struct lp_tls tls;
+	struct lp_basic_auth auth; /* secret_name NULL = none */
+};
+
+struct lp_out_kafka {
+	struct lp_strlist brokers; /* "host:port" each, at least one */
+	char *topic;               /* required */
+	char *format;              /* json (default) | msgpack | raw */
+};
+
+struct lp_out_loki {
+	char *host; /* required */
+	int port;   /* default 3100 */
+	struct lp_kv *labels; /* static labels, sorted */
+	size_t n_labels;
+	char *tenant_id;
+	struct lp_tls tls;
+	struct lp_basic_auth auth;
+};
+
+struct lp_http_header { /* header value literal or from a Secret (one of) */
+	char *name;
+	char *value;
+	struct lp_secret_key_ref value_from; /* name NULL = literal value */
+};
+
+struct lp_out_http {
+	char *host; /* required */
+	int port;   /* default 443 with TLS, 80 without */
+	char *uri;  /* default "/" */
+	char *format; /* json (default) | json_lines | msgpack */
+	struct lp_http_header *headers;
+	size_t n_headers;
+	struct lp_tls tls;
+	struct lp_basic_auth auth;
+};
+
+struct lp_out_slack {
+	struct lp_secret_key_ref webhook; /* Secret key holding the https webhook URL (required) */
+};
+
+struct lp_out_forward {
+	char *host; /* required */
+	int port;   /* default 24224 */
+	struct lp_secret_key_ref shared_key; /* optional */
+	struct lp_tls tls; /* default off */
+};
+
+struct lp_out_stdout {
+	char *format; /* json_lines (default) | msgpack | json */
+};
+
+struct lp_out_livetail { /* records streamed to the operator's live-tail websocket hub */
+	int max_records_per_second; /* default 100 */
+};
+
+struct lp_output {
+	struct lp_meta meta;
+	enum lp_output_type type; /* spec.type, required */
+	struct lp_delivery delivery;
+	struct lp_aws aws; /* AWS types only */
+	union {
+		struct lp_out_kinesis kinesis;
+		struct lp_out_firehose firehose;
+		struct lp_out_s3 s3;
+		struct lp_out_cloudwatch cloudwatch;
+		struct lp_out_search search; /* opensearch, elasticsearch */
+		struct lp_out_kafka kafka;
+		struct lp_out_loki loki;
+		struct lp_out_http http;
+		struct lp_out_slack slack;
+		struct lp_out_forward forward;
+		struct lp_out_stdout std_out;
+		struct lp_out_livetail livetail;
+	} u;
+};
+
+/* ---------- LogPipeline ---------- */
+
+struct lp_in_application {
+	int enabled;                       /* default 1 when input.application given */
+	struct lp_strlist ns_include;      /* namespaces.include (control ns only) */
+	struct lp_strlist ns_exclude;      /* namespaces.exclude */
+	struct lp_kv *pod_labels;          /* podLabels: equality match on pod labels */
+	size_t n_pod_labels;
+	struct lp_strlist container_include;
+	struct lp_strlist container_exclude;
+};
+
+struct lp_in_file {
+	char *name;  /* files[].name, DNS label, used in the tag */
+	char *path;  /* files[].path, absolute glob, outside /var/log/containers */
+	char *metadata_regex; /* optional: named groups namespace_name, pod_name, container_name */
+};
+
+struct lp_in_http {
+	int enabled;
+	int port; /* default 9880 */
+};
+
+enum lp_builtin_multiline { /* bit flags */
+	LP_ML_JAVA = 1 << 0,
+	LP_ML_PYTHON = 1 << 1,
+	LP_ML_GO = 1 << 2,
+	LP_ML_CRI = 1 << 3,
+	LP_ML_DOCKER = 1 << 4,
+};
+
+struct lp_ml_rule {
+	char *state;      /* "start_state" or a name */
+	char *regex;      /* Oniguruma regex */
+	char *next_state;
+};
+
+struct lp_multiline {
+	int present;
+	unsigned builtin; /* enum lp_builtin_multiline flags, from multiline.parsers[] */
+	struct lp_ml_rule *rules; /* custom rules; must contain a start_state rule */
+	size_t n_rules;
+	int flush_timeout_ms; /* default 1000 */
+};
+
+enum lp_parse_format { LP_PARSE_NONE = 0, LP_PARSE_JSON, LP_PARSE_LOGFMT, LP_PARSE_REGEX };
+
+struct lp_parse {
+	enum lp_parse_format format;
+	char *key;         /* record key to parse, default "log" */
+	char *regex;       /* LP_PARSE_REGEX: named groups */
+	char *time_key;
+	char *time_format;
+	int keep_original; /* preserve_key, default 0 */
+};
+
+enum lp_transform_kind {
+	LP_TR_FLATTEN = 1,
+	LP_TR_DROP_FIELDS,
+	LP_TR_KEEP_FIELDS,
+	LP_TR_RENAME_FIELDS,
+	LP_TR_ADD_FIELDS,
+	LP_TR_GREP,
+	LP_TR_THROTTLE,
+	LP_TR_DETECT_LEVEL,
+};
+
+struct lp_grep_rule {
+	char *key;   /* record key; "kubernetes.namespace_name" addresses nested keys */
+	char *regex;
+};
+
+struct lp_transform {
+	enum lp_transform_kind kind;
+	union {
+		struct {
+			char *separator; /* default "." */
+		} flatten;
+		struct lp_strlist fields; /* dropFields / keepFields */
+		struct {
+			struct lp_kv *pairs; /* renameFields: key=from, value=to (order kept) */
+			size_t n;
+		} rename;
+		struct {
+			struct lp_kv *pairs; /* addFields: key, value (order kept) */
+			size_t n;
+			int overwrite; /* addFields.overwrite: set instead of add */
+		} add;
+		struct {
+			struct lp_grep_rule *include; /* all must match (and) */
+			size_t n_include;
+			struct lp_grep_rule *exclude; /* any match drops (or) */
+			size_t n_exclude;
+		} grep;
+		struct {
+			int rate;      /* records per interval, required >= 1 */
+			int window;    /* intervals averaged, default 5 */
+			char *interval; /* duration, default "1s" */
+			int per_pod;   /* 1: a Lua token bucket keyed by pod */
+		} throttle;
+		struct {
+			char *source_key; /* default "log" */
+			char *target_key; /* default "level" */
+		} detect_level;
+	} u;
+};
+
+enum lp_route_op { LP_ROUTE_ALL = 0, LP_ROUTE_IN, LP_ROUTE_REGEX };
+
+struct lp_route {
+	char *output_ref; /* LogOutput name in the same namespace (or control namespace) */
+	enum lp_route_op op; /* match absent = all records */
+	char *match_field;   /* match.field */
+	struct lp_strlist match_in; /* match.in values */
+	char *match_regex;   /* match.regex */
+};
+
+enum lp_aggregator_engine { LP_ENGINE_FLUENTBIT = 0, LP_ENGINE_FLUENTD };
+
+struct lp_aggregator {
+	int enabled;
+	enum lp_aggregator_engine engine;
+	int replicas; /* default 2 */
+	char *storage_size; /* default "10Gi" */
+};
+
+struct lp_kubernetes_meta {
+	int enabled;     /* default 1 */
+	int labels;      /* default 1 */
+	int annotations; /* default 0 */
+};
+
+struct lp_pipeline {
+	struct lp_meta meta;
+	struct lp_in_application app; /* spec.input.application */
+	int has_app;
+	int system;                    /* spec.input.system.enabled */
+	struct lp_in_file *files;      /* spec.input.files */
+	size_t n_files;
+	struct lp_in_http http;        /* spec.input.http */
+	struct lp_kubernetes_meta kubernetes; /* spec.kubernetes */
+	struct lp_multiline multiline; /* spec.multiline */
+	struct lp_parse parse;         /* spec.parse */
+	struct lp_transform *transforms; /* spec.transforms, in order */
+	size_t n_transforms;
+	struct lp_route *routes;       /* spec.routes, at least one */
+	size_t n_routes;
+	struct lp_aggregator aggregator; /* spec.aggregator */
+};
+
+/* ---------- parse, defaults, validation ---------- */
+
+/* A list of problems, each with the field path and a message a user can act on. */
+struct lp_problem {
+	char *field;   /* "spec.routes[1].outputRef" */
+	char *message; /* "LogOutput \"audit\" not found in namespace \"team-a\"" */
+};
+
+struct lp_problems {
+	struct lp_problem *v;
+	size_t n;
+};
+
+void lp_problems_free(struct lp_problems *p);
+/* Appends a problem (printf-style message). Returns LP_ERR_NOMEM on failure. */
+LP_WUR lp_err lp_problems_add(struct lp_problems *p, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---------- entry points (parse.c, defaults.c, validate.c) ---------- */
+
+typedef struct json_t json_t;
+
+/* Parses one object of kind LogPipeline / LogOutput (the whole object with
+ * apiVersion, kind, metadata, spec) into a new struct. Problems in the spec
+ * (wrong types, unknown enum values, injection-prone strings) are appended to
+ * probs and make the call return LP_ERR_INVALID; *out is then still set to a
+ * partially filled struct the caller frees (so callers can report the name).
+ * *out is NULL only on LP_ERR_NOMEM or when obj is not an object.
+ * Defaults are applied to the struct, never to obj. */
+LP_WUR lp_err lp_pipeline_parse(struct lp_pipeline **out, const json_t *obj,
+				struct lp_problems *probs);
+LP_WUR lp_err lp_output_parse(struct lp_output **out, const json_t *obj, struct lp_problems *probs);
+void lp_pipeline_free(struct lp_pipeline *p);
+void lp_output_free(struct lp_output *o);
+
+/* What cross-object validation may look at. All members borrowed. */
+struct lp_world {
+	const char *control_ns; /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	const struct lp_output *const *outputs; /* every LogOutput known (valid or not) */
+	size_t n_outputs;
+	/* Returns 1 when Secret ns/name exists and has key (key NULL: any key). NULL
+	 * callback: secrets are not checked (offline `logplane validate`). */
+	int (*secret_has_key)(void *ctx, const char *ns, const char *name, const char *key);
+	void *secret_ctx;
+};
+
+/* Cross-object rules: references resolve, tenancy, name lengths. Appends to probs;
+ * LP_ERR_INVALID when any problem was added by this call. */
+LP_WUR lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
+				   struct lp_problems *probs);
+LP_WUR lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
+				 struct lp_problems *probs);
+
+#endif

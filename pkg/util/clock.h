@@ -1,0 +1,18 @@
+/* Monotonic and wall clocks, and a small vtable seam so tests can drive time. */
+#ifndef LP_UTIL_CLOCK_H
+#define LP_UTIL_CLOCK_H
+#include <stdint.h>
+
+uint64_t lp_clock_mono_ns(void);
+uint64_t lp_clock_mono_ms(void);
+/* Wall clock as RFC 3339 UTC with seconds ("2026-11-23T18:25:17Z") into out[21]. */
+void lp_clock_rfc3339(char out[21]);
+
+struct lp_clock {
+	uint64_t (*now_ms)(void *ctx); /* monotonic milliseconds */
+	void *ctx;
+};
+/* The real monotonic clock. */
+extern const struct lp_clock lp_clock_system;
+
+#endif

@@ -1,0 +1,150 @@
+#include "lp_test.h"
+#include "../../pkg/util/buf.h"
+#include "../../pkg/util/clock.h"
+#include "../../pkg/util/err.h"
+#include "../../pkg/util/log.h"
+#include "../../pkg/util/mem.h"
+#include <jansson.h>
+#include <stdlib.h>
+
+static void t_strerror(void)
+{
+	for (int e = 0; e < LP_ERR_LAST; e++) {
+		const char *s = lp_strerror((lp_err)e);
+		LP_CHECK(s != NULL);
+		LP_CHECK(strcmp(s, "unknown error") != 0);
+	}
+	LP_CHECK_STR(lp_strerror(LP_ERR_LAST), "unknown error");
+	LP_CHECK_STR(lp_strerror((lp_err)-3), "unknown error");
+	LP_CHECK(lp_err_retryable(LP_ERR_THROTTLED));
+	LP_CHECK(!lp_err_retryable(LP_ERR_INVALID));
+}
+
+static void t_buf_basic(void)
+{
+	struct lp_buf b;
+	char *s;
+
+	lp_buf_init(&b, 0);
+	LP_CHECK_STR(lp_buf_str(&b), "");
+	LP_CHECK_INT(lp_buf_adds(&b, "abc"), LP_OK);
+	LP_CHECK_INT(lp_buf_addc(&b, '-'), LP_OK);
+	LP_CHECK_INT(lp_buf_addf(&b, "%d/%s", 42, "x"), LP_OK);
+	LP_CHECK_STR(lp_buf_str(&b), "abc-42/x");
+	LP_CHECK_INT(b.len, 8);
+	lp_buf_reset(&b);
+	LP_CHECK_STR(lp_buf_str(&b), "");
+	for (int i = 0; i < 1000; i++)
+		LP_CHECK_INT(lp_buf_adds(&b, "0123456789"), LP_OK);
+	LP_CHECK_INT(b.len, 10000);
+	s = lp_buf_take(&b);
+	LP_CHECK_INT(strlen(s), 10000);
+	LP_CHECK(b.ptr == NULL);
+	lp_free(s);
+	s = lp_buf_take(&b);
+	LP_CHECK_STR(s, "");
+	lp_free(s);
+	lp_buf_free(&b);
+	lp_buf_free(NULL);
+}
+
+static void t_buf_cap(void)
+{
+	struct lp_buf b;
+
+	lp_buf_init(&b, 10);
+	LP_CHECK_INT(lp_buf_adds(&b, "0123456789"), LP_OK);
+	LP_CHECK_INT(lp_buf_adds(&b, "x"), LP_ERR_TOO_LARGE);
+	/* on failure the buffer freed itself */
+	LP_CHECK(b.ptr == NULL);
+	LP_CHECK_INT(b.len, 0);
+	LP_CHECK_INT(lp_buf_addf(&b, "%s", "01234567890"), LP_ERR_TOO_LARGE);
+	LP_CHECK(b.ptr == NULL);
+	lp_buf_free(&b);
+}
+
+static void t_mem(void)
+{
+	size_t before = lp_mem_allocs();
+	char *a = lp_strdup("hello");
+	char *b = lp_strndup("hello world", 5);
+	void *z = lp_calloc(0, 0);
+
+	LP_CHECK_STR(a, "hello");
+	LP_CHECK_STR(b, "hello");
+	LP_CHECK(z != NULL);
+	LP_CHECK(lp_strdup(NULL) == NULL);
+	LP_CHECK_INT(lp_mem_allocs() - before, 3);
+	lp_free(a);
+	lp_free(b);
+	lp_free(z);
+}
+
+static void t_clock(void)
+{
+	uint64_t a = lp_clock_mono_ns(), b = lp_clock_mono_ns();
+	char ts[21];
+
+	LP_CHECK(b >= a);
+	LP_CHECK(lp_clock_system.now_ms(NULL) >= a / 1000000u);
+	lp_clock_rfc3339(ts);
+	LP_CHECK_INT(strlen(ts), 20);
+	LP_CHECK(ts[4] == '-' && ts[10] == 'T' && ts[19] == 'Z');
+}
+
+static char *log_capture(int text, enum lp_log_level min, enum lp_log_level lvl)
+{
+	char *data = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&data, &size);
+	struct lp_log log;
+	struct lp_log_obj obj = {"LogPipeline", "team-a", "app"};
+
+	lp_log_init(&log, f, min, text);
+	lp_log(&log, lvl, &obj, "reconciled \"%s\" in %d ms", "x\ny", 3);
+	fclose(f);
+	return data;
+}
+
+static void t_log_json(void)
+{
+	char *line = log_capture(0, LP_LOG_INFO, LP_LOG_WARN);
+	json_error_t jerr;
+	json_t *o = json_loads(line, 0, &jerr);
+
+	LP_CHECK(o != NULL);
+	LP_CHECK_STR(json_string_value(json_object_get(o, "level")), "warn");
+	LP_CHECK_STR(json_string_value(json_object_get(o, "msg")), "reconciled \"x\ny\" in 3 ms");
+	LP_CHECK_STR(json_string_value(json_object_get(o, "kind")), "LogPipeline");
+	LP_CHECK_STR(json_string_value(json_object_get(o, "namespace")), "team-a");
+	LP_CHECK_STR(json_string_value(json_object_get(o, "name")), "app");
+	LP_CHECK(json_object_get(o, "time") != NULL);
+	/* exactly one line */
+	LP_CHECK(strchr(line, '\n') == line + strlen(line) - 1);
+	json_decref(o);
+	free(line);
+}
+
+static void t_log_text_and_level(void)
+{
+	char *line = log_capture(1, LP_LOG_INFO, LP_LOG_ERROR);
+
+	LP_CHECK_HAS(line, "error LogPipeline/team-a/app reconciled");
+	free(line);
+	line = log_capture(0, LP_LOG_WARN, LP_LOG_DEBUG);
+	LP_CHECK_STR(line, "");
+	free(line);
+	LP_CHECK_INT(lp_log_level_parse("warn"), LP_LOG_WARN);
+	LP_CHECK_INT(lp_log_level_parse("loud"), -1);
+}
+
+int main(void)
+{
+	static const struct lp_test tests[] = {
+		{"strerror", t_strerror},     {"buf_basic", t_buf_basic},
+		{"buf_cap", t_buf_cap},       {"mem", t_mem},
+		{"clock", t_clock},           {"log_json", t_log_json},
+		{"log_text_and_level", t_log_text_and_level},
+	};
+	return lp_test_main("util", tests, LP_TEST_COUNT(tests));
+}
