@@ -1,6 +1,36 @@
+/* logplane: the command-line tool. One subcommand per file. */
 #include <stdio.h>
-int main(void)
+#include <string.h>
+#include "cli.h"
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "logplane: not yet\n");
+	fprintf(f, "usage: logplane <command> [options]\n"
+		   "commands:\n"
+		   "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
+		   "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
+		   "  version                      print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "validate") == 0)
+		return lp_cli_validate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "render") == 0)
+		return lp_cli_render(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0) {
+		printf("logplane %s\n", LP_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "logplane: unknown command \"%s\" (try logplane help)\n", argv[1]);
 	return 2;
 }

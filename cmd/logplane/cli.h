@@ -1,0 +1,7 @@
+#ifndef LP_CLI_H
+#define LP_CLI_H
+#define LP_VERSION "0.1.0"
+/* Each returns the process exit code: 0 ok, 1 invalid input found, 2 usage. */
+int lp_cli_validate(int argc, char **argv); /* validate.c */
+int lp_cli_render(int argc, char **argv);   /* render.c */
+#endif

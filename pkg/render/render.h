@@ -1,0 +1,83 @@
+/* pkg/render: validated LogPipelines and LogOutputs in, Fluent Bit (and Fluentd)
+ * configuration text out. Deterministic: the same input gives byte-identical
+ * files in the same order, whatever order the input arrays are in.
+ *
+ * Credentials never appear in the text: the config refers to ${VAR}s, and
+ * lp_rendered.env lists, for each VAR, the Secret key it must be filled from;
+ * the controller puts exactly those into the pod spec.
+ */
+#ifndef LP_RENDER_H
+#define LP_RENDER_H
+#include <stddef.h>
+#include "../api/api.h"
+
+#define LP_RENDER_SPLIT_BYTES (900u * 1024u) /* a file part never exceeds this */
+
+struct lp_render_input {
+	const char *control_ns; /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	/* Resources that passed lp_*_parse and lp_*_validate. Borrowed. */
+	const struct lp_pipeline *const *pipelines;
+	size_t n_pipelines;
+	const struct lp_output *const *outputs;
+	size_t n_outputs;
+	/* Deployment facts the config needs (all optional, defaults in render.c). */
+	const char *aggregator_host;  /* default "logplane-aggregator.<control_ns>.svc" */
+	const char *livetail_host;    /* default "logplane-operator.<control_ns>.svc" */
+	int livetail_port;            /* default 8081 */
+};
+
+struct lp_render_file {
+	char *name; /* "fluent-bit.yaml" (entry point), "parsers.yaml", "part-001.yaml", ... */
+	char *data;
+	size_t len;
+};
+
+struct lp_render_env { /* one environment variable the config uses */
+	char *var;         /* "LP_SECRET_3F2A..." */
+	char *secret_ns;   /* Secret the value comes from */
+	char *secret_name;
+	char *secret_key;
+};
+
+struct lp_render_problem { /* a resource left out of the config, and why */
+	char *kind; /* "LogPipeline" | "LogOutput" */
+	char *ns;
+	char *name;
+	char *field;
+	char *message;
+};
+
+struct lp_render_summary { /* one line per pipeline for `logplane render` */
+	char *ns;
+	char *name;
+	char *text; /* "inputs: app(team-a); filters: kubernetes, multiline(java), ...; routes: ..." */
+};
+
+struct lp_rendered_config {
+	struct lp_render_file *files; /* files[0] is the entry point */
+	size_t n_files;
+	char hash[65]; /* hex SHA-256 over all files' names and contents */
+	size_t total_bytes;
+};
+
+struct lp_rendered {
+	struct lp_rendered_config shipper;
+	int has_aggregator;
+	enum lp_aggregator_engine aggregator_engine;
+	struct lp_rendered_config aggregator; /* empty unless has_aggregator */
+	struct lp_render_env *env; /* sorted by var, no duplicates */
+	size_t n_env;
+	struct lp_render_problem *problems;
+	size_t n_problems;
+	struct lp_render_summary *summaries;
+	size_t n_summaries;
+};
+
+/* Renders everything. On LP_OK *out is filled (free with lp_rendered_free). A
+ * pipeline or output that cannot be rendered is left out and listed in
+ * out->problems; that is not an error. Errors: LP_ERR_NOMEM, LP_ERR_INVALID
+ * (NULL arguments). */
+LP_WUR lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in);
+void lp_rendered_free(struct lp_rendered *r); /* NULL-safe */
+
+#endif
