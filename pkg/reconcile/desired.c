@@ -1,0 +1,714 @@
+/* pkg/reconcile/desired.c: rendered config -> owned objects (see desired.h). */
+#include "desired.h"
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../util/buf.h"
+#include "../util/mem.h"
+
+static const struct lp_owned_kind_info kind_table[LP_OWNED_KIND_COUNT] = {
+	[LP_OWNED_SECRET] = {"Secret", "v1", "secrets", 1},
+	[LP_OWNED_CONFIGMAP] = {"ConfigMap", "v1", "configmaps", 1},
+	[LP_OWNED_SERVICEACCOUNT] = {"ServiceAccount", "v1", "serviceaccounts", 1},
+	[LP_OWNED_CLUSTERROLE] = {"ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", 0},
+	[LP_OWNED_CLUSTERROLEBINDING] = {"ClusterRoleBinding", "rbac.authorization.k8s.io/v1",
+					 "clusterrolebindings", 0},
+	[LP_OWNED_SERVICE] = {"Service", "v1", "services", 1},
+	[LP_OWNED_PDB] = {"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", 1},
+	[LP_OWNED_STATEFULSET] = {"StatefulSet", "apps/v1", "statefulsets", 1},
+	[LP_OWNED_DAEMONSET] = {"DaemonSet", "apps/v1", "daemonsets", 1},
+};
+
+const struct lp_owned_kind_info *lp_owned_kind_info(enum lp_owned_kind k)
+{
+	if ((int)k < 0 || k >= LP_OWNED_KIND_COUNT)
+		return NULL;
+	return &kind_table[k];
+}
+
+enum lp_owned_kind lp_owned_kind_parse(const char *kind)
+{
+	for (int i = 0; kind && i < LP_OWNED_KIND_COUNT; i++)
+		if (strcmp(kind_table[i].kind, kind) == 0)
+			return (enum lp_owned_kind)i;
+	return LP_OWNED_KIND_COUNT;
+}
+
+void lp_sha256_hex(char out[65], const void *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		memset(out, '0', 64);
+		out[64] = '\0';
+		return;
+	}
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+lp_err lp_desired_hash(char out[65], const json_t *obj)
+{
+	json_t *copy = NULL, *ann;
+	char *text = NULL;
+	lp_err err = LP_ERR_NOMEM;
+
+	copy = json_deep_copy(obj);
+	if (!copy)
+		goto out;
+	ann = json_object_get(json_object_get(copy, "metadata"), "annotations");
+	if (json_is_object(ann)) {
+		json_object_del(ann, LP_APPLIED_HASH_ANNOTATION);
+		if (json_object_size(ann) == 0) /* an empty map is the same as none */
+			json_object_del(json_object_get(copy, "metadata"), "annotations");
+	}
+	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	if (!text)
+		goto out;
+	lp_sha256_hex(out, text, strlen(text));
+	err = LP_OK;
+out:
+	free(text);
+	json_decref(copy);
+	return err;
+}
+
+void lp_desired_free(struct lp_desired *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++) {
+		lp_free(d->v[i].name);
+		lp_free(d->v[i].ns);
+		json_decref(d->v[i].obj);
+	}
+	lp_free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
+
+/* ---------- building blocks ---------- */
+
+struct builder {
+	const struct lp_desired_input *in;
+	const char *ns;
+	struct lp_desired d;
+	size_t cap;
+};
+
+/* Labels every owned object carries, plus the component's selector labels. */
+static json_t *labels_new(const char *app, const char *component)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", LP_MANAGED_BY_LABEL, LP_MANAGED_BY_VALUE,
+			 "app.kubernetes.io/part-of", "logplane", "app.kubernetes.io/name", app,
+			 "app.kubernetes.io/component", component);
+}
+
+static json_t *selector_labels_new(const char *app)
+{
+	return json_pack("{s:s, s:s}", "app.kubernetes.io/name", app,
+			 "app.kubernetes.io/instance", "logplane");
+}
+
+/* A new object {apiVersion, kind, metadata{name, namespace?, labels}}. */
+static json_t *object_new(enum lp_owned_kind k, const char *name, const char *ns,
+			  const char *app, const char *component)
+{
+	const struct lp_owned_kind_info *ki = &kind_table[k];
+
+	return json_pack("{s:s, s:s, s:{s:s, s:s*, s:o}}", "apiVersion", ki->api_version, "kind",
+			 ki->kind, "metadata", "name", name, "namespace",
+			 ki->namespaced ? ns : NULL, "labels", labels_new(app, component));
+}
+
+/* Takes obj (also on failure): stamps the applied hash and appends it. */
+static lp_err builder_add(struct builder *b, enum lp_owned_kind k, json_t *obj)
+{
+	struct lp_desired_obj *o, *nv;
+	json_t *meta, *ann;
+	char hash[65];
+	lp_err err = LP_ERR_NOMEM;
+
+	if (!obj)
+		return LP_ERR_NOMEM;
+	if (b->d.n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 16;
+		nv = lp_realloc(b->d.v, ncap * sizeof(*nv));
+		if (!nv)
+			goto fail;
+		b->d.v = nv;
+		b->cap = ncap;
+	}
+	err = lp_desired_hash(hash, obj);
+	if (err)
+		goto fail;
+	err = LP_ERR_NOMEM;
+	meta = json_object_get(obj, "metadata");
+	ann = json_object_get(meta, "annotations");
+	if (!ann) {
+		ann = json_object();
+		if (json_object_set_new(meta, "annotations", ann))
+			goto fail;
+	}
+	if (json_object_set_new(ann, LP_APPLIED_HASH_ANNOTATION, json_string(hash)))
+		goto fail;
+	o = &b->d.v[b->d.n];
+	memset(o, 0, sizeof(*o));
+	o->kind = k;
+	o->name = lp_strdup(json_string_value(json_object_get(meta, "name")));
+	o->ns = kind_table[k].namespaced ? lp_strdup(b->ns) : NULL;
+	if (!o->name || (kind_table[k].namespaced && !o->ns)) {
+		lp_free(o->name);
+		lp_free(o->ns);
+		goto fail;
+	}
+	memcpy(o->hash, hash, sizeof(hash));
+	o->obj = obj;
+	b->d.n++;
+	return LP_OK;
+fail:
+	json_decref(obj);
+	return err;
+}
+
+/* ---------- credentials Secret and config hash ---------- */
+
+static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
+{
+	json_t *obj = NULL, *data;
+	const char *val;
+
+	if (r->n_env == 0)
+		return LP_OK;
+	obj = object_new(LP_OWNED_SECRET, LP_CREDENTIALS_NAME, b->ns, "logplane", "credentials");
+	data = json_object();
+	if (!obj || json_object_set_new(obj, "data", data) ||
+	    json_object_set_new(obj, "type", json_string("Opaque")))
+		goto fail;
+	for (size_t i = 0; i < r->n_env; i++) {
+		const struct lp_render_env *e = &r->env[i];
+		val = b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, e->secret_ns,
+								  e->secret_name, e->secret_key)
+					  : NULL;
+		if (!val) {
+			b->d.n_missing_secrets++;
+			continue;
+		}
+		if (json_object_set_new(data, e->var, json_string(val)))
+			goto fail;
+	}
+	return builder_add(b, LP_OWNED_SECRET, obj);
+fail:
+	json_decref(obj);
+	return LP_ERR_NOMEM;
+}
+
+static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
+{
+	struct lp_buf buf;
+	const char *val;
+	lp_err err;
+
+	lp_buf_init(&buf, 0);
+	err = lp_buf_addf(&buf, "shipper:%s\naggregator:%s\n", r->shipper.hash,
+			  r->has_aggregator ? r->aggregator.hash : "");
+	for (size_t i = 0; !err && i < r->n_env; i++) {
+		const struct lp_render_env *e = &r->env[i];
+		val = b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, e->secret_ns,
+								  e->secret_name, e->secret_key)
+					  : NULL;
+		err = lp_buf_addf(&buf, "%s=%s/%s/%s:%s\n", e->var, e->secret_ns, e->secret_name,
+				  e->secret_key, val ? val : "");
+	}
+	if (err)
+		return err;
+	lp_sha256_hex(b->d.config_hash, lp_buf_str(&buf), buf.len);
+	lp_buf_free(&buf);
+	return LP_OK;
+}
+
+/* ---------- ConfigMaps ---------- */
+
+/* Packs the files into ConfigMaps of at most LP_RENDER_SPLIT_BYTES each, named
+ * base, base-2, base-3, ... Appends {configMap:{name}} to sources (projected
+ * volume sources, so every part lands in one directory). */
+static lp_err add_configmaps(struct builder *b, const struct lp_rendered_config *c,
+			     const char *base, const char *app, json_t *sources)
+{
+	json_t *obj = NULL, *data = NULL;
+	size_t used = 0, part = 0;
+	char name[256];
+
+	for (size_t i = 0; i <= c->n_files; i++) {
+		int flush = obj && (i == c->n_files || used + c->files[i].len + 64 > LP_RENDER_SPLIT_BYTES);
+		if (flush) {
+			if (builder_add(b, LP_OWNED_CONFIGMAP, obj))
+				return LP_ERR_NOMEM;
+			obj = NULL;
+			used = 0;
+		}
+		if (i == c->n_files)
+			break;
+		if (!obj) {
+			part++;
+			if (part == 1)
+				snprintf(name, sizeof(name), "%s", base);
+			else
+				snprintf(name, sizeof(name), "%s-%zu", base, part);
+			obj = object_new(LP_OWNED_CONFIGMAP, name, b->ns, app, "config");
+			data = json_object();
+			if (!obj || json_object_set_new(obj, "data", data) ||
+			    json_array_append_new(sources,
+						  json_pack("{s:{s:s}}", "configMap", "name", name)))
+				goto fail;
+		}
+		if (json_object_set_new(data, c->files[i].name,
+					json_stringn(c->files[i].data, c->files[i].len)))
+			goto fail;
+		used += c->files[i].len + strlen(c->files[i].name);
+	}
+	return LP_OK;
+fail:
+	json_decref(obj);
+	return LP_ERR_NOMEM;
+}
+
+/* ---------- RBAC ---------- */
+
+static lp_err add_rbac(struct builder *b)
+{
+	json_t *sa, *cr, *crb;
+
+	sa = object_new(LP_OWNED_SERVICEACCOUNT, LP_SHIPPER_NAME, b->ns, "fluent-bit", "shipper");
+	if (builder_add(b, LP_OWNED_SERVICEACCOUNT, sa))
+		return LP_ERR_NOMEM;
+	cr = object_new(LP_OWNED_CLUSTERROLE, LP_SHIPPER_NAME, NULL, "fluent-bit", "shipper");
+	if (cr && json_object_set_new(cr, "rules",
+				      json_pack("[{s:[s], s:[s,s], s:[s,s,s]}]", "apiGroups", "",
+						"resources", "namespaces", "pods", "verbs", "get",
+						"list", "watch"))) {
+		json_decref(cr);
+		cr = NULL;
+	}
+	if (builder_add(b, LP_OWNED_CLUSTERROLE, cr))
+		return LP_ERR_NOMEM;
+	crb = object_new(LP_OWNED_CLUSTERROLEBINDING, LP_SHIPPER_NAME, NULL, "fluent-bit",
+			 "shipper");
+	if (crb &&
+	    (json_object_set_new(crb, "roleRef",
+				 json_pack("{s:s, s:s, s:s}", "apiGroup", "rbac.authorization.k8s.io",
+					   "kind", "ClusterRole", "name", LP_SHIPPER_NAME)) ||
+	     json_object_set_new(crb, "subjects",
+				 json_pack("[{s:s, s:s, s:s}]", "kind", "ServiceAccount", "name",
+					   LP_SHIPPER_NAME, "namespace", b->ns)))) {
+		json_decref(crb);
+		crb = NULL;
+	}
+	return builder_add(b, LP_OWNED_CLUSTERROLEBINDING, crb);
+}
+
+/* ---------- pod pieces ---------- */
+
+/* env: NODE_NAME, NODE_IP from the downward API, then every ${VAR} the config
+ * uses from the credentials Secret. */
+static json_t *env_new(const struct lp_rendered *r)
+{
+	json_t *env = json_pack(
+		"[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]", "name", "NODE_NAME", "valueFrom",
+		"fieldRef", "fieldPath", "spec.nodeName", "name", "NODE_IP", "valueFrom", "fieldRef",
+		"fieldPath", "status.hostIP");
+
+	for (size_t i = 0; env && i < r->n_env; i++) {
+		if (json_array_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
+							  r->env[i].var, "valueFrom",
+							  "secretKeyRef", "name",
+							  LP_CREDENTIALS_NAME, "key", r->env[i].var))) {
+			json_decref(env);
+			return NULL;
+		}
+	}
+	return env;
+}
+
+static json_t *container_security_new(void)
+{
+	return json_pack("{s:b, s:b, s:{s:[s]}, s:{s:s}}", "allowPrivilegeEscalation", 0,
+			 "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL",
+			 "seccompProfile", "type", "RuntimeDefault");
+}
+
+static json_t *http_probe_new(int initial_delay, int period, int failures)
+{
+	return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", LP_HEALTH_PATH,
+			 "port", "http", "initialDelaySeconds", initial_delay, "periodSeconds",
+			 period, "timeoutSeconds", 5, "failureThreshold", failures);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Directory part of a host glob before its first wildcard ("/opt/app/logs"
+ * for "/opt/app/logs/x*.log"); a new string or NULL. */
+static char *glob_dir(const char *path)
+{
+	size_t end = strcspn(path, "*?[{");
+	while (end > 0 && path[end - 1] != '/')
+		end--;
+	if (end > 1)
+		end--; /* drop the trailing slash */
+	return end ? lp_strndup(path, end) : NULL;
+}
+
+static int under_var_log(const char *dir)
+{
+	return strcmp(dir, "/var/log") == 0 || strncmp(dir, "/var/log/", 9) == 0;
+}
+
+/* Adds hostPath mounts for file inputs outside /var/log (sorted, unique). */
+static lp_err add_file_mounts(struct builder *b, json_t *volumes, json_t *mounts)
+{
+	char **dirs = NULL;
+	size_t n = 0, cap = 0, vol = 0;
+	lp_err err = LP_ERR_NOMEM;
+
+	for (size_t i = 0; i < b->in->n_pipelines; i++) {
+		const struct lp_pipeline *p = b->in->pipelines[i];
+		for (size_t j = 0; p && j < p->n_files; j++) {
+			char *d;
+			if (!p->files[j].path || p->files[j].path[0] != '/')
+				continue;
+			d = glob_dir(p->files[j].path);
+			if (!d)
+				goto out;
+			if (under_var_log(d) || strcmp(d, "/") == 0) {
+				lp_free(d);
+				continue;
+			}
+			if (n == cap) {
+				char **nd = lp_realloc(dirs, (cap ? cap * 2 : 8) * sizeof(*nd));
+				if (!nd) {
+					lp_free(d);
+					goto out;
+				}
+				dirs = nd;
+				cap = cap ? cap * 2 : 8;
+			}
+			dirs[n++] = d;
+		}
+	}
+	if (n)
+		qsort(dirs, n, sizeof(*dirs), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char vname[32];
+		if (i > 0 && strcmp(dirs[i], dirs[i - 1]) == 0)
+			continue;
+		snprintf(vname, sizeof(vname), "hostfiles-%zu", ++vol);
+		if (json_array_append_new(volumes, json_pack("{s:s, s:{s:s}}", "name", vname,
+							     "hostPath", "path", dirs[i])) ||
+		    json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "name", vname,
+							    "mountPath", dirs[i], "readOnly", 1)))
+			goto out;
+	}
+	err = LP_OK;
+out:
+	for (size_t i = 0; i < n; i++)
+		lp_free(dirs[i]);
+	lp_free(dirs);
+	return err;
+}
+
+/* Container ports: http (health, metrics) and each distinct http input port. */
+static json_t *ports_new(struct builder *b)
+{
+	json_t *ports = json_pack("[{s:s, s:i, s:s}]", "name", "http", "containerPort",
+				  LP_HEALTH_PORT, "protocol", "TCP");
+	int seen[64];
+	size_t n_seen = 0;
+
+	for (size_t i = 0; ports && i < b->in->n_pipelines; i++) {
+		const struct lp_pipeline *p = b->in->pipelines[i];
+		int port, dup = 0;
+		char pname[16];
+		if (!p || !p->http.enabled)
+			continue;
+		port = p->http.port ? p->http.port : 9880;
+		for (size_t j = 0; j < n_seen; j++)
+			dup |= seen[j] == port;
+		if (dup || port == LP_HEALTH_PORT || n_seen == 64)
+			continue;
+		seen[n_seen++] = port;
+		snprintf(pname, sizeof(pname), "in-%d", port);
+		if (json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name", pname,
+							   "containerPort", port, "protocol",
+							   "TCP"))) {
+			json_decref(ports);
+			return NULL;
+		}
+	}
+	return ports;
+}
+
+/* ---------- the shipper DaemonSet ---------- */
+
+static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json_t *sources)
+{
+	const char *image = b->in->fluentbit_image ? b->in->fluentbit_image
+						   : LP_DEFAULT_FLUENTBIT_IMAGE;
+	json_t *ds = NULL, *volumes = NULL, *mounts = NULL, *container, *pod;
+	char config_arg[256];
+
+	snprintf(config_arg, sizeof(config_arg), "%s/%s", LP_CONFIG_DIR,
+		 r->shipper.n_files ? r->shipper.files[0].name : "fluent-bit.yaml");
+	volumes = json_pack("[{s:s, s:{s:O}}, {s:s, s:{s:s}}, {s:s, s:{s:s, s:s}}]", "name",
+			    "config", "projected", "sources", sources, "name", "varlog",
+			    "hostPath", "path", "/var/log", "name", "state", "hostPath", "path",
+			    LP_STATE_HOST_DIR, "type", "DirectoryOrCreate");
+	mounts = json_pack("[{s:s, s:s, s:b}, {s:s, s:s, s:b}, {s:s, s:s}]", "name", "config",
+			   "mountPath", LP_CONFIG_DIR, "readOnly", 1, "name", "varlog",
+			   "mountPath", "/var/log", "readOnly", 1, "name", "state", "mountPath",
+			   LP_STATE_HOST_DIR);
+	if (!volumes || !mounts || add_file_mounts(b, volumes, mounts))
+		goto fail;
+	container = json_pack(
+		"{s:s, s:s, s:s, s:[s], s:[s,s], s:o, s:o, s:O, s:o, s:o, s:o, "
+		"s:{s:{s:s, s:s}, s:{s:s}}}",
+		"name", "fluent-bit", "image", image, "imagePullPolicy", "IfNotPresent", "command",
+		"/fluent-bit/bin/fluent-bit", "args", "-c", config_arg, "env", env_new(r), "ports",
+		ports_new(b), "volumeMounts", mounts, "livenessProbe", http_probe_new(10, 10, 6),
+		"readinessProbe", http_probe_new(5, 10, 3), "securityContext",
+		container_security_new(), "resources", "requests", "cpu", "50m", "memory",
+		"64Mi", "limits", "memory", "512Mi");
+	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:s, s:i, s:[{s:s}], s:{s:{s:s}}, s:[o], "
+			"s:O}}",
+			"metadata", "labels", selector_labels_new("fluent-bit"), "annotations",
+			LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec",
+			"serviceAccountName", LP_SHIPPER_NAME, "priorityClassName",
+			"system-node-critical", "terminationGracePeriodSeconds", 30,
+			"tolerations", "operator", "Exists", "securityContext",
+			"seccompProfile", "type", "RuntimeDefault", "containers", container,
+			"volumes", volumes);
+	ds = object_new(LP_OWNED_DAEMONSET, LP_SHIPPER_NAME, b->ns, "fluent-bit", "shipper");
+	if (!ds || !pod ||
+	    json_object_set_new(ds, "spec",
+				json_pack("{s:{s:o}, s:{s:s, s:{s:i}}, s:o}", "selector",
+					  "matchLabels", selector_labels_new("fluent-bit"),
+					  "updateStrategy", "type", "RollingUpdate",
+					  "rollingUpdate", "maxUnavailable", 1, "template", pod))) {
+		json_decref(ds);
+		goto fail;
+	}
+	json_decref(volumes);
+	json_decref(mounts);
+	return builder_add(b, LP_OWNED_DAEMONSET, ds);
+fail:
+	json_decref(volumes);
+	json_decref(mounts);
+	return LP_ERR_NOMEM;
+}
+
+/* ---------- the aggregator ---------- */
+
+static int meta_cmp(const struct lp_pipeline *a, const struct lp_pipeline *b)
+{
+	int c = strcmp(a->meta.ns ? a->meta.ns : "", b->meta.ns ? b->meta.ns : "");
+	return c ? c : strcmp(a->meta.name ? a->meta.name : "", b->meta.name ? b->meta.name : "");
+}
+
+/* Replicas: the largest asked for; storage: from the first pipeline (by
+ * namespace/name) that names one. Deterministic whatever the input order. */
+static void aggregator_sizing(struct builder *b, int *replicas, const char **storage)
+{
+	const struct lp_pipeline *first = NULL;
+
+	*replicas = 0;
+	*storage = "10Gi";
+	for (size_t i = 0; i < b->in->n_pipelines; i++) {
+		const struct lp_pipeline *p = b->in->pipelines[i];
+		int r;
+		if (!p || !p->aggregator.enabled)
+			continue;
+		r = p->aggregator.replicas > 0 ? p->aggregator.replicas : 2;
+		if (r > *replicas)
+			*replicas = r;
+		if (p->aggregator.storage_size && (!first || meta_cmp(p, first) < 0))
+			first = p;
+	}
+	if (*replicas == 0)
+		*replicas = 2;
+	if (first)
+		*storage = first->aggregator.storage_size;
+}
+
+static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
+{
+	int fluentd = r->aggregator_engine == LP_ENGINE_FLUENTD;
+	const char *image = b->in->aggregator_image;
+	const char *conf_dir = fluentd ? "/fluentd/etc" : LP_CONFIG_DIR;
+	json_t *sources = json_array(), *svc = NULL, *pdb = NULL, *sts = NULL, *container = NULL,
+	       *pod = NULL, *probe = NULL, *cmd = NULL;
+	const char *storage;
+	char conf_path[256];
+	int replicas;
+	lp_err err = LP_ERR_NOMEM;
+
+	if (!image)
+		image = fluentd ? LP_DEFAULT_FLUENTD_IMAGE
+				: (b->in->fluentbit_image ? b->in->fluentbit_image
+							  : LP_DEFAULT_FLUENTBIT_IMAGE);
+	aggregator_sizing(b, &replicas, &storage);
+	if (!sources)
+		goto out;
+	err = add_configmaps(b, &r->aggregator, LP_AGGREGATOR_CONFIG_NAME, "aggregator", sources);
+	if (err)
+		goto out;
+	err = LP_ERR_NOMEM;
+	svc = object_new(LP_OWNED_SERVICE, LP_AGGREGATOR_NAME, b->ns, "aggregator", "aggregator");
+	if (!svc || json_object_set_new(svc, "spec",
+					json_pack("{s:s, s:b, s:o, s:[{s:s, s:i, s:s, s:s}]}",
+						  "clusterIP", "None", "publishNotReadyAddresses",
+						  0, "selector", selector_labels_new("aggregator"),
+						  "ports", "name", "forward", "port", 24224,
+						  "targetPort", "forward", "protocol", "TCP"))) {
+		json_decref(svc);
+		goto out;
+	}
+	err = builder_add(b, LP_OWNED_SERVICE, svc);
+	if (err)
+		goto out;
+	err = LP_ERR_NOMEM;
+	pdb = object_new(LP_OWNED_PDB, LP_AGGREGATOR_NAME, b->ns, "aggregator", "aggregator");
+	if (!pdb || json_object_set_new(pdb, "spec",
+					json_pack("{s:i, s:{s:o}}", "maxUnavailable", 1,
+						  "selector", "matchLabels",
+						  selector_labels_new("aggregator")))) {
+		json_decref(pdb);
+		goto out;
+	}
+	err = builder_add(b, LP_OWNED_PDB, pdb);
+	if (err)
+		goto out;
+	err = LP_ERR_NOMEM;
+	snprintf(conf_path, sizeof(conf_path), "%s/%s", conf_dir,
+		 r->aggregator.n_files ? r->aggregator.files[0].name
+				       : (fluentd ? "fluent.conf" : "fluent-bit.yaml"));
+	if (fluentd) {
+		probe = json_pack("{s:{s:s}, s:i, s:i}", "tcpSocket", "port", "forward",
+				  "initialDelaySeconds", 5, "periodSeconds", 10);
+		cmd = json_pack("[s, s, s]", "fluentd", "-c", conf_path);
+	} else {
+		probe = http_probe_new(5, 10, 3);
+		cmd = json_pack("[s, s, s]", "/fluent-bit/bin/fluent-bit", "-c", conf_path);
+	}
+	container = json_pack(
+		"{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
+		"s:[{s:s, s:s, s:b}, {s:s, s:s}], s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
+		"name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent", "command",
+		cmd, "env", env_new(r), "ports", "name", "forward", "containerPort", 24224,
+		"protocol", "TCP", "name", "http", "containerPort", LP_HEALTH_PORT, "protocol",
+		"TCP", "volumeMounts", "name", "config", "mountPath", conf_dir, "readOnly", 1,
+		"name", "buffer", "mountPath", LP_STATE_HOST_DIR, "readinessProbe", probe,
+		"livenessProbe", probe, "securityContext", container_security_new(), "resources",
+		"requests", "cpu", "100m", "memory", "128Mi");
+	cmd = probe = NULL;
+	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:i, s:{s:b, s:{s:s}}, s:[o], "
+			"s:[{s:s, s:{s:O}}]}}",
+			"metadata", "labels", selector_labels_new("aggregator"), "annotations",
+			LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec",
+			"serviceAccountName", LP_SHIPPER_NAME, "terminationGracePeriodSeconds",
+			60, "securityContext", "runAsNonRoot", fluentd, "seccompProfile", "type",
+			"RuntimeDefault", "containers", container, "volumes", "name", "config",
+			"projected", "sources", sources);
+	container = NULL;
+	sts = object_new(LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME, b->ns, "aggregator",
+			 "aggregator");
+	if (!sts || !pod ||
+	    json_object_set_new(
+		    sts, "spec",
+		    json_pack("{s:s, s:i, s:s, s:{s:o}, s:O, s:[{s:{s:s}, s:{s:[s], "
+			      "s:{s:{s:s}}}}]}",
+			      "serviceName", LP_AGGREGATOR_NAME, "replicas", replicas,
+			      "podManagementPolicy", "Parallel", "selector", "matchLabels",
+			      selector_labels_new("aggregator"), "template", pod,
+			      "volumeClaimTemplates", "metadata", "name", "buffer", "spec",
+			      "accessModes", "ReadWriteOnce", "resources", "requests", "storage",
+			      storage))) {
+		json_decref(sts);
+		goto out;
+	}
+	err = builder_add(b, LP_OWNED_STATEFULSET, sts);
+out:
+	json_decref(pod);
+	json_decref(container);
+	json_decref(probe);
+	json_decref(cmd);
+	json_decref(sources);
+	return err;
+}
+
+/* ---------- entry point ---------- */
+
+static int obj_cmp(const void *a, const void *b)
+{
+	const struct lp_desired_obj *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	/* numbered parts in numeric order: base < base-2 < ... < base-10 */
+	if (strlen(x->name) != strlen(y->name))
+		return strlen(x->name) < strlen(y->name) ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *in)
+{
+	struct builder b;
+	json_t *sources = NULL;
+	lp_err err = LP_ERR_INVALID;
+
+	memset(&b, 0, sizeof(b));
+	if (!out || !in || !in->rendered)
+		return LP_ERR_INVALID;
+	b.in = in;
+	b.ns = in->control_ns ? in->control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+	err = config_hash(&b, in->rendered);
+	if (err)
+		goto fail;
+	err = add_credentials(&b, in->rendered);
+	if (err)
+		goto fail;
+	err = LP_ERR_NOMEM;
+	sources = json_array();
+	if (!sources)
+		goto fail;
+	err = add_configmaps(&b, &in->rendered->shipper, LP_SHIPPER_CONFIG_NAME, "fluent-bit",
+			     sources);
+	if (err)
+		goto fail;
+	err = add_rbac(&b);
+	if (err)
+		goto fail;
+	err = add_daemonset(&b, in->rendered, sources);
+	if (err)
+		goto fail;
+	if (in->rendered->has_aggregator) {
+		err = add_aggregator(&b, in->rendered);
+		if (err)
+			goto fail;
+	}
+	json_decref(sources);
+	if (b.d.n > 1)
+		qsort(b.d.v, b.d.n, sizeof(*b.d.v), obj_cmp);
+	*out = b.d;
+	return LP_OK;
+fail:
+	json_decref(sources);
+	lp_desired_free(&b.d);
+	return err;
+}

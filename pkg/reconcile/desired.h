@@ -1,0 +1,108 @@
+/* pkg/reconcile/desired: the rendered configuration in, the objects the
+ * operator owns out (pure: no I/O).
+ *
+ * Every object is labelled app.kubernetes.io/managed-by=logplane and carries
+ * the annotation logplane.io/applied-hash, the SHA-256 of its own canonical
+ * JSON (sorted keys, without that annotation). Deciding "what differs" is then
+ * a string compare against the observed object's annotation, so the
+ * controller keeps only name, hash and resourceVersion of what it owns.
+ */
+#ifndef LP_RECONCILE_DESIRED_H
+#define LP_RECONCILE_DESIRED_H
+#include <stddef.h>
+#include "../api/api.h"
+#include "../render/render.h"
+
+#define LP_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
+#define LP_MANAGED_BY_VALUE "logplane"
+#define LP_MANAGED_SELECTOR LP_MANAGED_BY_LABEL "=" LP_MANAGED_BY_VALUE
+#define LP_APPLIED_HASH_ANNOTATION "logplane.io/applied-hash"
+#define LP_CONFIG_HASH_ANNOTATION "logplane.io/config-hash"
+#define LP_DEFAULT_FLUENTBIT_IMAGE "fluent/fluent-bit:5.1.1"
+#define LP_DEFAULT_FLUENTD_IMAGE "fluent/fluentd:v1.17-1"
+
+/* Stable names of the owned objects in the control namespace. */
+#define LP_SHIPPER_NAME "logplane-fluent-bit"
+#define LP_SHIPPER_CONFIG_NAME "logplane-fluent-bit-config" /* then -2, -3, ... */
+#define LP_CREDENTIALS_NAME "logplane-credentials"
+#define LP_AGGREGATOR_NAME "logplane-aggregator"
+#define LP_AGGREGATOR_CONFIG_NAME "logplane-aggregator-config"
+#define LP_STATE_HOST_DIR "/var/lib/logplane"
+#define LP_CONFIG_DIR "/fluent-bit/etc"
+#define LP_HEALTH_PORT 2020
+#define LP_HEALTH_PATH "/api/v1/health"
+
+/* The kinds the operator owns, in apply order (a config exists before the
+ * workload that mounts it; workloads last). */
+enum lp_owned_kind {
+	LP_OWNED_SECRET = 0,
+	LP_OWNED_CONFIGMAP,
+	LP_OWNED_SERVICEACCOUNT,
+	LP_OWNED_CLUSTERROLE,
+	LP_OWNED_CLUSTERROLEBINDING,
+	LP_OWNED_SERVICE,
+	LP_OWNED_PDB,
+	LP_OWNED_STATEFULSET,
+	LP_OWNED_DAEMONSET,
+	LP_OWNED_KIND_COUNT
+};
+
+struct lp_owned_kind_info {
+	const char *kind;        /* "ConfigMap" */
+	const char *api_version; /* "v1", "apps/v1" */
+	const char *plural;      /* "configmaps" */
+	int namespaced;
+};
+
+/* Static description of k; NULL when out of range. */
+const struct lp_owned_kind_info *lp_owned_kind_info(enum lp_owned_kind k);
+/* LP_OWNED_KIND_COUNT when kind is not one of ours. */
+enum lp_owned_kind lp_owned_kind_parse(const char *kind);
+
+/* Looks up a Secret's value: returns the base64 text of data[key] of Secret
+ * ns/name (borrowed, valid during the call), or NULL when absent. */
+typedef const char *(*lp_secret_value_fn)(void *ctx, const char *ns, const char *name,
+					  const char *key);
+
+struct lp_desired_input {
+	const char *control_ns;       /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	const char *fluentbit_image;  /* LP_DEFAULT_FLUENTBIT_IMAGE when NULL */
+	const char *aggregator_image; /* engine default when NULL */
+	const struct lp_rendered *rendered; /* required, borrowed */
+	/* The pipelines that were rendered (borrowed): host paths to mount,
+	 * http input ports, aggregator replicas and storage. */
+	const struct lp_pipeline *const *pipelines;
+	size_t n_pipelines;
+	lp_secret_value_fn secret_value; /* NULL: no secret values (hash of names only) */
+	void *secret_ctx;
+};
+
+struct lp_desired_obj {
+	enum lp_owned_kind kind;
+	char *name;
+	char *ns;     /* NULL for cluster-scoped kinds */
+	char hash[65]; /* the logplane.io/applied-hash value */
+	json_t *obj;  /* owned: the full object, annotation included */
+};
+
+struct lp_desired {
+	struct lp_desired_obj *v; /* in apply order (lp_owned_kind, then name) */
+	size_t n;
+	char config_hash[65]; /* rendered configs + referenced Secret values */
+	size_t n_missing_secrets; /* env vars whose Secret key was not found */
+};
+
+/* Builds every desired object. On LP_OK *out is filled (free with
+ * lp_desired_free); on failure *out is untouched. Errors: LP_ERR_INVALID
+ * (NULL input or rendered), LP_ERR_NOMEM. */
+LP_WUR lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *in);
+void lp_desired_free(struct lp_desired *d); /* NULL-safe */
+
+/* Hex SHA-256 of obj's canonical JSON (sorted keys, compact), ignoring
+ * metadata.annotations["logplane.io/applied-hash"]. LP_ERR_NOMEM on failure. */
+LP_WUR lp_err lp_desired_hash(char out[65], const json_t *obj);
+
+/* Hex SHA-256 of len bytes. */
+void lp_sha256_hex(char out[65], const void *data, size_t len);
+
+#endif

@@ -1,0 +1,412 @@
+/* Unit tests for pkg/reconcile/desired: rendered config -> owned objects. */
+#include "lp_test.h"
+#include "../../pkg/reconcile/desired.h"
+#include "../../pkg/util/mem.h"
+#include <jansson.h>
+#include <stdlib.h>
+
+struct fake_secret {
+	const char *ns, *name, *key, *value;
+};
+
+static const char *secret_lookup(void *ctx, const char *ns, const char *name, const char *key)
+{
+	const struct fake_secret *s = ctx;
+	for (; s && s->ns; s++)
+		if (!strcmp(s->ns, ns) && !strcmp(s->name, name) && !strcmp(s->key, key))
+			return s->value;
+	return NULL;
+}
+
+/* A hand-built rendered config: one file, one env var. */
+struct fixture {
+	struct lp_render_file files[3];
+	struct lp_render_env env[1];
+	struct lp_rendered r;
+	struct fake_secret secrets[2];
+	struct lp_desired_input in;
+};
+
+static void fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->files[0].name = "fluent-bit.yaml";
+	f->files[0].data = "service: {flush: 1}\n";
+	f->files[0].len = strlen(f->files[0].data);
+	f->env[0].var = "LP_SECRET_ABC";
+	f->env[0].secret_ns = "team-a";
+	f->env[0].secret_name = "aws-creds";
+	f->env[0].secret_key = "AWS_SECRET_ACCESS_KEY";
+	f->r.shipper.files = f->files;
+	f->r.shipper.n_files = 1;
+	strcpy(f->r.shipper.hash, "1111");
+	f->r.env = f->env;
+	f->r.n_env = 1;
+	f->secrets[0] = (struct fake_secret){"team-a", "aws-creds", "AWS_SECRET_ACCESS_KEY",
+					     "c2VjcmV0"};
+	f->in.rendered = &f->r;
+	f->in.secret_value = secret_lookup;
+	f->in.secret_ctx = f->secrets;
+}
+
+static const struct lp_desired_obj *find(const struct lp_desired *d, enum lp_owned_kind k,
+					 const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].kind == k && !strcmp(d->v[i].name, name))
+			return &d->v[i];
+	return NULL;
+}
+
+static const char *jpath_str(const json_t *o, const char *p1, const char *p2, const char *p3)
+{
+	const json_t *v = json_object_get(o, p1);
+	if (p2)
+		v = json_object_get(v, p2);
+	if (p3)
+		v = json_object_get(v, p3);
+	return json_string_value(v);
+}
+
+static void t_basic_objects(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+	const struct lp_desired_obj *o;
+
+	fixture_init(&f);
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	/* Secret, ConfigMap, SA, ClusterRole, ClusterRoleBinding, DaemonSet */
+	LP_CHECK_INT(d.n, 6);
+	for (size_t i = 1; i < d.n; i++)
+		LP_CHECK(d.v[i - 1].kind <= d.v[i].kind); /* apply order */
+	LP_CHECK_INT(d.v[0].kind, LP_OWNED_SECRET);
+	LP_CHECK_INT(d.v[d.n - 1].kind, LP_OWNED_DAEMONSET);
+	for (size_t i = 0; i < d.n; i++) {
+		const json_t *meta = json_object_get(d.v[i].obj, "metadata");
+		LP_CHECK_STR(jpath_str(meta, "labels", LP_MANAGED_BY_LABEL, NULL), "logplane");
+		LP_CHECK_STR(jpath_str(meta, "annotations", LP_APPLIED_HASH_ANNOTATION, NULL),
+			     d.v[i].hash);
+		LP_CHECK_INT(strlen(d.v[i].hash), 64);
+		if (lp_owned_kind_info(d.v[i].kind)->namespaced) {
+			LP_CHECK_STR(jpath_str(meta, "namespace", NULL, NULL), "logplane-system");
+			LP_CHECK_STR(d.v[i].ns, "logplane-system");
+		} else {
+			LP_CHECK(json_object_get(meta, "namespace") == NULL);
+			LP_CHECK(d.v[i].ns == NULL);
+		}
+	}
+	o = find(&d, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	LP_CHECK(o != NULL);
+	if (o)
+		LP_CHECK_STR(jpath_str(o->obj, "data", "fluent-bit.yaml", NULL),
+			     "service: {flush: 1}\n");
+	o = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	LP_CHECK(o != NULL);
+	if (o)
+		LP_CHECK_STR(jpath_str(o->obj, "data", "LP_SECRET_ABC", NULL), "c2VjcmV0");
+	o = find(&d, LP_OWNED_CLUSTERROLE, LP_SHIPPER_NAME);
+	LP_CHECK(o != NULL);
+	if (o) {
+		char *s = json_dumps(json_object_get(o->obj, "rules"), JSON_COMPACT);
+		LP_CHECK_STR(s, "[{\"apiGroups\":[\"\"],\"resources\":[\"namespaces\",\"pods\"],"
+				"\"verbs\":[\"get\",\"list\",\"watch\"]}]");
+		free(s);
+	}
+	o = find(&d, LP_OWNED_CLUSTERROLEBINDING, LP_SHIPPER_NAME);
+	LP_CHECK(o != NULL);
+	if (o)
+		LP_CHECK_STR(json_string_value(json_object_get(
+				     json_array_get(json_object_get(o->obj, "subjects"), 0),
+				     "namespace")),
+			     "logplane-system");
+	LP_CHECK(find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME) == NULL);
+	LP_CHECK_INT(d.n_missing_secrets, 0);
+	lp_desired_free(&d);
+}
+
+static const json_t *ds_container(const struct lp_desired *d)
+{
+	const struct lp_desired_obj *o = find(d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+	const json_t *spec;
+	if (!o)
+		return NULL;
+	spec = json_object_get(json_object_get(json_object_get(o->obj, "spec"), "template"),
+			       "spec");
+	return json_array_get(json_object_get(spec, "containers"), 0);
+}
+
+static const json_t *find_named(const json_t *arr, const char *name)
+{
+	size_t i;
+	const json_t *v;
+	json_array_foreach(arr, i, v)
+	{
+		const char *n = json_string_value(json_object_get(v, "name"));
+		if (n && !strcmp(n, name))
+			return v;
+	}
+	return NULL;
+}
+
+static void t_daemonset(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+	const json_t *c, *e, *tmpl_ann, *pod;
+	const struct lp_desired_obj *ds;
+
+	fixture_init(&f);
+	f.in.fluentbit_image = "example.com/fb:1";
+	f.in.control_ns = "ops";
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	c = ds_container(&d);
+	LP_CHECK(c != NULL);
+	LP_CHECK_STR(json_string_value(json_object_get(c, "image")), "example.com/fb:1");
+	e = find_named(json_object_get(c, "env"), "LP_SECRET_ABC");
+	LP_CHECK(e != NULL);
+	LP_CHECK_STR(jpath_str(e, "valueFrom", "secretKeyRef", "name"), LP_CREDENTIALS_NAME);
+	LP_CHECK_STR(jpath_str(e, "valueFrom", "secretKeyRef", "key"), "LP_SECRET_ABC");
+	e = find_named(json_object_get(c, "env"), "NODE_NAME");
+	LP_CHECK_STR(jpath_str(e, "valueFrom", "fieldRef", "fieldPath"), "spec.nodeName");
+	e = find_named(json_object_get(c, "env"), "NODE_IP");
+	LP_CHECK_STR(jpath_str(e, "valueFrom", "fieldRef", "fieldPath"), "status.hostIP");
+	LP_CHECK_STR(jpath_str(c, "livenessProbe", "httpGet", "path"), "/api/v1/health");
+	LP_CHECK_STR(jpath_str(c, "readinessProbe", "httpGet", "path"), "/api/v1/health");
+	LP_CHECK_INT(json_integer_value(
+			     json_object_get(find_named(json_object_get(c, "ports"), "http"),
+					     "containerPort")),
+		     2020);
+	LP_CHECK(json_is_false(
+		json_object_get(json_object_get(c, "securityContext"), "allowPrivilegeEscalation")));
+	LP_CHECK_STR(json_string_value(json_array_get(json_object_get(c, "args"), 1)),
+		     "/fluent-bit/etc/fluent-bit.yaml");
+	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "varlog") != NULL);
+	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "state") != NULL);
+	ds = find(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+	LP_CHECK(ds != NULL);
+	if (ds) {
+		LP_CHECK_STR(ds->ns, "ops");
+		pod = json_object_get(json_object_get(ds->obj, "spec"), "template");
+		tmpl_ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+		LP_CHECK_STR(json_string_value(json_object_get(tmpl_ann, LP_CONFIG_HASH_ANNOTATION)),
+			     d.config_hash);
+		LP_CHECK_STR(jpath_str(json_object_get(pod, "spec"), "serviceAccountName", NULL,
+				       NULL),
+			     LP_SHIPPER_NAME);
+		LP_CHECK_STR(jpath_str(find_named(json_object_get(json_object_get(pod, "spec"),
+								  "volumes"),
+						  "varlog"),
+				       "hostPath", "path", NULL),
+			     "/var/log");
+	}
+	lp_desired_free(&d);
+}
+
+/* Same input -> same hashes; a Secret value change changes only the Secret and
+ * the DaemonSet (template hash), not the ConfigMap. */
+static void t_hash_stability(void)
+{
+	struct fixture f;
+	struct lp_desired a, b;
+	const struct lp_desired_obj *x, *y;
+
+	fixture_init(&f);
+	LP_CHECK_INT(lp_desired_build(&a, &f.in), LP_OK);
+	LP_CHECK_INT(lp_desired_build(&b, &f.in), LP_OK);
+	LP_CHECK_INT(a.n, b.n);
+	for (size_t i = 0; i < a.n && i < b.n; i++)
+		LP_CHECK_STR(a.v[i].hash, b.v[i].hash);
+	LP_CHECK_STR(a.config_hash, b.config_hash);
+	lp_desired_free(&b);
+	f.secrets[0].value = "b3RoZXI=";
+	LP_CHECK_INT(lp_desired_build(&b, &f.in), LP_OK);
+	LP_CHECK(strcmp(a.config_hash, b.config_hash) != 0);
+	x = find(&a, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	y = find(&b, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	LP_CHECK(x && y && strcmp(x->hash, y->hash) == 0);
+	x = find(&a, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+	y = find(&b, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+	LP_CHECK(x && y && strcmp(x->hash, y->hash) != 0);
+	x = find(&a, LP_OWNED_SERVICEACCOUNT, LP_SHIPPER_NAME);
+	y = find(&b, LP_OWNED_SERVICEACCOUNT, LP_SHIPPER_NAME);
+	LP_CHECK(x && y && strcmp(x->hash, y->hash) == 0);
+	lp_desired_free(&b);
+	/* a config change changes the ConfigMap and the DaemonSet */
+	strcpy(f.r.shipper.hash, "2222");
+	f.files[0].data = "service: {flush: 2}\n";
+	f.secrets[0].value = "c2VjcmV0";
+	LP_CHECK_INT(lp_desired_build(&b, &f.in), LP_OK);
+	x = find(&a, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	y = find(&b, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	LP_CHECK(x && y && strcmp(x->hash, y->hash) != 0);
+	LP_CHECK(strcmp(a.config_hash, b.config_hash) != 0);
+	lp_desired_free(&a);
+	lp_desired_free(&b);
+}
+
+/* The applied hash ignores itself, and differs when anything else differs. */
+static void t_object_hash(void)
+{
+	json_t *o = json_pack("{s:s, s:{s:s}}", "kind", "ConfigMap", "metadata", "name", "x");
+	char h1[65], h2[65], h3[65];
+
+	LP_CHECK_INT(lp_desired_hash(h1, o), LP_OK);
+	json_object_set_new(json_object_get(o, "metadata"), "annotations",
+			    json_pack("{s:s}", LP_APPLIED_HASH_ANNOTATION, "zzz"));
+	LP_CHECK_INT(lp_desired_hash(h2, o), LP_OK);
+	json_object_set_new(json_object_get(o, "metadata"), "name", json_string("y"));
+	LP_CHECK_INT(lp_desired_hash(h3, o), LP_OK);
+	LP_CHECK_STR(h1, h2);
+	LP_CHECK(strcmp(h1, h3) != 0);
+	json_decref(o);
+	lp_sha256_hex(h1, "abc", 3);
+	LP_CHECK_STR(h1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* Files larger than one object's budget are split across ConfigMaps named
+ * base, base-2, ... and all land in one projected volume. */
+static void t_split(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+	size_t big = 500 * 1024, n_cm = 0;
+	char *blob = malloc(big + 1);
+	const json_t *vols, *cfg;
+
+	fixture_init(&f);
+	memset(blob, 'x', big);
+	blob[big] = '\0';
+	f.files[1] = (struct lp_render_file){"part-001.yaml", blob, big};
+	f.files[2] = (struct lp_render_file){"part-002.yaml", blob, big};
+	f.r.shipper.n_files = 3;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	for (size_t i = 0; i < d.n; i++)
+		n_cm += d.v[i].kind == LP_OWNED_CONFIGMAP;
+	LP_CHECK_INT(n_cm, 2);
+	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME) != NULL);
+	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME "-2") != NULL);
+	for (size_t i = 0; i < d.n; i++) {
+		if (d.v[i].kind != LP_OWNED_CONFIGMAP)
+			continue;
+		char *s = json_dumps(d.v[i].obj, JSON_COMPACT);
+		LP_CHECK(s && strlen(s) < 1024 * 1024);
+		free(s);
+	}
+	{
+		const struct lp_desired_obj *ds = find(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+		vols = ds ? json_object_get(json_object_get(json_object_get(json_object_get(
+								    ds->obj, "spec"),
+								    "template"),
+							    "spec"),
+					    "volumes")
+			  : NULL;
+		cfg = find_named(vols, "config");
+		LP_CHECK_INT(json_array_size(
+				     json_object_get(json_object_get(cfg, "projected"), "sources")),
+			     2);
+	}
+	lp_desired_free(&d);
+	free(blob);
+}
+
+static void t_aggregator_and_files(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+	struct lp_pipeline p1, p2;
+	struct lp_in_file files[2];
+	const struct lp_pipeline *pl[2] = {&p1, &p2};
+	struct lp_render_file agg_file = {"fluent-bit.yaml", "pipeline: {}\n", 13};
+	const struct lp_desired_obj *sts;
+	const json_t *c;
+
+	fixture_init(&f);
+	memset(&p1, 0, sizeof(p1));
+	memset(&p2, 0, sizeof(p2));
+	p1.meta.ns = "b";
+	p1.meta.name = "p1";
+	p1.aggregator.enabled = 1;
+	p1.aggregator.replicas = 3;
+	p1.aggregator.storage_size = "5Gi";
+	p2.meta.ns = "a";
+	p2.meta.name = "p2";
+	p2.aggregator.enabled = 1;
+	p2.aggregator.storage_size = "20Gi";
+	files[0] = (struct lp_in_file){"app", "/opt/app/logs/*.log", NULL};
+	files[1] = (struct lp_in_file){"audit", "/var/log/audit/*.log", NULL};
+	p1.files = files;
+	p1.n_files = 2;
+	p2.http.enabled = 1;
+	p2.http.port = 9880;
+	f.in.pipelines = pl;
+	f.in.n_pipelines = 2;
+	f.r.has_aggregator = 1;
+	f.r.aggregator.files = &agg_file;
+	f.r.aggregator.n_files = 1;
+	strcpy(f.r.aggregator.hash, "3333");
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_AGGREGATOR_CONFIG_NAME) != NULL);
+	LP_CHECK(find(&d, LP_OWNED_SERVICE, LP_AGGREGATOR_NAME) != NULL);
+	LP_CHECK(find(&d, LP_OWNED_PDB, LP_AGGREGATOR_NAME) != NULL);
+	sts = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
+	LP_CHECK(sts != NULL);
+	if (sts) {
+		const json_t *spec = json_object_get(sts->obj, "spec");
+		LP_CHECK_INT(json_integer_value(json_object_get(spec, "replicas")), 3);
+		/* storage from the first pipeline by namespace/name: a/p2 */
+		LP_CHECK_STR(jpath_str(json_object_get(json_array_get(json_object_get(
+								       spec, "volumeClaimTemplates"),
+							       0),
+						       "spec"),
+				       "resources", "requests", "storage"),
+			     "20Gi");
+		LP_CHECK_STR(jpath_str(spec, "serviceName", NULL, NULL), LP_AGGREGATOR_NAME);
+	}
+	c = ds_container(&d);
+	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "hostfiles-1") != NULL);
+	LP_CHECK_STR(jpath_str(find_named(json_object_get(c, "volumeMounts"), "hostfiles-1"),
+			       "mountPath", NULL, NULL),
+		     "/opt/app/logs");
+	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "hostfiles-2") == NULL);
+	LP_CHECK(find_named(json_object_get(c, "ports"), "in-9880") != NULL);
+	lp_desired_free(&d);
+}
+
+static void t_missing_secret_and_errors(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+
+	fixture_init(&f);
+	f.secrets[0].ns = NULL; /* no secrets at all */
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	LP_CHECK_INT(d.n_missing_secrets, 1);
+	lp_desired_free(&d);
+	f.r.n_env = 0;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	LP_CHECK(find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME) == NULL);
+	lp_desired_free(&d);
+	f.in.rendered = NULL;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_desired_build(&d, NULL), LP_ERR_INVALID);
+	lp_desired_free(NULL);
+	LP_CHECK_INT(lp_owned_kind_parse("DaemonSet"), LP_OWNED_DAEMONSET);
+	LP_CHECK_INT(lp_owned_kind_parse("Pod"), LP_OWNED_KIND_COUNT);
+	LP_CHECK(lp_owned_kind_info(LP_OWNED_KIND_COUNT) == NULL);
+	LP_CHECK_STR(lp_owned_kind_info(LP_OWNED_PDB)->api_version, "policy/v1");
+}
+
+int main(void)
+{
+	static const struct lp_test tests[] = {
+		{"basic_objects", t_basic_objects},
+		{"daemonset", t_daemonset},
+		{"hash_stability", t_hash_stability},
+		{"object_hash", t_object_hash},
+		{"split", t_split},
+		{"aggregator_and_files", t_aggregator_and_files},
+		{"missing_secret_and_errors", t_missing_secret_and_errors},
+	};
+	return lp_test_main("reconcile_desired", tests, LP_TEST_COUNT(tests));
+}
