@@ -19,6 +19,7 @@ struct route {
 
 struct conn {
 	int fd;
+	struct lp_loop_fd *w; /* with opts.loop */
 	int writing;          /* 0: reading the request head, 1: sending the response */
 	char in[LP_SERVER_MAX_HEAD];
 	size_t in_len;
@@ -34,6 +35,9 @@ struct lp_server {
 	int healthy;
 	struct lp_metrics *metrics;
 	const struct lp_server_io *io;
+	struct lp_loop *loop;
+	struct lp_loop_fd *listen_w;
+	struct lp_loop_timer *tick_timer;
 	const struct lp_clock *clock;
 	size_t max_conns;
 	uint64_t idle_ms;
@@ -57,13 +61,55 @@ static int set_nonblock(int fd)
 	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
 }
 
+static void loop_cb(struct lp_loop *loop, int fd, unsigned events, void *arg)
+{
+	(void)loop;
+	lp_server_on_event(arg, fd, events & LP_LOOP_WRITE ? LP_SERVER_WRITE : LP_SERVER_READ);
+}
+
+static int64_t tick_cb(struct lp_loop *loop, void *arg)
+{
+	(void)loop;
+	lp_server_tick(arg);
+	return 1000;
+}
+
+/* The lp_loop handle slot of fd (listener or connection), or NULL. */
+static struct lp_loop_fd **loop_slot(struct lp_server *s, int fd)
+{
+	if (fd == s->fd)
+		return &s->listen_w;
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i]->fd == fd)
+			return &s->conns[i]->w;
+	return NULL;
+}
+
 static int io_watch(struct lp_server *s, int fd, unsigned ev)
 {
+	if (s->loop) {
+		struct lp_loop_fd **w = loop_slot(s, fd);
+		unsigned lev = (ev & LP_SERVER_READ ? LP_LOOP_READ : 0) |
+			       (ev & LP_SERVER_WRITE ? LP_LOOP_WRITE : 0);
+		if (!w)
+			return -1;
+		if (*w)
+			return lp_loop_fd_set(s->loop, *w, lev) == LP_OK ? 0 : -1;
+		return lp_loop_fd_add(s->loop, fd, lev, loop_cb, s, w) == LP_OK ? 0 : -1;
+	}
 	return s->io && s->io->watch ? s->io->watch(s->io->ctx, fd, ev) : 0;
 }
 
 static void io_unwatch(struct lp_server *s, int fd)
 {
+	if (s->loop) {
+		struct lp_loop_fd **w = loop_slot(s, fd);
+		if (w && *w) {
+			lp_loop_fd_del(s->loop, *w);
+			*w = NULL;
+		}
+		return;
+	}
 	if (s->io && s->io->unwatch)
 		s->io->unwatch(s->io->ctx, fd);
 }
@@ -125,6 +171,7 @@ lp_err lp_server_new(struct lp_server **out, const struct lp_server_opts *o)
 	s->healthy = 1;
 	s->metrics = o->metrics;
 	s->io = o->io;
+	s->loop = o->loop;
 	s->clock = o->clock ? o->clock : &lp_clock_system;
 	s->max_conns = o->max_conns ? o->max_conns : 64;
 	s->idle_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 10000;
@@ -138,11 +185,15 @@ lp_err lp_server_new(struct lp_server **out, const struct lp_server_opts *o)
 	err = LP_ERR_IO;
 	if (io_watch(s, s->fd, LP_SERVER_READ) != 0)
 		goto fail;
+	if (s->loop && lp_loop_timer_add(s->loop, 1000, tick_cb, s, &s->tick_timer) != LP_OK)
+		goto fail;
 	*out = s;
 	return LP_OK;
 fail:
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
+		io_unwatch(s, s->fd);
 		close(s->fd);
+	}
 	lp_free(s->conns);
 	lp_free(s);
 	return err;
@@ -164,6 +215,8 @@ void lp_server_free(struct lp_server *s)
 {
 	if (!s)
 		return;
+	if (s->tick_timer)
+		lp_loop_timer_del(s->loop, s->tick_timer);
 	while (s->n_conns)
 		conn_close(s, s->n_conns - 1);
 	if (s->fd >= 0) {

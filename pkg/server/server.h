@@ -5,8 +5,10 @@
  * It never blocks and owns no thread. It plugs into an event loop through a
  * small vtable (struct lp_server_io): the server asks the loop to watch a file
  * descriptor for reading or writing, and the loop calls lp_server_on_event()
- * when it is ready. Without a loop, lp_server_poll() drives it with poll(2)
- * (tests, tools).
+ * when it is ready. With opts.loop set, the server registers itself in that
+ * lp_loop (pkg/util/loop.h), fds and a 1 s idle-check timer included, and
+ * nothing else is needed. Without a loop, lp_server_poll() drives it with
+ * poll(2) (tests, tools).
  *
  * Every response carries "Connection: close": one request per connection,
  * which probes and Prometheus handle. Requests are bounded (8 KiB of head),
@@ -26,6 +28,7 @@
 #include "../util/buf.h"
 #include "../util/clock.h"
 #include "../util/err.h"
+#include "../util/loop.h"
 #include "metrics.h"
 
 #define LP_SERVER_READ 1u
@@ -49,7 +52,8 @@ struct lp_server_opts {
 	const char *host;         /* numeric IPv4/IPv6 address; NULL = "0.0.0.0" */
 	int port;                 /* 0 = any free port (see lp_server_port) */
 	struct lp_metrics *metrics; /* borrowed, may be NULL; must outlive the server */
-	const struct lp_server_io *io; /* borrowed, may be NULL (use lp_server_poll) */
+	struct lp_loop *loop;     /* borrowed, may be NULL; must outlive the server */
+	const struct lp_server_io *io; /* borrowed, may be NULL; ignored when loop is set */
 	const struct lp_clock *clock;  /* borrowed, NULL = lp_clock_system */
 	size_t max_conns;         /* 0 = 64 */
 	uint64_t idle_timeout_ms; /* 0 = 10000 */

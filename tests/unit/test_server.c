@@ -635,6 +635,57 @@ static void t_http_loop_vtable_idle_and_limits(void)
 	lp_buf_free(&r);
 }
 
+/* The server registered in a real lp_loop: requests are served by running
+ * the loop, and freeing the server leaves the loop with nothing to wait for. */
+static void t_http_on_lp_loop(void)
+{
+	struct lp_loop *loop = NULL;
+	struct lp_server *s = NULL;
+	struct lp_server_opts o = {.host = "127.0.0.1", .port = 0};
+	static const char req[] = "GET /readyz HTTP/1.1\r\n\r\n";
+	struct lp_buf r;
+	char tmp[1024];
+	int fd = -1, done = 0;
+
+	lp_buf_init(&r, 0);
+	LP_CHECK_INT(lp_loop_new(&loop, NULL), LP_OK);
+	if (!loop)
+		return;
+	o.loop = loop;
+	LP_CHECK_INT(lp_server_new(&s, &o), LP_OK);
+	if (!s)
+		goto out;
+	lp_server_set_ready(s, 1);
+	for (int round = 0; round < 3; round++) {
+		fd = connect_to(lp_server_port(s));
+		LP_CHECK(fd >= 0);
+		if (fd < 0)
+			break;
+		LP_CHECK(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+		lp_buf_reset(&r);
+		done = 0;
+		for (int i = 0; i < 500 && !done; i++) {
+			ssize_t n;
+			LP_CHECK_INT(lp_loop_run_once(loop, 10), LP_OK);
+			while ((n = recv(fd, tmp, sizeof(tmp), 0)) > 0)
+				LP_CHECK_INT(lp_buf_add(&r, tmp, (size_t)n), LP_OK);
+			done = n == 0;
+		}
+		LP_CHECK(done);
+		LP_CHECK_HAS(lp_buf_str(&r), "HTTP/1.1 200 OK\r\n");
+		close(fd);
+	}
+	for (int i = 0; i < 10 && lp_server_conns(s); i++)
+		LP_CHECK_INT(lp_loop_run_once(loop, 10), LP_OK);
+	LP_CHECK_INT(lp_server_conns(s), 0);
+out:
+	lp_server_free(s);
+	/* nothing left: the listener watch and the tick timer are gone */
+	LP_CHECK_INT(lp_loop_run(loop), LP_OK);
+	lp_loop_free(loop);
+	lp_buf_free(&r);
+}
+
 static void t_server_errors(void)
 {
 	struct lp_server *s = NULL, *s2 = NULL;
@@ -675,6 +726,7 @@ int main(void)
 		{"http_metrics", t_http_metrics},
 		{"http_route_and_bad_requests", t_http_route_and_bad_requests},
 		{"http_loop_vtable_idle_and_limits", t_http_loop_vtable_idle_and_limits},
+		{"http_on_lp_loop", t_http_on_lp_loop},
 		{"server_errors", t_server_errors},
 	};
 	return lp_test_main("server", tests, LP_TEST_COUNT(tests));
