@@ -47,7 +47,8 @@ void lp_loop_fd_del(struct lp_loop *loop, struct lp_loop_fd *w);
  * cb returns a negative value or lp_loop_timer_del. */
 LP_WUR lp_err lp_loop_timer_add(struct lp_loop *loop, int64_t delay_ms, lp_loop_timer_cb cb,
 				void *arg, struct lp_loop_timer **out);
-/* Re-arms a pending timer to fire delay_ms from now. */
+/* Re-arms a pending timer to fire delay_ms from now. No effect from inside the
+ * timer's own callback: there its return value decides. */
 void lp_loop_timer_set(struct lp_loop *loop, struct lp_loop_timer *t, int64_t delay_ms);
 /* Cancels and releases a timer; NULL-safe (also from inside its own callback:
  * its return value is then ignored). */
