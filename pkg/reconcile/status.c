@@ -1,0 +1,318 @@
+/* pkg/reconcile/status.c: facts -> conditions, observed status digests. */
+#include "status.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../util/buf.h"
+#include "desired.h"
+
+const char *lp_cond_status_name(enum lp_cond_status s)
+{
+	switch (s) {
+	case LP_COND_TRUE:
+		return "True";
+	case LP_COND_FALSE:
+		return "False";
+	default:
+		return "Unknown";
+	}
+}
+
+static enum lp_cond_status cond_status_parse(const char *s)
+{
+	if (s && strcmp(s, "True") == 0)
+		return LP_COND_TRUE;
+	if (s && strcmp(s, "False") == 0)
+		return LP_COND_FALSE;
+	return LP_COND_UNKNOWN;
+}
+
+static void copy_str(char *dst, size_t dstsz, const char *src)
+{
+	snprintf(dst, dstsz, "%s", src ? src : "");
+}
+
+/* Sorts indexes of c by type (insertion sort: n is tiny). */
+static void order_by_type(size_t *idx, const struct lp_cond *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	for (size_t i = 1; i < n; i++) {
+		size_t v = idx[i], j = i;
+		while (j > 0 && strcmp(c[idx[j - 1]].type, c[v].type) > 0) {
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = v;
+	}
+}
+
+void lp_status_digest(char out[65], int64_t generation, const struct lp_cond *c, size_t n)
+{
+	size_t idx[LP_STATUS_MAX_CONDS];
+	struct lp_buf b;
+	lp_err err;
+
+	if (n > LP_STATUS_MAX_CONDS)
+		n = LP_STATUS_MAX_CONDS;
+	order_by_type(idx, c, n);
+	lp_buf_init(&b, 0);
+	err = lp_buf_addf(&b, "g=%lld\n", (long long)generation);
+	for (size_t i = 0; !err && i < n; i++) {
+		const struct lp_cond *x = &c[idx[i]];
+		err = lp_buf_addf(&b, "%s\x1f%s\x1f%s\x1f%s\n", x->type,
+				  lp_cond_status_name(x->status), x->reason ? x->reason : "",
+				  x->message ? x->message : "");
+	}
+	if (err) { /* no memory: a digest that matches nothing forces a write */
+		memset(out, 'x', 64);
+		out[64] = '\0';
+		return;
+	}
+	lp_sha256_hex(out, lp_buf_str(&b), b.len);
+	lp_buf_free(&b);
+}
+
+void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
+{
+	struct lp_cond conds[LP_STATUS_MAX_CONDS];
+	const json_t *arr, *og, *v;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->observed_generation = -1;
+	og = json_object_get(status, "observedGeneration");
+	if (json_is_integer(og))
+		out->observed_generation = json_integer_value(og);
+	arr = json_object_get(status, "conditions");
+	json_array_foreach(arr, i, v)
+	{
+		const char *type = json_string_value(json_object_get(v, "type"));
+		if (!type || out->n == LP_STATUS_MAX_CONDS)
+			continue;
+		conds[out->n].type = type;
+		conds[out->n].status =
+			cond_status_parse(json_string_value(json_object_get(v, "status")));
+		conds[out->n].reason = json_string_value(json_object_get(v, "reason"));
+		conds[out->n].message = json_string_value(json_object_get(v, "message"));
+		copy_str(out->c[out->n].type, sizeof(out->c[0].type), type);
+		out->c[out->n].status = conds[out->n].status;
+		copy_str(out->c[out->n].ltt, sizeof(out->c[0].ltt),
+			 json_string_value(json_object_get(v, "lastTransitionTime")));
+		out->n++;
+	}
+	out->present = json_is_array(arr);
+	lp_status_digest(out->digest, out->observed_generation, conds, out->n);
+}
+
+int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
+		      const struct lp_cond *c, size_t n)
+{
+	char d[65];
+
+	if (!seen || !seen->present)
+		return 1;
+	lp_status_digest(d, generation, c, n);
+	return strcmp(d, seen->digest) != 0;
+}
+
+json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
+		      const struct lp_cond *c, size_t n, const char *now)
+{
+	size_t idx[LP_STATUS_MAX_CONDS];
+	json_t *st = NULL, *arr;
+
+	if (n > LP_STATUS_MAX_CONDS)
+		n = LP_STATUS_MAX_CONDS;
+	order_by_type(idx, c, n);
+	arr = json_array();
+	st = json_pack("{s:I, s:o}", "observedGeneration", (json_int_t)generation, "conditions",
+		       arr);
+	if (!st)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct lp_cond *x = &c[idx[i]];
+		const char *ltt = now;
+		for (size_t j = 0; seen && j < seen->n; j++)
+			if (strcmp(seen->c[j].type, x->type) == 0 && seen->c[j].status == x->status &&
+			    seen->c[j].ltt[0])
+				ltt = seen->c[j].ltt;
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type",
+							 x->type, "status",
+							 lp_cond_status_name(x->status),
+							 "reason", x->reason ? x->reason : "",
+							 "message",
+							 x->message ? x->message : "",
+							 "lastTransitionTime", ltt))) {
+			json_decref(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+/* ---------- rollout ---------- */
+
+static int64_t int_at(const json_t *o, const char *a, const char *b, int64_t dflt)
+{
+	const json_t *v = json_object_get(json_object_get(o, a), b);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+void lp_rollout_parse(struct lp_rollout *out, const json_t *obj)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const json_t *tmpl_ann;
+	int64_t gen, ogen, want, updated, ready;
+	int sts;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(obj) || !kind)
+		return;
+	sts = strcmp(kind, "StatefulSet") == 0;
+	out->known = 1;
+	tmpl_ann = json_object_get(
+		json_object_get(json_object_get(json_object_get(obj, "spec"), "template"),
+				"metadata"),
+		"annotations");
+	copy_str(out->config_hash, sizeof(out->config_hash),
+		 json_string_value(json_object_get(tmpl_ann, LP_CONFIG_HASH_ANNOTATION)));
+	gen = int_at(obj, "metadata", "generation", 0);
+	ogen = int_at(obj, "status", "observedGeneration", -1);
+	if (sts) {
+		want = int_at(obj, "spec", "replicas", 1);
+		updated = int_at(obj, "status", "updatedReplicas", 0);
+		ready = int_at(obj, "status", "readyReplicas", 0);
+	} else {
+		want = int_at(obj, "status", "desiredNumberScheduled", 0);
+		updated = int_at(obj, "status", "updatedNumberScheduled", 0);
+		ready = int_at(obj, "status", "numberReady", 0);
+	}
+	if (ogen < gen) {
+		snprintf(out->message, sizeof(out->message),
+			 "%s %s/%s: generation %lld not observed yet", kind, ns ? ns : "",
+			 name ? name : "", (long long)gen);
+		return;
+	}
+	out->done = updated == want && ready == want;
+	if (out->done)
+		snprintf(out->message, sizeof(out->message), "%s %s/%s rolled out", kind,
+			 ns ? ns : "", name ? name : "");
+	else
+		snprintf(out->message, sizeof(out->message),
+			 "%s %s/%s: %lld of %lld pods updated, %lld ready", kind, ns ? ns : "",
+			 name ? name : "", (long long)updated, (long long)want, (long long)ready);
+}
+
+/* ---------- facts -> conditions ---------- */
+
+static void add(struct lp_status_conds *o, const char *type, enum lp_cond_status s,
+		const char *reason, const char *message)
+{
+	if (o->n == LP_STATUS_MAX_CONDS)
+		return;
+	o->c[o->n++] = (struct lp_cond){type, s, reason, message};
+}
+
+const struct lp_cond *lp_status_find(const struct lp_status_conds *c, const char *type)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->c[i].type, type) == 0)
+			return &c->c[i];
+	return NULL;
+}
+
+static void field_msg(char *dst, size_t dstsz, const char *field, const char *msg)
+{
+	if (field && *field)
+		snprintf(dst, dstsz, "%s: %s", field, msg ? msg : "invalid");
+	else
+		snprintf(dst, dstsz, "%s", msg ? msg : "invalid");
+}
+
+void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_facts *f)
+{
+	enum lp_cond_status cfg_s, ag_s;
+	const char *cfg_r, *ag_r;
+	const struct lp_cond *bad = NULL;
+
+	memset(o, 0, sizeof(*o));
+	/* Valid */
+	if (f->n_problems) {
+		field_msg(o->valid_msg, sizeof(o->valid_msg), f->problem_field, f->problem_message);
+		if (f->n_problems > 1) {
+			size_t l = strlen(o->valid_msg);
+			snprintf(o->valid_msg + l, sizeof(o->valid_msg) - l,
+				 " (and %zu more problem%s)", f->n_problems - 1,
+				 f->n_problems > 2 ? "s" : "");
+		}
+		add(o, "Valid", LP_COND_FALSE, "Invalid", o->valid_msg);
+	} else {
+		add(o, "Valid", LP_COND_TRUE, "Valid", "spec and references are valid");
+	}
+	/* ConfigGenerated */
+	if (f->n_problems) {
+		cfg_s = LP_COND_FALSE;
+		cfg_r = "NotValid";
+		snprintf(o->config_msg, sizeof(o->config_msg),
+			 "left out of the configuration until it is valid");
+	} else if (f->config == LP_CONFIG_LEFT_OUT) {
+		cfg_s = LP_COND_FALSE;
+		cfg_r = "RenderFailed";
+		field_msg(o->config_msg, sizeof(o->config_msg), f->render_field, f->render_message);
+	} else if (f->config == LP_CONFIG_APPLIED) {
+		cfg_s = LP_COND_TRUE;
+		cfg_r = "Applied";
+		snprintf(o->config_msg, sizeof(o->config_msg), "%s",
+			 f->config_message ? f->config_message : "configuration applied");
+	} else if (f->config == LP_CONFIG_FAILED) {
+		cfg_s = LP_COND_FALSE;
+		cfg_r = "ApplyFailed";
+		snprintf(o->config_msg, sizeof(o->config_msg), "writing the configuration failed: %s",
+			 f->config_message ? f->config_message : "unknown error");
+	} else {
+		cfg_s = LP_COND_UNKNOWN;
+		cfg_r = "Pending";
+		snprintf(o->config_msg, sizeof(o->config_msg), "configuration not written yet");
+	}
+	add(o, "ConfigGenerated", cfg_s, cfg_r, o->config_msg);
+	/* AgentsReady */
+	if (cfg_s == LP_COND_FALSE) {
+		ag_s = LP_COND_FALSE;
+		ag_r = "NotInConfig";
+		snprintf(o->agents_msg, sizeof(o->agents_msg),
+			 "not part of the running configuration (see ConfigGenerated)");
+	} else if (cfg_s == LP_COND_UNKNOWN) {
+		ag_s = LP_COND_UNKNOWN;
+		ag_r = "Pending";
+		snprintf(o->agents_msg, sizeof(o->agents_msg), "configuration not written yet");
+	} else {
+		ag_s = f->agents > 0 ? LP_COND_TRUE : f->agents == 0 ? LP_COND_FALSE : LP_COND_UNKNOWN;
+		ag_r = ag_s == LP_COND_TRUE ? "RolledOut"
+		       : ag_s == LP_COND_FALSE ? "RollingOut"
+					       : "Pending";
+		snprintf(o->agents_msg, sizeof(o->agents_msg), "%s",
+			 f->agents_message ? f->agents_message : "waiting for the agents");
+	}
+	add(o, "AgentsReady", ag_s, ag_r, o->agents_msg);
+	for (size_t i = 0; i < f->n_extra; i++)
+		add(o, f->extra[i].type, f->extra[i].status, f->extra[i].reason,
+		    f->extra[i].message);
+	/* Ready: the first condition that is not True explains why not. */
+	for (size_t i = 0; i < o->n && !bad; i++)
+		if (o->c[i].status != LP_COND_TRUE)
+			bad = &o->c[i];
+	if (bad) {
+		snprintf(o->ready_msg, sizeof(o->ready_msg), "%s: %s", bad->type,
+			 bad->message ? bad->message : "");
+		add(o, "Ready", LP_COND_FALSE, bad->reason, o->ready_msg);
+	} else {
+		snprintf(o->ready_msg, sizeof(o->ready_msg),
+			 "valid, in the configuration, and running on the agents");
+		add(o, "Ready", LP_COND_TRUE, "Ready", o->ready_msg);
+	}
+}
