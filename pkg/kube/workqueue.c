@@ -1,0 +1,427 @@
+#include "workqueue.h"
+#include <string.h>
+#include "../util/mem.h"
+
+#define NO_IDX SIZE_MAX
+#define NO_DUE UINT64_MAX
+
+struct item {
+	char *key;
+	uint64_t due;      /* when queued */
+	uint64_t seq;      /* FIFO among equal due times */
+	uint64_t dirty_due; /* added while in flight: when to run again, else NO_DUE */
+	unsigned failures;
+	int inflight;
+	size_t idx; /* heap position or NO_IDX */
+	struct item *next; /* hash chain */
+};
+
+struct lp_kube_wq {
+	struct lp_loop *loop;
+	const struct lp_clock *clock;
+	struct lp_kube_wq_opts o;
+	lp_kube_wq_fn fn;
+	void *arg;
+	struct item **buckets;
+	size_t nbuckets, count;
+	struct item **heap;
+	size_t nheap, capheap;
+	size_t inflight;
+	uint64_t seq;
+	struct lp_loop_timer *timer;
+	int in_timer;
+};
+
+static uint64_t now_ms(const struct lp_kube_wq *wq)
+{
+	if (wq->clock)
+		return wq->clock->now_ms(wq->clock->ctx);
+	if (wq->loop)
+		return lp_loop_now_ms(wq->loop);
+	return lp_clock_mono_ms();
+}
+
+/* ---- hash ---- */
+
+static size_t bucket_of(const struct lp_kube_wq *wq, const char *key)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *key; key++) {
+		h ^= (unsigned char)*key;
+		h *= 1099511628211ull;
+	}
+	return (size_t)(h & (wq->nbuckets - 1));
+}
+
+static struct item **slot_of(const struct lp_kube_wq *wq, const char *key)
+{
+	struct item **p = &wq->buckets[bucket_of(wq, key)];
+
+	while (*p && strcmp((*p)->key, key) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+static lp_err rehash(struct lp_kube_wq *wq)
+{
+	size_t n = wq->nbuckets * 2;
+	struct item **nb = lp_calloc(n, sizeof(*nb));
+	struct item **old = wq->buckets;
+	size_t on = wq->nbuckets;
+
+	if (!nb)
+		return LP_ERR_NOMEM;
+	wq->buckets = nb;
+	wq->nbuckets = n;
+	for (size_t i = 0; i < on; i++) {
+		struct item *it = old[i];
+		while (it) {
+			struct item *next = it->next;
+			size_t b = bucket_of(wq, it->key);
+			it->next = nb[b];
+			nb[b] = it;
+			it = next;
+		}
+	}
+	lp_free(old);
+	return LP_OK;
+}
+
+/* ---- heap on (due, seq) ---- */
+
+static int less(const struct item *a, const struct item *b)
+{
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void hswap(struct lp_kube_wq *wq, size_t i, size_t j)
+{
+	struct item *t = wq->heap[i];
+
+	wq->heap[i] = wq->heap[j];
+	wq->heap[j] = t;
+	wq->heap[i]->idx = i;
+	wq->heap[j]->idx = j;
+}
+
+static void hup(struct lp_kube_wq *wq, size_t i)
+{
+	while (i > 0 && less(wq->heap[i], wq->heap[(i - 1) / 2])) {
+		hswap(wq, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void hdown(struct lp_kube_wq *wq, size_t i)
+{
+	for (;;) {
+		size_t a = 2 * i + 1, b = a + 1, m = i;
+		if (a < wq->nheap && less(wq->heap[a], wq->heap[m]))
+			m = a;
+		if (b < wq->nheap && less(wq->heap[b], wq->heap[m]))
+			m = b;
+		if (m == i)
+			return;
+		hswap(wq, i, m);
+		i = m;
+	}
+}
+
+static lp_err hpush(struct lp_kube_wq *wq, struct item *it)
+{
+	if (wq->nheap == wq->capheap) {
+		size_t n = wq->capheap ? wq->capheap * 2 : 16;
+		struct item **h = lp_realloc(wq->heap, n * sizeof(*h));
+		if (!h)
+			return LP_ERR_NOMEM;
+		wq->heap = h;
+		wq->capheap = n;
+	}
+	it->seq = wq->seq++;
+	it->idx = wq->nheap;
+	wq->heap[wq->nheap++] = it;
+	hup(wq, it->idx);
+	return LP_OK;
+}
+
+static void hremove(struct lp_kube_wq *wq, struct item *it)
+{
+	size_t i = it->idx;
+
+	if (i == NO_IDX)
+		return;
+	wq->nheap--;
+	if (i != wq->nheap) {
+		wq->heap[i] = wq->heap[wq->nheap];
+		wq->heap[i]->idx = i;
+		hdown(wq, i);
+		hup(wq, wq->heap[i]->idx);
+	}
+	it->idx = NO_IDX;
+}
+
+/* Moves a queued item to an earlier due time (never later). */
+static void move_earlier(struct lp_kube_wq *wq, struct item *it, uint64_t due)
+{
+	if (due >= it->due)
+		return;
+	it->due = due;
+	hup(wq, it->idx);
+}
+
+static void item_drop(struct lp_kube_wq *wq, struct item *it)
+{
+	struct item **slot = slot_of(wq, it->key);
+
+	hremove(wq, it);
+	if (*slot == it)
+		*slot = it->next;
+	wq->count--;
+	lp_free(it->key);
+	lp_free(it);
+}
+
+/* ---- loop integration ---- */
+
+static int64_t next_delay(const struct lp_kube_wq *wq)
+{
+	uint64_t now;
+
+	if (wq->nheap == 0 || wq->inflight >= wq->o.max_inflight)
+		return -1;
+	now = now_ms(wq);
+	return wq->heap[0]->due > now ? (int64_t)(wq->heap[0]->due - now) : 0;
+}
+
+static int64_t on_timer(struct lp_loop *loop, void *arg)
+{
+	struct lp_kube_wq *wq = arg;
+	int64_t next;
+
+	(void)loop;
+	wq->in_timer = 1;
+	next = lp_kube_wq_poll(wq);
+	wq->in_timer = 0;
+	if (next < 0)
+		wq->timer = NULL;
+	return next;
+}
+
+/* Re-arms the timer after the queue changed outside of the timer callback. */
+static void kick(struct lp_kube_wq *wq)
+{
+	int64_t d;
+
+	if (!wq->loop || wq->in_timer)
+		return;
+	d = next_delay(wq);
+	if (d < 0) {
+		lp_loop_timer_del(wq->loop, wq->timer);
+		wq->timer = NULL;
+	} else if (wq->timer) {
+		lp_loop_timer_set(wq->loop, wq->timer, d);
+	} else if (lp_loop_timer_add(wq->loop, d, on_timer, wq, &wq->timer) != LP_OK) {
+		wq->timer = NULL; /* retried at the next add/done */
+	}
+}
+
+/* ---- public ---- */
+
+lp_err lp_kube_wq_new(struct lp_kube_wq **out, struct lp_loop *loop,
+		      const struct lp_kube_wq_opts *opts, lp_kube_wq_fn fn, void *arg)
+{
+	struct lp_kube_wq *wq;
+
+	if (!fn)
+		return LP_ERR_INVALID;
+	wq = lp_calloc(1, sizeof(*wq));
+	if (!wq)
+		return LP_ERR_NOMEM;
+	if (opts)
+		wq->o = *opts;
+	if (!wq->o.debounce_ms)
+		wq->o.debounce_ms = 100;
+	if (!wq->o.backoff_base_ms)
+		wq->o.backoff_base_ms = 200;
+	if (!wq->o.backoff_cap_ms)
+		wq->o.backoff_cap_ms = 60000;
+	if (!wq->o.max_keys)
+		wq->o.max_keys = 100000;
+	if (!wq->o.max_inflight)
+		wq->o.max_inflight = 1;
+	wq->loop = loop;
+	wq->clock = wq->o.clock;
+	wq->fn = fn;
+	wq->arg = arg;
+	wq->nbuckets = 64;
+	wq->buckets = lp_calloc(wq->nbuckets, sizeof(*wq->buckets));
+	if (!wq->buckets) {
+		lp_free(wq);
+		return LP_ERR_NOMEM;
+	}
+	*out = wq;
+	return LP_OK;
+}
+
+void lp_kube_wq_free(struct lp_kube_wq *wq)
+{
+	if (!wq)
+		return;
+	if (wq->loop)
+		lp_loop_timer_del(wq->loop, wq->timer);
+	for (size_t i = 0; i < wq->nbuckets; i++) {
+		struct item *it = wq->buckets[i];
+		while (it) {
+			struct item *next = it->next;
+			lp_free(it->key);
+			lp_free(it);
+			it = next;
+		}
+	}
+	lp_free(wq->buckets);
+	lp_free(wq->heap);
+	lp_free(wq);
+}
+
+static lp_err add_at(struct lp_kube_wq *wq, const char *key, uint64_t due)
+{
+	struct item **slot, *it;
+	lp_err err;
+
+	if (!key)
+		return LP_ERR_INVALID;
+	slot = slot_of(wq, key);
+	it = *slot;
+	if (it) {
+		if (it->inflight) {
+			if (due < it->dirty_due)
+				it->dirty_due = due;
+		} else {
+			move_earlier(wq, it, due);
+		}
+		kick(wq);
+		return LP_OK;
+	}
+	if (wq->count >= wq->o.max_keys)
+		return LP_ERR_LIMIT;
+	if (wq->count >= wq->nbuckets && rehash(wq) == LP_OK)
+		slot = slot_of(wq, key);
+	it = lp_calloc(1, sizeof(*it));
+	if (!it)
+		return LP_ERR_NOMEM;
+	it->key = lp_strdup(key);
+	if (!it->key) {
+		lp_free(it);
+		return LP_ERR_NOMEM;
+	}
+	it->due = due;
+	it->dirty_due = NO_DUE;
+	it->idx = NO_IDX;
+	err = hpush(wq, it);
+	if (err) {
+		lp_free(it->key);
+		lp_free(it);
+		return err;
+	}
+	*slot = it;
+	wq->count++;
+	kick(wq);
+	return LP_OK;
+}
+
+lp_err lp_kube_wq_add(struct lp_kube_wq *wq, const char *key)
+{
+	return add_at(wq, key, now_ms(wq) + wq->o.debounce_ms);
+}
+
+lp_err lp_kube_wq_add_after(struct lp_kube_wq *wq, const char *key, uint64_t delay_ms)
+{
+	return add_at(wq, key, now_ms(wq) + delay_ms);
+}
+
+uint64_t lp_kube_wq_backoff_ms(const struct lp_kube_wq *wq, unsigned n)
+{
+	uint64_t d = wq->o.backoff_base_ms;
+
+	for (unsigned i = 1; i < n && d < wq->o.backoff_cap_ms; i++)
+		d *= 2;
+	return d < wq->o.backoff_cap_ms ? d : wq->o.backoff_cap_ms;
+}
+
+void lp_kube_wq_done(struct lp_kube_wq *wq, const char *key, lp_err err)
+{
+	struct item *it = key ? *slot_of(wq, key) : NULL;
+	uint64_t due;
+
+	if (!it || !it->inflight)
+		return;
+	it->inflight = 0;
+	wq->inflight--;
+	if (err) {
+		if (it->failures < 64)
+			it->failures++;
+		due = now_ms(wq) + lp_kube_wq_backoff_ms(wq, it->failures);
+		if (it->dirty_due < due)
+			due = it->dirty_due;
+	} else {
+		it->failures = 0;
+		due = it->dirty_due;
+	}
+	it->dirty_due = NO_DUE;
+	if (due == NO_DUE) {
+		item_drop(wq, it);
+	} else {
+		it->due = due;
+		if (hpush(wq, it) != LP_OK)
+			item_drop(wq, it); /* no memory: the key is lost, as an add would be */
+	}
+	kick(wq);
+}
+
+void lp_kube_wq_forget(struct lp_kube_wq *wq, const char *key)
+{
+	struct item *it = key ? *slot_of(wq, key) : NULL;
+
+	if (!it)
+		return;
+	if (it->inflight) {
+		it->failures = 0;
+		it->dirty_due = NO_DUE;
+		return;
+	}
+	item_drop(wq, it);
+	kick(wq);
+}
+
+int64_t lp_kube_wq_poll(struct lp_kube_wq *wq)
+{
+	uint64_t now = now_ms(wq), limit = wq->seq;
+
+	while (wq->nheap > 0 && wq->inflight < wq->o.max_inflight && wq->heap[0]->due <= now &&
+	       wq->heap[0]->seq < limit) {
+		struct item *it = wq->heap[0];
+		hremove(wq, it);
+		it->inflight = 1;
+		wq->inflight++;
+		wq->fn(wq->arg, wq, it->key); /* may call done(): it may be gone now */
+	}
+	return next_delay(wq);
+}
+
+size_t lp_kube_wq_len(const struct lp_kube_wq *wq)
+{
+	return wq->nheap;
+}
+
+size_t lp_kube_wq_inflight(const struct lp_kube_wq *wq)
+{
+	return wq->inflight;
+}
+
+unsigned lp_kube_wq_failures(const struct lp_kube_wq *wq, const char *key)
+{
+	struct item *it = *slot_of(wq, key);
+
+	return it ? it->failures : 0;
+}
