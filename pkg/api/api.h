@@ -382,7 +382,7 @@ struct lp_transform {
 enum lp_route_op { LP_ROUTE_ALL = 0, LP_ROUTE_IN, LP_ROUTE_REGEX };
 
 struct lp_route {
-	char *output_ref; /* LogOutput name in the same namespace (or control namespace) */
+	char *output_ref; /* LogOutput name in the pipeline's own namespace */
 	enum lp_route_op op; /* match absent = all records */
 	char *match_field;   /* match.field */
 	struct lp_strlist match_in; /* match.in values */
@@ -421,6 +421,22 @@ struct lp_pipeline {
 	size_t n_routes;
 	struct lp_aggregator aggregator; /* spec.aggregator */
 };
+
+/* ---------- names, sizes, durations (names.c) ---------- */
+
+/* Static names as spelled in the CRD; NULL when out of range. */
+const char *lp_multiline_builtin_name(unsigned flag); /* one LP_ML_* bit: "java", ... */
+const char *lp_parse_format_name(enum lp_parse_format f); /* "json", "logfmt", "regex" */
+const char *lp_transform_kind_name(enum lp_transform_kind k); /* "flatten", "dropFields", ... */
+const char *lp_delivery_mode_name(enum lp_delivery_mode m);    /* "atLeastOnce" | "atMostOnce" */
+
+/* Size quantity to bytes: "512", "100M", "1G", "10Gi", "5MB", "1.5G". k/K/KB/M/MB/G/GB/T/TB
+ * are powers of 1000, Ki/Mi/Gi/Ti powers of 1024 (Kubernetes quantity and Fluent Bit size
+ * syntax). Writes *bytes only on LP_OK; LP_ERR_INVALID for anything else or overflow. */
+LP_WUR lp_err lp_size_parse(const char *s, uint64_t *bytes);
+/* Duration to seconds: "30s", "10m", "1h", "2d", or a bare number of seconds. Writes
+ * *seconds only on LP_OK; LP_ERR_INVALID otherwise (no fractions, no "ms"). */
+LP_WUR lp_err lp_duration_parse(const char *s, uint64_t *seconds);
 
 /* ---------- parse, defaults, validation ---------- */
 

@@ -1,0 +1,251 @@
+/* Enum names as spelled in the CRDs, problem lists, size and duration syntax. */
+#include "api.h"
+#include "../util/buf.h"
+#include "../util/mem.h"
+#include <stdarg.h>
+#include <string.h>
+
+static const char *const output_type_names[LP_OUT_TYPE_COUNT] = {
+	[LP_OUT_KINESIS] = "kinesis",   [LP_OUT_FIREHOSE] = "firehose",
+	[LP_OUT_S3] = "s3",             [LP_OUT_CLOUDWATCH] = "cloudwatch",
+	[LP_OUT_OPENSEARCH] = "opensearch", [LP_OUT_ELASTICSEARCH] = "elasticsearch",
+	[LP_OUT_KAFKA] = "kafka",       [LP_OUT_LOKI] = "loki",
+	[LP_OUT_HTTP] = "http",         [LP_OUT_SLACK] = "slack",
+	[LP_OUT_FORWARD] = "forward",   [LP_OUT_STDOUT] = "stdout",
+	[LP_OUT_LIVETAIL] = "livetail",
+};
+
+const char *lp_output_type_name(enum lp_output_type t)
+{
+	if ((int)t <= LP_OUT_NONE || (int)t >= LP_OUT_TYPE_COUNT)
+		return NULL;
+	return output_type_names[t];
+}
+
+enum lp_output_type lp_output_type_parse(const char *s)
+{
+	if (!s)
+		return LP_OUT_NONE;
+	for (int t = LP_OUT_NONE + 1; t < LP_OUT_TYPE_COUNT; t++)
+		if (strcmp(s, output_type_names[t]) == 0)
+			return (enum lp_output_type)t;
+	return LP_OUT_NONE;
+}
+
+int lp_output_type_is_aws(enum lp_output_type t)
+{
+	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 ||
+	       t == LP_OUT_CLOUDWATCH;
+}
+
+const char *lp_multiline_builtin_name(unsigned flag)
+{
+	switch (flag) {
+	case LP_ML_JAVA:
+		return "java";
+	case LP_ML_PYTHON:
+		return "python";
+	case LP_ML_GO:
+		return "go";
+	case LP_ML_CRI:
+		return "cri";
+	case LP_ML_DOCKER:
+		return "docker";
+	default:
+		return NULL;
+	}
+}
+
+const char *lp_parse_format_name(enum lp_parse_format f)
+{
+	switch (f) {
+	case LP_PARSE_JSON:
+		return "json";
+	case LP_PARSE_LOGFMT:
+		return "logfmt";
+	case LP_PARSE_REGEX:
+		return "regex";
+	default:
+		return NULL;
+	}
+}
+
+const char *lp_transform_kind_name(enum lp_transform_kind k)
+{
+	switch (k) {
+	case LP_TR_FLATTEN:
+		return "flatten";
+	case LP_TR_DROP_FIELDS:
+		return "dropFields";
+	case LP_TR_KEEP_FIELDS:
+		return "keepFields";
+	case LP_TR_RENAME_FIELDS:
+		return "renameFields";
+	case LP_TR_ADD_FIELDS:
+		return "addFields";
+	case LP_TR_GREP:
+		return "grep";
+	case LP_TR_THROTTLE:
+		return "throttle";
+	case LP_TR_DETECT_LEVEL:
+		return "detectLevel";
+	default:
+		return NULL;
+	}
+}
+
+const char *lp_delivery_mode_name(enum lp_delivery_mode m)
+{
+	switch (m) {
+	case LP_DELIVERY_AT_LEAST_ONCE:
+		return "atLeastOnce";
+	case LP_DELIVERY_AT_MOST_ONCE:
+		return "atMostOnce";
+	default:
+		return NULL;
+	}
+}
+
+/* ---------- problems ---------- */
+
+void lp_problems_free(struct lp_problems *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		lp_free(p->v[i].field);
+		lp_free(p->v[i].message);
+	}
+	lp_free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+lp_err lp_problems_add(struct lp_problems *p, const char *field, const char *fmt, ...)
+{
+	struct lp_buf b;
+	struct lp_problem *nv;
+	char *f = NULL, *m = NULL;
+	va_list ap;
+	lp_err err;
+
+	lp_buf_init(&b, 0);
+	va_start(ap, fmt);
+	err = lp_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (err != LP_OK)
+		goto fail;
+	m = lp_buf_take(&b);
+	f = lp_strdup(field ? field : "");
+	nv = lp_realloc(p->v, (p->n + 1) * sizeof(*p->v));
+	if (!m || !f || !nv) {
+		if (nv)
+			p->v = nv;
+		err = LP_ERR_NOMEM;
+		goto fail;
+	}
+	p->v = nv;
+	p->v[p->n].field = f;
+	p->v[p->n].message = m;
+	p->n++;
+	return LP_OK;
+fail:
+	lp_free(f);
+	lp_free(m);
+	lp_buf_free(&b);
+	return err;
+}
+
+/* ---------- sizes and durations ---------- */
+
+struct unit {
+	const char *suffix;
+	uint64_t mult;
+};
+
+static const struct unit size_units[] = {
+	{"", 1},
+	{"k", 1000ULL},
+	{"K", 1000ULL},
+	{"KB", 1000ULL},
+	{"M", 1000000ULL},
+	{"MB", 1000000ULL},
+	{"G", 1000000000ULL},
+	{"GB", 1000000000ULL},
+	{"T", 1000000000000ULL},
+	{"TB", 1000000000000ULL},
+	{"Ki", 1ULL << 10},
+	{"Mi", 1ULL << 20},
+	{"Gi", 1ULL << 30},
+	{"Ti", 1ULL << 40},
+};
+
+lp_err lp_size_parse(const char *s, uint64_t *bytes)
+{
+	uint64_t whole = 0, frac = 0, frac_div = 1, mult = 0;
+	const char *p = s;
+	size_t digits = 0, fdigits = 0;
+
+	if (!s || !bytes)
+		return LP_ERR_INVALID;
+	while (*p >= '0' && *p <= '9') {
+		if (whole > (UINT64_MAX - 9) / 10)
+			return LP_ERR_INVALID;
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		p++;
+		digits++;
+	}
+	if (digits == 0)
+		return LP_ERR_INVALID;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (fdigits < 9) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				frac_div *= 10;
+			}
+			p++;
+			fdigits++;
+		}
+		if (fdigits == 0)
+			return LP_ERR_INVALID;
+	}
+	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++)
+		if (strcmp(p, size_units[i].suffix) == 0)
+			mult = size_units[i].mult;
+	if (mult == 0)
+		return LP_ERR_INVALID;
+	if (whole > UINT64_MAX / mult)
+		return LP_ERR_INVALID;
+	*bytes = whole * mult + (frac * mult) / frac_div;
+	return LP_OK;
+}
+
+lp_err lp_duration_parse(const char *s, uint64_t *seconds)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (!s || !seconds || !(*p >= '0' && *p <= '9'))
+		return LP_ERR_INVALID;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return LP_ERR_INVALID;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600;
+	else if (strcmp(p, "d") == 0)
+		mult = 86400;
+	else
+		return LP_ERR_INVALID;
+	if (v > UINT64_MAX / mult)
+		return LP_ERR_INVALID;
+	*seconds = v * mult;
+	return LP_OK;
+}

@@ -1,0 +1,170 @@
+/* Cross-object rules: references resolve, tenancy, Secrets exist. */
+#include "reader.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *control_ns(const struct lp_world *w)
+{
+	return (w && w->control_ns) ? w->control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+}
+
+static int in_control(const struct lp_meta *m, const struct lp_world *w)
+{
+	return m->ns && strcmp(m->ns, control_ns(w)) == 0;
+}
+
+static const struct lp_output *find_output(const struct lp_world *w, const char *ns,
+					   const char *name)
+{
+	for (size_t i = 0; w && i < w->n_outputs; i++) {
+		const struct lp_output *o = w->outputs[i];
+		if (o && o->meta.name && o->meta.ns && strcmp(o->meta.name, name) == 0 &&
+		    strcmp(o->meta.ns, ns) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
+			    struct lp_problems *probs)
+{
+	struct lp_rd r = {probs, LP_OK, 0};
+	const char *cns = control_ns(w);
+	const char *ns;
+	char path[LP_RD_PATH];
+
+	if (!p || !probs)
+		return LP_ERR_INVALID;
+	ns = p->meta.ns ? p->meta.ns : "default";
+	if (!in_control(&p->meta, w)) {
+		if (p->system)
+			lp_rd_bad(&r, "spec.input.system",
+				  "only pipelines in the control namespace \"%s\" may read system "
+				  "logs",
+				  cns);
+		if (p->n_files)
+			lp_rd_bad(&r, "spec.input.files",
+				  "only pipelines in the control namespace \"%s\" may read host files",
+				  cns);
+		if (p->http.enabled)
+			lp_rd_bad(&r, "spec.input.http",
+				  "only pipelines in the control namespace \"%s\" may open an HTTP "
+				  "input",
+				  cns);
+		for (size_t i = 0; i < p->app.ns_include.n; i++)
+			if (strcmp(p->app.ns_include.v[i], ns) != 0) {
+				lp_rd_index(path, "spec.input.application.namespaces.include", i);
+				lp_rd_bad(&r, path,
+					  "a pipeline in namespace \"%s\" reads only its own namespace "
+					  "(\"%s\" is not allowed)",
+					  ns, p->app.ns_include.v[i]);
+			}
+	}
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const char *ref = p->routes[i].output_ref;
+		if (!ref)
+			continue;
+		if (!find_output(w, ns, ref)) {
+			snprintf(path, sizeof(path), "spec.routes[%zu].outputRef", i);
+			lp_rd_bad(&r, path, "LogOutput \"%s\" not found in namespace \"%s\"", ref, ns);
+		}
+	}
+	if (r.err != LP_OK)
+		return r.err;
+	return r.added ? LP_ERR_INVALID : LP_OK;
+}
+
+static void secret(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *path,
+		   const char *name, const char *key)
+{
+	if (!name || !w || !w->secret_has_key)
+		return;
+	if (!w->secret_has_key(w->secret_ctx, ns, name, NULL))
+		lp_rd_bad(r, path, "Secret \"%s\" not found in namespace \"%s\"", name, ns);
+	else if (key && !w->secret_has_key(w->secret_ctx, ns, name, key))
+		lp_rd_bad(r, path, "Secret \"%s\" in namespace \"%s\" has no key \"%s\"", name, ns,
+			  key);
+}
+
+static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns,
+		       const char *base, const struct lp_basic_auth *a)
+{
+	char path[LP_RD_PATH];
+
+	snprintf(path, sizeof(path), "%s.auth.secretRef", base);
+	secret(r, w, ns, path, a->secret_name, a->username_key);
+	secret(r, w, ns, path, a->secret_name, a->password_key);
+}
+
+static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *base,
+		   const struct lp_tls *t)
+{
+	char path[LP_RD_PATH];
+
+	snprintf(path, sizeof(path), "%s.tls.caSecretRef", base);
+	secret(r, w, ns, path, t->ca_secret_name, "ca.crt");
+}
+
+lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
+			  struct lp_problems *probs)
+{
+	struct lp_rd r = {probs, LP_OK, 0};
+	const char *cns = control_ns(w);
+	const struct lp_aws_credentials *c;
+	const char *ns;
+	char path[LP_RD_PATH];
+
+	if (!o || !probs)
+		return LP_ERR_INVALID;
+	ns = o->meta.ns ? o->meta.ns : "default";
+	c = &o->aws.credentials;
+	/* the operator's own AWS identity is not lent to tenants */
+	if (!in_control(&o->meta, w) && !c->secret_name &&
+	    (lp_output_type_is_aws(o->type) ||
+	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)))
+		lp_rd_bad(&r, "spec.aws.credentials.secretRef",
+			  "required for AWS outputs outside the control namespace \"%s\" (the "
+			  "operator's own AWS identity is only used there)",
+			  cns);
+	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->access_key_id_key);
+	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
+	       c->secret_access_key_key);
+	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->session_token_key);
+	switch (o->type) {
+	case LP_OUT_OPENSEARCH:
+	case LP_OUT_ELASTICSEARCH: {
+		const char *b = o->type == LP_OUT_OPENSEARCH ? "spec.opensearch" : "spec.elasticsearch";
+		basic_auth(&r, w, ns, b, &o->u.search.auth);
+		tls_ca(&r, w, ns, b, &o->u.search.tls);
+		break;
+	}
+	case LP_OUT_LOKI:
+		basic_auth(&r, w, ns, "spec.loki", &o->u.loki.auth);
+		tls_ca(&r, w, ns, "spec.loki", &o->u.loki.tls);
+		break;
+	case LP_OUT_HTTP:
+		basic_auth(&r, w, ns, "spec.http", &o->u.http.auth);
+		tls_ca(&r, w, ns, "spec.http", &o->u.http.tls);
+		for (size_t i = 0; i < o->u.http.n_headers; i++) {
+			const struct lp_secret_key_ref *s = &o->u.http.headers[i].value_from;
+			snprintf(path, sizeof(path), "spec.http.headers[%zu].valueFrom.secretKeyRef",
+				 i);
+			secret(&r, w, ns, path, s->name, s->key);
+		}
+		break;
+	case LP_OUT_SLACK:
+		secret(&r, w, ns, "spec.slack.webhookSecretRef", o->u.slack.webhook.name,
+		       o->u.slack.webhook.key);
+		break;
+	case LP_OUT_FORWARD:
+		secret(&r, w, ns, "spec.forward.sharedKeySecretRef", o->u.forward.shared_key.name,
+		       o->u.forward.shared_key.key);
+		tls_ca(&r, w, ns, "spec.forward", &o->u.forward.tls);
+		break;
+	default:
+		break;
+	}
+	if (r.err != LP_OK)
+		return r.err;
+	return r.added ? LP_ERR_INVALID : LP_OK;
+}
