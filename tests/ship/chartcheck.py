@@ -248,35 +248,47 @@ def cmd_same(helm_path, kust_path):
             fail("%s %s: %s" % (kk[1], kk[3], r))
 
 
-def value_keys(node, prefix=""):
-    out = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            p = "%s.%s" % (prefix, k) if prefix else k
-            out.append(p)
-            if isinstance(v, dict) and v:
-                out += value_keys(v, p)
-    return out
+def documented_keys(text):
+    """Walks values.yaml: a key with a comment right above it is documented as a
+    whole (a free-form map below it, like resources, needs no more comments); a
+    key without one must be a group whose children are documented. Returns the
+    documented key paths; fails on an undocumented key."""
+    lines = text.split("\n")
+    stack, keys = [], []  # stack of (indent, key, documented)
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)([A-Za-z][A-Za-z0-9_]*):(.*)$", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if any(doc for _, _, doc in stack):
+            continue
+        path = ".".join([k for _, k, _ in stack] + [m.group(2)])
+        prev = lines[i - 1].strip() if i else ""
+        if prev.startswith("#"):
+            keys.append(path)
+            stack.append((indent, m.group(2), True))
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        nind = len(nxt) - len(nxt.lstrip())
+        if m.group(3).strip() == "" and nind > indent:
+            stack.append((indent, m.group(2), False))
+            continue
+        fail("values.yaml line %d: key %s has no comment" % (i + 1, path))
+    return keys
 
 
 def cmd_values(values_path, doc_path):
     with open(values_path) as f:
         text = f.read()
-    values = yaml.safe_load(text)
-    lines = text.split("\n")
-    # every key line is directly preceded by a comment line (or is a parent of commented keys)
-    for i, line in enumerate(lines):
-        m = re.match(r"^(\s*)([A-Za-z][A-Za-z0-9_]*):", line)
-        if not m:
-            continue
-        prev = lines[i - 1].strip() if i else ""
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        is_parent = line.rstrip().endswith(":") and re.match(r"^%s\s+" % m.group(1), nxt)
-        if not prev.startswith("#") and not is_parent:
-            fail("values.yaml line %d: key %s has no comment" % (i + 1, m.group(2)))
+    yaml.safe_load(text)
+    keys = documented_keys(text)
+    if len(keys) < 10:
+        fail("only %d documented keys found" % len(keys))
     with open(doc_path) as f:
         doc = f.read()
-    missing = [k for k in value_keys(values) if "`%s`" % k not in doc]
+    missing = [k for k in keys if "`%s`" % k not in doc]
     if missing:
         fail("%s does not document: %s" % (doc_path, ", ".join(missing)))
 

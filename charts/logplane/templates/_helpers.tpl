@@ -87,6 +87,7 @@ helm.sh/chart: {{ include "logplane.chart" . }}
     "tolerations" $fb.tolerations
     "nodeSelector" $fb.nodeSelector
     "priorityClassName" $fb.priorityClassName
+    "serviceAccountAnnotations" $fb.serviceAccountAnnotations
     "hostPath" $fb.storage.hostPath
     "totalLimitSize" $fb.storage.totalLimitSize)
   "aggregator" (dict
