@@ -52,6 +52,7 @@ lp_err lp_s3_client_for_bucket(const struct lp_aws_client *base, const char *buc
 	return LP_OK;
 }
 
+/* op is the IAM action name (s3:op), so AccessDenied messages name the permission. */
 static lp_err req(struct lp_aws_client *c, const char *op, const char *method, const char *prefix,
 		  const char *query, const char *body, int md5, struct lp_aws_http_resp *r,
 		  struct lp_aws_error *e)
@@ -85,8 +86,8 @@ lp_err lp_s3_head(struct lp_aws_client *c, const char *prefix, char region[32],
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	snprintf(tmp.op, sizeof(tmp.op), "s3:HeadBucket");
-	err = req(c, "HeadBucket", "HEAD", prefix, NULL, NULL, 0, &r, &tmp);
+	snprintf(tmp.op, sizeof(tmp.op), "s3:ListBucket");
+	err = req(c, "ListBucket", "HEAD", prefix, NULL, NULL, 0, &r, &tmp);
 	lp_aws_http_resp_header(&r, "x-amz-bucket-region", reg, sizeof(reg));
 	if (err && r.status == 301) /* exists in another region */
 		err = LP_OK;
@@ -161,7 +162,7 @@ lp_err lp_s3_get_expiry(struct lp_aws_client *c, const char *prefix, int *days,
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	err = get_cfg(c, "GetBucketLifecycleConfiguration", prefix, "lifecycle=", &r, &absent, e);
+	err = get_cfg(c, "GetLifecycleConfiguration", prefix, "lifecycle=", &r, &absent, e);
 	if (!err && !absent) {
 		const char *p = lp_buf_str(&r.body), *end = p + r.body.len, *next;
 		size_t il;
@@ -205,7 +206,7 @@ lp_err lp_s3_put_expiry(struct lp_aws_client *c, const char *prefix, int days,
 	if (err)
 		err = lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	else
-		err = req(c, "PutBucketLifecycleConfiguration", "PUT", prefix, "lifecycle=",
+		err = req(c, "PutLifecycleConfiguration", "PUT", prefix, "lifecycle=",
 			  lp_buf_str(&b), 1, &r, e);
 	lp_buf_free(&b);
 	lp_aws_http_resp_free(&r);
@@ -221,7 +222,7 @@ lp_err lp_s3_get_encryption(struct lp_aws_client *c, const char *prefix, char al
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	err = get_cfg(c, "GetBucketEncryption", prefix, "encryption=", &r, &absent, e);
+	err = get_cfg(c, "GetEncryptionConfiguration", prefix, "encryption=", &r, &absent, e);
 	if (!err && !absent) {
 		lp_aws_xml_text(lp_buf_str(&r.body), r.body.len, "SSEAlgorithm", a, sizeof(a));
 		lp_aws_xml_text(lp_buf_str(&r.body), r.body.len, "KMSMasterKeyID", k, sizeof(k));
@@ -266,7 +267,7 @@ lp_err lp_s3_put_encryption(struct lp_aws_client *c, const char *prefix, const c
 	if (err)
 		err = lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	else
-		err = req(c, "PutBucketEncryption", "PUT", prefix, "encryption=", lp_buf_str(&b), 1,
+		err = req(c, "PutEncryptionConfiguration", "PUT", prefix, "encryption=", lp_buf_str(&b), 1,
 			  &r, e);
 	lp_buf_free(&b);
 	lp_aws_http_resp_free(&r);
@@ -345,7 +346,7 @@ lp_err lp_s3_get_pab(struct lp_aws_client *c, const char *prefix, int *all,
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	err = get_cfg(c, "GetPublicAccessBlock", prefix, "publicAccessBlock=", &r, &absent, e);
+	err = get_cfg(c, "GetBucketPublicAccessBlock", prefix, "publicAccessBlock=", &r, &absent, e);
 	for (size_t i = 0; !err && i < 4; i++) {
 		char v[16];
 		if (absent || !lp_aws_xml_text(lp_buf_str(&r.body), r.body.len, keys[i], v,
@@ -365,7 +366,7 @@ lp_err lp_s3_put_pab(struct lp_aws_client *c, const char *prefix, struct lp_aws_
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	err = req(c, "PutPublicAccessBlock", "PUT", prefix, "publicAccessBlock=",
+	err = req(c, "PutBucketPublicAccessBlock", "PUT", prefix, "publicAccessBlock=",
 		  "<PublicAccessBlockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 		  "<BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
 		  "<BlockPublicPolicy>true</BlockPublicPolicy>"
@@ -384,7 +385,7 @@ lp_err lp_s3_is_empty(struct lp_aws_client *c, const char *prefix, int *empty,
 	size_t il;
 
 	lp_aws_http_resp_init(&r);
-	err = req(c, "ListObjectsV2", "GET", prefix, "list-type=2&max-keys=1", NULL, 0, &r, e);
+	err = req(c, "ListBucket", "GET", prefix, "list-type=2&max-keys=1", NULL, 0, &r, e);
 	if (!err)
 		*empty = lp_aws_xml_inner(lp_buf_str(&r.body), r.body.len, "Contents", &il, NULL) ==
 			 NULL;

@@ -1,0 +1,1153 @@
+#include "provision.h"
+#include "../util/buf.h"
+#include "../util/mem.h"
+#include "cloudwatch.h"
+#include "endpoints.h"
+#include "firehose.h"
+#include "kinesis.h"
+#include "s3.h"
+#include "sts.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct cache_entry {
+	char *key; /* ns/name */
+	char hash[65];
+	uint64_t at_ms;
+	struct lp_aws_result res;
+};
+
+struct lp_aws_ctx {
+	struct lp_aws_sys sys;
+	struct lp_aws_cred_cache *creds;
+	const struct lp_clock *clock;
+	uint64_t verify_interval_ms;
+	uint64_t requeue_ms;
+	int refresh_before_s;
+	char *sts_endpoint;
+	struct cache_entry *cache;
+	size_t n_cache, cap_cache;
+};
+
+/* Everything one reconcile needs. */
+struct run {
+	struct lp_aws_ctx *ctx;
+	const struct lp_output *o;
+	struct lp_aws_result *res;
+	struct lp_aws_creds creds;
+	struct lp_aws_endpoint ep;
+	struct lp_aws_client c;
+	const char *region;
+	char notes[256]; /* settings the endpoint does not implement */
+};
+
+/* ---- context ---- */
+
+struct lp_aws_ctx *lp_aws_ctx_new(const struct lp_aws_ctx_opts *opts)
+{
+	struct lp_aws_ctx_opts dflt = {0};
+	struct lp_aws_ctx *ctx = lp_calloc(1, sizeof(*ctx));
+
+	if (!opts)
+		opts = &dflt;
+	if (!ctx)
+		return NULL;
+	lp_aws_sys_default(&ctx->sys);
+	if (opts->transport)
+		ctx->sys.transport = opts->transport;
+	if (opts->now_s)
+		ctx->sys.now_s = opts->now_s;
+	if (opts->sleep_ms)
+		ctx->sys.sleep_ms = opts->sleep_ms;
+	if (opts->getenv)
+		ctx->sys.getenv = opts->getenv;
+	ctx->sys.ctx = opts->seam_ctx;
+	if (opts->max_attempts > 0)
+		ctx->sys.max_attempts = opts->max_attempts;
+	if (opts->backoff_base_ms)
+		ctx->sys.backoff_base_ms = opts->backoff_base_ms;
+	if (opts->backoff_cap_ms)
+		ctx->sys.backoff_cap_ms = opts->backoff_cap_ms;
+	if (opts->timeout_ms > 0)
+		ctx->sys.timeout_ms = opts->timeout_ms;
+	ctx->clock = opts->clock ? opts->clock : &lp_clock_system;
+	ctx->verify_interval_ms = opts->verify_interval_ms ? opts->verify_interval_ms : 600000;
+	ctx->requeue_ms = opts->requeue_ms ? opts->requeue_ms : 5000;
+	ctx->refresh_before_s = opts->refresh_before_s > 0 ? opts->refresh_before_s : 300;
+	ctx->creds = lp_aws_cred_cache_new();
+	ctx->sts_endpoint = opts->sts_endpoint ? lp_strdup(opts->sts_endpoint) : NULL;
+	if (!ctx->creds || (opts->sts_endpoint && !ctx->sts_endpoint)) {
+		lp_aws_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void lp_aws_ctx_free(struct lp_aws_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	for (size_t i = 0; i < ctx->n_cache; i++)
+		lp_free(ctx->cache[i].key);
+	lp_free(ctx->cache);
+	lp_aws_cred_cache_free(ctx->creds);
+	lp_free(ctx->sts_endpoint);
+	lp_free(ctx);
+}
+
+unsigned lp_aws_ctx_credential_fetches(const struct lp_aws_ctx *ctx)
+{
+	return lp_aws_cred_cache_fetches(ctx->creds);
+}
+
+static struct cache_entry *cache_find(struct lp_aws_ctx *ctx, const char *key)
+{
+	for (size_t i = 0; i < ctx->n_cache; i++)
+		if (strcmp(ctx->cache[i].key, key) == 0)
+			return &ctx->cache[i];
+	return NULL;
+}
+
+static void obj_key(const struct lp_output *o, char *key, size_t len)
+{
+	snprintf(key, len, "%s/%s", o->meta.ns ? o->meta.ns : "",
+		 o->meta.name ? o->meta.name : "");
+}
+
+void lp_aws_ctx_forget(struct lp_aws_ctx *ctx, const char *ns, const char *name)
+{
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	for (size_t i = 0; i < ctx->n_cache; i++) {
+		if (strcmp(ctx->cache[i].key, key) == 0) {
+			lp_free(ctx->cache[i].key);
+			ctx->cache[i] = ctx->cache[--ctx->n_cache];
+			return;
+		}
+	}
+}
+
+static void cache_store(struct lp_aws_ctx *ctx, const char *key, const char *hash,
+			const struct lp_aws_result *res)
+{
+	struct cache_entry *e = cache_find(ctx, key);
+
+	if (!e) {
+		if (ctx->n_cache == ctx->cap_cache) {
+			size_t nc = ctx->cap_cache ? ctx->cap_cache * 2 : 16;
+			struct cache_entry *nv = lp_realloc(ctx->cache, nc * sizeof(*nv));
+			if (!nv)
+				return; /* the cache is an optimisation: skip on no memory */
+			ctx->cache = nv;
+			ctx->cap_cache = nc;
+		}
+		e = &ctx->cache[ctx->n_cache];
+		e->key = lp_strdup(key);
+		if (!e->key)
+			return;
+		ctx->n_cache++;
+	}
+	memcpy(e->hash, hash, sizeof(e->hash));
+	e->at_ms = ctx->clock->now_ms(ctx->clock->ctx);
+	e->res = *res;
+	e->res.n_events = 0; /* events happened once */
+}
+
+/* ---- spec hash ---- */
+
+static lp_err h_str(struct lp_buf *b, const char *s)
+{
+	return s ? lp_buf_addf(b, "%zu:%s;", strlen(s), s) : lp_buf_adds(b, "-;");
+}
+
+static lp_err h_int(struct lp_buf *b, long long v)
+{
+	return lp_buf_addf(b, "%lld;", v);
+}
+
+static lp_err h_tags(struct lp_buf *b, const struct lp_kv *t, size_t n)
+{
+	lp_err err = h_int(b, (long long)n);
+
+	for (size_t i = 0; i < n && !err; i++) {
+		err = h_str(b, t[i].key);
+		if (!err)
+			err = h_str(b, t[i].value);
+	}
+	return err;
+}
+
+static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_creds *sc,
+			char hash[65])
+{
+	struct lp_buf b;
+	const struct lp_aws_credentials *cr = &o->aws.credentials;
+	lp_err err;
+
+	lp_buf_init(&b, 1024 * 1024);
+	err = h_int(&b, o->type);
+	if (!err)
+		err = h_str(&b, o->aws.region);
+	if (!err)
+		err = h_str(&b, o->aws.endpoint);
+	if (!err)
+		err = h_str(&b, cr->role_arn);
+	if (!err)
+		err = h_str(&b, cr->external_id);
+	if (!err && sc) {
+		err = h_str(&b, sc->access_key_id);
+		if (!err)
+			err = h_str(&b, sc->secret_access_key);
+		if (!err)
+			err = h_str(&b, sc->session_token);
+	}
+	switch (o->type) {
+	case LP_OUT_KINESIS: {
+		const struct lp_out_kinesis *k = &o->u.kinesis;
+		const struct lp_kinesis_provision *p = &k->provision;
+		if (!err)
+			err = h_str(&b, k->stream);
+		if (!err)
+			err = lp_buf_addf(&b, "%d;%d;%d;%d;%d;%d;", p->present, p->on_demand,
+					  p->shard_count, p->retention_hours, p->encrypt,
+					  (int)p->deletion_policy);
+		if (!err)
+			err = h_str(&b, p->kms_key_id);
+		if (!err)
+			err = h_tags(&b, p->tags, p->n_tags);
+		break;
+	}
+	case LP_OUT_S3: {
+		const struct lp_out_s3 *s = &o->u.s3;
+		const struct lp_s3_provision *p = &s->provision;
+		if (!err)
+			err = h_str(&b, s->bucket);
+		if (!err)
+			err = lp_buf_addf(&b, "%d;%d;%d;%d;", p->present, p->expiration_days,
+					  p->block_public_access, (int)p->deletion_policy);
+		if (!err)
+			err = h_str(&b, p->encryption);
+		if (!err)
+			err = h_str(&b, p->kms_key_id);
+		if (!err)
+			err = h_tags(&b, p->tags, p->n_tags);
+		break;
+	}
+	case LP_OUT_FIREHOSE: {
+		const struct lp_out_firehose *f = &o->u.firehose;
+		const struct lp_firehose_provision *p = &f->provision;
+		if (!err)
+			err = h_str(&b, f->delivery_stream);
+		if (!err)
+			err = lp_buf_addf(&b, "%d;%d;%d;%d;", p->present, p->buffering_size_mib,
+					  p->buffering_interval_seconds, (int)p->deletion_policy);
+		if (!err)
+			err = h_str(&b, p->source_stream);
+		if (!err)
+			err = h_str(&b, p->bucket);
+		if (!err)
+			err = h_str(&b, p->prefix);
+		if (!err)
+			err = h_str(&b, p->error_prefix);
+		if (!err)
+			err = h_str(&b, p->compression);
+		if (!err)
+			err = h_str(&b, p->role_arn);
+		if (!err)
+			err = h_tags(&b, p->tags, p->n_tags);
+		break;
+	}
+	case LP_OUT_CLOUDWATCH: {
+		const struct lp_out_cloudwatch *c = &o->u.cloudwatch;
+		const struct lp_cloudwatch_provision *p = &c->provision;
+		if (!err)
+			err = h_str(&b, c->log_group);
+		if (!err)
+			err = lp_buf_addf(&b, "%d;%d;%d;", p->present, p->retention_days,
+					  (int)p->deletion_policy);
+		if (!err)
+			err = h_tags(&b, p->tags, p->n_tags);
+		break;
+	}
+	default:
+		break;
+	}
+	if (!err)
+		lp_sigv4_sha256_hex(b.ptr, b.len, hash);
+	lp_buf_free(&b);
+	return err;
+}
+
+/* ---- result helpers ---- */
+
+__attribute__((format(printf, 4, 5))) static void cond(struct lp_aws_condition *c, int status,
+							const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->status = status;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof(c->message), fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 2, 3))) static void event(struct lp_aws_result *res,
+							 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->n_events == LP_AWS_MAX_EVENTS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(res->events[res->n_events++], sizeof(res->events[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void in_progress(struct run *r, const char *reason, const char *what)
+{
+	r->res->in_progress = 1;
+	r->res->requeue_after_ms = r->ctx->requeue_ms;
+	cond(&r->res->provisioned, 0, reason, "%s", what);
+}
+
+static void note_unsupported(struct run *r, const char *what)
+{
+	size_t l = strlen(r->notes);
+
+	snprintf(r->notes + l, sizeof(r->notes) - l, "%s%s", l ? ", " : "", what);
+}
+
+/* Turns an AWS error into Provisioned=False with an actionable message. */
+static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, const char *resource)
+{
+	struct lp_aws_condition *p = &r->res->provisioned;
+	const char *src = r->creds.source[0] ? r->creds.source : "default chain";
+	const char *msg = e && e->message[0] ? e->message : lp_strerror(err);
+	const char *op = e && e->op[0] ? e->op : "the call";
+
+	switch (err) {
+	case LP_ERR_FORBIDDEN:
+		cond(p, 0, "AccessDenied", "the operator's role lacks %s on %s (credentials: %s): %s",
+		     op, resource, src, msg);
+		break;
+	case LP_ERR_UNAUTHORIZED:
+		cond(p, 0, "InvalidCredentials",
+		     "AWS rejected the credentials (%s) for %s on %s: %s%s%s", src, op, resource,
+		     e && e->code[0] ? e->code : "", e && e->code[0] ? ": " : "", msg);
+		break;
+	case LP_ERR_HTTP:
+	case LP_ERR_TIMEOUT:
+		cond(p, 0, "EndpointUnreachable", "%s (retried with backoff; will retry)", msg);
+		break;
+	case LP_ERR_THROTTLED:
+		cond(p, 0, "Throttled", "AWS throttled %s on %s: %s (will retry)", op, resource, msg);
+		break;
+	case LP_ERR_SERVER:
+		cond(p, 0, "ServiceError", "AWS failed %s on %s: %s (will retry)", op, resource, msg);
+		break;
+	case LP_ERR_LIMIT:
+		cond(p, 0, "LimitExceeded", "%s on %s hit an AWS limit: %s (raise the quota)", op,
+		     resource, msg);
+		break;
+	case LP_ERR_INVALID:
+		cond(p, 0, "InvalidRequest", "AWS rejected %s on %s: %s", op, resource, msg);
+		break;
+	case LP_ERR_IN_USE:
+		cond(p, 0, "ResourceInUse", "%s on %s: %s", op, resource, msg);
+		break;
+	case LP_ERR_CONFLICT:
+		cond(p, 0, "Conflict", "%s", msg);
+		break;
+	case LP_ERR_UNSUPPORTED:
+		cond(p, 0, "Unsupported", "the endpoint does not implement %s: %s", op, msg);
+		break;
+	default:
+		cond(p, 0, "AWSError", "%s on %s failed: %s%s%s", op, resource,
+		     e && e->code[0] ? e->code : "", e && e->code[0] ? ": " : "", msg);
+	}
+	return err;
+}
+
+/* ---- Kinesis ---- */
+
+static lp_err do_kinesis(struct run *r)
+{
+	const struct lp_out_kinesis *k = &r->o->u.kinesis;
+	const struct lp_kinesis_provision *p = &k->provision;
+	struct lp_kinesis_stream s = {0};
+	struct lp_aws_error e = {0};
+	json_t *have = NULL, *add = NULL;
+	char res_arn[512];
+	int want_ret = p->retention_hours > 0 ? p->retention_hours : 24;
+	int want_shards = p->shard_count > 0 ? p->shard_count : 1;
+	lp_err err;
+
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:kinesis:%s:*:stream/%s", r->ep.partition,
+		 r->region, k->stream);
+	if (!k->stream || !*k->stream) {
+		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.kinesis.stream is required");
+		return LP_ERR_INVALID;
+	}
+	err = lp_kinesis_describe(&r->c, k->stream, &s, &e);
+	if (err == LP_ERR_NOTFOUND && !p->present) {
+		cond(&r->res->provisioned, 0, "NotFound",
+		     "Kinesis stream \"%s\" does not exist in %s: create it, or set "
+		     "spec.kinesis.provision to have logplane create it",
+		     k->stream, r->region);
+		return err;
+	}
+	if (err == LP_ERR_NOTFOUND) {
+		lp_aws_error_clear(&e);
+		err = lp_kinesis_create(&r->c, k->stream, p->on_demand, want_shards, &e);
+		if (err)
+			return fail(r, err, &e, res_arn);
+		if (p->on_demand)
+			event(r->res, "created Kinesis stream %s (on-demand)", k->stream);
+		else
+			event(r->res, "created Kinesis stream %s with %d shards", k->stream,
+			      want_shards);
+		in_progress(r, "Creating", "creating the Kinesis stream; waiting until ACTIVE");
+		return LP_OK;
+	}
+	if (err)
+		return fail(r, err, &e, res_arn);
+	snprintf(r->res->arn, sizeof(r->res->arn), "%s", s.arn);
+	snprintf(r->res->stream_mode, sizeof(r->res->stream_mode), "%s", s.mode);
+	if (s.arn[0])
+		snprintf(res_arn, sizeof(res_arn), "%s", s.arn);
+	if (strcmp(s.status, "ACTIVE") != 0) {
+		char what[128];
+		snprintf(what, sizeof(what), "Kinesis stream %.60s is %.30s; waiting until ACTIVE",
+			 k->stream, s.status);
+		in_progress(r, strcmp(s.status, "DELETING") == 0 ? "Deleting" : "Updating", what);
+		goto out;
+	}
+	if (!p->present) {
+		cond(&r->res->provisioned, 1, "Verified",
+		     "Kinesis stream %s exists: ACTIVE, %s, %d open shards, retention %dh", k->stream,
+		     s.mode, s.open_shards, s.retention_hours);
+		goto out;
+	}
+	/* keep what is declared, one change per pass (each makes the stream UPDATING) */
+	if (!!p->on_demand != (strcmp(s.mode, "ON_DEMAND") == 0)) {
+		err = lp_kinesis_set_mode(&r->c, s.arn, p->on_demand, &e);
+		if (err == LP_ERR_UNSUPPORTED) {
+			note_unsupported(r, "stream mode");
+			lp_aws_error_clear(&e);
+			err = LP_OK;
+		} else if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		} else {
+			event(r->res, "set stream mode of %s back to %s (was %s)", k->stream,
+			      p->on_demand ? "ON_DEMAND" : "PROVISIONED", s.mode);
+			in_progress(r, "Updating", "changing the stream mode");
+			goto out;
+		}
+	}
+	if (s.retention_hours != want_ret) {
+		err = lp_kinesis_set_retention(&r->c, k->stream, s.retention_hours, want_ret, &e);
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		event(r->res, "set retention of %s back to %dh (was %dh)", k->stream, want_ret,
+		      s.retention_hours);
+		in_progress(r, "Updating", "changing the retention period");
+		goto out;
+	}
+	if (!p->on_demand && s.open_shards != want_shards) {
+		err = lp_kinesis_update_shards(&r->c, k->stream, want_shards, &e);
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		event(r->res, "scaling %s from %d to %d shards", k->stream, s.open_shards,
+		      want_shards);
+		in_progress(r, "Updating", "changing the shard count");
+		goto out;
+	}
+	if (p->encrypt && (strcmp(s.encryption, "KMS") != 0 ||
+			   (p->kms_key_id && strcmp(s.key_id, p->kms_key_id) != 0))) {
+		const char *key = p->kms_key_id ? p->kms_key_id : "alias/aws/kinesis";
+		err = lp_kinesis_encrypt(&r->c, k->stream, key, &e);
+		if (err == LP_ERR_UNSUPPORTED) {
+			note_unsupported(r, "encryption");
+			lp_aws_error_clear(&e);
+			err = LP_OK;
+		} else if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		} else {
+			event(r->res, "enabled KMS encryption on %s with %s", k->stream, key);
+			in_progress(r, "Updating", "enabling server-side encryption");
+			goto out;
+		}
+	}
+	if (p->n_tags) {
+		err = lp_kinesis_tags(&r->c, k->stream, &have, &e);
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		add = json_object();
+		for (size_t i = 0; add && i < p->n_tags; i++) {
+			const char *v = json_string_value(json_object_get(have, p->tags[i].key));
+			if (!v || strcmp(v, p->tags[i].value) != 0)
+				json_object_set_new(add, p->tags[i].key, json_string(p->tags[i].value));
+		}
+		if (!add) {
+			err = LP_ERR_NOMEM;
+			cond(&r->res->provisioned, 0, "InternalError", "out of memory");
+			goto out;
+		}
+		if (json_object_size(add)) {
+			err = lp_kinesis_add_tags(&r->c, k->stream, add, &e);
+			if (err) {
+				fail(r, err, &e, res_arn);
+				goto out;
+			}
+			event(r->res, "set %zu tag(s) of %s back to the declared values",
+			      json_object_size(add), k->stream);
+		}
+	}
+	cond(&r->res->provisioned, 1, "Provisioned",
+	     "Kinesis stream %s is ACTIVE: %s, %d open shards, retention %dh%s%s%s", k->stream,
+	     s.mode, s.open_shards, s.retention_hours, r->notes[0] ? " (not applied, the endpoint "
+								     "does not implement: "
+								   : "",
+	     r->notes, r->notes[0] ? ")" : "");
+out:
+	json_decref(have);
+	json_decref(add);
+	lp_kinesis_stream_free(&s);
+	return err;
+}
+
+/* ---- S3 ---- */
+
+/* Runs one bucket setting: get, compare, put. */
+static lp_err s3_settings(struct run *r, struct lp_aws_client *c, const char *pre,
+			  const char *bucket, const char *res_arn)
+{
+	const struct lp_s3_provision *p = &r->o->u.s3.provision;
+	struct lp_aws_error e = {0};
+	lp_err err = LP_OK;
+
+	if (p->expiration_days > 0) {
+		int days = 0;
+		err = lp_s3_get_expiry(c, pre, &days, &e);
+		if (!err && days != p->expiration_days) {
+			err = lp_s3_put_expiry(c, pre, p->expiration_days, &e);
+			if (!err && days)
+				event(r->res, "set lifecycle expiry of bucket %s back to %d days (was %d)",
+				      bucket, p->expiration_days, days);
+			else if (!err)
+				event(r->res, "set lifecycle expiry of bucket %s to %d days", bucket,
+				      p->expiration_days);
+		}
+		if (err == LP_ERR_UNSUPPORTED) {
+			note_unsupported(r, "lifecycle");
+			lp_aws_error_clear(&e);
+			err = LP_OK;
+		}
+		if (err)
+			return fail(r, err, &e, res_arn);
+	}
+	{
+		const char *want = p->encryption && *p->encryption ? p->encryption : "AES256";
+		char algo[32] = "", key[256] = "";
+		err = lp_s3_get_encryption(c, pre, algo, key, &e);
+		if (!err && (strcmp(algo, want) != 0 ||
+			     (p->kms_key_id && *p->kms_key_id && strcmp(key, p->kms_key_id) != 0))) {
+			err = lp_s3_put_encryption(c, pre, want, p->kms_key_id, &e);
+			if (!err && algo[0])
+				event(r->res, "set default encryption of bucket %s back to %s (was %s)",
+				      bucket, want, algo);
+			else if (!err)
+				event(r->res, "set default encryption of bucket %s to %s", bucket,
+				      want);
+		}
+		if (err == LP_ERR_UNSUPPORTED) {
+			note_unsupported(r, "encryption");
+			lp_aws_error_clear(&e);
+			err = LP_OK;
+		}
+		if (err)
+			return fail(r, err, &e, res_arn);
+	}
+	if (p->n_tags) {
+		int match = 0;
+		err = lp_s3_tags_match(c, pre, p->tags, p->n_tags, &match, &e);
+		if (!err && !match) {
+			err = lp_s3_put_tags(c, pre, p->tags, p->n_tags, &e);
+			if (!err)
+				event(r->res, "set tags of bucket %s to the declared values", bucket);
+		}
+		if (err == LP_ERR_UNSUPPORTED) {
+			note_unsupported(r, "tagging");
+			lp_aws_error_clear(&e);
+			err = LP_OK;
+		}
+		if (err)
+			return fail(r, err, &e, res_arn);
+	}
+	if (p->block_public_access) {
+		int all = 0;
+		err = lp_s3_get_pab(c, pre, &all, &e);
+		if (!err && !all) {
+			err = lp_s3_put_pab(c, pre, &e);
+			if (!err)
+				event(r->res, "blocked public access on bucket %s", bucket);
+		}
+		if (err == LP_ERR_UNSUPPORTED) {
+			note_unsupported(r, "public access block");
+			lp_aws_error_clear(&e);
+			err = LP_OK;
+		}
+		if (err)
+			return fail(r, err, &e, res_arn);
+	}
+	return LP_OK;
+}
+
+static lp_err do_s3(struct run *r)
+{
+	const struct lp_out_s3 *s = &r->o->u.s3;
+	const struct lp_s3_provision *p = &s->provision;
+	struct lp_aws_client c;
+	struct lp_aws_endpoint vh = {0};
+	struct lp_aws_error e = {0};
+	char pre[80], region[32] = "", res_arn[512];
+	lp_err err;
+
+	if (!s->bucket || !*s->bucket || strlen(s->bucket) > 63) {
+		cond(&r->res->provisioned, 0, "InvalidSpec",
+		     "spec.s3.bucket is required and at most 63 characters");
+		return LP_ERR_INVALID;
+	}
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:s3:::%s", r->ep.partition, s->bucket);
+	if ((err = lp_s3_client_for_bucket(&r->c, s->bucket, &c, &vh, pre))) {
+		cond(&r->res->provisioned, 0, "InternalError", "out of memory");
+		return err;
+	}
+	err = lp_s3_head(&c, pre, region, &e);
+	if (err == LP_ERR_NOTFOUND && !p->present) {
+		cond(&r->res->provisioned, 0, "NotFound",
+		     "S3 bucket \"%s\" does not exist: create it, or set spec.s3.provision to have "
+		     "logplane create it",
+		     s->bucket);
+		goto out;
+	}
+	if (err == LP_ERR_FORBIDDEN) {
+		cond(&r->res->provisioned, 0, "AccessDenied",
+		     "bucket %s exists but the operator's credentials (%s) cannot access it: the "
+		     "bucket name may be taken by another account, or the role lacks s3:ListBucket "
+		     "on %s",
+		     s->bucket, r->creds.source, res_arn);
+		goto out;
+	}
+	if (err == LP_ERR_NOTFOUND) {
+		lp_aws_error_clear(&e);
+		err = lp_s3_create(&c, pre, r->region, &e);
+		if (err == LP_ERR_CONFLICT) {
+			cond(&r->res->provisioned, 0, "BucketNameTaken", "%s", e.message);
+			goto out;
+		}
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		event(r->res, "created S3 bucket %s in %s", s->bucket, r->region);
+		snprintf(region, sizeof(region), "%s", r->region);
+	} else if (err) {
+		fail(r, err, &e, res_arn);
+		goto out;
+	}
+	snprintf(r->res->bucket_region, sizeof(r->res->bucket_region), "%s",
+		 region[0] ? region : r->region);
+	snprintf(r->res->arn, sizeof(r->res->arn), "%s", res_arn);
+	if (region[0] && strcmp(region, r->region) != 0 && !r->ep.custom) {
+		cond(&r->res->provisioned, 0, "WrongRegion",
+		     "bucket %s is in %s, not in spec.aws.region %s: set spec.aws.region to %s",
+		     s->bucket, region, r->region, region);
+		err = LP_ERR_INVALID;
+		goto out;
+	}
+	if (!p->present) {
+		cond(&r->res->provisioned, 1, "Verified", "S3 bucket %s exists in %s", s->bucket,
+		     r->res->bucket_region);
+		goto out;
+	}
+	if ((err = s3_settings(r, &c, pre, s->bucket, res_arn)))
+		goto out;
+	cond(&r->res->provisioned, 1, "Provisioned",
+	     "S3 bucket %s in %s: expiry %d days, encryption %s, public access %s%s%s%s", s->bucket,
+	     r->res->bucket_region, p->expiration_days,
+	     p->encryption && *p->encryption ? p->encryption : "AES256",
+	     p->block_public_access ? "blocked" : "not managed",
+	     r->notes[0] ? " (not applied, the endpoint does not implement: " : "", r->notes,
+	     r->notes[0] ? ")" : "");
+out:
+	lp_aws_endpoint_free(&vh);
+	return err;
+}
+
+/* ---- Firehose ---- */
+
+static lp_err account_id(struct run *r, char account[16], struct lp_aws_error *e)
+{
+	struct lp_aws_endpoint ep = {0};
+	struct lp_aws_client c = r->c;
+	const char *ovr = r->ctx->sts_endpoint ? r->ctx->sts_endpoint
+					       : lp_aws_sys_getenv(&r->ctx->sys, "AWS_ENDPOINT_URL_STS");
+	char msg[256];
+	lp_err err = lp_aws_endpoint_resolve(&ep, "sts", r->region, ovr, msg, sizeof(msg));
+
+	if (err)
+		return lp_aws_error_set(e, err, 0, NULL, "STS endpoint: %s", msg);
+	c.ep = &ep;
+	c.service = "sts";
+	err = lp_sts_get_caller_identity(&c, account, e);
+	lp_aws_endpoint_free(&ep);
+	return err;
+}
+
+static lp_err do_firehose(struct run *r)
+{
+	const struct lp_out_firehose *f = &r->o->u.firehose;
+	const struct lp_firehose_provision *p = &f->provision;
+	struct lp_firehose_stream s = {0};
+	struct lp_firehose_want w = {0};
+	struct lp_aws_error e = {0};
+	char res_arn[512], src_arn[512], bucket_arn[256], account[16] = "", what[256];
+	lp_err err;
+
+	if (!f->delivery_stream || !*f->delivery_stream) {
+		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.firehose.deliveryStream is required");
+		return LP_ERR_INVALID;
+	}
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:firehose:%s:*:deliverystream/%s", r->ep.partition,
+		 r->region, f->delivery_stream);
+	err = lp_firehose_describe(&r->c, f->delivery_stream, &s, &e);
+	if (err == LP_ERR_NOTFOUND && !p->present) {
+		cond(&r->res->provisioned, 0, "NotFound",
+		     "Firehose delivery stream \"%s\" does not exist in %s: create it, or set "
+		     "spec.firehose.provision to have logplane create it",
+		     f->delivery_stream, r->region);
+		return err;
+	}
+	if (err && err != LP_ERR_NOTFOUND)
+		return fail(r, err, &e, res_arn);
+	if (!err)
+		snprintf(r->res->arn, sizeof(r->res->arn), "%s", s.arn);
+	if (!p->present) {
+		cond(&r->res->provisioned, 1, "Verified",
+		     "Firehose delivery stream %s exists (%s)", f->delivery_stream, s.status);
+		goto out;
+	}
+	if (!p->bucket || !*p->bucket || !p->role_arn || !*p->role_arn) {
+		cond(&r->res->provisioned, 0, "InvalidSpec",
+		     "spec.firehose.provision.bucket and spec.firehose.provision.roleArn are "
+		     "required to create the delivery stream");
+		err = LP_ERR_INVALID;
+		goto out;
+	}
+	snprintf(bucket_arn, sizeof(bucket_arn), "arn:%s:s3:::%s", r->ep.partition, p->bucket);
+	w.name = f->delivery_stream;
+	w.bucket_arn = bucket_arn;
+	w.role_arn = p->role_arn;
+	w.prefix = p->prefix;
+	w.error_prefix = p->error_prefix;
+	w.compression = p->compression && *p->compression ? p->compression : "GZIP";
+	w.buffer_mib = p->buffering_size_mib > 0 ? p->buffering_size_mib : 64;
+	w.buffer_seconds = p->buffering_interval_seconds > 0 ? p->buffering_interval_seconds : 300;
+	w.tags = p->tags;
+	w.n_tags = p->n_tags;
+	if (err == LP_ERR_NOTFOUND) {
+		lp_aws_error_clear(&e);
+		if (p->source_stream && *p->source_stream) {
+			if ((err = account_id(r, account, &e))) {
+				fail(r, err, &e, "sts:GetCallerIdentity");
+				goto out;
+			}
+			snprintf(src_arn, sizeof(src_arn), "arn:%s:kinesis:%s:%s:stream/%s",
+				 r->ep.partition, r->region, account, p->source_stream);
+			w.source_arn = src_arn;
+		}
+		err = lp_firehose_create(&r->c, &w, &e);
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		event(r->res, "created Firehose delivery stream %s to %s (%d MiB / %d s, %s)",
+		      f->delivery_stream, p->bucket, w.buffer_mib, w.buffer_seconds, w.compression);
+		in_progress(r, "Creating", "creating the delivery stream; waiting until ACTIVE");
+		goto out;
+	}
+	if (strcmp(s.status, "ACTIVE") != 0) {
+		if (strstr(s.status, "FAILED")) {
+			cond(&r->res->provisioned, 0, "CreateFailed",
+			     "Firehose delivery stream %s is %s: check the role %s and the bucket",
+			     f->delivery_stream, s.status, p->role_arn);
+			err = LP_ERR_AWS;
+		} else {
+			in_progress(r, "Updating", "waiting until the delivery stream is ACTIVE");
+		}
+		goto out;
+	}
+	if (lp_firehose_differs(&s, &w, what)) {
+		err = lp_firehose_update(&r->c, &s, &w, &e);
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		event(r->res, "set %s of delivery stream %s back", what, f->delivery_stream);
+	}
+	cond(&r->res->provisioned, 1, "Provisioned",
+	     "Firehose delivery stream %s is ACTIVE: to %s, %d MiB / %d s, %s", f->delivery_stream,
+	     p->bucket, w.buffer_mib, w.buffer_seconds, w.compression);
+out:
+	lp_firehose_stream_free(&s);
+	return err;
+}
+
+/* ---- CloudWatch Logs ---- */
+
+static lp_err do_cloudwatch(struct run *r)
+{
+	const struct lp_out_cloudwatch *cw = &r->o->u.cloudwatch;
+	const struct lp_cloudwatch_provision *p = &cw->provision;
+	struct lp_aws_error e = {0};
+	char res_arn[512], arn[512] = "";
+	int found = 0, days = 0;
+	lp_err err;
+
+	if (!cw->log_group || !*cw->log_group) {
+		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.cloudwatch.logGroup is required");
+		return LP_ERR_INVALID;
+	}
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:logs:%s:*:log-group:%s", r->ep.partition,
+		 r->region, cw->log_group);
+	if ((err = lp_cwl_describe(&r->c, cw->log_group, &found, &days, arn, &e)))
+		return fail(r, err, &e, res_arn);
+	if (!found && !p->present) {
+		cond(&r->res->provisioned, 0, "NotFound",
+		     "CloudWatch log group \"%s\" does not exist in %s: create it, or set "
+		     "spec.cloudwatch.provision to have logplane create it",
+		     cw->log_group, r->region);
+		return LP_ERR_NOTFOUND;
+	}
+	if (!found) {
+		if ((err = lp_cwl_create(&r->c, cw->log_group, p->tags, p->n_tags, &e)))
+			return fail(r, err, &e, res_arn);
+		event(r->res, "created CloudWatch log group %s", cw->log_group);
+		days = 0;
+	}
+	if (arn[0])
+		snprintf(r->res->arn, sizeof(r->res->arn), "%s", arn);
+	if (p->present && days != p->retention_days) {
+		if ((err = lp_cwl_set_retention(&r->c, cw->log_group, p->retention_days, &e)))
+			return fail(r, err, &e, res_arn);
+		if (found)
+			event(r->res, "set retention of log group %s back to %d days (was %d)",
+			      cw->log_group, p->retention_days, days);
+		else
+			event(r->res, "set retention of log group %s to %d days", cw->log_group,
+			      p->retention_days);
+		days = p->retention_days;
+	}
+	if (days)
+		cond(&r->res->provisioned, 1, p->present ? "Provisioned" : "Verified",
+		     "CloudWatch log group %s exists, retention %d days", cw->log_group, days);
+	else
+		cond(&r->res->provisioned, 1, p->present ? "Provisioned" : "Verified",
+		     "CloudWatch log group %s exists, never expires", cw->log_group);
+	return LP_OK;
+}
+
+/* ---- common ---- */
+
+static const char *service_of(enum lp_output_type t)
+{
+	switch (t) {
+	case LP_OUT_KINESIS:
+		return "kinesis";
+	case LP_OUT_FIREHOSE:
+		return "firehose";
+	case LP_OUT_S3:
+		return "s3";
+	case LP_OUT_CLOUDWATCH:
+		return "logs";
+	default:
+		return NULL;
+	}
+}
+
+static const char *json_prefix_of(const char *svc)
+{
+	if (strcmp(svc, "kinesis") == 0)
+		return "Kinesis_20131202";
+	if (strcmp(svc, "firehose") == 0)
+		return "Firehose_20150804";
+	if (strcmp(svc, "logs") == 0)
+		return "Logs_20140328";
+	return "";
+}
+
+/* Endpoint and credentials; fills CredentialsResolved. */
+static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
+{
+	const char *svc = service_of(r->o->type);
+	struct lp_aws_cred_opts co = {0};
+	struct lp_aws_error e = {0};
+	char msg[256] = "";
+	lp_err err;
+
+	r->region = r->o->aws.region;
+	if (!svc) {
+		cond(&r->res->provisioned, 0, "NotAWS", "spec.type is not an AWS output type");
+		return LP_ERR_INVALID;
+	}
+	if (!lp_aws_region_valid(r->region)) {
+		cond(&r->res->provisioned, 0, "InvalidSpec",
+		     "spec.aws.region \"%s\" is not a valid AWS region name",
+		     r->region ? r->region : "");
+		return LP_ERR_INVALID;
+	}
+	err = lp_aws_endpoint_resolve(&r->ep, svc, r->region, r->o->aws.endpoint, msg, sizeof(msg));
+	if (err) {
+		cond(&r->res->provisioned, 0, "InvalidSpec", "%s", msg);
+		return err;
+	}
+	co.secret = sc;
+	co.region = r->region;
+	co.role_arn = r->o->aws.credentials.role_arn;
+	co.external_id = r->o->aws.credentials.external_id;
+	co.sts_endpoint = r->ctx->sts_endpoint;
+	co.refresh_before_s = r->ctx->refresh_before_s;
+	err = lp_aws_creds_resolve(&r->ctx->sys, r->ctx->creds, &co, &r->creds, &e);
+	if (err) {
+		const char *reason = "CredentialsUnavailable";
+		if (strcmp(e.code, "NoCredentials") == 0)
+			reason = "NoCredentials";
+		else if (e.err == LP_ERR_HTTP || e.err == LP_ERR_TIMEOUT)
+			reason = "EndpointUnreachable";
+		else if (co.role_arn && e.err == LP_ERR_FORBIDDEN)
+			reason = "AssumeRoleDenied";
+		cond(&r->res->credentials, 0, reason, "%s", e.message);
+		cond(&r->res->provisioned, 0, "CredentialsNotResolved",
+		     "cannot reach AWS without credentials (see CredentialsResolved)");
+		return err;
+	}
+	snprintf(r->res->credentials_source, sizeof(r->res->credentials_source), "%s",
+		 r->creds.source);
+	cond(&r->res->credentials, 1, "Resolved", "using AWS credentials from %s%s%s",
+	     r->creds.source, co.role_arn ? ", role " : "", co.role_arn ? co.role_arn : "");
+	r->c.sys = &r->ctx->sys;
+	r->c.ep = &r->ep;
+	r->c.cred.access_key_id = r->creds.access_key_id;
+	r->c.cred.secret_access_key = r->creds.secret_access_key;
+	r->c.cred.session_token = r->creds.session_token;
+	r->c.service = svc;
+	r->c.region = r->region;
+	r->c.json_prefix = json_prefix_of(svc);
+	return LP_OK;
+}
+
+static void res_init(struct lp_aws_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->credentials.status = -1;
+	res->provisioned.status = -1;
+}
+
+lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
+			       const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
+{
+	struct run r = {0};
+	struct cache_entry *ce;
+	char key[512], hash[65];
+	lp_err err;
+
+	res_init(res);
+	if (!ctx || !o)
+		return LP_ERR_INVALID;
+	obj_key(o, key, sizeof(key));
+	if ((err = spec_hash(o, creds, hash)))
+		return err;
+	ce = cache_find(ctx, key);
+	if (ce && strcmp(ce->hash, hash) == 0 &&
+	    ctx->clock->now_ms(ctx->clock->ctx) - ce->at_ms < ctx->verify_interval_ms) {
+		*res = ce->res;
+		res->cached = 1;
+		return LP_OK;
+	}
+	r.ctx = ctx;
+	r.o = o;
+	r.res = res;
+	err = prepare(&r, creds);
+	if (!err) {
+		switch (o->type) {
+		case LP_OUT_KINESIS:
+			err = do_kinesis(&r);
+			break;
+		case LP_OUT_S3:
+			err = do_s3(&r);
+			break;
+		case LP_OUT_FIREHOSE:
+			err = do_firehose(&r);
+			break;
+		default:
+			err = do_cloudwatch(&r);
+			break;
+		}
+	}
+	if (!err && !res->in_progress && res->provisioned.status == 1)
+		cache_store(ctx, key, hash, res);
+	else
+		lp_aws_ctx_forget(ctx, o->meta.ns, o->meta.name);
+	lp_aws_creds_free(&r.creds);
+	lp_aws_endpoint_free(&r.ep);
+	return err;
+}
+
+static enum lp_deletion_policy policy_of(const struct lp_output *o, int *present)
+{
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		*present = o->u.kinesis.provision.present;
+		return o->u.kinesis.provision.deletion_policy;
+	case LP_OUT_S3:
+		*present = o->u.s3.provision.present;
+		return o->u.s3.provision.deletion_policy;
+	case LP_OUT_FIREHOSE:
+		*present = o->u.firehose.provision.present;
+		return o->u.firehose.provision.deletion_policy;
+	case LP_OUT_CLOUDWATCH:
+		*present = o->u.cloudwatch.provision.present;
+		return o->u.cloudwatch.provision.deletion_policy;
+	default:
+		*present = 0;
+		return LP_DELETION_RETAIN;
+	}
+}
+
+static lp_err delete_s3(struct run *r)
+{
+	const char *bucket = r->o->u.s3.bucket;
+	struct lp_aws_client c;
+	struct lp_aws_endpoint vh = {0};
+	struct lp_aws_error e = {0};
+	char pre[80], res_arn[512];
+	int empty = 0;
+	lp_err err;
+
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:s3:::%s", r->ep.partition, bucket);
+	if ((err = lp_s3_client_for_bucket(&r->c, bucket, &c, &vh, pre))) {
+		cond(&r->res->provisioned, 0, "InternalError", "out of memory");
+		return err;
+	}
+	err = lp_s3_is_empty(&c, pre, &empty, &e);
+	if (err == LP_ERR_NOTFOUND) {
+		cond(&r->res->provisioned, 0, "Deleted", "S3 bucket %s is already gone", bucket);
+		err = LP_OK;
+		goto out;
+	}
+	if (err) {
+		fail(r, err, &e, res_arn);
+		goto out;
+	}
+	if (!empty) {
+		cond(&r->res->provisioned, 0, "BucketNotEmpty",
+		     "S3 bucket %s still holds objects and is never deleted by logplane: empty it "
+		     "(or set deletionPolicy Retain) to let the LogOutput go",
+		     bucket);
+		err = LP_ERR_IN_USE;
+		goto out;
+	}
+	err = lp_s3_delete(&c, pre, &e);
+	if (err == LP_ERR_NOTFOUND)
+		err = LP_OK;
+	if (err == LP_ERR_IN_USE) {
+		cond(&r->res->provisioned, 0, "BucketNotEmpty",
+		     "S3 bucket %s is not empty (%s) and is never deleted by logplane", bucket,
+		     e.message);
+		goto out;
+	}
+	if (err) {
+		fail(r, err, &e, res_arn);
+		goto out;
+	}
+	event(r->res, "deleted empty S3 bucket %s", bucket);
+	cond(&r->res->provisioned, 0, "Deleted", "S3 bucket %s deleted (deletionPolicy Delete)",
+	     bucket);
+out:
+	lp_aws_endpoint_free(&vh);
+	return err;
+}
+
+lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
+			      const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
+{
+	struct run r = {0};
+	struct lp_aws_error e = {0};
+	int present = 0;
+	enum lp_deletion_policy pol;
+	const char *name = NULL, *what = NULL;
+	lp_err err;
+
+	res_init(res);
+	if (!ctx || !o)
+		return LP_ERR_INVALID;
+	lp_aws_ctx_forget(ctx, o->meta.ns, o->meta.name);
+	pol = policy_of(o, &present);
+	if (!present || pol == LP_DELETION_RETAIN) {
+		cond(&res->provisioned, 1, "Retained",
+		     "%s: the AWS target is left in place",
+		     present ? "deletionPolicy Retain" : "not provisioned by logplane");
+		return LP_OK;
+	}
+	r.ctx = ctx;
+	r.o = o;
+	r.res = res;
+	if ((err = prepare(&r, creds)))
+		goto out;
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		name = o->u.kinesis.stream;
+		what = "Kinesis stream";
+		err = lp_kinesis_delete(&r.c, name, &e);
+		break;
+	case LP_OUT_FIREHOSE:
+		name = o->u.firehose.delivery_stream;
+		what = "Firehose delivery stream";
+		err = lp_firehose_delete(&r.c, name, &e);
+		break;
+	case LP_OUT_CLOUDWATCH:
+		name = o->u.cloudwatch.log_group;
+		what = "CloudWatch log group";
+		err = lp_cwl_delete(&r.c, name, &e);
+		break;
+	default:
+		err = delete_s3(&r);
+		goto out;
+	}
+	if (err == LP_ERR_NOTFOUND) {
+		cond(&res->provisioned, 0, "Deleted", "%s %s is already gone", what, name);
+		err = LP_OK;
+	} else if (err) {
+		fail(&r, err, &e, name);
+	} else {
+		event(res, "deleted %s %s", what, name);
+		cond(&res->provisioned, 0, "Deleted", "%s %s deleted (deletionPolicy Delete)", what,
+		     name);
+	}
+out:
+	lp_aws_creds_free(&r.creds);
+	lp_aws_endpoint_free(&r.ep);
+	return err;
+}
