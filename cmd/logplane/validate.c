@@ -1,10 +1,385 @@
-/* Placeholder until the validate command lands. */
-#include <stdio.h>
+/* logplane validate -f FILE|DIR [-f ...] [--control-namespace NS]
+ *
+ * Reads every YAML document, parses the LogPipeline and LogOutput objects,
+ * runs the cross-object rules over the whole set and prints one line per
+ * problem ("FILE:DOC: Kind ns/name: field: message") and a summary line.
+ * Exit 0 when everything is valid, 1 when anything is invalid or unreadable,
+ * 2 for usage errors. Other kinds are skipped with a note.
+ */
 #include "cli.h"
+#include "../../pkg/api/api.h"
+#include "../../pkg/api/yamlload.h"
+#include "../../pkg/util/mem.h"
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_FILES 10000
+#define MAX_DEPTH 16
+
+enum kind { K_PIPELINE, K_OUTPUT };
+
+struct obj {
+	enum kind kind;
+	const char *file; /* borrowed from files */
+	size_t doc;
+	struct lp_pipeline *p;
+	struct lp_output *o;
+	size_t problems;
+};
+
+struct run {
+	char **files;
+	size_t n_files;
+	struct obj *objs;
+	size_t n_objs;
+	size_t n_problems;
+	size_t bad_objs;
+	size_t errors; /* unreadable files, malformed documents */
+	size_t notes;
+	const char *control_ns;
+};
+
+static const char *kind_name(enum kind k)
+{
+	return k == K_PIPELINE ? "LogPipeline" : "LogOutput";
+}
+
+static const struct lp_meta *obj_meta(const struct obj *o)
+{
+	return o->kind == K_PIPELINE ? &o->p->meta : &o->o->meta;
+}
+
+static void print_problems(struct run *r, struct obj *o, const struct lp_problems *pr,
+			   size_t from)
+{
+	const struct lp_meta *m = obj_meta(o);
+
+	for (size_t i = from; i < pr->n; i++) {
+		printf("%s:%zu: %s %s/%s: %s: %s\n", o->file, o->doc, kind_name(o->kind),
+		       m->ns ? m->ns : "default", m->name ? m->name : "<unnamed>", pr->v[i].field,
+		       pr->v[i].message);
+		if (o->problems++ == 0)
+			r->bad_objs++;
+		r->n_problems++;
+	}
+}
+
+static int has_yaml_ext(const char *n)
+{
+	size_t l = strlen(n);
+	return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) || (l > 4 && strcmp(n + l - 4, ".yml") == 0);
+}
+
+static int add_file(struct run *r, const char *path)
+{
+	char **nv;
+
+	if (r->n_files >= MAX_FILES) {
+		fprintf(stderr, "logplane validate: more than %d files\n", MAX_FILES);
+		return -1;
+	}
+	nv = lp_realloc(r->files, (r->n_files + 1) * sizeof(*nv));
+	if (!nv)
+		return -1;
+	r->files = nv;
+	r->files[r->n_files] = lp_strdup(path);
+	if (!r->files[r->n_files])
+		return -1;
+	r->n_files++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds every *.yaml / *.yml under dir (recursively, hidden entries skipped) in
+ * sorted order. */
+static int walk(struct run *r, const char *dir, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	d = opendir(dir);
+	if (!d) {
+		printf("%s: cannot read directory\n", dir);
+		r->errors++;
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		char **nv;
+		if (de->d_name[0] == '.')
+			continue;
+		nv = lp_realloc(names, (n + 1) * sizeof(*nv));
+		if (!nv) {
+			rc = -1;
+			break;
+		}
+		names = nv;
+		names[n] = lp_strdup(de->d_name);
+		if (!names[n]) {
+			rc = -1;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc == 0)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t len = strlen(dir) + strlen(names[i]) + 2;
+		char *path = lp_malloc(len);
+		struct stat st;
+		if (!path) {
+			rc = -1;
+			break;
+		}
+		snprintf(path, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+			 names[i]);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = walk(r, path, depth + 1);
+		else if (has_yaml_ext(names[i]))
+			rc = add_file(r, path);
+		lp_free(path);
+	}
+	for (size_t i = 0; i < n; i++)
+		lp_free(names[i]);
+	lp_free(names);
+	return rc;
+}
+
+static int add_obj(struct run *r, struct obj *o)
+{
+	struct obj *nv = lp_realloc(r->objs, (r->n_objs + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -1;
+	r->objs = nv;
+	r->objs[r->n_objs++] = *o;
+	return 0;
+}
+
+/* Parses one document; returns -1 only when out of memory. */
+static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *doc)
+{
+	struct lp_problems pr = {NULL, 0};
+	struct obj o;
+	const char *kind, *api;
+	lp_err e;
+
+	if (!doc->root)
+		return 0;
+	if (!json_is_object(doc->root)) {
+		printf("%s:%zu: document is not a mapping\n", file, doc->index);
+		r->errors++;
+		return 0;
+	}
+	kind = json_string_value(json_object_get(doc->root, "kind"));
+	api = json_string_value(json_object_get(doc->root, "apiVersion"));
+	memset(&o, 0, sizeof(o));
+	o.file = file;
+	o.doc = doc->index;
+	if (kind && strcmp(kind, "LogPipeline") == 0) {
+		o.kind = K_PIPELINE;
+		e = lp_pipeline_parse(&o.p, doc->root, &pr);
+	} else if (kind && strcmp(kind, "LogOutput") == 0) {
+		o.kind = K_OUTPUT;
+		e = lp_output_parse(&o.o, doc->root, &pr);
+	} else if (!kind || !api) {
+		printf("%s:%zu: %s: required (not a Kubernetes object)\n", file, doc->index,
+		       !api ? "apiVersion" : "kind");
+		r->errors++;
+		return 0;
+	} else if (strncmp(api, LP_API_GROUP "/", strlen(LP_API_GROUP) + 1) == 0) {
+		printf("%s:%zu: kind: unknown kind in %s (want LogPipeline or LogOutput)\n", file,
+		       doc->index, LP_API_GROUP);
+		r->errors++;
+		return 0;
+	} else {
+		r->notes++;
+		return 0;
+	}
+	if (e == LP_ERR_NOMEM || (!o.p && !o.o)) {
+		lp_problems_free(&pr);
+		return -1;
+	}
+	print_problems(r, &o, &pr, 0);
+	lp_problems_free(&pr);
+	return add_obj(r, &o);
+}
+
+static int cross_check(struct run *r)
+{
+	const struct lp_output **outs = NULL;
+	struct lp_world w;
+	size_t n_out = 0;
+	int rc = 0;
+
+	outs = lp_calloc(r->n_objs + 1, sizeof(*outs));
+	if (!outs)
+		return -1;
+	for (size_t i = 0; i < r->n_objs; i++)
+		if (r->objs[i].kind == K_OUTPUT)
+			outs[n_out++] = r->objs[i].o;
+	memset(&w, 0, sizeof(w));
+	w.control_ns = r->control_ns;
+	w.outputs = outs;
+	w.n_outputs = n_out;
+	for (size_t i = 0; i < r->n_objs && rc == 0; i++) {
+		struct obj *o = &r->objs[i];
+		const struct lp_meta *m = obj_meta(o);
+		struct lp_problems pr = {NULL, 0};
+		lp_err e;
+		/* the same object twice in the set */
+		for (size_t j = 0; j < i; j++) {
+			const struct lp_meta *mj = obj_meta(&r->objs[j]);
+			if (r->objs[j].kind == o->kind && m->name && mj->name && m->ns && mj->ns &&
+			    strcmp(m->name, mj->name) == 0 && strcmp(m->ns, mj->ns) == 0) {
+				if (lp_problems_add(&pr, "metadata.name", "%s %s/%s is also defined at %s:%zu",
+						    kind_name(o->kind), m->ns, m->name, r->objs[j].file,
+						    r->objs[j].doc) != LP_OK)
+					rc = -1;
+				break;
+			}
+		}
+		if (o->kind == K_PIPELINE)
+			e = lp_pipeline_validate(o->p, &w, &pr);
+		else
+			e = lp_output_validate(o->o, &w, &pr);
+		if (e == LP_ERR_NOMEM)
+			rc = -1;
+		print_problems(r, o, &pr, 0);
+		lp_problems_free(&pr);
+	}
+	lp_free(outs);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: logplane validate -f FILE|DIR [-f FILE|DIR ...] [--control-namespace NS]\n"
+		   "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
+		   "  recursively: *.yaml, *.yml). Exit 0: all valid; 1: problems found; 2: usage.\n");
+}
+
 int lp_cli_validate(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "logplane validate: not yet\n");
-	return 2;
+	struct run r;
+	char **inputs = NULL;
+	size_t n_inputs = 0;
+	int rc = 2;
+
+	memset(&r, 0, sizeof(r));
+	r.control_ns = LP_DEFAULT_CONTROL_NAMESPACE;
+	inputs = lp_calloc((size_t)argc + 1, sizeof(*inputs));
+	if (!inputs)
+		goto nomem;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			rc = 0;
+			goto out;
+		}
+		if ((strcmp(a, "-f") == 0 || strcmp(a, "--filename") == 0) && i + 1 < argc) {
+			inputs[n_inputs++] = argv[++i];
+		} else if (strncmp(a, "--filename=", 11) == 0) {
+			inputs[n_inputs++] = argv[i] + 11;
+		} else if (strcmp(a, "--control-namespace") == 0 && i + 1 < argc) {
+			r.control_ns = argv[++i];
+		} else if (strncmp(a, "--control-namespace=", 20) == 0) {
+			r.control_ns = a + 20;
+		} else {
+			fprintf(stderr, "logplane validate: %s \"%s\" (usage: logplane validate -f "
+					"FILE|DIR [--control-namespace NS])\n",
+				a[0] == '-' && (strcmp(a, "-f") == 0 ||
+						strcmp(a, "--control-namespace") == 0)
+					? "missing value for"
+					: "unknown argument",
+				a);
+			goto out;
+		}
+	}
+	if (n_inputs == 0) {
+		fprintf(stderr, "logplane validate: -f FILE|DIR is required\n");
+		goto out;
+	}
+	for (size_t i = 0; i < n_inputs; i++) {
+		struct stat st;
+		if (stat(inputs[i], &st) != 0) {
+			printf("%s: cannot read: no such file or directory\n", inputs[i]);
+			r.errors++;
+		} else if (S_ISDIR(st.st_mode)) {
+			if (walk(&r, inputs[i], 0) != 0)
+				goto nomem;
+		} else if (add_file(&r, inputs[i]) != 0) {
+			goto nomem;
+		}
+	}
+	for (size_t i = 0; i < r.n_files; i++) {
+		struct lp_yaml_docs d;
+		lp_err e = lp_yaml_load_file(&d, r.files[i]);
+		for (size_t k = 0; k < d.n; k++)
+			if (load_doc(&r, r.files[i], &d.v[k]) != 0) {
+				lp_yaml_docs_free(&d);
+				goto nomem;
+			}
+		if (e == LP_ERR_NOMEM) {
+			lp_yaml_docs_free(&d);
+			goto nomem;
+		}
+		if (e != LP_OK) {
+			printf("%s:%zu: %s\n", r.files[i], d.n + 1, d.error ? d.error : lp_strerror(e));
+			r.errors++;
+		}
+		lp_yaml_docs_free(&d);
+	}
+	if (cross_check(&r) != 0)
+		goto nomem;
+	{
+		size_t np = 0, no = 0;
+		for (size_t i = 0; i < r.n_objs; i++)
+			*(r.objs[i].kind == K_PIPELINE ? &np : &no) += 1;
+		printf("%zu file%s, %zu LogPipeline%s, %zu LogOutput%s", r.n_files,
+		       r.n_files == 1 ? "" : "s", np, np == 1 ? "" : "s", no, no == 1 ? "" : "s");
+		if (r.notes)
+			printf(", %zu other object%s skipped", r.notes, r.notes == 1 ? "" : "s");
+		if (r.n_problems == 0 && r.errors == 0)
+			printf(": all valid\n");
+		else
+		{
+			printf(": %zu problem%s in %zu object%s", r.n_problems,
+			       r.n_problems == 1 ? "" : "s", r.bad_objs, r.bad_objs == 1 ? "" : "s");
+			if (r.errors)
+				printf(", %zu unreadable file%s or document%s", r.errors,
+				       r.errors == 1 ? "" : "s", r.errors == 1 ? "" : "s");
+			printf("\n");
+		}
+	}
+	rc = (r.n_problems || r.errors) ? 1 : 0;
+	goto out;
+nomem:
+	fprintf(stderr, "logplane validate: out of memory\n");
+	rc = 2;
+out:
+	for (size_t i = 0; i < r.n_objs; i++) {
+		lp_pipeline_free(r.objs[i].p);
+		lp_output_free(r.objs[i].o);
+	}
+	lp_free(r.objs);
+	for (size_t i = 0; i < r.n_files; i++)
+		lp_free(r.files[i]);
+	lp_free(r.files);
+	lp_free(inputs);
+	return rc;
 }

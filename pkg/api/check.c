@@ -286,11 +286,11 @@ static int field_ok(const char *s, size_t len)
 	if (len == 0)
 		return 0;
 	c0 = (unsigned char)s[0];
-	if (!(is_alnum(c0) || c0 == '_'))
+	if (!(is_alnum(c0) || c0 == '_' || (c0 == '@' && len > 1)))
 		return 0;
 	if (s[len - 1] == '.' || has_sub(s, len, "..", 2))
 		return 0;
-	return all_in(s, len, "_.-/");
+	return all_in(s + 1, len - 1, "_.-/");
 }
 
 static int label_key_ok(const char *s, size_t len)
@@ -335,7 +335,7 @@ static const struct class_rule rules[LP_STR_CLASS_COUNT] = {
 				       "'-' and '.', at most 253 characters)"},
 	[LP_STR_SECRET_KEY] = {253, "must be a Secret key (letters, digits, '-', '_' and '.')"},
 	[LP_STR_FIELD] = {128, "must be a record key (letters, digits, '_', '-', '/' and '.' between "
-			       "parts, starting with a letter, digit or '_')"},
+			       "parts, starting with a letter, digit, '_' or '@')"},
 	[LP_STR_REGEX] = {LP_REGEX_MAX, "is not a valid regular expression"},
 	[LP_STR_HOST] = {253, "must be a host name or IP address (no scheme, no port)"},
 	[LP_STR_PATH] = {1024, "must be an absolute path or glob (letters, digits, '-', '_', '.', "

@@ -16,7 +16,7 @@ enum lp_str_class {
 	LP_STR_DNS_LABEL,    /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63 */
 	LP_STR_DNS_SUBDOMAIN, /* dot-separated DNS labels, <= 253 */
 	LP_STR_SECRET_KEY,   /* key of a Secret's data: [-._a-zA-Z0-9]+ */
-	LP_STR_FIELD,        /* record key: [A-Za-z_][A-Za-z0-9_.-/]* (dots address nested maps) */
+	LP_STR_FIELD,        /* record key: [A-Za-z0-9_@][A-Za-z0-9_./-]* (dots address nested maps) */
 	LP_STR_REGEX,        /* regex text: printable; checked with Oniguruma separately */
 	LP_STR_HOST,         /* host name, IPv4 or IPv6 literal */
 	LP_STR_PATH,         /* absolute host path glob: letters, digits, -_./?* and [] classes, no ".." */
