@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# `logplane validate` end to end: the examples are valid, every bad twin under
+# tests/data/invalid/ exits 1 with the lines of its .expect file, usage errors
+# exit 2 with one line on stderr.
+set -u
+top="${LP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}"
+bin="${LP_BIN:-$top/build/asan/bin}/logplane"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$top" || exit 1
+
+pass() { echo "PASS validate_cli:$1"; }
+fail() { echo "FAIL validate_cli:$1: $2"; }
+
+# run NAME ARGS...: runs the binary, sets rc, out, err
+run() {
+	"$bin" validate "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+if [ ! -x "$bin" ]; then
+	fail setup "no binary at $bin"
+	exit 1
+fi
+
+run -f examples/
+if [ "$rc" -eq 0 ] && grep -q ': all valid$' "$tmp/out" && [ ! -s "$tmp/err" ]; then
+	pass examples_valid
+else
+	fail examples_valid "exit $rc: $(head -c 600 "$tmp/out" "$tmp/err")"
+fi
+
+for f in examples/*.yaml; do
+	n=$(basename "$f" .yaml)
+	run -f "$f"
+	if [ "$rc" -eq 0 ]; then pass "example/$n"; else fail "example/$n" "exit $rc: $(head -c 400 "$tmp/out")"; fi
+done
+
+count=0
+for f in tests/data/invalid/*.yaml; do
+	n=$(basename "$f" .yaml)
+	exp="${f%.yaml}.expect"
+	count=$((count + 1))
+	run -f "$f"
+	why=""
+	[ "$rc" -eq 1 ] || why="exit $rc, want 1"
+	if [ -z "$why" ] && [ -f "$exp" ]; then
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue
+			grep -qF -- "$line" "$tmp/out" || { why="missing line: $line"; break; }
+		done <"$exp"
+	elif [ -z "$why" ]; then
+		why="no $exp"
+	fi
+	if [ -z "$why" ]; then pass "bad_twin/$n"; else fail "bad_twin/$n" "$why; got: $(head -c 800 "$tmp/out")"; fi
+done
+if [ "$count" -ge 5 ]; then pass bad_twin_count; else fail bad_twin_count "$count twins, want 5"; fi
+
+# a directory mixing valid and invalid files fails, and reports only the bad one
+mkdir -p "$tmp/mixed/sub"
+cp examples/03-opensearch-slack-errors.yaml "$tmp/mixed/"
+cp tests/data/invalid/04-json-flatten-cloudwatch.yaml "$tmp/mixed/sub/bad.yml"
+run -f "$tmp/mixed"
+if [ "$rc" -eq 1 ] && grep -q "sub/bad.yml:3: LogPipeline logplane-system/json-to-cloudwatch: spec.transforms\[0\]" "$tmp/out" &&
+	! grep -q "03-opensearch" "$tmp/out"; then
+	pass mixed_dir_recursive
+else
+	fail mixed_dir_recursive "exit $rc: $(head -c 600 "$tmp/out")"
+fi
+
+# cross-file references resolve within the whole set; a duplicate is reported
+cat >"$tmp/out1.yaml" <<'Y'
+apiVersion: logplane.io/v1alpha1
+kind: LogOutput
+metadata: {name: console, namespace: team-b}
+spec: {type: stdout}
+Y
+cat >"$tmp/pipe.yaml" <<'Y'
+apiVersion: logplane.io/v1alpha1
+kind: LogPipeline
+metadata: {name: p, namespace: team-b}
+spec:
+  routes: [{outputRef: console}]
+Y
+run -f "$tmp/pipe.yaml" -f "$tmp/out1.yaml"
+if [ "$rc" -eq 0 ]; then pass cross_file_ref; else fail cross_file_ref "exit $rc: $(cat "$tmp/out")"; fi
+run -f "$tmp/pipe.yaml"
+if [ "$rc" -eq 1 ] && grep -qF 'pipe.yaml:1: LogPipeline team-b/p: spec.routes[0].outputRef: LogOutput "console" not found in namespace "team-b"' "$tmp/out"; then
+	pass missing_ref
+else
+	fail missing_ref "exit $rc: $(cat "$tmp/out")"
+fi
+cp "$tmp/out1.yaml" "$tmp/out2.yaml"
+run -f "$tmp/out1.yaml" -f "$tmp/out2.yaml"
+if [ "$rc" -eq 1 ] && grep -q 'out2.yaml:1: LogOutput team-b/console: metadata.name: LogOutput team-b/console is also defined at .*out1.yaml:1' "$tmp/out"; then
+	pass duplicate_object
+else
+	fail duplicate_object "exit $rc: $(cat "$tmp/out")"
+fi
+
+# default namespace, and --control-namespace moves the control plane
+cat >"$tmp/sys.yaml" <<'Y'
+apiVersion: logplane.io/v1alpha1
+kind: LogPipeline
+metadata: {name: sys}
+spec:
+  input: {system: {enabled: true}}
+  routes: [{outputRef: out}]
+---
+apiVersion: logplane.io/v1alpha1
+kind: LogOutput
+metadata: {name: out}
+spec: {type: stdout}
+Y
+run -f "$tmp/sys.yaml"
+if [ "$rc" -eq 1 ] && grep -qF 'sys.yaml:1: LogPipeline default/sys: spec.input.system: only pipelines in the control namespace "logplane-system"' "$tmp/out"; then
+	pass default_namespace
+else
+	fail default_namespace "exit $rc: $(cat "$tmp/out")"
+fi
+run --control-namespace default -f "$tmp/sys.yaml"
+if [ "$rc" -eq 0 ]; then pass control_namespace_flag; else fail control_namespace_flag "exit $rc: $(cat "$tmp/out")"; fi
+
+# malformed YAML, unknown logplane kind, missing file: exit 1 with file and line
+printf 'apiVersion: v1\nkind: ConfigMap\n---\nkey: [1, 2\n' >"$tmp/broken.yaml"
+run -f "$tmp/broken.yaml"
+if [ "$rc" -eq 1 ] && grep -q 'broken.yaml:2: line [0-9]* column [0-9]*: ' "$tmp/out"; then
+	pass malformed_yaml
+else
+	fail malformed_yaml "exit $rc: $(cat "$tmp/out")"
+fi
+printf 'apiVersion: logplane.io/v1alpha1\nkind: LogFilter\nmetadata: {name: x}\n' >"$tmp/kind.yaml"
+run -f "$tmp/kind.yaml"
+if [ "$rc" -eq 1 ] && grep -q 'kind.yaml:1: kind: unknown kind' "$tmp/out"; then
+	pass unknown_kind
+else
+	fail unknown_kind "exit $rc: $(cat "$tmp/out")"
+fi
+run -f "$tmp/does-not-exist.yaml"
+if [ "$rc" -eq 1 ] && grep -q 'does-not-exist.yaml: cannot read' "$tmp/out"; then
+	pass missing_file
+else
+	fail missing_file "exit $rc: $(cat "$tmp/out")"
+fi
+
+# usage errors: exit 2, exactly one line on stderr, nothing on stdout
+for args in "--bogus" "-f" "" "-f examples --frobnicate"; do
+	# shellcheck disable=SC2086
+	run $args
+	name="usage/${args:-no_args}"
+	name=${name// /_}
+	if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ ! -s "$tmp/out" ]; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc, stderr: $(cat "$tmp/err")"
+	fi
+done
+run --help
+if [ "$rc" -eq 0 ] && grep -q 'usage: logplane validate' "$tmp/out"; then pass help; else fail help "exit $rc"; fi
+exit 0
