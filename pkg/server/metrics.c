@@ -8,10 +8,10 @@
 #include <string.h>
 
 struct series {
-	char **values;   /* one per label, owned */
-	double value;    /* counter / gauge */
-	double sum;      /* histogram */
-	uint64_t count;  /* histogram */
+	char **values;    /* one per label, owned */
+	double value;     /* counter / gauge */
+	double sum;       /* histogram */
+	uint64_t count;   /* histogram */
 	uint64_t *counts; /* histogram: per bucket (not cumulative), n_buckets */
 };
 
@@ -96,14 +96,15 @@ static int valid_name(const char *s, int colon)
 	for (size_t i = 0; s[i]; i++) {
 		char c = s[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			 (colon && c == ':') || (i > 0 && c >= '0' && c <= '9');
+		         (colon && c == ':') || (i > 0 && c >= '0' && c <= '9');
 		if (!ok)
 			return 0;
 	}
 	return 1;
 }
 
-static lp_err check_desc(const struct lp_metrics *m, const struct lp_metric_desc *d, size_t *n_labels)
+static lp_err check_desc(const struct lp_metrics *m, const struct lp_metric_desc *d,
+                         size_t *n_labels)
 {
 	size_t n = 0;
 
@@ -144,7 +145,7 @@ static lp_err check_desc(const struct lp_metrics *m, const struct lp_metric_desc
 }
 
 lp_err lp_metrics_add_family(struct lp_metrics *m, const struct lp_metric_desc *d,
-			     struct lp_metric_family **out)
+                             struct lp_metric_family **out)
 {
 	struct lp_metric_family *f = NULL;
 	size_t n_labels = 0;
@@ -228,7 +229,7 @@ static int cmp_values(char *const *a, const char *const *b, size_t n)
 
 /* Binary search; returns the series or NULL with *pos = insertion point. */
 static struct series *series_find(const struct lp_metric_family *f, const char *const *values,
-				  size_t *pos)
+                                  size_t *pos)
 {
 	size_t lo = 0, hi = f->n_series;
 
@@ -421,8 +422,7 @@ static lp_err add_label_value(struct lp_buf *out, const char *s)
 
 /* name{l1="v1",...,extra="x"} value\n ; suffix and extra label optional. */
 static lp_err add_sample(struct lp_buf *out, const struct lp_metric_family *f,
-			 const struct series *s, const char *suffix, const char *extra_le,
-			 double v)
+                         const struct series *s, const char *suffix, const char *extra_le, double v)
 {
 	lp_err err;
 	int any = 0;
@@ -454,7 +454,7 @@ static lp_err add_sample(struct lp_buf *out, const struct lp_metric_family *f,
 }
 
 static lp_err render_histogram(struct lp_buf *out, const struct lp_metric_family *f,
-			       const struct series *s)
+                               const struct series *s)
 {
 	struct lp_buf le;
 	uint64_t cum = 0;
@@ -511,7 +511,7 @@ lp_err lp_metrics_render(struct lp_metrics *m, struct lp_buf *out)
 				err = render_histogram(out, f, f->series[j]);
 			else
 				err = add_sample(out, f, f->series[j], NULL, NULL,
-						 f->series[j]->value);
+				                 f->series[j]->value);
 		}
 	}
 	pthread_mutex_unlock(&m->lock);

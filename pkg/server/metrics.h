@@ -17,9 +17,9 @@
 #include "../util/buf.h"
 #include "../util/err.h"
 
-#define LP_METRICS_MAX_LABELS 8
-#define LP_METRICS_MAX_BUCKETS 32
-#define LP_METRICS_MAX_SERIES 4096
+#define LP_METRICS_MAX_LABELS   8
+#define LP_METRICS_MAX_BUCKETS  32
+#define LP_METRICS_MAX_SERIES   4096
 #define LP_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 enum lp_metric_type { LP_METRIC_COUNTER = 0, LP_METRIC_GAUGE, LP_METRIC_HISTOGRAM };
@@ -50,7 +50,7 @@ void lp_metrics_free(struct lp_metrics *m);
  * is already registered; LP_ERR_NOMEM. On success *out (may be NULL) is the
  * borrowed family. */
 LP_WUR lp_err lp_metrics_add_family(struct lp_metrics *m, const struct lp_metric_desc *d,
-				    struct lp_metric_family **out);
+                                    struct lp_metric_family **out);
 /* The registered family called name, or NULL. Borrowed. */
 struct lp_metric_family *lp_metrics_find(struct lp_metrics *m, const char *name);
 

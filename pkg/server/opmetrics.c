@@ -12,7 +12,7 @@ static const char *const l_version[] = {"version", NULL};
 /* Reconciles take milliseconds when nothing changed and seconds when AWS
  * resources are created. */
 static const double duration_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					  0.5,   1,     2.5,  5,     10,   30,  60};
+                                          0.5,   1,     2.5,  5,     10,   30,  60};
 
 enum {
 	F_RECONCILE_TOTAL,
@@ -28,31 +28,28 @@ enum {
 };
 
 static const struct lp_metric_desc families[F_COUNT] = {
-	[F_RECONCILE_TOTAL] = {LP_METRIC_COUNTER, "logplane_reconcile_total",
-			       "Reconciles by kind and result (success, error, requeue).",
-			       l_kind_result, NULL, 0},
-	[F_RECONCILE_DURATION] = {LP_METRIC_HISTOGRAM, "logplane_reconcile_duration_seconds",
-				  "Time taken by one reconcile, by kind.", l_kind,
-				  duration_buckets,
-				  sizeof(duration_buckets) / sizeof(duration_buckets[0])},
-	[F_WORKQUEUE_DEPTH] = {LP_METRIC_GAUGE, "logplane_workqueue_depth",
-			       "Keys waiting in the work queue.", NULL, NULL, 0},
-	[F_WATCH_RESTARTS] = {LP_METRIC_COUNTER, "logplane_watch_restarts_total",
-			      "Watches restarted (closed, failed or expired with 410), by resource.",
-			      l_resource, NULL, 0},
-	[F_API_REQUESTS] = {LP_METRIC_COUNTER, "logplane_api_requests_total",
-			    "Kubernetes API requests by verb and HTTP status code.", l_verb_code,
-			    NULL, 0},
-	[F_AWS_REQUESTS] = {LP_METRIC_COUNTER, "logplane_aws_requests_total",
-			    "AWS API requests by service, operation and result code.", l_aws, NULL,
-			    0},
-	[F_RENDERED_BYTES] = {LP_METRIC_GAUGE, "logplane_rendered_config_bytes",
-			      "Size in bytes of the last rendered agent configuration.", NULL,
-			      NULL, 0},
-	[F_PIPELINES] = {LP_METRIC_GAUGE, "logplane_pipelines",
-			 "LogPipelines by condition type and status.", l_cond, NULL, 0},
-	[F_BUILD_INFO] = {LP_METRIC_GAUGE, "logplane_build_info",
-			  "Build information; the value is always 1.", l_version, NULL, 0},
+    [F_RECONCILE_TOTAL] = {LP_METRIC_COUNTER, "logplane_reconcile_total",
+                           "Reconciles by kind and result (success, error, requeue).",
+                           l_kind_result, NULL, 0},
+    [F_RECONCILE_DURATION] = {LP_METRIC_HISTOGRAM, "logplane_reconcile_duration_seconds",
+                              "Time taken by one reconcile, by kind.", l_kind, duration_buckets,
+                              sizeof(duration_buckets) / sizeof(duration_buckets[0])},
+    [F_WORKQUEUE_DEPTH] = {LP_METRIC_GAUGE, "logplane_workqueue_depth",
+                           "Keys waiting in the work queue.", NULL, NULL, 0},
+    [F_WATCH_RESTARTS] = {LP_METRIC_COUNTER, "logplane_watch_restarts_total",
+                          "Watches restarted (closed, failed or expired with 410), by resource.",
+                          l_resource, NULL, 0},
+    [F_API_REQUESTS] = {LP_METRIC_COUNTER, "logplane_api_requests_total",
+                        "Kubernetes API requests by verb and HTTP status code.", l_verb_code, NULL,
+                        0},
+    [F_AWS_REQUESTS] = {LP_METRIC_COUNTER, "logplane_aws_requests_total",
+                        "AWS API requests by service, operation and result code.", l_aws, NULL, 0},
+    [F_RENDERED_BYTES] = {LP_METRIC_GAUGE, "logplane_rendered_config_bytes",
+                          "Size in bytes of the last rendered agent configuration.", NULL, NULL, 0},
+    [F_PIPELINES] = {LP_METRIC_GAUGE, "logplane_pipelines",
+                     "LogPipelines by condition type and status.", l_cond, NULL, 0},
+    [F_BUILD_INFO] = {LP_METRIC_GAUGE, "logplane_build_info",
+                      "Build information; the value is always 1.", l_version, NULL, 0},
 };
 
 lp_err lp_opmetrics_register(struct lp_metrics *m, const char *version, struct lp_opmetrics *out)
@@ -90,7 +87,7 @@ static void drop(lp_err err)
 }
 
 void lp_opmetrics_reconcile(const struct lp_opmetrics *om, const char *kind, const char *result,
-			    double seconds)
+                            double seconds)
 {
 	const char *kr[2] = {kind, result};
 	const char *k[1] = {kind};
@@ -130,7 +127,7 @@ void lp_opmetrics_api_request(const struct lp_opmetrics *om, const char *verb, i
 }
 
 void lp_opmetrics_aws_request(const struct lp_opmetrics *om, const char *service,
-			      const char *operation, const char *code)
+                              const char *operation, const char *code)
 {
 	const char *v[3] = {service, operation, code ? code : "error"};
 
@@ -145,7 +142,7 @@ void lp_opmetrics_rendered_bytes(const struct lp_opmetrics *om, size_t bytes)
 }
 
 void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition,
-			    const char *status, size_t count)
+                            const char *status, size_t count)
 {
 	const char *v[2] = {condition, status};
 

@@ -38,11 +38,11 @@ struct lp_opmetrics { /* borrowed families of the registry they were added to */
  * written only on success. LP_ERR_INVALID if m already has one of them,
  * LP_ERR_NOMEM. version NULL is "unknown". */
 LP_WUR lp_err lp_opmetrics_register(struct lp_metrics *m, const char *version,
-				    struct lp_opmetrics *out);
+                                    struct lp_opmetrics *out);
 
 /* kind: "LogPipeline"|"LogOutput"; result: "success"|"error"|"requeue". */
 void lp_opmetrics_reconcile(const struct lp_opmetrics *om, const char *kind, const char *result,
-			    double seconds);
+                            double seconds);
 void lp_opmetrics_queue_depth(const struct lp_opmetrics *om, size_t depth);
 /* resource: plural, e.g. "logpipelines". */
 void lp_opmetrics_watch_restart(const struct lp_opmetrics *om, const char *resource);
@@ -52,11 +52,11 @@ void lp_opmetrics_api_request(const struct lp_opmetrics *om, const char *verb, i
 /* service: "kinesis"|"firehose"|"s3"|"logs"|"sts"; operation: "CreateStream"...;
  * code: "200", or the AWS error code ("ResourceNotFoundException"), NULL = "error". */
 void lp_opmetrics_aws_request(const struct lp_opmetrics *om, const char *service,
-			      const char *operation, const char *code);
+                              const char *operation, const char *code);
 void lp_opmetrics_rendered_bytes(const struct lp_opmetrics *om, size_t bytes);
 /* Sets the number of LogPipelines whose condition `condition` has `status`
  * ("True"|"False"|"Unknown"). */
 void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition,
-			    const char *status, size_t count);
+                            const char *status, size_t count);
 
 #endif

@@ -90,7 +90,7 @@ static int io_watch(struct lp_server *s, int fd, unsigned ev)
 	if (s->loop) {
 		struct lp_loop_fd **w = loop_slot(s, fd);
 		unsigned lev = (ev & LP_SERVER_READ ? LP_LOOP_READ : 0) |
-			       (ev & LP_SERVER_WRITE ? LP_LOOP_WRITE : 0);
+		               (ev & LP_SERVER_WRITE ? LP_LOOP_WRITE : 0);
 		if (!w)
 			return -1;
 		if (*w)
@@ -148,7 +148,7 @@ static lp_err listen_on(const char *host, int port, int *fd_out, int *port_out)
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		goto fail;
 	*port_out = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-						  : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	                                          : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	*fd_out = fd;
 	return LP_OK;
 fail:
@@ -277,29 +277,37 @@ lp_err lp_server_route(struct lp_server *s, const char *path, lp_server_handler 
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
 /* Builds the whole response into c->out. */
 static lp_err respond(struct conn *c, int status, const char *ctype, const struct lp_buf *body,
-		      int head_only, int allow_hdr)
+                      int head_only, int allow_hdr)
 {
 	lp_err err;
 
 	lp_buf_reset(&c->out);
 	err = lp_buf_addf(&c->out,
-			  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			  "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
-			  status, reason(status), ctype, body->len,
-			  allow_hdr ? "Allow: GET, HEAD\r\n" : "");
+	                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                  "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+	                  status, reason(status), ctype, body->len,
+	                  allow_hdr ? "Allow: GET, HEAD\r\n" : "");
 	if (!err && !head_only && body->len)
 		err = lp_buf_add(&c->out, body->ptr, body->len);
 	c->out_off = 0;
@@ -334,15 +342,15 @@ static lp_err dispatch(struct lp_server *s, struct conn *c, const char *method, 
 		return simple(c, 405, "method not allowed\n", 0, 1);
 	if (strcmp(target, "/healthz") == 0 || strcmp(target, "/livez") == 0)
 		return s->healthy ? simple(c, 200, "ok\n", head, 0)
-				  : simple(c, 503, "unhealthy\n", head, 0);
+		                  : simple(c, 503, "unhealthy\n", head, 0);
 	if (strcmp(target, "/readyz") == 0)
 		return s->ready ? simple(c, 200, "ok\n", head, 0)
-				: simple(c, 503, "not ready\n", head, 0);
+		                : simple(c, 503, "not ready\n", head, 0);
 	lp_buf_init(&body, 0);
 	if (strcmp(target, "/metrics") == 0 && s->metrics) {
 		err = lp_metrics_render(s->metrics, &body);
 		err = err ? simple(c, 500, "metrics unavailable\n", head, 0)
-			  : respond(c, 200, LP_METRICS_CONTENT_TYPE, &body, head, 0);
+		          : respond(c, 200, LP_METRICS_CONTENT_TYPE, &body, head, 0);
 		goto out;
 	}
 	for (size_t i = 0; i < s->n_routes; i++) {
@@ -351,9 +359,9 @@ static lp_err dispatch(struct lp_server *s, struct conn *c, const char *method, 
 		if (strcmp(s->routes[i].path, target) != 0)
 			continue;
 		err = s->routes[i].fn(s->routes[i].ctx, target, query ? query : "", &body, &status,
-				      &ctype);
+		                      &ctype);
 		err = err ? simple(c, 500, "internal error\n", head, 0)
-			  : respond(c, status, ctype, &body, head, 0);
+		          : respond(c, status, ctype, &body, head, 0);
 		goto out;
 	}
 	err = simple(c, 404, "not found\n", head, 0);
@@ -391,8 +399,8 @@ static int head_complete(const struct conn *c)
 static int conn_write(struct lp_server *s, struct conn *c)
 {
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -525,7 +533,8 @@ lp_err lp_server_poll(struct lp_server *s, int timeout_ms)
 	for (size_t i = 1; rc > 0 && i < n; i++)
 		if (p[i].revents)
 			lp_server_on_event(s, p[i].fd,
-					   (p[i].revents & POLLOUT) ? LP_SERVER_WRITE : LP_SERVER_READ);
+			                   (p[i].revents & POLLOUT) ? LP_SERVER_WRITE
+			                                            : LP_SERVER_READ);
 	if (rc > 0 && p[0].revents)
 		lp_server_on_event(s, s->fd, LP_SERVER_READ);
 	lp_free(p);

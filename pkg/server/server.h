@@ -31,9 +31,9 @@
 #include "../util/loop.h"
 #include "metrics.h"
 
-#define LP_SERVER_READ 1u
-#define LP_SERVER_WRITE 2u
-#define LP_SERVER_MAX_HEAD 8192
+#define LP_SERVER_READ       1u
+#define LP_SERVER_WRITE      2u
+#define LP_SERVER_MAX_HEAD   8192
 #define LP_SERVER_MAX_ROUTES 16
 
 struct lp_server;
@@ -49,21 +49,21 @@ struct lp_server_io {
 };
 
 struct lp_server_opts {
-	const char *host;         /* numeric IPv4/IPv6 address; NULL = "0.0.0.0" */
-	int port;                 /* 0 = any free port (see lp_server_port) */
-	struct lp_metrics *metrics; /* borrowed, may be NULL; must outlive the server */
-	struct lp_loop *loop;     /* borrowed, may be NULL; must outlive the server */
+	const char *host;              /* numeric IPv4/IPv6 address; NULL = "0.0.0.0" */
+	int port;                      /* 0 = any free port (see lp_server_port) */
+	struct lp_metrics *metrics;    /* borrowed, may be NULL; must outlive the server */
+	struct lp_loop *loop;          /* borrowed, may be NULL; must outlive the server */
 	const struct lp_server_io *io; /* borrowed, may be NULL; ignored when loop is set */
 	const struct lp_clock *clock;  /* borrowed, NULL = lp_clock_system */
-	size_t max_conns;         /* 0 = 64 */
-	uint64_t idle_timeout_ms; /* 0 = 10000 */
+	size_t max_conns;              /* 0 = 64 */
+	uint64_t idle_timeout_ms;      /* 0 = 10000 */
 };
 
 /* A GET route. Writes the body into body (empty on entry) and may set *status
  * (default 200) and *content_type (static string; default text/plain). A
  * non-LP_OK return answers 500. ctx is the route's borrowed pointer. */
 typedef lp_err (*lp_server_handler)(void *ctx, const char *path, const char *query,
-				    struct lp_buf *body, int *status, const char **content_type);
+                                    struct lp_buf *body, int *status, const char **content_type);
 
 /* Binds and listens (non-blocking, close-on-exec), then watches the listening
  * socket through o->io. *out written only on success. LP_ERR_INVALID for a bad
@@ -81,7 +81,7 @@ void lp_server_set_healthy(struct lp_server *s, int healthy);
 /* Adds a GET route for an exact path (copied). LP_ERR_INVALID for a path not
  * starting with '/' or already routed, LP_ERR_LIMIT past LP_SERVER_MAX_ROUTES. */
 LP_WUR lp_err lp_server_route(struct lp_server *s, const char *path, lp_server_handler fn,
-			      void *ctx);
+                              void *ctx);
 
 /* The loop reports that fd (the listening socket or a connection) is ready.
  * Unknown fds are ignored. Never blocks. */

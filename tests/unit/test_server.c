@@ -25,10 +25,17 @@ static void t_format_double(void)
 		double v;
 		const char *want;
 	} cases[] = {
-		{0, "0"},         {-0.0, "0"},      {1, "1"},          {-3, "-3"},
-		{0.1, "0.1"},     {0.025, "0.025"}, {2.5, "2.5"},      {1e15, "1e+15"},
-		{1.0 / 3, "0.3333333333333333"},    {123456789, "123456789"},
-		{1e-9, "1e-09"},
+	    {0, "0"},
+	    {-0.0, "0"},
+	    {1, "1"},
+	    {-3, "-3"},
+	    {0.1, "0.1"},
+	    {0.025, "0.025"},
+	    {2.5, "2.5"},
+	    {1e15, "1e+15"},
+	    {1.0 / 3, "0.3333333333333333"},
+	    {123456789, "123456789"},
+	    {1e-9, "1e-09"},
 	};
 	struct lp_buf b;
 
@@ -57,7 +64,7 @@ static void t_counter_gauge_render(void)
 	struct lp_metrics *m = NULL;
 	struct lp_metric_family *c = NULL, *g = NULL;
 	struct lp_metric_desc dc = {LP_METRIC_COUNTER, "x_total", "Things done.\nSecond \\ line.",
-				    kr_labels, NULL, 0};
+	                            kr_labels,         NULL,      0};
 	struct lp_metric_desc dg = {LP_METRIC_GAUGE, "x_depth", "Depth.", NULL, NULL, 0};
 	const char *v1[] = {"LogPipeline", "success"};
 	const char *v2[] = {"LogOutput", "error"};
@@ -73,10 +80,10 @@ static void t_counter_gauge_render(void)
 	/* before any sample: HELP/TYPE, and the unlabelled gauge shows 0 */
 	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
 	LP_CHECK_STR(lp_buf_str(&b), "# HELP x_total Things done.\\nSecond \\\\ line.\n"
-				     "# TYPE x_total counter\n"
-				     "# HELP x_depth Depth.\n"
-				     "# TYPE x_depth gauge\n"
-				     "x_depth 0\n");
+	                             "# TYPE x_total counter\n"
+	                             "# HELP x_depth Depth.\n"
+	                             "# TYPE x_depth gauge\n"
+	                             "x_depth 0\n");
 	LP_CHECK_INT(lp_metric_add(c, v1, 1), LP_OK);
 	LP_CHECK_INT(lp_metric_add(c, v1, 2), LP_OK);
 	LP_CHECK_INT(lp_metric_add(c, v2, 1), LP_OK);
@@ -89,13 +96,13 @@ static void t_counter_gauge_render(void)
 	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
 	/* series sorted by label values; label values escaped; NULL value is "" */
 	LP_CHECK_STR(lp_buf_str(&b), "# HELP x_total Things done.\\nSecond \\\\ line.\n"
-				     "# TYPE x_total counter\n"
-				     "x_total{kind=\"LogOutput\",result=\"error\"} 1\n"
-				     "x_total{kind=\"LogPipeline\",result=\"success\"} 3\n"
-				     "x_total{kind=\"a\\\"b\\\\c\\nd\",result=\"\"} 0.5\n"
-				     "# HELP x_depth Depth.\n"
-				     "# TYPE x_depth gauge\n"
-				     "x_depth 5\n");
+	                             "# TYPE x_total counter\n"
+	                             "x_total{kind=\"LogOutput\",result=\"error\"} 1\n"
+	                             "x_total{kind=\"LogPipeline\",result=\"success\"} 3\n"
+	                             "x_total{kind=\"a\\\"b\\\\c\\nd\",result=\"\"} 0.5\n"
+	                             "# HELP x_depth Depth.\n"
+	                             "# TYPE x_depth gauge\n"
+	                             "x_depth 5\n");
 	lp_buf_free(&b);
 	lp_metrics_free(m);
 	lp_metrics_free(NULL);
@@ -121,13 +128,13 @@ static void t_histogram(void)
 	LP_CHECK(lp_metric_value(h, k) == 4);
 	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
 	LP_CHECK_STR(lp_buf_str(&b), "# HELP d_seconds Durations.\n"
-				     "# TYPE d_seconds histogram\n"
-				     "d_seconds_bucket{kind=\"LogPipeline\",le=\"0.1\"} 2\n"
-				     "d_seconds_bucket{kind=\"LogPipeline\",le=\"1\"} 3\n"
-				     "d_seconds_bucket{kind=\"LogPipeline\",le=\"10\"} 3\n"
-				     "d_seconds_bucket{kind=\"LogPipeline\",le=\"+Inf\"} 4\n"
-				     "d_seconds_sum{kind=\"LogPipeline\"} 20.65\n"
-				     "d_seconds_count{kind=\"LogPipeline\"} 4\n");
+	                             "# TYPE d_seconds histogram\n"
+	                             "d_seconds_bucket{kind=\"LogPipeline\",le=\"0.1\"} 2\n"
+	                             "d_seconds_bucket{kind=\"LogPipeline\",le=\"1\"} 3\n"
+	                             "d_seconds_bucket{kind=\"LogPipeline\",le=\"10\"} 3\n"
+	                             "d_seconds_bucket{kind=\"LogPipeline\",le=\"+Inf\"} 4\n"
+	                             "d_seconds_sum{kind=\"LogPipeline\"} 20.65\n"
+	                             "d_seconds_count{kind=\"LogPipeline\"} 4\n");
 	lp_buf_free(&b);
 	lp_metrics_free(m);
 }
@@ -144,8 +151,8 @@ static void t_unlabelled_histogram_zero(void)
 	LP_CHECK_INT(lp_metrics_add_family(m, &d, NULL), LP_OK);
 	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
 	LP_CHECK_STR(lp_buf_str(&b), "# HELP h H.\n# TYPE h histogram\n"
-				     "h_bucket{le=\"1\"} 0\nh_bucket{le=\"2\"} 0\n"
-				     "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n");
+	                             "h_bucket{le=\"1\"} 0\nh_bucket{le=\"2\"} 0\n"
+	                             "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n");
 	lp_buf_free(&b);
 	lp_metrics_free(m);
 }
@@ -161,21 +168,21 @@ static void t_register_errors(void)
 	static const char *const bad[] = {"a-b", NULL};
 	static const char *const colon[] = {"a:b", NULL};
 	static const struct lp_metric_desc cases[] = {
-		{LP_METRIC_COUNTER, "1abc", "h", NULL, NULL, 0},
-		{LP_METRIC_COUNTER, "a-b", "h", NULL, NULL, 0},
-		{LP_METRIC_COUNTER, "", "h", NULL, NULL, 0},
-		{LP_METRIC_COUNTER, NULL, "h", NULL, NULL, 0},
-		{LP_METRIC_COUNTER, "ok", NULL, NULL, NULL, 0},
-		{LP_METRIC_COUNTER, "ok", "h", dup, NULL, 0},
-		{LP_METRIC_COUNTER, "ok", "h", reserved, NULL, 0},
-		{LP_METRIC_COUNTER, "ok", "h", bad, NULL, 0},
-		{LP_METRIC_COUNTER, "ok", "h", colon, NULL, 0},
-		{LP_METRIC_COUNTER, "ok", "h", NULL, good, 2},
-		{LP_METRIC_HISTOGRAM, "ok", "h", le, good, 2},
-		{LP_METRIC_HISTOGRAM, "ok", "h", NULL, unsorted, 2},
-		{LP_METRIC_HISTOGRAM, "ok", "h", NULL, inf, 2},
-		{LP_METRIC_HISTOGRAM, "ok", "h", NULL, NULL, 0},
-		{(enum lp_metric_type)9, "ok", "h", NULL, NULL, 0},
+	    {LP_METRIC_COUNTER, "1abc", "h", NULL, NULL, 0},
+	    {LP_METRIC_COUNTER, "a-b", "h", NULL, NULL, 0},
+	    {LP_METRIC_COUNTER, "", "h", NULL, NULL, 0},
+	    {LP_METRIC_COUNTER, NULL, "h", NULL, NULL, 0},
+	    {LP_METRIC_COUNTER, "ok", NULL, NULL, NULL, 0},
+	    {LP_METRIC_COUNTER, "ok", "h", dup, NULL, 0},
+	    {LP_METRIC_COUNTER, "ok", "h", reserved, NULL, 0},
+	    {LP_METRIC_COUNTER, "ok", "h", bad, NULL, 0},
+	    {LP_METRIC_COUNTER, "ok", "h", colon, NULL, 0},
+	    {LP_METRIC_COUNTER, "ok", "h", NULL, good, 2},
+	    {LP_METRIC_HISTOGRAM, "ok", "h", le, good, 2},
+	    {LP_METRIC_HISTOGRAM, "ok", "h", NULL, unsorted, 2},
+	    {LP_METRIC_HISTOGRAM, "ok", "h", NULL, inf, 2},
+	    {LP_METRIC_HISTOGRAM, "ok", "h", NULL, NULL, 0},
+	    {(enum lp_metric_type)9, "ok", "h", NULL, NULL, 0},
 	};
 	struct lp_metric_desc okd = {LP_METRIC_GAUGE, "ns:ok", "h", le, NULL, 0};
 	struct lp_metrics *m = NULL;
@@ -236,11 +243,15 @@ static void t_update_errors(void)
 static void t_opmetrics(void)
 {
 	static const char *const fams[] = {
-		"logplane_reconcile_total",     "logplane_reconcile_duration_seconds",
-		"logplane_workqueue_depth",     "logplane_watch_restarts_total",
-		"logplane_api_requests_total",  "logplane_aws_requests_total",
-		"logplane_rendered_config_bytes", "logplane_pipelines",
-		"logplane_build_info",
+	    "logplane_reconcile_total",
+	    "logplane_reconcile_duration_seconds",
+	    "logplane_workqueue_depth",
+	    "logplane_watch_restarts_total",
+	    "logplane_api_requests_total",
+	    "logplane_aws_requests_total",
+	    "logplane_rendered_config_bytes",
+	    "logplane_pipelines",
+	    "logplane_build_info",
 	};
 	struct lp_metrics *m = NULL;
 	struct lp_opmetrics om, om2;
@@ -257,7 +268,8 @@ static void t_opmetrics(void)
 	lp_opmetrics_watch_restart(&om, "logpipelines");
 	lp_opmetrics_api_request(&om, "patch", 200);
 	lp_opmetrics_api_request(&om, "get", 0);
-	lp_opmetrics_aws_request(&om, "kinesis", "DescribeStreamSummary", "ResourceNotFoundException");
+	lp_opmetrics_aws_request(&om, "kinesis", "DescribeStreamSummary",
+	                         "ResourceNotFoundException");
 	lp_opmetrics_aws_request(&om, "s3", "HeadBucket", NULL);
 	lp_opmetrics_rendered_bytes(&om, 12345);
 	lp_opmetrics_pipelines(&om, "Ready", "True", 3);
@@ -269,15 +281,17 @@ static void t_opmetrics(void)
 	}
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_build_info{version=\"1.2.3\"} 1\n");
 	LP_CHECK_HAS(lp_buf_str(&b),
-		     "logplane_reconcile_total{kind=\"LogPipeline\",result=\"error\"} 1\n");
+	             "logplane_reconcile_total{kind=\"LogPipeline\",result=\"error\"} 1\n");
+	LP_CHECK_HAS(
+	    lp_buf_str(&b),
+	    "logplane_reconcile_duration_seconds_bucket{kind=\"LogPipeline\",le=\"0.005\"} 1\n");
 	LP_CHECK_HAS(lp_buf_str(&b),
-		     "logplane_reconcile_duration_seconds_bucket{kind=\"LogPipeline\",le=\"0.005\"} 1\n");
-	LP_CHECK_HAS(lp_buf_str(&b),
-		     "logplane_reconcile_duration_seconds_count{kind=\"LogPipeline\"} 2\n");
+	             "logplane_reconcile_duration_seconds_count{kind=\"LogPipeline\"} 2\n");
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_workqueue_depth 4\n");
-	LP_CHECK_HAS(lp_buf_str(&b), "logplane_api_requests_total{verb=\"get\",code=\"error\"} 1\n");
+	LP_CHECK_HAS(lp_buf_str(&b),
+	             "logplane_api_requests_total{verb=\"get\",code=\"error\"} 1\n");
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_aws_requests_total{service=\"s3\","
-				     "operation=\"HeadBucket\",code=\"error\"} 1\n");
+	                             "operation=\"HeadBucket\",code=\"error\"} 1\n");
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_rendered_config_bytes 12345\n");
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_pipelines{condition=\"Ready\",status=\"True\"} 3\n");
 	lp_buf_free(&b);
@@ -373,7 +387,7 @@ static int get(struct lp_server *s, const char *method, const char *path, struct
 	char raw[512];
 
 	snprintf(raw, sizeof(raw), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n",
-		 method, path);
+	         method, path);
 	return request(s, raw, resp);
 }
 
@@ -478,7 +492,7 @@ out:
 }
 
 static lp_err hello_route(void *ctx, const char *path, const char *query, struct lp_buf *body,
-			  int *status, const char **ctype)
+                          int *status, const char **ctype)
 {
 	int *calls = ctx;
 
@@ -585,8 +599,12 @@ static void t_http_loop_vtable_idle_and_limits(void)
 	struct lp_clock c = {fake_now, &clk};
 	struct fake_loop loop = {.n = 0};
 	struct lp_server_io io = {fl_watch, fl_unwatch, &loop};
-	struct lp_server_opts o = {.host = "127.0.0.1", .port = 0, .io = &io, .clock = &c,
-				   .max_conns = 2, .idle_timeout_ms = 500};
+	struct lp_server_opts o = {.host = "127.0.0.1",
+	                           .port = 0,
+	                           .io = &io,
+	                           .clock = &c,
+	                           .max_conns = 2,
+	                           .idle_timeout_ms = 500};
 	struct lp_server *s = NULL;
 	struct lp_buf r;
 	int a, b, x;
@@ -715,19 +733,19 @@ static void t_server_errors(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"format_double", t_format_double},
-		{"counter_gauge_render", t_counter_gauge_render},
-		{"histogram", t_histogram},
-		{"unlabelled_histogram_zero", t_unlabelled_histogram_zero},
-		{"register_errors", t_register_errors},
-		{"update_errors", t_update_errors},
-		{"opmetrics", t_opmetrics},
-		{"http_probes", t_http_probes},
-		{"http_metrics", t_http_metrics},
-		{"http_route_and_bad_requests", t_http_route_and_bad_requests},
-		{"http_loop_vtable_idle_and_limits", t_http_loop_vtable_idle_and_limits},
-		{"http_on_lp_loop", t_http_on_lp_loop},
-		{"server_errors", t_server_errors},
+	    {"format_double", t_format_double},
+	    {"counter_gauge_render", t_counter_gauge_render},
+	    {"histogram", t_histogram},
+	    {"unlabelled_histogram_zero", t_unlabelled_histogram_zero},
+	    {"register_errors", t_register_errors},
+	    {"update_errors", t_update_errors},
+	    {"opmetrics", t_opmetrics},
+	    {"http_probes", t_http_probes},
+	    {"http_metrics", t_http_metrics},
+	    {"http_route_and_bad_requests", t_http_route_and_bad_requests},
+	    {"http_loop_vtable_idle_and_limits", t_http_loop_vtable_idle_and_limits},
+	    {"http_on_lp_loop", t_http_on_lp_loop},
+	    {"server_errors", t_server_errors},
 	};
 	return lp_test_main("server", tests, LP_TEST_COUNT(tests));
 }
