@@ -209,7 +209,8 @@ class Api:
             obj.setdefault("status", {}).setdefault("phase", "Active")
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
         elif k == ("", "secrets"):
-            obj.setdefault("type", "Opaque")
+            if not obj.get("type"):
+                obj["type"] = "Opaque"
             sd = obj.pop("stringData", None)
             if isinstance(sd, dict):
                 d = obj.setdefault("data", {})
