@@ -39,6 +39,13 @@ struct lp_render_env { /* one environment variable the config uses */
 	char *secret_key;
 };
 
+struct lp_render_mount { /* a Secret key the config reads as a file (tls.ca_file) */
+	char *path;        /* absolute path in the container, e.g. /etc/logplane/ca/<ns>.<name>/ca.crt */
+	char *secret_ns;
+	char *secret_name;
+	char *secret_key;  /* "ca.crt" */
+};
+
 struct lp_render_problem { /* a resource left out of the config, and why */
 	char *kind; /* "LogPipeline" | "LogOutput" */
 	char *ns;
@@ -71,6 +78,8 @@ struct lp_rendered {
 	size_t n_problems;
 	struct lp_render_summary *summaries;
 	size_t n_summaries;
+	struct lp_render_mount *mounts; /* sorted by path, no duplicates */
+	size_t n_mounts;
 };
 
 /* Renders everything. On LP_OK *out is filled (free with lp_rendered_free). A

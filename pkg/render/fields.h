@@ -1,0 +1,21 @@
+/* pkg/render/fields: the declarative table of CRD field -> Fluent Bit / Fluentd
+ * setting. docs/fields.md is generated from it (`logplane render --fields-table`)
+ * and a unit test checks every Fluent Bit key named here against the 5.1.1
+ * property schema and finds it in rendered configs. */
+#ifndef LP_RENDER_FIELDS_H
+#define LP_RENDER_FIELDS_H
+#include <stddef.h>
+
+struct lp_render_field {
+	const char *kind;      /* "LogPipeline" | "LogOutput" */
+	const char *field;     /* CRD path: "spec.s3.totalFileSize" */
+	const char *fb_plugin; /* Fluent Bit plugin ("s3"), "service", "parser", "multiline_parser" or NULL */
+	const char *fb_keys;   /* comma-separated keys set on that plugin, or NULL */
+	const char *fluentd;   /* Fluentd (aggregator) setting, or NULL */
+	const char *note;      /* how the value is used */
+};
+
+/* The table and its length. */
+const struct lp_render_field *lp_render_fields(size_t *n);
+
+#endif

@@ -1,0 +1,1510 @@
+/* pkg/render/fluentbit.c: the Fluent Bit 5.1.1 YAML configs (shipper and
+ * aggregator), written with the libyaml emitter (yamlw.c).
+ *
+ * Tags (see docs/fields.md for the whole picture):
+ *   kube.<ns>.<pod>.<container>         container logs, from the file name (shared tail)
+ *   system.kube.<ns>.<pod>.<container>  kube-system container logs (shared tail)
+ *   system.node.journal                 kubelet / containerd journal (shared systemd)
+ *   p.<h>.<source tag>                  a direct pipeline's own copy (h = hash of ns/name)
+ *   a.<h>.<source tag>                  the same for a pipeline shipping via the aggregator
+ *   p.<h>.file.<name>[.<ns>.<pod>.<c>]  a pipeline's host files input
+ *   p.<h>.http                          a pipeline's HTTP input
+ *   o.<oh>.<pipeline tag>               a route copy for LogOutput oh (match or livetail)
+ * Shared inputs feed pipelines through rewrite_tag copies, so two pipelines that
+ * select the same logs each get their own records, and every filter of a
+ * pipeline matches only p.<h>.*: a record meets only its own pipelines'
+ * filters. Outputs are one per LogOutput, matching o.<oh>.* copies plus the
+ * pipelines that route all their records there.
+ */
+#include "internal.h"
+#include "../util/mem.h"
+#include <stdio.h>
+#include <string.h>
+
+#define TAG_REGEX                                                                                  \
+	"(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)_"      \
+	"(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<container_id>[a-z0-9]{64})\\.log$"
+#define KUBE_TAG_PARSER "lp-kube-tag"
+#define KUBE_TAG_PARSER_REGEX                                                                      \
+	"^(?<namespace_name>[^.]+)\\.(?<pod_name>.+)\\.(?<container_name>[^.]+)$"
+#define LT_MARK "_lp_livetail"
+
+static const char LUA_FLATTEN[] =
+	"local sep = %s\n"
+	"local function is_array(t)\n"
+	"  return t[1] ~= nil\n"
+	"end\n"
+	"local function walk(out, prefix, t)\n"
+	"  for k, v in pairs(t) do\n"
+	"    local key = k\n"
+	"    if prefix ~= nil then key = prefix .. sep .. tostring(k) end\n"
+	"    if type(v) == \"table\" and next(v) ~= nil and not is_array(v) then\n"
+	"      walk(out, key, v)\n"
+	"    else\n"
+	"      out[key] = v\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"function lp_flatten(tag, ts, record)\n"
+	"  local out = {}\n"
+	"  walk(out, nil, record)\n"
+	"  return 2, ts, out\n"
+	"end\n";
+
+static const char LUA_POD_THROTTLE[] =
+	"local rate = %d\n"
+	"local interval = %.3f\n"
+	"local burst = %d\n"
+	"local buckets = {}\n"
+	"local count = 0\n"
+	"function lp_pod_throttle(tag, ts, record)\n"
+	"  local pod = tag\n"
+	"  local k = record[\"kubernetes\"]\n"
+	"  if type(k) == \"table\" and k[\"pod_name\"] ~= nil then\n"
+	"    pod = tostring(k[\"namespace_name\"]) .. \"/\" .. tostring(k[\"pod_name\"])\n"
+	"  end\n"
+	"  local now = os.time()\n"
+	"  local b = buckets[pod]\n"
+	"  if b == nil then\n"
+	"    if count >= 10000 then buckets = {}; count = 0 end\n"
+	"    b = {tokens = burst, t = now}\n"
+	"    buckets[pod] = b\n"
+	"    count = count + 1\n"
+	"  end\n"
+	"  if now > b.t then\n"
+	"    b.tokens = math.min(burst, b.tokens + (now - b.t) * rate / interval)\n"
+	"    b.t = now\n"
+	"  end\n"
+	"  if b.tokens < 1 then return -1, ts, record end\n"
+	"  b.tokens = b.tokens - 1\n"
+	"  return 0, ts, record\n"
+	"end\n";
+
+static const char LUA_LEVEL[] =
+	"local src = %s\n"
+	"local dst = %s\n"
+	"local words = {error = \"error\", err = \"error\", warn = \"warn\", warning = \"warn\",\n"
+	"  info = \"info\", debug = \"debug\", trace = \"trace\", fatal = \"fatal\",\n"
+	"  critical = \"fatal\", crit = \"fatal\", panic = \"fatal\"}\n"
+	"function lp_level(tag, ts, record)\n"
+	"  if record[dst] ~= nil then return 0, ts, record end\n"
+	"  local s = record[src]\n"
+	"  if type(s) ~= \"string\" then return 0, ts, record end\n"
+	"  local head = string.sub(s, 1, 256)\n"
+	"  local l = string.match(head, '\"level\"%%s*:%%s*\"(%%a+)\"')\n"
+	"    or string.match(head, 'level=\"?(%%a+)')\n"
+	"  if l == nil then\n"
+	"    for w in string.gmatch(head, '%%u+') do\n"
+	"      if words[string.lower(w)] ~= nil then l = w; break end\n"
+	"    end\n"
+	"  end\n"
+	"  if l == nil then return 0, ts, record end\n"
+	"  l = words[string.lower(l)] or string.lower(l)\n"
+	"  record[dst] = l\n"
+	"  return 1, ts, record\n"
+	"end\n";
+
+static const char LUA_ADD_HEAD[] = "function lp_add(tag, ts, record)\n";
+static const char LUA_ADD_TAIL[] = "  return 1, ts, record\nend\n";
+
+static const char LUA_TRIM[] =
+	"function lp_trim(tag, ts, record)\n"
+	"  local k = record[\"kubernetes\"]\n"
+	"  if type(k) == \"table\" then\n"
+	"%s%s"
+	"  end\n"
+	"  return 1, ts, record\n"
+	"end\n";
+
+/* ---------------- writer state ---------------- */
+
+struct fb {
+	struct lp_rctx *c;
+	struct lp_yamlw w;
+	struct lp_buf *out;
+	struct lp_buf t;  /* scratch for one value */
+	struct lp_buf t2; /* scratch for Lua code */
+	int aggregator;   /* rendering the aggregator config */
+	int sec_open;     /* lazily opened sequence in the current section */
+	const char *sec_key;
+	lp_err err;
+};
+
+static void sec_begin(struct fb *f, const char *key)
+{
+	f->sec_open = 0;
+	f->sec_key = key;
+}
+
+/* Opens the section's sequence before its first item. */
+static void item(struct fb *f)
+{
+	if (!f->sec_open) {
+		lp_yamlw_str(&f->w, f->sec_key);
+		lp_yamlw_seq(&f->w);
+		f->sec_open = 1;
+	}
+}
+
+static void sec_end(struct fb *f)
+{
+	if (f->sec_open)
+		lp_yamlw_seq_end(&f->w);
+	f->sec_open = 0;
+}
+
+/* Resets the scratch buffer; returns it for chained adds. */
+static struct lp_buf *t0(struct fb *f)
+{
+	lp_buf_reset(&f->t);
+	return &f->t;
+}
+
+static const char *ts(struct fb *f)
+{
+	return lp_buf_str(&f->t);
+}
+
+static void chk(struct fb *f, lp_err err)
+{
+	if (err && !f->err)
+		f->err = err;
+}
+
+static void addf(struct fb *f, struct lp_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void addf(struct fb *f, struct lp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	chk(f, lp_buf_vaddf(b, fmt, ap));
+	va_end(ap);
+}
+
+static void adds(struct fb *f, struct lp_buf *b, const char *s)
+{
+	chk(f, lp_buf_adds(b, s));
+}
+
+static void kv(struct fb *f, const char *k, const char *v)
+{
+	lp_yamlw_kv(&f->w, k, v);
+}
+
+static void plugin(struct fb *f, const char *name)
+{
+	item(f);
+	lp_yamlw_map(&f->w);
+	kv(f, "name", name);
+}
+
+static void plugin_end(struct fb *f)
+{
+	lp_yamlw_map_end(&f->w);
+}
+
+/* Fluent Bit size text for a user quantity ("1Gi" is not Fluent Bit syntax). */
+static void kv_size(struct fb *f, const char *k, const char *v)
+{
+	uint64_t b;
+
+	if (v && strchr(v, 'i') && lp_render_size(v, &b)) {
+		addf(f, t0(f), "%llu", (unsigned long long)b);
+		kv(f, k, ts(f));
+	} else {
+		kv(f, k, v);
+	}
+}
+
+static const char *storage_type(int fs)
+{
+	return fs ? "filesystem" : "memory";
+}
+
+/* ---------------- service and parsers ---------------- */
+
+static void service(struct fb *f)
+{
+	lp_yamlw_str(&f->w, "service");
+	lp_yamlw_map(&f->w);
+	kv(f, "flush", "1");
+	kv(f, "log_level", "info");
+	lp_yamlw_kvb(&f->w, "http_server", 1);
+	kv(f, "http_listen", "0.0.0.0");
+	lp_yamlw_kvi(&f->w, "http_port", LP_RENDER_HTTP_PORT);
+	lp_yamlw_kvb(&f->w, "health_check", 1);
+	lp_yamlw_kvi(&f->w, "hc_errors_count", 5);
+	lp_yamlw_kvi(&f->w, "hc_retry_failure_count", 5);
+	lp_yamlw_kvi(&f->w, "hc_period", 60);
+	lp_yamlw_kvb(&f->w, "hot_reload", 1);
+	kv(f, "storage.path", f->aggregator ? LP_RENDER_STATE_DIR "/aggregator/storage"
+					     : LP_RENDER_STORAGE_PATH);
+	kv(f, "storage.sync", "normal");
+	lp_yamlw_kvi(&f->w, "storage.max_chunks_up", 128);
+	kv(f, "storage.backlog.mem_limit", "5M");
+	lp_yamlw_kvb(&f->w, "storage.metrics", 1);
+	lp_yamlw_kvi(&f->w, "scheduler.base", 5);
+	lp_yamlw_kvi(&f->w, "scheduler.cap", 300);
+	lp_yamlw_map_end(&f->w);
+}
+
+static int pipeline_has_parser(const struct lp_pinfo *pi)
+{
+	return pi->p->parse.format != LP_PARSE_NONE;
+}
+
+static int pipeline_has_ml_rules(const struct lp_pinfo *pi)
+{
+	return pi->p->multiline.present && pi->p->multiline.n_rules > 0;
+}
+
+static int pipeline_files_meta(const struct lp_pinfo *pi)
+{
+	for (size_t i = 0; i < pi->p->n_files; i++)
+		if (pi->p->files[i].metadata_regex && pi->p->kubernetes.enabled)
+			return 1;
+	return 0;
+}
+
+static void shared_parsers(struct fb *f)
+{
+	plugin(f, KUBE_TAG_PARSER);
+	kv(f, "format", "regex");
+	kv(f, "regex", KUBE_TAG_PARSER_REGEX);
+	plugin_end(f);
+}
+
+static void pipeline_parsers(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_parse *ps = &pi->p->parse;
+	static const char *fmt[] = {"", "json", "logfmt", "regex"};
+
+	if (!pipeline_has_parser(pi))
+		return;
+	addf(f, t0(f), "lp-%s-parse", pi->h);
+	plugin(f, ts(f));
+	kv(f, "format", fmt[ps->format]);
+	if (ps->format == LP_PARSE_REGEX) {
+		chk(f, lp_render_regex_safe(t0(f), ps->regex));
+		kv(f, "regex", ts(f));
+	}
+	if (ps->time_key) {
+		kv(f, "time_key", ps->time_key);
+		if (ps->time_format)
+			lp_yamlw_kvq(&f->w, "time_format", ps->time_format);
+		lp_yamlw_kvb(&f->w, "time_keep", 1);
+	}
+	plugin_end(f);
+}
+
+static void pipeline_ml_parsers(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_multiline *ml = &pi->p->multiline;
+
+	if (!pipeline_has_ml_rules(pi))
+		return;
+	addf(f, t0(f), "lp-%s-ml", pi->h);
+	plugin(f, ts(f));
+	kv(f, "type", "regex");
+	lp_yamlw_kvi(&f->w, "flush_timeout", ml->flush_timeout_ms > 0 ? ml->flush_timeout_ms : 1000);
+	lp_yamlw_str(&f->w, "rules");
+	lp_yamlw_seq(&f->w);
+	for (size_t i = 0; i < ml->n_rules; i++) {
+		const struct lp_ml_rule *r = &ml->rules[i];
+		lp_yamlw_map_flow(&f->w);
+		kv(f, "state", r->state);
+		t0(f);
+		adds(f, &f->t, "/");
+		chk(f, lp_render_regex_safe(&f->t, r->regex));
+		adds(f, &f->t, "/");
+		lp_yamlw_kvq(&f->w, "regex", ts(f));
+		kv(f, "next_state", r->next_state ? r->next_state : r->state);
+		lp_yamlw_map_end(&f->w);
+	}
+	lp_yamlw_seq_end(&f->w);
+	plugin_end(f);
+}
+
+/* ---------------- inputs ---------------- */
+
+static const char *mem_buf_limit(const struct lp_rctx *c, const struct lp_pinfo *pi)
+{
+	/* the largest memBufLimit among the outputs this pipeline routes to */
+	const char *best = NULL;
+	uint64_t best_b = 0, b;
+
+	for (size_t i = 0; pi && i < pi->p->n_routes; i++) {
+		const struct lp_output *o;
+		if (!pi->routes[i].ok)
+			continue;
+		o = c->oi[pi->routes[i].out].o;
+		if (o->delivery.mem_buf_limit && lp_render_size(o->delivery.mem_buf_limit, &b) &&
+		    b > best_b) {
+			best_b = b;
+			best = o->delivery.mem_buf_limit;
+		}
+	}
+	return best ? best : "5M";
+}
+
+static void input_storage(struct fb *f, int fs, const char *mbl)
+{
+	kv_size(f, "mem_buf_limit", mbl);
+	kv(f, "storage.type", storage_type(fs));
+	if (fs)
+		lp_yamlw_kvb(&f->w, "storage.pause_on_chunks_overlimit", 1);
+}
+
+static void tail_common(struct fb *f, const char *db)
+{
+	kv(f, "db", db);
+	kv(f, "db.sync", "normal");
+	lp_yamlw_kvb(&f->w, "skip_long_lines", 1);
+	lp_yamlw_kvi(&f->w, "refresh_interval", 10);
+}
+
+static void shared_inputs(struct fb *f)
+{
+	struct lp_rctx *c = f->c;
+
+	if (c->any_app) {
+		plugin(f, "tail");
+		kv(f, "alias", "lp_app");
+		kv(f, "path", "/var/log/containers/*.log");
+		kv(f, "exclude_path", "/var/log/containers/*_kube-system_*.log");
+		kv(f, "multiline.parser", "cri");
+		kv(f, "tag", "kube.<namespace_name>.<pod_name>.<container_name>");
+		kv(f, "tag_regex", TAG_REGEX);
+		tail_common(f, LP_RENDER_STATE_DIR "/tail-app.db");
+		input_storage(f, c->app_fs, c->app_mem_buf_limit);
+		plugin_end(f);
+	}
+	if (c->any_system) {
+		plugin(f, "tail");
+		kv(f, "alias", "lp_system");
+		kv(f, "path", "/var/log/containers/*_kube-system_*.log");
+		kv(f, "multiline.parser", "cri");
+		kv(f, "tag", "system.kube.<namespace_name>.<pod_name>.<container_name>");
+		kv(f, "tag_regex", TAG_REGEX);
+		tail_common(f, LP_RENDER_STATE_DIR "/tail-system.db");
+		input_storage(f, c->system_fs, "5M");
+		plugin_end(f);
+
+		plugin(f, "systemd");
+		kv(f, "alias", "lp_node");
+		kv(f, "tag", "system.node.journal");
+		lp_yamlw_str(&f->w, "systemd_filter");
+		lp_yamlw_seq(&f->w);
+		lp_yamlw_str(&f->w, "_SYSTEMD_UNIT=kubelet.service");
+		lp_yamlw_str(&f->w, "_SYSTEMD_UNIT=containerd.service");
+		lp_yamlw_seq_end(&f->w);
+		kv(f, "systemd_filter_type", "or");
+		lp_yamlw_kvb(&f->w, "read_from_tail", 1);
+		kv(f, "db", LP_RENDER_STATE_DIR "/systemd.db");
+		input_storage(f, c->system_fs, "5M");
+		plugin_end(f);
+	}
+}
+
+static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+	const char *mbl = mem_buf_limit(f->c, pi);
+
+	for (size_t i = 0; i < p->n_files; i++) {
+		const struct lp_in_file *fi = &p->files[i];
+		unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
+
+		plugin(f, "tail");
+		addf(f, t0(f), "lp_%s_file_%s", pi->h, fi->name);
+		kv(f, "alias", ts(f));
+		kv(f, "path", fi->path);
+		if (fi->metadata_regex) {
+			addf(f, t0(f), "%s.file.%s.<namespace_name>.<pod_name>.<container_name>",
+			     pi->prefix, fi->name);
+			kv(f, "tag", ts(f));
+			chk(f, lp_render_regex_safe(t0(f), fi->metadata_regex));
+			kv(f, "tag_regex", ts(f));
+		} else {
+			addf(f, t0(f), "%s.file.%s", pi->prefix, fi->name);
+			kv(f, "tag", ts(f));
+		}
+		if (ml & (LP_ML_CRI | LP_ML_DOCKER))
+			kv(f, "multiline.parser", (ml & LP_ML_CRI) ? "cri" : "docker");
+		addf(f, t0(f), LP_RENDER_STATE_DIR "/tail-%s-%s.db", pi->h, fi->name);
+		tail_common(f, ts(f));
+		input_storage(f, pi->any_at_least_once, mbl);
+		plugin_end(f);
+	}
+	if (p->http.enabled) {
+		plugin(f, "http");
+		addf(f, t0(f), "lp_%s_http", pi->h);
+		kv(f, "alias", ts(f));
+		kv(f, "listen", "0.0.0.0");
+		lp_yamlw_kvi(&f->w, "port", p->http.port > 0 ? p->http.port : 9880);
+		addf(f, t0(f), "%s.http", pi->prefix);
+		kv(f, "tag", ts(f));
+		input_storage(f, pi->any_at_least_once, mbl);
+		plugin_end(f);
+	}
+}
+
+/* ---------------- filters ---------------- */
+
+static void kube_filter(struct fb *f, const char *match, const char *prefix, int labels,
+			int annotations)
+{
+	plugin(f, "kubernetes");
+	kv(f, "match", match);
+	kv(f, "kube_tag_prefix", prefix);
+	kv(f, "regex_parser", KUBE_TAG_PARSER);
+	lp_yamlw_kvb(&f->w, "merge_log", 0);
+	lp_yamlw_kvb(&f->w, "keep_log", 1);
+	lp_yamlw_kvb(&f->w, "labels", labels);
+	lp_yamlw_kvb(&f->w, "annotations", annotations);
+	lp_yamlw_kvb(&f->w, "use_kubelet", 1);
+	kv(f, "kubelet_host", "${NODE_IP}");
+	lp_yamlw_kvi(&f->w, "kubelet_port", 10250);
+	plugin_end(f);
+}
+
+/* The regex part of a livetail copy: the output's match prefix. */
+static void livetail_shared_filters(struct fb *f)
+{
+	struct lp_rctx *c = f->c;
+
+	for (size_t i = 0; i < c->noi; i++) {
+		const struct lp_oinfo *oi = &c->oi[i];
+		int used = f->aggregator ? oi->used_agg : (oi->used_direct || oi->used_agg);
+		int rps;
+
+		if (!oi->ok || !used || oi->o->type != LP_OUT_LIVETAIL)
+			continue;
+		if (!f->aggregator) {
+			plugin(f, "modify");
+			addf(f, t0(f), "o.%s.*", oi->h);
+			kv(f, "match", ts(f));
+			kv(f, "remove", LT_MARK);
+			plugin_end(f);
+		}
+		if (f->aggregator || oi->used_direct) {
+			rps = oi->o->u.livetail.max_records_per_second > 0
+				      ? oi->o->u.livetail.max_records_per_second
+				      : 100;
+			plugin(f, "throttle");
+			addf(f, t0(f), "o.%s.*", oi->h);
+			kv(f, "match", ts(f));
+			lp_yamlw_kvi(&f->w, "rate", rps);
+			lp_yamlw_kvi(&f->w, "window", 1);
+			kv(f, "interval", "1s");
+			lp_yamlw_kvb(&f->w, "print_status", 0);
+			plugin_end(f);
+		}
+	}
+}
+
+static void shared_filters(struct fb *f)
+{
+	struct lp_rctx *c = f->c;
+
+	if (c->any_kube && c->any_app)
+		kube_filter(f, "kube.*", "kube.", c->any_kube_labels, c->any_kube_annotations);
+	if (c->any_kube && c->any_system)
+		kube_filter(f, "system.kube.*", "system.kube.", c->any_kube_labels,
+			    c->any_kube_annotations);
+	livetail_shared_filters(f);
+}
+
+static void emitter(struct fb *f, const struct lp_pinfo *pi, const char *what)
+{
+	addf(f, t0(f), "lp_%s_%s", pi->h, what);
+	kv(f, "emitter_name", ts(f));
+	kv(f, "emitter_storage.type", storage_type(pi->any_at_least_once));
+	kv_size(f, "emitter_mem_buf_limit", mem_buf_limit(f->c, pi));
+}
+
+/* Appends a regex alternative group "(?:a|b)" of literal strings. */
+static void alt(struct fb *f, struct lp_buf *b, const struct lp_strlist *l)
+{
+	adds(f, b, "(?:");
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			adds(f, b, "|");
+		chk(f, lp_render_regex_lit(b, l->v[i]));
+	}
+	adds(f, b, ")");
+}
+
+/* match or match_regex selecting the application logs of a pipeline by tag. */
+static void app_match(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_in_application *a = &pi->p->app;
+	int control = strcmp(pi->p->meta.ns, f->c->control_ns) == 0;
+	struct lp_buf *b;
+
+	if (a->container_include.n == 0 && a->container_exclude.n == 0 &&
+	    (!control || (a->ns_include.n == 0 && a->ns_exclude.n == 0))) {
+		if (control)
+			kv(f, "match", "kube.*");
+		else {
+			addf(f, t0(f), "kube.%s.*", pi->p->meta.ns);
+			kv(f, "match", ts(f));
+		}
+		return;
+	}
+	b = t0(f);
+	adds(f, b, "^kube\\.");
+	if (!control) {
+		chk(f, lp_render_regex_lit(b, pi->p->meta.ns));
+	} else if (a->ns_include.n) {
+		alt(f, b, &a->ns_include);
+	} else if (a->ns_exclude.n) {
+		adds(f, b, "(?!");
+		alt(f, b, &a->ns_exclude);
+		adds(f, b, "\\.)[^.]+");
+	} else {
+		adds(f, b, "[^.]+");
+	}
+	adds(f, b, "\\..+\\.");
+	if (a->container_include.n) {
+		alt(f, b, &a->container_include);
+	} else if (a->container_exclude.n) {
+		adds(f, b, "(?!");
+		alt(f, b, &a->container_exclude);
+		adds(f, b, "$)[^.]+");
+	} else {
+		adds(f, b, "[^.]+");
+	}
+	adds(f, b, "$");
+	kv(f, "match_regex", ts(f));
+}
+
+static void match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub)
+{
+	addf(f, t0(f), "%s.%s*", pi->prefix, sub ? sub : "");
+	kv(f, "match", ts(f));
+}
+
+static void lua_plugin(struct fb *f, const struct lp_pinfo *pi, const char *call,
+		       const char *code, int flb_null)
+{
+	plugin(f, "lua");
+	match_own(f, pi, NULL);
+	kv(f, "call", call);
+	lp_yamlw_str(&f->w, "code");
+	lp_yamlw_literal(&f->w, code);
+	if (flb_null)
+		lp_yamlw_kvb(&f->w, "enable_flb_null", 1);
+	plugin_end(f);
+}
+
+/* A plain modify/add value: safe when it has no whitespace, quotes or backslash. */
+static int plain_value(const char *v)
+{
+	if (!v || !*v)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= 0x20 || *p == '"' || *p == '\'' || *p == '\\' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void grep_rules(struct fb *f, const char *list_key, const struct lp_grep_rule *r, size_t n)
+{
+	lp_yamlw_str(&f->w, list_key);
+	lp_yamlw_seq(&f->w);
+	for (size_t i = 0; i < n; i++) {
+		struct lp_buf *b = t0(f);
+		chk(f, lp_render_accessor(b, r[i].key));
+		adds(f, b, " ");
+		chk(f, lp_render_regex_safe(b, r[i].regex));
+		lp_yamlw_str(&f->w, ts(f));
+	}
+	lp_yamlw_seq_end(&f->w);
+}
+
+static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
+{
+	const struct lp_transform *t = &pi->p->transforms[idx];
+	struct lp_buf *code = &f->t2;
+
+	switch (t->kind) {
+	case LP_TR_FLATTEN:
+		lp_buf_reset(code);
+		lp_buf_reset(&f->t);
+		chk(f, lp_render_lua_str(&f->t, t->u.flatten.separator ? t->u.flatten.separator : "."));
+		addf(f, code, LUA_FLATTEN, ts(f));
+		lua_plugin(f, pi, "lp_flatten", lp_buf_str(code), 1);
+		break;
+	case LP_TR_DROP_FIELDS:
+		plugin(f, "modify");
+		match_own(f, pi, NULL);
+		lp_yamlw_str(&f->w, "remove");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < t->u.fields.n; i++)
+			lp_yamlw_str(&f->w, t->u.fields.v[i]);
+		lp_yamlw_seq_end(&f->w);
+		plugin_end(f);
+		break;
+	case LP_TR_KEEP_FIELDS:
+		plugin(f, "record_modifier");
+		match_own(f, pi, NULL);
+		lp_yamlw_str(&f->w, "allowlist_key");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < t->u.fields.n; i++)
+			lp_yamlw_str(&f->w, t->u.fields.v[i]);
+		lp_yamlw_seq_end(&f->w);
+		plugin_end(f);
+		break;
+	case LP_TR_RENAME_FIELDS:
+		plugin(f, "modify");
+		match_own(f, pi, NULL);
+		lp_yamlw_str(&f->w, "rename");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < t->u.rename.n; i++) {
+			addf(f, t0(f), "%s %s", t->u.rename.pairs[i].key, t->u.rename.pairs[i].value);
+			lp_yamlw_str(&f->w, ts(f));
+		}
+		lp_yamlw_seq_end(&f->w);
+		plugin_end(f);
+		break;
+	case LP_TR_ADD_FIELDS: {
+		int plain = 1;
+		for (size_t i = 0; i < t->u.add.n; i++)
+			plain &= plain_value(t->u.add.pairs[i].value);
+		if (plain) {
+			plugin(f, "modify");
+			match_own(f, pi, NULL);
+			lp_yamlw_str(&f->w, t->u.add.overwrite ? "set" : "add");
+			lp_yamlw_seq(&f->w);
+			for (size_t i = 0; i < t->u.add.n; i++) {
+				addf(f, t0(f), "%s %s", t->u.add.pairs[i].key,
+				     t->u.add.pairs[i].value);
+				lp_yamlw_str(&f->w, ts(f));
+			}
+			lp_yamlw_seq_end(&f->w);
+			plugin_end(f);
+			break;
+		}
+		lp_buf_reset(code);
+		adds(f, code, LUA_ADD_HEAD);
+		for (size_t i = 0; i < t->u.add.n; i++) {
+			lp_buf_reset(&f->t);
+			chk(f, lp_render_lua_str(&f->t, t->u.add.pairs[i].key));
+			if (t->u.add.overwrite)
+				addf(f, code, "  record[%s] = ", ts(f));
+			else
+				addf(f, code, "  if record[%s] == nil then record[%s] = ", ts(f), ts(f));
+			lp_buf_reset(&f->t);
+			chk(f, lp_render_lua_str(&f->t, t->u.add.pairs[i].value ? t->u.add.pairs[i].value : ""));
+			addf(f, code, "%s%s\n", ts(f), t->u.add.overwrite ? "" : " end");
+		}
+		adds(f, code, LUA_ADD_TAIL);
+		lua_plugin(f, pi, "lp_add", lp_buf_str(code), 0);
+		break;
+	}
+	case LP_TR_GREP:
+		if (t->u.grep.n_include) {
+			plugin(f, "grep");
+			match_own(f, pi, NULL);
+			kv(f, "logical_op", "and");
+			grep_rules(f, "regex", t->u.grep.include, t->u.grep.n_include);
+			plugin_end(f);
+		}
+		if (t->u.grep.n_exclude) {
+			plugin(f, "grep");
+			match_own(f, pi, NULL);
+			kv(f, "logical_op", "or");
+			grep_rules(f, "exclude", t->u.grep.exclude, t->u.grep.n_exclude);
+			plugin_end(f);
+		}
+		break;
+	case LP_TR_THROTTLE: {
+		double secs = 1;
+		int window = t->u.throttle.window > 0 ? t->u.throttle.window : 5;
+		if (t->u.throttle.interval && !lp_render_duration(t->u.throttle.interval, &secs))
+			secs = 1;
+		if (secs <= 0)
+			secs = 1;
+		if (t->u.throttle.per_pod) {
+			lp_buf_reset(code);
+			addf(f, code, LUA_POD_THROTTLE, t->u.throttle.rate, secs,
+			     t->u.throttle.rate * window);
+			lua_plugin(f, pi, "lp_pod_throttle", lp_buf_str(code), 0);
+		} else {
+			plugin(f, "throttle");
+			match_own(f, pi, NULL);
+			lp_yamlw_kvi(&f->w, "rate", t->u.throttle.rate);
+			lp_yamlw_kvi(&f->w, "window", window);
+			kv(f, "interval", t->u.throttle.interval ? t->u.throttle.interval : "1s");
+			lp_yamlw_kvb(&f->w, "print_status", 0);
+			plugin_end(f);
+		}
+		break;
+	}
+	case LP_TR_DETECT_LEVEL: {
+		struct lp_buf src;
+		lp_buf_init(&src, 0);
+		chk(f, lp_render_lua_str(&src, t->u.detect_level.source_key
+						       ? t->u.detect_level.source_key
+						       : "log"));
+		lp_buf_reset(&f->t);
+		chk(f, lp_render_lua_str(&f->t, t->u.detect_level.target_key
+							? t->u.detect_level.target_key
+							: "level"));
+		lp_buf_reset(code);
+		addf(f, code, LUA_LEVEL, lp_buf_str(&src), ts(f));
+		lp_buf_free(&src);
+		lua_plugin(f, pi, "lp_level", lp_buf_str(code), 0);
+		break;
+	}
+	}
+}
+
+static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
+{
+	const struct lp_route *r = &pi->p->routes[i];
+	const struct lp_oinfo *oi = &f->c->oi[pi->routes[i].out];
+	struct lp_buf *b;
+	char what[32];
+
+	if (r->op == LP_ROUTE_ALL) {
+		/* livetail: always a throttled copy, marked so rewrite_tag has a key */
+		plugin(f, "modify");
+		match_own(f, pi, NULL);
+		addf(f, t0(f), LT_MARK " 1");
+		kv(f, "add", ts(f));
+		plugin_end(f);
+	}
+	plugin(f, "rewrite_tag");
+	match_own(f, pi, NULL);
+	b = t0(f);
+	if (r->op == LP_ROUTE_ALL) {
+		adds(f, b, "$" LT_MARK " ^1$");
+	} else {
+		chk(f, lp_render_accessor(b, r->match_field));
+		adds(f, b, " ");
+		if (r->op == LP_ROUTE_IN) {
+			adds(f, b, "^");
+			alt(f, b, &r->match_in);
+			adds(f, b, "$");
+		} else {
+			chk(f, lp_render_regex_safe(b, r->match_regex));
+		}
+	}
+	addf(f, b, " o.%s.$TAG true", oi->h);
+	kv(f, "rule", ts(f));
+	snprintf(what, sizeof(what), "r%zu", i);
+	emitter(f, pi, what);
+	plugin_end(f);
+	if (r->op == LP_ROUTE_ALL) {
+		plugin(f, "modify");
+		match_own(f, pi, NULL);
+		kv(f, "remove", LT_MARK);
+		plugin_end(f);
+	}
+}
+
+static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+	const struct lp_rctx *c = f->c;
+	unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
+
+	/* 1. fan-out copies from the shared inputs */
+	if (p->has_app) {
+		plugin(f, "rewrite_tag");
+		app_match(f, pi);
+		addf(f, t0(f), "$log ^ %s.$TAG true", pi->prefix);
+		kv(f, "rule", ts(f));
+		emitter(f, pi, "app");
+		plugin_end(f);
+	}
+	if (p->system) {
+		plugin(f, "rewrite_tag");
+		kv(f, "match", "system.*");
+		lp_yamlw_str(&f->w, "rule");
+		lp_yamlw_seq(&f->w);
+		addf(f, t0(f), "$log ^ %s.$TAG true", pi->prefix);
+		lp_yamlw_str(&f->w, ts(f));
+		addf(f, t0(f), "$MESSAGE ^ %s.$TAG true", pi->prefix);
+		lp_yamlw_str(&f->w, ts(f));
+		lp_yamlw_seq_end(&f->w);
+		emitter(f, pi, "sys");
+		plugin_end(f);
+	}
+	/* 2. multiline first: with buffer on, filters before it would run twice */
+	if ((ml & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) || pipeline_has_ml_rules(pi)) {
+		struct lp_buf *b = t0(f);
+		static const struct {
+			unsigned bit;
+			const char *name;
+		} bi[] = {{LP_ML_JAVA, "java"}, {LP_ML_PYTHON, "python"}, {LP_ML_GO, "go"}};
+		int n = 0;
+		for (size_t i = 0; i < sizeof(bi) / sizeof(bi[0]); i++)
+			if (ml & bi[i].bit)
+				addf(f, b, "%s%s", n++ ? ", " : "", bi[i].name);
+		if (pipeline_has_ml_rules(pi))
+			addf(f, b, "%slp-%s-ml", n++ ? ", " : "", pi->h);
+		plugin(f, "multiline");
+		match_own(f, pi, NULL);
+		kv(f, "multiline.key_content", "log");
+		kv(f, "multiline.parser", ts(f));
+		lp_yamlw_kvb(&f->w, "buffer", 1);
+		lp_yamlw_kvi(&f->w, "flush_ms",
+			     p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms : 1000);
+		emitter(f, pi, "ml");
+		plugin_end(f);
+	}
+	/* 3. kubernetes metadata for host files named by the metadata regex */
+	if (pipeline_files_meta(pi)) {
+		for (size_t i = 0; i < p->n_files; i++) {
+			if (!p->files[i].metadata_regex)
+				continue;
+			addf(f, t0(f), "%s.file.%s.*", pi->prefix, p->files[i].name);
+			{
+				char *m = lp_strdup(ts(f));
+				if (!m) {
+					chk(f, LP_ERR_NOMEM);
+					return;
+				}
+				addf(f, t0(f), "%s.file.%s.", pi->prefix, p->files[i].name);
+				kube_filter(f, m, ts(f), p->kubernetes.labels || p->app.n_pod_labels,
+					    p->kubernetes.annotations);
+				lp_free(m);
+			}
+		}
+	}
+	/* 4. pod label selection, then trim metadata the pipeline did not ask for */
+	if (p->has_app && p->app.n_pod_labels) {
+		plugin(f, "grep");
+		match_own(f, pi, "kube.");
+		kv(f, "logical_op", "and");
+		lp_yamlw_str(&f->w, "regex");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < p->app.n_pod_labels; i++) {
+			struct lp_buf *b = t0(f);
+			addf(f, b, "$kubernetes['labels']['%s'] ^", p->app.pod_labels[i].key);
+			chk(f, lp_render_regex_lit(b, p->app.pod_labels[i].value));
+			adds(f, b, "$");
+			lp_yamlw_str(&f->w, ts(f));
+		}
+		lp_yamlw_seq_end(&f->w);
+		plugin_end(f);
+	}
+	if ((p->has_app || p->system) && c->any_kube) {
+		if (!p->kubernetes.enabled) {
+			plugin(f, "modify");
+			match_own(f, pi, NULL);
+			kv(f, "remove", "kubernetes");
+			plugin_end(f);
+		} else if ((c->any_kube_labels && !p->kubernetes.labels) ||
+			   (c->any_kube_annotations && !p->kubernetes.annotations)) {
+			lp_buf_reset(&f->t2);
+			addf(f, &f->t2, LUA_TRIM,
+			     (c->any_kube_labels && !p->kubernetes.labels) ? "    k[\"labels\"] = nil\n" : "",
+			     (c->any_kube_annotations && !p->kubernetes.annotations)
+				     ? "    k[\"annotations\"] = nil\n"
+				     : "");
+			lua_plugin(f, pi, "lp_trim", lp_buf_str(&f->t2), 0);
+		}
+	}
+	/* 5. parse */
+	if (pipeline_has_parser(pi)) {
+		plugin(f, "parser");
+		match_own(f, pi, NULL);
+		kv(f, "key_name", p->parse.key ? p->parse.key : "log");
+		addf(f, t0(f), "lp-%s-parse", pi->h);
+		kv(f, "parser", ts(f));
+		lp_yamlw_kvb(&f->w, "reserve_data", 1);
+		lp_yamlw_kvb(&f->w, "preserve_key", p->parse.keep_original);
+		plugin_end(f);
+	}
+	/* 6. transforms in order */
+	for (size_t i = 0; i < p->n_transforms; i++)
+		transform(f, pi, i);
+	/* 7. route copies */
+	for (size_t i = 0; i < p->n_routes; i++) {
+		if (!pi->routes[i].ok)
+			continue;
+		if (p->routes[i].op != LP_ROUTE_ALL ||
+		    f->c->oi[pi->routes[i].out].o->type == LP_OUT_LIVETAIL)
+			route_copy(f, pi, i);
+	}
+}
+
+/* ---------------- outputs ---------------- */
+
+static void tls_keys(struct fb *f, const struct lp_tls *t, const struct lp_oinfo *oi)
+{
+	lp_yamlw_kvb(&f->w, "tls", t->enabled);
+	if (t->enabled) {
+		lp_yamlw_kvb(&f->w, "tls.verify", t->verify);
+		if (oi->ca_path)
+			kv(f, "tls.ca_file", oi->ca_path);
+	}
+}
+
+static void env_ref(struct fb *f, const char *key, const char *var)
+{
+	if (!var)
+		return;
+	addf(f, t0(f), "${%s}", var);
+	kv(f, key, ts(f));
+}
+
+static void aws_keys(struct fb *f, const struct lp_oinfo *oi, int url_endpoint)
+{
+	const struct lp_aws *a = &oi->o->aws;
+
+	kv(f, "region", a->region);
+	if (a->endpoint) {
+		if (url_endpoint) {
+			kv(f, "endpoint", a->endpoint);
+		} else {
+			kv(f, "endpoint", oi->endpoint_host);
+			lp_yamlw_kvi(&f->w, "port", oi->endpoint_port);
+		}
+	}
+	if (a->credentials.role_arn)
+		kv(f, "role_arn", a->credentials.role_arn);
+	if (a->credentials.external_id)
+		kv(f, "external_id", a->credentials.external_id);
+}
+
+/* The pipelines whose every record goes to oi (route without match). */
+static void output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side)
+{
+	struct lp_rctx *c = f->c;
+	struct lp_buf *b = t0(f);
+	const char *pfx = agg_side ? "a" : "p";
+	int n = 0;
+
+	addf(f, b, "^(?:o\\.%s\\.%s\\.", oi->h, pfx);
+	for (size_t i = 0; i < c->npi; i++) {
+		const struct lp_pinfo *pi = &c->pi[i];
+		int all = 0;
+		if (!pi->ok || pi->agg != agg_side)
+			continue;
+		for (size_t r = 0; r < pi->p->n_routes && !all; r++)
+			all = pi->routes[r].ok && &c->oi[pi->routes[r].out] == oi &&
+			      pi->p->routes[r].op == LP_ROUTE_ALL && oi->o->type != LP_OUT_LIVETAIL;
+		if (!all)
+			continue;
+		if (n++ == 0)
+			addf(f, b, "|%s\\.(?:%s", pfx, pi->h);
+		else
+			addf(f, b, "|%s", pi->h);
+	}
+	adds(f, b, n ? ")\\.)" : ")");
+	kv(f, "match_regex", ts(f));
+}
+
+static void delivery_keys(struct fb *f, const struct lp_output *o)
+{
+	int alo = o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE;
+	int rl = o->delivery.retry_limit > 0 ? o->delivery.retry_limit : (alo ? 10 : 1);
+
+	lp_yamlw_kvi(&f->w, "retry_limit", rl);
+	if (alo)
+		kv_size(f, "storage.total_limit_size",
+			o->delivery.buffer_limit ? o->delivery.buffer_limit : "1G");
+}
+
+static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
+{
+	const struct lp_output *o = oi->o;
+	static const char *plugin_names[LP_OUT_TYPE_COUNT] = {
+		[LP_OUT_KINESIS] = "kinesis_streams", [LP_OUT_FIREHOSE] = "kinesis_firehose",
+		[LP_OUT_S3] = "s3", [LP_OUT_CLOUDWATCH] = "cloudwatch_logs",
+		[LP_OUT_OPENSEARCH] = "opensearch", [LP_OUT_ELASTICSEARCH] = "es",
+		[LP_OUT_KAFKA] = "kafka", [LP_OUT_LOKI] = "loki", [LP_OUT_HTTP] = "http",
+		[LP_OUT_SLACK] = "slack", [LP_OUT_FORWARD] = "forward", [LP_OUT_STDOUT] = "stdout",
+		[LP_OUT_LIVETAIL] = "websocket",
+	};
+
+	plugin(f, plugin_names[o->type]);
+	addf(f, t0(f), "lp_o_%s", oi->h);
+	kv(f, "alias", ts(f));
+	output_match(f, oi, agg_side);
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		aws_keys(f, oi, 0);
+		kv(f, "stream", o->u.kinesis.stream);
+		if (o->u.kinesis.time_key)
+			kv(f, "time_key", o->u.kinesis.time_key);
+		break;
+	case LP_OUT_FIREHOSE:
+		aws_keys(f, oi, 0);
+		kv(f, "delivery_stream", o->u.firehose.delivery_stream);
+		if (o->u.firehose.time_key)
+			kv(f, "time_key", o->u.firehose.time_key);
+		break;
+	case LP_OUT_S3: {
+		const struct lp_out_s3 *s = &o->u.s3;
+		aws_keys(f, oi, 1);
+		kv(f, "bucket", s->bucket);
+		lp_yamlw_kvq(&f->w, "s3_key_format",
+			     s->key_format ? s->key_format : "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz");
+		kv_size(f, "total_file_size", s->total_file_size ? s->total_file_size : "100M");
+		kv(f, "upload_timeout", s->upload_timeout ? s->upload_timeout : "10m");
+		if (!s->compression || strcmp(s->compression, "gzip") == 0)
+			kv(f, "compression", "gzip");
+		lp_yamlw_kvb(&f->w, "use_put_object", 1);
+		addf(f, t0(f), "%s/s3/%s", agg_side ? LP_RENDER_STATE_DIR "/aggregator"
+						    : LP_RENDER_STATE_DIR, oi->h);
+		kv(f, "store_dir", ts(f));
+		if (o->delivery.buffer_limit)
+			kv_size(f, "store_dir_limit_size", o->delivery.buffer_limit);
+		if (s->storage_class)
+			kv(f, "storage_class", s->storage_class);
+		break;
+	}
+	case LP_OUT_CLOUDWATCH:
+		aws_keys(f, oi, 0);
+		kv(f, "log_group_name", o->u.cloudwatch.log_group);
+		kv(f, "log_stream_prefix", o->u.cloudwatch.log_stream_prefix
+						   ? o->u.cloudwatch.log_stream_prefix
+						   : "fluent-bit-");
+		lp_yamlw_kvb(&f->w, "auto_create_group", 0);
+		break;
+	case LP_OUT_OPENSEARCH:
+	case LP_OUT_ELASTICSEARCH: {
+		const struct lp_out_search *s = &o->u.search;
+		kv(f, "host", s->host);
+		lp_yamlw_kvi(&f->w, "port", s->port > 0 ? s->port : 9200);
+		if (s->logstash_prefix) {
+			lp_yamlw_kvb(&f->w, "logstash_format", 1);
+			kv(f, "logstash_prefix", s->logstash_prefix);
+		} else {
+			kv(f, "index", s->index ? s->index : "logs");
+		}
+		lp_yamlw_kvb(&f->w, "suppress_type_name", 1);
+		lp_yamlw_kvb(&f->w, "replace_dots", 1);
+		lp_yamlw_kvb(&f->w, "trace_error", 1);
+		if (o->type == LP_OUT_OPENSEARCH && s->aws_auth) {
+			lp_yamlw_kvb(&f->w, "aws_auth", 1);
+			kv(f, "aws_region", s->aws_region ? s->aws_region : o->aws.region);
+		}
+		env_ref(f, "http_user", oi->user_var);
+		env_ref(f, "http_passwd", oi->pass_var);
+		tls_keys(f, &s->tls, oi);
+		break;
+	}
+	case LP_OUT_KAFKA: {
+		struct lp_buf *b = t0(f);
+		for (size_t i = 0; i < o->u.kafka.brokers.n; i++)
+			addf(f, b, "%s%s", i ? "," : "", o->u.kafka.brokers.v[i]);
+		kv(f, "brokers", ts(f));
+		kv(f, "topics", o->u.kafka.topic);
+		kv(f, "format", o->u.kafka.format ? o->u.kafka.format : "json");
+		break;
+	}
+	case LP_OUT_LOKI: {
+		const struct lp_out_loki *l = &o->u.loki;
+		struct lp_buf *b = t0(f);
+		kv(f, "host", l->host);
+		lp_yamlw_kvi(&f->w, "port", l->port > 0 ? l->port : 3100);
+		adds(f, b, "job=logplane");
+		for (size_t i = 0; i < l->n_labels; i++)
+			addf(f, b, ", %s=%s", l->labels[i].key, l->labels[i].value);
+		kv(f, "labels", ts(f));
+		kv(f, "line_format", "json");
+		if (l->tenant_id)
+			kv(f, "tenant_id", l->tenant_id);
+		env_ref(f, "http_user", oi->user_var);
+		env_ref(f, "http_passwd", oi->pass_var);
+		tls_keys(f, &l->tls, oi);
+		break;
+	}
+	case LP_OUT_HTTP: {
+		const struct lp_out_http *h = &o->u.http;
+		kv(f, "host", h->host);
+		lp_yamlw_kvi(&f->w, "port", h->port > 0 ? h->port : (h->tls.enabled ? 443 : 80));
+		kv(f, "uri", h->uri ? h->uri : "/");
+		kv(f, "format", h->format ? h->format : "json");
+		if (h->n_headers) {
+			lp_yamlw_str(&f->w, "header");
+			lp_yamlw_seq(&f->w);
+			for (size_t i = 0; i < h->n_headers; i++) {
+				if (oi->header_vars && oi->header_vars[i])
+					addf(f, t0(f), "%s ${%s}", h->headers[i].name, oi->header_vars[i]);
+				else
+					addf(f, t0(f), "%s %s", h->headers[i].name,
+					     h->headers[i].value ? h->headers[i].value : "");
+				lp_yamlw_str(&f->w, ts(f));
+			}
+			lp_yamlw_seq_end(&f->w);
+		}
+		env_ref(f, "http_user", oi->user_var);
+		env_ref(f, "http_passwd", oi->pass_var);
+		tls_keys(f, &h->tls, oi);
+		break;
+	}
+	case LP_OUT_SLACK:
+		env_ref(f, "webhook", oi->secret_var);
+		break;
+	case LP_OUT_FORWARD: {
+		const struct lp_out_forward *fw = &o->u.forward;
+		kv(f, "host", fw->host);
+		lp_yamlw_kvi(&f->w, "port", fw->port > 0 ? fw->port : 24224);
+		if (oi->secret_var) {
+			env_ref(f, "shared_key", oi->secret_var);
+			kv(f, "self_hostname", agg_side ? "logplane-aggregator" : "logplane-shipper");
+		}
+		lp_yamlw_kvb(&f->w, "require_ack_response",
+			     o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE);
+		tls_keys(f, &fw->tls, oi);
+		break;
+	}
+	case LP_OUT_STDOUT:
+		kv(f, "format", o->u.std_out.format ? o->u.std_out.format : "json_lines");
+		break;
+	case LP_OUT_LIVETAIL:
+		kv(f, "host", f->c->lt_host);
+		lp_yamlw_kvi(&f->w, "port", f->c->lt_port);
+		addf(f, t0(f), "/ingest/%s/%s", o->meta.ns, o->meta.name);
+		kv(f, "uri", ts(f));
+		kv(f, "format", "json");
+		break;
+	default:
+		break;
+	}
+	delivery_keys(f, o);
+	plugin_end(f);
+}
+
+static void aggregator_forward_output(struct fb *f)
+{
+	struct lp_rctx *c = f->c;
+	int alo = 0;
+
+	for (size_t i = 0; i < c->npi; i++)
+		if (c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once)
+			alo = 1;
+	plugin(f, "forward");
+	kv(f, "alias", "lp_aggregator");
+	kv(f, "match_regex", "^(?:o\\.[0-9a-f]{12}\\.)?a\\.");
+	kv(f, "host", c->agg_host);
+	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
+	kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
+	kv(f, "self_hostname", "logplane-shipper");
+	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
+	kv(f, "compress", "gzip");
+	lp_yamlw_kvi(&f->w, "retry_limit", 20);
+	if (alo)
+		kv(f, "storage.total_limit_size", "1G");
+	plugin_end(f);
+}
+
+static void outputs(struct fb *f)
+{
+	struct lp_rctx *c = f->c;
+
+	for (size_t i = 0; i < c->noi; i++) {
+		const struct lp_oinfo *oi = &c->oi[i];
+		if (oi->ok && (f->aggregator ? oi->used_agg : oi->used_direct))
+			output(f, oi, f->aggregator);
+	}
+	if (!f->aggregator && c->any_agg)
+		aggregator_forward_output(f);
+}
+
+/* ---------------- documents ---------------- */
+
+/* Which parts of the config a document holds. */
+struct doc_spec {
+	int service;
+	int shared;           /* shared parsers, inputs, filters and outputs */
+	size_t from, to;      /* pipelines [from, to) of c->pi */
+	int track;            /* record per-pipeline byte estimates */
+	const char *const *includes;
+	size_t n_includes;
+};
+
+static void track_begin(struct fb *f, size_t *mark)
+{
+	lp_yamlw_flush(&f->w);
+	*mark = f->out->len;
+}
+
+static void track_end(struct fb *f, struct lp_pinfo *pi, size_t mark)
+{
+	lp_yamlw_flush(&f->w);
+	pi->est_bytes += f->out->len - mark;
+}
+
+typedef void (*pl_fn)(struct fb *f, const struct lp_pinfo *pi);
+
+static void each_pipeline(struct fb *f, const struct doc_spec *d, pl_fn fn)
+{
+	for (size_t i = d->from; i < d->to; i++) {
+		struct lp_pinfo *pi = &f->c->pi[i];
+		size_t mark = 0;
+		if (!pi->ok)
+			continue;
+		if (d->track)
+			track_begin(f, &mark);
+		fn(f, pi);
+		if (d->track)
+			track_end(f, pi, mark);
+	}
+}
+
+static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf *out)
+{
+	struct fb f;
+	lp_err err;
+
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	f.out = out;
+	lp_buf_init(&f.t, 0);
+	lp_buf_init(&f.t2, 0);
+	err = lp_yamlw_begin(&f.w, out);
+	if (err)
+		goto out;
+	lp_yamlw_map(&f.w);
+	if (d->service)
+		service(&f);
+	if (d->shared || (d->to > d->from)) {
+		sec_begin(&f, "parsers");
+		if (d->shared && (c->any_app || c->any_system || c->any_files_meta))
+			shared_parsers(&f);
+		each_pipeline(&f, d, pipeline_parsers);
+		sec_end(&f);
+		sec_begin(&f, "multiline_parsers");
+		each_pipeline(&f, d, pipeline_ml_parsers);
+		sec_end(&f);
+
+		lp_yamlw_str(&f.w, "pipeline");
+		lp_yamlw_map(&f.w);
+		sec_begin(&f, "inputs");
+		if (d->shared)
+			shared_inputs(&f);
+		each_pipeline(&f, d, pipeline_inputs);
+		sec_end(&f);
+		sec_begin(&f, "filters");
+		if (d->shared)
+			shared_filters(&f);
+		each_pipeline(&f, d, pipeline_filters);
+		sec_end(&f);
+		sec_begin(&f, "outputs");
+		if (d->shared)
+			outputs(&f);
+		sec_end(&f);
+		lp_yamlw_map_end(&f.w);
+	}
+	if (d->n_includes) {
+		/* last key: included files' sections come after this file's own */
+		lp_yamlw_str(&f.w, "includes");
+		lp_yamlw_seq(&f.w);
+		for (size_t i = 0; i < d->n_includes; i++)
+			lp_yamlw_str(&f.w, d->includes[i]);
+		lp_yamlw_seq_end(&f.w);
+	}
+	lp_yamlw_map_end(&f.w);
+	err = lp_yamlw_end(&f.w);
+	if (!err)
+		err = f.err;
+out:
+	lp_buf_free(&f.t);
+	lp_buf_free(&f.t2);
+	return err;
+}
+
+static lp_err add_doc(struct lp_rctx *c, const struct doc_spec *d, const char *name,
+		      struct lp_rendered_config *cfg, size_t *len)
+{
+	struct lp_buf b;
+	lp_err err;
+
+	lp_buf_init(&b, 0);
+	err = shipper_doc(c, d, &b);
+	if (!err) {
+		*len = b.len;
+		err = lp_render_config_add(cfg, name, &b);
+	}
+	lp_buf_free(&b);
+	return err;
+}
+
+/* Renders pipelines [from, to) as part files; halves a group that comes out
+ * over the limit. */
+static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct lp_rendered_config *cfg,
+			unsigned *seq)
+{
+	struct doc_spec d = {0};
+	struct lp_buf b;
+	char name[32];
+	lp_err err;
+
+	d.from = from;
+	d.to = to;
+	lp_buf_init(&b, 0);
+	err = shipper_doc(c, &d, &b);
+	if (err)
+		goto out;
+	if (b.len > LP_RENDER_SPLIT_BYTES && to - from > 1) {
+		size_t mid = from + (to - from) / 2;
+		lp_buf_free(&b);
+		err = add_parts(c, from, mid, cfg, seq);
+		if (!err)
+			err = add_parts(c, mid, to, cfg, seq);
+		goto out;
+	}
+	if (b.len > LP_RENDER_SPLIT_BYTES) {
+		err = LP_ERR_TOO_LARGE; /* a single pipeline: checked by the caller before */
+		goto out;
+	}
+	snprintf(name, sizeof(name), "part-%03u.yaml", ++*seq);
+	err = lp_render_config_add(cfg, name, &b);
+out:
+	lp_buf_free(&b);
+	return err;
+}
+
+lp_err lp_render_fb_shipper(struct lp_rctx *c)
+{
+	struct lp_rendered_config *cfg = &c->out->shipper;
+	struct doc_spec all = {0}, shared = {0}, entry = {0};
+	struct lp_buf b;
+	char **names = NULL;
+	size_t len = 0, n_names = 0, start;
+	unsigned seq = 0;
+	lp_err err;
+
+	for (size_t i = 0; i < c->npi; i++)
+		if (c->pi[i].ok && pipeline_files_meta(&c->pi[i]))
+			c->any_files_meta = 1;
+	all.service = 1;
+	all.shared = 1;
+	all.to = c->npi;
+	all.track = 1;
+	lp_buf_init(&b, 0);
+	err = shipper_doc(c, &all, &b);
+	if (err)
+		goto out;
+	if (b.len <= LP_RENDER_SPLIT_BYTES) {
+		err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
+		goto out;
+	}
+	lp_buf_free(&b);
+	/* too large: one entry file with service + includes, a shared part, then
+	 * pipelines packed into parts by their measured size */
+	for (size_t i = 0; i < c->npi; i++) {
+		struct lp_pinfo *pi = &c->pi[i];
+		if (pi->ok && pi->est_bytes > LP_RENDER_PACK_BYTES) {
+			pi->ok = 0;
+			err = lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name,
+						    "spec", "rendered configuration of this pipeline "
+							    "alone is larger than %u bytes",
+						    LP_RENDER_PACK_BYTES);
+			if (err)
+				goto out;
+		}
+	}
+	/* files[0] is the entry: reserve it, fill it last */
+	err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
+	if (err)
+		goto out;
+	shared.shared = 1;
+	err = add_doc(c, &shared, "part-000.yaml", cfg, &len);
+	if (!err && len > LP_RENDER_SPLIT_BYTES)
+		err = LP_ERR_TOO_LARGE;
+	start = 0;
+	while (!err && start < c->npi) {
+		size_t end = start, sum = 0;
+		while (end < c->npi && (end == start || sum + c->pi[end].est_bytes <= LP_RENDER_PACK_BYTES)) {
+			if (c->pi[end].ok)
+				sum += c->pi[end].est_bytes;
+			end++;
+		}
+		err = add_parts(c, start, end, cfg, &seq);
+		start = end;
+	}
+	if (err)
+		goto out;
+	n_names = cfg->n_files - 1;
+	names = lp_calloc(n_names, sizeof(*names));
+	if (!names) {
+		err = LP_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_names; i++)
+		names[i] = cfg->files[i + 1].name;
+	entry.service = 1;
+	entry.includes = (const char *const *)names;
+	entry.n_includes = n_names;
+	lp_buf_init(&b, 0);
+	err = shipper_doc(c, &entry, &b);
+	if (err)
+		goto out;
+	lp_free(cfg->files[0].data);
+	cfg->files[0].len = b.len;
+	cfg->files[0].data = lp_buf_take(&b);
+	if (!cfg->files[0].data)
+		err = LP_ERR_NOMEM;
+out:
+	lp_free(names);
+	lp_buf_free(&b);
+	return err;
+}
+
+lp_err lp_render_fb_aggregator(struct lp_rctx *c)
+{
+	struct fb f;
+	struct lp_buf b;
+	lp_err err;
+	int alo = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	f.aggregator = 1;
+	lp_buf_init(&b, 0);
+	f.out = &b;
+	lp_buf_init(&f.t, 0);
+	lp_buf_init(&f.t2, 0);
+	for (size_t i = 0; i < c->npi; i++)
+		if (c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once)
+			alo = 1;
+	err = lp_yamlw_begin(&f.w, &b);
+	if (err)
+		goto out;
+	lp_yamlw_map(&f.w);
+	service(&f);
+	lp_yamlw_str(&f.w, "pipeline");
+	lp_yamlw_map(&f.w);
+	sec_begin(&f, "inputs");
+	plugin(&f, "forward");
+	kv(&f, "alias", "lp_forward");
+	kv(&f, "listen", "0.0.0.0");
+	lp_yamlw_kvi(&f.w, "port", LP_RENDER_FORWARD_PORT);
+	kv(&f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
+	kv(&f, "self_hostname", "logplane-aggregator");
+	kv(&f, "mem_buf_limit", "64M");
+	(void)alo;
+	kv(&f, "storage.type", "filesystem");
+	lp_yamlw_kvb(&f.w, "storage.pause_on_chunks_overlimit", 1);
+	plugin_end(&f);
+	sec_end(&f);
+	sec_begin(&f, "filters");
+	livetail_shared_filters(&f);
+	sec_end(&f);
+	sec_begin(&f, "outputs");
+	outputs(&f);
+	sec_end(&f);
+	lp_yamlw_map_end(&f.w);
+	lp_yamlw_map_end(&f.w);
+	err = lp_yamlw_end(&f.w);
+	if (!err)
+		err = f.err;
+	if (!err)
+		err = lp_render_config_add(&c->out->aggregator, "fluent-bit.yaml", &b);
+out:
+	lp_buf_free(&b);
+	lp_buf_free(&f.t);
+	lp_buf_free(&f.t2);
+	return err;
+}

@@ -1,0 +1,355 @@
+/* pkg/render/fluentd.c: the aggregator in Fluentd's own config syntax (the
+ * alternative engine). Every user string is written single-quoted with \\ and
+ * \' escaped (Fluentd evaluates #{...} only inside double quotes); secrets are
+ * "#{ENV['VAR']}" with renderer-made variable names only. Strings with control
+ * characters never get here: check.c leaves such resources out. */
+#include "internal.h"
+#include "../util/mem.h"
+#include <jansson.h>
+#include <string.h>
+
+struct fd {
+	struct lp_rctx *c;
+	struct lp_buf *b;
+	lp_err err;
+};
+
+static void put(struct fd *d, const char *s)
+{
+	if (!d->err)
+		d->err = lp_buf_adds(d->b, s);
+}
+
+/* Appends s single-quoted; control characters become spaces (never newlines). */
+static void q(struct fd *d, const char *s)
+{
+	put(d, "'");
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && !d->err; p++) {
+		if (*p == '\\' || *p == '\'') {
+			d->err = lp_buf_addc(d->b, '\\');
+			if (!d->err)
+				d->err = lp_buf_addc(d->b, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			d->err = lp_buf_addc(d->b, ' ');
+		} else {
+			d->err = lp_buf_addc(d->b, (char)*p);
+		}
+	}
+	put(d, "'");
+}
+
+static void kq(struct fd *d, const char *indent, const char *key, const char *value)
+{
+	put(d, indent);
+	put(d, key);
+	put(d, " ");
+	q(d, value);
+	put(d, "\n");
+}
+
+static void ki(struct fd *d, const char *indent, const char *key, long long v)
+{
+	if (!d->err)
+		d->err = lp_buf_addf(d->b, "%s%s %lld\n", indent, key, v);
+}
+
+static void kenv(struct fd *d, const char *indent, const char *key, const char *var)
+{
+	if (!var || d->err)
+		return;
+	d->err = lp_buf_addf(d->b, "%s%s \"#{ENV['%s']}\"\n", indent, key, var);
+}
+
+/* Appends a JSON text (jansson) as a single-quoted value. */
+static void kjson(struct fd *d, const char *indent, const char *key, json_t *j)
+{
+	char *txt;
+
+	if (!j) {
+		d->err = d->err ? d->err : LP_ERR_NOMEM;
+		return;
+	}
+	txt = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (!txt) {
+		d->err = d->err ? d->err : LP_ERR_NOMEM;
+		return;
+	}
+	kq(d, indent, key, txt);
+	free(txt);
+}
+
+/* Appends the JSON encoding of s, escaped for a Fluentd double-quoted string. */
+static void dq_json(struct fd *d, const char *s)
+{
+	json_t *j = json_string(s);
+	char *txt = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	json_decref(j);
+	if (!txt) {
+		d->err = d->err ? d->err : LP_ERR_NOMEM;
+		return;
+	}
+	for (const char *p = txt; *p && !d->err; p++) {
+		if (*p == '\\' || *p == '"' || *p == '#')
+			d->err = lp_buf_addc(d->b, '\\');
+		if (!d->err)
+			d->err = lp_buf_addc(d->b, *p);
+	}
+	free(txt);
+}
+
+static void url(struct fd *d, const char *indent, const char *key, int tls, const char *host,
+		int port, const char *path)
+{
+	struct lp_buf u;
+
+	lp_buf_init(&u, 0);
+	if (lp_buf_addf(&u, "%s://%s:%d%s", tls ? "https" : "http", host, port, path ? path : "") ||
+	    (kq(d, indent, key, lp_buf_str(&u)), 0))
+		d->err = d->err ? d->err : LP_ERR_NOMEM;
+	lp_buf_free(&u);
+}
+
+static void buffer(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	int alo = o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE;
+	int rl = o->delivery.retry_limit > 0 ? o->delivery.retry_limit : (alo ? 10 : 1);
+	uint64_t limit = 1000000000ULL;
+
+	if (o->delivery.buffer_limit)
+		(void)lp_render_size(o->delivery.buffer_limit, &limit);
+	put(d, "    <buffer>\n");
+	if (alo) {
+		put(d, "      @type file\n");
+		if (!d->err)
+			d->err = lp_buf_addf(d->b, "      path " LP_RENDER_STATE_DIR "/buffer/%s\n", oi->h);
+		ki(d, "      ", "total_limit_size", (long long)limit);
+		put(d, "      overflow_action block\n");
+	} else {
+		put(d, "      @type memory\n");
+		ki(d, "      ", "total_limit_size", 64 * 1024 * 1024);
+		put(d, "      overflow_action drop_oldest_chunk\n");
+	}
+	put(d, "      flush_mode interval\n      flush_interval 1s\n");
+	ki(d, "      ", "retry_max_times", rl);
+	put(d, "    </buffer>\n");
+}
+
+static void auth(struct fd *d, const struct lp_oinfo *oi)
+{
+	kenv(d, "    ", "user", oi->user_var);
+	kenv(d, "    ", "password", oi->pass_var);
+}
+
+static void store(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_aws *a = &o->aws;
+
+	put(d, "  <store>\n");
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		put(d, "    @type kinesis_streams\n");
+		kq(d, "    ", "region", a->region);
+		kq(d, "    ", "stream_name", o->u.kinesis.stream);
+		if (a->endpoint)
+			kq(d, "    ", "endpoint", a->endpoint);
+		break;
+	case LP_OUT_FIREHOSE:
+		put(d, "    @type kinesis_firehose\n");
+		kq(d, "    ", "region", a->region);
+		kq(d, "    ", "delivery_stream_name", o->u.firehose.delivery_stream);
+		if (a->endpoint)
+			kq(d, "    ", "endpoint", a->endpoint);
+		break;
+	case LP_OUT_S3:
+		put(d, "    @type s3\n");
+		kq(d, "    ", "s3_region", a->region);
+		kq(d, "    ", "s3_bucket", o->u.s3.bucket);
+		if (a->endpoint) {
+			kq(d, "    ", "s3_endpoint", a->endpoint);
+			put(d, "    force_path_style true\n");
+		}
+		kq(d, "    ", "path", "logs/${tag}/%Y/%m/%d/");
+		kq(d, "    ", "store_as", o->u.s3.compression && !strcmp(o->u.s3.compression, "none")
+						? "text"
+						: "gzip");
+		break;
+	case LP_OUT_CLOUDWATCH:
+		put(d, "    @type cloudwatch_logs\n");
+		kq(d, "    ", "region", a->region);
+		kq(d, "    ", "log_group_name", o->u.cloudwatch.log_group);
+		put(d, "    use_tag_as_stream true\n");
+		break;
+	case LP_OUT_OPENSEARCH:
+	case LP_OUT_ELASTICSEARCH: {
+		const struct lp_out_search *s = &o->u.search;
+		put(d, o->type == LP_OUT_OPENSEARCH ? "    @type opensearch\n" : "    @type elasticsearch\n");
+		kq(d, "    ", "host", s->host);
+		ki(d, "    ", "port", s->port > 0 ? s->port : 9200);
+		put(d, s->tls.enabled ? "    scheme https\n" : "    scheme http\n");
+		if (s->tls.enabled && !s->tls.verify)
+			put(d, "    ssl_verify false\n");
+		if (oi->ca_path)
+			kq(d, "    ", "ca_file", oi->ca_path);
+		if (s->logstash_prefix) {
+			put(d, "    logstash_format true\n");
+			kq(d, "    ", "logstash_prefix", s->logstash_prefix);
+		} else {
+			kq(d, "    ", "index_name", s->index ? s->index : "logs");
+		}
+		auth(d, oi);
+		break;
+	}
+	case LP_OUT_KAFKA: {
+		struct lp_buf b;
+		lp_buf_init(&b, 0);
+		for (size_t i = 0; i < o->u.kafka.brokers.n && !d->err; i++)
+			d->err = lp_buf_addf(&b, "%s%s", i ? "," : "", o->u.kafka.brokers.v[i]);
+		put(d, "    @type kafka2\n");
+		kq(d, "    ", "brokers", lp_buf_str(&b));
+		kq(d, "    ", "default_topic", o->u.kafka.topic);
+		put(d, "    <format>\n      @type json\n    </format>\n");
+		lp_buf_free(&b);
+		break;
+	}
+	case LP_OUT_LOKI: {
+		const struct lp_out_loki *l = &o->u.loki;
+		json_t *labels = json_object();
+		put(d, "    @type loki\n");
+		url(d, "    ", "url", l->tls.enabled, l->host, l->port > 0 ? l->port : 3100, NULL);
+		if (l->tenant_id)
+			kq(d, "    ", "tenant", l->tenant_id);
+		for (size_t i = 0; labels && i < l->n_labels; i++)
+			if (json_object_set_new(labels, l->labels[i].key, json_string(l->labels[i].value)))
+				d->err = d->err ? d->err : LP_ERR_NOMEM;
+		kjson(d, "    ", "extra_labels", labels);
+		kenv(d, "    ", "username", oi->user_var);
+		kenv(d, "    ", "password", oi->pass_var);
+		break;
+	}
+	case LP_OUT_HTTP: {
+		const struct lp_out_http *h = &o->u.http;
+		put(d, "    @type http\n");
+		url(d, "    ", "endpoint", h->tls.enabled, h->host,
+		    h->port > 0 ? h->port : (h->tls.enabled ? 443 : 80), h->uri ? h->uri : "/");
+		if (h->n_headers) {
+			/* double-quoted so a Secret can come in through #{ENV[...]}; user text
+			 * is JSON-encoded, then \\, \" and \# escaped for Fluentd */
+			put(d, "    headers \"{");
+			for (size_t i = 0; i < h->n_headers; i++) {
+				if (i)
+					put(d, ",");
+				dq_json(d, h->headers[i].name);
+				put(d, ":");
+				if (oi->header_vars && oi->header_vars[i]) {
+					if (!d->err)
+						d->err = lp_buf_addf(d->b, "\\\"#{ENV['%s']}\\\"",
+								     oi->header_vars[i]);
+				} else {
+					dq_json(d, h->headers[i].value ? h->headers[i].value : "");
+				}
+			}
+			put(d, "}\"\n");
+		}
+		put(d, "    <format>\n      @type json\n    </format>\n");
+		break;
+	}
+	case LP_OUT_SLACK:
+		put(d, "    @type slack\n");
+		kenv(d, "    ", "webhook_url", oi->secret_var);
+		break;
+	case LP_OUT_FORWARD: {
+		const struct lp_out_forward *fw = &o->u.forward;
+		put(d, "    @type forward\n");
+		if (fw->tls.enabled)
+			put(d, "    transport tls\n");
+		if (oi->secret_var) {
+			put(d, "    <security>\n      self_hostname logplane-aggregator\n");
+			kenv(d, "      ", "shared_key", oi->secret_var);
+			put(d, "    </security>\n");
+		}
+		put(d, "    <server>\n");
+		kq(d, "      ", "host", fw->host);
+		ki(d, "      ", "port", fw->port > 0 ? fw->port : 24224);
+		put(d, "    </server>\n");
+		break;
+	}
+	case LP_OUT_STDOUT:
+		put(d, "    @type stdout\n");
+		break;
+	case LP_OUT_LIVETAIL: {
+		struct lp_buf p;
+		lp_buf_init(&p, 0);
+		if (lp_buf_addf(&p, "/ingest/%s/%s", o->meta.ns, o->meta.name))
+			d->err = d->err ? d->err : LP_ERR_NOMEM;
+		put(d, "    @type http\n");
+		url(d, "    ", "endpoint", 0, d->c->lt_host, d->c->lt_port, lp_buf_str(&p));
+		put(d, "    <format>\n      @type json\n    </format>\n");
+		lp_buf_free(&p);
+		break;
+	}
+	default:
+		break;
+	}
+	buffer(d, oi);
+	put(d, "  </store>\n");
+}
+
+lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
+{
+	struct lp_buf b;
+	struct fd d;
+	lp_err err;
+
+	lp_buf_init(&b, 0);
+	d.c = c;
+	d.b = &b;
+	d.err = LP_OK;
+	put(&d, "# logplane aggregator (Fluentd). Generated: do not edit.\n"
+		"<system>\n  log_level info\n</system>\n"
+		"<source>\n  @type forward\n  bind 0.0.0.0\n");
+	ki(&d, "  ", "port", LP_RENDER_FORWARD_PORT);
+	put(&d, "  <security>\n    self_hostname logplane-aggregator\n");
+	kenv(&d, "    ", "shared_key", LP_RENDER_FWD_KEY_VAR);
+	put(&d, "  </security>\n</source>\n"
+		"<source>\n  @type monitor_agent\n  bind 0.0.0.0\n  port 24220\n</source>\n");
+	/* route copies: one <match> per LogOutput */
+	for (size_t i = 0; i < c->noi; i++) {
+		const struct lp_oinfo *oi = &c->oi[i];
+		if (!oi->ok || !oi->used_agg)
+			continue;
+		if (!d.err)
+			d.err = lp_buf_addf(&b, "<match o.%s.**>\n  @type copy\n", oi->h);
+		store(&d, oi);
+		put(&d, "</match>\n");
+	}
+	/* whole pipelines: one <match> per pipeline, a <store> per output */
+	for (size_t i = 0; i < c->npi; i++) {
+		const struct lp_pinfo *pi = &c->pi[i];
+		int n = 0;
+		if (!pi->ok || !pi->agg)
+			continue;
+		for (size_t r = 0; r < pi->p->n_routes; r++) {
+			const struct lp_oinfo *oi;
+			if (!pi->routes[r].ok || pi->p->routes[r].op != LP_ROUTE_ALL)
+				continue;
+			oi = &c->oi[pi->routes[r].out];
+			if (oi->o->type == LP_OUT_LIVETAIL)
+				continue;
+			if (n++ == 0 && !d.err)
+				d.err = lp_buf_addf(&b, "<match a.%s.**>\n  @type copy\n", pi->h);
+			store(&d, oi);
+		}
+		if (n)
+			put(&d, "</match>\n");
+	}
+	put(&d, "<match **>\n  @type null\n</match>\n");
+	err = d.err;
+	if (!err)
+		err = lp_render_config_add(&c->out->aggregator, "fluent.conf", &b);
+	lp_buf_free(&b);
+	return err;
+}

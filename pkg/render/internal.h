@@ -1,0 +1,128 @@
+/* pkg/render internals shared by render.c, fluentbit.c, fluentd.c, check.c.
+ * Not part of the public contract (render.h). */
+#ifndef LP_RENDER_INTERNAL_H
+#define LP_RENDER_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "render.h"
+#include "yamlw.h"
+#include "../util/buf.h"
+
+#define LP_RENDER_STORAGE_PATH "/var/lib/logplane/storage"
+#define LP_RENDER_STATE_DIR "/var/lib/logplane"
+#define LP_RENDER_CA_DIR "/etc/logplane/ca"
+#define LP_RENDER_FORWARD_PORT 24224
+#define LP_RENDER_HTTP_PORT 2020
+#define LP_RENDER_FWD_KEY_VAR "LP_FORWARD_SHARED_KEY"
+#define LP_RENDER_FWD_SECRET "logplane-forward"
+#define LP_RENDER_FWD_SECRET_KEY "shared_key"
+/* Parts are packed to this estimate; each part is then checked against the hard limit. */
+#define LP_RENDER_PACK_BYTES (800u * 1024u)
+
+/* Everything the renderer knows about one output that will be rendered. */
+struct lp_oinfo {
+	const struct lp_output *o;
+	char h[13];        /* 12 hex chars of SHA-256("ns/name") */
+	int ok;            /* passed the renderer's checks */
+	int used_direct;   /* a rendered direct pipeline routes here */
+	int used_agg;      /* a rendered aggregator pipeline routes here */
+	char *endpoint_host; /* AWS endpoint split for kinesis/firehose/cloudwatch */
+	int endpoint_port;
+	char *user_var, *pass_var;   /* basic auth env vars (or NULL) */
+	char *secret_var;            /* slack webhook / forward shared key */
+	char **header_vars;          /* http headers from Secrets, per header (or NULL) */
+	char *ca_path;               /* tls.ca_file (or NULL) */
+};
+
+struct lp_route_info {
+	size_t out;   /* index into ctx->oi */
+	int ok;       /* resolved */
+};
+
+struct lp_pinfo {
+	const struct lp_pipeline *p;
+	char h[13];
+	int ok;
+	int agg;                    /* ships through the aggregator */
+	char prefix[16];            /* "p.<h>" or "a.<h>" */
+	struct lp_route_info *routes; /* n_routes */
+	int any_at_least_once;       /* some routed output is atLeastOnce */
+	/* bytes this pipeline adds to the shipper config (estimate, for splitting) */
+	size_t est_bytes;
+};
+
+struct lp_rctx {
+	const struct lp_render_input *in;
+	const char *control_ns;
+	const char *agg_host;
+	const char *lt_host;
+	int lt_port;
+	struct lp_pinfo *pi;
+	size_t npi;
+	struct lp_oinfo *oi;
+	size_t noi;
+	struct lp_rendered *out;
+	size_t cap_env, cap_problems, cap_mounts;
+	/* the AWS credentials Secret for the whole shipper (Fluent Bit's AWS outputs
+	 * read one process-wide environment chain) */
+	const struct lp_output *aws_secret_owner;
+	/* shared input facts */
+	int any_app, any_system, any_kube_labels, any_kube_annotations, any_kube;
+	int app_fs, system_fs;       /* filesystem storage on the shared inputs */
+	const char *app_mem_buf_limit; /* borrowed */
+	enum lp_aggregator_engine engine;
+	int any_agg;
+	int any_files_meta;
+	struct lp_buf scratch;       /* reusable small buffer */
+	struct lp_buf agg_host_buf, lt_host_buf; /* default host names */
+};
+
+/* ---- render.c helpers ---- */
+LP_WUR lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns,
+				    const char *name, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* Adds (or finds) the env var for Secret ns/name/key; *var borrowed from c->out. */
+LP_WUR lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name,
+				const char *key, const char **var);
+LP_WUR lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char *ns,
+				  const char *name, const char *key);
+LP_WUR lp_err lp_render_mount_add(struct lp_rctx *c, const char *ns, const char *name,
+				  const char *key, const char **path);
+/* 12 hex chars of SHA-256 over a and b joined by '/'. */
+void lp_render_short_hash(char out[13], const char *a, const char *b);
+
+/* ---- check.c: per-resource checks; add problems and return 0 when not renderable ---- */
+LP_WUR lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok);
+LP_WUR lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok);
+
+/* ---- text helpers (text.c) ---- */
+/* Appends a regex with whitespace turned into \xHH and "${" into \x24{ so it
+ * survives Fluent Bit's space-separated rules and ${VAR} expansion. */
+LP_WUR lp_err lp_render_regex_safe(struct lp_buf *b, const char *re);
+/* Appends s escaped for an Oniguruma regex (a literal). */
+LP_WUR lp_err lp_render_regex_lit(struct lp_buf *b, const char *s);
+/* Appends a Lua string literal "..." with every byte outside [A-Za-z0-9_.-] as \ddd. */
+LP_WUR lp_err lp_render_lua_str(struct lp_buf *b, const char *s);
+/* Appends a record accessor for a dotted field path: level -> $level,
+ * kubernetes.labels.app -> $kubernetes['labels']['app']. */
+LP_WUR lp_err lp_render_accessor(struct lp_buf *b, const char *path);
+/* 1 when s is a usable field path for lp_render_accessor. */
+int lp_render_field_ok(const char *path);
+/* 1 when s is valid UTF-8 without NUL (length-limited by the caller). */
+int lp_render_utf8_ok(const char *s);
+/* Fluent Bit duration: "30s", "10m", "1h", "500ms"; writes seconds (fraction) on success. */
+int lp_render_duration(const char *s, double *seconds);
+/* Size: "5M", "1G", "1Gi", "100000"; writes bytes on success. */
+int lp_render_size(const char *s, uint64_t *bytes);
+
+/* ---- fluentbit.c ---- */
+/* Shipper config into c->out->shipper; aggregator (Fluent Bit) into c->out->aggregator. */
+LP_WUR lp_err lp_render_fb_shipper(struct lp_rctx *c);
+LP_WUR lp_err lp_render_fb_aggregator(struct lp_rctx *c);
+/* ---- fluentd.c ---- */
+LP_WUR lp_err lp_render_fluentd_aggregator(struct lp_rctx *c);
+
+/* Adds a file to a rendered config (copies name, takes data from buf). */
+LP_WUR lp_err lp_render_config_add(struct lp_rendered_config *cfg, const char *name,
+				   struct lp_buf *data);
+#endif

@@ -1,0 +1,768 @@
+/* pkg/render/render.c: lp_render() — sorting, reference resolution, problems,
+ * environment variables for Secrets, content hashes, summaries. The text itself
+ * is written by fluentbit.c and fluentd.c. */
+#include "internal.h"
+#include "../util/mem.h"
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------- small helpers ---------------- */
+
+static void sha256(unsigned char out[32], const void *data, size_t len)
+{
+	unsigned int n = 32;
+
+	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+static void hex(char *out, const unsigned char *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void lp_render_short_hash(char out[13], const char *a, const char *b)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char d[32];
+	unsigned int n = 32;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, a, strlen(a)) || !EVP_DigestUpdate(ctx, "/", 1) ||
+	    !EVP_DigestUpdate(ctx, b, strlen(b)) || !EVP_DigestFinal_ex(ctx, d, &n))
+		memset(d, 0, sizeof(d));
+	EVP_MD_CTX_free(ctx);
+	hex(out, d, 6);
+}
+
+static lp_err grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	void *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return LP_OK;
+	ncap = *cap ? *cap * 2 : 8;
+	p = lp_realloc(*arr, ncap * elem);
+	if (!p)
+		return LP_ERR_NOMEM;
+	memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
+	*arr = p;
+	*cap = ncap;
+	return LP_OK;
+}
+
+lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns, const char *name,
+			     const char *field, const char *fmt, ...)
+{
+	struct lp_rendered *r = c->out;
+	struct lp_render_problem *p;
+	struct lp_buf msg;
+	va_list ap;
+	lp_err err;
+
+	err = grow((void **)&r->problems, &c->cap_problems, r->n_problems, sizeof(*r->problems));
+	if (err)
+		return err;
+	lp_buf_init(&msg, 0);
+	va_start(ap, fmt);
+	err = lp_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	if (err)
+		return err;
+	p = &r->problems[r->n_problems];
+	p->kind = lp_strdup(kind);
+	p->ns = lp_strdup(ns ? ns : "");
+	p->name = lp_strdup(name ? name : "");
+	p->field = lp_strdup(field ? field : "");
+	p->message = lp_buf_take(&msg);
+	r->n_problems++; /* counted even when partly filled, so free releases it */
+	if (!p->kind || !p->ns || !p->name || !p->field || !p->message)
+		return LP_ERR_NOMEM;
+	return LP_OK;
+}
+
+lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char *ns, const char *name,
+			   const char *key)
+{
+	struct lp_rendered *r = c->out;
+	struct lp_render_env *e;
+	lp_err err;
+
+	for (size_t i = 0; i < r->n_env; i++)
+		if (strcmp(r->env[i].var, var) == 0)
+			return LP_OK;
+	err = grow((void **)&r->env, &c->cap_env, r->n_env, sizeof(*r->env));
+	if (err)
+		return err;
+	e = &r->env[r->n_env++];
+	e->var = lp_strdup(var);
+	e->secret_ns = lp_strdup(ns);
+	e->secret_name = lp_strdup(name);
+	e->secret_key = lp_strdup(key);
+	if (!e->var || !e->secret_ns || !e->secret_name || !e->secret_key)
+		return LP_ERR_NOMEM;
+	return LP_OK;
+}
+
+lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name, const char *key,
+			 const char **var)
+{
+	struct lp_buf b;
+	unsigned char d[32];
+	char h[33], v[64];
+	lp_err err;
+
+	lp_buf_init(&b, 0);
+	err = lp_buf_addf(&b, "%s%c%s%c%s", ns, 0, name, 0, key);
+	if (err)
+		return err;
+	sha256(d, b.ptr, b.len);
+	lp_buf_free(&b);
+	hex(h, d, 8);
+	for (char *p = h; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	snprintf(v, sizeof(v), "LP_SECRET_%s", h);
+	err = lp_render_env_named(c, v, ns, name, key);
+	if (err)
+		return err;
+	for (size_t i = 0; i < c->out->n_env; i++)
+		if (strcmp(c->out->env[i].var, v) == 0)
+			*var = c->out->env[i].var;
+	return LP_OK;
+}
+
+lp_err lp_render_mount_add(struct lp_rctx *c, const char *ns, const char *name, const char *key,
+			   const char **path)
+{
+	struct lp_rendered *r = c->out;
+	struct lp_render_mount *m;
+	struct lp_buf b;
+	lp_err err;
+
+	lp_buf_init(&b, 0);
+	err = lp_buf_addf(&b, LP_RENDER_CA_DIR "/%s.%s/%s", ns, name, key);
+	if (err)
+		return err;
+	for (size_t i = 0; i < r->n_mounts; i++)
+		if (strcmp(r->mounts[i].path, lp_buf_str(&b)) == 0) {
+			*path = r->mounts[i].path;
+			lp_buf_free(&b);
+			return LP_OK;
+		}
+	err = grow((void **)&r->mounts, &c->cap_mounts, r->n_mounts, sizeof(*r->mounts));
+	if (err) {
+		lp_buf_free(&b);
+		return err;
+	}
+	m = &r->mounts[r->n_mounts++];
+	m->path = lp_buf_take(&b);
+	m->secret_ns = lp_strdup(ns);
+	m->secret_name = lp_strdup(name);
+	m->secret_key = lp_strdup(key);
+	if (!m->path || !m->secret_ns || !m->secret_name || !m->secret_key)
+		return LP_ERR_NOMEM;
+	*path = m->path;
+	return LP_OK;
+}
+
+lp_err lp_render_config_add(struct lp_rendered_config *cfg, const char *name, struct lp_buf *data)
+{
+	struct lp_render_file *f;
+	size_t len = data->len;
+
+	f = lp_realloc(cfg->files, (cfg->n_files + 1) * sizeof(*f));
+	if (!f)
+		return LP_ERR_NOMEM;
+	cfg->files = f;
+	f = &cfg->files[cfg->n_files];
+	f->name = lp_strdup(name);
+	f->data = lp_buf_take(data);
+	f->len = len;
+	cfg->n_files++;
+	if (!f->name || !f->data)
+		return LP_ERR_NOMEM;
+	return LP_OK;
+}
+
+static lp_err config_hash(struct lp_rendered_config *cfg)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char d[32];
+	unsigned int n = 32;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+
+	cfg->total_bytes = 0;
+	for (size_t i = 0; ok && i < cfg->n_files; i++) {
+		ok = EVP_DigestUpdate(ctx, cfg->files[i].name, strlen(cfg->files[i].name) + 1) &&
+		     EVP_DigestUpdate(ctx, cfg->files[i].data, cfg->files[i].len) &&
+		     EVP_DigestUpdate(ctx, "", 1);
+		cfg->total_bytes += cfg->files[i].len;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, d, &n);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return LP_ERR_NOMEM;
+	hex(cfg->hash, d, 32);
+	return LP_OK;
+}
+
+/* ---------------- sorting ---------------- */
+
+static int cmp_meta(const struct lp_meta *a, const struct lp_meta *b)
+{
+	int r = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
+	return r ? r : strcmp(a->name ? a->name : "", b->name ? b->name : "");
+}
+
+static int cmp_pi(const void *a, const void *b)
+{
+	return cmp_meta(&((const struct lp_pinfo *)a)->p->meta, &((const struct lp_pinfo *)b)->p->meta);
+}
+
+static int cmp_oi(const void *a, const void *b)
+{
+	return cmp_meta(&((const struct lp_oinfo *)a)->o->meta, &((const struct lp_oinfo *)b)->o->meta);
+}
+
+static int cmp_env(const void *a, const void *b)
+{
+	return strcmp(((const struct lp_render_env *)a)->var, ((const struct lp_render_env *)b)->var);
+}
+
+static int cmp_mount(const void *a, const void *b)
+{
+	return strcmp(((const struct lp_render_mount *)a)->path,
+		      ((const struct lp_render_mount *)b)->path);
+}
+
+static int lp_output_type_is_aws_local(enum lp_output_type t)
+{
+	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 || t == LP_OUT_CLOUDWATCH;
+}
+
+/* A DNS-1123 subdomain (metadata names and namespaces). */
+static int dns_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 253 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
+		      s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/* ---------------- steps ---------------- */
+
+static lp_err meta_ok(struct lp_rctx *c, const char *kind, const struct lp_meta *m, int *ok)
+{
+	*ok = 1;
+	if (!dns_name(m->ns) || !dns_name(m->name)) {
+		*ok = 0;
+		return lp_render_problem_add(c, kind, m->ns, m->name, "metadata",
+					     "namespace and name must be DNS names (a-z, 0-9, '-', '.')");
+	}
+	return LP_OK;
+}
+
+static lp_err outputs_step(struct lp_rctx *c)
+{
+	lp_err err = LP_OK;
+	int ok;
+
+	for (size_t i = 0; !err && i < c->noi; i++) {
+		struct lp_oinfo *oi = &c->oi[i];
+		lp_render_short_hash(oi->h, oi->o->meta.ns ? oi->o->meta.ns : "",
+				     oi->o->meta.name ? oi->o->meta.name : "");
+		err = meta_ok(c, "LogOutput", &oi->o->meta, &ok);
+		if (err || !ok)
+			continue;
+		if (i > 0 && cmp_meta(&c->oi[i - 1].o->meta, &oi->o->meta) == 0) {
+			err = lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
+						    "metadata.name", "duplicate LogOutput");
+			continue;
+		}
+		err = lp_render_check_output(c, oi, &ok);
+		if (err || !ok)
+			continue;
+		if (lp_output_type_is_aws_local(oi->o->type) && oi->o->aws.credentials.secret_name) {
+			const struct lp_aws_credentials *a = &oi->o->aws.credentials, *b;
+			if (!c->aws_secret_owner) {
+				c->aws_secret_owner = oi->o;
+			} else {
+				b = &c->aws_secret_owner->aws.credentials;
+				if (strcmp(c->aws_secret_owner->meta.ns, oi->o->meta.ns) ||
+				    strcmp(a->secret_name, b->secret_name)) {
+					err = lp_render_problem_add(
+						c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
+						"spec.aws.credentials.secretRef",
+						"Fluent Bit reads one set of AWS keys per process and "
+						"LogOutput %s/%s already uses Secret %s: use the same "
+						"Secret, or roleArn / the default chain",
+						c->aws_secret_owner->meta.ns, c->aws_secret_owner->meta.name,
+						b->secret_name);
+					continue;
+				}
+			}
+		}
+		oi->ok = 1;
+	}
+	return err;
+}
+
+static long find_output(const struct lp_rctx *c, const char *ns, const char *name)
+{
+	size_t lo = 0, hi = c->noi;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct lp_meta *m = &c->oi[mid].o->meta;
+		int r = strcmp(m->ns ? m->ns : "", ns);
+		if (!r)
+			r = strcmp(m->name ? m->name : "", name);
+		if (r == 0)
+			return (long)mid;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static lp_err pipelines_step(struct lp_rctx *c)
+{
+	lp_err err = LP_OK;
+	char field[64];
+	int ok;
+
+	for (size_t i = 0; !err && i < c->npi; i++) {
+		struct lp_pinfo *pi = &c->pi[i];
+		const struct lp_pipeline *p = pi->p;
+		size_t resolved = 0;
+
+		lp_render_short_hash(pi->h, p->meta.ns ? p->meta.ns : "", p->meta.name ? p->meta.name : "");
+		err = meta_ok(c, "LogPipeline", &p->meta, &ok);
+		if (err || !ok)
+			continue;
+		if (i > 0 && cmp_meta(&c->pi[i - 1].p->meta, &p->meta) == 0) {
+			err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
+						    "metadata.name", "duplicate LogPipeline");
+			continue;
+		}
+		err = lp_render_check_pipeline(c, pi, &ok);
+		if (err || !ok)
+			continue;
+		for (size_t j = 0; !err && j < i; j++) {
+			const struct lp_pinfo *q = &c->pi[j];
+			if (q->ok && p->http.enabled && q->p->http.enabled &&
+			    (p->http.port ? p->http.port : 9880) == (q->p->http.port ? q->p->http.port : 9880)) {
+				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
+							    "spec.input.http.port",
+							    "port %d is already used by LogPipeline %s/%s",
+							    p->http.port ? p->http.port : 9880,
+							    q->p->meta.ns, q->p->meta.name);
+				ok = 0;
+			}
+		}
+		if (err || !ok)
+			continue;
+		pi->routes = lp_calloc(p->n_routes, sizeof(*pi->routes));
+		if (!pi->routes)
+			return LP_ERR_NOMEM;
+		for (size_t r = 0; !err && r < p->n_routes; r++) {
+			long o = p->routes[r].output_ref ? find_output(c, p->meta.ns, p->routes[r].output_ref)
+							 : -1;
+			snprintf(field, sizeof(field), "spec.routes[%zu].outputRef", r);
+			if (o < 0) {
+				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
+							    field, "LogOutput \"%s\" not found in namespace \"%s\"",
+							    p->routes[r].output_ref ? p->routes[r].output_ref : "",
+							    p->meta.ns);
+			} else if (!c->oi[o].ok) {
+				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
+							    field, "LogOutput \"%s\" is invalid and was left out",
+							    p->routes[r].output_ref);
+			} else {
+				pi->routes[r].ok = 1;
+				pi->routes[r].out = (size_t)o;
+				resolved++;
+			}
+		}
+		if (err)
+			continue;
+		if (resolved == 0) {
+			err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
+						    "spec.routes", "no route leads to a usable LogOutput: "
+								   "pipeline left out");
+			continue;
+		}
+		pi->ok = 1;
+		pi->agg = p->aggregator.enabled;
+		if (pi->agg && !c->any_agg) {
+			c->any_agg = 1;
+			c->engine = p->aggregator.engine;
+		}
+		snprintf(pi->prefix, sizeof(pi->prefix), "%c.%s", pi->agg ? 'a' : 'p', pi->h);
+	}
+	return err;
+}
+
+/* Usage flags, shared input facts, and env / mounts for used outputs. */
+static lp_err usage_step(struct lp_rctx *c)
+{
+	uint64_t best = 0, b;
+	lp_err err = LP_OK;
+
+	c->app_mem_buf_limit = "5M";
+	for (size_t i = 0; i < c->npi; i++) {
+		struct lp_pinfo *pi = &c->pi[i];
+		const struct lp_pipeline *p = pi->p;
+		if (!pi->ok)
+			continue;
+		for (size_t r = 0; r < p->n_routes; r++) {
+			struct lp_oinfo *oi;
+			if (!pi->routes[r].ok)
+				continue;
+			oi = &c->oi[pi->routes[r].out];
+			if (pi->agg)
+				oi->used_agg = 1;
+			else
+				oi->used_direct = 1;
+			if (oi->o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE)
+				pi->any_at_least_once = 1;
+			if (oi->o->delivery.mem_buf_limit &&
+			    lp_render_size(oi->o->delivery.mem_buf_limit, &b) && b > best &&
+			    p->has_app) {
+				best = b;
+				c->app_mem_buf_limit = oi->o->delivery.mem_buf_limit;
+			}
+		}
+		if (p->has_app) {
+			c->any_app = 1;
+			c->app_fs |= pi->any_at_least_once;
+		}
+		if (p->system) {
+			c->any_system = 1;
+			c->system_fs |= pi->any_at_least_once;
+		}
+		if ((p->has_app || p->system) && (p->kubernetes.enabled || p->app.n_pod_labels)) {
+			c->any_kube = 1;
+			c->any_kube_labels |= p->kubernetes.labels || p->app.n_pod_labels > 0;
+			c->any_kube_annotations |= p->kubernetes.annotations;
+		}
+	}
+	for (size_t i = 0; !err && i < c->noi; i++) {
+		struct lp_oinfo *oi = &c->oi[i];
+		const struct lp_output *o = oi->o;
+		const struct lp_basic_auth *auth = NULL;
+		const struct lp_tls *tls = NULL;
+		const char *ns = o->meta.ns, *v;
+
+		if (!oi->ok || !(oi->used_direct || oi->used_agg))
+			continue;
+		switch (o->type) {
+		case LP_OUT_OPENSEARCH:
+		case LP_OUT_ELASTICSEARCH:
+			auth = &o->u.search.auth;
+			tls = &o->u.search.tls;
+			break;
+		case LP_OUT_LOKI:
+			auth = &o->u.loki.auth;
+			tls = &o->u.loki.tls;
+			break;
+		case LP_OUT_HTTP:
+			auth = &o->u.http.auth;
+			tls = &o->u.http.tls;
+			if (o->u.http.n_headers) {
+				oi->header_vars = lp_calloc(o->u.http.n_headers, sizeof(char *));
+				if (!oi->header_vars)
+					return LP_ERR_NOMEM;
+			}
+			for (size_t h = 0; !err && h < o->u.http.n_headers; h++) {
+				const struct lp_secret_key_ref *ref = &o->u.http.headers[h].value_from;
+				if (ref->name) {
+					err = lp_render_env_var(c, ns, ref->name, ref->key ? ref->key : "value", &v);
+					oi->header_vars[h] = (char *)v;
+				}
+			}
+			break;
+		case LP_OUT_SLACK:
+			err = lp_render_env_var(c, ns, o->u.slack.webhook.name, o->u.slack.webhook.key, &v);
+			oi->secret_var = (char *)v;
+			break;
+		case LP_OUT_FORWARD:
+			tls = &o->u.forward.tls;
+			if (o->u.forward.shared_key.name) {
+				err = lp_render_env_var(c, ns, o->u.forward.shared_key.name,
+							o->u.forward.shared_key.key ? o->u.forward.shared_key.key
+										    : "shared_key",
+							&v);
+				oi->secret_var = (char *)v;
+			}
+			break;
+		default:
+			break;
+		}
+		if (!err && auth && auth->secret_name) {
+			err = lp_render_env_var(c, ns, auth->secret_name,
+						auth->username_key ? auth->username_key : "username", &v);
+			oi->user_var = (char *)v;
+			if (!err)
+				err = lp_render_env_var(c, ns, auth->secret_name,
+							auth->password_key ? auth->password_key : "password", &v);
+			oi->pass_var = (char *)v;
+		}
+		if (!err && tls && tls->enabled && tls->ca_secret_name) {
+			err = lp_render_mount_add(c, ns, tls->ca_secret_name, "ca.crt", &v);
+			oi->ca_path = (char *)v;
+		}
+		if (!err && o == c->aws_secret_owner) {
+			const struct lp_aws_credentials *a = &o->aws.credentials;
+			err = lp_render_env_named(c, "AWS_ACCESS_KEY_ID", ns, a->secret_name,
+						  a->access_key_id_key ? a->access_key_id_key
+								       : "AWS_ACCESS_KEY_ID");
+			if (!err)
+				err = lp_render_env_named(c, "AWS_SECRET_ACCESS_KEY", ns, a->secret_name,
+							  a->secret_access_key_key ? a->secret_access_key_key
+										   : "AWS_SECRET_ACCESS_KEY");
+			if (!err && a->session_token_key)
+				err = lp_render_env_named(c, "AWS_SESSION_TOKEN", ns, a->secret_name,
+							  a->session_token_key);
+		}
+	}
+	if (!err && c->any_agg)
+		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns, LP_RENDER_FWD_SECRET,
+					  LP_RENDER_FWD_SECRET_KEY);
+	return err;
+}
+
+static const char *out_type_name(enum lp_output_type t)
+{
+	static const char *n[LP_OUT_TYPE_COUNT] = {
+		[LP_OUT_KINESIS] = "kinesis", [LP_OUT_FIREHOSE] = "firehose", [LP_OUT_S3] = "s3",
+		[LP_OUT_CLOUDWATCH] = "cloudwatch", [LP_OUT_OPENSEARCH] = "opensearch",
+		[LP_OUT_ELASTICSEARCH] = "elasticsearch", [LP_OUT_KAFKA] = "kafka",
+		[LP_OUT_LOKI] = "loki", [LP_OUT_HTTP] = "http", [LP_OUT_SLACK] = "slack",
+		[LP_OUT_FORWARD] = "forward", [LP_OUT_STDOUT] = "stdout", [LP_OUT_LIVETAIL] = "livetail",
+	};
+	return (t > LP_OUT_NONE && t < LP_OUT_TYPE_COUNT) ? n[t] : "?";
+}
+
+static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_render_summary *s)
+{
+	static const char *tr[] = {"", "flatten", "dropFields", "keepFields", "renameFields",
+				   "addFields", "grep", "throttle", "detectLevel"};
+	const struct lp_pipeline *p = pi->p;
+	struct lp_buf b;
+	lp_err err;
+	int n = 0;
+
+	lp_buf_init(&b, 0);
+	err = lp_buf_adds(&b, "inputs: ");
+	if (!err && p->has_app)
+		err = lp_buf_addf(&b, "%sapplication", n++ ? ", " : "");
+	if (!err && p->system)
+		err = lp_buf_addf(&b, "%ssystem", n++ ? ", " : "");
+	for (size_t i = 0; !err && i < p->n_files; i++)
+		err = lp_buf_addf(&b, "%sfile(%s)", n++ ? ", " : "", p->files[i].name);
+	if (!err && p->http.enabled)
+		err = lp_buf_addf(&b, "%shttp(:%d)", n++ ? ", " : "", p->http.port ? p->http.port : 9880);
+	n = 0;
+	if (!err)
+		err = lp_buf_adds(&b, "; filters: ");
+	if (!err && p->multiline.present)
+		err = lp_buf_addf(&b, "%smultiline", n++ ? ", " : "");
+	if (!err && (p->has_app || p->system) && p->kubernetes.enabled)
+		err = lp_buf_addf(&b, "%skubernetes", n++ ? ", " : "");
+	if (!err && p->parse.format != LP_PARSE_NONE)
+		err = lp_buf_addf(&b, "%sparse(%s)", n++ ? ", " : "",
+				  p->parse.format == LP_PARSE_JSON ? "json"
+				  : p->parse.format == LP_PARSE_LOGFMT ? "logfmt" : "regex");
+	for (size_t i = 0; !err && i < p->n_transforms; i++) {
+		unsigned k = (unsigned)p->transforms[i].kind;
+		err = lp_buf_addf(&b, "%s%s", n++ ? ", " : "", k < 9 ? tr[k] : "?");
+	}
+	if (!err && n == 0)
+		err = lp_buf_adds(&b, "none");
+	n = 0;
+	if (!err)
+		err = lp_buf_adds(&b, "; routes: ");
+	for (size_t r = 0; !err && r < p->n_routes; r++) {
+		const struct lp_route *rt = &p->routes[r];
+		if (!pi->routes[r].ok)
+			continue;
+		err = lp_buf_addf(&b, "%s%s(%s)%s%s", n++ ? ", " : "", rt->output_ref,
+				  out_type_name(c->oi[pi->routes[r].out].o->type),
+				  rt->op == LP_ROUTE_ALL ? "" : " if ", rt->op == LP_ROUTE_ALL ? "" : rt->match_field);
+	}
+	if (!err)
+		err = lp_buf_addf(&b, "; via %s", pi->agg ? "aggregator" : "node");
+	if (err)
+		return err;
+	s->ns = lp_strdup(p->meta.ns);
+	s->name = lp_strdup(p->meta.name);
+	s->text = lp_buf_take(&b);
+	return (s->ns && s->name && s->text) ? LP_OK : LP_ERR_NOMEM;
+}
+
+/* ---------------- entry point ---------------- */
+
+lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
+{
+	struct lp_rctx c;
+	lp_err err = LP_OK;
+
+	if (!out || !in || (in->n_pipelines && !in->pipelines) || (in->n_outputs && !in->outputs))
+		return LP_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	c.in = in;
+	c.out = out;
+	c.control_ns = in->control_ns ? in->control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+	lp_buf_init(&c.scratch, 0);
+	lp_buf_init(&c.agg_host_buf, 0);
+	lp_buf_init(&c.lt_host_buf, 0);
+	if (in->aggregator_host) {
+		c.agg_host = in->aggregator_host;
+	} else {
+		err = lp_buf_addf(&c.agg_host_buf, "logplane-aggregator.%s.svc", c.control_ns);
+		c.agg_host = lp_buf_str(&c.agg_host_buf);
+	}
+	if (!err && in->livetail_host) {
+		c.lt_host = in->livetail_host;
+	} else if (!err) {
+		err = lp_buf_addf(&c.lt_host_buf, "logplane-operator.%s.svc", c.control_ns);
+		c.lt_host = lp_buf_str(&c.lt_host_buf);
+	}
+	c.lt_port = in->livetail_port > 0 ? in->livetail_port : 8081;
+	if (err)
+		goto fail;
+
+	c.noi = in->n_outputs;
+	c.npi = in->n_pipelines;
+	c.oi = lp_calloc(c.noi ? c.noi : 1, sizeof(*c.oi));
+	c.pi = lp_calloc(c.npi ? c.npi : 1, sizeof(*c.pi));
+	if (!c.oi || !c.pi) {
+		err = LP_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < c.noi; i++)
+		c.oi[i].o = in->outputs[i];
+	for (size_t i = 0; i < c.npi; i++)
+		c.pi[i].p = in->pipelines[i];
+	if (c.noi)
+		qsort(c.oi, c.noi, sizeof(*c.oi), cmp_oi);
+	if (c.npi)
+		qsort(c.pi, c.npi, sizeof(*c.pi), cmp_pi);
+
+	err = outputs_step(&c);
+	if (!err)
+		err = pipelines_step(&c);
+	if (!err)
+		err = usage_step(&c);
+	if (!err)
+		err = lp_render_fb_shipper(&c);
+	if (!err && c.any_agg) {
+		out->has_aggregator = 1;
+		out->aggregator_engine = c.engine;
+		err = c.engine == LP_ENGINE_FLUENTD ? lp_render_fluentd_aggregator(&c)
+						    : lp_render_fb_aggregator(&c);
+	}
+	if (!err)
+		err = config_hash(&out->shipper);
+	if (!err && out->has_aggregator)
+		err = config_hash(&out->aggregator);
+	if (!err) {
+		size_t n = 0;
+		for (size_t i = 0; i < c.npi; i++)
+			n += c.pi[i].ok;
+		out->summaries = lp_calloc(n ? n : 1, sizeof(*out->summaries));
+		if (!out->summaries)
+			err = LP_ERR_NOMEM;
+		for (size_t i = 0; !err && i < c.npi; i++)
+			if (c.pi[i].ok)
+				err = summary(&c, &c.pi[i], &out->summaries[out->n_summaries++]);
+	}
+	if (err)
+		goto fail;
+	if (out->n_env)
+		qsort(out->env, out->n_env, sizeof(*out->env), cmp_env);
+	if (out->n_mounts)
+		qsort(out->mounts, out->n_mounts, sizeof(*out->mounts), cmp_mount);
+	goto done;
+fail:
+	lp_rendered_free(out);
+	memset(out, 0, sizeof(*out));
+done:
+	for (size_t i = 0; c.oi && i < c.noi; i++) {
+		lp_free(c.oi[i].endpoint_host);
+		lp_free(c.oi[i].header_vars);
+	}
+	for (size_t i = 0; c.pi && i < c.npi; i++)
+		lp_free(c.pi[i].routes);
+	lp_free(c.oi);
+	lp_free(c.pi);
+	lp_buf_free(&c.scratch);
+	lp_buf_free(&c.agg_host_buf);
+	lp_buf_free(&c.lt_host_buf);
+	return err;
+}
+
+static void config_free(struct lp_rendered_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_files; i++) {
+		lp_free(cfg->files[i].name);
+		lp_free(cfg->files[i].data);
+	}
+	lp_free(cfg->files);
+}
+
+void lp_rendered_free(struct lp_rendered *r)
+{
+	if (!r)
+		return;
+	config_free(&r->shipper);
+	config_free(&r->aggregator);
+	for (size_t i = 0; i < r->n_env; i++) {
+		lp_free(r->env[i].var);
+		lp_free(r->env[i].secret_ns);
+		lp_free(r->env[i].secret_name);
+		lp_free(r->env[i].secret_key);
+	}
+	lp_free(r->env);
+	for (size_t i = 0; i < r->n_problems; i++) {
+		lp_free(r->problems[i].kind);
+		lp_free(r->problems[i].ns);
+		lp_free(r->problems[i].name);
+		lp_free(r->problems[i].field);
+		lp_free(r->problems[i].message);
+	}
+	lp_free(r->problems);
+	for (size_t i = 0; i < r->n_summaries; i++) {
+		lp_free(r->summaries[i].ns);
+		lp_free(r->summaries[i].name);
+		lp_free(r->summaries[i].text);
+	}
+	lp_free(r->summaries);
+	for (size_t i = 0; i < r->n_mounts; i++) {
+		lp_free(r->mounts[i].path);
+		lp_free(r->mounts[i].secret_ns);
+		lp_free(r->mounts[i].secret_name);
+		lp_free(r->mounts[i].secret_key);
+	}
+	lp_free(r->mounts);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,216 @@
+/* pkg/render/text.c: escaping helpers for strings that end up inside Fluent Bit
+ * values with their own syntax (space-separated rules, regexes, Lua). */
+#include "internal.h"
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_ws(unsigned char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static lp_err add_hex(struct lp_buf *b, unsigned char ch)
+{
+	static const char hex[] = "0123456789abcdef";
+	char t[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+
+	return lp_buf_add(b, t, 4);
+}
+
+lp_err lp_render_regex_safe(struct lp_buf *b, const char *re)
+{
+	lp_err err = LP_OK;
+
+	for (const unsigned char *p = (const unsigned char *)re; *p && !err; p++) {
+		if (*p == '\\' && p[1] && is_ws(p[1])) {
+			err = add_hex(b, p[1]); /* "\ " is a literal space too */
+			p++;
+		} else if (*p == '\\' && p[1]) {
+			err = lp_buf_add(b, p, 2);
+			p++;
+		} else if (is_ws(*p) || (*p == '$' && p[1] == '{')) {
+			err = add_hex(b, *p);
+		} else {
+			err = lp_buf_add(b, p, 1);
+		}
+	}
+	return err;
+}
+
+lp_err lp_render_regex_lit(struct lp_buf *b, const char *s)
+{
+	lp_err err = LP_OK;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && !err; p++) {
+		if (isalnum(*p) || *p == '_' || *p == '-' || *p >= 0x80)
+			err = lp_buf_add(b, p, 1);
+		else
+			err = add_hex(b, *p);
+	}
+	return err;
+}
+
+lp_err lp_render_lua_str(struct lp_buf *b, const char *s)
+{
+	lp_err err = lp_buf_addc(b, '"');
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && !err; p++) {
+		if (isalnum(*p) || *p == '_' || *p == '.' || *p == '-')
+			err = lp_buf_add(b, p, 1);
+		else
+			err = lp_buf_addf(b, "\\%03u", (unsigned)*p);
+	}
+	return err ? err : lp_buf_addc(b, '"');
+}
+
+static int part_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '@' || ch == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+int lp_render_field_ok(const char *path)
+{
+	const char *p = path, *dot;
+
+	if (!path || !*path || strlen(path) > 256)
+		return 0;
+	for (;;) {
+		dot = strchr(p, '.');
+		if (!part_ok(p, dot ? (size_t)(dot - p) : strlen(p)))
+			return 0;
+		if (!dot)
+			return 1;
+		p = dot + 1;
+	}
+}
+
+lp_err lp_render_accessor(struct lp_buf *b, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	lp_err err;
+
+	err = lp_buf_addc(b, '$');
+	if (!err)
+		err = lp_buf_add(b, path, dot ? (size_t)(dot - path) : strlen(path));
+	while (!err && dot) {
+		const char *p = dot + 1;
+		dot = strchr(p, '.');
+		err = lp_buf_adds(b, "['");
+		if (!err)
+			err = lp_buf_add(b, p, dot ? (size_t)(dot - p) : strlen(p));
+		if (!err)
+			err = lp_buf_adds(b, "']");
+	}
+	return err;
+}
+
+int lp_render_utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		unsigned c = *p;
+		size_t n;
+		unsigned cp;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+int lp_render_duration(const char *s, double *seconds)
+{
+	char *end;
+	unsigned long long v;
+	double mul;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return 0;
+	v = strtoull(s, &end, 10);
+	if (v > 1000000000ULL)
+		return 0;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mul = 1;
+	else if (strcmp(end, "ms") == 0)
+		mul = 0.001;
+	else if (strcmp(end, "m") == 0)
+		mul = 60;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400;
+	else
+		return 0;
+	*seconds = (double)v * mul;
+	return 1;
+}
+
+int lp_render_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return 0;
+	v = strtoull(s, &end, 10);
+	if (*end) {
+		char u = (char)toupper((unsigned char)*end);
+		uint64_t base = 1000;
+		int pw;
+
+		switch (u) {
+		case 'K': pw = 1; break;
+		case 'M': pw = 2; break;
+		case 'G': pw = 3; break;
+		case 'T': pw = 4; break;
+		default: return 0;
+		}
+		end++;
+		if (*end == 'i') {
+			base = 1024;
+			end++;
+		}
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return 0;
+		while (pw--)
+			mul *= base;
+	}
+	if (v > UINT64_MAX / mul)
+		return 0;
+	*bytes = (uint64_t)v * mul;
+	return 1;
+}

@@ -1,0 +1,48 @@
+/* pkg/render/yamlw: a thin writer over libyaml's emitter that appends YAML text
+ * to a struct lp_buf. Every scalar goes through yaml_emitter_emit, so quoting and
+ * escaping are libyaml's: no user string can become structure.
+ *
+ * Errors are sticky: after the first failure every call is a no-op and
+ * lp_yamlw_end() returns the error (LP_ERR_NOMEM, LP_ERR_TOO_LARGE, or
+ * LP_ERR_INVALID for a scalar libyaml refuses, e.g. invalid UTF-8). */
+#ifndef LP_RENDER_YAMLW_H
+#define LP_RENDER_YAMLW_H
+#include <stddef.h>
+#include <yaml.h>
+#include "../util/buf.h"
+
+struct lp_yamlw {
+	yaml_emitter_t em;
+	struct lp_buf *out; /* borrowed */
+	lp_err err;
+	int open;
+};
+
+/* Starts a stream and one document writing into out (appended). */
+LP_WUR lp_err lp_yamlw_begin(struct lp_yamlw *w, struct lp_buf *out);
+/* Ends the document and stream, flushes, releases the emitter. Always call it
+ * after a successful begin. Returns the first error seen. */
+LP_WUR lp_err lp_yamlw_end(struct lp_yamlw *w);
+/* Flushes pending text to out (for size accounting). */
+void lp_yamlw_flush(struct lp_yamlw *w);
+
+void lp_yamlw_map(struct lp_yamlw *w);      /* block mapping start */
+void lp_yamlw_map_flow(struct lp_yamlw *w); /* {a: b} style */
+void lp_yamlw_map_end(struct lp_yamlw *w);
+void lp_yamlw_seq(struct lp_yamlw *w);
+void lp_yamlw_seq_flow(struct lp_yamlw *w);
+void lp_yamlw_seq_end(struct lp_yamlw *w);
+/* A scalar; plain style when libyaml finds it safe, quoted otherwise. */
+void lp_yamlw_str(struct lp_yamlw *w, const char *s);
+void lp_yamlw_strn(struct lp_yamlw *w, const char *s, size_t n);
+/* A scalar always single/double quoted (for values that must stay strings). */
+void lp_yamlw_quoted(struct lp_yamlw *w, const char *s);
+/* A literal block scalar (|), for inline Lua code. */
+void lp_yamlw_literal(struct lp_yamlw *w, const char *s);
+/* key: value helpers. */
+void lp_yamlw_kv(struct lp_yamlw *w, const char *key, const char *value);
+void lp_yamlw_kvq(struct lp_yamlw *w, const char *key, const char *value);
+void lp_yamlw_kvi(struct lp_yamlw *w, const char *key, long long value);
+void lp_yamlw_kvb(struct lp_yamlw *w, const char *key, int on); /* on / off */
+
+#endif
