@@ -426,6 +426,7 @@ static void on_page(void *arg, struct lp_kube_resp *r)
 	json_t *root = NULL, *items, *item, *md;
 	const char *cont, *rv;
 	size_t i;
+	int more;
 
 	inf->call = NULL;
 	if (r->err) {
@@ -462,8 +463,9 @@ static void on_page(void *arg, struct lp_kube_resp *r)
 		list_failed(inf);
 		return;
 	}
-	json_decref(root);
-	if (cont && *cont) {
+	more = cont && *cont;
+	json_decref(root); /* cont is gone with it */
+	if (more) {
 		start_list(inf); /* next page */
 		return;
 	}

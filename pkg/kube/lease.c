@@ -182,8 +182,7 @@ static void on_get(void *arg, struct lp_kube_resp *r)
 		int ours = holder && strcmp(holder, l->identity) == 0;
 		l->transitions = (long)json_integer_value(json_object_get(spec, "leaseTransitions"));
 		if (!ours) {
-			if (holder && *holder)
-				l->transitions++;
+			l->transitions++; /* as client-go: any change of holder, "" included */
 			lp_free(l->acquire_time);
 			l->acquire_time = NULL;
 		} else if (!l->acquire_time) {
