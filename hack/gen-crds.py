@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""Generates crds/logpipelines.yaml and crds/logoutputs.yaml.
+
+The schemas mirror pkg/api (parse.c checks the same fields, with the same
+limits, and more: regex compilation, tenancy, references). No `default:`
+anywhere: defaults live in the operator, so GitOps tools never see drift.
+"exactly one of" rules (one operation per transform, value or valueFrom) are
+enforced by the operator; the schema bounds them with maxProperties.
+
+Usage: hack/gen-crds.py            write the files
+       hack/gen-crds.py --check    exit 1 when the files differ from what it would write
+"""
+import os
+import sys
+
+import yaml
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ---------- building blocks ----------
+
+CTRL = r"\x00-\x1f\x7f"
+TEXT_RE = r"^([^@\[" + CTRL + r"][^" + CTRL + r"]*)?$"
+REGEX_RE = r"^[^" + CTRL + r"]+$"
+DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUB_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+SECRET_KEY_RE = r"^[-._a-zA-Z0-9]+$"
+FIELD_RE = r"^[A-Za-z0-9_@][A-Za-z0-9_./-]*$"
+HOST_RE = r"^[A-Za-z0-9:.-]+$"
+REGION_RE = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+URL_RE = r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/%-]*)?$"
+ARN_RE = r"^arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:[^\s\"\\{}]+$"
+SIZE_RE = r"^[0-9]+(\.[0-9]+)?(k|K|KB|M|MB|G|GB|T|TB|Ki|Mi|Gi|Ti)?$"
+DURATION_RE = r"^[0-9]+(s|m|h|d)?$"
+TOKEN_RE = r"^[A-Za-z0-9_.-]+$"
+AWS_NAME_RE = r"^[A-Za-z0-9_.-]+$"
+BUCKET_RE = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+LOG_GROUP_RE = r"^[.\-_/#A-Za-z0-9]+$"
+
+
+def obj(desc, props, required=None, **kw):
+    s = {"type": "object", "description": desc, "properties": props}
+    if required:
+        s["required"] = required
+    s.update(kw)
+    return s
+
+
+def arr(desc, items, **kw):
+    s = {"type": "array", "description": desc, "items": items}
+    s.update(kw)
+    return s
+
+
+def string(desc, pattern=None, max_len=None, min_len=None, enum=None, **kw):
+    s = {"type": "string", "description": desc}
+    if enum:
+        s["enum"] = enum
+    if pattern:
+        s["pattern"] = pattern
+    if min_len is not None:
+        s["minLength"] = min_len
+    if max_len is not None:
+        s["maxLength"] = max_len
+    s.update(kw)
+    return s
+
+
+def text(desc, max_len=1024):
+    return string(desc, TEXT_RE, max_len)
+
+
+def regex(desc):
+    return string(desc, REGEX_RE, 4096, 1)
+
+
+def field(desc):
+    return string(desc, FIELD_RE, 128, 1)
+
+
+def integer(desc, lo, hi):
+    return {"type": "integer", "description": desc, "minimum": lo, "maximum": hi}
+
+
+def boolean(desc):
+    return {"type": "boolean", "description": desc}
+
+
+def size(desc):
+    return string(desc, SIZE_RE, 32)
+
+
+def duration(desc):
+    return string(desc, DURATION_RE, 32)
+
+
+def dns_label(desc):
+    return string(desc, DNS_LABEL_RE, 63, 1)
+
+
+def secret_name(desc):
+    return string(desc, DNS_SUB_RE, 253, 1)
+
+
+def secret_key(desc):
+    return string(desc, SECRET_KEY_RE, 253, 1)
+
+
+def port(desc):
+    return integer(desc, 1, 65535)
+
+
+def secret_key_ref(desc):
+    return obj(desc, {"name": secret_name("Secret in the same namespace."),
+                      "key": secret_key("Key in the Secret's data.")}, ["name", "key"])
+
+
+def tags():
+    return {"type": "object", "description": "Tags set on the AWS resource (at most 50).",
+            "maxProperties": 50,
+            "additionalProperties": text("Tag value.", 256)}
+
+
+def deletion_policy():
+    return string("What happens to the AWS resource when the LogOutput is deleted: Retain "
+                  "(default) keeps it, Delete removes it.", enum=["Retain", "Delete"])
+
+
+def tls(default_on):
+    return obj("TLS to the destination (enabled by default)." if default_on else
+               "TLS to the destination (disabled by default).", {
+                   "enabled": boolean("Use TLS."),
+                   "verify": boolean("Verify the server certificate (default true)."),
+                   "caSecretRef": obj("Secret in the same namespace whose key ca.crt holds the CA "
+                                      "bundle.", {"name": secret_name("Secret name.")}, ["name"]),
+               })
+
+
+def basic_auth():
+    return obj("Basic authentication from a Secret in the same namespace.", {
+        "secretRef": obj("The Secret.", {
+            "name": secret_name("Secret name."),
+            "usernameKey": secret_key("Key holding the user name (default username)."),
+            "passwordKey": secret_key("Key holding the password (default password)."),
+        }, ["name"]),
+    }, ["secretRef"])
+
+
+def conditions():
+    return arr("Standard conditions: Ready, Valid, ConfigGenerated, AgentsReady (and "
+               "CredentialsResolved, Provisioned on outputs).", obj("A condition.", {
+                   "type": string("Condition type.", max_len=316),
+                   "status": string("True, False or Unknown.", enum=["True", "False", "Unknown"]),
+                   "reason": string("CamelCase reason.", max_len=1024),
+                   "message": string("What is wrong, in words a user can act on.", max_len=32768),
+                   "lastTransitionTime": string("When status last changed.", format="date-time"),
+                   "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0,
+                                          "description": "Generation the condition is about."},
+               }, ["type", "status"]),
+               **{"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]})
+
+
+def crd(plural, kind, short, spec, status, columns):
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": plural + ".logplane.io",
+                     "labels": {"app.kubernetes.io/name": "logplane",
+                                "app.kubernetes.io/part-of": "logplane"}},
+        "spec": {
+            "group": "logplane.io",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind,
+                      "listKind": kind + "List", "shortNames": [short],
+                      "categories": ["logplane"]},
+            "versions": [{
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": columns,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "description": "%s (logplane.io/v1alpha1)." % kind,
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "metadata": {"type": "object"},
+                        "spec": spec,
+                        "status": status,
+                    },
+                    "required": ["spec"],
+                }},
+            }],
+        },
+    }
+
+
+READY_COLUMNS = [
+    {"name": "Ready", "type": "string",
+     "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+    {"name": "Reason", "type": "string",
+     "jsonPath": '.status.conditions[?(@.type=="Ready")].reason'},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+# ---------- LogOutput ----------
+
+OUTPUT_TYPES = ["kinesis", "firehose", "s3", "cloudwatch", "opensearch", "elasticsearch", "kafka",
+                "loki", "http", "slack", "forward", "stdout", "livetail"]
+
+
+def search(desc, aws_auth):
+    props = {
+        "host": string("Host name or IP (no scheme).", HOST_RE, 253, 1),
+        "port": port("Port (default 9200)."),
+        "index": string("Index name (default logs).", TOKEN_RE, 255, 1),
+        "logstashPrefix": string("Daily indices PREFIX-YYYY.MM.DD instead of one index.",
+                                 TOKEN_RE, 200, 1),
+        "tls": tls(True),
+        "auth": basic_auth(),
+    }
+    if aws_auth:
+        props["awsAuth"] = boolean("Sign requests with SigV4 (Amazon OpenSearch Service); "
+                                   "region from spec.aws.region.")
+    return obj(desc, props, ["host"])
+
+
+def output_spec():
+    return obj("Where logs go. Set spec.type and the sub-object of the same name.", {
+        "type": string("Destination type.", enum=OUTPUT_TYPES),
+        "delivery": obj("Buffering and retries.", {
+            "mode": string("atLeastOnce (default): filesystem buffer, bounded by bufferLimit, "
+                           "blocks when full. atMostOnce: memory only.",
+                           enum=["atLeastOnce", "atMostOnce"]),
+            "retryLimit": integer("Retries per chunk before it is dropped (default 10).", 1, 100),
+            "bufferLimit": size("Filesystem buffer per output on each node (default 1G)."),
+            "memBufLimit": size("Memory buffer (default 5M)."),
+        }),
+        "aws": obj("AWS settings (kinesis, firehose, s3, cloudwatch; opensearch with awsAuth).", {
+            "region": string("AWS region, e.g. us-east-1.", REGION_RE, 32),
+            "endpoint": string("Endpoint override URL (LocalStack, MinIO, emulators).", URL_RE,
+                               1024),
+            "credentials": obj("Credentials: a Secret with access keys, and/or a role to "
+                               "assume; without both, the operator's default chain (control "
+                               "namespace only).", {
+                                   "secretRef": obj("Secret in the same namespace.", {
+                                       "name": secret_name("Secret name."),
+                                       "accessKeyIdKey": secret_key(
+                                           "Key of the access key id (default "
+                                           "AWS_ACCESS_KEY_ID)."),
+                                       "secretAccessKeyKey": secret_key(
+                                           "Key of the secret access key (default "
+                                           "AWS_SECRET_ACCESS_KEY)."),
+                                       "sessionTokenKey": secret_key(
+                                           "Key of a session token (optional)."),
+                                   }, ["name"]),
+                                   "roleArn": string("IAM role to assume.", ARN_RE, 2048),
+                                   "externalId": text("External id for the role.", 1224),
+                               }),
+        }),
+        "kinesis": obj("Kinesis Data Streams.", {
+            "stream": string("Stream name.", AWS_NAME_RE, 128, 1),
+            "partitionKey": field("Record key used as partition key (default random)."),
+            "timeKey": field("Add the record time under this key."),
+            "provision": obj("Create and keep the stream.", {
+                "mode": string("provisioned (default) or onDemand.",
+                               enum=["provisioned", "onDemand"]),
+                "shardCount": integer("Shards when provisioned (default 1).", 1, 10000),
+                "retentionHours": integer("Retention (default 24).", 24, 8760),
+                "encryption": obj("Server-side encryption.", {
+                    "enabled": boolean("Encrypt with KMS."),
+                    "kmsKeyId": string("KMS key (default alias/aws/kinesis).", max_len=2048),
+                }),
+                "tags": tags(),
+                "deletionPolicy": deletion_policy(),
+            }),
+        }, ["stream"]),
+        "firehose": obj("Kinesis Data Firehose.", {
+            "deliveryStream": string("Delivery stream name.", AWS_NAME_RE, 64, 1),
+            "timeKey": field("Add the record time under this key."),
+            "provision": obj("Create and keep the delivery stream (to S3).", {
+                "sourceStream": string("Kinesis stream to read from (direct PUT when absent).",
+                                       AWS_NAME_RE, 128, 1),
+                "bucket": string("Destination bucket.", BUCKET_RE, 63),
+                "prefix": text("S3 prefix."),
+                "errorPrefix": text("S3 prefix for failed records."),
+                "bufferingSizeMiB": integer("Buffer size before a write (default 64).", 1, 128),
+                "bufferingIntervalSeconds": integer("Buffer time before a write (default 300).",
+                                                    0, 900),
+                "compression": string("Object compression (default GZIP).",
+                                      enum=["UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
+                                            "HADOOP_SNAPPY"]),
+                "roleArn": string("Role Firehose assumes.", ARN_RE, 2048),
+                "tags": tags(),
+                "deletionPolicy": deletion_policy(),
+            }, ["bucket", "roleArn"]),
+        }, ["deliveryStream"]),
+        "s3": obj("Amazon S3 (batched uploads).", {
+            "bucket": string("Bucket name.", BUCKET_RE, 63),
+            "keyFormat": string("Object key format; must contain $UUID or $INDEX (default "
+                                "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz).",
+                                r'^/[^\s\\{}"]*$', 1024),
+            "totalFileSize": size("Object size to aim for (default 100M, 1M..50G)."),
+            "uploadTimeout": duration("Upload whatever arrived after this long (default 10m)."),
+            "compression": string("gzip (default) or none.", enum=["gzip", "none"]),
+            "storageClass": string("Storage class.",
+                                   enum=["STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA",
+                                         "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+                                         "DEEP_ARCHIVE", "GLACIER_IR"]),
+            "provision": obj("Create and keep the bucket.", {
+                "expirationDays": integer("Lifecycle expiry in days (0: none).", 0, 36500),
+                "encryption": string("AES256 (default) or aws:kms.", enum=["AES256", "aws:kms"]),
+                "kmsKeyId": string("KMS key for aws:kms.", max_len=2048),
+                "blockPublicAccess": boolean("Block all public access (default true)."),
+                "tags": tags(),
+                "deletionPolicy": deletion_policy(),
+            }),
+        }, ["bucket"]),
+        "cloudwatch": obj("CloudWatch Logs.", {
+            "logGroup": string("Log group name.", LOG_GROUP_RE, 512, 1),
+            "logStreamPrefix": string("Log stream prefix (default fluent-bit-).", LOG_GROUP_RE,
+                                      256, 1),
+            "provision": obj("Create and keep the log group.", {
+                "retentionDays": {"type": "integer", "description": "Retention (0: never expire).",
+                                  "enum": [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365,
+                                           400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+                                           3653]},
+                "tags": tags(),
+                "deletionPolicy": deletion_policy(),
+            }),
+        }, ["logGroup"]),
+        "opensearch": search("OpenSearch.", True),
+        "elasticsearch": search("Elasticsearch.", False),
+        "kafka": obj("Apache Kafka.", {
+            "brokers": arr("Brokers as host:port.", string("host:port.", r"^[A-Za-z0-9:.\[\]-]+:[0-9]{1,5}$", 260),
+                           minItems=1, maxItems=32),
+            "topic": string("Topic.", TOKEN_RE, 249, 1),
+            "format": string("json (default), msgpack or raw.", enum=["json", "msgpack", "raw"]),
+        }, ["brokers", "topic"]),
+        "loki": obj("Grafana Loki.", {
+            "host": string("Host name or IP.", HOST_RE, 253, 1),
+            "port": port("Port (default 3100)."),
+            "labels": {"type": "object", "description": "Static labels (name: value).",
+                       "maxProperties": 30, "additionalProperties": text("Label value.", 256)},
+            "tenantId": string("X-Scope-OrgID.", TOKEN_RE, 150, 1),
+            "tls": tls(True),
+            "auth": basic_auth(),
+        }, ["host"]),
+        "http": obj("Generic HTTP endpoint.", {
+            "host": string("Host name or IP.", HOST_RE, 253, 1),
+            "port": port("Port (default 443 with TLS, 80 without)."),
+            "uri": string("Path (default /).", r"^/[A-Za-z0-9._~/%!$&'()*+,;=:@?-]*$", 1024),
+            "format": string("json (default), json_lines or msgpack.",
+                             enum=["json", "json_lines", "msgpack"]),
+            "headers": arr("Extra headers.", obj("A header: value or valueFrom.", {
+                "name": string("Header name.", r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", 256, 1),
+                "value": text("Literal value.", 4096),
+                "valueFrom": obj("Value from a Secret.", {
+                    "secretKeyRef": secret_key_ref("Secret key holding the value.")},
+                    ["secretKeyRef"]),
+            }, ["name"], maxProperties=2), maxItems=32),
+            "tls": tls(True),
+            "auth": basic_auth(),
+        }, ["host"]),
+        "slack": obj("Slack incoming webhook.", {
+            "webhookSecretRef": secret_key_ref("Secret key holding the https webhook URL."),
+        }, ["webhookSecretRef"]),
+        "forward": obj("Fluent forward protocol (Fluentd, Fluent Bit).", {
+            "host": string("Host name or IP.", HOST_RE, 253, 1),
+            "port": port("Port (default 24224)."),
+            "sharedKeySecretRef": secret_key_ref("Shared key for the handshake."),
+            "tls": tls(False),
+        }, ["host"]),
+        "stdout": obj("Standard output of the shipper (debugging).", {
+            "format": string("json_lines (default), json or msgpack.",
+                             enum=["json_lines", "json", "msgpack"]),
+        }),
+        "livetail": obj("The operator's live-tail stream (logplane tail).", {
+            "maxRecordsPerSecond": integer("Rate cap per node (default 100).", 1, 10000),
+        }),
+    }, ["type"])
+
+
+def output_status():
+    return obj("Observed state.", {
+        "observedGeneration": {"type": "integer", "format": "int64",
+                               "description": "Generation last processed."},
+        "conditions": conditions(),
+        "target": obj("The destination as found or provisioned.", {
+            "type": string("Output type.", max_len=32),
+            "name": string("Stream, bucket, log group or host.", max_len=1024),
+            "arn": string("ARN of the AWS resource.", max_len=2048),
+            "region": string("AWS region.", max_len=32),
+            "state": string("State reported by the service (ACTIVE, CREATING, ...).",
+                            max_len=64),
+            "provisioned": boolean("The operator created it."),
+        }),
+    })
+
+
+# ---------- LogPipeline ----------
+
+def include_exclude(desc, item_desc):
+    return obj(desc, {
+        "include": arr("Only these (empty: all).", dns_label(item_desc), minItems=1,
+                       maxItems=256),
+        "exclude": arr("All but these.", dns_label(item_desc), minItems=1, maxItems=256),
+    })
+
+
+def grep_rules(desc):
+    return arr(desc, obj("A rule.", {"key": field("Record key (a.b for nested)."),
+                                     "regex": regex("Regular expression.")},
+                         ["key", "regex"]), minItems=1, maxItems=32)
+
+
+def transform():
+    return obj("One operation: set exactly one of the fields (overwrite only with addFields).", {
+        "flatten": obj("Flatten nested maps to one level.", {
+            "separator": string("Joins key parts (default \".\").", TEXT_RE, 8, 1)}),
+        "dropFields": arr("Remove these keys.", field("Key."), minItems=1, maxItems=64),
+        "keepFields": arr("Keep only these keys.", field("Key."), minItems=1, maxItems=64),
+        "renameFields": arr("Rename keys.", obj("A rename.", {"from": field("Old key."),
+                                                            "to": field("New key.")},
+                                               ["from", "to"]), minItems=1, maxItems=64),
+        "addFields": arr("Add keys.", obj("A key and value.", {"key": field("Key."),
+                                                              "value": text("Value.")},
+                                         ["key", "value"]), minItems=1, maxItems=64),
+        "overwrite": boolean("addFields: replace existing keys (default false)."),
+        "grep": obj("Keep or drop records by regex.", {
+            "include": grep_rules("Keep records matching all of these."),
+            "exclude": grep_rules("Drop records matching any of these."),
+        }),
+        "throttle": obj("Rate limit.", {
+            "rate": integer("Records per interval.", 1, 1000000),
+            "window": integer("Intervals averaged (default 5).", 1, 1000),
+            "interval": duration("Interval (default 1s)."),
+            "perPod": boolean("Limit each pod separately instead of the whole pipeline."),
+        }, ["rate"]),
+        "detectLevel": obj("Detect the log level from the message.", {
+            "sourceKey": field("Key to read (default log)."),
+            "targetKey": field("Key to write (default level)."),
+        }),
+    }, minProperties=1, maxProperties=2)
+
+
+def pipeline_spec():
+    return obj("What logs, how to shape them, where to send them.", {
+        "input": obj("Sources (default: application logs).", {
+            "application": obj("Container logs.", {
+                "enabled": boolean("Read container logs (default true)."),
+                "namespaces": include_exclude("Namespaces (tenants: only their own).",
+                                              "Namespace."),
+                "podLabels": {"type": "object", "description": "Pod labels that must match.",
+                              "maxProperties": 32,
+                              "additionalProperties": string("Label value.",
+                                                             r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$",
+                                                             63)},
+                "containers": include_exclude("Containers by name.", "Container name."),
+            }),
+            "system": obj("Node and kube-system logs (control namespace only).", {
+                "enabled": boolean("Read system logs.")}),
+            "files": arr("Host files outside the container log directory (control namespace "
+                         "only).", obj("A file source.", {
+                             "name": dns_label("Name used in the tag."),
+                             "path": string("Absolute path or glob.",
+                                            r"^/[A-Za-z0-9_./*?\[\]-]+$", 1024),
+                             "metadataRegex": regex("Regex on the file path with named groups "
+                                                    "namespace_name, pod_name, container_name."),
+                         }, ["name", "path"]), maxItems=16),
+            "http": obj("HTTP endpoint for clients outside the cluster (control namespace only).", {
+                "enabled": boolean("Open the endpoint (default true when given)."),
+                "port": integer("Port (default 9880).", 1024, 65535),
+            }),
+        }),
+        "kubernetes": obj("Kubernetes metadata.", {
+            "enabled": boolean("Add pod metadata (default true)."),
+            "labels": boolean("Include pod labels (default true)."),
+            "annotations": boolean("Include pod annotations (default false)."),
+        }),
+        "multiline": obj("Join multi-line records.", {
+            "parsers": arr("Built-in parsers.", string("Parser.",
+                                                       enum=["java", "python", "go", "cri",
+                                                             "docker"]), maxItems=5),
+            "rules": arr("Custom rules; one must have state start_state.", obj("A rule.", {
+                "state": string("State name.", r"^[A-Za-z0-9_-]+$", 64, 1),
+                "regex": regex("Regex for lines in this state."),
+                "nextState": string("State after a match.", r"^[A-Za-z0-9_-]+$", 64, 1),
+            }, ["state", "regex", "nextState"]), maxItems=32),
+            "flushTimeoutMs": integer("Flush a pending record after this long (default 1000).",
+                                      100, 60000),
+        }),
+        "parse": obj("Parse the log line into fields.", {
+            "format": string("json, logfmt or regex.", enum=["json", "logfmt", "regex"]),
+            "key": field("Key to parse (default log)."),
+            "regex": regex("format regex: named groups become fields."),
+            "timeKey": field("Field holding the record time."),
+            "timeFormat": text("strptime format of timeKey.", 128),
+            "keepOriginal": boolean("Keep the original key (default false)."),
+        }, ["format"]),
+        "transforms": arr("Ordered operations.", transform(), maxItems=64),
+        "routes": arr("Outputs by reference, each with an optional match.", obj("A route.", {
+            "outputRef": dns_label("LogOutput in the same namespace."),
+            "match": obj("Only records whose field matches (in or regex).", {
+                "field": field("Record key."),
+                "in": arr("Values.", text("Value.", 256), minItems=1, maxItems=64),
+                "regex": regex("Regex."),
+            }, ["field"], minProperties=2, maxProperties=2),
+        }, ["outputRef"]), minItems=1, maxItems=32),
+        "aggregator": obj("Ship through the aggregator tier.", {
+            "enabled": boolean("Use the aggregator (default true when given)."),
+            "engine": string("fluentbit (default) or fluentd.", enum=["fluentbit", "fluentd"]),
+            "replicas": integer("Aggregator replicas (default 2).", 1, 20),
+            "storageSize": size("Buffer volume per replica (default 10Gi)."),
+        }),
+    }, ["routes"])
+
+
+def pipeline_status():
+    return obj("Observed state.", {
+        "observedGeneration": {"type": "integer", "format": "int64",
+                               "description": "Generation last processed."},
+        "conditions": conditions(),
+        "configHash": string("Hash of the rendered configuration this pipeline is part of.",
+                             max_len=128),
+        "outputs": arr("LogOutputs the pipeline routes to.", string("Name.", max_len=253),
+                       maxItems=32),
+    })
+
+
+def documents():
+    out = crd("logoutputs", "LogOutput", "lo", output_spec(), output_status(),
+              [{"name": "Type", "type": "string", "jsonPath": ".spec.type"}] + READY_COLUMNS)
+    pipe = crd("logpipelines", "LogPipeline", "lp", pipeline_spec(), pipeline_status(),
+               READY_COLUMNS)
+    return {"crds/logpipelines.yaml": pipe, "crds/logoutputs.yaml": out}
+
+
+HEADER = ("# Generated by hack/gen-crds.py; edit that file and run it again.\n"
+          "# No schema defaults on purpose: defaults live in the operator.\n")
+
+
+def render(doc):
+    return HEADER + yaml.safe_dump(doc, sort_keys=False, width=100, default_flow_style=False)
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    bad = 0
+    for rel, doc in documents().items():
+        path = os.path.join(TOP, rel)
+        if check:
+            try:
+                with open(path) as f:
+                    same = yaml.safe_load(f) == doc
+            except OSError:
+                same = False
+            if not same:
+                print("%s is out of date: run hack/gen-crds.py" % rel)
+                bad = 1
+        else:
+            with open(path, "w") as f:
+                f.write(render(doc))
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(main())
