@@ -1,6 +1,462 @@
+/* logplane-operator: the controller manager. Every flag is declared once in
+ * the table below (name, environment variable, default, help), which drives
+ * parsing, defaults, the environment and --help alike. */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "../../pkg/kube/client.h"
+#include "../../pkg/kube/config.h"
+#include "../../pkg/reconcile/controller.h"
+#include "../../pkg/reconcile/desired.h"
+#include "../../pkg/server/metrics.h"
+#include "../../pkg/server/opmetrics.h"
+#include "../../pkg/server/server.h"
+#include "../../pkg/util/buf.h"
+#include "../../pkg/util/log.h"
+#include "../../pkg/util/loop.h"
+#include "../../pkg/util/mem.h"
+
+#define OPERATOR_VERSION "0.1.0"
+
+enum flag_type { F_STR, F_BOOL, F_DURATION, F_ADDR, F_CHOICE };
+
+struct options {
+	const char *kubeconfig;
+	const char *control_ns;
+	int leader_elect;
+	const char *lease_name;
+	uint64_t lease_duration_ms;
+	uint64_t resync_ms;
+	uint64_t debounce_ms;
+	const char *metrics_addr;
+	const char *health_addr;
+	const char *log_format;
+	const char *log_level;
+	const char *fluentbit_image;
+	const char *aggregator_image;
+	const char *id;
+};
+
+struct flag {
+	const char *name; /* without the leading "--" */
+	const char *env;
+	enum flag_type type;
+	const char *dflt; /* NULL: unset */
+	size_t off;
+	const char *choices; /* F_CHOICE: "a|b|c" */
+	const char *help;
+};
+
+#define OFF(m) offsetof(struct options, m)
+static const struct flag flags[] = {
+	{"kubeconfig", "KUBECONFIG", F_STR, NULL, OFF(kubeconfig), NULL,
+	 "kubeconfig file (default: in-cluster, else ~/.kube/config)"},
+	{"control-namespace", "LOGPLANE_CONTROL_NAMESPACE", F_STR, LP_DEFAULT_CONTROL_NAMESPACE,
+	 OFF(control_ns), NULL, "namespace of the owned objects, the Lease and cluster-wide pipelines"},
+	{"leader-elect", "LOGPLANE_LEADER_ELECT", F_BOOL, "false", OFF(leader_elect), NULL,
+	 "elect a leader on a Lease so several replicas can run; only the leader writes"},
+	{"lease-name", "LOGPLANE_LEASE_NAME", F_STR, "logplane-operator", OFF(lease_name), NULL,
+	 "name of the Lease in the control namespace"},
+	{"lease-duration", "LOGPLANE_LEASE_DURATION", F_DURATION, "15s", OFF(lease_duration_ms),
+	 NULL, "how long a Lease is held without renewal before another replica takes it"},
+	{"resync", "LOGPLANE_RESYNC", F_DURATION, "5m", OFF(resync_ms), NULL,
+	 "re-check everything this often (0 = never); writes nothing when nothing changed"},
+	{"debounce", "LOGPLANE_DEBOUNCE", F_DURATION, "500ms", OFF(debounce_ms), NULL,
+	 "quiet time after a change before the configuration is rebuilt"},
+	{"metrics-addr", "LOGPLANE_METRICS_ADDR", F_ADDR, ":8080", OFF(metrics_addr), NULL,
+	 "address of /metrics (host:port, :port, or 0 to disable)"},
+	{"health-addr", "LOGPLANE_HEALTH_ADDR", F_ADDR, ":8081", OFF(health_addr), NULL,
+	 "address of /healthz and /readyz (host:port, :port, or 0 to disable)"},
+	{"log-format", "LOGPLANE_LOG_FORMAT", F_CHOICE, "json", OFF(log_format), "json|text",
+	 "log line format"},
+	{"log-level", "LOGPLANE_LOG_LEVEL", F_CHOICE, "info", OFF(log_level),
+	 "debug|info|warn|error", "lowest level logged"},
+	{"fluentbit-image", "LOGPLANE_FLUENTBIT_IMAGE", F_STR, LP_DEFAULT_FLUENTBIT_IMAGE,
+	 OFF(fluentbit_image), NULL, "image of the Fluent Bit shipper (and Fluent Bit aggregator)"},
+	{"aggregator-image", "LOGPLANE_AGGREGATOR_IMAGE", F_STR, NULL, OFF(aggregator_image), NULL,
+	 "image of the aggregator (default: the Fluent Bit image, or fluentd for Fluentd)"},
+	{"id", "LOGPLANE_ID", F_STR, NULL, OFF(id), NULL,
+	 "identity in the Lease (default: hostname_pid)"},
+};
+#define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "logplane: not yet\n");
-	return 2;
+	fprintf(f, "usage: logplane-operator [flags]\n\nflags (environment variable, default):\n");
+	for (size_t i = 0; i < N_FLAGS; i++) {
+		const struct flag *fl = &flags[i];
+		fprintf(f, "  --%-18s %s\n  %-20s (%s, default %s)\n", fl->name, fl->help, "",
+			fl->env, fl->dflt ? fl->dflt : "unset");
+		if (fl->choices)
+			fprintf(f, "  %-20s one of %s\n", "", fl->choices);
+	}
+	fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "print this help", "version",
+		"print the version");
+}
+
+/* "500ms", "5s", "2m", "1h", "0" -> ms. -1 when malformed. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (!strcmp(end, "h"))
+		mul = 3600000;
+	else if (!*end && v == 0)
+		mul = 1;
+	else
+		return -1;
+	if (v > UINT64_MAX / mul / 2)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/* host:port, :port or "0" (disabled). host must be numeric for the server. */
+static int parse_addr(const char *s)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (!strcmp(s, "0"))
+		return 0;
+	colon = strrchr(s, ':');
+	if (!colon)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+		return -1;
+	return 0;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+
+	while (p && *p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && !strncmp(p, v, n))
+			return 1;
+		p = bar ? bar + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Sets one flag from text; prints one line and returns -1 when invalid. */
+static int set_flag(struct options *o, const struct flag *fl, const char *v, const char *from)
+{
+	char *base = (char *)o + fl->off;
+
+	switch (fl->type) {
+	case F_STR:
+		*(const char **)base = v;
+		return 0;
+	case F_BOOL:
+		if (parse_bool(v, (int *)base) == 0)
+			return 0;
+		fprintf(stderr, "logplane-operator: %s: \"%s\" is not a boolean (true|false)\n", from, v);
+		return -1;
+	case F_DURATION:
+		if (parse_duration(v, (uint64_t *)base) == 0)
+			return 0;
+		fprintf(stderr, "logplane-operator: %s: \"%s\" is not a duration (like 500ms, 5s, 2m)\n",
+			from, v);
+		return -1;
+	case F_ADDR:
+		if (parse_addr(v) == 0) {
+			*(const char **)base = v;
+			return 0;
+		}
+		fprintf(stderr, "logplane-operator: %s: \"%s\" is not an address (host:port, :port or 0)\n",
+			from, v);
+		return -1;
+	case F_CHOICE:
+		if (choice_ok(fl->choices, v)) {
+			*(const char **)base = v;
+			return 0;
+		}
+		fprintf(stderr, "logplane-operator: %s: \"%s\" is not one of %s\n", from, v,
+			fl->choices);
+		return -1;
+	}
+	return -1;
+}
+
+/* Defaults, then the environment, then the command line. Returns 0 to run,
+ * 1 when --help/--version was printed, 2 on a bad flag (one line printed). */
+static int parse_args(struct options *o, int argc, char **argv)
+{
+	char from[128];
+
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < N_FLAGS; i++) {
+		const char *env = getenv(flags[i].env);
+		if (flags[i].dflt && set_flag(o, &flags[i], flags[i].dflt, "default") != 0)
+			return 2;
+		/* KUBECONFIG is read by the kubeconfig loader itself (it may be a list) */
+		if (env && *env && strcmp(flags[i].env, "KUBECONFIG") != 0) {
+			snprintf(from, sizeof(from), "$%s", flags[i].env);
+			if (set_flag(o, &flags[i], env, from) != 0)
+				return 2;
+		}
+	}
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a], *val = NULL, *eq;
+		const struct flag *fl = NULL;
+		size_t n;
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			usage(stdout);
+			return 1;
+		}
+		if (!strcmp(arg, "--version")) {
+			printf("logplane-operator %s\n", OPERATOR_VERSION);
+			return 1;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(stderr, "logplane-operator: unexpected argument \"%s\" (try --help)\n", arg);
+			return 2;
+		}
+		eq = strchr(arg + 2, '=');
+		n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		for (size_t i = 0; i < N_FLAGS && !fl; i++)
+			if (strlen(flags[i].name) == n && !strncmp(flags[i].name, arg + 2, n))
+				fl = &flags[i];
+		if (!fl) {
+			fprintf(stderr, "logplane-operator: unknown flag \"%.*s\" (try --help)\n",
+				(int)(n + 2), arg);
+			return 2;
+		}
+		if (eq)
+			val = eq + 1;
+		else if (fl->type == F_BOOL)
+			val = "true";
+		else if (a + 1 < argc)
+			val = argv[++a];
+		else {
+			fprintf(stderr, "logplane-operator: flag --%s needs a value\n", fl->name);
+			return 2;
+		}
+		snprintf(from, sizeof(from), "--%s", fl->name);
+		if (set_flag(o, fl, val, from) != 0)
+			return 2;
+	}
+	return 0;
+}
+
+/* ---------- the process ---------- */
+
+struct app {
+	struct options opt;
+	struct lp_log log;
+	struct lp_loop *loop;
+	struct lp_kube_config *cfg;
+	struct lp_kube_client *client;
+	struct lp_metrics *metrics;
+	struct lp_opmetrics om;
+	int have_om;
+	struct lp_server *health, *metrics_srv;
+	struct lp_ctrl *ctrl;
+	int sigfd;
+	struct lp_loop_fd *sigwatch;
+	struct lp_loop_timer *ready_timer;
+	int stopping;
+};
+
+static void stopped(void *arg)
+{
+	struct app *a = arg;
+	lp_loop_stop(a->loop);
+}
+
+static void on_signal(struct lp_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct app *a = arg;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	lp_log(&a->log, LP_LOG_INFO, NULL, "signal %u: shutting down", si.ssi_signo);
+	if (a->stopping) { /* a second signal: stop at once */
+		lp_loop_stop(loop);
+		return;
+	}
+	a->stopping = 1;
+	if (lp_ctrl_shutdown(a->ctrl, stopped, a) != LP_OK)
+		lp_loop_stop(loop);
+}
+
+/* Readiness follows the caches; the timer also keeps metrics fresh. */
+static int64_t ready_tick(struct lp_loop *loop, void *arg)
+{
+	struct app *a = arg;
+	int ready = lp_ctrl_synced(a->ctrl);
+
+	if (a->health)
+		lp_server_set_ready(a->health, ready);
+	if (a->metrics_srv)
+		lp_server_set_ready(a->metrics_srv, ready);
+	return 500;
+}
+
+static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m,
+			   struct lp_server **out, const char *what)
+{
+	struct lp_server_opts so = {0};
+	char host[128];
+	const char *colon = strrchr(addr, ':');
+	lp_err err;
+
+	if (!strcmp(addr, "0"))
+		return LP_OK;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[') { /* [::1] */
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	so.host = host[0] ? host : NULL;
+	so.port = atoi(colon + 1);
+	so.metrics = m;
+	so.loop = a->loop;
+	err = lp_server_new(out, &so);
+	if (err) {
+		lp_log(&a->log, LP_LOG_ERROR, NULL, "%s server on %s: %s", what, addr, lp_strerror(err));
+		return err;
+	}
+	lp_log(&a->log, LP_LOG_INFO, NULL, "%s listening on %s port %d", what,
+	       so.host ? so.host : "0.0.0.0", lp_server_port(*out));
+	return LP_OK;
+}
+
+static int run(struct app *a)
+{
+	struct lp_ctrl_opts co = {0};
+	struct lp_buf msg;
+	sigset_t set;
+	lp_err err;
+	int rc = 1, level = lp_log_level_parse(a->opt.log_level);
+
+	lp_log_init(&a->log, stderr, level < 0 ? LP_LOG_INFO : (enum lp_log_level)level,
+		    !strcmp(a->opt.log_format, "text"));
+	lp_buf_init(&msg, 4096);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		goto out;
+	a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->sigfd < 0)
+		goto out;
+	err = lp_kube_config_load(&a->cfg, a->opt.kubeconfig, &msg);
+	if (err) {
+		lp_log(&a->log, LP_LOG_ERROR, NULL, "kubernetes configuration: %s: %s",
+		       lp_strerror(err), lp_buf_str(&msg));
+		goto out;
+	}
+	if ((err = lp_loop_new(&a->loop, NULL)) || (err = lp_kube_client_new(&a->client, a->loop, a->cfg)) ||
+	    (err = lp_metrics_new(&a->metrics)))
+		goto fail;
+	if (lp_opmetrics_register(a->metrics, OPERATOR_VERSION, &a->om) == LP_OK)
+		a->have_om = 1;
+	if ((err = lp_loop_fd_add(a->loop, a->sigfd, LP_LOOP_READ, on_signal, a, &a->sigwatch)))
+		goto fail;
+	if (!strcmp(a->opt.metrics_addr, a->opt.health_addr)) {
+		if ((err = start_server(a, a->opt.health_addr, a->metrics, &a->health, "health and metrics")))
+			goto fail;
+	} else if ((err = start_server(a, a->opt.health_addr, NULL, &a->health, "health")) ||
+		   (err = start_server(a, a->opt.metrics_addr, a->metrics, &a->metrics_srv, "metrics"))) {
+		goto fail;
+	}
+	co.control_ns = a->opt.control_ns;
+	co.fluentbit_image = a->opt.fluentbit_image;
+	co.aggregator_image = a->opt.aggregator_image;
+	co.resync_ms = a->opt.resync_ms;
+	co.debounce_ms = a->opt.debounce_ms;
+	co.leader_elect = a->opt.leader_elect;
+	co.lease_name = a->opt.lease_name;
+	co.identity = a->opt.id;
+	co.lease_duration_ms = a->opt.lease_duration_ms;
+	co.log = &a->log;
+	co.metrics = a->have_om ? &a->om : NULL;
+	co.aws = NULL; /* AWS wiring hooks in here (see lp_ctrl_aws_ops) */
+	if ((err = lp_ctrl_new(&a->ctrl, a->loop, a->client, &co)) || (err = lp_ctrl_start(a->ctrl)) ||
+	    (err = lp_loop_timer_add(a->loop, 500, ready_tick, a, &a->ready_timer)))
+		goto fail;
+	lp_log(&a->log, LP_LOG_INFO, NULL, "logplane-operator %s talking to %s", OPERATOR_VERSION,
+	       a->cfg->server);
+	err = lp_loop_run(a->loop);
+	if (err)
+		goto fail;
+	rc = 0;
+	lp_log(&a->log, LP_LOG_INFO, NULL, "stopped");
+	goto out;
+fail:
+	lp_log(&a->log, LP_LOG_ERROR, NULL, "start-up failed: %s", lp_strerror(err));
+out:
+	lp_ctrl_free(a->ctrl);
+	if (a->ready_timer)
+		lp_loop_timer_del(a->loop, a->ready_timer);
+	lp_server_free(a->health);
+	lp_server_free(a->metrics_srv);
+	lp_kube_client_free(a->client);
+	if (a->sigwatch)
+		lp_loop_fd_del(a->loop, a->sigwatch);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	lp_metrics_free(a->metrics);
+	lp_loop_free(a->loop);
+	lp_kube_config_free(a->cfg);
+	lp_buf_free(&msg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	a.sigfd = -1;
+	r = parse_args(&a.opt, argc, argv);
+	if (r == 1)
+		return 0;
+	if (r == 2)
+		return 2;
+	return run(&a);
 }

@@ -1,0 +1,98 @@
+/* pkg/reconcile/controller: the logplane controller on one event loop.
+ *
+ * Informers on LogPipeline and LogOutput (all namespaces), on the owned kinds
+ * (label app.kubernetes.io/managed-by=logplane, namespaced ones in the control
+ * namespace) and on exactly the Secrets that outputs reference (one informer
+ * per Secret, field selector metadata.name). A work queue with a trailing
+ * debounce: the key "config" rebuilds the desired objects from every resource
+ * and applies only what differs (server-side apply; ConfigMaps and Secrets
+ * before the workloads that mount them; then deletes what is no longer
+ * desired); per-resource keys write status through /status only when it
+ * differs. Leader election on a Lease when asked; only the leader writes.
+ *
+ * AWS steps (credentials check, provisioning, cleanup) run on a worker thread
+ * through the optional hook below, so the loop never blocks.
+ * Threading: loop thread only. */
+#ifndef LP_RECONCILE_CONTROLLER_H
+#define LP_RECONCILE_CONTROLLER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "../api/api.h"
+#include "../kube/client.h"
+#include "../util/log.h"
+#include "status.h"
+
+#define LP_FINALIZER "logplane.io/finalizer"
+
+/* Decoded AWS credentials from the output's Secret (NULL members when absent). */
+struct lp_ctrl_aws_creds {
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;
+};
+
+/* What an AWS step reports for one output: the CredentialsResolved and
+ * Provisioned conditions (reason and message copied into the arrays). */
+struct lp_ctrl_aws_result {
+	enum lp_cond_status creds_status;
+	char creds_reason[64];
+	char creds_message[512];
+	enum lp_cond_status prov_status;
+	char prov_reason[64];
+	char prov_message[512];
+	int cleanup_done; /* deleting: external resources released (or retained) */
+};
+
+struct lp_ctrl_aws_ops {
+	/* Runs on the worker thread. o is read-only and stays valid during the
+	 * call; deleting = 1: the output is being deleted, apply its deletion
+	 * policy and set cleanup_done. */
+	void (*reconcile)(void *ctx, const struct lp_output *o, const struct lp_ctrl_aws_creds *creds,
+			  int deleting, struct lp_ctrl_aws_result *out);
+	void *ctx;
+};
+
+struct lp_ctrl_opts {
+	const char *control_ns;       /* default LP_DEFAULT_CONTROL_NAMESPACE */
+	const char *fluentbit_image;  /* default fluent/fluent-bit:5.1.1 */
+	const char *aggregator_image; /* default per engine */
+	uint64_t resync_ms;           /* 0 = no periodic resync */
+	uint64_t debounce_ms;         /* quiet time before a config rebuild; 0 = 500 */
+	int leader_elect;
+	const char *lease_name;       /* default "logplane-operator" */
+	const char *identity;         /* lease holder identity; default host_pid */
+	uint64_t lease_duration_ms;   /* default 15000 */
+	const struct lp_log *log;     /* borrowed, may be NULL */
+	const struct lp_ctrl_aws_ops *aws; /* borrowed, may be NULL (no AWS conditions) */
+	struct lp_opmetrics *metrics; /* borrowed, may be NULL */
+};
+
+struct lp_ctrl;
+
+/* New controller (nothing started). loop and client borrowed, must outlive it;
+ * opts copied. */
+LP_WUR lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop,
+			  struct lp_kube_client *client, const struct lp_ctrl_opts *opts);
+/* Starts informers, queue, resync timer and, with leader election, the Lease. */
+LP_WUR lp_err lp_ctrl_start(struct lp_ctrl *c);
+/* 1 once the LogPipeline, LogOutput and owned-object caches are synced. */
+int lp_ctrl_synced(const struct lp_ctrl *c);
+/* 1 while this replica may write (always 1 without leader election). */
+int lp_ctrl_leading(const struct lp_ctrl *c);
+/* Stops writing and releases the Lease (when held); done(arg) runs on the loop
+ * once the release finished (at once without a Lease). */
+LP_WUR lp_err lp_ctrl_shutdown(struct lp_ctrl *c, void (*done)(void *arg), void *arg);
+/* Cancels everything and frees. NULL-safe. */
+void lp_ctrl_free(struct lp_ctrl *c);
+
+struct lp_ctrl_stats {
+	uint64_t config_runs;    /* "config" keys processed to the end */
+	uint64_t applies;        /* owned-object writes */
+	uint64_t deletes;        /* owned-object deletes */
+	uint64_t status_writes;
+	uint64_t events;
+	size_t pipelines, outputs, secrets_watched;
+};
+void lp_ctrl_get_stats(const struct lp_ctrl *c, struct lp_ctrl_stats *out);
+
+#endif
