@@ -179,6 +179,18 @@ class Controller:
             body["spec"]["replicas"] = n
             api._update(rs_res, ns, rs_name, e, body, {}, None, precondition=False)
             e = api.store.get(rs_key, ns, rs_name)
+        revs = []
+        for dep in api.store.dependents.get(md["uid"], ()):
+            o = api.store.get(*dep) if dep[0] == rs_key else None
+            if o is not None and dep[2] != rs_name:
+                revs.append(int((o.obj["metadata"].get("annotations") or {}).get(
+                    "deployment.kubernetes.io/revision", "0") or 0))
+        cur = int((e.obj["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0") or 0)
+        if revs and cur <= max(revs):
+            body = copy.deepcopy(e.obj)
+            body["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(max(revs) + 1)
+            api._update(rs_res, ns, rs_name, e, body, {}, None, precondition=False)
+            e = api.store.get(rs_key, ns, rs_name)
         rsmd = e.obj["metadata"]
         ready = 0 if held else n
         rs_status = {"replicas": n, "fullyLabeledReplicas": n, "observedGeneration": rsmd.get("generation", 1)}
