@@ -184,7 +184,12 @@ static lp_err plain(struct lp_aws_sys *sys, const char *method, const char *url,
 {
 	struct lp_aws_http_req req = {method, url, h, n, NULL, 0, 2000};
 	char errbuf[256] = "";
-	lp_err err = sys->transport->send(sys->transport->ctx, &req, r, errbuf, sizeof(errbuf));
+	lp_err err;
+
+	lp_buf_reset(&r->body);
+	lp_buf_reset(&r->headers);
+	r->status = 0;
+	err = sys->transport->send(sys->transport->ctx, &req, r, errbuf, sizeof(errbuf));
 
 	if (err)
 		return lp_aws_error_set(e, err, 0, NULL, "cannot reach %s: %s", url, errbuf);

@@ -91,7 +91,7 @@ static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *
 	if (!ep->scheme)
 		return LP_ERR_NOMEM;
 	path = p + strcspn(p, "/?#");
-	if (*path == '?' || *path == '#') {
+	if (strpbrk(p, "?#")) {
 		set_msg(msg, msglen, "spec.aws.endpoint \"%s\" must not have a query or fragment",
 			url);
 		return LP_ERR_INVALID;

@@ -419,7 +419,7 @@ static lp_err do_kinesis(struct run *r)
 	if (s.arn[0])
 		snprintf(res_arn, sizeof(res_arn), "%s", s.arn);
 	if (strcmp(s.status, "ACTIVE") != 0) {
-		char what[128];
+		char what[256];
 		snprintf(what, sizeof(what), "Kinesis stream %.60s is %.30s; waiting until ACTIVE",
 			 k->stream, s.status);
 		in_progress(r, strcmp(s.status, "DELETING") == 0 ? "Deleting" : "Updating", what);
