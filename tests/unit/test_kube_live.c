@@ -29,11 +29,12 @@ static struct lp_kube_client *cl;
 static int start_kubesim(void)
 {
 	const char *top = getenv("LP_TOP");
-	char sim[600], kc[300];
+	char sim[600], kc[300], state[300];
 	struct stat st;
 
 	snprintf(sim, sizeof(sim), "%s/tests/kubesim/kubesim", top ? top : ".");
 	snprintf(kc, sizeof(kc), "%s/kubeconfig", tmpdir);
+	snprintf(state, sizeof(state), "%s/state.json", tmpdir);
 	if (stat(sim, &st) != 0) {
 		printf("# kubesim not found at %s\n", sim);
 		return -1;
@@ -51,7 +52,7 @@ static int start_kubesim(void)
 			dup2(fileno(f), 2);
 		execl(sim, sim, "--port", "0", "--tls-dir", tmpdir, "--token", "T", "--token",
 		      "U=user1:group1", "--kubeconfig-out", kc, "--bookmark-interval", "0.3",
-		      (char *)NULL);
+		      "--state", state, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 300; i++) { /* 30 s at most */
@@ -284,7 +285,8 @@ static void rec_synced(void *arg)
 static const struct lp_kube_informer_ops rec_ops = {rec_transform, rec_free, rec_upsert,
 						     rec_delete, rec_synced};
 
-static struct rec *rec_start(const char *ns, const char *label_selector, int page_limit)
+static struct rec *rec_start_t(const char *ns, const char *label_selector, int page_limit,
+			       int timeout_s)
 {
 	struct lp_kube_informer_opts o = {0};
 	struct rec *r = calloc(1, sizeof(*r));
@@ -296,7 +298,7 @@ static struct rec *rec_start(const char *ns, const char *label_selector, int pag
 	o.path = path;
 	o.label_selector = label_selector;
 	o.page_limit = page_limit;
-	o.timeout_seconds = 30;
+	o.timeout_seconds = timeout_s;
 	if (lp_kube_informer_new(&r->inf, cl, &o, &rec_ops, r) != LP_OK ||
 	    lp_kube_informer_start(r->inf) != LP_OK) {
 		lp_kube_informer_free(r->inf);
@@ -304,6 +306,11 @@ static struct rec *rec_start(const char *ns, const char *label_selector, int pag
 		return NULL;
 	}
 	return r;
+}
+
+static struct rec *rec_start(const char *ns, const char *label_selector, int page_limit)
+{
+	return rec_start_t(ns, label_selector, page_limit, 30);
 }
 
 static void rec_stop(struct rec *r)
@@ -583,6 +590,76 @@ static void t_resume_after_close(void)
 	LP_CHECK_INT(r->bad_order, 0);
 	LP_CHECK(lp_kube_informer_stats(r->inf)->watch_restarts >= 2);
 	LP_CHECK_INT(lp_kube_informer_stats(r->inf)->relists, 0);
+	rec_stop(r);
+}
+
+static void t_watch_timeout_resume(void)
+{
+	struct rec *r = rec_start_t("bm", NULL, 0, 1); /* the server ends each watch after 1 s */
+	const struct lp_kube_informer_stats *st;
+	struct count_goal g;
+
+	if (!r) {
+		LP_CHECK(r != NULL);
+		return;
+	}
+	LP_CHECK(wait_for(rec_is_synced, r, 10000));
+	run_for(2600);
+	st = lp_kube_informer_stats(r->inf);
+	LP_CHECK(st->watch_restarts >= 2);
+	LP_CHECK_INT(st->relists, 0);
+	LP_CHECK_INT(st->errors, 0);
+	LP_CHECK_INT(st->lists, 1);
+	LP_CHECK_INT(cm_create("bm", "o1", NULL, 4), 201);
+	g.r = r;
+	g.upserts = 1;
+	g.deletes = 0;
+	g.count = 1;
+	LP_CHECK(wait_for(goal_reached, &g, 5000));
+	LP_CHECK_STR(r->log, "U:bm/o1=4 ");
+	rec_stop(r);
+}
+
+static int all_at_10(void *arg)
+{
+	struct rec *r = arg;
+
+	for (int i = 0; i < 5; i++)
+		if (r->last_n[i] != 10)
+			return 0;
+	return 1;
+}
+
+static void t_restart_during_changes(void)
+{
+	struct rec *r;
+	char name[16];
+
+	LP_CHECK(ns_create("rst"));
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "o%d", i);
+		LP_CHECK_INT(cm_create("rst", name, NULL, 0), 201);
+	}
+	r = rec_start("rst", NULL, 0);
+	if (!r) {
+		LP_CHECK(r != NULL);
+		return;
+	}
+	LP_CHECK(wait_for(rec_is_synced, r, 10000));
+	for (int round = 1; round <= 10; round++) {
+		if (round == 5)
+			LP_CHECK_INT(faults("{\"restart\":true,\"down_ms\":300}"), 200);
+		for (int i = 0; i < 5; i++) {
+			snprintf(name, sizeof(name), "o%d", i);
+			if (cm_set("rst", name, round) != 200)
+				lp_test_fail(__FILE__, __LINE__, "patch %s round %d failed", name, round);
+		}
+	}
+	LP_CHECK(wait_for(all_at_10, r, 20000));
+	run_for(300);
+	LP_CHECK_INT(r->bad_order, 0); /* no duplicate, nothing out of order */
+	LP_CHECK_INT(lp_kube_informer_count(r->inf), 5);
+	LP_CHECK(lp_kube_informer_stats(r->inf)->watch_restarts >= 1);
 	rec_stop(r);
 }
 
@@ -1053,6 +1130,7 @@ static const struct lp_test tests[] = {
 	{"label_selector", t_label_selector},
 	{"pagination_1100", t_pagination},
 	{"bookmarks", t_bookmarks},
+	{"watch_timeout_resume", t_watch_timeout_resume},
 	{"resume_after_close_watches", t_resume_after_close},
 	{"relist_on_410", t_relist_on_410},
 	{"retry_429_500", t_retry_faults},
@@ -1062,6 +1140,7 @@ static const struct lp_test tests[] = {
 	{"events_dedup", t_events},
 	{"lease_takeover_release", t_lease},
 	{"client_free_cancels", t_client_free_cancels},
+	{"restart_during_changes", t_restart_during_changes},
 };
 
 int main(void)
