@@ -179,12 +179,26 @@ fail:
 
 /* ---------- credentials Secret and config hash ---------- */
 
+/* Key in the credentials Secret of a file the config reads (a CA bundle):
+ * "file-" + the first 16 hex digits of the SHA-256 of its path. */
+static void mount_key(char out[32], const char *path)
+{
+	char h[65];
+	lp_sha256_hex(h, path, strlen(path));
+	snprintf(out, 32, "file-%.16s", h);
+}
+
+static const char *lookup(struct builder *b, const char *ns, const char *name, const char *key)
+{
+	return b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, ns, name, key) : NULL;
+}
+
 static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
 {
 	json_t *obj = NULL, *data;
 	const char *val;
 
-	if (r->n_env == 0)
+	if (r->n_env == 0 && r->n_mounts == 0)
 		return LP_OK;
 	obj = object_new(LP_OWNED_SECRET, LP_CREDENTIALS_NAME, b->ns, "logplane", "credentials");
 	data = json_object();
@@ -201,6 +215,18 @@ static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
 			continue;
 		}
 		if (json_object_set_new(data, e->var, json_string(val)))
+			goto fail;
+	}
+	for (size_t i = 0; i < r->n_mounts; i++) {
+		const struct lp_render_mount *m = &r->mounts[i];
+		char key[32];
+		val = lookup(b, m->secret_ns, m->secret_name, m->secret_key);
+		if (!val) {
+			b->d.n_missing_secrets++;
+			continue;
+		}
+		mount_key(key, m->path);
+		if (json_object_set_new(data, key, json_string(val)))
 			goto fail;
 	}
 	return builder_add(b, LP_OWNED_SECRET, obj);
@@ -225,6 +251,12 @@ static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
 					  : NULL;
 		err = lp_buf_addf(&buf, "%s=%s/%s/%s:%s\n", e->var, e->secret_ns, e->secret_name,
 				  e->secret_key, val ? val : "");
+	}
+	for (size_t i = 0; !err && i < r->n_mounts; i++) {
+		const struct lp_render_mount *m = &r->mounts[i];
+		val = lookup(b, m->secret_ns, m->secret_name, m->secret_key);
+		err = lp_buf_addf(&buf, "file %s=%s/%s/%s:%s\n", m->path, m->secret_ns,
+				  m->secret_name, m->secret_key, val ? val : "");
 	}
 	if (err)
 		return err;
@@ -425,6 +457,29 @@ out:
 	return err;
 }
 
+/* Files from the credentials Secret (CA bundles): one secret volume, each
+ * key mounted at its path with subPath (the config hash rolls pods when a
+ * value changes, so subPath's lack of live updates does not matter). */
+static lp_err add_secret_file_mounts(const struct lp_rendered *r, json_t *volumes, json_t *mounts)
+{
+	if (r->n_mounts == 0)
+		return LP_OK;
+	if (json_array_append_new(volumes, json_pack("{s:s, s:{s:s, s:i}}", "name",
+						     "credential-files", "secret", "secretName",
+						     LP_CREDENTIALS_NAME, "defaultMode", 0440)))
+		return LP_ERR_NOMEM;
+	for (size_t i = 0; i < r->n_mounts; i++) {
+		char key[32];
+		mount_key(key, r->mounts[i].path);
+		if (json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "name",
+							    "credential-files", "mountPath",
+							    r->mounts[i].path, "subPath", key,
+							    "readOnly", 1)))
+			return LP_ERR_NOMEM;
+	}
+	return LP_OK;
+}
+
 /* Container ports: http (health, metrics) and each distinct http input port. */
 static json_t *ports_new(struct builder *b)
 {
@@ -475,7 +530,8 @@ static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json
 			   "mountPath", LP_CONFIG_DIR, "readOnly", 1, "name", "varlog",
 			   "mountPath", "/var/log", "readOnly", 1, "name", "state", "mountPath",
 			   LP_STATE_HOST_DIR);
-	if (!volumes || !mounts || add_file_mounts(b, volumes, mounts))
+	if (!volumes || !mounts || add_file_mounts(b, volumes, mounts) ||
+	    add_secret_file_mounts(r, volumes, mounts))
 		goto fail;
 	container = json_pack(
 		"{s:s, s:s, s:s, s:[s], s:[s,s], s:o, s:o, s:O, s:o, s:o, s:o, "
@@ -553,7 +609,7 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	const char *image = b->in->aggregator_image;
 	const char *conf_dir = fluentd ? "/fluentd/etc" : LP_CONFIG_DIR;
 	json_t *sources = json_array(), *svc = NULL, *pdb = NULL, *sts = NULL, *container = NULL,
-	       *pod = NULL, *probe = NULL, *cmd = NULL;
+	       *pod = NULL, *probe = NULL, *cmd = NULL, *mounts = NULL, *volumes = NULL;
 	const char *storage;
 	char conf_path[256];
 	int replicas;
@@ -607,25 +663,28 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 		probe = http_probe_new(5, 10, 3);
 		cmd = json_pack("[s, s, s]", "/fluent-bit/bin/fluent-bit", "-c", conf_path);
 	}
+	mounts = json_pack("[{s:s, s:s, s:b}, {s:s, s:s}]", "name", "config", "mountPath",
+			   conf_dir, "readOnly", 1, "name", "buffer", "mountPath", LP_STATE_HOST_DIR);
+	volumes = json_pack("[{s:s, s:{s:O}}]", "name", "config", "projected", "sources",
+			    sources);
+	if (!mounts || !volumes || add_secret_file_mounts(r, volumes, mounts))
+		goto out;
 	container = json_pack(
 		"{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
-		"s:[{s:s, s:s, s:b}, {s:s, s:s}], s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
+		"s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
 		"name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent", "command",
 		cmd, "env", env_new(r), "ports", "name", "forward", "containerPort", 24224,
 		"protocol", "TCP", "name", "http", "containerPort", LP_HEALTH_PORT, "protocol",
-		"TCP", "volumeMounts", "name", "config", "mountPath", conf_dir, "readOnly", 1,
-		"name", "buffer", "mountPath", LP_STATE_HOST_DIR, "readinessProbe", probe,
+		"TCP", "volumeMounts", mounts, "readinessProbe", probe,
 		"livenessProbe", probe, "securityContext", container_security_new(), "resources",
 		"requests", "cpu", "100m", "memory", "128Mi");
 	cmd = probe = NULL;
-	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:i, s:{s:b, s:{s:s}}, s:[o], "
-			"s:[{s:s, s:{s:O}}]}}",
+	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:i, s:{s:b, s:{s:s}}, s:[o], s:O}}",
 			"metadata", "labels", selector_labels_new("aggregator"), "annotations",
 			LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec",
 			"serviceAccountName", LP_SHIPPER_NAME, "terminationGracePeriodSeconds",
 			60, "securityContext", "runAsNonRoot", fluentd, "seccompProfile", "type",
-			"RuntimeDefault", "containers", container, "volumes", "name", "config",
-			"projected", "sources", sources);
+			"RuntimeDefault", "containers", container, "volumes", volumes);
 	container = NULL;
 	sts = object_new(LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME, b->ns, "aggregator",
 			 "aggregator");
@@ -645,6 +704,8 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	}
 	err = builder_add(b, LP_OWNED_STATEFULSET, sts);
 out:
+	json_decref(mounts);
+	json_decref(volumes);
 	json_decref(pod);
 	json_decref(container);
 	json_decref(probe);

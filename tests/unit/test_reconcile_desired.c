@@ -373,6 +373,53 @@ static void t_aggregator_and_files(void)
 	lp_desired_free(&d);
 }
 
+/* A Secret key the config reads as a file (a CA bundle) is copied into the
+ * credentials Secret and mounted at its path. */
+static void t_secret_file_mounts(void)
+{
+	struct fixture f;
+	struct lp_desired d, d2;
+	struct lp_render_mount m = {"/etc/logplane/ca/team-a.ca/ca.crt", "team-a", "ca", "ca.crt"};
+	struct fake_secret secrets[3];
+	const struct lp_desired_obj *sec;
+	const json_t *c, *vm;
+	const char *sub;
+
+	fixture_init(&f);
+	secrets[0] = f.secrets[0];
+	secrets[1] = (struct fake_secret){"team-a", "ca", "ca.crt", "Q0FEQVRB"};
+	secrets[2] = (struct fake_secret){NULL, NULL, NULL, NULL};
+	f.in.secret_ctx = secrets;
+	f.r.mounts = &m;
+	f.r.n_mounts = 1;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	c = ds_container(&d);
+	vm = NULL;
+	{
+		size_t i;
+		const json_t *v;
+		json_array_foreach(json_object_get(c, "volumeMounts"), i, v)
+		{
+			const char *mp = json_string_value(json_object_get(v, "mountPath"));
+			if (mp && !strcmp(mp, m.path))
+				vm = v;
+		}
+	}
+	LP_CHECK(vm != NULL);
+	sub = json_string_value(json_object_get(vm, "subPath"));
+	LP_CHECK(sub != NULL && !strncmp(sub, "file-", 5));
+	sec = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	LP_CHECK(sec != NULL);
+	if (sec && sub)
+		LP_CHECK_STR(jpath_str(sec->obj, "data", sub, NULL), "Q0FEQVRB");
+	/* a new CA rolls the pods */
+	secrets[1].value = "T1RIRVI=";
+	LP_CHECK_INT(lp_desired_build(&d2, &f.in), LP_OK);
+	LP_CHECK(strcmp(d.config_hash, d2.config_hash) != 0);
+	lp_desired_free(&d);
+	lp_desired_free(&d2);
+}
+
 static void t_missing_secret_and_errors(void)
 {
 	struct fixture f;
@@ -406,6 +453,7 @@ int main(void)
 		{"object_hash", t_object_hash},
 		{"split", t_split},
 		{"aggregator_and_files", t_aggregator_and_files},
+		{"secret_file_mounts", t_secret_file_mounts},
 		{"missing_secret_and_errors", t_missing_secret_and_errors},
 	};
 	return lp_test_main("reconcile_desired", tests, LP_TEST_COUNT(tests));
