@@ -3,8 +3,9 @@
  * Ownership: every struct owns its strings and arrays; lp_pipeline_free() /
  * lp_output_free() release everything (NULL-safe). Strings are NUL-terminated
  * UTF-8; an absent optional string is NULL. Counts accompany every array.
- * "Unset" integers are 0 unless noted; defaults are applied by
- * lp_*_defaults() in the operator, never written back to the user's spec.
+ * "Unset" integers are 0 unless noted; the defaults noted on each field are
+ * applied by lp_pipeline_parse() / lp_output_parse() to the struct, never
+ * written back to the user's object (docs/resources.md lists them all).
  *
  * Field names follow the CRD (camelCase there, snake_case here). The CRD in
  * crds/ and the parser in parse.c must agree with this file.
@@ -456,7 +457,7 @@ void lp_problems_free(struct lp_problems *p);
 LP_WUR lp_err lp_problems_add(struct lp_problems *p, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* ---------- entry points (parse.c, defaults.c, validate.c) ---------- */
+/* ---------- entry points (pipeline.c, output.c, validate.c) ---------- */
 
 typedef struct json_t json_t;
 

@@ -653,7 +653,7 @@ static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output
 		}
 	}
 	rd_aws(r, spec, o);
-	if (o->type == LP_OUT_OPENSEARCH && o->aws.region && !o->aws.endpoint) {
+	if (o->type == LP_OUT_OPENSEARCH && o->aws.region) {
 		o->u.search.aws_region = lp_strdup(o->aws.region);
 		if (!o->u.search.aws_region)
 			r->err = LP_ERR_NOMEM;

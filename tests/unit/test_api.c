@@ -1023,6 +1023,122 @@ static void t_examples(void)
 	free_examples(&s);
 }
 
+/* ---------- robustness: every value of every example replaced by junk ---------- */
+
+struct mut_stats {
+	size_t runs, invalid;
+};
+
+static int printable(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return s != NULL;
+}
+
+static void parse_any(const json_t *root, struct mut_stats *st)
+{
+	struct lp_problems pr = {NULL, 0};
+	const char *kind = json_string_value(json_object_get(root, "kind"));
+	struct lp_world w;
+	lp_err e;
+
+	memset(&w, 0, sizeof(w));
+	if (kind && strcmp(kind, "LogOutput") == 0) {
+		struct lp_output *o = NULL;
+		e = lp_output_parse(&o, root, &pr);
+		if (o && lp_output_validate(o, &w, &pr) == LP_ERR_INVALID)
+			e = LP_ERR_INVALID;
+		lp_output_free(o);
+	} else {
+		struct lp_pipeline *p = NULL;
+		e = lp_pipeline_parse(&p, root, &pr);
+		if (p && lp_pipeline_validate(p, &w, &pr) == LP_ERR_INVALID)
+			e = LP_ERR_INVALID;
+		lp_pipeline_free(p);
+	}
+	st->runs++;
+	if (e == LP_ERR_INVALID) {
+		st->invalid++;
+		LP_CHECK(pr.n > 0);
+	}
+	LP_CHECK(e == LP_OK || e == LP_ERR_INVALID);
+	for (size_t i = 0; i < pr.n; i++) {
+		LP_CHECK(printable(pr.v[i].field));
+		LP_CHECK(printable(pr.v[i].message));
+	}
+	lp_problems_free(&pr);
+}
+
+/* Replaces each node under v (in place, restoring it afterwards) with each junk
+ * value and parses the whole object. */
+static void mutate(json_t *root, json_t *v, struct mut_stats *st, int depth)
+{
+	json_t *junk[] = {json_string("x\n@INCLUDE y"), json_integer(-1), json_true(), json_null(),
+			  json_array(), json_object(), json_string(""), json_integer(1LL << 40),
+			  json_string("(?<a>")};
+	const size_t nj = sizeof(junk) / sizeof(junk[0]);
+
+	if (depth > 12)
+		goto out;
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *c;
+		void *tmp;
+		json_object_foreach_safe(v, tmp, k, c) {
+			json_t *keep = json_incref(c);
+			for (size_t i = 0; i < nj; i++) {
+				json_object_set(v, k, junk[i]);
+				parse_any(root, st);
+			}
+			json_object_set(v, k, keep);
+			mutate(root, keep, st, depth + 1);
+			json_decref(keep);
+		}
+	} else if (json_is_array(v)) {
+		for (size_t idx = 0; idx < json_array_size(v); idx++) {
+			json_t *keep = json_incref(json_array_get(v, idx));
+			for (size_t i = 0; i < nj; i++) {
+				json_array_set(v, idx, junk[i]);
+				parse_any(root, st);
+			}
+			json_array_set(v, idx, keep);
+			mutate(root, keep, st, depth + 1);
+			json_decref(keep);
+		}
+	}
+out:
+	for (size_t i = 0; i < nj; i++)
+		json_decref(junk[i]);
+}
+
+static void t_mutations(void)
+{
+	char *dir = examples_dir();
+	const char *files[] = {"01-eks-app-vs-system.yaml", "02-kinesis-firehose-s3.yaml",
+			       "03-opensearch-slack-errors.yaml", "04-json-flatten-cloudwatch.yaml",
+			       "05-tenant-namespace.yaml"};
+	struct mut_stats st = {0, 0};
+
+	for (size_t f = 0; dir && f < LP_TEST_COUNT(files); f++) {
+		char path[1024];
+		struct lp_yaml_docs d;
+		snprintf(path, sizeof(path), "%s/%s", dir, files[f]);
+		LP_CHECK_INT(lp_yaml_load_file(&d, path), LP_OK);
+		for (size_t k = 0; k < d.n; k++) {
+			const char *api = json_string_value(json_object_get(d.v[k].root, "apiVersion"));
+			if (api && strcmp(api, LP_API_GROUP_VERSION) == 0)
+				mutate(d.v[k].root, d.v[k].root, &st, 0);
+		}
+		lp_yaml_docs_free(&d);
+	}
+	lp_free(dir);
+	printf("# mutations: %zu parses, %zu invalid\n", st.runs, st.invalid);
+	LP_CHECK(st.runs > 1000);
+	LP_CHECK(st.invalid > st.runs / 2);
+}
+
 static const struct lp_test tests[] = {
 	{"pipeline_defaults", t_pipeline_defaults},
 	{"output_defaults", t_output_defaults},
@@ -1035,6 +1151,7 @@ static const struct lp_test tests[] = {
 	{"regex", t_regex},
 	{"yaml", t_yaml},
 	{"examples_round_trip", t_examples},
+	{"mutations_no_crash", t_mutations},
 };
 
 int main(void)
