@@ -1025,7 +1025,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return b'{"type":"' + type_.encode() + b'","object":' + e.raw + b"}\n"
 
     def _bookmark(self, res, rv, end=False):
-        md = {"resourceVersion": str(rv), "creationTimestamp": None}
+        md = {"resourceVersion": str(rv)}
         if end:
             md["annotations"] = {"k8s.io/initial-events-end": "true"}
         return b'{"type":"BOOKMARK","object":' + dumps({"kind": res.kind, "apiVersion": res.api_version,
