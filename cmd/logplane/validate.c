@@ -53,8 +53,7 @@ static const struct lp_meta *obj_meta(const struct obj *o)
 	return o->kind == K_PIPELINE ? &o->p->meta : &o->o->meta;
 }
 
-static void print_problems(struct run *r, struct obj *o, const struct lp_problems *pr,
-			   size_t from)
+static void print_problems(struct run *r, struct obj *o, const struct lp_problems *pr, size_t from)
 {
 	const struct lp_meta *m = obj_meta(o);
 
@@ -71,7 +70,8 @@ static void print_problems(struct run *r, struct obj *o, const struct lp_problem
 static int has_yaml_ext(const char *n)
 {
 	size_t l = strlen(n);
-	return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) || (l > 4 && strcmp(n + l - 4, ".yml") == 0);
+	return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
+	       (l > 4 && strcmp(n + l - 4, ".yml") == 0);
 }
 
 static int add_file(struct run *r, const char *path)
@@ -145,7 +145,7 @@ static int walk(struct run *r, const char *dir, int depth)
 			break;
 		}
 		snprintf(path, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
-			 names[i]);
+		         names[i]);
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			rc = walk(r, path, depth + 1);
 		else if (has_yaml_ext(names[i]))
@@ -245,9 +245,10 @@ static int cross_check(struct run *r)
 			const struct lp_meta *mj = obj_meta(&r->objs[j]);
 			if (r->objs[j].kind == o->kind && m->name && mj->name && m->ns && mj->ns &&
 			    strcmp(m->name, mj->name) == 0 && strcmp(m->ns, mj->ns) == 0) {
-				if (lp_problems_add(&pr, "metadata.name", "%s %s/%s is also defined at %s:%zu",
-						    kind_name(o->kind), m->ns, m->name, r->objs[j].file,
-						    r->objs[j].doc) != LP_OK)
+				if (lp_problems_add(&pr, "metadata.name",
+				                    "%s %s/%s is also defined at %s:%zu",
+				                    kind_name(o->kind), m->ns, m->name,
+				                    r->objs[j].file, r->objs[j].doc) != LP_OK)
 					rc = -1;
 				break;
 			}
@@ -267,9 +268,10 @@ static int cross_check(struct run *r)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: logplane validate -f FILE|DIR [-f FILE|DIR ...] [--control-namespace NS]\n"
-		   "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
-		   "  recursively: *.yaml, *.yml). Exit 0: all valid; 1: problems found; 2: usage.\n");
+	fprintf(f,
+	        "usage: logplane validate -f FILE|DIR [-f FILE|DIR ...] [--control-namespace NS]\n"
+	        "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
+	        "  recursively: *.yaml, *.yml). Exit 0: all valid; 1: problems found; 2: usage.\n");
 }
 
 int lp_cli_validate(int argc, char **argv)
@@ -300,13 +302,14 @@ int lp_cli_validate(int argc, char **argv)
 		} else if (strncmp(a, "--control-namespace=", 20) == 0) {
 			r.control_ns = a + 20;
 		} else {
-			fprintf(stderr, "logplane validate: %s \"%s\" (usage: logplane validate -f "
-					"FILE|DIR [--control-namespace NS])\n",
-				a[0] == '-' && (strcmp(a, "-f") == 0 ||
-						strcmp(a, "--control-namespace") == 0)
-					? "missing value for"
-					: "unknown argument",
-				a);
+			fprintf(stderr,
+			        "logplane validate: %s \"%s\" (usage: logplane validate -f "
+			        "FILE|DIR [--control-namespace NS])\n",
+			        a[0] == '-' && (strcmp(a, "-f") == 0 ||
+			                        strcmp(a, "--control-namespace") == 0)
+			            ? "missing value for"
+			            : "unknown argument",
+			        a);
 			goto out;
 		}
 	}
@@ -339,7 +342,8 @@ int lp_cli_validate(int argc, char **argv)
 			goto nomem;
 		}
 		if (e != LP_OK) {
-			printf("%s:%zu: %s\n", r.files[i], d.n + 1, d.error ? d.error : lp_strerror(e));
+			printf("%s:%zu: %s\n", r.files[i], d.n + 1,
+			       d.error ? d.error : lp_strerror(e));
 			r.errors++;
 		}
 		lp_yaml_docs_free(&d);
@@ -356,10 +360,10 @@ int lp_cli_validate(int argc, char **argv)
 			printf(", %zu other object%s skipped", r.notes, r.notes == 1 ? "" : "s");
 		if (r.n_problems == 0 && r.errors == 0)
 			printf(": all valid\n");
-		else
-		{
+		else {
 			printf(": %zu problem%s in %zu object%s", r.n_problems,
-			       r.n_problems == 1 ? "" : "s", r.bad_objs, r.bad_objs == 1 ? "" : "s");
+			       r.n_problems == 1 ? "" : "s", r.bad_objs,
+			       r.bad_objs == 1 ? "" : "s");
 			if (r.errors)
 				printf(", %zu unreadable file%s or document%s", r.errors,
 				       r.errors == 1 ? "" : "s", r.errors == 1 ? "" : "s");

@@ -16,9 +16,9 @@
 #include <stdint.h>
 #include "../util/err.h"
 
-#define LP_API_GROUP "logplane.io"
-#define LP_API_VERSION "v1alpha1"
-#define LP_API_GROUP_VERSION "logplane.io/v1alpha1"
+#define LP_API_GROUP                 "logplane.io"
+#define LP_API_VERSION               "v1alpha1"
+#define LP_API_GROUP_VERSION         "logplane.io/v1alpha1"
 #define LP_DEFAULT_CONTROL_NAMESPACE "logplane-system"
 
 /* ---------- shared pieces ---------- */
@@ -80,15 +80,16 @@ struct lp_delivery {
 	enum lp_delivery_mode mode; /* spec.delivery.mode, default atLeastOnce */
 	int retry_limit;            /* spec.delivery.retryLimit, 1..100, default 10 */
 	char *buffer_limit;         /* spec.delivery.bufferLimit, quantity like "1G", default "1G"
-				       (storage.total_limit_size) */
+	                               (storage.total_limit_size) */
 	char *mem_buf_limit;        /* spec.delivery.memBufLimit, default "5M" */
 };
 
 enum lp_deletion_policy { LP_DELETION_RETAIN = 0, LP_DELETION_DELETE };
 
 struct lp_aws_credentials {
-	char *secret_name;       /* credentials.secretRef.name */
-	char *access_key_id_key; /* credentials.secretRef.accessKeyIdKey, default "AWS_ACCESS_KEY_ID" */
+	char *secret_name;           /* credentials.secretRef.name */
+	char *access_key_id_key;     /* credentials.secretRef.accessKeyIdKey, default
+	                                "AWS_ACCESS_KEY_ID" */
 	char *secret_access_key_key; /* ...secretAccessKeyKey, default "AWS_SECRET_ACCESS_KEY" */
 	char *session_token_key;     /* ...sessionTokenKey, optional */
 	char *role_arn;              /* credentials.roleArn: assumed on top of the chain */
@@ -102,12 +103,12 @@ struct lp_aws {
 };
 
 struct lp_kinesis_provision {
-	int present;            /* spec.kinesis.provision given */
-	int on_demand;          /* mode: onDemand (1) | provisioned (0, default) */
-	int shard_count;        /* default 1 when provisioned */
-	int retention_hours;    /* 24..8760, default 24 */
-	char *kms_key_id;       /* encryption with KMS when set ("alias/aws/kinesis" allowed) */
-	int encrypt;            /* encryption.enabled */
+	int present;         /* spec.kinesis.provision given */
+	int on_demand;       /* mode: onDemand (1) | provisioned (0, default) */
+	int shard_count;     /* default 1 when provisioned */
+	int retention_hours; /* 24..8760, default 24 */
+	char *kms_key_id;    /* encryption with KMS when set ("alias/aws/kinesis" allowed) */
+	int encrypt;         /* encryption.enabled */
 	struct lp_kv *tags;
 	size_t n_tags;
 	enum lp_deletion_policy deletion_policy;
@@ -122,15 +123,15 @@ struct lp_out_kinesis {
 
 struct lp_firehose_provision {
 	int present;
-	char *source_stream;   /* Kinesis stream name feeding the delivery stream (optional:
-				  direct PUT when absent) */
-	char *bucket;          /* destination bucket (required) */
-	char *prefix;          /* S3 prefix */
-	char *error_prefix;    /* S3 error output prefix */
-	int buffering_size_mib;        /* 1..128, default 64 */
+	char *source_stream;    /* Kinesis stream name feeding the delivery stream (optional:
+	                           direct PUT when absent) */
+	char *bucket;           /* destination bucket (required) */
+	char *prefix;           /* S3 prefix */
+	char *error_prefix;     /* S3 error output prefix */
+	int buffering_size_mib; /* 1..128, default 64 */
 	int buffering_interval_seconds; /* 0..900, default 300 */
-	char *compression;     /* UNCOMPRESSED|GZIP|ZIP|Snappy|HADOOP_SNAPPY, default GZIP */
-	char *role_arn;        /* role Firehose uses (required) */
+	char *compression; /* UNCOMPRESSED|GZIP|ZIP|Snappy|HADOOP_SNAPPY, default GZIP */
+	char *role_arn;    /* role Firehose uses (required) */
 	struct lp_kv *tags;
 	size_t n_tags;
 	enum lp_deletion_policy deletion_policy;
@@ -144,8 +145,8 @@ struct lp_out_firehose {
 
 struct lp_s3_provision {
 	int present;
-	int expiration_days;  /* lifecycle expiry, 0 = none */
-	char *encryption;     /* "AES256" (default) | "aws:kms" */
+	int expiration_days; /* lifecycle expiry, 0 = none */
+	char *encryption;    /* "AES256" (default) | "aws:kms" */
 	char *kms_key_id;
 	int block_public_access; /* default 1 */
 	struct lp_kv *tags;
@@ -178,23 +179,23 @@ struct lp_out_cloudwatch {
 };
 
 struct lp_tls {
-	int enabled; /* tls.enabled, default 1 for remote network outputs except forward */
-	int verify;  /* tls.verify, default 1 */
+	int enabled;          /* tls.enabled, default 1 for remote network outputs except forward */
+	int verify;           /* tls.verify, default 1 */
 	char *ca_secret_name; /* optional Secret holding ca.crt */
 };
 
-struct lp_basic_auth { /* username and password read from a Secret */
-	char *secret_name; /* auth.secretRef.name */
+struct lp_basic_auth {      /* username and password read from a Secret */
+	char *secret_name;  /* auth.secretRef.name */
 	char *username_key; /* default "username" */
 	char *password_key; /* default "password" */
 };
 
-struct lp_out_search { /* opensearch and elasticsearch */
-	char *host;  /* required */
-	int port;    /* default 9200 */
-	char *index; /* default "logs" (ignored with logstash_prefix) */
+struct lp_out_search {         /* opensearch and elasticsearch */
+	char *host;            /* required */
+	int port;              /* default 9200 */
+	char *index;           /* default "logs" (ignored with logstash_prefix) */
 	char *logstash_prefix; /* when set: daily indices PREFIX-YYYY.MM.DD */
-	int aws_auth; /* opensearch only: sign with SigV4 (Amazon OpenSearch Service) */
+	int aws_auth;          /* opensearch only: sign with SigV4 (Amazon OpenSearch Service) */
 	char *aws_region;
 	struct lp_tls tls;
 	struct lp_basic_auth auth; /* secret_name NULL = none */
@@ -207,8 +208,8 @@ struct lp_out_kafka {
 };
 
 struct lp_out_loki {
-	char *host; /* required */
-	int port;   /* default 3100 */
+	char *host;           /* required */
+	int port;             /* default 3100 */
 	struct lp_kv *labels; /* static labels, sorted */
 	size_t n_labels;
 	char *tenant_id;
@@ -223,9 +224,9 @@ struct lp_http_header { /* header value literal or from a Secret (one of) */
 };
 
 struct lp_out_http {
-	char *host; /* required */
-	int port;   /* default 443 with TLS, 80 without */
-	char *uri;  /* default "/" */
+	char *host;   /* required */
+	int port;     /* default 443 with TLS, 80 without */
+	char *uri;    /* default "/" */
 	char *format; /* json (default) | json_lines | msgpack */
 	struct lp_http_header *headers;
 	size_t n_headers;
@@ -238,17 +239,17 @@ struct lp_out_slack {
 };
 
 struct lp_out_forward {
-	char *host; /* required */
-	int port;   /* default 24224 */
+	char *host;                          /* required */
+	int port;                            /* default 24224 */
 	struct lp_secret_key_ref shared_key; /* optional */
-	struct lp_tls tls; /* default off */
+	struct lp_tls tls;                   /* default off */
 };
 
 struct lp_out_stdout {
 	char *format; /* json_lines (default) | msgpack | json */
 };
 
-struct lp_out_livetail { /* records streamed to the operator's live-tail websocket hub */
+struct lp_out_livetail {            /* records streamed to the operator's live-tail websocket hub */
 	int max_records_per_second; /* default 100 */
 };
 
@@ -276,18 +277,18 @@ struct lp_output {
 /* ---------- LogPipeline ---------- */
 
 struct lp_in_application {
-	int enabled;                       /* default 1 when input.application given */
-	struct lp_strlist ns_include;      /* namespaces.include (control ns only) */
-	struct lp_strlist ns_exclude;      /* namespaces.exclude */
-	struct lp_kv *pod_labels;          /* podLabels: equality match on pod labels */
+	int enabled;                  /* default 1 when input.application given */
+	struct lp_strlist ns_include; /* namespaces.include (control ns only) */
+	struct lp_strlist ns_exclude; /* namespaces.exclude */
+	struct lp_kv *pod_labels;     /* podLabels: equality match on pod labels */
 	size_t n_pod_labels;
 	struct lp_strlist container_include;
 	struct lp_strlist container_exclude;
 };
 
 struct lp_in_file {
-	char *name;  /* files[].name, DNS label, used in the tag */
-	char *path;  /* files[].path, absolute glob, outside /var/log/containers */
+	char *name;           /* files[].name, DNS label, used in the tag */
+	char *path;           /* files[].path, absolute glob, outside /var/log/containers */
 	char *metadata_regex; /* optional: named groups namespace_name, pod_name, container_name */
 };
 
@@ -297,22 +298,22 @@ struct lp_in_http {
 };
 
 enum lp_builtin_multiline { /* bit flags */
-	LP_ML_JAVA = 1 << 0,
-	LP_ML_PYTHON = 1 << 1,
-	LP_ML_GO = 1 << 2,
-	LP_ML_CRI = 1 << 3,
-	LP_ML_DOCKER = 1 << 4,
+	                    LP_ML_JAVA = 1 << 0,
+	                    LP_ML_PYTHON = 1 << 1,
+	                    LP_ML_GO = 1 << 2,
+	                    LP_ML_CRI = 1 << 3,
+	                    LP_ML_DOCKER = 1 << 4,
 };
 
 struct lp_ml_rule {
-	char *state;      /* "start_state" or a name */
-	char *regex;      /* Oniguruma regex */
+	char *state; /* "start_state" or a name */
+	char *regex; /* Oniguruma regex */
 	char *next_state;
 };
 
 struct lp_multiline {
 	int present;
-	unsigned builtin; /* enum lp_builtin_multiline flags, from multiline.parsers[] */
+	unsigned builtin;         /* enum lp_builtin_multiline flags, from multiline.parsers[] */
 	struct lp_ml_rule *rules; /* custom rules; must contain a start_state rule */
 	size_t n_rules;
 	int flush_timeout_ms; /* default 1000 */
@@ -322,8 +323,8 @@ enum lp_parse_format { LP_PARSE_NONE = 0, LP_PARSE_JSON, LP_PARSE_LOGFMT, LP_PAR
 
 struct lp_parse {
 	enum lp_parse_format format;
-	char *key;         /* record key to parse, default "log" */
-	char *regex;       /* LP_PARSE_REGEX: named groups */
+	char *key;   /* record key to parse, default "log" */
+	char *regex; /* LP_PARSE_REGEX: named groups */
 	char *time_key;
 	char *time_format;
 	int keep_original; /* preserve_key, default 0 */
@@ -341,7 +342,7 @@ enum lp_transform_kind {
 };
 
 struct lp_grep_rule {
-	char *key;   /* record key; "kubernetes.namespace_name" addresses nested keys */
+	char *key; /* record key; "kubernetes.namespace_name" addresses nested keys */
 	char *regex;
 };
 
@@ -368,10 +369,10 @@ struct lp_transform {
 			size_t n_exclude;
 		} grep;
 		struct {
-			int rate;      /* records per interval, required >= 1 */
-			int window;    /* intervals averaged, default 5 */
+			int rate;       /* records per interval, required >= 1 */
+			int window;     /* intervals averaged, default 5 */
 			char *interval; /* duration, default "1s" */
-			int per_pod;   /* 1: a Lua token bucket keyed by pod */
+			int per_pod;    /* 1: a Lua token bucket keyed by pod */
 		} throttle;
 		struct {
 			char *source_key; /* default "log" */
@@ -383,11 +384,11 @@ struct lp_transform {
 enum lp_route_op { LP_ROUTE_ALL = 0, LP_ROUTE_IN, LP_ROUTE_REGEX };
 
 struct lp_route {
-	char *output_ref; /* LogOutput name in the pipeline's own namespace */
-	enum lp_route_op op; /* match absent = all records */
-	char *match_field;   /* match.field */
+	char *output_ref;           /* LogOutput name in the pipeline's own namespace */
+	enum lp_route_op op;        /* match absent = all records */
+	char *match_field;          /* match.field */
 	struct lp_strlist match_in; /* match.in values */
-	char *match_regex;   /* match.regex */
+	char *match_regex;          /* match.regex */
 };
 
 enum lp_aggregator_engine { LP_ENGINE_FLUENTBIT = 0, LP_ENGINE_FLUENTD };
@@ -395,7 +396,7 @@ enum lp_aggregator_engine { LP_ENGINE_FLUENTBIT = 0, LP_ENGINE_FLUENTD };
 struct lp_aggregator {
 	int enabled;
 	enum lp_aggregator_engine engine;
-	int replicas; /* default 2 */
+	int replicas;       /* default 2 */
 	char *storage_size; /* default "10Gi" */
 };
 
@@ -409,16 +410,16 @@ struct lp_pipeline {
 	struct lp_meta meta;
 	struct lp_in_application app; /* spec.input.application */
 	int has_app;
-	int system;                    /* spec.input.system.enabled */
-	struct lp_in_file *files;      /* spec.input.files */
+	int system;               /* spec.input.system.enabled */
+	struct lp_in_file *files; /* spec.input.files */
 	size_t n_files;
-	struct lp_in_http http;        /* spec.input.http */
+	struct lp_in_http http;               /* spec.input.http */
 	struct lp_kubernetes_meta kubernetes; /* spec.kubernetes */
-	struct lp_multiline multiline; /* spec.multiline */
-	struct lp_parse parse;         /* spec.parse */
-	struct lp_transform *transforms; /* spec.transforms, in order */
+	struct lp_multiline multiline;        /* spec.multiline */
+	struct lp_parse parse;                /* spec.parse */
+	struct lp_transform *transforms;      /* spec.transforms, in order */
 	size_t n_transforms;
-	struct lp_route *routes;       /* spec.routes, at least one */
+	struct lp_route *routes; /* spec.routes, at least one */
 	size_t n_routes;
 	struct lp_aggregator aggregator; /* spec.aggregator */
 };
@@ -426,10 +427,10 @@ struct lp_pipeline {
 /* ---------- names, sizes, durations (names.c) ---------- */
 
 /* Static names as spelled in the CRD; NULL when out of range. */
-const char *lp_multiline_builtin_name(unsigned flag); /* one LP_ML_* bit: "java", ... */
-const char *lp_parse_format_name(enum lp_parse_format f); /* "json", "logfmt", "regex" */
+const char *lp_multiline_builtin_name(unsigned flag);         /* one LP_ML_* bit: "java", ... */
+const char *lp_parse_format_name(enum lp_parse_format f);     /* "json", "logfmt", "regex" */
 const char *lp_transform_kind_name(enum lp_transform_kind k); /* "flatten", "dropFields", ... */
-const char *lp_delivery_mode_name(enum lp_delivery_mode m);    /* "atLeastOnce" | "atMostOnce" */
+const char *lp_delivery_mode_name(enum lp_delivery_mode m);   /* "atLeastOnce" | "atMostOnce" */
 
 /* Size quantity to bytes: "512", "100M", "1G", "10Gi", "5MB", "1.5G". k/K/KB/M/MB/G/GB/T/TB
  * are powers of 1000, Ki/Mi/Gi/Ti powers of 1024 (Kubernetes quantity and Fluent Bit size
@@ -455,7 +456,7 @@ struct lp_problems {
 void lp_problems_free(struct lp_problems *p);
 /* Appends a problem (printf-style message). Returns LP_ERR_NOMEM on failure. */
 LP_WUR lp_err lp_problems_add(struct lp_problems *p, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* ---------- entry points (pipeline.c, output.c, validate.c) ---------- */
 
@@ -469,14 +470,14 @@ typedef struct json_t json_t;
  * *out is NULL only on LP_ERR_NOMEM or when obj is not an object.
  * Defaults are applied to the struct, never to obj. */
 LP_WUR lp_err lp_pipeline_parse(struct lp_pipeline **out, const json_t *obj,
-				struct lp_problems *probs);
+                                struct lp_problems *probs);
 LP_WUR lp_err lp_output_parse(struct lp_output **out, const json_t *obj, struct lp_problems *probs);
 void lp_pipeline_free(struct lp_pipeline *p);
 void lp_output_free(struct lp_output *o);
 
 /* What cross-object validation may look at. All members borrowed. */
 struct lp_world {
-	const char *control_ns; /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	const char *control_ns;                 /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
 	const struct lp_output *const *outputs; /* every LogOutput known (valid or not) */
 	size_t n_outputs;
 	/* Returns 1 when Secret ns/name exists and has key (key NULL: any key). NULL
@@ -488,8 +489,8 @@ struct lp_world {
 /* Cross-object rules: references resolve, tenancy, name lengths. Appends to probs;
  * LP_ERR_INVALID when any problem was added by this call. */
 LP_WUR lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
-				   struct lp_problems *probs);
+                                   struct lp_problems *probs);
 LP_WUR lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
-				 struct lp_problems *probs);
+                                 struct lp_problems *probs);
 
 #endif

@@ -328,34 +328,34 @@ struct class_rule {
 };
 
 static const struct class_rule rules[LP_STR_CLASS_COUNT] = {
-	[LP_STR_TEXT] = {1024, "must not start with '@' or '['"},
-	[LP_STR_DNS_LABEL] = {63, "must be a DNS-1123 label (lower-case letters, digits and '-', "
-				  "starting and ending with a letter or digit, at most 63 characters)"},
-	[LP_STR_DNS_SUBDOMAIN] = {253, "must be a DNS-1123 subdomain (lower-case letters, digits, "
-				       "'-' and '.', at most 253 characters)"},
-	[LP_STR_SECRET_KEY] = {253, "must be a Secret key (letters, digits, '-', '_' and '.')"},
-	[LP_STR_FIELD] = {128, "must be a record key (letters, digits, '_', '-', '/' and '.' between "
-			       "parts, starting with a letter, digit, '_' or '@')"},
-	[LP_STR_REGEX] = {LP_REGEX_MAX, "is not a valid regular expression"},
-	[LP_STR_HOST] = {253, "must be a host name or IP address (no scheme, no port)"},
-	[LP_STR_PATH] = {1024, "must be an absolute path or glob (letters, digits, '-', '_', '.', "
-			       "'/', '*', '?', '[', ']'; no \"..\")"},
-	[LP_STR_URI] = {1024, "must be a URI path starting with '/' (no spaces or braces)"},
-	[LP_STR_AWS_NAME] = {128, "must contain only letters, digits, '_', '-' and '.'"},
-	[LP_STR_BUCKET] = {63, "must be an S3 bucket name (3-63 lower-case letters, digits, '-' and "
-			       "'.')"},
-	[LP_STR_LOG_GROUP] = {512, "must contain only letters, digits, '.', '-', '_', '/' and '#'"},
-	[LP_STR_ARN] = {2048, "must be an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"},
-	[LP_STR_REGION] = {32, "must be an AWS region such as \"us-east-1\""},
-	[LP_STR_URL] = {1024, "must be an http:// or https:// URL with a host and optional port"},
-	[LP_STR_TOKEN] = {249, "must contain only letters, digits, '_', '-' and '.'"},
-	[LP_STR_LABEL_KEY] = {317, "must be a Kubernetes label key ([prefix/]name)"},
-	[LP_STR_LABEL_VALUE] = {63, "must be a Kubernetes label value (letters, digits, '-', '_', "
-				    "'.', at most 63 characters)"},
-	[LP_STR_S3_KEY] = {1024, "must start with '/' and contain no spaces, quotes or braces"},
-	[LP_STR_HEADER_NAME] = {256, "must be an HTTP header name (letters, digits and '-')"},
-	[LP_STR_BROKER] = {260, "must be host:port"},
-	[LP_STR_KMS_KEY] = {2048, "must be a KMS key id, alias/NAME or key ARN"},
+    [LP_STR_TEXT] = {1024, "must not start with '@' or '['"},
+    [LP_STR_DNS_LABEL] = {63, "must be a DNS-1123 label (lower-case letters, digits and '-', "
+                              "starting and ending with a letter or digit, at most 63 characters)"},
+    [LP_STR_DNS_SUBDOMAIN] = {253, "must be a DNS-1123 subdomain (lower-case letters, digits, "
+                                   "'-' and '.', at most 253 characters)"},
+    [LP_STR_SECRET_KEY] = {253, "must be a Secret key (letters, digits, '-', '_' and '.')"},
+    [LP_STR_FIELD] = {128, "must be a record key (letters, digits, '_', '-', '/' and '.' between "
+                           "parts, starting with a letter, digit, '_' or '@')"},
+    [LP_STR_REGEX] = {LP_REGEX_MAX, "is not a valid regular expression"},
+    [LP_STR_HOST] = {253, "must be a host name or IP address (no scheme, no port)"},
+    [LP_STR_PATH] = {1024, "must be an absolute path or glob (letters, digits, '-', '_', '.', "
+                           "'/', '*', '?', '[', ']'; no \"..\")"},
+    [LP_STR_URI] = {1024, "must be a URI path starting with '/' (no spaces or braces)"},
+    [LP_STR_AWS_NAME] = {128, "must contain only letters, digits, '_', '-' and '.'"},
+    [LP_STR_BUCKET] = {63, "must be an S3 bucket name (3-63 lower-case letters, digits, '-' and "
+                           "'.')"},
+    [LP_STR_LOG_GROUP] = {512, "must contain only letters, digits, '.', '-', '_', '/' and '#'"},
+    [LP_STR_ARN] = {2048, "must be an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"},
+    [LP_STR_REGION] = {32, "must be an AWS region such as \"us-east-1\""},
+    [LP_STR_URL] = {1024, "must be an http:// or https:// URL with a host and optional port"},
+    [LP_STR_TOKEN] = {249, "must contain only letters, digits, '_', '-' and '.'"},
+    [LP_STR_LABEL_KEY] = {317, "must be a Kubernetes label key ([prefix/]name)"},
+    [LP_STR_LABEL_VALUE] = {63, "must be a Kubernetes label value (letters, digits, '-', '_', "
+                                "'.', at most 63 characters)"},
+    [LP_STR_S3_KEY] = {1024, "must start with '/' and contain no spaces, quotes or braces"},
+    [LP_STR_HEADER_NAME] = {256, "must be an HTTP header name (letters, digits and '-')"},
+    [LP_STR_BROKER] = {260, "must be host:port"},
+    [LP_STR_KMS_KEY] = {2048, "must be a KMS key id, alias/NAME or key ARN"},
 };
 
 const char *lp_check_string(const char *s, size_t len, enum lp_str_class c, size_t max_len)
@@ -477,7 +477,7 @@ static int compile(OnigRegex *reg, const char *p, size_t len, OnigErrorInfo *ein
 {
 	const OnigUChar *s = (const OnigUChar *)p;
 	return onig_new(reg, s, s + len, ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
-			einfo);
+	                einfo);
 }
 
 /* The byte offset where pattern goes wrong. For an error that shows before the
@@ -510,7 +510,7 @@ struct names_ctx {
 };
 
 static int add_name(const OnigUChar *name, const OnigUChar *name_end, int ngroups, int *groups,
-		    OnigRegex reg, void *arg)
+                    OnigRegex reg, void *arg)
 {
 	struct names_ctx *c = arg;
 	(void)ngroups;
@@ -541,7 +541,7 @@ lp_err lp_regex_check(const char *pattern, char **names, char *why, size_t whysz
 	len = strlen(pattern);
 	if (len > LP_REGEX_MAX) {
 		snprintf(why, whysz, "regular expression is too long (at most %d bytes)",
-			 LP_REGEX_MAX);
+		         LP_REGEX_MAX);
 		return LP_ERR_INVALID;
 	}
 	r = compile(&reg, pattern, len, &einfo);
@@ -549,7 +549,7 @@ lp_err lp_regex_check(const char *pattern, char **names, char *why, size_t whysz
 		msg[0] = 0;
 		onig_error_code_to_str(msg, r, &einfo);
 		snprintf(why, whysz, "invalid regular expression at offset %zu: %s",
-			 error_offset(pattern, len, r), (const char *)msg);
+		         error_offset(pattern, len, r), (const char *)msg);
 		if (r == ONIGERR_MEMORY)
 			return LP_ERR_NOMEM;
 		return LP_ERR_INVALID;

@@ -12,28 +12,28 @@
 #include "../util/err.h"
 
 enum lp_str_class {
-	LP_STR_TEXT = 0,     /* free text: also no leading '@' or '[' */
-	LP_STR_DNS_LABEL,    /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63 */
+	LP_STR_TEXT = 0,      /* free text: also no leading '@' or '[' */
+	LP_STR_DNS_LABEL,     /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63 */
 	LP_STR_DNS_SUBDOMAIN, /* dot-separated DNS labels, <= 253 */
-	LP_STR_SECRET_KEY,   /* key of a Secret's data: [-._a-zA-Z0-9]+ */
-	LP_STR_FIELD,        /* record key: [A-Za-z0-9_@][A-Za-z0-9_./-]* (dots address nested maps) */
-	LP_STR_REGEX,        /* regex text: printable; checked with Oniguruma separately */
-	LP_STR_HOST,         /* host name, IPv4 or IPv6 literal */
-	LP_STR_PATH,         /* absolute host path glob: letters, digits, -_./?* and [] classes, no ".." */
-	LP_STR_URI,          /* URI path: starts with '/', no spaces, no braces */
-	LP_STR_AWS_NAME,     /* Kinesis / Firehose stream name: [A-Za-z0-9_.-]+ */
-	LP_STR_BUCKET,       /* S3 bucket name: [a-z0-9][a-z0-9.-]+[a-z0-9], 3..63 */
-	LP_STR_LOG_GROUP,    /* CloudWatch log group / stream prefix: [.-_/#A-Za-z0-9]+ */
-	LP_STR_ARN,          /* arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE */
-	LP_STR_REGION,       /* AWS region: us-east-1, eu-central-2, us-gov-west-1 */
-	LP_STR_URL,          /* http(s)://host[:port][/path] */
-	LP_STR_TOKEN,        /* simple token: [A-Za-z0-9_.-]+ (topics, tenant ids, classes) */
-	LP_STR_LABEL_KEY,    /* Kubernetes label key: [prefix/]name */
-	LP_STR_LABEL_VALUE,  /* Kubernetes label value (may be empty) */
-	LP_STR_S3_KEY,       /* s3 key format: starts with '/', printable, no spaces */
-	LP_STR_HEADER_NAME,  /* HTTP header field name (RFC 9110 token) */
-	LP_STR_BROKER,       /* host:port */
-	LP_STR_KMS_KEY,      /* KMS key id, alias/..., or ARN */
+	LP_STR_SECRET_KEY,    /* key of a Secret's data: [-._a-zA-Z0-9]+ */
+	LP_STR_FIELD, /* record key: [A-Za-z0-9_@][A-Za-z0-9_./-]* (dots address nested maps) */
+	LP_STR_REGEX, /* regex text: printable; checked with Oniguruma separately */
+	LP_STR_HOST,  /* host name, IPv4 or IPv6 literal */
+	LP_STR_PATH,  /* absolute host path glob: letters, digits, -_./?* and [] classes, no ".." */
+	LP_STR_URI,   /* URI path: starts with '/', no spaces, no braces */
+	LP_STR_AWS_NAME,    /* Kinesis / Firehose stream name: [A-Za-z0-9_.-]+ */
+	LP_STR_BUCKET,      /* S3 bucket name: [a-z0-9][a-z0-9.-]+[a-z0-9], 3..63 */
+	LP_STR_LOG_GROUP,   /* CloudWatch log group / stream prefix: [.-_/#A-Za-z0-9]+ */
+	LP_STR_ARN,         /* arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE */
+	LP_STR_REGION,      /* AWS region: us-east-1, eu-central-2, us-gov-west-1 */
+	LP_STR_URL,         /* http(s)://host[:port][/path] */
+	LP_STR_TOKEN,       /* simple token: [A-Za-z0-9_.-]+ (topics, tenant ids, classes) */
+	LP_STR_LABEL_KEY,   /* Kubernetes label key: [prefix/]name */
+	LP_STR_LABEL_VALUE, /* Kubernetes label value (may be empty) */
+	LP_STR_S3_KEY,      /* s3 key format: starts with '/', printable, no spaces */
+	LP_STR_HEADER_NAME, /* HTTP header field name (RFC 9110 token) */
+	LP_STR_BROKER,      /* host:port */
+	LP_STR_KMS_KEY,     /* KMS key id, alias/..., or ARN */
 	LP_STR_CLASS_COUNT
 };
 

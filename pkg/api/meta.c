@@ -16,7 +16,7 @@ void lp_meta_clear(struct lp_meta *m)
 
 /* A copy of a metadata string that is safe to print even when invalid. */
 static void meta_str(struct lp_rd *r, const json_t *md, const char *key, char **out,
-		     enum lp_str_class c)
+                     enum lp_str_class c)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = lp_rd_get(r, md, "metadata", key, LP_RD_STR, 0);
@@ -40,7 +40,7 @@ static void meta_str(struct lp_rd *r, const json_t *md, const char *key, char **
 }
 
 const json_t *lp_rd_header(struct lp_rd *r, const json_t *obj, const char *kind,
-			   struct lp_meta *meta)
+                           struct lp_meta *meta)
 {
 	static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
 	const json_t *md, *v, *spec;
@@ -87,7 +87,7 @@ void lp_secret_ref_clear(struct lp_secret_key_ref *s)
 }
 
 void lp_rd_secret_ref(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
-		      struct lp_secret_key_ref *out, int required)
+                      struct lp_secret_key_ref *out, int required)
 {
 	static const char *const known[] = {"name", "key", NULL};
 	char path[LP_RD_PATH];

@@ -6,13 +6,19 @@
 #include <string.h>
 
 static const char *const output_type_names[LP_OUT_TYPE_COUNT] = {
-	[LP_OUT_KINESIS] = "kinesis",   [LP_OUT_FIREHOSE] = "firehose",
-	[LP_OUT_S3] = "s3",             [LP_OUT_CLOUDWATCH] = "cloudwatch",
-	[LP_OUT_OPENSEARCH] = "opensearch", [LP_OUT_ELASTICSEARCH] = "elasticsearch",
-	[LP_OUT_KAFKA] = "kafka",       [LP_OUT_LOKI] = "loki",
-	[LP_OUT_HTTP] = "http",         [LP_OUT_SLACK] = "slack",
-	[LP_OUT_FORWARD] = "forward",   [LP_OUT_STDOUT] = "stdout",
-	[LP_OUT_LIVETAIL] = "livetail",
+    [LP_OUT_KINESIS] = "kinesis",
+    [LP_OUT_FIREHOSE] = "firehose",
+    [LP_OUT_S3] = "s3",
+    [LP_OUT_CLOUDWATCH] = "cloudwatch",
+    [LP_OUT_OPENSEARCH] = "opensearch",
+    [LP_OUT_ELASTICSEARCH] = "elasticsearch",
+    [LP_OUT_KAFKA] = "kafka",
+    [LP_OUT_LOKI] = "loki",
+    [LP_OUT_HTTP] = "http",
+    [LP_OUT_SLACK] = "slack",
+    [LP_OUT_FORWARD] = "forward",
+    [LP_OUT_STDOUT] = "stdout",
+    [LP_OUT_LIVETAIL] = "livetail",
 };
 
 const char *lp_output_type_name(enum lp_output_type t)
@@ -164,20 +170,20 @@ struct unit {
 };
 
 static const struct unit size_units[] = {
-	{"", 1},
-	{"k", 1000ULL},
-	{"K", 1000ULL},
-	{"KB", 1000ULL},
-	{"M", 1000000ULL},
-	{"MB", 1000000ULL},
-	{"G", 1000000000ULL},
-	{"GB", 1000000000ULL},
-	{"T", 1000000000000ULL},
-	{"TB", 1000000000000ULL},
-	{"Ki", 1ULL << 10},
-	{"Mi", 1ULL << 20},
-	{"Gi", 1ULL << 30},
-	{"Ti", 1ULL << 40},
+    {"", 1},
+    {"k", 1000ULL},
+    {"K", 1000ULL},
+    {"KB", 1000ULL},
+    {"M", 1000000ULL},
+    {"MB", 1000000ULL},
+    {"G", 1000000000ULL},
+    {"GB", 1000000000ULL},
+    {"T", 1000000000000ULL},
+    {"TB", 1000000000000ULL},
+    {"Ki", 1ULL << 10},
+    {"Mi", 1ULL << 20},
+    {"Gi", 1ULL << 30},
+    {"Ti", 1ULL << 40},
 };
 
 lp_err lp_size_parse(const char *s, uint64_t *bytes)

@@ -140,13 +140,13 @@ void lp_output_free(struct lp_output *o)
 /* ---------- shared pieces ---------- */
 
 static void rd_tags(struct lp_rd *r, const json_t *obj, const char *base, struct lp_kv **tags,
-		    size_t *n)
+                    size_t *n)
 {
 	lp_rd_kvmap(r, obj, base, "tags", tags, n, LP_STR_TEXT, 128, LP_STR_TEXT, 256, 50);
 }
 
 static void rd_tls(struct lp_rd *r, const json_t *obj, const char *base, struct lp_tls *t,
-		   int default_on)
+                   int default_on)
 {
 	char path[LP_RD_PATH], cpath[LP_RD_PATH];
 	const json_t *o = lp_rd_get(r, obj, base, "tls", LP_RD_OBJ, 0);
@@ -200,7 +200,7 @@ static void rd_auth(struct lp_rd *r, const json_t *obj, const char *base, struct
 static void rd_delivery(struct lp_rd *r, const json_t *spec, struct lp_delivery *d)
 {
 	static const char *const known[] = {"mode", "retryLimit", "bufferLimit", "memBufLimit",
-					    NULL};
+	                                    NULL};
 	static const char *const modes[] = {"atLeastOnce", "atMostOnce"};
 	const json_t *o = lp_rd_get(r, spec, "spec", "delivery", LP_RD_OBJ, 0);
 	int mode = LP_DELIVERY_AT_LEAST_ONCE;
@@ -212,10 +212,10 @@ static void rd_delivery(struct lp_rd *r, const json_t *spec, struct lp_delivery 
 		lp_rd_int(r, o, "spec.delivery", "retryLimit", &d->retry_limit, 1, 100, 0);
 		lp_rd_size(r, o, "spec.delivery", "bufferLimit", &d->buffer_limit, MIB, TIB, 0);
 		lp_rd_size(r, o, "spec.delivery", "memBufLimit", &d->mem_buf_limit, 64 * KIB,
-			   4 * GIB, 0);
+		           4 * GIB, 0);
 		if (mode == LP_DELIVERY_AT_MOST_ONCE && json_object_get(o, "bufferLimit"))
 			lp_rd_bad(r, "spec.delivery.bufferLimit",
-				  "only used with mode atLeastOnce (the filesystem buffer)");
+			          "only used with mode atLeastOnce (the filesystem buffer)");
 	}
 	d->mode = (enum lp_delivery_mode)mode;
 	lp_rd_default(r, &d->buffer_limit, "1G");
@@ -227,7 +227,7 @@ static void rd_aws(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 	static const char *const known[] = {"region", "endpoint", "credentials", NULL};
 	static const char *const cknown[] = {"secretRef", "roleArn", "externalId", NULL};
 	static const char *const sknown[] = {"name", "accessKeyIdKey", "secretAccessKeyKey",
-					     "sessionTokenKey", NULL};
+	                                     "sessionTokenKey", NULL};
 	const char *tname = lp_output_type_name(o->type);
 	int is_aws = lp_output_type_is_aws(o->type);
 	int aws_allowed = is_aws || o->type == LP_OUT_OPENSEARCH;
@@ -252,8 +252,8 @@ static void rd_aws(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 		return;
 	lp_rd_known(r, c, "spec.aws.credentials", cknown);
 	lp_rd_str(r, c, "spec.aws.credentials", "roleArn", &cr->role_arn, LP_STR_ARN, 0, 0);
-	lp_rd_str(r, c, "spec.aws.credentials", "externalId", &cr->external_id, LP_STR_TEXT,
-		  1224, 0);
+	lp_rd_str(r, c, "spec.aws.credentials", "externalId", &cr->external_id, LP_STR_TEXT, 1224,
+	          0);
 	if (cr->external_id && !cr->role_arn)
 		lp_rd_bad(r, "spec.aws.credentials.externalId", "needs roleArn");
 	s = lp_rd_get(r, c, "spec.aws.credentials", "secretRef", LP_RD_OBJ, 0);
@@ -261,13 +261,13 @@ static void rd_aws(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 		return;
 	lp_rd_known(r, s, "spec.aws.credentials.secretRef", sknown);
 	lp_rd_str(r, s, "spec.aws.credentials.secretRef", "name", &cr->secret_name,
-		  LP_STR_DNS_SUBDOMAIN, 0, 1);
-	lp_rd_str(r, s, "spec.aws.credentials.secretRef", "accessKeyIdKey",
-		  &cr->access_key_id_key, LP_STR_SECRET_KEY, 0, 0);
+	          LP_STR_DNS_SUBDOMAIN, 0, 1);
+	lp_rd_str(r, s, "spec.aws.credentials.secretRef", "accessKeyIdKey", &cr->access_key_id_key,
+	          LP_STR_SECRET_KEY, 0, 0);
 	lp_rd_str(r, s, "spec.aws.credentials.secretRef", "secretAccessKeyKey",
-		  &cr->secret_access_key_key, LP_STR_SECRET_KEY, 0, 0);
-	lp_rd_str(r, s, "spec.aws.credentials.secretRef", "sessionTokenKey",
-		  &cr->session_token_key, LP_STR_SECRET_KEY, 0, 0);
+	          &cr->secret_access_key_key, LP_STR_SECRET_KEY, 0, 0);
+	lp_rd_str(r, s, "spec.aws.credentials.secretRef", "sessionTokenKey", &cr->session_token_key,
+	          LP_STR_SECRET_KEY, 0, 0);
 	lp_rd_default(r, &cr->access_key_id_key, "AWS_ACCESS_KEY_ID");
 	lp_rd_default(r, &cr->secret_access_key_key, "AWS_SECRET_ACCESS_KEY");
 }
@@ -277,8 +277,8 @@ static void rd_aws(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 static void rd_kinesis(struct lp_rd *r, const json_t *o, struct lp_out_kinesis *k)
 {
 	static const char *const known[] = {"stream", "partitionKey", "timeKey", "provision", NULL};
-	static const char *const pknown[] = {"mode", "shardCount", "retentionHours", "encryption",
-					     "tags", "deletionPolicy", NULL};
+	static const char *const pknown[] = {
+	    "mode", "shardCount", "retentionHours", "encryption", "tags", "deletionPolicy", NULL};
 	static const char *const eknown[] = {"enabled", "kmsKeyId", NULL};
 	static const char *const modes[] = {"provisioned", "onDemand"};
 	const char *b = "spec.kinesis", *pb = "spec.kinesis.provision";
@@ -301,7 +301,7 @@ static void rd_kinesis(struct lp_rd *r, const json_t *o, struct lp_out_kinesis *
 	lp_rd_int(r, po, pb, "shardCount", &p->shard_count, 1, 10000, 0);
 	if (p->on_demand && p->shard_count)
 		lp_rd_bad(r, "spec.kinesis.provision.shardCount",
-			  "not used with mode onDemand (AWS scales the shards)");
+		          "not used with mode onDemand (AWS scales the shards)");
 	if (!p->on_demand && !p->shard_count)
 		p->shard_count = 1;
 	lp_rd_int(r, po, pb, "retentionHours", &p->retention_hours, 24, 8760, 0);
@@ -310,10 +310,10 @@ static void rd_kinesis(struct lp_rd *r, const json_t *o, struct lp_out_kinesis *
 		lp_rd_known(r, e, "spec.kinesis.provision.encryption", eknown);
 		lp_rd_bool(r, e, "spec.kinesis.provision.encryption", "enabled", &p->encrypt);
 		lp_rd_str(r, e, "spec.kinesis.provision.encryption", "kmsKeyId", &p->kms_key_id,
-			  LP_STR_KMS_KEY, 0, 0);
+		          LP_STR_KMS_KEY, 0, 0);
 		if (p->kms_key_id && !p->encrypt)
 			lp_rd_bad(r, "spec.kinesis.provision.encryption.kmsKeyId",
-				  "needs encryption.enabled: true");
+			          "needs encryption.enabled: true");
 		if (p->encrypt)
 			lp_rd_default(r, &p->kms_key_id, "alias/aws/kinesis");
 	}
@@ -325,12 +325,19 @@ static void rd_kinesis(struct lp_rd *r, const json_t *o, struct lp_out_kinesis *
 static void rd_firehose(struct lp_rd *r, const json_t *o, struct lp_out_firehose *f)
 {
 	static const char *const known[] = {"deliveryStream", "timeKey", "provision", NULL};
-	static const char *const pknown[] = {"sourceStream", "bucket", "prefix", "errorPrefix",
-					     "bufferingSizeMiB", "bufferingIntervalSeconds",
-					     "compression", "roleArn", "tags", "deletionPolicy",
-					     NULL};
+	static const char *const pknown[] = {"sourceStream",
+	                                     "bucket",
+	                                     "prefix",
+	                                     "errorPrefix",
+	                                     "bufferingSizeMiB",
+	                                     "bufferingIntervalSeconds",
+	                                     "compression",
+	                                     "roleArn",
+	                                     "tags",
+	                                     "deletionPolicy",
+	                                     NULL};
 	static const char *const comps[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
-					    "HADOOP_SNAPPY"};
+	                                    "HADOOP_SNAPPY"};
 	const char *b = "spec.firehose", *pb = "spec.firehose.provision";
 	struct lp_firehose_provision *p = &f->provision;
 	const json_t *po;
@@ -351,8 +358,7 @@ static void rd_firehose(struct lp_rd *r, const json_t *o, struct lp_out_firehose
 	lp_rd_str(r, po, pb, "prefix", &p->prefix, LP_STR_TEXT, 1024, 0);
 	lp_rd_str(r, po, pb, "errorPrefix", &p->error_prefix, LP_STR_TEXT, 1024, 0);
 	lp_rd_int(r, po, pb, "bufferingSizeMiB", &p->buffering_size_mib, 1, 128, 0);
-	lp_rd_int(r, po, pb, "bufferingIntervalSeconds", &p->buffering_interval_seconds, 0, 900,
-		  0);
+	lp_rd_int(r, po, pb, "bufferingIntervalSeconds", &p->buffering_interval_seconds, 0, 900, 0);
 	lp_rd_enum(r, po, pb, "compression", comps, 5, &comp, 0);
 	p->compression = lp_strdup(comps[comp]);
 	if (!p->compression)
@@ -365,15 +371,16 @@ static void rd_firehose(struct lp_rd *r, const json_t *o, struct lp_out_firehose
 
 static void rd_s3(struct lp_rd *r, const json_t *o, struct lp_out_s3 *s)
 {
-	static const char *const known[] = {"bucket", "keyFormat", "totalFileSize", "uploadTimeout",
-					    "compression", "storageClass", "provision", NULL};
-	static const char *const pknown[] = {"expirationDays", "encryption", "kmsKeyId",
-					     "blockPublicAccess", "tags", "deletionPolicy", NULL};
+	static const char *const known[] = {"bucket",        "keyFormat",   "totalFileSize",
+	                                    "uploadTimeout", "compression", "storageClass",
+	                                    "provision",     NULL};
+	static const char *const pknown[] = {
+	    "expirationDays", "encryption",     "kmsKeyId", "blockPublicAccess",
+	    "tags",           "deletionPolicy", NULL};
 	static const char *const comps[] = {"gzip", "none"};
-	static const char *const classes[] = {"STANDARD",	     "REDUCED_REDUNDANCY",
-					      "STANDARD_IA",	     "ONEZONE_IA",
-					      "INTELLIGENT_TIERING", "GLACIER",
-					      "DEEP_ARCHIVE",	     "GLACIER_IR"};
+	static const char *const classes[] = {"STANDARD",     "REDUCED_REDUNDANCY",  "STANDARD_IA",
+	                                      "ONEZONE_IA",   "INTELLIGENT_TIERING", "GLACIER",
+	                                      "DEEP_ARCHIVE", "GLACIER_IR"};
 	static const char *const encs[] = {"AES256", "aws:kms"};
 	const char *b = "spec.s3", *pb = "spec.s3.provision";
 	struct lp_s3_provision *p = &s->provision;
@@ -385,7 +392,7 @@ static void rd_s3(struct lp_rd *r, const json_t *o, struct lp_out_s3 *s)
 	lp_rd_str(r, o, b, "keyFormat", &s->key_format, LP_STR_S3_KEY, 0, 0);
 	if (s->key_format && !strstr(s->key_format, "$UUID") && !strstr(s->key_format, "$INDEX"))
 		lp_rd_bad(r, "spec.s3.keyFormat",
-			  "must contain $UUID or $INDEX, or objects overwrite each other");
+		          "must contain $UUID or $INDEX, or objects overwrite each other");
 	lp_rd_size(r, o, b, "totalFileSize", &s->total_file_size, MIB, 50 * GIB, 0);
 	lp_rd_duration(r, o, b, "uploadTimeout", &s->upload_timeout, 60, 86400, 0);
 	lp_rd_enum(r, o, b, "compression", comps, 2, &comp, 0);
@@ -420,9 +427,9 @@ static void rd_s3(struct lp_rd *r, const json_t *o, struct lp_out_s3 *s)
 
 static int cw_retention_ok(int d)
 {
-	static const int allowed[] = {0,   1,	3,    5,    7,	  14,	30,   60,   90,	  120,
-				      150, 180, 365,  400,  545,  731,	1096, 1827, 2192, 2557,
-				      2922, 3288, 3653};
+	static const int allowed[] = {0,    1,    3,    5,    7,    14,   30,  60,
+	                              90,   120,  150,  180,  365,  400,  545, 731,
+	                              1096, 1827, 2192, 2557, 2922, 3288, 3653};
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (allowed[i] == d)
 			return 1;
@@ -450,8 +457,8 @@ static void rd_cloudwatch(struct lp_rd *r, const json_t *o, struct lp_out_cloudw
 	lp_rd_int(r, po, pb, "retentionDays", &p->retention_days, 0, 3653, 0);
 	if (!cw_retention_ok(p->retention_days)) {
 		lp_rd_bad(r, "spec.cloudwatch.provision.retentionDays",
-			  "must be 0 (never expire) or one of 1, 3, 5, 7, 14, 30, 60, 90, 120, "
-			  "150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653");
+		          "must be 0 (never expire) or one of 1, 3, 5, 7, 14, 30, 60, 90, 120, "
+		          "150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653");
 		p->retention_days = 0;
 	}
 	rd_tags(r, po, pb, &p->tags, &p->n_tags);
@@ -480,10 +487,10 @@ static void check_index(struct lp_rd *r, const char *b, const char *key, const c
 
 static void rd_search(struct lp_rd *r, const json_t *o, const char *b, struct lp_output *out)
 {
-	static const char *const known[] = {"host", "port", "index", "logstashPrefix",
-					    "awsAuth", "tls", "auth", NULL};
-	static const char *const es_known[] = {"host", "port", "index", "logstashPrefix", "tls",
-					       "auth", NULL};
+	static const char *const known[] = {"host",    "port", "index", "logstashPrefix",
+	                                    "awsAuth", "tls",  "auth",  NULL};
+	static const char *const es_known[] = {"host", "port", "index", "logstashPrefix",
+	                                       "tls",  "auth", NULL};
 	struct lp_out_search *s = &out->u.search;
 
 	lp_rd_known(r, o, b, out->type == LP_OUT_OPENSEARCH ? known : es_known);
@@ -521,8 +528,8 @@ static void rd_kafka(struct lp_rd *r, const json_t *o, struct lp_out_kafka *k)
 
 static void rd_loki(struct lp_rd *r, const json_t *o, struct lp_out_loki *l)
 {
-	static const char *const known[] = {"host", "port", "labels", "tenantId", "tls", "auth",
-					    NULL};
+	static const char *const known[] = {"host", "port", "labels", "tenantId",
+	                                    "tls",  "auth", NULL};
 	char path[LP_RD_PATH];
 
 	lp_rd_known(r, o, "spec.loki", known);
@@ -530,7 +537,7 @@ static void rd_loki(struct lp_rd *r, const json_t *o, struct lp_out_loki *l)
 	l->port = 3100;
 	lp_rd_int(r, o, "spec.loki", "port", &l->port, 1, 65535, 0);
 	lp_rd_kvmap(r, o, "spec.loki", "labels", &l->labels, &l->n_labels, LP_STR_FIELD, 64,
-		    LP_STR_TEXT, 256, 30);
+	            LP_STR_TEXT, 256, 30);
 	for (size_t i = 0; i < l->n_labels; i++)
 		if (strchr(l->labels[i].key, '.') || strchr(l->labels[i].key, '-') ||
 		    strchr(l->labels[i].key, '/')) {
@@ -544,8 +551,8 @@ static void rd_loki(struct lp_rd *r, const json_t *o, struct lp_out_loki *l)
 
 static void rd_http(struct lp_rd *r, const json_t *o, struct lp_out_http *h)
 {
-	static const char *const known[] = {"host", "port", "uri", "format", "headers", "tls",
-					    "auth", NULL};
+	static const char *const known[] = {"host",    "port", "uri",  "format",
+	                                    "headers", "tls",  "auth", NULL};
 	static const char *const hknown[] = {"name", "value", "valueFrom", NULL};
 	static const char *const vknown[] = {"secretKeyRef", NULL};
 	static const char *const formats[] = {"json", "json_lines", "msgpack"};
@@ -588,8 +595,8 @@ static void rd_http(struct lp_rd *r, const json_t *o, struct lp_out_http *h)
 		lp_rd_known(r, it, path, hknown);
 		lp_rd_str(r, it, path, "name", &hd->name, LP_STR_HEADER_NAME, 0, 1);
 		if (hd->name && (strcasecmp(hd->name, "Host") == 0 ||
-				 strcasecmp(hd->name, "Content-Length") == 0 ||
-				 strcasecmp(hd->name, "Transfer-Encoding") == 0)) {
+		                 strcasecmp(hd->name, "Content-Length") == 0 ||
+		                 strcasecmp(hd->name, "Transfer-Encoding") == 0)) {
 			lp_rd_join(vpath, path, "name");
 			lp_rd_bad(r, vpath, "header \"%s\" is set by the client itself", hd->name);
 		}
@@ -622,9 +629,9 @@ static void rd_forward(struct lp_rd *r, const json_t *o, struct lp_out_forward *
 /* ---------- the object ---------- */
 
 static const char *const spec_keys[] = {
-	"type",	      "delivery",      "aws",	"kinesis", "firehose", "s3",
-	"cloudwatch", "opensearch",    "elasticsearch", "kafka",   "loki",     "http",
-	"slack",      "forward",       "stdout",	"livetail", NULL};
+    "type",       "delivery",   "aws",           "kinesis",  "firehose", "s3",
+    "cloudwatch", "opensearch", "elasticsearch", "kafka",    "loki",     "http",
+    "slack",      "forward",    "stdout",        "livetail", NULL};
 
 static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 {
@@ -648,8 +655,9 @@ static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output
 		const char *n = lp_output_type_name((enum lp_output_type)i);
 		if (i != t && json_object_get(spec, n)) {
 			lp_rd_join(path, "spec", n);
-			lp_rd_bad(r, path, "not allowed with type %s (set spec.type: %s or remove it)",
-				  tname, n);
+			lp_rd_bad(r, path,
+			          "not allowed with type %s (set spec.type: %s or remove it)",
+			          tname, n);
 		}
 	}
 	rd_aws(r, spec, o);
@@ -659,7 +667,7 @@ static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output
 			r->err = LP_ERR_NOMEM;
 	}
 	body = lp_rd_get(r, spec, "spec", tname, LP_RD_OBJ,
-			 o->type != LP_OUT_STDOUT && o->type != LP_OUT_LIVETAIL);
+	                 o->type != LP_OUT_STDOUT && o->type != LP_OUT_LIVETAIL);
 	lp_rd_join(path, "spec", tname);
 	switch (o->type) {
 	case LP_OUT_KINESIS:
@@ -726,7 +734,7 @@ static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output
 		o->u.livetail.max_records_per_second = 100;
 		lp_rd_known(r, body, path, known);
 		lp_rd_int(r, body, path, "maxRecordsPerSecond",
-			  &o->u.livetail.max_records_per_second, 1, 10000, 0);
+		          &o->u.livetail.max_records_per_second, 1, 10000, 0);
 		break;
 	}
 	default:

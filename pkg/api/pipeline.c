@@ -94,8 +94,8 @@ void lp_pipeline_free(struct lp_pipeline *p)
 
 /* ---------- input ---------- */
 
-static void rd_include_exclude(struct lp_rd *r, const json_t *o, const char *base,
-			       const char *key, struct lp_strlist *inc, struct lp_strlist *exc)
+static void rd_include_exclude(struct lp_rd *r, const json_t *o, const char *base, const char *key,
+                               struct lp_strlist *inc, struct lp_strlist *exc)
 {
 	static const char *const known[] = {"include", "exclude", NULL};
 	char path[LP_RD_PATH], epath[LP_RD_PATH], ipath[LP_RD_PATH];
@@ -149,24 +149,27 @@ static void rd_files(struct lp_rd *r, const json_t *in, struct lp_pipeline *p)
 		for (size_t j = 0; f->name && j + 1 < p->n_files; j++)
 			if (p->files[j].name && strcmp(p->files[j].name, f->name) == 0) {
 				lp_rd_join(fpath, path, "name");
-				lp_rd_bad(r, fpath, "duplicate name \"%s\" (also spec.input.files[%zu])",
-					  f->name, j);
+				lp_rd_bad(r, fpath,
+				          "duplicate name \"%s\" (also spec.input.files[%zu])",
+				          f->name, j);
 			}
 		lp_rd_str(r, it, path, "path", &f->path, LP_STR_PATH, 0, 1);
 		if (f->path && (strncmp(f->path, "/var/log/containers/", 20) == 0 ||
-				strncmp(f->path, "/var/log/pods/", 14) == 0)) {
+		                strncmp(f->path, "/var/log/pods/", 14) == 0)) {
 			lp_rd_join(fpath, path, "path");
-			lp_rd_bad(r, fpath, "container logs are read by spec.input.application, not "
-					    "as files");
+			lp_rd_bad(r, fpath,
+			          "container logs are read by spec.input.application, not "
+			          "as files");
 		}
 		lp_rd_regex(r, it, path, "metadataRegex", &f->metadata_regex, &names, 0);
 		if (f->metadata_regex && !lp_regex_names_has(names, "namespace_name") &&
 		    !lp_regex_names_has(names, "pod_name") &&
 		    !lp_regex_names_has(names, "container_name")) {
 			lp_rd_join(fpath, path, "metadataRegex");
-			lp_rd_bad(r, fpath, "must have at least one of the named groups "
-					    "(?<namespace_name>...), (?<pod_name>...), "
-					    "(?<container_name>...)");
+			lp_rd_bad(r, fpath,
+			          "must have at least one of the named groups "
+			          "(?<namespace_name>...), (?<pod_name>...), "
+			          "(?<container_name>...)");
 		}
 		lp_free(names);
 	}
@@ -176,7 +179,7 @@ static void rd_input(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
 	static const char *const known[] = {"application", "system", "files", "http", NULL};
 	static const char *const aknown[] = {"enabled", "namespaces", "podLabels", "containers",
-					     NULL};
+	                                     NULL};
 	static const char *const sknown[] = {"enabled", NULL};
 	static const char *const hknown[] = {"enabled", "port", NULL};
 	const char *ab = "spec.input.application";
@@ -199,9 +202,9 @@ static void rd_input(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 		lp_rd_bool(r, a, ab, "enabled", &p->app.enabled);
 		rd_include_exclude(r, a, ab, "namespaces", &p->app.ns_include, &p->app.ns_exclude);
 		lp_rd_kvmap(r, a, ab, "podLabels", &p->app.pod_labels, &p->app.n_pod_labels,
-			    LP_STR_LABEL_KEY, 0, LP_STR_LABEL_VALUE, 0, 32);
+		            LP_STR_LABEL_KEY, 0, LP_STR_LABEL_VALUE, 0, 32);
 		rd_include_exclude(r, a, ab, "containers", &p->app.container_include,
-				   &p->app.container_exclude);
+		                   &p->app.container_exclude);
 	}
 	s = lp_rd_get(r, in, "spec.input", "system", LP_RD_OBJ, 0);
 	if (s) {
@@ -219,14 +222,14 @@ static void rd_input(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 	}
 	if (!(p->has_app && p->app.enabled) && !p->system && p->n_files == 0 && !p->http.enabled)
 		lp_rd_bad(r, "spec.input",
-			  "no input enabled: set application, system, files or http");
+		          "no input enabled: set application, system, files or http");
 }
 
 /* ---------- multiline and parse ---------- */
 
 /* A multiline state name: letters, digits, '_' and '-'. */
 static void rd_state(struct lp_rd *r, const json_t *o, const char *base, const char *key,
-		     char **out)
+                     char **out)
 {
 	char path[LP_RD_PATH];
 
@@ -263,9 +266,10 @@ static void rd_multiline(struct lp_rd *r, const json_t *spec, struct lp_multilin
 			if (strcmp(json_string_value(v), builtins[k]) == 0)
 				found = k;
 		if (found < 0)
-			lp_rd_bad(r, path,
-				  "unsupported parser: must be one of \"java\", \"python\", \"go\", "
-				  "\"cri\", \"docker\" (custom parsers go in spec.multiline.rules)");
+			lp_rd_bad(
+			    r, path,
+			    "unsupported parser: must be one of \"java\", \"python\", \"go\", "
+			    "\"cri\", \"docker\" (custom parsers go in spec.multiline.rules)");
 		else if (m->builtin & (1u << found))
 			lp_rd_bad(r, path, "duplicate parser \"%s\"", builtins[found]);
 		else
@@ -300,7 +304,7 @@ static void rd_multiline(struct lp_rd *r, const json_t *spec, struct lp_multilin
 		}
 		if (n > 0 && !has_start)
 			lp_rd_bad(r, "spec.multiline.rules",
-				  "must include a rule with state \"start_state\"");
+			          "must include a rule with state \"start_state\"");
 		/* every nextState must be the state of some rule */
 		for (size_t i = 0; i < m->n_rules; i++) {
 			int known_state = 0;
@@ -314,7 +318,7 @@ static void rd_multiline(struct lp_rd *r, const json_t *spec, struct lp_multilin
 				lp_rd_index(ipath, "spec.multiline.rules", i);
 				lp_rd_join(path, ipath, "nextState");
 				lp_rd_bad(r, path, "no rule has state \"%s\"",
-					  m->rules[i].next_state);
+				          m->rules[i].next_state);
 			}
 		}
 	}
@@ -325,8 +329,8 @@ static void rd_multiline(struct lp_rd *r, const json_t *spec, struct lp_multilin
 
 static void rd_parse(struct lp_rd *r, const json_t *spec, struct lp_parse *ps)
 {
-	static const char *const known[] = {"format", "key",	    "regex",
-					    "timeKey", "timeFormat", "keepOriginal", NULL};
+	static const char *const known[] = {"format",     "key",          "regex", "timeKey",
+	                                    "timeFormat", "keepOriginal", NULL};
 	static const char *const formats[] = {NULL, "json", "logfmt", "regex"};
 	const char *b = "spec.parse";
 	const json_t *o = lp_rd_get(r, spec, "spec", "parse", LP_RD_OBJ, 0);
@@ -344,7 +348,7 @@ static void rd_parse(struct lp_rd *r, const json_t *spec, struct lp_parse *ps)
 		lp_rd_regex(r, o, b, "regex", &ps->regex, &names, 1);
 		if (ps->regex && !names)
 			lp_rd_bad(r, "spec.parse.regex",
-				  "must have at least one named group such as (?<level>...)");
+			          "must have at least one named group such as (?<level>...)");
 	} else if (json_object_get(o, "regex") && fmt != LP_PARSE_NONE) {
 		lp_rd_bad(r, "spec.parse.regex", "only used with format: regex");
 	}
@@ -352,25 +356,25 @@ static void rd_parse(struct lp_rd *r, const json_t *spec, struct lp_parse *ps)
 	lp_rd_str(r, o, b, "timeFormat", &ps->time_format, LP_STR_TEXT, 128, 0);
 	if (ps->time_format && !strchr(ps->time_format, '%'))
 		lp_rd_bad(r, "spec.parse.timeFormat",
-			  "must be a strptime format such as \"%%Y-%%m-%%dT%%H:%%M:%%S\"");
+		          "must be a strptime format such as \"%%Y-%%m-%%dT%%H:%%M:%%S\"");
 	if (json_object_get(o, "timeFormat") && !json_object_get(o, "timeKey"))
 		lp_rd_bad(r, "spec.parse.timeFormat", "needs timeKey");
 	if (ps->regex && names && ps->time_key && !lp_regex_names_has(names, ps->time_key))
-		lp_rd_bad(r, "spec.parse.timeKey", "\"%s\" is not a named group of spec.parse.regex",
-			  ps->time_key);
+		lp_rd_bad(r, "spec.parse.timeKey",
+		          "\"%s\" is not a named group of spec.parse.regex", ps->time_key);
 	lp_rd_bool(r, o, b, "keepOriginal", &ps->keep_original);
 	lp_free(names);
 }
 
 /* ---------- transforms ---------- */
 
-static const char *const tr_names[] = {"flatten",   "dropFields", "keepFields",
-				       "renameFields", "addFields", "grep",
-				       "throttle",  "detectLevel", NULL};
+static const char *const tr_names[] = {"flatten",      "dropFields",  "keepFields",
+                                       "renameFields", "addFields",   "grep",
+                                       "throttle",     "detectLevel", NULL};
 
 /* [{a, b}] pairs, both record keys except value when value_text */
 static void rd_pairs(struct lp_rd *r, const json_t *a, const char *path, const char *ka,
-		     const char *kb, int value_text, struct lp_kv **out, size_t *n)
+                     const char *kb, int value_text, struct lp_kv **out, size_t *n)
 {
 	const char *const known[] = {ka, kb, NULL};
 	char ipath[LP_RD_PATH];
@@ -409,7 +413,7 @@ static void rd_pairs(struct lp_rd *r, const json_t *a, const char *path, const c
 }
 
 static void rd_grep_rules(struct lp_rd *r, const json_t *g, const char *base, const char *key,
-			  struct lp_grep_rule **out, size_t *n)
+                          struct lp_grep_rule **out, size_t *n)
 {
 	static const char *const known[] = {"key", "regex", NULL};
 	char path[LP_RD_PATH], ipath[LP_RD_PATH];
@@ -444,7 +448,7 @@ static void rd_grep_rules(struct lp_rd *r, const json_t *g, const char *base, co
 }
 
 static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
-			 struct lp_transform *t)
+                         struct lp_transform *t)
 {
 	char kpath[LP_RD_PATH];
 	const char *k, *first = NULL;
@@ -452,7 +456,8 @@ static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
 	json_t *jv;
 	int count = 0, kind = 0;
 
-	json_object_foreach((json_t *)it, k, jv) {
+	json_object_foreach((json_t *)it, k, jv)
+	{
 		int known = 0;
 		for (int i = 0; tr_names[i]; i++)
 			if (strcmp(tr_names[i], k) == 0) {
@@ -461,10 +466,11 @@ static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
 					first = tr_names[i];
 					kind = i + 1;
 				} else {
-					lp_rd_bad(r, path,
-						  "sets both %s and %s: each transform sets exactly "
-						  "one operation",
-						  first, tr_names[i]);
+					lp_rd_bad(
+					    r, path,
+					    "sets both %s and %s: each transform sets exactly "
+					    "one operation",
+					    first, tr_names[i]);
 				}
 			}
 		if (!known && strcmp(k, "overwrite") != 0) {
@@ -474,8 +480,8 @@ static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
 	}
 	if (count == 0) {
 		lp_rd_bad(r, path,
-			  "must set exactly one of flatten, dropFields, keepFields, renameFields, "
-			  "addFields, grep, throttle, detectLevel");
+		          "must set exactly one of flatten, dropFields, keepFields, renameFields, "
+		          "addFields, grep, throttle, detectLevel");
 		return;
 	}
 	if (count > 1)
@@ -535,7 +541,8 @@ static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
 			lp_rd_known(r, v, kpath, known);
 			lp_rd_int(r, v, kpath, "rate", &t->u.throttle.rate, 1, 1000000, 1);
 			lp_rd_int(r, v, kpath, "window", &t->u.throttle.window, 1, 1000, 0);
-			lp_rd_duration(r, v, kpath, "interval", &t->u.throttle.interval, 1, 3600, 0);
+			lp_rd_duration(r, v, kpath, "interval", &t->u.throttle.interval, 1, 3600,
+			               0);
 			lp_rd_bool(r, v, kpath, "perPod", &t->u.throttle.per_pod);
 		}
 		lp_rd_default(r, &t->u.throttle.interval, "1s");
@@ -546,9 +553,9 @@ static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
 		v = lp_rd_get(r, it, path, "detectLevel", LP_RD_OBJ, 1);
 		lp_rd_known(r, v, kpath, known);
 		lp_rd_str(r, v, kpath, "sourceKey", &t->u.detect_level.source_key, LP_STR_FIELD, 0,
-			  0);
+		          0);
 		lp_rd_str(r, v, kpath, "targetKey", &t->u.detect_level.target_key, LP_STR_FIELD, 0,
-			  0);
+		          0);
 		lp_rd_default(r, &t->u.detect_level.source_key, "log");
 		lp_rd_default(r, &t->u.detect_level.target_key, "level");
 		break;
@@ -629,8 +636,8 @@ static void rd_routes(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p
 			    strcmp(p->routes[j].output_ref, ro->output_ref) == 0) {
 				lp_rd_join(fpath, path, "outputRef");
 				lp_rd_bad(r, fpath,
-					  "LogOutput \"%s\" is already used by spec.routes[%zu]",
-					  ro->output_ref, j);
+				          "LogOutput \"%s\" is already used by spec.routes[%zu]",
+				          ro->output_ref, j);
 				break;
 			}
 		m = lp_rd_get(r, it, path, "match", LP_RD_OBJ, 0);
@@ -667,7 +674,7 @@ static void rd_aggregator(struct lp_rd *r, const json_t *spec, struct lp_aggrega
 		lp_rd_size(r, o, b, "storageSize", &ag->storage_size, GIB, 64 * 1024 * GIB, 0);
 		if (ag->storage_size && strchr(ag->storage_size, 'B'))
 			lp_rd_bad(r, "spec.aggregator.storageSize",
-				  "must be a Kubernetes quantity such as \"10Gi\"");
+			          "must be a Kubernetes quantity such as \"10Gi\"");
 	}
 	ag->engine = (enum lp_aggregator_engine)eng;
 	lp_rd_default(r, &ag->storage_size, "10Gi");
@@ -677,8 +684,8 @@ static void rd_aggregator(struct lp_rd *r, const json_t *spec, struct lp_aggrega
 
 static void rd_pipeline_spec(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
-	static const char *const known[] = {"input",	  "kubernetes", "multiline", "parse",
-					    "transforms", "routes",	"aggregator", NULL};
+	static const char *const known[] = {"input",      "kubernetes", "multiline",  "parse",
+	                                    "transforms", "routes",     "aggregator", NULL};
 	static const char *const kknown[] = {"enabled", "labels", "annotations", NULL};
 	const json_t *k;
 

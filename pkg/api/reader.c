@@ -74,7 +74,7 @@ static int type_ok(const json_t *v, enum lp_rd_type t)
 }
 
 const json_t *lp_rd_get(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
-			enum lp_rd_type t, int required)
+                        enum lp_rd_type t, int required)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
@@ -103,7 +103,8 @@ void lp_rd_known(struct lp_rd *r, const json_t *obj, const char *base, const cha
 	if (!json_is_object(obj))
 		return;
 	/* jansson iterates in insertion order: the report follows the document */
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		size_t i;
 		(void)v;
 		for (i = 0; known[i]; i++)
@@ -126,7 +127,7 @@ static char *dup_n(struct lp_rd *r, const char *s, size_t len)
 
 /* Checks a string value; returns a copy or NULL (problem added). */
 static char *str_value(struct lp_rd *r, const json_t *v, const char *path, enum lp_str_class c,
-		       size_t max_len)
+                       size_t max_len)
 {
 	const char *why;
 	const char *s = json_string_value(v);
@@ -141,7 +142,7 @@ static char *str_value(struct lp_rd *r, const json_t *v, const char *path, enum 
 }
 
 void lp_rd_str(struct lp_rd *r, const json_t *obj, const char *base, const char *key, char **out,
-	       enum lp_str_class c, size_t max_len, int required)
+               enum lp_str_class c, size_t max_len, int required)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_STR, required);
@@ -162,7 +163,7 @@ void lp_rd_str(struct lp_rd *r, const json_t *obj, const char *base, const char 
 }
 
 void lp_rd_int(struct lp_rd *r, const json_t *obj, const char *base, const char *key, int *out,
-	       int min, int max, int required)
+               int min, int max, int required)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_INT, required);
@@ -187,7 +188,7 @@ void lp_rd_bool(struct lp_rd *r, const json_t *obj, const char *base, const char
 }
 
 void lp_rd_enum(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
-		const char *const *names, int n, int *out, int required)
+                const char *const *names, int n, int *out, int required)
 {
 	char path[LP_RD_PATH], list[512];
 	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_STR, required);
@@ -207,7 +208,7 @@ void lp_rd_enum(struct lp_rd *r, const json_t *obj, const char *base, const char
 		if (!names[i])
 			continue;
 		int w = snprintf(list + used, sizeof(list) - used, "%s\"%s\"", used ? ", " : "",
-				 names[i]);
+		                 names[i]);
 		if (w < 0 || (size_t)w >= sizeof(list) - used)
 			break;
 		used += (size_t)w;
@@ -220,7 +221,7 @@ void lp_rd_enum(struct lp_rd *r, const json_t *obj, const char *base, const char
 }
 
 void lp_rd_size(struct lp_rd *r, const json_t *obj, const char *base, const char *key, char **out,
-		uint64_t min, uint64_t max, int required)
+                uint64_t min, uint64_t max, int required)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_STR, required);
@@ -238,7 +239,7 @@ void lp_rd_size(struct lp_rd *r, const json_t *obj, const char *base, const char
 	}
 	if (bytes < min || bytes > max) {
 		lp_rd_bad(r, path, "must be between %llu and %llu bytes (got \"%s\")",
-			  (unsigned long long)min, (unsigned long long)max, s);
+		          (unsigned long long)min, (unsigned long long)max, s);
 		return;
 	}
 	lp_free(*out);
@@ -246,7 +247,7 @@ void lp_rd_size(struct lp_rd *r, const json_t *obj, const char *base, const char
 }
 
 void lp_rd_duration(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
-		    char **out, uint64_t min, uint64_t max, int required)
+                    char **out, uint64_t min, uint64_t max, int required)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_STR, required);
@@ -264,7 +265,7 @@ void lp_rd_duration(struct lp_rd *r, const json_t *obj, const char *base, const 
 	}
 	if (secs < min || secs > max) {
 		lp_rd_bad(r, path, "must be between %llus and %llus (got \"%s\")",
-			  (unsigned long long)min, (unsigned long long)max, s);
+		          (unsigned long long)min, (unsigned long long)max, s);
 		return;
 	}
 	lp_free(*out);
@@ -272,7 +273,7 @@ void lp_rd_duration(struct lp_rd *r, const json_t *obj, const char *base, const 
 }
 
 void lp_rd_regex(struct lp_rd *r, const json_t *obj, const char *base, const char *key, char **out,
-		 char **names, int required)
+                 char **names, int required)
 {
 	char path[LP_RD_PATH], why[512];
 	char *s;
@@ -329,8 +330,8 @@ void lp_kv_array_free(struct lp_kv *kv, size_t n)
 }
 
 void lp_rd_strlist(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
-		   struct lp_strlist *out, enum lp_str_class c, size_t max_len, size_t min_items,
-		   size_t max_items, int required)
+                   struct lp_strlist *out, enum lp_str_class c, size_t max_len, size_t min_items,
+                   size_t max_items, int required)
 {
 	char path[LP_RD_PATH], ipath[LP_RD_PATH];
 	const json_t *a = lp_rd_get(r, obj, base, key, LP_RD_ARR, required);
@@ -343,7 +344,7 @@ void lp_rd_strlist(struct lp_rd *r, const json_t *obj, const char *base, const c
 	n = json_array_size(a);
 	if (n < min_items) {
 		lp_rd_bad(r, path, "must have at least %zu item%s", min_items,
-			  min_items == 1 ? "" : "s");
+		          min_items == 1 ? "" : "s");
 		return;
 	}
 	if (n > max_items) {
@@ -386,8 +387,8 @@ static int kv_cmp(const void *a, const void *b)
 }
 
 void lp_rd_kvmap(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
-		 struct lp_kv **out, size_t *n, enum lp_str_class kc, size_t kmax,
-		 enum lp_str_class vc, size_t vmax, size_t max_items)
+                 struct lp_kv **out, size_t *n, enum lp_str_class kc, size_t kmax,
+                 enum lp_str_class vc, size_t vmax, size_t max_items)
 {
 	char path[LP_RD_PATH], kpath[LP_RD_PATH];
 	const json_t *m = lp_rd_get(r, obj, base, key, LP_RD_OBJ, 0);
@@ -409,7 +410,8 @@ void lp_rd_kvmap(struct lp_rd *r, const json_t *obj, const char *base, const cha
 		r->err = LP_ERR_NOMEM;
 		return;
 	}
-	json_object_foreach((json_t *)m, k, v) {
+	json_object_foreach((json_t *)m, k, v)
+	{
 		const char *why = lp_check_string(k, strlen(k), kc, kmax);
 		char *vs;
 		lp_rd_join(kpath, path, k);

@@ -14,7 +14,7 @@ static int in_control(const struct lp_meta *m, const struct lp_world *w)
 }
 
 static const struct lp_output *find_output(const struct lp_world *w, const char *ns,
-					   const char *name)
+                                           const char *name)
 {
 	for (size_t i = 0; w && i < w->n_outputs; i++) {
 		const struct lp_output *o = w->outputs[i];
@@ -26,7 +26,7 @@ static const struct lp_output *find_output(const struct lp_world *w, const char 
 }
 
 lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
-			    struct lp_problems *probs)
+                            struct lp_problems *probs)
 {
 	struct lp_rd r = {probs, LP_OK, 0};
 	const char *cns = control_ns(w);
@@ -39,25 +39,27 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 	if (!in_control(&p->meta, w)) {
 		if (p->system)
 			lp_rd_bad(&r, "spec.input.system",
-				  "only pipelines in the control namespace \"%s\" may read system "
-				  "logs",
-				  cns);
+			          "only pipelines in the control namespace \"%s\" may read system "
+			          "logs",
+			          cns);
 		if (p->n_files)
-			lp_rd_bad(&r, "spec.input.files",
-				  "only pipelines in the control namespace \"%s\" may read host files",
-				  cns);
+			lp_rd_bad(
+			    &r, "spec.input.files",
+			    "only pipelines in the control namespace \"%s\" may read host files",
+			    cns);
 		if (p->http.enabled)
 			lp_rd_bad(&r, "spec.input.http",
-				  "only pipelines in the control namespace \"%s\" may open an HTTP "
-				  "input",
-				  cns);
+			          "only pipelines in the control namespace \"%s\" may open an HTTP "
+			          "input",
+			          cns);
 		for (size_t i = 0; i < p->app.ns_include.n; i++)
 			if (strcmp(p->app.ns_include.v[i], ns) != 0) {
 				lp_rd_index(path, "spec.input.application.namespaces.include", i);
-				lp_rd_bad(&r, path,
-					  "a pipeline in namespace \"%s\" reads only its own namespace "
-					  "(\"%s\" is not allowed)",
-					  ns, p->app.ns_include.v[i]);
+				lp_rd_bad(
+				    &r, path,
+				    "a pipeline in namespace \"%s\" reads only its own namespace "
+				    "(\"%s\" is not allowed)",
+				    ns, p->app.ns_include.v[i]);
 			}
 	}
 	for (size_t i = 0; i < p->n_routes; i++) {
@@ -66,7 +68,8 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 			continue;
 		if (!find_output(w, ns, ref)) {
 			snprintf(path, sizeof(path), "spec.routes[%zu].outputRef", i);
-			lp_rd_bad(&r, path, "LogOutput \"%s\" not found in namespace \"%s\"", ref, ns);
+			lp_rd_bad(&r, path, "LogOutput \"%s\" not found in namespace \"%s\"", ref,
+			          ns);
 		}
 	}
 	if (r.err != LP_OK)
@@ -75,7 +78,7 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 }
 
 static void secret(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *path,
-		   const char *name, const char *key)
+                   const char *name, const char *key)
 {
 	if (!name || !w || !w->secret_has_key)
 		return;
@@ -83,11 +86,11 @@ static void secret(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 		lp_rd_bad(r, path, "Secret \"%s\" not found in namespace \"%s\"", name, ns);
 	else if (key && !w->secret_has_key(w->secret_ctx, ns, name, key))
 		lp_rd_bad(r, path, "Secret \"%s\" in namespace \"%s\" has no key \"%s\"", name, ns,
-			  key);
+		          key);
 }
 
-static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns,
-		       const char *base, const struct lp_basic_auth *a)
+static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *base,
+                       const struct lp_basic_auth *a)
 {
 	char path[LP_RD_PATH];
 
@@ -97,7 +100,7 @@ static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns
 }
 
 static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *base,
-		   const struct lp_tls *t)
+                   const struct lp_tls *t)
 {
 	char path[LP_RD_PATH];
 
@@ -106,7 +109,7 @@ static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 }
 
 lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
-			  struct lp_problems *probs)
+                          struct lp_problems *probs)
 {
 	struct lp_rd r = {probs, LP_OK, 0};
 	const char *cns = control_ns(w);
@@ -123,9 +126,9 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	    (lp_output_type_is_aws(o->type) ||
 	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)))
 		lp_rd_bad(&r, "spec.aws.credentials.secretRef",
-			  "required for AWS outputs outside the control namespace \"%s\" (the "
-			  "operator's own AWS identity is only used there)",
-			  cns);
+		          "required for AWS outputs outside the control namespace \"%s\" (the "
+		          "operator's own AWS identity is only used there)",
+		          cns);
 	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->access_key_id_key);
 	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
 	       c->secret_access_key_key);
@@ -133,7 +136,8 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	switch (o->type) {
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH: {
-		const char *b = o->type == LP_OUT_OPENSEARCH ? "spec.opensearch" : "spec.elasticsearch";
+		const char *b =
+		    o->type == LP_OUT_OPENSEARCH ? "spec.opensearch" : "spec.elasticsearch";
 		basic_auth(&r, w, ns, b, &o->u.search.auth);
 		tls_ca(&r, w, ns, b, &o->u.search.tls);
 		break;
@@ -147,8 +151,8 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 		tls_ca(&r, w, ns, "spec.http", &o->u.http.tls);
 		for (size_t i = 0; i < o->u.http.n_headers; i++) {
 			const struct lp_secret_key_ref *s = &o->u.http.headers[i].value_from;
-			snprintf(path, sizeof(path), "spec.http.headers[%zu].valueFrom.secretKeyRef",
-				 i);
+			snprintf(path, sizeof(path),
+			         "spec.http.headers[%zu].valueFrom.secretKeyRef", i);
 			secret(&r, w, ns, path, s->name, s->key);
 		}
 		break;

@@ -96,8 +96,8 @@ static int parse_int(const char *s, json_int_t *out)
 		return 0;
 	for (const char *q = p; *q; q++) {
 		int ok = base == 16 ? ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') ||
-				       (*q >= 'A' && *q <= 'F'))
-				    : (*q >= '0' && *q <= (base == 8 ? '7' : '9'));
+		                       (*q >= 'A' && *q <= 'F'))
+		                    : (*q >= '0' && *q <= (base == 8 ? '7' : '9'));
 		if (!ok)
 			return 0;
 	}
@@ -170,8 +170,8 @@ static int next(struct loader *l, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&l->parser, ev)) {
 		set_error(l, LP_ERR_PARSE, l->parser.problem_mark.line + 1,
-			  l->parser.problem_mark.column + 1,
-			  l->parser.problem ? l->parser.problem : "malformed YAML");
+		          l->parser.problem_mark.column + 1,
+		          l->parser.problem ? l->parser.problem : "malformed YAML");
 		return 0;
 	}
 	return 1;
@@ -235,7 +235,8 @@ static json_t *mapping(struct loader *l, int depth)
 		}
 		if (strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length) {
 			yaml_event_delete(&ev);
-			set_error(l, LP_ERR_PARSE, line, col, "mapping key contains a NUL character");
+			set_error(l, LP_ERR_PARSE, line, col,
+			          "mapping key contains a NUL character");
 			goto fail;
 		}
 		key = lp_strdup((const char *)ev.data.scalar.value);
@@ -277,7 +278,7 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 
 	if (depth > MAX_DEPTH) {
 		set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1, ev->start_mark.column + 1,
-			  "nested too deeply");
+		          "nested too deeply");
 		return NULL;
 	}
 	switch (ev->type) {
@@ -296,13 +297,13 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 	case YAML_ALIAS_EVENT:
 		if (++l->aliases > LP_YAML_MAX_ALIASES) {
 			set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1,
-				  ev->start_mark.column + 1, "too many aliases");
+			          ev->start_mark.column + 1, "too many aliases");
 			return NULL;
 		}
 		j = anchor_find(l, (const char *)ev->data.alias.anchor);
 		if (!j) {
 			set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1,
-				  ev->start_mark.column + 1, "unknown alias");
+			          ev->start_mark.column + 1, "unknown alias");
 			return NULL;
 		}
 		/* a deep copy keeps documents independent of each other */
@@ -312,7 +313,7 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 		return j;
 	default:
 		set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1, ev->start_mark.column + 1,
-			  "unexpected YAML event");
+		          "unexpected YAML event");
 		return NULL;
 	}
 	if (j && anchor && anchor_add(l, anchor, j) != LP_OK) {

@@ -11,12 +11,12 @@
 
 #define P_HDR "{apiVersion: logplane.io/v1alpha1, kind: LogPipeline, "
 #define O_HDR "{apiVersion: logplane.io/v1alpha1, kind: LogOutput, "
-#define CTRL "metadata: {name: p1, namespace: logplane-system}, "
-#define TEAM "metadata: {name: p1, namespace: team-a}, "
+#define CTRL  "metadata: {name: p1, namespace: logplane-system}, "
+#define TEAM  "metadata: {name: p1, namespace: team-a}, "
 #define OCTRL "metadata: {name: o1, namespace: logplane-system}, "
 #define OTEAM "metadata: {name: o1, namespace: team-a}, "
 #define ROUTE "routes: [{outputRef: main}]"
-#define AWS "aws: {region: us-east-1}, "
+#define AWS   "aws: {region: us-east-1}, "
 
 /* ---------- helpers ---------- */
 
@@ -39,8 +39,8 @@ static json_t *load1(const char *yaml)
  * and "local" (team-a); Secrets "aws" {AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY}
  * and "slack" {url} in both namespaces. */
 static const char *const world_outputs[] = {
-	O_HDR "metadata: {name: main, namespace: logplane-system}, spec: {type: stdout}}",
-	O_HDR "metadata: {name: local, namespace: team-a}, spec: {type: stdout}}",
+    O_HDR "metadata: {name: main, namespace: logplane-system}, spec: {type: stdout}}",
+    O_HDR "metadata: {name: local, namespace: team-a}, spec: {type: stdout}}",
 };
 
 static int fake_secret(void *ctx, const char *ns, const char *name, const char *key)
@@ -125,282 +125,306 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	/* header and metadata */
-	{"api_version", "{apiVersion: logplane.io/v1, kind: LogPipeline, " CTRL "spec: {" ROUTE "}}",
-	 "apiVersion", "must be \"logplane.io/v1alpha1\""},
-	{"no_spec", P_HDR CTRL "}", "spec", "required"},
-	{"no_name", P_HDR "metadata: {namespace: team-a}, spec: {" ROUTE "}}", "metadata.name",
-	 "required"},
-	{"name_upper", P_HDR "metadata: {name: MyPipe}, spec: {" ROUTE "}}", "metadata.name",
-	 "DNS-1123 label"},
-	{"name_too_long",
-	 P_HDR "metadata: {name: a123456789012345678901234567890123456789012345678901234567890123}, "
-	       "spec: {" ROUTE "}}",
-	 "metadata.name", "at most 63 characters"},
-	{"unknown_spec_field", P_HDR CTRL "spec: {" ROUTE ", filters: []}}", "spec.filters",
-	 "unknown field"},
-	/* routes */
-	{"routes_missing", P_HDR CTRL "spec: {}}", "spec.routes", "required"},
-	{"routes_empty", P_HDR CTRL "spec: {routes: []}}", "spec.routes", "between 1 and 32"},
-	{"route_not_found", P_HDR TEAM "spec: {routes: [{outputRef: local}, {outputRef: audit}]}}",
-	 "spec.routes[1].outputRef", "LogOutput \"audit\" not found in namespace \"team-a\""},
-	{"route_other_ns", P_HDR TEAM "spec: {routes: [{outputRef: main}]}}",
-	 "spec.routes[0].outputRef", "not found in namespace \"team-a\""},
-	{"route_duplicate", P_HDR CTRL "spec: {routes: [{outputRef: main}, {outputRef: main}]}}",
-	 "spec.routes[1].outputRef", "already used by spec.routes[0]"},
-	{"route_match_both",
-	 P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level, in: [error], regex: "
-		    "x}}]}}",
-	 "spec.routes[0].match", "not both"},
-	{"route_match_none", P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level}}]}}",
-	 "spec.routes[0].match", "one of in or regex is required"},
-	{"route_match_no_field", P_HDR CTRL "spec: {routes: [{outputRef: main, match: {in: [a]}}]}}",
-	 "spec.routes[0].match.field", "required"},
-	{"route_ref_type", P_HDR CTRL "spec: {routes: [{outputRef: 5}]}}", "spec.routes[0].outputRef",
-	 "must be a string"},
-	/* parse */
-	{"parse_regex_bad", P_HDR CTRL "spec: {parse: {format: regex, regex: '^(?<a>x)(y'}, " ROUTE "}}",
-	 "spec.parse.regex", "invalid regular expression at offset 8: "},
-	{"parse_regex_no_groups", P_HDR CTRL "spec: {parse: {format: regex, regex: '^x+$'}, " ROUTE "}}",
-	 "spec.parse.regex", "named group"},
-	{"parse_format", P_HDR CTRL "spec: {parse: {format: xml}, " ROUTE "}}", "spec.parse.format",
-	 "unsupported value \"xml\""},
-	{"parse_regex_missing", P_HDR CTRL "spec: {parse: {format: regex}, " ROUTE "}}",
-	 "spec.parse.regex", "required"},
-	{"parse_timekey_group",
-	 P_HDR CTRL "spec: {parse: {format: regex, regex: '(?<msg>.*)', timeKey: ts}, " ROUTE "}}",
-	 "spec.parse.timeKey", "not a named group"},
-	{"parse_timeformat_no_key", P_HDR CTRL "spec: {parse: {format: json, timeFormat: '%s'}, " ROUTE "}}",
-	 "spec.parse.timeFormat", "needs timeKey"},
-	/* injection */
-	{"inject_newline",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: \"a\\n[OUTPUT]\"}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "newline"},
-	{"inject_at",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: '@INCLUDE /etc/x'}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "must not start with '@'"},
-	{"inject_section",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: '[SERVICE]'}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "'['"},
-	{"inject_env",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: 'x${AWS_SECRET}'}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "${"},
-	{"inject_nul",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: \"a\\0b\"}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "NUL"},
-	{"inject_control",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: \"a\\eb\"}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "control characters"},
-	{"inject_fluentd",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: '#{`id`}'}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "#{"},
-	{"field_key_brace",
-	 P_HDR CTRL "spec: {transforms: [{dropFields: ['a}b']}], " ROUTE "}}",
-	 "spec.transforms[0].dropFields[0]", "record key"},
-	{"too_long_value",
-	 P_HDR CTRL "spec: {transforms: [{addFields: [{key: k, value: "
-		    "'" "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789012345678901234567890123456789"
-		    "'}]}], " ROUTE "}}",
-	 "spec.transforms[0].addFields[0].value", "too long"},
-	/* transforms */
-	{"transform_two_ops", P_HDR CTRL "spec: {transforms: [{flatten: {}, dropFields: [a]}], " ROUTE "}}",
-	 "spec.transforms[0]", "sets both flatten and dropFields"},
-	{"transform_none", P_HDR CTRL "spec: {transforms: [{}], " ROUTE "}}", "spec.transforms[0]",
-	 "must set exactly one of"},
-	{"transform_overwrite_misplaced",
-	 P_HDR CTRL "spec: {transforms: [{dropFields: [a], overwrite: true}], " ROUTE "}}",
-	 "spec.transforms[0].overwrite", "only used with addFields"},
-	{"grep_bad_regex",
-	 P_HDR CTRL "spec: {transforms: [{grep: {exclude: [{key: msg, regex: '[z-a]'}]}}], " ROUTE "}}",
-	 "spec.transforms[0].grep.exclude[0].regex", "invalid regular expression"},
-	{"grep_empty", P_HDR CTRL "spec: {transforms: [{grep: {}}], " ROUTE "}}",
-	 "spec.transforms[0].grep", "set include or exclude"},
-	{"throttle_rate_zero", P_HDR CTRL "spec: {transforms: [{throttle: {rate: 0}}], " ROUTE "}}",
-	 "spec.transforms[0].throttle.rate", "between 1 and 1000000"},
-	{"throttle_interval", P_HDR CTRL "spec: {transforms: [{throttle: {rate: 5, interval: 5ms}}], " ROUTE "}}",
-	 "spec.transforms[0].throttle.interval", "duration"},
-	{"rename_missing_to",
-	 P_HDR CTRL "spec: {transforms: [{renameFields: [{from: a}]}], " ROUTE "}}",
-	 "spec.transforms[0].renameFields[0].to", "required"},
-	{"drop_fields_duplicate", P_HDR CTRL "spec: {transforms: [{dropFields: [a, a]}], " ROUTE "}}",
-	 "spec.transforms[0].dropFields[1]", "duplicate value"},
-	/* multiline */
-	{"multiline_no_start",
-	 P_HDR CTRL "spec: {multiline: {rules: [{state: cont, regex: '^\\s', nextState: cont}]}, " ROUTE "}}",
-	 "spec.multiline.rules", "start_state"},
-	{"multiline_unknown_next",
-	 P_HDR CTRL "spec: {multiline: {rules: [{state: start_state, regex: '^\\d', nextState: "
-		    "cont}]}, " ROUTE "}}",
-	 "spec.multiline.rules[0].nextState", "no rule has state \"cont\""},
-	{"multiline_parser", P_HDR CTRL "spec: {multiline: {parsers: [ruby]}, " ROUTE "}}",
-	 "spec.multiline.parsers[0]", "unsupported parser"},
-	{"multiline_empty", P_HDR CTRL "spec: {multiline: {}, " ROUTE "}}", "spec.multiline",
-	 "set parsers or rules"},
-	{"multiline_flush", P_HDR CTRL "spec: {multiline: {parsers: [go], flushTimeoutMs: 5}, " ROUTE "}}",
-	 "spec.multiline.flushTimeoutMs", "between 100 and 60000"},
-	/* input and tenancy */
-	{"tenant_system", P_HDR TEAM "spec: {input: {system: {enabled: true}}, routes: [{outputRef: local}]}}",
-	 "spec.input.system", "only pipelines in the control namespace \"logplane-system\""},
-	{"tenant_other_ns",
-	 P_HDR TEAM "spec: {input: {application: {namespaces: {include: [team-a, team-b]}}}, "
-		    "routes: [{outputRef: local}]}}",
-	 "spec.input.application.namespaces.include[1]", "reads only its own namespace"},
-	{"tenant_files",
-	 P_HDR TEAM "spec: {input: {files: [{name: x, path: /var/log/x.log}]}, routes: [{outputRef: local}]}}",
-	 "spec.input.files", "host files"},
-	{"tenant_http", P_HDR TEAM "spec: {input: {http: {}}, routes: [{outputRef: local}]}}",
-	 "spec.input.http", "control namespace"},
-	{"files_regex_groups",
-	 P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/app/*.log, metadataRegex: "
-		    "'(?<file>[^/]+)\\.log$'}]}, " ROUTE "}}",
-	 "spec.input.files[0].metadataRegex", "namespace_name"},
-	{"files_relative",
-	 P_HDR CTRL "spec: {input: {files: [{name: app, path: logs/x.log}]}, " ROUTE "}}",
-	 "spec.input.files[0].path", "absolute path"},
-	{"files_dotdot",
-	 P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/../../etc/shadow}]}, " ROUTE "}}",
-	 "spec.input.files[0].path", "\"..\""},
-	{"files_containers",
-	 P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/containers/*.log}]}, " ROUTE "}}",
-	 "spec.input.files[0].path", "spec.input.application"},
-	{"no_input", P_HDR CTRL "spec: {input: {application: {enabled: false}}, " ROUTE "}}",
-	 "spec.input", "no input enabled"},
-	{"include_exclude_same",
-	 P_HDR CTRL "spec: {input: {application: {namespaces: {include: [a], exclude: [a]}}}, " ROUTE "}}",
-	 "spec.input.application.namespaces.exclude[0]", "also in include"},
-	{"pod_label_key", P_HDR CTRL "spec: {input: {application: {podLabels: {'-bad': x}}}, " ROUTE "}}",
-	 "spec.input.application.podLabels.-bad", "label key"},
-	{"http_port_low", P_HDR CTRL "spec: {input: {http: {port: 80}}, " ROUTE "}}",
-	 "spec.input.http.port", "between 1024 and 65535"},
-	{"bool_as_string", P_HDR CTRL "spec: {kubernetes: {labels: 'yes'}, " ROUTE "}}",
-	 "spec.kubernetes.labels", "must be a boolean"},
-	{"aggregator_size", P_HDR CTRL "spec: {aggregator: {storageSize: 10 gigs}, " ROUTE "}}",
-	 "spec.aggregator.storageSize", "must be a size"},
-	{"aggregator_engine", P_HDR CTRL "spec: {aggregator: {engine: vector}, " ROUTE "}}",
-	 "spec.aggregator.engine", "must be one of \"fluentbit\", \"fluentd\""},
-	/* outputs */
-	{"out_type_missing", O_HDR OCTRL "spec: {}}", "spec.type", "required"},
-	{"out_type_unknown", O_HDR OCTRL "spec: {type: splunk}}", "spec.type", "unsupported value"},
-	{"out_wrong_body", O_HDR OCTRL "spec: {type: stdout, kinesis: {stream: s}}}", "spec.kinesis",
-	 "not allowed with type stdout"},
-	{"out_kinesis_region", O_HDR OCTRL "spec: {type: kinesis, kinesis: {stream: s}}}",
-	 "spec.aws.region", "required for type kinesis"},
-	{"out_region_bad", O_HDR OCTRL "spec: {type: kinesis, aws: {region: 'US East'}, kinesis: {stream: s}}}",
-	 "spec.aws.region", "AWS region"},
-	{"out_endpoint_bad",
-	 O_HDR OCTRL "spec: {type: s3, aws: {region: us-east-1, endpoint: 'ftp://x'}, s3: {bucket: abc}}}",
-	 "spec.aws.endpoint", "http:// or https:// URL"},
-	{"out_stream_missing", O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {}}}",
-	 "spec.kinesis.stream", "required"},
-	{"out_stream_chars", O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: 'a b'}}}",
-	 "spec.kinesis.stream", "letters, digits"},
-	{"out_shards_on_demand",
-	 O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: {mode: onDemand, "
-		     "shardCount: 2}}}}",
-	 "spec.kinesis.provision.shardCount", "not used with mode onDemand"},
-	{"out_retention_hours",
-	 O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: {retentionHours: 1}}}}",
-	 "spec.kinesis.provision.retentionHours", "between 24 and 8760"},
-	{"out_bucket_name", O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: My_Bucket}}}", "spec.s3.bucket",
-	 "S3 bucket name"},
-	{"out_s3_size", O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, totalFileSize: 1K}}}",
-	 "spec.s3.totalFileSize", "between"},
-	{"out_s3_key_uuid", O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, keyFormat: /logs/x.gz}}}",
-	 "spec.s3.keyFormat", "$UUID"},
-	{"out_s3_timeout", O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, uploadTimeout: soon}}}",
-	 "spec.s3.uploadTimeout", "duration"},
-	{"out_firehose_role",
-	 O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: {bucket: "
-		     "logs, roleArn: 'role/x'}}}}",
-	 "spec.firehose.provision.roleArn", "must be an ARN"},
-	{"out_firehose_buffer",
-	 O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: {bucket: "
-		     "logs, roleArn: 'arn:aws:iam::123456789012:role/fh', bufferingSizeMiB: 500}}}}",
-	 "spec.firehose.provision.bufferingSizeMiB", "between 1 and 128"},
-	{"out_cw_retention",
-	 O_HDR OCTRL "spec: {type: cloudwatch, " AWS "cloudwatch: {logGroup: /app, provision: "
-		     "{retentionDays: 10}}}}",
-	 "spec.cloudwatch.provision.retentionDays", "one of 1, 3, 5"},
-	{"out_tenant_aws_creds", O_HDR OTEAM "spec: {type: kinesis, " AWS "kinesis: {stream: s}}}",
-	 "spec.aws.credentials.secretRef", "required for AWS outputs outside the control namespace"},
-	{"out_secret_missing",
-	 O_HDR OTEAM "spec: {type: kinesis, aws: {region: us-east-1, credentials: {secretRef: {name: "
-		     "nope}}}, kinesis: {stream: s}}}",
-	 "spec.aws.credentials.secretRef", "Secret \"nope\" not found in namespace \"team-a\""},
-	{"out_secret_key_missing",
-	 O_HDR OCTRL "spec: {type: slack, slack: {webhookSecretRef: {name: slack, key: webhook}}}}",
-	 "spec.slack.webhookSecretRef", "has no key \"webhook\""},
-	{"out_slack_ref_missing", O_HDR OCTRL "spec: {type: slack, slack: {}}}",
-	 "spec.slack.webhookSecretRef", "required"},
-	{"out_delivery_retry", O_HDR OCTRL "spec: {type: stdout, delivery: {retryLimit: 0}}}",
-	 "spec.delivery.retryLimit", "between 1 and 100"},
-	{"out_delivery_buffer", O_HDR OCTRL "spec: {type: stdout, delivery: {bufferLimit: lots}}}",
-	 "spec.delivery.bufferLimit", "must be a size"},
-	{"out_delivery_mode", O_HDR OCTRL "spec: {type: stdout, delivery: {mode: exactlyOnce}}}",
-	 "spec.delivery.mode", "\"atLeastOnce\", \"atMostOnce\""},
-	{"out_kafka_broker", O_HDR OCTRL "spec: {type: kafka, kafka: {brokers: [kafka], topic: logs}}}",
-	 "spec.kafka.brokers[0]", "host:port"},
-	{"out_kafka_brokers_empty", O_HDR OCTRL "spec: {type: kafka, kafka: {brokers: [], topic: logs}}}",
-	 "spec.kafka.brokers", "at least 1 item"},
-	{"out_search_index_upper",
-	 O_HDR OCTRL "spec: {type: elasticsearch, elasticsearch: {host: es, index: Logs}}}",
-	 "spec.elasticsearch.index", "lower case"},
-	{"out_search_host", O_HDR OCTRL "spec: {type: opensearch, opensearch: {host: 'https://os:9200'}}}",
-	 "spec.opensearch.host", "host name"},
-	{"out_es_awsauth",
-	 O_HDR OCTRL "spec: {type: elasticsearch, elasticsearch: {host: es, awsAuth: true}}}",
-	 "spec.elasticsearch.awsAuth", "unknown field"},
-	{"out_http_header_both",
-	 O_HDR OCTRL "spec: {type: http, http: {host: h, headers: [{name: X-Token, value: a, valueFrom: "
-		     "{secretKeyRef: {name: s, key: k}}}]}}}",
-	 "spec.http.headers[0]", "not both"},
-	{"out_http_header_name",
-	 O_HDR OCTRL "spec: {type: http, http: {host: h, headers: [{name: 'X Token', value: a}]}}}",
-	 "spec.http.headers[0].name", "header name"},
-	{"out_http_uri", O_HDR OCTRL "spec: {type: http, http: {host: h, uri: 'logs'}}}", "spec.http.uri",
-	 "starting with '/'"},
-	{"out_port_range", O_HDR OCTRL "spec: {type: forward, forward: {host: h, port: 70000}}}",
-	 "spec.forward.port", "between 1 and 65535"},
-	{"out_loki_label", O_HDR OCTRL "spec: {type: loki, loki: {host: l, labels: {app.name: x}}}}",
-	 "spec.loki.labels.app.name", "Loki label name"},
-	{"out_livetail_rate", O_HDR OCTRL "spec: {type: livetail, livetail: {maxRecordsPerSecond: 0}}}",
-	 "spec.livetail.maxRecordsPerSecond", "between 1 and 10000"},
-	{"out_tls_verify_disabled",
-	 O_HDR OCTRL "spec: {type: loki, loki: {host: l, tls: {enabled: false, verify: false}}}}",
-	 "spec.loki.tls", "need enabled: true"},
-	{"out_kms_needs_encryption",
-	 O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, provision: {kmsKeyId: alias/x}}}}",
-	 "spec.s3.provision.kmsKeyId", "aws:kms"},
-	{"out_tags_count",
-	 O_HDR OCTRL "spec: {type: cloudwatch, " AWS "cloudwatch: {logGroup: g, provision: {tags: {a: "
-		     "'1', b: '2', c: '3', d: '4', e: '5', f: '6', g: '7', h: '8', i: '9', j: '10', k: "
-		     "'11', l: '12', m: '13', n: '14', o: '15', p: '16', q: '17', r: '18', s: '19', t: "
-		     "'20', u: '21', v: '22', w: '23', x: '24', y: '25', z: '26', aa: '27', ab: '28', "
-		     "ac: '29', ad: '30', ae: '31', af: '32', ag: '33', ah: '34', ai: '35', aj: '36', "
-		     "ak: '37', al: '38', am: '39', an: '40', ao: '41', ap: '42', aq: '43', ar: '44', "
-		     "as: '45', at: '46', au: '47', av: '48', aw: '49', ax: '50', ay: '51'}}}}}",
-	 "spec.cloudwatch.provision.tags", "at most 50 entries"},
-	{"out_externalid_alone",
-	 O_HDR OCTRL "spec: {type: s3, aws: {region: us-east-1, credentials: {externalId: x}}, s3: "
-		     "{bucket: logs}}}",
-	 "spec.aws.credentials.externalId", "needs roleArn"},
-	{"out_aws_on_kafka",
-	 O_HDR OCTRL "spec: {type: kafka, " AWS "kafka: {brokers: ['k:9092'], topic: t}}}", "spec.aws",
-	 "not used by type kafka"},
+    /* header and metadata */
+    {"api_version", "{apiVersion: logplane.io/v1, kind: LogPipeline, " CTRL "spec: {" ROUTE "}}",
+     "apiVersion", "must be \"logplane.io/v1alpha1\""},
+    {"no_spec", P_HDR CTRL "}", "spec", "required"},
+    {"no_name", P_HDR "metadata: {namespace: team-a}, spec: {" ROUTE "}}", "metadata.name",
+     "required"},
+    {"name_upper", P_HDR "metadata: {name: MyPipe}, spec: {" ROUTE "}}", "metadata.name",
+     "DNS-1123 label"},
+    {"name_too_long",
+     P_HDR "metadata: {name: a123456789012345678901234567890123456789012345678901234567890123}, "
+           "spec: {" ROUTE "}}",
+     "metadata.name", "at most 63 characters"},
+    {"unknown_spec_field", P_HDR CTRL "spec: {" ROUTE ", filters: []}}", "spec.filters",
+     "unknown field"},
+    /* routes */
+    {"routes_missing", P_HDR CTRL "spec: {}}", "spec.routes", "required"},
+    {"routes_empty", P_HDR CTRL "spec: {routes: []}}", "spec.routes", "between 1 and 32"},
+    {"route_not_found", P_HDR TEAM "spec: {routes: [{outputRef: local}, {outputRef: audit}]}}",
+     "spec.routes[1].outputRef", "LogOutput \"audit\" not found in namespace \"team-a\""},
+    {"route_other_ns", P_HDR TEAM "spec: {routes: [{outputRef: main}]}}",
+     "spec.routes[0].outputRef", "not found in namespace \"team-a\""},
+    {"route_duplicate", P_HDR CTRL "spec: {routes: [{outputRef: main}, {outputRef: main}]}}",
+     "spec.routes[1].outputRef", "already used by spec.routes[0]"},
+    {"route_match_both",
+     P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level, in: [error], regex: "
+                "x}}]}}",
+     "spec.routes[0].match", "not both"},
+    {"route_match_none", P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level}}]}}",
+     "spec.routes[0].match", "one of in or regex is required"},
+    {"route_match_no_field", P_HDR CTRL "spec: {routes: [{outputRef: main, match: {in: [a]}}]}}",
+     "spec.routes[0].match.field", "required"},
+    {"route_ref_type", P_HDR CTRL "spec: {routes: [{outputRef: 5}]}}", "spec.routes[0].outputRef",
+     "must be a string"},
+    /* parse */
+    {"parse_regex_bad",
+     P_HDR CTRL "spec: {parse: {format: regex, regex: '^(?<a>x)(y'}, " ROUTE "}}",
+     "spec.parse.regex", "invalid regular expression at offset 8: "},
+    {"parse_regex_no_groups",
+     P_HDR CTRL "spec: {parse: {format: regex, regex: '^x+$'}, " ROUTE "}}", "spec.parse.regex",
+     "named group"},
+    {"parse_format", P_HDR CTRL "spec: {parse: {format: xml}, " ROUTE "}}", "spec.parse.format",
+     "unsupported value \"xml\""},
+    {"parse_regex_missing", P_HDR CTRL "spec: {parse: {format: regex}, " ROUTE "}}",
+     "spec.parse.regex", "required"},
+    {"parse_timekey_group",
+     P_HDR CTRL "spec: {parse: {format: regex, regex: '(?<msg>.*)', timeKey: ts}, " ROUTE "}}",
+     "spec.parse.timeKey", "not a named group"},
+    {"parse_timeformat_no_key",
+     P_HDR CTRL "spec: {parse: {format: json, timeFormat: '%s'}, " ROUTE "}}",
+     "spec.parse.timeFormat", "needs timeKey"},
+    /* injection */
+    {"inject_newline",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: \"a\\n[OUTPUT]\"}]}], " ROUTE
+                "}}",
+     "spec.transforms[0].addFields[0].value", "newline"},
+    {"inject_at",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: '@INCLUDE /etc/x'}]}], " ROUTE
+                "}}",
+     "spec.transforms[0].addFields[0].value", "must not start with '@'"},
+    {"inject_section",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: '[SERVICE]'}]}], " ROUTE "}}",
+     "spec.transforms[0].addFields[0].value", "'['"},
+    {"inject_env",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: 'x${AWS_SECRET}'}]}], " ROUTE
+                "}}",
+     "spec.transforms[0].addFields[0].value", "${"},
+    {"inject_nul",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: \"a\\0b\"}]}], " ROUTE "}}",
+     "spec.transforms[0].addFields[0].value", "NUL"},
+    {"inject_control",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: \"a\\eb\"}]}], " ROUTE "}}",
+     "spec.transforms[0].addFields[0].value", "control characters"},
+    {"inject_fluentd",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: env, value: '#{`id`}'}]}], " ROUTE "}}",
+     "spec.transforms[0].addFields[0].value", "#{"},
+    {"field_key_brace", P_HDR CTRL "spec: {transforms: [{dropFields: ['a}b']}], " ROUTE "}}",
+     "spec.transforms[0].dropFields[0]", "record key"},
+    {"too_long_value",
+     P_HDR CTRL "spec: {transforms: [{addFields: [{key: k, value: "
+                "'"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+                "'}]}], " ROUTE "}}",
+     "spec.transforms[0].addFields[0].value", "too long"},
+    /* transforms */
+    {"transform_two_ops",
+     P_HDR CTRL "spec: {transforms: [{flatten: {}, dropFields: [a]}], " ROUTE "}}",
+     "spec.transforms[0]", "sets both flatten and dropFields"},
+    {"transform_none", P_HDR CTRL "spec: {transforms: [{}], " ROUTE "}}", "spec.transforms[0]",
+     "must set exactly one of"},
+    {"transform_overwrite_misplaced",
+     P_HDR CTRL "spec: {transforms: [{dropFields: [a], overwrite: true}], " ROUTE "}}",
+     "spec.transforms[0].overwrite", "only used with addFields"},
+    {"grep_bad_regex",
+     P_HDR CTRL "spec: {transforms: [{grep: {exclude: [{key: msg, regex: '[z-a]'}]}}], " ROUTE "}}",
+     "spec.transforms[0].grep.exclude[0].regex", "invalid regular expression"},
+    {"grep_empty", P_HDR CTRL "spec: {transforms: [{grep: {}}], " ROUTE "}}",
+     "spec.transforms[0].grep", "set include or exclude"},
+    {"throttle_rate_zero", P_HDR CTRL "spec: {transforms: [{throttle: {rate: 0}}], " ROUTE "}}",
+     "spec.transforms[0].throttle.rate", "between 1 and 1000000"},
+    {"throttle_interval",
+     P_HDR CTRL "spec: {transforms: [{throttle: {rate: 5, interval: 5ms}}], " ROUTE "}}",
+     "spec.transforms[0].throttle.interval", "duration"},
+    {"rename_missing_to",
+     P_HDR CTRL "spec: {transforms: [{renameFields: [{from: a}]}], " ROUTE "}}",
+     "spec.transforms[0].renameFields[0].to", "required"},
+    {"drop_fields_duplicate", P_HDR CTRL "spec: {transforms: [{dropFields: [a, a]}], " ROUTE "}}",
+     "spec.transforms[0].dropFields[1]", "duplicate value"},
+    /* multiline */
+    {"multiline_no_start",
+     P_HDR CTRL "spec: {multiline: {rules: [{state: cont, regex: '^\\s', nextState: cont}]}, " ROUTE
+                "}}",
+     "spec.multiline.rules", "start_state"},
+    {"multiline_unknown_next",
+     P_HDR CTRL "spec: {multiline: {rules: [{state: start_state, regex: '^\\d', nextState: "
+                "cont}]}, " ROUTE "}}",
+     "spec.multiline.rules[0].nextState", "no rule has state \"cont\""},
+    {"multiline_parser", P_HDR CTRL "spec: {multiline: {parsers: [ruby]}, " ROUTE "}}",
+     "spec.multiline.parsers[0]", "unsupported parser"},
+    {"multiline_empty", P_HDR CTRL "spec: {multiline: {}, " ROUTE "}}", "spec.multiline",
+     "set parsers or rules"},
+    {"multiline_flush",
+     P_HDR CTRL "spec: {multiline: {parsers: [go], flushTimeoutMs: 5}, " ROUTE "}}",
+     "spec.multiline.flushTimeoutMs", "between 100 and 60000"},
+    /* input and tenancy */
+    {"tenant_system",
+     P_HDR TEAM "spec: {input: {system: {enabled: true}}, routes: [{outputRef: local}]}}",
+     "spec.input.system", "only pipelines in the control namespace \"logplane-system\""},
+    {"tenant_other_ns",
+     P_HDR TEAM "spec: {input: {application: {namespaces: {include: [team-a, team-b]}}}, "
+                "routes: [{outputRef: local}]}}",
+     "spec.input.application.namespaces.include[1]", "reads only its own namespace"},
+    {"tenant_files",
+     P_HDR TEAM
+     "spec: {input: {files: [{name: x, path: /var/log/x.log}]}, routes: [{outputRef: local}]}}",
+     "spec.input.files", "host files"},
+    {"tenant_http", P_HDR TEAM "spec: {input: {http: {}}, routes: [{outputRef: local}]}}",
+     "spec.input.http", "control namespace"},
+    {"files_regex_groups",
+     P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/app/*.log, metadataRegex: "
+                "'(?<file>[^/]+)\\.log$'}]}, " ROUTE "}}",
+     "spec.input.files[0].metadataRegex", "namespace_name"},
+    {"files_relative",
+     P_HDR CTRL "spec: {input: {files: [{name: app, path: logs/x.log}]}, " ROUTE "}}",
+     "spec.input.files[0].path", "absolute path"},
+    {"files_dotdot",
+     P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/../../etc/shadow}]}, " ROUTE
+                "}}",
+     "spec.input.files[0].path", "\"..\""},
+    {"files_containers",
+     P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/containers/*.log}]}, " ROUTE
+                "}}",
+     "spec.input.files[0].path", "spec.input.application"},
+    {"no_input", P_HDR CTRL "spec: {input: {application: {enabled: false}}, " ROUTE "}}",
+     "spec.input", "no input enabled"},
+    {"include_exclude_same",
+     P_HDR CTRL "spec: {input: {application: {namespaces: {include: [a], exclude: [a]}}}, " ROUTE
+                "}}",
+     "spec.input.application.namespaces.exclude[0]", "also in include"},
+    {"pod_label_key",
+     P_HDR CTRL "spec: {input: {application: {podLabels: {'-bad': x}}}, " ROUTE "}}",
+     "spec.input.application.podLabels.-bad", "label key"},
+    {"http_port_low", P_HDR CTRL "spec: {input: {http: {port: 80}}, " ROUTE "}}",
+     "spec.input.http.port", "between 1024 and 65535"},
+    {"bool_as_string", P_HDR CTRL "spec: {kubernetes: {labels: 'yes'}, " ROUTE "}}",
+     "spec.kubernetes.labels", "must be a boolean"},
+    {"aggregator_size", P_HDR CTRL "spec: {aggregator: {storageSize: 10 gigs}, " ROUTE "}}",
+     "spec.aggregator.storageSize", "must be a size"},
+    {"aggregator_engine", P_HDR CTRL "spec: {aggregator: {engine: vector}, " ROUTE "}}",
+     "spec.aggregator.engine", "must be one of \"fluentbit\", \"fluentd\""},
+    /* outputs */
+    {"out_type_missing", O_HDR OCTRL "spec: {}}", "spec.type", "required"},
+    {"out_type_unknown", O_HDR OCTRL "spec: {type: splunk}}", "spec.type", "unsupported value"},
+    {"out_wrong_body", O_HDR OCTRL "spec: {type: stdout, kinesis: {stream: s}}}", "spec.kinesis",
+     "not allowed with type stdout"},
+    {"out_kinesis_region", O_HDR OCTRL "spec: {type: kinesis, kinesis: {stream: s}}}",
+     "spec.aws.region", "required for type kinesis"},
+    {"out_region_bad",
+     O_HDR OCTRL "spec: {type: kinesis, aws: {region: 'US East'}, kinesis: {stream: s}}}",
+     "spec.aws.region", "AWS region"},
+    {"out_endpoint_bad",
+     O_HDR OCTRL
+     "spec: {type: s3, aws: {region: us-east-1, endpoint: 'ftp://x'}, s3: {bucket: abc}}}",
+     "spec.aws.endpoint", "http:// or https:// URL"},
+    {"out_stream_missing", O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {}}}",
+     "spec.kinesis.stream", "required"},
+    {"out_stream_chars", O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: 'a b'}}}",
+     "spec.kinesis.stream", "letters, digits"},
+    {"out_shards_on_demand",
+     O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: {mode: onDemand, "
+                 "shardCount: 2}}}}",
+     "spec.kinesis.provision.shardCount", "not used with mode onDemand"},
+    {"out_retention_hours",
+     O_HDR OCTRL "spec: {type: kinesis, " AWS
+                 "kinesis: {stream: s, provision: {retentionHours: 1}}}}",
+     "spec.kinesis.provision.retentionHours", "between 24 and 8760"},
+    {"out_bucket_name", O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: My_Bucket}}}",
+     "spec.s3.bucket", "S3 bucket name"},
+    {"out_s3_size", O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, totalFileSize: 1K}}}",
+     "spec.s3.totalFileSize", "between"},
+    {"out_s3_key_uuid",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, keyFormat: /logs/x.gz}}}",
+     "spec.s3.keyFormat", "$UUID"},
+    {"out_s3_timeout",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, uploadTimeout: soon}}}",
+     "spec.s3.uploadTimeout", "duration"},
+    {"out_firehose_role",
+     O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: {bucket: "
+                 "logs, roleArn: 'role/x'}}}}",
+     "spec.firehose.provision.roleArn", "must be an ARN"},
+    {"out_firehose_buffer",
+     O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: {bucket: "
+                 "logs, roleArn: 'arn:aws:iam::123456789012:role/fh', bufferingSizeMiB: 500}}}}",
+     "spec.firehose.provision.bufferingSizeMiB", "between 1 and 128"},
+    {"out_cw_retention",
+     O_HDR OCTRL "spec: {type: cloudwatch, " AWS "cloudwatch: {logGroup: /app, provision: "
+                 "{retentionDays: 10}}}}",
+     "spec.cloudwatch.provision.retentionDays", "one of 1, 3, 5"},
+    {"out_tenant_aws_creds", O_HDR OTEAM "spec: {type: kinesis, " AWS "kinesis: {stream: s}}}",
+     "spec.aws.credentials.secretRef", "required for AWS outputs outside the control namespace"},
+    {"out_secret_missing",
+     O_HDR OTEAM "spec: {type: kinesis, aws: {region: us-east-1, credentials: {secretRef: {name: "
+                 "nope}}}, kinesis: {stream: s}}}",
+     "spec.aws.credentials.secretRef", "Secret \"nope\" not found in namespace \"team-a\""},
+    {"out_secret_key_missing",
+     O_HDR OCTRL "spec: {type: slack, slack: {webhookSecretRef: {name: slack, key: webhook}}}}",
+     "spec.slack.webhookSecretRef", "has no key \"webhook\""},
+    {"out_slack_ref_missing", O_HDR OCTRL "spec: {type: slack, slack: {}}}",
+     "spec.slack.webhookSecretRef", "required"},
+    {"out_delivery_retry", O_HDR OCTRL "spec: {type: stdout, delivery: {retryLimit: 0}}}",
+     "spec.delivery.retryLimit", "between 1 and 100"},
+    {"out_delivery_buffer", O_HDR OCTRL "spec: {type: stdout, delivery: {bufferLimit: lots}}}",
+     "spec.delivery.bufferLimit", "must be a size"},
+    {"out_delivery_mode", O_HDR OCTRL "spec: {type: stdout, delivery: {mode: exactlyOnce}}}",
+     "spec.delivery.mode", "\"atLeastOnce\", \"atMostOnce\""},
+    {"out_kafka_broker", O_HDR OCTRL "spec: {type: kafka, kafka: {brokers: [kafka], topic: logs}}}",
+     "spec.kafka.brokers[0]", "host:port"},
+    {"out_kafka_brokers_empty",
+     O_HDR OCTRL "spec: {type: kafka, kafka: {brokers: [], topic: logs}}}", "spec.kafka.brokers",
+     "at least 1 item"},
+    {"out_search_index_upper",
+     O_HDR OCTRL "spec: {type: elasticsearch, elasticsearch: {host: es, index: Logs}}}",
+     "spec.elasticsearch.index", "lower case"},
+    {"out_search_host",
+     O_HDR OCTRL "spec: {type: opensearch, opensearch: {host: 'https://os:9200'}}}",
+     "spec.opensearch.host", "host name"},
+    {"out_es_awsauth",
+     O_HDR OCTRL "spec: {type: elasticsearch, elasticsearch: {host: es, awsAuth: true}}}",
+     "spec.elasticsearch.awsAuth", "unknown field"},
+    {"out_http_header_both",
+     O_HDR OCTRL
+     "spec: {type: http, http: {host: h, headers: [{name: X-Token, value: a, valueFrom: "
+     "{secretKeyRef: {name: s, key: k}}}]}}}",
+     "spec.http.headers[0]", "not both"},
+    {"out_http_header_name",
+     O_HDR OCTRL "spec: {type: http, http: {host: h, headers: [{name: 'X Token', value: a}]}}}",
+     "spec.http.headers[0].name", "header name"},
+    {"out_http_uri", O_HDR OCTRL "spec: {type: http, http: {host: h, uri: 'logs'}}}",
+     "spec.http.uri", "starting with '/'"},
+    {"out_port_range", O_HDR OCTRL "spec: {type: forward, forward: {host: h, port: 70000}}}",
+     "spec.forward.port", "between 1 and 65535"},
+    {"out_loki_label", O_HDR OCTRL "spec: {type: loki, loki: {host: l, labels: {app.name: x}}}}",
+     "spec.loki.labels.app.name", "Loki label name"},
+    {"out_livetail_rate", O_HDR OCTRL "spec: {type: livetail, livetail: {maxRecordsPerSecond: 0}}}",
+     "spec.livetail.maxRecordsPerSecond", "between 1 and 10000"},
+    {"out_tls_verify_disabled",
+     O_HDR OCTRL "spec: {type: loki, loki: {host: l, tls: {enabled: false, verify: false}}}}",
+     "spec.loki.tls", "need enabled: true"},
+    {"out_kms_needs_encryption",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, provision: {kmsKeyId: alias/x}}}}",
+     "spec.s3.provision.kmsKeyId", "aws:kms"},
+    {"out_tags_count",
+     O_HDR OCTRL "spec: {type: cloudwatch, " AWS "cloudwatch: {logGroup: g, provision: {tags: {a: "
+                 "'1', b: '2', c: '3', d: '4', e: '5', f: '6', g: '7', h: '8', i: '9', j: '10', k: "
+                 "'11', l: '12', m: '13', n: '14', o: '15', p: '16', q: '17', r: '18', s: '19', t: "
+                 "'20', u: '21', v: '22', w: '23', x: '24', y: '25', z: '26', aa: '27', ab: '28', "
+                 "ac: '29', ad: '30', ae: '31', af: '32', ag: '33', ah: '34', ai: '35', aj: '36', "
+                 "ak: '37', al: '38', am: '39', an: '40', ao: '41', ap: '42', aq: '43', ar: '44', "
+                 "as: '45', at: '46', au: '47', av: '48', aw: '49', ax: '50', ay: '51'}}}}}",
+     "spec.cloudwatch.provision.tags", "at most 50 entries"},
+    {"out_externalid_alone",
+     O_HDR OCTRL "spec: {type: s3, aws: {region: us-east-1, credentials: {externalId: x}}, s3: "
+                 "{bucket: logs}}}",
+     "spec.aws.credentials.externalId", "needs roleArn"},
+    {"out_aws_on_kafka",
+     O_HDR OCTRL "spec: {type: kafka, " AWS "kafka: {brokers: ['k:9092'], topic: t}}}", "spec.aws",
+     "not used by type kafka"},
 };
 
 /* Runs one case; prints its own PASS/FAIL line; returns 1 when it passed. */
@@ -432,9 +456,10 @@ static void t_pipeline_defaults(void)
 {
 	struct lp_problems pr = {NULL, 0};
 	struct lp_pipeline *p = NULL;
-	json_t *j = load1(P_HDR "metadata: {name: p1}, spec: {transforms: [{flatten: {}}, "
-				"{throttle: {rate: 10}}, {detectLevel: {}}], parse: {format: json}, "
-				"aggregator: {}, " ROUTE "}}");
+	json_t *j =
+	    load1(P_HDR "metadata: {name: p1}, spec: {transforms: [{flatten: {}}, "
+	                "{throttle: {rate: 10}}, {detectLevel: {}}], parse: {format: json}, "
+	                "aggregator: {}, " ROUTE "}}");
 
 	LP_CHECK(j != NULL);
 	LP_CHECK_INT(lp_pipeline_parse(&p, j, &pr), LP_OK);
@@ -480,8 +505,9 @@ static void t_output_defaults(void)
 {
 	struct lp_problems pr = {NULL, 0};
 	struct lp_output *o = NULL;
-	json_t *j = load1(O_HDR OCTRL "spec: {type: s3, aws: {region: eu-west-1, credentials: "
-				      "{secretRef: {name: aws}}}, s3: {bucket: my-logs, provision: {}}}}");
+	json_t *j =
+	    load1(O_HDR OCTRL "spec: {type: s3, aws: {region: eu-west-1, credentials: "
+	                      "{secretRef: {name: aws}}}, s3: {bucket: my-logs, provision: {}}}}");
 
 	LP_CHECK(j != NULL);
 	LP_CHECK_INT(lp_output_parse(&o, j, &pr), LP_OK);
@@ -519,23 +545,25 @@ static void t_output_defaults_by_type(void)
 		const char *yaml;
 		enum lp_output_type type;
 	} cases[] = {
-		{O_HDR OCTRL "spec: {type: opensearch, opensearch: {host: os.example.com}}}",
-		 LP_OUT_OPENSEARCH},
-		{O_HDR OCTRL "spec: {type: loki, loki: {host: loki}}}", LP_OUT_LOKI},
-		{O_HDR OCTRL "spec: {type: http, http: {host: h, tls: {enabled: false}}}}", LP_OUT_HTTP},
-		{O_HDR OCTRL "spec: {type: forward, forward: {host: agg}}}", LP_OUT_FORWARD},
-		{O_HDR OCTRL "spec: {type: stdout}}", LP_OUT_STDOUT},
-		{O_HDR OCTRL "spec: {type: livetail}}", LP_OUT_LIVETAIL},
-		{O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: "
-			     "{encryption: {enabled: true}}}}}",
-		 LP_OUT_KINESIS},
-		{O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: "
-			     "{bucket: b-1, roleArn: 'arn:aws:iam::123456789012:role/fh'}}}}",
-		 LP_OUT_FIREHOSE},
-		{O_HDR OCTRL "spec: {type: cloudwatch, " AWS "cloudwatch: {logGroup: /eks/app}}}",
-		 LP_OUT_CLOUDWATCH},
-		{O_HDR OCTRL "spec: {type: kafka, kafka: {brokers: ['k1:9092', '[::1]:9092'], topic: t}}}",
-		 LP_OUT_KAFKA},
+	    {O_HDR OCTRL "spec: {type: opensearch, opensearch: {host: os.example.com}}}",
+	     LP_OUT_OPENSEARCH},
+	    {O_HDR OCTRL "spec: {type: loki, loki: {host: loki}}}", LP_OUT_LOKI},
+	    {O_HDR OCTRL "spec: {type: http, http: {host: h, tls: {enabled: false}}}}",
+	     LP_OUT_HTTP},
+	    {O_HDR OCTRL "spec: {type: forward, forward: {host: agg}}}", LP_OUT_FORWARD},
+	    {O_HDR OCTRL "spec: {type: stdout}}", LP_OUT_STDOUT},
+	    {O_HDR OCTRL "spec: {type: livetail}}", LP_OUT_LIVETAIL},
+	    {O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: "
+	                 "{encryption: {enabled: true}}}}}",
+	     LP_OUT_KINESIS},
+	    {O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: "
+	                 "{bucket: b-1, roleArn: 'arn:aws:iam::123456789012:role/fh'}}}}",
+	     LP_OUT_FIREHOSE},
+	    {O_HDR OCTRL "spec: {type: cloudwatch, " AWS "cloudwatch: {logGroup: /eks/app}}}",
+	     LP_OUT_CLOUDWATCH},
+	    {O_HDR OCTRL
+	     "spec: {type: kafka, kafka: {brokers: ['k1:9092', '[::1]:9092'], topic: t}}}",
+	     LP_OUT_KAFKA},
 	};
 	for (size_t i = 0; i < LP_TEST_COUNT(cases); i++) {
 		struct lp_problems pr = {NULL, 0};
@@ -544,7 +572,7 @@ static void t_output_defaults_by_type(void)
 		lp_err e = lp_output_parse(&o, j, &pr);
 		if (e != LP_OK || !o) {
 			lp_test_fail(__FILE__, __LINE__, "case %zu: %s", i,
-				     pr.n ? pr.v[0].message : "parse failed");
+			             pr.n ? pr.v[0].message : "parse failed");
 			if (pr.n)
 				printf("#   %s: %s\n", pr.v[0].field, pr.v[0].message);
 		} else {
@@ -578,11 +606,13 @@ static void t_output_defaults_by_type(void)
 				LP_CHECK_INT(o->u.kinesis.provision.on_demand, 0);
 				LP_CHECK_INT(o->u.kinesis.provision.shard_count, 1);
 				LP_CHECK_INT(o->u.kinesis.provision.retention_hours, 24);
-				LP_CHECK_STR(o->u.kinesis.provision.kms_key_id, "alias/aws/kinesis");
+				LP_CHECK_STR(o->u.kinesis.provision.kms_key_id,
+				             "alias/aws/kinesis");
 				break;
 			case LP_OUT_FIREHOSE:
 				LP_CHECK_INT(o->u.firehose.provision.buffering_size_mib, 64);
-				LP_CHECK_INT(o->u.firehose.provision.buffering_interval_seconds, 300);
+				LP_CHECK_INT(o->u.firehose.provision.buffering_interval_seconds,
+				             300);
 				LP_CHECK_STR(o->u.firehose.provision.compression, "GZIP");
 				break;
 			case LP_OUT_CLOUDWATCH:
@@ -608,10 +638,10 @@ static void t_tenant_ok(void)
 {
 	struct lp_problems pr = {NULL, 0};
 	lp_err e = check_doc(P_HDR TEAM "spec: {input: {application: {namespaces: {include: "
-					"[team-a]}, containers: {exclude: [istio-proxy]}}}, "
-					"routes: [{outputRef: local, match: {field: level, in: "
-					"[error, fatal]}}]}}",
-			     &pr);
+	                                "[team-a]}, containers: {exclude: [istio-proxy]}}}, "
+	                                "routes: [{outputRef: local, match: {field: level, in: "
+	                                "[error, fatal]}}]}}",
+	                     &pr);
 
 	LP_CHECK_INT(e, LP_OK);
 	for (size_t i = 0; i < pr.n; i++)
@@ -741,7 +771,9 @@ static void t_string_classes(void)
 	LP_CHECK(chk("héllo wörld", LP_STR_TEXT) == NULL);
 	LP_CHECK(lp_check_string("a\xff", 2, LP_STR_TEXT, 0) != NULL);
 	LP_CHECK(lp_check_string("a\xc0\x80", 3, LP_STR_TEXT, 0) != NULL); /* overlong NUL */
-	LP_CHECK(chk("a\xe2\x80\xa8" "b", LP_STR_TEXT) != NULL);             /* U+2028 */
+	LP_CHECK(chk("a\xe2\x80\xa8"
+	             "b",
+	             LP_STR_TEXT) != NULL); /* U+2028 */
 	LP_CHECK(chk("a\tb", LP_STR_TEXT) != NULL);
 	LP_CHECK(chk("abc", LP_STR_TEXT) == NULL);
 	LP_CHECK(lp_check_string("abcdef", 6, LP_STR_TEXT, 5) != NULL);
@@ -751,9 +783,9 @@ static void t_regex(void)
 {
 	char why[256], *names = NULL;
 
-	LP_CHECK_INT(lp_regex_check("^(?<namespace_name>[^_]+)_(?<pod_name>.+)$", &names, why,
-				    sizeof(why)),
-		     LP_OK);
+	LP_CHECK_INT(
+	    lp_regex_check("^(?<namespace_name>[^_]+)_(?<pod_name>.+)$", &names, why, sizeof(why)),
+	    LP_OK);
 	LP_CHECK(lp_regex_names_has(names, "pod_name"));
 	LP_CHECK(lp_regex_names_has(names, "namespace_name"));
 	LP_CHECK(!lp_regex_names_has(names, "container_name"));
@@ -779,18 +811,18 @@ static void t_yaml(void)
 {
 	struct lp_yaml_docs d;
 	const char *y = "# comment\n"
-			"a: 1\n"
-			"b: '1'\n"
-			"c: true\n"
-			"d: ~\n"
-			"e: 1.5\n"
-			"f: [x, \"y\", 0x10]\n"
-			"g: &anc {k: v}\n"
-			"h: *anc\n"
-			"i: |\n  line1\n  line2\n"
-			"---\n"
-			"---\n"
-			"second: doc\n";
+	                "a: 1\n"
+	                "b: '1'\n"
+	                "c: true\n"
+	                "d: ~\n"
+	                "e: 1.5\n"
+	                "f: [x, \"y\", 0x10]\n"
+	                "g: &anc {k: v}\n"
+	                "h: *anc\n"
+	                "i: |\n  line1\n  line2\n"
+	                "---\n"
+	                "---\n"
+	                "second: doc\n";
 	json_t *r;
 
 	LP_CHECK_INT(lp_yaml_load_string(&d, y, strlen(y)), LP_OK);
@@ -903,9 +935,9 @@ static void load_examples(struct ex_set *s)
 			else if (strcmp(kind, "LogOutput") == 0 && s->no < 64)
 				e = lp_output_parse(&s->o[s->no++], d.v[k].root, &pr);
 			if (e != LP_OK)
-				lp_test_fail(__FILE__, __LINE__, "%s doc %zu: %s: %s", names[i], k + 1,
-					     pr.n ? pr.v[0].field : "?",
-					     pr.n ? pr.v[0].message : lp_strerror(e));
+				lp_test_fail(__FILE__, __LINE__, "%s doc %zu: %s: %s", names[i],
+				             k + 1, pr.n ? pr.v[0].field : "?",
+				             pr.n ? pr.v[0].message : lp_strerror(e));
 			lp_problems_free(&pr);
 		}
 		lp_yaml_docs_free(&d);
@@ -925,7 +957,8 @@ static void free_examples(struct ex_set *s)
 static const struct lp_pipeline *find_p(const struct ex_set *s, const char *ns, const char *n)
 {
 	for (size_t i = 0; i < s->np; i++)
-		if (s->p[i] && strcmp(s->p[i]->meta.ns, ns) == 0 && strcmp(s->p[i]->meta.name, n) == 0)
+		if (s->p[i] && strcmp(s->p[i]->meta.ns, ns) == 0 &&
+		    strcmp(s->p[i]->meta.name, n) == 0)
 			return s->p[i];
 	lp_test_fail(__FILE__, __LINE__, "LogPipeline %s/%s not in examples", ns, n);
 	return NULL;
@@ -934,7 +967,8 @@ static const struct lp_pipeline *find_p(const struct ex_set *s, const char *ns, 
 static const struct lp_output *find_o(const struct ex_set *s, const char *ns, const char *n)
 {
 	for (size_t i = 0; i < s->no; i++)
-		if (s->o[i] && strcmp(s->o[i]->meta.ns, ns) == 0 && strcmp(s->o[i]->meta.name, n) == 0)
+		if (s->o[i] && strcmp(s->o[i]->meta.ns, ns) == 0 &&
+		    strcmp(s->o[i]->meta.name, n) == 0)
 			return s->o[i];
 	lp_test_fail(__FILE__, __LINE__, "LogOutput %s/%s not in examples", ns, n);
 	return NULL;
@@ -957,14 +991,14 @@ static void t_examples(void)
 		struct lp_problems pr = {NULL, 0};
 		if (s.p[i] && lp_pipeline_validate(s.p[i], &w, &pr) != LP_OK)
 			lp_test_fail(__FILE__, __LINE__, "%s: %s: %s", s.p[i]->meta.name,
-				     pr.n ? pr.v[0].field : "?", pr.n ? pr.v[0].message : "?");
+			             pr.n ? pr.v[0].field : "?", pr.n ? pr.v[0].message : "?");
 		lp_problems_free(&pr);
 	}
 	for (size_t i = 0; i < s.no; i++) {
 		struct lp_problems pr = {NULL, 0};
 		if (s.o[i] && lp_output_validate(s.o[i], &w, &pr) != LP_OK)
 			lp_test_fail(__FILE__, __LINE__, "%s: %s: %s", s.o[i]->meta.name,
-				     pr.n ? pr.v[0].field : "?", pr.n ? pr.v[0].message : "?");
+			             pr.n ? pr.v[0].field : "?", pr.n ? pr.v[0].message : "?");
 		lp_problems_free(&pr);
 	}
 
@@ -1075,9 +1109,15 @@ static void parse_any(const json_t *root, struct mut_stats *st)
  * value and parses the whole object. */
 static void mutate(json_t *root, json_t *v, struct mut_stats *st, int depth)
 {
-	json_t *junk[] = {json_string("x\n@INCLUDE y"), json_integer(-1), json_true(), json_null(),
-			  json_array(), json_object(), json_string(""), json_integer(1LL << 40),
-			  json_string("(?<a>")};
+	json_t *junk[] = {json_string("x\n@INCLUDE y"),
+	                  json_integer(-1),
+	                  json_true(),
+	                  json_null(),
+	                  json_array(),
+	                  json_object(),
+	                  json_string(""),
+	                  json_integer(1LL << 40),
+	                  json_string("(?<a>")};
 	const size_t nj = sizeof(junk) / sizeof(junk[0]);
 
 	if (depth > 12)
@@ -1086,7 +1126,8 @@ static void mutate(json_t *root, json_t *v, struct mut_stats *st, int depth)
 		const char *k;
 		json_t *c;
 		void *tmp;
-		json_object_foreach_safe(v, tmp, k, c) {
+		json_object_foreach_safe(v, tmp, k, c)
+		{
 			json_t *keep = json_incref(c);
 			for (size_t i = 0; i < nj; i++) {
 				json_object_set(v, k, junk[i]);
@@ -1117,8 +1158,8 @@ static void t_mutations(void)
 {
 	char *dir = examples_dir();
 	const char *files[] = {"01-eks-app-vs-system.yaml", "02-kinesis-firehose-s3.yaml",
-			       "03-opensearch-slack-errors.yaml", "04-json-flatten-cloudwatch.yaml",
-			       "05-tenant-namespace.yaml"};
+	                       "03-opensearch-slack-errors.yaml", "04-json-flatten-cloudwatch.yaml",
+	                       "05-tenant-namespace.yaml"};
 	struct mut_stats st = {0, 0};
 
 	for (size_t f = 0; dir && f < LP_TEST_COUNT(files); f++) {
@@ -1127,7 +1168,8 @@ static void t_mutations(void)
 		snprintf(path, sizeof(path), "%s/%s", dir, files[f]);
 		LP_CHECK_INT(lp_yaml_load_file(&d, path), LP_OK);
 		for (size_t k = 0; k < d.n; k++) {
-			const char *api = json_string_value(json_object_get(d.v[k].root, "apiVersion"));
+			const char *api =
+			    json_string_value(json_object_get(d.v[k].root, "apiVersion"));
 			if (api && strcmp(api, LP_API_GROUP_VERSION) == 0)
 				mutate(d.v[k].root, d.v[k].root, &st, 0);
 		}
@@ -1140,18 +1182,18 @@ static void t_mutations(void)
 }
 
 static const struct lp_test tests[] = {
-	{"pipeline_defaults", t_pipeline_defaults},
-	{"output_defaults", t_output_defaults},
-	{"output_defaults_by_type", t_output_defaults_by_type},
-	{"tenant_ok", t_tenant_ok},
-	{"parse_edges", t_parse_edges},
-	{"names", t_names},
-	{"sizes_durations", t_sizes_durations},
-	{"string_classes", t_string_classes},
-	{"regex", t_regex},
-	{"yaml", t_yaml},
-	{"examples_round_trip", t_examples},
-	{"mutations_no_crash", t_mutations},
+    {"pipeline_defaults", t_pipeline_defaults},
+    {"output_defaults", t_output_defaults},
+    {"output_defaults_by_type", t_output_defaults_by_type},
+    {"tenant_ok", t_tenant_ok},
+    {"parse_edges", t_parse_edges},
+    {"names", t_names},
+    {"sizes_durations", t_sizes_durations},
+    {"string_classes", t_string_classes},
+    {"regex", t_regex},
+    {"yaml", t_yaml},
+    {"examples_round_trip", t_examples},
+    {"mutations_no_crash", t_mutations},
 };
 
 int main(void)
