@@ -1153,6 +1153,11 @@ def main(argv=None):
     p.add_argument("--converge-delay", type=float, default=0.1,
                    help="seconds before the workload controller writes status")
     args = p.parse_args(argv)
+    for stale in (args.kubeconfig_out, args.kubeconfig_out + ".admin"):
+        try:
+            os.unlink(stale)
+        except FileNotFoundError:
+            pass
     try:
         sim = Sim(args)
     except (OSError, ValueError, subprocess.CalledProcessError) as e:

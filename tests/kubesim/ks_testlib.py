@@ -78,6 +78,9 @@ class Kubesim:
         if admin_port:
             args += ["--admin-port", "0"]
         args += list(extra_args)
+        for stale in (self.kubeconfig, self.kubeconfig + ".admin"):
+            if os.path.exists(stale):
+                os.unlink(stale)
         self.log = open(os.path.join(self.dir, "kubesim.log"), "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
