@@ -174,7 +174,8 @@ class Fake(BaseHTTPRequestHandler):
         st = self.state
         if self.path == "/__stats":
             with LOCK:
-                out = {k: st[k] for k in ("calls", "ops", "tokens", "sig_failures", "failures")}
+                out = {k: st.get(k, []) for k in ("calls", "ops", "tokens", "sig_failures",
+                                                  "failures", "web_tokens")}
             self.reply(200, json.dumps(out))
         elif self.path == "/__config":
             with LOCK:
