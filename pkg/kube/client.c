@@ -385,8 +385,23 @@ static int should_retry(const struct lp_kube_call *k, CURLcode res, long status)
 {
 	if (k->on_data || k->attempt >= k->max_attempts || k->c->closing)
 		return 0;
-	if (res != CURLE_OK)
-		return res != CURLE_WRITE_ERROR; /* a write error is our own abort */
+	switch (res) {
+	case CURLE_OK:
+		break;
+	case CURLE_WRITE_ERROR: /* our own abort */
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_OUT_OF_MEMORY:
+		return 0; /* retrying cannot help */
+	default:
+		return 1;
+	}
+	/* a 401 with a token file: the token may just have rotated (once) */
+	if (status == 401 && k->c->cfg->token_file && k->attempt == 1)
+		return 1;
 	return status == 429 || (status >= 500 && status != 501);
 }
 
@@ -413,7 +428,10 @@ static void check_done(struct lp_kube_client *c)
 			curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
 		stats_count(c, k->verb, res == CURLE_OK ? status : 0);
 		if (should_retry(k, res, status)) {
-			uint64_t d = lp_kube_backoff_ms(k->attempt, CLIENT_BACKOFF_BASE_MS,
+			uint64_t d;
+			if (status == 401)
+				c->cfg->token_read_once = 0; /* re-read the token file now */
+			d = lp_kube_backoff_ms(k->attempt, CLIENT_BACKOFF_BASE_MS,
 							CLIENT_BACKOFF_CAP_MS,
 							res == CURLE_OK ? k->retry_after_s : -1,
 							client_rand(c));

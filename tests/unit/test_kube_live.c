@@ -171,6 +171,18 @@ static long counter(const char *what, const char *resource)
 	return v;
 }
 
+/* kubesim's count of API requests so far */
+static uint64_t counter_total(void)
+{
+	json_t *c = NULL;
+	uint64_t v = 0;
+
+	if (req("GET", "/admin/counters", NULL, NULL, &c) == 200)
+		v = (uint64_t)json_integer_value(json_object_get(c, "requestsTotal"));
+	json_decref(c);
+	return v;
+}
+
 /* Runs the loop until cond(arg) or timeout_ms. */
 static int wait_for(int (*cond)(void *), void *arg, int64_t timeout_ms)
 {
@@ -386,38 +398,89 @@ static void t_rest_basics(void)
 	}
 }
 
-static void t_tls_verified(void)
+static void write_tmp(const char *name, const char *text)
 {
-	/* the same server with a CA that did not sign it must fail, not connect */
+	char p[400];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void t_token_file_rotation(void)
+{
+	/* a 401 makes the client re-read its token file once before giving up */
 	struct lp_kube_config *c2 = NULL;
 	struct lp_kube_client *k2 = NULL;
 	struct lp_kube_req r = {0};
 	struct lp_kube_resp resp;
+	char kc[300], tok[300];
+
+	snprintf(kc, sizeof(kc), "%s/kubeconfig", tmpdir);
+	snprintf(tok, sizeof(tok), "%s/token", tmpdir);
+	write_tmp("token", "stale\n");
+	LP_CHECK_INT(lp_kube_config_from_kubeconfig(&c2, kc, NULL, NULL), LP_OK);
+	if (!c2)
+		return;
+	lp_free(c2->token);
+	c2->token = NULL;
+	c2->token_file = lp_strdup(tok);
+	LP_CHECK_INT(lp_kube_client_new(&k2, loop, c2), LP_OK);
+	if (!k2)
+		goto out;
+	r.method = "GET";
+	r.path = "/api/v1/namespaces/basics/configmaps/a";
+	memset(&resp, 0, sizeof(resp));
+	LP_CHECK_INT(lp_kube_call_sync(k2, &r, &resp), LP_ERR_UNAUTHORIZED);
+	LP_CHECK_INT(resp.attempts, 2);
+	lp_kube_resp_free(&resp);
+	write_tmp("token", "T\n"); /* rotated */
+	memset(&resp, 0, sizeof(resp));
+	LP_CHECK_INT(lp_kube_call_sync(k2, &r, &resp), LP_OK);
+	LP_CHECK_INT(resp.attempts, 2);
+	lp_kube_resp_free(&resp);
+	memset(&resp, 0, sizeof(resp));
+	LP_CHECK_INT(lp_kube_call_sync(k2, &r, &resp), LP_OK);
+	LP_CHECK_INT(resp.attempts, 1);
+	lp_kube_resp_free(&resp);
+out:
+	lp_kube_client_free(k2);
+	lp_kube_config_free(c2);
+}
+
+static void t_tls_verified(void)
+{
+	/* without kubesim's CA (system CAs only) the server must not be trusted */
+	struct lp_kube_config *c2 = NULL;
+	struct lp_kube_client *k2 = NULL;
+	struct lp_kube_req r = {0};
+	struct lp_kube_resp resp;
+	uint64_t requests0;
 	char kc[300];
-	static const char other_ca[] =
-		"-----BEGIN CERTIFICATE-----\n"
-		"MIIBfTCCASOgAwIBAgIUFzx2g2NSLW3XfSQJ8V4ZQf3Yh0IwCgYIKoZIzj0EAwIw\n"
-		"FDESMBAGA1UEAwwJb3RoZXItY2EwHhcNMjYwMTAxMDAwMDAwWhcNMzYwMTAxMDAw\n"
-		"MDAwWjAUMRIwEAYDVQQDDAlvdGhlci1jYTBZMBMGByqGSM49AgEGCCqGSM49AwEH\n"
-		"A0IABOZ7hD3v2E4m8mH1Q3Z4Zx0i5hY2cGk7w1A8qX5U0gKqS3s2P1dQ8V6F1m7Q\n"
-		"H5W3lC3Q0b5t5p7o2e8v9w2jUzBRMB0GA1UdDgQWBBQ3rS2b7d1w3C0rKpD6Y0lq\n"
-		"-----END CERTIFICATE-----\n";
 
 	snprintf(kc, sizeof(kc), "%s/kubeconfig", tmpdir);
 	LP_CHECK_INT(lp_kube_config_from_kubeconfig(&c2, kc, NULL, NULL), LP_OK);
 	if (!c2)
 		return;
 	lp_free(c2->ca_data.data);
-	c2->ca_data.data = (unsigned char *)lp_strdup(other_ca);
-	c2->ca_data.len = strlen(other_ca);
+	c2->ca_data.data = NULL;
+	c2->ca_data.len = 0;
 	LP_CHECK_INT(lp_kube_client_new(&k2, loop, c2), LP_OK);
 	r.method = "GET";
 	r.path = "/api/v1/namespaces";
-	r.max_attempts = 1;
 	memset(&resp, 0, sizeof(resp));
-	if (k2)
+	requests0 = counter_total();
+	if (k2) {
 		LP_CHECK_INT(lp_kube_call_sync(k2, &r, &resp), LP_ERR_HTTP);
+		LP_CHECK_INT(resp.attempts, 1); /* a verification failure is not retried */
+	}
 	LP_CHECK_INT(resp.status, 0);
+	LP_CHECK(strstr(resp.message, "certificate") || strstr(resp.message, "SSL"));
+	LP_CHECK_INT(counter_total(), requests0); /* nothing reached the API */
 	lp_kube_resp_free(&resp);
 	lp_kube_client_free(k2);
 	lp_kube_config_free(c2);
@@ -1126,6 +1189,7 @@ static void t_client_free_cancels(void)
 static const struct lp_test tests[] = {
 	{"rest_basics", t_rest_basics},
 	{"tls_verified", t_tls_verified},
+	{"token_file_rotation", t_token_file_rotation},
 	{"informer_order", t_informer_order},
 	{"label_selector", t_label_selector},
 	{"pagination_1100", t_pagination},
