@@ -221,20 +221,30 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 static int cross_check(struct run *r)
 {
 	const struct lp_output **outs = NULL;
+	const struct lp_pipeline **pipes = NULL;
 	struct lp_world w;
-	size_t n_out = 0;
+	size_t n_out = 0, n_pipe = 0;
 	int rc = 0;
 
 	outs = lp_calloc(r->n_objs + 1, sizeof(*outs));
-	if (!outs)
+	pipes = lp_calloc(r->n_objs + 1, sizeof(*pipes));
+	if (!outs || !pipes) {
+		lp_free(outs);
+		lp_free(pipes);
 		return -1;
-	for (size_t i = 0; i < r->n_objs; i++)
+	}
+	for (size_t i = 0; i < r->n_objs; i++) {
 		if (r->objs[i].kind == K_OUTPUT)
 			outs[n_out++] = r->objs[i].o;
+		else
+			pipes[n_pipe++] = r->objs[i].p;
+	}
 	memset(&w, 0, sizeof(w));
 	w.control_ns = r->control_ns;
 	w.outputs = outs;
 	w.n_outputs = n_out;
+	w.pipelines = pipes;
+	w.n_pipelines = n_pipe;
 	for (size_t i = 0; i < r->n_objs && rc == 0; i++) {
 		struct obj *o = &r->objs[i];
 		const struct lp_meta *m = obj_meta(o);
@@ -263,6 +273,7 @@ static int cross_check(struct run *r)
 		lp_problems_free(&pr);
 	}
 	lp_free(outs);
+	lp_free(pipes);
 	return rc;
 }
 

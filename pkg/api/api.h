@@ -484,10 +484,17 @@ struct lp_world {
 	 * callback: secrets are not checked (offline `logplane validate`). */
 	int (*secret_has_key)(void *ctx, const char *ns, const char *name, const char *key);
 	void *secret_ctx;
+	/* Every LogPipeline known (optional, may be NULL): used to find two pipelines
+	 * opening the same input.http port. */
+	const struct lp_pipeline *const *pipelines;
+	size_t n_pipelines;
 };
 
-/* Cross-object rules: references resolve, tenancy, name lengths. Appends to probs;
- * LP_ERR_INVALID when any problem was added by this call. */
+/* Cross-object rules: references resolve, tenancy, Secrets exist, and no two
+ * objects claim the same thing (an input.http port; a provisioned stream,
+ * delivery stream, bucket or log group). For such a clash the object that sorts
+ * later by namespace/name gets the problem, so the first one keeps working.
+ * Appends to probs; LP_ERR_INVALID when any problem was added by this call. */
 LP_WUR lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
                                    struct lp_problems *probs);
 LP_WUR lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,

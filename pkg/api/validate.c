@@ -25,6 +25,26 @@ static const struct lp_output *find_output(const struct lp_world *w, const char 
 	return NULL;
 }
 
+/* strcmp that treats two NULLs as equal */
+static int str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* 1 when a sorts after b by namespace, then name. */
+static int sorts_after(const struct lp_meta *a, const struct lp_meta *b)
+{
+	int c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
+	if (c == 0)
+		c = strcmp(a->name ? a->name : "", b->name ? b->name : "");
+	return c > 0;
+}
+
+static int same_object(const struct lp_meta *a, const struct lp_meta *b)
+{
+	return !sorts_after(a, b) && !sorts_after(b, a);
+}
+
 lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
                             struct lp_problems *probs)
 {
@@ -61,6 +81,16 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 				    "(\"%s\" is not allowed)",
 				    ns, p->app.ns_include.v[i]);
 			}
+	}
+	for (size_t i = 0; p->http.enabled && w && i < w->n_pipelines; i++) {
+		const struct lp_pipeline *q = w->pipelines[i];
+		if (!q || q == p || !q->http.enabled || q->http.port != p->http.port ||
+		    same_object(&q->meta, &p->meta) || !sorts_after(&p->meta, &q->meta))
+			continue;
+		lp_rd_bad(&r, "spec.input.http.port",
+		          "port %d is already used by LogPipeline %s/%s", p->http.port,
+		          q->meta.ns ? q->meta.ns : "", q->meta.name ? q->meta.name : "");
+		break;
 	}
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const char *ref = p->routes[i].output_ref;
@@ -108,6 +138,55 @@ static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 	secret(r, w, ns, path, t->ca_secret_name, "ca.crt");
 }
 
+/* The AWS resource an output provisions ("" type when none), for clash checks. */
+static const char *provisioned(const struct lp_output *o, const char **what)
+{
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		*what = "Kinesis stream";
+		return o->u.kinesis.provision.present ? o->u.kinesis.stream : NULL;
+	case LP_OUT_FIREHOSE:
+		*what = "Firehose delivery stream";
+		return o->u.firehose.provision.present ? o->u.firehose.delivery_stream : NULL;
+	case LP_OUT_S3:
+		*what = "S3 bucket";
+		return o->u.s3.provision.present ? o->u.s3.bucket : NULL;
+	case LP_OUT_CLOUDWATCH:
+		*what = "log group";
+		return o->u.cloudwatch.provision.present ? o->u.cloudwatch.log_group : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void provision_clash(struct lp_rd *r, const struct lp_output *o, const struct lp_world *w)
+{
+	const char *what = "", *mine = provisioned(o, &what), *field;
+
+	if (!mine)
+		return;
+	field = o->type == LP_OUT_KINESIS    ? "spec.kinesis.provision"
+	        : o->type == LP_OUT_FIREHOSE ? "spec.firehose.provision"
+	        : o->type == LP_OUT_S3       ? "spec.s3.provision"
+	                                     : "spec.cloudwatch.provision";
+	for (size_t i = 0; w && i < w->n_outputs; i++) {
+		const struct lp_output *q = w->outputs[i];
+		const char *qwhat = "", *theirs;
+		if (!q || q == o || q->type != o->type || same_object(&q->meta, &o->meta) ||
+		    !sorts_after(&o->meta, &q->meta))
+			continue;
+		theirs = provisioned(q, &qwhat);
+		if (!theirs || strcmp(theirs, mine) != 0)
+			continue;
+		if (!str_eq(o->aws.region, q->aws.region) ||
+		    !str_eq(o->aws.endpoint, q->aws.endpoint))
+			continue; /* another region or endpoint: not the same resource */
+		lp_rd_bad(r, field, "%s \"%s\" is already provisioned by LogOutput %s/%s", what,
+		          mine, q->meta.ns ? q->meta.ns : "", q->meta.name ? q->meta.name : "");
+		return;
+	}
+}
+
 lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
                           struct lp_problems *probs)
 {
@@ -133,6 +212,7 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
 	       c->secret_access_key_key);
 	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->session_token_key);
+	provision_clash(&r, o, w);
 	switch (o->type) {
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH: {

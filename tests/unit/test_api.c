@@ -650,6 +650,73 @@ static void t_tenant_ok(void)
 	lp_problems_free(&pr);
 }
 
+/* Two objects claiming the same thing: the one sorting later is told. */
+static void t_clashes(void)
+{
+	const char *docs[] = {
+	    P_HDR "metadata: {name: a, namespace: logplane-system}, spec: {input: {http: {}}, "
+	          "routes: [{outputRef: s1}]}}",
+	    P_HDR "metadata: {name: b, namespace: logplane-system}, spec: {input: {http: {port: "
+	          "9880}}, routes: [{outputRef: s1}]}}",
+	    P_HDR "metadata: {name: c, namespace: logplane-system}, spec: {input: {http: {port: "
+	          "9881}}, routes: [{outputRef: s1}]}}",
+	    O_HDR "metadata: {name: s1, namespace: logplane-system}, spec: {type: kinesis, " AWS
+	          "kinesis: {stream: shared, provision: {}}}}",
+	    O_HDR "metadata: {name: s2, namespace: logplane-system}, spec: {type: kinesis, " AWS
+	          "kinesis: {stream: shared, provision: {}}}}",
+	    O_HDR "metadata: {name: s3, namespace: logplane-system}, spec: {type: kinesis, aws: "
+	          "{region: eu-west-1}, kinesis: {stream: shared, provision: {}}}}",
+	    O_HDR "metadata: {name: s4, namespace: logplane-system}, spec: {type: kinesis, " AWS
+	          "kinesis: {stream: shared}}}",
+	};
+	struct lp_pipeline *p[3] = {NULL, NULL, NULL};
+	struct lp_output *o[4] = {NULL, NULL, NULL, NULL};
+	struct lp_problems pr = {NULL, 0};
+	struct lp_world w;
+	lp_err want[7] = {LP_OK, LP_ERR_INVALID, LP_OK, LP_OK, LP_ERR_INVALID, LP_OK, LP_OK};
+
+	for (size_t i = 0; i < 7; i++) {
+		json_t *j = load1(docs[i]);
+		if (i < 3)
+			LP_CHECK_INT(lp_pipeline_parse(&p[i], j, &pr), LP_OK);
+		else
+			LP_CHECK_INT(lp_output_parse(&o[i - 3], j, &pr), LP_OK);
+		json_decref(j);
+	}
+	memset(&w, 0, sizeof(w));
+	w.outputs = (const struct lp_output *const *)o;
+	w.n_outputs = 4;
+	w.pipelines = (const struct lp_pipeline *const *)p;
+	w.n_pipelines = 3;
+	for (size_t i = 0; i < 7; i++) {
+		size_t before = pr.n;
+		lp_err e = i < 3 ? lp_pipeline_validate(p[i], &w, &pr)
+		                 : lp_output_validate(o[i - 3], &w, &pr);
+		LP_CHECK_INT(e, want[i]);
+		if (e != want[i])
+			printf("# case %zu: %s\n", i, pr.n > before ? pr.v[before].message : "-");
+		if (i == 1 && pr.n == 1) {
+			LP_CHECK_STR(pr.v[0].field, "spec.input.http.port");
+			LP_CHECK_HAS(pr.v[0].message,
+			             "port 9880 is already used by LogPipeline logplane-system/a");
+		}
+		if (i == 4 && pr.n == 2) {
+			LP_CHECK_STR(pr.v[1].field, "spec.kinesis.provision");
+			LP_CHECK_HAS(pr.v[1].message,
+			             "Kinesis stream \"shared\" is already provisioned "
+			             "by LogOutput logplane-system/s1");
+		}
+		if (i == 1 || i == 4)
+			continue;
+		LP_CHECK_INT(pr.n, i < 1 ? 0 : i < 4 ? 1 : 2);
+	}
+	for (size_t i = 0; i < 3; i++)
+		lp_pipeline_free(p[i]);
+	for (size_t i = 0; i < 4; i++)
+		lp_output_free(o[i]);
+	lp_problems_free(&pr);
+}
+
 /* Not an object: no struct; wrong kind: reported. */
 static void t_parse_edges(void)
 {
@@ -1186,6 +1253,7 @@ static const struct lp_test tests[] = {
     {"output_defaults", t_output_defaults},
     {"output_defaults_by_type", t_output_defaults_by_type},
     {"tenant_ok", t_tenant_ok},
+    {"clashes", t_clashes},
     {"parse_edges", t_parse_edges},
     {"names", t_names},
     {"sizes_durations", t_sizes_durations},
