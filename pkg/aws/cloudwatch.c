@@ -3,7 +3,7 @@
 #include <string.h>
 
 static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-		   struct lp_aws_error *e)
+                   struct lp_aws_error *e)
 {
 	lp_err err;
 
@@ -14,14 +14,14 @@ static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t 
 	return err;
 }
 
-lp_err lp_cwl_describe(struct lp_aws_client *c, const char *group, int *found,
-		       int *retention_days, char arn[512], struct lp_aws_error *e)
+lp_err lp_cwl_describe(struct lp_aws_client *c, const char *group, int *found, int *retention_days,
+                       char arn[512], struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *list;
 	int f = 0, days = 0;
 	char a[512] = "";
-	lp_err err = call(c, "DescribeLogGroups", json_pack("{s:s}", "logGroupNamePrefix", group),
-			  &ans, e);
+	lp_err err =
+	    call(c, "DescribeLogGroups", json_pack("{s:s}", "logGroupNamePrefix", group), &ans, e);
 
 	if (err)
 		return err;
@@ -44,7 +44,7 @@ lp_err lp_cwl_describe(struct lp_aws_client *c, const char *group, int *found,
 }
 
 lp_err lp_cwl_create(struct lp_aws_client *c, const char *group, const struct lp_kv *tags,
-		     size_t n_tags, struct lp_aws_error *e)
+                     size_t n_tags, struct lp_aws_error *e)
 {
 	struct lp_aws_error tmp = {0};
 	json_t *req = json_pack("{s:s}", "logGroupName", group);
@@ -65,13 +65,14 @@ lp_err lp_cwl_create(struct lp_aws_client *c, const char *group, const struct lp
 }
 
 lp_err lp_cwl_set_retention(struct lp_aws_client *c, const char *group, int days,
-			    struct lp_aws_error *e)
+                            struct lp_aws_error *e)
 {
 	if (days <= 0)
 		return call(c, "DeleteRetentionPolicy", json_pack("{s:s}", "logGroupName", group),
-			    NULL, e);
+		            NULL, e);
 	return call(c, "PutRetentionPolicy",
-		    json_pack("{s:s, s:i}", "logGroupName", group, "retentionInDays", days), NULL, e);
+	            json_pack("{s:s, s:i}", "logGroupName", group, "retentionInDays", days), NULL,
+	            e);
 }
 
 lp_err lp_cwl_delete(struct lp_aws_client *c, const char *group, struct lp_aws_error *e)

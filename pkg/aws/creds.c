@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_ROLES 64
+#define MAX_ROLES    64
 #define IMDS_DEFAULT "http://169.254.169.254"
 
 struct role_entry {
@@ -108,10 +108,11 @@ static const char *sts_region(const struct lp_aws_sys *sys, const struct lp_aws_
 }
 
 static lp_err sts_client(struct lp_aws_sys *sys, const struct lp_aws_cred_opts *o,
-			 struct lp_aws_endpoint *ep, struct lp_aws_client *c, struct lp_aws_error *e)
+                         struct lp_aws_endpoint *ep, struct lp_aws_client *c,
+                         struct lp_aws_error *e)
 {
-	const char *ovr = o->sts_endpoint ? o->sts_endpoint
-					  : lp_aws_sys_getenv(sys, "AWS_ENDPOINT_URL_STS");
+	const char *ovr =
+	    o->sts_endpoint ? o->sts_endpoint : lp_aws_sys_getenv(sys, "AWS_ENDPOINT_URL_STS");
 	char msg[256] = "";
 	lp_err err = lp_aws_endpoint_resolve(ep, "sts", sts_region(sys, o), ovr, msg, sizeof(msg));
 
@@ -149,8 +150,8 @@ static char *read_token(const char *path)
 }
 
 static lp_err from_web_identity(struct lp_aws_sys *sys, const struct lp_aws_cred_opts *o,
-				const char *role, const char *file, struct lp_aws_creds *out,
-				struct lp_aws_error *e)
+                                const char *role, const char *file, struct lp_aws_creds *out,
+                                struct lp_aws_error *e)
 {
 	struct lp_aws_endpoint ep = {0};
 	struct lp_aws_client c;
@@ -160,17 +161,16 @@ static lp_err from_web_identity(struct lp_aws_sys *sys, const struct lp_aws_cred
 
 	if (!token)
 		return lp_aws_error_set(e, LP_ERR_IO, 0, "InvalidIdentityToken",
-					"cannot read the web identity token file %s "
-					"(AWS_WEB_IDENTITY_TOKEN_FILE)",
-					file);
+		                        "cannot read the web identity token file %s "
+		                        "(AWS_WEB_IDENTITY_TOKEN_FILE)",
+		                        file);
 	err = sts_client(sys, o, &ep, &c, e);
 	if (!err)
-		err = lp_sts_assume_role_with_web_identity(&c, role, session ? session
-									     : "logplane-operator",
-							   token, out, e);
+		err = lp_sts_assume_role_with_web_identity(
+		    &c, role, session ? session : "logplane-operator", token, out, e);
 	if (err && e && e->err == LP_ERR_FORBIDDEN)
 		snprintf(e->message + strlen(e->message), sizeof(e->message) - strlen(e->message),
-			 " (check the trust policy of %s for this service account)", role);
+		         " (check the trust policy of %s for this service account)", role);
 	memset(token, 0, strlen(token));
 	lp_free(token);
 	lp_aws_endpoint_free(&ep);
@@ -179,8 +179,8 @@ static lp_err from_web_identity(struct lp_aws_sys *sys, const struct lp_aws_cred
 
 /* Unsigned request to a local credential endpoint (IMDS, container agent). */
 static lp_err plain(struct lp_aws_sys *sys, const char *method, const char *url,
-		    const struct lp_sigv4_hdr *h, size_t n, struct lp_aws_http_resp *r,
-		    struct lp_aws_error *e)
+                    const struct lp_sigv4_hdr *h, size_t n, struct lp_aws_http_resp *r,
+                    struct lp_aws_error *e)
 {
 	struct lp_aws_http_req req = {method, url, h, n, NULL, 0, 2000};
 	char errbuf[256] = "";
@@ -195,12 +195,12 @@ static lp_err plain(struct lp_aws_sys *sys, const char *method, const char *url,
 		return lp_aws_error_set(e, err, 0, NULL, "cannot reach %s: %s", url, errbuf);
 	if (r->status != 200)
 		return lp_aws_error_set(e, lp_aws_error_map(NULL, r->status), r->status, NULL,
-					"%s %s answered HTTP %ld", method, url, r->status);
+		                        "%s %s answered HTTP %ld", method, url, r->status);
 	return LP_OK;
 }
 
 static lp_err creds_from_json(const char *body, size_t len, const char *what,
-			      struct lp_aws_creds *out, struct lp_aws_error *e)
+                              struct lp_aws_creds *out, struct lp_aws_error *e)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *a, *s, *t, *x;
@@ -213,7 +213,7 @@ static lp_err creds_from_json(const char *body, size_t len, const char *what,
 	x = json_string_value(json_object_get(j, "Expiration"));
 	if (!a || !s) {
 		err = lp_aws_error_set(e, LP_ERR_PARSE, 200, NULL,
-				       "%s answered without AccessKeyId/SecretAccessKey", what);
+		                       "%s answered without AccessKeyId/SecretAccessKey", what);
 		goto out;
 	}
 	c.access_key_id = lp_strdup(a);
@@ -234,7 +234,7 @@ out:
 }
 
 static lp_err from_container(struct lp_aws_sys *sys, const char *uri, struct lp_aws_creds *out,
-			     struct lp_aws_error *e)
+                             struct lp_aws_error *e)
 {
 	const char *tfile = lp_aws_sys_getenv(sys, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	const char *tenv = lp_aws_sys_getenv(sys, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
@@ -245,8 +245,8 @@ static lp_err from_container(struct lp_aws_sys *sys, const char *uri, struct lp_
 
 	if (tfile && !token)
 		return lp_aws_error_set(e, LP_ERR_IO, 0, NULL,
-					"cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s",
-					tfile);
+		                        "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s",
+		                        tfile);
 	lp_aws_http_resp_init(&r);
 	err = plain(sys, "GET", uri, &h, token ? 1 : 0, &r, e);
 	if (!err)
@@ -257,7 +257,7 @@ static lp_err from_container(struct lp_aws_sys *sys, const char *uri, struct lp_
 }
 
 static lp_err from_imds(struct lp_aws_sys *sys, const char *base, struct lp_aws_creds *out,
-			struct lp_aws_error *e)
+                        struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	char url[512], token[1024], role[256];
@@ -274,18 +274,18 @@ static lp_err from_imds(struct lp_aws_sys *sys, const char *base, struct lp_aws_
 		goto out;
 	snprintf(token, sizeof(token), "%s", lp_buf_str(&r.body));
 	snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/", (int)bl,
-		 base);
+	         base);
 	if ((err = plain(sys, "GET", url, &th, 1, &r, e)))
 		goto out;
 	snprintf(role, sizeof(role), "%s", lp_buf_str(&r.body));
 	role[strcspn(role, "\r\n")] = '\0';
 	if (!role[0]) {
 		err = lp_aws_error_set(e, LP_ERR_NOTFOUND, 200, "NoCredentials",
-				       "the instance has no IAM role (instance metadata)");
+		                       "the instance has no IAM role (instance metadata)");
 		goto out;
 	}
 	snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl,
-		 base, role);
+	         base, role);
 	if ((err = plain(sys, "GET", url, &th, 1, &r, e)))
 		goto out;
 	err = creds_from_json(lp_buf_str(&r.body), r.body.len, "instance metadata", out, e);
@@ -297,8 +297,8 @@ out:
 
 /* The chain without the Secret and without role assumption. */
 static lp_err base_chain(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
-			 const struct lp_aws_cred_opts *o, int before, struct lp_aws_creds *out,
-			 struct lp_aws_error *e)
+                         const struct lp_aws_cred_opts *o, int before, struct lp_aws_creds *out,
+                         struct lp_aws_error *e)
 {
 	const char *role = lp_aws_sys_getenv(sys, "AWS_ROLE_ARN");
 	const char *wfile = lp_aws_sys_getenv(sys, "AWS_WEB_IDENTITY_TOKEN_FILE");
@@ -318,7 +318,7 @@ static lp_err base_chain(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache
 	if (role && wfile) {
 		source = "web-identity";
 		err = lp_buf_addf(&key, "web\n%s\n%s\n%s", role, wfile,
-				  o->sts_endpoint ? o->sts_endpoint : "");
+		                  o->sts_endpoint ? o->sts_endpoint : "");
 	} else if (full || rel) {
 		if (!full) {
 			snprintf(relurl, sizeof(relurl), "http://169.254.170.2%s", rel);
@@ -345,11 +345,11 @@ static lp_err base_chain(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache
 	} else {
 		lp_buf_free(&key);
 		return lp_aws_error_set(
-			e, LP_ERR_UNAUTHORIZED, 0, "NoCredentials",
-			"no AWS credentials found: no spec.aws.credentials.secretRef, no web identity "
-			"(AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE), no pod identity "
-			"(AWS_CONTAINER_CREDENTIALS_FULL_URI), no AWS_ACCESS_KEY_ID, and instance "
-			"metadata is disabled");
+		    e, LP_ERR_UNAUTHORIZED, 0, "NoCredentials",
+		    "no AWS credentials found: no spec.aws.credentials.secretRef, no web identity "
+		    "(AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE), no pod identity "
+		    "(AWS_CONTAINER_CREDENTIALS_FULL_URI), no AWS_ACCESS_KEY_ID, and instance "
+		    "metadata is disabled");
 	}
 	if (err) {
 		lp_buf_free(&key);
@@ -372,11 +372,12 @@ static lp_err base_chain(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache
 		if (strcmp(source, "imds") == 0 && e) {
 			char why[sizeof(e->message)];
 			snprintf(why, sizeof(why), "%s", e->message);
-			snprintf(e->message, sizeof(e->message),
-				 "no AWS credentials found: no spec.aws.credentials.secretRef, no web "
-				 "identity, no pod identity, no AWS_ACCESS_KEY_ID, and instance "
-				 "metadata failed: %.600s",
-				 why);
+			snprintf(
+			    e->message, sizeof(e->message),
+			    "no AWS credentials found: no spec.aws.credentials.secretRef, no web "
+			    "identity, no pod identity, no AWS_ACCESS_KEY_ID, and instance "
+			    "metadata failed: %.600s",
+			    why);
 			snprintf(e->code, sizeof(e->code), "NoCredentials");
 			e->err = LP_ERR_UNAUTHORIZED;
 			err = LP_ERR_UNAUTHORIZED;
@@ -394,8 +395,8 @@ static lp_err base_chain(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache
 }
 
 static lp_err assume(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
-		     const struct lp_aws_cred_opts *o, int before, struct lp_aws_creds *base,
-		     struct lp_aws_creds *out, struct lp_aws_error *e)
+                     const struct lp_aws_cred_opts *o, int before, struct lp_aws_creds *base,
+                     struct lp_aws_creds *out, struct lp_aws_error *e)
 {
 	struct lp_buf key;
 	struct role_entry *slot = NULL;
@@ -406,8 +407,8 @@ static lp_err assume(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
 
 	lp_buf_init(&key, 8192);
 	if ((err = lp_buf_addf(&key, "%s\n%s\n%s\n%s", o->role_arn,
-			       o->external_id ? o->external_id : "", base->access_key_id,
-			       o->sts_endpoint ? o->sts_endpoint : "")))
+	                       o->external_id ? o->external_id : "", base->access_key_id,
+	                       o->sts_endpoint ? o->sts_endpoint : "")))
 		return lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	for (size_t i = 0; i < cache->n_roles; i++)
 		if (strcmp(cache->roles[i].key, lp_buf_str(&key)) == 0)
@@ -424,17 +425,17 @@ static lp_err assume(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
 		c.cred.secret_access_key = base->secret_access_key;
 		c.cred.session_token = base->session_token;
 		err = lp_sts_assume_role(&c, o->role_arn, "logplane-operator", o->external_id, &got,
-					 e);
+		                         e);
 	}
 	lp_aws_endpoint_free(&ep);
 	if (err) {
 		if (e && e->err == LP_ERR_FORBIDDEN)
 			snprintf(e->message + strlen(e->message),
-				 sizeof(e->message) - strlen(e->message),
-				 " (the operator's credentials (%s) may not assume %s%s: check "
-				 "sts:AssumeRole and the role's trust policy)",
-				 base->source, o->role_arn,
-				 o->external_id ? " with the given externalId" : "");
+			         sizeof(e->message) - strlen(e->message),
+			         " (the operator's credentials (%s) may not assume %s%s: check "
+			         "sts:AssumeRole and the role's trust policy)",
+			         base->source, o->role_arn,
+			         o->external_id ? " with the given externalId" : "");
 		lp_buf_free(&key);
 		return err;
 	}
@@ -444,7 +445,7 @@ static lp_err assume(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
 			lp_free(cache->roles[0].key);
 			lp_aws_creds_free(&cache->roles[0].creds);
 			memmove(&cache->roles[0], &cache->roles[1],
-				(MAX_ROLES - 1) * sizeof(cache->roles[0]));
+			        (MAX_ROLES - 1) * sizeof(cache->roles[0]));
 			cache->n_roles--;
 		}
 		slot = &cache->roles[cache->n_roles++];
@@ -459,8 +460,8 @@ static lp_err assume(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
 }
 
 lp_err lp_aws_creds_resolve(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
-			    const struct lp_aws_cred_opts *opts, struct lp_aws_creds *out,
-			    struct lp_aws_error *e)
+                            const struct lp_aws_cred_opts *opts, struct lp_aws_creds *out,
+                            struct lp_aws_error *e)
 {
 	struct lp_aws_creds base = {0};
 	int before = opts->refresh_before_s > 0 ? opts->refresh_before_s : 300;
@@ -470,13 +471,14 @@ lp_err lp_aws_creds_resolve(struct lp_aws_sys *sys, struct lp_aws_cred_cache *ca
 		const struct lp_aws_secret_creds *s = opts->secret;
 		if (!s->access_key_id || !*s->access_key_id || !s->secret_access_key ||
 		    !*s->secret_access_key)
-			return lp_aws_error_set(e, LP_ERR_INVALID, 0, "InvalidSecret",
-						"the Secret in spec.aws.credentials.secretRef lacks "
-						"an access key id or secret access key");
+			return lp_aws_error_set(
+			    e, LP_ERR_INVALID, 0, "InvalidSecret",
+			    "the Secret in spec.aws.credentials.secretRef lacks "
+			    "an access key id or secret access key");
 		base.access_key_id = lp_strdup(s->access_key_id);
 		base.secret_access_key = lp_strdup(s->secret_access_key);
 		base.session_token =
-			s->session_token && *s->session_token ? lp_strdup(s->session_token) : NULL;
+		    s->session_token && *s->session_token ? lp_strdup(s->session_token) : NULL;
 		snprintf(base.source, sizeof(base.source), "secret");
 		if (!base.access_key_id || !base.secret_access_key ||
 		    (s->session_token && *s->session_token && !base.session_token)) {

@@ -24,7 +24,7 @@ struct lp_aws_creds { /* owned strings; free with lp_aws_creds_free */
 	char *session_token; /* NULL for long-term keys */
 	int64_t expires_at;  /* Unix seconds, 0 = does not expire */
 	char source[48];     /* "secret", "web-identity", "pod-identity", "environment",
-				"imds"; "+assume-role" appended when a role was assumed */
+	                        "imds"; "+assume-role" appended when a role was assumed */
 };
 
 /* Keys read from the Secret an output references (borrowed strings). */
@@ -40,7 +40,7 @@ LP_WUR lp_err lp_aws_creds_copy(struct lp_aws_creds *dst, const struct lp_aws_cr
 int64_t lp_aws_parse_time(const char *s);
 
 struct lp_aws_cred_cache; /* per lp_aws_ctx: base chain and assumed roles */
-struct lp_aws_cred_cache *lp_aws_cred_cache_new(void); /* NULL on no memory */
+struct lp_aws_cred_cache *lp_aws_cred_cache_new(void);    /* NULL on no memory */
 void lp_aws_cred_cache_free(struct lp_aws_cred_cache *c); /* NULL-safe */
 /* Number of credential fetches made (STS, IMDS, container endpoint): for tests. */
 unsigned lp_aws_cred_cache_fetches(const struct lp_aws_cred_cache *c);
@@ -51,14 +51,14 @@ struct lp_aws_cred_opts {
 	const char *role_arn;    /* assumed on top when set */
 	const char *external_id; /* with role_arn */
 	const char *sts_endpoint;
-	int refresh_before_s;    /* refresh this long before expiry (default 300) */
+	int refresh_before_s; /* refresh this long before expiry (default 300) */
 };
 
 /* Resolves credentials into *out (caller frees with lp_aws_creds_free); *out
  * is written only on success. On failure e says why in words a user can act on
  * (e->code "NoCredentials" when the chain found nothing). */
 LP_WUR lp_err lp_aws_creds_resolve(struct lp_aws_sys *sys, struct lp_aws_cred_cache *cache,
-				   const struct lp_aws_cred_opts *opts, struct lp_aws_creds *out,
-				   struct lp_aws_error *e);
+                                   const struct lp_aws_cred_opts *opts, struct lp_aws_creds *out,
+                                   struct lp_aws_error *e);
 
 #endif

@@ -34,8 +34,8 @@ int lp_aws_region_valid(const char *region)
 	return 1;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_msg(char *msg, size_t msglen,
-							     const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_msg(char *msg, size_t msglen, const char *fmt,
+                                                          ...)
 {
 	va_list ap;
 
@@ -51,7 +51,7 @@ static lp_err finish(struct lp_aws_endpoint *ep)
 	struct lp_buf u, h;
 	int v6 = strchr(ep->host, ':') != NULL;
 	int dflt = ep->port == 0 || (strcmp(ep->scheme, "https") == 0 && ep->port == 443) ||
-		   (strcmp(ep->scheme, "http") == 0 && ep->port == 80);
+	           (strcmp(ep->scheme, "http") == 0 && ep->port == 80);
 	lp_err err;
 
 	lp_buf_init(&u, 4096);
@@ -71,8 +71,7 @@ static lp_err finish(struct lp_aws_endpoint *ep)
 	return ep->url && ep->host_header ? LP_OK : LP_ERR_NOMEM;
 }
 
-static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *msg,
-			     size_t msglen)
+static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *msg, size_t msglen)
 {
 	const char *p, *host, *hend, *path;
 	size_t sl;
@@ -85,7 +84,7 @@ static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *
 		p = url + 7;
 	} else {
 		set_msg(msg, msglen, "spec.aws.endpoint \"%s\" must start with http:// or https://",
-			url);
+		        url);
 		return LP_ERR_INVALID;
 	}
 	if (!ep->scheme)
@@ -93,19 +92,20 @@ static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *
 	path = p + strcspn(p, "/?#");
 	if (strpbrk(p, "?#")) {
 		set_msg(msg, msglen, "spec.aws.endpoint \"%s\" must not have a query or fragment",
-			url);
+		        url);
 		return LP_ERR_INVALID;
 	}
 	if (memchr(p, '@', (size_t)(path - p))) {
 		set_msg(msg, msglen, "spec.aws.endpoint \"%s\" must not carry user information",
-			url);
+		        url);
 		return LP_ERR_INVALID;
 	}
 	host = p;
 	if (*p == '[') {
 		hend = memchr(p, ']', (size_t)(path - p));
 		if (!hend) {
-			set_msg(msg, msglen, "spec.aws.endpoint \"%s\": unclosed IPv6 bracket", url);
+			set_msg(msg, msglen, "spec.aws.endpoint \"%s\": unclosed IPv6 bracket",
+			        url);
 			return LP_ERR_INVALID;
 		}
 		host = p + 1;
@@ -128,8 +128,8 @@ static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *
 		long port = strtol(p + 1, &e, 10);
 		if (e == p + 1 || e != path || port < 1 || port > 65535) {
 			set_msg(msg, msglen,
-				"spec.aws.endpoint \"%s\": port must be a number from 1 to 65535",
-				url);
+			        "spec.aws.endpoint \"%s\": port must be a number from 1 to 65535",
+			        url);
 			return LP_ERR_INVALID;
 		}
 		ep->port = (int)port;
@@ -147,8 +147,8 @@ static lp_err parse_override(struct lp_aws_endpoint *ep, const char *url, char *
 	return finish(ep);
 }
 
-lp_err lp_aws_endpoint_resolve(struct lp_aws_endpoint *out, const char *service,
-			       const char *region, const char *override, char *msg, size_t msglen)
+lp_err lp_aws_endpoint_resolve(struct lp_aws_endpoint *out, const char *service, const char *region,
+                               const char *override, char *msg, size_t msglen)
 {
 	struct lp_aws_endpoint ep = {0};
 	struct lp_buf h;
@@ -160,7 +160,7 @@ lp_err lp_aws_endpoint_resolve(struct lp_aws_endpoint *out, const char *service,
 		err = parse_override(&ep, override, msg, msglen);
 	} else if (!lp_aws_region_valid(region)) {
 		set_msg(msg, msglen, "spec.aws.region \"%s\" is not a valid AWS region name",
-			region ? region : "");
+		        region ? region : "");
 		err = LP_ERR_INVALID;
 	} else {
 		lp_buf_init(&h, 512);

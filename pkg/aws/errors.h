@@ -25,11 +25,11 @@ lp_err lp_aws_error_map(const char *code, long status);
 void lp_aws_error_clear(struct lp_aws_error *e);
 /* Sets e (first error wins: no-op when e->err is already set). Returns err. */
 lp_err lp_aws_error_set(struct lp_aws_error *e, lp_err err, long status, const char *code,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Fills e from an error answer (JSON {"__type","message"} or XML <Code>/<Message>,
  * or only the status when body is empty) and returns the mapped error. */
 lp_err lp_aws_error_from_response(struct lp_aws_error *e, long status, const char *body,
-				  size_t len);
+                                  size_t len);
 /* Retryable: throttling, 5xx, transport failures. */
 int lp_aws_error_retryable(const struct lp_aws_error *e);
 

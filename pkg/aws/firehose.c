@@ -28,7 +28,7 @@ static char *dup_str(json_t *o, const char *k)
 }
 
 static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-		   struct lp_aws_error *e)
+                   struct lp_aws_error *e)
 {
 	lp_err err;
 
@@ -40,12 +40,12 @@ static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t 
 }
 
 lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
-			    struct lp_firehose_stream *out, struct lp_aws_error *e)
+                            struct lp_firehose_stream *out, struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *d, *dst, *s3, *bh;
 	struct lp_firehose_stream s = {0};
 	lp_err err = call(c, "DescribeDeliveryStream",
-			  json_pack("{s:s}", "DeliveryStreamName", name), &ans, e);
+	                  json_pack("{s:s}", "DeliveryStreamName", name), &ans, e);
 
 	if (err)
 		return err;
@@ -59,9 +59,9 @@ lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
 	s.status = dup_str(d, "DeliveryStreamStatus");
 	s.version_id = dup_str(d, "VersionId");
 	s.destination_id = dup_str(dst, "DestinationId");
-	s.source_arn = dup_str(
-		json_object_get(json_object_get(d, "Source"), "KinesisStreamSourceDescription"),
-		"KinesisStreamARN");
+	s.source_arn =
+	    dup_str(json_object_get(json_object_get(d, "Source"), "KinesisStreamSourceDescription"),
+	            "KinesisStreamARN");
 	s.bucket_arn = dup_str(s3, "BucketARN");
 	s.prefix = dup_str(s3, "Prefix");
 	s.error_prefix = dup_str(s3, "ErrorOutputPrefix");
@@ -81,10 +81,10 @@ lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
 
 static json_t *s3_config(const struct lp_firehose_want *w)
 {
-	json_t *o = json_pack("{s:s, s:s, s:{s:i, s:i}, s:s}", "RoleARN", w->role_arn, "BucketARN",
-			      w->bucket_arn, "BufferingHints", "SizeInMBs", w->buffer_mib,
-			      "IntervalInSeconds", w->buffer_seconds, "CompressionFormat",
-			      w->compression);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:{s:i, s:i}, s:s}", "RoleARN", w->role_arn, "BucketARN",
+	              w->bucket_arn, "BufferingHints", "SizeInMBs", w->buffer_mib,
+	              "IntervalInSeconds", w->buffer_seconds, "CompressionFormat", w->compression);
 
 	if (o && w->prefix && *w->prefix)
 		json_object_set_new(o, "Prefix", json_string(w->prefix));
@@ -94,45 +94,46 @@ static json_t *s3_config(const struct lp_firehose_want *w)
 }
 
 lp_err lp_firehose_create(struct lp_aws_client *c, const struct lp_firehose_want *w,
-			  struct lp_aws_error *e)
+                          struct lp_aws_error *e)
 {
-	json_t *req = json_pack("{s:s, s:s, s:o}", "DeliveryStreamName", w->name,
-				"DeliveryStreamType",
-				w->source_arn ? "KinesisStreamAsSource" : "DirectPut",
-				"ExtendedS3DestinationConfiguration", s3_config(w));
+	json_t *req =
+	    json_pack("{s:s, s:s, s:o}", "DeliveryStreamName", w->name, "DeliveryStreamType",
+	              w->source_arn ? "KinesisStreamAsSource" : "DirectPut",
+	              "ExtendedS3DestinationConfiguration", s3_config(w));
 
 	if (req && w->source_arn)
 		json_object_set_new(req, "KinesisStreamSourceConfiguration",
-				    json_pack("{s:s, s:s}", "KinesisStreamARN", w->source_arn,
-					      "RoleARN", w->role_arn));
+		                    json_pack("{s:s, s:s}", "KinesisStreamARN", w->source_arn,
+		                              "RoleARN", w->role_arn));
 	if (req && w->n_tags) {
 		json_t *tags = json_array();
 		for (size_t i = 0; tags && i < w->n_tags; i++)
 			json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", w->tags[i].key,
-							      "Value", w->tags[i].value));
+			                                      "Value", w->tags[i].value));
 		json_object_set_new(req, "Tags", tags);
 	}
 	return call(c, "CreateDeliveryStream", req, NULL, e);
 }
 
 int lp_firehose_differs(const struct lp_firehose_stream *h, const struct lp_firehose_want *w,
-			char what[256])
+                        char what[256])
 {
 	const char *wp = w->prefix ? w->prefix : "", *we = w->error_prefix ? w->error_prefix : "";
 
 	if (h->buffer_mib != w->buffer_mib)
-		snprintf(what, 256, "buffering size %d MiB (want %d)", h->buffer_mib, w->buffer_mib);
+		snprintf(what, 256, "buffering size %d MiB (want %d)", h->buffer_mib,
+		         w->buffer_mib);
 	else if (h->buffer_seconds != w->buffer_seconds)
 		snprintf(what, 256, "buffering interval %d s (want %d)", h->buffer_seconds,
-			 w->buffer_seconds);
+		         w->buffer_seconds);
 	else if (strcmp(h->compression, w->compression) != 0)
 		snprintf(what, 256, "compression %.60s (want %.60s)", h->compression,
-			 w->compression);
+		         w->compression);
 	else if (strcmp(h->prefix, wp) != 0)
 		snprintf(what, 256, "prefix \"%.100s\" (want \"%.100s\")", h->prefix, wp);
 	else if (strcmp(h->error_prefix, we) != 0)
 		snprintf(what, 256, "error prefix \"%.100s\" (want \"%.100s\")", h->error_prefix,
-			 we);
+		         we);
 	else if (strcmp(h->role_arn, w->role_arn) != 0)
 		snprintf(what, 256, "role %.100s (want %.100s)", h->role_arn, w->role_arn);
 	else
@@ -141,21 +142,21 @@ int lp_firehose_differs(const struct lp_firehose_stream *h, const struct lp_fire
 }
 
 lp_err lp_firehose_update(struct lp_aws_client *c, const struct lp_firehose_stream *have,
-			  const struct lp_firehose_want *w, struct lp_aws_error *e)
+                          const struct lp_firehose_want *w, struct lp_aws_error *e)
 {
 	json_t *upd = s3_config(w);
 
 	if (upd && (!w->prefix || !*w->prefix))
 		json_object_set_new(upd, "Prefix", json_string(""));
 	return call(c, "UpdateDestination",
-		    json_pack("{s:s, s:s, s:s, s:o}", "DeliveryStreamName", w->name,
-			      "CurrentDeliveryStreamVersionId", have->version_id, "DestinationId",
-			      have->destination_id, "ExtendedS3DestinationUpdate", upd),
-		    NULL, e);
+	            json_pack("{s:s, s:s, s:s, s:o}", "DeliveryStreamName", w->name,
+	                      "CurrentDeliveryStreamVersionId", have->version_id, "DestinationId",
+	                      have->destination_id, "ExtendedS3DestinationUpdate", upd),
+	            NULL, e);
 }
 
 lp_err lp_firehose_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e)
 {
-	return call(c, "DeleteDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", name),
-		    NULL, e);
+	return call(c, "DeleteDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", name), NULL,
+	            e);
 }

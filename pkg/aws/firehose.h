@@ -7,10 +7,10 @@
 
 struct lp_firehose_stream { /* owned; free with lp_firehose_stream_free */
 	char *arn;
-	char *status;         /* CREATING | ACTIVE | DELETING | CREATING_FAILED ... */
+	char *status; /* CREATING | ACTIVE | DELETING | CREATING_FAILED ... */
 	char *version_id;
 	char *destination_id;
-	char *source_arn;     /* Kinesis source stream ARN, "" for direct PUT */
+	char *source_arn; /* Kinesis source stream ARN, "" for direct PUT */
 	char *bucket_arn;
 	char *prefix;
 	char *error_prefix;
@@ -37,17 +37,16 @@ struct lp_firehose_want {
 
 void lp_firehose_stream_free(struct lp_firehose_stream *s); /* NULL-safe */
 LP_WUR lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
-				   struct lp_firehose_stream *out, struct lp_aws_error *e);
+                                   struct lp_firehose_stream *out, struct lp_aws_error *e);
 LP_WUR lp_err lp_firehose_create(struct lp_aws_client *c, const struct lp_firehose_want *w,
-				 struct lp_aws_error *e);
+                                 struct lp_aws_error *e);
 /* 1 when the destination settings of have differ from w (drift); what[256]
  * names the first differing setting. */
 int lp_firehose_differs(const struct lp_firehose_stream *have, const struct lp_firehose_want *w,
-			char what[256]);
+                        char what[256]);
 /* UpdateDestination to w's buffering, compression, prefixes and role. */
 LP_WUR lp_err lp_firehose_update(struct lp_aws_client *c, const struct lp_firehose_stream *have,
-				 const struct lp_firehose_want *w, struct lp_aws_error *e);
-LP_WUR lp_err lp_firehose_delete(struct lp_aws_client *c, const char *name,
-				 struct lp_aws_error *e);
+                                 const struct lp_firehose_want *w, struct lp_aws_error *e);
+LP_WUR lp_err lp_firehose_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e);
 
 #endif

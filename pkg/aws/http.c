@@ -26,7 +26,7 @@ void lp_aws_http_resp_free(struct lp_aws_http_resp *r)
 }
 
 int lp_aws_http_resp_header(const struct lp_aws_http_resp *r, const char *name, char *out,
-			    size_t outlen)
+                            size_t outlen)
 {
 	const char *p = lp_buf_str(&r->headers);
 	size_t nl = strlen(name);
@@ -79,8 +79,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	return lp_buf_add(b, ptr, n) == LP_OK ? n : 0;
 }
 
-static lp_err curl_send(void *ctx, const struct lp_aws_http_req *req,
-			struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
+static lp_err curl_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws_http_resp *resp,
+                        char *errbuf, size_t errlen)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -126,7 +126,7 @@ static lp_err curl_send(void *ctx, const struct lp_aws_http_req *req,
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 10000L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 req->timeout_ms > 0 ? (req->timeout_ms + 1) / 2 : 5000L);
+	                 req->timeout_ms > 0 ? (req->timeout_ms + 1) / 2 : 5000L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp->body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -209,9 +209,9 @@ const char *lp_aws_sys_getenv(const struct lp_aws_sys *sys, const char *name)
 /* ---- signed requests ---- */
 
 static lp_err one_attempt(struct lp_aws_client *c, const char *method, const char *path,
-			  const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
-			  const void *body, size_t body_len, struct lp_aws_http_resp *resp,
-			  char *errbuf, size_t errlen)
+                          const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
+                          const void *body, size_t body_len, struct lp_aws_http_resp *resp,
+                          char *errbuf, size_t errlen)
 {
 	struct lp_sigv4_hdr hdrs[24];
 	struct lp_sigv4_input in = {0};
@@ -236,14 +236,15 @@ static lp_err one_attempt(struct lp_aws_client *c, const char *method, const cha
 		hdrs[n++] = (struct lp_sigv4_hdr){"X-Amz-Security-Token", c->cred.session_token};
 	for (size_t i = 0; i < n_extra; i++)
 		hdrs[n++] = extra[i];
-	err = lp_buf_addf(&url, "%s%s%s%s%s", c->ep->url, c->ep->base_path, path && *path ? path : "/",
-			  query && *query ? "?" : "", query && *query ? query : "");
+	err = lp_buf_addf(&url, "%s%s%s%s%s", c->ep->url, c->ep->base_path,
+	                  path && *path ? path : "/", query && *query ? "?" : "",
+	                  query && *query ? query : "");
 	if (err)
 		goto out;
 	if (c->cred.access_key_id) {
 		char full_path[4096];
 		snprintf(full_path, sizeof(full_path), "%s%s", c->ep->base_path,
-			 path && *path ? path : "/");
+		         path && *path ? path : "/");
 		in.method = method;
 		in.path = full_path;
 		in.query = query;
@@ -278,9 +279,9 @@ out:
 }
 
 lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *path,
-		      const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
-		      const void *body, size_t body_len, struct lp_aws_http_resp *resp,
-		      struct lp_aws_error *e)
+                      const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
+                      const void *body, size_t body_len, struct lp_aws_http_resp *resp,
+                      struct lp_aws_error *e)
 {
 	int attempts = c->sys->max_attempts > 0 ? c->sys->max_attempts : 1;
 	lp_err err = LP_OK;
@@ -291,19 +292,20 @@ lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *p
 
 		if (i)
 			c->sys->sleep_ms(c->sys->ctx,
-					 lp_aws_backoff_ms((unsigned)(i - 1), c->sys->backoff_base_ms,
-							   c->sys->backoff_cap_ms, &c->sys->rng));
+			                 lp_aws_backoff_ms((unsigned)(i - 1),
+			                                   c->sys->backoff_base_ms,
+			                                   c->sys->backoff_cap_ms, &c->sys->rng));
 		err = one_attempt(c, method, path, query, extra, n_extra, body, body_len, resp,
-				  errbuf, sizeof(errbuf));
+		                  errbuf, sizeof(errbuf));
 		if (err == LP_ERR_HTTP || err == LP_ERR_TIMEOUT) {
 			lp_aws_error_set(&tmp, err, 0, NULL, "cannot reach %s: %s", c->ep->url,
-					 errbuf);
+			                 errbuf);
 		} else if (err) {
-			return lp_aws_error_set(e, err, 0, NULL, "%s request failed: %s", c->service,
-						lp_strerror(err));
+			return lp_aws_error_set(e, err, 0, NULL, "%s request failed: %s",
+			                        c->service, lp_strerror(err));
 		} else if (resp->status >= 300) {
-			err = lp_aws_error_from_response(&tmp, resp->status, lp_buf_str(&resp->body),
-							 resp->body.len);
+			err = lp_aws_error_from_response(&tmp, resp->status,
+			                                 lp_buf_str(&resp->body), resp->body.len);
 		} else {
 			return LP_OK;
 		}
@@ -321,7 +323,7 @@ lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *p
 }
 
 lp_err lp_aws_json_call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-			struct lp_aws_error *e)
+                        struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp resp;
 	char target[128];
@@ -340,8 +342,8 @@ lp_err lp_aws_json_call(struct lp_aws_client *c, const char *op, json_t *req, js
 	}
 	{
 		const struct lp_sigv4_hdr extra[] = {
-			{"Content-Type", "application/x-amz-json-1.1"},
-			{"X-Amz-Target", target},
+		    {"Content-Type", "application/x-amz-json-1.1"},
+		    {"X-Amz-Target", target},
 		};
 		err = lp_aws_request(c, "POST", "/", NULL, extra, 2, body, strlen(body), &resp, e);
 	}
@@ -355,8 +357,8 @@ lp_err lp_aws_json_call(struct lp_aws_client *c, const char *op, json_t *req, js
 			ans = json_loadb(lp_buf_str(&resp.body), resp.body.len, 0, &je);
 			if (!ans) {
 				err = lp_aws_error_set(e, LP_ERR_PARSE, resp.status, NULL,
-						       "%s answered with invalid JSON: %s", target,
-						       je.text);
+				                       "%s answered with invalid JSON: %s", target,
+				                       je.text);
 				goto out;
 			}
 		}
@@ -369,12 +371,12 @@ out:
 }
 
 lp_err lp_aws_query_call(struct lp_aws_client *c, const char *const *kv,
-			 struct lp_aws_http_resp *resp, struct lp_aws_error *e)
+                         struct lp_aws_http_resp *resp, struct lp_aws_error *e)
 {
 	struct lp_buf form;
 	lp_err err = LP_OK;
 	const struct lp_sigv4_hdr extra[] = {
-		{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
+	    {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
 	};
 
 	lp_buf_init(&form, 1024 * 1024);

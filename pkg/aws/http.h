@@ -38,14 +38,14 @@ void lp_aws_http_resp_free(struct lp_aws_http_resp *r); /* NULL-safe */
 /* Copies the value of header name (case-insensitive) into out[outlen];
  * returns 1 when present. */
 int lp_aws_http_resp_header(const struct lp_aws_http_resp *r, const char *name, char *out,
-			    size_t outlen);
+                            size_t outlen);
 
 struct lp_aws_transport {
 	/* Sends req; on an HTTP answer (any status) fills resp and returns LP_OK.
 	 * On transport failure returns LP_ERR_HTTP / LP_ERR_TIMEOUT with a reason
 	 * in errbuf. */
 	lp_err (*send)(void *ctx, const struct lp_aws_http_req *req, struct lp_aws_http_resp *resp,
-		       char *errbuf, size_t errlen);
+	               char *errbuf, size_t errlen);
 	void *ctx;
 };
 
@@ -58,11 +58,11 @@ struct lp_aws_sys {
 	void (*sleep_ms)(void *ctx, uint64_t ms);
 	const char *(*getenv)(void *ctx, const char *name);
 	void *ctx;
-	uint64_t rng;           /* jitter state */
-	int max_attempts;       /* per call, >= 1 */
+	uint64_t rng;     /* jitter state */
+	int max_attempts; /* per call, >= 1 */
 	uint64_t backoff_base_ms;
 	uint64_t backoff_cap_ms;
-	long timeout_ms;        /* per attempt */
+	long timeout_ms; /* per attempt */
 };
 
 /* Fills sys with the real seams: curl, time(), nanosleep, getenv; 4 attempts,
@@ -78,12 +78,12 @@ struct lp_aws_signer { /* borrowed strings; key id NULL = unsigned request */
 };
 
 struct lp_aws_client {
-	struct lp_aws_sys *sys;             /* borrowed */
-	const struct lp_aws_endpoint *ep;   /* borrowed */
+	struct lp_aws_sys *sys;           /* borrowed */
+	const struct lp_aws_endpoint *ep; /* borrowed */
 	struct lp_aws_signer cred;
-	const char *service;                /* signing name */
-	const char *region;                 /* signing region */
-	const char *json_prefix;            /* "Kinesis_20131202" for JSON calls */
+	const char *service;     /* signing name */
+	const char *region;      /* signing region */
+	const char *json_prefix; /* "Kinesis_20131202" for JSON calls */
 };
 
 /* Raw signed request with retries: path is URI-encoded, query canonical-ready
@@ -91,19 +91,19 @@ struct lp_aws_client {
  * message parsed from the body) and the mapped lp_err is returned; resp then
  * still holds the answer. */
 LP_WUR lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *path,
-			     const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
-			     const void *body, size_t body_len, struct lp_aws_http_resp *resp,
-			     struct lp_aws_error *e);
+                             const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
+                             const void *body, size_t body_len, struct lp_aws_http_resp *resp,
+                             struct lp_aws_error *e);
 
 /* JSON protocol: POST / with X-Amz-Target: json_prefix.op and
  * application/x-amz-json-1.1. req is borrowed (NULL = {}); *out (may be NULL)
  * receives a new reference to the parsed answer on success. */
 LP_WUR lp_err lp_aws_json_call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-			       struct lp_aws_error *e);
+                               struct lp_aws_error *e);
 
 /* Query protocol (STS): POST / form-encoded body built from the NULL-terminated
  * key, value, key, value... list (values encoded here). resp gets the answer. */
 LP_WUR lp_err lp_aws_query_call(struct lp_aws_client *c, const char *const *kv,
-				struct lp_aws_http_resp *resp, struct lp_aws_error *e);
+                                struct lp_aws_http_resp *resp, struct lp_aws_error *e);
 
 #endif

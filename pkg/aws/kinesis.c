@@ -25,7 +25,7 @@ static json_t *named(const char *name)
 
 /* Runs op with req (stolen) and drops the answer. */
 static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-		   struct lp_aws_error *e)
+                   struct lp_aws_error *e)
 {
 	lp_err err;
 
@@ -43,8 +43,8 @@ static char *dup_str(json_t *o, const char *k)
 	return lp_strdup(s ? s : "");
 }
 
-lp_err lp_kinesis_describe(struct lp_aws_client *c, const char *name,
-			   struct lp_kinesis_stream *out, struct lp_aws_error *e)
+lp_err lp_kinesis_describe(struct lp_aws_client *c, const char *name, struct lp_kinesis_stream *out,
+                           struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *d;
 	struct lp_kinesis_stream s = {0};
@@ -55,8 +55,9 @@ lp_err lp_kinesis_describe(struct lp_aws_client *c, const char *name,
 	d = json_object_get(ans, "StreamDescriptionSummary");
 	if (!json_is_object(d)) {
 		json_decref(ans);
-		return lp_aws_error_set(e, LP_ERR_PARSE, 200, NULL,
-					"DescribeStreamSummary answer lacks StreamDescriptionSummary");
+		return lp_aws_error_set(
+		    e, LP_ERR_PARSE, 200, NULL,
+		    "DescribeStreamSummary answer lacks StreamDescriptionSummary");
 	}
 	s.arn = dup_str(d, "StreamARN");
 	s.status = dup_str(d, "StreamStatus");
@@ -87,24 +88,24 @@ lp_err lp_kinesis_describe(struct lp_aws_client *c, const char *name,
 }
 
 lp_err lp_kinesis_create(struct lp_aws_client *c, const char *name, int on_demand, int shards,
-			 struct lp_aws_error *e)
+                         struct lp_aws_error *e)
 {
 	json_t *req = on_demand ? json_pack("{s:s, s:{s:s}}", "StreamName", name,
-					    "StreamModeDetails", "StreamMode", "ON_DEMAND")
-				: json_pack("{s:s, s:i}", "StreamName", name, "ShardCount",
-					    shards > 0 ? shards : 1);
+	                                    "StreamModeDetails", "StreamMode", "ON_DEMAND")
+	                        : json_pack("{s:s, s:i}", "StreamName", name, "ShardCount",
+	                                    shards > 0 ? shards : 1);
 
 	return call(c, "CreateStream", req, NULL, e);
 }
 
 lp_err lp_kinesis_set_retention(struct lp_aws_client *c, const char *name, int cur, int want,
-				struct lp_aws_error *e)
+                                struct lp_aws_error *e)
 {
 	if (cur == want)
 		return LP_OK;
-	return call(c, want > cur ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",
-		    json_pack("{s:s, s:i}", "StreamName", name, "RetentionPeriodHours", want), NULL,
-		    e);
+	return call(
+	    c, want > cur ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",
+	    json_pack("{s:s, s:i}", "StreamName", name, "RetentionPeriodHours", want), NULL, e);
 }
 
 static int parse_u128(const char *s, u128 *out)
@@ -151,7 +152,7 @@ static int shard_cmp(const void *a, const void *b)
 /* One SplitShard (grow) or MergeShards (shrink) step, for endpoints without
  * UpdateShardCount. */
 static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int target,
-			       struct lp_aws_error *e)
+                               struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *list;
 	struct shard *v = NULL;
@@ -175,10 +176,11 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 		v[n].id = json_string_value(json_object_get(sh, "ShardId"));
 		if (!v[n].id ||
 		    parse_u128(json_string_value(json_object_get(hk, "StartingHashKey")),
-			       &v[n].start) ||
-		    parse_u128(json_string_value(json_object_get(hk, "EndingHashKey")), &v[n].end)) {
+		               &v[n].start) ||
+		    parse_u128(json_string_value(json_object_get(hk, "EndingHashKey")),
+		               &v[n].end)) {
 			err = lp_aws_error_set(e, LP_ERR_PARSE, 200, NULL,
-					       "ListShards answer has a malformed shard");
+			                       "ListShards answer has a malformed shard");
 			goto out;
 		}
 		n++;
@@ -194,26 +196,28 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 				w = i;
 		fmt_u128(v[w].start + (v[w].end - v[w].start) / 2 + 1, mid);
 		err = call(c, "SplitShard",
-			   json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToSplit", v[w].id,
-				     "NewStartingHashKey", mid),
-			   NULL, e);
+		           json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToSplit", v[w].id,
+		                     "NewStartingHashKey", mid),
+		           NULL, e);
 	} else { /* merge the narrowest adjacent pair */
 		size_t best = n;
 		for (size_t i = 0; i + 1 < n; i++) {
 			if (v[i].end + 1 != v[i + 1].start)
 				continue;
-			if (best == n || v[i + 1].end - v[i].start < v[best + 1].end - v[best].start)
+			if (best == n ||
+			    v[i + 1].end - v[i].start < v[best + 1].end - v[best].start)
 				best = i;
 		}
 		if (best == n) {
-			err = lp_aws_error_set(e, LP_ERR_AWS, 0, NULL,
-					       "no adjacent open shards to merge in stream %s", name);
+			err =
+			    lp_aws_error_set(e, LP_ERR_AWS, 0, NULL,
+			                     "no adjacent open shards to merge in stream %s", name);
 			goto out;
 		}
 		err = call(c, "MergeShards",
-			   json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToMerge", v[best].id,
-				     "AdjacentShardToMerge", v[best + 1].id),
-			   NULL, e);
+		           json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToMerge",
+		                     v[best].id, "AdjacentShardToMerge", v[best + 1].id),
+		           NULL, e);
 	}
 out:
 	lp_free(v);
@@ -222,13 +226,13 @@ out:
 }
 
 lp_err lp_kinesis_update_shards(struct lp_aws_client *c, const char *name, int target,
-				struct lp_aws_error *e)
+                                struct lp_aws_error *e)
 {
 	struct lp_aws_error tmp = {0};
 	lp_err err = call(c, "UpdateShardCount",
-			  json_pack("{s:s, s:i, s:s}", "StreamName", name, "TargetShardCount",
-				    target, "ScalingType", "UNIFORM_SCALING"),
-			  NULL, &tmp);
+	                  json_pack("{s:s, s:i, s:s}", "StreamName", name, "TargetShardCount",
+	                            target, "ScalingType", "UNIFORM_SCALING"),
+	                  NULL, &tmp);
 
 	if (err == LP_ERR_UNSUPPORTED || (err && strstr(tmp.message, "UpdateShardCount")))
 		return split_merge_step(c, name, target, e);
@@ -238,25 +242,25 @@ lp_err lp_kinesis_update_shards(struct lp_aws_client *c, const char *name, int t
 }
 
 lp_err lp_kinesis_set_mode(struct lp_aws_client *c, const char *arn, int on_demand,
-			   struct lp_aws_error *e)
+                           struct lp_aws_error *e)
 {
 	return call(c, "UpdateStreamMode",
-		    json_pack("{s:s, s:{s:s}}", "StreamARN", arn, "StreamModeDetails", "StreamMode",
-			      on_demand ? "ON_DEMAND" : "PROVISIONED"),
-		    NULL, e);
+	            json_pack("{s:s, s:{s:s}}", "StreamARN", arn, "StreamModeDetails", "StreamMode",
+	                      on_demand ? "ON_DEMAND" : "PROVISIONED"),
+	            NULL, e);
 }
 
 lp_err lp_kinesis_encrypt(struct lp_aws_client *c, const char *name, const char *key_id,
-			  struct lp_aws_error *e)
+                          struct lp_aws_error *e)
 {
 	return call(c, "StartStreamEncryption",
-		    json_pack("{s:s, s:s, s:s}", "StreamName", name, "EncryptionType", "KMS",
-			      "KeyId", key_id),
-		    NULL, e);
+	            json_pack("{s:s, s:s, s:s}", "StreamName", name, "EncryptionType", "KMS",
+	                      "KeyId", key_id),
+	            NULL, e);
 }
 
 lp_err lp_kinesis_tags(struct lp_aws_client *c, const char *name, json_t **out,
-		       struct lp_aws_error *e)
+                       struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *tags = json_object(), *list;
 	size_t i;
@@ -283,15 +287,15 @@ lp_err lp_kinesis_tags(struct lp_aws_client *c, const char *name, json_t **out,
 }
 
 lp_err lp_kinesis_add_tags(struct lp_aws_client *c, const char *name, json_t *tags,
-			   struct lp_aws_error *e)
+                           struct lp_aws_error *e)
 {
 	return call(c, "AddTagsToStream", json_pack("{s:s, s:O}", "StreamName", name, "Tags", tags),
-		    NULL, e);
+	            NULL, e);
 }
 
 lp_err lp_kinesis_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e)
 {
 	return call(c, "DeleteStream",
-		    json_pack("{s:s, s:b}", "StreamName", name, "EnforceConsumerDeletion", 1), NULL,
-		    e);
+	            json_pack("{s:s, s:b}", "StreamName", name, "EnforceConsumerDeletion", 1), NULL,
+	            e);
 }

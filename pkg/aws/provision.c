@@ -111,8 +111,7 @@ static struct cache_entry *cache_find(struct lp_aws_ctx *ctx, const char *key)
 
 static void obj_key(const struct lp_output *o, char *key, size_t len)
 {
-	snprintf(key, len, "%s/%s", o->meta.ns ? o->meta.ns : "",
-		 o->meta.name ? o->meta.name : "");
+	snprintf(key, len, "%s/%s", o->meta.ns ? o->meta.ns : "", o->meta.name ? o->meta.name : "");
 }
 
 void lp_aws_ctx_forget(struct lp_aws_ctx *ctx, const char *ns, const char *name)
@@ -130,7 +129,7 @@ void lp_aws_ctx_forget(struct lp_aws_ctx *ctx, const char *ns, const char *name)
 }
 
 static void cache_store(struct lp_aws_ctx *ctx, const char *key, const char *hash,
-			const struct lp_aws_result *res)
+                        const struct lp_aws_result *res)
 {
 	struct cache_entry *e = cache_find(ctx, key);
 
@@ -180,7 +179,7 @@ static lp_err h_tags(struct lp_buf *b, const struct lp_kv *t, size_t n)
 }
 
 static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_creds *sc,
-			char hash[65])
+                        char hash[65])
 {
 	struct lp_buf b;
 	const struct lp_aws_credentials *cr = &o->aws.credentials;
@@ -211,8 +210,8 @@ static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_cr
 			err = h_str(&b, k->stream);
 		if (!err)
 			err = lp_buf_addf(&b, "%d;%d;%d;%d;%d;%d;", p->present, p->on_demand,
-					  p->shard_count, p->retention_hours, p->encrypt,
-					  (int)p->deletion_policy);
+			                  p->shard_count, p->retention_hours, p->encrypt,
+			                  (int)p->deletion_policy);
 		if (!err)
 			err = h_str(&b, p->kms_key_id);
 		if (!err)
@@ -226,7 +225,7 @@ static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_cr
 			err = h_str(&b, s->bucket);
 		if (!err)
 			err = lp_buf_addf(&b, "%d;%d;%d;%d;", p->present, p->expiration_days,
-					  p->block_public_access, (int)p->deletion_policy);
+			                  p->block_public_access, (int)p->deletion_policy);
 		if (!err)
 			err = h_str(&b, p->encryption);
 		if (!err)
@@ -242,7 +241,7 @@ static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_cr
 			err = h_str(&b, f->delivery_stream);
 		if (!err)
 			err = lp_buf_addf(&b, "%d;%d;%d;%d;", p->present, p->buffering_size_mib,
-					  p->buffering_interval_seconds, (int)p->deletion_policy);
+			                  p->buffering_interval_seconds, (int)p->deletion_policy);
 		if (!err)
 			err = h_str(&b, p->source_stream);
 		if (!err)
@@ -266,7 +265,7 @@ static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_cr
 			err = h_str(&b, c->log_group);
 		if (!err)
 			err = lp_buf_addf(&b, "%d;%d;%d;", p->present, p->retention_days,
-					  (int)p->deletion_policy);
+			                  (int)p->deletion_policy);
 		if (!err)
 			err = h_tags(&b, p->tags, p->n_tags);
 		break;
@@ -283,7 +282,7 @@ static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_cr
 /* ---- result helpers ---- */
 
 __attribute__((format(printf, 4, 5))) static void cond(struct lp_aws_condition *c, int status,
-							const char *reason, const char *fmt, ...)
+                                                       const char *reason, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -294,8 +293,8 @@ __attribute__((format(printf, 4, 5))) static void cond(struct lp_aws_condition *
 	va_end(ap);
 }
 
-__attribute__((format(printf, 2, 3))) static void event(struct lp_aws_result *res,
-							 const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void event(struct lp_aws_result *res, const char *fmt,
+                                                        ...)
 {
 	va_list ap;
 
@@ -330,8 +329,9 @@ static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, cons
 
 	switch (err) {
 	case LP_ERR_FORBIDDEN:
-		cond(p, 0, "AccessDenied", "the operator's role lacks %s on %s (credentials: %s): %s",
-		     op, resource, src, msg);
+		cond(p, 0, "AccessDenied",
+		     "the operator's role lacks %s on %s (credentials: %s): %s", op, resource, src,
+		     msg);
 		break;
 	case LP_ERR_UNAUTHORIZED:
 		cond(p, 0, "InvalidCredentials",
@@ -343,10 +343,12 @@ static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, cons
 		cond(p, 0, "EndpointUnreachable", "%s (retried with backoff; will retry)", msg);
 		break;
 	case LP_ERR_THROTTLED:
-		cond(p, 0, "Throttled", "AWS throttled %s on %s: %s (will retry)", op, resource, msg);
+		cond(p, 0, "Throttled", "AWS throttled %s on %s: %s (will retry)", op, resource,
+		     msg);
 		break;
 	case LP_ERR_SERVER:
-		cond(p, 0, "ServiceError", "AWS failed %s on %s: %s (will retry)", op, resource, msg);
+		cond(p, 0, "ServiceError", "AWS failed %s on %s: %s (will retry)", op, resource,
+		     msg);
 		break;
 	case LP_ERR_LIMIT:
 		cond(p, 0, "LimitExceeded", "%s on %s hit an AWS limit: %s (raise the quota)", op,
@@ -386,7 +388,7 @@ static lp_err do_kinesis(struct run *r)
 	lp_err err;
 
 	snprintf(res_arn, sizeof(res_arn), "arn:%s:kinesis:%s:*:stream/%s", r->ep.partition,
-		 r->region, k->stream);
+	         r->region, k->stream);
 	if (!k->stream || !*k->stream) {
 		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.kinesis.stream is required");
 		return LP_ERR_INVALID;
@@ -421,14 +423,14 @@ static lp_err do_kinesis(struct run *r)
 	if (strcmp(s.status, "ACTIVE") != 0) {
 		char what[256];
 		snprintf(what, sizeof(what), "Kinesis stream %.60s is %.30s; waiting until ACTIVE",
-			 k->stream, s.status);
+		         k->stream, s.status);
 		in_progress(r, strcmp(s.status, "DELETING") == 0 ? "Deleting" : "Updating", what);
 		goto out;
 	}
 	if (!p->present) {
 		cond(&r->res->provisioned, 1, "Verified",
-		     "Kinesis stream %s exists: ACTIVE, %s, %d open shards, retention %dh", k->stream,
-		     s.mode, s.open_shards, s.retention_hours);
+		     "Kinesis stream %s exists: ACTIVE, %s, %d open shards, retention %dh",
+		     k->stream, s.mode, s.open_shards, s.retention_hours);
 		goto out;
 	}
 	/* keep what is declared, one change per pass (each makes the stream UPDATING) */
@@ -471,7 +473,7 @@ static lp_err do_kinesis(struct run *r)
 		goto out;
 	}
 	if (p->encrypt && (strcmp(s.encryption, "KMS") != 0 ||
-			   (p->kms_key_id && strcmp(s.key_id, p->kms_key_id) != 0))) {
+	                   (p->kms_key_id && strcmp(s.key_id, p->kms_key_id) != 0))) {
 		const char *key = p->kms_key_id ? p->kms_key_id : "alias/aws/kinesis";
 		err = lp_kinesis_encrypt(&r->c, k->stream, key, &e);
 		if (err == LP_ERR_UNSUPPORTED) {
@@ -497,7 +499,8 @@ static lp_err do_kinesis(struct run *r)
 		for (size_t i = 0; add && i < p->n_tags; i++) {
 			const char *v = json_string_value(json_object_get(have, p->tags[i].key));
 			if (!v || strcmp(v, p->tags[i].value) != 0)
-				json_object_set_new(add, p->tags[i].key, json_string(p->tags[i].value));
+				json_object_set_new(add, p->tags[i].key,
+				                    json_string(p->tags[i].value));
 		}
 		if (!add) {
 			err = LP_ERR_NOMEM;
@@ -516,9 +519,10 @@ static lp_err do_kinesis(struct run *r)
 	}
 	cond(&r->res->provisioned, 1, "Provisioned",
 	     "Kinesis stream %s is ACTIVE: %s, %d open shards, retention %dh%s%s%s", k->stream,
-	     s.mode, s.open_shards, s.retention_hours, r->notes[0] ? " (not applied, the endpoint "
-								     "does not implement: "
-								   : "",
+	     s.mode, s.open_shards, s.retention_hours,
+	     r->notes[0] ? " (not applied, the endpoint "
+	                   "does not implement: "
+	                 : "",
 	     r->notes, r->notes[0] ? ")" : "");
 out:
 	json_decref(have);
@@ -531,7 +535,7 @@ out:
 
 /* Runs one bucket setting: get, compare, put. */
 static lp_err s3_settings(struct run *r, struct lp_aws_client *c, const char *pre,
-			  const char *bucket, const char *res_arn)
+                          const char *bucket, const char *res_arn)
 {
 	const struct lp_s3_provision *p = &r->o->u.s3.provision;
 	struct lp_aws_error e = {0};
@@ -543,11 +547,12 @@ static lp_err s3_settings(struct run *r, struct lp_aws_client *c, const char *pr
 		if (!err && days != p->expiration_days) {
 			err = lp_s3_put_expiry(c, pre, p->expiration_days, &e);
 			if (!err && days)
-				event(r->res, "set lifecycle expiry of bucket %s back to %d days (was %d)",
+				event(r->res,
+				      "set lifecycle expiry of bucket %s back to %d days (was %d)",
 				      bucket, p->expiration_days, days);
 			else if (!err)
-				event(r->res, "set lifecycle expiry of bucket %s to %d days", bucket,
-				      p->expiration_days);
+				event(r->res, "set lifecycle expiry of bucket %s to %d days",
+				      bucket, p->expiration_days);
 		}
 		if (err == LP_ERR_UNSUPPORTED) {
 			note_unsupported(r, "lifecycle");
@@ -561,11 +566,12 @@ static lp_err s3_settings(struct run *r, struct lp_aws_client *c, const char *pr
 		const char *want = p->encryption && *p->encryption ? p->encryption : "AES256";
 		char algo[32] = "", key[256] = "";
 		err = lp_s3_get_encryption(c, pre, algo, key, &e);
-		if (!err && (strcmp(algo, want) != 0 ||
-			     (p->kms_key_id && *p->kms_key_id && strcmp(key, p->kms_key_id) != 0))) {
+		if (!err && (strcmp(algo, want) != 0 || (p->kms_key_id && *p->kms_key_id &&
+		                                         strcmp(key, p->kms_key_id) != 0))) {
 			err = lp_s3_put_encryption(c, pre, want, p->kms_key_id, &e);
 			if (!err && algo[0])
-				event(r->res, "set default encryption of bucket %s back to %s (was %s)",
+				event(r->res,
+				      "set default encryption of bucket %s back to %s (was %s)",
 				      bucket, want, algo);
 			else if (!err)
 				event(r->res, "set default encryption of bucket %s to %s", bucket,
@@ -585,7 +591,8 @@ static lp_err s3_settings(struct run *r, struct lp_aws_client *c, const char *pr
 		if (!err && !match) {
 			err = lp_s3_put_tags(c, pre, p->tags, p->n_tags, &e);
 			if (!err)
-				event(r->res, "set tags of bucket %s to the declared values", bucket);
+				event(r->res, "set tags of bucket %s to the declared values",
+				      bucket);
 		}
 		if (err == LP_ERR_UNSUPPORTED) {
 			note_unsupported(r, "tagging");
@@ -668,7 +675,7 @@ static lp_err do_s3(struct run *r)
 		goto out;
 	}
 	snprintf(r->res->bucket_region, sizeof(r->res->bucket_region), "%s",
-		 region[0] ? region : r->region);
+	         region[0] ? region : r->region);
 	snprintf(r->res->arn, sizeof(r->res->arn), "%s", res_arn);
 	if (region[0] && strcmp(region, r->region) != 0 && !r->ep.custom) {
 		cond(&r->res->provisioned, 0, "WrongRegion",
@@ -702,8 +709,9 @@ static lp_err account_id(struct run *r, char account[16], struct lp_aws_error *e
 {
 	struct lp_aws_endpoint ep = {0};
 	struct lp_aws_client c = r->c;
-	const char *ovr = r->ctx->sts_endpoint ? r->ctx->sts_endpoint
-					       : lp_aws_sys_getenv(&r->ctx->sys, "AWS_ENDPOINT_URL_STS");
+	const char *ovr = r->ctx->sts_endpoint
+	                      ? r->ctx->sts_endpoint
+	                      : lp_aws_sys_getenv(&r->ctx->sys, "AWS_ENDPOINT_URL_STS");
 	char msg[256];
 	lp_err err = lp_aws_endpoint_resolve(&ep, "sts", r->region, ovr, msg, sizeof(msg));
 
@@ -727,11 +735,12 @@ static lp_err do_firehose(struct run *r)
 	lp_err err;
 
 	if (!f->delivery_stream || !*f->delivery_stream) {
-		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.firehose.deliveryStream is required");
+		cond(&r->res->provisioned, 0, "InvalidSpec",
+		     "spec.firehose.deliveryStream is required");
 		return LP_ERR_INVALID;
 	}
-	snprintf(res_arn, sizeof(res_arn), "arn:%s:firehose:%s:*:deliverystream/%s", r->ep.partition,
-		 r->region, f->delivery_stream);
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:firehose:%s:*:deliverystream/%s",
+	         r->ep.partition, r->region, f->delivery_stream);
 	err = lp_firehose_describe(&r->c, f->delivery_stream, &s, &e);
 	if (err == LP_ERR_NOTFOUND && !p->present) {
 		cond(&r->res->provisioned, 0, "NotFound",
@@ -745,8 +754,8 @@ static lp_err do_firehose(struct run *r)
 	if (!err)
 		snprintf(r->res->arn, sizeof(r->res->arn), "%s", s.arn);
 	if (!p->present) {
-		cond(&r->res->provisioned, 1, "Verified",
-		     "Firehose delivery stream %s exists (%s)", f->delivery_stream, s.status);
+		cond(&r->res->provisioned, 1, "Verified", "Firehose delivery stream %s exists (%s)",
+		     f->delivery_stream, s.status);
 		goto out;
 	}
 	if (!p->bucket || !*p->bucket || !p->role_arn || !*p->role_arn) {
@@ -775,7 +784,7 @@ static lp_err do_firehose(struct run *r)
 				goto out;
 			}
 			snprintf(src_arn, sizeof(src_arn), "arn:%s:kinesis:%s:%s:stream/%s",
-				 r->ep.partition, r->region, account, p->source_stream);
+			         r->ep.partition, r->region, account, p->source_stream);
 			w.source_arn = src_arn;
 		}
 		err = lp_firehose_create(&r->c, &w, &e);
@@ -827,11 +836,12 @@ static lp_err do_cloudwatch(struct run *r)
 	lp_err err;
 
 	if (!cw->log_group || !*cw->log_group) {
-		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.cloudwatch.logGroup is required");
+		cond(&r->res->provisioned, 0, "InvalidSpec",
+		     "spec.cloudwatch.logGroup is required");
 		return LP_ERR_INVALID;
 	}
 	snprintf(res_arn, sizeof(res_arn), "arn:%s:logs:%s:*:log-group:%s", r->ep.partition,
-		 r->region, cw->log_group);
+	         r->region, cw->log_group);
 	if ((err = lp_cwl_describe(&r->c, cw->log_group, &found, &days, arn, &e)))
 		return fail(r, err, &e, res_arn);
 	if (!found && !p->present) {
@@ -944,7 +954,7 @@ static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 		return err;
 	}
 	snprintf(r->res->credentials_source, sizeof(r->res->credentials_source), "%s",
-		 r->creds.source);
+	         r->creds.source);
 	cond(&r->res->credentials, 1, "Resolved", "using AWS credentials from %s%s%s",
 	     r->creds.source, co.role_arn ? ", role " : "", co.role_arn ? co.role_arn : "");
 	r->c.sys = &r->ctx->sys;
@@ -966,7 +976,7 @@ static void res_init(struct lp_aws_result *res)
 }
 
 lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
-			       const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
+                               const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
 {
 	struct run r = {0};
 	struct cache_entry *ce;
@@ -1091,7 +1101,7 @@ out:
 }
 
 lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
-			      const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
+                              const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
 {
 	struct run r = {0};
 	struct lp_aws_error e = {0};
@@ -1106,8 +1116,7 @@ lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
 	lp_aws_ctx_forget(ctx, o->meta.ns, o->meta.name);
 	pol = policy_of(o, &present);
 	if (!present || pol == LP_DELETION_RETAIN) {
-		cond(&res->provisioned, 1, "Retained",
-		     "%s: the AWS target is left in place",
+		cond(&res->provisioned, 1, "Retained", "%s: the AWS target is left in place",
 		     present ? "deletionPolicy Retain" : "not provisioned by logplane");
 		return LP_OK;
 	}

@@ -19,40 +19,40 @@
 #define LP_AWS_MAX_EVENTS 8
 
 struct lp_aws_condition {
-	int status;        /* 1 True, 0 False, -1 Unknown */
-	char reason[64];   /* CamelCase */
+	int status;      /* 1 True, 0 False, -1 Unknown */
+	char reason[64]; /* CamelCase */
 	char message[1024];
 };
 
 struct lp_aws_result {
 	struct lp_aws_condition credentials; /* CredentialsResolved */
 	struct lp_aws_condition provisioned; /* Provisioned */
-	int in_progress;            /* target is CREATING/UPDATING: call again later */
-	uint64_t requeue_after_ms;  /* when in_progress (or 0) */
-	int cached;                 /* served from the verification cache (no AWS call) */
-	char arn[512];              /* stream / delivery stream / log group ARN when known */
-	char stream_mode[16];       /* Kinesis: PROVISIONED | ON_DEMAND */
-	char bucket_region[32];     /* S3 */
+	int in_progress;                     /* target is CREATING/UPDATING: call again later */
+	uint64_t requeue_after_ms;           /* when in_progress (or 0) */
+	int cached;                          /* served from the verification cache (no AWS call) */
+	char arn[512];          /* stream / delivery stream / log group ARN when known */
+	char stream_mode[16];   /* Kinesis: PROVISIONED | ON_DEMAND */
+	char bucket_region[32]; /* S3 */
 	char credentials_source[48];
 	char events[LP_AWS_MAX_EVENTS][256]; /* changes made ("set retention back to 48h") */
 	size_t n_events;
 };
 
 struct lp_aws_ctx_opts {
-	const struct lp_aws_transport *transport; /* NULL = libcurl */
-	int64_t (*now_s)(void *seam_ctx);          /* NULL = time() */
-	void (*sleep_ms)(void *seam_ctx, uint64_t ms); /* NULL = nanosleep */
+	const struct lp_aws_transport *transport;                /* NULL = libcurl */
+	int64_t (*now_s)(void *seam_ctx);                        /* NULL = time() */
+	void (*sleep_ms)(void *seam_ctx, uint64_t ms);           /* NULL = nanosleep */
 	const char *(*getenv)(void *seam_ctx, const char *name); /* NULL = getenv */
 	void *seam_ctx;
-	const struct lp_clock *clock;   /* monotonic, for the cache; NULL = system */
-	uint64_t verify_interval_ms;    /* default 600000 (10 min) */
-	uint64_t requeue_ms;            /* in-progress requeue hint, default 5000 */
-	int refresh_before_s;           /* credentials refresh margin, default 300 */
-	int max_attempts;               /* per AWS call, default 4 */
-	uint64_t backoff_base_ms;       /* default 200 */
-	uint64_t backoff_cap_ms;        /* default 5000 */
-	long timeout_ms;                /* per HTTP attempt, default 10000 */
-	const char *sts_endpoint;       /* STS override (else AWS_ENDPOINT_URL_STS) */
+	const struct lp_clock *clock; /* monotonic, for the cache; NULL = system */
+	uint64_t verify_interval_ms;  /* default 600000 (10 min) */
+	uint64_t requeue_ms;          /* in-progress requeue hint, default 5000 */
+	int refresh_before_s;         /* credentials refresh margin, default 300 */
+	int max_attempts;             /* per AWS call, default 4 */
+	uint64_t backoff_base_ms;     /* default 200 */
+	uint64_t backoff_cap_ms;      /* default 5000 */
+	long timeout_ms;              /* per HTTP attempt, default 10000 */
+	const char *sts_endpoint;     /* STS override (else AWS_ENDPOINT_URL_STS) */
 };
 
 struct lp_aws_ctx;
@@ -73,15 +73,15 @@ unsigned lp_aws_ctx_credential_fetches(const struct lp_aws_ctx *ctx);
  * (res->in_progress set: call again after res->requeue_after_ms), else the
  * error that stopped it (res->provisioned / res->credentials say why). */
 LP_WUR lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
-				      const struct lp_aws_secret_creds *creds,
-				      struct lp_aws_result *res);
+                                      const struct lp_aws_secret_creds *creds,
+                                      struct lp_aws_result *res);
 
 /* Runs deletionPolicy for an output being deleted: Retain (default, and always
  * without provision) leaves the target; Delete removes it, except a bucket that
  * still holds objects (LP_ERR_IN_USE, res says so; keep the finalizer and call
  * again later). LP_OK means the finalizer may be removed. res always written. */
 LP_WUR lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
-				     const struct lp_aws_secret_creds *creds,
-				     struct lp_aws_result *res);
+                                     const struct lp_aws_secret_creds *creds,
+                                     struct lp_aws_result *res);
 
 #endif

@@ -7,8 +7,8 @@
 #include <string.h>
 
 lp_err lp_s3_client_for_bucket(const struct lp_aws_client *base, const char *bucket,
-			       struct lp_aws_client *c, struct lp_aws_endpoint *vh,
-			       char path_prefix[80])
+                               struct lp_aws_client *c, struct lp_aws_endpoint *vh,
+                               char path_prefix[80])
 {
 	struct lp_aws_endpoint ep = {0};
 	struct lp_buf h;
@@ -54,8 +54,8 @@ lp_err lp_s3_client_for_bucket(const struct lp_aws_client *base, const char *buc
 
 /* op is the IAM action name (s3:op), so AccessDenied messages name the permission. */
 static lp_err req(struct lp_aws_client *c, const char *op, const char *method, const char *prefix,
-		  const char *query, const char *body, int md5, struct lp_aws_http_resp *r,
-		  struct lp_aws_error *e)
+                  const char *query, const char *body, int md5, struct lp_aws_http_resp *r,
+                  struct lp_aws_error *e)
 {
 	char path[128], md5b64[32] = "";
 	struct lp_sigv4_hdr h[2];
@@ -78,7 +78,7 @@ static lp_err req(struct lp_aws_client *c, const char *op, const char *method, c
 }
 
 lp_err lp_s3_head(struct lp_aws_client *c, const char *prefix, char region[32],
-		  struct lp_aws_error *e)
+                  struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	struct lp_aws_error tmp = {0};
@@ -100,7 +100,7 @@ lp_err lp_s3_head(struct lp_aws_client *c, const char *prefix, char region[32],
 }
 
 lp_err lp_s3_create(struct lp_aws_client *c, const char *prefix, const char *region,
-		    struct lp_aws_error *e)
+                    struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	struct lp_buf b;
@@ -111,8 +111,8 @@ lp_err lp_s3_create(struct lp_aws_client *c, const char *prefix, const char *reg
 	lp_aws_http_resp_init(&r);
 	if (region && strcmp(region, "us-east-1") != 0) {
 		err = lp_buf_adds(&b, "<CreateBucketConfiguration "
-				      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-				      "<LocationConstraint>");
+		                      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		                      "<LocationConstraint>");
 		if (!err)
 			err = lp_aws_xml_escape(&b, region);
 		if (!err)
@@ -122,14 +122,14 @@ lp_err lp_s3_create(struct lp_aws_client *c, const char *prefix, const char *reg
 		lp_buf_free(&b);
 		return lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	}
-	err = req(c, "CreateBucket", "PUT", prefix, NULL, b.len ? lp_buf_str(&b) : NULL, 0, &r,
-		  &tmp);
+	err =
+	    req(c, "CreateBucket", "PUT", prefix, NULL, b.len ? lp_buf_str(&b) : NULL, 0, &r, &tmp);
 	if (err && strcmp(tmp.code, "BucketAlreadyOwnedByYou") == 0)
 		err = LP_OK;
 	else if (err && strcmp(tmp.code, "BucketAlreadyExists") == 0)
 		snprintf(tmp.message, sizeof(tmp.message),
-			 "bucket name taken by another account: S3 bucket names are global, choose "
-			 "another name in spec.s3.bucket");
+		         "bucket name taken by another account: S3 bucket names are global, choose "
+		         "another name in spec.s3.bucket");
 	if (err && e && !e->err)
 		*e = tmp;
 	lp_buf_free(&b);
@@ -138,8 +138,8 @@ lp_err lp_s3_create(struct lp_aws_client *c, const char *prefix, const char *reg
 }
 
 static lp_err get_cfg(struct lp_aws_client *c, const char *op, const char *prefix,
-		      const char *query, struct lp_aws_http_resp *r, int *absent,
-		      struct lp_aws_error *e)
+                      const char *query, struct lp_aws_http_resp *r, int *absent,
+                      struct lp_aws_error *e)
 {
 	struct lp_aws_error tmp = {0};
 	lp_err err = req(c, op, "GET", prefix, query, NULL, 0, r, &tmp);
@@ -155,7 +155,7 @@ static lp_err get_cfg(struct lp_aws_client *c, const char *op, const char *prefi
 }
 
 lp_err lp_s3_get_expiry(struct lp_aws_client *c, const char *prefix, int *days,
-			struct lp_aws_error *e)
+                        struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	int absent = 0, d = 0;
@@ -187,7 +187,7 @@ lp_err lp_s3_get_expiry(struct lp_aws_client *c, const char *prefix, int *days,
 }
 
 lp_err lp_s3_put_expiry(struct lp_aws_client *c, const char *prefix, int days,
-			struct lp_aws_error *e)
+                        struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	struct lp_buf b;
@@ -195,26 +195,27 @@ lp_err lp_s3_put_expiry(struct lp_aws_client *c, const char *prefix, int days,
 
 	lp_buf_init(&b, 4096);
 	lp_aws_http_resp_init(&r);
-	err = lp_buf_addf(&b,
-			  "<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-			  "<Rule><ID>logplane-expiration</ID><Filter><Prefix></Prefix></Filter>"
-			  "<Status>Enabled</Status><Expiration><Days>%d</Days></Expiration>"
-			  "<AbortIncompleteMultipartUpload><DaysAfterInitiation>7"
-			  "</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
-			  "</Rule></LifecycleConfiguration>",
-			  days);
+	err =
+	    lp_buf_addf(&b,
+	                "<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	                "<Rule><ID>logplane-expiration</ID><Filter><Prefix></Prefix></Filter>"
+	                "<Status>Enabled</Status><Expiration><Days>%d</Days></Expiration>"
+	                "<AbortIncompleteMultipartUpload><DaysAfterInitiation>7"
+	                "</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+	                "</Rule></LifecycleConfiguration>",
+	                days);
 	if (err)
 		err = lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	else
-		err = req(c, "PutLifecycleConfiguration", "PUT", prefix, "lifecycle=",
-			  lp_buf_str(&b), 1, &r, e);
+		err = req(c, "PutLifecycleConfiguration", "PUT", prefix,
+		          "lifecycle=", lp_buf_str(&b), 1, &r, e);
 	lp_buf_free(&b);
 	lp_aws_http_resp_free(&r);
 	return err;
 }
 
 lp_err lp_s3_get_encryption(struct lp_aws_client *c, const char *prefix, char algo[32],
-			    char key[256], struct lp_aws_error *e)
+                            char key[256], struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	int absent = 0;
@@ -236,7 +237,7 @@ lp_err lp_s3_get_encryption(struct lp_aws_client *c, const char *prefix, char al
 }
 
 lp_err lp_s3_put_encryption(struct lp_aws_client *c, const char *prefix, const char *algo,
-			    const char *kms_key, struct lp_aws_error *e)
+                            const char *kms_key, struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	struct lp_buf b;
@@ -245,8 +246,8 @@ lp_err lp_s3_put_encryption(struct lp_aws_client *c, const char *prefix, const c
 	lp_buf_init(&b, 4096);
 	lp_aws_http_resp_init(&r);
 	err = lp_buf_adds(&b, "<ServerSideEncryptionConfiguration "
-			      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>"
-			      "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>");
+	                      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>"
+	                      "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>");
 	if (!err)
 		err = lp_aws_xml_escape(&b, algo);
 	if (!err)
@@ -259,23 +260,24 @@ lp_err lp_s3_put_encryption(struct lp_aws_client *c, const char *prefix, const c
 			err = lp_buf_adds(&b, "</KMSMasterKeyID>");
 	}
 	if (!err)
-		err = lp_buf_addf(&b, "</ApplyServerSideEncryptionByDefault>%s</Rule>"
-				      "</ServerSideEncryptionConfiguration>",
-				  strcmp(algo, "aws:kms") == 0 ? "<BucketKeyEnabled>true"
-								 "</BucketKeyEnabled>"
-							       : "");
+		err = lp_buf_addf(&b,
+		                  "</ApplyServerSideEncryptionByDefault>%s</Rule>"
+		                  "</ServerSideEncryptionConfiguration>",
+		                  strcmp(algo, "aws:kms") == 0 ? "<BucketKeyEnabled>true"
+		                                                 "</BucketKeyEnabled>"
+		                                               : "");
 	if (err)
 		err = lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	else
-		err = req(c, "PutEncryptionConfiguration", "PUT", prefix, "encryption=", lp_buf_str(&b), 1,
-			  &r, e);
+		err = req(c, "PutEncryptionConfiguration", "PUT", prefix,
+		          "encryption=", lp_buf_str(&b), 1, &r, e);
 	lp_buf_free(&b);
 	lp_aws_http_resp_free(&r);
 	return err;
 }
 
 lp_err lp_s3_tags_match(struct lp_aws_client *c, const char *prefix, const struct lp_kv *tags,
-			size_t n, int *matches, struct lp_aws_error *e)
+                        size_t n, int *matches, struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	int absent = 0, ok = 1;
@@ -304,7 +306,7 @@ lp_err lp_s3_tags_match(struct lp_aws_client *c, const char *prefix, const struc
 }
 
 lp_err lp_s3_put_tags(struct lp_aws_client *c, const char *prefix, const struct lp_kv *tags,
-		      size_t n, struct lp_aws_error *e)
+                      size_t n, struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	struct lp_buf b;
@@ -312,7 +314,8 @@ lp_err lp_s3_put_tags(struct lp_aws_client *c, const char *prefix, const struct 
 
 	lp_buf_init(&b, 64 * 1024);
 	lp_aws_http_resp_init(&r);
-	err = lp_buf_adds(&b, "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>");
+	err =
+	    lp_buf_adds(&b, "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>");
 	for (size_t i = 0; i < n && !err; i++) {
 		err = lp_buf_adds(&b, "<Tag><Key>");
 		if (!err)
@@ -329,28 +332,28 @@ lp_err lp_s3_put_tags(struct lp_aws_client *c, const char *prefix, const struct 
 	if (err)
 		err = lp_aws_error_set(e, err, 0, NULL, "out of memory");
 	else
-		err = req(c, "PutBucketTagging", "PUT", prefix, "tagging=", lp_buf_str(&b), 1, &r,
-			  e);
+		err =
+		    req(c, "PutBucketTagging", "PUT", prefix, "tagging=", lp_buf_str(&b), 1, &r, e);
 	lp_buf_free(&b);
 	lp_aws_http_resp_free(&r);
 	return err;
 }
 
-lp_err lp_s3_get_pab(struct lp_aws_client *c, const char *prefix, int *all,
-		     struct lp_aws_error *e)
+lp_err lp_s3_get_pab(struct lp_aws_client *c, const char *prefix, int *all, struct lp_aws_error *e)
 {
 	static const char *const keys[] = {"BlockPublicAcls", "IgnorePublicAcls",
-					   "BlockPublicPolicy", "RestrictPublicBuckets"};
+	                                   "BlockPublicPolicy", "RestrictPublicBuckets"};
 	struct lp_aws_http_resp r;
 	int absent = 0, ok = 1;
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	err = get_cfg(c, "GetBucketPublicAccessBlock", prefix, "publicAccessBlock=", &r, &absent, e);
+	err =
+	    get_cfg(c, "GetBucketPublicAccessBlock", prefix, "publicAccessBlock=", &r, &absent, e);
 	for (size_t i = 0; !err && i < 4; i++) {
 		char v[16];
-		if (absent || !lp_aws_xml_text(lp_buf_str(&r.body), r.body.len, keys[i], v,
-					       sizeof(v)) ||
+		if (absent ||
+		    !lp_aws_xml_text(lp_buf_str(&r.body), r.body.len, keys[i], v, sizeof(v)) ||
 		    strcmp(v, "true") != 0)
 			ok = 0;
 	}
@@ -366,19 +369,20 @@ lp_err lp_s3_put_pab(struct lp_aws_client *c, const char *prefix, struct lp_aws_
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
-	err = req(c, "PutBucketPublicAccessBlock", "PUT", prefix, "publicAccessBlock=",
-		  "<PublicAccessBlockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-		  "<BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
-		  "<BlockPublicPolicy>true</BlockPublicPolicy>"
-		  "<RestrictPublicBuckets>true</RestrictPublicBuckets>"
-		  "</PublicAccessBlockConfiguration>",
-		  1, &r, e);
+	err =
+	    req(c, "PutBucketPublicAccessBlock", "PUT", prefix, "publicAccessBlock=",
+	        "<PublicAccessBlockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	        "<BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
+	        "<BlockPublicPolicy>true</BlockPublicPolicy>"
+	        "<RestrictPublicBuckets>true</RestrictPublicBuckets>"
+	        "</PublicAccessBlockConfiguration>",
+	        1, &r, e);
 	lp_aws_http_resp_free(&r);
 	return err;
 }
 
 lp_err lp_s3_is_empty(struct lp_aws_client *c, const char *prefix, int *empty,
-		      struct lp_aws_error *e)
+                      struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	lp_err err;
@@ -388,7 +392,7 @@ lp_err lp_s3_is_empty(struct lp_aws_client *c, const char *prefix, int *empty,
 	err = req(c, "ListBucket", "GET", prefix, "list-type=2&max-keys=1", NULL, 0, &r, e);
 	if (!err)
 		*empty = lp_aws_xml_inner(lp_buf_str(&r.body), r.body.len, "Contents", &il, NULL) ==
-			 NULL;
+		         NULL;
 	lp_aws_http_resp_free(&r);
 	return err;
 }

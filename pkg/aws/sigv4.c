@@ -223,7 +223,7 @@ out:
 }
 
 struct chdr {
-	char *name; /* lower-case */
+	char *name;  /* lower-case */
 	char *value; /* trimmed, spaces collapsed */
 	size_t order;
 };
@@ -323,17 +323,18 @@ lp_err lp_sigv4_sign(struct lp_sigv4_output *out, const struct lp_sigv4_input *i
 		else
 			err = lp_buf_addf(&creq, "%s%s:%s", i ? "\n" : "", h[i].name, h[i].value);
 		if (!err && !same)
-			err = lp_buf_addf(&signed_hdrs, "%s%s", signed_hdrs.len ? ";" : "", h[i].name);
+			err = lp_buf_addf(&signed_hdrs, "%s%s", signed_hdrs.len ? ";" : "",
+			                  h[i].name);
 		if (err)
 			goto out;
 	}
 	if ((err = lp_buf_addf(&creq, "%s\n%s\n%s", in->n_headers ? "\n" : "",
-			       lp_buf_str(&signed_hdrs), payload)))
+	                       lp_buf_str(&signed_hdrs), payload)))
 		goto out;
 
 	lp_sigv4_sha256_hex(creq.ptr, creq.len, creq_hash);
 	if ((err = lp_buf_addf(&sts, SIGV4_ALGO "\n%s\n%s/%s/%s/aws4_request\n%s", in->amz_date,
-			       date8, in->region, in->service, creq_hash)))
+	                       date8, in->region, in->service, creq_hash)))
 		goto out;
 
 	if ((err = lp_buf_addf(&key, "AWS4%s", in->secret_access_key)))
@@ -346,10 +347,10 @@ lp_err lp_sigv4_sign(struct lp_sigv4_output *out, const struct lp_sigv4_input *i
 	to_hex(sigraw, 32, sig);
 
 	if ((err = lp_buf_addf(&authz,
-			       SIGV4_ALGO " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
-					  "Signature=%s",
-			       in->access_key_id, date8, in->region, in->service,
-			       lp_buf_str(&signed_hdrs), sig)))
+	                       SIGV4_ALGO " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
+	                                  "Signature=%s",
+	                       in->access_key_id, date8, in->region, in->service,
+	                       lp_buf_str(&signed_hdrs), sig)))
 		goto out;
 
 	out->canonical_request = lp_buf_take(&creq);

@@ -20,8 +20,8 @@ struct lp_sigv4_hdr {
 
 struct lp_sigv4_input {
 	const char *method;
-	const char *path;  /* as sent on the wire, "/" when NULL or empty */
-	const char *query; /* without '?', may be NULL */
+	const char *path;                   /* as sent on the wire, "/" when NULL or empty */
+	const char *query;                  /* without '?', may be NULL */
 	const struct lp_sigv4_hdr *headers; /* every header to sign, Host included */
 	size_t n_headers;
 	const void *body;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static lp_err parse_creds(const struct lp_aws_http_resp *r, struct lp_aws_creds *out,
-			  struct lp_aws_error *e)
+                          struct lp_aws_error *e)
 {
 	const char *body = lp_buf_str(&r->body);
 	size_t len = r->body.len, il = 0;
@@ -17,7 +17,7 @@ static lp_err parse_creds(const struct lp_aws_http_resp *r, struct lp_aws_creds 
 	    !lp_aws_xml_text(cr, il, "SecretAccessKey", secret, sizeof(secret)) ||
 	    !lp_aws_xml_text(cr, il, "SessionToken", token, sizeof(token)))
 		return lp_aws_error_set(e, LP_ERR_PARSE, r->status, NULL,
-					"STS answer has no Credentials element");
+		                        "STS answer has no Credentials element");
 	lp_aws_xml_text(cr, il, "Expiration", exp, sizeof(exp));
 	c.access_key_id = lp_strdup(akid);
 	c.secret_access_key = lp_strdup(secret);
@@ -31,25 +31,30 @@ static lp_err parse_creds(const struct lp_aws_http_resp *r, struct lp_aws_creds 
 	if (c.expires_at < 0) {
 		lp_aws_creds_free(&c);
 		return lp_aws_error_set(e, LP_ERR_PARSE, r->status, NULL,
-					"STS answered an unreadable Expiration \"%s\"", exp);
+		                        "STS answered an unreadable Expiration \"%s\"", exp);
 	}
 	*out = c;
 	return LP_OK;
 }
 
 lp_err lp_sts_assume_role(struct lp_aws_client *c, const char *role_arn, const char *session_name,
-			  const char *external_id, struct lp_aws_creds *out, struct lp_aws_error *e)
+                          const char *external_id, struct lp_aws_creds *out, struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
-	const char *kv[] = {"Action",	       "AssumeRole",
-			    "DurationSeconds", "3600",
-			    "RoleArn",	       role_arn,
-			    "RoleSessionName", session_name,
-			    "Version",	       "2011-06-15",
-			    external_id ? "ExternalId" : NULL,
-			    external_id,
-			    NULL,
-			    NULL};
+	const char *kv[] = {"Action",
+	                    "AssumeRole",
+	                    "DurationSeconds",
+	                    "3600",
+	                    "RoleArn",
+	                    role_arn,
+	                    "RoleSessionName",
+	                    session_name,
+	                    "Version",
+	                    "2011-06-15",
+	                    external_id ? "ExternalId" : NULL,
+	                    external_id,
+	                    NULL,
+	                    NULL};
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
@@ -61,18 +66,25 @@ lp_err lp_sts_assume_role(struct lp_aws_client *c, const char *role_arn, const c
 }
 
 lp_err lp_sts_assume_role_with_web_identity(struct lp_aws_client *c, const char *role_arn,
-					    const char *session_name, const char *token,
-					    struct lp_aws_creds *out, struct lp_aws_error *e)
+                                            const char *session_name, const char *token,
+                                            struct lp_aws_creds *out, struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	struct lp_aws_signer saved = c->cred;
-	const char *kv[] = {"Action",	       "AssumeRoleWithWebIdentity",
-			    "DurationSeconds", "3600",
-			    "RoleArn",	       role_arn,
-			    "RoleSessionName", session_name,
-			    "Version",	       "2011-06-15",
-			    "WebIdentityToken", token,
-			    NULL,	       NULL};
+	const char *kv[] = {"Action",
+	                    "AssumeRoleWithWebIdentity",
+	                    "DurationSeconds",
+	                    "3600",
+	                    "RoleArn",
+	                    role_arn,
+	                    "RoleSessionName",
+	                    session_name,
+	                    "Version",
+	                    "2011-06-15",
+	                    "WebIdentityToken",
+	                    token,
+	                    NULL,
+	                    NULL};
 	lp_err err;
 
 	lp_aws_http_resp_init(&r);
@@ -85,8 +97,7 @@ lp_err lp_sts_assume_role_with_web_identity(struct lp_aws_client *c, const char 
 	return err;
 }
 
-lp_err lp_sts_get_caller_identity(struct lp_aws_client *c, char account[16],
-				  struct lp_aws_error *e)
+lp_err lp_sts_get_caller_identity(struct lp_aws_client *c, char account[16], struct lp_aws_error *e)
 {
 	struct lp_aws_http_resp r;
 	const char *kv[] = {"Action", "GetCallerIdentity", "Version", "2011-06-15", NULL, NULL};
@@ -97,7 +108,7 @@ lp_err lp_sts_get_caller_identity(struct lp_aws_client *c, char account[16],
 	err = lp_aws_query_call(c, kv, &r, e);
 	if (!err && !lp_aws_xml_text(lp_buf_str(&r.body), r.body.len, "Account", acc, sizeof(acc)))
 		err = lp_aws_error_set(e, LP_ERR_PARSE, r.status, NULL,
-				       "STS GetCallerIdentity answer has no Account");
+		                       "STS GetCallerIdentity answer has no Account");
 	if (!err)
 		memcpy(account, acc, sizeof(acc));
 	lp_aws_http_resp_free(&r);

@@ -25,14 +25,15 @@ static const char *find_open(const char *p, const char *end, const char *tag, co
 }
 
 const char *lp_aws_xml_inner(const char *xml, size_t len, const char *tag, size_t *inner_len,
-			     const char **next)
+                             const char **next)
 {
-	const char *end = xml + len, *body = NULL, *open, *close;
+	const char *end, *body = NULL, *open, *close;
 	char ct[80];
 	size_t cl;
 
 	if (!xml)
 		return NULL;
+	end = xml + len;
 	open = find_open(xml, end, tag, &body);
 	if (!open)
 		return NULL;
@@ -71,8 +72,11 @@ int lp_aws_xml_text(const char *xml, size_t len, const char *tag, char *out, siz
 			static const struct {
 				const char *ent;
 				char c;
-			} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
-				    {"&apos;", '\''}};
+			} ents[] = {{"&amp;", '&'},
+			            {"&lt;", '<'},
+			            {"&gt;", '>'},
+			            {"&quot;", '"'},
+			            {"&apos;", '\''}};
 			for (size_t k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
 				size_t el = strlen(ents[k].ent);
 				if (il - i >= el && memcmp(in + i, ents[k].ent, el) == 0) {

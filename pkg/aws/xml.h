@@ -13,7 +13,7 @@ int lp_aws_xml_text(const char *xml, size_t len, const char *tag, char *out, siz
  * its length (raw, not decoded), for nested lookups; NULL when absent. Searches
  * from xml; *next is set just after the element's end tag. */
 const char *lp_aws_xml_inner(const char *xml, size_t len, const char *tag, size_t *inner_len,
-			     const char **next);
+                             const char **next);
 /* Appends s with & < > " ' escaped. */
 LP_WUR lp_err lp_aws_xml_escape(struct lp_buf *b, const char *s);
 

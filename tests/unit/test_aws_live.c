@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TEST_KEY "AKIDLOGPLANETEST"
+#define TEST_KEY    "AKIDLOGPLANETEST"
 #define TEST_SECRET "logplane/test+secret/K7MDENGbPxRfiCYEXAMPLEKEY"
 
 static char top[1024] = ".";
@@ -30,7 +30,7 @@ static uint64_t mono_ms = 1000;
 static int64_t wall_offset;
 
 static lp_err count_send(void *ctx, const struct lp_aws_http_req *req,
-			 struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
+                         struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
 {
 	(void)ctx;
 	calls++;
@@ -105,7 +105,7 @@ static size_t sink(char *p, size_t s, size_t n, void *ud)
 
 /* Returns the status; body into b (may be NULL). */
 static long raw(const char *method, const char *url, const char *const *hdrs, const char *body,
-		struct lp_buf *b)
+                struct lp_buf *b)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -138,10 +138,10 @@ static json_t *kinesalite_describe(const char *stream)
 {
 	char url[64], body[256];
 	const char *h[] = {"X-Amz-Target: Kinesis_20131202.DescribeStreamSummary",
-			   "Content-Type: application/x-amz-json-1.1",
-			   "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"
-			   "kinesis/aws4_request, SignedHeaders=host, Signature=00",
-			   "X-Amz-Date: 20260101T000000Z", NULL};
+	                   "Content-Type: application/x-amz-json-1.1",
+	                   "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"
+	                   "kinesis/aws4_request, SignedHeaders=host, Signature=00",
+	                   "X-Amz-Date: 20260101T000000Z", NULL};
 	struct lp_buf b;
 	json_t *j = NULL;
 
@@ -161,15 +161,15 @@ static int kinesalite_set_retention(const char *stream, int hours, int increase)
 {
 	char url[64], body[256], target[96];
 	const char *h[] = {target, "Content-Type: application/x-amz-json-1.1",
-			   "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"
-			   "kinesis/aws4_request, SignedHeaders=host, Signature=00",
-			   "X-Amz-Date: 20260101T000000Z", NULL};
+	                   "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"
+	                   "kinesis/aws4_request, SignedHeaders=host, Signature=00",
+	                   "X-Amz-Date: 20260101T000000Z", NULL};
 
 	snprintf(target, sizeof(target), "X-Amz-Target: Kinesis_20131202.%sStreamRetentionPeriod",
-		 increase ? "Increase" : "Decrease");
+	         increase ? "Increase" : "Decrease");
 	url_of(url, sizeof(url), "kinesalite");
 	snprintf(body, sizeof(body), "{\"StreamName\":\"%s\",\"RetentionPeriodHours\":%d}", stream,
-		 hours);
+	         hours);
 	return (int)raw("POST", url, h, body, NULL);
 }
 
@@ -248,8 +248,8 @@ static int has_event(const struct lp_aws_result *r, const char *needle)
 
 /* Reconciles until no longer in progress (bounded); collects events. */
 static lp_err converge(struct lp_aws_ctx *ctx, const struct lp_output *o,
-		       const struct lp_aws_secret_creds *c, struct lp_aws_result *res,
-		       char events[2048])
+                       const struct lp_aws_secret_creds *c, struct lp_aws_result *res,
+                       char events[2048])
 {
 	lp_err err = LP_OK;
 
@@ -257,13 +257,14 @@ static lp_err converge(struct lp_aws_ctx *ctx, const struct lp_output *o,
 	for (int i = 0; i < 100; i++) {
 		err = lp_aws_reconcile_output(ctx, o, c, res);
 		for (size_t k = 0; k < res->n_events; k++)
-			snprintf(events + strlen(events), 2048 - strlen(events), "%s|", res->events[k]);
+			snprintf(events + strlen(events), 2048 - strlen(events), "%s|",
+			         res->events[k]);
 		if (err || !res->in_progress)
 			return err;
 		usleep(100 * 1000);
 	}
 	lp_test_fail(__FILE__, __LINE__, "still in progress after 100 passes: %s",
-		     res->provisioned.message);
+	             res->provisioned.message);
 	return err;
 }
 
@@ -271,8 +272,8 @@ static void expect_true(const struct lp_aws_result *r, lp_err err)
 {
 	if (err || r->provisioned.status != 1)
 		lp_test_fail(__FILE__, __LINE__, "Provisioned=%d %s: %s (err %s); creds %s: %s",
-			     r->provisioned.status, r->provisioned.reason, r->provisioned.message,
-			     lp_strerror(err), r->credentials.reason, r->credentials.message);
+		             r->provisioned.status, r->provisioned.reason, r->provisioned.message,
+		             lp_strerror(err), r->credentials.reason, r->credentials.message);
 }
 
 static struct lp_aws_ctx *shared;
@@ -393,7 +394,8 @@ static void kinesis_verify_only(void)
 	LP_CHECK_INT(err, LP_ERR_NOTFOUND);
 	LP_CHECK_INT(r.provisioned.status, 0);
 	LP_CHECK_STR(r.provisioned.reason, "NotFound");
-	LP_CHECK_HAS(r.provisioned.message, "Kinesis stream \"missing\" does not exist in us-east-1");
+	LP_CHECK_HAS(r.provisioned.message,
+	             "Kinesis stream \"missing\" does not exist in us-east-1");
 	LP_CHECK(kinesalite_describe("missing") == NULL);
 }
 
@@ -456,7 +458,7 @@ static void s3_lifecycle(void)
 		int days = 0;
 		lp_aws_sys_default(&sys);
 		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "s3", "eu-west-1", s3fake_ep, NULL, 0),
-			     LP_OK);
+		             LP_OK);
 		c.sys = &sys;
 		c.ep = &ep;
 		c.cred.access_key_id = TEST_KEY;
@@ -469,16 +471,17 @@ static void s3_lifecycle(void)
 		mono_ms += 11 * 60 * 1000;
 		err = converge(shared, &fbucket, &test_creds, &r, ev);
 		expect_true(&r, err);
-		LP_CHECK_HAS(ev, "set lifecycle expiry of bucket lp-archive back to 30 days (was 5)");
+		LP_CHECK_HAS(ev,
+		             "set lifecycle expiry of bucket lp-archive back to 30 days (was 5)");
 		LP_CHECK_INT(lp_s3_get_expiry(&c, "/lp-archive", &days, &e), LP_OK);
 		LP_CHECK_INT(days, 30);
 		/* an object, so the bucket is not empty for the deletion case */
 		{
 			struct lp_aws_http_resp resp;
 			lp_aws_http_resp_init(&resp);
-			LP_CHECK_INT(lp_aws_request(&c, "PUT", "/lp-archive/app/1.log.gz", NULL, NULL,
-						    0, "x", 1, &resp, &e),
-				     LP_OK);
+			LP_CHECK_INT(lp_aws_request(&c, "PUT", "/lp-archive/app/1.log.gz", NULL,
+			                            NULL, 0, "x", 1, &resp, &e),
+			             LP_OK);
 			lp_aws_http_resp_free(&resp);
 		}
 		lp_aws_endpoint_free(&ep);
@@ -519,7 +522,9 @@ static void firehose_create(void)
 	o.u.firehose.provision.buffering_interval_seconds = 900;
 	err = converge(shared, &o, &test_creds, &r, ev);
 	expect_true(&r, err);
-	LP_CHECK_HAS(ev, "created Firehose delivery stream logs-to-s3 to lp-archive (128 MiB / 900 s, GZIP)");
+	LP_CHECK_HAS(
+	    ev,
+	    "created Firehose delivery stream logs-to-s3 to lp-archive (128 MiB / 900 s, GZIP)");
 	LP_CHECK_HAS(r.arn, "deliverystream/logs-to-s3");
 	LP_CHECK(stats_has("firehose", "ops", "CreateDeliveryStream"));
 	LP_CHECK(stats_has("sts", "ops", "GetCallerIdentity"));
@@ -531,13 +536,16 @@ static void firehose_create(void)
 		struct lp_aws_client c = {0};
 		struct lp_aws_error e = {0};
 		struct lp_firehose_stream s = {0};
-		struct lp_firehose_want w = {.name = "logs-to-s3", .bucket_arn = "arn:aws:s3:::lp-archive",
-					     .role_arn = o.u.firehose.provision.role_arn,
-					     .prefix = "logs/", .compression = "GZIP",
-					     .buffer_mib = 128, .buffer_seconds = 60};
+		struct lp_firehose_want w = {.name = "logs-to-s3",
+		                             .bucket_arn = "arn:aws:s3:::lp-archive",
+		                             .role_arn = o.u.firehose.provision.role_arn,
+		                             .prefix = "logs/",
+		                             .compression = "GZIP",
+		                             .buffer_mib = 128,
+		                             .buffer_seconds = 60};
 		lp_aws_sys_default(&sys);
 		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "firehose", "us-east-1", fh_ep, NULL, 0),
-			     LP_OK);
+		             LP_OK);
 		c.sys = &sys;
 		c.ep = &ep;
 		c.cred.access_key_id = TEST_KEY;
@@ -555,7 +563,9 @@ static void firehose_create(void)
 		mono_ms += 11 * 60 * 1000;
 		err = converge(shared, &o, &test_creds, &r, ev);
 		expect_true(&r, err);
-		LP_CHECK_HAS(ev, "set buffering interval 60 s (want 900) of delivery stream logs-to-s3 back");
+		LP_CHECK_HAS(
+		    ev,
+		    "set buffering interval 60 s (want 900) of delivery stream logs-to-s3 back");
 		LP_CHECK_INT(lp_firehose_describe(&c, "logs-to-s3", &s, &e), LP_OK);
 		LP_CHECK_INT(s.buffer_seconds, 900);
 		lp_firehose_stream_free(&s);
@@ -579,8 +589,8 @@ static void firehose_denied(void)
 	LP_CHECK_INT(err, LP_ERR_FORBIDDEN);
 	LP_CHECK_STR(r.provisioned.reason, "AccessDenied");
 	LP_CHECK_HAS(r.provisioned.message,
-		     "the operator's role lacks firehose:CreateDeliveryStream on "
-		     "arn:aws:firehose:us-east-1:*:deliverystream/denied");
+	             "the operator's role lacks firehose:CreateDeliveryStream on "
+	             "arn:aws:firehose:us-east-1:*:deliverystream/denied");
 	fake_config("firehose", "{\"deny\": []}");
 }
 
@@ -627,7 +637,7 @@ static void cloudwatch_group(void)
 		struct lp_aws_error e = {0};
 		lp_aws_sys_default(&sys);
 		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "logs", "us-east-1", logs_ep, NULL, 0),
-			     LP_OK);
+		             LP_OK);
 		c.sys = &sys;
 		c.ep = &ep;
 		c.cred.access_key_id = TEST_KEY;
@@ -635,15 +645,18 @@ static void cloudwatch_group(void)
 		c.service = "logs";
 		c.region = "us-east-1";
 		c.json_prefix = "Logs_20140328";
-		LP_CHECK_INT(lp_cwl_describe(&c, "/logplane/team-a", &found, &days, arn, &e), LP_OK);
+		LP_CHECK_INT(lp_cwl_describe(&c, "/logplane/team-a", &found, &days, arn, &e),
+		             LP_OK);
 		LP_CHECK_INT(found, 1);
 		LP_CHECK_INT(days, 14);
 		LP_CHECK_INT(lp_cwl_set_retention(&c, "/logplane/team-a", 7, &e), LP_OK);
 		mono_ms += 11 * 60 * 1000;
 		err = converge(shared, &o, &test_creds, &r, ev);
 		expect_true(&r, err);
-		LP_CHECK_HAS(ev, "set retention of log group /logplane/team-a back to 14 days (was 7)");
-		LP_CHECK_INT(lp_cwl_describe(&c, "/logplane/team-a", &found, &days, arn, &e), LP_OK);
+		LP_CHECK_HAS(ev,
+		             "set retention of log group /logplane/team-a back to 14 days (was 7)");
+		LP_CHECK_INT(lp_cwl_describe(&c, "/logplane/team-a", &found, &days, arn, &e),
+		             LP_OK);
 		LP_CHECK_INT(days, 14);
 		lp_aws_endpoint_free(&ep);
 	}
@@ -722,7 +735,8 @@ static void irsa(void)
 	n2 = json_array_size(json_object_get(st, "tokens"));
 	LP_CHECK(n2 > n1);
 	LP_CHECK(strcmp(json_string_value(json_array_get(json_object_get(st, "tokens"), n1 - 1)),
-			json_string_value(json_array_get(json_object_get(st, "tokens"), n2 - 1))) != 0);
+	                json_string_value(json_array_get(json_object_get(st, "tokens"), n2 - 1))) !=
+	         0);
 	json_decref(st);
 	wall_offset = 0;
 	fake_config("sts", "{\"duration\": 3600}");
@@ -763,7 +777,7 @@ static void emulator_down(void)
 	lp_err err;
 
 	snprintf(cmd, sizeof(cmd), "bash '%s/tests/aws/servers.sh' stop-one '%s' kinesalite", top,
-		 dir);
+	         dir);
 	LP_CHECK_INT(system(cmd), 0);
 	before = calls;
 	err = lp_aws_reconcile_output(ctx, &kin, &test_creds, &r);
@@ -775,7 +789,7 @@ static void emulator_down(void)
 	LP_CHECK_HAS(r.provisioned.message, want);
 	LP_CHECK_INT(r.credentials.status, 1);
 	snprintf(cmd, sizeof(cmd), "bash '%s/tests/aws/servers.sh' start-one '%s' kinesalite", top,
-		 dir);
+	         dir);
 	LP_CHECK_INT(system(cmd), 0);
 	err = converge(ctx, &kin, &test_creds, &r, ev); /* in-memory emulator: created again */
 	expect_true(&r, err);
@@ -827,7 +841,7 @@ static void delete_delete(void)
 		lp_aws_sys_default(&sys);
 		lp_aws_http_resp_init(&resp);
 		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "s3", "us-east-1", s3rver_ep, NULL, 0),
-			     LP_OK);
+		             LP_OK);
 		c.sys = &sys;
 		c.ep = &ep;
 		c.cred.access_key_id = "S3RVER";
@@ -835,8 +849,8 @@ static void delete_delete(void)
 		c.service = "s3";
 		c.region = "us-east-1";
 		LP_CHECK_INT(lp_aws_request(&c, "PUT", "/lp-logs/app/1.log", NULL, NULL, 0,
-					    "log line", 8, &resp, &e),
-			     LP_OK);
+		                            "log line", 8, &resp, &e),
+		             LP_OK);
 		lp_aws_http_resp_free(&resp);
 		lp_aws_endpoint_free(&ep);
 	}
@@ -859,7 +873,7 @@ static void delete_delete(void)
 		lp_aws_sys_default(&sys);
 		lp_aws_http_resp_init(&resp);
 		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "s3", "eu-west-1", s3fake_ep, NULL, 0),
-			     LP_OK);
+		             LP_OK);
 		c.sys = &sys;
 		c.ep = &ep;
 		c.cred.access_key_id = TEST_KEY;
@@ -867,8 +881,8 @@ static void delete_delete(void)
 		c.service = "s3";
 		c.region = "eu-west-1";
 		LP_CHECK_INT(lp_aws_request(&c, "DELETE", "/lp-archive/app/1.log.gz", NULL, NULL, 0,
-					    NULL, 0, &resp, &e),
-			     LP_OK);
+		                            NULL, 0, &resp, &e),
+		             LP_OK);
 		lp_aws_http_resp_free(&resp);
 		lp_aws_endpoint_free(&ep);
 	}
@@ -884,8 +898,9 @@ static void stop_servers(void)
 	if (!started)
 		return;
 	started = 0;
-	snprintf(cmd, sizeof(cmd), "bash '%s/tests/aws/servers.sh' stop '%s' >/dev/null 2>&1; rm -rf '%s'",
-		 top, dir, dir);
+	snprintf(cmd, sizeof(cmd),
+	         "bash '%s/tests/aws/servers.sh' stop '%s' >/dev/null 2>&1; rm -rf '%s'", top, dir,
+	         dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "stopping the test servers failed\n");
 }
@@ -907,7 +922,8 @@ static int start_servers(void)
 		snprintf(top, sizeof(top), "%s", getenv("LP_TOP"));
 	snprintf(mods, sizeof(mods), "%s/.deps/npm/node_modules/kinesalite", top);
 	if (stat(mods, &st) != 0) {
-		printf("FAIL aws_live:setup: %s missing: run `make deps` (hack/install-deps.sh)\n", mods);
+		printf("FAIL aws_live:setup: %s missing: run `make deps` (hack/install-deps.sh)\n",
+		       mods);
 		return -1;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/lp-aws-live-XXXXXX");
@@ -920,9 +936,10 @@ static int start_servers(void)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	snprintf(cmd, sizeof(cmd), "bash '%s/tests/aws/servers.sh' start '%s' %d", top, dir,
-		 (int)getpid());
+	         (int)getpid());
 	if (system(cmd) != 0) {
-		printf("FAIL aws_live:setup: tests/aws/servers.sh start failed (logs in %s)\n", dir);
+		printf("FAIL aws_live:setup: tests/aws/servers.sh start failed (logs in %s)\n",
+		       dir);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/ports.json", dir);
@@ -942,23 +959,23 @@ static int start_servers(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"kinesis-create-2-shards-48h", kinesis_create},
-		{"verification-cache", verification_cache},
-		{"kinesis-update-shards-retention", kinesis_update},
-		{"kinesis-drift", kinesis_drift},
-		{"kinesis-verify-only", kinesis_verify_only},
-		{"s3rver-bucket", s3rver_bucket},
-		{"s3-lifecycle-signed", s3_lifecycle},
-		{"s3-name-taken", s3_name_taken},
-		{"firehose-create-signed", firehose_create},
-		{"firehose-access-denied", firehose_denied},
-		{"bad-signature-rejected", bad_signature},
-		{"cloudwatch-group-retention", cloudwatch_group},
-		{"irsa-web-identity-refresh", irsa},
-		{"assume-role-external-id", assume_role_on_top},
-		{"emulator-down-then-up", emulator_down},
-		{"delete-retain", delete_retain},
-		{"delete-delete", delete_delete},
+	    {"kinesis-create-2-shards-48h", kinesis_create},
+	    {"verification-cache", verification_cache},
+	    {"kinesis-update-shards-retention", kinesis_update},
+	    {"kinesis-drift", kinesis_drift},
+	    {"kinesis-verify-only", kinesis_verify_only},
+	    {"s3rver-bucket", s3rver_bucket},
+	    {"s3-lifecycle-signed", s3_lifecycle},
+	    {"s3-name-taken", s3_name_taken},
+	    {"firehose-create-signed", firehose_create},
+	    {"firehose-access-denied", firehose_denied},
+	    {"bad-signature-rejected", bad_signature},
+	    {"cloudwatch-group-retention", cloudwatch_group},
+	    {"irsa-web-identity-refresh", irsa},
+	    {"assume-role-external-id", assume_role_on_top},
+	    {"emulator-down-then-up", emulator_down},
+	    {"delete-retain", delete_retain},
+	    {"delete-delete", delete_delete},
 	};
 	int rc;
 

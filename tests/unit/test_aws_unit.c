@@ -19,39 +19,39 @@ static void error_map(void)
 		long status;
 		lp_err want;
 	} t[] = {
-		{"AccessDenied", 403, LP_ERR_FORBIDDEN},
-		{"AccessDeniedException", 400, LP_ERR_FORBIDDEN},
-		{"com.amazonaws.kinesis#AccessDeniedException", 400, LP_ERR_FORBIDDEN},
-		{"ResourceNotFoundException", 400, LP_ERR_NOTFOUND},
-		{"NoSuchBucket", 404, LP_ERR_NOTFOUND},
-		{"ResourceInUseException", 400, LP_ERR_IN_USE},
-		{"BucketNotEmpty", 409, LP_ERR_IN_USE},
-		{"LimitExceededException", 400, LP_ERR_LIMIT},
-		{"Throttling", 400, LP_ERR_THROTTLED},
-		{"ThrottlingException", 400, LP_ERR_THROTTLED},
-		{"SlowDown", 503, LP_ERR_THROTTLED},
-		{"ProvisionedThroughputExceededException", 400, LP_ERR_THROTTLED},
-		{"SignatureDoesNotMatch", 403, LP_ERR_UNAUTHORIZED},
-		{"ExpiredToken", 400, LP_ERR_UNAUTHORIZED},
-		{"BucketAlreadyExists", 409, LP_ERR_CONFLICT},
-		{"NotImplemented", 501, LP_ERR_UNSUPPORTED},
-		{"UnknownOperationException", 400, LP_ERR_UNSUPPORTED},
-		{"ValidationException", 400, LP_ERR_INVALID},
-		{"InternalFailure", 500, LP_ERR_SERVER},
-		{"SomethingNew", 500, LP_ERR_SERVER},
-		{"SomethingNew", 503, LP_ERR_SERVER},
-		{"SomethingNew", 400, LP_ERR_AWS},
-		{NULL, 404, LP_ERR_NOTFOUND},
-		{"", 403, LP_ERR_FORBIDDEN},
-		{NULL, 429, LP_ERR_THROTTLED},
-		{NULL, 502, LP_ERR_SERVER},
+	    {"AccessDenied", 403, LP_ERR_FORBIDDEN},
+	    {"AccessDeniedException", 400, LP_ERR_FORBIDDEN},
+	    {"com.amazonaws.kinesis#AccessDeniedException", 400, LP_ERR_FORBIDDEN},
+	    {"ResourceNotFoundException", 400, LP_ERR_NOTFOUND},
+	    {"NoSuchBucket", 404, LP_ERR_NOTFOUND},
+	    {"ResourceInUseException", 400, LP_ERR_IN_USE},
+	    {"BucketNotEmpty", 409, LP_ERR_IN_USE},
+	    {"LimitExceededException", 400, LP_ERR_LIMIT},
+	    {"Throttling", 400, LP_ERR_THROTTLED},
+	    {"ThrottlingException", 400, LP_ERR_THROTTLED},
+	    {"SlowDown", 503, LP_ERR_THROTTLED},
+	    {"ProvisionedThroughputExceededException", 400, LP_ERR_THROTTLED},
+	    {"SignatureDoesNotMatch", 403, LP_ERR_UNAUTHORIZED},
+	    {"ExpiredToken", 400, LP_ERR_UNAUTHORIZED},
+	    {"BucketAlreadyExists", 409, LP_ERR_CONFLICT},
+	    {"NotImplemented", 501, LP_ERR_UNSUPPORTED},
+	    {"UnknownOperationException", 400, LP_ERR_UNSUPPORTED},
+	    {"ValidationException", 400, LP_ERR_INVALID},
+	    {"InternalFailure", 500, LP_ERR_SERVER},
+	    {"SomethingNew", 500, LP_ERR_SERVER},
+	    {"SomethingNew", 503, LP_ERR_SERVER},
+	    {"SomethingNew", 400, LP_ERR_AWS},
+	    {NULL, 404, LP_ERR_NOTFOUND},
+	    {"", 403, LP_ERR_FORBIDDEN},
+	    {NULL, 429, LP_ERR_THROTTLED},
+	    {NULL, 502, LP_ERR_SERVER},
 	};
 	for (size_t i = 0; i < LP_TEST_COUNT(t); i++) {
 		lp_err got = lp_aws_error_map(t[i].code, t[i].status);
 		if (got != t[i].want)
 			lp_test_fail(__FILE__, __LINE__, "%s/%ld -> %s, want %s",
-				     t[i].code ? t[i].code : "(null)", t[i].status,
-				     lp_strerror(got), lp_strerror(t[i].want));
+			             t[i].code ? t[i].code : "(null)", t[i].status,
+			             lp_strerror(got), lp_strerror(t[i].want));
 	}
 	LP_CHECK(lp_err_retryable(lp_aws_error_map("SlowDown", 503)));
 	LP_CHECK(!lp_err_retryable(lp_aws_error_map("AccessDenied", 403)));
@@ -61,11 +61,11 @@ static void error_parse(void)
 {
 	struct lp_aws_error e = {0};
 	const char *json = "{\"__type\":\"com.amazon.coral.service#ResourceNotFoundException\","
-			   "\"message\":\"Stream x under account 1 not found.\"}";
+	                   "\"message\":\"Stream x under account 1 not found.\"}";
 	const char *xml = "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The "
-			  "specified bucket &amp; key do not exist</Message></Error>";
+	                  "specified bucket &amp; key do not exist</Message></Error>";
 	const char *sts = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-			  "<Message>not authorized</Message></Error></ErrorResponse>";
+	                  "<Message>not authorized</Message></Error></ErrorResponse>";
 
 	LP_CHECK_INT(lp_aws_error_from_response(&e, 400, json, strlen(json)), LP_ERR_NOTFOUND);
 	LP_CHECK_STR(e.code, "ResourceNotFoundException");
@@ -83,8 +83,9 @@ static void error_parse(void)
 	LP_CHECK_STR(e.message, "HTTP status 503");
 	lp_aws_error_clear(&e);
 	{ /* Kinesis rate limits come as LimitExceededException */
-		const char *rl = "{\"__type\":\"LimitExceededException\",\"message\":\"Rate exceeded "
-				 "for stream x\"}";
+		const char *rl =
+		    "{\"__type\":\"LimitExceededException\",\"message\":\"Rate exceeded "
+		    "for stream x\"}";
 		LP_CHECK_INT(lp_aws_error_from_response(&e, 400, rl, strlen(rl)), LP_ERR_THROTTLED);
 	}
 	/* first error wins */
@@ -103,9 +104,10 @@ static void backoff(void)
 		for (int k = 0; k < 50; k++) {
 			uint64_t d = lp_aws_backoff_ms(a, 100, 2000, &rng);
 			if (d < cap / 2 || d > cap)
-				lp_test_fail(__FILE__, __LINE__, "attempt %u: %llu outside [%llu,%llu]",
-					     a, (unsigned long long)d, (unsigned long long)cap / 2,
-					     (unsigned long long)cap);
+				lp_test_fail(__FILE__, __LINE__,
+				             "attempt %u: %llu outside [%llu,%llu]", a,
+				             (unsigned long long)d, (unsigned long long)cap / 2,
+				             (unsigned long long)cap);
 		}
 		LP_CHECK(cap >= prev_cap);
 		prev_cap = cap;
@@ -121,7 +123,8 @@ static void backoff(void)
 
 static void xml_helpers(void)
 {
-	const char *x = "<R><Rule><ID>a</ID><Days>3</Days></Rule><Rule><ID>b</ID><Empty/></Rule></R>";
+	const char *x =
+	    "<R><Rule><ID>a</ID><Days>3</Days></Rule><Rule><ID>b</ID><Empty/></Rule></R>";
 	char out[32];
 	size_t il;
 	const char *next, *in;
@@ -151,16 +154,17 @@ static void endpoint_partitions(void)
 	static const struct {
 		const char *svc, *region, *url, *partition;
 	} t[] = {
-		{"kinesis", "us-east-1", "https://kinesis.us-east-1.amazonaws.com", "aws"},
-		{"s3", "eu-west-1", "https://s3.eu-west-1.amazonaws.com", "aws"},
-		{"logs", "cn-north-1", "https://logs.cn-north-1.amazonaws.com.cn", "aws-cn"},
-		{"firehose", "cn-northwest-1", "https://firehose.cn-northwest-1.amazonaws.com.cn",
-		 "aws-cn"},
-		{"sts", "us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com", "aws-us-gov"},
+	    {"kinesis", "us-east-1", "https://kinesis.us-east-1.amazonaws.com", "aws"},
+	    {"s3", "eu-west-1", "https://s3.eu-west-1.amazonaws.com", "aws"},
+	    {"logs", "cn-north-1", "https://logs.cn-north-1.amazonaws.com.cn", "aws-cn"},
+	    {"firehose", "cn-northwest-1", "https://firehose.cn-northwest-1.amazonaws.com.cn",
+	     "aws-cn"},
+	    {"sts", "us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com", "aws-us-gov"},
 	};
 	for (size_t i = 0; i < LP_TEST_COUNT(t); i++) {
 		struct lp_aws_endpoint ep;
-		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, t[i].svc, t[i].region, NULL, NULL, 0), LP_OK);
+		LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, t[i].svc, t[i].region, NULL, NULL, 0),
+		             LP_OK);
 		LP_CHECK_STR(ep.url, t[i].url);
 		LP_CHECK_STR(ep.partition, t[i].partition);
 		LP_CHECK_STR(ep.scheme, "https");
@@ -179,8 +183,8 @@ static void endpoint_override(void)
 	char msg[256];
 
 	LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "kinesis", "us-east-1", "http://127.0.0.1:4567",
-					     msg, sizeof(msg)),
-		     LP_OK);
+	                                     msg, sizeof(msg)),
+	             LP_OK);
 	LP_CHECK_STR(ep.host, "127.0.0.1");
 	LP_CHECK_INT(ep.port, 4567);
 	LP_CHECK_STR(ep.host_header, "127.0.0.1:4567");
@@ -190,8 +194,8 @@ static void endpoint_override(void)
 	lp_aws_endpoint_free(&ep);
 
 	LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "s3", "cn-north-1", "https://[::1]:9000/minio/",
-					     msg, sizeof(msg)),
-		     LP_OK);
+	                                     msg, sizeof(msg)),
+	             LP_OK);
 	LP_CHECK_STR(ep.host, "::1");
 	LP_CHECK_INT(ep.port, 9000);
 	LP_CHECK_STR(ep.host_header, "[::1]:9000");
@@ -202,12 +206,13 @@ static void endpoint_override(void)
 
 	/* the default port is not part of the Host header */
 	LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "s3", "us-east-1", "http://minio.local:80", msg,
-					     sizeof(msg)),
-		     LP_OK);
+	                                     sizeof(msg)),
+	             LP_OK);
 	LP_CHECK_STR(ep.host_header, "minio.local");
 	lp_aws_endpoint_free(&ep);
-	LP_CHECK_INT(lp_aws_endpoint_resolve(&ep, "s3", NULL, "https://localstack", msg, sizeof(msg)),
-		     LP_OK);
+	LP_CHECK_INT(
+	    lp_aws_endpoint_resolve(&ep, "s3", NULL, "https://localstack", msg, sizeof(msg)),
+	    LP_OK);
 	LP_CHECK_STR(ep.host_header, "localstack");
 	LP_CHECK_INT(ep.port, 0);
 	lp_aws_endpoint_free(&ep);
@@ -218,27 +223,27 @@ static void endpoint_invalid(void)
 	static const struct {
 		const char *region, *url, *want;
 	} t[] = {
-		{"us-east-1", "ftp://x", "must start with http:// or https://"},
-		{"us-east-1", "http://", "has no host"},
-		{"us-east-1", "http://:80", "has no host"},
-		{"us-east-1", "http://h:0", "port must be a number from 1 to 65535"},
-		{"us-east-1", "http://h:99999", "port must be a number from 1 to 65535"},
-		{"us-east-1", "http://h:12ab/", "port must be a number from 1 to 65535"},
-		{"us-east-1", "http://h/?x=1", "must not have a query"},
-		{"us-east-1", "http://u:p@h/", "must not carry user information"},
-		{"us-east-1", "http://[::1/", "unclosed IPv6 bracket"},
-		{"US-EAST-1", NULL, "spec.aws.region \"US-EAST-1\" is not a valid AWS region name"},
-		{"", NULL, "spec.aws.region"},
-		{"us-east-1.evil.com/", NULL, "is not a valid AWS region name"},
+	    {"us-east-1", "ftp://x", "must start with http:// or https://"},
+	    {"us-east-1", "http://", "has no host"},
+	    {"us-east-1", "http://:80", "has no host"},
+	    {"us-east-1", "http://h:0", "port must be a number from 1 to 65535"},
+	    {"us-east-1", "http://h:99999", "port must be a number from 1 to 65535"},
+	    {"us-east-1", "http://h:12ab/", "port must be a number from 1 to 65535"},
+	    {"us-east-1", "http://h/?x=1", "must not have a query"},
+	    {"us-east-1", "http://u:p@h/", "must not carry user information"},
+	    {"us-east-1", "http://[::1/", "unclosed IPv6 bracket"},
+	    {"US-EAST-1", NULL, "spec.aws.region \"US-EAST-1\" is not a valid AWS region name"},
+	    {"", NULL, "spec.aws.region"},
+	    {"us-east-1.evil.com/", NULL, "is not a valid AWS region name"},
 	};
 	for (size_t i = 0; i < LP_TEST_COUNT(t); i++) {
 		struct lp_aws_endpoint ep = {0};
 		char msg[256] = "";
 		lp_err got = lp_aws_endpoint_resolve(&ep, "kinesis", t[i].region, t[i].url, msg,
-						     sizeof(msg));
+		                                     sizeof(msg));
 		if (got != LP_ERR_INVALID)
 			lp_test_fail(__FILE__, __LINE__, "case %zu (%s): got %s", i,
-				     t[i].url ? t[i].url : t[i].region, lp_strerror(got));
+			             t[i].url ? t[i].url : t[i].region, lp_strerror(got));
 		lp_aws_endpoint_free(&ep);
 		LP_CHECK_HAS(msg, t[i].want);
 		if (t[i].url)
@@ -252,7 +257,7 @@ static void endpoint_invalid(void)
 struct world {
 	const char *env[32]; /* name, value pairs */
 	int64_t now;
-	char log[4096];      /* "METHOD URL|" per request */
+	char log[4096]; /* "METHOD URL|" per request */
 	char last_body[4096];
 	char last_auth[512];
 	int sts_seq;
@@ -280,7 +285,7 @@ static void w_sleep(void *ctx, uint64_t ms)
 }
 
 static lp_err w_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws_http_resp *resp,
-		     char *errbuf, size_t errlen)
+                     char *errbuf, size_t errlen)
 {
 	struct world *w = ctx;
 	char exp[32];
@@ -290,9 +295,9 @@ static lp_err w_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws
 	gmtime_r(&t, &tm);
 	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(w->log + strlen(w->log), sizeof(w->log) - strlen(w->log), "%s %s|", req->method,
-		 req->url);
+	         req->url);
 	snprintf(w->last_body, sizeof(w->last_body), "%.*s", (int)req->body_len,
-		 req->body ? (const char *)req->body : "");
+	         req->body ? (const char *)req->body : "");
 	w->last_auth[0] = '\0';
 	for (size_t i = 0; i < req->n_headers; i++)
 		if (strcmp(req->headers[i].name, "Authorization") == 0)
@@ -301,10 +306,10 @@ static lp_err w_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws
 		resp->status = 200;
 		w->sts_seq++;
 		return lp_buf_addf(&resp->body,
-				   "<R><Credentials><AccessKeyId>ASIASTS%d</AccessKeyId>"
-				   "<SecretAccessKey>s</SecretAccessKey><SessionToken>t%d"
-				   "</SessionToken><Expiration>%s</Expiration></Credentials></R>",
-				   w->sts_seq, w->sts_seq, exp);
+		                   "<R><Credentials><AccessKeyId>ASIASTS%d</AccessKeyId>"
+		                   "<SecretAccessKey>s</SecretAccessKey><SessionToken>t%d"
+		                   "</SessionToken><Expiration>%s</Expiration></Credentials></R>",
+		                   w->sts_seq, w->sts_seq, exp);
 	}
 	if (strstr(req->url, "://imds.test/latest/api/token")) {
 		resp->status = strcmp(req->method, "PUT") == 0 ? 200 : 405;
@@ -319,18 +324,19 @@ static lp_err w_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws
 		if (!has)
 			return LP_OK;
 		if (strstr(req->url, "/node-role"))
-			return lp_buf_addf(&resp->body,
-					   "{\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":\"x\","
-					   "\"Token\":\"it\",\"Expiration\":\"%s\"}",
-					   exp);
+			return lp_buf_addf(
+			    &resp->body,
+			    "{\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":\"x\","
+			    "\"Token\":\"it\",\"Expiration\":\"%s\"}",
+			    exp);
 		return lp_buf_adds(&resp->body, "node-role\n");
 	}
 	if (strstr(req->url, "://pod.test/creds")) {
 		resp->status = strcmp(w->last_auth, "pod-token") == 0 ? 200 : 401;
 		return lp_buf_addf(&resp->body,
-				   "{\"AccessKeyId\":\"ASIAPOD\",\"SecretAccessKey\":\"x\","
-				   "\"Token\":\"pt\",\"Expiration\":\"%s\"}",
-				   exp);
+		                   "{\"AccessKeyId\":\"ASIAPOD\",\"SecretAccessKey\":\"x\","
+		                   "\"Token\":\"pt\",\"Expiration\":\"%s\"}",
+		                   exp);
 	}
 	snprintf(errbuf, errlen, "Couldn't connect to server");
 	return LP_ERR_HTTP;
@@ -374,10 +380,13 @@ static void chain_setup(struct chain_case *c)
 }
 
 static lp_err chain_run(struct chain_case *c, const struct lp_aws_secret_creds *secret,
-			const char *role, const char *ext)
+                        const char *role, const char *ext)
 {
-	struct lp_aws_cred_opts o = {.secret = secret, .region = "us-east-1", .role_arn = role,
-				     .external_id = ext, .sts_endpoint = "https://sts.test"};
+	struct lp_aws_cred_opts o = {.secret = secret,
+	                             .region = "us-east-1",
+	                             .role_arn = role,
+	                             .external_id = ext,
+	                             .sts_endpoint = "https://sts.test"};
 
 	lp_aws_creds_free(&c->out);
 	lp_aws_error_clear(&c->e);
@@ -451,9 +460,10 @@ static void chain_order(void)
 		lp_test_fail(__FILE__, __LINE__, "%s", c.e.message);
 	LP_CHECK_STR(c.out.source, "imds");
 	LP_CHECK_STR(c.out.access_key_id, "ASIAIMDS");
-	LP_CHECK_STR(c.w.log, "PUT http://imds.test/latest/api/token|"
-			      "GET http://imds.test/latest/meta-data/iam/security-credentials/|"
-			      "GET http://imds.test/latest/meta-data/iam/security-credentials/node-role|");
+	LP_CHECK_STR(c.w.log,
+	             "PUT http://imds.test/latest/api/token|"
+	             "GET http://imds.test/latest/meta-data/iam/security-credentials/|"
+	             "GET http://imds.test/latest/meta-data/iam/security-credentials/node-role|");
 	/* IMDS disabled: nothing left */
 	c.w.env[14] = "AWS_EC2_METADATA_DISABLED";
 	c.w.env[15] = "true";
@@ -541,18 +551,18 @@ static void parse_time(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"error-map", error_map},
-		{"error-parse", error_parse},
-		{"backoff", backoff},
-		{"xml-helpers", xml_helpers},
-		{"endpoint-partitions", endpoint_partitions},
-		{"endpoint-override", endpoint_override},
-		{"endpoint-invalid", endpoint_invalid},
-		{"chain-order", chain_order},
-		{"chain-imds-unreachable", chain_imds_unreachable},
-		{"chain-assume-role", chain_assume_role},
-		{"chain-refresh", chain_refresh},
-		{"parse-time", parse_time},
+	    {"error-map", error_map},
+	    {"error-parse", error_parse},
+	    {"backoff", backoff},
+	    {"xml-helpers", xml_helpers},
+	    {"endpoint-partitions", endpoint_partitions},
+	    {"endpoint-override", endpoint_override},
+	    {"endpoint-invalid", endpoint_invalid},
+	    {"chain-order", chain_order},
+	    {"chain-imds-unreachable", chain_imds_unreachable},
+	    {"chain-assume-role", chain_assume_role},
+	    {"chain-refresh", chain_refresh},
+	    {"parse-time", parse_time},
 	};
 	int rc;
 
