@@ -46,6 +46,7 @@ struct res_facts {
 	uint64_t fingerprint; /* generation + referenced Secret values */
 	uint64_t serial_in;   /* first config serial with this fingerprint */
 	int in_config;
+	int unused; /* an output no valid pipeline routes to */
 	/* AWS outputs */
 	struct lp_ctrl_aws_result *aws; /* last result, NULL until one came */
 	uint64_t aws_fp;                /* fingerprint it was computed for */
@@ -1121,6 +1122,47 @@ static const struct lp_render_problem *render_problem_for(const struct lp_render
 	return NULL;
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The "namespace/name" of every output a valid pipeline routes to (a pipeline
+ * references outputs of its own namespace), sorted. */
+static lp_err used_outputs(struct lp_strlist *out, const struct lp_pipeline **pls, size_t n)
+{
+	size_t total = 0, k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += pls[i]->n_routes;
+	out->v = lp_calloc(total + 1, sizeof(*out->v));
+	if (!out->v)
+		return LP_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < pls[i]->n_routes; j++) {
+			struct lp_buf b;
+			const char *ref = pls[i]->routes[j].output_ref;
+			if (!ref || !pls[i]->meta.ns)
+				continue;
+			lp_buf_init(&b, 0);
+			if (lp_buf_addf(&b, "%s/%s", pls[i]->meta.ns, ref))
+				return LP_ERR_NOMEM;
+			out->v[k] = lp_buf_take(&b);
+			if (!out->v[k])
+				return LP_ERR_NOMEM;
+			out->n = ++k;
+		}
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_strp);
+	return LP_OK;
+}
+
+static int strlist_has(const struct lp_strlist *l, const char *s)
+{
+	return l->n && bsearch(&s, l->v, l->n, sizeof(*l->v), cmp_strp) != NULL;
+}
+
 /* Validates everything, renders, builds the desired objects and starts the
  * writes. Returns LP_OK with *started = 0 when there was nothing to wait for. */
 static lp_err config_compute(struct lp_ctrl *c, int *started)
@@ -1135,6 +1177,7 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 	struct lp_world world = {0};
 	struct lp_problems vprobs = {0};
 	struct run *r = NULL;
+	struct lp_strlist used = {0};
 	int have_rendered = 0, unsynced = 0;
 	lp_err err = LP_ERR_NOMEM;
 
@@ -1231,16 +1274,21 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 				ok_pls[n_ok_pls++] = k->p;
 		}
 	}
-	/* 3. render */
+	/* 3. render (nothing at all without a pipeline: then every owned object goes) */
+	err = used_outputs(&used, ok_pls, n_ok_pls);
+	if (err)
+		goto out;
 	rin.control_ns = c->control_ns;
 	rin.pipelines = ok_pls;
 	rin.n_pipelines = n_ok_pls;
 	rin.outputs = ok_outs;
 	rin.n_outputs = n_ok_outs;
-	err = lp_render(&rendered, &rin);
-	if (err)
-		goto out;
-	have_rendered = 1;
+	if (n_ok_pls) {
+		err = lp_render(&rendered, &rin);
+		if (err)
+			goto out;
+		have_rendered = 1;
+	}
 	if (c->o.metrics)
 		lp_opmetrics_rendered_bytes(c->o.metrics, rendered.shipper.total_bytes);
 	/* 4. desired objects */
@@ -1258,9 +1306,11 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 	din.n_pipelines = n_ok_pls;
 	din.secret_value = secret_value;
 	din.secret_ctx = c;
-	err = lp_desired_build(&r->d, &din);
-	if (err)
-		goto out;
+	if (n_ok_pls) {
+		err = lp_desired_build(&r->d, &din);
+		if (err)
+			goto out;
+	}
 	if (strcmp(c->cur_hash, r->d.config_hash) != 0) {
 		memcpy(c->cur_hash, r->d.config_hash, sizeof(c->cur_hash));
 		c->serial++;
@@ -1282,6 +1332,16 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 			if (!f || f->n_problems || k->deleting)
 				continue;
 			split_key(col->keys[i], ns, sizeof(ns), &name);
+			if (k->kind == RES_OUTPUT && !strlist_has(&used, col->keys[i])) {
+				f->unused = 1;
+				f->in_config = 0;
+				f->config = LP_CONFIG_APPLIED;
+				continue;
+			}
+			if (f->unused) {
+				f->unused = 0;
+				f->config = LP_CONFIG_PENDING;
+			}
 			rp = render_problem_for(&rendered, res_kind_name[k->kind], ns, name);
 			if (rp) {
 				if ((f->config != LP_CONFIG_LEFT_OUT ||
@@ -1344,6 +1404,9 @@ out:
 	if (have_rendered)
 		lp_rendered_free(&rendered);
 	lp_problems_free(&vprobs);
+	for (size_t i = 0; i < used.n; i++)
+		lp_free(used.v[i]);
+	lp_free(used.v);
 	lp_free(all_outs);
 	lp_free(ok_outs);
 	lp_free(ok_pls);
@@ -1752,6 +1815,11 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 			 LP_SHIPPER_CONFIG_NAME);
 	sf.config_message = cfg_msg;
 	agents_facts(c, f, &sf.agents, agents_msg, sizeof(agents_msg));
+	if (f->unused) {
+		snprintf(cfg_msg, sizeof(cfg_msg), "not referenced by any valid LogPipeline: nothing to render");
+		snprintf(agents_msg, sizeof(agents_msg), "no agent sends to it until a LogPipeline routes to it");
+		sf.agents = 1;
+	}
 	sf.agents_message = agents_msg;
 	if (kind == RES_OUTPUT && k->o && lp_output_type_is_aws(k->o->type) && c->o.aws &&
 	    !f->n_problems) {

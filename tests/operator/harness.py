@@ -1,0 +1,265 @@
+"""Shared pieces of the operator integration tests: a kubesim (TLS, token) on a
+free loopback port, kubectl with a fresh HOME, the operator binary
+($LP_BIN/logplane-operator, the ASan build), kubesim's admin counters and faults,
+and PASS/FAIL reporting. Everything started here is killed at exit, also on
+failure. Standard library only."""
+import atexit
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.environ.get("LP_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("LP_BIN") or os.path.join(TOP, "build", "asan", "bin")
+OPERATOR = os.path.join(BIN, "logplane-operator")
+CTRL_NS = "logplane-system"
+
+
+class Reporter:
+    """One PASS/FAIL line per case; exit code 1 when any failed."""
+
+    def __init__(self, suite):
+        self.suite = suite
+        self.failed = 0
+        self.passed = 0
+
+    def check(self, name, ok, why=""):
+        if ok:
+            print(f"PASS {self.suite}:{name}", flush=True)
+            self.passed += 1
+        else:
+            why = " ".join(str(why).split())[:600]
+            print(f"FAIL {self.suite}:{name}: {why}", flush=True)
+            self.failed += 1
+        return ok
+
+    def exit(self):
+        sys.exit(1 if self.failed or not self.passed else 0)
+
+
+def wait_until(fn, timeout, interval=0.2):
+    """Calls fn until it returns a truthy value or timeout seconds pass; returns
+    the last value."""
+    end = time.monotonic() + timeout
+    v = None
+    while True:
+        try:
+            v = fn()
+        except Exception as e:  # a failing probe is "not yet"
+            v = None
+            last = e  # noqa: F841
+        if v:
+            return v
+        if time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+class Env:
+    def __init__(self, name, nodes=1, bookmark_interval=1):
+        self.tmp = tempfile.mkdtemp(prefix=f"lp-{name}-")
+        self.home = os.path.join(self.tmp, "home")
+        os.makedirs(self.home)
+        self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
+        self.procs = []
+        self.operators = []
+        atexit.register(self.close)
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, self._on_signal)
+        self.ks_log = open(os.path.join(self.tmp, "kubesim.log"), "w")
+        self.kubesim = subprocess.Popen(
+            [os.path.join(TOP, "tests", "kubesim", "kubesim"), "--port", "0",
+             "--tls-dir", os.path.join(self.tmp, "tls"), "--token", "admin-token",
+             "--kubeconfig-out", self.kubeconfig, "--admin-port", "0",
+             "--state", os.path.join(self.tmp, "state.json"),
+             "--bookmark-interval", str(bookmark_interval), "--nodes", str(nodes),
+             "--converge-delay", "0.2"],
+            stdout=self.ks_log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(self.kubesim)
+        ok = wait_until(lambda: os.path.exists(self.kubeconfig) and os.path.exists(self.kubeconfig + ".admin"), 30)
+        if not ok:
+            raise RuntimeError("kubesim did not start: " + self.tail(os.path.join(self.tmp, "kubesim.log")))
+        with open(self.kubeconfig + ".admin") as f:
+            self.admin = f.read().strip().rstrip("/")
+
+    def _on_signal(self, signum, frame):
+        self.close()
+        sys.exit(1)
+
+    @staticmethod
+    def tail(path, n=20):
+        try:
+            with open(path, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def close(self):
+        for p in self.operators + self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        self.operators = []
+        self.procs = []
+        if os.environ.get("LP_KEEP_TMP"):
+            return
+        subprocess.run(["rm", "-rf", self.tmp], check=False)
+
+    # ---- kubectl ----
+    def kubectl(self, *args, input=None, check=True, timeout=120):
+        env = dict(os.environ, HOME=self.home, KUBECONFIG=self.kubeconfig)
+        r = subprocess.run(["kubectl", "--request-timeout=30s", *args], input=input,
+                           capture_output=True, text=True, env=env, timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr.strip()}")
+        return r
+
+    def apply(self, objs):
+        if isinstance(objs, dict):
+            objs = [objs]
+        doc = "\n".join(json.dumps(o) for o in objs)  # a JSON stream
+        return self.kubectl("apply", "-f", "-", input=doc, timeout=600)
+
+    def get(self, kind, name, ns=None):
+        args = ["get", kind, name, "-o", "json"]
+        if ns:
+            args += ["-n", ns]
+        r = self.kubectl(*args, check=False)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)
+
+    def list(self, kind, ns=None, selector=None):
+        args = ["get", kind, "-o", "json"]
+        args += ["-n", ns] if ns else ["-A"]
+        if selector:
+            args += ["-l", selector]
+        return json.loads(self.kubectl(*args).stdout)["items"]
+
+    # ---- kubesim admin ----
+    def _admin(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.admin + path, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            txt = r.read().decode()
+        return json.loads(txt) if txt.strip() else {}
+
+    def counters(self):
+        return self._admin("/admin/counters")
+
+    def reset_counters(self):
+        return self._admin("/admin/counters/reset", {})
+
+    def fault(self, spec):
+        return self._admin("/admin/faults", spec)
+
+    def writes(self, resource=None):
+        c = self.counters()
+        if resource is None:
+            return c.get("writesTotal", 0)
+        return c.get("writes", {}).get(resource, 0)
+
+    # ---- the operator ----
+    def start_operator(self, *extra, name="op"):
+        log_path = os.path.join(self.tmp, f"{name}.log")
+        log = open(log_path, "w")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        p = subprocess.Popen([OPERATOR, "--kubeconfig", self.kubeconfig, "--log-format", "text",
+                              "--metrics-addr", "0", "--health-addr", "127.0.0.1:0", *extra],
+                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        p.log_path = log_path
+        p.name = name
+        self.operators.append(p)
+        return p
+
+    def stop_operator(self, p, sig=signal.SIGTERM, timeout=30):
+        """Signals p and waits; returns its exit code (None if it hung)."""
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+            except OSError:
+                pass
+        try:
+            return p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+            return None
+
+    def operator_log(self, p):
+        try:
+            with open(p.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def clean_exit(T, env, p, name):
+    """Stops p with SIGTERM and checks exit 0 and no sanitizer report."""
+    rc = env.stop_operator(p)
+    log = env.operator_log(p)
+    bad = "Sanitizer" in log or "runtime error" in log
+    T.check(name, rc == 0 and not bad,
+            f"exit {rc}; " + (log[log.find('Sanitizer') - 200:][:1500] if bad else env.tail(p.log_path)))
+
+
+# ---- objects ----
+
+def namespace(name):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def secret(ns, name, data):
+    import base64
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+            "type": "Opaque", "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def output(ns, name, spec):
+    return {"apiVersion": "logplane.io/v1alpha1", "kind": "LogOutput",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def pipeline(ns, name, outputs, extra=None):
+    spec = {"input": {"application": {}}, "routes": [{"outputRef": o} for o in outputs]}
+    if extra:
+        spec.update(extra)
+    return {"apiVersion": "logplane.io/v1alpha1", "kind": "LogPipeline",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def condition(obj, ctype):
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def is_ready(obj):
+    c = condition(obj, "Ready")
+    st = (obj or {}).get("status") or {}
+    return bool(c and c.get("status") == "True" and
+                st.get("observedGeneration") == obj["metadata"].get("generation"))
+
+
+def apply_crds(env):
+    crds = sorted(os.path.join(TOP, "crds", f) for f in os.listdir(os.path.join(TOP, "crds"))
+                  if f.endswith(".yaml"))
+    if not crds:
+        raise RuntimeError("no CRDs in crds/")
+    for f in crds:
+        env.kubectl("apply", "-f", f)
+    env.kubectl("wait", "--for=condition=Established", "crd/logpipelines.logplane.io",
+                "crd/logoutputs.logplane.io", "--timeout=30s")
