@@ -127,6 +127,20 @@ static int parse_real(const char *s, double *out)
 	return errno == 0 && *end == 0;
 }
 
+/* YAML 1.1 booleans, as kubectl reads manifests (sigs.k8s.io/yaml) */
+static const char *const yaml_true[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                        "on",   "On",   "ON",   "y",   "Y",   NULL};
+static const char *const yaml_false[] = {"false", "False", "FALSE", "no", "No", "NO",
+                                         "off",   "Off",   "OFF",   "n",  "N",  NULL};
+
+static int one_of(const char *v, const char *const *set)
+{
+	for (size_t i = 0; set[i]; i++)
+		if (strcmp(v, set[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* A scalar event to a JSON value (new reference) or NULL on no memory. */
 static json_t *scalar(struct loader *l, const yaml_event_t *ev)
 {
@@ -146,9 +160,9 @@ static json_t *scalar(struct loader *l, const yaml_event_t *ev)
 	if (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
 	    strcmp(v, "NULL") == 0)
 		j = json_null();
-	else if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0)
+	else if (one_of(v, yaml_true))
 		j = json_true();
-	else if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0 || strcmp(v, "FALSE") == 0)
+	else if (one_of(v, yaml_false))
 		j = json_false();
 	else if (strlen(v) == len && parse_int(v, &i))
 		j = json_integer(i);

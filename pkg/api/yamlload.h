@@ -1,9 +1,9 @@
 /* pkg/api/yamlload: YAML (multi-document) to jansson, with libyaml's parser.
  *
- * Scalars follow the YAML 1.2 core schema as Kubernetes reads manifests:
- * plain null/~/empty -> null, true/false (any case as in 1.2 core) -> boolean,
- * decimal / 0x / 0o integers -> integer, decimals -> real; quoted or
- * !!str-tagged scalars are always strings. Anchors and aliases work (at most
+ * Plain scalars resolve as kubectl reads manifests: null/~/empty -> null;
+ * true/false/yes/no/on/off/y/n (YAML 1.1, in lower, Title or UPPER case) ->
+ * boolean; decimal, 0x and 0o integers -> integer; decimals with a '.' ->
+ * real; anything else -> string. Quoted, block and !!str scalars are strings. Anchors and aliases work (at most
  * LP_YAML_MAX_ALIASES aliases per file); duplicate mapping keys and non-string
  * keys are errors; merge keys ("<<") are not supported.
  */

@@ -887,6 +887,7 @@ static void t_yaml(void)
 	                "g: &anc {k: v}\n"
 	                "h: *anc\n"
 	                "i: |\n  line1\n  line2\n"
+	                "j: [yes, Off, 'on', n]\n"
 	                "---\n"
 	                "---\n"
 	                "second: doc\n";
@@ -905,9 +906,13 @@ static void t_yaml(void)
 		LP_CHECK_INT(json_integer_value(json_array_get(json_object_get(r, "f"), 2)), 16);
 		LP_CHECK_STR(json_string_value(json_object_get(json_object_get(r, "h"), "k")), "v");
 		LP_CHECK_STR(json_string_value(json_object_get(r, "i")), "line1\nline2\n");
+		LP_CHECK(json_is_true(json_array_get(json_object_get(r, "j"), 0)));
+		LP_CHECK(json_is_false(json_array_get(json_object_get(r, "j"), 1)));
+		LP_CHECK_STR(json_string_value(json_array_get(json_object_get(r, "j"), 2)), "on");
+		LP_CHECK(json_is_false(json_array_get(json_object_get(r, "j"), 3)));
 		LP_CHECK(d.v[1].root == NULL);
 		LP_CHECK_INT(d.v[2].index, 3);
-		LP_CHECK_INT(d.v[2].line, 15);
+		LP_CHECK_INT(d.v[2].line, 16);
 		LP_CHECK_STR(json_string_value(json_object_get(d.v[2].root, "second")), "doc");
 	}
 	lp_yaml_docs_free(&d);
@@ -932,6 +937,25 @@ static void t_yaml(void)
 	y = "a: \"\xff\"\n";
 	LP_CHECK_INT(lp_yaml_load_string(&d, y, strlen(y)), LP_ERR_PARSE);
 	lp_yaml_docs_free(&d);
+
+	/* limits: nesting depth and number of aliases (no "billion laughs") */
+	{
+		char deep[400], bomb[8000];
+		size_t n = 0;
+		for (int i = 0; i < 150; i++)
+			deep[n++] = '[';
+		deep[n] = 0;
+		LP_CHECK_INT(lp_yaml_load_string(&d, deep, n), LP_ERR_PARSE);
+		LP_CHECK_HAS(d.error, "nested too deeply");
+		lp_yaml_docs_free(&d);
+		n = (size_t)snprintf(bomb, sizeof(bomb), "a: &a [x]\nb: [");
+		for (int i = 0; i < 1100 && n + 8 < sizeof(bomb); i++)
+			n += (size_t)snprintf(bomb + n, sizeof(bomb) - n, "%s*a", i ? "," : "");
+		n += (size_t)snprintf(bomb + n, sizeof(bomb) - n, "]\n");
+		LP_CHECK_INT(lp_yaml_load_string(&d, bomb, n), LP_ERR_PARSE);
+		LP_CHECK_HAS(d.error, "too many aliases");
+		lp_yaml_docs_free(&d);
+	}
 
 	LP_CHECK_INT(lp_yaml_load_file(&d, "/nonexistent/file.yaml"), LP_ERR_IO);
 	LP_CHECK_HAS(d.error, "cannot read");
