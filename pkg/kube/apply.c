@@ -5,7 +5,7 @@
 
 /* Sends method path with body (a jansson value serialised compactly). */
 static lp_err send_json(struct lp_kube_client *c, const char *method, const char *path,
-			const char *ctype, const json_t *body, lp_kube_done_cb cb, void *arg)
+                        const char *ctype, const json_t *body, lp_kube_done_cb cb, void *arg)
 {
 	struct lp_kube_req req = {0};
 	char *text = NULL;
@@ -27,7 +27,7 @@ static lp_err send_json(struct lp_kube_client *c, const char *method, const char
 }
 
 lp_err lp_kube_apply(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, const char *ns,
-		     const json_t *obj, lp_kube_done_cb cb, void *arg)
+                     const json_t *obj, lp_kube_done_cb cb, void *arg)
 {
 	json_t *md = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(md, "name"));
@@ -47,13 +47,13 @@ lp_err lp_kube_apply(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, co
 		err = lp_buf_adds(&path, "?fieldManager=" LP_KUBE_FIELD_MANAGER "&force=true");
 	if (!err)
 		err = send_json(c, "PATCH", lp_buf_str(&path), "application/apply-patch+yaml", obj,
-				cb, arg);
+		                cb, arg);
 	lp_buf_free(&path);
 	return err;
 }
 
 lp_err lp_kube_delete(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, const char *ns,
-		      const char *name, const char *rv, lp_kube_done_cb cb, void *arg)
+                      const char *name, const char *rv, lp_kube_done_cb cb, void *arg)
 {
 	struct lp_buf path;
 	json_t *body = json_pack("{s:s}", "propagationPolicy", "Background");
@@ -61,7 +61,8 @@ lp_err lp_kube_delete(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, c
 
 	if (!body)
 		return LP_ERR_NOMEM;
-	if (rv && json_object_set_new(body, "preconditions", json_pack("{s:s}", "resourceVersion", rv))) {
+	if (rv &&
+	    json_object_set_new(body, "preconditions", json_pack("{s:s}", "resourceVersion", rv))) {
 		json_decref(body);
 		return LP_ERR_NOMEM;
 	}
@@ -74,9 +75,8 @@ lp_err lp_kube_delete(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, c
 	return err;
 }
 
-lp_err lp_kube_status_patch(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-			    const char *ns, const char *name, const json_t *status,
-			    lp_kube_done_cb cb, void *arg)
+lp_err lp_kube_status_patch(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, const char *ns,
+                            const char *name, const json_t *status, lp_kube_done_cb cb, void *arg)
 {
 	struct lp_buf path;
 	json_t *body;
@@ -91,15 +91,14 @@ lp_err lp_kube_status_patch(struct lp_kube_client *c, const struct lp_kube_gvr *
 	err = lp_kube_path(&path, gvr, ns, name ? name : "", "status");
 	if (!err)
 		err = send_json(c, "PATCH", lp_buf_str(&path), "application/merge-patch+json", body,
-				cb, arg);
+		                cb, arg);
 	lp_buf_free(&path);
 	json_decref(body);
 	return err;
 }
 
-lp_err lp_kube_status_put(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-			  const char *ns, const char *name, const json_t *obj, lp_kube_done_cb cb,
-			  void *arg)
+lp_err lp_kube_status_put(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, const char *ns,
+                          const char *name, const json_t *obj, lp_kube_done_cb cb, void *arg)
 {
 	struct lp_buf path;
 	lp_err err;
@@ -156,10 +155,11 @@ json_t *lp_kube_conditions_merge(const json_t *prev, const json_t *next, const c
 		const char *type = json_string_value(json_object_get(c, "type"));
 		json_t *old = find_type(prev, type);
 		const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
-		int same = old && json_equal(json_object_get(old, "status"), json_object_get(c, "status"));
+		int same =
+		    old && json_equal(json_object_get(old, "status"), json_object_get(c, "status"));
 		v[i] = json_deep_copy(c);
 		if (!v[i] || json_object_set_new(v[i], "lastTransitionTime",
-						 json_string(same && ltt ? ltt : now)))
+		                                 json_string(same && ltt ? ltt : now)))
 			goto out;
 	}
 	qsort(v, n, sizeof(*v), by_type);
@@ -205,12 +205,13 @@ int lp_kube_conditions_equal(const json_t *a, const json_t *b)
 	return 1;
 }
 
-json_t *lp_kube_condition_new(const char *type, int status, const char *reason,
-			      const char *message)
+json_t *lp_kube_condition_new(const char *type, int status, const char *reason, const char *message)
 {
 	return json_pack("{s:s, s:s, s:s, s:s}", "type", type ? type : "", "status",
-			 status > 0 ? "True" : status == 0 ? "False" : "Unknown", "reason",
-			 reason ? reason : "", "message", message ? message : "");
+	                 status > 0    ? "True"
+	                 : status == 0 ? "False"
+	                               : "Unknown",
+	                 "reason", reason ? reason : "", "message", message ? message : "");
 }
 
 /* ---- finalizers ---- */
@@ -267,7 +268,7 @@ static long finalizer_index(const json_t *finalizers, const char *f)
 }
 
 static lp_err json_patch(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, const char *ns,
-			 const char *name, json_t *ops, lp_kube_done_cb cb, void *arg)
+                         const char *name, json_t *ops, lp_kube_done_cb cb, void *arg)
 {
 	struct lp_buf path;
 	lp_err err;
@@ -276,7 +277,7 @@ static lp_err json_patch(struct lp_kube_client *c, const struct lp_kube_gvr *gvr
 	err = lp_kube_path(&path, gvr, ns, name ? name : "", NULL);
 	if (!err)
 		err = send_json(c, "PATCH", lp_buf_str(&path), "application/json-patch+json", ops,
-				cb, arg);
+		                cb, arg);
 	lp_buf_free(&path);
 	return err;
 }
@@ -286,14 +287,14 @@ static lp_err add_rv_test(json_t *ops, const char *rv)
 	if (!rv)
 		return LP_OK;
 	return json_array_append_new(ops, json_pack("{s:s, s:s, s:s}", "op", "test", "path",
-						     "/metadata/resourceVersion", "value", rv))
-		       ? LP_ERR_NOMEM
-		       : LP_OK;
+	                                            "/metadata/resourceVersion", "value", rv))
+	           ? LP_ERR_NOMEM
+	           : LP_OK;
 }
 
 lp_err lp_kube_finalizer_add(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-			     const char *ns, const char *name, const json_t *finalizers,
-			     const char *rv, const char *finalizer, lp_kube_done_cb cb, void *arg)
+                             const char *ns, const char *name, const json_t *finalizers,
+                             const char *rv, const char *finalizer, lp_kube_done_cb cb, void *arg)
 {
 	json_t *ops;
 	lp_err err;
@@ -307,17 +308,17 @@ lp_err lp_kube_finalizer_add(struct lp_kube_client *c, const struct lp_kube_gvr 
 		return LP_ERR_NOMEM;
 	err = add_rv_test(ops, rv);
 	if (!err && json_array_size(finalizers) == 0)
-		err = json_array_append_new(ops, json_pack("{s:s, s:s, s:[s]}", "op", "add", "path",
-							   "/metadata/finalizers", "value",
-							   finalizer))
-			      ? LP_ERR_NOMEM
-			      : LP_OK;
+		err = json_array_append_new(ops,
+		                            json_pack("{s:s, s:s, s:[s]}", "op", "add", "path",
+		                                      "/metadata/finalizers", "value", finalizer))
+		          ? LP_ERR_NOMEM
+		          : LP_OK;
 	else if (!err)
-		err = json_array_append_new(ops, json_pack("{s:s, s:s, s:s}", "op", "add", "path",
-							   "/metadata/finalizers/-", "value",
-							   finalizer))
-			      ? LP_ERR_NOMEM
-			      : LP_OK;
+		err = json_array_append_new(ops,
+		                            json_pack("{s:s, s:s, s:s}", "op", "add", "path",
+		                                      "/metadata/finalizers/-", "value", finalizer))
+		          ? LP_ERR_NOMEM
+		          : LP_OK;
 	if (!err)
 		err = json_patch(c, gvr, ns, name, ops, cb, arg);
 	json_decref(ops);
@@ -325,9 +326,9 @@ lp_err lp_kube_finalizer_add(struct lp_kube_client *c, const struct lp_kube_gvr 
 }
 
 lp_err lp_kube_finalizer_remove(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-				const char *ns, const char *name, const json_t *finalizers,
-				const char *rv, const char *finalizer, lp_kube_done_cb cb,
-				void *arg)
+                                const char *ns, const char *name, const json_t *finalizers,
+                                const char *rv, const char *finalizer, lp_kube_done_cb cb,
+                                void *arg)
 {
 	long i = finalizer ? finalizer_index(finalizers, finalizer) : -1;
 	char p[64];
@@ -344,10 +345,9 @@ lp_err lp_kube_finalizer_remove(struct lp_kube_client *c, const struct lp_kube_g
 		return LP_ERR_NOMEM;
 	err = add_rv_test(ops, rv);
 	if (!err && json_array_append_new(ops, json_pack("{s:s, s:s, s:s}", "op", "test", "path", p,
-							 "value", finalizer)))
+	                                                 "value", finalizer)))
 		err = LP_ERR_NOMEM;
-	if (!err &&
-	    json_array_append_new(ops, json_pack("{s:s, s:s}", "op", "remove", "path", p)))
+	if (!err && json_array_append_new(ops, json_pack("{s:s, s:s}", "op", "remove", "path", p)))
 		err = LP_ERR_NOMEM;
 	if (!err)
 		err = json_patch(c, gvr, ns, name, ops, cb, arg);

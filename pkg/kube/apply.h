@@ -16,26 +16,26 @@
  * application/apply-patch+yaml and obj as JSON. obj must carry apiVersion, kind,
  * metadata.name (and metadata.namespace for namespaced kinds; it must match ns).
  * Creates when missing. */
-LP_WUR lp_err lp_kube_apply(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-			    const char *ns, const json_t *obj, lp_kube_done_cb cb, void *arg);
+LP_WUR lp_err lp_kube_apply(struct lp_kube_client *c, const struct lp_kube_gvr *gvr, const char *ns,
+                            const json_t *obj, lp_kube_done_cb cb, void *arg);
 
 /* DELETE with propagationPolicy=Background. rv (optional) adds a
  * resourceVersion precondition. A 404 is reported as LP_ERR_NOTFOUND: callers
  * that only want it gone treat that as success. */
 LP_WUR lp_err lp_kube_delete(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-			     const char *ns, const char *name, const char *rv, lp_kube_done_cb cb,
-			     void *arg);
+                             const char *ns, const char *name, const char *rv, lp_kube_done_cb cb,
+                             void *arg);
 
 /* Merge patch {"status": status} on NAME/status (status borrowed). Only the
  * status changes; spec and metadata are not touched. */
 LP_WUR lp_err lp_kube_status_patch(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-				   const char *ns, const char *name, const json_t *status,
-				   lp_kube_done_cb cb, void *arg);
+                                   const char *ns, const char *name, const json_t *status,
+                                   lp_kube_done_cb cb, void *arg);
 /* PUT of the whole object (with metadata.resourceVersion: 409 when stale) on
  * NAME/status. */
 LP_WUR lp_err lp_kube_status_put(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-				 const char *ns, const char *name, const json_t *obj,
-				 lp_kube_done_cb cb, void *arg);
+                                 const char *ns, const char *name, const json_t *obj,
+                                 lp_kube_done_cb cb, void *arg);
 
 /* Conditions with the Kubernetes lastTransitionTime rule: returns a new array
  * holding each condition of next (type, status, reason, message; optional
@@ -49,7 +49,7 @@ json_t *lp_kube_conditions_merge(const json_t *prev, const json_t *next, const c
 int lp_kube_conditions_equal(const json_t *a, const json_t *b);
 /* A new condition object {type,status,reason,message}; NULL on no memory. */
 json_t *lp_kube_condition_new(const char *type, int status, const char *reason,
-			      const char *message);
+                              const char *message);
 
 /* Finalizers with a JSON patch guarded by a resourceVersion test (409/422 when
  * the object changed meanwhile: re-read and retry). finalizers is the object's
@@ -57,12 +57,12 @@ json_t *lp_kube_condition_new(const char *type, int status, const char *reason,
  * present finalizer or removing an absent one completes at once with LP_OK
  * (status 0) without a request. */
 LP_WUR lp_err lp_kube_finalizer_add(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-				    const char *ns, const char *name, const json_t *finalizers,
-				    const char *rv, const char *finalizer, lp_kube_done_cb cb,
-				    void *arg);
+                                    const char *ns, const char *name, const json_t *finalizers,
+                                    const char *rv, const char *finalizer, lp_kube_done_cb cb,
+                                    void *arg);
 LP_WUR lp_err lp_kube_finalizer_remove(struct lp_kube_client *c, const struct lp_kube_gvr *gvr,
-				       const char *ns, const char *name, const json_t *finalizers,
-				       const char *rv, const char *finalizer, lp_kube_done_cb cb,
-				       void *arg);
+                                       const char *ns, const char *name, const json_t *finalizers,
+                                       const char *rv, const char *finalizer, lp_kube_done_cb cb,
+                                       void *arg);
 
 #endif

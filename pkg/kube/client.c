@@ -5,11 +5,11 @@
 #include <string.h>
 #include "../util/mem.h"
 
-#define CLIENT_MAX_BODY ((size_t)64 * 1024 * 1024)
-#define CLIENT_DEFAULT_ATTEMPTS 5
+#define CLIENT_MAX_BODY           ((size_t)64 * 1024 * 1024)
+#define CLIENT_DEFAULT_ATTEMPTS   5
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000L
-#define CLIENT_BACKOFF_BASE_MS 250u
-#define CLIENT_BACKOFF_CAP_MS 30000u
+#define CLIENT_BACKOFF_BASE_MS    250u
+#define CLIENT_BACKOFF_CAP_MS     30000u
 
 /* Text for humans: losing it to no memory must not change the outcome. */
 static void best_effort(lp_err err)
@@ -69,7 +69,7 @@ static uint32_t client_rand(struct lp_kube_client *c)
 /* ---- pure helpers ---- */
 
 uint64_t lp_kube_backoff_ms(int n, uint64_t base_ms, uint64_t cap_ms, long retry_after_s,
-			    uint32_t rnd)
+                            uint32_t rnd)
 {
 	uint64_t d = base_ms;
 
@@ -85,7 +85,7 @@ uint64_t lp_kube_backoff_ms(int n, uint64_t base_ms, uint64_t cap_ms, long retry
 }
 
 lp_err lp_kube_status_to_err(long status, const char *body, size_t len, struct lp_buf *reason,
-			     struct lp_buf *message)
+                             struct lp_buf *message)
 {
 	json_t *st = NULL;
 	const char *r = NULL, *m = NULL;
@@ -213,7 +213,7 @@ static void call_free(struct lp_kube_call *k)
 
 /* Runs the completion callback and frees the call. */
 static void call_complete(struct lp_kube_call *k, long status, lp_err transport_err,
-			  const char *transport_msg)
+                          const char *transport_msg)
 {
 	struct lp_kube_resp r;
 	struct lp_buf reason, message;
@@ -431,23 +431,23 @@ static void check_done(struct lp_kube_client *c)
 			uint64_t d;
 			if (status == 401)
 				c->cfg->token_read_once = 0; /* re-read the token file now */
-			d = lp_kube_backoff_ms(k->attempt, CLIENT_BACKOFF_BASE_MS,
-							CLIENT_BACKOFF_CAP_MS,
-							res == CURLE_OK ? k->retry_after_s : -1,
-							client_rand(c));
+			d = lp_kube_backoff_ms(
+			    k->attempt, CLIENT_BACKOFF_BASE_MS, CLIENT_BACKOFF_CAP_MS,
+			    res == CURLE_OK ? k->retry_after_s : -1, client_rand(c));
 			lp_buf_reset(&k->resp_body);
 			if (lp_loop_timer_add(c->loop, (int64_t)d, on_retry_timer, k,
-					      &k->retry_timer) == LP_OK)
+			                      &k->retry_timer) == LP_OK)
 				continue;
 		}
 		if (res != CURLE_OK) {
 			char msg[CURL_ERROR_SIZE + 64];
-			snprintf(msg, sizeof(msg), "%s", k->errbuf[0] ? k->errbuf : curl_easy_strerror(res));
+			snprintf(msg, sizeof(msg), "%s",
+			         k->errbuf[0] ? k->errbuf : curl_easy_strerror(res));
 			call_complete(k, 0,
-				      res == CURLE_OPERATION_TIMEDOUT ? LP_ERR_TIMEOUT
-				      : res == CURLE_WRITE_ERROR      ? LP_ERR_IO
-								      : LP_ERR_HTTP,
-				      msg);
+			              res == CURLE_OPERATION_TIMEDOUT ? LP_ERR_TIMEOUT
+			              : res == CURLE_WRITE_ERROR      ? LP_ERR_IO
+			                                              : LP_ERR_HTTP,
+			              msg);
 		} else {
 			call_complete(k, status, LP_OK, NULL);
 		}
@@ -587,7 +587,7 @@ static lp_err easy_setup(struct lp_kube_call *k)
 }
 
 lp_err lp_kube_call_start(struct lp_kube_client *c, const struct lp_kube_req *req,
-			  lp_kube_done_cb cb, void *arg, struct lp_kube_call **call)
+                          lp_kube_done_cb cb, void *arg, struct lp_kube_call **call)
 {
 	struct lp_kube_call *k = NULL;
 	struct lp_buf url;
@@ -613,8 +613,7 @@ lp_err lp_kube_call_start(struct lp_kube_client *c, const struct lp_kube_req *re
 		goto fail;
 	k->url = lp_buf_take(&url);
 	k->method = lp_strdup(req->method);
-	k->content_type =
-		lp_strdup(req->content_type ? req->content_type : "application/json");
+	k->content_type = lp_strdup(req->content_type ? req->content_type : "application/json");
 	if (req->body) {
 		k->body = lp_strndup(req->body, req->body_len);
 		k->body_len = req->body_len;
@@ -684,7 +683,7 @@ static void on_sync_done(void *arg, struct lp_kube_resp *r)
 }
 
 lp_err lp_kube_call_sync(struct lp_kube_client *c, const struct lp_kube_req *req,
-			 struct lp_kube_resp *out)
+                         struct lp_kube_resp *out)
 {
 	struct sync_state s = {0, NULL};
 	struct lp_kube_resp tmp;
@@ -699,7 +698,7 @@ lp_err lp_kube_call_sync(struct lp_kube_client *c, const struct lp_kube_req *req
 	if (err)
 		return err;
 	err = lp_loop_run_until(c->loop, &s.done,
-				(int64_t)t * attempts + (int64_t)CLIENT_BACKOFF_CAP_MS * attempts);
+	                        (int64_t)t * attempts + (int64_t)CLIENT_BACKOFF_CAP_MS * attempts);
 	if (!s.done) {
 		lp_kube_call_cancel(c, k);
 		return err ? err : LP_ERR_TIMEOUT;
@@ -723,7 +722,7 @@ void lp_kube_resp_free(struct lp_kube_resp *r)
 /* ---- client ---- */
 
 lp_err lp_kube_client_new(struct lp_kube_client **out, struct lp_loop *loop,
-			  struct lp_kube_config *cfg)
+                          struct lp_kube_config *cfg)
 {
 	struct lp_kube_client *c;
 

@@ -26,7 +26,7 @@ struct lp_kube_resp {
 	long status;         /* HTTP status; 0 when no response (transport error) */
 	lp_err err;          /* LP_OK for 2xx; else mapped from the Status / transport */
 	struct lp_buf body;  /* response body (for streaming calls: only a non-2xx body);
-				the callback may lp_buf_take() it */
+	                        the callback may lp_buf_take() it */
 	const char *reason;  /* Status "reason" ("AlreadyExists", "Conflict"...) or "" */
 	const char *message; /* Status "message", or a transport error text, or "" */
 	int attempts;        /* how many times it was sent */
@@ -46,10 +46,10 @@ struct lp_kube_req {
 	const char *content_type; /* for a body; default "application/json" */
 	const char *body;         /* borrowed until the call is started (copied) */
 	size_t body_len;
-	int max_attempts;         /* 0 = default (5); 1 = no retry */
-	long timeout_ms;          /* whole request; 0 = default (30 s) */
-	lp_kube_data_cb on_data;  /* non-NULL: streaming (watch), not retried */
-	const char *verb;         /* metrics label override ("LIST", "WATCH"); NULL = method */
+	int max_attempts;        /* 0 = default (5); 1 = no retry */
+	long timeout_ms;         /* whole request; 0 = default (30 s) */
+	lp_kube_data_cb on_data; /* non-NULL: streaming (watch), not retried */
+	const char *verb;        /* metrics label override ("LIST", "WATCH"); NULL = method */
 };
 
 /* Counters for /metrics. */
@@ -70,7 +70,7 @@ struct lp_kube_stats {
 /* New client in *out. loop and cfg are borrowed and must outlive the client
  * (cfg is mutated only by the token re-read). */
 LP_WUR lp_err lp_kube_client_new(struct lp_kube_client **out, struct lp_loop *loop,
-				 struct lp_kube_config *cfg);
+                                 struct lp_kube_config *cfg);
 /* Cancels every call (their callbacks run with LP_ERR_IO) and frees. NULL-safe. */
 void lp_kube_client_free(struct lp_kube_client *c);
 
@@ -78,7 +78,7 @@ void lp_kube_client_free(struct lp_kube_client *c);
  * this call. *call (optional) gets a handle for lp_kube_call_cancel. On failure
  * nothing was started and cb will not run. */
 LP_WUR lp_err lp_kube_call_start(struct lp_kube_client *c, const struct lp_kube_req *req,
-				 lp_kube_done_cb cb, void *arg, struct lp_kube_call **call);
+                                 lp_kube_done_cb cb, void *arg, struct lp_kube_call **call);
 /* Cancels a pending call: its callback does NOT run. The handle is invalid
  * after. Must not be called from that call's own callbacks. */
 void lp_kube_call_cancel(struct lp_kube_client *c, struct lp_kube_call *call);
@@ -88,7 +88,7 @@ void lp_kube_call_cancel(struct lp_kube_client *c, struct lp_kube_call *call);
  * whatever its status) *out is filled: free it with lp_kube_resp_free.
  * The returned lp_err is the request's error (out->err) or a local failure. */
 LP_WUR lp_err lp_kube_call_sync(struct lp_kube_client *c, const struct lp_kube_req *req,
-				struct lp_kube_resp *out);
+                                struct lp_kube_resp *out);
 /* Frees what lp_kube_call_sync filled. NULL-safe. */
 void lp_kube_resp_free(struct lp_kube_resp *r);
 
@@ -100,11 +100,11 @@ struct lp_loop *lp_kube_client_loop(const struct lp_kube_client *c);
 /* Maps an HTTP status and optional Status JSON body to lp_err, and copies the
  * Status reason/message (or "") into reason/message (may be NULL). */
 lp_err lp_kube_status_to_err(long status, const char *body, size_t len, struct lp_buf *reason,
-			     struct lp_buf *message);
+                             struct lp_buf *message);
 /* Retry delay for attempt n (1 = first retry): retry_after_s >= 0 wins (capped
  * at cap_ms); else d = min(cap_ms, base_ms << (n-1)) and the delay is uniform
  * in [d/2, d] using rnd (any 32-bit random value). */
 uint64_t lp_kube_backoff_ms(int n, uint64_t base_ms, uint64_t cap_ms, long retry_after_s,
-			    uint32_t rnd);
+                            uint32_t rnd);
 
 #endif

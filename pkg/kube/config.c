@@ -68,7 +68,8 @@ static char *trim_dup(const char *s)
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 		s++;
 	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
 	return lp_strndup(s, n);
 }
@@ -122,7 +123,7 @@ static lp_err yaml_container(yaml_parser_t *p, int is_map, json_t **out, int dep
 		err = yaml_node(p, &ev, &val, depth + 1);
 		if (!err)
 			err = is_map ? (json_object_set_new(c, key, val) ? LP_ERR_NOMEM : LP_OK)
-				     : (json_array_append_new(c, val) ? LP_ERR_NOMEM : LP_OK);
+			             : (json_array_append_new(c, val) ? LP_ERR_NOMEM : LP_OK);
 		lp_free(key);
 		if (err)
 			goto fail;
@@ -313,7 +314,7 @@ static char *path_join(const char *dir, const char *name)
 }
 
 lp_err lp_kube_config_in_cluster(struct lp_kube_config **out, const char *sa_dir,
-				 struct lp_buf *msg)
+                                 struct lp_buf *msg)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -327,7 +328,7 @@ lp_err lp_kube_config_in_cluster(struct lp_kube_config **out, const char *sa_dir
 		sa_dir = LP_KUBE_SA_DIR;
 	if (!host || !*host || !port || !*port) {
 		cfg_msg(msg, "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
-			     "must be set");
+		             "must be set");
 		err = LP_ERR_NOTFOUND;
 		goto fail;
 	}
@@ -338,7 +339,7 @@ lp_err lp_kube_config_in_cluster(struct lp_kube_config **out, const char *sa_dir
 	}
 	cfg->token_ttl_ms = LP_KUBE_TOKEN_TTL_MS;
 	err = strchr(host, ':') ? lp_buf_addf(&url, "https://[%s]:%s", host, port)
-				: lp_buf_addf(&url, "https://%s:%s", host, port);
+	                        : lp_buf_addf(&url, "https://%s:%s", host, port);
 	if (err)
 		goto fail;
 	cfg->server = lp_buf_take(&url);
@@ -416,8 +417,8 @@ static char *resolve(const char *dir, const char *p)
 
 /* Sets *file or *blob from KEY / KEY-data of o. */
 static lp_err file_or_data(json_t *o, const char *key, const char *dir, char **file,
-			   struct lp_kube_blob *blob, const char *what, const char *path,
-			   struct lp_buf *msg)
+                           struct lp_kube_blob *blob, const char *what, const char *path,
+                           struct lp_buf *msg)
 {
 	char dkey[64];
 	const char *f = str_field(o, key), *d;
@@ -436,7 +437,8 @@ static lp_err file_or_data(json_t *o, const char *key, const char *dir, char **f
 		if (!*file)
 			return LP_ERR_NOMEM;
 		if (!file_readable(*file)) {
-			cfg_msg(msg, "kubeconfig %s: %s.%s: cannot read %s", path, what, key, *file);
+			cfg_msg(msg, "kubeconfig %s: %s.%s: cannot read %s", path, what, key,
+			        *file);
 			return LP_ERR_NOTFOUND;
 		}
 	}
@@ -444,7 +446,7 @@ static lp_err file_or_data(json_t *o, const char *key, const char *dir, char **f
 }
 
 static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const char *path,
-			       const char *dir, const char *context, struct lp_buf *msg)
+                               const char *dir, const char *context, struct lp_buf *msg)
 {
 	json_t *ctx, *cluster, *user = NULL;
 	const char *cname, *uname, *server, *tok, *tokfile, *ns;
@@ -467,7 +469,7 @@ static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const c
 	cname = str_field(ctx, "cluster");
 	if (!cname) {
 		cfg_msg(msg, "kubeconfig %s: contexts[%s].context.cluster is not set", path,
-			context);
+		        context);
 		return LP_ERR_INVALID;
 	}
 	cluster = named_entry(root, "clusters", cname, "cluster");
@@ -490,16 +492,16 @@ static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const c
 	}
 	if (strncmp(server, "https://", 8) != 0) {
 		cfg_msg(msg, "kubeconfig %s: clusters[%s].cluster.server must be an https:// URL",
-			path, cname);
+		        path, cname);
 		return LP_ERR_INVALID;
 	}
 	{
 		const char *ins = str_field(cluster, "insecure-skip-tls-verify");
 		if (ins && strcmp(ins, "true") == 0) {
 			cfg_msg(msg,
-				"kubeconfig %s: clusters[%s].cluster.insecure-skip-tls-verify is "
-				"not supported: TLS is always verified",
-				path, cname);
+			        "kubeconfig %s: clusters[%s].cluster.insecure-skip-tls-verify is "
+			        "not supported: TLS is always verified",
+			        path, cname);
 			return LP_ERR_UNSUPPORTED;
 		}
 	}
@@ -517,7 +519,7 @@ static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const c
 		return LP_ERR_NOMEM;
 	{
 		lp_err err = file_or_data(cluster, "certificate-authority", dir, &cfg->ca_file,
-					  &cfg->ca_data, "cluster", path, msg);
+		                          &cfg->ca_data, "cluster", path, msg);
 		if (err)
 			return err;
 	}
@@ -525,25 +527,25 @@ static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const c
 		return LP_OK;
 	if (json_object_get(user, "exec") || json_object_get(user, "auth-provider")) {
 		cfg_msg(msg,
-			"kubeconfig %s: users[%s].user: exec and auth-provider are not supported "
-			"(use token, tokenFile or a client certificate)",
-			path, uname);
+		        "kubeconfig %s: users[%s].user: exec and auth-provider are not supported "
+		        "(use token, tokenFile or a client certificate)",
+		        path, uname);
 		return LP_ERR_UNSUPPORTED;
 	}
 	{
 		lp_err err = file_or_data(user, "client-certificate", dir, &cfg->cert_file,
-					  &cfg->cert_data, "user", path, msg);
+		                          &cfg->cert_data, "user", path, msg);
 		if (!err)
 			err = file_or_data(user, "client-key", dir, &cfg->key_file, &cfg->key_data,
-					   "user", path, msg);
+			                   "user", path, msg);
 		if (err)
 			return err;
 	}
 	if ((cfg->cert_file || cfg->cert_data.data) != (cfg->key_file || cfg->key_data.data)) {
 		cfg_msg(msg,
-			"kubeconfig %s: users[%s].user: client-certificate and client-key must be "
-			"given together",
-			path, uname);
+		        "kubeconfig %s: users[%s].user: client-certificate and client-key must be "
+		        "given together",
+		        path, uname);
 		return LP_ERR_INVALID;
 	}
 	tok = str_field(user, "token");
@@ -557,8 +559,8 @@ static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const c
 		if (!cfg->token_file)
 			return LP_ERR_NOMEM;
 		if (!lp_kube_config_token(cfg, 0)) {
-			cfg_msg(msg, "kubeconfig %s: users[%s].user.tokenFile: cannot read %s", path,
-				uname, cfg->token_file);
+			cfg_msg(msg, "kubeconfig %s: users[%s].user.tokenFile: cannot read %s",
+			        path, uname, cfg->token_file);
 			return LP_ERR_NOTFOUND;
 		}
 	}
@@ -566,7 +568,7 @@ static lp_err kubeconfig_parse(struct lp_kube_config *cfg, json_t *root, const c
 }
 
 lp_err lp_kube_config_from_kubeconfig(struct lp_kube_config **out, const char *path,
-				      const char *context, struct lp_buf *msg)
+                                      const char *context, struct lp_buf *msg)
 {
 	struct lp_kube_config *cfg = NULL;
 	char *owned_path = NULL, *text = NULL, *dir = NULL;
@@ -630,7 +632,7 @@ out:
 }
 
 lp_err lp_kube_config_load(struct lp_kube_config **out, const char *kubeconfig_path,
-			   struct lp_buf *msg)
+                           struct lp_buf *msg)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 

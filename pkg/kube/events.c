@@ -5,13 +5,13 @@
 #include "../util/mem.h"
 #include "gvr.h"
 
-#define EV_TABLE 512
+#define EV_TABLE       512
 #define EV_MAX_MESSAGE 1024
 
 struct ev_entry {
-	char *key;     /* object + type + reason + message */
-	char *ns;      /* where the Event lives */
-	char *name;    /* its name, once created */
+	char *key;  /* object + type + reason + message */
+	char *ns;   /* where the Event lives */
+	char *name; /* its name, once created */
 	char first_ts[21];
 	uint64_t last_ms;
 	long count;
@@ -39,7 +39,7 @@ struct lp_kube_events {
 };
 
 lp_err lp_kube_events_new(struct lp_kube_events **out, struct lp_kube_client *c,
-			  const char *component, const char *events_ns, uint64_t dedup_ms)
+                          const char *component, const char *events_ns, uint64_t dedup_ms)
 {
 	struct lp_kube_events *ev;
 
@@ -130,8 +130,8 @@ static struct ev_entry *slot(struct lp_kube_events *ev)
 }
 
 static lp_err start(struct lp_kube_events *ev, const char *method, const char *path,
-		    const char *ctype, json_t *body, const char *key, int is_patch,
-		    json_t *create_body);
+                    const char *ctype, json_t *body, const char *key, int is_patch,
+                    json_t *create_body);
 
 static void on_done(void *arg, struct lp_kube_resp *resp)
 {
@@ -146,7 +146,7 @@ static void on_done(void *arg, struct lp_kube_resp *resp)
 		lp_buf_init(&path, 4096);
 		if (lp_kube_path(&path, &lp_kube_gvr_events, ns, NULL, NULL) != LP_OK ||
 		    start(ev, "POST", lp_buf_str(&path), "application/json", r->create_body, r->key,
-			  0, NULL) != LP_OK)
+		          0, NULL) != LP_OK)
 			ev->stats.failed++;
 		lp_buf_free(&path);
 	} else if (resp->err) {
@@ -160,8 +160,8 @@ static void on_done(void *arg, struct lp_kube_resp *resp)
 }
 
 static lp_err start(struct lp_kube_events *ev, const char *method, const char *path,
-		    const char *ctype, json_t *body, const char *key, int is_patch,
-		    json_t *create_body)
+                    const char *ctype, json_t *body, const char *key, int is_patch,
+                    json_t *create_body)
 {
 	struct ev_req *r = lp_calloc(1, sizeof(*r));
 	struct lp_kube_req req = {0};
@@ -197,8 +197,8 @@ static lp_err start(struct lp_kube_events *ev, const char *method, const char *p
 	return err;
 }
 
-lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj,
-		     const char *type, const char *reason, const char *message)
+lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj, const char *type,
+                     const char *reason, const char *message)
 {
 	struct lp_loop *loop = lp_kube_client_loop(ev->c);
 	uint64_t now = lp_loop_now_ms(loop);
@@ -216,7 +216,7 @@ lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj
 	lp_buf_init(&path, 4096);
 	lp_buf_init(&name, 512);
 	err = lp_buf_addf(&key, "%s\n%s\n%s\n%s\n%s\n%s\n%s", obj->kind, ns, obj->name,
-			  obj->uid ? obj->uid : "", type, reason, msg);
+	                  obj->uid ? obj->uid : "", type, reason, msg);
 	if (err)
 		goto out;
 	lp_clock_rfc3339(ts);
@@ -226,7 +226,7 @@ lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj
 		goto out;
 	}
 	inv = json_pack("{s:s, s:s, s:s}", "kind", obj->kind, "name", obj->name, "namespace",
-			obj->ns ? obj->ns : "");
+	                obj->ns ? obj->ns : "");
 	if (!inv) {
 		err = LP_ERR_NOMEM;
 		goto out;
@@ -244,7 +244,7 @@ lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj
 		x ^= x << 5;
 		ev->rng = x ? x : 1;
 		err = lp_buf_addf(&name, "%.200s.%llx%08x", obj->name,
-				  (unsigned long long)lp_clock_mono_ns(), ev->rng);
+		                  (unsigned long long)lp_clock_mono_ns(), ev->rng);
 		if (err)
 			goto out;
 		e = slot(ev);
@@ -262,12 +262,12 @@ lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj
 	e->count++;
 	e->last_ms = now;
 	body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O, s:s, s:s, s:s, s:i, s:s, s:s, s:{s:s}, "
-			 "s:s, s:s}",
-			 "apiVersion", "v1", "kind", "Event", "metadata", "name", e->name,
-			 "namespace", e->ns, "involvedObject", inv, "reason", reason, "message",
-			 msg, "type", type, "count", (json_int_t)e->count, "firstTimestamp",
-			 e->first_ts, "lastTimestamp", ts, "source", "component", ev->component,
-			 "reportingComponent", ev->component, "reportingInstance", ev->component);
+	                 "s:s, s:s}",
+	                 "apiVersion", "v1", "kind", "Event", "metadata", "name", e->name,
+	                 "namespace", e->ns, "involvedObject", inv, "reason", reason, "message",
+	                 msg, "type", type, "count", (json_int_t)e->count, "firstTimestamp",
+	                 e->first_ts, "lastTimestamp", ts, "source", "component", ev->component,
+	                 "reportingComponent", ev->component, "reportingInstance", ev->component);
 	if (!body) {
 		err = LP_ERR_NOMEM;
 		goto out;
@@ -275,15 +275,15 @@ lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj
 	if (e->count == 1) {
 		err = lp_kube_path(&path, &lp_kube_gvr_events, e->ns, NULL, NULL);
 		if (!err)
-			err = start(ev, "POST", lp_buf_str(&path), "application/json", body, e->key, 0,
-				    NULL);
+			err = start(ev, "POST", lp_buf_str(&path), "application/json", body, e->key,
+			            0, NULL);
 	} else {
 		patch = json_pack("{s:i, s:s}", "count", (json_int_t)e->count, "lastTimestamp", ts);
 		err = patch ? lp_kube_path(&path, &lp_kube_gvr_events, e->ns, e->name, NULL)
-			    : LP_ERR_NOMEM;
+		            : LP_ERR_NOMEM;
 		if (!err)
 			err = start(ev, "PATCH", lp_buf_str(&path), "application/merge-patch+json",
-				    patch, e->key, 1, body);
+			            patch, e->key, 1, body);
 	}
 	if (err)
 		ev->stats.failed++;

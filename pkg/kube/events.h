@@ -13,13 +13,13 @@
 
 struct lp_kube_events;
 
-struct lp_kube_objref { /* the involvedObject; strings borrowed */
+struct lp_kube_objref {          /* the involvedObject; strings borrowed */
 	const char *api_version; /* "logplane.io/v1alpha1" */
 	const char *kind;        /* "LogPipeline" */
 	const char *ns;          /* object's namespace ("" / NULL for cluster-scoped) */
 	const char *name;
-	const char *uid;         /* optional */
-	const char *rv;          /* optional resourceVersion */
+	const char *uid; /* optional */
+	const char *rv;  /* optional resourceVersion */
 };
 
 struct lp_kube_events_stats {
@@ -30,14 +30,14 @@ struct lp_kube_events_stats {
  * events_ns: where events of cluster-scoped objects go (e.g. "default").
  * Both copied. dedup_ms 0 = 60000. */
 LP_WUR lp_err lp_kube_events_new(struct lp_kube_events **out, struct lp_kube_client *c,
-				 const char *component, const char *events_ns, uint64_t dedup_ms);
+                                 const char *component, const char *events_ns, uint64_t dedup_ms);
 /* Cancels requests in flight and frees. NULL-safe. */
 void lp_kube_events_free(struct lp_kube_events *ev);
 
 /* Records an event. type: "Normal" or "Warning". Returns LP_OK when sent or
  * suppressed as a duplicate. */
 LP_WUR lp_err lp_kube_event(struct lp_kube_events *ev, const struct lp_kube_objref *obj,
-			    const char *type, const char *reason, const char *message);
+                            const char *type, const char *reason, const char *message);
 
 const struct lp_kube_events_stats *lp_kube_events_stats(const struct lp_kube_events *ev);
 

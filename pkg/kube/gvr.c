@@ -28,8 +28,8 @@ lp_err lp_kube_escape(struct lp_buf *out, const char *s)
 
 	for (; *s && !err; s++) {
 		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
 			err = lp_buf_addc(out, (char)ch);
 		} else {
 			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
@@ -47,7 +47,7 @@ lp_err lp_kube_api_version(struct lp_buf *out, const struct lp_kube_gvr *gvr)
 }
 
 lp_err lp_kube_path(struct lp_buf *out, const struct lp_kube_gvr *gvr, const char *ns,
-		    const char *name, const char *sub)
+                    const char *name, const char *sub)
 {
 	int has_ns = ns && *ns;
 	lp_err err;

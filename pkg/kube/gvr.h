@@ -13,12 +13,11 @@ struct lp_kube_gvr {
 };
 
 /* Well-known kinds (read-only tables). */
-extern const struct lp_kube_gvr lp_kube_gvr_namespaces, lp_kube_gvr_configmaps,
-	lp_kube_gvr_secrets, lp_kube_gvr_serviceaccounts, lp_kube_gvr_services, lp_kube_gvr_events,
-	lp_kube_gvr_daemonsets, lp_kube_gvr_statefulsets, lp_kube_gvr_deployments,
-	lp_kube_gvr_pdbs, lp_kube_gvr_clusterroles, lp_kube_gvr_clusterrolebindings,
-	lp_kube_gvr_roles, lp_kube_gvr_rolebindings, lp_kube_gvr_leases, lp_kube_gvr_logpipelines,
-	lp_kube_gvr_logoutputs;
+extern const struct lp_kube_gvr lp_kube_gvr_namespaces, lp_kube_gvr_configmaps, lp_kube_gvr_secrets,
+    lp_kube_gvr_serviceaccounts, lp_kube_gvr_services, lp_kube_gvr_events, lp_kube_gvr_daemonsets,
+    lp_kube_gvr_statefulsets, lp_kube_gvr_deployments, lp_kube_gvr_pdbs, lp_kube_gvr_clusterroles,
+    lp_kube_gvr_clusterrolebindings, lp_kube_gvr_roles, lp_kube_gvr_rolebindings,
+    lp_kube_gvr_leases, lp_kube_gvr_logpipelines, lp_kube_gvr_logoutputs;
 
 /* Appends "/api/v1[/namespaces/NS]/RES[/NAME[/SUB]]" (or "/apis/G/V/...") to out.
  * ns NULL or "" on a namespaced kind means all namespaces (a collection only);
@@ -26,7 +25,7 @@ extern const struct lp_kube_gvr lp_kube_gvr_namespaces, lp_kube_gvr_configmaps,
  * percent-encoded. LP_ERR_INVALID (naming the argument) when the combination is
  * impossible; out is freed on failure like any lp_buf. */
 LP_WUR lp_err lp_kube_path(struct lp_buf *out, const struct lp_kube_gvr *gvr, const char *ns,
-			   const char *name, const char *sub);
+                           const char *name, const char *sub);
 
 /* Appends s percent-encoded for a query value or path segment (RFC 3986
  * unreserved characters are kept). */

@@ -3,10 +3,10 @@
 #include "../util/mem.h"
 #include "gvr.h"
 
-#define INF_MAX_LINE ((size_t)32 * 1024 * 1024)
+#define INF_MAX_LINE        ((size_t)32 * 1024 * 1024)
 #define INF_BACKOFF_BASE_MS 500u
-#define INF_BACKOFF_CAP_MS 30000u
-#define INF_QUICK_END_MS 1000u /* a watch ending sooner, without events, backs off */
+#define INF_BACKOFF_CAP_MS  30000u
+#define INF_QUICK_END_MS    1000u /* a watch ending sooner, without events, backs off */
 
 struct entry {
 	char *key;
@@ -45,8 +45,8 @@ struct lp_kube_informer {
 
 	/* current watch */
 	struct lp_kube_lines lines;
-	int watch_gone;      /* ERROR event with code 410 */
-	int watch_bad;       /* a line we could not use */
+	int watch_gone; /* ERROR event with code 410 */
+	int watch_bad;  /* a line we could not use */
 	uint64_t watch_events;
 	uint64_t watch_start_ms;
 
@@ -77,7 +77,7 @@ static lp_err emit_line(char *s, size_t n, lp_err (*fn)(void *, const char *, si
 }
 
 lp_err lp_kube_lines_feed(struct lp_kube_lines *l, const char *data, size_t len,
-			  lp_err (*fn)(void *arg, const char *line, size_t len), void *arg)
+                          lp_err (*fn)(void *arg, const char *line, size_t len), void *arg)
 {
 	lp_err err;
 
@@ -200,7 +200,7 @@ static char *obj_key(json_t *obj)
 static const char *obj_rv(json_t *obj)
 {
 	const char *rv =
-		json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 
 	return rv ? rv : "";
 }
@@ -301,7 +301,7 @@ static lp_err delete_obj(struct lp_kube_informer *inf, json_t *obj)
 /* ---- list / watch ---- */
 
 static void schedule(struct lp_kube_informer *inf, uint64_t delay_ms,
-		     int64_t (*fn)(struct lp_loop *, void *));
+                     int64_t (*fn)(struct lp_loop *, void *));
 static void start_list(struct lp_kube_informer *inf);
 static void start_watch(struct lp_kube_informer *inf);
 
@@ -316,7 +316,7 @@ static uint64_t next_backoff(struct lp_kube_informer *inf)
 	if (inf->failures < 30)
 		inf->failures++;
 	return lp_kube_backoff_ms((int)inf->failures, INF_BACKOFF_BASE_MS, INF_BACKOFF_CAP_MS, -1,
-				  inf->rng);
+	                          inf->rng);
 }
 
 static lp_err add_query(struct lp_buf *b, int *first, const char *k, const char *v)
@@ -378,7 +378,7 @@ static int64_t on_watch_timer(struct lp_loop *loop, void *arg)
 }
 
 static void schedule(struct lp_kube_informer *inf, uint64_t delay_ms,
-		     int64_t (*fn)(struct lp_loop *, void *))
+                     int64_t (*fn)(struct lp_loop *, void *))
 {
 	struct lp_loop *loop = lp_kube_client_loop(inf->client);
 
@@ -523,7 +523,8 @@ static lp_err on_line(void *arg, const char *line, size_t len)
 	} else if (strcmp(type, "ERROR") == 0) {
 		json_int_t code = json_integer_value(json_object_get(obj, "code"));
 		const char *reason = json_string_value(json_object_get(obj, "reason"));
-		if (code == 410 || (reason && (!strcmp(reason, "Expired") || !strcmp(reason, "Gone"))))
+		if (code == 410 ||
+		    (reason && (!strcmp(reason, "Expired") || !strcmp(reason, "Gone"))))
 			inf->watch_gone = 1;
 		err = LP_ERR_GONE; /* any ERROR ends this watch */
 	} else if (strcmp(type, "BOOKMARK") == 0) {
@@ -613,8 +614,8 @@ static void start_watch(struct lp_kube_informer *inf)
 /* ---- public ---- */
 
 lp_err lp_kube_informer_new(struct lp_kube_informer **out, struct lp_kube_client *client,
-			    const struct lp_kube_informer_opts *opts,
-			    const struct lp_kube_informer_ops *ops, void *arg)
+                            const struct lp_kube_informer_opts *opts,
+                            const struct lp_kube_informer_ops *ops, void *arg)
 {
 	struct lp_kube_informer *inf;
 
@@ -705,7 +706,7 @@ const char *lp_kube_informer_rv(const struct lp_kube_informer *inf, const char *
 }
 
 void lp_kube_informer_foreach(const struct lp_kube_informer *inf,
-			      int (*fn)(void *arg, const char *key, void *kept), void *arg)
+                              int (*fn)(void *arg, const char *key, void *kept), void *arg)
 {
 	for (size_t i = 0; i < inf->nbuckets; i++)
 		for (struct entry *e = inf->buckets[i]; e; e = e->next)

@@ -57,14 +57,14 @@ struct lp_kube_informer_stats {
 	uint64_t relists;        /* relists after 410 or a failed resume */
 	uint64_t events;         /* watch events received (incl. bookmarks) */
 	uint64_t bookmarks;
-	uint64_t errors;         /* failed lists/watches */
+	uint64_t errors; /* failed lists/watches */
 };
 
 /* New stopped informer in *out. client borrowed (must outlive it); ops copied;
  * arg passed to every op. */
 LP_WUR lp_err lp_kube_informer_new(struct lp_kube_informer **out, struct lp_kube_client *client,
-				   const struct lp_kube_informer_opts *opts,
-				   const struct lp_kube_informer_ops *ops, void *arg);
+                                   const struct lp_kube_informer_opts *opts,
+                                   const struct lp_kube_informer_ops *ops, void *arg);
 /* Starts listing (asynchronously, on the client's loop). */
 LP_WUR lp_err lp_kube_informer_start(struct lp_kube_informer *inf);
 /* Stops (cancels the list/watch; no op is called afterwards) and frees the cache
@@ -83,7 +83,7 @@ const char *lp_kube_informer_rv(const struct lp_kube_informer *inf, const char *
 /* Calls fn for each cached object in no particular order; fn must not modify
  * the informer. A non-zero return stops the iteration. */
 void lp_kube_informer_foreach(const struct lp_kube_informer *inf,
-			      int (*fn)(void *arg, const char *key, void *kept), void *arg);
+                              int (*fn)(void *arg, const char *key, void *kept), void *arg);
 const struct lp_kube_informer_stats *lp_kube_informer_stats(const struct lp_kube_informer *inf);
 /* Last resourceVersion seen (list, event or bookmark), borrowed, or NULL. */
 const char *lp_kube_informer_last_rv(const struct lp_kube_informer *inf);
@@ -102,6 +102,6 @@ void lp_kube_lines_free(struct lp_kube_lines *l);
  * is NUL-terminated, borrowed). Stops and returns fn's non-zero return, or
  * LP_ERR_TOO_LARGE / LP_ERR_NOMEM. */
 LP_WUR lp_err lp_kube_lines_feed(struct lp_kube_lines *l, const char *data, size_t len,
-				 lp_err (*fn)(void *arg, const char *line, size_t len), void *arg);
+                                 lp_err (*fn)(void *arg, const char *line, size_t len), void *arg);
 
 #endif

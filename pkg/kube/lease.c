@@ -93,21 +93,21 @@ static json_t *lease_body(struct lp_kube_lease *l, const char *rv, int release)
 	if (!l->acquire_time && !release && set_str(&l->acquire_time, now) != LP_OK)
 		return NULL;
 	spec = json_pack("{s:s, s:i, s:s, s:i}", "holderIdentity", release ? "" : l->identity,
-			 "leaseDurationSeconds",
-			 (json_int_t)(release ? 1 : (l->o.duration_ms + 999) / 1000), "renewTime",
-			 now, "leaseTransitions", (json_int_t)l->transitions);
+	                 "leaseDurationSeconds",
+	                 (json_int_t)(release ? 1 : (l->o.duration_ms + 999) / 1000), "renewTime",
+	                 now, "leaseTransitions", (json_int_t)l->transitions);
 	if (spec && l->acquire_time)
 		json_object_set_new(spec, "acquireTime", json_string(l->acquire_time));
 	md = json_pack("{s:s, s:s}", "name", l->name, "namespace", l->ns);
 	if (md && rv)
 		json_object_set_new(md, "resourceVersion", json_string(rv));
 	o = json_pack("{s:s, s:s, s:o*, s:o*}", "apiVersion", "coordination.k8s.io/v1", "kind",
-		      "Lease", "metadata", md, "spec", spec);
+	              "Lease", "metadata", md, "spec", spec);
 	return o;
 }
 
 static lp_err send(struct lp_kube_lease *l, const char *method, int item, json_t *body,
-		   lp_kube_done_cb cb)
+                   lp_kube_done_cb cb)
 {
 	struct lp_buf path;
 	struct lp_kube_req req = {0};
@@ -180,14 +180,15 @@ static void on_get(void *arg, struct lp_kube_resp *r)
 	{
 		json_t *body;
 		int ours = holder && strcmp(holder, l->identity) == 0;
-		l->transitions = (long)json_integer_value(json_object_get(spec, "leaseTransitions"));
+		l->transitions =
+		    (long)json_integer_value(json_object_get(spec, "leaseTransitions"));
 		if (!ours) {
 			l->transitions++; /* as client-go: any change of holder, "" included */
 			lp_free(l->acquire_time);
 			l->acquire_time = NULL;
 		} else if (!l->acquire_time) {
 			(void)set_str(&l->acquire_time,
-				      json_string_value(json_object_get(spec, "acquireTime")));
+			              json_string_value(json_object_get(spec, "acquireTime")));
 		}
 		body = lease_body(l, rv, 0);
 		err = body ? send(l, "PUT", 1, body, on_write) : LP_ERR_NOMEM;
@@ -254,7 +255,7 @@ static void schedule(struct lp_kube_lease *l, uint64_t delay_ms)
 }
 
 lp_err lp_kube_lease_new(struct lp_kube_lease **out, struct lp_kube_client *c,
-			 const struct lp_kube_lease_opts *opts)
+                         const struct lp_kube_lease_opts *opts)
 {
 	struct lp_kube_lease *l;
 
@@ -324,7 +325,7 @@ static int64_t on_release_now(struct lp_loop *loop, void *arg)
 }
 
 lp_err lp_kube_lease_release(struct lp_kube_lease *l, void (*done)(void *arg, lp_err err),
-			     void *arg)
+                             void *arg)
 {
 	struct lp_loop *loop = lp_kube_client_loop(l->c);
 	int was_leading = l->leading;

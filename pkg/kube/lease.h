@@ -18,19 +18,19 @@
 struct lp_kube_lease;
 
 struct lp_kube_lease_opts {
-	const char *ns;           /* copied */
-	const char *name;         /* copied */
-	const char *identity;     /* copied; e.g. hostname + "_" + random */
-	uint64_t duration_ms;     /* default 15000 */
-	uint64_t renew_ms;        /* default 5000 */
-	uint64_t retry_ms;        /* default 2000 */
+	const char *ns;                /* copied */
+	const char *name;              /* copied */
+	const char *identity;          /* copied; e.g. hostname + "_" + random */
+	uint64_t duration_ms;          /* default 15000 */
+	uint64_t renew_ms;             /* default 5000 */
+	uint64_t retry_ms;             /* default 2000 */
 	void (*on_started)(void *arg); /* became leader */
 	void (*on_stopped)(void *arg); /* lost leadership (not called by release/free) */
 	void *arg;
 };
 
 LP_WUR lp_err lp_kube_lease_new(struct lp_kube_lease **out, struct lp_kube_client *c,
-				const struct lp_kube_lease_opts *opts);
+                                const struct lp_kube_lease_opts *opts);
 /* Begins trying to acquire (asynchronously). */
 LP_WUR lp_err lp_kube_lease_start(struct lp_kube_lease *l);
 /* 1 while leading. */
@@ -38,7 +38,7 @@ int lp_kube_lease_leading(const struct lp_kube_lease *l);
 /* Stops renewing and, if leading, clears holderIdentity; done(arg, err) runs when
  * the write finished (or at once when not leading). done may be NULL. */
 LP_WUR lp_err lp_kube_lease_release(struct lp_kube_lease *l, void (*done)(void *arg, lp_err err),
-				    void *arg);
+                                    void *arg);
 /* Cancels everything (no release write) and frees. NULL-safe. */
 void lp_kube_lease_free(struct lp_kube_lease *l);
 

@@ -7,12 +7,12 @@
 
 struct item {
 	char *key;
-	uint64_t due;      /* when queued */
-	uint64_t seq;      /* FIFO among equal due times */
+	uint64_t due;       /* when queued */
+	uint64_t seq;       /* FIFO among equal due times */
 	uint64_t dirty_due; /* added while in flight: when to run again, else NO_DUE */
 	unsigned failures;
 	int inflight;
-	size_t idx; /* heap position or NO_IDX */
+	size_t idx;        /* heap position or NO_IDX */
 	struct item *next; /* hash chain */
 };
 
@@ -229,7 +229,7 @@ static void kick(struct lp_kube_wq *wq)
 /* ---- public ---- */
 
 lp_err lp_kube_wq_new(struct lp_kube_wq **out, struct lp_loop *loop,
-		      const struct lp_kube_wq_opts *opts, lp_kube_wq_fn fn, void *arg)
+                      const struct lp_kube_wq_opts *opts, lp_kube_wq_fn fn, void *arg)
 {
 	struct lp_kube_wq *wq;
 

@@ -27,17 +27,17 @@ struct lp_kube_wq;
 typedef void (*lp_kube_wq_fn)(void *arg, struct lp_kube_wq *wq, const char *key);
 
 struct lp_kube_wq_opts {
-	uint64_t debounce_ms;     /* default 100 (0 here means default; use 1 for ~none) */
-	uint64_t backoff_base_ms; /* default 200 */
-	uint64_t backoff_cap_ms;  /* default 60000 */
-	size_t max_keys;          /* default 100000 */
-	unsigned max_inflight;    /* default 1 */
+	uint64_t debounce_ms;         /* default 100 (0 here means default; use 1 for ~none) */
+	uint64_t backoff_base_ms;     /* default 200 */
+	uint64_t backoff_cap_ms;      /* default 60000 */
+	size_t max_keys;              /* default 100000 */
+	unsigned max_inflight;        /* default 1 */
 	const struct lp_clock *clock; /* default: the loop's clock, else lp_clock_system */
 };
 
 /* New queue. loop may be NULL (then use lp_kube_wq_poll). opts may be NULL. */
 LP_WUR lp_err lp_kube_wq_new(struct lp_kube_wq **out, struct lp_loop *loop,
-			     const struct lp_kube_wq_opts *opts, lp_kube_wq_fn fn, void *arg);
+                             const struct lp_kube_wq_opts *opts, lp_kube_wq_fn fn, void *arg);
 /* NULL-safe; keys in flight are dropped (done() must not be called after). */
 void lp_kube_wq_free(struct lp_kube_wq *wq);
 
@@ -55,7 +55,7 @@ void lp_kube_wq_forget(struct lp_kube_wq *wq, const char *key);
  * next key is due, or -1 when none is waiting. */
 int64_t lp_kube_wq_poll(struct lp_kube_wq *wq);
 
-size_t lp_kube_wq_len(const struct lp_kube_wq *wq);      /* queued, not in flight */
+size_t lp_kube_wq_len(const struct lp_kube_wq *wq); /* queued, not in flight */
 size_t lp_kube_wq_inflight(const struct lp_kube_wq *wq);
 /* Failures recorded for key (0 when none). */
 unsigned lp_kube_wq_failures(const struct lp_kube_wq *wq, const char *key);

@@ -6,7 +6,7 @@
 #include "mem.h"
 
 #define LOOP_MAX_EVENTS 64
-#define NOT_IN_HEAP SIZE_MAX
+#define NOT_IN_HEAP     SIZE_MAX
 
 struct lp_loop_fd {
 	int fd;
@@ -100,7 +100,7 @@ static uint32_t to_epoll(unsigned events)
 }
 
 lp_err lp_loop_fd_add(struct lp_loop *l, int fd, unsigned events, lp_loop_fd_cb cb, void *arg,
-		      struct lp_loop_fd **out)
+                      struct lp_loop_fd **out)
 {
 	struct lp_loop_fd *w;
 	struct epoll_event ev = {0};
@@ -248,7 +248,7 @@ static uint64_t due_in(struct lp_loop *l, int64_t delay_ms)
 }
 
 lp_err lp_loop_timer_add(struct lp_loop *l, int64_t delay_ms, lp_loop_timer_cb cb, void *arg,
-			 struct lp_loop_timer **out)
+                         struct lp_loop_timer **out)
 {
 	struct lp_loop_timer *t;
 	lp_err err;

@@ -16,7 +16,7 @@ struct lp_loop;
 struct lp_loop_fd;    /* an fd watch; owned by the loop */
 struct lp_loop_timer; /* a timer; owned by the loop */
 
-#define LP_LOOP_READ 1u
+#define LP_LOOP_READ  1u
 #define LP_LOOP_WRITE 2u
 #define LP_LOOP_ERROR 4u /* error or hang-up (reported whatever was asked) */
 
@@ -37,7 +37,7 @@ void lp_loop_free(struct lp_loop *loop);
  * remove the watch before closing it. *out (optional) gets the handle.
  * LP_ERR_INVALID if fd is already watched. */
 LP_WUR lp_err lp_loop_fd_add(struct lp_loop *loop, int fd, unsigned events, lp_loop_fd_cb cb,
-			     void *arg, struct lp_loop_fd **out);
+                             void *arg, struct lp_loop_fd **out);
 /* Changes the events of a watch. */
 LP_WUR lp_err lp_loop_fd_set(struct lp_loop *loop, struct lp_loop_fd *w, unsigned events);
 /* Removes and releases a watch; NULL-safe. */
@@ -46,7 +46,7 @@ void lp_loop_fd_del(struct lp_loop *loop, struct lp_loop_fd *w);
 /* Calls cb after delay_ms (>= 0). *out (optional) gets the handle, valid until
  * cb returns a negative value or lp_loop_timer_del. */
 LP_WUR lp_err lp_loop_timer_add(struct lp_loop *loop, int64_t delay_ms, lp_loop_timer_cb cb,
-				void *arg, struct lp_loop_timer **out);
+                                void *arg, struct lp_loop_timer **out);
 /* Re-arms a pending timer to fire delay_ms from now. No effect from inside the
  * timer's own callback: there its return value decides. */
 void lp_loop_timer_set(struct lp_loop *loop, struct lp_loop_timer *t, int64_t delay_ms);

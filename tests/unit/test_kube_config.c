@@ -33,37 +33,36 @@ static const char *tpath(const char *name)
 
 /* base64 of "-----BEGIN CERTIFICATE-----\nCA\n" etc. are irrelevant: the loader
  * only decodes; TLS reads them later. */
-static const char *kc_two_contexts =
-	"apiVersion: v1\n"
-	"kind: Config\n"
-	"current-context: dev\n"
-	"clusters:\n"
-	"- name: c1\n"
-	"  cluster:\n"
-	"    server: https://127.0.0.1:6443/\n"
-	"    certificate-authority-data: aGVsbG8gQ0E=\n"
-	"- name: c2\n"
-	"  cluster:\n"
-	"    server: https://[::1]:7443\n"
-	"    certificate-authority: ca.pem\n"
-	"contexts:\n"
-	"- name: dev\n"
-	"  context: {cluster: c1, user: u1, namespace: team-a}\n"
-	"- name: prod\n"
-	"  context:\n"
-	"    cluster: c2\n"
-	"    user: u2\n"
-	"users:\n"
-	"- name: u1\n"
-	"  user:\n"
-	"    token: abc.def\n"
-	"    client-certificate-data: Y2VydA==\n"
-	"    client-key-data: a2V5\n"
-	"- name: u2\n"
-	"  user:\n"
-	"    tokenFile: tok\n"
-	"    client-certificate: cert.pem\n"
-	"    client-key: key.pem\n";
+static const char *kc_two_contexts = "apiVersion: v1\n"
+                                     "kind: Config\n"
+                                     "current-context: dev\n"
+                                     "clusters:\n"
+                                     "- name: c1\n"
+                                     "  cluster:\n"
+                                     "    server: https://127.0.0.1:6443/\n"
+                                     "    certificate-authority-data: aGVsbG8gQ0E=\n"
+                                     "- name: c2\n"
+                                     "  cluster:\n"
+                                     "    server: https://[::1]:7443\n"
+                                     "    certificate-authority: ca.pem\n"
+                                     "contexts:\n"
+                                     "- name: dev\n"
+                                     "  context: {cluster: c1, user: u1, namespace: team-a}\n"
+                                     "- name: prod\n"
+                                     "  context:\n"
+                                     "    cluster: c2\n"
+                                     "    user: u2\n"
+                                     "users:\n"
+                                     "- name: u1\n"
+                                     "  user:\n"
+                                     "    token: abc.def\n"
+                                     "    client-certificate-data: Y2VydA==\n"
+                                     "    client-key-data: a2V5\n"
+                                     "- name: u2\n"
+                                     "  user:\n"
+                                     "    tokenFile: tok\n"
+                                     "    client-certificate: cert.pem\n"
+                                     "    client-key: key.pem\n";
 
 static void t_kubeconfig_current_context(void)
 {
@@ -139,43 +138,43 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{"no current context", "clusters: []\n", NULL, LP_ERR_INVALID, "current-context"},
-	{"unknown context", "current-context: x\ncontexts: []\n", NULL, LP_ERR_NOTFOUND,
-	 "no context named \"x\""},
-	{"missing cluster", "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n",
-	 NULL, LP_ERR_NOTFOUND, "no cluster named \"c\""},
-	{"no server",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
-	 "c\n  cluster: {}\n",
-	 NULL, LP_ERR_INVALID, "clusters[c].cluster.server"},
-	{"plain http",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
-	 "c\n  cluster: {server: 'http://h:1'}\n",
-	 NULL, LP_ERR_INVALID, "https://"},
-	{"insecure refused",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
-	 "c\n  cluster: {server: 'https://h:1', insecure-skip-tls-verify: true}\n",
-	 NULL, LP_ERR_UNSUPPORTED, "insecure-skip-tls-verify"},
-	{"bad base64",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
-	 "c\n  cluster: {server: 'https://h:1', certificate-authority-data: '!!'}\n",
-	 NULL, LP_ERR_PARSE, "certificate-authority-data"},
-	{"exec unsupported",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- "
-	 "name: c\n  cluster: {server: 'https://h:1'}\nusers:\n- name: u\n  user: {exec: {command: "
-	 "aws}}\n",
-	 NULL, LP_ERR_UNSUPPORTED, "users[u].user"},
-	{"cert without key",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- "
-	 "name: c\n  cluster: {server: 'https://h:1'}\nusers:\n- name: u\n  user: "
-	 "{client-certificate-data: Y2VydA==}\n",
-	 NULL, LP_ERR_INVALID, "client-key"},
-	{"missing ca file",
-	 "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
-	 "c\n  cluster: {server: 'https://h:1', certificate-authority: nope.pem}\n",
-	 NULL, LP_ERR_NOTFOUND, "nope.pem"},
-	{"not yaml", "a: [b\n", NULL, LP_ERR_PARSE, "not valid YAML"},
-	{"not a mapping", "- a\n- b\n", NULL, LP_ERR_PARSE, "not a YAML mapping"},
+    {"no current context", "clusters: []\n", NULL, LP_ERR_INVALID, "current-context"},
+    {"unknown context", "current-context: x\ncontexts: []\n", NULL, LP_ERR_NOTFOUND,
+     "no context named \"x\""},
+    {"missing cluster", "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n", NULL,
+     LP_ERR_NOTFOUND, "no cluster named \"c\""},
+    {"no server",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
+     "c\n  cluster: {}\n",
+     NULL, LP_ERR_INVALID, "clusters[c].cluster.server"},
+    {"plain http",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
+     "c\n  cluster: {server: 'http://h:1'}\n",
+     NULL, LP_ERR_INVALID, "https://"},
+    {"insecure refused",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
+     "c\n  cluster: {server: 'https://h:1', insecure-skip-tls-verify: true}\n",
+     NULL, LP_ERR_UNSUPPORTED, "insecure-skip-tls-verify"},
+    {"bad base64",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
+     "c\n  cluster: {server: 'https://h:1', certificate-authority-data: '!!'}\n",
+     NULL, LP_ERR_PARSE, "certificate-authority-data"},
+    {"exec unsupported",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- "
+     "name: c\n  cluster: {server: 'https://h:1'}\nusers:\n- name: u\n  user: {exec: {command: "
+     "aws}}\n",
+     NULL, LP_ERR_UNSUPPORTED, "users[u].user"},
+    {"cert without key",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- "
+     "name: c\n  cluster: {server: 'https://h:1'}\nusers:\n- name: u\n  user: "
+     "{client-certificate-data: Y2VydA==}\n",
+     NULL, LP_ERR_INVALID, "client-key"},
+    {"missing ca file",
+     "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: "
+     "c\n  cluster: {server: 'https://h:1', certificate-authority: nope.pem}\n",
+     NULL, LP_ERR_NOTFOUND, "nope.pem"},
+    {"not yaml", "a: [b\n", NULL, LP_ERR_PARSE, "not valid YAML"},
+    {"not a mapping", "- a\n- b\n", NULL, LP_ERR_PARSE, "not a YAML mapping"},
 };
 
 static void t_kubeconfig_errors(void)
@@ -191,10 +190,10 @@ static void t_kubeconfig_errors(void)
 		err = lp_kube_config_from_kubeconfig(&cfg, tpath("bad"), c->context, &msg);
 		if (err != c->want)
 			lp_test_fail(__FILE__, __LINE__, "%s: err %d, want %d (%s)", c->name, err,
-				     c->want, lp_buf_str(&msg));
+			             c->want, lp_buf_str(&msg));
 		if (!strstr(lp_buf_str(&msg), c->msg_has))
 			lp_test_fail(__FILE__, __LINE__, "%s: message \"%s\" lacks \"%s\"", c->name,
-				     lp_buf_str(&msg), c->msg_has);
+			             lp_buf_str(&msg), c->msg_has);
 		LP_CHECK(cfg == NULL);
 		lp_kube_config_free(cfg);
 		lp_buf_free(&msg);
@@ -286,11 +285,11 @@ static void t_in_cluster(void)
 }
 
 static const struct lp_test tests[] = {
-	{"kubeconfig_current_context", t_kubeconfig_current_context},
-	{"kubeconfig_named_context_files", t_kubeconfig_named_context_files},
-	{"kubeconfig_errors", t_kubeconfig_errors},
-	{"kubeconfig_env_default", t_kubeconfig_env_default},
-	{"in_cluster", t_in_cluster},
+    {"kubeconfig_current_context", t_kubeconfig_current_context},
+    {"kubeconfig_named_context_files", t_kubeconfig_named_context_files},
+    {"kubeconfig_errors", t_kubeconfig_errors},
+    {"kubeconfig_env_default", t_kubeconfig_env_default},
+    {"in_cluster", t_in_cluster},
 };
 
 int main(void)
@@ -298,7 +297,8 @@ int main(void)
 	char cmd[600];
 	int rc;
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/lp-kcfg-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/lp-kcfg-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		printf("FAIL kube_config:setup: mkdtemp\n");
 		return 1;

@@ -23,36 +23,36 @@ struct status_case {
 };
 
 static const struct status_case status_cases[] = {
-	{200, "{}", LP_OK, "", ""},
-	{201, NULL, LP_OK, "", ""},
-	{0, NULL, LP_ERR_HTTP, "", ""},
-	{404,
-	 "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
-	 "\"configmaps \\\"x\\\" not found\",\"reason\":\"NotFound\",\"code\":404}",
-	 LP_ERR_NOTFOUND, "NotFound", "configmaps \"x\" not found"},
-	{409, "{\"kind\":\"Status\",\"reason\":\"AlreadyExists\",\"message\":\"exists\"}",
-	 LP_ERR_CONFLICT, "AlreadyExists", "exists"},
-	{409, "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"modified\"}",
-	 LP_ERR_CONFLICT, "Conflict", "modified"},
-	{410, "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"too old resource version\"}",
-	 LP_ERR_GONE, "Expired", "too old resource version"},
-	{500, "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"x\"}", LP_ERR_GONE,
-	 "Expired", "x"},
-	{422,
-	 "{\"kind\":\"Status\",\"reason\":\"Invalid\",\"message\":\"spec.x: Invalid value\","
-	 "\"details\":{\"causes\":[{\"field\":\"spec.x\"}]}}",
-	 LP_ERR_INVALID, "Invalid", "spec.x: Invalid value"},
-	{401, "not json", LP_ERR_UNAUTHORIZED, "", ""},
-	{403, "{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"message\":\"no\"}",
-	 LP_ERR_FORBIDDEN, "Forbidden", "no"},
-	{415, "", LP_ERR_UNSUPPORTED, "", ""},
-	{429, "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"message\":\"slow\"}",
-	 LP_ERR_THROTTLED, "TooManyRequests", "slow"},
-	{500, "{\"kind\":\"NotStatus\",\"reason\":\"X\",\"message\":\"Y\"}", LP_ERR_SERVER, "", ""},
-	{503, NULL, LP_ERR_SERVER, "", ""},
-	{504, NULL, LP_ERR_TIMEOUT, "", ""},
-	{400, "{\"kind\":\"Status\",\"reason\":\"BadRequest\",\"message\":\"b\"}", LP_ERR_INVALID,
-	 "BadRequest", "b"},
+    {200, "{}", LP_OK, "", ""},
+    {201, NULL, LP_OK, "", ""},
+    {0, NULL, LP_ERR_HTTP, "", ""},
+    {404,
+     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+     "\"configmaps \\\"x\\\" not found\",\"reason\":\"NotFound\",\"code\":404}",
+     LP_ERR_NOTFOUND, "NotFound", "configmaps \"x\" not found"},
+    {409, "{\"kind\":\"Status\",\"reason\":\"AlreadyExists\",\"message\":\"exists\"}",
+     LP_ERR_CONFLICT, "AlreadyExists", "exists"},
+    {409, "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"modified\"}", LP_ERR_CONFLICT,
+     "Conflict", "modified"},
+    {410, "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"too old resource version\"}",
+     LP_ERR_GONE, "Expired", "too old resource version"},
+    {500, "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"x\"}", LP_ERR_GONE, "Expired",
+     "x"},
+    {422,
+     "{\"kind\":\"Status\",\"reason\":\"Invalid\",\"message\":\"spec.x: Invalid value\","
+     "\"details\":{\"causes\":[{\"field\":\"spec.x\"}]}}",
+     LP_ERR_INVALID, "Invalid", "spec.x: Invalid value"},
+    {401, "not json", LP_ERR_UNAUTHORIZED, "", ""},
+    {403, "{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"message\":\"no\"}", LP_ERR_FORBIDDEN,
+     "Forbidden", "no"},
+    {415, "", LP_ERR_UNSUPPORTED, "", ""},
+    {429, "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"message\":\"slow\"}",
+     LP_ERR_THROTTLED, "TooManyRequests", "slow"},
+    {500, "{\"kind\":\"NotStatus\",\"reason\":\"X\",\"message\":\"Y\"}", LP_ERR_SERVER, "", ""},
+    {503, NULL, LP_ERR_SERVER, "", ""},
+    {504, NULL, LP_ERR_TIMEOUT, "", ""},
+    {400, "{\"kind\":\"Status\",\"reason\":\"BadRequest\",\"message\":\"b\"}", LP_ERR_INVALID,
+     "BadRequest", "b"},
 };
 
 static void t_status_to_err(void)
@@ -64,11 +64,11 @@ static void t_status_to_err(void)
 	for (size_t i = 0; i < LP_TEST_COUNT(status_cases); i++) {
 		const struct status_case *c = &status_cases[i];
 		lp_err e = lp_kube_status_to_err(c->code, c->body, c->body ? strlen(c->body) : 0,
-						 &reason, &message);
+		                                 &reason, &message);
 		if (e != c->want || strcmp(lp_buf_str(&reason), c->reason) != 0 ||
 		    strcmp(lp_buf_str(&message), c->message) != 0)
 			lp_test_fail(__FILE__, __LINE__, "case %zu (%ld): got %d \"%s\" \"%s\"", i,
-				     c->code, e, lp_buf_str(&reason), lp_buf_str(&message));
+			             c->code, e, lp_buf_str(&reason), lp_buf_str(&message));
 	}
 	lp_buf_free(&reason);
 	lp_buf_free(&message);
@@ -82,8 +82,8 @@ static void t_backoff(void)
 	struct {
 		int n;
 		uint64_t lo, hi;
-	} rows[] = {{1, 125, 250}, {2, 250, 500}, {3, 500, 1000}, {8, 15000, 30000},
-		    {40, 15000, 30000}};
+	} rows[] = {
+	    {1, 125, 250}, {2, 250, 500}, {3, 500, 1000}, {8, 15000, 30000}, {40, 15000, 30000}};
 
 	for (size_t i = 0; i < LP_TEST_COUNT(rows); i++) {
 		uint64_t mn = UINT64_MAX, mx = 0;
@@ -95,9 +95,10 @@ static void t_backoff(void)
 				mx = d;
 		}
 		if (mn < rows[i].lo || mx > rows[i].hi || mn == mx)
-			lp_test_fail(__FILE__, __LINE__, "n=%d: range [%llu,%llu] not in [%llu,%llu]",
-				     rows[i].n, (unsigned long long)mn, (unsigned long long)mx,
-				     (unsigned long long)rows[i].lo, (unsigned long long)rows[i].hi);
+			lp_test_fail(
+			    __FILE__, __LINE__, "n=%d: range [%llu,%llu] not in [%llu,%llu]",
+			    rows[i].n, (unsigned long long)mn, (unsigned long long)mx,
+			    (unsigned long long)rows[i].lo, (unsigned long long)rows[i].hi);
 	}
 	/* Retry-After wins, capped */
 	LP_CHECK_INT(lp_kube_backoff_ms(1, 250, 30000, 3, 12345), 3000);
@@ -127,7 +128,7 @@ static lp_err collect(void *arg, const char *line, size_t len)
 static void t_lines_split_chunks(void)
 {
 	const char *stream = "{\"type\":\"ADDED\",\"a\":\"x\\ny\"}\r\n{\"type\":\"BOOKMARK\"}\n\n"
-			     "{\"type\":\"DELETED\"}\n{\"partial";
+	                     "{\"type\":\"DELETED\"}\n{\"partial";
 	size_t n = strlen(stream);
 
 	/* every chunk size from 1 to the whole stream gives the same lines */
@@ -138,13 +139,13 @@ static void t_lines_split_chunks(void)
 
 		lp_kube_lines_init(&l, 1024);
 		for (size_t off = 0; off < n && !err; off += chunk)
-			err = lp_kube_lines_feed(&l, stream + off, off + chunk > n ? n - off : chunk,
-						 collect, &s);
+			err = lp_kube_lines_feed(&l, stream + off,
+			                         off + chunk > n ? n - off : chunk, collect, &s);
 		if (err || s.n != 3 ||
 		    strcmp(s.all, "[{\"type\":\"ADDED\",\"a\":\"x\\ny\"}][{\"type\":\"BOOKMARK\"}]"
-				  "[{\"type\":\"DELETED\"}]") != 0) {
+		                  "[{\"type\":\"DELETED\"}]") != 0) {
 			lp_test_fail(__FILE__, __LINE__, "chunk %zu: err %d, %d lines: %s", chunk,
-				     err, s.n, s.all);
+			             err, s.n, s.all);
 			lp_kube_lines_free(&l);
 			return;
 		}
@@ -183,11 +184,11 @@ static void t_lines_limits(void)
 static void t_conditions_transition_time(void)
 {
 	json_t *prev = json_loads(
-		"[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Ok\",\"message\":\"\","
-		"\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"},"
-		"{\"type\":\"Valid\",\"status\":\"True\",\"reason\":\"Ok\",\"message\":\"\","
-		"\"lastTransitionTime\":\"2026-01-01T00:00:01Z\"}]",
-		0, NULL);
+	    "[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Ok\",\"message\":\"\","
+	    "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"},"
+	    "{\"type\":\"Valid\",\"status\":\"True\",\"reason\":\"Ok\",\"message\":\"\","
+	    "\"lastTransitionTime\":\"2026-01-01T00:00:01Z\"}]",
+	    0, NULL);
 	json_t *next = json_array(), *out, *again;
 
 	json_array_append_new(next, lp_kube_condition_new("Valid", 1, "Ok", "fine now"));
@@ -200,20 +201,20 @@ static void t_conditions_transition_time(void)
 	LP_CHECK_INT(json_array_size(out), 3);
 	/* sorted by type */
 	LP_CHECK_STR(json_string_value(json_object_get(json_array_get(out, 0), "type")),
-		     "AgentsReady");
+	             "AgentsReady");
 	LP_CHECK_STR(json_string_value(json_object_get(json_array_get(out, 0), "status")),
-		     "Unknown");
-	LP_CHECK_STR(json_string_value(
-			     json_object_get(json_array_get(out, 0), "lastTransitionTime")),
-		     "2026-02-02T00:00:00Z"); /* new */
-	LP_CHECK_STR(json_string_value(
-			     json_object_get(json_array_get(out, 1), "lastTransitionTime")),
-		     "2026-02-02T00:00:00Z"); /* Ready flipped True -> False */
-	LP_CHECK_STR(json_string_value(
-			     json_object_get(json_array_get(out, 2), "lastTransitionTime")),
-		     "2026-01-01T00:00:01Z"); /* Valid unchanged status: kept (message changed) */
+	             "Unknown");
+	LP_CHECK_STR(
+	    json_string_value(json_object_get(json_array_get(out, 0), "lastTransitionTime")),
+	    "2026-02-02T00:00:00Z"); /* new */
+	LP_CHECK_STR(
+	    json_string_value(json_object_get(json_array_get(out, 1), "lastTransitionTime")),
+	    "2026-02-02T00:00:00Z"); /* Ready flipped True -> False */
+	LP_CHECK_STR(
+	    json_string_value(json_object_get(json_array_get(out, 2), "lastTransitionTime")),
+	    "2026-01-01T00:00:01Z"); /* Valid unchanged status: kept (message changed) */
 	LP_CHECK_STR(json_string_value(json_object_get(json_array_get(out, 2), "message")),
-		     "fine now");
+	             "fine now");
 	/* equality ignores order and lastTransitionTime, sees message changes */
 	LP_CHECK(lp_kube_conditions_equal(out, next));
 	LP_CHECK(!lp_kube_conditions_equal(prev, next));
@@ -235,14 +236,14 @@ static void t_paths(void)
 		const struct lp_kube_gvr *g;
 		const char *ns, *name, *sub, *want;
 	} rows[] = {
-		{&lp_kube_gvr_configmaps, "ns1", "cm", NULL, "/api/v1/namespaces/ns1/configmaps/cm"},
-		{&lp_kube_gvr_configmaps, NULL, NULL, NULL, "/api/v1/configmaps"},
-		{&lp_kube_gvr_daemonsets, "a", NULL, NULL, "/apis/apps/v1/namespaces/a/daemonsets"},
-		{&lp_kube_gvr_logpipelines, "t", "p", "status",
-		 "/apis/logplane.io/v1alpha1/namespaces/t/logpipelines/p/status"},
-		{&lp_kube_gvr_clusterroles, NULL, "x:y", NULL,
-		 "/apis/rbac.authorization.k8s.io/v1/clusterroles/x%3Ay"},
-		{&lp_kube_gvr_namespaces, NULL, "default", NULL, "/api/v1/namespaces/default"},
+	    {&lp_kube_gvr_configmaps, "ns1", "cm", NULL, "/api/v1/namespaces/ns1/configmaps/cm"},
+	    {&lp_kube_gvr_configmaps, NULL, NULL, NULL, "/api/v1/configmaps"},
+	    {&lp_kube_gvr_daemonsets, "a", NULL, NULL, "/apis/apps/v1/namespaces/a/daemonsets"},
+	    {&lp_kube_gvr_logpipelines, "t", "p", "status",
+	     "/apis/logplane.io/v1alpha1/namespaces/t/logpipelines/p/status"},
+	    {&lp_kube_gvr_clusterroles, NULL, "x:y", NULL,
+	     "/apis/rbac.authorization.k8s.io/v1/clusterroles/x%3Ay"},
+	    {&lp_kube_gvr_namespaces, NULL, "default", NULL, "/api/v1/namespaces/default"},
 	};
 	struct lp_buf b;
 
@@ -250,14 +251,14 @@ static void t_paths(void)
 	for (size_t i = 0; i < LP_TEST_COUNT(rows); i++) {
 		lp_buf_reset(&b);
 		LP_CHECK_INT(lp_kube_path(&b, rows[i].g, rows[i].ns, rows[i].name, rows[i].sub),
-			     LP_OK);
+		             LP_OK);
 		LP_CHECK_STR(lp_buf_str(&b), rows[i].want);
 	}
 	lp_buf_reset(&b);
 	LP_CHECK_INT(lp_kube_path(&b, &lp_kube_gvr_clusterroles, "ns", "x", NULL), LP_ERR_INVALID);
 	LP_CHECK_INT(lp_kube_path(&b, &lp_kube_gvr_configmaps, NULL, "x", NULL), LP_ERR_INVALID);
 	LP_CHECK_INT(lp_kube_path(&b, &lp_kube_gvr_configmaps, "n", NULL, "status"),
-		     LP_ERR_INVALID);
+	             LP_ERR_INVALID);
 	lp_buf_reset(&b);
 	LP_CHECK_INT(lp_kube_api_version(&b, &lp_kube_gvr_leases), LP_OK);
 	LP_CHECK_STR(lp_buf_str(&b), "coordination.k8s.io/v1");
@@ -350,7 +351,7 @@ static void t_wq_backoff(void)
 		int64_t next = lp_kube_wq_poll(wq);
 		if (next != (int64_t)want[i]) {
 			lp_test_fail(__FILE__, __LINE__, "failure %zu: next %lld, want %llu", i + 1,
-				     (long long)next, (unsigned long long)want[i]);
+			             (long long)next, (unsigned long long)want[i]);
 			break;
 		}
 		LP_CHECK_INT(lp_kube_wq_failures(wq, "k"), i + 1);
@@ -514,7 +515,7 @@ static void t_loop_timers_fds(void)
 	LP_CHECK(pipe(s.fds) == 0);
 	LP_CHECK_INT(lp_loop_fd_add(s.loop, s.fds[0], LP_LOOP_READ, on_pipe, &s, &s.w), LP_OK);
 	LP_CHECK_INT(lp_loop_fd_add(s.loop, s.fds[0], LP_LOOP_READ, on_pipe, &s, NULL),
-		     LP_ERR_INVALID);
+	             LP_ERR_INVALID);
 	LP_CHECK_INT(lp_loop_timer_add(s.loop, 5, tick, &s, NULL), LP_OK);
 	LP_CHECK_INT(lp_loop_timer_add(s.loop, 30, never, &s, &s.b), LP_OK);
 	LP_CHECK_INT(lp_loop_run(s.loop), LP_OK); /* ends: nothing left */
@@ -528,17 +529,17 @@ static void t_loop_timers_fds(void)
 }
 
 static const struct lp_test tests[] = {
-	{"status_to_err", t_status_to_err},
-	{"backoff", t_backoff},
-	{"lines_split_chunks", t_lines_split_chunks},
-	{"lines_limits", t_lines_limits},
-	{"conditions_transition_time", t_conditions_transition_time},
-	{"paths", t_paths},
-	{"wq_dedupe_debounce", t_wq_dedupe_debounce},
-	{"wq_backoff", t_wq_backoff},
-	{"wq_inflight_and_bounds", t_wq_inflight_and_bounds},
-	{"wq_on_loop", t_wq_on_loop},
-	{"loop_timers_fds", t_loop_timers_fds},
+    {"status_to_err", t_status_to_err},
+    {"backoff", t_backoff},
+    {"lines_split_chunks", t_lines_split_chunks},
+    {"lines_limits", t_lines_limits},
+    {"conditions_transition_time", t_conditions_transition_time},
+    {"paths", t_paths},
+    {"wq_dedupe_debounce", t_wq_dedupe_debounce},
+    {"wq_backoff", t_wq_backoff},
+    {"wq_inflight_and_bounds", t_wq_inflight_and_bounds},
+    {"wq_on_loop", t_wq_on_loop},
+    {"loop_timers_fds", t_loop_timers_fds},
 };
 
 int main(void)

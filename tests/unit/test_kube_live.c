@@ -94,7 +94,7 @@ static void stop_kubesim(void)
 /* Synchronous request; returns the HTTP status (0 on transport error) and, when
  * out is given, the parsed body (new reference, may be NULL). */
 static long req(const char *method, const char *path, const char *ctype, const char *body,
-		json_t **out)
+                json_t **out)
 {
 	struct lp_kube_req r = {0};
 	struct lp_kube_resp resp;
@@ -121,7 +121,8 @@ static int ns_create(const char *ns)
 	char body[256];
 
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+	         ns);
 	return req("POST", "/api/v1/namespaces", NULL, body, NULL) == 201;
 }
 
@@ -131,9 +132,9 @@ static long cm_create(const char *ns, const char *name, const char *labels, int 
 
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
-		 "\"labels\":{%s}},\"data\":{\"n\":\"%d\"}}",
-		 name, labels ? labels : "", n);
+	         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+	         "\"labels\":{%s}},\"data\":{\"n\":\"%d\"}}",
+	         name, labels ? labels : "", n);
 	return req("POST", path, NULL, body, NULL);
 }
 
@@ -213,8 +214,8 @@ struct rec {
 	struct lp_kube_informer *inf;
 	char log[8192]; /* "U:key=n D:key " for the first events */
 	int upserts, deletes, synced;
-	int bad_order; /* an object's n went backwards or repeated */
-	int last_n[64];  /* by object index (name "oN") */
+	int bad_order;  /* an object's n went backwards or repeated */
+	int last_n[64]; /* by object index (name "oN") */
 	int seen[64][40];
 	int nseen[64];
 };
@@ -294,11 +295,11 @@ static void rec_synced(void *arg)
 	((struct rec *)arg)->synced++;
 }
 
-static const struct lp_kube_informer_ops rec_ops = {rec_transform, rec_free, rec_upsert,
-						     rec_delete, rec_synced};
+static const struct lp_kube_informer_ops rec_ops = {rec_transform, rec_free, rec_upsert, rec_delete,
+                                                    rec_synced};
 
 static struct rec *rec_start_t(const char *ns, const char *label_selector, int page_limit,
-			       int timeout_s)
+                               int timeout_s)
 {
 	struct lp_kube_informer_opts o = {0};
 	struct rec *r = calloc(1, sizeof(*r));
@@ -545,6 +546,30 @@ static void t_label_selector(void)
 	run_for(200);
 	LP_CHECK_STR(r->log, "U:sel/x1=1 U:sel/x2=2 ");
 	rec_stop(r);
+	/* a field selector: exactly one object by name (how Secrets are watched) */
+	{
+		struct lp_kube_informer_opts o = {0};
+		struct rec *f = calloc(1, sizeof(*f));
+		if (!f) {
+			LP_CHECK(f != NULL);
+			return;
+		}
+		o.path = "/api/v1/namespaces/sel/configmaps";
+		o.field_selector = "metadata.name=y2";
+		LP_CHECK_INT(lp_kube_informer_new(&f->inf, cl, &o, &rec_ops, f), LP_OK);
+		LP_CHECK_INT(lp_kube_informer_start(f->inf), LP_OK);
+		LP_CHECK(wait_for(rec_is_synced, f, 10000));
+		LP_CHECK_INT(cm_set("sel", "y1", 5), 200);
+		LP_CHECK_INT(cm_set("sel", "y2", 6), 200);
+		g.r = f;
+		g.upserts = 2;
+		g.deletes = 0;
+		g.count = 1;
+		LP_CHECK(wait_for(goal_reached, &g, 10000));
+		run_for(200);
+		LP_CHECK_STR(f->log, "U:sel/y2=2 U:sel/y2=6 ");
+		rec_stop(f);
+	}
 }
 
 static void t_pagination(void)
@@ -596,7 +621,7 @@ static void t_bookmarks(void)
 	LP_CHECK(wait_for(has_bookmark, r, 5000));
 	run_for(400);
 	LP_CHECK(rv0 && lp_kube_informer_last_rv(r->inf) &&
-		 strcmp(rv0, lp_kube_informer_last_rv(r->inf)) != 0);
+	         strcmp(rv0, lp_kube_informer_last_rv(r->inf)) != 0);
 	LP_CHECK_INT(r->upserts, 0); /* a bookmark is not an object */
 	lp_free(rv0);
 	rec_stop(r);
@@ -634,7 +659,8 @@ static void t_resume_after_close(void)
 		for (int i = 0; i < 10; i++) {
 			snprintf(name, sizeof(name), "o%d", i);
 			if (cm_set("res", name, round) != 200)
-				lp_test_fail(__FILE__, __LINE__, "patch %s round %d failed", name, round);
+				lp_test_fail(__FILE__, __LINE__, "patch %s round %d failed", name,
+				             round);
 		}
 	}
 	LP_CHECK(wait_for(all_at, r, 15000));
@@ -646,7 +672,7 @@ static void t_resume_after_close(void)
 			ok = r->seen[i][k] == k;
 		if (!ok) {
 			lp_test_fail(__FILE__, __LINE__, "o%d saw %d values, not 0..30 in order", i,
-				     r->nseen[i]);
+			             r->nseen[i]);
 			break;
 		}
 	}
@@ -715,7 +741,8 @@ static void t_restart_during_changes(void)
 		for (int i = 0; i < 5; i++) {
 			snprintf(name, sizeof(name), "o%d", i);
 			if (cm_set("rst", name, round) != 200)
-				lp_test_fail(__FILE__, __LINE__, "patch %s round %d failed", name, round);
+				lp_test_fail(__FILE__, __LINE__, "patch %s round %d failed", name,
+				             round);
 		}
 	}
 	LP_CHECK(wait_for(all_at_10, r, 20000));
@@ -729,7 +756,7 @@ static void t_restart_during_changes(void)
 static int watch_down(void *arg)
 {
 	return lp_kube_informer_stats(((struct rec *)arg)->inf)->errors +
-		       lp_kube_informer_stats(((struct rec *)arg)->inf)->watch_restarts >
+	           lp_kube_informer_stats(((struct rec *)arg)->inf)->watch_restarts >
 	       0;
 }
 
@@ -758,8 +785,8 @@ static void t_relist_on_410(void)
 	LP_CHECK(wait_for(rec_is_synced, r, 10000));
 	/* take the watch down and keep it down while things change */
 	LP_CHECK_INT(faults("{\"fail\":{\"count\":100000,\"code\":500,\"match\":\"watch\"},"
-			    "\"close_watches\":true}"),
-		     200);
+	                    "\"close_watches\":true}"),
+	             200);
 	LP_CHECK(wait_for(watch_down, r, 5000));
 	LP_CHECK_INT(cm_delete("gone", "o1"), 200);
 	LP_CHECK_INT(cm_delete("gone", "o2"), 200);
@@ -788,8 +815,8 @@ static void t_retry_faults(void)
 	r.path = "/api/v1/namespaces/basics/configmaps/a";
 	/* 429 with Retry-After: 1 twice, then fine */
 	LP_CHECK_INT(faults("{\"fail\":{\"count\":2,\"code\":429,\"retryAfter\":1,"
-			    "\"match\":\"configmaps\"}}"),
-		     200);
+	                    "\"match\":\"configmaps\"}}"),
+	             200);
 	t0 = lp_clock_mono_ms();
 	memset(&resp, 0, sizeof(resp));
 	LP_CHECK_INT(lp_kube_call_sync(cl, &r, &resp), LP_OK);
@@ -855,9 +882,9 @@ static void done_reset(struct done *d)
 static void t_server_side_apply(void)
 {
 	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
-				"kind", "ConfigMap", "metadata", "name", "owned", "namespace",
-				"basics", "labels", "app.kubernetes.io/managed-by", "logplane",
-				"data", "fluent-bit.yaml", "service: {}\n");
+	                        "kind", "ConfigMap", "metadata", "name", "owned", "namespace",
+	                        "basics", "labels", "app.kubernetes.io/managed-by", "logplane",
+	                        "data", "fluent-bit.yaml", "service: {}\n");
 	struct done d = {0};
 	char *rv1 = NULL;
 	long changes0;
@@ -867,7 +894,7 @@ static void t_server_side_apply(void)
 	LP_CHECK_INT(d.err, LP_OK);
 	LP_CHECK_INT(d.status, 201);
 	rv1 = lp_strdup(json_string_value(
-		json_object_get(json_object_get(d.body, "metadata"), "resourceVersion")));
+	    json_object_get(json_object_get(d.body, "metadata"), "resourceVersion")));
 	changes0 = counter("changes", "configmaps");
 	done_reset(&d);
 	/* identical re-apply: 200, nothing changes */
@@ -875,13 +902,13 @@ static void t_server_side_apply(void)
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.status, 200);
 	LP_CHECK_STR(json_string_value(
-			     json_object_get(json_object_get(d.body, "metadata"), "resourceVersion")),
-		     rv1);
+	                 json_object_get(json_object_get(d.body, "metadata"), "resourceVersion")),
+	             rv1);
 	LP_CHECK_INT(counter("changes", "configmaps"), changes0);
 	done_reset(&d);
 	/* a changed apply is written */
 	json_object_set_new(json_object_get(obj, "data"), "fluent-bit.yaml",
-			    json_string("service: {flush: 1}\n"));
+	                    json_string("service: {flush: 1}\n"));
 	LP_CHECK_INT(lp_kube_apply(cl, &lp_kube_gvr_configmaps, "basics", obj, on_done, &d), LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.status, 200);
@@ -889,20 +916,20 @@ static void t_server_side_apply(void)
 	done_reset(&d);
 	/* bad input is refused before any request */
 	LP_CHECK_INT(lp_kube_apply(cl, &lp_kube_gvr_configmaps, "other", obj, on_done, &d),
-		     LP_ERR_INVALID);
+	             LP_ERR_INVALID);
 	lp_free(rv1);
 	json_decref(obj);
 }
 
 static const char *widget_crd =
-	"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-	"\"metadata\":{\"name\":\"widgets.test.logplane.io\"},\"spec\":{\"group\":\"test.logplane.io\","
-	"\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":"
-	"\"Widget\",\"listKind\":\"WidgetList\"},\"versions\":[{\"name\":\"v1\",\"served\":true,"
-	"\"storage\":true,\"subresources\":{\"status\":{}},\"schema\":{\"openAPIV3Schema\":{\"type\":"
-	"\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-"
-	"fields\":true},\"status\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}"
-	"}}}}]}}";
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.test.logplane.io\"},\"spec\":{\"group\":\"test.logplane.io\","
+    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":"
+    "\"Widget\",\"listKind\":\"WidgetList\"},\"versions\":[{\"name\":\"v1\",\"served\":true,"
+    "\"storage\":true,\"subresources\":{\"status\":{}},\"schema\":{\"openAPIV3Schema\":{\"type\":"
+    "\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-"
+    "fields\":true},\"status\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}"
+    "}}}}]}}";
 
 static const struct lp_kube_gvr widgets = {"test.logplane.io", "v1", "widgets", "Widget", 1};
 
@@ -914,42 +941,43 @@ static void t_status_write(void)
 	char *rv = NULL;
 
 	LP_CHECK_INT(req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", NULL,
-			 widget_crd, NULL),
-		     201);
+	                 widget_crd, NULL),
+	             201);
 	run_for(300);
 	LP_CHECK_INT(req("POST", "/apis/test.logplane.io/v1/namespaces/basics/widgets", NULL,
-			 "{\"apiVersion\":\"test.logplane.io/v1\",\"kind\":\"Widget\",\"metadata\":"
-			 "{\"name\":\"w\"},\"spec\":{\"size\":1}}",
-			 &o),
-		     201);
-	gen = (long)json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation"));
+	                 "{\"apiVersion\":\"test.logplane.io/v1\",\"kind\":\"Widget\",\"metadata\":"
+	                 "{\"name\":\"w\"},\"spec\":{\"size\":1}}",
+	                 &o),
+	             201);
+	gen =
+	    (long)json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation"));
 	json_decref(o);
 	o = NULL;
 	conds = json_array();
 	json_array_append_new(conds, lp_kube_condition_new("Ready", 1, "Ok", "all good"));
 	status = json_pack("{s:i, s:o}", "observedGeneration", (json_int_t)gen, "conditions",
-			   lp_kube_conditions_merge(NULL, conds, "2026-01-01T00:00:00Z"));
+	                   lp_kube_conditions_merge(NULL, conds, "2026-01-01T00:00:00Z"));
 	LP_CHECK_INT(lp_kube_status_patch(cl, &widgets, "basics", "w", status, on_done, &d), LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.err, LP_OK);
 	done_reset(&d);
-	LP_CHECK_INT(req("GET", "/apis/test.logplane.io/v1/namespaces/basics/widgets/w", NULL, NULL,
-			 &o),
-		     200);
-	LP_CHECK_STR(json_string_value(json_object_get(
-			     json_array_get(json_object_get(json_object_get(o, "status"), "conditions"),
-					    0),
-			     "reason")),
-		     "Ok");
+	LP_CHECK_INT(
+	    req("GET", "/apis/test.logplane.io/v1/namespaces/basics/widgets/w", NULL, NULL, &o),
+	    200);
+	LP_CHECK_STR(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(json_object_get(o, "status"), "conditions"), 0),
+	        "reason")),
+	    "Ok");
 	/* status writes do not bump the generation */
-	LP_CHECK_INT(json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation")),
-		     gen);
+	LP_CHECK_INT(
+	    json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation")), gen);
 	/* PUT on /status with a stale resourceVersion: 409 */
-	rv = lp_strdup(json_string_value(
-		json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
+	rv = lp_strdup(
+	    json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
 	LP_CHECK_INT(req("PATCH", "/apis/test.logplane.io/v1/namespaces/basics/widgets/w",
-			 "application/merge-patch+json", "{\"spec\":{\"size\":2}}", NULL),
-		     200);
+	                 "application/merge-patch+json", "{\"spec\":{\"size\":2}}", NULL),
+	             200);
 	json_object_set_new(json_object_get(o, "status"), "note", json_string("x"));
 	LP_CHECK_INT(lp_kube_status_put(cl, &widgets, "basics", "w", o, on_done, &d), LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
@@ -969,19 +997,20 @@ static void t_finalizers(void)
 
 	LP_CHECK_INT(cm_create("basics", "fin", NULL, 1), 201);
 	LP_CHECK_INT(req("GET", "/api/v1/namespaces/basics/configmaps/fin", NULL, NULL, &o), 200);
-	snprintf(rv, sizeof(rv), "%s",
-		 json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
+	snprintf(
+	    rv, sizeof(rv), "%s",
+	    json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
 	json_decref(o);
 	LP_CHECK_INT(lp_kube_finalizer_add(cl, &lp_kube_gvr_configmaps, "basics", "fin", NULL, rv,
-					   "logplane.io/cleanup", on_done, &d),
-		     LP_OK);
+	                                   "logplane.io/cleanup", on_done, &d),
+	             LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.err, LP_OK);
 	done_reset(&d);
 	/* stale resourceVersion: refused */
 	LP_CHECK_INT(lp_kube_finalizer_add(cl, &lp_kube_gvr_configmaps, "basics", "fin", NULL, rv,
-					   "logplane.io/other", on_done, &d),
-		     LP_OK);
+	                                   "logplane.io/other", on_done, &d),
+	             LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK(d.err == LP_ERR_CONFLICT || d.err == LP_ERR_INVALID);
 	done_reset(&d);
@@ -990,19 +1019,20 @@ static void t_finalizers(void)
 	LP_CHECK_INT(req("GET", "/api/v1/namespaces/basics/configmaps/fin", NULL, NULL, &o), 200);
 	LP_CHECK(json_object_get(json_object_get(o, "metadata"), "deletionTimestamp") != NULL);
 	fin = json_object_get(json_object_get(o, "metadata"), "finalizers");
-	snprintf(rv, sizeof(rv), "%s",
-		 json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
+	snprintf(
+	    rv, sizeof(rv), "%s",
+	    json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
 	/* adding a present one completes without a request */
 	LP_CHECK_INT(lp_kube_finalizer_add(cl, &lp_kube_gvr_configmaps, "basics", "fin", fin, rv,
-					   "logplane.io/cleanup", on_done, &d),
-		     LP_OK);
+	                                   "logplane.io/cleanup", on_done, &d),
+	             LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.err, LP_OK);
 	LP_CHECK_INT(d.status, 0);
 	done_reset(&d);
 	LP_CHECK_INT(lp_kube_finalizer_remove(cl, &lp_kube_gvr_configmaps, "basics", "fin", fin, rv,
-					      "logplane.io/cleanup", on_done, &d),
-		     LP_OK);
+	                                      "logplane.io/cleanup", on_done, &d),
+	             LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.err, LP_OK);
 	done_reset(&d);
@@ -1010,8 +1040,8 @@ static void t_finalizers(void)
 	run_for(200);
 	LP_CHECK_INT(req("GET", "/api/v1/namespaces/basics/configmaps/fin", NULL, NULL, NULL), 404);
 	/* delete of something absent: NOTFOUND */
-	LP_CHECK_INT(lp_kube_delete(cl, &lp_kube_gvr_configmaps, "basics", "fin", NULL, on_done, &d),
-		     LP_OK);
+	LP_CHECK_INT(
+	    lp_kube_delete(cl, &lp_kube_gvr_configmaps, "basics", "fin", NULL, on_done, &d), LP_OK);
 	LP_CHECK(wait_for(is_done, &d, 10000));
 	LP_CHECK_INT(d.err, LP_ERR_NOTFOUND);
 	done_reset(&d);
@@ -1020,18 +1050,19 @@ static void t_finalizers(void)
 static void t_events(void)
 {
 	struct lp_kube_events *ev = NULL;
-	struct lp_kube_objref obj = {"logplane.io/v1alpha1", "LogPipeline", "basics", "evp", "uid-1",
-				     NULL};
+	struct lp_kube_objref obj = {
+	    "logplane.io/v1alpha1", "LogPipeline", "basics", "evp", "uid-1", NULL};
 	json_t *list = NULL;
-	const char *path = "/api/v1/namespaces/basics/events?fieldSelector=involvedObject.name%3Devp";
+	const char *path =
+	    "/api/v1/namespaces/basics/events?fieldSelector=involvedObject.name%3Devp";
 
 	LP_CHECK_INT(lp_kube_events_new(&ev, cl, "logplane-operator", "default", 300), LP_OK);
 	if (!ev)
 		return;
 	LP_CHECK_INT(lp_kube_event(ev, &obj, "Warning", "InvalidSpec", "spec.routes[0]: missing"),
-		     LP_OK);
+	             LP_OK);
 	LP_CHECK_INT(lp_kube_event(ev, &obj, "Warning", "InvalidSpec", "spec.routes[0]: missing"),
-		     LP_OK);
+	             LP_OK);
 	run_for(200);
 	LP_CHECK_INT(lp_kube_events_stats(ev)->created, 1);
 	LP_CHECK_INT(lp_kube_events_stats(ev)->suppressed, 1);
@@ -1042,22 +1073,22 @@ static void t_events(void)
 		LP_CHECK_STR(json_string_value(json_object_get(e, "reason")), "InvalidSpec");
 		LP_CHECK_STR(json_string_value(json_object_get(e, "type")), "Warning");
 		LP_CHECK_STR(json_string_value(
-				     json_object_get(json_object_get(e, "involvedObject"), "kind")),
-			     "LogPipeline");
+		                 json_object_get(json_object_get(e, "involvedObject"), "kind")),
+		             "LogPipeline");
 		LP_CHECK_INT(json_integer_value(json_object_get(e, "count")), 1);
 	}
 	json_decref(list);
 	list = NULL;
 	run_for(200); /* past the 300 ms de-dup window: count goes up on the same Event */
 	LP_CHECK_INT(lp_kube_event(ev, &obj, "Warning", "InvalidSpec", "spec.routes[0]: missing"),
-		     LP_OK);
+	             LP_OK);
 	run_for(300);
 	LP_CHECK_INT(lp_kube_events_stats(ev)->updated, 1);
 	LP_CHECK_INT(req("GET", path, NULL, NULL, &list), 200);
 	LP_CHECK_INT(json_array_size(json_object_get(list, "items")), 1);
 	LP_CHECK_INT(json_integer_value(json_object_get(
-			     json_array_get(json_object_get(list, "items"), 0), "count")),
-		     2);
+	                 json_array_get(json_object_get(list, "items"), 0), "count")),
+	             2);
 	LP_CHECK_INT(lp_kube_events_stats(ev)->failed, 0);
 	json_decref(list);
 	lp_kube_events_free(ev);
@@ -1142,14 +1173,16 @@ static void t_lease(void)
 	LP_CHECK_INT(ob.stopped, 0); /* release is not a loss */
 	{
 		json_t *l = NULL;
-		LP_CHECK_INT(req("GET", "/apis/coordination.k8s.io/v1/namespaces/basics/leases/logplane-leader",
-				 NULL, NULL, &l),
-			     200);
+		LP_CHECK_INT(
+		    req("GET",
+		        "/apis/coordination.k8s.io/v1/namespaces/basics/leases/logplane-leader",
+		        NULL, NULL, &l),
+		    200);
 		LP_CHECK_STR(json_string_value(
-				     json_object_get(json_object_get(l, "spec"), "holderIdentity")),
-			     "c");
-		LP_CHECK(json_integer_value(json_object_get(json_object_get(l, "spec"),
-							    "leaseTransitions")) >= 2);
+		                 json_object_get(json_object_get(l, "spec"), "holderIdentity")),
+		             "c");
+		LP_CHECK(json_integer_value(
+		             json_object_get(json_object_get(l, "spec"), "leaseTransitions")) >= 2);
 		json_decref(l);
 	}
 out:
@@ -1187,24 +1220,24 @@ static void t_client_free_cancels(void)
 }
 
 static const struct lp_test tests[] = {
-	{"rest_basics", t_rest_basics},
-	{"tls_verified", t_tls_verified},
-	{"token_file_rotation", t_token_file_rotation},
-	{"informer_order", t_informer_order},
-	{"label_selector", t_label_selector},
-	{"pagination_1100", t_pagination},
-	{"bookmarks", t_bookmarks},
-	{"watch_timeout_resume", t_watch_timeout_resume},
-	{"resume_after_close_watches", t_resume_after_close},
-	{"relist_on_410", t_relist_on_410},
-	{"retry_429_500", t_retry_faults},
-	{"server_side_apply", t_server_side_apply},
-	{"status_write", t_status_write},
-	{"finalizers_delete", t_finalizers},
-	{"events_dedup", t_events},
-	{"lease_takeover_release", t_lease},
-	{"client_free_cancels", t_client_free_cancels},
-	{"restart_during_changes", t_restart_during_changes},
+    {"rest_basics", t_rest_basics},
+    {"tls_verified", t_tls_verified},
+    {"token_file_rotation", t_token_file_rotation},
+    {"informer_order", t_informer_order},
+    {"label_and_field_selector", t_label_selector},
+    {"pagination_1100", t_pagination},
+    {"bookmarks", t_bookmarks},
+    {"watch_timeout_resume", t_watch_timeout_resume},
+    {"resume_after_close_watches", t_resume_after_close},
+    {"relist_on_410", t_relist_on_410},
+    {"retry_429_500", t_retry_faults},
+    {"server_side_apply", t_server_side_apply},
+    {"status_write", t_status_write},
+    {"finalizers_delete", t_finalizers},
+    {"events_dedup", t_events},
+    {"lease_takeover_release", t_lease},
+    {"client_free_cancels", t_client_free_cancels},
+    {"restart_during_changes", t_restart_during_changes},
 };
 
 int main(void)
@@ -1217,7 +1250,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	lp_buf_init(&msg, 0);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/lp-kube-live-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		printf("FAIL kube_live:setup: mkdtemp failed\n");
 		return 1;
