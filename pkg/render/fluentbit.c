@@ -836,12 +836,13 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 	}
 	/* 2. multiline first: with buffer on, filters before it would run twice */
 	if ((ml & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) || pipeline_has_ml_rules(pi)) {
-		struct lp_buf *b = t0(f);
+		struct lp_buf *b = &f->t2; /* t is reused by match_own below */
 		static const struct {
 			unsigned bit;
 			const char *name;
 		} bi[] = {{LP_ML_JAVA, "java"}, {LP_ML_PYTHON, "python"}, {LP_ML_GO, "go"}};
 		int n = 0;
+		lp_buf_reset(b);
 		for (size_t i = 0; i < sizeof(bi) / sizeof(bi[0]); i++)
 			if (ml & bi[i].bit)
 				addf(f, b, "%s%s", n++ ? ", " : "", bi[i].name);
@@ -850,7 +851,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		plugin(f, "multiline");
 		match_own(f, pi, NULL);
 		kv(f, "multiline.key_content", "log");
-		kv(f, "multiline.parser", ts(f));
+		kv(f, "multiline.parser", lp_buf_str(b));
 		lp_yamlw_kvb(&f->w, "buffer", 1);
 		lp_yamlw_kvi(&f->w, "flush_ms",
 			     p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms : 1000);

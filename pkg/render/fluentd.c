@@ -111,7 +111,7 @@ static void url(struct fd *d, const char *indent, const char *key, int tls, cons
 	lp_buf_free(&u);
 }
 
-static void buffer(struct fd *d, const struct lp_oinfo *oi)
+static void buffer(struct fd *d, const struct lp_oinfo *oi, const char *id)
 {
 	const struct lp_output *o = oi->o;
 	int alo = o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE;
@@ -120,11 +120,13 @@ static void buffer(struct fd *d, const struct lp_oinfo *oi)
 
 	if (o->delivery.buffer_limit)
 		(void)lp_render_size(o->delivery.buffer_limit, &limit);
-	put(d, "    <buffer>\n");
+	/* s3 cuts objects by time and tag (its path uses both) */
+	put(d, o->type == LP_OUT_S3 ? "    <buffer tag,time>\n" : "    <buffer>\n");
 	if (alo) {
 		put(d, "      @type file\n");
-		if (!d->err)
-			d->err = lp_buf_addf(d->b, "      path " LP_RENDER_STATE_DIR "/buffer/%s\n", oi->h);
+		if (!d->err) /* one directory per <store>: Fluentd refuses shared buffer paths */
+			d->err = lp_buf_addf(d->b, "      path " LP_RENDER_STATE_DIR "/buffer/%s-%s\n",
+					     oi->h, id);
 		ki(d, "      ", "total_limit_size", (long long)limit);
 		put(d, "      overflow_action block\n");
 	} else {
@@ -132,7 +134,10 @@ static void buffer(struct fd *d, const struct lp_oinfo *oi)
 		ki(d, "      ", "total_limit_size", 64 * 1024 * 1024);
 		put(d, "      overflow_action drop_oldest_chunk\n");
 	}
-	put(d, "      flush_mode interval\n      flush_interval 1s\n");
+	if (o->type == LP_OUT_S3)
+		put(d, "      timekey 300\n      timekey_wait 60\n");
+	else
+		put(d, "      flush_mode interval\n      flush_interval 1s\n");
 	ki(d, "      ", "retry_max_times", rl);
 	put(d, "    </buffer>\n");
 }
@@ -143,7 +148,7 @@ static void auth(struct fd *d, const struct lp_oinfo *oi)
 	kenv(d, "    ", "password", oi->pass_var);
 }
 
-static void store(struct fd *d, const struct lp_oinfo *oi)
+static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 {
 	const struct lp_output *o = oi->o;
 	const struct lp_aws *a = &o->aws;
@@ -173,6 +178,7 @@ static void store(struct fd *d, const struct lp_oinfo *oi)
 			put(d, "    force_path_style true\n");
 		}
 		kq(d, "    ", "path", "logs/${tag}/%Y/%m/%d/");
+		kq(d, "    ", "s3_object_key_format", "%{path}%{time_slice}_%{uuid_flush}.%{file_extension}");
 		kq(d, "    ", "store_as", o->u.s3.compression && !strcmp(o->u.s3.compression, "none")
 						? "text"
 						: "gzip");
@@ -294,7 +300,7 @@ static void store(struct fd *d, const struct lp_oinfo *oi)
 	default:
 		break;
 	}
-	buffer(d, oi);
+	buffer(d, oi, id);
 	put(d, "  </store>\n");
 }
 
@@ -323,7 +329,7 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 			continue;
 		if (!d.err)
 			d.err = lp_buf_addf(&b, "<match o.%s.**>\n  @type copy\n", oi->h);
-		store(&d, oi);
+		store(&d, oi, "copies");
 		put(&d, "</match>\n");
 	}
 	/* whole pipelines: one <match> per pipeline, a <store> per output */
@@ -341,7 +347,7 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 				continue;
 			if (n++ == 0 && !d.err)
 				d.err = lp_buf_addf(&b, "<match a.%s.**>\n  @type copy\n", pi->h);
-			store(&d, oi);
+			store(&d, oi, pi->h);
 		}
 		if (n)
 			put(&d, "</match>\n");

@@ -1,0 +1,1188 @@
+/* Renderer tests: schema check of every emitted key against the trimmed
+ * Fluent Bit 5.1.1 property table, golden files (tests/data/render/cases and
+ * examples/, UPDATE_GOLDEN=1 rewrites them), tag and tenancy invariants,
+ * determinism, environment coverage, splitting, and the injection corpus. */
+#include "lp_test.h"
+#include "../../pkg/api/api.h"
+#include "../../pkg/api/yamlload.h"
+#include "../../pkg/render/bundle.h"
+#include "../../pkg/render/fields.h"
+#include "../../pkg/render/render.h"
+#include "../../pkg/util/buf.h"
+#include "../../pkg/util/mem.h"
+#include <ctype.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *top(void)
+{
+	const char *t = getenv("LP_TOP");
+	return t && *t ? t : ".";
+}
+
+static char *path_of(const char *rel)
+{
+	struct lp_buf b;
+
+	lp_buf_init(&b, 0);
+	if (lp_buf_addf(&b, "%s/%s", top(), rel))
+		return NULL;
+	return lp_buf_take(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* the 5.1.1 property schema                                           */
+
+static json_t *schema; /* loaded once: {"inputs": {name: {key: 1}}, ...} */
+
+static json_t *schema_get(void)
+{
+	json_t *src, *plugins, *p;
+	char *file;
+	size_t i;
+
+	if (schema)
+		return schema;
+	file = path_of("tests/data/fluent-bit-5.1.1-props.json");
+	src = file ? json_load_file(file, 0, NULL) : NULL;
+	lp_free(file);
+	if (!src)
+		return NULL;
+	schema = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}, s:{}, s:{}}", "input", "filter", "output",
+			   "service", "parser", "multiline_parser", "output_core");
+	plugins = json_object_get(src, "plugins");
+	json_array_foreach(plugins, i, p)
+	{
+		json_t *set = json_object(), *prop;
+		size_t j;
+		const char *kind = json_string_value(json_object_get(p, "kind"));
+		json_array_foreach(json_object_get(p, "properties"), j, prop)
+		{
+			char low[128];
+			const char *n = json_string_value(json_object_get(prop, "name"));
+			size_t k;
+			for (k = 0; n[k] && k < sizeof(low) - 1; k++)
+				low[k] = (char)tolower((unsigned char)n[k]);
+			low[k] = '\0';
+			json_object_set_new(set, low, json_true());
+		}
+		json_object_set_new(set, "name", json_true());
+		json_object_set_new(json_object_get(schema, kind),
+				    json_string_value(json_object_get(p, "name")), set);
+	}
+	{
+		const char *lists[] = {"service", "parser", "multiline_parser"};
+		for (size_t l = 0; l < 3; l++) {
+			json_t *v;
+			json_array_foreach(json_object_get(src, lists[l]), i, v)
+				json_object_set_new(json_object_get(schema, lists[l]), json_string_value(v),
+						    json_true());
+		}
+		json_array_foreach(json_object_get(src, "output_core"), i, p)
+			json_object_set_new(json_object_get(schema, "output_core"),
+					    json_string_value(json_object_get(p, "name")), json_true());
+	}
+	json_decref(src);
+	return schema;
+}
+
+static int schema_has(const char *kind, const char *plugin, const char *key)
+{
+	json_t *s = schema_get(), *set;
+	char low[128];
+	size_t k;
+
+	for (k = 0; key[k] && k < sizeof(low) - 1; k++)
+		low[k] = (char)tolower((unsigned char)key[k]);
+	low[k] = '\0';
+	if (!s)
+		return 0;
+	if (!plugin)
+		return json_object_get(json_object_get(s, kind), low) != NULL;
+	set = json_object_get(json_object_get(s, kind), plugin);
+	if (!set)
+		return 0;
+	if (json_object_get(set, low))
+		return 1;
+	return strcmp(kind, "output") == 0 && json_object_get(json_object_get(s, "output_core"), low);
+}
+
+/* ------------------------------------------------------------------ */
+/* rendered YAML checks                                                */
+
+/* Parses one rendered Fluent Bit YAML file; NULL (and a failure) when it does not parse. */
+static json_t *reparse(const struct lp_render_file *f)
+{
+	struct lp_yaml_docs docs = {0};
+	json_t *root = NULL;
+
+	if (lp_yaml_load_string(&docs, f->data, f->len) != LP_OK || docs.n != 1) {
+		lp_test_fail(__FILE__, __LINE__, "%s does not parse back: %s", f->name,
+			     docs.error ? docs.error : "not one document");
+	} else {
+		root = json_incref(docs.v[0].root);
+	}
+	lp_yaml_docs_free(&docs);
+	return root;
+}
+
+static int is_hex12(const char *s)
+{
+	for (int i = 0; i < 12; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* Filters may only match: the shared sources, one namespace of them, route
+ * copies o.<h>.*, or their own pipeline prefix [pa].<h>.* . */
+static int match_allowed(const char *m)
+{
+	if (!strcmp(m, "kube.*") || !strcmp(m, "system.kube.*") || !strcmp(m, "system.*"))
+		return 1;
+	if (!strncmp(m, "kube.", 5)) {
+		const char *ns = m + 5, *dot = strchr(ns, '.');
+		return dot && !strcmp(dot, ".*") && dot > ns;
+	}
+	if ((m[0] == 'o' || m[0] == 'p' || m[0] == 'a') && m[1] == '.' && strlen(m) >= 16 &&
+	    is_hex12(m + 2) && m[14] == '.')
+		return m[strlen(m) - 1] == '*';
+	return 0;
+}
+
+struct check_ctx {
+	json_t *aliases, *emitters;
+	const struct lp_rendered *r;
+};
+
+static void check_plugin(struct check_ctx *cx, const char *kind, const char *file, json_t *e)
+{
+	const char *name = json_string_value(json_object_get(e, "name")), *key;
+	json_t *v;
+
+	if (!name) {
+		lp_test_fail(__FILE__, __LINE__, "%s: a %s without name", file, kind);
+		return;
+	}
+	if (!strcmp(kind, "input") || !strcmp(kind, "filter") || !strcmp(kind, "output"))
+		if (!schema_has(kind, name, "name"))
+			lp_test_fail(__FILE__, __LINE__, "%s: unknown %s plugin %s", file, kind, name);
+	json_object_foreach(e, key, v)
+	{
+		int ok = (!strcmp(kind, "parser") || !strcmp(kind, "multiline_parser"))
+				 ? schema_has(kind, NULL, key)
+				 : schema_has(kind, name, key);
+		if (!ok)
+			lp_test_fail(__FILE__, __LINE__, "%s: %s %s: key \"%s\" is not in the 5.1.1 schema",
+				     file, kind, name, key);
+		if (json_is_string(v) && strstr(json_string_value(v), "${")) {
+			const char *p = json_string_value(v);
+			while ((p = strstr(p, "${")) != NULL) {
+				const char *end = strchr(p, '}');
+				char var[128];
+				size_t n = end ? (size_t)(end - p - 2) : 0;
+				int found = 0;
+				if (!end || n >= sizeof(var)) {
+					lp_test_fail(__FILE__, __LINE__, "%s: bad ${ in %s", file, key);
+					break;
+				}
+				memcpy(var, p + 2, n);
+				var[n] = '\0';
+				found = !strcmp(var, "NODE_IP") || !strcmp(var, "NODE_NAME");
+				for (size_t i = 0; !found && i < cx->r->n_env; i++)
+					found = !strcmp(cx->r->env[i].var, var);
+				if (!found)
+					lp_test_fail(__FILE__, __LINE__, "%s: ${%s} is not in env", file, var);
+				p = end;
+			}
+		}
+	}
+	if (!strcmp(kind, "filter") || !strcmp(kind, "output")) {
+		const char *m = json_string_value(json_object_get(e, "match"));
+		const char *mr = json_string_value(json_object_get(e, "match_regex"));
+		if (!m && !mr)
+			lp_test_fail(__FILE__, __LINE__, "%s: %s %s without match", file, kind, name);
+		if (!strcmp(kind, "filter") && m && !match_allowed(m))
+			lp_test_fail(__FILE__, __LINE__, "%s: filter %s matches \"%s\"", file, name, m);
+		if (!strcmp(kind, "filter") && mr && strncmp(mr, "^kube\\.", 7) != 0)
+			lp_test_fail(__FILE__, __LINE__, "%s: filter %s match_regex \"%s\"", file, name, mr);
+	}
+	if (!strcmp(kind, "filter") && !strcmp(name, "grep") && !json_object_get(e, "logical_op"))
+		lp_test_fail(__FILE__, __LINE__, "%s: grep without logical_op", file);
+	if (!strcmp(kind, "filter") && !strcmp(name, "rewrite_tag")) {
+		json_t *rules = json_object_get(e, "rule"), *one;
+		size_t i;
+		const char *em = json_string_value(json_object_get(e, "emitter_name"));
+		if (json_is_string(rules)) {
+			rules = json_pack("[O]", rules);
+		} else {
+			json_incref(rules);
+		}
+		json_array_foreach(rules, i, one)
+		{
+			const char *s = json_string_value(one);
+			int fields = 0, in = 0;
+			for (const char *p = s; p && *p; p++) {
+				if (*p != ' ' && !in)
+					fields++;
+				in = *p != ' ';
+			}
+			if (fields != 4 || strcmp(s + strlen(s) - 5, " true") != 0)
+				lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag rule \"%s\"", file, s);
+		}
+		json_decref(rules);
+		if (!em)
+			lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag without emitter_name", file);
+		else if (json_object_get(cx->emitters, em))
+			lp_test_fail(__FILE__, __LINE__, "%s: emitter_name %s used twice", file, em);
+		else
+			json_object_set_new(cx->emitters, em, json_true());
+	}
+	if ((v = json_object_get(e, "alias")) != NULL) {
+		if (json_object_get(cx->aliases, json_string_value(v)))
+			lp_test_fail(__FILE__, __LINE__, "%s: alias %s used twice", file, json_string_value(v));
+		json_object_set_new(cx->aliases, json_string_value(v), json_true());
+	}
+}
+
+static void check_list(struct check_ctx *cx, const char *kind, const char *file, json_t *list)
+{
+	size_t i;
+	json_t *e;
+
+	if (!list)
+		return;
+	if (!json_is_array(list)) {
+		lp_test_fail(__FILE__, __LINE__, "%s: %s is not a list", file, kind);
+		return;
+	}
+	json_array_foreach(list, i, e)
+		check_plugin(cx, kind, file, e);
+}
+
+/* Checks every Fluent Bit file of a rendered config; returns the number of plugin entries. */
+static size_t check_fb_config(const struct lp_rendered *r, const struct lp_rendered_config *c)
+{
+	struct check_ctx cx = {json_object(), json_object(), r};
+	size_t n = 0;
+
+	for (size_t f = 0; f < c->n_files; f++) {
+		json_t *root = reparse(&c->files[f]), *v;
+		const char *key;
+		if (!root)
+			continue;
+		if (c->files[f].len > LP_RENDER_SPLIT_BYTES)
+			lp_test_fail(__FILE__, __LINE__, "%s is %zu bytes", c->files[f].name, c->files[f].len);
+		json_object_foreach(root, key, v)
+		{
+			if (!strcmp(key, "service")) {
+				const char *sk;
+				json_t *sv;
+				json_object_foreach(v, sk, sv)
+					if (!schema_has("service", NULL, sk))
+						lp_test_fail(__FILE__, __LINE__, "service key %s unknown", sk);
+			} else if (!strcmp(key, "parsers")) {
+				check_list(&cx, "parser", c->files[f].name, v);
+			} else if (!strcmp(key, "multiline_parsers")) {
+				check_list(&cx, "multiline_parser", c->files[f].name, v);
+			} else if (!strcmp(key, "pipeline")) {
+				check_list(&cx, "input", c->files[f].name, json_object_get(v, "inputs"));
+				check_list(&cx, "filter", c->files[f].name, json_object_get(v, "filters"));
+				check_list(&cx, "output", c->files[f].name, json_object_get(v, "outputs"));
+				n += json_array_size(json_object_get(v, "inputs")) +
+				     json_array_size(json_object_get(v, "filters")) +
+				     json_array_size(json_object_get(v, "outputs"));
+			} else if (!strcmp(key, "includes")) {
+				size_t i;
+				json_t *inc;
+				json_array_foreach(v, i, inc)
+				{
+					int found = 0;
+					for (size_t g = 0; g < c->n_files; g++)
+						found |= !strcmp(c->files[g].name, json_string_value(inc));
+					if (!found)
+						lp_test_fail(__FILE__, __LINE__, "include %s not rendered",
+							     json_string_value(inc));
+				}
+			} else {
+				lp_test_fail(__FILE__, __LINE__, "%s: unknown top-level key %s",
+					     c->files[f].name, key);
+			}
+		}
+		json_decref(root);
+	}
+	json_decref(cx.aliases);
+	json_decref(cx.emitters);
+	return n;
+}
+
+static void check_rendered(const struct lp_rendered *r)
+{
+	check_fb_config(r, &r->shipper);
+	if (r->has_aggregator && r->aggregator_engine == LP_ENGINE_FLUENTBIT)
+		check_fb_config(r, &r->aggregator);
+	for (size_t i = 1; i < r->n_env; i++)
+		if (strcmp(r->env[i - 1].var, r->env[i].var) >= 0)
+			lp_test_fail(__FILE__, __LINE__, "env not sorted/unique at %s", r->env[i].var);
+	for (size_t i = 0; i < r->n_env; i++) {
+		/* AWS_* are read by the AWS outputs from the process environment */
+		int used = !strncmp(r->env[i].var, "AWS_", 4);
+		for (size_t f = 0; !used && f < r->shipper.n_files; f++)
+			used = strstr(r->shipper.files[f].data, r->env[i].var) != NULL;
+		for (size_t f = 0; !used && f < r->aggregator.n_files; f++)
+			used = strstr(r->aggregator.files[f].data, r->env[i].var) != NULL;
+		if (!used)
+			lp_test_fail(__FILE__, __LINE__, "env %s is not used by any file", r->env[i].var);
+	}
+	if (strlen(r->shipper.hash) != 64)
+		lp_test_fail(__FILE__, __LINE__, "shipper hash \"%s\"", r->shipper.hash);
+}
+
+/* ------------------------------------------------------------------ */
+/* golden files                                                        */
+
+static lp_err golden_text(struct lp_buf *b, const struct lp_rendered *r)
+{
+	const struct lp_rendered_config *cfgs[2] = {&r->shipper, &r->aggregator};
+	const char *labels[2] = {"shipper", "aggregator"};
+	lp_err err = LP_OK;
+
+	for (int c = 0; c < 2 && !err; c++) {
+		for (size_t i = 0; !err && i < cfgs[c]->n_files; i++) {
+			const struct lp_render_file *f = &cfgs[c]->files[i];
+			if (f->len > 64 * 1024) {
+				err = lp_buf_addf(b, "== %s/%s: %zu bytes (content not kept)\n", labels[c],
+						  f->name, f->len);
+				continue;
+			}
+			err = lp_buf_addf(b, "== %s/%s\n", labels[c], f->name);
+			if (!err)
+				err = lp_buf_add(b, f->data, f->len);
+		}
+	}
+	if (!err)
+		err = lp_buf_adds(b, "== env\n");
+	for (size_t i = 0; !err && i < r->n_env; i++)
+		err = lp_buf_addf(b, "%s <- %s/%s[%s]\n", r->env[i].var, r->env[i].secret_ns,
+				  r->env[i].secret_name, r->env[i].secret_key);
+	if (!err)
+		err = lp_buf_adds(b, "== mounts\n");
+	for (size_t i = 0; !err && i < r->n_mounts; i++)
+		err = lp_buf_addf(b, "%s <- %s/%s[%s]\n", r->mounts[i].path, r->mounts[i].secret_ns,
+				  r->mounts[i].secret_name, r->mounts[i].secret_key);
+	if (!err)
+		err = lp_buf_adds(b, "== summaries\n");
+	for (size_t i = 0; !err && i < r->n_summaries; i++)
+		err = lp_buf_addf(b, "%s/%s: %s\n", r->summaries[i].ns, r->summaries[i].name,
+				  r->summaries[i].text);
+	if (!err)
+		err = lp_buf_adds(b, "== problems\n");
+	for (size_t i = 0; !err && i < r->n_problems; i++)
+		err = lp_buf_addf(b, "%s %s/%s %s: %s\n", r->problems[i].kind, r->problems[i].ns,
+				  r->problems[i].name, r->problems[i].field, r->problems[i].message);
+	if (!err)
+		err = lp_buf_addf(b, "== hash %s %s\n", r->shipper.hash,
+				  r->has_aggregator ? r->aggregator.hash : "-");
+	return err;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct lp_buf b;
+	char chunk[65536];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	lp_buf_init(&b, 0);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (lp_buf_add(&b, chunk, n))
+			break;
+	fclose(f);
+	*len = b.len;
+	return lp_buf_take(&b);
+}
+
+/* Renders input (relative path), checks it, compares with golden (relative path). */
+static void golden_case(const char *input, const char *golden, size_t *n_problems)
+{
+	char *in = path_of(input), *gold = path_of(golden), *want = NULL;
+	const char *paths[1] = {in};
+	struct lp_render_bundle b;
+	struct lp_rendered r;
+	struct lp_buf got;
+	size_t wlen = 0;
+
+	memset(&r, 0, sizeof(r));
+	lp_buf_init(&got, 0);
+	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
+	LP_CHECK_INT(lp_render_bundle_render(&r, &b, NULL), LP_OK);
+	lp_render_bundle_free(&b);
+	check_rendered(&r);
+	if (n_problems)
+		*n_problems = r.n_problems;
+	LP_CHECK_INT(golden_text(&got, &r), LP_OK);
+	if (getenv("UPDATE_GOLDEN") && *getenv("UPDATE_GOLDEN") == '1') {
+		FILE *f = fopen(gold, "wb");
+		LP_CHECK(f != NULL);
+		if (f) {
+			fwrite(got.ptr, 1, got.len, f);
+			fclose(f);
+		}
+	} else {
+		want = read_all(gold, &wlen);
+		if (!want) {
+			lp_test_fail(__FILE__, __LINE__, "no golden file %s (run with UPDATE_GOLDEN=1)", golden);
+		} else if (wlen != got.len || memcmp(want, got.ptr, wlen) != 0) {
+			size_t i = 0, line = 1;
+			while (i < wlen && i < got.len && want[i] == got.ptr[i])
+				line += want[i++] == '\n';
+			lp_test_fail(__FILE__, __LINE__, "%s differs from %s at line %zu (UPDATE_GOLDEN=1 rewrites)",
+				     input, golden, line);
+		}
+	}
+	lp_free(want);
+	lp_buf_free(&got);
+	lp_rendered_free(&r);
+	lp_free(in);
+	lp_free(gold);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted *.yaml names in a directory (relative to the top). */
+static size_t list_yaml(const char *dir, char ***out)
+{
+	char *d = path_of(dir);
+	DIR *dh = d ? opendir(d) : NULL;
+	struct dirent *e;
+	char **v = NULL;
+	size_t n = 0;
+
+	while (dh && (e = readdir(dh)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strcmp(e->d_name + l - 5, ".yaml") != 0)
+			continue;
+		v = lp_realloc(v, (n + 1) * sizeof(*v));
+		v[n++] = lp_strdup(e->d_name);
+	}
+	if (dh)
+		closedir(dh);
+	lp_free(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_names);
+	*out = v;
+	return n;
+}
+
+static void t_golden_cases(void)
+{
+	char **names = NULL;
+	size_t n = list_yaml("tests/data/render/cases", &names);
+
+	LP_CHECK(n >= 25);
+	for (size_t i = 0; i < n; i++) {
+		struct lp_buf in, gold;
+		size_t probs = 0;
+		lp_buf_init(&in, 0);
+		lp_buf_init(&gold, 0);
+		LP_CHECK_INT(lp_buf_addf(&in, "tests/data/render/cases/%s", names[i]), LP_OK);
+		LP_CHECK_INT(lp_buf_addf(&gold, "tests/data/render/golden/%.*s.txt",
+					 (int)(strlen(names[i]) - 5), names[i]),
+			     LP_OK);
+		golden_case(lp_buf_str(&in), lp_buf_str(&gold), &probs);
+		/* only the invalid-* cases may leave something out */
+		if (strncmp(names[i], "invalid", 7) != 0 && probs)
+			lp_test_fail(__FILE__, __LINE__, "%s: %zu problem(s)", names[i], probs);
+		if (strncmp(names[i], "invalid", 7) == 0 && !probs)
+			lp_test_fail(__FILE__, __LINE__, "%s: nothing was left out", names[i]);
+		lp_buf_free(&in);
+		lp_buf_free(&gold);
+		lp_free(names[i]);
+	}
+	lp_free(names);
+}
+
+static void t_golden_examples(void)
+{
+	char **names = NULL;
+	size_t n = list_yaml("examples", &names);
+
+	LP_CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++) {
+		struct lp_buf in, gold;
+		size_t probs = 0;
+		lp_buf_init(&in, 0);
+		lp_buf_init(&gold, 0);
+		LP_CHECK_INT(lp_buf_addf(&in, "examples/%s", names[i]), LP_OK);
+		LP_CHECK_INT(lp_buf_addf(&gold, "tests/data/render/golden/example-%.*s.txt",
+					 (int)(strlen(names[i]) - 5), names[i]),
+			     LP_OK);
+		golden_case(lp_buf_str(&in), lp_buf_str(&gold), &probs);
+		if (probs)
+			lp_test_fail(__FILE__, __LINE__, "example %s: %zu problem(s)", names[i], probs);
+		lp_buf_free(&in);
+		lp_buf_free(&gold);
+		lp_free(names[i]);
+	}
+	lp_free(names);
+}
+
+/* ------------------------------------------------------------------ */
+/* focused behaviour                                                   */
+
+static int render_path(struct lp_rendered *r, const char *rel)
+{
+	char *in = path_of(rel);
+	const char *paths[1] = {in};
+	struct lp_render_bundle b;
+	int ok;
+
+	memset(r, 0, sizeof(*r));
+	ok = lp_render_bundle_load(&b, paths, 1, NULL) == LP_OK;
+	ok = ok && lp_render_bundle_render(r, &b, NULL) == LP_OK;
+	if (ok || b.n_pipelines || b.n_outputs)
+		lp_render_bundle_free(&b);
+	lp_free(in);
+	return ok;
+}
+
+static const char *shipper_text(const struct lp_rendered *r)
+{
+	return r->shipper.n_files ? r->shipper.files[0].data : "";
+}
+
+static void t_tenancy(void)
+{
+	struct lp_rendered r;
+
+	LP_CHECK(render_path(&r, "tests/data/render/cases/tenancy-isolation.yaml"));
+	/* a namespaced pipeline's copy selects only its own namespace by tag */
+	LP_CHECK_HAS(shipper_text(&r), "match: kube.team-a.*");
+	LP_CHECK_HAS(shipper_text(&r), "match_regex: ^kube\\.team-b\\..+\\.(?:api|worker)$");
+	/* each pipeline gets its own copy prefix */
+	LP_CHECK_INT(r.n_summaries, 3);
+	{
+		const char *s = shipper_text(&r), *p = s;
+		int copies = 0;
+		while ((p = strstr(p, ".$TAG true")) != NULL) {
+			copies++;
+			p++;
+		}
+		LP_CHECK_INT(copies, 3);
+	}
+	lp_rendered_free(&r);
+}
+
+static void t_multiline_first(void)
+{
+	struct lp_rendered r;
+	const char *s, *ml, *parser;
+
+	LP_CHECK(render_path(&r, "tests/data/render/cases/ml-java.yaml"));
+	s = shipper_text(&r);
+	ml = strstr(s, "- name: multiline");
+	parser = strstr(s, "- name: parser");
+	LP_CHECK(ml && parser && ml < parser);
+	LP_CHECK_HAS(s, "buffer: on");
+	lp_rendered_free(&r);
+}
+
+static void t_deterministic(void)
+{
+	char *in = path_of("tests/data/render/injection-base.yaml");
+	const char *paths[1] = {in};
+	struct lp_render_bundle b;
+	struct lp_rendered r1, r2;
+	struct lp_render_input ri;
+	const struct lp_pipeline *pl[8];
+	const struct lp_output *ol[32];
+
+	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
+	LP_CHECK(b.n_pipelines <= 8 && b.n_outputs <= 32);
+	memset(&ri, 0, sizeof(ri));
+	for (size_t i = 0; i < b.n_pipelines; i++)
+		pl[i] = b.pipelines[i];
+	for (size_t i = 0; i < b.n_outputs; i++)
+		ol[i] = b.outputs[i];
+	ri.pipelines = pl;
+	ri.n_pipelines = b.n_pipelines;
+	ri.outputs = ol;
+	ri.n_outputs = b.n_outputs;
+	LP_CHECK_INT(lp_render(&r1, &ri), LP_OK);
+	for (size_t i = 0; i < b.n_pipelines; i++)
+		pl[i] = b.pipelines[b.n_pipelines - 1 - i];
+	for (size_t i = 0; i < b.n_outputs; i++)
+		ol[i] = b.outputs[b.n_outputs - 1 - i];
+	LP_CHECK_INT(lp_render(&r2, &ri), LP_OK);
+	LP_CHECK_STR(r1.shipper.hash, r2.shipper.hash);
+	LP_CHECK_STR(r1.aggregator.hash, r2.aggregator.hash);
+	LP_CHECK(r1.shipper.n_files == r2.shipper.n_files && r1.shipper.files[0].len == r2.shipper.files[0].len);
+	LP_CHECK_INT(r1.n_env, r2.n_env);
+	lp_rendered_free(&r1);
+	lp_rendered_free(&r2);
+	lp_render_bundle_free(&b);
+	lp_free(in);
+}
+
+static void t_secrets_not_in_text(void)
+{
+	struct lp_rendered r;
+
+	LP_CHECK(render_path(&r, "tests/data/render/cases/out-http.yaml"));
+	LP_CHECK_INT(r.n_env, 1);
+	LP_CHECK_STR(r.env[0].secret_name, "ingest-token");
+	LP_CHECK_STR(r.env[0].secret_key, "token");
+	LP_CHECK_HAS(shipper_text(&r), "Authorization ${LP_SECRET_");
+	lp_rendered_free(&r);
+	LP_CHECK(render_path(&r, "tests/data/render/cases/out-kinesis.yaml"));
+	LP_CHECK_INT(r.n_env, 2);
+	LP_CHECK_STR(r.env[0].var, "AWS_ACCESS_KEY_ID");
+	LP_CHECK_STR(r.env[1].var, "AWS_SECRET_ACCESS_KEY");
+	LP_CHECK_HAS(shipper_text(&r), "endpoint: kinesis.local\n");
+	LP_CHECK_HAS(shipper_text(&r), "port: 4567\n");
+	lp_rendered_free(&r);
+}
+
+static void t_invalid_left_out(void)
+{
+	struct lp_rendered r;
+	int dangling = 0, broken = 0, tenant = 0;
+
+	LP_CHECK(render_path(&r, "tests/data/render/cases/invalid-left-out.yaml"));
+	LP_CHECK_INT(r.n_summaries, 1);
+	LP_CHECK_STR(r.summaries[0].name, "good");
+	for (size_t i = 0; i < r.n_problems; i++) {
+		dangling |= !strcmp(r.problems[i].name, "dangling") &&
+			    strstr(r.problems[i].field, "outputRef") != NULL;
+		broken |= !strcmp(r.problems[i].name, "broken") && !strcmp(r.problems[i].kind, "LogOutput");
+		tenant |= !strcmp(r.problems[i].name, "bad-tenant");
+	}
+	LP_CHECK(dangling && broken && tenant);
+	LP_CHECK(strstr(shipper_text(&r), "dangling") == NULL);
+	lp_rendered_free(&r);
+}
+
+static void t_schema_lookup(void)
+{
+	/* the checker itself: real keys pass, typos do not */
+	LP_CHECK(schema_has("output", "kinesis_streams", "stream"));
+	LP_CHECK(!schema_has("output", "kinesis_streams", "streams"));
+	LP_CHECK(schema_has("output", "kinesis_streams", "port")); /* engine key, cookbook §10 */
+	LP_CHECK(schema_has("filter", "modify", "rename"));        /* Rename in the schema */
+	LP_CHECK(!schema_has("filter", "throttle", "key"));
+	LP_CHECK(!schema_has("input", "tail", "match"));
+	LP_CHECK(schema_has("service", NULL, "hot_reload"));
+	LP_CHECK(!schema_has("service", NULL, "hotreload"));
+	LP_CHECK(!schema_has("output", "no_such_plugin", "name"));
+	LP_CHECK(match_allowed("p.0123456789ab.*"));
+	LP_CHECK(!match_allowed("*"));
+	LP_CHECK(!match_allowed("p.*"));
+}
+
+static void t_null_args(void)
+{
+	struct lp_rendered r;
+	struct lp_render_input in;
+
+	memset(&in, 0, sizeof(in));
+	LP_CHECK_INT(lp_render(NULL, &in), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_render(&r, NULL), LP_ERR_INVALID);
+	in.n_pipelines = 1;
+	LP_CHECK_INT(lp_render(&r, &in), LP_ERR_INVALID);
+	in.n_pipelines = 0;
+	LP_CHECK_INT(lp_render(&r, &in), LP_OK); /* nothing: a service section only */
+	LP_CHECK_INT(r.shipper.n_files, 1);
+	LP_CHECK_HAS(shipper_text(&r), "health_check: on");
+	lp_rendered_free(&r);
+	lp_rendered_free(NULL);
+}
+
+static void t_fields_table(void)
+{
+	size_t n;
+	const struct lp_render_field *f = lp_render_fields(&n);
+	struct lp_rendered r;
+	struct lp_buf all, md;
+
+	/* every Fluent Bit key the table names exists in 5.1.1 and appears in some rendered config */
+	lp_buf_init(&all, 0);
+	{
+		char **names = NULL;
+		size_t nn = list_yaml("tests/data/render/cases", &names);
+		for (size_t i = 0; i < nn; i++) {
+			struct lp_buf p;
+			lp_buf_init(&p, 0);
+			LP_CHECK_INT(lp_buf_addf(&p, "tests/data/render/cases/%s", names[i]), LP_OK);
+			if (render_path(&r, lp_buf_str(&p))) {
+				for (size_t k = 0; k < r.shipper.n_files; k++)
+					LP_CHECK_INT(lp_buf_add(&all, r.shipper.files[k].data, r.shipper.files[k].len), LP_OK);
+				for (size_t k = 0; k < r.aggregator.n_files; k++)
+					LP_CHECK_INT(lp_buf_add(&all, r.aggregator.files[k].data, r.aggregator.files[k].len), LP_OK);
+				lp_rendered_free(&r);
+			}
+			lp_buf_free(&p);
+			lp_free(names[i]);
+		}
+		lp_free(names);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *kind = NULL;
+		char keys[512], *save = NULL, *k;
+		if (!f[i].fb_plugin || !f[i].fb_keys)
+			continue;
+		if (!strcmp(f[i].fb_plugin, "service"))
+			kind = "service";
+		else if (!strcmp(f[i].fb_plugin, "parser") || !strcmp(f[i].fb_plugin, "multiline_parser"))
+			kind = f[i].fb_plugin;
+		else if (f[i].kind && !strcmp(f[i].kind, "LogOutput") &&
+			 schema_has("output", f[i].fb_plugin, "name"))
+			kind = "output";
+		else if (schema_has("input", f[i].fb_plugin, "name") &&
+			 (strstr(f[i].field, "input") || strstr(f[i].field, "delivery")))
+			kind = "input";
+		else if (schema_has("filter", f[i].fb_plugin, "name"))
+			kind = "filter";
+		else
+			kind = "output";
+		snprintf(keys, sizeof(keys), "%s", f[i].fb_keys);
+		for (k = strtok_r(keys, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+			struct lp_buf needle;
+			int ok = (!strcmp(kind, "service") || !strcmp(kind, "parser") ||
+				  !strcmp(kind, "multiline_parser"))
+					 ? schema_has(kind, NULL, k)
+					 : schema_has(kind, f[i].fb_plugin, k);
+			/* a plugin of the same name in another kind (tail is only an input) */
+			if (!ok && !schema_has(kind, f[i].fb_plugin, "name"))
+				ok = schema_has("input", f[i].fb_plugin, k) ||
+				     schema_has("filter", f[i].fb_plugin, k) ||
+				     schema_has("output", f[i].fb_plugin, k);
+			if (!ok && !strcmp(f[i].fb_plugin, "parser"))
+				ok = schema_has("filter", "parser", k);
+			if (!ok)
+				lp_test_fail(__FILE__, __LINE__, "fields table: %s %s: %s not in schema",
+					     f[i].field, f[i].fb_plugin, k);
+			lp_buf_init(&needle, 0);
+			LP_CHECK_INT(lp_buf_addf(&needle, "%s:", k), LP_OK);
+			if (!strstr(lp_buf_str(&all), lp_buf_str(&needle)))
+				lp_test_fail(__FILE__, __LINE__, "fields table: %s key %s never rendered",
+					     f[i].field, k);
+			lp_buf_free(&needle);
+		}
+	}
+	lp_buf_init(&md, 0);
+	LP_CHECK_INT(lp_render_fields_markdown(&md), LP_OK);
+	LP_CHECK_HAS(lp_buf_str(&md), "| LogOutput | spec.s3.totalFileSize | s3 | total_file_size |");
+	/* docs/fields.md is the generated table, kept in step */
+	{
+		char *doc = path_of("docs/fields.md");
+		size_t dl = 0;
+		char *have = read_all(doc, &dl);
+		if (!have || dl != md.len || memcmp(have, md.ptr, dl) != 0)
+			lp_test_fail(__FILE__, __LINE__,
+				     "docs/fields.md is stale: logplane render --fields-table > docs/fields.md");
+		lp_free(have);
+		lp_free(doc);
+	}
+	lp_buf_free(&md);
+	lp_buf_free(&all);
+}
+
+/* ------------------------------------------------------------------ */
+/* splitting                                                           */
+
+static void t_split(void)
+{
+	char tmpl[] = "/tmp/lp-render-split-XXXXXX";
+	int fd = mkstemp(tmpl);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	const char *paths[1] = {tmpl};
+	struct lp_render_bundle b;
+	struct lp_rendered r;
+	json_t *entry;
+	size_t n = 1500, plugins = 0, emitters = 0;
+
+	LP_CHECK(f != NULL);
+	if (!f)
+		return;
+	fprintf(f, "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: out, namespace: "
+		   "logplane-system}\nspec: {type: stdout}\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: {name: p%04zu, "
+			   "namespace: logplane-system}\nspec:\n  input: {application: {namespaces: {include: "
+			   "[ns%zu]}}}\n  parse: {format: json}\n  transforms:\n    - detectLevel: {}\n"
+			   "    - flatten: {}\n  routes:\n    - {outputRef: out, match: {field: level, in: [error]}}\n",
+			i, i);
+	fclose(f);
+	memset(&r, 0, sizeof(r));
+	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
+	LP_CHECK_INT(lp_render_bundle_render(&r, &b, NULL), LP_OK);
+	lp_render_bundle_free(&b);
+	unlink(tmpl);
+	LP_CHECK_INT(r.n_problems, 0);
+	LP_CHECK(r.shipper.total_bytes > LP_RENDER_SPLIT_BYTES);
+	LP_CHECK(r.shipper.n_files >= 3);
+	LP_CHECK_STR(r.shipper.files[0].name, "fluent-bit.yaml");
+	entry = r.shipper.n_files ? reparse(&r.shipper.files[0]) : NULL;
+	LP_CHECK(entry && json_array_size(json_object_get(entry, "includes")) == r.shipper.n_files - 1);
+	LP_CHECK(entry && json_object_get(entry, "service") && !json_object_get(entry, "pipeline"));
+	json_decref(entry);
+	plugins = check_fb_config(&r, &r.shipper);
+	for (size_t i = 0; i < r.shipper.n_files; i++) {
+		const char *p = r.shipper.files[i].data;
+		LP_CHECK(r.shipper.files[i].len <= LP_RENDER_SPLIT_BYTES);
+		while ((p = strstr(p, "emitter_name: lp_")) != NULL) {
+			emitters++;
+			p++;
+		}
+	}
+	/* every pipeline is there once: its fan-out copy and its route copy */
+	LP_CHECK_INT(emitters, 2 * n);
+	LP_CHECK(plugins > 4 * n);
+	lp_rendered_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* injection corpus                                                    */
+
+struct leaf {
+	size_t doc;
+	char path[256]; /* "spec/opensearch/host", array index as number */
+};
+
+static void leaves(json_t *v, size_t doc, const char *path, struct leaf **out, size_t *n)
+{
+	const char *key;
+	json_t *c;
+	size_t i;
+	char p[256];
+
+	if (json_is_string(v)) {
+		if (!strncmp(path, "apiVersion", 10) || !strncmp(path, "kind", 4) ||
+		    !strcmp(path, "spec/type"))
+			return;
+		*out = lp_realloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[*n].doc = doc;
+		snprintf((*out)[*n].path, sizeof((*out)[*n].path), "%s", path);
+		(*n)++;
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, c)
+		{
+			snprintf(p, sizeof(p), "%s%s%s", path, *path ? "/" : "", key);
+			leaves(c, doc, p, out, n);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, c)
+		{
+			snprintf(p, sizeof(p), "%s%s%zu", path, *path ? "/" : "", i);
+			leaves(c, doc, p, out, n);
+		}
+	}
+}
+
+/* Sets the string at path inside root to value (len bytes, may hold a NUL). */
+static int set_leaf(json_t *root, const char *path, const char *value, size_t len)
+{
+	char buf[256], *save = NULL, *tok, *next;
+	json_t *cur = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	tok = strtok_r(buf, "/", &save);
+	while (tok) {
+		next = strtok_r(NULL, "/", &save);
+		if (!next) {
+			json_t *s = json_stringn_nocheck(value, len);
+			if (json_is_array(cur))
+				return json_array_set_new(cur, (size_t)atol(tok), s) == 0;
+			return json_object_set_new(cur, tok, s) == 0;
+		}
+		cur = json_is_array(cur) ? json_array_get(cur, (size_t)atol(tok)) : json_object_get(cur, tok);
+		tok = next;
+	}
+	return 0;
+}
+
+/* Structure of a render: every Fluent Bit entry's section, plugin name and
+ * keys; Fluentd's first word per line. Value text is left out on purpose. */
+static lp_err signature(struct lp_buf *sig, const struct lp_rendered *r)
+{
+	const struct lp_rendered_config *cfgs[2] = {&r->shipper, &r->aggregator};
+	lp_err err = LP_OK;
+
+	for (int c = 0; c < 2 && !err; c++) {
+		for (size_t i = 0; !err && i < cfgs[c]->n_files; i++) {
+			const struct lp_render_file *f = &cfgs[c]->files[i];
+			size_t l = strlen(f->name);
+			if (l > 5 && !strcmp(f->name + l - 5, ".conf")) {
+				const char *p = f->data;
+				while (*p && !err) {
+					size_t w = strcspn(p, " \n");
+					err = lp_buf_add(sig, p, w);
+					if (!err)
+						err = lp_buf_addc(sig, '\n');
+					p = strchr(p, '\n');
+					p = p ? p + 1 : p + strlen(p);
+				}
+				continue;
+			}
+			{
+				json_t *root = reparse(f), *pl;
+				const char *sec[] = {"inputs", "filters", "outputs"};
+				const char *key;
+				json_t *v;
+				if (!root)
+					return LP_ERR_PARSE;
+				json_object_foreach(root, key, v)
+					err = err ? err : lp_buf_addf(sig, "top %s\n", key);
+				pl = json_object_get(root, "pipeline");
+				for (int s = 0; s < 3 && !err; s++) {
+					size_t k;
+					json_t *e;
+					json_array_foreach(json_object_get(pl, sec[s]), k, e)
+					{
+						const char *ek;
+						json_t *ev;
+						err = err ? err
+							  : lp_buf_addf(sig, "%s %s:", sec[s],
+									json_string_value(json_object_get(e, "name")));
+						json_object_foreach(e, ek, ev)
+						{
+							err = err ? err : lp_buf_addf(sig, " %s", ek);
+							if (json_is_array(ev))
+								err = err ? err : lp_buf_addf(sig, "[%zu]", json_array_size(ev));
+						}
+						err = err ? err : lp_buf_addc(sig, '\n');
+					}
+				}
+				json_decref(root);
+			}
+		}
+	}
+	return err;
+}
+
+/* Parses + validates docs, renders; *rejected set when the mutated document
+ * (index doc) was refused by validation or left out by the renderer. */
+static lp_err render_docs(json_t **docs, size_t n, size_t doc, struct lp_rendered *r, int *rejected)
+{
+	struct lp_pipeline *pl[8] = {0};
+	struct lp_output *ol[32] = {0}, *all_o[32] = {0};
+	size_t np = 0, no = 0, nall = 0;
+	unsigned char is_pl[64] = {0}, ok[64] = {0};
+	void *objs[64] = {0};
+	struct lp_world w;
+	struct lp_render_input in;
+	lp_err err = LP_OK;
+	const char *dns = NULL, *dname = NULL;
+
+	*rejected = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct lp_problems probs = {0};
+		const char *kind = json_string_value(json_object_get(docs[i], "kind"));
+		if (!strcmp(kind, "LogPipeline")) {
+			struct lp_pipeline *p = NULL;
+			ok[i] = lp_pipeline_parse(&p, docs[i], &probs) == LP_OK;
+			objs[i] = p;
+			is_pl[i] = 1;
+		} else {
+			struct lp_output *o = NULL;
+			ok[i] = lp_output_parse(&o, docs[i], &probs) == LP_OK;
+			objs[i] = o;
+			if (o)
+				all_o[nall++] = o;
+		}
+		if (!ok[i] && i == doc) {
+			*rejected = 1;
+			if (probs.n == 0 || !probs.v[0].field || !*probs.v[0].field)
+				lp_test_fail(__FILE__, __LINE__, "rejected without naming a field");
+		}
+		lp_problems_free(&probs);
+	}
+	memset(&w, 0, sizeof(w));
+	w.outputs = (const struct lp_output *const *)all_o;
+	w.n_outputs = nall;
+	for (size_t i = 0; i < n; i++) {
+		struct lp_problems probs = {0};
+		if (!ok[i] || !objs[i])
+			continue;
+		if (is_pl[i])
+			ok[i] = lp_pipeline_validate(objs[i], &w, &probs) == LP_OK;
+		else
+			ok[i] = lp_output_validate(objs[i], &w, &probs) == LP_OK;
+		if (!ok[i] && i == doc)
+			*rejected = 1;
+		lp_problems_free(&probs);
+		if (ok[i] && is_pl[i])
+			pl[np++] = objs[i];
+		else if (ok[i])
+			ol[no++] = objs[i];
+	}
+	if (objs[doc]) {
+		const struct lp_meta *m = is_pl[doc] ? &((struct lp_pipeline *)objs[doc])->meta
+						     : &((struct lp_output *)objs[doc])->meta;
+		dns = m->ns;
+		dname = m->name;
+	}
+	memset(&in, 0, sizeof(in));
+	in.pipelines = (const struct lp_pipeline *const *)pl;
+	in.n_pipelines = np;
+	in.outputs = (const struct lp_output *const *)ol;
+	in.n_outputs = no;
+	err = lp_render(r, &in);
+	for (size_t i = 0; !err && !*rejected && i < r->n_problems; i++)
+		if (dns && dname && !strcmp(r->problems[i].ns, dns) && !strcmp(r->problems[i].name, dname) &&
+		    !strcmp(r->problems[i].kind, is_pl[doc] ? "LogPipeline" : "LogOutput"))
+			*rejected = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (is_pl[i])
+			lp_pipeline_free(objs[i]);
+		else
+			lp_output_free(objs[i]);
+	}
+	return err;
+}
+
+static void t_injection(void)
+{
+	static const char long_a[] = "";
+	struct {
+		const char *v;
+		size_t len;
+	} evil[] = {
+		{"a\nb", 3},
+		{"x\n[OUTPUT]\n    Name stdout\n    Match *", 0},
+		{"@INCLUDE /etc/passwd", 0},
+		{"\n@INCLUDE /etc/shadow\n", 0},
+		{"[SERVICE]", 0},
+		{"x\npipeline:\n  outputs:\n    - name: stdout\n      match: '*'", 0},
+		{"&a", 0},
+		{"*a", 0},
+		{"&anchor value", 0},
+		{"{}", 0},
+		{"[]", 0},
+		{"{name: stdout, match: '*'}", 0},
+		{"key: value", 0},
+		{"- name: stdout", 0},
+		{"${AWS_SECRET_ACCESS_KEY}", 0},
+		{"#{ENV['HOME']}", 0},
+		{"# comment", 0},
+		{"it's \"quoted\" \\ ", 0},
+		{"a b,c=d", 0},
+		{"a\0b", 3},
+		{"\xff\xfe not utf-8", 0},
+		{"\xc3\x28", 0},
+		{long_a, 100000},
+	};
+	char *in = path_of("tests/data/render/injection-base.yaml");
+	struct lp_yaml_docs ydocs = {0};
+	json_t *docs[64];
+	struct leaf *lv = NULL;
+	size_t nl = 0, nd, inert = 0, rejected = 0;
+	char *longv = lp_malloc(100001);
+	struct lp_buf base_sig;
+	struct lp_rendered r;
+	int rej;
+
+	memset(longv, 'a', 100000);
+	longv[100000] = '\0';
+	LP_CHECK_INT(lp_yaml_load_file(&ydocs, in), LP_OK);
+	nd = ydocs.n;
+	LP_CHECK(nd > 10 && nd <= 64);
+	for (size_t i = 0; i < nd; i++) {
+		docs[i] = ydocs.v[i].root;
+		leaves(docs[i], i, "", &lv, &nl);
+	}
+	LP_CHECK(nl > 60);
+	/* the base renders without problems */
+	lp_buf_init(&base_sig, 0);
+	LP_CHECK_INT(render_docs(docs, nd, 0, &r, &rej), LP_OK);
+	LP_CHECK_INT(r.n_problems, 0);
+	LP_CHECK_INT(signature(&base_sig, &r), LP_OK);
+	lp_rendered_free(&r);
+	for (size_t l = 0; l < nl; l++) {
+		json_t *copy[64];
+		struct lp_buf benign_sig;
+		int benign_ok = 0;
+		lp_buf_init(&benign_sig, 0);
+		/* a benign value with a space in it as a second baseline */
+		for (size_t i = 0; i < nd; i++)
+			copy[i] = json_deep_copy(docs[i]);
+		set_leaf(copy[lv[l].doc], lv[l].path, "benign value", 12);
+		if (render_docs(copy, nd, lv[l].doc, &r, &rej) == LP_OK) {
+			if (!rej)
+				benign_ok = signature(&benign_sig, &r) == LP_OK;
+			lp_rendered_free(&r);
+		}
+		for (size_t i = 0; i < nd; i++)
+			json_decref(copy[i]);
+		for (size_t e = 0; e < sizeof(evil) / sizeof(evil[0]); e++) {
+			const char *v = evil[e].len == 100000 ? longv : evil[e].v;
+			size_t len = evil[e].len ? evil[e].len : strlen(v);
+			struct lp_buf sig;
+			for (size_t i = 0; i < nd; i++)
+				copy[i] = json_deep_copy(docs[i]);
+			LP_CHECK(set_leaf(copy[lv[l].doc], lv[l].path, v, len));
+			lp_buf_init(&sig, 0);
+			if (render_docs(copy, nd, lv[l].doc, &r, &rej) != LP_OK) {
+				lp_test_fail(__FILE__, __LINE__, "render failed for %s = evil[%zu]", lv[l].path, e);
+			} else if (rej) {
+				rejected++;
+				lp_rendered_free(&r);
+			} else {
+				check_rendered(&r);
+				if (signature(&sig, &r) != LP_OK ||
+				    (strcmp(lp_buf_str(&sig), lp_buf_str(&base_sig)) != 0 &&
+				     (!benign_ok || strcmp(lp_buf_str(&sig), lp_buf_str(&benign_sig)) != 0)))
+					lp_test_fail(__FILE__, __LINE__,
+						     "doc %zu %s = evil[%zu] changed the config structure", lv[l].doc,
+						     lv[l].path, e);
+				else
+					inert++;
+				lp_rendered_free(&r);
+			}
+			lp_buf_free(&sig);
+			for (size_t i = 0; i < nd; i++)
+				json_decref(copy[i]);
+		}
+		lp_buf_free(&benign_sig);
+	}
+	printf("# injection corpus: %zu string fields x %zu values: %zu rejected, %zu rendered inert\n",
+	       nl, sizeof(evil) / sizeof(evil[0]), rejected, inert);
+	LP_CHECK(rejected > 0 && inert > 0);
+	lp_buf_free(&base_sig);
+	lp_yaml_docs_free(&ydocs);
+	lp_free(lv);
+	lp_free(longv);
+	lp_free(in);
+}
+
+int main(void)
+{
+	static const struct lp_test tests[] = {
+		{"golden_cases", t_golden_cases},
+		{"golden_examples", t_golden_examples},
+		{"tenancy", t_tenancy},
+		{"multiline_first", t_multiline_first},
+		{"deterministic", t_deterministic},
+		{"secrets_not_in_text", t_secrets_not_in_text},
+		{"invalid_left_out", t_invalid_left_out},
+		{"schema_lookup", t_schema_lookup},
+		{"null_args", t_null_args},
+		{"fields_table", t_fields_table},
+		{"split", t_split},
+		{"injection", t_injection},
+	};
+	int rc = lp_test_main("render", tests, LP_TEST_COUNT(tests));
+
+	json_decref(schema);
+	return rc;
+}
