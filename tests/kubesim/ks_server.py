@@ -38,6 +38,7 @@ VERSION = {"major": "1", "minor": "32", "emulationMajor": "1", "emulationMinor":
            "compiler": "gc", "platform": "linux/amd64"}
 DISCOVERY_CT = "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList"
 TABLE_CT = "application/json;as=Table;v=%s;g=meta.k8s.io"
+WATCH_LINGER = 0.05
 
 
 # ---------------- small helpers ----------------
@@ -1061,6 +1062,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if items:
                 out = [self._event_line(res, t, e, tv) for t, e in items]
                 self.chunk(b"".join(out))
+                # coalesce bursts: with many watchers, one write per few ms per watcher
+                # costs far less than one write per event
+                time.sleep(WATCH_LINGER)
             if w.closed:
                 break
             now = time.monotonic()
