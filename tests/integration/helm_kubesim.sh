@@ -65,7 +65,7 @@ else
 	fail install_wait "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
 fi
 for o in serviceaccount/logplane configmap/logplane-agents service/logplane-metrics \
-	role/logplane-leader-election rolebinding/logplane-leader-election; do
+	role/logplane rolebinding/logplane; do
 	k -n "$ns" get "$o" >/dev/null 2>&1 || fail installed_objects "$o missing"
 done
 for o in clusterrole/logplane clusterrolebinding/logplane crd/logoutputs.logplane.io; do

@@ -93,8 +93,8 @@ def args_of(dep):
 def cmd_defaults(path):
     docs = load(path)
     want = [("ServiceAccount", "logplane"), ("ClusterRole", "logplane"),
-            ("ClusterRoleBinding", "logplane"), ("Role", "logplane-leader-election"),
-            ("RoleBinding", "logplane-leader-election"), ("Deployment", "logplane"),
+            ("ClusterRoleBinding", "logplane"), ("Role", "logplane"),
+            ("RoleBinding", "logplane"), ("Deployment", "logplane"),
             ("Service", "logplane-metrics"), ("ConfigMap", "logplane-agents")]
     for kind, name in want:
         if not find(docs, kind, name):

@@ -75,7 +75,7 @@ helm.sh/chart: {{ include "logplane.chart" . }}
 {{- end -}}
 {{- end -}}
 
-{{/* The agent settings file the operator reads (--agent-config): JSON. */}}
+{{/* The agent settings file (LOGPLANE_AGENT_CONFIG), JSON. */}}
 {{- define "logplane.agentConfig" -}}
 {{- $fb := .Values.fluentBit -}}
 {{- $ag := .Values.aggregator -}}
