@@ -28,17 +28,28 @@ static const char *shown_key(const char *key)
 	return key;
 }
 
+/* A path that did not fit ends in "..." (paths are at most a few dozen bytes
+ * in practice). */
+static void path_fit(char *dst, int n)
+{
+	if (n < 0 || n >= LP_RD_PATH)
+		memcpy(dst + LP_RD_PATH - 4, "...", 4);
+}
+
 void lp_rd_join(char *dst, const char *base, const char *key)
 {
+	int n;
+
 	if (!base || !*base)
-		snprintf(dst, LP_RD_PATH, "%s", shown_key(key));
+		n = snprintf(dst, LP_RD_PATH, "%s", shown_key(key));
 	else
-		snprintf(dst, LP_RD_PATH, "%s.%s", base, shown_key(key));
+		n = snprintf(dst, LP_RD_PATH, "%s.%s", base, shown_key(key));
+	path_fit(dst, n);
 }
 
 void lp_rd_index(char *dst, const char *base, size_t i)
 {
-	snprintf(dst, LP_RD_PATH, "%s[%zu]", base, i);
+	path_fit(dst, snprintf(dst, LP_RD_PATH, "%s[%zu]", base, i));
 }
 
 static const char *type_word(enum lp_rd_type t)
