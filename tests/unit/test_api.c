@@ -425,6 +425,63 @@ static const struct bad_case bad_cases[] = {
     {"out_aws_on_kafka",
      O_HDR OCTRL "spec: {type: kafka, " AWS "kafka: {brokers: ['k:9092'], topic: t}}}", "spec.aws",
      "not used by type kafka"},
+    {"namespace_invalid", P_HDR "metadata: {name: p1, namespace: Team_A}, spec: {" ROUTE "}}",
+     "metadata.namespace", "DNS-1123 label"},
+    {"pod_label_value",
+     P_HDR CTRL "spec: {input: {application: {podLabels: {app: 'a b'}}}, " ROUTE "}}",
+     "spec.input.application.podLabels.app", "label value"},
+    {"multiline_dup_parser", P_HDR CTRL "spec: {multiline: {parsers: [java, java]}, " ROUTE "}}",
+     "spec.multiline.parsers[1]", "duplicate parser \"java\""},
+    {"routes_too_many",
+     P_HDR CTRL "spec: {routes: [{outputRef: a0}, {outputRef: a1}, {outputRef: a2}, {outputRef: "
+                "a3}, {outputRef: a4}, {outputRef: a5}, {outputRef: a6}, {outputRef: a7}, "
+                "{outputRef: a8}, {outputRef: a9}, {outputRef: b0}, {outputRef: b1}, {outputRef: "
+                "b2}, {outputRef: b3}, {outputRef: b4}, {outputRef: b5}, {outputRef: b6}, "
+                "{outputRef: b7}, {outputRef: b8}, {outputRef: b9}, {outputRef: c0}, {outputRef: "
+                "c1}, {outputRef: c2}, {outputRef: c3}, {outputRef: c4}, {outputRef: c5}, "
+                "{outputRef: c6}, {outputRef: c7}, {outputRef: c8}, {outputRef: c9}, {outputRef: "
+                "d0}, {outputRef: d1}, {outputRef: d2}]}}",
+     "spec.routes", "between 1 and 32 items (got 33)"},
+    {"parse_regex_with_json",
+     P_HDR CTRL "spec: {parse: {format: json, regex: '(?<a>.)'}, " ROUTE "}}", "spec.parse.regex",
+     "only used with format: regex"},
+    {"route_match_regex_bad",
+     P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level, regex: '(?<x'}}]}}",
+     "spec.routes[0].match.regex", "invalid regular expression at offset"},
+    {"out_firehose_no_role",
+     O_HDR OCTRL "spec: {type: firehose, " AWS "firehose: {deliveryStream: d, provision: {bucket: "
+                 "logs}}}}",
+     "spec.firehose.provision.roleArn", "required"},
+    {"out_s3_storage_class",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, storageClass: COLD}}}",
+     "spec.s3.storageClass", "unsupported value \"COLD\""},
+    {"out_opensearch_awsauth_region",
+     O_HDR OCTRL "spec: {type: opensearch, opensearch: {host: os, awsAuth: true}}}",
+     "spec.aws.region", "required with spec.opensearch.awsAuth"},
+    {"out_search_index_and_prefix",
+     O_HDR OCTRL "spec: {type: opensearch, opensearch: {host: os, index: a, logstashPrefix: b}}}",
+     "spec.opensearch", "set index or logstashPrefix, not both"},
+    {"out_kinesis_kms_disabled",
+     O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: {encryption: "
+                 "{kmsKeyId: alias/mine}}}}}",
+     "spec.kinesis.provision.encryption.kmsKeyId", "needs encryption.enabled: true"},
+    {"out_ca_secret_missing",
+     O_HDR OCTRL "spec: {type: loki, loki: {host: l, tls: {caSecretRef: {name: loki-ca}}}}}",
+     "spec.loki.tls.caSecretRef", "Secret \"loki-ca\" not found"},
+    {"out_auth_secret_key",
+     O_HDR OTEAM "spec: {type: elasticsearch, elasticsearch: {host: es, auth: {secretRef: {name: "
+                 "slack}}}}}",
+     "spec.elasticsearch.auth.secretRef", "has no key \"username\""},
+    {"out_header_secret_missing",
+     O_HDR OCTRL "spec: {type: http, http: {host: h, headers: [{name: Authorization, valueFrom: "
+                 "{secretKeyRef: {name: api-token, key: token}}}]}}}",
+     "spec.http.headers[0].valueFrom.secretKeyRef", "Secret \"api-token\" not found"},
+    {"out_header_host",
+     O_HDR OCTRL "spec: {type: http, http: {host: h, headers: [{name: host, value: evil}]}}}",
+     "spec.http.headers[0].name", "set by the client itself"},
+    {"out_unknown_top",
+     "{apiVersion: logplane.io/v1alpha1, kind: LogOutput, " OCTRL "spec: {type: stdout}, extra: 1}",
+     "extra", "unknown field"},
 };
 
 /* Runs one case; prints its own PASS/FAIL line; returns 1 when it passed. */
