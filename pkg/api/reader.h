@@ -67,7 +67,7 @@ void lp_rd_kvmap(struct lp_rd *r, const json_t *obj, const char *base, const cha
                  struct lp_kv **out, size_t *n, enum lp_str_class kc, size_t kmax,
                  enum lp_str_class vc, size_t vmax, size_t max_items);
 
-/* Frees helpers. NULL-safe. */
+/* Release a list or key/value array. NULL-safe. */
 void lp_strlist_clear(struct lp_strlist *l);
 void lp_kv_array_free(struct lp_kv *kv, size_t n);
 

@@ -18,7 +18,7 @@
 #define ROUTE "routes: [{outputRef: main}]"
 #define AWS   "aws: {region: us-east-1}, "
 
-/* ---------- helpers ---------- */
+/* ---------- utilities ---------- */
 
 static json_t *load1(const char *yaml)
 {
@@ -801,7 +801,7 @@ static void t_parse_edges(void)
 	lp_problems_free(NULL);
 }
 
-/* ---------- helpers: names, sizes, durations, strings, regexes ---------- */
+/* ---------- names, sizes, durations, strings, regexes ---------- */
 
 static void t_names(void)
 {
