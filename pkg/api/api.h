@@ -432,7 +432,8 @@ const char *lp_parse_format_name(enum lp_parse_format f);     /* "json", "logfmt
 const char *lp_transform_kind_name(enum lp_transform_kind k); /* "flatten", "dropFields", ... */
 const char *lp_delivery_mode_name(enum lp_delivery_mode m);   /* "atLeastOnce" | "atMostOnce" */
 
-/* Size quantity to bytes: "512", "100M", "1G", "10Gi", "5MB", "1.5G". k/K/KB/M/MB/G/GB/T/TB
+/* Size quantity to bytes: "512", "100M", "1G", "10Gi", "5MB" (whole numbers only, as Fluent
+ * Bit reads sizes). k/K/KB/M/MB/G/GB/T/TB
  * are powers of 1000, Ki/Mi/Gi/Ti powers of 1024 (Kubernetes quantity and Fluent Bit size
  * syntax). Writes *bytes only on LP_OK; LP_ERR_INVALID for anything else or overflow. */
 LP_WUR lp_err lp_size_parse(const char *s, uint64_t *bytes);

@@ -188,9 +188,8 @@ static const struct unit size_units[] = {
 
 lp_err lp_size_parse(const char *s, uint64_t *bytes)
 {
-	uint64_t whole = 0, frac = 0, frac_div = 1, mult = 0;
+	uint64_t whole = 0, mult = 0;
 	const char *p = s;
-	size_t digits = 0, fdigits = 0;
 
 	if (!s || !bytes)
 		return LP_ERR_INVALID;
@@ -199,31 +198,15 @@ lp_err lp_size_parse(const char *s, uint64_t *bytes)
 			return LP_ERR_INVALID;
 		whole = whole * 10 + (uint64_t)(*p - '0');
 		p++;
-		digits++;
 	}
-	if (digits == 0)
+	if (p == s)
 		return LP_ERR_INVALID;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (fdigits < 9) {
-				frac = frac * 10 + (uint64_t)(*p - '0');
-				frac_div *= 10;
-			}
-			p++;
-			fdigits++;
-		}
-		if (fdigits == 0)
-			return LP_ERR_INVALID;
-	}
 	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++)
 		if (strcmp(p, size_units[i].suffix) == 0)
 			mult = size_units[i].mult;
-	if (mult == 0)
+	if (mult == 0 || whole > UINT64_MAX / mult)
 		return LP_ERR_INVALID;
-	if (whole > UINT64_MAX / mult)
-		return LP_ERR_INVALID;
-	*bytes = whole * mult + (frac * mult) / frac_div;
+	*bytes = whole * mult;
 	return LP_OK;
 }
 
