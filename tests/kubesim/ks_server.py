@@ -1,6 +1,7 @@
 """HTTP(S) front end of kubesim: TLS, bearer tokens, RBAC, discovery, OpenAPI,
 REST verbs, Tables, watches, fault injection and the admin endpoints."""
 import argparse
+import bisect
 import datetime
 import http.server
 import json
@@ -871,24 +872,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         limit = int(self.q.get("limit") or 0)
         cont = self.q.get("continue")
         start = None
+        pred = None
+        if lsel or fsel:
+            def pred(e):
+                return label_match(lsel, e.obj["metadata"].get("labels")) and field_match(fsel, e.obj)
         with api.lock:
             list_rv = api.store.rv
             if cont:
                 list_rv, start = decode_continue(cont)
-            entries = api.store.items(res.key, ns)
-            if start is not None:
-                entries = [e for e in entries if (e.obj["metadata"].get("namespace", ""),
-                                                  e.obj["metadata"]["name"]) > start]
-        if lsel or fsel:
-            entries = [e for e in entries if label_match(lsel, e.obj["metadata"].get("labels"))
-                       and field_match(fsel, e.obj)]
-        meta = {"resourceVersion": str(list_rv)}
-        if limit and len(entries) > limit:
-            rest = len(entries) - limit
-            entries = entries[:limit]
-            last = entries[-1].obj["metadata"]
-            meta["continue"] = encode_continue(list_rv, last.get("namespace", ""), last["name"])
-            meta["remainingItemCount"] = rest
+            entries = api.store.items(res.key, ns, after=start, limit=limit + 1 if limit else 0, pred=pred)
+            meta = {"resourceVersion": str(list_rv)}
+            if limit and len(entries) > limit:
+                entries = entries[:limit]
+                last = entries[-1].obj["metadata"]
+                lk = (last.get("namespace", ""), last["name"])
+                meta["continue"] = encode_continue(list_rv, lk[0], lk[1])
+                if pred is None:
+                    ks_ = api.store.sorted_keys(res.key)
+                    hi = len(ks_) if ns is None else bisect.bisect_left(ks_, (ns + "\0",))
+                    meta["remainingItemCount"] = hi - bisect.bisect_right(ks_, lk)
         entries = [api.entry_out(res, e) for e in entries]
         tv = self.table_version()
         if tv:

@@ -1,6 +1,7 @@
 """Object store: every object of every kind, a global resourceVersion counter,
 a bounded event history and the watchers. One lock (store.lock) guards all of
 it; the API layer holds it across read-modify-write sequences."""
+import bisect
 import collections
 import json
 import threading
@@ -117,16 +118,39 @@ class Store:
         self.uids = {}                 # uid -> (key, ns, name)
         self.dependents = collections.defaultdict(set)   # owner uid -> {(key, ns, name)}
         self.listeners = []            # callables(type, key, entry, old) after each write
+        self._sorted = {}              # key -> sorted [(ns, name)] (see sorted_keys)
 
     # ---------- reads ----------
     def get(self, key, ns, name):
         return self.buckets[key].get((ns or "", name))
 
-    def items(self, key, ns=None):
+    def sorted_keys(self, key):
+        """Sorted (ns, name) keys of a bucket, cached until an object is added or removed."""
+        ks = self._sorted.get(key)
+        if ks is None:
+            ks = self._sorted[key] = sorted(self.buckets.get(key) or ())
+        return ks
+
+    def items(self, key, ns=None, after=None, limit=0, pred=None):
+        """Entries of a bucket in (namespace, name) order; only namespace ns if given, only
+        keys greater than `after`, at most `limit` (0 = all) of those passing pred(entry)."""
         b = self.buckets.get(key) or {}
-        if ns is None:
-            return [b[k] for k in sorted(b)]
-        return [b[k] for k in sorted(k for k in b if k[0] == ns)]
+        ks = self.sorted_keys(key)
+        if ns is not None:
+            lo = bisect.bisect_left(ks, (ns,))
+            hi = bisect.bisect_left(ks, (ns + "\0",))
+        else:
+            lo, hi = 0, len(ks)
+        if after is not None:
+            lo = max(lo, bisect.bisect_right(ks, tuple(after)))
+        out = []
+        for i in range(lo, hi):
+            e = b[ks[i]]
+            if pred is None or pred(e):
+                out.append(e)
+                if limit and len(out) >= limit:
+                    break
+        return out
 
     def count(self):
         return sum(len(b) for b in self.buckets.values())
@@ -167,6 +191,8 @@ class Store:
         old = b.get((ns, name))
         if old is not None:
             self._index(key, ns, name, old.obj, False)
+        else:
+            self._sorted.pop(key, None)
         e = Entry(obj)
         b[(ns, name)] = e
         self._index(key, ns, name, obj, True)
@@ -180,6 +206,7 @@ class Store:
         old = self.buckets[key].pop((ns, name), None)
         if old is not None:
             self._index(key, ns, name, old.obj, False)
+            self._sorted.pop(key, None)
         e = Entry(obj)
         self._publish(int(md["resourceVersion"]), key, ns, "DELETED", e, old)
         return e
@@ -201,6 +228,7 @@ class Store:
         md = obj["metadata"]
         ns, name = md.get("namespace", ""), md["name"]
         self.buckets[key][(ns, name)] = Entry(obj)
+        self._sorted.pop(key, None)
         self._index(key, ns, name, obj, True)
 
     # ---------- watch ----------

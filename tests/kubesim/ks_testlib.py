@@ -19,6 +19,22 @@ TOP = os.environ.get("LP_TOP") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 
+def _die_with_parent():
+    """In the child: get SIGTERM when the test process dies, however it dies."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_sigterm)   # so atexit cleanups run under `timeout`
+
+
 def helm_path():
     h = os.path.join(TOP, ".deps", "bin", "helm")
     if not os.access(h, os.X_OK):
@@ -82,7 +98,7 @@ class Kubesim:
             if os.path.exists(stale):
                 os.unlink(stale)
         self.log = open(os.path.join(self.dir, "kubesim.log"), "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         atexit.register(self.stop)
         deadline = time.time() + 30
         while not os.path.exists(self.kubeconfig):
