@@ -1366,6 +1366,7 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 				f->serial_in = c->serial;
 				f->fingerprint = rw.fp;
 				f->in_config = 1;
+				f->config = LP_CONFIG_PENDING; /* until this config is written */
 			}
 			if (f->config != LP_CONFIG_APPLIED && f->config != LP_CONFIG_FAILED)
 				f->config = LP_CONFIG_PENDING;
@@ -1747,13 +1748,10 @@ static void agents_facts(struct lp_ctrl *c, const struct res_facts *f, int *agen
 	const struct lp_rollout *sts = rollout_of(c, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
 
 	if (c->rolled_serial && c->rolled_serial >= f->serial_in) {
+		/* stable text: a later rollout of other changes must not rewrite it */
 		*agents = 1;
-		snprintf(msg, msgsz, "%s%s%s", ds ? ds->message : "DaemonSet rolled out",
-			 c->want_aggregator && sts ? "; " : "",
-			 c->want_aggregator && sts ? sts->message : "");
-		if (ds && !ds->done) /* rolled earlier; a newer config is rolling */
-			snprintf(msg, msgsz, "the shipper DaemonSet %s/%s runs this configuration",
-				 c->control_ns, LP_SHIPPER_NAME);
+		snprintf(msg, msgsz, "DaemonSet %s/%s%s runs this spec", c->control_ns,
+			 LP_SHIPPER_NAME, c->want_aggregator ? " and StatefulSet " LP_AGGREGATOR_NAME : "");
 		return;
 	}
 	if (!ds) {
