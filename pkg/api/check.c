@@ -480,28 +480,68 @@ static int compile(OnigRegex *reg, const char *p, size_t len, OnigErrorInfo *ein
 	                einfo);
 }
 
-/* The byte offset where pattern goes wrong. For an error that shows before the
- * end: one less than the shortest prefix failing with the same error. For an
- * error that only shows at the end (an unclosed group or class): the end of the
- * longest prefix that still compiled, which is where the unclosed part begins. */
+/* Offset of the innermost '(' still open at the end of p (escapes and
+ * character classes skipped), or len when none is found. */
+static size_t unclosed_paren(const char *p, size_t len)
+{
+	size_t stack[64], depth = 0, lost = 0;
+	int in_class = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (c == '\\') {
+			i++;
+		} else if (in_class) {
+			if (c == '[')
+				in_class++;
+			else if (c == ']')
+				in_class--;
+		} else if (c == '[') {
+			in_class = 1;
+		} else if (c == '(') {
+			if (depth < sizeof(stack) / sizeof(stack[0]))
+				stack[depth++] = i;
+			else
+				lost++;
+		} else if (c == ')') {
+			if (lost)
+				lost--;
+			else if (depth)
+				depth--;
+		}
+	}
+	return depth && !lost ? stack[depth - 1] : len;
+}
+
+/* The byte offset where pattern goes wrong, found with few compilations (the
+ * check must stay cheap for long hostile patterns): for an error that shows
+ * before the end, one less than the shortest prefix failing with the same
+ * error (binary search: once a prefix has such an error, longer ones keep it);
+ * for an unclosed group, where that group opens; for other errors that only
+ * show at the end (an unfinished class or escape), the end. */
 static size_t error_offset(const char *p, size_t len, int code)
 {
 	OnigRegex reg = NULL;
 	OnigErrorInfo einfo;
-	size_t last_ok = 0;
+	size_t lo = 1, hi = len;
 
-	for (size_t k = 1; k <= len; k++) {
-		int r = compile(&reg, p, k, &einfo);
+	if (code == ONIGERR_END_PATTERN_WITH_UNMATCHED_PARENTHESIS)
+		return unclosed_paren(p, len);
+	if (incomplete_error(code))
+		return len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = compile(&reg, p, mid, &einfo);
 		if (r == ONIG_NORMAL) {
 			onig_free(reg);
 			reg = NULL;
-			last_ok = k;
-			continue;
 		}
-		if (r == code && !incomplete_error(r))
-			return k - 1;
+		if (r == code)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	return last_ok;
+	return hi - 1;
 }
 
 struct names_ctx {
