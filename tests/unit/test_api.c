@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define P_HDR "{apiVersion: logplane.io/v1alpha1, kind: LogPipeline, "
 #define O_HDR "{apiVersion: logplane.io/v1alpha1, kind: LogOutput, "
@@ -924,6 +925,20 @@ static void t_regex(void)
 	LP_CHECK_HAS(why, "at offset 8: end pattern with unmatched parenthesis");
 	LP_CHECK_INT(lp_regex_check("[z-a]", NULL, why, sizeof(why)), LP_ERR_INVALID);
 	LP_CHECK_HAS(why, "invalid regular expression at offset 3: ");
+	/* a long hostile pattern is checked with a few compilations, not one per byte */
+	{
+		static char big[4097];
+		clock_t t0 = clock();
+		for (int i = 0; i < 3993; i++) /* 363 times "(a|b)[c-d]x" */
+			big[i] = "(a|b)[c-d]x"[i % 11];
+		memcpy(big + 3993, "(z", 3);
+		LP_CHECK_INT(lp_regex_check(big, NULL, why, sizeof(why)), LP_ERR_INVALID);
+		LP_CHECK_HAS(why, "at offset 3993: end pattern with unmatched parenthesis");
+		big[3993] = ')';
+		LP_CHECK_INT(lp_regex_check(big, NULL, why, sizeof(why)), LP_ERR_INVALID);
+		LP_CHECK_HAS(why, "at offset 3993: unmatched close parenthesis");
+		LP_CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
+	}
 	/* Ruby syntax, as Fluent Bit: \d, \h, (?<name>) and possessive quantifiers */
 	LP_CHECK_INT(lp_regex_check("^\\d+\\h*(?<a>x)++$", NULL, why, sizeof(why)), LP_OK);
 }
