@@ -310,6 +310,48 @@ spec:
                         return "get %s: %s" % (plural, g.stderr)
             return True
         T.run("repo_crds", t_repo_crds)
+
+        def t_repo_logpipeline():
+            sample = os.path.join(TOP, "config", "samples", "logplane_v1alpha1_logpipeline.yaml")
+            if not os.path.exists(sample) or not os.path.exists(os.path.join(TOP, "crds", "logpipelines.yaml")):
+                print("# no LogPipeline CRD/sample in the repo yet")
+                return True
+            import yaml
+            lp = yaml.safe_load(open(sample))
+            ns = lp["metadata"].get("namespace", "default")
+            name = lp["metadata"]["name"]
+            k("create", "namespace", ns)
+            r = k("apply", "-f", sample)
+            if r.returncode:
+                return "apply sample: " + r.stderr
+            g = k("get", "lp", "-n", ns)
+            if g.returncode or "READY" not in g.stdout.splitlines()[0] or name not in g.stdout:
+                return "get lp: " + g.stdout + g.stderr
+            y = k("get", "lp", name, "-n", ns, "-o", "yaml")
+            if "kind: LogPipeline" not in y.stdout:
+                return "-o yaml: " + y.stdout
+            st = k("patch", "lp", name, "-n", ns, "--subresource=status", "--type=merge", "-p",
+                   json.dumps({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Applied",
+                                                          "message": "ok", "lastTransitionTime":
+                                                          "2026-01-01T00:00:00Z"}]}}))
+            w = k("wait", "--for=condition=Ready", "lp/" + name, "-n", ns, "--timeout=10s")
+            if st.returncode or w.returncode:
+                return "status/wait: " + st.stderr + w.stderr
+            g = k("get", "lp", name, "-n", ns)
+            if "Applied" not in g.stdout:
+                return "printer columns after status: " + g.stdout
+            e = k("explain", "lp.spec")
+            if e.returncode or "FIELDS" not in e.stdout:
+                return "explain lp.spec: " + e.stderr
+            bad = json.loads(json.dumps(lp))
+            bad["metadata"]["name"] = name + "-bad"
+            bad["spec"]["notAField"] = True
+            r = k("apply", "-f", "-", input=json.dumps(bad))
+            if r.returncode == 0 or "notAField" not in r.stderr:
+                return "unknown field accepted: " + r.stdout + r.stderr
+            d = k("delete", "lp", name, "-n", ns)
+            return d.returncode == 0 or d.stderr
+        T.run("repo_logpipeline", t_repo_logpipeline)
     T.exit()
 
 
