@@ -4,6 +4,7 @@
  * program through tests/aws/servers.sh and stopped at exit (a watchdog in the
  * script also stops them if this program dies). Needs `make deps`. */
 #include "../../pkg/aws/cloudwatch.h"
+#include "../../pkg/aws/ctrl_hook.h"
 #include "../../pkg/aws/firehose.h"
 #include "../../pkg/aws/provision.h"
 #include "../../pkg/aws/s3.h"
@@ -891,6 +892,49 @@ static void delete_delete(void)
 	LP_CHECK_INT(stats_sig_failures("s3"), 0);
 }
 
+static const char *imds_off_env(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0 ? "true" : NULL;
+}
+
+/* The adapter the controller plugs in (lp_ctrl_aws_ops). */
+static void controller_hook(void)
+{
+	struct lp_aws_hook hook = {.ctx = shared, .max_polls = 50, .poll_ms = 100};
+	struct lp_ctrl_aws_creds c = {TEST_KEY, TEST_SECRET, NULL};
+	struct lp_ctrl_aws_result out;
+	struct lp_output o;
+	json_t *d;
+
+	base_output(&o, LP_OUT_KINESIS, "hooked", kin_ep);
+	o.u.kinesis.stream = "hooked";
+	o.u.kinesis.provision.present = 1;
+	o.u.kinesis.provision.deletion_policy = LP_DELETION_DELETE;
+	lp_aws_hook_reconcile(&hook, &o, &c, 0, &out);
+	LP_CHECK_INT(out.creds_status, LP_COND_TRUE);
+	LP_CHECK_INT(out.prov_status, LP_COND_TRUE);
+	LP_CHECK_STR(out.prov_reason, "Provisioned");
+	LP_CHECK_HAS(out.prov_message, "changed: created Kinesis stream hooked with 1 shards");
+	LP_CHECK_INT(out.cleanup_done, 0);
+	d = kinesalite_describe("hooked");
+	LP_CHECK(d != NULL);
+	json_decref(d);
+	lp_aws_hook_reconcile(&hook, &o, &c, 1, &out);
+	LP_CHECK_INT(out.cleanup_done, 1);
+	LP_CHECK_STR(out.prov_reason, "Deleted");
+	/* no credentials anywhere: CredentialsResolved=False, no cleanup */
+	{
+		struct lp_aws_ctx *ctx = new_ctx(imds_off_env, 1);
+		struct lp_aws_hook h2 = {.ctx = ctx, .max_polls = 1, .poll_ms = 10};
+		lp_aws_hook_reconcile(&h2, &o, NULL, 1, &out);
+		LP_CHECK_INT(out.creds_status, LP_COND_FALSE);
+		LP_CHECK_STR(out.creds_reason, "NoCredentials");
+		LP_CHECK_INT(out.cleanup_done, 0);
+		lp_aws_ctx_free(ctx);
+	}
+}
+
 static void stop_servers(void)
 {
 	char cmd[2048];
@@ -976,6 +1020,7 @@ int main(void)
 	    {"emulator-down-then-up", emulator_down},
 	    {"delete-retain", delete_retain},
 	    {"delete-delete", delete_delete},
+	    {"controller-hook", controller_hook},
 	};
 	int rc;
 
