@@ -8,7 +8,9 @@
  */
 #include "cli.h"
 #include "../../pkg/api/api.h"
+#include "../../pkg/api/check.h"
 #include "../../pkg/api/yamlload.h"
+#include "../../pkg/util/buf.h"
 #include "../../pkg/util/mem.h"
 #include <dirent.h>
 #include <jansson.h>
@@ -17,8 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_FILES 10000
-#define MAX_DEPTH 16
+#define MAX_FILES  10000
+#define MAX_DEPTH  16
+#define STDIN_NAME "<stdin>"
 
 enum kind { K_PIPELINE, K_OUTPUT };
 
@@ -40,6 +43,7 @@ struct run {
 	size_t bad_objs;
 	size_t errors; /* unreadable files, malformed documents */
 	size_t notes;
+	int verbose; /* print a note for every skipped object */
 	const char *control_ns;
 };
 
@@ -206,7 +210,14 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 		r->errors++;
 		return 0;
 	} else {
+		const char *name = json_string_value(
+		    json_object_get(json_object_get(doc->root, "metadata"), "name"));
 		r->notes++;
+		if (r->verbose && (!name || lp_check_string(name, strlen(name), LP_STR_TEXT, 253)))
+			name = "<unnamed>";
+		if (r->verbose && lp_check_string(kind, strlen(kind), LP_STR_TOKEN, 63) == NULL)
+			printf("%s:%zu: note: %s %s skipped (not a logplane kind)\n", file,
+			       doc->index, kind, name);
 		return 0;
 	}
 	if (e == LP_ERR_NOMEM || (!o.p && !o.o)) {
@@ -277,12 +288,34 @@ static int cross_check(struct run *r)
 	return rc;
 }
 
+/* Reads all of standard input as YAML documents (see lp_yaml_load_string). */
+static lp_err load_stdin(struct lp_yaml_docs *d)
+{
+	struct lp_buf b;
+	char chunk[65536];
+	size_t n;
+	lp_err err = LP_OK;
+
+	memset(d, 0, sizeof(*d));
+	lp_buf_init(&b, LP_YAML_MAX_BYTES);
+	while (err == LP_OK && (n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		err = lp_buf_add(&b, chunk, n);
+	if (err == LP_OK && ferror(stdin))
+		err = LP_ERR_IO;
+	if (err == LP_OK)
+		err = lp_yaml_load_string(d, lp_buf_str(&b), b.len);
+	lp_buf_free(&b);
+	return err;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: logplane validate -f FILE|DIR [-f FILE|DIR ...] [--control-namespace NS]\n"
-	        "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
-	        "  recursively: *.yaml, *.yml). Exit 0: all valid; 1: problems found; 2: usage.\n");
+	fprintf(
+	    f,
+	    "usage: logplane validate -f FILE|DIR|- [-f ...] [--control-namespace NS] [-v]\n"
+	    "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
+	    "  recursively: *.yaml, *.yml; - reads standard input). -v notes every object of\n"
+	    "  another kind that was skipped. Exit 0: all valid; 1: problems found; 2: usage.\n");
 }
 
 int lp_cli_validate(int argc, char **argv)
@@ -304,7 +337,9 @@ int lp_cli_validate(int argc, char **argv)
 			rc = 0;
 			goto out;
 		}
-		if ((strcmp(a, "-f") == 0 || strcmp(a, "--filename") == 0) && i + 1 < argc) {
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			r.verbose = 1;
+		} else if ((strcmp(a, "-f") == 0 || strcmp(a, "--filename") == 0) && i + 1 < argc) {
 			inputs[n_inputs++] = argv[++i];
 		} else if (strncmp(a, "--filename=", 11) == 0) {
 			inputs[n_inputs++] = argv[i] + 11;
@@ -330,7 +365,10 @@ int lp_cli_validate(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n_inputs; i++) {
 		struct stat st;
-		if (stat(inputs[i], &st) != 0) {
+		if (strcmp(inputs[i], "-") == 0) {
+			if (add_file(&r, STDIN_NAME) != 0)
+				goto nomem;
+		} else if (stat(inputs[i], &st) != 0) {
 			printf("%s: cannot read: no such file or directory\n", inputs[i]);
 			r.errors++;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -342,7 +380,8 @@ int lp_cli_validate(int argc, char **argv)
 	}
 	for (size_t i = 0; i < r.n_files; i++) {
 		struct lp_yaml_docs d;
-		lp_err e = lp_yaml_load_file(&d, r.files[i]);
+		lp_err e = strcmp(r.files[i], STDIN_NAME) == 0 ? load_stdin(&d)
+		                                               : lp_yaml_load_file(&d, r.files[i]);
 		for (size_t k = 0; k < d.n; k++)
 			if (load_doc(&r, r.files[i], &d.v[k]) != 0) {
 				lp_yaml_docs_free(&d);

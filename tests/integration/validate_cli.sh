@@ -143,6 +143,16 @@ else
 	fail missing_file "exit $rc: $(cat "$tmp/out")"
 fi
 
+# standard input, and -v notes the skipped objects
+"$bin" validate -f - -v <tests/data/invalid/05-tenant-namespace.yaml >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -qF '<stdin>:4: LogPipeline team-a/team-a-logs: spec.input.system:' "$tmp/out" &&
+	grep -qF '<stdin>:2: note: Secret team-a-aws skipped' "$tmp/out"; then
+	pass stdin_and_notes
+else
+	fail stdin_and_notes "exit $rc: $(cat "$tmp/out" "$tmp/err")"
+fi
+
 # usage errors: exit 2, exactly one line on stderr, nothing on stdout
 for args in "--bogus" "-f" "" "-f examples --frobnicate"; do
 	# shellcheck disable=SC2086
