@@ -84,7 +84,14 @@ def age_of(ts):
 def parse_tokens(specs):
     out = {}
     for s in specs:
-        if "=" in s:
+        if "=" in s and s.split("=", 1)[1].startswith("system:serviceaccount:"):
+            # system:serviceaccount:NS:NAME[:GROUP,...]: the user name has colons
+            tok, who = s.split("=", 1)
+            parts = who.split(":", 4)
+            user = ":".join(parts[:4])
+            gl = [g for g in parts[4].split(",") if g] if len(parts) > 4 else []
+            gl += ["system:serviceaccounts", "system:serviceaccounts:" + parts[2]]
+        elif "=" in s:
             tok, who = s.split("=", 1)
             user, _, groups = who.partition(":")
             gl = [g for g in groups.split(",") if g] if groups else []
