@@ -7,6 +7,7 @@
 #include "kinesis.h"
 #include "s3.h"
 #include "sts.h"
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct lp_aws_ctx {
 	char *sts_endpoint;
 	struct cache_entry *cache;
 	size_t n_cache, cap_cache;
+	int curl_inited;
 };
 
 /* Everything one reconcile needs. */
@@ -53,6 +55,13 @@ struct lp_aws_ctx *lp_aws_ctx_new(const struct lp_aws_ctx_opts *opts)
 		opts = &dflt;
 	if (!ctx)
 		return NULL;
+	/* once per context, on the creating thread: later worker-thread calls
+	 * then never run libcurl's lazy global initialisation */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		lp_free(ctx);
+		return NULL;
+	}
+	ctx->curl_inited = 1;
 	lp_aws_sys_default(&ctx->sys);
 	if (opts->transport)
 		ctx->sys.transport = opts->transport;
@@ -93,6 +102,8 @@ void lp_aws_ctx_free(struct lp_aws_ctx *ctx)
 	lp_free(ctx->cache);
 	lp_aws_cred_cache_free(ctx->creds);
 	lp_free(ctx->sts_endpoint);
+	if (ctx->curl_inited)
+		curl_global_cleanup();
 	lp_free(ctx);
 }
 
@@ -319,6 +330,25 @@ static void note_unsupported(struct run *r, const char *what)
 	snprintf(r->notes + l, sizeof(r->notes) - l, "%s%s", l ? ", " : "", what);
 }
 
+static lp_err account_id(struct run *r, char account[16], struct lp_aws_error *e)
+{
+	struct lp_aws_endpoint ep = {0};
+	struct lp_aws_client c = r->c;
+	const char *ovr = r->ctx->sts_endpoint
+	                      ? r->ctx->sts_endpoint
+	                      : lp_aws_sys_getenv(&r->ctx->sys, "AWS_ENDPOINT_URL_STS");
+	char msg[256];
+	lp_err err = lp_aws_endpoint_resolve(&ep, "sts", r->region, ovr, msg, sizeof(msg));
+
+	if (err)
+		return lp_aws_error_set(e, err, 0, NULL, "STS endpoint: %s", msg);
+	c.ep = &ep;
+	c.service = "sts";
+	err = lp_sts_get_caller_identity(&c, account, e);
+	lp_aws_endpoint_free(&ep);
+	return err;
+}
+
 /* Turns an AWS error into Provisioned=False with an actionable message. */
 static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, const char *resource)
 {
@@ -327,8 +357,20 @@ static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, cons
 	const char *msg = e && e->message[0] ? e->message : lp_strerror(err);
 	const char *op = e && e->op[0] ? e->op : "the call";
 
+	char full[512];
+	const char *star = strstr(resource, ":*:");
+
 	switch (err) {
 	case LP_ERR_FORBIDDEN:
+		if (star) { /* name the account in the ARN when STS can tell it */
+			struct lp_aws_error ae = {0};
+			char account[16];
+			if (account_id(r, account, &ae) == LP_OK) {
+				snprintf(full, sizeof(full), "%.*s:%s:%s", (int)(star - resource),
+				         resource, account, star + 3);
+				resource = full;
+			}
+		}
 		cond(p, 0, "AccessDenied",
 		     "the operator's role lacks %s on %s (credentials: %s): %s", op, resource, src,
 		     msg);
@@ -704,25 +746,6 @@ out:
 }
 
 /* ---- Firehose ---- */
-
-static lp_err account_id(struct run *r, char account[16], struct lp_aws_error *e)
-{
-	struct lp_aws_endpoint ep = {0};
-	struct lp_aws_client c = r->c;
-	const char *ovr = r->ctx->sts_endpoint
-	                      ? r->ctx->sts_endpoint
-	                      : lp_aws_sys_getenv(&r->ctx->sys, "AWS_ENDPOINT_URL_STS");
-	char msg[256];
-	lp_err err = lp_aws_endpoint_resolve(&ep, "sts", r->region, ovr, msg, sizeof(msg));
-
-	if (err)
-		return lp_aws_error_set(e, err, 0, NULL, "STS endpoint: %s", msg);
-	c.ep = &ep;
-	c.service = "sts";
-	err = lp_sts_get_caller_identity(&c, account, e);
-	lp_aws_endpoint_free(&ep);
-	return err;
-}
 
 static lp_err do_firehose(struct run *r)
 {

@@ -591,7 +591,7 @@ static void firehose_denied(void)
 	LP_CHECK_STR(r.provisioned.reason, "AccessDenied");
 	LP_CHECK_HAS(r.provisioned.message,
 	             "the operator's role lacks firehose:CreateDeliveryStream on "
-	             "arn:aws:firehose:us-east-1:*:deliverystream/denied");
+	             "arn:aws:firehose:us-east-1:123456789012:deliverystream/denied");
 	fake_config("firehose", "{\"deny\": []}");
 }
 
