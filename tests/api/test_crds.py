@@ -165,6 +165,56 @@ for kind, c in crds.items():
     report("fields_match_parser/" + kind, p)
 
 
+# every key the C parser accepts is in the schema (else the API server would drop or reject it)
+parser_keys = set()
+for m in re.finditer(r"(?:known|keys)\[\]\s*=\s*\{([^}]*)\}", src):
+    parser_keys.update(re.findall(r'"([A-Za-z]+)"', m.group(1)))
+schema_keys = set()
+for kind, c in crds.items():
+    root = c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    walk_schema(root, "", lambda s, path: schema_keys.update((s.get("properties") or {}).keys()))
+report("parser_keys_in_schema", ["%s accepted by pkg/api but not in the CRDs" % k
+                                 for k in sorted(parser_keys - schema_keys)] +
+       ([] if len(parser_keys) > 100 else ["only %d parser keys found" % len(parser_keys)]))
+
+
+# an object with every schema field set: the parser reports no "unknown field"
+def sample(s):
+    t = s.get("type")
+    if "enum" in s:
+        return s["enum"][0]
+    if t == "object":
+        if "properties" in s:
+            return {k: sample(v) for k, v in s["properties"].items()}
+        return {"k": sample(s.get("additionalProperties", {"type": "string"}))}
+    if t == "array":
+        return [sample(s.get("items", {}))]
+    if t == "integer":
+        return s.get("minimum", 1)
+    if t == "boolean":
+        return True
+    return "x"
+
+
+def maximal():
+    binp = os.path.join(os.environ.get("LP_BIN") or os.path.join(TOP, "build/asan/bin"), "logplane")
+    if not os.access(binp, os.X_OK):
+        return ["no binary at %s" % binp]
+    docs = []
+    for kind, c in sorted(crds.items()):
+        spec = c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        docs.append({"apiVersion": "logplane.io/v1alpha1", "kind": kind,
+                     "metadata": {"name": "max", "namespace": "logplane-system"},
+                     "spec": sample(spec)})
+    r = subprocess.run([binp, "validate", "-f", "-"], input=yaml.safe_dump_all(docs),
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode not in (0, 1) or "LogPipeline" not in r.stdout or "LogOutput" not in r.stdout:
+        return ["exit %d: %s %s" % (r.returncode, r.stdout[-400:], r.stderr[-400:])]
+    return [line for line in r.stdout.splitlines() if "unknown field" in line]
+
+
+report("schema_fields_parsed", maximal())
+
 # examples pass the schema
 def logplane_objects(rel_dir):
     for f in sorted(os.listdir(os.path.join(TOP, rel_dir))):
