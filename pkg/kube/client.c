@@ -34,6 +34,9 @@ struct lp_kube_call {
 	lp_kube_data_cb on_data;
 	void *arg;
 	struct lp_buf resp_body;
+	struct lp_buf stream; /* streamed data not yet handed to on_data */
+	int in_pending;       /* on the client's pending list */
+	struct lp_kube_call *pending_next;
 	long status;        /* of the current attempt, once known */
 	long retry_after_s; /* -1 when absent */
 	int in_multi;
@@ -50,6 +53,7 @@ struct lp_kube_client {
 	int timer_running;
 	long next_timeout;
 	struct lp_kube_call *calls;
+	struct lp_kube_call *pending; /* calls with streamed data to deliver */
 	struct lp_kube_stats stats;
 	uint32_t rng;
 	int closing;
@@ -199,11 +203,20 @@ static void call_free(struct lp_kube_call *k)
 		c->stats.inflight--;
 	}
 	lp_loop_timer_del(c->loop, k->retry_timer);
+	if (k->in_pending) {
+		struct lp_kube_call **p = &c->pending;
+		while (*p && *p != k)
+			p = &(*p)->pending_next;
+		if (*p)
+			*p = k->pending_next;
+		k->in_pending = 0;
+	}
 	call_unlink(k);
 	if (k->easy)
 		curl_easy_cleanup(k->easy);
 	curl_slist_free_all(k->headers);
 	lp_buf_free(&k->resp_body);
+	lp_buf_free(&k->stream);
 	lp_free(k->url);
 	lp_free(k->method);
 	lp_free(k->content_type);
@@ -255,8 +268,18 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	if (k->status == 0)
 		curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &k->status);
-	if (k->on_data && k->status >= 200 && k->status < 300)
-		return k->on_data(k->arg, ptr, n) ? 0 : n;
+	if (k->on_data && k->status >= 200 && k->status < 300) {
+		/* Handed over after curl returns (deliver_streams): from inside a curl
+		 * callback the owner could neither start nor cancel requests. */
+		if (lp_buf_add(&k->stream, ptr, n) != LP_OK)
+			return 0;
+		if (!k->in_pending) {
+			k->in_pending = 1;
+			k->pending_next = k->c->pending;
+			k->c->pending = k;
+		}
+		return n;
+	}
 	if (lp_buf_add(&k->resp_body, ptr, n) != LP_OK)
 		return 0;
 	return n;
@@ -286,6 +309,33 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 static void check_done(struct lp_kube_client *c);
 
+/* Hands streamed data to the owners, outside of any curl callback. An owner
+ * that refuses data (non-zero) ends its call with LP_ERR_IO. */
+static void deliver_streams(struct lp_kube_client *c)
+{
+	while (c->pending) {
+		struct lp_kube_call *k = c->pending;
+		struct lp_buf data = k->stream;
+		int stop;
+
+		c->pending = k->pending_next;
+		k->in_pending = 0;
+		k->pending_next = NULL;
+		lp_buf_init(&k->stream, data.max);
+		stop = data.len ? k->on_data(k->arg, data.ptr, data.len) : 0;
+		lp_buf_free(&data);
+		if (stop)
+			call_complete(k, 0, LP_ERR_IO, "stream refused by its owner");
+	}
+}
+
+/* After every curl_multi_socket_action: data first, then completions. */
+static void after_action(struct lp_kube_client *c)
+{
+	deliver_streams(c);
+	check_done(c);
+}
+
 static void on_sock_event(struct lp_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct lp_kube_client *c = arg;
@@ -299,7 +349,7 @@ static void on_sock_event(struct lp_loop *loop, int fd, unsigned events, void *a
 	if (events & LP_LOOP_ERROR)
 		mask |= CURL_CSELECT_ERR;
 	curl_multi_socket_action(c->multi, fd, mask, &running);
-	check_done(c);
+	after_action(c);
 }
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -335,7 +385,7 @@ static int64_t on_curl_timer(struct lp_loop *loop, void *arg)
 	c->timer_running = 1;
 	c->next_timeout = -1;
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
+	after_action(c);
 	c->timer_running = 0;
 	if (c->next_timeout < 0) {
 		c->timer = NULL;
@@ -608,6 +658,7 @@ lp_err lp_kube_call_start(struct lp_kube_client *c, const struct lp_kube_req *re
 	k->retry_after_s = -1;
 	snprintf(k->verb, sizeof(k->verb), "%s", req->verb ? req->verb : req->method);
 	lp_buf_init(&k->resp_body, CLIENT_MAX_BODY);
+	lp_buf_init(&k->stream, CLIENT_MAX_BODY);
 	err = lp_buf_addf(&url, "%s%s", c->cfg->server, req->path);
 	if (err)
 		goto fail;

@@ -7,8 +7,9 @@
  * max_attempts (default 5). Watches (streaming requests) are never retried here:
  * the informer resumes them.
  *
- * Threading: single-threaded, on the loop's thread. Callbacks run from the loop
- * and must not block. */
+ * Threading: single-threaded, on the loop's thread. Callbacks (completion and
+ * streaming data) run from the loop, never from inside libcurl, so they may start
+ * and cancel other calls; they must not block. */
 #ifndef LP_KUBE_CLIENT_H
 #define LP_KUBE_CLIENT_H
 #include <stddef.h>

@@ -10,7 +10,9 @@
  * are retried with backoff (500 ms .. 30 s).
  *
  * The cache keeps, per object, its key, resourceVersion and whatever the
- * owner's transform returns: never the JSON tree. Threading: loop thread only. */
+ * owner's transform returns: never the JSON tree. Threading: loop thread only.
+ * The ops may start requests and create or free OTHER informers; an informer
+ * must not be freed from inside its own ops. */
 #ifndef LP_KUBE_INFORMER_H
 #define LP_KUBE_INFORMER_H
 #include <jansson.h>

@@ -1191,6 +1191,77 @@ out:
 	lp_kube_lease_free(c);
 }
 
+/* ops that call the client from inside informer callbacks */
+struct nested {
+	struct rec *victim; /* freed from the first upsert */
+	int upserts, gets_ok, gets_started;
+};
+
+static void nested_get_done(void *arg, struct lp_kube_resp *r)
+{
+	struct nested *n = arg;
+
+	if (r->err == LP_OK)
+		n->gets_ok++;
+}
+
+static void nested_upsert(void *arg, const char *key, json_t *obj, void *kept, void *old)
+{
+	struct nested *n = arg;
+	struct lp_kube_req r = {0};
+
+	(void)key;
+	(void)obj;
+	(void)kept;
+	(void)old;
+	n->upserts++;
+	if (n->victim) {
+		rec_stop(n->victim); /* another informer, mid-watch */
+		n->victim = NULL;
+	}
+	r.method = "GET";
+	r.path = "/api/v1/namespaces/nest";
+	if (lp_kube_call_start(cl, &r, nested_get_done, n, NULL) == LP_OK)
+		n->gets_started++;
+}
+
+static int nested_done(void *arg)
+{
+	struct nested *n = arg;
+
+	return n->upserts >= 3 && n->gets_ok == n->gets_started;
+}
+
+static void t_callbacks_use_client(void)
+{
+	static const struct lp_kube_informer_ops ops = {NULL, NULL, nested_upsert, NULL, NULL};
+	struct lp_kube_informer_opts o = {0};
+	struct lp_kube_informer *inf = NULL;
+	struct nested n = {NULL, 0, 0, 0};
+
+	LP_CHECK(ns_create("nest"));
+	n.victim = rec_start("nest", NULL, 0);
+	LP_CHECK(n.victim && wait_for(rec_is_synced, n.victim, 10000));
+	o.path = "/api/v1/namespaces/nest/configmaps";
+	LP_CHECK_INT(lp_kube_informer_new(&inf, cl, &o, &ops, &n), LP_OK);
+	if (!inf) {
+		rec_stop(n.victim);
+		return;
+	}
+	LP_CHECK_INT(lp_kube_informer_start(inf), LP_OK);
+	run_for(300);
+	/* watch events: the callbacks run outside of libcurl */
+	LP_CHECK_INT(cm_create("nest", "a", NULL, 1), 201);
+	LP_CHECK_INT(cm_create("nest", "b", NULL, 1), 201);
+	LP_CHECK_INT(cm_create("nest", "c", NULL, 1), 201);
+	LP_CHECK(wait_for(nested_done, &n, 10000));
+	LP_CHECK_INT(n.gets_started, 3);
+	LP_CHECK_INT(n.gets_ok, 3);
+	LP_CHECK(n.victim == NULL);
+	lp_kube_informer_free(inf);
+	rec_stop(n.victim);
+}
+
 static int cancelled_n;
 
 static void on_cancelled(void *arg, struct lp_kube_resp *r)
@@ -1236,6 +1307,7 @@ static const struct lp_test tests[] = {
     {"finalizers_delete", t_finalizers},
     {"events_dedup", t_events},
     {"lease_takeover_release", t_lease},
+    {"callbacks_use_client", t_callbacks_use_client},
     {"client_free_cancels", t_client_free_cancels},
     {"restart_during_changes", t_restart_during_changes},
 };
