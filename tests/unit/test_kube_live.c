@@ -753,6 +753,11 @@ static void t_restart_during_changes(void)
 	rec_stop(r);
 }
 
+static int all_at_3_o1(void *arg)
+{
+	return ((struct rec *)arg)->last_n[1] == 3;
+}
+
 static int watch_down(void *arg)
 {
 	return lp_kube_informer_stats(((struct rec *)arg)->inf)->errors +
@@ -801,6 +806,42 @@ static void t_relist_on_410(void)
 	LP_CHECK_HAS(r->log, "U:gone/o0=5 ");
 	LP_CHECK_HAS(r->log, "U:gone/o3=1 ");
 	LP_CHECK_INT(r->synced, 2);
+	rec_stop(r);
+}
+
+static int relisted(void *arg)
+{
+	return lp_kube_informer_stats(((struct rec *)arg)->inf)->lists >= 2;
+}
+
+static void t_http_410_relist_quiet(void)
+{
+	/* a watch answered with HTTP 410 (not an ERROR event) relists; objects
+	 * whose resourceVersion did not change are not reported again */
+	struct rec *r;
+
+	LP_CHECK(ns_create("h410"));
+	LP_CHECK_INT(cm_create("h410", "o0", NULL, 0), 201);
+	LP_CHECK_INT(cm_create("h410", "o1", NULL, 0), 201);
+	r = rec_start("h410", NULL, 0);
+	if (!r) {
+		LP_CHECK(r != NULL);
+		return;
+	}
+	LP_CHECK(wait_for(rec_is_synced, r, 10000));
+	LP_CHECK_INT(r->upserts, 2);
+	LP_CHECK_INT(faults("{\"fail\":{\"count\":1,\"code\":410,\"match\":\"watch\"},"
+	                    "\"close_watches\":true}"),
+	             200);
+	LP_CHECK(wait_for(relisted, r, 10000));
+	run_for(300);
+	LP_CHECK_INT(lp_kube_informer_stats(r->inf)->relists, 1);
+	LP_CHECK_INT(r->synced, 2);
+	LP_CHECK_INT(r->upserts, 2); /* nothing changed: nothing reported */
+	LP_CHECK_INT(r->deletes, 0);
+	LP_CHECK_INT(lp_kube_informer_count(r->inf), 2);
+	LP_CHECK_INT(cm_set("h410", "o1", 3), 200); /* and the new watch works */
+	LP_CHECK(wait_for(all_at_3_o1, r, 5000));
 	rec_stop(r);
 }
 
@@ -1301,6 +1342,7 @@ static const struct lp_test tests[] = {
     {"watch_timeout_resume", t_watch_timeout_resume},
     {"resume_after_close_watches", t_resume_after_close},
     {"relist_on_410", t_relist_on_410},
+    {"http_410_relist_quiet", t_http_410_relist_quiet},
     {"retry_429_500", t_retry_faults},
     {"server_side_apply", t_server_side_apply},
     {"status_write", t_status_write},
