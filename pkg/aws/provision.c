@@ -454,12 +454,14 @@ static lp_err do_kinesis(struct run *r)
 			event(r->res, "created Kinesis stream %s with %d shards", k->stream,
 			      want_shards);
 		in_progress(r, "Creating", "creating the Kinesis stream; waiting until ACTIVE");
+		snprintf(r->res->state, sizeof(r->res->state), "CREATING");
 		return LP_OK;
 	}
 	if (err)
 		return fail(r, err, &e, res_arn);
 	snprintf(r->res->arn, sizeof(r->res->arn), "%s", s.arn);
 	snprintf(r->res->stream_mode, sizeof(r->res->stream_mode), "%s", s.mode);
+	snprintf(r->res->state, sizeof(r->res->state), "%s", s.status);
 	if (s.arn[0])
 		snprintf(res_arn, sizeof(res_arn), "%s", s.arn);
 	if (strcmp(s.status, "ACTIVE") != 0) {
@@ -718,6 +720,8 @@ static lp_err do_s3(struct run *r)
 	}
 	snprintf(r->res->bucket_region, sizeof(r->res->bucket_region), "%s",
 	         region[0] ? region : r->region);
+	snprintf(r->res->region, sizeof(r->res->region), "%s", r->res->bucket_region);
+	snprintf(r->res->state, sizeof(r->res->state), "Available");
 	snprintf(r->res->arn, sizeof(r->res->arn), "%s", res_arn);
 	if (region[0] && strcmp(region, r->region) != 0 && !r->ep.custom) {
 		cond(&r->res->provisioned, 0, "WrongRegion",
@@ -774,8 +778,10 @@ static lp_err do_firehose(struct run *r)
 	}
 	if (err && err != LP_ERR_NOTFOUND)
 		return fail(r, err, &e, res_arn);
-	if (!err)
+	if (!err) {
 		snprintf(r->res->arn, sizeof(r->res->arn), "%s", s.arn);
+		snprintf(r->res->state, sizeof(r->res->state), "%s", s.status);
+	}
 	if (!p->present) {
 		cond(&r->res->provisioned, 1, "Verified", "Firehose delivery stream %s exists (%s)",
 		     f->delivery_stream, s.status);
@@ -818,6 +824,7 @@ static lp_err do_firehose(struct run *r)
 		event(r->res, "created Firehose delivery stream %s to %s (%d MiB / %d s, %s)",
 		      f->delivery_stream, p->bucket, w.buffer_mib, w.buffer_seconds, w.compression);
 		in_progress(r, "Creating", "creating the delivery stream; waiting until ACTIVE");
+		snprintf(r->res->state, sizeof(r->res->state), "CREATING");
 		goto out;
 	}
 	if (strcmp(s.status, "ACTIVE") != 0) {
@@ -882,6 +889,7 @@ static lp_err do_cloudwatch(struct run *r)
 	}
 	if (arn[0])
 		snprintf(r->res->arn, sizeof(r->res->arn), "%s", arn);
+	snprintf(r->res->state, sizeof(r->res->state), "Available");
 	if (p->present && days != p->retention_days) {
 		if ((err = lp_cwl_set_retention(&r->c, cw->log_group, p->retention_days, &e)))
 			return fail(r, err, &e, res_arn);
@@ -978,6 +986,7 @@ static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 	}
 	snprintf(r->res->credentials_source, sizeof(r->res->credentials_source), "%s",
 	         r->creds.source);
+	snprintf(r->res->region, sizeof(r->res->region), "%s", r->region);
 	cond(&r->res->credentials, 1, "Resolved", "using AWS credentials from %s%s%s",
 	     r->creds.source, co.role_arn ? ", role " : "", co.role_arn ? co.role_arn : "");
 	r->c.sys = &r->ctx->sys;

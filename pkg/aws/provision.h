@@ -33,6 +33,9 @@ struct lp_aws_result {
 	char arn[512];          /* stream / delivery stream / log group ARN when known */
 	char stream_mode[16];   /* Kinesis: PROVISIONED | ON_DEMAND */
 	char bucket_region[32]; /* S3 */
+	char region[32];        /* the target's region (status.target.region) */
+	char state[32];         /* ACTIVE, CREATING, UPDATING (streams), "Available" (bucket,
+	                           log group), "" when unknown (status.target.state) */
 	char credentials_source[48];
 	char events[LP_AWS_MAX_EVENTS][256]; /* changes made ("set retention back to 48h") */
 	size_t n_events;

@@ -303,6 +303,8 @@ static void kinesis_create(void)
 	LP_CHECK_HAS(ev, "set retention of logs-a back to 48h (was 24h)");
 	LP_CHECK_HAS(r.arn, "stream/logs-a");
 	LP_CHECK_STR(r.stream_mode, "PROVISIONED");
+	LP_CHECK_STR(r.state, "ACTIVE");
+	LP_CHECK_STR(r.region, "us-east-1");
 	d = kinesalite_describe("logs-a");
 	LP_CHECK(d != NULL);
 	LP_CHECK_INT(json_integer_value(json_object_get(d, "OpenShardCount")), 2);
@@ -448,6 +450,8 @@ static void s3_lifecycle(void)
 	LP_CHECK_HAS(ev, "set tags of bucket lp-archive");
 	LP_CHECK_HAS(ev, "blocked public access on bucket lp-archive");
 	LP_CHECK_STR(r.bucket_region, "eu-west-1");
+	LP_CHECK_STR(r.region, "eu-west-1");
+	LP_CHECK_STR(r.state, "Available");
 	LP_CHECK(strstr(r.provisioned.message, "does not implement") == NULL);
 	LP_CHECK(stats_has("s3", "ops", "PUT bucket?lifecycle"));
 	LP_CHECK_INT(stats_sig_failures("s3"), 0);
