@@ -11,6 +11,7 @@ import uuid
 
 import ks_patch
 import ks_schema
+import ks_ssa
 from ks_resources import Registry, resource_from_crd
 from ks_store import Entry, Store
 
@@ -102,7 +103,7 @@ class Api:
         if not path:
             return
         with self.lock:
-            snap = self.store.snapshot()
+            snap = self.store.snapshot(ks_ssa.to_json)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(snap, f, separators=(",", ":"))
@@ -115,6 +116,7 @@ class Api:
             self.store.rv = int(snap.get("resourceVersion", 1))
             self.store.floor = self.store.rv
             objs = snap.get("objects", [])
+            managed = snap.get("managed") or {}
             crds = [o for o in objs if o.get("kind") == "CustomResourceDefinition"]
             for o in crds:
                 self._register_crd(o)
@@ -122,7 +124,7 @@ class Api:
                 r = self.reg.for_kind(o.get("apiVersion", ""), o.get("kind", ""))
                 if r is None:
                     continue
-                self.store.load(r.key, o)
+                self.store.load(r.key, o, ks_ssa.from_json(managed.get(o["metadata"].get("uid"))))
 
     def reset_from_state(self):
         """Restart: drop memory, reload the saved state (history is lost)."""
@@ -422,6 +424,7 @@ class Api:
         if not isinstance(body, dict):
             raise bad_request("the body of the request was not an object")
         obj = copy.deepcopy(body)
+        applied = copy.deepcopy(body) if opts.get("op") == "Apply" else None
         av, kind = obj.get("apiVersion"), obj.get("kind")
         if av and av != res.api_version:
             raise bad_request("the API version in the data (%s) does not match the expected API version (%s)"
@@ -470,10 +473,16 @@ class Api:
             md.pop("generation", None)
         if opts.get("dryRun"):
             return self._out(res, obj)
+        manager = opts.get("fieldManager") or "kubesim"
+        if applied is not None:
+            managed = {manager: {"operation": "Apply", "apiVersion": res.api_version,
+                                 "fields": set(ks_ssa.leaves(applied, res.schema, res.builtin, res.status))}}
+        else:
+            managed = ks_ssa.update(None, obj, {}, manager, res.api_version, res.schema, res.builtin, res.status)
         md["resourceVersion"] = str(self.store.next_rv())
         if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             self._register_crd(obj)
-        self.store.put(res.key, obj, "ADDED")
+        self.store.put(res.key, obj, "ADDED", managed)
         return self._out(res, obj)
 
     # ---------------- update ----------------
@@ -558,7 +567,13 @@ class Api:
         if self._uses_generation(res) and self._spec_of(res, obj) != self._spec_of(res, oldo):
             md["generation"] = int(omd.get("generation") or 1) + 1
         md["resourceVersion"] = omd["resourceVersion"]
+        managed = opts.get("_managed")
+        if managed is None:
+            managed = ks_ssa.update(oldo, obj, old.managed, opts.get("fieldManager") or "kubesim",
+                                    res.api_version, res.schema, res.builtin, res.status)
         if obj == oldo:
+            if not opts.get("dryRun"):
+                old.managed = managed      # ownership is not served: no new resourceVersion for it
             return self._out(res, oldo)
         if opts.get("dryRun"):
             return self._out(res, obj)
@@ -569,7 +584,7 @@ class Api:
         md["resourceVersion"] = str(self.store.next_rv())
         if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             self._register_crd(obj)
-        self.store.put(res.key, obj, "MODIFIED")
+        self.store.put(res.key, obj, "MODIFIED", managed)
         return self._out(res, obj)
 
     # ---------------- patch ----------------
@@ -598,7 +613,7 @@ class Api:
             if ctype == "application/apply-patch+yaml":
                 if not isinstance(patch, dict):
                     raise bad_request("error decoding YAML: apply patch must be an object")
-                if not opts.get("fieldManager"):
+                if not opts.get("explicitManager"):
                     raise bad_request("PATCH requests with the apply content type require a fieldManager")
                 if old is None:
                     if subresource:
@@ -610,13 +625,21 @@ class Api:
                         raise bad_request("the name of the object (%s) does not match the name on the URL (%s)"
                                           % (pmd, name))
                     md["name"] = name
-                    created = self._create(res, ns, body, opts)
+                    created = self._create(res, ns, body, dict(opts, op="Apply"))
                     return created, 201
-                live = self._strip_meta(old.obj)
+                if subresource == "status":
+                    patch = {"status": patch.get("status")} if "status" in patch else {}
                 try:
-                    patched = ks_patch.apply_merge(live, patch)
-                except ks_patch.PatchError as e:
-                    raise bad_request(str(e))
+                    patched, managed = ks_ssa.apply(old.obj, patch, old.managed, opts["fieldManager"],
+                                                    res.api_version, opts.get("force"), res.schema, res.builtin,
+                                                    res.status and subresource != "status")
+                except ks_ssa.Conflict as c:
+                    raise ApiError(409, "Conflict", ks_ssa.conflict_message(c.conflicts), {
+                        "name": name, "group": res.group, "kind": res.plural,
+                        "causes": [{"reason": "FieldManagerConflict",
+                                    "message": 'conflict with "%s" using %s' % (m, av),
+                                    "field": ks_ssa.fmt_path(p)} for m, av, p in c.conflicts]})
+                opts = dict(opts, _managed=managed)
             else:
                 if old is None:
                     raise not_found(res, name)
@@ -637,11 +660,6 @@ class Api:
             if prv and prv != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(res, name)
             return self._update(res, ns, name, old, patched, opts, subresource, precondition=False), 200
-
-    @staticmethod
-    def _strip_meta(obj):
-        o = copy.deepcopy(obj)
-        return o
 
     # ---------------- delete ----------------
     def delete(self, res, ns, name, opts):
@@ -682,7 +700,7 @@ class Api:
                 md["deletionGracePeriodSeconds"] = 0
                 obj.setdefault("status", {})["phase"] = "Terminating"
                 md["resourceVersion"] = str(self.store.next_rv())
-                self.store.put(res.key, obj, "MODIFIED")
+                self.store.put(res.key, obj, "MODIFIED", old.managed)
             return self._out(res, obj)
         if fins:
             if md.get("deletionTimestamp") and fins == list(omd.get("finalizers") or []):
@@ -691,7 +709,7 @@ class Api:
             md.setdefault("deletionTimestamp", now_iso())
             md.setdefault("deletionGracePeriodSeconds", 0)
             md["resourceVersion"] = str(self.store.next_rv())
-            self.store.put(res.key, obj, "MODIFIED")
+            self.store.put(res.key, obj, "MODIFIED", old.managed)
             return self._out(res, obj)
         md["resourceVersion"] = str(self.store.next_rv())
         md.setdefault("deletionTimestamp", now_iso())

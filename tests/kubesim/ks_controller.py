@@ -13,6 +13,7 @@ import time
 from ks_api import now_iso
 
 HOLD = "kubesim.logplane.io/hold-unready"
+CTL = {"fieldManager": "kubesim-controller"}
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -126,7 +127,7 @@ class Controller:
         e = self.api.store.get(key, md.get("namespace", ""), md["name"])
         body = copy.deepcopy(e.obj)
         body["status"] = status
-        self.api._update(res, md.get("namespace", ""), md["name"], e, body, {}, "status", precondition=False)
+        self.api._update(res, md.get("namespace", ""), md["name"], e, body, CTL, "status", precondition=False)
 
     @staticmethod
     def _held(obj):
@@ -156,7 +157,7 @@ class Controller:
             if e is not None and (e.obj.get("spec") or {}).get("replicas", 0) != 0:
                 body = copy.deepcopy(e.obj)
                 body["spec"]["replicas"] = 0
-                api._update(rs_res, dep[1], dep[2], e, body, {}, None, precondition=False)
+                api._update(rs_res, dep[1], dep[2], e, body, CTL, None, precondition=False)
                 e = api.store.get(rs_key, dep[1], dep[2])
                 self._write_status(rs_key, e.obj, {"replicas": 0, "observedGeneration":
                                                    e.obj["metadata"].get("generation", 1)})
@@ -172,12 +173,12 @@ class Controller:
                                                "deployment.kubernetes.io/revision": rev},
                                "ownerReferences": [owner]},
                   "spec": {"replicas": n, "selector": sel, "template": tpl}}
-            api._create(rs_res, ns, rs, {})
+            api._create(rs_res, ns, rs, CTL)
             e = api.store.get(rs_key, ns, rs_name)
         elif (e.obj.get("spec") or {}).get("replicas") != n:
             body = copy.deepcopy(e.obj)
             body["spec"]["replicas"] = n
-            api._update(rs_res, ns, rs_name, e, body, {}, None, precondition=False)
+            api._update(rs_res, ns, rs_name, e, body, CTL, None, precondition=False)
             e = api.store.get(rs_key, ns, rs_name)
         revs = []
         for dep in api.store.dependents.get(md["uid"], ()):
@@ -189,7 +190,7 @@ class Controller:
         if revs and cur <= max(revs):
             body = copy.deepcopy(e.obj)
             body["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(max(revs) + 1)
-            api._update(rs_res, ns, rs_name, e, body, {}, None, precondition=False)
+            api._update(rs_res, ns, rs_name, e, body, CTL, None, precondition=False)
             e = api.store.get(rs_key, ns, rs_name)
         rsmd = e.obj["metadata"]
         ready = 0 if held else n
@@ -203,7 +204,7 @@ class Controller:
             dres = api.reg.get("apps", "v1", "deployments")
             body = copy.deepcopy(d)
             body["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = rev
-            api._update(dres, ns, md["name"], api.store.get(("apps", "deployments"), ns, md["name"]), body, {},
+            api._update(dres, ns, md["name"], api.store.get(("apps", "deployments"), ns, md["name"]), body, CTL,
                         None, precondition=False)
             d = api.store.get(("apps", "deployments"), ns, md["name"]).obj
         old = d.get("status") or {}
@@ -290,7 +291,7 @@ class Controller:
             res = api.reg.storage_resource(owner_ref[0])
             body = copy.deepcopy(owner.obj)
             body["metadata"]["finalizers"] = [f for f in body["metadata"].get("finalizers", []) if f != fin]
-            api._update(res, owner_ref[1], owner_ref[2], owner, body, {}, None, precondition=False)
+            api._update(res, owner_ref[1], owner_ref[2], owner, body, CTL, None, precondition=False)
 
     def _drop_ref(self, key, e, owner_uid):
         res = self.api.reg.storage_resource(key)
@@ -300,7 +301,7 @@ class Controller:
         if not body["metadata"]["ownerReferences"]:
             del body["metadata"]["ownerReferences"]
         md = e.obj["metadata"]
-        self.api._update(res, md.get("namespace", ""), md["name"], e, body, {}, None, precondition=False)
+        self.api._update(res, md.get("namespace", ""), md["name"], e, body, CTL, None, precondition=False)
 
     def _ns(self, name):
         api = self.api

@@ -766,8 +766,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ns = None
             else:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        opts = {"fieldManager": q.get("fieldManager"), "fieldValidation": q.get("fieldValidation"),
-                "dryRun": q.get("dryRun") == "All", "force": q.get("force") == "true"}
+        manager = q.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0].strip()
+        opts = {"fieldManager": manager, "fieldValidation": q.get("fieldValidation"),
+                "dryRun": q.get("dryRun") == "All", "force": q.get("force") == "true",
+                "explicitManager": bool(q.get("fieldManager"))}
         api.warnings.list = self.warn_list
         if verb == "get":
             e = api.get(res, ns or "", name)

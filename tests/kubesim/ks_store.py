@@ -15,11 +15,12 @@ def dumps(obj):
 
 class Entry:
     """A stored object (never mutated after it is stored) and its JSON bytes."""
-    __slots__ = ("obj", "_raw")
+    __slots__ = ("obj", "_raw", "managed")
 
-    def __init__(self, obj):
+    def __init__(self, obj, managed=None):
         self.obj = obj
         self._raw = None
+        self.managed = managed    # field ownership (ks_ssa), never served
 
     @property
     def raw(self):
@@ -182,7 +183,7 @@ class Store:
                     if not s:
                         del self.dependents[u]
 
-    def put(self, key, obj, type_):
+    def put(self, key, obj, type_, managed=None):
         """Store obj (its metadata.resourceVersion already set by the caller via
         next_rv()) and publish the event. Returns the new Entry."""
         md = obj["metadata"]
@@ -193,7 +194,7 @@ class Store:
             self._index(key, ns, name, old.obj, False)
         else:
             self._sorted.pop(key, None)
-        e = Entry(obj)
+        e = Entry(obj, managed)
         b[(ns, name)] = e
         self._index(key, ns, name, obj, True)
         self._publish(int(md["resourceVersion"]), key, ns, type_, e, old)
@@ -223,11 +224,11 @@ class Store:
         for fn in self.listeners:
             fn(type_, key, entry, old)
 
-    def load(self, key, obj):
+    def load(self, key, obj, managed=None):
         """Insert without an event (state restore)."""
         md = obj["metadata"]
         ns, name = md.get("namespace", ""), md["name"]
-        self.buckets[key][(ns, name)] = Entry(obj)
+        self.buckets[key][(ns, name)] = Entry(obj, managed)
         self._sorted.pop(key, None)
         self._index(key, ns, name, obj, True)
 
@@ -272,9 +273,12 @@ class Store:
         self.floor = self.rv
 
     # ---------- persistence ----------
-    def snapshot(self):
+    def snapshot(self, managed_to_json):
         objs = []
+        managed = {}
         for b in self.buckets.values():
             for e in b.values():
                 objs.append(e.obj)
-        return {"resourceVersion": self.rv, "objects": objs}
+                if e.managed:
+                    managed[e.obj["metadata"]["uid"]] = managed_to_json(e.managed)
+        return {"resourceVersion": self.rv, "objects": objs, "managed": managed}

@@ -169,6 +169,55 @@ def main():
                     "managedFields" not in o["metadata"]) or "%s" % ((st, st2, st3, st4, st5),)
         T.run("server_side_apply", t_ssa)
 
+        def t_ssa_ownership():
+            def apply(mgr, data, force=False, name="own"):
+                body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+                q = "?fieldManager=%s%s" % (mgr, "&force=true" if force else "")
+                return rq("PATCH", CM + "/" + name + q, json.dumps(body).encode(),
+                          ctype="application/apply-patch+yaml")
+            apply("alice", {"a": "1", "b": "2"})
+            _, _, o = apply("alice", {"a": "1"})
+            if o.get("data") != {"a": "1"}:
+                return "field dropped by its only manager kept: %s" % o.get("data")
+            apply("bob", {"c": "3"})
+            _, _, o = apply("alice", {"a": "1"})
+            if o.get("data") != {"a": "1", "c": "3"}:
+                return "other manager's field lost: %s" % o.get("data")
+            st, _, c = apply("bob", {"c": "3", "a": "9"})
+            want = 'Apply failed with 1 conflict: conflict with "alice" using v1: .data.a'
+            if st != 409 or c.get("message") != want or c["details"]["causes"][0]["field"] != ".data.a":
+                return "conflict: %d %s" % (st, c)
+            st, _, o = apply("bob", {"c": "3", "a": "9"}, force=True)
+            st2, _, c2 = apply("alice", {"a": "1"})
+            if st != 200 or o["data"]["a"] != "9" or st2 != 409 or '"bob"' not in c2.get("message", ""):
+                return "force: %d %s / %d %s" % (st, o.get("data"), st2, c2)
+            rq("PATCH", CM + "/own?fieldManager=editor", {"data": {"c": "30"}}, ctype="application/merge-patch+json")
+            st3, _, c3 = apply("bob", {"c": "3", "a": "9"})
+            if st3 != 409 or '"editor"' not in c3.get("message", ""):
+                return "update manager conflict: %d %s" % (st3, c3)
+            same = apply("alice", {"a": "9", "z": "1"})[2]
+            # shared ownership: equal values do not conflict
+            return same.get("data", {}).get("z") == "1" or same
+        T.run("server_side_apply_ownership", t_ssa_ownership)
+
+        def t_ssa_lists():
+            dep = deployment("ssa-dep")
+            dep["metadata"].pop("annotations")
+            q = "?fieldManager=ci"
+            rq("PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa-dep" + q, json.dumps(dep).encode(),
+               ctype="application/apply-patch+yaml")
+            rq("PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa-dep?fieldManager=other",
+               {"spec": {"template": {"spec": {"containers": [{"name": "c", "env": [{"name": "EXTRA",
+                                                                                     "value": "x"}]}]}}}},
+               ctype="application/strategic-merge-patch+json")
+            dep["spec"]["template"]["spec"]["containers"] = [dep["spec"]["template"]["spec"]["containers"][0]]
+            st, _, o = rq("PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa-dep" + q,
+                          json.dumps(dep).encode(), ctype="application/apply-patch+yaml")
+            cs = o["spec"]["template"]["spec"]["containers"]
+            return (st == 200 and [c["name"] for c in cs] == ["c"] and
+                    [e["name"] for e in cs[0]["env"]] == ["A", "EXTRA"]) or "%d %s" % (st, cs)
+        T.run("server_side_apply_keyed_lists", t_ssa_lists)
+
         def t_gc():
             _, _, w = rq("POST", WD, widget("owner"))
             ref = [{"apiVersion": "kubesim.logplane.io/v1alpha1", "kind": "Widget", "name": "owner",
