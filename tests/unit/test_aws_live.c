@@ -748,6 +748,73 @@ static void irsa(void)
 	lp_aws_ctx_free(ctx);
 }
 
+/* IMDSv2 and Pod Identity against the fakes (issued credentials then used,
+ * signature checked by the CloudWatch Logs fake). */
+static char imds_url[64], pod_url[96], pod_token_file[300];
+
+static const char *imds_env(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "AWS_EC2_METADATA_SERVICE_ENDPOINT") == 0 ? imds_url : NULL;
+}
+
+static const char *pod_env(void *ctx, const char *name)
+{
+	(void)ctx;
+	if (strcmp(name, "AWS_CONTAINER_CREDENTIALS_FULL_URI") == 0)
+		return pod_url;
+	if (strcmp(name, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") == 0)
+		return pod_token_file;
+	return NULL;
+}
+
+static void imds_and_pod_identity(void)
+{
+	struct lp_aws_ctx *ctx;
+	struct lp_output o;
+	struct lp_aws_result r;
+	FILE *f;
+	lp_err err;
+	int fails = stats_sig_failures("logs");
+
+	url_of(imds_url, sizeof(imds_url), "imds");
+	base_output(&o, LP_OUT_CLOUDWATCH, "node-role", logs_ep);
+	o.u.cloudwatch.log_group = "/logplane/team-a";
+	ctx = new_ctx(imds_env, 1);
+	err = lp_aws_reconcile_output(ctx, &o, NULL, &r);
+	expect_true(&r, err);
+	LP_CHECK_STR(r.credentials_source, "imds");
+	LP_CHECK(stats_has("imds", "ops", "PUT /latest/api/token"));
+	LP_CHECK(stats_has("imds", "ops",
+	                   "GET /latest/meta-data/iam/security-credentials/logplane-node"));
+	lp_aws_ctx_free(ctx);
+
+	snprintf(pod_url, sizeof(pod_url), "http://127.0.0.1:%d/v1/credentials",
+	         port("podidentity"));
+	snprintf(pod_token_file, sizeof(pod_token_file), "%s/pod-token", dir);
+	f = fopen(pod_token_file, "w");
+	if (f) {
+		fputs("eks-pod-identity-token", f);
+		fclose(f);
+	}
+	fake_config("podidentity", "{\"auth_token\": \"eks-pod-identity-token\"}");
+	ctx = new_ctx(pod_env, 1);
+	err = lp_aws_reconcile_output(ctx, &o, NULL, &r);
+	expect_true(&r, err);
+	LP_CHECK_STR(r.credentials_source, "pod-identity");
+	LP_CHECK(stats_has("podidentity", "tokens", "eks-pod-identity-token"));
+	lp_aws_ctx_free(ctx);
+	/* a wrong token: CredentialsResolved=False with the reason */
+	fake_config("podidentity", "{\"auth_token\": \"something-else\"}");
+	ctx = new_ctx(pod_env, 1);
+	err = lp_aws_reconcile_output(ctx, &o, NULL, &r);
+	LP_CHECK(err != LP_OK);
+	LP_CHECK_INT(r.credentials.status, 0);
+	LP_CHECK_HAS(r.credentials.message, "answered HTTP 401");
+	lp_aws_ctx_free(ctx);
+	LP_CHECK_INT(stats_sig_failures("logs"), fails);
+}
+
 static void assume_role_on_top(void)
 {
 	struct lp_output o;
@@ -1021,6 +1088,7 @@ int main(void)
 	    {"cloudwatch-group-retention", cloudwatch_group},
 	    {"irsa-web-identity-refresh", irsa},
 	    {"assume-role-external-id", assume_role_on_top},
+	    {"imds-and-pod-identity", imds_and_pod_identity},
 	    {"emulator-down-then-up", emulator_down},
 	    {"delete-retain", delete_retain},
 	    {"delete-delete", delete_delete},
