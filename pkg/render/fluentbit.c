@@ -29,92 +29,86 @@
 	"^(?<namespace_name>[^.]+)\\.(?<pod_name>.+)\\.(?<container_name>[^.]+)$"
 #define LT_MARK "_lp_livetail"
 
-static const char LUA_FLATTEN[] =
-	"local sep = %s\n"
-	"local function is_array(t)\n"
-	"  return t[1] ~= nil\n"
-	"end\n"
-	"local function walk(out, prefix, t)\n"
-	"  for k, v in pairs(t) do\n"
-	"    local key = k\n"
-	"    if prefix ~= nil then key = prefix .. sep .. tostring(k) end\n"
-	"    if type(v) == \"table\" and next(v) ~= nil and not is_array(v) then\n"
-	"      walk(out, key, v)\n"
-	"    else\n"
-	"      out[key] = v\n"
+/* Factories of the shared script: every filter instance gets its own Lua
+ * state, so per-instance state (the token buckets) stays per filter. */
+static const char LUA_LIB[] =
+	"-- logplane: Lua helpers for the Fluent Bit filters. Generated: do not edit.\n"
+	"local function lp_make_flatten(sep)\n"
+	"  local function walk(out, prefix, t)\n"
+	"    for k, v in pairs(t) do\n"
+	"      local key = k\n"
+	"      if prefix ~= nil then key = prefix .. sep .. tostring(k) end\n"
+	"      if type(v) == \"table\" and next(v) ~= nil and v[1] == nil then\n"
+	"        walk(out, key, v)\n"
+	"      else\n"
+	"        out[key] = v\n"
+	"      end\n"
 	"    end\n"
 	"  end\n"
+	"  return function(tag, ts, record)\n"
+	"    local out = {}\n"
+	"    walk(out, nil, record)\n"
+	"    return 2, ts, out\n"
+	"  end\n"
 	"end\n"
-	"function lp_flatten(tag, ts, record)\n"
-	"  local out = {}\n"
-	"  walk(out, nil, record)\n"
-	"  return 2, ts, out\n"
-	"end\n";
-
-static const char LUA_POD_THROTTLE[] =
-	"local rate = %d\n"
-	"local interval = %.3f\n"
-	"local burst = %d\n"
-	"local buckets = {}\n"
-	"local count = 0\n"
-	"function lp_pod_throttle(tag, ts, record)\n"
-	"  local pod = tag\n"
-	"  local k = record[\"kubernetes\"]\n"
-	"  if type(k) == \"table\" and k[\"pod_name\"] ~= nil then\n"
-	"    pod = tostring(k[\"namespace_name\"]) .. \"/\" .. tostring(k[\"pod_name\"])\n"
-	"  end\n"
-	"  local now = os.time()\n"
-	"  local b = buckets[pod]\n"
-	"  if b == nil then\n"
-	"    if count >= 10000 then buckets = {}; count = 0 end\n"
-	"    b = {tokens = burst, t = now}\n"
-	"    buckets[pod] = b\n"
-	"    count = count + 1\n"
-	"  end\n"
-	"  if now > b.t then\n"
-	"    b.tokens = math.min(burst, b.tokens + (now - b.t) * rate / interval)\n"
-	"    b.t = now\n"
-	"  end\n"
-	"  if b.tokens < 1 then return -1, ts, record end\n"
-	"  b.tokens = b.tokens - 1\n"
-	"  return 0, ts, record\n"
-	"end\n";
-
-static const char LUA_LEVEL[] =
-	"local src = %s\n"
-	"local dst = %s\n"
-	"local words = {error = \"error\", err = \"error\", warn = \"warn\", warning = \"warn\",\n"
+	"local lp_words = {error = \"error\", err = \"error\", warn = \"warn\", warning = \"warn\",\n"
 	"  info = \"info\", debug = \"debug\", trace = \"trace\", fatal = \"fatal\",\n"
 	"  critical = \"fatal\", crit = \"fatal\", panic = \"fatal\"}\n"
-	"function lp_level(tag, ts, record)\n"
-	"  if record[dst] ~= nil then return 0, ts, record end\n"
-	"  local s = record[src]\n"
-	"  if type(s) ~= \"string\" then return 0, ts, record end\n"
-	"  local head = string.sub(s, 1, 256)\n"
-	"  local l = string.match(head, '\"level\"%%s*:%%s*\"(%%a+)\"')\n"
-	"    or string.match(head, 'level=\"?(%%a+)')\n"
-	"  if l == nil then\n"
-	"    for w in string.gmatch(head, '%%u+') do\n"
-	"      if words[string.lower(w)] ~= nil then l = w; break end\n"
+	"local function lp_make_level(src, dst)\n"
+	"  return function(tag, ts, record)\n"
+	"    if record[dst] ~= nil then return 0, ts, record end\n"
+	"    local s = record[src]\n"
+	"    if type(s) ~= \"string\" then return 0, ts, record end\n"
+	"    local head = string.sub(s, 1, 256)\n"
+	"    local l = string.match(head, '\"level\"%s*:%s*\"(%a+)\"')\n"
+	"      or string.match(head, 'level=\"?(%a+)')\n"
+	"    if l == nil then\n"
+	"      for w in string.gmatch(head, '%u+') do\n"
+	"        if lp_words[string.lower(w)] ~= nil then l = w; break end\n"
+	"      end\n"
 	"    end\n"
+	"    if l == nil then return 0, ts, record end\n"
+	"    record[dst] = lp_words[string.lower(l)] or string.lower(l)\n"
+	"    return 1, ts, record\n"
 	"  end\n"
-	"  if l == nil then return 0, ts, record end\n"
-	"  l = words[string.lower(l)] or string.lower(l)\n"
-	"  record[dst] = l\n"
-	"  return 1, ts, record\n"
+	"end\n"
+	"local function lp_make_pod_throttle(rate, interval, burst)\n"
+	"  local buckets, count = {}, 0\n"
+	"  return function(tag, ts, record)\n"
+	"    local pod = tag\n"
+	"    local k = record[\"kubernetes\"]\n"
+	"    if type(k) == \"table\" and k[\"pod_name\"] ~= nil then\n"
+	"      pod = tostring(k[\"namespace_name\"]) .. \"/\" .. tostring(k[\"pod_name\"])\n"
+	"    end\n"
+	"    local now = os.time()\n"
+	"    local b = buckets[pod]\n"
+	"    if b == nil then\n"
+	"      if count >= 10000 then buckets, count = {}, 0 end\n"
+	"      b = {tokens = burst, t = now}\n"
+	"      buckets[pod] = b\n"
+	"      count = count + 1\n"
+	"    end\n"
+	"    if now > b.t then\n"
+	"      b.tokens = math.min(burst, b.tokens + (now - b.t) * rate / interval)\n"
+	"      b.t = now\n"
+	"    end\n"
+	"    if b.tokens < 1 then return -1, ts, record end\n"
+	"    b.tokens = b.tokens - 1\n"
+	"    return 0, ts, record\n"
+	"  end\n"
+	"end\n"
+	"local function lp_make_trim(labels, annotations)\n"
+	"  return function(tag, ts, record)\n"
+	"    local k = record[\"kubernetes\"]\n"
+	"    if type(k) ~= \"table\" then return 0, ts, record end\n"
+	"    if labels then k[\"labels\"] = nil end\n"
+	"    if annotations then k[\"annotations\"] = nil end\n"
+	"    return 1, ts, record\n"
+	"  end\n"
 	"end\n";
 
 static const char LUA_ADD_HEAD[] = "function lp_add(tag, ts, record)\n";
 static const char LUA_ADD_TAIL[] = "  return 1, ts, record\nend\n";
-
-static const char LUA_TRIM[] =
-	"function lp_trim(tag, ts, record)\n"
-	"  local k = record[\"kubernetes\"]\n"
-	"  if type(k) == \"table\" then\n"
-	"%s%s"
-	"  end\n"
-	"  return 1, ts, record\n"
-	"end\n";
 
 /* ---------------- writer state ---------------- */
 
@@ -185,6 +179,20 @@ static void addf(struct fb *f, struct lp_buf *b, const char *fmt, ...)
 static void adds(struct fb *f, struct lp_buf *b, const char *s)
 {
 	chk(f, lp_buf_adds(b, s));
+}
+
+/* t = the concatenation of the NULL-terminated strings (no printf: hot path). */
+static const char *cat(struct fb *f, ...)
+{
+	va_list ap;
+	const char *s;
+
+	lp_buf_reset(&f->t);
+	va_start(ap, f);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		chk(f, lp_buf_adds(&f->t, s));
+	va_end(ap);
+	return ts(f);
 }
 
 static void kv(struct fb *f, const char *k, const char *v)
@@ -282,7 +290,7 @@ static void pipeline_parsers(struct fb *f, const struct lp_pinfo *pi)
 
 	if (!pipeline_has_parser(pi))
 		return;
-	addf(f, t0(f), "lp-%s-parse", pi->h);
+	cat(f, "lp-", pi->h, "-parse", NULL);
 	plugin(f, ts(f));
 	kv(f, "format", fmt[ps->format]);
 	if (ps->format == LP_PARSE_REGEX) {
@@ -304,7 +312,7 @@ static void pipeline_ml_parsers(struct fb *f, const struct lp_pinfo *pi)
 
 	if (!pipeline_has_ml_rules(pi))
 		return;
-	addf(f, t0(f), "lp-%s-ml", pi->h);
+	cat(f, "lp-", pi->h, "-ml", NULL);
 	plugin(f, ts(f));
 	kv(f, "type", "regex");
 	lp_yamlw_kvi(&f->w, "flush_timeout", ml->flush_timeout_ms > 0 ? ml->flush_timeout_ms : 1000);
@@ -330,6 +338,8 @@ static void pipeline_ml_parsers(struct fb *f, const struct lp_pinfo *pi)
 
 static const char *mem_buf_limit(const struct lp_rctx *c, const struct lp_pinfo *pi)
 {
+	if (pi && pi->mbl)
+		return pi->mbl;
 	/* the largest memBufLimit among the outputs this pipeline routes to */
 	const char *best = NULL;
 	uint64_t best_b = 0, b;
@@ -417,7 +427,7 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 		unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
 
 		plugin(f, "tail");
-		addf(f, t0(f), "lp_%s_file_%s", pi->h, fi->name);
+		cat(f, "lp_", pi->h, "_file_", fi->name, NULL);
 		kv(f, "alias", ts(f));
 		kv(f, "path", fi->path);
 		if (fi->metadata_regex) {
@@ -427,7 +437,7 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 			chk(f, lp_render_regex_safe(t0(f), fi->metadata_regex));
 			kv(f, "tag_regex", ts(f));
 		} else {
-			addf(f, t0(f), "%s.file.%s", pi->prefix, fi->name);
+			cat(f, pi->prefix, ".file.", fi->name, NULL);
 			kv(f, "tag", ts(f));
 		}
 		if (ml & (LP_ML_CRI | LP_ML_DOCKER))
@@ -439,11 +449,11 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 	}
 	if (p->http.enabled) {
 		plugin(f, "http");
-		addf(f, t0(f), "lp_%s_http", pi->h);
+		cat(f, "lp_", pi->h, "_http", NULL);
 		kv(f, "alias", ts(f));
 		kv(f, "listen", "0.0.0.0");
 		lp_yamlw_kvi(&f->w, "port", p->http.port > 0 ? p->http.port : 9880);
-		addf(f, t0(f), "%s.http", pi->prefix);
+		cat(f, pi->prefix, ".http", NULL);
 		kv(f, "tag", ts(f));
 		input_storage(f, pi->any_at_least_once, mbl);
 		plugin_end(f);
@@ -483,7 +493,7 @@ static void livetail_shared_filters(struct fb *f)
 			continue;
 		if (!f->aggregator) {
 			plugin(f, "modify");
-			addf(f, t0(f), "o.%s.*", oi->h);
+			cat(f, "o.", oi->h, ".*", NULL);
 			kv(f, "match", ts(f));
 			kv(f, "remove", LT_MARK);
 			plugin_end(f);
@@ -493,7 +503,7 @@ static void livetail_shared_filters(struct fb *f)
 				      ? oi->o->u.livetail.max_records_per_second
 				      : 100;
 			plugin(f, "throttle");
-			addf(f, t0(f), "o.%s.*", oi->h);
+			cat(f, "o.", oi->h, ".*", NULL);
 			kv(f, "match", ts(f));
 			lp_yamlw_kvi(&f->w, "rate", rps);
 			lp_yamlw_kvi(&f->w, "window", 1);
@@ -518,7 +528,7 @@ static void shared_filters(struct fb *f)
 
 static void emitter(struct fb *f, const struct lp_pinfo *pi, const char *what)
 {
-	addf(f, t0(f), "lp_%s_%s", pi->h, what);
+	cat(f, "lp_", pi->h, "_", what, NULL);
 	kv(f, "emitter_name", ts(f));
 	kv(f, "emitter_storage.type", storage_type(pi->any_at_least_once));
 	kv_size(f, "emitter_mem_buf_limit", mem_buf_limit(f->c, pi));
@@ -548,7 +558,7 @@ static void app_match(struct fb *f, const struct lp_pinfo *pi)
 		if (control)
 			kv(f, "match", "kube.*");
 		else {
-			addf(f, t0(f), "kube.%s.*", pi->p->meta.ns);
+			cat(f, "kube.", pi->p->meta.ns, ".*", NULL);
 			kv(f, "match", ts(f));
 		}
 		return;
@@ -582,7 +592,7 @@ static void app_match(struct fb *f, const struct lp_pinfo *pi)
 
 static void match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub)
 {
-	addf(f, t0(f), "%s.%s*", pi->prefix, sub ? sub : "");
+	cat(f, pi->prefix, ".", sub ? sub : "", "*", NULL);
 	kv(f, "match", ts(f));
 }
 
@@ -597,6 +607,59 @@ static void lua_plugin(struct fb *f, const struct lp_pinfo *pi, const char *call
 	if (flb_null)
 		lp_yamlw_kvb(&f->w, "enable_flb_null", 1);
 	plugin_end(f);
+}
+
+/* A filter calling ctor's function from the shared script (registered once
+ * per distinct ctor); past LP_RENDER_LUA_MAX_FNS variants the library is
+ * inlined instead. ctor is a Lua expression built by the caller. */
+static void lua_shared(struct fb *f, const struct lp_pinfo *pi, const char *ctor, int flb_null)
+{
+	struct lp_rctx *c = f->c;
+	size_t i;
+	char call[32];
+
+	for (i = 0; i < c->n_lua; i++)
+		if (strcmp(c->lua_ctor[i], ctor) == 0)
+			break;
+	if (i == c->n_lua && c->n_lua < LP_RENDER_LUA_MAX_FNS) {
+		if (c->n_lua == c->cap_lua) {
+			size_t ncap = c->cap_lua ? c->cap_lua * 2 : 8;
+			char **v = lp_realloc(c->lua_ctor, ncap * sizeof(*v));
+			if (!v) {
+				chk(f, LP_ERR_NOMEM);
+				return;
+			}
+			c->lua_ctor = v;
+			c->cap_lua = ncap;
+		}
+		c->lua_ctor[c->n_lua] = lp_strdup(ctor);
+		if (!c->lua_ctor[c->n_lua]) {
+			chk(f, LP_ERR_NOMEM);
+			return;
+		}
+		c->n_lua++;
+	}
+	if (i < c->n_lua) {
+		snprintf(call, sizeof(call), "lp_fn_%zu", i + 1);
+		plugin(f, "lua");
+		match_own(f, pi, NULL);
+		kv(f, "script", LP_RENDER_LUA_FILE);
+		kv(f, "call", call);
+		if (flb_null)
+			lp_yamlw_kvb(&f->w, "enable_flb_null", 1);
+		plugin_end(f);
+		return;
+	}
+	{
+		struct lp_buf code;
+		lp_buf_init(&code, 0);
+		chk(f, lp_buf_adds(&code, LUA_LIB));
+		chk(f, lp_buf_adds(&code, "lp_fn = "));
+		chk(f, lp_buf_adds(&code, ctor));
+		chk(f, lp_buf_adds(&code, "\n"));
+		lua_plugin(f, pi, "lp_fn", lp_buf_str(&code), flb_null);
+		lp_buf_free(&code);
+	}
 }
 
 /* A plain modify/add value: safe when it has no whitespace, quotes or backslash. */
@@ -632,10 +695,10 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 	switch (t->kind) {
 	case LP_TR_FLATTEN:
 		lp_buf_reset(code);
-		lp_buf_reset(&f->t);
-		chk(f, lp_render_lua_str(&f->t, t->u.flatten.separator ? t->u.flatten.separator : "."));
-		addf(f, code, LUA_FLATTEN, ts(f));
-		lua_plugin(f, pi, "lp_flatten", lp_buf_str(code), 1);
+		adds(f, code, "lp_make_flatten(");
+		chk(f, lp_render_lua_str(code, t->u.flatten.separator ? t->u.flatten.separator : "."));
+		adds(f, code, ")");
+		lua_shared(f, pi, lp_buf_str(code), 1);
 		break;
 	case LP_TR_DROP_FIELDS:
 		plugin(f, "modify");
@@ -663,7 +726,7 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 		lp_yamlw_str(&f->w, "rename");
 		lp_yamlw_seq(&f->w);
 		for (size_t i = 0; i < t->u.rename.n; i++) {
-			addf(f, t0(f), "%s %s", t->u.rename.pairs[i].key, t->u.rename.pairs[i].value);
+			cat(f, t->u.rename.pairs[i].key, " ", t->u.rename.pairs[i].value, NULL);
 			lp_yamlw_str(&f->w, ts(f));
 		}
 		lp_yamlw_seq_end(&f->w);
@@ -729,9 +792,9 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 			secs = 1;
 		if (t->u.throttle.per_pod) {
 			lp_buf_reset(code);
-			addf(f, code, LUA_POD_THROTTLE, t->u.throttle.rate, secs,
+			addf(f, code, "lp_make_pod_throttle(%d, %.3f, %d)", t->u.throttle.rate, secs,
 			     t->u.throttle.rate * window);
-			lua_plugin(f, pi, "lp_pod_throttle", lp_buf_str(code), 0);
+			lua_shared(f, pi, lp_buf_str(code), 0);
 		} else {
 			plugin(f, "throttle");
 			match_own(f, pi, NULL);
@@ -743,22 +806,17 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 		}
 		break;
 	}
-	case LP_TR_DETECT_LEVEL: {
-		struct lp_buf src;
-		lp_buf_init(&src, 0);
-		chk(f, lp_render_lua_str(&src, t->u.detect_level.source_key
-						       ? t->u.detect_level.source_key
-						       : "log"));
-		lp_buf_reset(&f->t);
-		chk(f, lp_render_lua_str(&f->t, t->u.detect_level.target_key
-							? t->u.detect_level.target_key
-							: "level"));
+	case LP_TR_DETECT_LEVEL:
 		lp_buf_reset(code);
-		addf(f, code, LUA_LEVEL, lp_buf_str(&src), ts(f));
-		lp_buf_free(&src);
-		lua_plugin(f, pi, "lp_level", lp_buf_str(code), 0);
+		adds(f, code, "lp_make_level(");
+		chk(f, lp_render_lua_str(code, t->u.detect_level.source_key ? t->u.detect_level.source_key
+									    : "log"));
+		adds(f, code, ", ");
+		chk(f, lp_render_lua_str(code, t->u.detect_level.target_key ? t->u.detect_level.target_key
+									    : "level"));
+		adds(f, code, ")");
+		lua_shared(f, pi, lp_buf_str(code), 0);
 		break;
-	}
 	}
 }
 
@@ -773,7 +831,7 @@ static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 		/* livetail: always a throttled copy, marked so rewrite_tag has a key */
 		plugin(f, "modify");
 		match_own(f, pi, NULL);
-		addf(f, t0(f), LT_MARK " 1");
+		cat(f, LT_MARK " 1", NULL);
 		kv(f, "add", ts(f));
 		plugin_end(f);
 	}
@@ -793,7 +851,9 @@ static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 			chk(f, lp_render_regex_safe(b, r->match_regex));
 		}
 	}
-	addf(f, b, " o.%s.$TAG true", oi->h);
+	adds(f, b, " o.");
+	adds(f, b, oi->h);
+	adds(f, b, ".$TAG true");
 	kv(f, "rule", ts(f));
 	snprintf(what, sizeof(what), "r%zu", i);
 	emitter(f, pi, what);
@@ -816,7 +876,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 	if (p->has_app) {
 		plugin(f, "rewrite_tag");
 		app_match(f, pi);
-		addf(f, t0(f), "$log ^ %s.$TAG true", pi->prefix);
+		cat(f, "$log ^ ", pi->prefix, ".$TAG true", NULL);
 		kv(f, "rule", ts(f));
 		emitter(f, pi, "app");
 		plugin_end(f);
@@ -826,9 +886,9 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		kv(f, "match", "system.*");
 		lp_yamlw_str(&f->w, "rule");
 		lp_yamlw_seq(&f->w);
-		addf(f, t0(f), "$log ^ %s.$TAG true", pi->prefix);
+		cat(f, "$log ^ ", pi->prefix, ".$TAG true", NULL);
 		lp_yamlw_str(&f->w, ts(f));
-		addf(f, t0(f), "$MESSAGE ^ %s.$TAG true", pi->prefix);
+		cat(f, "$MESSAGE ^ ", pi->prefix, ".$TAG true", NULL);
 		lp_yamlw_str(&f->w, ts(f));
 		lp_yamlw_seq_end(&f->w);
 		emitter(f, pi, "sys");
@@ -902,13 +962,13 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 			plugin_end(f);
 		} else if ((c->any_kube_labels && !p->kubernetes.labels) ||
 			   (c->any_kube_annotations && !p->kubernetes.annotations)) {
-			lp_buf_reset(&f->t2);
-			addf(f, &f->t2, LUA_TRIM,
-			     (c->any_kube_labels && !p->kubernetes.labels) ? "    k[\"labels\"] = nil\n" : "",
-			     (c->any_kube_annotations && !p->kubernetes.annotations)
-				     ? "    k[\"annotations\"] = nil\n"
-				     : "");
-			lua_plugin(f, pi, "lp_trim", lp_buf_str(&f->t2), 0);
+			lua_shared(f, pi,
+				   (c->any_kube_labels && !p->kubernetes.labels)
+					   ? ((c->any_kube_annotations && !p->kubernetes.annotations)
+						      ? "lp_make_trim(true, true)"
+						      : "lp_make_trim(true, false)")
+					   : "lp_make_trim(false, true)",
+				   0);
 		}
 	}
 	/* 5. parse */
@@ -916,7 +976,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		plugin(f, "parser");
 		match_own(f, pi, NULL);
 		kv(f, "key_name", p->parse.key ? p->parse.key : "log");
-		addf(f, t0(f), "lp-%s-parse", pi->h);
+		cat(f, "lp-", pi->h, "-parse", NULL);
 		kv(f, "parser", ts(f));
 		lp_yamlw_kvb(&f->w, "reserve_data", 1);
 		lp_yamlw_kvb(&f->w, "preserve_key", p->parse.keep_original);
@@ -951,7 +1011,7 @@ static void env_ref(struct fb *f, const char *key, const char *var)
 {
 	if (!var)
 		return;
-	addf(f, t0(f), "${%s}", var);
+	cat(f, "${", var, "}", NULL);
 	kv(f, key, ts(f));
 }
 
@@ -983,15 +1043,9 @@ static void output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	int n = 0;
 
 	addf(f, b, "^(?:o\\.%s\\.%s\\.", oi->h, pfx);
-	for (size_t i = 0; i < c->npi; i++) {
-		const struct lp_pinfo *pi = &c->pi[i];
-		int all = 0;
+	for (size_t k = 0; k < oi->n_all_pi; k++) {
+		const struct lp_pinfo *pi = &c->pi[oi->all_pi[k]];
 		if (!pi->ok || pi->agg != agg_side)
-			continue;
-		for (size_t r = 0; r < pi->p->n_routes && !all; r++)
-			all = pi->routes[r].ok && &c->oi[pi->routes[r].out] == oi &&
-			      pi->p->routes[r].op == LP_ROUTE_ALL && oi->o->type != LP_OUT_LIVETAIL;
-		if (!all)
 			continue;
 		if (n++ == 0)
 			addf(f, b, "|%s\\.(?:%s", pfx, pi->h);
@@ -1026,7 +1080,7 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	};
 
 	plugin(f, plugin_names[o->type]);
-	addf(f, t0(f), "lp_o_%s", oi->h);
+	cat(f, "lp_o_", oi->h, NULL);
 	kv(f, "alias", ts(f));
 	output_match(f, oi, agg_side);
 	switch (o->type) {
@@ -1226,14 +1280,12 @@ struct doc_spec {
 
 static void track_begin(struct fb *f, size_t *mark)
 {
-	lp_yamlw_flush(&f->w);
-	*mark = f->out->len;
+	*mark = lp_yamlw_size(&f->w);
 }
 
 static void track_end(struct fb *f, struct lp_pinfo *pi, size_t mark)
 {
-	lp_yamlw_flush(&f->w);
-	pi->est_bytes += f->out->len - mark;
+	pi->est_bytes += lp_yamlw_size(&f->w) - mark;
 }
 
 typedef void (*pl_fn)(struct fb *f, const struct lp_pinfo *pi);
@@ -1253,17 +1305,22 @@ static void each_pipeline(struct fb *f, const struct doc_spec *d, pl_fn fn)
 	}
 }
 
+/* Writes one document into out; with out NULL, a dry run that only sizes it
+ * (d->track then fills the pipelines' est_bytes). */
 static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf *out)
 {
 	struct fb f;
-	lp_err err;
+	lp_err err = LP_OK;
 
 	memset(&f, 0, sizeof(f));
 	f.c = c;
 	f.out = out;
 	lp_buf_init(&f.t, 0);
 	lp_buf_init(&f.t2, 0);
-	err = lp_yamlw_begin(&f.w, out);
+	if (out)
+		err = lp_yamlw_begin(&f.w, out);
+	else
+		lp_yamlw_begin_count(&f.w);
 	if (err)
 		goto out;
 	lp_yamlw_map(&f.w);
@@ -1366,6 +1423,24 @@ out:
 	return err;
 }
 
+/* Adds logplane.lua (the factories and one line per registered variant). */
+static lp_err add_lua_file(struct lp_rctx *c, struct lp_rendered_config *cfg)
+{
+	struct lp_buf b;
+	lp_err err;
+
+	if (c->n_lua == 0)
+		return LP_OK;
+	lp_buf_init(&b, 0);
+	err = lp_buf_adds(&b, LUA_LIB);
+	for (size_t i = 0; !err && i < c->n_lua; i++)
+		err = lp_buf_addf(&b, "lp_fn_%zu = %s\n", i + 1, c->lua_ctor[i]);
+	if (!err)
+		err = lp_render_config_add(cfg, LP_RENDER_LUA_FILE, &b);
+	lp_buf_free(&b);
+	return err;
+}
+
 lp_err lp_render_fb_shipper(struct lp_rctx *c)
 {
 	struct lp_rendered_config *cfg = &c->out->shipper;
@@ -1384,13 +1459,25 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 	all.to = c->npi;
 	all.track = 1;
 	lp_buf_init(&b, 0);
-	err = shipper_doc(c, &all, &b);
+	/* size everything with a dry run; render one file when it clearly fits */
+	err = shipper_doc(c, &all, NULL);
 	if (err)
 		goto out;
-	if (b.len <= LP_RENDER_SPLIT_BYTES) {
-		err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
-		goto out;
+	all.track = 0;
+	for (size_t i = 0; i < c->npi; i++)
+		len += c->pi[i].ok ? c->pi[i].est_bytes : 0;
+	if (len <= LP_RENDER_PACK_BYTES) {
+		err = shipper_doc(c, &all, &b);
+		if (err)
+			goto out;
+		if (b.len <= LP_RENDER_SPLIT_BYTES) {
+			err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
+			if (!err)
+				err = add_lua_file(c, cfg);
+			goto out;
+		}
 	}
+	len = 0;
 	lp_buf_free(&b);
 	/* too large: one entry file with service + includes, a shared part, then
 	 * pipelines packed into parts by their measured size */
@@ -1447,6 +1534,8 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 	cfg->files[0].data = lp_buf_take(&b);
 	if (!cfg->files[0].data)
 		err = LP_ERR_NOMEM;
+	if (!err)
+		err = add_lua_file(c, cfg);
 out:
 	lp_free(names);
 	lp_buf_free(&b);

@@ -18,6 +18,8 @@
 #define LP_RENDER_FWD_SECRET_KEY "shared_key"
 /* Parts are packed to this estimate; each part is then checked against the hard limit. */
 #define LP_RENDER_PACK_BYTES (800u * 1024u)
+#define LP_RENDER_LUA_FILE "logplane.lua"
+#define LP_RENDER_LUA_MAX_FNS 256 /* more distinct variants are inlined */
 
 /* Everything the renderer knows about one output that will be rendered. */
 struct lp_oinfo {
@@ -32,6 +34,8 @@ struct lp_oinfo {
 	char *secret_var;            /* slack webhook / forward shared key */
 	char **header_vars;          /* http headers from Secrets, per header (or NULL) */
 	char *ca_path;               /* tls.ca_file (or NULL) */
+	size_t *all_pi;              /* pipelines (index into ctx->pi) routing every record here */
+	size_t n_all_pi, cap_all_pi;
 };
 
 struct lp_route_info {
@@ -47,6 +51,7 @@ struct lp_pinfo {
 	char prefix[16];            /* "p.<h>" or "a.<h>" */
 	struct lp_route_info *routes; /* n_routes */
 	int any_at_least_once;       /* some routed output is atLeastOnce */
+	const char *mbl;             /* largest memBufLimit of its outputs, or NULL (borrowed) */
 	/* bytes this pipeline adds to the shipper config (estimate, for splitting) */
 	size_t est_bytes;
 };
@@ -75,6 +80,10 @@ struct lp_rctx {
 	int any_files_meta;
 	struct lp_buf scratch;       /* reusable small buffer */
 	struct lp_buf agg_host_buf, lt_host_buf; /* default host names */
+	/* the shared Lua script (logplane.lua): one constructor call per distinct
+	 * parameter set, lp_fn_<i> = ctor_i */
+	char **lua_ctor;
+	size_t n_lua, cap_lua;
 };
 
 /* ---- render.c helpers ---- */

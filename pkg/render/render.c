@@ -346,7 +346,13 @@ static lp_err pipelines_step(struct lp_rctx *c)
 {
 	lp_err err = LP_OK;
 	char field[64];
+	size_t *http_pi = NULL, n_http = 0;
 	int ok;
+
+	/* pipelines with an HTTP input, to find port clashes without a quadratic scan */
+	http_pi = lp_calloc(c->npi ? c->npi : 1, sizeof(*http_pi));
+	if (!http_pi)
+		return LP_ERR_NOMEM;
 
 	for (size_t i = 0; !err && i < c->npi; i++) {
 		struct lp_pinfo *pi = &c->pi[i];
@@ -365,9 +371,9 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		err = lp_render_check_pipeline(c, pi, &ok);
 		if (err || !ok)
 			continue;
-		for (size_t j = 0; !err && j < i; j++) {
-			const struct lp_pinfo *q = &c->pi[j];
-			if (q->ok && p->http.enabled && q->p->http.enabled &&
+		for (size_t j = 0; !err && p->http.enabled && j < n_http; j++) {
+			const struct lp_pinfo *q = &c->pi[http_pi[j]];
+			if (q->ok &&
 			    (p->http.port ? p->http.port : 9880) == (q->p->http.port ? q->p->http.port : 9880)) {
 				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
 							    "spec.input.http.port",
@@ -380,8 +386,10 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		if (err || !ok)
 			continue;
 		pi->routes = lp_calloc(p->n_routes, sizeof(*pi->routes));
-		if (!pi->routes)
+		if (!pi->routes) {
+			lp_free(http_pi);
 			return LP_ERR_NOMEM;
+		}
 		for (size_t r = 0; !err && r < p->n_routes; r++) {
 			long o = p->routes[r].output_ref ? find_output(c, p->meta.ns, p->routes[r].output_ref)
 							 : -1;
@@ -410,6 +418,8 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			continue;
 		}
 		pi->ok = 1;
+		if (p->http.enabled)
+			http_pi[n_http++] = i;
 		pi->agg = p->aggregator.enabled;
 		if (pi->agg && !c->any_agg) {
 			c->any_agg = 1;
@@ -417,6 +427,7 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		}
 		snprintf(pi->prefix, sizeof(pi->prefix), "%c.%s", pi->agg ? 'a' : 'p', pi->h);
 	}
+	lp_free(http_pi);
 	return err;
 }
 
@@ -430,6 +441,7 @@ static lp_err usage_step(struct lp_rctx *c)
 	for (size_t i = 0; i < c->npi; i++) {
 		struct lp_pinfo *pi = &c->pi[i];
 		const struct lp_pipeline *p = pi->p;
+		uint64_t pbest = 0;
 		if (!pi->ok)
 			continue;
 		for (size_t r = 0; r < p->n_routes; r++) {
@@ -441,13 +453,26 @@ static lp_err usage_step(struct lp_rctx *c)
 				oi->used_agg = 1;
 			else
 				oi->used_direct = 1;
+			if (p->routes[r].op == LP_ROUTE_ALL && oi->o->type != LP_OUT_LIVETAIL &&
+			    (oi->n_all_pi == 0 || oi->all_pi[oi->n_all_pi - 1] != i)) {
+				lp_err gerr = grow((void **)&oi->all_pi, &oi->cap_all_pi, oi->n_all_pi,
+						   sizeof(*oi->all_pi));
+				if (gerr)
+					return gerr;
+				oi->all_pi[oi->n_all_pi++] = i;
+			}
 			if (oi->o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE)
 				pi->any_at_least_once = 1;
 			if (oi->o->delivery.mem_buf_limit &&
-			    lp_render_size(oi->o->delivery.mem_buf_limit, &b) && b > best &&
-			    p->has_app) {
-				best = b;
-				c->app_mem_buf_limit = oi->o->delivery.mem_buf_limit;
+			    lp_render_size(oi->o->delivery.mem_buf_limit, &b)) {
+				if (b > best && p->has_app) {
+					best = b;
+					c->app_mem_buf_limit = oi->o->delivery.mem_buf_limit;
+				}
+				if (b > pbest) {
+					pbest = b;
+					pi->mbl = oi->o->delivery.mem_buf_limit;
+				}
 			}
 		}
 		if (p->has_app) {
@@ -710,9 +735,13 @@ done:
 	for (size_t i = 0; c.oi && i < c.noi; i++) {
 		lp_free(c.oi[i].endpoint_host);
 		lp_free(c.oi[i].header_vars);
+		lp_free(c.oi[i].all_pi);
 	}
 	for (size_t i = 0; c.pi && i < c.npi; i++)
 		lp_free(c.pi[i].routes);
+	for (size_t i = 0; i < c.n_lua; i++)
+		lp_free(c.lua_ctor[i]);
+	lp_free(c.lua_ctor);
 	lp_free(c.oi);
 	lp_free(c.pi);
 	lp_buf_free(&c.scratch);

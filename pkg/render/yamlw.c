@@ -44,6 +44,21 @@ lp_err lp_yamlw_begin(struct lp_yamlw *w, struct lp_buf *out)
 	return w->err;
 }
 
+void lp_yamlw_begin_count(struct lp_yamlw *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->count_only = 1;
+	w->open = 1;
+}
+
+size_t lp_yamlw_size(struct lp_yamlw *w)
+{
+	if (w->count_only)
+		return w->bytes;
+	lp_yamlw_flush(w);
+	return w->out->len;
+}
+
 lp_err lp_yamlw_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
@@ -51,6 +66,10 @@ lp_err lp_yamlw_end(struct lp_yamlw *w)
 
 	if (!w->open)
 		return w->err ? w->err : LP_ERR_INVALID;
+	if (w->count_only) {
+		w->open = 0;
+		return w->err;
+	}
 	if (!w->err) {
 		emit(w, &ev, yaml_document_end_event_initialize(&ev, 1));
 		emit(w, &ev, yaml_stream_end_event_initialize(&ev));
@@ -65,7 +84,7 @@ lp_err lp_yamlw_end(struct lp_yamlw *w)
 
 void lp_yamlw_flush(struct lp_yamlw *w)
 {
-	if (!w->err && !yaml_emitter_flush(&w->em))
+	if (!w->count_only && !w->err && !yaml_emitter_flush(&w->em))
 		w->err = LP_ERR_NOMEM;
 }
 
@@ -73,6 +92,11 @@ static void map_start(struct lp_yamlw *w, yaml_mapping_style_t style)
 {
 	yaml_event_t ev;
 
+	if (w->count_only) {
+		w->depth++;
+		w->bytes += 2;
+		return;
+	}
 	if (w->err)
 		return;
 	emit(w, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, style));
@@ -92,6 +116,10 @@ void lp_yamlw_map_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
 
+	if (w->count_only) {
+		w->depth -= w->depth > 0;
+		return;
+	}
 	if (w->err)
 		return;
 	emit(w, &ev, yaml_mapping_end_event_initialize(&ev));
@@ -101,6 +129,11 @@ static void seq_start(struct lp_yamlw *w, yaml_sequence_style_t style)
 {
 	yaml_event_t ev;
 
+	if (w->count_only) {
+		w->depth++;
+		w->bytes += 2;
+		return;
+	}
 	if (w->err)
 		return;
 	emit(w, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, style));
@@ -120,6 +153,10 @@ void lp_yamlw_seq_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
 
+	if (w->count_only) {
+		w->depth -= w->depth > 0;
+		return;
+	}
 	if (w->err)
 		return;
 	emit(w, &ev, yaml_sequence_end_event_initialize(&ev));
@@ -134,6 +171,14 @@ static void scalar(struct lp_yamlw *w, const char *s, size_t n, yaml_scalar_styl
 	if (!s) {
 		s = "";
 		n = 0;
+	}
+	if (w->count_only) {
+		/* the text, its indentation, ": " or "- ", quotes or a line break */
+		w->bytes += n + 2 * w->depth + 3;
+		if (style == YAML_LITERAL_SCALAR_STYLE)
+			for (size_t i = 0; i < n; i++)
+				w->bytes += s[i] == '\n' ? 2 * w->depth + 2 : 0;
+		return;
 	}
 	emit(w, &ev,
 	     yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)n, 1, 1, style));
@@ -173,11 +218,17 @@ void lp_yamlw_kvq(struct lp_yamlw *w, const char *key, const char *value)
 
 void lp_yamlw_kvi(struct lp_yamlw *w, const char *key, long long value)
 {
-	char num[32];
-	int n = snprintf(num, sizeof(num), "%lld", value);
+	char num[32], *p = num + sizeof(num);
+	unsigned long long v = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
 
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (value < 0)
+		*--p = '-';
 	lp_yamlw_str(w, key);
-	lp_yamlw_strn(w, num, (size_t)n);
+	lp_yamlw_strn(w, p, (size_t)(num + sizeof(num) - p));
 }
 
 void lp_yamlw_kvb(struct lp_yamlw *w, const char *key, int on)

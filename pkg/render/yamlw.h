@@ -16,10 +16,18 @@ struct lp_yamlw {
 	struct lp_buf *out; /* borrowed */
 	lp_err err;
 	int open;
+	int count_only; /* lp_yamlw_begin_count: no text, only an estimate of its size */
+	size_t depth;
+	size_t bytes;
 };
 
 /* Starts a stream and one document writing into out (appended). */
 LP_WUR lp_err lp_yamlw_begin(struct lp_yamlw *w, struct lp_buf *out);
+/* Starts a dry run: nothing is written, w->bytes grows by an estimate of the
+ * text each call would produce (for sizing before the real pass). */
+void lp_yamlw_begin_count(struct lp_yamlw *w);
+/* Bytes written (or estimated in a dry run) so far, after a flush. */
+size_t lp_yamlw_size(struct lp_yamlw *w);
 /* Ends the document and stream, flushes, releases the emitter. Always call it
  * after a successful begin. Returns the first error seen. */
 LP_WUR lp_err lp_yamlw_end(struct lp_yamlw *w);

@@ -272,8 +272,12 @@ static size_t check_fb_config(const struct lp_rendered *r, const struct lp_rende
 	size_t n = 0;
 
 	for (size_t f = 0; f < c->n_files; f++) {
-		json_t *root = reparse(&c->files[f]), *v;
+		json_t *root, *v;
 		const char *key;
+		size_t l = strlen(c->files[f].name);
+		if (l < 5 || strcmp(c->files[f].name + l - 5, ".yaml") != 0)
+			continue; /* logplane.lua */
+		root = reparse(&c->files[f]);
 		if (!root)
 			continue;
 		if (c->files[f].len > LP_RENDER_SPLIT_BYTES)
@@ -833,7 +837,9 @@ static void t_split(void)
 	LP_CHECK(r.shipper.n_files >= 3);
 	LP_CHECK_STR(r.shipper.files[0].name, "fluent-bit.yaml");
 	entry = r.shipper.n_files ? reparse(&r.shipper.files[0]) : NULL;
-	LP_CHECK(entry && json_array_size(json_object_get(entry, "includes")) == r.shipper.n_files - 1);
+	/* every file but the entry and logplane.lua is included */
+	LP_CHECK(entry && json_array_size(json_object_get(entry, "includes")) == r.shipper.n_files - 2);
+	LP_CHECK_STR(r.shipper.files[r.shipper.n_files - 1].name, "logplane.lua");
 	LP_CHECK(entry && json_object_get(entry, "service") && !json_object_get(entry, "pipeline"));
 	json_decref(entry);
 	plugins = check_fb_config(&r, &r.shipper);
@@ -922,6 +928,13 @@ static lp_err signature(struct lp_buf *sig, const struct lp_rendered *r)
 		for (size_t i = 0; !err && i < cfgs[c]->n_files; i++) {
 			const struct lp_render_file *f = &cfgs[c]->files[i];
 			size_t l = strlen(f->name);
+			if (l > 4 && !strcmp(f->name + l - 4, ".lua")) {
+				size_t lines = 0;
+				for (size_t k = 0; k < f->len; k++)
+					lines += f->data[k] == '\n';
+				err = lp_buf_addf(sig, "lua %zu lines\n", lines);
+				continue;
+			}
 			if (l > 5 && !strcmp(f->name + l - 5, ".conf")) {
 				const char *p = f->data;
 				while (*p && !err) {
