@@ -193,7 +193,46 @@ def _delete_options(b):
     return o
 
 
-DECODERS = {"ConfigMap": _configmap, "Secret": _secret, "Namespace": _namespace,
+def _resource_attributes(b):
+    names = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"}
+    return {names[fn]: _s(v) for fn, _, v in fields(b) if fn in names}
+
+
+def _non_resource_attributes(b):
+    names = {1: "path", 2: "verb"}
+    return {names[fn]: _s(v) for fn, _, v in fields(b) if fn in names}
+
+
+def _access_review_spec(b):
+    spec = {}
+    for fn, _, v in fields(b):
+        if fn == 1:
+            spec["resourceAttributes"] = _resource_attributes(v)
+        elif fn == 2:
+            spec["nonResourceAttributes"] = _non_resource_attributes(v)
+        elif fn == 3:
+            spec["user"] = _s(v)
+        elif fn == 4:
+            spec.setdefault("groups", []).append(_s(v))
+        elif fn == 6:
+            spec["uid"] = _s(v)
+    return spec
+
+
+def _review(kind):
+    def dec(b):
+        o = {"apiVersion": "authorization.k8s.io/v1", "kind": kind}
+        for fn, _, v in fields(b):
+            if fn == 1:
+                o["metadata"] = object_meta(v)
+            elif fn == 2:
+                o["spec"] = _access_review_spec(v)
+        return o
+    return dec
+
+
+DECODERS = {"SelfSubjectAccessReview": _review("SelfSubjectAccessReview"),
+            "SubjectAccessReview": _review("SubjectAccessReview"),"ConfigMap": _configmap, "Secret": _secret, "Namespace": _namespace,
             "ServiceAccount": _service_account, "DeleteOptions": _delete_options}
 
 

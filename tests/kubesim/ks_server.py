@@ -780,6 +780,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.do_list(res, ns)
         if verb == "watch":
             return self.do_watch(res, ns)
+        if res.group == "authorization.k8s.io":
+            return self.access_review(res, verb, body)
         if verb in ("create", "update", "patch"):
             rv_before = api.store.rv
             obj, code = self.do_write(verb, res, ns, name, sub, body, opts)
@@ -808,6 +810,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                         "status": "Success"})
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def access_review(self, res, verb, body):
+        """SelfSubjectAccessReview / SubjectAccessReview: answered from the RBAC rules, never stored."""
+        if verb != "create":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                                    "resource")
+        rev = self.decode_body(body)
+        if not isinstance(rev, dict):
+            raise bad_request("the body of the request was not an object")
+        spec = rev.get("spec") or {}
+        if res.kind == "SelfSubjectAccessReview":
+            user, groups = self.user
+        else:
+            user, groups = spec.get("user", ""), list(spec.get("groups") or [])
+            if not user and not groups:
+                raise ApiError(422, "Invalid", 'SubjectAccessReview.authorization.k8s.io "" is invalid: '
+                                               'spec.user: Invalid value: "": at least one of user or group '
+                                               'must be specified')
+        ra = spec.get("resourceAttributes")
+        if ra:
+            r = ra.get("resource", "") + ("/" + ra["subresource"] if ra.get("subresource") else "")
+            if not self.sim.rbac:
+                allowed = True
+            else:
+                with self.sim.api.lock:
+                    allowed = ks_rbac.allowed(self.sim.api.store, user, groups, ra.get("verb", ""),
+                                              ra.get("group", ""), r, ra.get("namespace", ""), ra.get("name", ""))
+        else:
+            allowed = True      # non-resource URLs (discovery, version, openapi) are open to all
+        out = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"creationTimestamp": None},
+               "spec": spec, "status": {"allowed": allowed}}
+        self.send_json(201, out)
 
     def decode_body(self, body):
         ct = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
@@ -955,6 +989,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             return None
         if not vals:
+            if fmt == "count":
+                return 0
             return "<unknown>" if c["type"] == "date" else None
         v = vals[0]
         if fmt == "count":

@@ -135,6 +135,21 @@ def main():
                     after.returncode == 0) or before.stderr + r1.stderr + r2.stderr + after.stderr
         T.run("binding_created_at_runtime", t_runtime_binding)
 
+        def t_can_i():
+            yes = bob("auth", "can-i", "list", "configmaps")
+            no = bob("auth", "can-i", "delete", "configmaps")
+            st, _, sar = ks.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                                    {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                                     "spec": {"user": "bob", "resourceAttributes": {
+                                         "namespace": "default", "verb": "patch", "resource": "configmaps",
+                                         "name": "editable"}}})
+            st2, _, _ = ks.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                                   {"spec": {"user": "bob"}}, token="bobtoken")
+            return (yes.stdout.strip() == "yes" and no.stdout.strip() == "no" and st == 201 and
+                    sar["status"]["allowed"] is True and st2 == 403) or \
+                "%s %s %d %s %d" % (yes.stdout, no.stdout, st, sar, st2)
+        T.run("auth_can_i_and_access_reviews", t_can_i)
+
         def t_admin_endpoint_needs_admin():
             st, _, _ = ks.request("GET", "/admin/counters", token="bobtoken")
             st2, _, b = ks.request("GET", "/admin/counters")
