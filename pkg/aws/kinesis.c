@@ -234,7 +234,7 @@ lp_err lp_kinesis_update_shards(struct lp_aws_client *c, const char *name, int t
 	                            target, "ScalingType", "UNIFORM_SCALING"),
 	                  NULL, &tmp);
 
-	if (err == LP_ERR_UNSUPPORTED || (err && strstr(tmp.message, "UpdateShardCount")))
+	if (err == LP_ERR_UNSUPPORTED) /* kinesalite: UnknownOperationException */
 		return split_merge_step(c, name, target, e);
 	if (err && e && !e->err)
 		*e = tmp;

@@ -429,12 +429,12 @@ static lp_err do_kinesis(struct run *r)
 	int want_shards = p->shard_count > 0 ? p->shard_count : 1;
 	lp_err err;
 
-	snprintf(res_arn, sizeof(res_arn), "arn:%s:kinesis:%s:*:stream/%s", r->ep.partition,
-	         r->region, k->stream);
 	if (!k->stream || !*k->stream) {
 		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.kinesis.stream is required");
 		return LP_ERR_INVALID;
 	}
+	snprintf(res_arn, sizeof(res_arn), "arn:%s:kinesis:%s:*:stream/%s", r->ep.partition,
+	         r->region, k->stream);
 	err = lp_kinesis_describe(&r->c, k->stream, &s, &e);
 	if (err == LP_ERR_NOTFOUND && !p->present) {
 		cond(&r->res->provisioned, 0, "NotFound",
@@ -506,13 +506,19 @@ static lp_err do_kinesis(struct run *r)
 		goto out;
 	}
 	if (!p->on_demand && s.open_shards != want_shards) {
-		err = lp_kinesis_update_shards(&r->c, k->stream, want_shards, &e);
+		/* UpdateShardCount scales by at most double or half per call */
+		int step = want_shards;
+		if (s.open_shards > 0 && step > 2 * s.open_shards)
+			step = 2 * s.open_shards;
+		if (step < (s.open_shards + 1) / 2)
+			step = (s.open_shards + 1) / 2;
+		err = lp_kinesis_update_shards(&r->c, k->stream, step, &e);
 		if (err) {
 			fail(r, err, &e, res_arn);
 			goto out;
 		}
-		event(r->res, "scaling %s from %d to %d shards", k->stream, s.open_shards,
-		      want_shards);
+		event(r->res, "scaling %s from %d to %d shards%s", k->stream, s.open_shards, step,
+		      step != want_shards ? " (on the way to the declared count)" : "");
 		in_progress(r, "Updating", "changing the shard count");
 		goto out;
 	}

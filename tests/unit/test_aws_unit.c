@@ -4,6 +4,7 @@
 #include "../../pkg/aws/creds.h"
 #include "../../pkg/aws/endpoints.h"
 #include "../../pkg/aws/errors.h"
+#include "../../pkg/aws/provision.h"
 #include "../../pkg/aws/xml.h"
 #include "../../pkg/util/mem.h"
 #include "lp_test.h"
@@ -548,6 +549,53 @@ static void parse_time(void)
 	LP_CHECK_INT(lp_aws_parse_time("garbage"), -1);
 }
 
+/* Spec problems are reported before any AWS call. */
+static void provision_invalid_spec(void)
+{
+	struct world w = {0};
+	struct lp_aws_transport tr = {w_send, &w};
+	struct lp_aws_ctx_opts opts = {.transport = &tr, .getenv = w_getenv, .seam_ctx = &w};
+	struct lp_aws_ctx *ctx = lp_aws_ctx_new(&opts);
+	struct lp_aws_secret_creds sec = {"AKID", "SECRET", NULL};
+	struct lp_aws_result r;
+	struct lp_output o;
+
+	LP_CHECK(ctx != NULL);
+	if (!ctx)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.meta.ns = "ns";
+	o.meta.name = "out";
+	o.type = LP_OUT_KINESIS;
+	o.aws.region = "us-east-1";
+	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);
+	LP_CHECK_STR(r.provisioned.reason, "InvalidSpec");
+	LP_CHECK_HAS(r.provisioned.message, "spec.kinesis.stream is required");
+	o.u.kinesis.stream = "s";
+	o.aws.region = "Moon-1";
+	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);
+	LP_CHECK_HAS(r.provisioned.message, "spec.aws.region \"Moon-1\" is not a valid AWS region");
+	LP_CHECK_INT(r.credentials.status, -1);
+	o.aws.region = "us-east-1";
+	o.aws.endpoint = "localhost:4566";
+	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);
+	LP_CHECK_HAS(r.provisioned.message, "spec.aws.endpoint \"localhost:4566\" must start with");
+	o.type = LP_OUT_LOKI;
+	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);
+	LP_CHECK_STR(r.provisioned.reason, "NotAWS");
+	o.type = LP_OUT_S3;
+	o.aws.endpoint = NULL;
+	memset(&o.u, 0, sizeof(o.u));
+	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);
+	LP_CHECK_HAS(r.provisioned.message, "spec.s3.bucket is required");
+	LP_CHECK_STR(w.log, ""); /* no request went out */
+	/* finalize without provision: Retain, nothing called */
+	LP_CHECK_INT(lp_aws_finalize_output(ctx, &o, &sec, &r), LP_OK);
+	LP_CHECK_STR(r.provisioned.reason, "Retained");
+	LP_CHECK_STR(w.log, "");
+	lp_aws_ctx_free(ctx);
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -563,6 +611,7 @@ int main(void)
 	    {"chain-assume-role", chain_assume_role},
 	    {"chain-refresh", chain_refresh},
 	    {"parse-time", parse_time},
+	    {"provision-invalid-spec", provision_invalid_spec},
 	};
 	int rc;
 
