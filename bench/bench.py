@@ -1,0 +1,1057 @@
+#!/usr/bin/env python3
+"""logplane benchmark driver (issue 8). Standard library only.
+
+Runs the named scenarios against kubesim (tests/kubesim) with the optimised
+operator (bin/logplane-operator), prints one table and writes it as JSON.
+
+    bench/bench.py [--scenarios idle-10,scale-10k,...] [--out FILE]
+
+Every size is a parameter by environment variable (see PARAMS below), so the
+smoke test can run tiny sizes. Every process started here (kubesim, the
+operator) runs in its own session and is killed at exit, even on failure.
+"""
+import argparse
+import ctypes
+import glob
+import http.client
+import json
+import os
+import platform
+import re
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+KUBESIM = os.path.join(TOP, "tests", "kubesim", "kubesim")
+CTRL_NS = "logplane-system"
+GROUP = "logplane.io/v1alpha1"
+MIB = 1024 * 1024
+TOKEN = "bench-token"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn"]
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def env_float(name, default):
+    v = os.environ.get(name, "")
+    return float(v) if v.strip() else default
+
+
+# Sizes and durations. Defaults are the issue's figures, except the repeat count.
+PARAMS = {
+    "repeat": env_int("BENCH_REPEAT", 3),              # idle-10, burst and render repeats
+    "idle_pipelines": env_int("BENCH_IDLE_PIPELINES", 10),
+    "idle_seconds": env_float("BENCH_IDLE_SECONDS", 60),
+    "scale": env_int("BENCH_SCALE", 10000),             # pipelines and as many outputs
+    "scale_namespaces": env_int("BENCH_SCALE_NAMESPACES", 1000),
+    "scale_repeat": env_int("BENCH_SCALE_REPEAT", 1),
+    "latency_changes": env_int("BENCH_LATENCY_CHANGES", 200),
+    "latency_pipelines": env_int("BENCH_LATENCY_PIPELINES", 10),
+    "burst": env_int("BENCH_BURST", 1000),
+    "noop_seconds": env_float("BENCH_NOOP_SECONDS", 300),
+    "noop_resync": os.environ.get("BENCH_NOOP_RESYNC", "10s"),
+    "noop_pipelines": env_int("BENCH_NOOP_PIPELINES", 10),
+    "render": env_int("BENCH_RENDER", 10000),
+    "render_rounds": env_int("BENCH_RENDER_ROUNDS", 9),
+    "churn_changes": env_int("BENCH_CHURN_CHANGES", 10000),
+    "churn_pipelines": env_int("BENCH_CHURN_PIPELINES", 100),
+    "churn_drop_every": env_float("BENCH_CHURN_DROP_EVERY", 1.0),
+    "writers": env_int("BENCH_WRITERS", 4),
+    "timeout": env_float("BENCH_TIMEOUT", 300),          # bound on any single wait
+}
+
+OPERATOR = os.environ.get("BENCH_OPERATOR") or os.path.join(TOP, "bin", "logplane-operator")
+RENDER_BENCH = os.environ.get("BENCH_RENDER_BIN") or os.path.join(TOP, "build", "bench", "render_bench")
+ALLOC_SHIM = os.environ.get("BENCH_ALLOC_SHIM") or os.path.join(TOP, "build", "bench", "alloc_count.so")
+
+_children = []          # every Popen started here; killed at exit
+_children_lock = threading.Lock()
+
+
+def _pdeathsig():
+    """In a child: SIGKILL when the driver dies, however it dies."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    os.setsid()
+
+
+def spawn(args, log_path, env=None):
+    log = open(log_path, "w")
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_pdeathsig)
+    log.close()
+    with _children_lock:
+        _children.append(p)
+    return p
+
+
+def kill(p, sig=signal.SIGKILL):
+    if p is None:
+        return
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait(timeout=5)
+
+
+def kill_all():
+    with _children_lock:
+        ps = list(_children)
+    for p in ps:
+        kill(p)
+
+
+def log(msg):
+    print("# " + msg, file=sys.stderr, flush=True)
+
+
+def wait_for(fn, timeout, interval=0.05):
+    """Calls fn until truthy or timeout seconds pass; returns the last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- /proc figures
+
+def proc_mem(pid):
+    """(Rss, Anonymous) in bytes from /proc/PID/smaps_rollup."""
+    rss = anon = 0
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Anonymous:"):
+                anon = int(line.split()[1]) * 1024
+    return rss, anon
+
+
+def proc_hwm(pid):
+    """Peak resident set (VmHWM) in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def proc_cpu(pid):
+    """utime + stime of pid in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Sampler:
+    """Samples the Rss and Anonymous of pid every interval on a thread; keeps the peaks."""
+
+    def __init__(self, pid, interval=0.1):
+        self.pid, self.interval = pid, interval
+        self.peak_rss = self.peak_anon = 0
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            try:
+                rss, anon = proc_mem(self.pid)
+            except OSError:
+                return
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_anon = max(self.peak_anon, anon)
+            self.stop_ev.wait(self.interval)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.t.join(5)
+
+
+# ---------------------------------------------------------------- kubesim + API
+
+class Cluster:
+    """One kubesim (TLS, bearer token, plain-HTTP admin port) in a temp dir,
+    the CRDs applied and the control namespace created."""
+
+    def __init__(self, name, history=10000, bookmark_interval=2):
+        self.tmp = tempfile.mkdtemp(prefix="lp-bench-%s-" % name)
+        self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
+        self.proc = spawn([sys.executable, KUBESIM, "--port", "0", "--tls-dir", os.path.join(self.tmp, "tls"),
+                           "--token", TOKEN, "--kubeconfig-out", self.kubeconfig, "--admin-port", "0",
+                           "--history", str(history), "--bookmark-interval", str(bookmark_interval),
+                           "--converge-delay", "0.1"],
+                          os.path.join(self.tmp, "kubesim.log"))
+        ok = wait_for(lambda: self.proc.poll() is not None or
+                      (os.path.exists(self.kubeconfig) and os.path.exists(self.kubeconfig + ".admin")), 60)
+        if not ok or self.proc.poll() is not None:
+            raise RuntimeError("kubesim did not start: " + tail(os.path.join(self.tmp, "kubesim.log")))
+        with open(self.kubeconfig) as f:
+            self.port = int(re.search(r"server: https://127\.0\.0\.1:(\d+)", f.read()).group(1))
+        with open(self.kubeconfig + ".admin") as f:
+            self.admin_url = f.read().strip().rstrip("/")
+        self.ctx = ssl.create_default_context(cafile=os.path.join(self.tmp, "tls", "ca.crt"))
+        self.operator = None
+        self.apply_crds()
+        self.create(namespace(CTRL_NS))
+
+    def close(self):
+        kill(self.operator, signal.SIGKILL)
+        kill(self.proc, signal.SIGKILL)
+        if not os.environ.get("BENCH_KEEP_TMP"):
+            subprocess.run(["rm", "-rf", self.tmp], check=False)
+
+    # ---- REST ----
+    def conn(self, timeout=60):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=timeout)
+
+    def request(self, method, path, body=None, ctype="application/json", conn=None):
+        """(status, parsed JSON) on conn, or on a fresh connection."""
+        c = conn or self.conn()
+        h = {"Authorization": "Bearer " + TOKEN, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            h["Content-Type"] = ctype
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            b = r.read()
+            return r.status, (json.loads(b) if b else None)
+        finally:
+            if conn is None:
+                c.close()
+
+    def create(self, obj, conn=None):
+        st, b = self.request("POST", collection_path(obj), obj, conn=conn)
+        if st not in (200, 201, 409):
+            raise RuntimeError("create %s %s: %d %s" % (obj["kind"], obj["metadata"]["name"], st,
+                                                       (b or {}).get("message")))
+        return b
+
+    def create_many(self, objs, writers=None):
+        """Creates objs on `writers` parallel connections (in order per writer);
+        returns the seconds taken."""
+        writers = writers or PARAMS["writers"]
+        errors = []
+
+        def run(part):
+            c = self.conn(timeout=120)
+            try:
+                for o in part:
+                    self.create(o, conn=c)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+            finally:
+                c.close()
+        t0 = time.monotonic()
+        ths = [threading.Thread(target=run, args=(objs[i::writers],)) for i in range(writers)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        if errors:
+            raise RuntimeError("creating objects: %s" % errors[0])
+        return time.monotonic() - t0
+
+    def merge_patch(self, path, patch, conn=None):
+        st, b = self.request("PATCH", path, patch, ctype="application/merge-patch+json", conn=conn)
+        if st != 200:
+            raise RuntimeError("patch %s: %d %s" % (path, st, (b or {}).get("message")))
+        return b
+
+    def list(self, path):
+        st, b = self.request("GET", path)
+        if st != 200:
+            raise RuntimeError("list %s: %d" % (path, st))
+        return b
+
+    def apply_crds(self):
+        for f in sorted(glob.glob(os.path.join(TOP, "crds", "*.yaml"))):
+            with open(f) as fh:
+                text = fh.read()
+            m = re.search(r"^metadata:\n(?:  .*\n)*?  name: (\S+)", text, re.M)
+            if not m:
+                raise RuntimeError("no metadata.name in " + f)
+            st, b = self.request("PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s"
+                                 "?fieldManager=bench&force=true" % m.group(1), text.encode(),
+                                 ctype="application/apply-patch+yaml")
+            if st not in (200, 201):
+                raise RuntimeError("applying %s: %d %s" % (f, st, (b or {}).get("message")))
+        for plural in ("logpipelines", "logoutputs"):
+            wait_for(lambda: self.request("GET", "/apis/%s/%s" % (GROUP, plural))[0] == 200, 30)
+
+    # ---- admin ----
+    def admin(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.admin_url + path, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            txt = r.read().decode()
+        return json.loads(txt) if txt.strip() else {}
+
+    def counters(self):
+        return self.admin("/admin/counters")
+
+    def reset_counters(self):
+        self.admin("/admin/counters/reset", {})
+
+    # ---- the operator ----
+    def start_operator(self, *extra):
+        self.op_log = os.path.join(self.tmp, "operator.log")
+        self.operator = spawn([OPERATOR, "--kubeconfig", self.kubeconfig, "--log-format", "text",
+                               "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", *extra],
+                              self.op_log)
+        port = wait_for(lambda: self._health_port() or self.operator.poll() is not None, 30)
+        if self.operator.poll() is not None or not port:
+            raise RuntimeError("operator did not start: " + tail(self.op_log))
+        self.health_port = port
+        return self.operator
+
+    def _health_port(self):
+        try:
+            with open(self.op_log, errors="replace") as f:
+                m = re.search(r"health listening on \S+ port (\d+)", f.read())
+        except OSError:
+            return None
+        return int(m.group(1)) if m else None
+
+    def ready(self):
+        """1 when the operator's /readyz answers 200 (caches synced)."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.health_port, timeout=5) as r:
+                return r.status == 200
+        except Exception:  # noqa: BLE001 - not ready yet
+            return False
+
+    def operator_alive(self):
+        return self.operator is not None and self.operator.poll() is None
+
+
+def tail(path, n=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+class Watch:
+    """A watch on one collection path, on a thread. Every event is handed to
+    on_event(time, type, object) (time: monotonic seconds at arrival). Resumes
+    from the last resourceVersion when the stream ends; relists on 410."""
+
+    def __init__(self, cluster, path, on_event):
+        self.c, self.path, self.on_event = cluster, path, on_event
+        self.stop_ev = threading.Event()
+        self.conn = None
+        lst = cluster.list(path)
+        self.rv = lst["metadata"]["resourceVersion"]
+        for o in lst.get("items", []):
+            on_event(time.monotonic(), "ADDED", o)
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            try:
+                self._stream()
+            except Exception:  # noqa: BLE001 - reconnect below
+                if self.stop_ev.is_set():
+                    return
+                time.sleep(0.1)
+
+    def _stream(self):
+        self.conn = c = self.c.conn(timeout=3600)
+        sep = "&" if "?" in self.path else "?"
+        c.request("GET", self.path + sep + "watch=true&allowWatchBookmarks=true&timeoutSeconds=3600"
+                  "&resourceVersion=" + self.rv, headers={"Authorization": "Bearer " + TOKEN})
+        r = c.getresponse()
+        buf = b""
+        try:
+            while not self.stop_ev.is_set():
+                d = r.read1(1 << 16)
+                if not d:
+                    return
+                now = time.monotonic()
+                lines = (buf + d).split(b"\n")
+                buf = lines.pop()
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    ev = json.loads(line)
+                    typ, obj = ev.get("type"), ev.get("object") or {}
+                    if typ == "ERROR":
+                        if obj.get("code") == 410:
+                            lst = self.c.list(self.path)
+                            self.rv = lst["metadata"]["resourceVersion"]
+                            for o in lst.get("items", []):
+                                self.on_event(time.monotonic(), "ADDED", o)
+                        return
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        self.rv = rv
+                    if typ != "BOOKMARK":
+                        self.on_event(now, typ, obj)
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stop_ev.set()
+        try:
+            if self.conn and self.conn.sock:
+                self.conn.sock.shutdown(2)
+        except OSError:
+            pass
+        self.t.join(5)
+
+
+# ---------------------------------------------------------------- objects
+
+def namespace(name):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def output(ns, name, host="logs.example.com"):
+    return {"apiVersion": GROUP, "kind": "LogOutput", "metadata": {"name": name, "namespace": ns},
+            "spec": {"type": "http", "http": {"host": host, "uri": "/in"}}}
+
+
+def pipeline(ns, name, out, mark):
+    return {"apiVersion": GROUP, "kind": "LogPipeline", "metadata": {"name": name, "namespace": ns},
+            "spec": {"input": {"application": {}}, "parse": {"format": "json"},
+                     "transforms": [{"addFields": [{"key": "mark", "value": mark}]}],
+                     "routes": [{"outputRef": out}]}}
+
+
+def collection_path(obj):
+    kind, md = obj["kind"], obj["metadata"]
+    if kind == "Namespace":
+        return "/api/v1/namespaces"
+    plural = {"LogPipeline": "logpipelines", "LogOutput": "logoutputs"}[kind]
+    return "/apis/%s/namespaces/%s/%s" % (GROUP, md["namespace"], plural)
+
+
+def object_path(kind_plural, ns, name):
+    return "/apis/%s/namespaces/%s/%s/%s" % (GROUP, ns, kind_plural, name)
+
+
+def is_ready(obj):
+    st = obj.get("status") or {}
+    if st.get("observedGeneration") != obj["metadata"].get("generation"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
+
+
+class ReadyTracker:
+    """Tracks, per namespace/name, whether the object is Ready for its current generation."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ready = {}
+        self.changed = threading.Condition(self.lock)
+
+    def on_event(self, t, typ, obj):
+        md = obj.get("metadata") or {}
+        key = "%s/%s" % (md.get("namespace"), md.get("name"))
+        with self.lock:
+            if typ == "DELETED":
+                self.ready.pop(key, None)
+            else:
+                self.ready[key] = is_ready(obj)
+            self.changed.notify_all()
+
+    def count(self):
+        with self.lock:
+            return sum(1 for v in self.ready.values() if v), len(self.ready)
+
+
+def setup_world(cl, n_ns, n_pipelines, prefix, out_per_pipeline=False, mark="m0"):
+    """Namespaces prefix-0.., one output per pipeline (or one per namespace), and
+    n_pipelines pipelines spread evenly; returns the list of (ns, name) pipelines."""
+    nss = ["%s-%d" % (prefix, i) for i in range(n_ns)]
+    cl.create_many([namespace(n) for n in nss])
+    outs, pls, keys = [], [], []
+    for i in range(n_pipelines):
+        ns = nss[i % n_ns]
+        oname = "out-%05d" % i if out_per_pipeline else "out"
+        if out_per_pipeline:
+            outs.append(output(ns, oname, host="logs-%d.example.com" % i))
+        name = "p-%05d" % i
+        pls.append(pipeline(ns, name, oname, "%s-%05d" % (mark, i)))
+        keys.append((ns, name))
+    if not out_per_pipeline:
+        outs = [output(ns, "out") for ns in nss]
+    cl.create_many(outs)
+    cl.create_many(pls)
+    return keys
+
+
+def wait_all_ready(cl, n, timeout):
+    """Watches every LogPipeline; returns seconds until n are Ready (None on timeout)."""
+    tr = ReadyTracker()
+    t0 = time.monotonic()
+    w = Watch(cl, "/apis/%s/logpipelines" % GROUP, tr.on_event)
+    try:
+        ok = wait_for(lambda: tr.count()[0] >= n or not cl.operator_alive(), timeout, 0.05)
+        return time.monotonic() - t0 if ok and cl.operator_alive() else None
+    finally:
+        w.stop()
+
+
+def op_writes(counters):
+    """Split kubesim's write counters: (config writes, status writes, all writes)
+    by the operator. Writes to the custom resources' main resource, namespaces
+    and the driver's own objects are not the operator's."""
+    w = counters.get("writes", {})
+    cfg = st = 0
+    for res, n in w.items():
+        base = res.split("/")[0].split(".")[0]
+        if res.endswith("/status"):
+            st += n
+        elif base in ("configmaps", "secrets", "daemonsets", "statefulsets", "services", "serviceaccounts",
+                      "clusterroles", "clusterrolebindings", "roles", "rolebindings", "poddisruptionbudgets",
+                      "deployments"):
+            cfg += n
+    return cfg, st
+
+
+# ---------------------------------------------------------------- results
+
+class Results:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, scenario, figure, values, unit, target=None, check=None):
+        """values: one number per repeat (None entries dropped). target: text;
+        check(median) -> bool says whether the target is met."""
+        vals = [v for v in values if v is not None]
+        row = {"scenario": scenario, "figure": figure, "unit": unit, "n": len(vals),
+               "median": round(statistics.median(vals), 3) if vals else None,
+               "min": round(min(vals), 3) if vals else None,
+               "max": round(max(vals), 3) if vals else None,
+               "target": target or "", "met": None}
+        if check and vals:
+            row["met"] = bool(check(row["median"]))
+        elif check:
+            row["met"] = False
+        self.rows.append(row)
+        return row
+
+    def table(self):
+        hdr = ["scenario", "figure", "median", "min", "max", "unit", "target", "met?"]
+        body = [[r["scenario"], r["figure"], fmt(r["median"]), fmt(r["min"]), fmt(r["max"]), r["unit"],
+                 r["target"], "" if r["met"] is None else ("yes" if r["met"] else "NO")] for r in self.rows]
+        w = [max(len(str(x)) for x in col) for col in zip(hdr, *body)]
+        lines = ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(row)).rstrip() for row in [hdr] + body]
+        lines.insert(1, "  ".join("-" * x for x in w))
+        return "\n".join(lines)
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and not v.is_integer():
+        return ("%.3f" % v).rstrip("0").rstrip(".") if abs(v) < 10 else "%.1f" % v
+    return str(int(v))
+
+
+def pct(xs, p):
+    """p-th percentile (nearest rank) of xs."""
+    s = sorted(xs)
+    if not s:
+        return None
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+# ---------------------------------------------------------------- scenarios
+
+def run_idle(res):
+    """idle-10: RSS, anonymous memory and CPU of a synced, idle operator."""
+    n, secs = PARAMS["idle_pipelines"], PARAMS["idle_seconds"]
+    rss, anon, cpu = [], [], []
+    for r in range(PARAMS["repeat"]):
+        cl = Cluster("idle")
+        try:
+            setup_world(cl, max(1, n // 5), n, "idle")
+            cl.start_operator()
+            if wait_all_ready(cl, n, PARAMS["timeout"]) is None:
+                raise RuntimeError("idle-10: pipelines not Ready: " + tail(cl.op_log))
+            time.sleep(min(5.0, secs / 4))       # let the last writes and watch events settle
+            pid = cl.operator.pid
+            c0, t0 = proc_cpu(pid), time.monotonic()
+            time.sleep(secs)
+            c1, t1 = proc_cpu(pid), time.monotonic()
+            m = proc_mem(pid)
+            rss.append(m[0] / MIB)
+            anon.append(m[1] / MIB)
+            cpu.append(100.0 * (c1 - c0) / (t1 - t0))
+            log("idle-10 run %d: rss %.1f MiB anon %.1f MiB cpu %.3f%%" % (r + 1, rss[-1], anon[-1], cpu[-1]))
+        finally:
+            cl.close()
+    res.add("idle-10", "RSS", rss, "MiB", "< 16", lambda v: v < 16)
+    res.add("idle-10", "anonymous", anon, "MiB", "< 4", lambda v: v < 4)
+    res.add("idle-10", "CPU", cpu, "% core", "< 0.1", lambda v: v < 0.1)
+    res.add("idle-10", "CPU per minute", [c * 0.6 for c in cpu], "s/min")
+
+
+def run_scale(res):
+    """scale-10k: N pipelines and N outputs across M namespaces exist before the
+    operator starts; time to caches synced and to every status written, peak and
+    settled memory, rendered bytes and ConfigMap count."""
+    n, nns = PARAMS["scale"], PARAMS["scale_namespaces"]
+    figs = {k: [] for k in ("sync", "ready", "peak", "peak_anon", "rss", "anon", "bytes", "cms", "cfgw", "stw",
+                            "ks_rss")}
+    for r in range(PARAMS["scale_repeat"]):
+        cl = Cluster("scale", history=4 * n + 10000)
+        try:
+            t0 = time.monotonic()
+            setup_world(cl, nns, n, "scale", out_per_pipeline=True)
+            log("scale-10k: %d pipelines, %d outputs, %d namespaces created in %.1f s" %
+                (n, n, nns, time.monotonic() - t0))
+            po, oo = ReadyTracker(), ReadyTracker()
+            wp = Watch(cl, "/apis/%s/logpipelines" % GROUP, po.on_event)
+            wo = Watch(cl, "/apis/%s/logoutputs" % GROUP, oo.on_event)
+            cl.reset_counters()
+            t0 = time.monotonic()
+            cl.start_operator()
+            s = Sampler(cl.operator.pid)
+            t_sync = None
+            try:
+                end = t0 + PARAMS["timeout"] * 3
+                while time.monotonic() < end and cl.operator_alive():
+                    if t_sync is None and cl.ready():
+                        t_sync = time.monotonic() - t0
+                    if t_sync is not None and po.count()[0] >= n and oo.count()[0] >= n:
+                        break
+                    time.sleep(0.05)
+                t_ready = time.monotonic() - t0 if po.count()[0] >= n and oo.count()[0] >= n else None
+            finally:
+                wp.stop()
+                wo.stop()
+            if t_ready is None:
+                raise RuntimeError("scale-10k: %s pipelines, %s outputs Ready: %s" %
+                                   (po.count(), oo.count(), tail(cl.op_log)))
+            time.sleep(5)     # settle: debounce, last status writes, freed caches
+            s.stop()
+            pid = cl.operator.pid
+            rss, anon = proc_mem(pid)
+            cms = cl.list("/api/v1/namespaces/%s/configmaps?labelSelector=app.kubernetes.io%%2Fmanaged-by%%3Dlogplane"
+                          % CTRL_NS)["items"]
+            nbytes = sum(len(v.encode()) for cm in cms for v in (cm.get("data") or {}).values())
+            cfgw, stw = op_writes(cl.counters())
+            figs["sync"].append(t_sync)
+            figs["ready"].append(t_ready)
+            figs["peak"].append(max(proc_hwm(pid), s.peak_rss) / MIB)
+            figs["peak_anon"].append(s.peak_anon / MIB)
+            figs["rss"].append(rss / MIB)
+            figs["anon"].append(anon / MIB)
+            figs["bytes"].append(nbytes / MIB)
+            figs["cms"].append(len(cms))
+            figs["cfgw"].append(cfgw)
+            figs["stw"].append(stw)
+            figs["ks_rss"].append(proc_mem(cl.proc.pid)[0] / MIB)
+            log("scale-10k run %d: synced %.1fs, all Ready %.1fs, peak %.1f MiB, settled rss %.1f anon %.1f MiB"
+                % (r + 1, t_sync or -1, t_ready, figs["peak"][-1], rss / MIB, anon / MIB))
+        finally:
+            cl.close()
+    res.add("scale-10k", "caches synced", figs["sync"], "s")
+    res.add("scale-10k", "all statuses written", figs["ready"], "s")
+    res.add("scale-10k", "peak RSS", figs["peak"], "MiB")
+    res.add("scale-10k", "peak anonymous", figs["peak_anon"], "MiB")
+    res.add("scale-10k", "settled RSS", figs["rss"], "MiB", "< 48", lambda v: v < 48)
+    res.add("scale-10k", "settled anonymous", figs["anon"], "MiB", "< 32", lambda v: v < 32)
+    res.add("scale-10k", "rendered config", figs["bytes"], "MiB")
+    res.add("scale-10k", "ConfigMaps", figs["cms"], "count")
+    res.add("scale-10k", "config writes", figs["cfgw"], "count")
+    res.add("scale-10k", "status writes", figs["stw"], "count")
+    res.add("scale-10k", "kubesim RSS", figs["ks_rss"], "MiB")
+
+
+def run_latency(res):
+    """latency: single changes one after another; write -> owned ConfigMap
+    carries the change, write -> Ready for the new generation seen by a
+    watcher; the floor is kubesim's own write -> watch event of the change."""
+    n_changes, n_pl = PARAMS["latency_changes"], PARAMS["latency_pipelines"]
+    cl = Cluster("latency")
+    try:
+        keys = setup_world(cl, 1, n_pl, "lat")
+        cl.start_operator()
+        if wait_all_ready(cl, n_pl, PARAMS["timeout"]) is None:
+            raise RuntimeError("latency: pipelines not Ready: " + tail(cl.op_log))
+        lock = threading.Condition()
+        st = {"mark": None, "gen": None, "name": None, "t_cm": None, "t_ready": None, "t_floor": None}
+
+        def on_cm(t, typ, obj):
+            if typ == "DELETED":
+                return
+            with lock:
+                if st["mark"] and st["t_cm"] is None and any(st["mark"] in v for v in
+                                                              (obj.get("data") or {}).values()):
+                    st["t_cm"] = t
+                    lock.notify_all()
+
+        def on_pl(t, typ, obj):
+            md = obj.get("metadata") or {}
+            with lock:
+                if st["gen"] is None or md.get("name") != st["name"] or md.get("generation", 0) < st["gen"]:
+                    return
+                if st["t_floor"] is None:
+                    st["t_floor"] = t
+                if st["t_ready"] is None and is_ready(obj):
+                    st["t_ready"] = t
+                lock.notify_all()
+
+        wc = Watch(cl, "/api/v1/namespaces/%s/configmaps" % CTRL_NS, on_cm)
+        wp = Watch(cl, "/apis/%s/namespaces/%s/logpipelines" % (GROUP, keys[0][0]), on_pl)
+        lat_cm, lat_ready, floor = [], [], []
+        conn = cl.conn()
+        try:
+            for i in range(n_changes):
+                ns, name = keys[i % n_pl]
+                mark = "lat-%06d" % i
+                with lock:
+                    st.update(mark=mark, gen=None, name=name, t_cm=None, t_ready=None, t_floor=None)
+                t0 = time.monotonic()
+                b = cl.merge_patch(object_path("logpipelines", ns, name),
+                                   {"spec": {"transforms": [{"addFields": [{"key": "mark", "value": mark}]}]}},
+                                   conn=conn)
+                with lock:
+                    st["gen"] = b["metadata"]["generation"]
+                    lock.notify_all()
+                with lock:
+                    ok = lock.wait_for(lambda: st["t_cm"] is not None and st["t_ready"] is not None and
+                                       st["t_floor"] is not None, timeout=30)
+                    if not ok:
+                        raise RuntimeError("latency: change %d not seen within 30 s (%s): %s" %
+                                           (i, st, tail(cl.op_log)))
+                    lat_cm.append((st["t_cm"] - t0) * 1000)
+                    lat_ready.append((st["t_ready"] - t0) * 1000)
+                    floor.append((st["t_floor"] - t0) * 1000)
+        finally:
+            conn.close()
+            wc.stop()
+            wp.stop()
+    finally:
+        cl.close()
+    fl50, fl99 = pct(floor, 50), pct(floor, 99)
+    r99 = pct(lat_ready, 99)
+    log("latency: %d changes, ConfigMap p50 %.1f p99 %.1f ms, Ready p50 %.1f p99 %.1f ms, floor p50 %.1f p99 %.1f ms"
+        % (len(floor), pct(lat_cm, 50), pct(lat_cm, 99), pct(lat_ready, 50), r99, fl50, fl99))
+    res.add("latency", "ConfigMap updated p50", [pct(lat_cm, 50)], "ms")
+    res.add("latency", "ConfigMap updated p99", [pct(lat_cm, 99)], "ms")
+    res.add("latency", "Ready observed p50", [pct(lat_ready, 50)], "ms")
+    res.add("latency", "Ready observed p99", [r99], "ms")
+    res.add("latency", "floor (kubesim) p50", [fl50], "ms")
+    res.add("latency", "floor (kubesim) p99", [fl99], "ms")
+    res.add("latency", "Ready p99 above floor p99", [r99 - fl99], "ms", "< 50", lambda v: v < 50)
+    res.add("latency", "Ready/floor ratio p50", [pct(lat_ready, 50) / max(fl50, 1e-3)], "x")
+
+
+def run_burst(res):
+    """burst: N pipelines created at once; time until all are Ready and the
+    writes that took."""
+    n = PARAMS["burst"]
+    t_all, cfgw, stw = [], [], []
+    for r in range(PARAMS["repeat"]):
+        cl = Cluster("burst", history=4 * n + 10000)
+        try:
+            nss = ["burst-%d" % i for i in range(10)]
+            cl.create_many([namespace(x) for x in nss])
+            cl.create_many([output(x, "out") for x in nss])
+            cl.start_operator()
+            ok = wait_for(lambda: cl.ready() or not cl.operator_alive(), PARAMS["timeout"])
+            if not ok or not cl.operator_alive():
+                raise RuntimeError("burst: operator not ready: " + tail(cl.op_log))
+            time.sleep(1.0)
+            tr = ReadyTracker()
+            w = Watch(cl, "/apis/%s/logpipelines" % GROUP, tr.on_event)
+            cl.reset_counters()
+            objs = [pipeline(nss[i % len(nss)], "b-%05d" % i, "out", "burst-%05d" % i) for i in range(n)]
+            t0 = time.monotonic()
+            t_create = cl.create_many(objs)
+            ok = wait_for(lambda: tr.count()[0] >= n or not cl.operator_alive(), PARAMS["timeout"], 0.02)
+            t = time.monotonic() - t0
+            w.stop()
+            if not ok or not cl.operator_alive():
+                raise RuntimeError("burst: %s Ready: %s" % (tr.count(), tail(cl.op_log)))
+            time.sleep(1.0)   # count the writes that trail the last Ready
+            c = cl.counters()
+            a, b = op_writes(c)
+            t_all.append(t)
+            cfgw.append(a)
+            stw.append(b)
+            log("burst run %d: %d created in %.2fs, all Ready after %.2fs, config writes %d, status writes %d (%s)"
+                % (r + 1, n, t_create, t, a, b, c.get("writes")))
+        finally:
+            cl.close()
+    res.add("burst", "all Ready", t_all, "s", "< 5", lambda v: v < 5)
+    res.add("burst", "config writes", cfgw, "count", "< 20", lambda v: v < 20)
+    res.add("burst", "status writes", stw, "count")
+
+
+def run_noop(res):
+    """noop: a synced operator with a short resync, idle; writes and requests."""
+    n, secs = PARAMS["noop_pipelines"], PARAMS["noop_seconds"]
+    cl = Cluster("noop")
+    try:
+        setup_world(cl, max(1, n // 5), n, "noop")
+        cl.start_operator("--resync", PARAMS["noop_resync"])
+        if wait_all_ready(cl, n, PARAMS["timeout"]) is None:
+            raise RuntimeError("noop: pipelines not Ready: " + tail(cl.op_log))
+        time.sleep(3)
+        cl.reset_counters()
+        time.sleep(secs)
+        c = cl.counters()
+        if not cl.operator_alive():
+            raise RuntimeError("noop: operator died: " + tail(cl.op_log))
+        reqs = c.get("requestsTotal", 0)
+        log("noop: %.0fs: writes %s, requests %s" % (secs, c.get("writes"), c.get("requests")))
+    finally:
+        cl.close()
+    res.add("noop", "writes", [c.get("writesTotal", 0)], "count", "= 0", lambda v: v == 0)
+    res.add("noop", "API requests", [reqs * 60.0 / secs], "per min")
+
+
+def run_render(res):
+    """render: lp_render() on N pipelines in process (bench/render_bench.c);
+    allocations per render by a counting malloc shim (all malloc-family calls,
+    libyaml and jansson included)."""
+    n, rounds = PARAMS["render"], PARAMS["render_rounds"]
+    if not os.access(RENDER_BENCH, os.X_OK):
+        raise RuntimeError("render: %s not built (bench/run.sh builds it)" % RENDER_BENCH)
+    r = subprocess.run([RENDER_BENCH, str(n), str(rounds)], capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError("render_bench: %s" % (r.stderr or r.stdout)[-500:])
+    times = [float(m) for m in re.findall(r"^round \d+: ([0-9.]+) ms", r.stdout, re.M)]
+    m = re.search(r"bytes=(\d+) files=(\d+)", r.stdout)
+    if len(times) != rounds or not m:
+        raise RuntimeError("render_bench: unexpected output: " + r.stdout[-500:])
+    allocs = None
+    if os.path.exists(ALLOC_SHIM):
+        counts = []
+        for k in (1, 3):
+            rr = subprocess.run([RENDER_BENCH, str(n), str(k)], capture_output=True, text=True, timeout=600,
+                                env=dict(os.environ, LD_PRELOAD=ALLOC_SHIM))
+            mm = re.search(r"^alloc_count allocs=(\d+)", rr.stderr, re.M)
+            counts.append(int(mm.group(1)) if mm and rr.returncode == 0 else None)
+        if None not in counts:
+            allocs = (counts[1] - counts[0]) / 2.0
+    log("render: %d pipelines, rounds %s ms, %s bytes, %s allocations per render" % (n, times, m.group(1), allocs))
+    res.add("render", "render %d pipelines" % n, times, "ms", "< 100", lambda v: v < 100)
+    res.add("render", "allocations per render", [allocs], "count")
+    res.add("render", "rendered bytes", [int(m.group(1)) / MIB], "MiB")
+
+
+def run_churn(res):
+    """churn: many changes while every watch is dropped each second; the final
+    state must be correct; total writes by the operator."""
+    n, n_pl = PARAMS["churn_changes"], PARAMS["churn_pipelines"]
+    cl = Cluster("churn", history=4 * n + 10000)
+    stop = threading.Event()
+    drops = [0]
+    try:
+        keys = setup_world(cl, max(1, n_pl // 10), n_pl, "churn")
+        cl.start_operator()
+        if wait_all_ready(cl, n_pl, PARAMS["timeout"]) is None:
+            raise RuntimeError("churn: pipelines not Ready: " + tail(cl.op_log))
+        cl.reset_counters()
+
+        def dropper():
+            while not stop.wait(PARAMS["churn_drop_every"]):
+                try:
+                    cl.admin("/admin/faults", {"close_watches": True})
+                    drops[0] += 1
+                except Exception:  # noqa: BLE001 - kubesim busy; next second
+                    pass
+        last = {}
+        errors = []
+
+        def writer(part):
+            c = cl.conn(timeout=120)
+            try:
+                for i in part:
+                    ns, name = keys[i % n_pl]
+                    mark = "churn-%06d" % i
+                    cl.merge_patch(object_path("logpipelines", ns, name),
+                                   {"spec": {"transforms": [{"addFields": [{"key": "mark", "value": mark}]}]}},
+                                   conn=c)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+            finally:
+                c.close()
+        # writer w patches pipelines w, w+W, ... so each pipeline has one writer and a known last value
+        nw = PARAMS["writers"]
+        parts = [[i for i in range(n) if (i % n_pl) % nw == w] for w in range(nw)]
+        for i in range(n):
+            last[keys[i % n_pl]] = "churn-%06d" % i
+        dt = threading.Thread(target=dropper, daemon=True)
+        dt.start()
+        t0 = time.monotonic()
+        ths = [threading.Thread(target=writer, args=(p,)) for p in parts]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        t_writes = time.monotonic() - t0
+        stop.set()
+        dt.join(5)
+        if errors:
+            raise RuntimeError("churn: writing: %s" % errors[0])
+
+        def converged():
+            cms = cl.list("/api/v1/namespaces/%s/configmaps" % CTRL_NS)["items"]
+            text = "\n".join(v for cm in cms for v in (cm.get("data") or {}).values())
+            if not all(m in text for m in last.values()):
+                return False
+            items = cl.list("/apis/%s/logpipelines" % GROUP)["items"]
+            return len(items) == n_pl and all(is_ready(o) for o in items)
+        ok = wait_for(lambda: converged() or not cl.operator_alive(), PARAMS["timeout"], 0.5)
+        t_conv = time.monotonic() - t0
+        ok = ok and cl.operator_alive() and converged()
+        time.sleep(1.0)
+        c = cl.counters()
+        cfgw, stw = op_writes(c)
+        log("churn: %d changes in %.1fs (%d watch drops), converged %s after %.1fs; config writes %d, status "
+            "writes %d" % (n, t_writes, drops[0], ok, t_conv, cfgw, stw))
+    finally:
+        stop.set()
+        cl.close()
+    res.add("churn", "final state correct", [1 if ok else 0], "bool", "= 1", lambda v: v == 1)
+    res.add("churn", "changes written", [t_writes], "s")
+    res.add("churn", "converged", [t_conv] if ok else [], "s")
+    res.add("churn", "watch drops", [drops[0]], "count")
+    res.add("churn", "config writes", [cfgw], "count")
+    res.add("churn", "status writes", [stw], "count")
+    res.add("churn", "operator writes", [cfgw + stw], "count")
+
+
+RUNNERS = {"idle-10": run_idle, "scale-10k": run_scale, "latency": run_latency, "burst": run_burst,
+           "noop": run_noop, "render": run_render, "churn": run_churn}
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            model = m.group(1).strip() if m else ""
+    except OSError:
+        pass
+    mem = 0
+    with open("/proc/meminfo") as f:
+        m = re.search(r"^MemTotal:\s*(\d+) kB", f.read(), re.M)
+        mem = int(m.group(1)) // 1024 if m else 0
+    return {"nproc": os.cpu_count(), "cpu": model, "memory_mib": mem, "kernel": platform.release(),
+            "python": platform.python_version()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenarios", default=os.environ.get("BENCH_SCENARIOS", ",".join(SCENARIOS)))
+    ap.add_argument("--out", default=os.environ.get("BENCH_OUT") or os.path.join(TOP, "bench", "results",
+                                                                                   "latest.json"))
+    a = ap.parse_args()
+    names = [s.strip() for s in a.scenarios.split(",") if s.strip()]
+    bad = [s for s in names if s not in RUNNERS]
+    if bad:
+        print("bench: unknown scenario(s) %s; known: %s" % (", ".join(bad), ", ".join(SCENARIOS)), file=sys.stderr)
+        return 2
+    if not os.access(OPERATOR, os.X_OK):
+        print("bench: %s missing (make all)" % OPERATOR, file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *x: sys.exit(143))
+    res = Results()
+    failures = {}
+    started = time.time()
+    times = {}
+    # noop is mostly waiting: run it beside the others (its figures are API
+    # counts of its own kubesim, which other load does not change).
+    threads = []
+    if "noop" in names and len(names) > 1:
+        nres = Results()
+
+        def noop_bg():
+            try:
+                t = time.monotonic()
+                run_noop(nres)
+                times["noop"] = time.monotonic() - t
+            except Exception as e:  # noqa: BLE001 - reported in the table
+                failures["noop"] = str(e)
+        th = threading.Thread(target=noop_bg, daemon=True)
+        th.start()
+        threads.append((th, nres))
+    try:
+        for s in names:
+            if s == "noop" and threads:
+                continue
+            log("scenario %s" % s)
+            t = time.monotonic()
+            try:
+                RUNNERS[s](res)
+            except Exception as e:  # noqa: BLE001 - one scenario failing does not stop the others
+                failures[s] = str(e)
+                log("scenario %s FAILED: %s" % (s, e))
+            times[s] = time.monotonic() - t
+        for th, nres in threads:
+            th.join(PARAMS["noop_seconds"] + PARAMS["timeout"] * 2)
+            res.rows.extend(nres.rows)
+    finally:
+        kill_all()
+    order = {s: i for i, s in enumerate(SCENARIOS)}
+    res.rows.sort(key=lambda r: order.get(r["scenario"], 99))
+    for s, why in failures.items():
+        res.rows.append({"scenario": s, "figure": "FAILED", "unit": "", "n": 0, "median": None, "min": None,
+                         "max": None, "target": "", "met": False, "error": why[:2000]})
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+           "seconds": round(time.time() - started, 1),
+           "machine": machine(), "params": PARAMS, "scenarios": names,
+           "scenario_seconds": {k: round(v, 1) for k, v in times.items()},
+           "operator": os.path.relpath(OPERATOR, TOP) if OPERATOR.startswith(TOP) else OPERATOR,
+           "rows": res.rows, "failures": failures}
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, a.out)
+    print(res.table())
+    for s, why in failures.items():
+        print("scenario %s failed: %s" % (s, why[:400]))
+    print("(%s; results in %s)" % (", ".join("%s %.0fs" % (k, v) for k, v in times.items()),
+                                  os.path.relpath(a.out) if a.out.startswith(os.getcwd()) else a.out))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        kill_all()
