@@ -103,6 +103,12 @@ for f in files:
             ns = d["metadata"].get("namespace", "default")
             aws = spec.setdefault("aws", {})
             aws["endpoint"] = "http://127.0.0.1:%d" % ports[emulated[spec["type"]]]
+            kp = (spec.get("kinesis") or {}).get("provision") or {}
+            if kp.get("mode") == "onDemand":  # kinesalite has no on-demand streams
+                kp["mode"] = "provisioned"
+                kp["shardCount"] = 1
+                print("  %s/%s: on-demand stream made provisioned (1 shard) for kinesalite"
+                      % (ns, d["metadata"]["name"]))
             if ns == "logplane-system":
                 aws.pop("credentials", None)  # the default chain: the operator's environment
             else:
@@ -124,10 +130,13 @@ with open(out_path, "w") as f:
 EOF
 k apply -f "$demo/examples.yaml" || die "applying the examples failed"
 
+port_of() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$demo/aws/ports.json" "$1"; }
+
 # ---- the operator ----
 say "starting logplane-operator"
 AWS_ACCESS_KEY_ID=AKIDLOGPLANETEST AWS_SECRET_ACCESS_KEY=logplane/test+secret/K7MDENGbPxRfiCYEXAMPLEKEY \
 	AWS_SESSION_TOKEN="" AWS_PROFILE="" \
+	AWS_ENDPOINT_URL_STS="http://127.0.0.1:$(port_of sts)" \
 	bin/logplane-operator --kubeconfig "$kc" --log-format text --resync 30s \
 	--metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 >"$demo/operator.log" 2>&1 &
 op_pid=$!

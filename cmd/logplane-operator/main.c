@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include "../../pkg/aws/ctrl_hook.h"
+#include "../../pkg/aws/provision.h"
 #include "../../pkg/kube/client.h"
 #include "../../pkg/kube/config.h"
 #include "../../pkg/reconcile/controller.h"
@@ -41,6 +43,7 @@ struct options {
 	const char *fluentbit_image;
 	const char *aggregator_image;
 	const char *id;
+	int aws;
 };
 
 struct flag {
@@ -83,6 +86,8 @@ static const struct flag flags[] = {
 	 "image of the aggregator (default: the Fluent Bit image, or fluentd for Fluentd)"},
 	{"id", "LOGPLANE_ID", F_STR, NULL, OFF(id), NULL,
 	 "identity in the Lease (default: hostname_pid)"},
+	{"aws", "LOGPLANE_AWS", F_BOOL, "true", OFF(aws), NULL,
+	 "verify and provision the AWS targets of outputs (Kinesis, Firehose, S3, CloudWatch)"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -292,6 +297,9 @@ struct app {
 	int have_om;
 	struct lp_server *health, *metrics_srv;
 	struct lp_ctrl *ctrl;
+	struct lp_aws_ctx *aws_ctx; /* used only on the controller's worker thread */
+	struct lp_aws_hook aws_hook;
+	struct lp_ctrl_aws_ops aws_ops;
 	int sigfd;
 	struct lp_loop_fd *sigwatch;
 	struct lp_loop_timer *ready_timer;
@@ -414,7 +422,17 @@ static int run(struct app *a)
 	co.lease_duration_ms = a->opt.lease_duration_ms;
 	co.log = &a->log;
 	co.metrics = a->have_om ? &a->om : NULL;
-	co.aws = NULL; /* AWS wiring hooks in here (see lp_ctrl_aws_ops) */
+	if (a->opt.aws) {
+		a->aws_ctx = lp_aws_ctx_new(NULL);
+		if (!a->aws_ctx) {
+			err = LP_ERR_NOMEM;
+			goto fail;
+		}
+		a->aws_hook.ctx = a->aws_ctx;
+		a->aws_ops.reconcile = lp_aws_hook_reconcile;
+		a->aws_ops.ctx = &a->aws_hook;
+		co.aws = &a->aws_ops;
+	}
 	if ((err = lp_ctrl_new(&a->ctrl, a->loop, a->client, &co)) || (err = lp_ctrl_start(a->ctrl)) ||
 	    (err = lp_loop_timer_add(a->loop, 500, ready_tick, a, &a->ready_timer)))
 		goto fail;
@@ -429,7 +447,8 @@ static int run(struct app *a)
 fail:
 	lp_log(&a->log, LP_LOG_ERROR, NULL, "start-up failed: %s", lp_strerror(err));
 out:
-	lp_ctrl_free(a->ctrl);
+	lp_ctrl_free(a->ctrl); /* joins the worker thread: the AWS context is free after */
+	lp_aws_ctx_free(a->aws_ctx);
 	if (a->ready_timer)
 		lp_loop_timer_del(a->loop, a->ready_timer);
 	lp_server_free(a->health);
