@@ -58,36 +58,36 @@ struct flag {
 
 #define OFF(m) offsetof(struct options, m)
 static const struct flag flags[] = {
-	{"kubeconfig", "KUBECONFIG", F_STR, NULL, OFF(kubeconfig), NULL,
-	 "kubeconfig file (default: in-cluster, else ~/.kube/config)"},
-	{"control-namespace", "LOGPLANE_CONTROL_NAMESPACE", F_STR, LP_DEFAULT_CONTROL_NAMESPACE,
-	 OFF(control_ns), NULL, "namespace of the owned objects, the Lease and cluster-wide pipelines"},
-	{"leader-elect", "LOGPLANE_LEADER_ELECT", F_BOOL, "false", OFF(leader_elect), NULL,
-	 "elect a leader on a Lease so several replicas can run; only the leader writes"},
-	{"lease-name", "LOGPLANE_LEASE_NAME", F_STR, "logplane-operator", OFF(lease_name), NULL,
-	 "name of the Lease in the control namespace"},
-	{"lease-duration", "LOGPLANE_LEASE_DURATION", F_DURATION, "15s", OFF(lease_duration_ms),
-	 NULL, "how long a Lease is held without renewal before another replica takes it"},
-	{"resync", "LOGPLANE_RESYNC", F_DURATION, "5m", OFF(resync_ms), NULL,
-	 "re-check everything this often (0 = never); writes nothing when nothing changed"},
-	{"debounce", "LOGPLANE_DEBOUNCE", F_DURATION, "500ms", OFF(debounce_ms), NULL,
-	 "quiet time after a change before the configuration is rebuilt"},
-	{"metrics-addr", "LOGPLANE_METRICS_ADDR", F_ADDR, ":8080", OFF(metrics_addr), NULL,
-	 "address of /metrics (host:port, :port, or 0 to disable)"},
-	{"health-addr", "LOGPLANE_HEALTH_ADDR", F_ADDR, ":8081", OFF(health_addr), NULL,
-	 "address of /healthz and /readyz (host:port, :port, or 0 to disable)"},
-	{"log-format", "LOGPLANE_LOG_FORMAT", F_CHOICE, "json", OFF(log_format), "json|text",
-	 "log line format"},
-	{"log-level", "LOGPLANE_LOG_LEVEL", F_CHOICE, "info", OFF(log_level),
-	 "debug|info|warn|error", "lowest level logged"},
-	{"fluentbit-image", "LOGPLANE_FLUENTBIT_IMAGE", F_STR, LP_DEFAULT_FLUENTBIT_IMAGE,
-	 OFF(fluentbit_image), NULL, "image of the Fluent Bit shipper (and Fluent Bit aggregator)"},
-	{"aggregator-image", "LOGPLANE_AGGREGATOR_IMAGE", F_STR, NULL, OFF(aggregator_image), NULL,
-	 "image of the aggregator (default: the Fluent Bit image, or fluentd for Fluentd)"},
-	{"id", "LOGPLANE_ID", F_STR, NULL, OFF(id), NULL,
-	 "identity in the Lease (default: hostname_pid)"},
-	{"aws", "LOGPLANE_AWS", F_BOOL, "true", OFF(aws), NULL,
-	 "verify and provision the AWS targets of outputs (Kinesis, Firehose, S3, CloudWatch)"},
+    {"kubeconfig", "KUBECONFIG", F_STR, NULL, OFF(kubeconfig), NULL,
+     "kubeconfig file (default: in-cluster, else ~/.kube/config)"},
+    {"control-namespace", "LOGPLANE_CONTROL_NAMESPACE", F_STR, LP_DEFAULT_CONTROL_NAMESPACE,
+     OFF(control_ns), NULL, "namespace of the owned objects, the Lease and cluster-wide pipelines"},
+    {"leader-elect", "LOGPLANE_LEADER_ELECT", F_BOOL, "false", OFF(leader_elect), NULL,
+     "elect a leader on a Lease so several replicas can run; only the leader writes"},
+    {"lease-name", "LOGPLANE_LEASE_NAME", F_STR, "logplane-operator", OFF(lease_name), NULL,
+     "name of the Lease in the control namespace"},
+    {"lease-duration", "LOGPLANE_LEASE_DURATION", F_DURATION, "15s", OFF(lease_duration_ms), NULL,
+     "how long a Lease is held without renewal before another replica takes it"},
+    {"resync", "LOGPLANE_RESYNC", F_DURATION, "5m", OFF(resync_ms), NULL,
+     "re-check everything this often (0 = never); writes nothing when nothing changed"},
+    {"debounce", "LOGPLANE_DEBOUNCE", F_DURATION, "500ms", OFF(debounce_ms), NULL,
+     "quiet time after a change before the configuration is rebuilt"},
+    {"metrics-addr", "LOGPLANE_METRICS_ADDR", F_ADDR, ":8080", OFF(metrics_addr), NULL,
+     "address of /metrics (host:port, :port, or 0 to disable)"},
+    {"health-addr", "LOGPLANE_HEALTH_ADDR", F_ADDR, ":8081", OFF(health_addr), NULL,
+     "address of /healthz and /readyz (host:port, :port, or 0 to disable)"},
+    {"log-format", "LOGPLANE_LOG_FORMAT", F_CHOICE, "json", OFF(log_format), "json|text",
+     "log line format"},
+    {"log-level", "LOGPLANE_LOG_LEVEL", F_CHOICE, "info", OFF(log_level), "debug|info|warn|error",
+     "lowest level logged"},
+    {"fluentbit-image", "LOGPLANE_FLUENTBIT_IMAGE", F_STR, LP_DEFAULT_FLUENTBIT_IMAGE,
+     OFF(fluentbit_image), NULL, "image of the Fluent Bit shipper (and Fluent Bit aggregator)"},
+    {"aggregator-image", "LOGPLANE_AGGREGATOR_IMAGE", F_STR, NULL, OFF(aggregator_image), NULL,
+     "image of the aggregator (default: the Fluent Bit image, or fluentd for Fluentd)"},
+    {"id", "LOGPLANE_ID", F_STR, NULL, OFF(id), NULL,
+     "identity in the Lease (default: hostname_pid)"},
+    {"aws", "LOGPLANE_AWS", F_BOOL, "true", OFF(aws), NULL,
+     "verify and provision the AWS targets of outputs (Kinesis, Firehose, S3, CloudWatch)"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -97,12 +97,12 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		const struct flag *fl = &flags[i];
 		fprintf(f, "  --%-18s %s\n  %-20s (%s, default %s)\n", fl->name, fl->help, "",
-			fl->env, fl->dflt ? fl->dflt : "unset");
+		        fl->env, fl->dflt ? fl->dflt : "unset");
 		if (fl->choices)
 			fprintf(f, "  %-20s one of %s\n", "", fl->choices);
 	}
 	fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "print this help", "version",
-		"print the version");
+	        "print the version");
 }
 
 /* "500ms", "5s", "2m", "1h", "0" -> ms. -1 when malformed. */
@@ -195,21 +195,24 @@ static int set_flag(struct options *o, const struct flag *fl, const char *v, con
 	case F_BOOL:
 		if (parse_bool(v, (int *)base) == 0)
 			return 0;
-		fprintf(stderr, "logplane-operator: %s: \"%s\" is not a boolean (true|false)\n", from, v);
+		fprintf(stderr, "logplane-operator: %s: \"%s\" is not a boolean (true|false)\n",
+		        from, v);
 		return -1;
 	case F_DURATION:
 		if (parse_duration(v, (uint64_t *)base) == 0)
 			return 0;
-		fprintf(stderr, "logplane-operator: %s: \"%s\" is not a duration (like 500ms, 5s, 2m)\n",
-			from, v);
+		fprintf(stderr,
+		        "logplane-operator: %s: \"%s\" is not a duration (like 500ms, 5s, 2m)\n",
+		        from, v);
 		return -1;
 	case F_ADDR:
 		if (parse_addr(v) == 0) {
 			*(const char **)base = v;
 			return 0;
 		}
-		fprintf(stderr, "logplane-operator: %s: \"%s\" is not an address (host:port, :port or 0)\n",
-			from, v);
+		fprintf(stderr,
+		        "logplane-operator: %s: \"%s\" is not an address (host:port, :port or 0)\n",
+		        from, v);
 		return -1;
 	case F_CHOICE:
 		if (choice_ok(fl->choices, v)) {
@@ -217,7 +220,7 @@ static int set_flag(struct options *o, const struct flag *fl, const char *v, con
 			return 0;
 		}
 		fprintf(stderr, "logplane-operator: %s: \"%s\" is not one of %s\n", from, v,
-			fl->choices);
+		        fl->choices);
 		return -1;
 	}
 	return -1;
@@ -254,7 +257,9 @@ static int parse_args(struct options *o, int argc, char **argv)
 			return 1;
 		}
 		if (strncmp(arg, "--", 2) != 0) {
-			fprintf(stderr, "logplane-operator: unexpected argument \"%s\" (try --help)\n", arg);
+			fprintf(stderr,
+			        "logplane-operator: unexpected argument \"%s\" (try --help)\n",
+			        arg);
 			return 2;
 		}
 		eq = strchr(arg + 2, '=');
@@ -264,7 +269,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 				fl = &flags[i];
 		if (!fl) {
 			fprintf(stderr, "logplane-operator: unknown flag \"%.*s\" (try --help)\n",
-				(int)(n + 2), arg);
+			        (int)(n + 2), arg);
 			return 2;
 		}
 		if (eq)
@@ -343,7 +348,7 @@ static int64_t ready_tick(struct lp_loop *loop, void *arg)
 }
 
 static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m,
-			   struct lp_server **out, const char *what)
+                           struct lp_server **out, const char *what)
 {
 	struct lp_server_opts so = {0};
 	char host[128];
@@ -363,7 +368,8 @@ static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m
 	so.loop = a->loop;
 	err = lp_server_new(out, &so);
 	if (err) {
-		lp_log(&a->log, LP_LOG_ERROR, NULL, "%s server on %s: %s", what, addr, lp_strerror(err));
+		lp_log(&a->log, LP_LOG_ERROR, NULL, "%s server on %s: %s", what, addr,
+		       lp_strerror(err));
 		return err;
 	}
 	lp_log(&a->log, LP_LOG_INFO, NULL, "%s listening on %s port %d", what,
@@ -380,7 +386,7 @@ static int run(struct app *a)
 	int rc = 1, level = lp_log_level_parse(a->opt.log_level);
 
 	lp_log_init(&a->log, stderr, level < 0 ? LP_LOG_INFO : (enum lp_log_level)level,
-		    !strcmp(a->opt.log_format, "text"));
+	            !strcmp(a->opt.log_format, "text"));
 	lp_buf_init(&msg, 4096);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -397,7 +403,8 @@ static int run(struct app *a)
 		       lp_strerror(err), lp_buf_str(&msg));
 		goto out;
 	}
-	if ((err = lp_loop_new(&a->loop, NULL)) || (err = lp_kube_client_new(&a->client, a->loop, a->cfg)) ||
+	if ((err = lp_loop_new(&a->loop, NULL)) ||
+	    (err = lp_kube_client_new(&a->client, a->loop, a->cfg)) ||
 	    (err = lp_metrics_new(&a->metrics)))
 		goto fail;
 	if (lp_opmetrics_register(a->metrics, OPERATOR_VERSION, &a->om) == LP_OK)
@@ -405,10 +412,12 @@ static int run(struct app *a)
 	if ((err = lp_loop_fd_add(a->loop, a->sigfd, LP_LOOP_READ, on_signal, a, &a->sigwatch)))
 		goto fail;
 	if (!strcmp(a->opt.metrics_addr, a->opt.health_addr)) {
-		if ((err = start_server(a, a->opt.health_addr, a->metrics, &a->health, "health and metrics")))
+		if ((err = start_server(a, a->opt.health_addr, a->metrics, &a->health,
+		                        "health and metrics")))
 			goto fail;
 	} else if ((err = start_server(a, a->opt.health_addr, NULL, &a->health, "health")) ||
-		   (err = start_server(a, a->opt.metrics_addr, a->metrics, &a->metrics_srv, "metrics"))) {
+	           (err = start_server(a, a->opt.metrics_addr, a->metrics, &a->metrics_srv,
+	                               "metrics"))) {
 		goto fail;
 	}
 	co.control_ns = a->opt.control_ns;
@@ -433,7 +442,8 @@ static int run(struct app *a)
 		a->aws_ops.ctx = &a->aws_hook;
 		co.aws = &a->aws_ops;
 	}
-	if ((err = lp_ctrl_new(&a->ctrl, a->loop, a->client, &co)) || (err = lp_ctrl_start(a->ctrl)) ||
+	if ((err = lp_ctrl_new(&a->ctrl, a->loop, a->client, &co)) ||
+	    (err = lp_ctrl_start(a->ctrl)) ||
 	    (err = lp_loop_timer_add(a->loop, 500, ready_tick, a, &a->ready_timer)))
 		goto fail;
 	lp_log(&a->log, LP_LOG_INFO, NULL, "logplane-operator %s talking to %s", OPERATOR_VERSION,

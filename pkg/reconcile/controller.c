@@ -21,9 +21,9 @@
 #include "desired.h"
 #include "worker.h"
 
-#define KEY_CONFIG "config"
-#define KEY_STATUS_ALL "status-all"
-#define AWS_RECHECK_MS (10u * 60u * 1000u)
+#define KEY_CONFIG          "config"
+#define KEY_STATUS_ALL      "status-all"
+#define AWS_RECHECK_MS      (10u * 60u * 1000u)
 #define CONFIG_FAILED_AFTER 3 /* consecutive failures before statuses say so */
 
 enum res_kind { RES_PIPELINE = 0, RES_OUTPUT = 1 };
@@ -72,7 +72,7 @@ struct res_kept {
 };
 
 struct owned_kept {
-	char hash[65];          /* logplane.io/applied-hash, "" when absent */
+	char hash[65];           /* logplane.io/applied-hash, "" when absent */
 	struct lp_rollout *roll; /* DaemonSet / StatefulSet only */
 };
 
@@ -124,15 +124,15 @@ struct lp_ctrl {
 	/* debounce */
 	uint64_t dirty_since_ms, last_change_ms;
 	/* the configuration */
-	char cur_hash[65];     /* config hash of the last desired state computed */
-	uint64_t serial;       /* bumps when cur_hash changes */
+	char cur_hash[65];      /* config hash of the last desired state computed */
+	uint64_t serial;        /* bumps when cur_hash changes */
 	uint64_t rolled_serial; /* serial the agents run completely */
 	int want_aggregator;
 	unsigned config_failures;
 	char config_error[256];
 	struct wrote *wrote;
 	size_t n_wrote;
-	struct run *run; /* in flight, or NULL */
+	struct run *run;        /* in flight, or NULL */
 	struct call_ctx *calls; /* every call in flight (detached on free) */
 	struct lp_ctrl_stats stats;
 	void (*shutdown_done)(void *arg);
@@ -200,9 +200,9 @@ static const struct lp_kube_gvr *owned_gvr(enum lp_owned_kind k)
 }
 
 static void logf_(struct lp_ctrl *c, enum lp_log_level lvl, const char *kind, const char *ns,
-		  const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                  const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static void logf_(struct lp_ctrl *c, enum lp_log_level lvl, const char *kind, const char *ns,
-		  const char *name, const char *fmt, ...)
+                  const char *name, const char *fmt, ...)
 {
 	struct lp_log_obj obj = {kind, ns, name};
 	struct lp_buf b;
@@ -331,7 +331,7 @@ static void *res_transform(void *arg, const char *key, json_t *obj, lp_err *err)
 	k->generation = json_integer_value(json_object_get(meta, "generation"));
 	k->uid = lp_strdup(json_string_value(json_object_get(meta, "uid")));
 	k->deleting = json_object_get(meta, "deletionTimestamp") != NULL &&
-		      !json_is_null(json_object_get(meta, "deletionTimestamp"));
+	              !json_is_null(json_object_get(meta, "deletionTimestamp"));
 	fin = json_object_get(meta, "finalizers");
 	if (json_is_array(fin) && json_array_size(fin))
 		k->finalizers = json_deep_copy(fin);
@@ -390,9 +390,9 @@ static void *owned_transform(void *arg, const char *key, json_t *obj, lp_err *er
 		*err = LP_ERR_NOMEM;
 		return NULL;
 	}
-	h = json_string_value(json_object_get(json_object_get(json_object_get(obj, "metadata"),
-							      "annotations"),
-					      LP_APPLIED_HASH_ANNOTATION));
+	h = json_string_value(
+	    json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+	                    LP_APPLIED_HASH_ANNOTATION));
 	snprintf(k->hash, sizeof(k->hash), "%s", h ? h : "");
 	if (ix->owned_kind == LP_OWNED_DAEMONSET || ix->owned_kind == LP_OWNED_STATEFULSET) {
 		k->roll = lp_calloc(1, sizeof(*k->roll));
@@ -498,11 +498,11 @@ static const char *secret_value(void *ctx, const char *ns, const char *name, con
 static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *name)
 {
 	static const struct lp_kube_informer_ops ops = {
-		.transform = secret_transform,
-		.free_kept = secret_free_kept,
-		.on_upsert = secret_upsert,
-		.on_delete = res_delete,
-		.on_synced = any_synced,
+	    .transform = secret_transform,
+	    .free_kept = secret_free_kept,
+	    .on_upsert = secret_upsert,
+	    .on_delete = res_delete,
+	    .on_synced = any_synced,
 	};
 	struct lp_kube_informer_opts io = {0};
 	struct secret_watch *nv, *w;
@@ -559,7 +559,7 @@ static void secret_watch_remove(struct lp_ctrl *c, size_t i)
 
 /* Calls fn for each Secret name an output references (its own namespace). */
 static void output_secret_refs(const struct lp_output *o, void (*fn)(void *, const char *),
-			       void *arg)
+                               void *arg)
 {
 	const struct lp_tls *tls = NULL;
 	const struct lp_basic_auth *auth = NULL;
@@ -666,7 +666,7 @@ static void note_change(struct lp_ctrl *c)
 /* ---------- write tracking (our writes not yet seen by the watch) ---------- */
 
 static const char *owned_key(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, char *buf,
-			     size_t bufsz)
+                             size_t bufsz)
 {
 	if (lp_owned_kind_info(k)->namespaced)
 		snprintf(buf, bufsz, "%s/%s", c->control_ns, name);
@@ -691,7 +691,7 @@ static void wrote_drop(struct lp_ctrl *c, struct wrote *w)
 }
 
 static void wrote_record(struct lp_ctrl *c, enum lp_owned_kind k, const char *name,
-			 const char *hash, const char *pre_rv, int deleted)
+                         const char *hash, const char *pre_rv, int deleted)
 {
 	struct wrote *w = wrote_find(c, k, name), *nv;
 
@@ -718,7 +718,7 @@ static void wrote_record(struct lp_ctrl *c, enum lp_owned_kind k, const char *na
 /* What is there, as far as we know: 1 and *hash when the object exists. A
  * write of ours whose event has not come yet counts as done. */
 static int observed(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, const char **hash,
-		    const char **rv)
+                    const char **rv)
 {
 	char key[512];
 	void *kept = NULL;
@@ -749,7 +749,7 @@ static int observed(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, c
 /* ---------- rollout tracking ---------- */
 
 static const struct lp_rollout *rollout_of(struct lp_ctrl *c, enum lp_owned_kind k,
-					   const char *name)
+                                           const char *name)
 {
 	char key[512];
 	void *kept = NULL;
@@ -780,8 +780,8 @@ static void update_rolled(struct lp_ctrl *c)
 	logf_(c, LP_LOG_INFO, "DaemonSet", c->control_ns, LP_SHIPPER_NAME,
 	      "configuration %.12s rolled out", c->cur_hash);
 	if (c->events && c->leading) {
-		struct lp_kube_objref ref = {"apps/v1", "DaemonSet", c->control_ns, LP_SHIPPER_NAME,
-					     NULL, NULL};
+		struct lp_kube_objref ref = {"apps/v1",       "DaemonSet", c->control_ns,
+		                             LP_SHIPPER_NAME, NULL,        NULL};
 		char msg[160];
 		snprintf(msg, sizeof(msg), "configuration %.12s rolled out", c->cur_hash);
 		if (lp_kube_event(c->events, &ref, "Normal", "RolledOut", msg) == LP_OK)
@@ -906,12 +906,11 @@ static void count_ref(void *arg, const char *name)
 	(*(size_t *)arg)++;
 }
 
-static void problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns,
-			   const char *name, const char *reason, const char *field,
-			   const char *message)
+static void problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns, const char *name,
+                           const char *reason, const char *field, const char *message)
 {
-	struct lp_kube_objref ref = {LP_API_GROUP_VERSION, res_kind_name[k->kind], ns, name,
-				     k->uid, NULL};
+	struct lp_kube_objref ref = {
+	    LP_API_GROUP_VERSION, res_kind_name[k->kind], ns, name, k->uid, NULL};
 	char msg[1024];
 
 	if (field && *field)
@@ -919,7 +918,8 @@ static void problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns
 	else
 		snprintf(msg, sizeof(msg), "%s", message ? message : "");
 	logf_(c, LP_LOG_WARN, res_kind_name[k->kind], ns, name, "%s: %s", reason, msg);
-	if (c->events && c->leading && lp_kube_event(c->events, &ref, "Warning", reason, msg) == LP_OK)
+	if (c->events && c->leading &&
+	    lp_kube_event(c->events, &ref, "Warning", reason, msg) == LP_OK)
 		c->stats.events++;
 }
 
@@ -954,10 +954,10 @@ static void op_done(void *arg, struct lp_kube_resp *resp)
 			if (!r->err) {
 				r->err = err;
 				snprintf(r->errmsg, sizeof(r->errmsg), "%s %s %s: %s",
-					 op->is_delete ? "delete" : "apply",
-					 lp_owned_kind_info(op->kind)->kind, op->name,
-					 resp->message && *resp->message ? resp->message
-									 : lp_strerror(err));
+				         op->is_delete ? "delete" : "apply",
+				         lp_owned_kind_info(op->kind)->kind, op->name,
+				         resp->message && *resp->message ? resp->message
+				                                         : lp_strerror(err));
 			}
 			logf_(c, LP_LOG_WARN, lp_owned_kind_info(op->kind)->kind,
 			      lp_owned_kind_info(op->kind)->namespaced ? c->control_ns : NULL,
@@ -1007,17 +1007,17 @@ static void run_next(struct run *r)
 			x->op = i;
 			if (op->is_delete)
 				err = lp_kube_delete(c->client, owned_gvr(op->kind),
-						     ki->namespaced ? c->control_ns : NULL, op->name,
-						     NULL, op_done, x);
+				                     ki->namespaced ? c->control_ns : NULL,
+				                     op->name, NULL, op_done, x);
 			else
 				err = lp_kube_apply(c->client, owned_gvr(op->kind),
-						    ki->namespaced ? c->control_ns : NULL, op->obj,
-						    op_done, x);
+				                    ki->namespaced ? c->control_ns : NULL, op->obj,
+				                    op_done, x);
 			if (err) {
 				call_free(x);
 				r->err = err;
-				snprintf(r->errmsg, sizeof(r->errmsg), "%s %s: %s", ki->kind, op->name,
-					 lp_strerror(err));
+				snprintf(r->errmsg, sizeof(r->errmsg), "%s %s: %s", ki->kind,
+				         op->name, lp_strerror(err));
 				break;
 			}
 			r->inflight++;
@@ -1029,8 +1029,8 @@ static void run_next(struct run *r)
 	}
 }
 
-static lp_err run_add_op(struct run *r, enum lp_owned_kind kind, const char *name,
-			 const char *hash, const char *pre_rv, int is_delete, const json_t *obj)
+static lp_err run_add_op(struct run *r, enum lp_owned_kind kind, const char *name, const char *hash,
+                         const char *pre_rv, int is_delete, const json_t *obj)
 {
 	struct op *nv = lp_realloc(r->ops, (r->n_ops + 1) * sizeof(*nv)), *op;
 	int workload = kind == LP_OWNED_DAEMONSET || kind == LP_OWNED_STATEFULSET;
@@ -1089,17 +1089,17 @@ static int del_fn(void *arg, const char *key, void *kept)
 
 /* Rollout events: a workload whose template hash changes is rolling. */
 static void rollout_event(struct lp_ctrl *c, enum lp_owned_kind k, const char *name,
-			  const char *hash)
+                          const char *hash)
 {
 	const struct lp_rollout *r = rollout_of(c, k, name);
-	struct lp_kube_objref ref = {"apps/v1", lp_owned_kind_info(k)->kind, c->control_ns, name,
-				     NULL, NULL};
+	struct lp_kube_objref ref = {
+	    "apps/v1", lp_owned_kind_info(k)->kind, c->control_ns, name, NULL, NULL};
 	char msg[200];
 
 	if (!r || !strcmp(r->config_hash, hash) || !c->events)
 		return;
 	snprintf(msg, sizeof(msg), "rolling out configuration %.12s (was %.12s)", hash,
-		 r->config_hash[0] ? r->config_hash : "none");
+	         r->config_hash[0] ? r->config_hash : "none");
 	if (lp_kube_event(c->events, &ref, "Normal", "RolloutStarted", msg) == LP_OK)
 		c->stats.events++;
 }
@@ -1109,9 +1109,8 @@ struct world_ctx {
 	struct collect pl, out;
 };
 
-static const struct lp_render_problem *render_problem_for(const struct lp_rendered *r,
-							   const char *kind, const char *ns,
-							   const char *name)
+static const struct lp_render_problem *
+render_problem_for(const struct lp_rendered *r, const char *kind, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < r->n_problems; i++) {
 		const struct lp_render_problem *p = &r->problems[i];
@@ -1262,7 +1261,7 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 			}
 			if (pfp && pfp != f->problems_fp && !k->deleting)
 				problems_event(c, k, ns, name, "InvalidSpec", f->problem_field,
-					       f->problem_message);
+				               f->problem_message);
 			f->problems_fp = pfp;
 			if (probs->n || k->deleting) {
 				f->in_config = 0;
@@ -1344,11 +1343,11 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 			}
 			rp = render_problem_for(&rendered, res_kind_name[k->kind], ns, name);
 			if (rp) {
-				if ((f->config != LP_CONFIG_LEFT_OUT ||
-				     !f->render_message || strcmp(f->render_message, rp->message ? rp->message : "")) &&
+				if ((f->config != LP_CONFIG_LEFT_OUT || !f->render_message ||
+				     strcmp(f->render_message, rp->message ? rp->message : "")) &&
 				    rp->message)
 					problems_event(c, k, ns, name, "RenderFailed", rp->field,
-						       rp->message);
+					               rp->message);
 				if (set_str(&f->render_field, rp->field) ||
 				    set_str(&f->render_message, rp->message)) {
 					err = LP_ERR_NOMEM;
@@ -1433,7 +1432,7 @@ static void finalizer_done(void *arg, struct lp_kube_resp *resp)
 		if (resp->err && resp->err != LP_ERR_NOTFOUND) {
 			logf_(c, LP_LOG_WARN, "LogOutput", NULL, x->key, "finalizer update: %s",
 			      resp->message && *resp->message ? resp->message
-							      : lp_strerror(resp->err));
+			                                      : lp_strerror(resp->err));
 			enqueue(c, KEY_CONFIG);
 		}
 	}
@@ -1458,10 +1457,10 @@ static void finalizer_change(struct lp_ctrl *c, const char *key, struct res_kept
 	}
 	if (add)
 		err = lp_kube_finalizer_add(c->client, &lp_kube_gvr_logoutputs, ns, name,
-					    k->finalizers, rv, LP_FINALIZER, finalizer_done, x);
+		                            k->finalizers, rv, LP_FINALIZER, finalizer_done, x);
 	else
 		err = lp_kube_finalizer_remove(c->client, &lp_kube_gvr_logoutputs, ns, name,
-					       k->finalizers, rv, LP_FINALIZER, finalizer_done, x);
+		                               k->finalizers, rv, LP_FINALIZER, finalizer_done, x);
 	if (err) {
 		call_free(x);
 		return;
@@ -1474,7 +1473,7 @@ static void finalizer_change(struct lp_ctrl *c, const char *key, struct res_kept
 struct aws_job {
 	struct lp_ctrl *c;
 	const struct lp_ctrl_aws_ops *ops; /* the only thing the worker thread reads */
-	struct res_kept *k; /* referenced */
+	struct res_kept *k;                /* referenced */
 	char *key;
 	int deleting;
 	uint64_t fp;
@@ -1530,8 +1529,7 @@ static void aws_done(void *arg, int cancelled)
 	struct lp_ctrl *c = j->c;
 	void *kept = NULL;
 
-	if (!cancelled && c &&
-	    lp_kube_informer_get(c->res[RES_OUTPUT], j->key, &kept) && kept) {
+	if (!cancelled && c && lp_kube_informer_get(c->res[RES_OUTPUT], j->key, &kept) && kept) {
 		struct res_kept *k = kept;
 		struct res_facts *f = facts_of(k);
 		if (f) {
@@ -1573,15 +1571,15 @@ static void aws_submit(struct lp_ctrl *c, const char *key, struct res_kept *k, i
 	j->fp = f->fingerprint;
 	if (cr->secret_name) {
 		j->ak = b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
-						cr->access_key_id_key ? cr->access_key_id_key
-								      : "AWS_ACCESS_KEY_ID"));
-		j->sk = b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
-						cr->secret_access_key_key
-							? cr->secret_access_key_key
-							: "AWS_SECRET_ACCESS_KEY"));
+		                                cr->access_key_id_key ? cr->access_key_id_key
+		                                                      : "AWS_ACCESS_KEY_ID"));
+		j->sk =
+		    b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
+		                            cr->secret_access_key_key ? cr->secret_access_key_key
+		                                                      : "AWS_SECRET_ACCESS_KEY"));
 		if (cr->session_token_key)
-			j->st = b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
-							cr->session_token_key));
+			j->st = b64_decode(
+			    secret_value(c, k->o->meta.ns, cr->secret_name, cr->session_token_key));
 	}
 	if (!j->key || lp_worker_submit(c->worker, aws_run, aws_done, j)) {
 		aws_job_free(j);
@@ -1619,7 +1617,7 @@ static void outputs_after_config(struct lp_ctrl *c)
 		if (output_needs_finalizer(c, k, n_refs) && !has_finalizer(k))
 			finalizer_change(c, out.keys[i], k, 1);
 		if (aws && (!k->facts->aws || k->facts->aws_fp != k->facts->fingerprint ||
-			    now_ms(c) - k->facts->aws_checked_ms > AWS_RECHECK_MS))
+		            now_ms(c) - k->facts->aws_checked_ms > AWS_RECHECK_MS))
 			aws_submit(c, out.keys[i], k, 0);
 	}
 	lp_free(out.v);
@@ -1660,8 +1658,8 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 			lp_kube_informer_foreach(c->res[i], mark_applied, NULL);
 		c->stats.config_runs++;
 		if (r->writes)
-			logf_(c, LP_LOG_INFO, NULL, NULL, NULL, "configuration %.12s applied (%zu writes)",
-			      c->cur_hash, r->writes);
+			logf_(c, LP_LOG_INFO, NULL, NULL, NULL,
+			      "configuration %.12s applied (%zu writes)", c->cur_hash, r->writes);
 		outputs_after_config(c);
 		update_rolled(c);
 	} else if (err) {
@@ -1695,7 +1693,7 @@ static void handle_config(struct lp_ctrl *c)
 	if (c->dirty_since_ms && now - c->last_change_ms < c->debounce_ms &&
 	    now - c->dirty_since_ms < max_wait) {
 		if (lp_kube_wq_add_after(c->wq, KEY_CONFIG,
-					 c->debounce_ms - (now - c->last_change_ms)))
+		                         c->debounce_ms - (now - c->last_change_ms)))
 			logf_(c, LP_LOG_WARN, NULL, NULL, NULL, "cannot requeue the config key");
 		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
 		return;
@@ -1734,15 +1732,15 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 			logf_(c, LP_LOG_WARN, res_kind_name[kind], NULL, x->key + 2,
 			      "status write failed: %s",
 			      resp->message && *resp->message ? resp->message
-							      : lp_strerror(resp->err));
+			                                      : lp_strerror(resp->err));
 		}
 		lp_kube_wq_done(c->wq, x->key, resp->err == LP_ERR_NOTFOUND ? LP_OK : resp->err);
 	}
 	call_free(x);
 }
 
-static void agents_facts(struct lp_ctrl *c, const struct res_facts *f, int *agents,
-			 char *msg, size_t msgsz)
+static void agents_facts(struct lp_ctrl *c, const struct res_facts *f, int *agents, char *msg,
+                         size_t msgsz)
 {
 	const struct lp_rollout *ds = rollout_of(c, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
 	const struct lp_rollout *sts = rollout_of(c, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
@@ -1751,7 +1749,8 @@ static void agents_facts(struct lp_ctrl *c, const struct res_facts *f, int *agen
 		/* stable text: a later rollout of other changes must not rewrite it */
 		*agents = 1;
 		snprintf(msg, msgsz, "DaemonSet %s/%s%s runs this spec", c->control_ns,
-			 LP_SHIPPER_NAME, c->want_aggregator ? " and StatefulSet " LP_AGGREGATOR_NAME : "");
+		         LP_SHIPPER_NAME,
+		         c->want_aggregator ? " and StatefulSet " LP_AGGREGATOR_NAME : "");
 		return;
 	}
 	if (!ds) {
@@ -1762,7 +1761,7 @@ static void agents_facts(struct lp_ctrl *c, const struct res_facts *f, int *agen
 	*agents = 0;
 	if (ds->done && strcmp(ds->config_hash, c->cur_hash) != 0)
 		snprintf(msg, msgsz, "DaemonSet %s/%s: waiting for pods with configuration %.12s",
-			 c->control_ns, LP_SHIPPER_NAME, c->cur_hash);
+		         c->control_ns, LP_SHIPPER_NAME, c->cur_hash);
 	else if (!ds->done)
 		snprintf(msg, msgsz, "%s", ds->message);
 	else if (c->want_aggregator)
@@ -1787,8 +1786,8 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 	struct call_ctx *x;
 	lp_err err;
 
-	if (!c->leading || c->shutting_down ||
-	    !lp_kube_informer_get(c->res[kind], key, &kept) || !kept) {
+	if (!c->leading || c->shutting_down || !lp_kube_informer_get(c->res[kind], key, &kept) ||
+	    !kept) {
 		lp_kube_wq_done(c->wq, wqkey, LP_OK);
 		return;
 	}
@@ -1807,15 +1806,17 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 	sf.render_field = f->render_field;
 	sf.render_message = f->render_message;
 	snprintf(cfg_msg, sizeof(cfg_msg), "%s",
-		 f->config == LP_CONFIG_FAILED ? c->config_error : "");
+	         f->config == LP_CONFIG_FAILED ? c->config_error : "");
 	if (f->config == LP_CONFIG_APPLIED)
 		snprintf(cfg_msg, sizeof(cfg_msg), "included in ConfigMap %s/%s", c->control_ns,
-			 LP_SHIPPER_CONFIG_NAME);
+		         LP_SHIPPER_CONFIG_NAME);
 	sf.config_message = cfg_msg;
 	agents_facts(c, f, &sf.agents, agents_msg, sizeof(agents_msg));
 	if (f->unused) {
-		snprintf(cfg_msg, sizeof(cfg_msg), "not referenced by any valid LogPipeline: nothing to render");
-		snprintf(agents_msg, sizeof(agents_msg), "no agent sends to it until a LogPipeline routes to it");
+		snprintf(cfg_msg, sizeof(cfg_msg),
+		         "not referenced by any valid LogPipeline: nothing to render");
+		snprintf(agents_msg, sizeof(agents_msg),
+		         "no agent sends to it until a LogPipeline routes to it");
 		sf.agents = 1;
 	}
 	sf.agents_message = agents_msg;
@@ -1823,21 +1824,22 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 	    !f->n_problems) {
 		if (f->aws) {
 			extra[0] = (struct lp_cond){"CredentialsResolved", f->aws->creds_status,
-						    f->aws->creds_reason, f->aws->creds_message};
+			                            f->aws->creds_reason, f->aws->creds_message};
 			extra[1] = (struct lp_cond){"Provisioned", f->aws->prov_status,
-						    f->aws->prov_reason, f->aws->prov_message};
+			                            f->aws->prov_reason, f->aws->prov_message};
 		} else {
-			extra[0] = (struct lp_cond){"CredentialsResolved", LP_COND_UNKNOWN, "Pending",
-						    "credentials not checked yet"};
+			extra[0] = (struct lp_cond){"CredentialsResolved", LP_COND_UNKNOWN,
+			                            "Pending", "credentials not checked yet"};
 			extra[1] = (struct lp_cond){"Provisioned", LP_COND_UNKNOWN, "Pending",
-						    "AWS resources not checked yet"};
+			                            "AWS resources not checked yet"};
 		}
 		sf.extra = extra;
 		sf.n_extra = 2;
 	}
 	lp_status_conditions(&conds, &sf);
 	lp_status_digest(digest, k->generation, conds.c, conds.n);
-	if (!strcmp(digest, k->written) || !lp_status_differs(&k->seen, k->generation, conds.c, conds.n)) {
+	if (!strcmp(digest, k->written) ||
+	    !lp_status_differs(&k->seen, k->generation, conds.c, conds.n)) {
 		lp_kube_wq_done(c->wq, wqkey, LP_OK);
 		return;
 	}
@@ -1849,10 +1851,9 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 		goto fail;
 	}
 	memcpy(x->digest, digest, sizeof(digest));
-	err = lp_kube_status_patch(c->client,
-				   kind == RES_PIPELINE ? &lp_kube_gvr_logpipelines
-							: &lp_kube_gvr_logoutputs,
-				   ns, name, st, status_done, x);
+	err = lp_kube_status_patch(
+	    c->client, kind == RES_PIPELINE ? &lp_kube_gvr_logpipelines : &lp_kube_gvr_logoutputs,
+	    ns, name, st, status_done, x);
 	if (err)
 		goto fail;
 	json_decref(st);
@@ -1946,7 +1947,7 @@ void lp_ctrl_get_stats(const struct lp_ctrl *c, struct lp_ctrl_stats *out)
 }
 
 lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_client *client,
-		   const struct lp_ctrl_opts *opts)
+                   const struct lp_ctrl_opts *opts)
 {
 	struct lp_ctrl *c;
 	char idbuf[300], host[256];
@@ -1967,12 +1968,12 @@ lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_cl
 		host[sizeof(host) - 1] = '\0';
 		snprintf(idbuf, sizeof(idbuf), "%s_%ld", host, (long)getpid());
 	}
-	c->control_ns = lp_strdup(opts->control_ns ? opts->control_ns
-						   : LP_DEFAULT_CONTROL_NAMESPACE);
+	c->control_ns =
+	    lp_strdup(opts->control_ns ? opts->control_ns : LP_DEFAULT_CONTROL_NAMESPACE);
 	c->lease_name = lp_strdup(opts->lease_name ? opts->lease_name : "logplane-operator");
 	c->identity = lp_strdup(opts->identity ? opts->identity : idbuf);
-	c->fb_image = lp_strdup(opts->fluentbit_image ? opts->fluentbit_image
-						      : LP_DEFAULT_FLUENTBIT_IMAGE);
+	c->fb_image =
+	    lp_strdup(opts->fluentbit_image ? opts->fluentbit_image : LP_DEFAULT_FLUENTBIT_IMAGE);
 	c->agg_image = opts->aggregator_image ? lp_strdup(opts->aggregator_image) : NULL;
 	if (!c->control_ns || !c->lease_name || !c->identity || !c->fb_image ||
 	    (opts->aggregator_image && !c->agg_image)) {
@@ -1986,8 +1987,8 @@ lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_cl
 }
 
 static lp_err informer_for(struct lp_ctrl *c, struct lp_kube_informer **out,
-			   const struct lp_kube_gvr *gvr, const char *ns, const char *label_sel,
-			   const struct lp_kube_informer_ops *ops, struct inf_ctx *ix)
+                           const struct lp_kube_gvr *gvr, const char *ns, const char *label_sel,
+                           const struct lp_kube_informer_ops *ops, struct inf_ctx *ix)
 {
 	struct lp_kube_informer_opts io = {0};
 	struct lp_buf path;
@@ -2009,18 +2010,18 @@ static lp_err informer_for(struct lp_ctrl *c, struct lp_kube_informer **out,
 lp_err lp_ctrl_start(struct lp_ctrl *c)
 {
 	static const struct lp_kube_informer_ops res_ops = {
-		.transform = res_transform,
-		.free_kept = res_free_kept,
-		.on_upsert = res_upsert,
-		.on_delete = res_delete,
-		.on_synced = any_synced,
+	    .transform = res_transform,
+	    .free_kept = res_free_kept,
+	    .on_upsert = res_upsert,
+	    .on_delete = res_delete,
+	    .on_synced = any_synced,
 	};
 	static const struct lp_kube_informer_ops owned_ops = {
-		.transform = owned_transform,
-		.free_kept = owned_free_kept,
-		.on_upsert = owned_upsert,
-		.on_delete = owned_delete,
-		.on_synced = any_synced,
+	    .transform = owned_transform,
+	    .free_kept = owned_free_kept,
+	    .on_upsert = owned_upsert,
+	    .on_delete = owned_delete,
+	    .on_synced = any_synced,
 	};
 	struct lp_kube_wq_opts wo = {0};
 	lp_err err;
@@ -2043,8 +2044,8 @@ lp_err lp_ctrl_start(struct lp_ctrl *c)
 	for (int i = 0; i < 2; i++) {
 		c->res_ctx[i] = (struct inf_ctx){c, i, LP_OWNED_KIND_COUNT};
 		err = informer_for(c, &c->res[i],
-				   i == 0 ? &lp_kube_gvr_logpipelines : &lp_kube_gvr_logoutputs,
-				   NULL, NULL, &res_ops, &c->res_ctx[i]);
+		                   i == 0 ? &lp_kube_gvr_logpipelines : &lp_kube_gvr_logoutputs,
+		                   NULL, NULL, &res_ops, &c->res_ctx[i]);
 		if (err)
 			return err;
 	}
@@ -2052,8 +2053,8 @@ lp_err lp_ctrl_start(struct lp_ctrl *c)
 		const struct lp_owned_kind_info *ki = lp_owned_kind_info((enum lp_owned_kind)k);
 		c->owned_ctx[k] = (struct inf_ctx){c, 2, (enum lp_owned_kind)k};
 		err = informer_for(c, &c->owned[k], owned_gvr((enum lp_owned_kind)k),
-				   ki->namespaced ? c->control_ns : NULL, LP_MANAGED_SELECTOR,
-				   &owned_ops, &c->owned_ctx[k]);
+		                   ki->namespaced ? c->control_ns : NULL, LP_MANAGED_SELECTOR,
+		                   &owned_ops, &c->owned_ctx[k]);
 		if (err)
 			return err;
 	}
@@ -2082,9 +2083,10 @@ lp_err lp_ctrl_start(struct lp_ctrl *c)
 			return err;
 	}
 	logf_(c, LP_LOG_INFO, NULL, NULL, NULL,
-	      "controller started: control namespace %s, leader election %s, resync %llu ms, debounce %llu ms",
-	      c->control_ns, c->o.leader_elect ? "on" : "off",
-	      (unsigned long long)c->o.resync_ms, (unsigned long long)c->debounce_ms);
+	      "controller started: control namespace %s, leader election %s, resync %llu ms, "
+	      "debounce %llu ms",
+	      c->control_ns, c->o.leader_elect ? "on" : "off", (unsigned long long)c->o.resync_ms,
+	      (unsigned long long)c->debounce_ms);
 	return LP_OK;
 }
 

@@ -47,8 +47,9 @@ struct lp_ctrl_aws_ops {
 	/* Runs on the worker thread. o is read-only and stays valid during the
 	 * call; deleting = 1: the output is being deleted, apply its deletion
 	 * policy and set cleanup_done. */
-	void (*reconcile)(void *ctx, const struct lp_output *o, const struct lp_ctrl_aws_creds *creds,
-			  int deleting, struct lp_ctrl_aws_result *out);
+	void (*reconcile)(void *ctx, const struct lp_output *o,
+	                  const struct lp_ctrl_aws_creds *creds, int deleting,
+	                  struct lp_ctrl_aws_result *out);
 	void *ctx;
 };
 
@@ -59,20 +60,20 @@ struct lp_ctrl_opts {
 	uint64_t resync_ms;           /* 0 = no periodic resync */
 	uint64_t debounce_ms;         /* quiet time before a config rebuild; 0 = 500 */
 	int leader_elect;
-	const char *lease_name;       /* default "logplane-operator" */
-	const char *identity;         /* lease holder identity; default host_pid */
-	uint64_t lease_duration_ms;   /* default 15000 */
-	const struct lp_log *log;     /* borrowed, may be NULL */
+	const char *lease_name;            /* default "logplane-operator" */
+	const char *identity;              /* lease holder identity; default host_pid */
+	uint64_t lease_duration_ms;        /* default 15000 */
+	const struct lp_log *log;          /* borrowed, may be NULL */
 	const struct lp_ctrl_aws_ops *aws; /* borrowed, may be NULL (no AWS conditions) */
-	struct lp_opmetrics *metrics; /* borrowed, may be NULL */
+	struct lp_opmetrics *metrics;      /* borrowed, may be NULL */
 };
 
 struct lp_ctrl;
 
 /* New controller (nothing started). loop and client borrowed, must outlive it;
  * opts copied. */
-LP_WUR lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop,
-			  struct lp_kube_client *client, const struct lp_ctrl_opts *opts);
+LP_WUR lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_client *client,
+                          const struct lp_ctrl_opts *opts);
 /* Starts informers, queue, resync timer and, with leader election, the Lease. */
 LP_WUR lp_err lp_ctrl_start(struct lp_ctrl *c);
 /* 1 once the LogPipeline, LogOutput and owned-object caches are synced. */
@@ -86,9 +87,9 @@ LP_WUR lp_err lp_ctrl_shutdown(struct lp_ctrl *c, void (*done)(void *arg), void 
 void lp_ctrl_free(struct lp_ctrl *c);
 
 struct lp_ctrl_stats {
-	uint64_t config_runs;    /* "config" keys processed to the end */
-	uint64_t applies;        /* owned-object writes */
-	uint64_t deletes;        /* owned-object deletes */
+	uint64_t config_runs; /* "config" keys processed to the end */
+	uint64_t applies;     /* owned-object writes */
+	uint64_t deletes;     /* owned-object deletes */
 	uint64_t status_writes;
 	uint64_t events;
 	size_t pipelines, outputs, secrets_watched;

@@ -8,16 +8,16 @@
 #include "../util/mem.h"
 
 static const struct lp_owned_kind_info kind_table[LP_OWNED_KIND_COUNT] = {
-	[LP_OWNED_SECRET] = {"Secret", "v1", "secrets", 1},
-	[LP_OWNED_CONFIGMAP] = {"ConfigMap", "v1", "configmaps", 1},
-	[LP_OWNED_SERVICEACCOUNT] = {"ServiceAccount", "v1", "serviceaccounts", 1},
-	[LP_OWNED_CLUSTERROLE] = {"ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", 0},
-	[LP_OWNED_CLUSTERROLEBINDING] = {"ClusterRoleBinding", "rbac.authorization.k8s.io/v1",
-					 "clusterrolebindings", 0},
-	[LP_OWNED_SERVICE] = {"Service", "v1", "services", 1},
-	[LP_OWNED_PDB] = {"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", 1},
-	[LP_OWNED_STATEFULSET] = {"StatefulSet", "apps/v1", "statefulsets", 1},
-	[LP_OWNED_DAEMONSET] = {"DaemonSet", "apps/v1", "daemonsets", 1},
+    [LP_OWNED_SECRET] = {"Secret", "v1", "secrets", 1},
+    [LP_OWNED_CONFIGMAP] = {"ConfigMap", "v1", "configmaps", 1},
+    [LP_OWNED_SERVICEACCOUNT] = {"ServiceAccount", "v1", "serviceaccounts", 1},
+    [LP_OWNED_CLUSTERROLE] = {"ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", 0},
+    [LP_OWNED_CLUSTERROLEBINDING] = {"ClusterRoleBinding", "rbac.authorization.k8s.io/v1",
+                                     "clusterrolebindings", 0},
+    [LP_OWNED_SERVICE] = {"Service", "v1", "services", 1},
+    [LP_OWNED_PDB] = {"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", 1},
+    [LP_OWNED_STATEFULSET] = {"StatefulSet", "apps/v1", "statefulsets", 1},
+    [LP_OWNED_DAEMONSET] = {"DaemonSet", "apps/v1", "daemonsets", 1},
 };
 
 const struct lp_owned_kind_info *lp_owned_kind_info(enum lp_owned_kind k)
@@ -106,25 +106,25 @@ struct builder {
 static json_t *labels_new(const char *app, const char *component)
 {
 	return json_pack("{s:s, s:s, s:s, s:s}", LP_MANAGED_BY_LABEL, LP_MANAGED_BY_VALUE,
-			 "app.kubernetes.io/part-of", "logplane", "app.kubernetes.io/name", app,
-			 "app.kubernetes.io/component", component);
+	                 "app.kubernetes.io/part-of", "logplane", "app.kubernetes.io/name", app,
+	                 "app.kubernetes.io/component", component);
 }
 
 static json_t *selector_labels_new(const char *app)
 {
-	return json_pack("{s:s, s:s}", "app.kubernetes.io/name", app,
-			 "app.kubernetes.io/instance", "logplane");
+	return json_pack("{s:s, s:s}", "app.kubernetes.io/name", app, "app.kubernetes.io/instance",
+	                 "logplane");
 }
 
 /* A new object {apiVersion, kind, metadata{name, namespace?, labels}}. */
-static json_t *object_new(enum lp_owned_kind k, const char *name, const char *ns,
-			  const char *app, const char *component)
+static json_t *object_new(enum lp_owned_kind k, const char *name, const char *ns, const char *app,
+                          const char *component)
 {
 	const struct lp_owned_kind_info *ki = &kind_table[k];
 
 	return json_pack("{s:s, s:s, s:{s:s, s:s*, s:o}}", "apiVersion", ki->api_version, "kind",
-			 ki->kind, "metadata", "name", name, "namespace",
-			 ki->namespaced ? ns : NULL, "labels", labels_new(app, component));
+	                 ki->kind, "metadata", "name", name, "namespace",
+	                 ki->namespaced ? ns : NULL, "labels", labels_new(app, component));
 }
 
 /* Takes obj (also on failure): stamps the applied hash and appends it. */
@@ -208,8 +208,8 @@ static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
 	for (size_t i = 0; i < r->n_env; i++) {
 		const struct lp_render_env *e = &r->env[i];
 		val = b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, e->secret_ns,
-								  e->secret_name, e->secret_key)
-					  : NULL;
+		                                                e->secret_name, e->secret_key)
+		                          : NULL;
 		if (!val) {
 			b->d.n_missing_secrets++;
 			continue;
@@ -243,20 +243,20 @@ static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
 
 	lp_buf_init(&buf, 0);
 	err = lp_buf_addf(&buf, "shipper:%s\naggregator:%s\n", r->shipper.hash,
-			  r->has_aggregator ? r->aggregator.hash : "");
+	                  r->has_aggregator ? r->aggregator.hash : "");
 	for (size_t i = 0; !err && i < r->n_env; i++) {
 		const struct lp_render_env *e = &r->env[i];
 		val = b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, e->secret_ns,
-								  e->secret_name, e->secret_key)
-					  : NULL;
+		                                                e->secret_name, e->secret_key)
+		                          : NULL;
 		err = lp_buf_addf(&buf, "%s=%s/%s/%s:%s\n", e->var, e->secret_ns, e->secret_name,
-				  e->secret_key, val ? val : "");
+		                  e->secret_key, val ? val : "");
 	}
 	for (size_t i = 0; !err && i < r->n_mounts; i++) {
 		const struct lp_render_mount *m = &r->mounts[i];
 		val = lookup(b, m->secret_ns, m->secret_name, m->secret_key);
 		err = lp_buf_addf(&buf, "file %s=%s/%s/%s:%s\n", m->path, m->secret_ns,
-				  m->secret_name, m->secret_key, val ? val : "");
+		                  m->secret_name, m->secret_key, val ? val : "");
 	}
 	if (err)
 		return err;
@@ -271,14 +271,15 @@ static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
  * base, base-2, base-3, ... Appends {configMap:{name}} to sources (projected
  * volume sources, so every part lands in one directory). */
 static lp_err add_configmaps(struct builder *b, const struct lp_rendered_config *c,
-			     const char *base, const char *app, json_t *sources)
+                             const char *base, const char *app, json_t *sources)
 {
 	json_t *obj = NULL, *data = NULL;
 	size_t used = 0, part = 0;
 	char name[256];
 
 	for (size_t i = 0; i <= c->n_files; i++) {
-		int flush = obj && (i == c->n_files || used + c->files[i].len + 64 > LP_RENDER_SPLIT_BYTES);
+		int flush =
+		    obj && (i == c->n_files || used + c->files[i].len + 64 > LP_RENDER_SPLIT_BYTES);
 		if (flush) {
 			if (builder_add(b, LP_OWNED_CONFIGMAP, obj))
 				return LP_ERR_NOMEM;
@@ -296,12 +297,12 @@ static lp_err add_configmaps(struct builder *b, const struct lp_rendered_config 
 			obj = object_new(LP_OWNED_CONFIGMAP, name, b->ns, app, "config");
 			data = json_object();
 			if (!obj || json_object_set_new(obj, "data", data) ||
-			    json_array_append_new(sources,
-						  json_pack("{s:{s:s}}", "configMap", "name", name)))
+			    json_array_append_new(
+			        sources, json_pack("{s:{s:s}}", "configMap", "name", name)))
 				goto fail;
 		}
 		if (json_object_set_new(data, c->files[i].name,
-					json_stringn(c->files[i].data, c->files[i].len)))
+		                        json_stringn(c->files[i].data, c->files[i].len)))
 			goto fail;
 		used += c->files[i].len + strlen(c->files[i].name);
 	}
@@ -322,23 +323,23 @@ static lp_err add_rbac(struct builder *b)
 		return LP_ERR_NOMEM;
 	cr = object_new(LP_OWNED_CLUSTERROLE, LP_SHIPPER_NAME, NULL, "fluent-bit", "shipper");
 	if (cr && json_object_set_new(cr, "rules",
-				      json_pack("[{s:[s], s:[s,s], s:[s,s,s]}]", "apiGroups", "",
-						"resources", "namespaces", "pods", "verbs", "get",
-						"list", "watch"))) {
+	                              json_pack("[{s:[s], s:[s,s], s:[s,s,s]}]", "apiGroups", "",
+	                                        "resources", "namespaces", "pods", "verbs", "get",
+	                                        "list", "watch"))) {
 		json_decref(cr);
 		cr = NULL;
 	}
 	if (builder_add(b, LP_OWNED_CLUSTERROLE, cr))
 		return LP_ERR_NOMEM;
-	crb = object_new(LP_OWNED_CLUSTERROLEBINDING, LP_SHIPPER_NAME, NULL, "fluent-bit",
-			 "shipper");
-	if (crb &&
-	    (json_object_set_new(crb, "roleRef",
-				 json_pack("{s:s, s:s, s:s}", "apiGroup", "rbac.authorization.k8s.io",
-					   "kind", "ClusterRole", "name", LP_SHIPPER_NAME)) ||
-	     json_object_set_new(crb, "subjects",
-				 json_pack("[{s:s, s:s, s:s}]", "kind", "ServiceAccount", "name",
-					   LP_SHIPPER_NAME, "namespace", b->ns)))) {
+	crb =
+	    object_new(LP_OWNED_CLUSTERROLEBINDING, LP_SHIPPER_NAME, NULL, "fluent-bit", "shipper");
+	if (crb && (json_object_set_new(crb, "roleRef",
+	                                json_pack("{s:s, s:s, s:s}", "apiGroup",
+	                                          "rbac.authorization.k8s.io", "kind",
+	                                          "ClusterRole", "name", LP_SHIPPER_NAME)) ||
+	            json_object_set_new(crb, "subjects",
+	                                json_pack("[{s:s, s:s, s:s}]", "kind", "ServiceAccount",
+	                                          "name", LP_SHIPPER_NAME, "namespace", b->ns)))) {
 		json_decref(crb);
 		crb = NULL;
 	}
@@ -351,16 +352,15 @@ static lp_err add_rbac(struct builder *b)
  * uses from the credentials Secret. */
 static json_t *env_new(const struct lp_rendered *r)
 {
-	json_t *env = json_pack(
-		"[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]", "name", "NODE_NAME", "valueFrom",
-		"fieldRef", "fieldPath", "spec.nodeName", "name", "NODE_IP", "valueFrom", "fieldRef",
-		"fieldPath", "status.hostIP");
+	json_t *env = json_pack("[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]", "name", "NODE_NAME",
+	                        "valueFrom", "fieldRef", "fieldPath", "spec.nodeName", "name",
+	                        "NODE_IP", "valueFrom", "fieldRef", "fieldPath", "status.hostIP");
 
 	for (size_t i = 0; env && i < r->n_env; i++) {
 		if (json_array_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
-							  r->env[i].var, "valueFrom",
-							  "secretKeyRef", "name",
-							  LP_CREDENTIALS_NAME, "key", r->env[i].var))) {
+		                                         r->env[i].var, "valueFrom", "secretKeyRef",
+		                                         "name", LP_CREDENTIALS_NAME, "key",
+		                                         r->env[i].var))) {
 			json_decref(env);
 			return NULL;
 		}
@@ -371,15 +371,15 @@ static json_t *env_new(const struct lp_rendered *r)
 static json_t *container_security_new(void)
 {
 	return json_pack("{s:b, s:b, s:{s:[s]}, s:{s:s}}", "allowPrivilegeEscalation", 0,
-			 "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL",
-			 "seccompProfile", "type", "RuntimeDefault");
+	                 "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL",
+	                 "seccompProfile", "type", "RuntimeDefault");
 }
 
 static json_t *http_probe_new(int initial_delay, int period, int failures)
 {
 	return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", LP_HEALTH_PATH,
-			 "port", "http", "initialDelaySeconds", initial_delay, "periodSeconds",
-			 period, "timeoutSeconds", 5, "failureThreshold", failures);
+	                 "port", "http", "initialDelaySeconds", initial_delay, "periodSeconds",
+	                 period, "timeoutSeconds", 5, "failureThreshold", failures);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -444,9 +444,9 @@ static lp_err add_file_mounts(struct builder *b, json_t *volumes, json_t *mounts
 			continue;
 		snprintf(vname, sizeof(vname), "hostfiles-%zu", ++vol);
 		if (json_array_append_new(volumes, json_pack("{s:s, s:{s:s}}", "name", vname,
-							     "hostPath", "path", dirs[i])) ||
+		                                             "hostPath", "path", dirs[i])) ||
 		    json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "name", vname,
-							    "mountPath", dirs[i], "readOnly", 1)))
+		                                            "mountPath", dirs[i], "readOnly", 1)))
 			goto out;
 	}
 	err = LP_OK;
@@ -465,16 +465,16 @@ static lp_err add_secret_file_mounts(const struct lp_rendered *r, json_t *volume
 	if (r->n_mounts == 0)
 		return LP_OK;
 	if (json_array_append_new(volumes, json_pack("{s:s, s:{s:s, s:i}}", "name",
-						     "credential-files", "secret", "secretName",
-						     LP_CREDENTIALS_NAME, "defaultMode", 0440)))
+	                                             "credential-files", "secret", "secretName",
+	                                             LP_CREDENTIALS_NAME, "defaultMode", 0440)))
 		return LP_ERR_NOMEM;
 	for (size_t i = 0; i < r->n_mounts; i++) {
 		char key[32];
 		mount_key(key, r->mounts[i].path);
 		if (json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "name",
-							    "credential-files", "mountPath",
-							    r->mounts[i].path, "subPath", key,
-							    "readOnly", 1)))
+		                                            "credential-files", "mountPath",
+		                                            r->mounts[i].path, "subPath", key,
+		                                            "readOnly", 1)))
 			return LP_ERR_NOMEM;
 	}
 	return LP_OK;
@@ -484,7 +484,7 @@ static lp_err add_secret_file_mounts(const struct lp_rendered *r, json_t *volume
 static json_t *ports_new(struct builder *b)
 {
 	json_t *ports = json_pack("[{s:s, s:i, s:s}]", "name", "http", "containerPort",
-				  LP_HEALTH_PORT, "protocol", "TCP");
+	                          LP_HEALTH_PORT, "protocol", "TCP");
 	int seen[64];
 	size_t n_seen = 0;
 
@@ -501,9 +501,9 @@ static json_t *ports_new(struct builder *b)
 			continue;
 		seen[n_seen++] = port;
 		snprintf(pname, sizeof(pname), "in-%d", port);
-		if (json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name", pname,
-							   "containerPort", port, "protocol",
-							   "TCP"))) {
+		if (json_array_append_new(ports,
+		                          json_pack("{s:s, s:i, s:s}", "name", pname,
+		                                    "containerPort", port, "protocol", "TCP"))) {
 			json_decref(ports);
 			return NULL;
 		}
@@ -515,49 +515,47 @@ static json_t *ports_new(struct builder *b)
 
 static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json_t *sources)
 {
-	const char *image = b->in->fluentbit_image ? b->in->fluentbit_image
-						   : LP_DEFAULT_FLUENTBIT_IMAGE;
+	const char *image =
+	    b->in->fluentbit_image ? b->in->fluentbit_image : LP_DEFAULT_FLUENTBIT_IMAGE;
 	json_t *ds = NULL, *volumes = NULL, *mounts = NULL, *container, *pod;
 	char config_arg[256];
 
 	snprintf(config_arg, sizeof(config_arg), "%s/%s", LP_CONFIG_DIR,
-		 r->shipper.n_files ? r->shipper.files[0].name : "fluent-bit.yaml");
+	         r->shipper.n_files ? r->shipper.files[0].name : "fluent-bit.yaml");
 	volumes = json_pack("[{s:s, s:{s:O}}, {s:s, s:{s:s}}, {s:s, s:{s:s, s:s}}]", "name",
-			    "config", "projected", "sources", sources, "name", "varlog",
-			    "hostPath", "path", "/var/log", "name", "state", "hostPath", "path",
-			    LP_STATE_HOST_DIR, "type", "DirectoryOrCreate");
-	mounts = json_pack("[{s:s, s:s, s:b}, {s:s, s:s, s:b}, {s:s, s:s}]", "name", "config",
-			   "mountPath", LP_CONFIG_DIR, "readOnly", 1, "name", "varlog",
-			   "mountPath", "/var/log", "readOnly", 1, "name", "state", "mountPath",
-			   LP_STATE_HOST_DIR);
+	                    "config", "projected", "sources", sources, "name", "varlog", "hostPath",
+	                    "path", "/var/log", "name", "state", "hostPath", "path",
+	                    LP_STATE_HOST_DIR, "type", "DirectoryOrCreate");
+	mounts =
+	    json_pack("[{s:s, s:s, s:b}, {s:s, s:s, s:b}, {s:s, s:s}]", "name", "config",
+	              "mountPath", LP_CONFIG_DIR, "readOnly", 1, "name", "varlog", "mountPath",
+	              "/var/log", "readOnly", 1, "name", "state", "mountPath", LP_STATE_HOST_DIR);
 	if (!volumes || !mounts || add_file_mounts(b, volumes, mounts) ||
 	    add_secret_file_mounts(r, volumes, mounts))
 		goto fail;
 	container = json_pack(
-		"{s:s, s:s, s:s, s:[s], s:[s,s], s:o, s:o, s:O, s:o, s:o, s:o, "
-		"s:{s:{s:s, s:s}, s:{s:s}}}",
-		"name", "fluent-bit", "image", image, "imagePullPolicy", "IfNotPresent", "command",
-		"/fluent-bit/bin/fluent-bit", "args", "-c", config_arg, "env", env_new(r), "ports",
-		ports_new(b), "volumeMounts", mounts, "livenessProbe", http_probe_new(10, 10, 6),
-		"readinessProbe", http_probe_new(5, 10, 3), "securityContext",
-		container_security_new(), "resources", "requests", "cpu", "50m", "memory",
-		"64Mi", "limits", "memory", "512Mi");
+	    "{s:s, s:s, s:s, s:[s], s:[s,s], s:o, s:o, s:O, s:o, s:o, s:o, "
+	    "s:{s:{s:s, s:s}, s:{s:s}}}",
+	    "name", "fluent-bit", "image", image, "imagePullPolicy", "IfNotPresent", "command",
+	    "/fluent-bit/bin/fluent-bit", "args", "-c", config_arg, "env", env_new(r), "ports",
+	    ports_new(b), "volumeMounts", mounts, "livenessProbe", http_probe_new(10, 10, 6),
+	    "readinessProbe", http_probe_new(5, 10, 3), "securityContext", container_security_new(),
+	    "resources", "requests", "cpu", "50m", "memory", "64Mi", "limits", "memory", "512Mi");
 	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:s, s:i, s:[{s:s}], s:{s:{s:s}}, s:[o], "
-			"s:O}}",
-			"metadata", "labels", selector_labels_new("fluent-bit"), "annotations",
-			LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec",
-			"serviceAccountName", LP_SHIPPER_NAME, "priorityClassName",
-			"system-node-critical", "terminationGracePeriodSeconds", 30,
-			"tolerations", "operator", "Exists", "securityContext",
-			"seccompProfile", "type", "RuntimeDefault", "containers", container,
-			"volumes", volumes);
+	                "s:O}}",
+	                "metadata", "labels", selector_labels_new("fluent-bit"), "annotations",
+	                LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec", "serviceAccountName",
+	                LP_SHIPPER_NAME, "priorityClassName", "system-node-critical",
+	                "terminationGracePeriodSeconds", 30, "tolerations", "operator", "Exists",
+	                "securityContext", "seccompProfile", "type", "RuntimeDefault", "containers",
+	                container, "volumes", volumes);
 	ds = object_new(LP_OWNED_DAEMONSET, LP_SHIPPER_NAME, b->ns, "fluent-bit", "shipper");
 	if (!ds || !pod ||
 	    json_object_set_new(ds, "spec",
-				json_pack("{s:{s:o}, s:{s:s, s:{s:i}}, s:o}", "selector",
-					  "matchLabels", selector_labels_new("fluent-bit"),
-					  "updateStrategy", "type", "RollingUpdate",
-					  "rollingUpdate", "maxUnavailable", 1, "template", pod))) {
+	                        json_pack("{s:{s:o}, s:{s:s, s:{s:i}}, s:o}", "selector",
+	                                  "matchLabels", selector_labels_new("fluent-bit"),
+	                                  "updateStrategy", "type", "RollingUpdate",
+	                                  "rollingUpdate", "maxUnavailable", 1, "template", pod))) {
 		json_decref(ds);
 		goto fail;
 	}
@@ -617,8 +615,8 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 
 	if (!image)
 		image = fluentd ? LP_DEFAULT_FLUENTD_IMAGE
-				: (b->in->fluentbit_image ? b->in->fluentbit_image
-							  : LP_DEFAULT_FLUENTBIT_IMAGE);
+		                : (b->in->fluentbit_image ? b->in->fluentbit_image
+		                                          : LP_DEFAULT_FLUENTBIT_IMAGE);
 	aggregator_sizing(b, &replicas, &storage);
 	if (!sources)
 		goto out;
@@ -628,11 +626,11 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	err = LP_ERR_NOMEM;
 	svc = object_new(LP_OWNED_SERVICE, LP_AGGREGATOR_NAME, b->ns, "aggregator", "aggregator");
 	if (!svc || json_object_set_new(svc, "spec",
-					json_pack("{s:s, s:b, s:o, s:[{s:s, s:i, s:s, s:s}]}",
-						  "clusterIP", "None", "publishNotReadyAddresses",
-						  0, "selector", selector_labels_new("aggregator"),
-						  "ports", "name", "forward", "port", 24224,
-						  "targetPort", "forward", "protocol", "TCP"))) {
+	                                json_pack("{s:s, s:b, s:o, s:[{s:s, s:i, s:s, s:s}]}",
+	                                          "clusterIP", "None", "publishNotReadyAddresses",
+	                                          0, "selector", selector_labels_new("aggregator"),
+	                                          "ports", "name", "forward", "port", 24224,
+	                                          "targetPort", "forward", "protocol", "TCP"))) {
 		json_decref(svc);
 		goto out;
 	}
@@ -641,10 +639,10 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 		goto out;
 	err = LP_ERR_NOMEM;
 	pdb = object_new(LP_OWNED_PDB, LP_AGGREGATOR_NAME, b->ns, "aggregator", "aggregator");
-	if (!pdb || json_object_set_new(pdb, "spec",
-					json_pack("{s:i, s:{s:o}}", "maxUnavailable", 1,
-						  "selector", "matchLabels",
-						  selector_labels_new("aggregator")))) {
+	if (!pdb ||
+	    json_object_set_new(pdb, "spec",
+	                        json_pack("{s:i, s:{s:o}}", "maxUnavailable", 1, "selector",
+	                                  "matchLabels", selector_labels_new("aggregator")))) {
 		json_decref(pdb);
 		goto out;
 	}
@@ -653,52 +651,50 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 		goto out;
 	err = LP_ERR_NOMEM;
 	snprintf(conf_path, sizeof(conf_path), "%s/%s", conf_dir,
-		 r->aggregator.n_files ? r->aggregator.files[0].name
-				       : (fluentd ? "fluent.conf" : "fluent-bit.yaml"));
+	         r->aggregator.n_files ? r->aggregator.files[0].name
+	                               : (fluentd ? "fluent.conf" : "fluent-bit.yaml"));
 	if (fluentd) {
 		probe = json_pack("{s:{s:s}, s:i, s:i}", "tcpSocket", "port", "forward",
-				  "initialDelaySeconds", 5, "periodSeconds", 10);
+		                  "initialDelaySeconds", 5, "periodSeconds", 10);
 		cmd = json_pack("[s, s, s]", "fluentd", "-c", conf_path);
 	} else {
 		probe = http_probe_new(5, 10, 3);
 		cmd = json_pack("[s, s, s]", "/fluent-bit/bin/fluent-bit", "-c", conf_path);
 	}
-	mounts = json_pack("[{s:s, s:s, s:b}, {s:s, s:s}]", "name", "config", "mountPath",
-			   conf_dir, "readOnly", 1, "name", "buffer", "mountPath", LP_STATE_HOST_DIR);
-	volumes = json_pack("[{s:s, s:{s:O}}]", "name", "config", "projected", "sources",
-			    sources);
+	mounts = json_pack("[{s:s, s:s, s:b}, {s:s, s:s}]", "name", "config", "mountPath", conf_dir,
+	                   "readOnly", 1, "name", "buffer", "mountPath", LP_STATE_HOST_DIR);
+	volumes = json_pack("[{s:s, s:{s:O}}]", "name", "config", "projected", "sources", sources);
 	if (!mounts || !volumes || add_secret_file_mounts(r, volumes, mounts))
 		goto out;
-	container = json_pack(
-		"{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
-		"s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
-		"name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent", "command",
-		cmd, "env", env_new(r), "ports", "name", "forward", "containerPort", 24224,
-		"protocol", "TCP", "name", "http", "containerPort", LP_HEALTH_PORT, "protocol",
-		"TCP", "volumeMounts", mounts, "readinessProbe", probe,
-		"livenessProbe", probe, "securityContext", container_security_new(), "resources",
-		"requests", "cpu", "100m", "memory", "128Mi");
+	container =
+	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
+	              "s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
+	              "name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent",
+	              "command", cmd, "env", env_new(r), "ports", "name", "forward",
+	              "containerPort", 24224, "protocol", "TCP", "name", "http", "containerPort",
+	              LP_HEALTH_PORT, "protocol", "TCP", "volumeMounts", mounts, "readinessProbe",
+	              probe, "livenessProbe", probe, "securityContext", container_security_new(),
+	              "resources", "requests", "cpu", "100m", "memory", "128Mi");
 	cmd = probe = NULL;
 	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:i, s:{s:b, s:{s:s}}, s:[o], s:O}}",
-			"metadata", "labels", selector_labels_new("aggregator"), "annotations",
-			LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec",
-			"serviceAccountName", LP_SHIPPER_NAME, "terminationGracePeriodSeconds",
-			60, "securityContext", "runAsNonRoot", fluentd, "seccompProfile", "type",
-			"RuntimeDefault", "containers", container, "volumes", volumes);
+	                "metadata", "labels", selector_labels_new("aggregator"), "annotations",
+	                LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec", "serviceAccountName",
+	                LP_SHIPPER_NAME, "terminationGracePeriodSeconds", 60, "securityContext",
+	                "runAsNonRoot", fluentd, "seccompProfile", "type", "RuntimeDefault",
+	                "containers", container, "volumes", volumes);
 	container = NULL;
-	sts = object_new(LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME, b->ns, "aggregator",
-			 "aggregator");
+	sts =
+	    object_new(LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME, b->ns, "aggregator", "aggregator");
 	if (!sts || !pod ||
-	    json_object_set_new(
-		    sts, "spec",
-		    json_pack("{s:s, s:i, s:s, s:{s:o}, s:O, s:[{s:{s:s}, s:{s:[s], "
-			      "s:{s:{s:s}}}}]}",
-			      "serviceName", LP_AGGREGATOR_NAME, "replicas", replicas,
-			      "podManagementPolicy", "Parallel", "selector", "matchLabels",
-			      selector_labels_new("aggregator"), "template", pod,
-			      "volumeClaimTemplates", "metadata", "name", "buffer", "spec",
-			      "accessModes", "ReadWriteOnce", "resources", "requests", "storage",
-			      storage))) {
+	    json_object_set_new(sts, "spec",
+	                        json_pack("{s:s, s:i, s:s, s:{s:o}, s:O, s:[{s:{s:s}, s:{s:[s], "
+	                                  "s:{s:{s:s}}}}]}",
+	                                  "serviceName", LP_AGGREGATOR_NAME, "replicas", replicas,
+	                                  "podManagementPolicy", "Parallel", "selector",
+	                                  "matchLabels", selector_labels_new("aggregator"),
+	                                  "template", pod, "volumeClaimTemplates", "metadata",
+	                                  "name", "buffer", "spec", "accessModes", "ReadWriteOnce",
+	                                  "resources", "requests", "storage", storage))) {
 		json_decref(sts);
 		goto out;
 	}
@@ -749,7 +745,7 @@ lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *i
 	if (!sources)
 		goto fail;
 	err = add_configmaps(&b, &in->rendered->shipper, LP_SHIPPER_CONFIG_NAME, "fluent-bit",
-			     sources);
+	                     sources);
 	if (err)
 		goto fail;
 	err = add_rbac(&b);

@@ -13,24 +13,24 @@
 #include "../api/api.h"
 #include "../render/render.h"
 
-#define LP_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
-#define LP_MANAGED_BY_VALUE "logplane"
-#define LP_MANAGED_SELECTOR LP_MANAGED_BY_LABEL "=" LP_MANAGED_BY_VALUE
+#define LP_MANAGED_BY_LABEL        "app.kubernetes.io/managed-by"
+#define LP_MANAGED_BY_VALUE        "logplane"
+#define LP_MANAGED_SELECTOR        LP_MANAGED_BY_LABEL "=" LP_MANAGED_BY_VALUE
 #define LP_APPLIED_HASH_ANNOTATION "logplane.io/applied-hash"
-#define LP_CONFIG_HASH_ANNOTATION "logplane.io/config-hash"
+#define LP_CONFIG_HASH_ANNOTATION  "logplane.io/config-hash"
 #define LP_DEFAULT_FLUENTBIT_IMAGE "fluent/fluent-bit:5.1.1"
-#define LP_DEFAULT_FLUENTD_IMAGE "fluent/fluentd:v1.17-1"
+#define LP_DEFAULT_FLUENTD_IMAGE   "fluent/fluentd:v1.17-1"
 
 /* Stable names of the owned objects in the control namespace. */
-#define LP_SHIPPER_NAME "logplane-fluent-bit"
-#define LP_SHIPPER_CONFIG_NAME "logplane-fluent-bit-config" /* then -2, -3, ... */
-#define LP_CREDENTIALS_NAME "logplane-credentials"
-#define LP_AGGREGATOR_NAME "logplane-aggregator"
+#define LP_SHIPPER_NAME           "logplane-fluent-bit"
+#define LP_SHIPPER_CONFIG_NAME    "logplane-fluent-bit-config" /* then -2, -3, ... */
+#define LP_CREDENTIALS_NAME       "logplane-credentials"
+#define LP_AGGREGATOR_NAME        "logplane-aggregator"
 #define LP_AGGREGATOR_CONFIG_NAME "logplane-aggregator-config"
-#define LP_STATE_HOST_DIR "/var/lib/logplane"
-#define LP_CONFIG_DIR "/fluent-bit/etc"
-#define LP_HEALTH_PORT 2020
-#define LP_HEALTH_PATH "/api/v1/health"
+#define LP_STATE_HOST_DIR         "/var/lib/logplane"
+#define LP_CONFIG_DIR             "/fluent-bit/etc"
+#define LP_HEALTH_PORT            2020
+#define LP_HEALTH_PATH            "/api/v1/health"
 
 /* The kinds the operator owns, in apply order (a config exists before the
  * workload that mounts it; workloads last). */
@@ -62,12 +62,12 @@ enum lp_owned_kind lp_owned_kind_parse(const char *kind);
 /* Looks up a Secret's value: returns the base64 text of data[key] of Secret
  * ns/name (borrowed, valid during the call), or NULL when absent. */
 typedef const char *(*lp_secret_value_fn)(void *ctx, const char *ns, const char *name,
-					  const char *key);
+                                          const char *key);
 
 struct lp_desired_input {
-	const char *control_ns;       /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
-	const char *fluentbit_image;  /* LP_DEFAULT_FLUENTBIT_IMAGE when NULL */
-	const char *aggregator_image; /* engine default when NULL */
+	const char *control_ns;             /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	const char *fluentbit_image;        /* LP_DEFAULT_FLUENTBIT_IMAGE when NULL */
+	const char *aggregator_image;       /* engine default when NULL */
 	const struct lp_rendered *rendered; /* required, borrowed */
 	/* The pipelines that were rendered (borrowed): host paths to mount,
 	 * http input ports, aggregator replicas and storage. */
@@ -80,15 +80,15 @@ struct lp_desired_input {
 struct lp_desired_obj {
 	enum lp_owned_kind kind;
 	char *name;
-	char *ns;     /* NULL for cluster-scoped kinds */
+	char *ns;      /* NULL for cluster-scoped kinds */
 	char hash[65]; /* the logplane.io/applied-hash value */
-	json_t *obj;  /* owned: the full object, annotation included */
+	json_t *obj;   /* owned: the full object, annotation included */
 };
 
 struct lp_desired {
 	struct lp_desired_obj *v; /* in apply order (lp_owned_kind, then name) */
 	size_t n;
-	char config_hash[65]; /* rendered configs + referenced Secret values */
+	char config_hash[65];     /* rendered configs + referenced Secret values */
 	size_t n_missing_secrets; /* env vars whose Secret key was not found */
 };
 

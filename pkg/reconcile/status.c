@@ -62,8 +62,8 @@ void lp_status_digest(char out[65], int64_t generation, const struct lp_cond *c,
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct lp_cond *x = &c[idx[i]];
 		err = lp_buf_addf(&b, "%s\x1f%s\x1f%s\x1f%s\n", x->type,
-				  lp_cond_status_name(x->status), x->reason ? x->reason : "",
-				  x->message ? x->message : "");
+		                  lp_cond_status_name(x->status), x->reason ? x->reason : "",
+		                  x->message ? x->message : "");
 	}
 	if (err) { /* no memory: a digest that matches nothing forces a write */
 		memset(out, 'x', 64);
@@ -93,13 +93,13 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 			continue;
 		conds[out->n].type = type;
 		conds[out->n].status =
-			cond_status_parse(json_string_value(json_object_get(v, "status")));
+		    cond_status_parse(json_string_value(json_object_get(v, "status")));
 		conds[out->n].reason = json_string_value(json_object_get(v, "reason"));
 		conds[out->n].message = json_string_value(json_object_get(v, "message"));
 		copy_str(out->c[out->n].type, sizeof(out->c[0].type), type);
 		out->c[out->n].status = conds[out->n].status;
 		copy_str(out->c[out->n].ltt, sizeof(out->c[0].ltt),
-			 json_string_value(json_object_get(v, "lastTransitionTime")));
+		         json_string_value(json_object_get(v, "lastTransitionTime")));
 		out->n++;
 	}
 	out->present = json_is_array(arr);
@@ -107,7 +107,7 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 }
 
 int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
-		      const struct lp_cond *c, size_t n)
+                      const struct lp_cond *c, size_t n)
 {
 	char d[65];
 
@@ -118,7 +118,7 @@ int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
 }
 
 json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
-		      const struct lp_cond *c, size_t n, const char *now)
+                      const struct lp_cond *c, size_t n, const char *now)
 {
 	size_t idx[LP_STATUS_MAX_CONDS];
 	json_t *st = NULL, *arr;
@@ -128,23 +128,21 @@ json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
 	order_by_type(idx, c, n);
 	arr = json_array();
 	st = json_pack("{s:I, s:o}", "observedGeneration", (json_int_t)generation, "conditions",
-		       arr);
+	               arr);
 	if (!st)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct lp_cond *x = &c[idx[i]];
 		const char *ltt = now;
 		for (size_t j = 0; seen && j < seen->n; j++)
-			if (strcmp(seen->c[j].type, x->type) == 0 && seen->c[j].status == x->status &&
-			    seen->c[j].ltt[0])
+			if (strcmp(seen->c[j].type, x->type) == 0 &&
+			    seen->c[j].status == x->status && seen->c[j].ltt[0])
 				ltt = seen->c[j].ltt;
-		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type",
-							 x->type, "status",
-							 lp_cond_status_name(x->status),
-							 "reason", x->reason ? x->reason : "",
-							 "message",
-							 x->message ? x->message : "",
-							 "lastTransitionTime", ltt))) {
+		if (json_array_append_new(
+		        arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", x->type, "status",
+		                       lp_cond_status_name(x->status), "reason",
+		                       x->reason ? x->reason : "", "message",
+		                       x->message ? x->message : "", "lastTransitionTime", ltt))) {
 			json_decref(st);
 			return NULL;
 		}
@@ -176,11 +174,10 @@ void lp_rollout_parse(struct lp_rollout *out, const json_t *obj)
 	sts = strcmp(kind, "StatefulSet") == 0;
 	out->known = 1;
 	tmpl_ann = json_object_get(
-		json_object_get(json_object_get(json_object_get(obj, "spec"), "template"),
-				"metadata"),
-		"annotations");
+	    json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "metadata"),
+	    "annotations");
 	copy_str(out->config_hash, sizeof(out->config_hash),
-		 json_string_value(json_object_get(tmpl_ann, LP_CONFIG_HASH_ANNOTATION)));
+	         json_string_value(json_object_get(tmpl_ann, LP_CONFIG_HASH_ANNOTATION)));
 	gen = int_at(obj, "metadata", "generation", 0);
 	ogen = int_at(obj, "status", "observedGeneration", -1);
 	if (sts) {
@@ -194,24 +191,24 @@ void lp_rollout_parse(struct lp_rollout *out, const json_t *obj)
 	}
 	if (ogen < gen) {
 		snprintf(out->message, sizeof(out->message),
-			 "%s %s/%s: generation %lld not observed yet", kind, ns ? ns : "",
-			 name ? name : "", (long long)gen);
+		         "%s %s/%s: generation %lld not observed yet", kind, ns ? ns : "",
+		         name ? name : "", (long long)gen);
 		return;
 	}
 	out->done = updated == want && ready == want;
 	if (out->done)
 		snprintf(out->message, sizeof(out->message), "%s %s/%s rolled out", kind,
-			 ns ? ns : "", name ? name : "");
+		         ns ? ns : "", name ? name : "");
 	else
 		snprintf(out->message, sizeof(out->message),
-			 "%s %s/%s: %lld of %lld pods updated, %lld ready", kind, ns ? ns : "",
-			 name ? name : "", (long long)updated, (long long)want, (long long)ready);
+		         "%s %s/%s: %lld of %lld pods updated, %lld ready", kind, ns ? ns : "",
+		         name ? name : "", (long long)updated, (long long)want, (long long)ready);
 }
 
 /* ---------- facts -> conditions ---------- */
 
 static void add(struct lp_status_conds *o, const char *type, enum lp_cond_status s,
-		const char *reason, const char *message)
+                const char *reason, const char *message)
 {
 	if (o->n == LP_STATUS_MAX_CONDS)
 		return;
@@ -247,8 +244,8 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		if (f->n_problems > 1) {
 			size_t l = strlen(o->valid_msg);
 			snprintf(o->valid_msg + l, sizeof(o->valid_msg) - l,
-				 " (and %zu more problem%s)", f->n_problems - 1,
-				 f->n_problems > 2 ? "s" : "");
+			         " (and %zu more problem%s)", f->n_problems - 1,
+			         f->n_problems > 2 ? "s" : "");
 		}
 		add(o, "Valid", LP_COND_FALSE, "Invalid", o->valid_msg);
 	} else {
@@ -259,7 +256,7 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		cfg_s = LP_COND_FALSE;
 		cfg_r = "NotValid";
 		snprintf(o->config_msg, sizeof(o->config_msg),
-			 "left out of the configuration until it is valid");
+		         "left out of the configuration until it is valid");
 	} else if (f->config == LP_CONFIG_LEFT_OUT) {
 		cfg_s = LP_COND_FALSE;
 		cfg_r = "RenderFailed";
@@ -268,12 +265,13 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		cfg_s = LP_COND_TRUE;
 		cfg_r = "Applied";
 		snprintf(o->config_msg, sizeof(o->config_msg), "%s",
-			 f->config_message ? f->config_message : "configuration applied");
+		         f->config_message ? f->config_message : "configuration applied");
 	} else if (f->config == LP_CONFIG_FAILED) {
 		cfg_s = LP_COND_FALSE;
 		cfg_r = "ApplyFailed";
-		snprintf(o->config_msg, sizeof(o->config_msg), "writing the configuration failed: %s",
-			 f->config_message ? f->config_message : "unknown error");
+		snprintf(o->config_msg, sizeof(o->config_msg),
+		         "writing the configuration failed: %s",
+		         f->config_message ? f->config_message : "unknown error");
 	} else {
 		cfg_s = LP_COND_UNKNOWN;
 		cfg_r = "Pending";
@@ -285,18 +283,20 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		ag_s = LP_COND_FALSE;
 		ag_r = "NotInConfig";
 		snprintf(o->agents_msg, sizeof(o->agents_msg),
-			 "not part of the running configuration (see ConfigGenerated)");
+		         "not part of the running configuration (see ConfigGenerated)");
 	} else if (cfg_s == LP_COND_UNKNOWN) {
 		ag_s = LP_COND_UNKNOWN;
 		ag_r = "Pending";
 		snprintf(o->agents_msg, sizeof(o->agents_msg), "configuration not written yet");
 	} else {
-		ag_s = f->agents > 0 ? LP_COND_TRUE : f->agents == 0 ? LP_COND_FALSE : LP_COND_UNKNOWN;
-		ag_r = ag_s == LP_COND_TRUE ? "RolledOut"
+		ag_s = f->agents > 0    ? LP_COND_TRUE
+		       : f->agents == 0 ? LP_COND_FALSE
+		                        : LP_COND_UNKNOWN;
+		ag_r = ag_s == LP_COND_TRUE    ? "RolledOut"
 		       : ag_s == LP_COND_FALSE ? "RollingOut"
-					       : "Pending";
+		                               : "Pending";
 		snprintf(o->agents_msg, sizeof(o->agents_msg), "%s",
-			 f->agents_message ? f->agents_message : "waiting for the agents");
+		         f->agents_message ? f->agents_message : "waiting for the agents");
 	}
 	add(o, "AgentsReady", ag_s, ag_r, o->agents_msg);
 	for (size_t i = 0; i < f->n_extra; i++)
@@ -308,11 +308,11 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 			bad = &o->c[i];
 	if (bad) {
 		snprintf(o->ready_msg, sizeof(o->ready_msg), "%s: %s", bad->type,
-			 bad->message ? bad->message : "");
+		         bad->message ? bad->message : "");
 		add(o, "Ready", LP_COND_FALSE, bad->reason, o->ready_msg);
 	} else {
 		snprintf(o->ready_msg, sizeof(o->ready_msg),
-			 "valid, in the configuration, and running on the agents");
+		         "valid, in the configuration, and running on the agents");
 		add(o, "Ready", LP_COND_TRUE, "Ready", o->ready_msg);
 	}
 }

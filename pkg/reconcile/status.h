@@ -13,7 +13,7 @@
 #include "../api/api.h"
 
 #define LP_STATUS_MAX_CONDS 8
-#define LP_STATUS_MSG_MAX 1024
+#define LP_STATUS_MSG_MAX   1024
 
 enum lp_cond_status { LP_COND_UNKNOWN = 0, LP_COND_TRUE, LP_COND_FALSE };
 
@@ -30,7 +30,7 @@ struct lp_cond { /* strings borrowed */
 /* What the controller keeps of an observed status: no JSON tree, just enough
  * to keep lastTransitionTime and to tell whether a write is needed. */
 struct lp_status_seen {
-	int present; /* the object had a status with conditions */
+	int present;                 /* the object had a status with conditions */
 	int64_t observed_generation; /* -1 when absent */
 	size_t n;
 	struct {
@@ -51,24 +51,24 @@ void lp_status_digest(char out[65], int64_t generation, const struct lp_cond *c,
 
 /* 1 when writing {generation, c} would change what seen describes. */
 int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
-		      const struct lp_cond *c, size_t n);
+                      const struct lp_cond *c, size_t n);
 
 /* A new status object {observedGeneration, conditions[]} (conditions sorted by
  * type), each lastTransitionTime kept from seen when that type's status did not
  * change, else now (RFC 3339). seen may be NULL. NULL on no memory. */
 json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
-		      const struct lp_cond *c, size_t n, const char *now);
+                      const struct lp_cond *c, size_t n, const char *now);
 
 /* ---------- facts -> conditions ---------- */
 
 /* Rollout state of the shipper DaemonSet or the aggregator StatefulSet. */
 struct lp_rollout {
-	int known;           /* the workload was observed */
-	int done;            /* rolled out: observedGeneration >= generation and all
-				pods updated and ready */
+	int known;            /* the workload was observed */
+	int done;             /* rolled out: observedGeneration >= generation and all
+	                         pods updated and ready */
 	char config_hash[65]; /* pod template logplane.io/config-hash, "" if none */
-	char message[200];   /* "DaemonSet logplane-system/x: 2 of 3 pods updated, 1 ready",
-				"DaemonSet logplane-system/x rolled out" */
+	char message[200];    /* "DaemonSet logplane-system/x: 2 of 3 pods updated, 1 ready",
+	                         "DaemonSet logplane-system/x rolled out" */
 };
 
 /* Reads a DaemonSet or StatefulSet (kind from obj) into *out. NULL obj gives

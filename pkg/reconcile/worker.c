@@ -126,7 +126,7 @@ fail:
 }
 
 lp_err lp_worker_submit(struct lp_worker *w, lp_worker_run_fn run, lp_worker_done_fn done,
-			void *arg)
+                        void *arg)
 {
 	struct job *j;
 

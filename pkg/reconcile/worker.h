@@ -22,7 +22,7 @@ typedef void (*lp_worker_done_fn)(void *arg, int cancelled);
 LP_WUR lp_err lp_worker_new(struct lp_worker **out, struct lp_loop *loop);
 /* Queues a job. On failure nothing was queued and done will not run. */
 LP_WUR lp_err lp_worker_submit(struct lp_worker *w, lp_worker_run_fn run, lp_worker_done_fn done,
-			       void *arg);
+                               void *arg);
 /* Jobs queued or running, not yet reported done. */
 size_t lp_worker_pending(const struct lp_worker *w);
 /* Waits for the running job, then calls done for every job not reported yet

@@ -42,15 +42,15 @@ static void fixture_init(struct fixture *f)
 	strcpy(f->r.shipper.hash, "1111");
 	f->r.env = f->env;
 	f->r.n_env = 1;
-	f->secrets[0] = (struct fake_secret){"team-a", "aws-creds", "AWS_SECRET_ACCESS_KEY",
-					     "c2VjcmV0"};
+	f->secrets[0] =
+	    (struct fake_secret){"team-a", "aws-creds", "AWS_SECRET_ACCESS_KEY", "c2VjcmV0"};
 	f->in.rendered = &f->r;
 	f->in.secret_value = secret_lookup;
 	f->in.secret_ctx = f->secrets;
 }
 
 static const struct lp_desired_obj *find(const struct lp_desired *d, enum lp_owned_kind k,
-					 const char *name)
+                                         const char *name)
 {
 	for (size_t i = 0; i < d->n; i++)
 		if (d->v[i].kind == k && !strcmp(d->v[i].name, name))
@@ -86,7 +86,7 @@ static void t_basic_objects(void)
 		const json_t *meta = json_object_get(d.v[i].obj, "metadata");
 		LP_CHECK_STR(jpath_str(meta, "labels", LP_MANAGED_BY_LABEL, NULL), "logplane");
 		LP_CHECK_STR(jpath_str(meta, "annotations", LP_APPLIED_HASH_ANNOTATION, NULL),
-			     d.v[i].hash);
+		             d.v[i].hash);
 		LP_CHECK_INT(strlen(d.v[i].hash), 64);
 		if (lp_owned_kind_info(d.v[i].kind)->namespaced) {
 			LP_CHECK_STR(jpath_str(meta, "namespace", NULL, NULL), "logplane-system");
@@ -100,7 +100,7 @@ static void t_basic_objects(void)
 	LP_CHECK(o != NULL);
 	if (o)
 		LP_CHECK_STR(jpath_str(o->obj, "data", "fluent-bit.yaml", NULL),
-			     "service: {flush: 1}\n");
+		             "service: {flush: 1}\n");
 	o = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
 	LP_CHECK(o != NULL);
 	if (o)
@@ -110,16 +110,16 @@ static void t_basic_objects(void)
 	if (o) {
 		char *s = json_dumps(json_object_get(o->obj, "rules"), JSON_COMPACT);
 		LP_CHECK_STR(s, "[{\"apiGroups\":[\"\"],\"resources\":[\"namespaces\",\"pods\"],"
-				"\"verbs\":[\"get\",\"list\",\"watch\"]}]");
+		                "\"verbs\":[\"get\",\"list\",\"watch\"]}]");
 		free(s);
 	}
 	o = find(&d, LP_OWNED_CLUSTERROLEBINDING, LP_SHIPPER_NAME);
 	LP_CHECK(o != NULL);
 	if (o)
-		LP_CHECK_STR(json_string_value(json_object_get(
-				     json_array_get(json_object_get(o->obj, "subjects"), 0),
-				     "namespace")),
-			     "logplane-system");
+		LP_CHECK_STR(
+		    json_string_value(json_object_get(
+		        json_array_get(json_object_get(o->obj, "subjects"), 0), "namespace")),
+		    "logplane-system");
 	LP_CHECK(find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME) == NULL);
 	LP_CHECK_INT(d.n_missing_secrets, 0);
 	lp_desired_free(&d);
@@ -131,8 +131,8 @@ static const json_t *ds_container(const struct lp_desired *d)
 	const json_t *spec;
 	if (!o)
 		return NULL;
-	spec = json_object_get(json_object_get(json_object_get(o->obj, "spec"), "template"),
-			       "spec");
+	spec =
+	    json_object_get(json_object_get(json_object_get(o->obj, "spec"), "template"), "spec");
 	return json_array_get(json_object_get(spec, "containers"), 0);
 }
 
@@ -173,14 +173,13 @@ static void t_daemonset(void)
 	LP_CHECK_STR(jpath_str(e, "valueFrom", "fieldRef", "fieldPath"), "status.hostIP");
 	LP_CHECK_STR(jpath_str(c, "livenessProbe", "httpGet", "path"), "/api/v1/health");
 	LP_CHECK_STR(jpath_str(c, "readinessProbe", "httpGet", "path"), "/api/v1/health");
-	LP_CHECK_INT(json_integer_value(
-			     json_object_get(find_named(json_object_get(c, "ports"), "http"),
-					     "containerPort")),
-		     2020);
+	LP_CHECK_INT(json_integer_value(json_object_get(
+	                 find_named(json_object_get(c, "ports"), "http"), "containerPort")),
+	             2020);
 	LP_CHECK(json_is_false(
-		json_object_get(json_object_get(c, "securityContext"), "allowPrivilegeEscalation")));
+	    json_object_get(json_object_get(c, "securityContext"), "allowPrivilegeEscalation")));
 	LP_CHECK_STR(json_string_value(json_array_get(json_object_get(c, "args"), 1)),
-		     "/fluent-bit/etc/fluent-bit.yaml");
+	             "/fluent-bit/etc/fluent-bit.yaml");
 	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "varlog") != NULL);
 	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "state") != NULL);
 	ds = find(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
@@ -189,16 +188,17 @@ static void t_daemonset(void)
 		LP_CHECK_STR(ds->ns, "ops");
 		pod = json_object_get(json_object_get(ds->obj, "spec"), "template");
 		tmpl_ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
-		LP_CHECK_STR(json_string_value(json_object_get(tmpl_ann, LP_CONFIG_HASH_ANNOTATION)),
-			     d.config_hash);
-		LP_CHECK_STR(jpath_str(json_object_get(pod, "spec"), "serviceAccountName", NULL,
-				       NULL),
-			     LP_SHIPPER_NAME);
-		LP_CHECK_STR(jpath_str(find_named(json_object_get(json_object_get(pod, "spec"),
-								  "volumes"),
-						  "varlog"),
-				       "hostPath", "path", NULL),
-			     "/var/log");
+		LP_CHECK_STR(
+		    json_string_value(json_object_get(tmpl_ann, LP_CONFIG_HASH_ANNOTATION)),
+		    d.config_hash);
+		LP_CHECK_STR(
+		    jpath_str(json_object_get(pod, "spec"), "serviceAccountName", NULL, NULL),
+		    LP_SHIPPER_NAME);
+		LP_CHECK_STR(
+		    jpath_str(find_named(json_object_get(json_object_get(pod, "spec"), "volumes"),
+		                         "varlog"),
+		              "hostPath", "path", NULL),
+		    "/var/log");
 	}
 	lp_desired_free(&d);
 }
@@ -253,7 +253,7 @@ static void t_object_hash(void)
 
 	LP_CHECK_INT(lp_desired_hash(h1, o), LP_OK);
 	json_object_set_new(json_object_get(o, "metadata"), "annotations",
-			    json_pack("{s:s}", LP_APPLIED_HASH_ANNOTATION, "zzz"));
+	                    json_pack("{s:s}", LP_APPLIED_HASH_ANNOTATION, "zzz"));
 	LP_CHECK_INT(lp_desired_hash(h2, o), LP_OK);
 	json_object_set_new(json_object_get(o, "metadata"), "name", json_string("y"));
 	LP_CHECK_INT(lp_desired_hash(h3, o), LP_OK);
@@ -295,16 +295,16 @@ static void t_split(void)
 	}
 	{
 		const struct lp_desired_obj *ds = find(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
-		vols = ds ? json_object_get(json_object_get(json_object_get(json_object_get(
-								    ds->obj, "spec"),
-								    "template"),
-							    "spec"),
-					    "volumes")
-			  : NULL;
+		vols = ds ? json_object_get(
+		                json_object_get(
+		                    json_object_get(json_object_get(ds->obj, "spec"), "template"),
+		                    "spec"),
+		                "volumes")
+		          : NULL;
 		cfg = find_named(vols, "config");
-		LP_CHECK_INT(json_array_size(
-				     json_object_get(json_object_get(cfg, "projected"), "sources")),
-			     2);
+		LP_CHECK_INT(
+		    json_array_size(json_object_get(json_object_get(cfg, "projected"), "sources")),
+		    2);
 	}
 	lp_desired_free(&d);
 	free(blob);
@@ -355,19 +355,19 @@ static void t_aggregator_and_files(void)
 		const json_t *spec = json_object_get(sts->obj, "spec");
 		LP_CHECK_INT(json_integer_value(json_object_get(spec, "replicas")), 3);
 		/* storage from the first pipeline by namespace/name: a/p2 */
-		LP_CHECK_STR(jpath_str(json_object_get(json_array_get(json_object_get(
-								       spec, "volumeClaimTemplates"),
-							       0),
-						       "spec"),
-				       "resources", "requests", "storage"),
-			     "20Gi");
+		LP_CHECK_STR(
+		    jpath_str(json_object_get(
+		                  json_array_get(json_object_get(spec, "volumeClaimTemplates"), 0),
+		                  "spec"),
+		              "resources", "requests", "storage"),
+		    "20Gi");
 		LP_CHECK_STR(jpath_str(spec, "serviceName", NULL, NULL), LP_AGGREGATOR_NAME);
 	}
 	c = ds_container(&d);
 	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "hostfiles-1") != NULL);
 	LP_CHECK_STR(jpath_str(find_named(json_object_get(c, "volumeMounts"), "hostfiles-1"),
-			       "mountPath", NULL, NULL),
-		     "/opt/app/logs");
+	                       "mountPath", NULL, NULL),
+	             "/opt/app/logs");
 	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "hostfiles-2") == NULL);
 	LP_CHECK(find_named(json_object_get(c, "ports"), "in-9880") != NULL);
 	lp_desired_free(&d);
@@ -447,14 +447,14 @@ static void t_missing_secret_and_errors(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"basic_objects", t_basic_objects},
-		{"daemonset", t_daemonset},
-		{"hash_stability", t_hash_stability},
-		{"object_hash", t_object_hash},
-		{"split", t_split},
-		{"aggregator_and_files", t_aggregator_and_files},
-		{"secret_file_mounts", t_secret_file_mounts},
-		{"missing_secret_and_errors", t_missing_secret_and_errors},
+	    {"basic_objects", t_basic_objects},
+	    {"daemonset", t_daemonset},
+	    {"hash_stability", t_hash_stability},
+	    {"object_hash", t_object_hash},
+	    {"split", t_split},
+	    {"aggregator_and_files", t_aggregator_and_files},
+	    {"secret_file_mounts", t_secret_file_mounts},
+	    {"missing_secret_and_errors", t_missing_secret_and_errors},
 	};
 	return lp_test_main("reconcile_desired", tests, LP_TEST_COUNT(tests));
 }

@@ -41,7 +41,8 @@ static void t_valid_ready(void)
 	LP_CHECK(x && x->status == LP_COND_TRUE);
 	/* rolling out -> AgentsReady False, Ready False with that reason */
 	f.agents = 0;
-	f.agents_message = "DaemonSet logplane-system/logplane-fluent-bit: 1 of 3 pods updated, 1 ready";
+	f.agents_message =
+	    "DaemonSet logplane-system/logplane-fluent-bit: 1 of 3 pods updated, 1 ready";
 	lp_status_conditions(&c, &f);
 	x = lp_status_find(&c, "Ready");
 	LP_CHECK(x && x->status == LP_COND_FALSE);
@@ -72,8 +73,8 @@ static void t_invalid_names_field(void)
 	LP_CHECK(x && x->status == LP_COND_FALSE);
 	LP_CHECK_STR(x ? x->reason : NULL, "Invalid");
 	LP_CHECK_STR(x ? x->message : NULL,
-		     "spec.routes[0].outputRef: LogOutput \"nope\" not found in namespace "
-		     "\"team-a\" (and 2 more problems)");
+	             "spec.routes[0].outputRef: LogOutput \"nope\" not found in namespace "
+	             "\"team-a\" (and 2 more problems)");
 	x = lp_status_find(&c, "ConfigGenerated");
 	LP_CHECK(x && x->status == LP_COND_FALSE);
 	x = lp_status_find(&c, "Ready");
@@ -99,8 +100,8 @@ static void t_extra_conditions(void)
 	struct lp_status_facts f = {0};
 	struct lp_status_conds c;
 	struct lp_cond extra[2] = {
-		{"CredentialsResolved", LP_COND_TRUE, "Resolved", "from Secret team-a/aws"},
-		{"Provisioned", LP_COND_FALSE, "CreateFailed", "spec.kinesis.provision: LimitExceeded"},
+	    {"CredentialsResolved", LP_COND_TRUE, "Resolved", "from Secret team-a/aws"},
+	    {"Provisioned", LP_COND_FALSE, "CreateFailed", "spec.kinesis.provision: LimitExceeded"},
 	};
 	const struct lp_cond *x;
 
@@ -143,8 +144,8 @@ static void t_roundtrip_and_ltt(void)
 	LP_CHECK_INT(json_integer_value(json_object_get(st, "observedGeneration")), 2);
 	/* sorted by type */
 	LP_CHECK_STR(json_string_value(json_object_get(
-			     json_array_get(json_object_get(st, "conditions"), 0), "type")),
-		     "AgentsReady");
+	                 json_array_get(json_object_get(st, "conditions"), 0), "type")),
+	             "AgentsReady");
 	lp_status_seen_parse(&seen, st);
 	LP_CHECK(seen.present);
 	LP_CHECK(!lp_status_differs(&seen, 2, c.c, c.n));
@@ -166,7 +167,7 @@ static void t_roundtrip_and_ltt(void)
 	json_decref(st);
 	st = lp_status_new(&seen, 2, c.c, c.n, "2026-01-01T00:09:00Z");
 	LP_CHECK_STR(cond_field(st, "ConfigGenerated", "lastTransitionTime"),
-		     "2026-01-01T00:00:00Z");
+	             "2026-01-01T00:00:00Z");
 	json_decref(st);
 	json_decref(st2);
 }
@@ -175,13 +176,14 @@ static void t_roundtrip_and_ltt(void)
 static void t_seen_parse_order(void)
 {
 	struct lp_cond c[2] = {{"Valid", LP_COND_TRUE, "Valid", "ok"},
-			       {"Ready", LP_COND_FALSE, "Pending", "wait"}};
+	                       {"Ready", LP_COND_FALSE, "Pending", "wait"}};
 	json_t *st = json_loads(
-		"{\"observedGeneration\":4,\"conditions\":["
-		"{\"type\":\"Valid\",\"status\":\"True\",\"reason\":\"Valid\",\"message\":\"ok\","
-		"\"lastTransitionTime\":\"2026-01-01T00:00:00Z\",\"observedGeneration\":4},"
-		"{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"Pending\",\"message\":\"wait\"}]}",
-		0, NULL);
+	    "{\"observedGeneration\":4,\"conditions\":["
+	    "{\"type\":\"Valid\",\"status\":\"True\",\"reason\":\"Valid\",\"message\":\"ok\","
+	    "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\",\"observedGeneration\":4},"
+	    "{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"Pending\",\"message\":\"wait\"}]"
+	    "}",
+	    0, NULL);
 	struct lp_status_seen seen;
 
 	LP_CHECK(st != NULL);
@@ -205,33 +207,33 @@ static void t_rollout(void)
 		int known, done;
 		const char *msg;
 	} cases[] = {
-		{"ds_done",
-		 "{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"fb\",\"namespace\":\"ls\","
-		 "\"generation\":2},\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
-		 "{\"logplane.io/config-hash\":\"abc\"}}}},\"status\":{\"observedGeneration\":2,"
-		 "\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberReady\":3}}",
-		 1, 1, "DaemonSet ls/fb rolled out"},
-		{"ds_old_generation",
-		 "{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"fb\",\"namespace\":\"ls\","
-		 "\"generation\":3},\"status\":{\"observedGeneration\":2,"
-		 "\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberReady\":3}}",
-		 1, 0, "DaemonSet ls/fb: generation 3 not observed yet"},
-		{"ds_rolling",
-		 "{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"fb\",\"namespace\":\"ls\","
-		 "\"generation\":3},\"status\":{\"observedGeneration\":3,"
-		 "\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":1,\"numberReady\":2}}",
-		 1, 0, "DaemonSet ls/fb: 1 of 3 pods updated, 2 ready"},
-		{"sts_done",
-		 "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"ag\",\"namespace\":\"ls\","
-		 "\"generation\":1},\"spec\":{\"replicas\":2},\"status\":{\"observedGeneration\":1,"
-		 "\"updatedReplicas\":2,\"readyReplicas\":2}}",
-		 1, 1, "StatefulSet ls/ag rolled out"},
-		{"sts_unready",
-		 "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"ag\",\"namespace\":\"ls\","
-		 "\"generation\":1},\"spec\":{\"replicas\":2},\"status\":{\"observedGeneration\":1,"
-		 "\"updatedReplicas\":2,\"readyReplicas\":1}}",
-		 1, 0, "StatefulSet ls/ag: 2 of 2 pods updated, 1 ready"},
-		{"none", "null", 0, 0, ""},
+	    {"ds_done",
+	     "{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"fb\",\"namespace\":\"ls\","
+	     "\"generation\":2},\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
+	     "{\"logplane.io/config-hash\":\"abc\"}}}},\"status\":{\"observedGeneration\":2,"
+	     "\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberReady\":3}}",
+	     1, 1, "DaemonSet ls/fb rolled out"},
+	    {"ds_old_generation",
+	     "{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"fb\",\"namespace\":\"ls\","
+	     "\"generation\":3},\"status\":{\"observedGeneration\":2,"
+	     "\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberReady\":3}}",
+	     1, 0, "DaemonSet ls/fb: generation 3 not observed yet"},
+	    {"ds_rolling",
+	     "{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"fb\",\"namespace\":\"ls\","
+	     "\"generation\":3},\"status\":{\"observedGeneration\":3,"
+	     "\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":1,\"numberReady\":2}}",
+	     1, 0, "DaemonSet ls/fb: 1 of 3 pods updated, 2 ready"},
+	    {"sts_done",
+	     "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"ag\",\"namespace\":\"ls\","
+	     "\"generation\":1},\"spec\":{\"replicas\":2},\"status\":{\"observedGeneration\":1,"
+	     "\"updatedReplicas\":2,\"readyReplicas\":2}}",
+	     1, 1, "StatefulSet ls/ag rolled out"},
+	    {"sts_unready",
+	     "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"ag\",\"namespace\":\"ls\","
+	     "\"generation\":1},\"spec\":{\"replicas\":2},\"status\":{\"observedGeneration\":1,"
+	     "\"updatedReplicas\":2,\"readyReplicas\":1}}",
+	     1, 0, "StatefulSet ls/ag: 2 of 2 pods updated, 1 ready"},
+	    {"none", "null", 0, 0, ""},
 	};
 	for (size_t i = 0; i < LP_TEST_COUNT(cases); i++) {
 		json_t *o = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
@@ -240,7 +242,7 @@ static void t_rollout(void)
 		if (r.known != cases[i].known || r.done != cases[i].done ||
 		    strcmp(r.message, cases[i].msg) != 0)
 			lp_test_fail(__FILE__, __LINE__, "%s: known=%d done=%d msg=%s",
-				     cases[i].name, r.known, r.done, r.message);
+			             cases[i].name, r.known, r.done, r.message);
 		if (i == 0)
 			LP_CHECK_STR(r.config_hash, "abc");
 		json_decref(o);
@@ -250,12 +252,12 @@ static void t_rollout(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"valid_ready", t_valid_ready},
-		{"invalid_names_field", t_invalid_names_field},
-		{"extra_conditions", t_extra_conditions},
-		{"roundtrip_and_ltt", t_roundtrip_and_ltt},
-		{"seen_parse_order", t_seen_parse_order},
-		{"rollout", t_rollout},
+	    {"valid_ready", t_valid_ready},
+	    {"invalid_names_field", t_invalid_names_field},
+	    {"extra_conditions", t_extra_conditions},
+	    {"roundtrip_and_ltt", t_roundtrip_and_ltt},
+	    {"seen_parse_order", t_seen_parse_order},
+	    {"rollout", t_rollout},
 	};
 	return lp_test_main("reconcile_status", tests, LP_TEST_COUNT(tests));
 }

@@ -97,8 +97,8 @@ static void t_free_cancels(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"jobs_in_order", t_jobs_in_order},
-		{"free_cancels", t_free_cancels},
+	    {"jobs_in_order", t_jobs_in_order},
+	    {"free_cancels", t_free_cancels},
 	};
 	return lp_test_main("reconcile_worker", tests, LP_TEST_COUNT(tests));
 }
