@@ -9,6 +9,7 @@ import os
 import threading
 import uuid
 
+import ks_builtin_schema
 import ks_patch
 import ks_schema
 import ks_ssa
@@ -369,24 +370,33 @@ class Api:
                 not isinstance(v, str) for v in (md.get("annotations") or {}).values()):
             causes.append({"reason": "FieldValueInvalid", "field": "metadata.annotations",
                            "message": "Invalid value: annotations must be a map of strings"})
+        unknown = []
+        if isinstance(md, dict):
+            w = ks_schema._Walk()
+            w.walk(ks_builtin_schema.OBJECT_META, md, "metadata")
+            unknown += w.unknown
         if res.schema is not None:
-            sc, unknown = ks_schema.validate(res.schema, obj)
+            sc, unk = ks_schema.validate(res.schema, obj)
             causes += sc
-            fv = (opts.get("fieldValidation") or "Warn")
-            if unknown:
-                if fv == "Strict":
-                    raise ApiError(400, "BadRequest", "%s in version \"%s\" cannot be handled as a %s: strict "
-                                   "decoding error: %s" % (res.kind, res.version, res.kind, ", ".join(
-                                       'unknown field "%s"' % u for u in unknown)),
-                                   {"causes": [{"reason": "FieldValueInvalid", "field": u,
-                                                "message": 'unknown field "%s"' % u} for u in unknown]})
-                if fv == "Warn":
-                    w = getattr(self.warnings, "list", None)
-                    if w is not None:
-                        w.extend('unknown field "%s"' % u for u in unknown)
-        elif res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+            unknown += unk
+        elif res.key in ks_builtin_schema.SCHEMAS:
+            # built-ins: only unknown fields matter (a real decoder drops them)
+            unknown += ks_schema.validate(ks_builtin_schema.SCHEMAS[res.key], obj)[1]
+        fv = (opts.get("fieldValidation") or "Warn")
+        if unknown:
+            if fv == "Strict":
+                raise ApiError(400, "BadRequest", "%s in version \"%s\" cannot be handled as a %s: strict "
+                               "decoding error: %s" % (res.kind, res.version, res.kind, ", ".join(
+                                   'unknown field "%s"' % u for u in unknown)),
+                               {"causes": [{"reason": "FieldValueInvalid", "field": u,
+                                            "message": 'unknown field "%s"' % u} for u in unknown]})
+            if fv == "Warn":
+                w = getattr(self.warnings, "list", None)
+                if w is not None:
+                    w.extend('unknown field "%s"' % u for u in unknown)
+        if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             causes += self._crd_causes(obj)
-        else:
+        elif res.schema is None:
             causes += self._builtin_causes(res, obj)
         if causes:
             raise invalid(res, name, causes)

@@ -93,6 +93,8 @@ BUILTINS = [
              status=True,
              columns=[_col("Min Available", ".spec.minAvailable"),
                       _col("Max Unavailable", ".spec.maxUnavailable"), AGE]),
+    Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=["netpol"],
+             columns=[_col("Pod-Selector", ".spec.podSelector", fmt="selector"), AGE]),
     Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False,
              columns=[_col("Created At", ".metadata.creationTimestamp", fmt="timestamp")]),
     Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",

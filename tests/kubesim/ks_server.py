@@ -955,7 +955,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cols.append(cols.pop(0))
         for c in rc:
             cols.append({"name": c["name"], "type": c["type"] if c["type"] != "date" else "string",
-                         "format": c.get("format", "") if c.get("format") not in ("count", "object") and
+                         "format": c.get("format", "") if c.get("format") not in ("count", "object", "selector") and
                          not str(c.get("format", "")).startswith("ready:") else "",
                          "description": c.get("description", ""), "priority": c.get("priority", 0)})
         include = self.q.get("includeObject", "Metadata")
@@ -995,6 +995,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         v = vals[0]
         if fmt == "count":
             return len(v) if isinstance(v, (dict, list)) else 0
+        if fmt == "selector" and isinstance(v, dict):
+            ml = v.get("matchLabels") or {}
+            return ",".join("%s=%s" % kv for kv in sorted(ml.items())) or "<none>"
         if fmt == "object" and isinstance(v, dict):
             return "%s/%s" % (str(v.get("kind", "")).lower(), v.get("name", ""))
         if c["type"] == "date":

@@ -103,8 +103,10 @@ class Kubesim:
         deadline = time.time() + 30
         while not os.path.exists(self.kubeconfig):
             if self.proc.poll() is not None or time.time() > deadline:
+                self.log.flush()
+                text = self.logtext()[-800:]
                 self.stop()
-                raise RuntimeError("kubesim did not start: %s" % self.logtext()[-800:])
+                raise RuntimeError("kubesim did not start: %s" % text)
             time.sleep(0.05)
         with open(self.kubeconfig) as f:
             for line in f:
