@@ -177,7 +177,7 @@ class Env:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         p = subprocess.Popen([OPERATOR, "--kubeconfig", self.kubeconfig, "--log-format", "text",
-                              "--metrics-addr", "0", "--health-addr", "127.0.0.1:0", *extra],
+                              "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", *extra],
                              stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         p.log_path = log_path
         p.name = name
@@ -197,6 +197,12 @@ class Env:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
             return None
+
+    def operator_port(self, p):
+        """The port of the operator's health and metrics server (from its log)."""
+        import re
+        m = re.search(r"listening on 127\.0\.0\.1 port (\d+)", self.operator_log(p))
+        return int(m.group(1)) if m else None
 
     def operator_log(self, p):
         try:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
@@ -92,6 +93,19 @@ def main():
     T.check("wait_ready", r.returncode == 0, r.stderr + env.tail(op.log_path))
     lo = env.get("lo", "loki", "team-a")
     T.check("output_ready", is_ready(lo), json.dumps((lo or {}).get("status"))[:500])
+
+    # health, readiness and metrics on the operator's HTTP server
+    port = env.operator_port(op)
+    got = {}
+    for path in ("/healthz", "/readyz", "/metrics"):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                got[path] = (r.status, r.read().decode())
+        except Exception as e:
+            got[path] = (0, repr(e))
+    T.check("health_ready_metrics", port and got["/healthz"][0] == 200 and got["/readyz"][0] == 200
+            and got["/metrics"][0] == 200 and "logplane_build_info" in got["/metrics"][1],
+            f"port {port}: " + json.dumps({k: [v[0], v[1][:200]] for k, v in got.items()}))
 
     # let statuses settle, then change the pipeline
     time.sleep(2)
