@@ -12,7 +12,9 @@ a wrong signature is answered 403 SignatureDoesNotMatch. Standard library only.
 Each fake listens on its own 127.0.0.1 port (port 0: chosen by the kernel); the
 ports are written as JSON to --ports-file. Control endpoints on every fake:
 GET /__stats (calls, operations, session tokens seen, signature failures),
-POST /__config (JSON merged into the fake's settings), POST /__reset.
+POST /__config (JSON merged into the fake's settings: "deny" operations,
+"throttle"/"slowdown" the next N calls, STS "duration"/"external_id"/"web_token",
+S3 "taken" bucket names, Pod Identity "auth_token"), POST /__reset.
 The process exits by itself after --lifetime seconds.
 """
 import argparse
@@ -236,6 +238,12 @@ class JsonFake(Fake):
             return self.error(400, "UnknownOperationException", "bad target or content type")
         with LOCK:
             self.state["ops"].append(op)
+        with LOCK:
+            throttle = self.state["config"].get("throttle", 0)
+            if throttle:
+                self.state["config"]["throttle"] = throttle - 1
+        if throttle:
+            return self.error(400, "ThrottlingException", "Rate exceeded")
         if self.op_denied(op):
             return self.error(400, "AccessDeniedException",
                               "User: arn:aws:sts::%s:assumed-role/logplane/op is not authorized "
@@ -433,6 +441,12 @@ class S3Fake(Fake):
         op = "%s %s%s" % (self.command, "object" if key else "bucket", "?" + sub if sub else "")
         with LOCK:
             self.state["ops"].append(op)
+        with LOCK:
+            slow = self.state["config"].get("slowdown", 0)
+            if slow:
+                self.state["config"]["slowdown"] = slow - 1
+        if slow:
+            return self.error(503, "SlowDown", "Please reduce your request rate.")
         if self.op_denied(op):
             return self.error(403, "AccessDenied", "Access Denied")
         with LOCK:

@@ -90,6 +90,8 @@ json.dump(d, open(sys.argv[4] + ".tmp", "w"))' "$dir/fakes.json" "$kp" "$sp" "$d
 	(
 		while kill -0 "$owner" 2>/dev/null && [ -f "$dir/ports.json" ]; do sleep 1; done
 		for n in kinesalite s3rver fakes; do stop_pid "$dir/$n.pid"; done
+		# the owner died without stopping us: its temporary directory goes too
+		kill -0 "$owner" 2>/dev/null || [ -z "${LP_AWS_RMDIR:-}" ] || rm -rf "$dir"
 	) >/dev/null 2>&1 &
 	echo $! >"$dir/watchdog.pid"
 	;;

@@ -430,7 +430,7 @@ static struct lp_output fbucket;
 static void s3_lifecycle(void)
 {
 	struct lp_aws_result r;
-	struct lp_kv tags[] = {{"team", "a"}, {"owner", "logplane"}};
+	static struct lp_kv tags[] = {{"team", "a"}, {"owner", "logplane"}};
 	char ev[2048];
 	lp_err err;
 
@@ -815,6 +815,43 @@ static void imds_and_pod_identity(void)
 	LP_CHECK_INT(stats_sig_failures("logs"), fails);
 }
 
+/* Throttling (JSON) and SlowDown (S3) are retried with backoff, bounded. */
+static void throttling_retried(void)
+{
+	struct lp_output o;
+	struct lp_aws_result r;
+	json_t *st;
+	int before, after;
+	lp_err err;
+
+	base_output(&o, LP_OUT_CLOUDWATCH, "throttled", logs_ep);
+	o.u.cloudwatch.log_group = "/logplane/team-a";
+	st = fake_stats("logs");
+	before = (int)json_integer_value(json_object_get(st, "calls"));
+	json_decref(st);
+	fake_config("logs", "{\"throttle\": 1}");
+	err = lp_aws_reconcile_output(shared, &o, &test_creds, &r); /* 2 attempts per call */
+	expect_true(&r, err);
+	st = fake_stats("logs");
+	after = (int)json_integer_value(json_object_get(st, "calls"));
+	json_decref(st);
+	LP_CHECK_INT(after - before, 2);
+	/* more throttling than attempts: Throttled, retried later */
+	fake_config("logs", "{\"throttle\": 5}");
+	lp_aws_ctx_forget(shared, "team-a", "throttled");
+	err = lp_aws_reconcile_output(shared, &o, &test_creds, &r);
+	LP_CHECK_INT(err, LP_ERR_THROTTLED);
+	LP_CHECK_STR(r.provisioned.reason, "Throttled");
+	LP_CHECK_HAS(r.provisioned.message, "AWS throttled logs:DescribeLogGroups");
+	fake_config("logs", "{\"throttle\": 0}");
+	/* S3 SlowDown (503) */
+	fake_config("s3", "{\"slowdown\": 1}");
+	lp_aws_ctx_forget(shared, "team-a", "fbucket");
+	err = lp_aws_reconcile_output(shared, &fbucket, &test_creds, &r);
+	expect_true(&r, err);
+	LP_CHECK(stats_has("s3", "ops", "HEAD bucket"));
+}
+
 static void assume_role_on_top(void)
 {
 	struct lp_output o;
@@ -1050,8 +1087,8 @@ static int start_servers(void)
 	atexit(stop_servers);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	snprintf(cmd, sizeof(cmd), "bash '%s/tests/aws/servers.sh' start '%s' %d", top, dir,
-	         (int)getpid());
+	snprintf(cmd, sizeof(cmd), "LP_AWS_RMDIR=1 bash '%s/tests/aws/servers.sh' start '%s' %d",
+	         top, dir, (int)getpid());
 	if (system(cmd) != 0) {
 		printf("FAIL aws_live:setup: tests/aws/servers.sh start failed (logs in %s)\n",
 		       dir);
@@ -1087,6 +1124,7 @@ int main(void)
 	    {"bad-signature-rejected", bad_signature},
 	    {"cloudwatch-group-retention", cloudwatch_group},
 	    {"irsa-web-identity-refresh", irsa},
+	    {"throttling-retried", throttling_retried},
 	    {"assume-role-external-id", assume_role_on_top},
 	    {"imds-and-pod-identity", imds_and_pod_identity},
 	    {"emulator-down-then-up", emulator_down},
