@@ -167,6 +167,20 @@ def main():
     T.check("invalid_event_recorded", bool(ev) and "spec.routes[0].outputRef" in (ev or [{}])[0].get("message", ""),
             json.dumps(ev)[:400])
 
+    # 6. a pipeline through the aggregator: StatefulSet, headless Service, PDB
+    env.apply(pipeline("team-a", "agg", ["console"], {"aggregator": {"enabled": True, "replicas": 2}}))
+    ok = wait_until(lambda: is_ready(env.get("lp", "agg", "team-a")), 40)
+    sts = env.get("statefulset", "logplane-aggregator", CTRL_NS)
+    svc = env.get("service", "logplane-aggregator", CTRL_NS)
+    pdb = env.get("poddisruptionbudget", "logplane-aggregator", CTRL_NS)
+    acm = env.get("configmap", "logplane-aggregator-config", CTRL_NS)
+    T.check("aggregator_objects", ok and sts and svc and pdb and acm
+            and sts["spec"]["replicas"] == 2 and svc["spec"].get("clusterIP") == "None"
+            and (sts["spec"]["template"]["metadata"].get("annotations") or {}).get("logplane.io/config-hash")
+            == template_hash(ds(env)),
+            json.dumps([bool(x) for x in (ok, sts, svc, pdb, acm)]) + json.dumps(
+                (env.get("lp", "agg", "team-a") or {}).get("status"))[:400])
+
     # 6. delete a pipeline -> the config no longer has it
     text_before = config_text(env) or ""
     env.kubectl("delete", "lp", "good", "-n", "team-a")
@@ -180,7 +194,9 @@ def main():
     gone = wait_until(lambda: ds(env) is None and env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) is None
                       and env.get("serviceaccount", "logplane-fluent-bit", CTRL_NS) is None
                       and env.get("clusterrole", "logplane-fluent-bit") is None
-                      and env.get("secret", "logplane-credentials", CTRL_NS) is None, 30)
+                      and env.get("secret", "logplane-credentials", CTRL_NS) is None
+                      and env.get("statefulset", "logplane-aggregator", CTRL_NS) is None
+                      and env.get("service", "logplane-aggregator", CTRL_NS) is None, 30)
     left = env.list("all", CTRL_NS) if not gone else []
     T.check("delete_all_removes_owned", bool(gone), json.dumps([o["kind"] + "/" + o["metadata"]["name"] for o in left]))
     T.check("outputs_deleted", not env.list("lo"), "LogOutputs still there (finalizer not removed?)")
