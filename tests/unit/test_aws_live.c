@@ -1010,6 +1010,8 @@ static const char *imds_off_env(void *ctx, const char *name)
 static void controller_hook(void)
 {
 	struct lp_aws_hook hook = {.ctx = shared, .max_polls = 50, .poll_ms = 100};
+	const struct lp_ctrl_aws_ops ops = {lp_aws_hook_reconcile,
+	                                    &hook}; /* as the operator wires it */
 	struct lp_ctrl_aws_creds c = {TEST_KEY, TEST_SECRET, NULL};
 	struct lp_ctrl_aws_result out;
 	struct lp_output o;
@@ -1019,7 +1021,7 @@ static void controller_hook(void)
 	o.u.kinesis.stream = "hooked";
 	o.u.kinesis.provision.present = 1;
 	o.u.kinesis.provision.deletion_policy = LP_DELETION_DELETE;
-	lp_aws_hook_reconcile(&hook, &o, &c, 0, &out);
+	ops.reconcile(ops.ctx, &o, &c, 0, &out);
 	LP_CHECK_INT(out.creds_status, LP_COND_TRUE);
 	LP_CHECK_INT(out.prov_status, LP_COND_TRUE);
 	LP_CHECK_STR(out.prov_reason, "Provisioned");
