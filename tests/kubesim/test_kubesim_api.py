@@ -358,6 +358,72 @@ def main():
             return (st, st2) == (201, 404) or (st, st2)
         T.run("dry_run_create", t_dry_run_create)
 
+        def t_bad_input():
+            cases = [
+                ("POST", CM, b"{not json", "application/json", 400),
+                ("POST", CM, b"[1,2]", "application/json", 400),
+                ("POST", CM, b'{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}', "application/json", 400),
+                ("POST", CM, b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}',
+                 "application/json", 422),
+                ("POST", CM, b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x",'
+                             b'"labels":{"a":"b c"}}}', "application/json", 422),
+                ("POST", CM, b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":""}}',
+                 "application/json", 422),
+                ("POST", CM, b'{"metadata":{"name":"x"}}', "text/plain", 415),
+                ("POST", CM, b"k8s\x00\xff\xff", "application/vnd.kubernetes.protobuf", 415),
+                ("PATCH", CM + "/c1", b'[{"op":"replace","path":"/nope/x","value":1}]',
+                 "application/json-patch+json", 422),
+                ("PATCH", CM + "/c1", b'{"data":', "application/merge-patch+json", 400),
+                ("PATCH", CM + "/c1", b'"just a string"', "application/merge-patch+json", 400),
+                ("PATCH", CM + "/c1", b"{}", "application/foo", 415),
+                ("PUT", CM + "/c1", b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"other"}}',
+                 "application/json", 400),
+                ("GET", CM + "?limit=5&continue=garbage", None, None, 400),
+                ("GET", CM + "?watch=true&resourceVersion=abc", None, None, 400),
+                ("GET", CM + "?fieldSelector=spec.x%3D1", None, None, 400),
+                ("GET", "/api/v1/namespaces/default/nosuchthings", None, None, 404),
+                ("GET", "/apis/nosuch.group/v1/things", None, None, 404),
+                ("POST", WD, b'{"apiVersion":"kubesim.logplane.io/v1alpha1","kind":"Widget","metadata":'
+                             b'{"name":"w"},"spec":{"color":"red","tags":["a","b","c","d","e"],"size":1.5}}',
+                 "application/json", 422),
+                ("POST", WD, b'{"apiVersion":"kubesim.logplane.io/v1alpha1","kind":"Widget","metadata":'
+                             b'{"name":"w"},"spec":"oops"}', "application/json", 422),
+                ("DELETE", CM + "/c1", b'{"preconditions":{"uid":"nope"}}', "application/json", 409),
+                ("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                 b'{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",'
+                 b'"metadata":{"name":"x.y"},"spec":{"group":"y","names":{"plural":"z","kind":"Z"},'
+                 b'"scope":"Everywhere","versions":[]}}', "application/json", 422),
+            ]
+            bad = []
+            for method, path, body, ct, want in cases:
+                st, _, b = rq(method, path, body, ctype=ct or "application/json") if body is not None else \
+                    rq(method, path)
+                if st != want or not isinstance(b, dict) or b.get("kind") != "Status" or not b.get("message"):
+                    bad.append("%s %s -> %d (want %d) %s" % (method, path, st, want, str(b)[:160]))
+            st, _, w = rq("POST", WD, {"apiVersion": "kubesim.logplane.io/v1alpha1", "kind": "Widget",
+                                       "metadata": {"name": "w"}, "spec": {"color": "red", "size": "1"}})
+            if st != 422 or w["details"]["causes"][0]["field"] != "spec.size":
+                bad.append("type error does not name spec.size: %s" % w)
+            errs = ks.admin("GET", "/admin/counters")["errors"]
+            if "500" in errs:
+                bad.append("server answered 500 %d times" % errs["500"])
+            return not bad or bad
+        T.run("bad_input_clear_errors_no_500", t_bad_input)
+
+        def t_builtin_unknown_fields():
+            d = deployment("typo")
+            d["spec"]["template"]["spec"]["containers"][0]["imagePullPolocy"] = "Always"
+            st, _, b = rq("POST", "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict", d)
+            want = 'unknown field "spec.template.spec.containers[0].imagePullPolocy"'
+            st2, h2, o = rq("POST", "/apis/apps/v1/namespaces/default/deployments", d)
+            c = o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0]
+            st3, _, b3 = rq("POST", CM + "?fieldValidation=Strict", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                                      "metadata": {"name": "t", "lables": {}}})
+            return (st == 400 and want in b["message"] and st2 == 201 and "imagePullPolocy" not in c and
+                    "containers[0].imagePullPolocy" in h2.get("Warning", "") and st3 == 400 and '"metadata.lables"' in b3["message"]) or \
+                "%d %s / %d %s / %d" % (st, b.get("message"), st2, h2.get("Warning"), st3)
+        T.run("builtin_unknown_fields", t_builtin_unknown_fields)
+
         def t_crd_delete():
             rq("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.kubesim.logplane.io")
             gone = wait_for(lambda: rq("GET", WD)[0] == 404, 5)
