@@ -671,6 +671,61 @@ class Api:
                 raise conflict(res, name)
             return self._update(res, ns, name, old, patched, opts, subresource, precondition=False), 200
 
+    # ---------------- scale subresource (built-in workloads) ----------------
+    @staticmethod
+    def _scale_of(obj):
+        md = obj["metadata"]
+        sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in md},
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                           "selector": ",".join("%s=%s" % kv for kv in sorted(sel.items()))}}
+
+    def get_scale(self, res, ns, name):
+        return self._scale_of(self.get(res, ns, name).obj)
+
+    def update_scale(self, res, ns, name, body, patch_type, opts):
+        """PUT (body is a Scale dict, patch_type None) or PATCH (body is raw bytes) of /scale."""
+        with self.lock:
+            old = self.store.get(res.key, ns, name)
+            if old is None:
+                raise not_found(res, name)
+            cur = self._scale_of(old.obj)
+            if patch_type is None:
+                scale = body
+            else:
+                ct = patch_type.split(";")[0].strip()
+                try:
+                    p = json.loads(body.decode() or "null")
+                    if ct == "application/json-patch+json":
+                        scale = ks_patch.json_patch(cur, p)
+                    elif ct in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                        scale = ks_patch.merge_patch(cur, p)
+                    else:
+                        raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                                                                    "format")
+                except (ValueError, ks_patch.PatchError) as e:
+                    raise bad_request("error decoding patch: %s" % e)
+            if not isinstance(scale, dict):
+                raise bad_request("the body of the request was not an object")
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != old.obj["metadata"]["resourceVersion"]:
+                raise conflict(res, name)
+            n = (scale.get("spec") or {}).get("replicas")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ApiError(422, "Invalid", 'Scale.autoscaling "%s" is invalid: spec.replicas: Invalid value: '
+                                               '%s: must be greater than or equal to 0' % (name, json.dumps(n)),
+                               {"name": name, "group": "autoscaling", "kind": "Scale",
+                                "causes": [{"reason": "FieldValueInvalid", "field": "spec.replicas",
+                                            "message": "Invalid value: %s: must be greater than or equal to 0"
+                                                       % json.dumps(n)}]})
+            body2 = copy.deepcopy(old.obj)
+            body2.setdefault("spec", {})["replicas"] = n
+            out = self._update(res, ns, name, old, body2, opts, None, precondition=False)
+            return self._scale_of(out)
+
     # ---------------- delete ----------------
     def delete(self, res, ns, name, opts):
         with self.lock:

@@ -641,6 +641,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             subs.append({"subresource": "status", "responseKind": {"group": r.group, "version": r.version,
                                                                     "kind": r.kind},
                          "verbs": ["get", "patch", "update"]})
+        if r.scale:
+            subs.append({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1",
+                                                                   "kind": "Scale"},
+                         "verbs": ["get", "patch", "update"]})
         if subs:
             d["subresources"] = subs
         return d
@@ -662,6 +666,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if r.status:
                 out.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
                             "kind": r.kind, "verbs": ["get", "patch", "update"]})
+            if r.scale:
+                out.append({"name": r.plural + "/scale", "singularName": "", "namespaced": r.namespaced,
+                            "group": "autoscaling", "version": "v1", "kind": "Scale",
+                            "verbs": ["get", "patch", "update"]})
         gv = version if not group else group + "/" + version
         self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
                              "resources": out})
@@ -713,7 +721,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub not in (None, "status"):
+        if sub not in (None, "status", "scale") or (sub == "scale" and not res.scale) or \
+                (sub == "status" and not res.status):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not res.namespaced:
             ns = None
@@ -771,6 +780,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "dryRun": q.get("dryRun") == "All", "force": q.get("force") == "true",
                 "explicitManager": bool(q.get("fieldManager"))}
         api.warnings.list = self.warn_list
+        if sub == "scale":
+            if verb not in ("get", "update", "patch"):
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                                                        "requested resource")
+            rv_before = api.store.rv
+            if verb == "get":
+                return self.send_json(200, api.get_scale(res, ns or "", name))
+            if verb == "update":
+                out = api.update_scale(res, ns or "", name, self.decode_body(body), None, opts)
+            else:
+                out = api.update_scale(res, ns or "", name, body, self.headers.get("Content-Type"), opts)
+            sim.counters.write(resname, api.store.rv != rv_before)
+            return self.send_json(200, out)
         if verb == "get":
             e = api.get(res, ns or "", name)
             if sub == "status" and not res.status:

@@ -272,9 +272,15 @@ spec:
                     and len(cs[0]["env"]) == 2) or r.stdout + r.stderr + json.dumps(cs)
         T.run("builtin_strategic_apply_and_rollout", t_builtin_apply)
 
+        def t_scale():
+            r = k("scale", "deployment/d1", "--replicas=4")
+            ok = wait_for(lambda: k("get", "deploy", "d1", "-o", "jsonpath={.status.readyReplicas}").stdout == "4", 5)
+            return (r.returncode == 0 and ok) or r.stdout + r.stderr
+        T.run("scale_subresource", t_scale)
+
         def t_tables_builtin():
             r = k("get", "deploy,rs")
-            return ("d1" in r.stdout and "2/2" in r.stdout) or r.stdout + r.stderr
+            return ("d1" in r.stdout and "4/4" in r.stdout) or r.stdout + r.stderr
         T.run("builtin_tables", t_tables_builtin)
 
         def t_namespace():
