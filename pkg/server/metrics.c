@@ -29,8 +29,15 @@ struct lp_metric_family {
 	size_t cap_series;
 };
 
+struct collector {
+	lp_metrics_collect_fn fn;
+	void *ctx;
+};
+
 struct lp_metrics {
 	pthread_mutex_t lock;
+	struct collector collectors[LP_METRICS_MAX_COLLECTORS];
+	size_t n_collectors;
 	struct lp_metric_family **fams;
 	size_t n_fams;
 	size_t cap_fams;
@@ -296,7 +303,7 @@ fail:
 	return LP_ERR_NOMEM;
 }
 
-enum op { OP_ADD, OP_SET, OP_OBSERVE };
+enum op { OP_ADD, OP_SET, OP_OBSERVE, OP_TOTAL };
 
 static lp_err update(struct lp_metric_family *f, const char *const *values, double v, enum op op)
 {
@@ -308,7 +315,8 @@ static lp_err update(struct lp_metric_family *f, const char *const *values, doub
 	if ((op == OP_ADD && f->type == LP_METRIC_HISTOGRAM) ||
 	    (op == OP_ADD && f->type == LP_METRIC_COUNTER && v < 0) ||
 	    (op == OP_SET && f->type != LP_METRIC_GAUGE) ||
-	    (op == OP_OBSERVE && f->type != LP_METRIC_HISTOGRAM))
+	    (op == OP_OBSERVE && f->type != LP_METRIC_HISTOGRAM) ||
+	    (op == OP_TOTAL && (f->type != LP_METRIC_COUNTER || v < 0)))
 		return LP_ERR_INVALID;
 	pthread_mutex_lock(&f->reg->lock);
 	err = series_get(f, values, &s);
@@ -320,6 +328,12 @@ static lp_err update(struct lp_metric_family *f, const char *const *values, doub
 		break;
 	case OP_SET:
 		s->value = v;
+		break;
+	case OP_TOTAL:
+		if (v < s->value)
+			err = LP_ERR_INVALID;
+		else
+			s->value = v;
 		break;
 	case OP_OBSERVE:
 		for (size_t i = 0; i < f->n_buckets; i++) {
@@ -350,6 +364,29 @@ lp_err lp_metric_set(struct lp_metric_family *f, const char *const *values, doub
 lp_err lp_metric_observe(struct lp_metric_family *f, const char *const *values, double v)
 {
 	return update(f, values, v, OP_OBSERVE);
+}
+
+lp_err lp_metric_set_total(struct lp_metric_family *f, const char *const *values, double total)
+{
+	return update(f, values, total, OP_TOTAL);
+}
+
+lp_err lp_metrics_add_collector(struct lp_metrics *m, lp_metrics_collect_fn fn, void *ctx)
+{
+	lp_err err = LP_OK;
+
+	if (!m || !fn)
+		return LP_ERR_INVALID;
+	pthread_mutex_lock(&m->lock);
+	if (m->n_collectors == LP_METRICS_MAX_COLLECTORS) {
+		err = LP_ERR_LIMIT;
+	} else {
+		m->collectors[m->n_collectors].fn = fn;
+		m->collectors[m->n_collectors].ctx = ctx;
+		m->n_collectors++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return err;
 }
 
 double lp_metric_value(struct lp_metric_family *f, const char *const *values)
@@ -487,8 +524,17 @@ lp_err lp_metrics_render(struct lp_metrics *m, struct lp_buf *out)
 {
 	lp_err err = LP_OK;
 
+	struct collector cs[LP_METRICS_MAX_COLLECTORS];
+	size_t n_cs;
+
 	if (!m || !out)
 		return LP_ERR_INVALID;
+	pthread_mutex_lock(&m->lock);
+	n_cs = m->n_collectors;
+	memcpy(cs, m->collectors, sizeof(cs));
+	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; i < n_cs; i++) /* they take the lock through the setters */
+		cs[i].fn(cs[i].ctx);
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < m->n_fams && !err; i++) {
 		const struct lp_metric_family *f = m->fams[i];

@@ -65,6 +65,20 @@ struct lp_metric_family *lp_metrics_find(struct lp_metrics *m, const char *name)
 LP_WUR lp_err lp_metric_add(struct lp_metric_family *f, const char *const *values, double v);
 LP_WUR lp_err lp_metric_set(struct lp_metric_family *f, const char *const *values, double v);
 LP_WUR lp_err lp_metric_observe(struct lp_metric_family *f, const char *const *values, double v);
+/* Counters kept elsewhere (a client's request stats): sets the series to the
+ * absolute total. LP_ERR_INVALID for a non-counter, a negative or non-finite
+ * total, or a total below the current value (counters never go down). */
+LP_WUR lp_err lp_metric_set_total(struct lp_metric_family *f, const char *const *values,
+                                  double total);
+
+/* A collector runs at the start of every lp_metrics_render, on the rendering
+ * thread and without the registry lock held, to copy values kept elsewhere
+ * into families (with lp_metric_set / lp_metric_set_total). ctx is borrowed.
+ * LP_ERR_LIMIT past LP_METRICS_MAX_COLLECTORS, LP_ERR_INVALID for NULL fn. */
+#define LP_METRICS_MAX_COLLECTORS 8
+typedef void (*lp_metrics_collect_fn)(void *ctx);
+LP_WUR lp_err lp_metrics_add_collector(struct lp_metrics *m, lp_metrics_collect_fn fn, void *ctx);
+
 /* Current value of a counter or gauge series (0 when it does not exist yet);
  * for a histogram, its _count. For tests and for status. */
 double lp_metric_value(struct lp_metric_family *f, const char *const *values);

@@ -1,5 +1,6 @@
 #include "opmetrics.h"
 #include <stdio.h>
+#include <string.h>
 
 static const char *const l_kind_result[] = {"kind", "result", NULL};
 static const char *const l_kind[] = {"kind", NULL};
@@ -148,4 +149,51 @@ void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition
 
 	if (om)
 		drop(lp_metric_set(om->pipelines, v, (double)count));
+}
+
+/* "GET" -> "get", "POST" -> "create", ...; other strings are kept. */
+static const char *kube_verb(const char *v)
+{
+	static const char *const map[][2] = {
+	    {"GET", "get"},    {"LIST", "list"},   {"WATCH", "watch"},   {"POST", "create"},
+	    {"PUT", "update"}, {"PATCH", "patch"}, {"DELETE", "delete"},
+	};
+
+	for (size_t i = 0; v && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(v, map[i][0]) == 0)
+			return map[i][1];
+	return v;
+}
+
+void lp_opmetrics_api_total(const struct lp_opmetrics *om, const char *verb, int code,
+                            uint64_t total)
+{
+	char c[16];
+	const char *vc[2] = {kube_verb(verb), c};
+
+	if (!om)
+		return;
+	if (code > 0 && code < 1000)
+		snprintf(c, sizeof(c), "%d", code);
+	else
+		snprintf(c, sizeof(c), "error");
+	drop(lp_metric_set_total(om->api_requests, vc, (double)total));
+}
+
+void lp_opmetrics_watch_restarts_total(const struct lp_opmetrics *om, const char *resource,
+                                       uint64_t total)
+{
+	const char *r[1] = {resource};
+
+	if (om)
+		drop(lp_metric_set_total(om->watch_restarts, r, (double)total));
+}
+
+void lp_opmetrics_aws_total(const struct lp_opmetrics *om, const char *service,
+                            const char *operation, const char *code, uint64_t total)
+{
+	const char *v[3] = {service, operation, code ? code : "error"};
+
+	if (om)
+		drop(lp_metric_set_total(om->aws_requests, v, (double)total));
 }

@@ -20,6 +20,7 @@
 #ifndef LP_SERVER_OPMETRICS_H
 #define LP_SERVER_OPMETRICS_H
 #include <stddef.h>
+#include <stdint.h>
 #include "metrics.h"
 
 struct lp_opmetrics { /* borrowed families of the registry they were added to */
@@ -58,5 +59,17 @@ void lp_opmetrics_rendered_bytes(const struct lp_opmetrics *om, size_t bytes);
  * ("True"|"False"|"Unknown"). */
 void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition,
                             const char *status, size_t count);
+
+/* Totals kept elsewhere, copied from a collector (lp_metrics_add_collector):
+ * each sets the series to the absolute total (never lower than before).
+ * lp_opmetrics_api_total accepts HTTP methods or client verbs ("GET", "LIST",
+ * "WATCH", "POST", "PUT", "PATCH", "DELETE") and records the Kubernetes verb
+ * (get, list, watch, create, update, patch, delete). */
+void lp_opmetrics_api_total(const struct lp_opmetrics *om, const char *verb, int code,
+                            uint64_t total);
+void lp_opmetrics_watch_restarts_total(const struct lp_opmetrics *om, const char *resource,
+                                       uint64_t total);
+void lp_opmetrics_aws_total(const struct lp_opmetrics *om, const char *service,
+                            const char *operation, const char *code, uint64_t total);
 
 #endif

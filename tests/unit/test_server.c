@@ -298,6 +298,66 @@ static void t_opmetrics(void)
 	lp_metrics_free(m);
 }
 
+struct stats_src { /* counters kept elsewhere, as a client keeps them */
+	uint64_t get_200, list_200, restarts;
+	int calls;
+	struct lp_opmetrics *om;
+};
+
+static void collect(void *ctx)
+{
+	struct stats_src *st = ctx;
+
+	st->calls++;
+	lp_opmetrics_api_total(st->om, "GET", 200, st->get_200);
+	lp_opmetrics_api_total(st->om, "LIST", 200, st->list_200);
+	lp_opmetrics_api_total(st->om, "PATCH", 0, 1);
+	lp_opmetrics_watch_restarts_total(st->om, "logpipelines", st->restarts);
+	lp_opmetrics_aws_total(st->om, "kinesis", "PutRecords", NULL, 2);
+}
+
+static void t_collector_and_totals(void)
+{
+	struct lp_metrics *m = NULL;
+	struct lp_opmetrics om;
+	struct stats_src st = {.get_200 = 5, .list_200 = 2, .restarts = 1};
+	struct lp_buf b;
+	const char *v[] = {"get", "200"};
+	const char *kr[] = {"x", "y"};
+
+	lp_buf_init(&b, 0);
+	LP_CHECK_INT(lp_metrics_new(&m), LP_OK);
+	LP_CHECK_INT(lp_opmetrics_register(m, "1", &om), LP_OK);
+	st.om = &om;
+	LP_CHECK_INT(lp_metrics_add_collector(m, NULL, NULL), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_metrics_add_collector(m, collect, &st), LP_OK);
+	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
+	LP_CHECK_INT(st.calls, 1);
+	LP_CHECK_HAS(lp_buf_str(&b), "logplane_api_requests_total{verb=\"get\",code=\"200\"} 5\n");
+	LP_CHECK_HAS(lp_buf_str(&b), "logplane_api_requests_total{verb=\"list\",code=\"200\"} 2\n");
+	LP_CHECK_HAS(lp_buf_str(&b),
+	             "logplane_api_requests_total{verb=\"patch\",code=\"error\"} 1\n");
+	LP_CHECK_HAS(lp_buf_str(&b),
+	             "logplane_watch_restarts_total{resource=\"logpipelines\"} 1\n");
+	LP_CHECK_HAS(lp_buf_str(&b), "logplane_aws_requests_total{service=\"kinesis\","
+	                             "operation=\"PutRecords\",code=\"error\"} 2\n");
+	st.get_200 = 9;
+	lp_buf_reset(&b);
+	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
+	LP_CHECK_INT(st.calls, 2);
+	LP_CHECK_HAS(lp_buf_str(&b), "logplane_api_requests_total{verb=\"get\",code=\"200\"} 9\n");
+	/* totals never go down, and only counters take them */
+	LP_CHECK_INT(lp_metric_set_total(om.api_requests, v, 3), LP_ERR_INVALID);
+	LP_CHECK(lp_metric_value(om.api_requests, v) == 9);
+	LP_CHECK_INT(lp_metric_set_total(om.workqueue_depth, NULL, 3), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_metric_set_total(om.reconcile_total, kr, -1), LP_ERR_INVALID);
+	for (int i = 1; i < LP_METRICS_MAX_COLLECTORS; i++)
+		LP_CHECK_INT(lp_metrics_add_collector(m, collect, &st), LP_OK);
+	LP_CHECK_INT(lp_metrics_add_collector(m, collect, &st), LP_ERR_LIMIT);
+	lp_buf_free(&b);
+	lp_metrics_free(m);
+}
+
 /* ---------- HTTP server ---------- */
 
 struct fake_clock {
@@ -740,6 +800,7 @@ int main(void)
 	    {"register_errors", t_register_errors},
 	    {"update_errors", t_update_errors},
 	    {"opmetrics", t_opmetrics},
+	    {"collector_and_totals", t_collector_and_totals},
 	    {"http_probes", t_http_probes},
 	    {"http_metrics", t_http_metrics},
 	    {"http_route_and_bad_requests", t_http_route_and_bad_requests},
