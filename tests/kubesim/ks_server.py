@@ -22,7 +22,6 @@ import ks_rbac
 import ks_schema
 from ks_api import Api, ApiError, bad_request, decode_continue, encode_continue, qualified
 from ks_controller import Controller
-from ks_resources import ALL_VERBS
 from ks_select import (field_match, jsonpath, label_match, parse_field_selector,
                        parse_label_selector)
 from ks_store import Expired, dumps
@@ -329,11 +328,16 @@ class Sim:
         tok = (self.args.token or ["kubesim"])[0].split("=", 1)[0]
         users = []
         contexts = []
-        for i, t in enumerate(self.tokens):
+        seen = set()
+        for t in self.tokens:
             u = self.tokens[t][0]
-            users.append({"name": u, "user": {"token": t}})
-            contexts.append({"name": "kubesim" if t == tok else "kubesim-" + u,
-                             "context": {"cluster": "kubesim", "user": u, "namespace": "default"}})
+            n = u
+            while n in seen:        # two tokens of one user: distinct kubeconfig entries
+                n += "-"
+            seen.add(n)
+            users.append({"name": n, "user": {"token": t}})
+            contexts.append({"name": "kubesim" if t == tok else "kubesim-" + n,
+                             "context": {"cluster": "kubesim", "user": n, "namespace": "default"}})
         cfg = {"apiVersion": "v1", "kind": "Config", "preferences": {},
                "clusters": [{"name": "kubesim", "cluster": {"server": "https://127.0.0.1:%d" % self.port,
                                                             "certificate-authority-data": ca}}],
@@ -544,7 +548,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
     def route(self, method, path, body):
-        sim = self.sim
         parts = [p for p in path.split("/") if p]
         if path in ("/healthz", "/readyz", "/livez"):
             return self.send_bytes(200, b"ok", "text/plain")

@@ -130,7 +130,6 @@ def main():
         T.run("wait_times_out_without_status", t_wait_timeout)
 
         def t_status():
-            w = ks.kubectl_popen = None  # noqa: F841
             import subprocess
             p = subprocess.Popen(["kubectl", "wait", "--for=condition=Ready", "wd/w1", "--timeout=20s"],
                                  env=ks.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
