@@ -94,7 +94,16 @@ class Api:
                                           {"apiVersion": "v1", "kind": "Namespace",
                                            "metadata": {"name": ns}})
 
+    def begin_changes(self):
+        """Start counting the stored changes this thread makes (see changes())."""
+        self.warnings.changes = 0
+
+    def changes(self):
+        """Stored changes made by this thread since begin_changes() (not other threads')."""
+        return getattr(self.warnings, "changes", 0)
+
     def _notify(self, type_, key, entry, old):
+        self.warnings.changes = getattr(self.warnings, "changes", 0) + 1
         for fn in self.on_commit:
             fn(type_, key, entry.obj, old.obj if old is not None else None)
 

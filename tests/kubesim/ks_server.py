@@ -787,14 +787,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if verb not in ("get", "update", "patch"):
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                                                         "requested resource")
-            rv_before = api.store.rv
+            api.begin_changes()
             if verb == "get":
                 return self.send_json(200, api.get_scale(res, ns or "", name))
             if verb == "update":
                 out = api.update_scale(res, ns or "", name, self.decode_body(body), None, opts)
             else:
                 out = api.update_scale(res, ns or "", name, body, self.headers.get("Content-Type"), opts)
-            sim.counters.write(resname, api.store.rv != rv_before)
+            sim.counters.write(resname, api.changes() > 0)
             return self.send_json(200, out)
         if verb == "get":
             e = api.get(res, ns or "", name)
@@ -808,30 +808,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if res.group == "authorization.k8s.io":
             return self.access_review(res, verb, body)
         if verb in ("create", "update", "patch"):
-            rv_before = api.store.rv
+            api.begin_changes()
             obj, code = self.do_write(verb, res, ns, name, sub, body, opts)
-            sim.counters.write(resname, api.store.rv != rv_before)
+            sim.counters.write(resname, api.changes() > 0)
             return self.send_obj(code, res, obj)
         if verb == "delete":
             dopts = self.delete_opts(body)
             opts2 = dict(opts)
             opts2.update(dopts)
-            rv_before = api.store.rv
+            api.begin_changes()
             obj = api.delete(res, ns or "", name, opts2)
-            sim.counters.write(resname, api.store.rv != rv_before)
+            sim.counters.write(resname, api.changes() > 0)
             return self.send_obj(200, res, obj)
         if verb == "deletecollection":
             dopts = self.delete_opts(body)
             opts2 = dict(opts)
             opts2.update(dopts)
             lsel, fsel = self.selectors(res)
-            rv_before = api.store.rv
+            api.begin_changes()
             with api.lock:
                 for e in list(api.store.items(res.key, ns)):
                     md = e.obj["metadata"]
                     if label_match(lsel, md.get("labels")) and field_match(fsel, e.obj):
                         api.delete(res, md.get("namespace", ""), md["name"], opts2)
-            sim.counters.write(resname, api.store.rv != rv_before)
+            sim.counters.write(resname, api.changes() > 0)
             return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                         "status": "Success"})
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")

@@ -73,6 +73,17 @@ def main():
             return (r.returncode == 0 and s.returncode == 0) or r.stderr + s.stdout + s.stderr
         T.run("wait_times_out_when_held_unready", t_hold)
 
+        def t_rollback():
+            r = h("rollback", "r1", "1", "--wait", "--timeout", "30s")
+            if r.returncode:
+                return r.stderr
+            cm = json.loads(k("get", "cm", "r1-config", "-o", "json").stdout)
+            st = h("status", "r1", "-o", "json")
+            rel = json.loads(st.stdout or "{}")
+            return (cm["data"]["greeting"] == "hello" and rel.get("info", {}).get("status") == "deployed") or \
+                "%s %s" % (cm.get("data"), st.stdout[:200] + st.stderr)
+        T.run("rollback_and_status", t_rollback)
+
         def t_uninstall():
             r = h("uninstall", "r1")
             if r.returncode:
