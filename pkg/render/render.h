@@ -4,7 +4,20 @@
  *
  * Credentials never appear in the text: the config refers to ${VAR}s, and
  * lp_rendered.env lists, for each VAR, the Secret key it must be filled from;
- * the controller puts exactly those into the pod spec.
+ * the controller puts exactly those into the pod spec. Two variables are not
+ * in env because the pod always has them from the downward API: NODE_IP
+ * (status.hostIP, the kubelet the kubernetes filter asks) and NODE_NAME.
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN appear in env
+ * (one Secret per shipper) without a ${} in the text: the AWS outputs read them
+ * from the process environment. LP_FORWARD_SHARED_KEY (Secret
+ * <control ns>/logplane-forward, key shared_key) links shipper and aggregator;
+ * the operator creates that Secret.
+ *
+ * Files: all files of one config go into ONE directory (includes and the Lua
+ * script path are relative to the entry file): "fluent-bit.yaml" (entry),
+ * "part-NNN.yaml" (only when split), "logplane.lua" (shared Lua helpers, when
+ * any filter uses them); the Fluentd aggregator is one "fluent.conf".
+ * lp_rendered.mounts lists Secret keys the config reads as files (CA bundles).
  */
 #ifndef LP_RENDER_H
 #define LP_RENDER_H

@@ -174,7 +174,7 @@ static void scalar(struct lp_yamlw *w, const char *s, size_t n, yaml_scalar_styl
 	}
 	if (w->count_only) {
 		/* the text, its indentation, ": " or "- ", quotes or a line break */
-		w->bytes += n + 2 * w->depth + 3;
+		w->bytes += n + w->depth + 2;
 		if (style == YAML_LITERAL_SCALAR_STYLE)
 			for (size_t i = 0; i < n; i++)
 				w->bytes += s[i] == '\n' ? 2 * w->depth + 2 : 0;
