@@ -2,6 +2,9 @@
  * server-side apply and status (see controller.h). */
 #include "controller.h"
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1674,12 +1677,17 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 	if (c->o.metrics)
 		lp_opmetrics_reconcile(c->o.metrics, "config", err ? "error" : "success", 0);
 	run_free(r);
+#ifdef __GLIBC__
+	/* a rebuild allocates a few MiB for a moment (rendered text, JSON): give
+	 * them back, the resident set is what a node's memory limit sees */
+	malloc_trim(0);
+#endif
 	lp_kube_wq_done(c->wq, KEY_CONFIG, err);
 }
 
 static void handle_config(struct lp_ctrl *c)
 {
-	uint64_t now = now_ms(c), max_wait = c->debounce_ms * 10;
+	uint64_t now = now_ms(c), max_wait = c->debounce_ms * 10, t0;
 	int started = 0;
 	lp_err err;
 
@@ -1699,7 +1707,10 @@ static void handle_config(struct lp_ctrl *c)
 		return;
 	}
 	c->dirty_since_ms = 0;
+	t0 = lp_clock_mono_ms();
 	err = config_compute(c, &started);
+	logf_(c, LP_LOG_DEBUG, NULL, NULL, NULL, "configuration computed in %llu ms, %zu writes",
+	      (unsigned long long)(lp_clock_mono_ms() - t0), c->run ? c->run->n_ops : 0);
 	if (err) {
 		logf_(c, LP_LOG_ERROR, NULL, NULL, NULL, "computing the configuration: %s",
 		      lp_strerror(err));
