@@ -397,6 +397,11 @@ class Scenario:
             self.op.wait()
         if getattr(self, "oplog", None):
             self.oplog.close()
+        try:
+            with open(self.oplog_path) as f:
+                self.oplog_text = f.read()
+        except (OSError, TypeError):
+            self.oplog_text = ""
         if self.sim is not None:
             self.log_text = self.sim_log()
             self.sim.stop()
@@ -467,6 +472,22 @@ def main():
             e = "rendered_config_bytes implausibly small"
     R.check("metrics_during_reconcile", not e, e)
 
+    # the operator logs JSON lines: time, level, msg, and the object's kind/namespace/name
+    bad, with_obj = [], 0
+    lines = [ln for ln in s.oplog_text.split("\n") if ln.strip()]
+    for ln in lines:
+        try:
+            o = json.loads(ln)
+        except ValueError:
+            bad.append(ln[:120])
+            continue
+        if not all(isinstance(o.get(k), str) and o.get(k) for k in ("time", "level", "msg")):
+            bad.append(ln[:120])
+        elif all(o.get(k) for k in ("kind", "namespace", "name")):
+            with_obj += 1
+    R.check("operator_logs_json_lines", lines and not bad and with_obj > 0,
+            "not JSON with time/level/msg: %s" % bad[:3] if bad else
+            "%d lines, %d name an object" % (len(lines), with_obj))
     # what each request needs, as Kubernetes authorizes it: its verb, and for a
     # server-side apply that created the object (PATCH answered 201) also "create"
     # (kubesim checks only the verb)
