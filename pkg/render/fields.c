@@ -29,7 +29,10 @@ static const struct lp_render_field fields[] = {
 	 "not match is not read"},
 	{P, "spec.input.files[].metadataRegex (metadata)", "kubernetes", "kube_tag_prefix,regex_parser", NULL,
 	 "kubernetes metadata for those files"},
-	{P, "spec.input.http.port", "http", "listen,port,tag", NULL, "tag p.<hash>.http"},
+	{P, "spec.input.http.port", "http", "listen,port,tag", NULL,
+	 "tag p.<hash>.http; post to / (a request path sets the tag in Fluent Bit, so a Lua "
+	 "processor drops records tagged anything else: no client can post into another "
+	 "pipeline)"},
 	{P, "spec.kubernetes.enabled", "kubernetes", "match,kube_tag_prefix,regex_parser,use_kubelet,kubelet_host,kubelet_port",
 	 NULL, "one shared filter per source (kube.*, system.kube.*), pod metadata from the kubelet; "
 	       "off: the pipeline's copy drops the kubernetes key (modify remove)"},
@@ -165,6 +168,24 @@ lp_err lp_render_fields_markdown(struct lp_buf *out)
 			  "(pkg/render/fields.c); do not edit by hand. Fluent Bit keys are those of "
 			  "Fluent Bit 5.1.1 and are checked against its property schema by "
 			  "tests/unit/test_render.c.\n\n"
+			  "## How records are routed\n\n"
+			  "- Container logs are read once, by one `tail` input, and tagged "
+			  "`kube.<namespace>.<pod>.<container>` from the file name; kube-system's go to "
+			  "`system.kube.*`, the kubelet/containerd journal to `system.node.journal`.\n"
+			  "- Each LogPipeline gets its own copy of the records it selects (a `rewrite_tag` "
+			  "keyed on the tag, so namespace and container selection cost nothing per "
+			  "record) under `p.<hash>.` (`a.<hash>.` when it ships via the aggregator); all "
+			  "its filters match only that prefix, so two pipelines never see each other's "
+			  "records, and a namespaced pipeline's copy matches only `kube.<its "
+			  "namespace>.*`.\n"
+			  "- A route with a match is a `rewrite_tag` copy to `o.<output hash>.<tag>`; a "
+			  "route without one is listed in the output's `match_regex`. There is one Fluent "
+			  "Bit output per LogOutput.\n"
+			  "- Records of the shared sources that no pipeline copies match no output and are "
+			  "dropped by Fluent Bit's router.\n"
+			  "- Credentials are `${LP_SECRET_...}` variables filled from Secrets; the "
+			  "config never holds them.\n\n"
+			  "## Table\n\n"
 			  "| Kind | Field | Fluent Bit plugin | Fluent Bit keys | Fluentd (aggregator) | Notes |\n"
 			  "|---|---|---|---|---|---|\n");
 	for (size_t i = 0; !err && i < n; i++) {

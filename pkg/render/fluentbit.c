@@ -456,6 +456,25 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 		cat(f, pi->prefix, ".http", NULL);
 		kv(f, "tag", ts(f));
 		input_storage(f, pi->any_at_least_once, mbl);
+		/* A client sets the tag with the request path (POST /any.tag): drop
+		 * anything not tagged as this input, so no client can post into
+		 * another pipeline's tags. */
+		lp_yamlw_str(&f->w, "processors");
+		lp_yamlw_map(&f->w);
+		lp_yamlw_str(&f->w, "logs");
+		lp_yamlw_seq(&f->w);
+		lp_yamlw_map(&f->w);
+		kv(f, "name", "lua");
+		kv(f, "call", "lp_tag_guard");
+		lp_buf_reset(&f->t2);
+		adds(f, &f->t2, "function lp_tag_guard(tag, ts, record)\n  if tag ~= \"");
+		adds(f, &f->t2, pi->prefix);
+		adds(f, &f->t2, ".http\" then return -1, ts, record end\n  return 0, ts, record\nend\n");
+		lp_yamlw_str(&f->w, "code");
+		lp_yamlw_literal(&f->w, lp_buf_str(&f->t2));
+		lp_yamlw_map_end(&f->w);
+		lp_yamlw_seq_end(&f->w);
+		lp_yamlw_map_end(&f->w);
 		plugin_end(f);
 	}
 }

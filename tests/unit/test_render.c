@@ -177,6 +177,29 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 		int ok = (!strcmp(kind, "parser") || !strcmp(kind, "multiline_parser"))
 				 ? schema_has(kind, NULL, key)
 				 : schema_has(kind, name, key);
+		if (!strcmp(kind, "input") && !strcmp(key, "processors")) {
+			/* YAML-only section: filters run as processors, per signal */
+			json_t *sig;
+			const char *sk;
+			json_object_foreach(v, sk, sig)
+			{
+				size_t i;
+				json_t *pe;
+				if (strcmp(sk, "logs") != 0)
+					lp_test_fail(__FILE__, __LINE__, "%s: processors.%s", file, sk);
+				json_array_foreach(sig, i, pe)
+				{
+					const char *pk;
+					json_t *pv;
+					const char *pn = json_string_value(json_object_get(pe, "name"));
+					json_object_foreach(pe, pk, pv)
+						if (!pn || !schema_has("filter", pn, pk))
+							lp_test_fail(__FILE__, __LINE__, "%s: processor %s key %s",
+								     file, pn ? pn : "?", pk);
+				}
+			}
+			continue;
+		}
 		if (!ok)
 			lp_test_fail(__FILE__, __LINE__, "%s: %s %s: key \"%s\" is not in the 5.1.1 schema",
 				     file, kind, name, key);
