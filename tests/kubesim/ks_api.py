@@ -6,6 +6,7 @@ import copy
 import datetime
 import json
 import os
+import re
 import threading
 import uuid
 
@@ -71,6 +72,8 @@ def bad_request(msg):
     return ApiError(400, "BadRequest", msg)
 
 
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 GENERATION_GROUPS = {"apps", "policy", "apiextensions.k8s.io"}
 WORKLOADS = {("apps", "deployments"), ("apps", "daemonsets"), ("apps", "statefulsets"),
              ("apps", "replicasets")}
@@ -223,6 +226,15 @@ class Api:
         elif k == ("", "secrets"):
             if not obj.get("type"):
                 obj["type"] = "Opaque"
+            for dk, dv in (obj.get("data") or {}).items():
+                try:
+                    base64.b64decode(dv if isinstance(dv, str) else "", validate=True)
+                    ok = isinstance(dv, str)
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise bad_request("Secret in version \"v1\" cannot be handled as a Secret: illegal base64 "
+                                      "data in data[%s]" % json.dumps(dk))
             sd = obj.pop("stringData", None)
             if isinstance(sd, dict):
                 d = obj.setdefault("data", {})
@@ -332,7 +344,26 @@ class Api:
                         causes.append({"reason": "FieldValueRequired",
                                        "field": "spec.template.spec.containers[%d].image" % i,
                                        "message": "Required value"})
-        elif k == ("", "configmaps"):
+        if k in (("", "configmaps"), ("", "secrets")):
+            for f in ("data", "binaryData", "stringData"):
+                for dk in (obj.get(f) or {}):
+                    if not dk or len(dk) > 253 or not CONFIG_KEY.match(dk) or dk in (".", ".."):
+                        causes.append({"reason": "FieldValueInvalid", "field": "%s[%s]" % (f, dk),
+                                       "message": "Invalid value: %s: a valid config key must consist of "
+                                                  "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                                                  "'KEY_NAME',  or 'key-name', regex used for validation is "
+                                                  "'[-._a-zA-Z0-9]+')" % json.dumps(dk)})
+        if k == ("", "services"):
+            causes += [dict(c, message=c["message"].replace("RFC 1123 label", "RFC 1035 label"))
+                       for c in ks_schema.name_causes(obj["metadata"].get("name", ""), label_only=True)]
+            if not causes and not DNS1035.match(obj["metadata"].get("name", "")):
+                causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
+                               "message": "Invalid value: %s: a DNS-1035 label must consist of lower case "
+                                          "alphanumeric characters or '-', start with an alphabetic character, "
+                                          "and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                                          "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+                                          % json.dumps(obj["metadata"].get("name", ""))})
+        if k == ("", "configmaps"):
             total = sum(len(str(v)) for v in (obj.get("data") or {}).values()) + \
                 sum(len(str(v)) * 3 // 4 for v in (obj.get("binaryData") or {}).values())
             if total > 1048576:
@@ -437,7 +468,7 @@ class Api:
             return self._create(res, ns, body, opts)
 
     def _create_internal(self, res, body):
-        return self._create(res, body.get("metadata", {}).get("namespace", ""), body, {})
+        return self._create(res, body.get("metadata", {}).get("namespace", ""), body, {"internal": True})
 
     def _create(self, res, ns, body, opts):
         if not isinstance(body, dict):
@@ -472,6 +503,8 @@ class Api:
             name = gn + uuid.uuid4().hex[:5]
             md["name"] = name
         self._check_namespace(res, ns)
+        if md.get("resourceVersion") and applied is None and not opts.get("internal"):
+            raise bad_request("resourceVersion should not be set on objects to be created")
         for f in ("managedFields", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
                   "resourceVersion"):
             md.pop(f, None)

@@ -264,7 +264,7 @@ class Sim:
                                               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
                 existing = self.api.store.get(r.key, ns, d["metadata"]["name"])
                 if existing is None:
-                    self.api._create(r, ns, d, {})
+                    self.api._create(r, ns, d, {"internal": True})
 
     def apply_faults(self, f, at_start=False):
         done = []

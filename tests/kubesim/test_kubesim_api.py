@@ -389,6 +389,14 @@ def main():
                 ("POST", WD, b'{"apiVersion":"kubesim.logplane.io/v1alpha1","kind":"Widget","metadata":'
                              b'{"name":"w"},"spec":"oops"}', "application/json", 422),
                 ("DELETE", CM + "/c1", b'{"preconditions":{"uid":"nope"}}', "application/json", 409),
+                ("POST", CM, b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"rv","resourceVersion":"5"}}',
+                 "application/json", 400),
+                ("POST", CM, b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"k"},"data":{"a/b":"x"}}',
+                 "application/json", 422),
+                ("POST", NS + "/secrets", b'{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},'
+                                          b'"data":{"a":"not base64!"}}', "application/json", 400),
+                ("POST", NS + "/services", b'{"apiVersion":"v1","kind":"Service","metadata":{"name":"1svc"},'
+                                           b'"spec":{"ports":[{"port":80}]}}', "application/json", 422),
                 ("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                  b'{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",'
                  b'"metadata":{"name":"x.y"},"spec":{"group":"y","names":{"plural":"z","kind":"Z"},'
