@@ -65,6 +65,12 @@ else
 	fail template_all_switches "helm template failed"
 fi
 
+if tpl "$tmp/control.yaml" --set controlNamespace=logging-agents --set serviceMonitor.enabled=true; then
+	run template_control_namespace "$py" "$check" control "$tmp/control.yaml" logging-agents
+else
+	fail template_control_namespace "helm template failed"
+fi
+
 # a bad value gets a clear error naming the key
 if out=$(tpl "$tmp/bad.yaml" --set serviceAccount.create=false 2>&1); then
 	fail bad_value_rejected "serviceAccount.create=false without a name was accepted"

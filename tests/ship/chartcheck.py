@@ -2,6 +2,7 @@
 
   chartcheck.py defaults FILE           default render: objects, restricted pod security, probes
   chartcheck.py switches FILE           every optional switch on: extra objects, leader election
+  chartcheck.py control FILE NS         a separate control namespace reaches the Role, args, PodMonitor
   chartcheck.py crds RENDER CRD_DIR     CRDs in a render equal crds/*.yaml in substance
   chartcheck.py same HELM KUSTOMIZE     two renders hold the same objects with the same key fields
   chartcheck.py values VALUES DOC       every values.yaml key is commented and named in DOC
@@ -167,6 +168,22 @@ def cmd_switches(path):
         fail("ServiceMonitor port is not a port of the metrics Service")
 
 
+def cmd_control(path, control_ns):
+    docs = load(path)
+    role = find(docs, "Role")
+    rb = find(docs, "RoleBinding")
+    dep = find(docs, "Deployment")
+    if role["metadata"]["namespace"] != control_ns or rb["metadata"]["namespace"] != control_ns:
+        fail("Role/RoleBinding not in the control namespace %s" % control_ns)
+    if rb["subjects"][0]["namespace"] != dep["metadata"]["namespace"]:
+        fail("RoleBinding subject is not the ServiceAccount in the release namespace")
+    if "--control-namespace=%s" % control_ns not in args_of(dep):
+        fail("the operator is not told its control namespace: %s" % args_of(dep))
+    pm = find(docs, "PodMonitor")
+    if pm and pm["spec"]["namespaceSelector"]["matchNames"] != [control_ns]:
+        fail("PodMonitor does not look in the control namespace")
+
+
 def strip_keep(o):
     o = copy.deepcopy(o)
     ann = o["metadata"].get("annotations")
@@ -307,6 +324,7 @@ def cmd_rules(path, out):
 
 if __name__ == "__main__":
     cmds = {"defaults": (cmd_defaults, 1), "switches": (cmd_switches, 1), "crds": (cmd_crds, 2),
+            "control": (cmd_control, 2),
             "same": (cmd_same, 2), "values": (cmd_values, 2), "rules": (cmd_rules, 2)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
         fail(__doc__)
