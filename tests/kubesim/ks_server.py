@@ -1082,6 +1082,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._watch_loop(res, w, init, tv, bookmarks, initial_end, start_rv, timeout)
         except (ConnectionError, ssl.SSLError, OSError):
             self.close_connection = True
+        except Exception:  # noqa: BLE001 - headers are out: end the stream, never a second response
+            import traceback
+            traceback.print_exc()
+            self.close_connection = True
         finally:
             with api.lock:
                 api.store.unwatch(w)
