@@ -3,8 +3,9 @@ essentials are checked by parsing it:
 - multi-stage: a debian:12 build stage with the -dev packages and make, and a
   debian:12-slim (or distroless cc) runtime stage;
 - the runtime stage installs no compiler and no -dev package, and every shared
-  library the release binary needs (ldd + dpkg -S on this Debian 12 host) is
-  provided by a package it installs (or by the base image: libc6);
+  library the release binary links directly (readelf NEEDED, resolved with ldd
+  and dpkg -S on this Debian 12 host) is provided by a package it installs (or
+  by the base image: libc6); apt brings the packages' own dependencies;
 - it runs as USER 65532 (numeric, so runAsNonRoot can verify it), after the last
   RUN, with an exec-form ENTRYPOINT of a binary copied from the build stage;
 - .dockerignore keeps .git, build outputs and .deps out of the context.
@@ -130,10 +131,16 @@ def t_runtime_libraries():
         return "%s not built" % exe
     out = subprocess.run(["ldd", exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          timeout=30).stdout.decode()
+    # the binary's own NEEDED entries (the rest comes with the packages' dependencies)
+    dyn = subprocess.run(["readelf", "-d", exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=30).stdout.decode()
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn))
+    if not needed:
+        return "readelf found no NEEDED libraries in %s" % exe
     missing = []
     for line in out.split("\n"):
         m = re.match(r"^\s*(\S+) => (\S+)", line)
-        if not m:
+        if not m or m.group(1) not in needed:
             continue
         so = os.path.realpath(m.group(2))
         q = subprocess.run(["dpkg", "-S", so], stdout=subprocess.PIPE,
