@@ -72,6 +72,50 @@ def _go_regex(p):
     return r
 
 
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_HOSTNAME = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}"
+                       r"[A-Za-z0-9])?)*\.?$")
+
+
+def _is_b64(v):
+    import base64
+    import binascii
+    try:
+        base64.b64decode(v, validate=True)
+        return True
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _is_ip(v, version=None):
+    import ipaddress
+    try:
+        a = ipaddress.ip_address(v)
+        return version is None or a.version == version
+    except ValueError:
+        return False
+
+
+def _is_cidr(v):
+    import ipaddress
+    try:
+        ipaddress.ip_network(v, strict=False)
+        return "/" in v
+    except ValueError:
+        return False
+
+
+# string formats a real API server checks (those that cannot give false alarms here)
+_FORMATS = {
+    "date-time": lambda v: bool(_DATETIME.match(v)), "datetime": lambda v: bool(_DATETIME.match(v)),
+    "date": lambda v: bool(_DATE.match(v)), "byte": _is_b64,
+    "uuid": lambda v: bool(_UUID.match(v)), "ipv4": lambda v: _is_ip(v, 4), "ipv6": lambda v: _is_ip(v, 6),
+    "cidr": _is_cidr, "hostname": lambda v: bool(_HOSTNAME.match(v)),
+}
+
+
 class _Walk:
     def __init__(self):
         self.causes = []
@@ -112,6 +156,9 @@ class _Walk:
             self.add("FieldValueNotSupported", path, "Unsupported value: %s: supported values: %s"
                      % (_fmt_value(v), ", ".join(_fmt_value(e) for e in s["enum"])))
         if isinstance(v, str):
+            fmt = s.get("format")
+            if fmt in _FORMATS and not _FORMATS[fmt](v):
+                self.invalid(path, v, "%s in body must be of type %s: %s" % (path, fmt, json.dumps(v)))
             if "pattern" in s and not _go_regex(s["pattern"]).search(v):
                 self.invalid(path, v, "%s in body should match '%s'" % (path, s["pattern"]))
             if "maxLength" in s and len(v) > s["maxLength"]:

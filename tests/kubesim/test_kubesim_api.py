@@ -408,6 +408,13 @@ def main():
                     rq(method, path)
                 if st != want or not isinstance(b, dict) or b.get("kind") != "Status" or not b.get("message"):
                     bad.append("%s %s -> %d (want %d) %s" % (method, path, st, want, str(b)[:160]))
+            rq("POST", WD, widget("fmt"))
+            st, _, f = rq("PATCH", WD + "/fmt/status", {"status": {"conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "now"}]}},
+                ctype="application/merge-patch+json")
+            if st != 422 or "status.conditions[0].lastTransitionTime in body must be of type date-time" not in \
+                    f.get("message", ""):
+                bad.append("date-time format not checked: %d %s" % (st, f))
             st, _, w = rq("POST", WD, {"apiVersion": "kubesim.logplane.io/v1alpha1", "kind": "Widget",
                                        "metadata": {"name": "w"}, "spec": {"color": "red", "size": "1"}})
             if st != 422 or w["details"]["causes"][0]["field"] != "spec.size":
