@@ -345,7 +345,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		bad(&k, "spec.input.system", "only pipelines in the control namespace may read system logs");
 	for (size_t i = 0; i < p->n_files; i++) {
 		const struct lp_in_file *f = &p->files[i];
-		snprintf(field, sizeof(field), "spec.input.files[%zu].name", i);
+		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].name");
 		if (need(&k, field, f->name)) {
 			int good = 1;
 			for (const char *q = f->name; *q; q++)
@@ -353,7 +353,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 			if (!good || strlen(f->name) > 63)
 				bad(&k, field, "must be a DNS label (a-z, 0-9, '-', at most 63)");
 		}
-		snprintf(field, sizeof(field), "spec.input.files[%zu].path", i);
+		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].path");
 		if (need(&k, field, f->path) && token_ok(&k, field, f->path, ",")) {
 			if (f->path[0] != '/')
 				bad(&k, field, "must be an absolute path");
@@ -361,7 +361,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 				 strncmp(f->path, "/var/log/pods/", 14) == 0)
 				bad(&k, field, "container logs are read by input.application");
 		}
-		snprintf(field, sizeof(field), "spec.input.files[%zu].metadataRegex", i);
+		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].metadataRegex");
 		if (f->metadata_regex && str_ok(&k, field, f->metadata_regex) &&
 		    (!strstr(f->metadata_regex, "(?<namespace_name>") ||
 		     !strstr(f->metadata_regex, "(?<pod_name>") ||
@@ -376,7 +376,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		int start = 0;
 		for (size_t i = 0; i < p->multiline.n_rules; i++) {
 			const struct lp_ml_rule *r = &p->multiline.rules[i];
-			snprintf(field, sizeof(field), "spec.multiline.rules[%zu]", i);
+			lp_render_field_idx(field, sizeof(field), "spec.multiline.rules[", i, "]");
 			token_ok(&k, field, r->state, NULL);
 			token_ok(&k, field, r->next_state, NULL);
 			if (need(&k, field, r->regex))
@@ -400,7 +400,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 	}
 	for (size_t i = 0; i < p->n_transforms; i++) {
 		const struct lp_transform *t = &p->transforms[i];
-		snprintf(field, sizeof(field), "spec.transforms[%zu]", i);
+		lp_render_field_idx(field, sizeof(field), "spec.transforms[", i, "]");
 		switch (t->kind) {
 		case LP_TR_FLATTEN:
 			str_ok(&k, field, t->u.flatten.separator);
@@ -459,7 +459,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		bad(&k, "spec.routes", "at least one route is required");
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const struct lp_route *r = &p->routes[i];
-		snprintf(field, sizeof(field), "spec.routes[%zu].match", i);
+		lp_render_field_idx(field, sizeof(field), "spec.routes[", i, "].match");
 		if (r->op != LP_ROUTE_ALL) {
 			if (need(&k, field, r->match_field))
 				field_path(&k, field, r->match_field);

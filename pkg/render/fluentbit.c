@@ -659,7 +659,7 @@ static void lua_shared(struct fb *f, const struct lp_pinfo *pi, const char *ctor
 		c->n_lua++;
 	}
 	if (i < c->n_lua) {
-		snprintf(call, sizeof(call), "lp_fn_%zu", i + 1);
+		lp_render_field_idx(call, sizeof(call), "lp_fn_", i + 1, "");
 		plugin(f, "lua");
 		match_own(f, pi, NULL);
 		kv(f, "script", LP_RENDER_LUA_FILE);
@@ -874,7 +874,7 @@ static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 	adds(f, b, oi->h);
 	adds(f, b, ".$TAG true");
 	kv(f, "rule", ts(f));
-	snprintf(what, sizeof(what), "r%zu", i);
+	lp_render_field_idx(what, sizeof(what), "r", i, "");
 	emitter(f, pi, what);
 	plugin_end(f);
 	if (r->op == LP_ROUTE_ALL) {
@@ -1066,10 +1066,14 @@ static void output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 		const struct lp_pinfo *pi = &c->pi[oi->all_pi[k]];
 		if (!pi->ok || pi->agg != agg_side)
 			continue;
-		if (n++ == 0)
-			addf(f, b, "|%s\\.(?:%s", pfx, pi->h);
-		else
-			addf(f, b, "|%s", pi->h);
+		if (n++ == 0) {
+			adds(f, b, "|");
+			adds(f, b, pfx);
+			adds(f, b, "\\.(?:");
+		} else {
+			adds(f, b, "|");
+		}
+		chk(f, lp_buf_add(b, pi->h, 12));
 	}
 	adds(f, b, n ? ")\\.)" : ")");
 	kv(f, "match_regex", ts(f));

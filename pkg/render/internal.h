@@ -115,6 +115,9 @@ LP_WUR lp_err lp_render_lua_str(struct lp_buf *b, const char *s);
 /* Appends a record accessor for a dotted field path: level -> $level,
  * kubernetes.labels.app -> $kubernetes['labels']['app']. */
 LP_WUR lp_err lp_render_accessor(struct lp_buf *b, const char *path);
+/* Writes pre + decimal i + post into out (size n, truncated, NUL-terminated):
+ * field paths like "spec.routes[3].match" without printf on the hot path. */
+void lp_render_field_idx(char *out, size_t n, const char *pre, size_t i, const char *post);
 /* 1 when s is a usable field path for lp_render_accessor. */
 int lp_render_field_ok(const char *path);
 /* 1 when s is valid UTF-8 without NUL (length-limited by the caller). */

@@ -393,7 +393,7 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		for (size_t r = 0; !err && r < p->n_routes; r++) {
 			long o = p->routes[r].output_ref ? find_output(c, p->meta.ns, p->routes[r].output_ref)
 							 : -1;
-			snprintf(field, sizeof(field), "spec.routes[%zu].outputRef", r);
+			lp_render_field_idx(field, sizeof(field), "spec.routes[", r, "].outputRef");
 			if (o < 0) {
 				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
 							    field, "LogOutput \"%s\" not found in namespace \"%s\"",
@@ -425,7 +425,9 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			c->any_agg = 1;
 			c->engine = p->aggregator.engine;
 		}
-		snprintf(pi->prefix, sizeof(pi->prefix), "%c.%s", pi->agg ? 'a' : 'p', pi->h);
+		pi->prefix[0] = pi->agg ? 'a' : 'p';
+		pi->prefix[1] = '.';
+		memcpy(pi->prefix + 2, pi->h, sizeof(pi->h)); /* 12 hex chars and the NUL */
 	}
 	lp_free(http_pi);
 	return err;
@@ -598,9 +600,9 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 	lp_buf_init(&b, 0);
 	err = lp_buf_adds(&b, "inputs: ");
 	if (!err && p->has_app)
-		err = lp_buf_addf(&b, "%sapplication", n++ ? ", " : "");
+		err = lp_buf_adds(&b, n++ ? ", application" : "application");
 	if (!err && p->system)
-		err = lp_buf_addf(&b, "%ssystem", n++ ? ", " : "");
+		err = lp_buf_adds(&b, n++ ? ", system" : "system");
 	for (size_t i = 0; !err && i < p->n_files; i++)
 		err = lp_buf_addf(&b, "%sfile(%s)", n++ ? ", " : "", p->files[i].name);
 	if (!err && p->http.enabled)
@@ -609,16 +611,19 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 	if (!err)
 		err = lp_buf_adds(&b, "; filters: ");
 	if (!err && p->multiline.present)
-		err = lp_buf_addf(&b, "%smultiline", n++ ? ", " : "");
+		err = lp_buf_adds(&b, n++ ? ", multiline" : "multiline");
 	if (!err && (p->has_app || p->system) && p->kubernetes.enabled)
-		err = lp_buf_addf(&b, "%skubernetes", n++ ? ", " : "");
+		err = lp_buf_adds(&b, n++ ? ", kubernetes" : "kubernetes");
 	if (!err && p->parse.format != LP_PARSE_NONE)
-		err = lp_buf_addf(&b, "%sparse(%s)", n++ ? ", " : "",
-				  p->parse.format == LP_PARSE_JSON ? "json"
-				  : p->parse.format == LP_PARSE_LOGFMT ? "logfmt" : "regex");
+		err = lp_buf_adds(&b, p->parse.format == LP_PARSE_JSON     ? (n++ ? ", parse(json)" : "parse(json)")
+				      : p->parse.format == LP_PARSE_LOGFMT ? (n++ ? ", parse(logfmt)" : "parse(logfmt)")
+									   : (n++ ? ", parse(regex)" : "parse(regex)"));
 	for (size_t i = 0; !err && i < p->n_transforms; i++) {
 		unsigned k = (unsigned)p->transforms[i].kind;
-		err = lp_buf_addf(&b, "%s%s", n++ ? ", " : "", k < 9 ? tr[k] : "?");
+		if (n++)
+			err = lp_buf_adds(&b, ", ");
+		if (!err)
+			err = lp_buf_adds(&b, k < 9 ? tr[k] : "?");
 	}
 	if (!err && n == 0)
 		err = lp_buf_adds(&b, "none");
@@ -629,12 +634,24 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 		const struct lp_route *rt = &p->routes[r];
 		if (!pi->routes[r].ok)
 			continue;
-		err = lp_buf_addf(&b, "%s%s(%s)%s%s", n++ ? ", " : "", rt->output_ref,
-				  out_type_name(c->oi[pi->routes[r].out].o->type),
-				  rt->op == LP_ROUTE_ALL ? "" : " if ", rt->op == LP_ROUTE_ALL ? "" : rt->match_field);
+		if (n++)
+			err = lp_buf_adds(&b, ", ");
+		if (!err)
+			err = lp_buf_adds(&b, rt->output_ref);
+		if (!err)
+			err = lp_buf_adds(&b, "(");
+		if (!err)
+			err = lp_buf_adds(&b, out_type_name(c->oi[pi->routes[r].out].o->type));
+		if (!err)
+			err = lp_buf_adds(&b, ")");
+		if (!err && rt->op != LP_ROUTE_ALL) {
+			err = lp_buf_adds(&b, " if ");
+			if (!err)
+				err = lp_buf_adds(&b, rt->match_field);
+		}
 	}
 	if (!err)
-		err = lp_buf_addf(&b, "; via %s", pi->agg ? "aggregator" : "node");
+		err = lp_buf_adds(&b, pi->agg ? "; via aggregator" : "; via node");
 	if (err)
 		return err;
 	s->ns = lp_strdup(p->meta.ns);

@@ -214,3 +214,24 @@ int lp_render_size(const char *s, uint64_t *bytes)
 	*bytes = (uint64_t)v * mul;
 	return 1;
 }
+
+void lp_render_field_idx(char *out, size_t n, const char *pre, size_t i, const char *post)
+{
+	char num[24], *d = num + sizeof(num);
+	size_t len = 0;
+	const char *parts[3];
+
+	*--d = '\0';
+	do {
+		*--d = (char)('0' + i % 10);
+		i /= 10;
+	} while (i);
+	parts[0] = pre;
+	parts[1] = d;
+	parts[2] = post;
+	for (int k = 0; k < 3 && n; k++)
+		for (const char *p = parts[k]; *p && len + 1 < n; p++)
+			out[len++] = *p;
+	if (n)
+		out[len] = '\0';
+}
