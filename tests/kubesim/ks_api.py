@@ -382,7 +382,7 @@ class Api:
                                    "message": "Invalid value: %s: must be an integer" % json.dumps(spec[f])})
         return causes
 
-    # ---------------- helpers ----------------
+    # ---------------- internals ----------------
     def _check_namespace(self, res, ns, creating=True):
         if not res.namespaced:
             return

@@ -41,7 +41,7 @@ TABLE_CT = "application/json;as=Table;v=%s;g=meta.k8s.io"
 WATCH_LINGER = 0.05
 
 
-# ---------------- small helpers ----------------
+# ---------------- small utilities ----------------
 def human_duration(seconds):
     s = int(seconds)
     if s < -1:

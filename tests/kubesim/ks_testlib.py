@@ -1,4 +1,4 @@
-"""Shared helpers of the kubesim tests: start a kubesim on a free port in a temp
+"""Shared code of the kubesim tests: start a kubesim on a free port in a temp
 dir (killed at exit, even on failure), run kubectl/helm with a fresh HOME, call
 the API directly, and report PASS/FAIL lines."""
 import atexit

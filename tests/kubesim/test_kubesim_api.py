@@ -333,12 +333,12 @@ def main():
             _, _, held = rq("GET", D + "/held")
             hs = held.get("status", {})
             S = "/apis/apps/v1/namespaces/default/daemonsets"
-            ds = deployment("agent")
+            ds = deployment("shipper")
             ds["kind"] = "DaemonSet"
             del ds["spec"]["replicas"]
             rq("POST", S, ds)
-            dok = wait_for(lambda: rq("GET", S + "/agent")[2].get("status", {}).get("numberReady") == 1, 5)
-            _, _, dso = rq("GET", S + "/agent")
+            dok = wait_for(lambda: rq("GET", S + "/shipper")[2].get("status", {}).get("numberReady") == 1, 5)
+            _, _, dso = rq("GET", S + "/shipper")
             rq("DELETE", D + "/web")
             rsgone = wait_for(lambda: not rq("GET", "/apis/apps/v1/namespaces/default/replicasets?"
                                                      "labelSelector=app%3Dweb")[2]["items"], 5)
