@@ -318,9 +318,9 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 	double secs;
 	char field[96];
 
-	if (!p->has_app && !p->system && p->n_files == 0 && !p->http.enabled)
+	if (!LP_APP_ON(p) && !p->system && p->n_files == 0 && !p->http.enabled)
 		bad(&k, "spec.input", "no input: set application, system, files or http");
-	if (p->has_app) {
+	if (LP_APP_ON(p)) {
 		if (!control && (p->app.ns_include.n > 0 || p->app.ns_exclude.n > 0))
 			bad(&k, "spec.input.application.namespaces",
 			    "only pipelines in the control namespace may select other namespaces");

@@ -892,7 +892,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 	unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
 
 	/* 1. fan-out copies from the shared inputs */
-	if (p->has_app) {
+	if (LP_APP_ON(p)) {
 		plugin(f, "rewrite_tag");
 		app_match(f, pi);
 		cat(f, "$log ^ ", pi->prefix, ".$TAG true", NULL);
@@ -957,7 +957,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		}
 	}
 	/* 4. pod label selection, then trim metadata the pipeline did not ask for */
-	if (p->has_app && p->app.n_pod_labels) {
+	if (LP_APP_ON(p) && p->app.n_pod_labels) {
 		plugin(f, "grep");
 		match_own(f, pi, "kube.");
 		kv(f, "logical_op", "and");
@@ -973,7 +973,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		lp_yamlw_seq_end(&f->w);
 		plugin_end(f);
 	}
-	if ((p->has_app || p->system) && c->any_kube) {
+	if ((LP_APP_ON(p) || p->system) && c->any_kube) {
 		if (!p->kubernetes.enabled) {
 			plugin(f, "modify");
 			match_own(f, pi, NULL);

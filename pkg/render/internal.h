@@ -21,6 +21,9 @@
 #define LP_RENDER_LUA_FILE "logplane.lua"
 #define LP_RENDER_LUA_MAX_FNS 256 /* more distinct variants are inlined */
 
+/* input.application given and not disabled */
+#define LP_APP_ON(p) ((p)->has_app && (p)->app.enabled)
+
 /* Everything the renderer knows about one output that will be rendered. */
 struct lp_oinfo {
 	const struct lp_output *o;

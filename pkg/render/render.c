@@ -467,7 +467,7 @@ static lp_err usage_step(struct lp_rctx *c)
 				pi->any_at_least_once = 1;
 			if (oi->o->delivery.mem_buf_limit &&
 			    lp_render_size(oi->o->delivery.mem_buf_limit, &b)) {
-				if (b > best && p->has_app) {
+				if (b > best && LP_APP_ON(p)) {
 					best = b;
 					c->app_mem_buf_limit = oi->o->delivery.mem_buf_limit;
 				}
@@ -477,7 +477,7 @@ static lp_err usage_step(struct lp_rctx *c)
 				}
 			}
 		}
-		if (p->has_app) {
+		if (LP_APP_ON(p)) {
 			c->any_app = 1;
 			c->app_fs |= pi->any_at_least_once;
 		}
@@ -485,7 +485,7 @@ static lp_err usage_step(struct lp_rctx *c)
 			c->any_system = 1;
 			c->system_fs |= pi->any_at_least_once;
 		}
-		if ((p->has_app || p->system) && (p->kubernetes.enabled || p->app.n_pod_labels)) {
+		if ((LP_APP_ON(p) || p->system) && (p->kubernetes.enabled || p->app.n_pod_labels)) {
 			c->any_kube = 1;
 			c->any_kube_labels |= p->kubernetes.labels || p->app.n_pod_labels > 0;
 			c->any_kube_annotations |= p->kubernetes.annotations;
@@ -599,7 +599,7 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 
 	lp_buf_init(&b, 0);
 	err = lp_buf_adds(&b, "inputs: ");
-	if (!err && p->has_app)
+	if (!err && LP_APP_ON(p))
 		err = lp_buf_adds(&b, n++ ? ", application" : "application");
 	if (!err && p->system)
 		err = lp_buf_adds(&b, n++ ? ", system" : "system");
@@ -612,7 +612,7 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 		err = lp_buf_adds(&b, "; filters: ");
 	if (!err && p->multiline.present)
 		err = lp_buf_adds(&b, n++ ? ", multiline" : "multiline");
-	if (!err && (p->has_app || p->system) && p->kubernetes.enabled)
+	if (!err && (LP_APP_ON(p) || p->system) && p->kubernetes.enabled)
 		err = lp_buf_adds(&b, n++ ? ", kubernetes" : "kubernetes");
 	if (!err && p->parse.format != LP_PARSE_NONE)
 		err = lp_buf_adds(&b, p->parse.format == LP_PARSE_JSON     ? (n++ ? ", parse(json)" : "parse(json)")
