@@ -3,9 +3,8 @@
  * Build (release flags, from the repository top):
  *   cc -std=c17 -O2 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -o build/render_bench \
  *      bench/render_bench.c $(find pkg -name '*.c') \
- *      $(pkg-config --cflags --libs libcurl openssl yaml-0.1 jansson libwebsockets oniguruma) -lm -lpthread
- * Run: build/render_bench [N] [ROUNDS]
- * Prints one line per round and a summary line:
+ *      $(pkg-config --cflags --libs libcurl openssl yaml-0.1 jansson libwebsockets oniguruma) -lm
+ * -lpthread Run: build/render_bench [N] [ROUNDS] Prints one line per round and a summary line:
  *   render_bench pipelines=10000 outputs=2000 rounds=9 median_ms=... min_ms=... median_cpu_ms=...
  *                bytes=... files=...
  * (median_cpu_ms is this process's CPU time: it does not move when other work
@@ -64,20 +63,29 @@ int main(int argc, char **argv)
 	}
 	nns = (n + per_ns - 1) / per_ns;
 	for (long s = 0; s < nns; s++) {
-		fprintf(f, "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: all, "
-			   "namespace: team-%ld}\nspec: {type: http, http: {host: logs.example.com, uri: /in}}\n",
-			s);
-		fprintf(f, "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: errors, "
-			   "namespace: team-%ld}\nspec: {type: stdout, delivery: {mode: atMostOnce}}\n",
-			s);
+		fprintf(
+		    f,
+		    "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: all, "
+		    "namespace: team-%ld}\nspec: {type: http, http: {host: logs.example.com, uri: "
+		    "/in}}\n",
+		    s);
+		fprintf(
+		    f,
+		    "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: "
+		    "errors, "
+		    "namespace: team-%ld}\nspec: {type: stdout, delivery: {mode: atMostOnce}}\n",
+		    s);
 	}
 	for (long i = 0; i < n; i++)
-		fprintf(f, "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: {name: p%ld, "
-			   "namespace: team-%ld}\nspec:\n  input: {application: {containers: {include: [app%ld]}}}\n"
-			   "  parse: {format: json}\n  transforms:\n    - detectLevel: {}\n"
-			   "    - dropFields: [stream]\n  routes:\n    - {outputRef: all}\n"
-			   "    - {outputRef: errors, match: {field: level, in: [error, fatal]}}\n",
-			i, i / per_ns, i % per_ns);
+		fprintf(f,
+		        "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: "
+		        "{name: p%ld, "
+		        "namespace: team-%ld}\nspec:\n  input: {application: {containers: "
+		        "{include: [app%ld]}}}\n"
+		        "  parse: {format: json}\n  transforms:\n    - detectLevel: {}\n"
+		        "    - dropFields: [stream]\n  routes:\n    - {outputRef: all}\n"
+		        "    - {outputRef: errors, match: {field: level, in: [error, fatal]}}\n",
+		        i, i / per_ns, i % per_ns);
 	fclose(f);
 	if (lp_render_bundle_load(&b, paths, 1, NULL) != LP_OK) {
 		fprintf(stderr, "render_bench: load failed\n");
@@ -98,8 +106,8 @@ int main(int argc, char **argv)
 		if (b.output_ok[i])
 			ol[no++] = b.outputs[i];
 	if (b.n_problems)
-		fprintf(stderr, "render_bench: %zu problem(s) loading, first: %s %s\n", b.n_problems,
-			b.problems[0].field, b.problems[0].message);
+		fprintf(stderr, "render_bench: %zu problem(s) loading, first: %s %s\n",
+		        b.n_problems, b.problems[0].field, b.problems[0].message);
 	memset(&in, 0, sizeof(in));
 	in.pipelines = pl;
 	in.n_pipelines = np;

@@ -19,14 +19,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: logplane render -f FILE|DIR [-f FILE|DIR ...] [-o DIR]\n"
-		   "                       [--control-namespace NS] [--fields-table]\n"
-		   "  -f PATH   LogPipeline / LogOutput YAML (a file, or every *.yaml under a directory)\n"
-		   "  -o DIR    write shipper/, aggregator/ and env.json into DIR\n"
-		   "            (default: print the shipper's entry file to stdout)\n"
-		   "  --control-namespace NS   the cluster-wide namespace (default logplane-system)\n"
-		   "  --fields-table           print the CRD field -> Fluent Bit setting table (Markdown)\n"
-		   "exit: 0 everything rendered, 1 something was left out, 2 usage or I/O error\n");
+	fprintf(
+	    f,
+	    "usage: logplane render -f FILE|DIR [-f FILE|DIR ...] [-o DIR]\n"
+	    "                       [--control-namespace NS] [--fields-table]\n"
+	    "  -f PATH   LogPipeline / LogOutput YAML (a file, or every *.yaml under a directory)\n"
+	    "  -o DIR    write shipper/, aggregator/ and env.json into DIR\n"
+	    "            (default: print the shipper's entry file to stdout)\n"
+	    "  --control-namespace NS   the cluster-wide namespace (default logplane-system)\n"
+	    "  --fields-table           print the CRD field -> Fluent Bit setting table "
+	    "(Markdown)\n"
+	    "exit: 0 everything rendered, 1 something was left out, 2 usage or I/O error\n");
 }
 
 static int mkdir_p(const char *dir)
@@ -52,7 +55,8 @@ static int write_file(const char *dir, const char *name, const char *data, size_
 			rc = -1;
 	}
 	if (rc)
-		fprintf(stderr, "logplane render: cannot write %s: %s\n", lp_buf_str(&path), strerror(errno));
+		fprintf(stderr, "logplane render: cannot write %s: %s\n", lp_buf_str(&path),
+		        strerror(errno));
 	lp_buf_free(&path);
 	return rc;
 }
@@ -69,7 +73,8 @@ static int write_config(const char *out, const char *sub, const struct lp_render
 		return -1;
 	}
 	for (size_t i = 0; !rc && i < c->n_files; i++)
-		rc = write_file(lp_buf_str(&dir), c->files[i].name, c->files[i].data, c->files[i].len);
+		rc = write_file(lp_buf_str(&dir), c->files[i].name, c->files[i].data,
+		                c->files[i].len);
 	lp_buf_free(&dir);
 	return rc;
 }
@@ -90,13 +95,15 @@ static int write_env(const char *out, const struct lp_rendered *r)
 		json_object_set_new(root, "aggregatorHash", json_string(r->aggregator.hash));
 	for (size_t i = 0; i < r->n_env; i++)
 		json_array_append_new(env, json_pack("{s:s, s:s, s:s, s:s}", "name", r->env[i].var,
-						     "secretNamespace", r->env[i].secret_ns, "secretName",
-						     r->env[i].secret_name, "secretKey", r->env[i].secret_key));
+		                                     "secretNamespace", r->env[i].secret_ns,
+		                                     "secretName", r->env[i].secret_name,
+		                                     "secretKey", r->env[i].secret_key));
 	for (size_t i = 0; i < r->n_mounts; i++)
-		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:s}", "path", r->mounts[i].path,
-							"secretNamespace", r->mounts[i].secret_ns,
-							"secretName", r->mounts[i].secret_name, "secretKey",
-							r->mounts[i].secret_key));
+		json_array_append_new(mounts,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "path", r->mounts[i].path,
+		                                "secretNamespace", r->mounts[i].secret_ns,
+		                                "secretName", r->mounts[i].secret_name, "secretKey",
+		                                r->mounts[i].secret_key));
 	txt = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (txt)
 		rc = write_file(out, "env.json", txt, strlen(txt));
@@ -119,11 +126,13 @@ int lp_cli_render(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc) {
 			if (n_inputs == MAX_INPUTS) {
-				fprintf(stderr, "logplane render: at most %d -f options\n", MAX_INPUTS);
+				fprintf(stderr, "logplane render: at most %d -f options\n",
+				        MAX_INPUTS);
 				return 2;
 			}
 			inputs[n_inputs++] = argv[++i];
-		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output-dir")) && i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output-dir")) &&
+		           i + 1 < argc) {
 			out = argv[++i];
 		} else if (!strcmp(argv[i], "--control-namespace") && i + 1 < argc) {
 			control_ns = argv[++i];
@@ -187,17 +196,17 @@ int lp_cli_render(int argc, char **argv)
 	}
 	for (size_t i = 0; i < r.n_summaries; i++)
 		fprintf(sum, "LogPipeline %s/%s: %s\n", r.summaries[i].ns, r.summaries[i].name,
-			r.summaries[i].text);
+		        r.summaries[i].text);
 	fprintf(sum, "shipper: %zu file(s), %zu bytes, sha256 %s\n", r.shipper.n_files,
-		r.shipper.total_bytes, r.shipper.hash);
+	        r.shipper.total_bytes, r.shipper.hash);
 	if (r.has_aggregator)
 		fprintf(sum, "aggregator (%s): %zu file(s), %zu bytes, sha256 %s\n",
-			r.aggregator_engine == LP_ENGINE_FLUENTD ? "fluentd" : "fluent-bit",
-			r.aggregator.n_files, r.aggregator.total_bytes, r.aggregator.hash);
+		        r.aggregator_engine == LP_ENGINE_FLUENTD ? "fluentd" : "fluent-bit",
+		        r.aggregator.n_files, r.aggregator.total_bytes, r.aggregator.hash);
 	for (size_t i = 0; i < r.n_problems; i++)
 		fprintf(sum, "problem: %s %s%s%s %s: %s\n", r.problems[i].kind, r.problems[i].ns,
-			*r.problems[i].ns ? "/" : "", r.problems[i].name, r.problems[i].field,
-			r.problems[i].message);
+		        *r.problems[i].ns ? "/" : "", r.problems[i].name, r.problems[i].field,
+		        r.problems[i].message);
 	lp_rendered_free(&r);
 	return rc;
 }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 static lp_err problem(struct lp_render_bundle *b, const char *kind, const char *ns,
-		      const char *name, const char *field, const char *msg)
+                      const char *name, const char *field, const char *msg)
 {
 	struct lp_render_problem *p;
 
@@ -32,13 +32,13 @@ static lp_err problem(struct lp_render_bundle *b, const char *kind, const char *
 }
 
 static lp_err problems_from(struct lp_render_bundle *b, const char *kind, const struct lp_meta *m,
-			    struct lp_problems *probs)
+                            struct lp_problems *probs)
 {
 	lp_err err = LP_OK;
 
 	for (size_t i = 0; !err && i < probs->n; i++)
 		err = problem(b, kind, m ? m->ns : NULL, m ? m->name : NULL, probs->v[i].field,
-			      probs->v[i].message);
+		              probs->v[i].message);
 	lp_problems_free(probs);
 	memset(probs, 0, sizeof(*probs));
 	return err;
@@ -52,7 +52,8 @@ static int cmp_str(const void *a, const void *b)
 static int yaml_name(const char *n)
 {
 	size_t l = strlen(n);
-	return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) || (l > 4 && strcmp(n + l - 4, ".yml") == 0);
+	return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
+	       (l > 4 && strcmp(n + l - 4, ".yml") == 0);
 }
 
 /* Appends path (a file) or the YAML files under it (a directory) to *list. */
@@ -184,7 +185,7 @@ static lp_err add_doc(struct lp_render_bundle *b, const json_t *root, const char
 }
 
 lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *paths, size_t n,
-			     const char *control_ns)
+                             const char *control_ns)
 {
 	char **files = NULL;
 	size_t nf = 0, cf = 0;
@@ -202,7 +203,8 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 		} else if (lerr != LP_OK) {
 			struct lp_buf m;
 			lp_buf_init(&m, 0);
-			err = lp_buf_addf(&m, "%s: %s", files[i], docs.error ? docs.error : lp_strerror(lerr));
+			err = lp_buf_addf(&m, "%s: %s", files[i],
+			                  docs.error ? docs.error : lp_strerror(lerr));
 			if (!err)
 				err = problem(b, "File", NULL, files[i], "", lp_buf_str(&m));
 			lp_buf_free(&m);
@@ -233,8 +235,10 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 		int parsed_ok = 1;
 		for (size_t k = 0; k < b->n_problems; k++)
 			if (!strcmp(b->problems[k].kind, "LogOutput") &&
-			    !strcmp(b->problems[k].ns, b->outputs[i]->meta.ns ? b->outputs[i]->meta.ns : "") &&
-			    !strcmp(b->problems[k].name, b->outputs[i]->meta.name ? b->outputs[i]->meta.name : ""))
+			    !strcmp(b->problems[k].ns,
+			            b->outputs[i]->meta.ns ? b->outputs[i]->meta.ns : "") &&
+			    !strcmp(b->problems[k].name,
+			            b->outputs[i]->meta.name ? b->outputs[i]->meta.name : ""))
 				parsed_ok = 0;
 		if (lp_output_validate(b->outputs[i], &w, &probs) == LP_OK && parsed_ok)
 			b->output_ok[i] = 1;
@@ -245,8 +249,10 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 		int parsed_ok = 1;
 		for (size_t k = 0; k < b->n_problems; k++)
 			if (!strcmp(b->problems[k].kind, "LogPipeline") &&
-			    !strcmp(b->problems[k].ns, b->pipelines[i]->meta.ns ? b->pipelines[i]->meta.ns : "") &&
-			    !strcmp(b->problems[k].name, b->pipelines[i]->meta.name ? b->pipelines[i]->meta.name : ""))
+			    !strcmp(b->problems[k].ns,
+			            b->pipelines[i]->meta.ns ? b->pipelines[i]->meta.ns : "") &&
+			    !strcmp(b->problems[k].name,
+			            b->pipelines[i]->meta.name ? b->pipelines[i]->meta.name : ""))
 				parsed_ok = 0;
 		if (lp_pipeline_validate(b->pipelines[i], &w, &probs) == LP_OK && parsed_ok)
 			b->pipeline_ok[i] = 1;
@@ -260,7 +266,7 @@ fail:
 }
 
 lp_err lp_render_bundle_render(struct lp_rendered *out, const struct lp_render_bundle *b,
-			       const struct lp_render_input *in)
+                               const struct lp_render_input *in)
 {
 	struct lp_render_input ri;
 	const struct lp_pipeline **pl = NULL;

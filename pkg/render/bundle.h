@@ -13,9 +13,9 @@
 struct lp_render_bundle {
 	struct lp_pipeline **pipelines; /* every LogPipeline parsed (owned) */
 	size_t n_pipelines;
-	struct lp_output **outputs;     /* every LogOutput parsed (owned) */
+	struct lp_output **outputs; /* every LogOutput parsed (owned) */
 	size_t n_outputs;
-	unsigned char *pipeline_ok;     /* per pipeline: passed parse + validate */
+	unsigned char *pipeline_ok; /* per pipeline: passed parse + validate */
 	unsigned char *output_ok;
 	struct lp_render_problem *problems; /* load, parse and validation problems */
 	size_t n_problems;
@@ -26,12 +26,12 @@ struct lp_render_bundle {
  * lp_render_bundle_free) — unreadable files and bad YAML are problems, not
  * errors. LP_ERR_NOMEM on allocation failure (b is then freed). */
 LP_WUR lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *paths, size_t n,
-				    const char *control_ns);
+                                    const char *control_ns);
 /* Renders the valid resources of b; out->problems lists b's problems first,
  * then the renderer's. Same contract as lp_render(). in may be NULL (defaults);
  * its pipelines/outputs members are ignored. */
 LP_WUR lp_err lp_render_bundle_render(struct lp_rendered *out, const struct lp_render_bundle *b,
-				      const struct lp_render_input *in);
+                                      const struct lp_render_input *in);
 void lp_render_bundle_free(struct lp_render_bundle *b); /* NULL-safe */
 
 /* Writes the Markdown table of every CRD field and the Fluent Bit / Fluentd

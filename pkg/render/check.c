@@ -42,7 +42,9 @@ static int str_ok(struct chk *k, const char *field, const char *s)
 		return 0;
 	}
 	if (strstr(s, "${")) {
-		bad(k, field, "value must not contain \"${\" (Fluent Bit would expand it from the environment)");
+		bad(k, field,
+		    "value must not contain \"${\" (Fluent Bit would expand it from the "
+		    "environment)");
 		return 0;
 	}
 	return 1;
@@ -56,8 +58,10 @@ static int token_ok(struct chk *k, const char *field, const char *s, const char 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p <= 0x20 || *p == 0x7f || (extra_forbidden && strchr(extra_forbidden, *p))) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "value must not contain whitespace, control characters%s%s",
-				 extra_forbidden ? " or any of " : "", extra_forbidden ? extra_forbidden : "");
+			snprintf(msg, sizeof(msg),
+			         "value must not contain whitespace, control characters%s%s",
+			         extra_forbidden ? " or any of " : "",
+			         extra_forbidden ? extra_forbidden : "");
 			bad(k, field, msg);
 			return 0;
 		}
@@ -80,8 +84,9 @@ static void field_path(struct chk *k, const char *field, const char *path)
 	if (!str_ok(k, field, path))
 		return;
 	if (!lp_render_field_ok(path))
-		bad(k, field, "must be a record key path: parts of letters, digits, '_', '-', '@', '/' "
-			      "joined by '.'");
+		bad(k, field,
+		    "must be a record key path: parts of letters, digits, '_', '-', '@', '/' "
+		    "joined by '.'");
 }
 
 static void tls_check(struct chk *k, const char *field, const struct lp_tls *t)
@@ -143,10 +148,10 @@ static void delivery_check(struct chk *k, const struct lp_delivery *d)
 	uint64_t b;
 
 	if (d->buffer_limit && (!str_ok(k, "spec.delivery.bufferLimit", d->buffer_limit) ||
-				!lp_render_size(d->buffer_limit, &b)))
+	                        !lp_render_size(d->buffer_limit, &b)))
 		bad(k, "spec.delivery.bufferLimit", "must be a size such as 512M, 1G or 1Gi");
 	if (d->mem_buf_limit && (!str_ok(k, "spec.delivery.memBufLimit", d->mem_buf_limit) ||
-				 !lp_render_size(d->mem_buf_limit, &b)))
+	                         !lp_render_size(d->mem_buf_limit, &b)))
 		bad(k, "spec.delivery.memBufLimit", "must be a size such as 5M or 64Mi");
 	if (d->retry_limit < 0 || d->retry_limit > 100)
 		bad(k, "spec.delivery.retryLimit", "must be between 1 and 100");
@@ -165,21 +170,24 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 		if (need(&k, "spec.aws.region", o->aws.region))
 			token_ok(&k, "spec.aws.region", o->aws.region, NULL);
 		token_ok(&k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn, NULL);
-		token_ok(&k, "spec.aws.credentials.externalId", o->aws.credentials.external_id, NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.name", o->aws.credentials.secret_name, NULL);
+		token_ok(&k, "spec.aws.credentials.externalId", o->aws.credentials.external_id,
+		         NULL);
+		token_ok(&k, "spec.aws.credentials.secretRef.name", o->aws.credentials.secret_name,
+		         NULL);
 		token_ok(&k, "spec.aws.credentials.secretRef.accessKeyIdKey",
-			 o->aws.credentials.access_key_id_key, NULL);
+		         o->aws.credentials.access_key_id_key, NULL);
 		token_ok(&k, "spec.aws.credentials.secretRef.secretAccessKeyKey",
-			 o->aws.credentials.secret_access_key_key, NULL);
+		         o->aws.credentials.secret_access_key_key, NULL);
 		token_ok(&k, "spec.aws.credentials.secretRef.sessionTokenKey",
-			 o->aws.credentials.session_token_key, NULL);
+		         o->aws.credentials.session_token_key, NULL);
 		if (o->aws.endpoint && token_ok(&k, "spec.aws.endpoint", o->aws.endpoint, NULL) &&
 		    o->type != LP_OUT_S3) {
 			int r = split_url(o->aws.endpoint, &oi->endpoint_host, &oi->endpoint_port);
 			if (r < 0)
 				return LP_ERR_NOMEM;
 			if (r == 0)
-				bad(&k, "spec.aws.endpoint", "must be a URL like https://host:port");
+				bad(&k, "spec.aws.endpoint",
+				    "must be a URL like https://host:port");
 		}
 	}
 	switch (o->type) {
@@ -191,7 +199,8 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 		break;
 	case LP_OUT_FIREHOSE:
 		if (need(&k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream))
-			token_ok(&k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream, NULL);
+			token_ok(&k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream,
+			         NULL);
 		token_ok(&k, "spec.firehose.timeKey", o->u.firehose.time_key, NULL);
 		break;
 	case LP_OUT_S3:
@@ -201,7 +210,8 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 		if (o->u.s3.total_file_size && !lp_render_size(o->u.s3.total_file_size, &b))
 			bad(&k, "spec.s3.totalFileSize", "must be a size such as 64M or 1G");
 		if (o->u.s3.upload_timeout && !lp_render_duration(o->u.s3.upload_timeout, &secs))
-			bad(&k, "spec.s3.uploadTimeout", "must be a duration such as 30s, 10m or 1h");
+			bad(&k, "spec.s3.uploadTimeout",
+			    "must be a duration such as 30s, 10m or 1h");
 		if (o->u.s3.compression && strcmp(o->u.s3.compression, "gzip") != 0 &&
 		    strcmp(o->u.s3.compression, "none") != 0)
 			bad(&k, "spec.s3.compression", "must be gzip or none");
@@ -211,7 +221,7 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 		if (need(&k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group))
 			token_ok(&k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group, NULL);
 		token_ok(&k, "spec.cloudwatch.logStreamPrefix", o->u.cloudwatch.log_stream_prefix,
-			 NULL);
+		         NULL);
 		break;
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH:
@@ -241,7 +251,8 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 			for (const char *p = key; good && *p; p++)
 				good = isalnum((unsigned char)*p) || *p == '_';
 			if (!good)
-				bad(&k, "spec.loki.labels", "label names must match [A-Za-z_][A-Za-z0-9_]*");
+				bad(&k, "spec.loki.labels",
+				    "label names must match [A-Za-z_][A-Za-z0-9_]*");
 			token_ok(&k, "spec.loki.labels", o->u.loki.labels[i].value, ",=\"'$");
 		}
 		token_ok(&k, "spec.loki.tenantId", o->u.loki.tenant_id, NULL);
@@ -258,14 +269,19 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 			if (need(&k, "spec.http.headers[].name", h->name))
 				token_ok(&k, "spec.http.headers[].name", h->name, ":");
 			if (h->value_from.name) {
-				token_ok(&k, "spec.http.headers[].valueFrom.name", h->value_from.name, NULL);
-				token_ok(&k, "spec.http.headers[].valueFrom.key", h->value_from.key, NULL);
+				token_ok(&k, "spec.http.headers[].valueFrom.name",
+				         h->value_from.name, NULL);
+				token_ok(&k, "spec.http.headers[].valueFrom.key", h->value_from.key,
+				         NULL);
 			} else if (h->value) {
 				if (str_ok(&k, "spec.http.headers[].value", h->value))
-					for (const unsigned char *p = (const unsigned char *)h->value; *p; p++)
+					for (const unsigned char *p =
+					         (const unsigned char *)h->value;
+					     *p; p++)
 						if (*p < 0x20 || *p == 0x7f) {
 							bad(&k, "spec.http.headers[].value",
-							    "value must not contain control characters");
+							    "value must not contain control "
+							    "characters");
 							break;
 						}
 			}
@@ -327,9 +343,9 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		strlist_tokens(&k, "spec.input.application.namespaces.include", &p->app.ns_include);
 		strlist_tokens(&k, "spec.input.application.namespaces.exclude", &p->app.ns_exclude);
 		strlist_tokens(&k, "spec.input.application.containers.include",
-			       &p->app.container_include);
+		               &p->app.container_include);
 		strlist_tokens(&k, "spec.input.application.containers.exclude",
-			       &p->app.container_exclude);
+		               &p->app.container_exclude);
 		for (size_t i = 0; i < p->app.n_pod_labels; i++) {
 			const char *key = p->app.pod_labels[i].key;
 			int good = key && *key && strlen(key) <= 317;
@@ -342,14 +358,16 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		}
 	}
 	if (p->system && !control)
-		bad(&k, "spec.input.system", "only pipelines in the control namespace may read system logs");
+		bad(&k, "spec.input.system",
+		    "only pipelines in the control namespace may read system logs");
 	for (size_t i = 0; i < p->n_files; i++) {
 		const struct lp_in_file *f = &p->files[i];
 		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].name");
 		if (need(&k, field, f->name)) {
 			int good = 1;
 			for (const char *q = f->name; *q; q++)
-				good &= islower((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '-';
+				good &= islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
+				        *q == '-';
 			if (!good || strlen(f->name) > 63)
 				bad(&k, field, "must be a DNS label (a-z, 0-9, '-', at most 63)");
 		}
@@ -358,20 +376,23 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 			if (f->path[0] != '/')
 				bad(&k, field, "must be an absolute path");
 			else if (strncmp(f->path, "/var/log/containers/", 20) == 0 ||
-				 strncmp(f->path, "/var/log/pods/", 14) == 0)
+			         strncmp(f->path, "/var/log/pods/", 14) == 0)
 				bad(&k, field, "container logs are read by input.application");
 		}
-		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].metadataRegex");
+		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i,
+		                    "].metadataRegex");
 		if (f->metadata_regex && str_ok(&k, field, f->metadata_regex) &&
 		    (!strstr(f->metadata_regex, "(?<namespace_name>") ||
 		     !strstr(f->metadata_regex, "(?<pod_name>") ||
 		     !strstr(f->metadata_regex, "(?<container_name>")))
-			bad(&k, field, "needs the named groups namespace_name, pod_name and "
-				       "container_name");
+			bad(&k, field,
+			    "needs the named groups namespace_name, pod_name and "
+			    "container_name");
 	}
-	if (p->http.enabled && (p->http.port < 0 || p->http.port > 65535 ||
-				p->http.port == LP_RENDER_HTTP_PORT))
-		bad(&k, "spec.input.http.port", "must be a free port between 1 and 65535 (not 2020)");
+	if (p->http.enabled &&
+	    (p->http.port < 0 || p->http.port > 65535 || p->http.port == LP_RENDER_HTTP_PORT))
+		bad(&k, "spec.input.http.port",
+		    "must be a free port between 1 and 65535 (not 2020)");
 	if (p->multiline.present) {
 		int start = 0;
 		for (size_t i = 0; i < p->multiline.n_rules; i++) {
@@ -385,7 +406,8 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 				start = 1;
 		}
 		if (p->multiline.n_rules > 0 && !start)
-			bad(&k, "spec.multiline.rules", "a rule with state start_state is required");
+			bad(&k, "spec.multiline.rules",
+			    "a rule with state start_state is required");
 		if (!p->multiline.builtin && p->multiline.n_rules == 0)
 			bad(&k, "spec.multiline", "name built-in parsers or give rules");
 	}
@@ -393,7 +415,8 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		field_path(&k, "spec.parse.key", p->parse.key);
 		if (p->parse.key && strchr(p->parse.key, '.'))
 			bad(&k, "spec.parse.key", "must be a top-level key");
-		if (p->parse.format == LP_PARSE_REGEX && need(&k, "spec.parse.regex", p->parse.regex))
+		if (p->parse.format == LP_PARSE_REGEX &&
+		    need(&k, "spec.parse.regex", p->parse.regex))
 			str_ok(&k, "spec.parse.regex", p->parse.regex);
 		token_ok(&k, "spec.parse.timeKey", p->parse.time_key, NULL);
 		str_ok(&k, "spec.parse.timeFormat", p->parse.time_format);
@@ -442,7 +465,8 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 				bad(&k, field, "throttle.window must be positive");
 			if (t->u.throttle.interval &&
 			    !lp_render_duration(t->u.throttle.interval, &secs))
-				bad(&k, field, "throttle.interval must be a duration such as 1s or 1m");
+				bad(&k, field,
+				    "throttle.interval must be a duration such as 1s or 1m");
 			break;
 		case LP_TR_DETECT_LEVEL:
 			if (t->u.detect_level.source_key)

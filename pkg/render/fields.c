@@ -6,137 +6,164 @@
 #define O "LogOutput"
 
 static const struct lp_render_field fields[] = {
-	{P, "spec.input.application", "tail", "path,exclude_path,multiline.parser,tag,tag_regex,db",
-	 NULL, "one shared tail of /var/log/containers/*.log (kube-system excluded), CRI lines joined, "
-	       "tag kube.<namespace>.<pod>.<container> from the file name"},
-	{P, "spec.input.application (per pipeline copy)", "rewrite_tag", "match,match_regex,rule,emitter_name",
-	 NULL, "copies the selected records to p.<hash>.<tag> (a.<hash> via the aggregator); the "
-	       "pipeline's filters and outputs match only that prefix"},
-	{P, "spec.input.application.namespaces.include / exclude", "rewrite_tag", "match_regex", NULL,
-	 "tag regex on the namespace part (control namespace only; other namespaces see only their own)"},
-	{P, "spec.input.application.containers.include / exclude", "rewrite_tag", "match_regex", NULL,
-	 "tag regex on the container part"},
-	{P, "spec.input.application.podLabels", "grep", "regex,logical_op", NULL,
-	 "$kubernetes['labels']['KEY'] ^VALUE$, all must match (logical_op and)"},
-	{P, "spec.input.system", "tail", "path,tag,tag_regex,db", NULL,
-	 "shared tail of kube-system container logs, tag system.kube.<ns>.<pod>.<container>"},
-	{P, "spec.input.system (node)", "systemd", "tag,systemd_filter,systemd_filter_type,read_from_tail,db",
-	 NULL, "kubelet and containerd journal, tag system.node.journal"},
-	{P, "spec.input.files[].path", "tail", "path,db,skip_long_lines", NULL,
-	 "one tail per file entry, tag p.<hash>.file.<name>"},
-	{P, "spec.input.files[].metadataRegex", "tail", "tag_regex,tag", NULL,
-	 "named groups namespace_name, pod_name, container_name go into the tag; a file the regex does "
-	 "not match is not read"},
-	{P, "spec.input.files[].metadataRegex (metadata)", "kubernetes", "kube_tag_prefix,regex_parser", NULL,
-	 "kubernetes metadata for those files"},
-	{P, "spec.input.http.port", "http", "listen,port,tag", NULL,
-	 "tag p.<hash>.http; post to / (a request path sets the tag in Fluent Bit, so a Lua "
-	 "processor drops records tagged anything else: no client can post into another "
-	 "pipeline)"},
-	{P, "spec.kubernetes.enabled", "kubernetes", "match,kube_tag_prefix,regex_parser,use_kubelet,kubelet_host,kubelet_port",
-	 NULL, "one shared filter per source (kube.*, system.kube.*), pod metadata from the kubelet; "
-	       "off: the pipeline's copy drops the kubernetes key (modify remove)"},
-	{P, "spec.kubernetes.labels", "kubernetes", "labels", NULL,
-	 "on when any pipeline asks; a pipeline that did not ask gets them removed (lua, logplane.lua)"},
-	{P, "spec.kubernetes.annotations", "kubernetes", "annotations", NULL, "as labels"},
-	{P, "spec.multiline.parsers (java, python, go)", "multiline",
-	 "multiline.parser,multiline.key_content,buffer,flush_ms,emitter_name", NULL,
-	 "the pipeline's first filter (with buffer on, earlier filters would run twice)"},
-	{P, "spec.multiline.parsers (cri, docker)", "tail", "multiline.parser", NULL,
-	 "on the pipeline's files inputs (container logs always use cri)"},
-	{P, "spec.multiline.rules[]", "multiline_parser", "name,type,flush_timeout,rules", NULL,
-	 "a regex multiline parser lp-<hash>-ml, rules {state, regex: /RE/, next_state}"},
-	{P, "spec.multiline.flushTimeoutMs", "multiline", "flush_ms", NULL, "also flush_timeout of the custom parser"},
-	{P, "spec.parse.format", "parser", "format,regex", NULL, "parser lp-<hash>-parse: json, logfmt or regex (named groups)"},
-	{P, "spec.parse.key", "parser", NULL, NULL, "filter parser key_name (default log)"},
-	{P, "spec.parse (filter)", "parser", "key_name,parser,reserve_data,preserve_key", NULL,
-	 "the parser filter; reserve_data on keeps the other keys"},
-	{P, "spec.parse.timeKey / timeFormat", "parser", "time_key,time_format,time_keep", NULL, NULL},
-	{P, "spec.parse.keepOriginal", "parser", "preserve_key", NULL, NULL},
-	{P, "spec.transforms[].flatten.separator", "lua", "script,call,enable_flb_null", NULL,
-	 "a function of the shared script logplane.lua walks the record recursively; nulls kept"},
-	{P, "spec.transforms[].dropFields", "modify", "remove", NULL, NULL},
-	{P, "spec.transforms[].keepFields", "record_modifier", "allowlist_key", NULL, NULL},
-	{P, "spec.transforms[].renameFields", "modify", "rename", NULL, "order kept"},
-	{P, "spec.transforms[].addFields", "modify", "add,set", NULL,
-	 "set with overwrite; values with spaces or quotes go through a lua filter with inline code "
-	 "(every byte of the value escaped) instead"},
-	{P, "spec.transforms[].addFields (quoted values)", "lua", "call,code", NULL, NULL},
-	{P, "spec.transforms[].grep.include", "grep", "regex,logical_op", NULL, "logical_op and"},
-	{P, "spec.transforms[].grep.exclude", "grep", "exclude,logical_op", NULL, "logical_op or"},
-	{P, "spec.transforms[].throttle", "throttle", "rate,window,interval,print_status", NULL,
-	 "one limit for the whole pipeline"},
-	{P, "spec.transforms[].throttle.perPod", "lua", "script,call", NULL,
-	 "a token bucket per namespace/pod in logplane.lua (rate per interval, burst rate x window)"},
-	{P, "spec.transforms[].detectLevel", "lua", "script,call", NULL,
-	 "\"level\":\"x\", level=x or an upper-case level word in the source key, lower-cased into the "
-	 "target key"},
-	{P, "spec.routes[].outputRef", "rewrite_tag", NULL, "<match a.<hash>.**> @type copy",
-	 "without match: the output's match_regex lists the pipeline"},
-	{P, "spec.routes[].match (in / regex)", "rewrite_tag", "rule,emitter_name,emitter_storage.type,emitter_mem_buf_limit",
-	 "<match o.<hash>.**>", "a copy tagged o.<output hash>.<tag> (4th field true) for the output"},
-	{P, "spec.aggregator.enabled", "forward", "host,port,shared_key,self_hostname,require_ack_response,compress",
-	 "<source> @type forward", "the pipeline's records go to the aggregator (tags a.<hash>.*)"},
-	{P, "spec.aggregator.engine", NULL, NULL, "fluent.conf", "fluentbit (default) or fluentd for the aggregator"},
-	{O, "spec.delivery.mode atLeastOnce", "tail", "storage.type,storage.pause_on_chunks_overlimit,mem_buf_limit",
-	 "<buffer> @type file, overflow_action block", "filesystem buffers on the inputs feeding the output"},
-	{O, "spec.delivery.mode atMostOnce", "tail", "storage.type,mem_buf_limit", "<buffer> @type memory, drop_oldest_chunk",
-	 "memory only; retry_limit 1 unless set"},
-	{O, "spec.delivery.retryLimit", "http", "retry_limit", "retry_max_times", "every output type"},
-	{O, "spec.delivery.bufferLimit", "http", "storage.total_limit_size", "total_limit_size", "every output type"},
-	{O, "spec.delivery.memBufLimit", "tail", "mem_buf_limit", NULL, "largest of a pipeline's outputs"},
-	{O, "spec.aws.region", "kinesis_streams", "region", "region / s3_region", "all AWS types"},
-	{O, "spec.aws.endpoint", "kinesis_streams", "endpoint,port", "endpoint / s3_endpoint",
-	 "kinesis, firehose, cloudwatch: host in endpoint, port in port (always TLS); s3: the URL"},
-	{O, "spec.aws.credentials.roleArn / externalId", "kinesis_streams", "role_arn,external_id", NULL, NULL},
-	{O, "spec.aws.credentials.secretRef", NULL, NULL, NULL,
-	 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the Secret: one set per "
-	 "shipper"},
-	{O, "spec.kinesis.stream", "kinesis_streams", "stream", "stream_name", NULL},
-	{O, "spec.kinesis.timeKey", "kinesis_streams", "time_key", NULL, NULL},
-	{O, "spec.kinesis.partitionKey", NULL, NULL, NULL, "not supported by kinesis_streams 5.1.1 (random keys)"},
-	{O, "spec.firehose.deliveryStream", "kinesis_firehose", "delivery_stream,region,endpoint", "delivery_stream_name", NULL},
-	{O, "spec.s3.bucket", "s3", "bucket,region,endpoint", "s3_bucket", NULL},
-	{O, "spec.s3.keyFormat", "s3", "s3_key_format", "path", NULL},
-	{O, "spec.s3.totalFileSize", "s3", "total_file_size", NULL, NULL},
-	{O, "spec.s3.uploadTimeout", "s3", "upload_timeout", NULL, NULL},
-	{O, "spec.s3.compression", "s3", "compression", "store_as", NULL},
-	{O, "spec.s3.storageClass", "s3", "storage_class", NULL, NULL},
-	{O, "spec.s3 (buffer)", "s3", "store_dir,store_dir_limit_size,use_put_object", NULL,
-	 "store_dir under /var/lib/logplane/s3/<hash>"},
-	{O, "spec.cloudwatch.logGroup", "cloudwatch_logs", "log_group_name,auto_create_group", "log_group_name", NULL},
-	{O, "spec.cloudwatch.logStreamPrefix", "cloudwatch_logs", "log_stream_prefix", "use_tag_as_stream", NULL},
-	{O, "spec.opensearch / elasticsearch.host, port", "opensearch", "host,port", "host, port", "es for elasticsearch"},
-	{O, "spec.opensearch.index", "opensearch", "index,suppress_type_name,replace_dots,trace_error", "index_name", NULL},
-	{O, "spec.opensearch.logstashPrefix", "opensearch", "logstash_format,logstash_prefix", "logstash_prefix", NULL},
-	{O, "spec.opensearch.awsAuth / awsRegion", "opensearch", "aws_auth,aws_region", NULL, NULL},
-	{O, "spec.*.auth.secretRef", "opensearch", "http_user,http_passwd", "user / password",
-	 "${LP_SECRET_...} filled from the Secret (also loki, http)"},
-	{O, "spec.*.tls", "http", "tls,tls.verify,tls.ca_file", "scheme / ssl_verify / ca_file",
-	 "CA from the Secret's ca.crt mounted under /etc/logplane/ca"},
-	{O, "spec.kafka.brokers", "kafka", "brokers", "brokers", NULL},
-	{O, "spec.kafka.topic", "kafka", "topics", "default_topic", NULL},
-	{O, "spec.kafka.format", "kafka", "format", "<format>", NULL},
-	{O, "spec.loki.host, port", "loki", "host,port", "url", NULL},
-	{O, "spec.loki.labels", "loki", "labels,line_format", "extra_labels", "job=logplane plus the static labels"},
-	{O, "spec.loki.tenantId", "loki", "tenant_id", "tenant", NULL},
-	{O, "spec.http.host, port, uri", "http", "host,port,uri", "endpoint", NULL},
-	{O, "spec.http.format", "http", "format", "<format>", NULL},
-	{O, "spec.http.headers[]", "http", "header", "headers", "valueFrom: ${LP_SECRET_...}"},
-	{O, "spec.slack.webhookSecretRef", "slack", "webhook", "webhook_url", "${LP_SECRET_...}"},
-	{O, "spec.forward.host, port", "forward", "host,port", "<server>", NULL},
-	{O, "spec.forward.sharedKey", "forward", "shared_key,self_hostname", "<security> shared_key", NULL},
-	{O, "spec.forward (delivery)", "forward", "require_ack_response", NULL, "on with atLeastOnce"},
-	{O, "spec.stdout.format", "stdout", "format", "@type stdout", NULL},
-	{O, "spec.livetail", "websocket", "host,port,uri,format", "@type http",
-	 "to the operator's live-tail hub /ingest/<ns>/<name>, every record copied"},
-	{O, "spec.livetail.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
-	 "on the output's copies"},
-	{NULL, "(service)", "service",
-	 "flush,log_level,http_server,http_listen,http_port,health_check,hc_errors_count,hc_retry_failure_count,"
-	 "hc_period,hot_reload,storage.path,storage.sync,storage.max_chunks_up,storage.backlog.mem_limit,"
-	 "storage.metrics,scheduler.base,scheduler.cap",
-	 NULL, "fixed: health on :2020 /api/v1/health, metrics /api/v2/metrics/prometheus, hot reload"},
+    {P, "spec.input.application", "tail", "path,exclude_path,multiline.parser,tag,tag_regex,db",
+     NULL,
+     "one shared tail of /var/log/containers/*.log (kube-system excluded), CRI lines joined, "
+     "tag kube.<namespace>.<pod>.<container> from the file name"},
+    {P, "spec.input.application (per pipeline copy)", "rewrite_tag",
+     "match,match_regex,rule,emitter_name", NULL,
+     "copies the selected records to p.<hash>.<tag> (a.<hash> via the aggregator); the "
+     "pipeline's filters and outputs match only that prefix"},
+    {P, "spec.input.application.namespaces.include / exclude", "rewrite_tag", "match_regex", NULL,
+     "tag regex on the namespace part (control namespace only; other namespaces see only their "
+     "own)"},
+    {P, "spec.input.application.containers.include / exclude", "rewrite_tag", "match_regex", NULL,
+     "tag regex on the container part"},
+    {P, "spec.input.application.podLabels", "grep", "regex,logical_op", NULL,
+     "$kubernetes['labels']['KEY'] ^VALUE$, all must match (logical_op and)"},
+    {P, "spec.input.system", "tail", "path,tag,tag_regex,db", NULL,
+     "shared tail of kube-system container logs, tag system.kube.<ns>.<pod>.<container>"},
+    {P, "spec.input.system (node)", "systemd",
+     "tag,systemd_filter,systemd_filter_type,read_from_tail,db", NULL,
+     "kubelet and containerd journal, tag system.node.journal"},
+    {P, "spec.input.files[].path", "tail", "path,db,skip_long_lines", NULL,
+     "one tail per file entry, tag p.<hash>.file.<name>"},
+    {P, "spec.input.files[].metadataRegex", "tail", "tag_regex,tag", NULL,
+     "named groups namespace_name, pod_name, container_name go into the tag; a file the regex does "
+     "not match is not read"},
+    {P, "spec.input.files[].metadataRegex (metadata)", "kubernetes", "kube_tag_prefix,regex_parser",
+     NULL, "kubernetes metadata for those files"},
+    {P, "spec.input.http.port", "http", "listen,port,tag", NULL,
+     "tag p.<hash>.http; post to / (a request path sets the tag in Fluent Bit, so a Lua "
+     "processor drops records tagged anything else: no client can post into another "
+     "pipeline)"},
+    {P, "spec.kubernetes.enabled", "kubernetes",
+     "match,kube_tag_prefix,regex_parser,use_kubelet,kubelet_host,kubelet_port", NULL,
+     "one shared filter per source (kube.*, system.kube.*), pod metadata from the kubelet; "
+     "off: the pipeline's copy drops the kubernetes key (modify remove)"},
+    {P, "spec.kubernetes.labels", "kubernetes", "labels", NULL,
+     "on when any pipeline asks; a pipeline that did not ask gets them removed (lua, "
+     "logplane.lua)"},
+    {P, "spec.kubernetes.annotations", "kubernetes", "annotations", NULL, "as labels"},
+    {P, "spec.multiline.parsers (java, python, go)", "multiline",
+     "multiline.parser,multiline.key_content,buffer,flush_ms,emitter_name", NULL,
+     "the pipeline's first filter (with buffer on, earlier filters would run twice)"},
+    {P, "spec.multiline.parsers (cri, docker)", "tail", "multiline.parser", NULL,
+     "on the pipeline's files inputs (container logs always use cri)"},
+    {P, "spec.multiline.rules[]", "multiline_parser", "name,type,flush_timeout,rules", NULL,
+     "a regex multiline parser lp-<hash>-ml, rules {state, regex: /RE/, next_state}"},
+    {P, "spec.multiline.flushTimeoutMs", "multiline", "flush_ms", NULL,
+     "also flush_timeout of the custom parser"},
+    {P, "spec.parse.format", "parser", "format,regex", NULL,
+     "parser lp-<hash>-parse: json, logfmt or regex (named groups)"},
+    {P, "spec.parse.key", "parser", NULL, NULL, "filter parser key_name (default log)"},
+    {P, "spec.parse (filter)", "parser", "key_name,parser,reserve_data,preserve_key", NULL,
+     "the parser filter; reserve_data on keeps the other keys"},
+    {P, "spec.parse.timeKey / timeFormat", "parser", "time_key,time_format,time_keep", NULL, NULL},
+    {P, "spec.parse.keepOriginal", "parser", "preserve_key", NULL, NULL},
+    {P, "spec.transforms[].flatten.separator", "lua", "script,call,enable_flb_null", NULL,
+     "a function of the shared script logplane.lua walks the record recursively; nulls kept"},
+    {P, "spec.transforms[].dropFields", "modify", "remove", NULL, NULL},
+    {P, "spec.transforms[].keepFields", "record_modifier", "allowlist_key", NULL, NULL},
+    {P, "spec.transforms[].renameFields", "modify", "rename", NULL, "order kept"},
+    {P, "spec.transforms[].addFields", "modify", "add,set", NULL,
+     "set with overwrite; values with spaces or quotes go through a lua filter with inline code "
+     "(every byte of the value escaped) instead"},
+    {P, "spec.transforms[].addFields (quoted values)", "lua", "call,code", NULL, NULL},
+    {P, "spec.transforms[].grep.include", "grep", "regex,logical_op", NULL, "logical_op and"},
+    {P, "spec.transforms[].grep.exclude", "grep", "exclude,logical_op", NULL, "logical_op or"},
+    {P, "spec.transforms[].throttle", "throttle", "rate,window,interval,print_status", NULL,
+     "one limit for the whole pipeline"},
+    {P, "spec.transforms[].throttle.perPod", "lua", "script,call", NULL,
+     "a token bucket per namespace/pod in logplane.lua (rate per interval, burst rate x window)"},
+    {P, "spec.transforms[].detectLevel", "lua", "script,call", NULL,
+     "\"level\":\"x\", level=x or an upper-case level word in the source key, lower-cased into the "
+     "target key"},
+    {P, "spec.routes[].outputRef", "rewrite_tag", NULL, "<match a.<hash>.**> @type copy",
+     "without match: the output's match_regex lists the pipeline"},
+    {P, "spec.routes[].match (in / regex)", "rewrite_tag",
+     "rule,emitter_name,emitter_storage.type,emitter_mem_buf_limit", "<match o.<hash>.**>",
+     "a copy tagged o.<output hash>.<tag> (4th field true) for the output"},
+    {P, "spec.aggregator.enabled", "forward",
+     "host,port,shared_key,self_hostname,require_ack_response,compress", "<source> @type forward",
+     "the pipeline's records go to the aggregator (tags a.<hash>.*)"},
+    {P, "spec.aggregator.engine", NULL, NULL, "fluent.conf",
+     "fluentbit (default) or fluentd for the aggregator"},
+    {O, "spec.delivery.mode atLeastOnce", "tail",
+     "storage.type,storage.pause_on_chunks_overlimit,mem_buf_limit",
+     "<buffer> @type file, overflow_action block",
+     "filesystem buffers on the inputs feeding the output"},
+    {O, "spec.delivery.mode atMostOnce", "tail", "storage.type,mem_buf_limit",
+     "<buffer> @type memory, drop_oldest_chunk", "memory only; retry_limit 1 unless set"},
+    {O, "spec.delivery.retryLimit", "http", "retry_limit", "retry_max_times", "every output type"},
+    {O, "spec.delivery.bufferLimit", "http", "storage.total_limit_size", "total_limit_size",
+     "every output type"},
+    {O, "spec.delivery.memBufLimit", "tail", "mem_buf_limit", NULL,
+     "largest of a pipeline's outputs"},
+    {O, "spec.aws.region", "kinesis_streams", "region", "region / s3_region", "all AWS types"},
+    {O, "spec.aws.endpoint", "kinesis_streams", "endpoint,port", "endpoint / s3_endpoint",
+     "kinesis, firehose, cloudwatch: host in endpoint, port in port (always TLS); s3: the URL"},
+    {O, "spec.aws.credentials.roleArn / externalId", "kinesis_streams", "role_arn,external_id",
+     NULL, NULL},
+    {O, "spec.aws.credentials.secretRef", NULL, NULL, NULL,
+     "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the Secret: one set per "
+     "shipper"},
+    {O, "spec.kinesis.stream", "kinesis_streams", "stream", "stream_name", NULL},
+    {O, "spec.kinesis.timeKey", "kinesis_streams", "time_key", NULL, NULL},
+    {O, "spec.kinesis.partitionKey", NULL, NULL, NULL,
+     "not supported by kinesis_streams 5.1.1 (random keys)"},
+    {O, "spec.firehose.deliveryStream", "kinesis_firehose", "delivery_stream,region,endpoint",
+     "delivery_stream_name", NULL},
+    {O, "spec.s3.bucket", "s3", "bucket,region,endpoint", "s3_bucket", NULL},
+    {O, "spec.s3.keyFormat", "s3", "s3_key_format", "path", NULL},
+    {O, "spec.s3.totalFileSize", "s3", "total_file_size", NULL, NULL},
+    {O, "spec.s3.uploadTimeout", "s3", "upload_timeout", NULL, NULL},
+    {O, "spec.s3.compression", "s3", "compression", "store_as", NULL},
+    {O, "spec.s3.storageClass", "s3", "storage_class", NULL, NULL},
+    {O, "spec.s3 (buffer)", "s3", "store_dir,store_dir_limit_size,use_put_object", NULL,
+     "store_dir under /var/lib/logplane/s3/<hash>"},
+    {O, "spec.cloudwatch.logGroup", "cloudwatch_logs", "log_group_name,auto_create_group",
+     "log_group_name", NULL},
+    {O, "spec.cloudwatch.logStreamPrefix", "cloudwatch_logs", "log_stream_prefix",
+     "use_tag_as_stream", NULL},
+    {O, "spec.opensearch / elasticsearch.host, port", "opensearch", "host,port", "host, port",
+     "es for elasticsearch"},
+    {O, "spec.opensearch.index", "opensearch", "index,suppress_type_name,replace_dots,trace_error",
+     "index_name", NULL},
+    {O, "spec.opensearch.logstashPrefix", "opensearch", "logstash_format,logstash_prefix",
+     "logstash_prefix", NULL},
+    {O, "spec.opensearch.awsAuth / awsRegion", "opensearch", "aws_auth,aws_region", NULL, NULL},
+    {O, "spec.*.auth.secretRef", "opensearch", "http_user,http_passwd", "user / password",
+     "${LP_SECRET_...} filled from the Secret (also loki, http)"},
+    {O, "spec.*.tls", "http", "tls,tls.verify,tls.ca_file", "scheme / ssl_verify / ca_file",
+     "CA from the Secret's ca.crt mounted under /etc/logplane/ca"},
+    {O, "spec.kafka.brokers", "kafka", "brokers", "brokers", NULL},
+    {O, "spec.kafka.topic", "kafka", "topics", "default_topic", NULL},
+    {O, "spec.kafka.format", "kafka", "format", "<format>", NULL},
+    {O, "spec.loki.host, port", "loki", "host,port", "url", NULL},
+    {O, "spec.loki.labels", "loki", "labels,line_format", "extra_labels",
+     "job=logplane plus the static labels"},
+    {O, "spec.loki.tenantId", "loki", "tenant_id", "tenant", NULL},
+    {O, "spec.http.host, port, uri", "http", "host,port,uri", "endpoint", NULL},
+    {O, "spec.http.format", "http", "format", "<format>", NULL},
+    {O, "spec.http.headers[]", "http", "header", "headers", "valueFrom: ${LP_SECRET_...}"},
+    {O, "spec.slack.webhookSecretRef", "slack", "webhook", "webhook_url", "${LP_SECRET_...}"},
+    {O, "spec.forward.host, port", "forward", "host,port", "<server>", NULL},
+    {O, "spec.forward.sharedKey", "forward", "shared_key,self_hostname", "<security> shared_key",
+     NULL},
+    {O, "spec.forward (delivery)", "forward", "require_ack_response", NULL, "on with atLeastOnce"},
+    {O, "spec.stdout.format", "stdout", "format", "@type stdout", NULL},
+    {O, "spec.livetail", "websocket", "host,port,uri,format", "@type http",
+     "to the operator's live-tail hub /ingest/<ns>/<name>, every record copied"},
+    {O, "spec.livetail.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
+     "on the output's copies"},
+    {NULL, "(service)", "service",
+     "flush,log_level,http_server,http_listen,http_port,health_check,hc_errors_count,hc_retry_"
+     "failure_count,"
+     "hc_period,hot_reload,storage.path,storage.sync,storage.max_chunks_up,storage.backlog.mem_"
+     "limit,"
+     "storage.metrics,scheduler.base,scheduler.cap",
+     NULL, "fixed: health on :2020 /api/v1/health, metrics /api/v2/metrics/prometheus, hot reload"},
 };
 
 const struct lp_render_field *lp_render_fields(size_t *n)
@@ -162,32 +189,33 @@ lp_err lp_render_fields_markdown(struct lp_buf *out)
 	const struct lp_render_field *f = lp_render_fields(&n);
 	lp_err err;
 
-	err = lp_buf_adds(out,
-			  "# Fields and the settings they become\n\n"
-			  "Generated by `logplane render --fields-table` from the renderer's own table "
-			  "(pkg/render/fields.c); do not edit by hand. Fluent Bit keys are those of "
-			  "Fluent Bit 5.1.1 and are checked against its property schema by "
-			  "tests/unit/test_render.c.\n\n"
-			  "## How records are routed\n\n"
-			  "- Container logs are read once, by one `tail` input, and tagged "
-			  "`kube.<namespace>.<pod>.<container>` from the file name; kube-system's go to "
-			  "`system.kube.*`, the kubelet/containerd journal to `system.node.journal`.\n"
-			  "- Each LogPipeline gets its own copy of the records it selects (a `rewrite_tag` "
-			  "keyed on the tag, so namespace and container selection cost nothing per "
-			  "record) under `p.<hash>.` (`a.<hash>.` when it ships via the aggregator); all "
-			  "its filters match only that prefix, so two pipelines never see each other's "
-			  "records, and a namespaced pipeline's copy matches only `kube.<its "
-			  "namespace>.*`.\n"
-			  "- A route with a match is a `rewrite_tag` copy to `o.<output hash>.<tag>`; a "
-			  "route without one is listed in the output's `match_regex`. There is one Fluent "
-			  "Bit output per LogOutput.\n"
-			  "- Records of the shared sources that no pipeline copies match no output and are "
-			  "dropped by Fluent Bit's router.\n"
-			  "- Credentials are `${LP_SECRET_...}` variables filled from Secrets; the "
-			  "config never holds them.\n\n"
-			  "## Table\n\n"
-			  "| Kind | Field | Fluent Bit plugin | Fluent Bit keys | Fluentd (aggregator) | Notes |\n"
-			  "|---|---|---|---|---|---|\n");
+	err = lp_buf_adds(
+	    out, "# Fields and the settings they become\n\n"
+	         "Generated by `logplane render --fields-table` from the renderer's own table "
+	         "(pkg/render/fields.c); do not edit by hand. Fluent Bit keys are those of "
+	         "Fluent Bit 5.1.1 and are checked against its property schema by "
+	         "tests/unit/test_render.c.\n\n"
+	         "## How records are routed\n\n"
+	         "- Container logs are read once, by one `tail` input, and tagged "
+	         "`kube.<namespace>.<pod>.<container>` from the file name; kube-system's go to "
+	         "`system.kube.*`, the kubelet/containerd journal to `system.node.journal`.\n"
+	         "- Each LogPipeline gets its own copy of the records it selects (a `rewrite_tag` "
+	         "keyed on the tag, so namespace and container selection cost nothing per "
+	         "record) under `p.<hash>.` (`a.<hash>.` when it ships via the aggregator); all "
+	         "its filters match only that prefix, so two pipelines never see each other's "
+	         "records, and a namespaced pipeline's copy matches only `kube.<its "
+	         "namespace>.*`.\n"
+	         "- A route with a match is a `rewrite_tag` copy to `o.<output hash>.<tag>`; a "
+	         "route without one is listed in the output's `match_regex`. There is one Fluent "
+	         "Bit output per LogOutput.\n"
+	         "- Records of the shared sources that no pipeline copies match no output and are "
+	         "dropped by Fluent Bit's router.\n"
+	         "- Credentials are `${LP_SECRET_...}` variables filled from Secrets; the "
+	         "config never holds them.\n\n"
+	         "## Table\n\n"
+	         "| Kind | Field | Fluent Bit plugin | Fluent Bit keys | Fluentd (aggregator) | "
+	         "Notes |\n"
+	         "|---|---|---|---|---|---|\n");
 	for (size_t i = 0; !err && i < n; i++) {
 		err = lp_buf_adds(out, "| ");
 		if (!err)

@@ -9,7 +9,8 @@
 struct lp_render_field {
 	const char *kind;      /* "LogPipeline" | "LogOutput" */
 	const char *field;     /* CRD path: "spec.s3.totalFileSize" */
-	const char *fb_plugin; /* Fluent Bit plugin ("s3"), "service", "parser", "multiline_parser" or NULL */
+	const char *fb_plugin; /* Fluent Bit plugin ("s3"), "service", "parser", "multiline_parser"
+	                          or NULL */
 	const char *fb_keys;   /* comma-separated keys set on that plugin, or NULL */
 	const char *fluentd;   /* Fluentd (aggregator) setting, or NULL */
 	const char *note;      /* how the value is used */

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define TAG_REGEX                                                                                  \
-	"(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)_"      \
+	"(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)_"       \
 	"(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<container_id>[a-z0-9]{64})\\.log$"
 #define KUBE_TAG_PARSER "lp-kube-tag"
 #define KUBE_TAG_PARSER_REGEX                                                                      \
@@ -32,80 +32,80 @@
 /* Factories of the shared script: every filter instance gets its own Lua
  * state, so per-instance state (the token buckets) stays per filter. */
 static const char LUA_LIB[] =
-	"-- logplane: Lua helpers for the Fluent Bit filters. Generated: do not edit.\n"
-	"local function lp_make_flatten(sep)\n"
-	"  local function walk(out, prefix, t)\n"
-	"    for k, v in pairs(t) do\n"
-	"      local key = k\n"
-	"      if prefix ~= nil then key = prefix .. sep .. tostring(k) end\n"
-	"      if type(v) == \"table\" and next(v) ~= nil and v[1] == nil then\n"
-	"        walk(out, key, v)\n"
-	"      else\n"
-	"        out[key] = v\n"
-	"      end\n"
-	"    end\n"
-	"  end\n"
-	"  return function(tag, ts, record)\n"
-	"    local out = {}\n"
-	"    walk(out, nil, record)\n"
-	"    return 2, ts, out\n"
-	"  end\n"
-	"end\n"
-	"local lp_words = {error = \"error\", err = \"error\", warn = \"warn\", warning = \"warn\",\n"
-	"  info = \"info\", debug = \"debug\", trace = \"trace\", fatal = \"fatal\",\n"
-	"  critical = \"fatal\", crit = \"fatal\", panic = \"fatal\"}\n"
-	"local function lp_make_level(src, dst)\n"
-	"  return function(tag, ts, record)\n"
-	"    if record[dst] ~= nil then return 0, ts, record end\n"
-	"    local s = record[src]\n"
-	"    if type(s) ~= \"string\" then return 0, ts, record end\n"
-	"    local head = string.sub(s, 1, 256)\n"
-	"    local l = string.match(head, '\"level\"%s*:%s*\"(%a+)\"')\n"
-	"      or string.match(head, 'level=\"?(%a+)')\n"
-	"    if l == nil then\n"
-	"      for w in string.gmatch(head, '%u+') do\n"
-	"        if lp_words[string.lower(w)] ~= nil then l = w; break end\n"
-	"      end\n"
-	"    end\n"
-	"    if l == nil then return 0, ts, record end\n"
-	"    record[dst] = lp_words[string.lower(l)] or string.lower(l)\n"
-	"    return 1, ts, record\n"
-	"  end\n"
-	"end\n"
-	"local function lp_make_pod_throttle(rate, interval, burst)\n"
-	"  local buckets, count = {}, 0\n"
-	"  return function(tag, ts, record)\n"
-	"    local pod = tag\n"
-	"    local k = record[\"kubernetes\"]\n"
-	"    if type(k) == \"table\" and k[\"pod_name\"] ~= nil then\n"
-	"      pod = tostring(k[\"namespace_name\"]) .. \"/\" .. tostring(k[\"pod_name\"])\n"
-	"    end\n"
-	"    local now = os.time()\n"
-	"    local b = buckets[pod]\n"
-	"    if b == nil then\n"
-	"      if count >= 10000 then buckets, count = {}, 0 end\n"
-	"      b = {tokens = burst, t = now}\n"
-	"      buckets[pod] = b\n"
-	"      count = count + 1\n"
-	"    end\n"
-	"    if now > b.t then\n"
-	"      b.tokens = math.min(burst, b.tokens + (now - b.t) * rate / interval)\n"
-	"      b.t = now\n"
-	"    end\n"
-	"    if b.tokens < 1 then return -1, ts, record end\n"
-	"    b.tokens = b.tokens - 1\n"
-	"    return 0, ts, record\n"
-	"  end\n"
-	"end\n"
-	"local function lp_make_trim(labels, annotations)\n"
-	"  return function(tag, ts, record)\n"
-	"    local k = record[\"kubernetes\"]\n"
-	"    if type(k) ~= \"table\" then return 0, ts, record end\n"
-	"    if labels then k[\"labels\"] = nil end\n"
-	"    if annotations then k[\"annotations\"] = nil end\n"
-	"    return 1, ts, record\n"
-	"  end\n"
-	"end\n";
+    "-- logplane: Lua helpers for the Fluent Bit filters. Generated: do not edit.\n"
+    "local function lp_make_flatten(sep)\n"
+    "  local function walk(out, prefix, t)\n"
+    "    for k, v in pairs(t) do\n"
+    "      local key = k\n"
+    "      if prefix ~= nil then key = prefix .. sep .. tostring(k) end\n"
+    "      if type(v) == \"table\" and next(v) ~= nil and v[1] == nil then\n"
+    "        walk(out, key, v)\n"
+    "      else\n"
+    "        out[key] = v\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  return function(tag, ts, record)\n"
+    "    local out = {}\n"
+    "    walk(out, nil, record)\n"
+    "    return 2, ts, out\n"
+    "  end\n"
+    "end\n"
+    "local lp_words = {error = \"error\", err = \"error\", warn = \"warn\", warning = \"warn\",\n"
+    "  info = \"info\", debug = \"debug\", trace = \"trace\", fatal = \"fatal\",\n"
+    "  critical = \"fatal\", crit = \"fatal\", panic = \"fatal\"}\n"
+    "local function lp_make_level(src, dst)\n"
+    "  return function(tag, ts, record)\n"
+    "    if record[dst] ~= nil then return 0, ts, record end\n"
+    "    local s = record[src]\n"
+    "    if type(s) ~= \"string\" then return 0, ts, record end\n"
+    "    local head = string.sub(s, 1, 256)\n"
+    "    local l = string.match(head, '\"level\"%s*:%s*\"(%a+)\"')\n"
+    "      or string.match(head, 'level=\"?(%a+)')\n"
+    "    if l == nil then\n"
+    "      for w in string.gmatch(head, '%u+') do\n"
+    "        if lp_words[string.lower(w)] ~= nil then l = w; break end\n"
+    "      end\n"
+    "    end\n"
+    "    if l == nil then return 0, ts, record end\n"
+    "    record[dst] = lp_words[string.lower(l)] or string.lower(l)\n"
+    "    return 1, ts, record\n"
+    "  end\n"
+    "end\n"
+    "local function lp_make_pod_throttle(rate, interval, burst)\n"
+    "  local buckets, count = {}, 0\n"
+    "  return function(tag, ts, record)\n"
+    "    local pod = tag\n"
+    "    local k = record[\"kubernetes\"]\n"
+    "    if type(k) == \"table\" and k[\"pod_name\"] ~= nil then\n"
+    "      pod = tostring(k[\"namespace_name\"]) .. \"/\" .. tostring(k[\"pod_name\"])\n"
+    "    end\n"
+    "    local now = os.time()\n"
+    "    local b = buckets[pod]\n"
+    "    if b == nil then\n"
+    "      if count >= 10000 then buckets, count = {}, 0 end\n"
+    "      b = {tokens = burst, t = now}\n"
+    "      buckets[pod] = b\n"
+    "      count = count + 1\n"
+    "    end\n"
+    "    if now > b.t then\n"
+    "      b.tokens = math.min(burst, b.tokens + (now - b.t) * rate / interval)\n"
+    "      b.t = now\n"
+    "    end\n"
+    "    if b.tokens < 1 then return -1, ts, record end\n"
+    "    b.tokens = b.tokens - 1\n"
+    "    return 0, ts, record\n"
+    "  end\n"
+    "end\n"
+    "local function lp_make_trim(labels, annotations)\n"
+    "  return function(tag, ts, record)\n"
+    "    local k = record[\"kubernetes\"]\n"
+    "    if type(k) ~= \"table\" then return 0, ts, record end\n"
+    "    if labels then k[\"labels\"] = nil end\n"
+    "    if annotations then k[\"annotations\"] = nil end\n"
+    "    return 1, ts, record\n"
+    "  end\n"
+    "end\n";
 
 static const char LUA_ADD_HEAD[] = "function lp_add(tag, ts, record)\n";
 static const char LUA_ADD_TAIL[] = "  return 1, ts, record\nend\n";
@@ -166,7 +166,7 @@ static void chk(struct fb *f, lp_err err)
 }
 
 static void addf(struct fb *f, struct lp_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void addf(struct fb *f, struct lp_buf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -246,8 +246,8 @@ static void service(struct fb *f)
 	lp_yamlw_kvi(&f->w, "hc_retry_failure_count", 5);
 	lp_yamlw_kvi(&f->w, "hc_period", 60);
 	lp_yamlw_kvb(&f->w, "hot_reload", 1);
-	kv(f, "storage.path", f->aggregator ? LP_RENDER_STATE_DIR "/aggregator/storage"
-					     : LP_RENDER_STORAGE_PATH);
+	kv(f, "storage.path",
+	   f->aggregator ? LP_RENDER_STATE_DIR "/aggregator/storage" : LP_RENDER_STORAGE_PATH);
 	kv(f, "storage.sync", "normal");
 	lp_yamlw_kvi(&f->w, "storage.max_chunks_up", 128);
 	kv(f, "storage.backlog.mem_limit", "5M");
@@ -315,7 +315,8 @@ static void pipeline_ml_parsers(struct fb *f, const struct lp_pinfo *pi)
 	cat(f, "lp-", pi->h, "-ml", NULL);
 	plugin(f, ts(f));
 	kv(f, "type", "regex");
-	lp_yamlw_kvi(&f->w, "flush_timeout", ml->flush_timeout_ms > 0 ? ml->flush_timeout_ms : 1000);
+	lp_yamlw_kvi(&f->w, "flush_timeout",
+	             ml->flush_timeout_ms > 0 ? ml->flush_timeout_ms : 1000);
 	lp_yamlw_str(&f->w, "rules");
 	lp_yamlw_seq(&f->w);
 	for (size_t i = 0; i < ml->n_rules; i++) {
@@ -469,7 +470,8 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 		lp_buf_reset(&f->t2);
 		adds(f, &f->t2, "function lp_tag_guard(tag, ts, record)\n  if tag ~= \"");
 		adds(f, &f->t2, pi->prefix);
-		adds(f, &f->t2, ".http\" then return -1, ts, record end\n  return 0, ts, record\nend\n");
+		adds(f, &f->t2,
+		     ".http\" then return -1, ts, record end\n  return 0, ts, record\nend\n");
 		lp_yamlw_str(&f->w, "code");
 		lp_yamlw_literal(&f->w, lp_buf_str(&f->t2));
 		lp_yamlw_map_end(&f->w);
@@ -482,7 +484,7 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 /* ---------------- filters ---------------- */
 
 static void kube_filter(struct fb *f, const char *match, const char *prefix, int labels,
-			int annotations)
+                        int annotations)
 {
 	plugin(f, "kubernetes");
 	kv(f, "match", match);
@@ -519,8 +521,8 @@ static void livetail_shared_filters(struct fb *f)
 		}
 		if (f->aggregator || oi->used_direct) {
 			rps = oi->o->u.livetail.max_records_per_second > 0
-				      ? oi->o->u.livetail.max_records_per_second
-				      : 100;
+			          ? oi->o->u.livetail.max_records_per_second
+			          : 100;
 			plugin(f, "throttle");
 			cat(f, "o.", oi->h, ".*", NULL);
 			kv(f, "match", ts(f));
@@ -541,7 +543,7 @@ static void shared_filters(struct fb *f)
 		kube_filter(f, "kube.*", "kube.", c->any_kube_labels, c->any_kube_annotations);
 	if (c->any_kube && c->any_system)
 		kube_filter(f, "system.kube.*", "system.kube.", c->any_kube_labels,
-			    c->any_kube_annotations);
+		            c->any_kube_annotations);
 	livetail_shared_filters(f);
 }
 
@@ -615,8 +617,8 @@ static void match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub)
 	kv(f, "match", ts(f));
 }
 
-static void lua_plugin(struct fb *f, const struct lp_pinfo *pi, const char *call,
-		       const char *code, int flb_null)
+static void lua_plugin(struct fb *f, const struct lp_pinfo *pi, const char *call, const char *code,
+                       int flb_null)
 {
 	plugin(f, "lua");
 	match_own(f, pi, NULL);
@@ -715,7 +717,8 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 	case LP_TR_FLATTEN:
 		lp_buf_reset(code);
 		adds(f, code, "lp_make_flatten(");
-		chk(f, lp_render_lua_str(code, t->u.flatten.separator ? t->u.flatten.separator : "."));
+		chk(f,
+		    lp_render_lua_str(code, t->u.flatten.separator ? t->u.flatten.separator : "."));
 		adds(f, code, ")");
 		lua_shared(f, pi, lp_buf_str(code), 1);
 		break;
@@ -777,9 +780,11 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 			if (t->u.add.overwrite)
 				addf(f, code, "  record[%s] = ", ts(f));
 			else
-				addf(f, code, "  if record[%s] == nil then record[%s] = ", ts(f), ts(f));
+				addf(f, code, "  if record[%s] == nil then record[%s] = ", ts(f),
+				     ts(f));
 			lp_buf_reset(&f->t);
-			chk(f, lp_render_lua_str(&f->t, t->u.add.pairs[i].value ? t->u.add.pairs[i].value : ""));
+			chk(f, lp_render_lua_str(
+			           &f->t, t->u.add.pairs[i].value ? t->u.add.pairs[i].value : ""));
 			addf(f, code, "%s%s\n", ts(f), t->u.add.overwrite ? "" : " end");
 		}
 		adds(f, code, LUA_ADD_TAIL);
@@ -811,8 +816,8 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 			secs = 1;
 		if (t->u.throttle.per_pod) {
 			lp_buf_reset(code);
-			addf(f, code, "lp_make_pod_throttle(%d, %.3f, %d)", t->u.throttle.rate, secs,
-			     t->u.throttle.rate * window);
+			addf(f, code, "lp_make_pod_throttle(%d, %.3f, %d)", t->u.throttle.rate,
+			     secs, t->u.throttle.rate * window);
 			lua_shared(f, pi, lp_buf_str(code), 0);
 		} else {
 			plugin(f, "throttle");
@@ -828,11 +833,13 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 	case LP_TR_DETECT_LEVEL:
 		lp_buf_reset(code);
 		adds(f, code, "lp_make_level(");
-		chk(f, lp_render_lua_str(code, t->u.detect_level.source_key ? t->u.detect_level.source_key
-									    : "log"));
+		chk(f, lp_render_lua_str(code, t->u.detect_level.source_key
+		                                   ? t->u.detect_level.source_key
+		                                   : "log"));
 		adds(f, code, ", ");
-		chk(f, lp_render_lua_str(code, t->u.detect_level.target_key ? t->u.detect_level.target_key
-									    : "level"));
+		chk(f, lp_render_lua_str(code, t->u.detect_level.target_key
+		                                   ? t->u.detect_level.target_key
+		                                   : "level"));
 		adds(f, code, ")");
 		lua_shared(f, pi, lp_buf_str(code), 0);
 		break;
@@ -933,7 +940,8 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		kv(f, "multiline.parser", lp_buf_str(b));
 		lp_yamlw_kvb(&f->w, "buffer", 1);
 		lp_yamlw_kvi(&f->w, "flush_ms",
-			     p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms : 1000);
+		             p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms
+		                                               : 1000);
 		emitter(f, pi, "ml");
 		plugin_end(f);
 	}
@@ -950,8 +958,9 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 					return;
 				}
 				addf(f, t0(f), "%s.file.%s.", pi->prefix, p->files[i].name);
-				kube_filter(f, m, ts(f), p->kubernetes.labels || p->app.n_pod_labels,
-					    p->kubernetes.annotations);
+				kube_filter(f, m, ts(f),
+				            p->kubernetes.labels || p->app.n_pod_labels,
+				            p->kubernetes.annotations);
 				lp_free(m);
 			}
 		}
@@ -980,14 +989,14 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 			kv(f, "remove", "kubernetes");
 			plugin_end(f);
 		} else if ((c->any_kube_labels && !p->kubernetes.labels) ||
-			   (c->any_kube_annotations && !p->kubernetes.annotations)) {
+		           (c->any_kube_annotations && !p->kubernetes.annotations)) {
 			lua_shared(f, pi,
-				   (c->any_kube_labels && !p->kubernetes.labels)
-					   ? ((c->any_kube_annotations && !p->kubernetes.annotations)
-						      ? "lp_make_trim(true, true)"
-						      : "lp_make_trim(true, false)")
-					   : "lp_make_trim(false, true)",
-				   0);
+			           (c->any_kube_labels && !p->kubernetes.labels)
+			               ? ((c->any_kube_annotations && !p->kubernetes.annotations)
+			                      ? "lp_make_trim(true, true)"
+			                      : "lp_make_trim(true, false)")
+			               : "lp_make_trim(false, true)",
+			           0);
 		}
 	}
 	/* 5. parse */
@@ -1087,19 +1096,26 @@ static void delivery_keys(struct fb *f, const struct lp_output *o)
 	lp_yamlw_kvi(&f->w, "retry_limit", rl);
 	if (alo)
 		kv_size(f, "storage.total_limit_size",
-			o->delivery.buffer_limit ? o->delivery.buffer_limit : "1G");
+		        o->delivery.buffer_limit ? o->delivery.buffer_limit : "1G");
 }
 
 static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 {
 	const struct lp_output *o = oi->o;
 	static const char *plugin_names[LP_OUT_TYPE_COUNT] = {
-		[LP_OUT_KINESIS] = "kinesis_streams", [LP_OUT_FIREHOSE] = "kinesis_firehose",
-		[LP_OUT_S3] = "s3", [LP_OUT_CLOUDWATCH] = "cloudwatch_logs",
-		[LP_OUT_OPENSEARCH] = "opensearch", [LP_OUT_ELASTICSEARCH] = "es",
-		[LP_OUT_KAFKA] = "kafka", [LP_OUT_LOKI] = "loki", [LP_OUT_HTTP] = "http",
-		[LP_OUT_SLACK] = "slack", [LP_OUT_FORWARD] = "forward", [LP_OUT_STDOUT] = "stdout",
-		[LP_OUT_LIVETAIL] = "websocket",
+	    [LP_OUT_KINESIS] = "kinesis_streams",
+	    [LP_OUT_FIREHOSE] = "kinesis_firehose",
+	    [LP_OUT_S3] = "s3",
+	    [LP_OUT_CLOUDWATCH] = "cloudwatch_logs",
+	    [LP_OUT_OPENSEARCH] = "opensearch",
+	    [LP_OUT_ELASTICSEARCH] = "es",
+	    [LP_OUT_KAFKA] = "kafka",
+	    [LP_OUT_LOKI] = "loki",
+	    [LP_OUT_HTTP] = "http",
+	    [LP_OUT_SLACK] = "slack",
+	    [LP_OUT_FORWARD] = "forward",
+	    [LP_OUT_STDOUT] = "stdout",
+	    [LP_OUT_LIVETAIL] = "websocket",
 	};
 
 	plugin(f, plugin_names[o->type]);
@@ -1124,14 +1140,14 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 		aws_keys(f, oi, 1);
 		kv(f, "bucket", s->bucket);
 		lp_yamlw_kvq(&f->w, "s3_key_format",
-			     s->key_format ? s->key_format : "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz");
+		             s->key_format ? s->key_format : "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz");
 		kv_size(f, "total_file_size", s->total_file_size ? s->total_file_size : "100M");
 		kv(f, "upload_timeout", s->upload_timeout ? s->upload_timeout : "10m");
 		if (!s->compression || strcmp(s->compression, "gzip") == 0)
 			kv(f, "compression", "gzip");
 		lp_yamlw_kvb(&f->w, "use_put_object", 1);
-		addf(f, t0(f), "%s/s3/%s", agg_side ? LP_RENDER_STATE_DIR "/aggregator"
-						    : LP_RENDER_STATE_DIR, oi->h);
+		addf(f, t0(f), "%s/s3/%s",
+		     agg_side ? LP_RENDER_STATE_DIR "/aggregator" : LP_RENDER_STATE_DIR, oi->h);
 		kv(f, "store_dir", ts(f));
 		if (o->delivery.buffer_limit)
 			kv_size(f, "store_dir_limit_size", o->delivery.buffer_limit);
@@ -1142,9 +1158,9 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	case LP_OUT_CLOUDWATCH:
 		aws_keys(f, oi, 0);
 		kv(f, "log_group_name", o->u.cloudwatch.log_group);
-		kv(f, "log_stream_prefix", o->u.cloudwatch.log_stream_prefix
-						   ? o->u.cloudwatch.log_stream_prefix
-						   : "fluent-bit-");
+		kv(f, "log_stream_prefix",
+		   o->u.cloudwatch.log_stream_prefix ? o->u.cloudwatch.log_stream_prefix
+		                                     : "fluent-bit-");
 		lp_yamlw_kvb(&f->w, "auto_create_group", 0);
 		break;
 	case LP_OUT_OPENSEARCH:
@@ -1207,7 +1223,8 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 			lp_yamlw_seq(&f->w);
 			for (size_t i = 0; i < h->n_headers; i++) {
 				if (oi->header_vars && oi->header_vars[i])
-					addf(f, t0(f), "%s ${%s}", h->headers[i].name, oi->header_vars[i]);
+					addf(f, t0(f), "%s ${%s}", h->headers[i].name,
+					     oi->header_vars[i]);
 				else
 					addf(f, t0(f), "%s %s", h->headers[i].name,
 					     h->headers[i].value ? h->headers[i].value : "");
@@ -1229,10 +1246,11 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 		lp_yamlw_kvi(&f->w, "port", fw->port > 0 ? fw->port : 24224);
 		if (oi->secret_var) {
 			env_ref(f, "shared_key", oi->secret_var);
-			kv(f, "self_hostname", agg_side ? "logplane-aggregator" : "logplane-shipper");
+			kv(f, "self_hostname",
+			   agg_side ? "logplane-aggregator" : "logplane-shipper");
 		}
 		lp_yamlw_kvb(&f->w, "require_ack_response",
-			     o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE);
+		             o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE);
 		tls_keys(f, &fw->tls, oi);
 		break;
 	}
@@ -1294,9 +1312,9 @@ static void outputs(struct fb *f)
 /* Which parts of the config a document holds. */
 struct doc_spec {
 	int service;
-	int shared;           /* shared parsers, inputs, filters and outputs */
-	size_t from, to;      /* pipelines [from, to) of c->pi */
-	int track;            /* record per-pipeline byte estimates */
+	int shared;      /* shared parsers, inputs, filters and outputs */
+	size_t from, to; /* pipelines [from, to) of c->pi */
+	int track;       /* record per-pipeline byte estimates */
 	const char *const *includes;
 	size_t n_includes;
 };
@@ -1396,7 +1414,7 @@ out:
 }
 
 static lp_err add_doc(struct lp_rctx *c, const struct doc_spec *d, const char *name,
-		      struct lp_rendered_config *cfg, size_t *len)
+                      struct lp_rendered_config *cfg, size_t *len)
 {
 	struct lp_buf b;
 	lp_err err;
@@ -1414,7 +1432,7 @@ static lp_err add_doc(struct lp_rctx *c, const struct doc_spec *d, const char *n
 /* Renders pipelines [from, to) as part files; halves a group that comes out
  * over the limit. */
 static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct lp_rendered_config *cfg,
-			unsigned *seq)
+                        unsigned *seq)
 {
 	struct doc_spec d = {0};
 	struct lp_buf b;
@@ -1508,10 +1526,11 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 		struct lp_pinfo *pi = &c->pi[i];
 		if (pi->ok && pi->est_bytes > LP_RENDER_PACK_BYTES) {
 			pi->ok = 0;
-			err = lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name,
-						    "spec", "rendered configuration of this pipeline "
-							    "alone is larger than %u bytes",
-						    LP_RENDER_PACK_BYTES);
+			err = lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns,
+			                            pi->p->meta.name, "spec",
+			                            "rendered configuration of this pipeline "
+			                            "alone is larger than %u bytes",
+			                            LP_RENDER_PACK_BYTES);
 			if (err)
 				goto out;
 		}
@@ -1527,7 +1546,8 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 	start = 0;
 	while (!err && start < c->npi) {
 		size_t end = start, sum = 0;
-		while (end < c->npi && (end == start || sum + c->pi[end].est_bytes <= LP_RENDER_PACK_BYTES)) {
+		while (end < c->npi &&
+		       (end == start || sum + c->pi[end].est_bytes <= LP_RENDER_PACK_BYTES)) {
 			if (c->pi[end].ok)
 				sum += c->pi[end].est_bytes;
 			end++;

@@ -100,7 +100,7 @@ static void dq_json(struct fd *d, const char *s)
 }
 
 static void url(struct fd *d, const char *indent, const char *key, int tls, const char *host,
-		int port, const char *path)
+                int port, const char *path)
 {
 	struct lp_buf u;
 
@@ -125,8 +125,8 @@ static void buffer(struct fd *d, const struct lp_oinfo *oi, const char *id)
 	if (alo) {
 		put(d, "      @type file\n");
 		if (!d->err) /* one directory per <store>: Fluentd refuses shared buffer paths */
-			d->err = lp_buf_addf(d->b, "      path " LP_RENDER_STATE_DIR "/buffer/%s-%s\n",
-					     oi->h, id);
+			d->err = lp_buf_addf(
+			    d->b, "      path " LP_RENDER_STATE_DIR "/buffer/%s-%s\n", oi->h, id);
 		ki(d, "      ", "total_limit_size", (long long)limit);
 		put(d, "      overflow_action block\n");
 	} else {
@@ -178,10 +178,10 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 			put(d, "    force_path_style true\n");
 		}
 		kq(d, "    ", "path", "logs/${tag}/%Y/%m/%d/");
-		kq(d, "    ", "s3_object_key_format", "%{path}%{time_slice}_%{uuid_flush}.%{file_extension}");
-		kq(d, "    ", "store_as", o->u.s3.compression && !strcmp(o->u.s3.compression, "none")
-						? "text"
-						: "gzip");
+		kq(d, "    ", "s3_object_key_format",
+		   "%{path}%{time_slice}_%{uuid_flush}.%{file_extension}");
+		kq(d, "    ", "store_as",
+		   o->u.s3.compression && !strcmp(o->u.s3.compression, "none") ? "text" : "gzip");
 		break;
 	case LP_OUT_CLOUDWATCH:
 		put(d, "    @type cloudwatch_logs\n");
@@ -192,7 +192,8 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH: {
 		const struct lp_out_search *s = &o->u.search;
-		put(d, o->type == LP_OUT_OPENSEARCH ? "    @type opensearch\n" : "    @type elasticsearch\n");
+		put(d, o->type == LP_OUT_OPENSEARCH ? "    @type opensearch\n"
+		                                    : "    @type elasticsearch\n");
 		kq(d, "    ", "host", s->host);
 		ki(d, "    ", "port", s->port > 0 ? s->port : 9200);
 		put(d, s->tls.enabled ? "    scheme https\n" : "    scheme http\n");
@@ -229,7 +230,8 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		if (l->tenant_id)
 			kq(d, "    ", "tenant", l->tenant_id);
 		for (size_t i = 0; labels && i < l->n_labels; i++)
-			if (json_object_set_new(labels, l->labels[i].key, json_string(l->labels[i].value)))
+			if (json_object_set_new(labels, l->labels[i].key,
+			                        json_string(l->labels[i].value)))
 				d->err = d->err ? d->err : LP_ERR_NOMEM;
 		kjson(d, "    ", "extra_labels", labels);
 		kenv(d, "    ", "username", oi->user_var);
@@ -253,7 +255,7 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 				if (oi->header_vars && oi->header_vars[i]) {
 					if (!d->err)
 						d->err = lp_buf_addf(d->b, "\\\"#{ENV['%s']}\\\"",
-								     oi->header_vars[i]);
+						                     oi->header_vars[i]);
 				} else {
 					dq_json(d, h->headers[i].value ? h->headers[i].value : "");
 				}
@@ -315,13 +317,13 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 	d.b = &b;
 	d.err = LP_OK;
 	put(&d, "# logplane aggregator (Fluentd). Generated: do not edit.\n"
-		"<system>\n  log_level info\n</system>\n"
-		"<source>\n  @type forward\n  bind 0.0.0.0\n");
+	        "<system>\n  log_level info\n</system>\n"
+	        "<source>\n  @type forward\n  bind 0.0.0.0\n");
 	ki(&d, "  ", "port", LP_RENDER_FORWARD_PORT);
 	put(&d, "  <security>\n    self_hostname logplane-aggregator\n");
 	kenv(&d, "    ", "shared_key", LP_RENDER_FWD_KEY_VAR);
 	put(&d, "  </security>\n</source>\n"
-		"<source>\n  @type monitor_agent\n  bind 0.0.0.0\n  port 24220\n</source>\n");
+	        "<source>\n  @type monitor_agent\n  bind 0.0.0.0\n  port 24220\n</source>\n");
 	/* route copies: one <match> per LogOutput */
 	for (size_t i = 0; i < c->noi; i++) {
 		const struct lp_oinfo *oi = &c->oi[i];

@@ -8,17 +8,17 @@
 #include "yamlw.h"
 #include "../util/buf.h"
 
-#define LP_RENDER_STORAGE_PATH "/var/lib/logplane/storage"
-#define LP_RENDER_STATE_DIR "/var/lib/logplane"
-#define LP_RENDER_CA_DIR "/etc/logplane/ca"
-#define LP_RENDER_FORWARD_PORT 24224
-#define LP_RENDER_HTTP_PORT 2020
-#define LP_RENDER_FWD_KEY_VAR "LP_FORWARD_SHARED_KEY"
-#define LP_RENDER_FWD_SECRET "logplane-forward"
+#define LP_RENDER_STORAGE_PATH   "/var/lib/logplane/storage"
+#define LP_RENDER_STATE_DIR      "/var/lib/logplane"
+#define LP_RENDER_CA_DIR         "/etc/logplane/ca"
+#define LP_RENDER_FORWARD_PORT   24224
+#define LP_RENDER_HTTP_PORT      2020
+#define LP_RENDER_FWD_KEY_VAR    "LP_FORWARD_SHARED_KEY"
+#define LP_RENDER_FWD_SECRET     "logplane-forward"
 #define LP_RENDER_FWD_SECRET_KEY "shared_key"
 /* Parts are packed to this estimate; each part is then checked against the hard limit. */
-#define LP_RENDER_PACK_BYTES (800u * 1024u)
-#define LP_RENDER_LUA_FILE "logplane.lua"
+#define LP_RENDER_PACK_BYTES  (800u * 1024u)
+#define LP_RENDER_LUA_FILE    "logplane.lua"
 #define LP_RENDER_LUA_MAX_FNS 256 /* more distinct variants are inlined */
 
 /* input.application given and not disabled */
@@ -27,34 +27,34 @@
 /* Everything the renderer knows about one output that will be rendered. */
 struct lp_oinfo {
 	const struct lp_output *o;
-	char h[13];        /* 12 hex chars of SHA-256("ns/name") */
-	int ok;            /* passed the renderer's checks */
-	int used_direct;   /* a rendered direct pipeline routes here */
-	int used_agg;      /* a rendered aggregator pipeline routes here */
+	char h[13];          /* 12 hex chars of SHA-256("ns/name") */
+	int ok;              /* passed the renderer's checks */
+	int used_direct;     /* a rendered direct pipeline routes here */
+	int used_agg;        /* a rendered aggregator pipeline routes here */
 	char *endpoint_host; /* AWS endpoint split for kinesis/firehose/cloudwatch */
 	int endpoint_port;
-	char *user_var, *pass_var;   /* basic auth env vars (or NULL) */
-	char *secret_var;            /* slack webhook / forward shared key */
-	char **header_vars;          /* http headers from Secrets, per header (or NULL) */
-	char *ca_path;               /* tls.ca_file (or NULL) */
-	size_t *all_pi;              /* pipelines (index into ctx->pi) routing every record here */
+	char *user_var, *pass_var; /* basic auth env vars (or NULL) */
+	char *secret_var;          /* slack webhook / forward shared key */
+	char **header_vars;        /* http headers from Secrets, per header (or NULL) */
+	char *ca_path;             /* tls.ca_file (or NULL) */
+	size_t *all_pi;            /* pipelines (index into ctx->pi) routing every record here */
 	size_t n_all_pi, cap_all_pi;
 };
 
 struct lp_route_info {
-	size_t out;   /* index into ctx->oi */
-	int ok;       /* resolved */
+	size_t out; /* index into ctx->oi */
+	int ok;     /* resolved */
 };
 
 struct lp_pinfo {
 	const struct lp_pipeline *p;
 	char h[13];
 	int ok;
-	int agg;                    /* ships through the aggregator */
-	char prefix[16];            /* "p.<h>" or "a.<h>" */
+	int agg;                      /* ships through the aggregator */
+	char prefix[16];              /* "p.<h>" or "a.<h>" */
 	struct lp_route_info *routes; /* n_routes */
-	int any_at_least_once;       /* some routed output is atLeastOnce */
-	const char *mbl;             /* largest memBufLimit of its outputs, or NULL (borrowed) */
+	int any_at_least_once;        /* some routed output is atLeastOnce */
+	const char *mbl;              /* largest memBufLimit of its outputs, or NULL (borrowed) */
 	/* bytes this pipeline adds to the shipper config (estimate, for splitting) */
 	size_t est_bytes;
 };
@@ -76,12 +76,12 @@ struct lp_rctx {
 	const struct lp_output *aws_secret_owner;
 	/* shared input facts */
 	int any_app, any_system, any_kube_labels, any_kube_annotations, any_kube;
-	int app_fs, system_fs;       /* filesystem storage on the shared inputs */
+	int app_fs, system_fs;         /* filesystem storage on the shared inputs */
 	const char *app_mem_buf_limit; /* borrowed */
 	enum lp_aggregator_engine engine;
 	int any_agg;
 	int any_files_meta;
-	struct lp_buf scratch;       /* reusable small buffer */
+	struct lp_buf scratch;                   /* reusable small buffer */
 	struct lp_buf agg_host_buf, lt_host_buf; /* default host names */
 	/* the shared Lua script (logplane.lua): one constructor call per distinct
 	 * parameter set, lp_fn_<i> = ctor_i */
@@ -91,15 +91,15 @@ struct lp_rctx {
 
 /* ---- render.c helpers ---- */
 LP_WUR lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns,
-				    const char *name, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+                                    const char *name, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* Adds (or finds) the env var for Secret ns/name/key; *var borrowed from c->out. */
 LP_WUR lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name,
-				const char *key, const char **var);
+                                const char *key, const char **var);
 LP_WUR lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char *ns,
-				  const char *name, const char *key);
+                                  const char *name, const char *key);
 LP_WUR lp_err lp_render_mount_add(struct lp_rctx *c, const char *ns, const char *name,
-				  const char *key, const char **path);
+                                  const char *key, const char **path);
 /* 12 hex chars of SHA-256 over a and b joined by '/'. */
 void lp_render_short_hash(char out[13], const char *a, const char *b);
 
@@ -139,5 +139,5 @@ LP_WUR lp_err lp_render_fluentd_aggregator(struct lp_rctx *c);
 
 /* Adds a file to a rendered config (copies name, takes data from buf). */
 LP_WUR lp_err lp_render_config_add(struct lp_rendered_config *cfg, const char *name,
-				   struct lp_buf *data);
+                                   struct lp_buf *data);
 #endif

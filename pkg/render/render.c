@@ -62,7 +62,7 @@ static lp_err grow(void **arr, size_t *cap, size_t n, size_t elem)
 }
 
 lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns, const char *name,
-			     const char *field, const char *fmt, ...)
+                             const char *field, const char *fmt, ...)
 {
 	struct lp_rendered *r = c->out;
 	struct lp_render_problem *p;
@@ -92,7 +92,7 @@ lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns
 }
 
 lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char *ns, const char *name,
-			   const char *key)
+                           const char *key)
 {
 	struct lp_rendered *r = c->out;
 	struct lp_render_env *e;
@@ -115,7 +115,7 @@ lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char *ns, c
 }
 
 lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name, const char *key,
-			 const char **var)
+                         const char **var)
 {
 	struct lp_buf b;
 	unsigned char d[32];
@@ -142,7 +142,7 @@ lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name, co
 }
 
 lp_err lp_render_mount_add(struct lp_rctx *c, const char *ns, const char *name, const char *key,
-			   const char **path)
+                           const char **path)
 {
 	struct lp_rendered *r = c->out;
 	struct lp_render_mount *m;
@@ -226,28 +226,32 @@ static int cmp_meta(const struct lp_meta *a, const struct lp_meta *b)
 
 static int cmp_pi(const void *a, const void *b)
 {
-	return cmp_meta(&((const struct lp_pinfo *)a)->p->meta, &((const struct lp_pinfo *)b)->p->meta);
+	return cmp_meta(&((const struct lp_pinfo *)a)->p->meta,
+	                &((const struct lp_pinfo *)b)->p->meta);
 }
 
 static int cmp_oi(const void *a, const void *b)
 {
-	return cmp_meta(&((const struct lp_oinfo *)a)->o->meta, &((const struct lp_oinfo *)b)->o->meta);
+	return cmp_meta(&((const struct lp_oinfo *)a)->o->meta,
+	                &((const struct lp_oinfo *)b)->o->meta);
 }
 
 static int cmp_env(const void *a, const void *b)
 {
-	return strcmp(((const struct lp_render_env *)a)->var, ((const struct lp_render_env *)b)->var);
+	return strcmp(((const struct lp_render_env *)a)->var,
+	              ((const struct lp_render_env *)b)->var);
 }
 
 static int cmp_mount(const void *a, const void *b)
 {
 	return strcmp(((const struct lp_render_mount *)a)->path,
-		      ((const struct lp_render_mount *)b)->path);
+	              ((const struct lp_render_mount *)b)->path);
 }
 
 static int lp_output_type_is_aws_local(enum lp_output_type t)
 {
-	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 || t == LP_OUT_CLOUDWATCH;
+	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 ||
+	       t == LP_OUT_CLOUDWATCH;
 }
 
 /* A DNS-1123 subdomain (metadata names and namespaces). */
@@ -271,8 +275,9 @@ static lp_err meta_ok(struct lp_rctx *c, const char *kind, const struct lp_meta 
 	*ok = 1;
 	if (!dns_name(m->ns) || !dns_name(m->name)) {
 		*ok = 0;
-		return lp_render_problem_add(c, kind, m->ns, m->name, "metadata",
-					     "namespace and name must be DNS names (a-z, 0-9, '-', '.')");
+		return lp_render_problem_add(
+		    c, kind, m->ns, m->name, "metadata",
+		    "namespace and name must be DNS names (a-z, 0-9, '-', '.')");
 	}
 	return LP_OK;
 }
@@ -285,19 +290,21 @@ static lp_err outputs_step(struct lp_rctx *c)
 	for (size_t i = 0; !err && i < c->noi; i++) {
 		struct lp_oinfo *oi = &c->oi[i];
 		lp_render_short_hash(oi->h, oi->o->meta.ns ? oi->o->meta.ns : "",
-				     oi->o->meta.name ? oi->o->meta.name : "");
+		                     oi->o->meta.name ? oi->o->meta.name : "");
 		err = meta_ok(c, "LogOutput", &oi->o->meta, &ok);
 		if (err || !ok)
 			continue;
 		if (i > 0 && cmp_meta(&c->oi[i - 1].o->meta, &oi->o->meta) == 0) {
-			err = lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
-						    "metadata.name", "duplicate LogOutput");
+			err =
+			    lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
+			                          "metadata.name", "duplicate LogOutput");
 			continue;
 		}
 		err = lp_render_check_output(c, oi, &ok);
 		if (err || !ok)
 			continue;
-		if (lp_output_type_is_aws_local(oi->o->type) && oi->o->aws.credentials.secret_name) {
+		if (lp_output_type_is_aws_local(oi->o->type) &&
+		    oi->o->aws.credentials.secret_name) {
 			const struct lp_aws_credentials *a = &oi->o->aws.credentials, *b;
 			if (!c->aws_secret_owner) {
 				c->aws_secret_owner = oi->o;
@@ -306,13 +313,13 @@ static lp_err outputs_step(struct lp_rctx *c)
 				if (strcmp(c->aws_secret_owner->meta.ns, oi->o->meta.ns) ||
 				    strcmp(a->secret_name, b->secret_name)) {
 					err = lp_render_problem_add(
-						c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
-						"spec.aws.credentials.secretRef",
-						"Fluent Bit reads one set of AWS keys per process and "
-						"LogOutput %s/%s already uses Secret %s: use the same "
-						"Secret, or roleArn / the default chain",
-						c->aws_secret_owner->meta.ns, c->aws_secret_owner->meta.name,
-						b->secret_name);
+					    c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
+					    "spec.aws.credentials.secretRef",
+					    "Fluent Bit reads one set of AWS keys per process and "
+					    "LogOutput %s/%s already uses Secret %s: use the same "
+					    "Secret, or roleArn / the default chain",
+					    c->aws_secret_owner->meta.ns,
+					    c->aws_secret_owner->meta.name, b->secret_name);
 					continue;
 				}
 			}
@@ -359,13 +366,14 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		const struct lp_pipeline *p = pi->p;
 		size_t resolved = 0;
 
-		lp_render_short_hash(pi->h, p->meta.ns ? p->meta.ns : "", p->meta.name ? p->meta.name : "");
+		lp_render_short_hash(pi->h, p->meta.ns ? p->meta.ns : "",
+		                     p->meta.name ? p->meta.name : "");
 		err = meta_ok(c, "LogPipeline", &p->meta, &ok);
 		if (err || !ok)
 			continue;
 		if (i > 0 && cmp_meta(&c->pi[i - 1].p->meta, &p->meta) == 0) {
 			err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
-						    "metadata.name", "duplicate LogPipeline");
+			                            "metadata.name", "duplicate LogPipeline");
 			continue;
 		}
 		err = lp_render_check_pipeline(c, pi, &ok);
@@ -373,13 +381,14 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			continue;
 		for (size_t j = 0; !err && p->http.enabled && j < n_http; j++) {
 			const struct lp_pinfo *q = &c->pi[http_pi[j]];
-			if (q->ok &&
-			    (p->http.port ? p->http.port : 9880) == (q->p->http.port ? q->p->http.port : 9880)) {
-				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
-							    "spec.input.http.port",
-							    "port %d is already used by LogPipeline %s/%s",
-							    p->http.port ? p->http.port : 9880,
-							    q->p->meta.ns, q->p->meta.name);
+			if (q->ok && (p->http.port ? p->http.port : 9880) ==
+			                 (q->p->http.port ? q->p->http.port : 9880)) {
+				err = lp_render_problem_add(
+				    c, "LogPipeline", p->meta.ns, p->meta.name,
+				    "spec.input.http.port",
+				    "port %d is already used by LogPipeline %s/%s",
+				    p->http.port ? p->http.port : 9880, q->p->meta.ns,
+				    q->p->meta.name);
 				ok = 0;
 			}
 		}
@@ -391,18 +400,21 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			return LP_ERR_NOMEM;
 		}
 		for (size_t r = 0; !err && r < p->n_routes; r++) {
-			long o = p->routes[r].output_ref ? find_output(c, p->meta.ns, p->routes[r].output_ref)
-							 : -1;
+			long o = p->routes[r].output_ref
+			             ? find_output(c, p->meta.ns, p->routes[r].output_ref)
+			             : -1;
 			lp_render_field_idx(field, sizeof(field), "spec.routes[", r, "].outputRef");
 			if (o < 0) {
-				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
-							    field, "LogOutput \"%s\" not found in namespace \"%s\"",
-							    p->routes[r].output_ref ? p->routes[r].output_ref : "",
-							    p->meta.ns);
+				err = lp_render_problem_add(
+				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
+				    "LogOutput \"%s\" not found in namespace \"%s\"",
+				    p->routes[r].output_ref ? p->routes[r].output_ref : "",
+				    p->meta.ns);
 			} else if (!c->oi[o].ok) {
-				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
-							    field, "LogOutput \"%s\" is invalid and was left out",
-							    p->routes[r].output_ref);
+				err = lp_render_problem_add(
+				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
+				    "LogOutput \"%s\" is invalid and was left out",
+				    p->routes[r].output_ref);
 			} else {
 				pi->routes[r].ok = 1;
 				pi->routes[r].out = (size_t)o;
@@ -413,8 +425,9 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			continue;
 		if (resolved == 0) {
 			err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
-						    "spec.routes", "no route leads to a usable LogOutput: "
-								   "pipeline left out");
+			                            "spec.routes",
+			                            "no route leads to a usable LogOutput: "
+			                            "pipeline left out");
 			continue;
 		}
 		pi->ok = 1;
@@ -457,8 +470,8 @@ static lp_err usage_step(struct lp_rctx *c)
 				oi->used_direct = 1;
 			if (p->routes[r].op == LP_ROUTE_ALL && oi->o->type != LP_OUT_LIVETAIL &&
 			    (oi->n_all_pi == 0 || oi->all_pi[oi->n_all_pi - 1] != i)) {
-				lp_err gerr = grow((void **)&oi->all_pi, &oi->cap_all_pi, oi->n_all_pi,
-						   sizeof(*oi->all_pi));
+				lp_err gerr = grow((void **)&oi->all_pi, &oi->cap_all_pi,
+				                   oi->n_all_pi, sizeof(*oi->all_pi));
 				if (gerr)
 					return gerr;
 				oi->all_pi[oi->n_all_pi++] = i;
@@ -519,24 +532,28 @@ static lp_err usage_step(struct lp_rctx *c)
 					return LP_ERR_NOMEM;
 			}
 			for (size_t h = 0; !err && h < o->u.http.n_headers; h++) {
-				const struct lp_secret_key_ref *ref = &o->u.http.headers[h].value_from;
+				const struct lp_secret_key_ref *ref =
+				    &o->u.http.headers[h].value_from;
 				if (ref->name) {
-					err = lp_render_env_var(c, ns, ref->name, ref->key ? ref->key : "value", &v);
+					err = lp_render_env_var(c, ns, ref->name,
+					                        ref->key ? ref->key : "value", &v);
 					oi->header_vars[h] = (char *)v;
 				}
 			}
 			break;
 		case LP_OUT_SLACK:
-			err = lp_render_env_var(c, ns, o->u.slack.webhook.name, o->u.slack.webhook.key, &v);
+			err = lp_render_env_var(c, ns, o->u.slack.webhook.name,
+			                        o->u.slack.webhook.key, &v);
 			oi->secret_var = (char *)v;
 			break;
 		case LP_OUT_FORWARD:
 			tls = &o->u.forward.tls;
 			if (o->u.forward.shared_key.name) {
 				err = lp_render_env_var(c, ns, o->u.forward.shared_key.name,
-							o->u.forward.shared_key.key ? o->u.forward.shared_key.key
-										    : "shared_key",
-							&v);
+				                        o->u.forward.shared_key.key
+				                            ? o->u.forward.shared_key.key
+				                            : "shared_key",
+				                        &v);
 				oi->secret_var = (char *)v;
 			}
 			break;
@@ -544,12 +561,14 @@ static lp_err usage_step(struct lp_rctx *c)
 			break;
 		}
 		if (!err && auth && auth->secret_name) {
-			err = lp_render_env_var(c, ns, auth->secret_name,
-						auth->username_key ? auth->username_key : "username", &v);
+			err = lp_render_env_var(
+			    c, ns, auth->secret_name,
+			    auth->username_key ? auth->username_key : "username", &v);
 			oi->user_var = (char *)v;
 			if (!err)
-				err = lp_render_env_var(c, ns, auth->secret_name,
-							auth->password_key ? auth->password_key : "password", &v);
+				err = lp_render_env_var(
+				    c, ns, auth->secret_name,
+				    auth->password_key ? auth->password_key : "password", &v);
 			oi->pass_var = (char *)v;
 		}
 		if (!err && tls && tls->enabled && tls->ca_secret_name) {
@@ -559,39 +578,49 @@ static lp_err usage_step(struct lp_rctx *c)
 		if (!err && o == c->aws_secret_owner) {
 			const struct lp_aws_credentials *a = &o->aws.credentials;
 			err = lp_render_env_named(c, "AWS_ACCESS_KEY_ID", ns, a->secret_name,
-						  a->access_key_id_key ? a->access_key_id_key
-								       : "AWS_ACCESS_KEY_ID");
+			                          a->access_key_id_key ? a->access_key_id_key
+			                                               : "AWS_ACCESS_KEY_ID");
 			if (!err)
-				err = lp_render_env_named(c, "AWS_SECRET_ACCESS_KEY", ns, a->secret_name,
-							  a->secret_access_key_key ? a->secret_access_key_key
-										   : "AWS_SECRET_ACCESS_KEY");
+				err = lp_render_env_named(
+				    c, "AWS_SECRET_ACCESS_KEY", ns, a->secret_name,
+				    a->secret_access_key_key ? a->secret_access_key_key
+				                             : "AWS_SECRET_ACCESS_KEY");
 			if (!err && a->session_token_key)
-				err = lp_render_env_named(c, "AWS_SESSION_TOKEN", ns, a->secret_name,
-							  a->session_token_key);
+				err = lp_render_env_named(c, "AWS_SESSION_TOKEN", ns,
+				                          a->secret_name, a->session_token_key);
 		}
 	}
 	if (!err && c->any_agg)
-		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns, LP_RENDER_FWD_SECRET,
-					  LP_RENDER_FWD_SECRET_KEY);
+		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns,
+		                          LP_RENDER_FWD_SECRET, LP_RENDER_FWD_SECRET_KEY);
 	return err;
 }
 
 static const char *out_type_name(enum lp_output_type t)
 {
 	static const char *n[LP_OUT_TYPE_COUNT] = {
-		[LP_OUT_KINESIS] = "kinesis", [LP_OUT_FIREHOSE] = "firehose", [LP_OUT_S3] = "s3",
-		[LP_OUT_CLOUDWATCH] = "cloudwatch", [LP_OUT_OPENSEARCH] = "opensearch",
-		[LP_OUT_ELASTICSEARCH] = "elasticsearch", [LP_OUT_KAFKA] = "kafka",
-		[LP_OUT_LOKI] = "loki", [LP_OUT_HTTP] = "http", [LP_OUT_SLACK] = "slack",
-		[LP_OUT_FORWARD] = "forward", [LP_OUT_STDOUT] = "stdout", [LP_OUT_LIVETAIL] = "livetail",
+	    [LP_OUT_KINESIS] = "kinesis",
+	    [LP_OUT_FIREHOSE] = "firehose",
+	    [LP_OUT_S3] = "s3",
+	    [LP_OUT_CLOUDWATCH] = "cloudwatch",
+	    [LP_OUT_OPENSEARCH] = "opensearch",
+	    [LP_OUT_ELASTICSEARCH] = "elasticsearch",
+	    [LP_OUT_KAFKA] = "kafka",
+	    [LP_OUT_LOKI] = "loki",
+	    [LP_OUT_HTTP] = "http",
+	    [LP_OUT_SLACK] = "slack",
+	    [LP_OUT_FORWARD] = "forward",
+	    [LP_OUT_STDOUT] = "stdout",
+	    [LP_OUT_LIVETAIL] = "livetail",
 	};
 	return (t > LP_OUT_NONE && t < LP_OUT_TYPE_COUNT) ? n[t] : "?";
 }
 
 static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_render_summary *s)
 {
-	static const char *tr[] = {"", "flatten", "dropFields", "keepFields", "renameFields",
-				   "addFields", "grep", "throttle", "detectLevel"};
+	static const char *tr[] = {"",           "flatten",      "dropFields",
+	                           "keepFields", "renameFields", "addFields",
+	                           "grep",       "throttle",     "detectLevel"};
 	const struct lp_pipeline *p = pi->p;
 	struct lp_buf b;
 	lp_err err;
@@ -606,7 +635,8 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 	for (size_t i = 0; !err && i < p->n_files; i++)
 		err = lp_buf_addf(&b, "%sfile(%s)", n++ ? ", " : "", p->files[i].name);
 	if (!err && p->http.enabled)
-		err = lp_buf_addf(&b, "%shttp(:%d)", n++ ? ", " : "", p->http.port ? p->http.port : 9880);
+		err = lp_buf_addf(&b, "%shttp(:%d)", n++ ? ", " : "",
+		                  p->http.port ? p->http.port : 9880);
 	n = 0;
 	if (!err)
 		err = lp_buf_adds(&b, "; filters: ");
@@ -615,9 +645,11 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 	if (!err && (LP_APP_ON(p) || p->system) && p->kubernetes.enabled)
 		err = lp_buf_adds(&b, n++ ? ", kubernetes" : "kubernetes");
 	if (!err && p->parse.format != LP_PARSE_NONE)
-		err = lp_buf_adds(&b, p->parse.format == LP_PARSE_JSON     ? (n++ ? ", parse(json)" : "parse(json)")
-				      : p->parse.format == LP_PARSE_LOGFMT ? (n++ ? ", parse(logfmt)" : "parse(logfmt)")
-									   : (n++ ? ", parse(regex)" : "parse(regex)"));
+		err = lp_buf_adds(&b, p->parse.format == LP_PARSE_JSON
+		                          ? (n++ ? ", parse(json)" : "parse(json)")
+		                      : p->parse.format == LP_PARSE_LOGFMT
+		                          ? (n++ ? ", parse(logfmt)" : "parse(logfmt)")
+		                          : (n++ ? ", parse(regex)" : "parse(regex)"));
 	for (size_t i = 0; !err && i < p->n_transforms; i++) {
 		unsigned k = (unsigned)p->transforms[i].kind;
 		if (n++)
@@ -721,7 +753,7 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 		out->has_aggregator = 1;
 		out->aggregator_engine = c.engine;
 		err = c.engine == LP_ENGINE_FLUENTD ? lp_render_fluentd_aggregator(&c)
-						    : lp_render_fb_aggregator(&c);
+		                                    : lp_render_fb_aggregator(&c);
 	}
 	if (!err)
 		err = config_hash(&out->shipper);

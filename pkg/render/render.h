@@ -34,9 +34,9 @@ struct lp_render_input {
 	const struct lp_output *const *outputs;
 	size_t n_outputs;
 	/* Deployment facts the config needs (all optional, defaults in render.c). */
-	const char *aggregator_host;  /* default "logplane-aggregator.<control_ns>.svc" */
-	const char *livetail_host;    /* default "logplane-operator.<control_ns>.svc" */
-	int livetail_port;            /* default 8081 */
+	const char *aggregator_host; /* default "logplane-aggregator.<control_ns>.svc" */
+	const char *livetail_host;   /* default "logplane-operator.<control_ns>.svc" */
+	int livetail_port;           /* default 8081 */
 };
 
 struct lp_render_file {
@@ -45,22 +45,22 @@ struct lp_render_file {
 	size_t len;
 };
 
-struct lp_render_env { /* one environment variable the config uses */
-	char *var;         /* "LP_SECRET_3F2A..." */
-	char *secret_ns;   /* Secret the value comes from */
+struct lp_render_env {   /* one environment variable the config uses */
+	char *var;       /* "LP_SECRET_3F2A..." */
+	char *secret_ns; /* Secret the value comes from */
 	char *secret_name;
 	char *secret_key;
 };
 
 struct lp_render_mount { /* a Secret key the config reads as a file (tls.ca_file) */
-	char *path;        /* absolute path in the container, e.g. /etc/logplane/ca/<ns>.<name>/ca.crt */
+	char *path; /* absolute path in the container, e.g. /etc/logplane/ca/<ns>.<name>/ca.crt */
 	char *secret_ns;
 	char *secret_name;
-	char *secret_key;  /* "ca.crt" */
+	char *secret_key; /* "ca.crt" */
 };
 
 struct lp_render_problem { /* a resource left out of the config, and why */
-	char *kind; /* "LogPipeline" | "LogOutput" */
+	char *kind;        /* "LogPipeline" | "LogOutput" */
 	char *ns;
 	char *name;
 	char *field;
@@ -70,7 +70,8 @@ struct lp_render_problem { /* a resource left out of the config, and why */
 struct lp_render_summary { /* one line per pipeline for `logplane render` */
 	char *ns;
 	char *name;
-	char *text; /* "inputs: app(team-a); filters: kubernetes, multiline(java), ...; routes: ..." */
+	char *text; /* "inputs: app(team-a); filters: kubernetes, multiline(java), ...; routes: ..."
+	             */
 };
 
 struct lp_rendered_config {
@@ -85,7 +86,7 @@ struct lp_rendered {
 	int has_aggregator;
 	enum lp_aggregator_engine aggregator_engine;
 	struct lp_rendered_config aggregator; /* empty unless has_aggregator */
-	struct lp_render_env *env; /* sorted by var, no duplicates */
+	struct lp_render_env *env;            /* sorted by var, no duplicates */
 	size_t n_env;
 	struct lp_render_problem *problems;
 	size_t n_problems;

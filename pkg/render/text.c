@@ -191,11 +191,20 @@ int lp_render_size(const char *s, uint64_t *bytes)
 		int pw;
 
 		switch (u) {
-		case 'K': pw = 1; break;
-		case 'M': pw = 2; break;
-		case 'G': pw = 3; break;
-		case 'T': pw = 4; break;
-		default: return 0;
+		case 'K':
+			pw = 1;
+			break;
+		case 'M':
+			pw = 2;
+			break;
+		case 'G':
+			pw = 3;
+			break;
+		case 'T':
+			pw = 4;
+			break;
+		default:
+			return 0;
 		}
 		end++;
 		if (*end == 'i') {

@@ -219,7 +219,8 @@ void lp_yamlw_kvq(struct lp_yamlw *w, const char *key, const char *value)
 void lp_yamlw_kvi(struct lp_yamlw *w, const char *key, long long value)
 {
 	char num[32], *p = num + sizeof(num);
-	unsigned long long v = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+	unsigned long long v =
+	    value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
 
 	do {
 		*--p = (char)('0' + v % 10);

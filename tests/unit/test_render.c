@@ -53,8 +53,8 @@ static json_t *schema_get(void)
 	lp_free(file);
 	if (!src)
 		return NULL;
-	schema = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}, s:{}, s:{}}", "input", "filter", "output",
-			   "service", "parser", "multiline_parser", "output_core");
+	schema = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}, s:{}, s:{}}", "input", "filter",
+	                   "output", "service", "parser", "multiline_parser", "output_core");
 	plugins = json_object_get(src, "plugins");
 	json_array_foreach(plugins, i, p)
 	{
@@ -73,19 +73,19 @@ static json_t *schema_get(void)
 		}
 		json_object_set_new(set, "name", json_true());
 		json_object_set_new(json_object_get(schema, kind),
-				    json_string_value(json_object_get(p, "name")), set);
+		                    json_string_value(json_object_get(p, "name")), set);
 	}
 	{
 		const char *lists[] = {"service", "parser", "multiline_parser"};
 		for (size_t l = 0; l < 3; l++) {
 			json_t *v;
 			json_array_foreach(json_object_get(src, lists[l]), i, v)
-				json_object_set_new(json_object_get(schema, lists[l]), json_string_value(v),
-						    json_true());
+			    json_object_set_new(json_object_get(schema, lists[l]),
+			                        json_string_value(v), json_true());
 		}
 		json_array_foreach(json_object_get(src, "output_core"), i, p)
-			json_object_set_new(json_object_get(schema, "output_core"),
-					    json_string_value(json_object_get(p, "name")), json_true());
+		    json_object_set_new(json_object_get(schema, "output_core"),
+		                        json_string_value(json_object_get(p, "name")), json_true());
 	}
 	json_decref(src);
 	return schema;
@@ -109,7 +109,8 @@ static int schema_has(const char *kind, const char *plugin, const char *key)
 		return 0;
 	if (json_object_get(set, low))
 		return 1;
-	return strcmp(kind, "output") == 0 && json_object_get(json_object_get(s, "output_core"), low);
+	return strcmp(kind, "output") == 0 &&
+	       json_object_get(json_object_get(s, "output_core"), low);
 }
 
 /* ------------------------------------------------------------------ */
@@ -123,7 +124,7 @@ static json_t *reparse(const struct lp_render_file *f)
 
 	if (lp_yaml_load_string(&docs, f->data, f->len) != LP_OK || docs.n != 1) {
 		lp_test_fail(__FILE__, __LINE__, "%s does not parse back: %s", f->name,
-			     docs.error ? docs.error : "not one document");
+		             docs.error ? docs.error : "not one document");
 	} else {
 		root = json_incref(docs.v[0].root);
 	}
@@ -171,12 +172,13 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 	}
 	if (!strcmp(kind, "input") || !strcmp(kind, "filter") || !strcmp(kind, "output"))
 		if (!schema_has(kind, name, "name"))
-			lp_test_fail(__FILE__, __LINE__, "%s: unknown %s plugin %s", file, kind, name);
+			lp_test_fail(__FILE__, __LINE__, "%s: unknown %s plugin %s", file, kind,
+			             name);
 	json_object_foreach(e, key, v)
 	{
 		int ok = (!strcmp(kind, "parser") || !strcmp(kind, "multiline_parser"))
-				 ? schema_has(kind, NULL, key)
-				 : schema_has(kind, name, key);
+		             ? schema_has(kind, NULL, key)
+		             : schema_has(kind, name, key);
 		if (!strcmp(kind, "input") && !strcmp(key, "processors")) {
 			/* YAML-only section: filters run as processors, per signal */
 			json_t *sig;
@@ -186,23 +188,27 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 				size_t i;
 				json_t *pe;
 				if (strcmp(sk, "logs") != 0)
-					lp_test_fail(__FILE__, __LINE__, "%s: processors.%s", file, sk);
+					lp_test_fail(__FILE__, __LINE__, "%s: processors.%s", file,
+					             sk);
 				json_array_foreach(sig, i, pe)
 				{
 					const char *pk;
 					json_t *pv;
-					const char *pn = json_string_value(json_object_get(pe, "name"));
-					json_object_foreach(pe, pk, pv)
-						if (!pn || !schema_has("filter", pn, pk))
-							lp_test_fail(__FILE__, __LINE__, "%s: processor %s key %s",
-								     file, pn ? pn : "?", pk);
+					const char *pn =
+					    json_string_value(json_object_get(pe, "name"));
+					json_object_foreach(
+					    pe, pk, pv) if (!pn || !schema_has("filter", pn, pk))
+					    lp_test_fail(__FILE__, __LINE__,
+					                 "%s: processor %s key %s", file,
+					                 pn ? pn : "?", pk);
 				}
 			}
 			continue;
 		}
 		if (!ok)
-			lp_test_fail(__FILE__, __LINE__, "%s: %s %s: key \"%s\" is not in the 5.1.1 schema",
-				     file, kind, name, key);
+			lp_test_fail(__FILE__, __LINE__,
+			             "%s: %s %s: key \"%s\" is not in the 5.1.1 schema", file, kind,
+			             name, key);
 		if (json_is_string(v) && strstr(json_string_value(v), "${")) {
 			const char *p = json_string_value(v);
 			while ((p = strstr(p, "${")) != NULL) {
@@ -211,7 +217,8 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 				size_t n = end ? (size_t)(end - p - 2) : 0;
 				int found = 0;
 				if (!end || n >= sizeof(var)) {
-					lp_test_fail(__FILE__, __LINE__, "%s: bad ${ in %s", file, key);
+					lp_test_fail(__FILE__, __LINE__, "%s: bad ${ in %s", file,
+					             key);
 					break;
 				}
 				memcpy(var, p + 2, n);
@@ -220,7 +227,8 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 				for (size_t i = 0; !found && i < cx->r->n_env; i++)
 					found = !strcmp(cx->r->env[i].var, var);
 				if (!found)
-					lp_test_fail(__FILE__, __LINE__, "%s: ${%s} is not in env", file, var);
+					lp_test_fail(__FILE__, __LINE__, "%s: ${%s} is not in env",
+					             file, var);
 				p = end;
 			}
 		}
@@ -229,11 +237,14 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 		const char *m = json_string_value(json_object_get(e, "match"));
 		const char *mr = json_string_value(json_object_get(e, "match_regex"));
 		if (!m && !mr)
-			lp_test_fail(__FILE__, __LINE__, "%s: %s %s without match", file, kind, name);
+			lp_test_fail(__FILE__, __LINE__, "%s: %s %s without match", file, kind,
+			             name);
 		if (!strcmp(kind, "filter") && m && !match_allowed(m))
-			lp_test_fail(__FILE__, __LINE__, "%s: filter %s matches \"%s\"", file, name, m);
+			lp_test_fail(__FILE__, __LINE__, "%s: filter %s matches \"%s\"", file, name,
+			             m);
 		if (!strcmp(kind, "filter") && mr && strncmp(mr, "^kube\\.", 7) != 0)
-			lp_test_fail(__FILE__, __LINE__, "%s: filter %s match_regex \"%s\"", file, name, mr);
+			lp_test_fail(__FILE__, __LINE__, "%s: filter %s match_regex \"%s\"", file,
+			             name, mr);
 	}
 	if (!strcmp(kind, "filter") && !strcmp(name, "grep") && !json_object_get(e, "logical_op"))
 		lp_test_fail(__FILE__, __LINE__, "%s: grep without logical_op", file);
@@ -256,19 +267,23 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 				in = *p != ' ';
 			}
 			if (fields != 4 || strcmp(s + strlen(s) - 5, " true") != 0)
-				lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag rule \"%s\"", file, s);
+				lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag rule \"%s\"",
+				             file, s);
 		}
 		json_decref(rules);
 		if (!em)
-			lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag without emitter_name", file);
+			lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag without emitter_name",
+			             file);
 		else if (json_object_get(cx->emitters, em))
-			lp_test_fail(__FILE__, __LINE__, "%s: emitter_name %s used twice", file, em);
+			lp_test_fail(__FILE__, __LINE__, "%s: emitter_name %s used twice", file,
+			             em);
 		else
 			json_object_set_new(cx->emitters, em, json_true());
 	}
 	if ((v = json_object_get(e, "alias")) != NULL) {
 		if (json_object_get(cx->aliases, json_string_value(v)))
-			lp_test_fail(__FILE__, __LINE__, "%s: alias %s used twice", file, json_string_value(v));
+			lp_test_fail(__FILE__, __LINE__, "%s: alias %s used twice", file,
+			             json_string_value(v));
 		json_object_set_new(cx->aliases, json_string_value(v), json_true());
 	}
 }
@@ -284,8 +299,7 @@ static void check_list(struct check_ctx *cx, const char *kind, const char *file,
 		lp_test_fail(__FILE__, __LINE__, "%s: %s is not a list", file, kind);
 		return;
 	}
-	json_array_foreach(list, i, e)
-		check_plugin(cx, kind, file, e);
+	json_array_foreach(list, i, e) check_plugin(cx, kind, file, e);
 }
 
 /* Checks every Fluent Bit file of a rendered config; returns the number of plugin entries. */
@@ -304,23 +318,26 @@ static size_t check_fb_config(const struct lp_rendered *r, const struct lp_rende
 		if (!root)
 			continue;
 		if (c->files[f].len > LP_RENDER_SPLIT_BYTES)
-			lp_test_fail(__FILE__, __LINE__, "%s is %zu bytes", c->files[f].name, c->files[f].len);
+			lp_test_fail(__FILE__, __LINE__, "%s is %zu bytes", c->files[f].name,
+			             c->files[f].len);
 		json_object_foreach(root, key, v)
 		{
 			if (!strcmp(key, "service")) {
 				const char *sk;
 				json_t *sv;
-				json_object_foreach(v, sk, sv)
-					if (!schema_has("service", NULL, sk))
-						lp_test_fail(__FILE__, __LINE__, "service key %s unknown", sk);
+				json_object_foreach(v, sk, sv) if (!schema_has("service", NULL, sk))
+				    lp_test_fail(__FILE__, __LINE__, "service key %s unknown", sk);
 			} else if (!strcmp(key, "parsers")) {
 				check_list(&cx, "parser", c->files[f].name, v);
 			} else if (!strcmp(key, "multiline_parsers")) {
 				check_list(&cx, "multiline_parser", c->files[f].name, v);
 			} else if (!strcmp(key, "pipeline")) {
-				check_list(&cx, "input", c->files[f].name, json_object_get(v, "inputs"));
-				check_list(&cx, "filter", c->files[f].name, json_object_get(v, "filters"));
-				check_list(&cx, "output", c->files[f].name, json_object_get(v, "outputs"));
+				check_list(&cx, "input", c->files[f].name,
+				           json_object_get(v, "inputs"));
+				check_list(&cx, "filter", c->files[f].name,
+				           json_object_get(v, "filters"));
+				check_list(&cx, "output", c->files[f].name,
+				           json_object_get(v, "outputs"));
 				n += json_array_size(json_object_get(v, "inputs")) +
 				     json_array_size(json_object_get(v, "filters")) +
 				     json_array_size(json_object_get(v, "outputs"));
@@ -331,14 +348,16 @@ static size_t check_fb_config(const struct lp_rendered *r, const struct lp_rende
 				{
 					int found = 0;
 					for (size_t g = 0; g < c->n_files; g++)
-						found |= !strcmp(c->files[g].name, json_string_value(inc));
+						found |= !strcmp(c->files[g].name,
+						                 json_string_value(inc));
 					if (!found)
-						lp_test_fail(__FILE__, __LINE__, "include %s not rendered",
-							     json_string_value(inc));
+						lp_test_fail(__FILE__, __LINE__,
+						             "include %s not rendered",
+						             json_string_value(inc));
 				}
 			} else {
 				lp_test_fail(__FILE__, __LINE__, "%s: unknown top-level key %s",
-					     c->files[f].name, key);
+				             c->files[f].name, key);
 			}
 		}
 		json_decref(root);
@@ -355,7 +374,8 @@ static void check_rendered(const struct lp_rendered *r)
 		check_fb_config(r, &r->aggregator);
 	for (size_t i = 1; i < r->n_env; i++)
 		if (strcmp(r->env[i - 1].var, r->env[i].var) >= 0)
-			lp_test_fail(__FILE__, __LINE__, "env not sorted/unique at %s", r->env[i].var);
+			lp_test_fail(__FILE__, __LINE__, "env not sorted/unique at %s",
+			             r->env[i].var);
 	for (size_t i = 0; i < r->n_env; i++) {
 		/* AWS_* are read by the AWS outputs from the process environment */
 		int used = !strncmp(r->env[i].var, "AWS_", 4);
@@ -364,7 +384,8 @@ static void check_rendered(const struct lp_rendered *r)
 		for (size_t f = 0; !used && f < r->aggregator.n_files; f++)
 			used = strstr(r->aggregator.files[f].data, r->env[i].var) != NULL;
 		if (!used)
-			lp_test_fail(__FILE__, __LINE__, "env %s is not used by any file", r->env[i].var);
+			lp_test_fail(__FILE__, __LINE__, "env %s is not used by any file",
+			             r->env[i].var);
 	}
 	if (strlen(r->shipper.hash) != 64)
 		lp_test_fail(__FILE__, __LINE__, "shipper hash \"%s\"", r->shipper.hash);
@@ -383,8 +404,8 @@ static lp_err golden_text(struct lp_buf *b, const struct lp_rendered *r)
 		for (size_t i = 0; !err && i < cfgs[c]->n_files; i++) {
 			const struct lp_render_file *f = &cfgs[c]->files[i];
 			if (f->len > 64 * 1024) {
-				err = lp_buf_addf(b, "== %s/%s: %zu bytes (content not kept)\n", labels[c],
-						  f->name, f->len);
+				err = lp_buf_addf(b, "== %s/%s: %zu bytes (content not kept)\n",
+				                  labels[c], f->name, f->len);
 				continue;
 			}
 			err = lp_buf_addf(b, "== %s/%s\n", labels[c], f->name);
@@ -396,25 +417,26 @@ static lp_err golden_text(struct lp_buf *b, const struct lp_rendered *r)
 		err = lp_buf_adds(b, "== env\n");
 	for (size_t i = 0; !err && i < r->n_env; i++)
 		err = lp_buf_addf(b, "%s <- %s/%s[%s]\n", r->env[i].var, r->env[i].secret_ns,
-				  r->env[i].secret_name, r->env[i].secret_key);
+		                  r->env[i].secret_name, r->env[i].secret_key);
 	if (!err)
 		err = lp_buf_adds(b, "== mounts\n");
 	for (size_t i = 0; !err && i < r->n_mounts; i++)
 		err = lp_buf_addf(b, "%s <- %s/%s[%s]\n", r->mounts[i].path, r->mounts[i].secret_ns,
-				  r->mounts[i].secret_name, r->mounts[i].secret_key);
+		                  r->mounts[i].secret_name, r->mounts[i].secret_key);
 	if (!err)
 		err = lp_buf_adds(b, "== summaries\n");
 	for (size_t i = 0; !err && i < r->n_summaries; i++)
 		err = lp_buf_addf(b, "%s/%s: %s\n", r->summaries[i].ns, r->summaries[i].name,
-				  r->summaries[i].text);
+		                  r->summaries[i].text);
 	if (!err)
 		err = lp_buf_adds(b, "== problems\n");
 	for (size_t i = 0; !err && i < r->n_problems; i++)
-		err = lp_buf_addf(b, "%s %s/%s %s: %s\n", r->problems[i].kind, r->problems[i].ns,
-				  r->problems[i].name, r->problems[i].field, r->problems[i].message);
+		err =
+		    lp_buf_addf(b, "%s %s/%s %s: %s\n", r->problems[i].kind, r->problems[i].ns,
+		                r->problems[i].name, r->problems[i].field, r->problems[i].message);
 	if (!err)
 		err = lp_buf_addf(b, "== hash %s %s\n", r->shipper.hash,
-				  r->has_aggregator ? r->aggregator.hash : "-");
+		                  r->has_aggregator ? r->aggregator.hash : "-");
 	return err;
 }
 
@@ -465,13 +487,15 @@ static void golden_case(const char *input, const char *golden, size_t *n_problem
 	} else {
 		want = read_all(gold, &wlen);
 		if (!want) {
-			lp_test_fail(__FILE__, __LINE__, "no golden file %s (run with UPDATE_GOLDEN=1)", golden);
+			lp_test_fail(__FILE__, __LINE__,
+			             "no golden file %s (run with UPDATE_GOLDEN=1)", golden);
 		} else if (wlen != got.len || memcmp(want, got.ptr, wlen) != 0) {
 			size_t i = 0, line = 1;
 			while (i < wlen && i < got.len && want[i] == got.ptr[i])
 				line += want[i++] == '\n';
-			lp_test_fail(__FILE__, __LINE__, "%s differs from %s at line %zu (UPDATE_GOLDEN=1 rewrites)",
-				     input, golden, line);
+			lp_test_fail(__FILE__, __LINE__,
+			             "%s differs from %s at line %zu (UPDATE_GOLDEN=1 rewrites)",
+			             input, golden, line);
 		}
 	}
 	lp_free(want);
@@ -524,8 +548,8 @@ static void t_golden_cases(void)
 		lp_buf_init(&gold, 0);
 		LP_CHECK_INT(lp_buf_addf(&in, "tests/data/render/cases/%s", names[i]), LP_OK);
 		LP_CHECK_INT(lp_buf_addf(&gold, "tests/data/render/golden/%.*s.txt",
-					 (int)(strlen(names[i]) - 5), names[i]),
-			     LP_OK);
+		                         (int)(strlen(names[i]) - 5), names[i]),
+		             LP_OK);
 		golden_case(lp_buf_str(&in), lp_buf_str(&gold), &probs);
 		/* only the invalid-* cases may leave something out */
 		if (strncmp(names[i], "invalid", 7) != 0 && probs)
@@ -552,11 +576,12 @@ static void t_golden_examples(void)
 		lp_buf_init(&gold, 0);
 		LP_CHECK_INT(lp_buf_addf(&in, "examples/%s", names[i]), LP_OK);
 		LP_CHECK_INT(lp_buf_addf(&gold, "tests/data/render/golden/example-%.*s.txt",
-					 (int)(strlen(names[i]) - 5), names[i]),
-			     LP_OK);
+		                         (int)(strlen(names[i]) - 5), names[i]),
+		             LP_OK);
 		golden_case(lp_buf_str(&in), lp_buf_str(&gold), &probs);
 		if (probs)
-			lp_test_fail(__FILE__, __LINE__, "example %s: %zu problem(s)", names[i], probs);
+			lp_test_fail(__FILE__, __LINE__, "example %s: %zu problem(s)", names[i],
+			             probs);
 		lp_buf_free(&in);
 		lp_buf_free(&gold);
 		lp_free(names[i]);
@@ -653,7 +678,8 @@ static void t_deterministic(void)
 	LP_CHECK_INT(lp_render(&r2, &ri), LP_OK);
 	LP_CHECK_STR(r1.shipper.hash, r2.shipper.hash);
 	LP_CHECK_STR(r1.aggregator.hash, r2.aggregator.hash);
-	LP_CHECK(r1.shipper.n_files == r2.shipper.n_files && r1.shipper.files[0].len == r2.shipper.files[0].len);
+	LP_CHECK(r1.shipper.n_files == r2.shipper.n_files &&
+	         r1.shipper.files[0].len == r2.shipper.files[0].len);
 	LP_CHECK_INT(r1.n_env, r2.n_env);
 	lp_rendered_free(&r1);
 	lp_rendered_free(&r2);
@@ -690,8 +716,9 @@ static void t_invalid_left_out(void)
 	LP_CHECK_STR(r.summaries[0].name, "good");
 	for (size_t i = 0; i < r.n_problems; i++) {
 		dangling |= !strcmp(r.problems[i].name, "dangling") &&
-			    strstr(r.problems[i].field, "outputRef") != NULL;
-		broken |= !strcmp(r.problems[i].name, "broken") && !strcmp(r.problems[i].kind, "LogOutput");
+		            strstr(r.problems[i].field, "outputRef") != NULL;
+		broken |= !strcmp(r.problems[i].name, "broken") &&
+		          !strcmp(r.problems[i].kind, "LogOutput");
 		tenant |= !strcmp(r.problems[i].name, "bad-tenant");
 	}
 	LP_CHECK(dangling && broken && tenant);
@@ -741,7 +768,8 @@ static void t_fields_table(void)
 	struct lp_rendered r;
 	struct lp_buf all, md;
 
-	/* every Fluent Bit key the table names exists in 5.1.1 and appears in some rendered config */
+	/* every Fluent Bit key the table names exists in 5.1.1 and appears in some rendered config
+	 */
 	lp_buf_init(&all, 0);
 	{
 		char **names = NULL;
@@ -749,12 +777,17 @@ static void t_fields_table(void)
 		for (size_t i = 0; i < nn; i++) {
 			struct lp_buf p;
 			lp_buf_init(&p, 0);
-			LP_CHECK_INT(lp_buf_addf(&p, "tests/data/render/cases/%s", names[i]), LP_OK);
+			LP_CHECK_INT(lp_buf_addf(&p, "tests/data/render/cases/%s", names[i]),
+			             LP_OK);
 			if (render_path(&r, lp_buf_str(&p))) {
 				for (size_t k = 0; k < r.shipper.n_files; k++)
-					LP_CHECK_INT(lp_buf_add(&all, r.shipper.files[k].data, r.shipper.files[k].len), LP_OK);
+					LP_CHECK_INT(lp_buf_add(&all, r.shipper.files[k].data,
+					                        r.shipper.files[k].len),
+					             LP_OK);
 				for (size_t k = 0; k < r.aggregator.n_files; k++)
-					LP_CHECK_INT(lp_buf_add(&all, r.aggregator.files[k].data, r.aggregator.files[k].len), LP_OK);
+					LP_CHECK_INT(lp_buf_add(&all, r.aggregator.files[k].data,
+					                        r.aggregator.files[k].len),
+					             LP_OK);
 				lp_rendered_free(&r);
 			}
 			lp_buf_free(&p);
@@ -769,13 +802,14 @@ static void t_fields_table(void)
 			continue;
 		if (!strcmp(f[i].fb_plugin, "service"))
 			kind = "service";
-		else if (!strcmp(f[i].fb_plugin, "parser") || !strcmp(f[i].fb_plugin, "multiline_parser"))
+		else if (!strcmp(f[i].fb_plugin, "parser") ||
+		         !strcmp(f[i].fb_plugin, "multiline_parser"))
 			kind = f[i].fb_plugin;
 		else if (f[i].kind && !strcmp(f[i].kind, "LogOutput") &&
-			 schema_has("output", f[i].fb_plugin, "name"))
+		         schema_has("output", f[i].fb_plugin, "name"))
 			kind = "output";
 		else if (schema_has("input", f[i].fb_plugin, "name") &&
-			 (strstr(f[i].field, "input") || strstr(f[i].field, "delivery")))
+		         (strstr(f[i].field, "input") || strstr(f[i].field, "delivery")))
 			kind = "input";
 		else if (schema_has("filter", f[i].fb_plugin, "name"))
 			kind = "filter";
@@ -785,9 +819,9 @@ static void t_fields_table(void)
 		for (k = strtok_r(keys, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
 			struct lp_buf needle;
 			int ok = (!strcmp(kind, "service") || !strcmp(kind, "parser") ||
-				  !strcmp(kind, "multiline_parser"))
-					 ? schema_has(kind, NULL, k)
-					 : schema_has(kind, f[i].fb_plugin, k);
+			          !strcmp(kind, "multiline_parser"))
+			             ? schema_has(kind, NULL, k)
+			             : schema_has(kind, f[i].fb_plugin, k);
 			/* a plugin of the same name in another kind (tail is only an input) */
 			if (!ok && !schema_has(kind, f[i].fb_plugin, "name"))
 				ok = schema_has("input", f[i].fb_plugin, k) ||
@@ -796,19 +830,22 @@ static void t_fields_table(void)
 			if (!ok && !strcmp(f[i].fb_plugin, "parser"))
 				ok = schema_has("filter", "parser", k);
 			if (!ok)
-				lp_test_fail(__FILE__, __LINE__, "fields table: %s %s: %s not in schema",
-					     f[i].field, f[i].fb_plugin, k);
+				lp_test_fail(__FILE__, __LINE__,
+				             "fields table: %s %s: %s not in schema", f[i].field,
+				             f[i].fb_plugin, k);
 			lp_buf_init(&needle, 0);
 			LP_CHECK_INT(lp_buf_addf(&needle, "%s:", k), LP_OK);
 			if (!strstr(lp_buf_str(&all), lp_buf_str(&needle)))
-				lp_test_fail(__FILE__, __LINE__, "fields table: %s key %s never rendered",
-					     f[i].field, k);
+				lp_test_fail(__FILE__, __LINE__,
+				             "fields table: %s key %s never rendered", f[i].field,
+				             k);
 			lp_buf_free(&needle);
 		}
 	}
 	lp_buf_init(&md, 0);
 	LP_CHECK_INT(lp_render_fields_markdown(&md), LP_OK);
-	LP_CHECK_HAS(lp_buf_str(&md), "| LogOutput | spec.s3.totalFileSize | s3 | total_file_size |");
+	LP_CHECK_HAS(lp_buf_str(&md),
+	             "| LogOutput | spec.s3.totalFileSize | s3 | total_file_size |");
 	/* docs/fields.md is the generated table, kept in step */
 	{
 		char *doc = path_of("docs/fields.md");
@@ -816,7 +853,8 @@ static void t_fields_table(void)
 		char *have = read_all(doc, &dl);
 		if (!have || dl != md.len || memcmp(have, md.ptr, dl) != 0)
 			lp_test_fail(__FILE__, __LINE__,
-				     "docs/fields.md is stale: logplane render --fields-table > docs/fields.md");
+			             "docs/fields.md is stale: logplane render --fields-table > "
+			             "docs/fields.md");
 		lp_free(have);
 		lp_free(doc);
 	}
@@ -841,14 +879,21 @@ static void t_split(void)
 	LP_CHECK(f != NULL);
 	if (!f)
 		return;
-	fprintf(f, "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: out, namespace: "
-		   "logplane-system}\nspec: {type: stdout}\n");
+	fprintf(
+	    f,
+	    "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: out, namespace: "
+	    "logplane-system}\nspec: {type: stdout}\n");
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: {name: p%04zu, "
-			   "namespace: logplane-system}\nspec:\n  input: {application: {namespaces: {include: "
-			   "[ns%zu]}}}\n  parse: {format: json}\n  transforms:\n    - detectLevel: {}\n"
-			   "    - flatten: {}\n  routes:\n    - {outputRef: out, match: {field: level, in: [error]}}\n",
-			i, i);
+		fprintf(
+		    f,
+		    "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: {name: "
+		    "p%04zu, "
+		    "namespace: logplane-system}\nspec:\n  input: {application: {namespaces: "
+		    "{include: "
+		    "[ns%zu]}}}\n  parse: {format: json}\n  transforms:\n    - detectLevel: {}\n"
+		    "    - flatten: {}\n  routes:\n    - {outputRef: out, match: {field: level, "
+		    "in: [error]}}\n",
+		    i, i);
 	fclose(f);
 	memset(&r, 0, sizeof(r));
 	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
@@ -861,7 +906,8 @@ static void t_split(void)
 	LP_CHECK_STR(r.shipper.files[0].name, "fluent-bit.yaml");
 	entry = r.shipper.n_files ? reparse(&r.shipper.files[0]) : NULL;
 	/* every file but the entry and logplane.lua is included */
-	LP_CHECK(entry && json_array_size(json_object_get(entry, "includes")) == r.shipper.n_files - 2);
+	LP_CHECK(entry &&
+	         json_array_size(json_object_get(entry, "includes")) == r.shipper.n_files - 2);
 	LP_CHECK_STR(r.shipper.files[r.shipper.n_files - 1].name, "logplane.lua");
 	LP_CHECK(entry && json_object_get(entry, "service") && !json_object_get(entry, "pipeline"));
 	json_decref(entry);
@@ -934,7 +980,8 @@ static int set_leaf(json_t *root, const char *path, const char *value, size_t le
 				return json_array_set_new(cur, (size_t)atol(tok), s) == 0;
 			return json_object_set_new(cur, tok, s) == 0;
 		}
-		cur = json_is_array(cur) ? json_array_get(cur, (size_t)atol(tok)) : json_object_get(cur, tok);
+		cur = json_is_array(cur) ? json_array_get(cur, (size_t)atol(tok))
+		                         : json_object_get(cur, tok);
 		tok = next;
 	}
 	return 0;
@@ -977,8 +1024,8 @@ static lp_err signature(struct lp_buf *sig, const struct lp_rendered *r)
 				json_t *v;
 				if (!root)
 					return LP_ERR_PARSE;
-				json_object_foreach(root, key, v)
-					err = err ? err : lp_buf_addf(sig, "top %s\n", key);
+				json_object_foreach(root, key, v) err =
+				    err ? err : lp_buf_addf(sig, "top %s\n", key);
 				pl = json_object_get(root, "pipeline");
 				for (int s = 0; s < 3 && !err; s++) {
 					size_t k;
@@ -988,13 +1035,20 @@ static lp_err signature(struct lp_buf *sig, const struct lp_rendered *r)
 						const char *ek;
 						json_t *ev;
 						err = err ? err
-							  : lp_buf_addf(sig, "%s %s:", sec[s],
-									json_string_value(json_object_get(e, "name")));
+						          : lp_buf_addf(
+						                sig, "%s %s:", sec[s],
+						                json_string_value(
+						                    json_object_get(e, "name")));
 						json_object_foreach(e, ek, ev)
 						{
-							err = err ? err : lp_buf_addf(sig, " %s", ek);
+							err =
+							    err ? err : lp_buf_addf(sig, " %s", ek);
 							if (json_is_array(ev))
-								err = err ? err : lp_buf_addf(sig, "[%zu]", json_array_size(ev));
+								err =
+								    err ? err
+								        : lp_buf_addf(
+								              sig, "[%zu]",
+								              json_array_size(ev));
 						}
 						err = err ? err : lp_buf_addc(sig, '\n');
 					}
@@ -1064,7 +1118,7 @@ static lp_err render_docs(json_t **docs, size_t n, size_t doc, struct lp_rendere
 	}
 	if (objs[doc]) {
 		const struct lp_meta *m = is_pl[doc] ? &((struct lp_pipeline *)objs[doc])->meta
-						     : &((struct lp_output *)objs[doc])->meta;
+		                                     : &((struct lp_output *)objs[doc])->meta;
 		dns = m->ns;
 		dname = m->name;
 	}
@@ -1075,7 +1129,8 @@ static lp_err render_docs(json_t **docs, size_t n, size_t doc, struct lp_rendere
 	in.n_outputs = no;
 	err = lp_render(r, &in);
 	for (size_t i = 0; !err && !*rejected && i < r->n_problems; i++)
-		if (dns && dname && !strcmp(r->problems[i].ns, dns) && !strcmp(r->problems[i].name, dname) &&
+		if (dns && dname && !strcmp(r->problems[i].ns, dns) &&
+		    !strcmp(r->problems[i].name, dname) &&
 		    !strcmp(r->problems[i].kind, is_pl[doc] ? "LogPipeline" : "LogOutput"))
 			*rejected = 1;
 	for (size_t i = 0; i < n; i++) {
@@ -1094,29 +1149,29 @@ static void t_injection(void)
 		const char *v;
 		size_t len;
 	} evil[] = {
-		{"a\nb", 3},
-		{"x\n[OUTPUT]\n    Name stdout\n    Match *", 0},
-		{"@INCLUDE /etc/passwd", 0},
-		{"\n@INCLUDE /etc/shadow\n", 0},
-		{"[SERVICE]", 0},
-		{"x\npipeline:\n  outputs:\n    - name: stdout\n      match: '*'", 0},
-		{"&a", 0},
-		{"*a", 0},
-		{"&anchor value", 0},
-		{"{}", 0},
-		{"[]", 0},
-		{"{name: stdout, match: '*'}", 0},
-		{"key: value", 0},
-		{"- name: stdout", 0},
-		{"${AWS_SECRET_ACCESS_KEY}", 0},
-		{"#{ENV['HOME']}", 0},
-		{"# comment", 0},
-		{"it's \"quoted\" \\ ", 0},
-		{"a b,c=d", 0},
-		{"a\0b", 3},
-		{"\xff\xfe not utf-8", 0},
-		{"\xc3\x28", 0},
-		{long_a, 100000},
+	    {"a\nb", 3},
+	    {"x\n[OUTPUT]\n    Name stdout\n    Match *", 0},
+	    {"@INCLUDE /etc/passwd", 0},
+	    {"\n@INCLUDE /etc/shadow\n", 0},
+	    {"[SERVICE]", 0},
+	    {"x\npipeline:\n  outputs:\n    - name: stdout\n      match: '*'", 0},
+	    {"&a", 0},
+	    {"*a", 0},
+	    {"&anchor value", 0},
+	    {"{}", 0},
+	    {"[]", 0},
+	    {"{name: stdout, match: '*'}", 0},
+	    {"key: value", 0},
+	    {"- name: stdout", 0},
+	    {"${AWS_SECRET_ACCESS_KEY}", 0},
+	    {"#{ENV['HOME']}", 0},
+	    {"# comment", 0},
+	    {"it's \"quoted\" \\ ", 0},
+	    {"a b,c=d", 0},
+	    {"a\0b", 3},
+	    {"\xff\xfe not utf-8", 0},
+	    {"\xc3\x28", 0},
+	    {long_a, 100000},
 	};
 	char *in = path_of("tests/data/render/injection-base.yaml");
 	struct lp_yaml_docs ydocs = {0};
@@ -1169,7 +1224,8 @@ static void t_injection(void)
 			LP_CHECK(set_leaf(copy[lv[l].doc], lv[l].path, v, len));
 			lp_buf_init(&sig, 0);
 			if (render_docs(copy, nd, lv[l].doc, &r, &rej) != LP_OK) {
-				lp_test_fail(__FILE__, __LINE__, "render failed for %s = evil[%zu]", lv[l].path, e);
+				lp_test_fail(__FILE__, __LINE__, "render failed for %s = evil[%zu]",
+				             lv[l].path, e);
 			} else if (rej) {
 				rejected++;
 				lp_rendered_free(&r);
@@ -1177,10 +1233,12 @@ static void t_injection(void)
 				check_rendered(&r);
 				if (signature(&sig, &r) != LP_OK ||
 				    (strcmp(lp_buf_str(&sig), lp_buf_str(&base_sig)) != 0 &&
-				     (!benign_ok || strcmp(lp_buf_str(&sig), lp_buf_str(&benign_sig)) != 0)))
-					lp_test_fail(__FILE__, __LINE__,
-						     "doc %zu %s = evil[%zu] changed the config structure", lv[l].doc,
-						     lv[l].path, e);
+				     (!benign_ok ||
+				      strcmp(lp_buf_str(&sig), lp_buf_str(&benign_sig)) != 0)))
+					lp_test_fail(
+					    __FILE__, __LINE__,
+					    "doc %zu %s = evil[%zu] changed the config structure",
+					    lv[l].doc, lv[l].path, e);
 				else
 					inert++;
 				lp_rendered_free(&r);
@@ -1191,7 +1249,8 @@ static void t_injection(void)
 		}
 		lp_buf_free(&benign_sig);
 	}
-	printf("# injection corpus: %zu string fields x %zu values: %zu rejected, %zu rendered inert\n",
+	printf("# injection corpus: %zu string fields x %zu values: %zu rejected, %zu rendered "
+	       "inert\n",
 	       nl, sizeof(evil) / sizeof(evil[0]), rejected, inert);
 	LP_CHECK(rejected > 0 && inert > 0);
 	lp_buf_free(&base_sig);
@@ -1204,18 +1263,18 @@ static void t_injection(void)
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"golden_cases", t_golden_cases},
-		{"golden_examples", t_golden_examples},
-		{"tenancy", t_tenancy},
-		{"multiline_first", t_multiline_first},
-		{"deterministic", t_deterministic},
-		{"secrets_not_in_text", t_secrets_not_in_text},
-		{"invalid_left_out", t_invalid_left_out},
-		{"schema_lookup", t_schema_lookup},
-		{"null_args", t_null_args},
-		{"fields_table", t_fields_table},
-		{"split", t_split},
-		{"injection", t_injection},
+	    {"golden_cases", t_golden_cases},
+	    {"golden_examples", t_golden_examples},
+	    {"tenancy", t_tenancy},
+	    {"multiline_first", t_multiline_first},
+	    {"deterministic", t_deterministic},
+	    {"secrets_not_in_text", t_secrets_not_in_text},
+	    {"invalid_left_out", t_invalid_left_out},
+	    {"schema_lookup", t_schema_lookup},
+	    {"null_args", t_null_args},
+	    {"fields_table", t_fields_table},
+	    {"split", t_split},
+	    {"injection", t_injection},
 	};
 	int rc = lp_test_main("render", tests, LP_TEST_COUNT(tests));
 
