@@ -32,7 +32,7 @@
 /* Factories of the shared script: every filter instance gets its own Lua
  * state, so per-instance state (the token buckets) stays per filter. */
 static const char LUA_LIB[] =
-    "-- logplane: Lua helpers for the Fluent Bit filters. Generated: do not edit.\n"
+    "-- logplane: Lua functions for the Fluent Bit filters. Generated: do not edit.\n"
     "local function lp_make_flatten(sep)\n"
     "  local function walk(out, prefix, t)\n"
     "    for k, v in pairs(t) do\n"

@@ -322,8 +322,7 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 	ki(&d, "  ", "port", LP_RENDER_FORWARD_PORT);
 	put(&d, "  <security>\n    self_hostname logplane-aggregator\n");
 	kenv(&d, "    ", "shared_key", LP_RENDER_FWD_KEY_VAR);
-	put(&d, "  </security>\n</source>\n"
-	        "<source>\n  @type monitor_agent\n  bind 0.0.0.0\n  port 24220\n</source>\n");
+	put(&d, "  </security>\n</source>\n");
 	/* route copies: one <match> per LogOutput */
 	for (size_t i = 0; i < c->noi; i++) {
 		const struct lp_oinfo *oi = &c->oi[i];

@@ -89,7 +89,7 @@ struct lp_rctx {
 	size_t n_lua, cap_lua;
 };
 
-/* ---- render.c helpers ---- */
+/* ---- render.c: shared utilities ---- */
 LP_WUR lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns,
                                     const char *name, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -107,7 +107,7 @@ void lp_render_short_hash(char out[13], const char *a, const char *b);
 LP_WUR lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok);
 LP_WUR lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok);
 
-/* ---- text helpers (text.c) ---- */
+/* ---- text.c: escaping and parsing ---- */
 /* Appends a regex with whitespace turned into \xHH and "${" into \x24{ so it
  * survives Fluent Bit's space-separated rules and ${VAR} expansion. */
 LP_WUR lp_err lp_render_regex_safe(struct lp_buf *b, const char *re);

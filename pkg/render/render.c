@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------- small helpers ---------------- */
+/* ---------------- small utilities ---------------- */
 
 static void sha256(unsigned char out[32], const void *data, size_t len)
 {

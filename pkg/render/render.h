@@ -15,7 +15,7 @@
  *
  * Files: all files of one config go into ONE directory (includes and the Lua
  * script path are relative to the entry file): "fluent-bit.yaml" (entry),
- * "part-NNN.yaml" (only when split), "logplane.lua" (shared Lua helpers, when
+ * "part-NNN.yaml" (only when split), "logplane.lua" (shared Lua functions, when
  * any filter uses them); the Fluentd aggregator is one "fluent.conf".
  * lp_rendered.mounts lists Secret keys the config reads as files (CA bundles).
  */

@@ -1,4 +1,4 @@
-/* pkg/render/text.c: escaping helpers for strings that end up inside Fluent Bit
+/* pkg/render/text.c: escaping functions for strings that end up inside Fluent Bit
  * values with their own syntax (space-separated rules, regexes, Lua). */
 #include "internal.h"
 #include <ctype.h>

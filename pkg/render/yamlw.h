@@ -47,7 +47,7 @@ void lp_yamlw_strn(struct lp_yamlw *w, const char *s, size_t n);
 void lp_yamlw_quoted(struct lp_yamlw *w, const char *s);
 /* A literal block scalar (|), for inline Lua code. */
 void lp_yamlw_literal(struct lp_yamlw *w, const char *s);
-/* key: value helpers. */
+/* key: value shortcuts. */
 void lp_yamlw_kv(struct lp_yamlw *w, const char *key, const char *value);
 void lp_yamlw_kvq(struct lp_yamlw *w, const char *key, const char *value);
 void lp_yamlw_kvi(struct lp_yamlw *w, const char *key, long long value);
