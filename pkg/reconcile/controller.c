@@ -70,7 +70,7 @@ struct res_kept {
 	int deleting;
 	json_t *finalizers; /* copy of metadata.finalizers or NULL */
 	struct lp_status_seen seen;
-	char written[65]; /* digest of a status we wrote, until the next event */
+	char written[33]; /* digest (128 bits) of a status we wrote, until the next event */
 	struct res_facts *facts;
 };
 
@@ -1738,7 +1738,7 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 		if (!resp->err) {
 			c->stats.status_writes++;
 			if (lp_kube_informer_get(c->res[kind], x->key + 2, &kept) && kept)
-				memcpy(((struct res_kept *)kept)->written, x->digest, 65);
+				memcpy(((struct res_kept *)kept)->written, x->digest, 32);
 		} else if (resp->err != LP_ERR_NOTFOUND) {
 			logf_(c, LP_LOG_WARN, res_kind_name[kind], NULL, x->key + 2,
 			      "status write failed: %s",
@@ -1849,7 +1849,7 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 	}
 	lp_status_conditions(&conds, &sf);
 	lp_status_digest(digest, k->generation, conds.c, conds.n);
-	if (!strcmp(digest, k->written) ||
+	if (!strncmp(digest, k->written, 32) ||
 	    !lp_status_differs(&k->seen, k->generation, conds.c, conds.n)) {
 		lp_kube_wq_done(c->wq, wqkey, LP_OK);
 		return;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "../util/buf.h"
 #include "desired.h"
 
@@ -26,6 +27,47 @@ static enum lp_cond_status cond_status_parse(const char *s)
 	if (s && strcmp(s, "False") == 0)
 		return LP_COND_FALSE;
 	return LP_COND_UNKNOWN;
+}
+
+/* The condition types we write; seen keeps lastTransitionTime for these. */
+static const char *const cond_types[] = {"Valid", "ConfigGenerated",     "AgentsReady",
+                                         "Ready", "CredentialsResolved", "Provisioned"};
+#define N_COND_TYPES (sizeof(cond_types) / sizeof(cond_types[0]))
+
+static int cond_type_index(const char *t)
+{
+	for (size_t i = 0; t && i < N_COND_TYPES; i++)
+		if (!strcmp(cond_types[i], t))
+			return (int)i;
+	return -1;
+}
+
+/* "2026-11-23T18:25:17Z" (a fraction or offset after the seconds is ignored)
+ * -> seconds since the epoch; 0 when malformed. */
+static int64_t rfc3339_parse(const char *s)
+{
+	struct tm tm;
+	time_t t;
+
+	if (!s)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	           &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	return t < 0 ? 0 : (int64_t)t;
+}
+
+static void rfc3339_format(char out[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		out[0] = '\0';
 }
 
 static void copy_str(char *dst, size_t dstsz, const char *src)
@@ -78,7 +120,8 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 {
 	struct lp_cond conds[LP_STATUS_MAX_CONDS];
 	const json_t *arr, *og, *v;
-	size_t i;
+	char full[65];
+	size_t i, nc = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->observed_generation = -1;
@@ -89,21 +132,27 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 	json_array_foreach(arr, i, v)
 	{
 		const char *type = json_string_value(json_object_get(v, "type"));
-		if (!type || out->n == LP_STATUS_MAX_CONDS)
+		int ti = cond_type_index(type);
+		if (!type || nc == LP_STATUS_MAX_CONDS)
 			continue;
-		conds[out->n].type = type;
-		conds[out->n].status =
+		conds[nc].type = type;
+		conds[nc].status =
 		    cond_status_parse(json_string_value(json_object_get(v, "status")));
-		conds[out->n].reason = json_string_value(json_object_get(v, "reason"));
-		conds[out->n].message = json_string_value(json_object_get(v, "message"));
-		copy_str(out->c[out->n].type, sizeof(out->c[0].type), type);
-		out->c[out->n].status = conds[out->n].status;
-		copy_str(out->c[out->n].ltt, sizeof(out->c[0].ltt),
-		         json_string_value(json_object_get(v, "lastTransitionTime")));
-		out->n++;
+		conds[nc].reason = json_string_value(json_object_get(v, "reason"));
+		conds[nc].message = json_string_value(json_object_get(v, "message"));
+		if (ti >= 0) {
+			out->c[out->n].type = (unsigned char)ti;
+			out->c[out->n].status = (unsigned char)conds[nc].status;
+			out->c[out->n].ltt = rfc3339_parse(
+			    json_string_value(json_object_get(v, "lastTransitionTime")));
+			out->n++;
+		}
+		nc++;
 	}
 	out->present = json_is_array(arr);
-	lp_status_digest(out->digest, out->observed_generation, conds, out->n);
+	lp_status_digest(full, out->observed_generation, conds, nc);
+	memcpy(out->digest, full, 32);
+	out->digest[32] = '\0';
 }
 
 int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
@@ -114,7 +163,7 @@ int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
 	if (!seen || !seen->present)
 		return 1;
 	lp_status_digest(d, generation, c, n);
-	return strcmp(d, seen->digest) != 0;
+	return strncmp(d, seen->digest, 32) != 0;
 }
 
 json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
@@ -122,6 +171,7 @@ json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
 {
 	size_t idx[LP_STATUS_MAX_CONDS];
 	json_t *st = NULL, *arr;
+	char kept[32];
 
 	if (n > LP_STATUS_MAX_CONDS)
 		n = LP_STATUS_MAX_CONDS;
@@ -134,10 +184,15 @@ json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
 	for (size_t i = 0; i < n; i++) {
 		const struct lp_cond *x = &c[idx[i]];
 		const char *ltt = now;
-		for (size_t j = 0; seen && j < seen->n; j++)
-			if (strcmp(seen->c[j].type, x->type) == 0 &&
-			    seen->c[j].status == x->status && seen->c[j].ltt[0])
-				ltt = seen->c[j].ltt;
+		int ti = cond_type_index(x->type);
+		for (size_t j = 0; seen && ti >= 0 && j < seen->n; j++) {
+			if (seen->c[j].type != ti || seen->c[j].status != x->status ||
+			    !seen->c[j].ltt)
+				continue;
+			rfc3339_format(kept, seen->c[j].ltt);
+			if (kept[0])
+				ltt = kept;
+		}
 		if (json_array_append_new(
 		        arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", x->type, "status",
 		                       lp_cond_status_name(x->status), "reason",

@@ -28,17 +28,18 @@ struct lp_cond { /* strings borrowed */
 };
 
 /* What the controller keeps of an observed status: no JSON tree, just enough
- * to keep lastTransitionTime and to tell whether a write is needed. */
+ * to keep lastTransitionTime and to tell whether a write is needed (about 200
+ * bytes per resource: 10k pipelines must fit in a few MiB). */
 struct lp_status_seen {
-	int present;                 /* the object had a status with conditions */
 	int64_t observed_generation; /* -1 when absent */
-	size_t n;
+	unsigned char present;       /* the object had a status with conditions */
+	unsigned char n;             /* conditions of our types kept in c[] */
 	struct {
-		char type[32];
-		enum lp_cond_status status;
-		char ltt[32]; /* lastTransitionTime as observed */
+		unsigned char type;   /* index in the known condition types */
+		unsigned char status; /* enum lp_cond_status */
+		int64_t ltt;          /* lastTransitionTime, seconds since the epoch (0: none) */
 	} c[LP_STATUS_MAX_CONDS];
-	char digest[65]; /* lp_status_digest of what was observed */
+	char digest[33]; /* first 128 bits (hex) of lp_status_digest of what was observed */
 };
 
 /* Reads status (the object's "status", may be NULL) into *out. Never fails:
