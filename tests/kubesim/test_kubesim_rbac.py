@@ -56,7 +56,7 @@ def main():
     with open(path, "w") as f:
         f.write(RBAC)
     with Kubesim(extra_args=["--rbac", path], tokens=("admintoken", "bobtoken=bob:devs",
-                                                      "evetoken=eve")) as ks:
+                                                      "evetoken=eve", "satoken=system:serviceaccount:tools:op")) as ks:
         k = ks.kubectl
 
         def bob(*a, **kw):
@@ -149,6 +149,20 @@ def main():
                     sar["status"]["allowed"] is True and st2 == 403) or \
                 "%s %s %d %s %d" % (yes.stdout, no.stdout, st, sar, st2)
         T.run("auth_can_i_and_access_reviews", t_can_i)
+
+        def t_service_account():
+            st, _, _ = ks.request("GET", "/api/v1/namespaces/default/configmaps", token="satoken")
+            rb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                  "metadata": {"name": "sa-reads", "namespace": "default"},
+                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
+                  "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "tools"}]}
+            st2, _, _ = ks.request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", rb)
+            st3, _, _ = ks.request("GET", "/api/v1/namespaces/default/configmaps", token="satoken")
+            st4, _, b4 = ks.request("DELETE", "/api/v1/namespaces/default/configmaps/locked", token="satoken")
+            want = 'User "system:serviceaccount:tools:op" cannot delete resource "configmaps"'
+            return ((st, st2, st3, st4) == (403, 201, 200, 403) and want in b4["message"]) or \
+                "%s %s" % ((st, st2, st3, st4), b4)
+        T.run("service_account_identity", t_service_account)
 
         def t_admin_endpoint_needs_admin():
             st, _, _ = ks.request("GET", "/admin/counters", token="bobtoken")
