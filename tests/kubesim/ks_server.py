@@ -948,14 +948,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             list_rv = api.store.rv
             if cont:
                 list_rv, start = decode_continue(cont)
-            entries = api.store.items(res.key, ns, after=start, limit=limit + 1 if limit else 0, pred=pred)
+            if list_rv == api.store.rv:
+                entries = api.store.items(res.key, ns, after=start, limit=limit + 1 if limit else 0, pred=pred)
+                total_after = None
+            else:
+                # a later page of a list: the state as of the first page's resourceVersion
+                try:
+                    snap = api.store.items_at(res.key, ns, list_rv, start)
+                except Expired:
+                    raise ApiError(410, "Expired", "The provided continue parameter is too old to display a "
+                                                   "consistent list result. You can start a new list without the "
+                                                   "continue parameter.")
+                total_after = len(snap)
+                entries = [e for e in snap if pred is None or pred(e)]
+                if limit:
+                    entries = entries[:limit + 1]
             meta = {"resourceVersion": str(list_rv)}
             if limit and len(entries) > limit:
                 entries = entries[:limit]
                 last = entries[-1].obj["metadata"]
                 lk = (last.get("namespace", ""), last["name"])
                 meta["continue"] = encode_continue(list_rv, lk[0], lk[1])
-                if pred is None:
+                if pred is None and total_after is not None:
+                    meta["remainingItemCount"] = total_after - limit
+                elif pred is None:
                     ks_ = api.store.sorted_keys(res.key)
                     hi = len(ks_) if ns is None else bisect.bisect_left(ks_, (ns + "\0",))
                     meta["remainingItemCount"] = hi - bisect.bisect_right(ks_, lk)

@@ -153,6 +153,31 @@ class Store:
                     break
         return out
 
+    def items_at(self, key, ns, rv, after):
+        """Entries of a bucket as they were at resourceVersion rv (namespace ns if given, keys
+        greater than `after`), rebuilt by undoing later events. Raises Expired when the
+        history no longer reaches back to rv."""
+        if rv < self.floor:
+            raise Expired("too old resource version: %d (%d)" % (rv, self.floor + 1))
+        after = tuple(after) if after is not None else None
+
+        def wanted(k):
+            return (ns is None or k[0] == ns) and (after is None or k > after)
+        cur = {k: e for k, e in (self.buckets.get(key) or {}).items() if wanted(k)}
+        for ev in reversed(self.history):
+            if ev.rv <= rv:
+                break
+            if ev.key != key:
+                continue
+            k = (ev.ns, ev.entry.obj["metadata"]["name"])
+            if not wanted(k):
+                continue
+            if ev.old is None:
+                cur.pop(k, None)
+            else:
+                cur[k] = ev.old
+        return [cur[k] for k in sorted(cur)]
+
     def count(self):
         return sum(len(b) for b in self.buckets.values())
 

@@ -264,6 +264,22 @@ def main():
                 cont = l["metadata"].get("continue")
                 if not cont:
                     break
+            # later pages are consistent with the first page, whatever happens in between
+            _, _, a = rq("GET", CM + "?labelSelector=page&limit=10")
+            rq("DELETE", CM + "/page-15")
+            rq("POST", CM, cm("page-99", labels={"page": "yes", "n": "0"}))
+            rq("PATCH", CM + "/page-20", {"data": {"changed": "1"}}, ctype="application/merge-patch+json")
+            _, _, b = rq("GET", CM + "?labelSelector=page&limit=10&continue=" + a["metadata"]["continue"])
+            _, _, c = rq("GET", CM + "?labelSelector=page&limit=10&continue=" + b["metadata"]["continue"])
+            snap = [i["metadata"]["name"] for i in a["items"] + b["items"] + c["items"]]
+            p20 = [i for i in b["items"] + c["items"] if i["metadata"]["name"] == "page-20"]
+            if snap != ["page-%02d" % i for i in range(25)] or p20[0].get("data") or \
+                    b["metadata"]["resourceVersion"] != a["metadata"]["resourceVersion"]:
+                return "inconsistent pages: %s %s" % (snap, p20)
+            ks.admin("POST", "/admin/faults", {"expire_history": True})
+            st, _, e = rq("GET", CM + "?labelSelector=page&limit=10&continue=" + a["metadata"]["continue"])
+            if st != 410 or e["reason"] != "Expired":
+                return "expired continue: %d %s" % (st, e)
             _, _, full = rq("GET", CM)
             _, _, p1 = rq("GET", CM + "?limit=10")
             rem = p1["metadata"].get("remainingItemCount")
