@@ -87,8 +87,15 @@ struct inf_ctx { /* the arg of one informer's ops */
 	enum lp_owned_kind owned_kind;
 };
 
+/* Referenced Secrets are watched one by one (field selector metadata.name);
+ * past this many in one namespace, one informer for that namespace replaces
+ * them, so a namespace with hundreds of outputs does not cost hundreds of
+ * watches (connections, on an API server without HTTP/2). */
+#define SECRET_WATCHES_PER_NS 8
+
 struct secret_watch {
-	char *ns, *name;
+	char *ns;
+	char *name; /* NULL: the whole namespace */
 	struct lp_kube_informer *inf;
 	int mark;
 };
@@ -445,7 +452,14 @@ static void owned_delete(void *arg, const char *key, void *kept)
 static void *secret_transform(void *arg, const char *key, json_t *obj, lp_err *err)
 {
 	const json_t *data = json_object_get(obj, "data");
-	json_t *copy = json_is_object(data) ? json_deep_copy(data) : json_object();
+	const char *type = json_string_value(json_object_get(obj, "type"));
+	json_t *copy;
+
+	/* never credentials for outputs, and large: keep key and version only */
+	if (type && (!strcmp(type, "helm.sh/release.v1") ||
+	             !strcmp(type, "kubernetes.io/service-account-token")))
+		return NULL;
+	copy = json_is_object(data) ? json_deep_copy(data) : json_object();
 	if (!copy)
 		*err = LP_ERR_NOMEM;
 	return copy;
@@ -459,16 +473,28 @@ static void secret_free_kept(void *arg, void *kept)
 static void secret_upsert(void *arg, const char *key, json_t *obj, void *kept, void *old_kept)
 {
 	struct inf_ctx *ix = arg;
-	if (!old_kept || !json_equal(kept, old_kept))
+	if (!kept && !old_kept)
+		return; /* a Secret a namespace-wide watch does not keep */
+	if (!old_kept || !kept || !json_equal(kept, old_kept))
 		note_change(ix->c);
 }
 
+/* The watch of exactly ns/name (name NULL: the namespace-wide one). */
+static struct secret_watch *secret_watch_find(struct lp_ctrl *c, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < c->n_secrets; i++) {
+		const struct secret_watch *w = &c->secrets[i];
+		if (!strcmp(w->ns, ns) && (name ? (w->name && !strcmp(w->name, name)) : !w->name))
+			return &c->secrets[i];
+	}
+	return NULL;
+}
+
+/* The watch that sees ns/name: its own, else its namespace's. */
 static struct secret_watch *secret_find(struct lp_ctrl *c, const char *ns, const char *name)
 {
-	for (size_t i = 0; i < c->n_secrets; i++)
-		if (!strcmp(c->secrets[i].ns, ns) && !strcmp(c->secrets[i].name, name))
-			return &c->secrets[i];
-	return NULL;
+	struct secret_watch *w = secret_watch_find(c, ns, name);
+	return w ? w : secret_watch_find(c, ns, NULL);
 }
 
 static const json_t *secret_data(struct lp_ctrl *c, const char *ns, const char *name)
@@ -482,7 +508,7 @@ static const json_t *secret_data(struct lp_ctrl *c, const char *ns, const char *
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	if (!lp_kube_informer_get(w->inf, key, &kept))
 		return NULL;
-	return kept;
+	return kept; /* NULL for a Secret a namespace-wide watch does not keep */
 }
 
 static int secret_has_key(void *ctx, const char *ns, const char *name, const char *key)
@@ -521,17 +547,17 @@ static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *
 	lp_buf_init(&path, 0);
 	lp_buf_init(&sel, 0);
 	err = lp_kube_path(&path, &lp_kube_gvr_secrets, ns, NULL, NULL);
-	if (!err)
+	if (!err && name)
 		err = lp_buf_addf(&sel, "metadata.name=%s", name);
 	if (err)
 		goto out;
 	err = LP_ERR_NOMEM;
 	w->ns = lp_strdup(ns);
-	w->name = lp_strdup(name);
-	if (!w->ns || !w->name)
+	w->name = name ? lp_strdup(name) : NULL;
+	if (!w->ns || (name && !w->name))
 		goto out;
 	io.path = lp_buf_str(&path);
-	io.field_selector = lp_buf_str(&sel);
+	io.field_selector = name ? lp_buf_str(&sel) : NULL;
 	io.page_limit = 100;
 	err = lp_kube_informer_new(&w->inf, c->client, &io, &ops, &c->res_ctx[RES_OUTPUT]);
 	if (err)
@@ -540,7 +566,8 @@ static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *
 	if (err)
 		goto out;
 	c->n_secrets++;
-	logf_(c, LP_LOG_DEBUG, "Secret", ns, name, "watching referenced Secret");
+	logf_(c, LP_LOG_DEBUG, "Secret", ns, name ? name : "*",
+	      name ? "watching referenced Secret" : "watching the namespace's Secrets");
 out:
 	if (err) {
 		lp_kube_informer_free(w->inf);
@@ -614,20 +641,101 @@ struct ref_walk {
 	uint64_t fp; /* fingerprint of the referenced values */
 };
 
-static void ref_mark(void *arg, const char *name)
-{
-	struct ref_walk *rw = arg;
-	struct secret_watch *w = secret_find(rw->c, rw->ns, name);
+struct collect {
+	struct lp_ctrl *c;
+	struct res_kept **v;
+	char **keys;
+	size_t n, cap;
+	lp_err err;
+};
 
-	if (!w && !rw->err) {
-		rw->err = secret_watch_start(rw->c, rw->ns, name);
-		w = rw->err ? NULL : secret_find(rw->c, rw->ns, name);
+struct ref_list { /* "namespace/name" of referenced Secrets */
+	struct lp_strlist l;
+	size_t cap;
+	const char *ns;
+	lp_err err;
+};
+
+static void ref_collect(void *arg, const char *name)
+{
+	struct ref_list *rl = arg;
+	struct lp_buf b;
+	char *s;
+
+	if (rl->err)
+		return;
+	if (rl->l.n == rl->cap) {
+		size_t ncap = rl->cap ? rl->cap * 2 : 16;
+		char **nv = lp_realloc(rl->l.v, ncap * sizeof(*nv));
+		if (!nv) {
+			rl->err = LP_ERR_NOMEM;
+			return;
+		}
+		rl->l.v = nv;
+		rl->cap = ncap;
 	}
-	if (w) {
-		w->mark = 1;
-		if (!lp_kube_informer_synced(w->inf))
-			rw->unsynced++;
+	lp_buf_init(&b, 0);
+	if (lp_buf_addf(&b, "%s/%s", rl->ns, name) || !(s = lp_buf_take(&b))) {
+		rl->err = LP_ERR_NOMEM;
+		return;
 	}
+	rl->l.v[rl->l.n++] = s;
+}
+
+static int cmp_strp(const void *a, const void *b);
+
+/* Marks (starting when needed) the watches that cover every Secret an
+ * output references: one per Secret, or one per namespace past
+ * SECRET_WATCHES_PER_NS. *unsynced counts those not synced yet. Unmarked
+ * watches are for the caller to remove. */
+static lp_err secret_watches_update(struct lp_ctrl *c, const struct collect *out, int *unsynced)
+{
+	struct ref_list rl = {{NULL, 0}, 0, NULL, LP_OK};
+	size_t i, j, k, n = 0;
+	lp_err err = LP_OK;
+
+	for (i = 0; i < c->n_secrets; i++)
+		c->secrets[i].mark = 0;
+	for (i = 0; i < out->n && !rl.err; i++) {
+		const struct res_kept *o = out->v[i];
+		if (!o->o || !o->o->meta.ns || o->deleting)
+			continue;
+		rl.ns = o->o->meta.ns;
+		output_secret_refs(o->o, ref_collect, &rl);
+	}
+	err = rl.err;
+	if (rl.l.n > 1)
+		qsort(rl.l.v, rl.l.n, sizeof(*rl.l.v), cmp_strp);
+	for (i = 0; i < rl.l.n; i++) /* unique */
+		if (n == 0 || strcmp(rl.l.v[i], rl.l.v[n - 1]) != 0)
+			rl.l.v[n++] = rl.l.v[i];
+		else
+			lp_free(rl.l.v[i]);
+	rl.l.n = n;
+	for (i = 0; !err && i < n; i = j) {
+		size_t nslen = strcspn(rl.l.v[i], "/");
+		char ns[256];
+		snprintf(ns, sizeof(ns), "%.*s", (int)nslen, rl.l.v[i]);
+		for (j = i; j < n && !strncmp(rl.l.v[j], rl.l.v[i], nslen + 1); j++)
+			;
+		for (k = (j - i > SECRET_WATCHES_PER_NS) ? j - 1 : i; !err && k < j; k++) {
+			const char *name =
+			    j - i > SECRET_WATCHES_PER_NS ? NULL : rl.l.v[k] + nslen + 1;
+			struct secret_watch *w = secret_watch_find(c, ns, name);
+			if (!w) {
+				err = secret_watch_start(c, ns, name);
+				w = err ? NULL : secret_watch_find(c, ns, name);
+			}
+			if (w) {
+				w->mark = 1;
+				*unsynced += !lp_kube_informer_synced(w->inf);
+			}
+		}
+	}
+	for (i = 0; i < rl.l.n; i++)
+		lp_free(rl.l.v[i]);
+	lp_free(rl.l.v);
+	return err;
 }
 
 static void ref_fingerprint(void *arg, const char *name)
@@ -804,14 +912,6 @@ static void run_free(struct run *r)
 	lp_desired_free(&r->d);
 	lp_free(r);
 }
-
-struct collect {
-	struct lp_ctrl *c;
-	struct res_kept **v;
-	char **keys;
-	size_t n, cap;
-	lp_err err;
-};
 
 static int collect_fn(void *arg, const char *key, void *kept)
 {
@@ -1190,19 +1290,9 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 	if (pl.err || out.err)
 		goto out;
 	/* 1. the Secrets outputs reference: watch exactly those */
-	for (size_t i = 0; i < c->n_secrets; i++)
-		c->secrets[i].mark = 0;
-	for (size_t i = 0; i < out.n; i++) {
-		struct ref_walk rw = {c, out.v[i]->o ? out.v[i]->o->meta.ns : NULL, LP_OK, 0, 0};
-		if (!out.v[i]->o || !rw.ns || out.v[i]->deleting)
-			continue;
-		output_secret_refs(out.v[i]->o, ref_mark, &rw);
-		if (rw.err) {
-			err = rw.err;
-			goto out;
-		}
-		unsynced += rw.unsynced;
-	}
+	err = secret_watches_update(c, &out, &unsynced);
+	if (err)
+		goto out;
 	for (size_t i = c->n_secrets; i-- > 0;)
 		if (!c->secrets[i].mark)
 			secret_watch_remove(c, i);

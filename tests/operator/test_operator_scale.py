@@ -7,7 +7,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, is_ready, namespace,  # noqa: E402
-                     output, pipeline, wait_until)
+                     output, pipeline, secret, wait_until)
 
 T = Reporter("operator_scale")
 N = int(os.environ.get("LP_SCALE_PIPELINES", "500"))
@@ -55,6 +55,26 @@ def main():
     text = json.dumps((cm or {}).get("data"))
     T.check("config_has_every_pipeline", all(f"mark-{i:04d}" in text for i in (0, N // 2, N - 1)),
             text[:300])
+
+    # many referenced Secrets in one namespace: one namespace-wide watch, not one each
+    ns, n_out = "many-secrets", 12
+    env.reset_counters()
+    env.apply([namespace(ns)] +
+              [secret(ns, "auth-%02d" % i, {"username": "u%d" % i, "password": "p%d" % i}) for i in range(n_out)] +
+              [output(ns, "loki-%02d" % i, {"type": "loki", "loki": {"host": "loki-%d.example.com" % i,
+                                                                     "auth": {"secretRef": {"name": "auth-%02d" % i}}}})
+               for i in range(n_out)] +
+              [pipeline(ns, "fanout", ["loki-%02d" % i for i in range(n_out)])])
+    ok = wait_until(lambda: is_ready(env.get("lp", "fanout", ns)), 60)
+    watches = env.counters().get("requests", {}).get("watch", {}).get("secrets", 0)
+    T.check("many_secrets_ready", ok, json.dumps((env.get("lp", "fanout", ns) or {}).get("status"))[:400])
+    T.check("many_secrets_few_watches", 1 <= watches <= 3, f"{watches} Secret watches for {n_out} Secrets")
+    ds = env.get("daemonset", "logplane-fluent-bit", CTRL_NS)
+    h = ds["spec"]["template"]["metadata"]["annotations"]["logplane.io/config-hash"]
+    env.apply(secret(ns, "auth-07", {"username": "u7", "password": "rotated"}))
+    ok = wait_until(lambda: env.get("daemonset", "logplane-fluent-bit", CTRL_NS)["spec"]["template"]["metadata"]
+                    ["annotations"]["logplane.io/config-hash"] != h, 20)
+    T.check("many_secrets_rotation_rolls", ok, "config hash unchanged after a Secret change")
     clean_exit(T, env, op, "sigterm_exit_0")
 
 
