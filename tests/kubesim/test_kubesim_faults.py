@@ -21,6 +21,9 @@ def cm(name, data):
 
 def main():
     work = tempfile.mkdtemp(prefix="kubesim-faults-")
+    import atexit
+    import shutil
+    atexit.register(shutil.rmtree, work, True)
     with Kubesim(workdir=work, state=True, extra_args=["--faults", "fail=1:500"]) as ks:
         def t_fault_at_start():
             st, _, b = ks.request("GET", CM)
@@ -108,8 +111,6 @@ def main():
             return ("keep" in names and "after" in names and
                     lst["metadata"]["resourceVersion"] == rv_before_stop) or "%s %s" % (names, lst["metadata"])
         T.run("sigterm_saves_state", t_state_file)
-    import shutil
-    shutil.rmtree(work, ignore_errors=True)
     T.exit()
 
 

@@ -52,6 +52,9 @@ subjects:
 def main():
     import tempfile
     d = tempfile.mkdtemp(prefix="kubesim-rbac-")
+    import atexit
+    import shutil
+    atexit.register(shutil.rmtree, d, True)
     path = os.path.join(d, "rbac.yaml")
     with open(path, "w") as f:
         f.write(RBAC)
@@ -169,8 +172,6 @@ def main():
             st2, _, b = ks.request("GET", "/admin/counters")
             return (st == 403 and st2 == 200 and "requests" in b) or "%d %d" % (st, st2)
         T.run("admin_endpoints_need_admin_token", t_admin_endpoint_needs_admin)
-    import shutil
-    shutil.rmtree(d, ignore_errors=True)
     T.exit()
 
 
