@@ -157,6 +157,7 @@ struct call_ctx {
 	size_t op;
 	char *key;
 	char digest[65];
+	uint64_t started_ms;
 };
 
 enum { CALL_APPLY = 1, CALL_DELETE, CALL_STATUS, CALL_FINALIZER };
@@ -1825,6 +1826,10 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 	if (c) {
 		enum res_kind kind = x->key[0] == 'p' ? RES_PIPELINE : RES_OUTPUT;
 		void *kept = NULL;
+		if (c->o.metrics)
+			lp_opmetrics_reconcile(
+			    c->o.metrics, res_kind_name[kind], resp->err ? "error" : "success",
+			    (double)(lp_clock_mono_ms() - x->started_ms) / 1000.0);
 		if (!resp->err) {
 			c->stats.status_writes++;
 			if (lp_kube_informer_get(c->res[kind], x->key + 2, &kept) && kept)
@@ -1952,6 +1957,7 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 		goto fail;
 	}
 	memcpy(x->digest, digest, sizeof(digest));
+	x->started_ms = lp_clock_mono_ms();
 	err = lp_kube_status_patch(
 	    c->client, kind == RES_PIPELINE ? &lp_kube_gvr_logpipelines : &lp_kube_gvr_logoutputs,
 	    ns, name, st, status_done, x);
@@ -1966,16 +1972,36 @@ fail:
 	lp_kube_wq_done(c->wq, wqkey, err);
 }
 
+static const char *const gauge_types[] = {"Ready", "Valid", "ConfigGenerated", "AgentsReady"};
+
 struct all_walk {
 	struct lp_ctrl *c;
 	enum res_kind kind;
+	size_t counts[4][3]; /* gauge_types x True, False, Unknown (absent counts as Unknown) */
 };
 
 static int all_fn(void *arg, const char *key, void *kept)
 {
 	struct all_walk *w = arg;
+	struct res_kept *k = kept;
+
 	enqueue_res(w->c, w->kind, key);
+	for (int t = 0; k && t < 4; t++) {
+		int st = lp_status_seen_get(&k->seen, gauge_types[t]);
+		w->counts[t][st == LP_COND_TRUE ? 0 : st == LP_COND_FALSE ? 1 : 2]++;
+	}
 	return 0;
+}
+
+/* logplane_pipelines{condition,status} from what the caches observed. */
+static void pipeline_gauges(struct lp_ctrl *c, const struct all_walk *w)
+{
+	static const char *const names[] = {"True", "False", "Unknown"};
+
+	for (int t = 0; c->o.metrics && t < 4; t++)
+		for (int s = 0; s < 3; s++)
+			lp_opmetrics_pipelines(c->o.metrics, gauge_types[t], names[s],
+			                       w->counts[t][s]);
 }
 
 static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
@@ -1988,8 +2014,13 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 		handle_config(c);
 	} else if (!strcmp(key, KEY_STATUS_ALL)) {
 		for (int i = 0; i < 2 && c->leading; i++) {
-			struct all_walk w = {c, (enum res_kind)i};
+			struct all_walk w;
+			memset(&w, 0, sizeof(w));
+			w.c = c;
+			w.kind = (enum res_kind)i;
 			lp_kube_informer_foreach(c->res[i], all_fn, &w);
+			if (i == RES_PIPELINE)
+				pipeline_gauges(c, &w);
 		}
 		lp_kube_wq_done(wq, key, LP_OK);
 	} else if ((key[0] == 'p' || key[0] == 'o') && key[1] == '/') {

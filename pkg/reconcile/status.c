@@ -155,6 +155,16 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 	out->digest[32] = '\0';
 }
 
+int lp_status_seen_get(const struct lp_status_seen *seen, const char *type)
+{
+	int ti = cond_type_index(type);
+
+	for (size_t i = 0; seen && ti >= 0 && i < seen->n; i++)
+		if (seen->c[i].type == ti)
+			return seen->c[i].status;
+	return -1;
+}
+
 int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
                       const struct lp_cond *c, size_t n)
 {

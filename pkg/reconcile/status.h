@@ -46,6 +46,9 @@ struct lp_status_seen {
  * malformed parts are treated as absent (a write will then fix them). */
 void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status);
 
+/* The observed status of condition type (LP_COND_*), or -1 when absent. */
+int lp_status_seen_get(const struct lp_status_seen *seen, const char *type);
+
 /* Hex SHA-256 over observedGeneration and each condition's type, status,
  * reason and message, in type order (lastTransitionTime is not included). */
 void lp_status_digest(char out[65], int64_t generation, const struct lp_cond *c, size_t n);

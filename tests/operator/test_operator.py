@@ -104,7 +104,9 @@ def main():
         except Exception as e:
             got[path] = (0, repr(e))
     T.check("health_ready_metrics", port and got["/healthz"][0] == 200 and got["/readyz"][0] == 200
-            and got["/metrics"][0] == 200 and "logplane_build_info" in got["/metrics"][1],
+            and got["/metrics"][0] == 200 and "logplane_build_info" in got["/metrics"][1]
+            and 'logplane_pipelines{condition="Ready",status="True"} 1' in got["/metrics"][1]
+            and 'logplane_reconcile_total{kind="LogPipeline",result="success"}' in got["/metrics"][1],
             f"port {port}: " + json.dumps({k: [v[0], v[1][:200]] for k, v in got.items()}))
 
     # let statuses settle, then change the pipeline
