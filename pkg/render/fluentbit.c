@@ -275,12 +275,40 @@ static int pipeline_files_meta(const struct lp_pinfo *pi)
 	return 0;
 }
 
+/* json and logfmt without a time key are the same parser for every pipeline */
+static int parser_shared(const struct lp_pinfo *pi)
+{
+	const struct lp_parse *ps = &pi->p->parse;
+	return (ps->format == LP_PARSE_JSON || ps->format == LP_PARSE_LOGFMT) && !ps->time_key;
+}
+
+static const char *parser_name(struct fb *f, const struct lp_pinfo *pi)
+{
+	if (parser_shared(pi))
+		return pi->p->parse.format == LP_PARSE_JSON ? "lp-json" : "lp-logfmt";
+	return cat(f, "lp-", pi->h, "-parse", NULL);
+}
+
 static void shared_parsers(struct fb *f)
 {
-	plugin(f, KUBE_TAG_PARSER);
-	kv(f, "format", "regex");
-	kv(f, "regex", KUBE_TAG_PARSER_REGEX);
-	plugin_end(f);
+	const struct lp_rctx *c = f->c;
+
+	if (c->any_app || c->any_system || c->any_files_meta) {
+		plugin(f, KUBE_TAG_PARSER);
+		kv(f, "format", "regex");
+		kv(f, "regex", KUBE_TAG_PARSER_REGEX);
+		plugin_end(f);
+	}
+	if (c->any_json_parser) {
+		plugin(f, "lp-json");
+		kv(f, "format", "json");
+		plugin_end(f);
+	}
+	if (c->any_logfmt_parser) {
+		plugin(f, "lp-logfmt");
+		kv(f, "format", "logfmt");
+		plugin_end(f);
+	}
 }
 
 static void pipeline_parsers(struct fb *f, const struct lp_pinfo *pi)
@@ -288,10 +316,9 @@ static void pipeline_parsers(struct fb *f, const struct lp_pinfo *pi)
 	const struct lp_parse *ps = &pi->p->parse;
 	static const char *fmt[] = {"", "json", "logfmt", "regex"};
 
-	if (!pipeline_has_parser(pi))
+	if (!pipeline_has_parser(pi) || parser_shared(pi))
 		return;
-	cat(f, "lp-", pi->h, "-parse", NULL);
-	plugin(f, ts(f));
+	plugin(f, parser_name(f, pi));
 	kv(f, "format", fmt[ps->format]);
 	if (ps->format == LP_PARSE_REGEX) {
 		chk(f, lp_render_regex_safe(t0(f), ps->regex));
@@ -552,7 +579,8 @@ static void emitter(struct fb *f, const struct lp_pinfo *pi, const char *what)
 	cat(f, "lp_", pi->h, "_", what, NULL);
 	kv(f, "emitter_name", ts(f));
 	kv(f, "emitter_storage.type", storage_type(pi->any_at_least_once));
-	kv_size(f, "emitter_mem_buf_limit", mem_buf_limit(f->c, pi));
+	if (pi->mbl) /* else Fluent Bit's default (10M) */
+		kv_size(f, "emitter_mem_buf_limit", pi->mbl);
 }
 
 /* Appends a regex alternative group "(?:a|b)" of literal strings. */
@@ -1004,10 +1032,10 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		plugin(f, "parser");
 		match_own(f, pi, NULL);
 		kv(f, "key_name", p->parse.key ? p->parse.key : "log");
-		cat(f, "lp-", pi->h, "-parse", NULL);
-		kv(f, "parser", ts(f));
+		kv(f, "parser", parser_name(f, pi));
 		lp_yamlw_kvb(&f->w, "reserve_data", 1);
-		lp_yamlw_kvb(&f->w, "preserve_key", p->parse.keep_original);
+		if (p->parse.keep_original) /* off is the default */
+			lp_yamlw_kvb(&f->w, "preserve_key", 1);
 		plugin_end(f);
 	}
 	/* 6. transforms in order */
@@ -1315,6 +1343,7 @@ struct doc_spec {
 	int shared;      /* shared parsers, inputs, filters and outputs */
 	size_t from, to; /* pipelines [from, to) of c->pi */
 	int track;       /* record per-pipeline byte estimates */
+	size_t stride;   /* every stride-th pipeline only (a sample); 0 or 1: all */
 	const char *const *includes;
 	size_t n_includes;
 };
@@ -1333,7 +1362,9 @@ typedef void (*pl_fn)(struct fb *f, const struct lp_pinfo *pi);
 
 static void each_pipeline(struct fb *f, const struct doc_spec *d, pl_fn fn)
 {
-	for (size_t i = d->from; i < d->to; i++) {
+	size_t step = d->stride > 1 ? d->stride : 1;
+
+	for (size_t i = d->from; i < d->to; i += step) {
 		struct lp_pinfo *pi = &f->c->pi[i];
 		size_t mark = 0;
 		if (!pi->ok)
@@ -1369,7 +1400,7 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 		service(&f);
 	if (d->shared || (d->to > d->from)) {
 		sec_begin(&f, "parsers");
-		if (d->shared && (c->any_app || c->any_system || c->any_files_meta))
+		if (d->shared)
 			shared_parsers(&f);
 		each_pipeline(&f, d, pipeline_parsers);
 		sec_end(&f);
@@ -1454,7 +1485,16 @@ static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct lp_ren
 		goto out;
 	}
 	if (b.len > LP_RENDER_SPLIT_BYTES) {
-		err = LP_ERR_TOO_LARGE; /* a single pipeline: checked by the caller before */
+		/* one pipeline alone: leave it out (the rest still render) */
+		struct lp_pinfo *pi = &c->pi[from];
+		if (pi->ok) {
+			pi->ok = 0;
+			err = lp_render_problem_add(
+			    c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
+			    "rendered configuration of this pipeline alone is "
+			    "larger than %u bytes",
+			    LP_RENDER_SPLIT_BYTES);
+		}
 		goto out;
 	}
 	snprintf(name, sizeof(name), "part-%03u.yaml", ++*seq);
@@ -1492,14 +1532,51 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 	unsigned seq = 0;
 	lp_err err;
 
-	for (size_t i = 0; i < c->npi; i++)
-		if (c->pi[i].ok && pipeline_files_meta(&c->pi[i]))
+	for (size_t i = 0; i < c->npi; i++) {
+		if (!c->pi[i].ok)
+			continue;
+		if (pipeline_files_meta(&c->pi[i]))
 			c->any_files_meta = 1;
+		if (pipeline_has_parser(&c->pi[i]) && parser_shared(&c->pi[i])) {
+			if (c->pi[i].p->parse.format == LP_PARSE_JSON)
+				c->any_json_parser = 1;
+			else
+				c->any_logfmt_parser = 1;
+		}
+	}
 	all.service = 1;
 	all.shared = 1;
 	all.to = c->npi;
 	all.track = 1;
 	lp_buf_init(&b, 0);
+	if (c->npi > LP_RENDER_SAMPLE_FROM) {
+		/* many pipelines: size a sample first; when the whole is clearly too
+		 * large for one file, pack by the sample's average and skip the full
+		 * dry run (parts that still come out too large are halved) */
+		struct doc_spec sample = {0};
+		size_t n_ok = 0, n_s = 0, sum = 0;
+		sample.to = c->npi;
+		sample.track = 1;
+		sample.stride = c->npi / LP_RENDER_SAMPLE_SIZE;
+		err = shipper_doc(c, &sample, NULL);
+		if (err)
+			goto out;
+		for (size_t i = 0; i < c->npi; i++) {
+			n_ok += c->pi[i].ok;
+			if (c->pi[i].ok && i % sample.stride == 0) {
+				n_s++;
+				sum += c->pi[i].est_bytes;
+			}
+		}
+		if (n_s && (sum / n_s) * n_ok > 2 * LP_RENDER_PACK_BYTES) {
+			for (size_t i = 0; i < c->npi; i++)
+				if (c->pi[i].ok && i % sample.stride != 0)
+					c->pi[i].est_bytes = sum / n_s;
+			goto split;
+		}
+		for (size_t i = 0; i < c->npi; i++)
+			c->pi[i].est_bytes = 0;
+	}
 	/* size everything with a dry run; render one file when it clearly fits */
 	err = shipper_doc(c, &all, NULL);
 	if (err)
@@ -1518,6 +1595,7 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 			goto out;
 		}
 	}
+split:
 	len = 0;
 	lp_buf_free(&b);
 	/* too large: one entry file with service + includes, a shared part, then

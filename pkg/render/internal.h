@@ -19,6 +19,8 @@
 /* Parts are packed to this estimate; each part is then checked against the hard limit. */
 #define LP_RENDER_PACK_BYTES  (800u * 1024u)
 #define LP_RENDER_LUA_FILE    "logplane.lua"
+#define LP_RENDER_SAMPLE_FROM 512 /* above this many pipelines, size a sample first */
+#define LP_RENDER_SAMPLE_SIZE 128
 #define LP_RENDER_LUA_MAX_FNS 256 /* more distinct variants are inlined */
 
 /* input.application given and not disabled */
@@ -81,6 +83,7 @@ struct lp_rctx {
 	enum lp_aggregator_engine engine;
 	int any_agg;
 	int any_files_meta;
+	int any_json_parser, any_logfmt_parser;  /* the shared lp-json / lp-logfmt parsers */
 	struct lp_buf scratch;                   /* reusable small buffer */
 	struct lp_buf agg_host_buf, lt_host_buf; /* default host names */
 	/* the shared Lua script (logplane.lua): one constructor call per distinct

@@ -32,15 +32,21 @@ static void hex(char *out, const unsigned char *in, size_t n)
 
 void lp_render_short_hash(char out[13], const char *a, const char *b)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char d[32];
-	unsigned int n = 32;
+	char stack[256];
+	size_t la = strlen(a), lb = strlen(b);
+	char *buf = la + lb + 1 <= sizeof(stack) ? stack : lp_malloc(la + lb + 1);
 
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(ctx, a, strlen(a)) || !EVP_DigestUpdate(ctx, "/", 1) ||
-	    !EVP_DigestUpdate(ctx, b, strlen(b)) || !EVP_DigestFinal_ex(ctx, d, &n))
+	if (!buf) {
 		memset(d, 0, sizeof(d));
-	EVP_MD_CTX_free(ctx);
+	} else {
+		memcpy(buf, a, la);
+		buf[la] = '/';
+		memcpy(buf + la + 1, b, lb);
+		sha256(d, buf, la + lb + 1);
+		if (buf != stack)
+			lp_free(buf);
+	}
 	hex(out, d, 6);
 }
 
