@@ -868,7 +868,9 @@ def run_render(res):
     r = subprocess.run([RENDER_BENCH, str(n), str(rounds)], capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError("render_bench: %s" % (r.stderr or r.stdout)[-500:])
-    times = [float(m) for m in re.findall(r"^round \d+: ([0-9.]+) ms", r.stdout, re.M)]
+    rounds_seen = re.findall(r"^round \d+: ([0-9.]+) ms(?: wall, ([0-9.]+) ms cpu)?", r.stdout, re.M)
+    times = [float(w) for w, _ in rounds_seen]
+    cpu = [float(c) for _, c in rounds_seen if c]
     m = re.search(r"bytes=(\d+) files=(\d+)", r.stdout)
     if len(times) != rounds or not m:
         raise RuntimeError("render_bench: unexpected output: " + r.stdout[-500:])
@@ -884,6 +886,8 @@ def run_render(res):
             allocs = (counts[1] - counts[0]) / 2.0
     log("render: %d pipelines, rounds %s ms, %s bytes, %s allocations per render" % (n, times, m.group(1), allocs))
     res.add("render", "render %d pipelines" % n, times, "ms", "< 100", lambda v: v < 100)
+    if cpu:   # on a shared machine the CPU time is the steadier figure
+        res.add("render", "render %d pipelines, CPU" % n, cpu, "ms", "< 100", lambda v: v < 100)
     res.add("render", "allocations per render", [allocs], "count")
     res.add("render", "rendered bytes", [int(m.group(1)) / MIB], "MiB")
 
