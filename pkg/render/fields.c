@@ -47,7 +47,9 @@ static const struct lp_render_field fields[] = {
     {P, "spec.kubernetes.annotations", "kubernetes", "annotations", NULL, "as labels"},
     {P, "spec.multiline.parsers (java, python, go)", "multiline",
      "multiline.parser,multiline.key_content,buffer,flush_ms,emitter_name", NULL,
-     "the pipeline's first filter (with buffer on, earlier filters would run twice)"},
+     "the pipeline's first filter (with buffer on, earlier filters would run twice); "
+     "note: Fluent Bit 5.1.1's python parser in this filter also re-emits the last "
+     "traceback line as a record of its own"},
     {P, "spec.multiline.parsers (cri, docker)", "tail", "multiline.parser", NULL,
      "on the pipeline's files inputs (container logs always use cri)"},
     {P, "spec.multiline.rules[]", "multiline_parser", "name,type,flush_timeout,rules", NULL,
