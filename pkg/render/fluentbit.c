@@ -181,7 +181,8 @@ static void adds(struct fb *f, struct lp_buf *b, const char *s)
 	chk(f, lp_buf_adds(b, s));
 }
 
-/* t = the concatenation of the NULL-terminated strings (no printf: hot path). */
+/* t = the concatenation of the strings up to CAT_END (no printf: hot path). */
+#define CAT_END ((const char *)NULL)
 static const char *cat(struct fb *f, ...)
 {
 	va_list ap;
@@ -286,7 +287,7 @@ static const char *parser_name(struct fb *f, const struct lp_pinfo *pi)
 {
 	if (parser_shared(pi))
 		return pi->p->parse.format == LP_PARSE_JSON ? "lp-json" : "lp-logfmt";
-	return cat(f, "lp-", pi->h, "-parse", NULL);
+	return cat(f, "lp-", pi->h, "-parse", CAT_END);
 }
 
 static void shared_parsers(struct fb *f)
@@ -339,7 +340,7 @@ static void pipeline_ml_parsers(struct fb *f, const struct lp_pinfo *pi)
 
 	if (!pipeline_has_ml_rules(pi))
 		return;
-	cat(f, "lp-", pi->h, "-ml", NULL);
+	cat(f, "lp-", pi->h, "-ml", CAT_END);
 	plugin(f, ts(f));
 	kv(f, "type", "regex");
 	lp_yamlw_kvi(&f->w, "flush_timeout",
@@ -455,7 +456,7 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 		unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
 
 		plugin(f, "tail");
-		cat(f, "lp_", pi->h, "_file_", fi->name, NULL);
+		cat(f, "lp_", pi->h, "_file_", fi->name, CAT_END);
 		kv(f, "alias", ts(f));
 		kv(f, "path", fi->path);
 		if (fi->metadata_regex) {
@@ -465,7 +466,7 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 			chk(f, lp_render_regex_safe(t0(f), fi->metadata_regex));
 			kv(f, "tag_regex", ts(f));
 		} else {
-			cat(f, pi->prefix, ".file.", fi->name, NULL);
+			cat(f, pi->prefix, ".file.", fi->name, CAT_END);
 			kv(f, "tag", ts(f));
 		}
 		if (ml & (LP_ML_CRI | LP_ML_DOCKER))
@@ -477,11 +478,11 @@ static void pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 	}
 	if (p->http.enabled) {
 		plugin(f, "http");
-		cat(f, "lp_", pi->h, "_http", NULL);
+		cat(f, "lp_", pi->h, "_http", CAT_END);
 		kv(f, "alias", ts(f));
 		kv(f, "listen", "0.0.0.0");
 		lp_yamlw_kvi(&f->w, "port", p->http.port > 0 ? p->http.port : 9880);
-		cat(f, pi->prefix, ".http", NULL);
+		cat(f, pi->prefix, ".http", CAT_END);
 		kv(f, "tag", ts(f));
 		input_storage(f, pi->any_at_least_once, mbl);
 		/* A client sets the tag with the request path (POST /any.tag): drop
@@ -541,7 +542,7 @@ static void livetail_shared_filters(struct fb *f)
 			continue;
 		if (!f->aggregator) {
 			plugin(f, "modify");
-			cat(f, "o.", oi->h, ".*", NULL);
+			cat(f, "o.", oi->h, ".*", CAT_END);
 			kv(f, "match", ts(f));
 			kv(f, "remove", LT_MARK);
 			plugin_end(f);
@@ -551,7 +552,7 @@ static void livetail_shared_filters(struct fb *f)
 			          ? oi->o->u.livetail.max_records_per_second
 			          : 100;
 			plugin(f, "throttle");
-			cat(f, "o.", oi->h, ".*", NULL);
+			cat(f, "o.", oi->h, ".*", CAT_END);
 			kv(f, "match", ts(f));
 			lp_yamlw_kvi(&f->w, "rate", rps);
 			lp_yamlw_kvi(&f->w, "window", 1);
@@ -576,7 +577,7 @@ static void shared_filters(struct fb *f)
 
 static void emitter(struct fb *f, const struct lp_pinfo *pi, const char *what)
 {
-	cat(f, "lp_", pi->h, "_", what, NULL);
+	cat(f, "lp_", pi->h, "_", what, CAT_END);
 	kv(f, "emitter_name", ts(f));
 	kv(f, "emitter_storage.type", storage_type(pi->any_at_least_once));
 	if (pi->mbl) /* else Fluent Bit's default (10M) */
@@ -607,7 +608,7 @@ static void app_match(struct fb *f, const struct lp_pinfo *pi)
 		if (control)
 			kv(f, "match", "kube.*");
 		else {
-			cat(f, "kube.", pi->p->meta.ns, ".*", NULL);
+			cat(f, "kube.", pi->p->meta.ns, ".*", CAT_END);
 			kv(f, "match", ts(f));
 		}
 		return;
@@ -641,7 +642,7 @@ static void app_match(struct fb *f, const struct lp_pinfo *pi)
 
 static void match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub)
 {
-	cat(f, pi->prefix, ".", sub ? sub : "", "*", NULL);
+	cat(f, pi->prefix, ".", sub ? sub : "", "*", CAT_END);
 	kv(f, "match", ts(f));
 }
 
@@ -776,7 +777,7 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 		lp_yamlw_str(&f->w, "rename");
 		lp_yamlw_seq(&f->w);
 		for (size_t i = 0; i < t->u.rename.n; i++) {
-			cat(f, t->u.rename.pairs[i].key, " ", t->u.rename.pairs[i].value, NULL);
+			cat(f, t->u.rename.pairs[i].key, " ", t->u.rename.pairs[i].value, CAT_END);
 			lp_yamlw_str(&f->w, ts(f));
 		}
 		lp_yamlw_seq_end(&f->w);
@@ -885,7 +886,7 @@ static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 		/* livetail: always a throttled copy, marked so rewrite_tag has a key */
 		plugin(f, "modify");
 		match_own(f, pi, NULL);
-		cat(f, LT_MARK " 1", NULL);
+		cat(f, LT_MARK " 1", CAT_END);
 		kv(f, "add", ts(f));
 		plugin_end(f);
 	}
@@ -930,7 +931,7 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 	if (LP_APP_ON(p)) {
 		plugin(f, "rewrite_tag");
 		app_match(f, pi);
-		cat(f, "$log ^ ", pi->prefix, ".$TAG true", NULL);
+		cat(f, "$log ^ ", pi->prefix, ".$TAG true", CAT_END);
 		kv(f, "rule", ts(f));
 		emitter(f, pi, "app");
 		plugin_end(f);
@@ -940,9 +941,9 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		kv(f, "match", "system.*");
 		lp_yamlw_str(&f->w, "rule");
 		lp_yamlw_seq(&f->w);
-		cat(f, "$log ^ ", pi->prefix, ".$TAG true", NULL);
+		cat(f, "$log ^ ", pi->prefix, ".$TAG true", CAT_END);
 		lp_yamlw_str(&f->w, ts(f));
-		cat(f, "$MESSAGE ^ ", pi->prefix, ".$TAG true", NULL);
+		cat(f, "$MESSAGE ^ ", pi->prefix, ".$TAG true", CAT_END);
 		lp_yamlw_str(&f->w, ts(f));
 		lp_yamlw_seq_end(&f->w);
 		emitter(f, pi, "sys");
@@ -1067,7 +1068,7 @@ static void env_ref(struct fb *f, const char *key, const char *var)
 {
 	if (!var)
 		return;
-	cat(f, "${", var, "}", NULL);
+	cat(f, "${", var, "}", CAT_END);
 	kv(f, key, ts(f));
 }
 
@@ -1147,7 +1148,7 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	};
 
 	plugin(f, plugin_names[o->type]);
-	cat(f, "lp_o_", oi->h, NULL);
+	cat(f, "lp_o_", oi->h, CAT_END);
 	kv(f, "alias", ts(f));
 	output_match(f, oi, agg_side);
 	switch (o->type) {
