@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-KUBESIM = os.path.join(TOP, "tests", "kubesim", "kubesim")
+KUBESIM = os.environ.get("BENCH_KUBESIM") or os.path.join(TOP, "tests", "kubesim", "kubesim")
 CTRL_NS = "logplane-system"
 GROUP = "logplane.io/v1alpha1"
 MIB = 1024 * 1024
@@ -211,7 +211,7 @@ class Cluster:
                            "--token", TOKEN, "--kubeconfig-out", self.kubeconfig, "--admin-port", "0",
                            "--history", str(history), "--bookmark-interval", str(bookmark_interval),
                            "--converge-delay", str(PARAMS["converge_delay"] if converge_delay is None
-                                                  else converge_delay)],
+                                                  else converge_delay)] + linger_args(),
                           os.path.join(self.tmp, "kubesim.log"))
         ok = wait_for(lambda: self.proc.poll() is not None or
                       (os.path.exists(self.kubeconfig) and os.path.exists(self.kubeconfig + ".admin")), 60)
@@ -357,6 +357,22 @@ class Cluster:
 
     def operator_alive(self):
         return self.operator is not None and self.operator.poll() is None
+
+
+_linger = []
+
+
+def linger_args():
+    """kubesim holds each watch stream for a moment after a write to batch
+    bursts (50 ms); a real API server does not, and each hop of a chain of
+    write -> watch -> write pays it. When kubesim has --watch-linger, the bench
+    sets it to BENCH_WATCH_LINGER (default 0 s)."""
+    if not _linger:
+        r = subprocess.run([sys.executable, KUBESIM, "--help"], capture_output=True, text=True, timeout=60)
+        _linger.append("--watch-linger" in r.stdout)
+    if _linger[0]:
+        return ["--watch-linger", os.environ.get("BENCH_WATCH_LINGER") or "0"]
+    return []
 
 
 def tail(path, n=15):
@@ -1057,6 +1073,8 @@ def main():
            "seconds": round(time.time() - started, 1),
            "machine": machine(), "params": PARAMS, "scenarios": names,
            "scenario_seconds": {k: round(v, 1) for k, v in times.items()},
+           "kubesim_watch_linger": (os.environ.get("BENCH_WATCH_LINGER") or "0") if _linger and _linger[0]
+           else "kubesim default (no --watch-linger flag)",
            "operator": os.path.relpath(OPERATOR, TOP) if OPERATOR.startswith(TOP) else OPERATOR,
            "rows": res.rows, "notes": res.notes, "failures": failures}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
