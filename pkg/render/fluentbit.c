@@ -1326,6 +1326,7 @@ static void aggregator_forward_output(struct fb *f)
 static void outputs(struct fb *f)
 {
 	struct lp_rctx *c = f->c;
+	int any = 0;
 
 	for (size_t i = 0; i < c->noi; i++) {
 		const struct lp_oinfo *oi = &c->oi[i];
@@ -1334,6 +1335,21 @@ static void outputs(struct fb *f)
 	}
 	if (!f->aggregator && c->any_agg)
 		aggregator_forward_output(f);
+	for (size_t i = 0; !f->aggregator && i < c->npi && !any; i++)
+		any = c->pi[i].ok;
+	if (any) {
+		/* Every chunk of a shared source or of a pipeline copy has a route even
+		 * when no output wants it as is (the shared sources are read once and
+		 * copied per pipeline; a pipeline whose routes all match sends only
+		 * copies): Fluent Bit then never treats them as unroutable, and the
+		 * originals are released at once. */
+		item(f);
+		lp_yamlw_map(&f->w);
+		lp_yamlw_kvq(&f->w, "name", "null"); /* quoted: plain null is YAML's null */
+		kv(f, "alias", "lp_discard");
+		kv(f, "match_regex", "^(?:kube|system|p|a)\\.");
+		plugin_end(f);
+	}
 }
 
 /* ---------------- documents ---------------- */
