@@ -1731,13 +1731,28 @@ static int mark_applied(void *arg, const char *key, void *kept)
 	return 0;
 }
 
+/* Every valid resource that is (or would be) in the configuration. */
 static int mark_failed(void *arg, const char *key, void *kept)
 {
 	struct res_kept *k = kept;
+	struct res_facts *f = k ? k->facts : NULL;
 	(void)arg;
-	if (k && k->facts && k->facts->in_config)
-		k->facts->config = LP_CONFIG_FAILED;
+	if (f && f->generation == k->generation && !f->n_problems && !k->deleting && !f->unused &&
+	    f->config != LP_CONFIG_LEFT_OUT)
+		f->config = LP_CONFIG_FAILED;
 	return 0;
+}
+
+/* After CONFIG_FAILED_AFTER failures in a row, statuses say why. */
+static void config_failed(struct lp_ctrl *c, const char *why)
+{
+	c->config_failures++;
+	snprintf(c->config_error, sizeof(c->config_error), "%s", why);
+	if (c->config_failures >= CONFIG_FAILED_AFTER) {
+		for (int i = 0; i < 2; i++)
+			lp_kube_informer_foreach(c->res[i], mark_failed, NULL);
+		enqueue(c, KEY_STATUS_ALL);
+	}
 }
 
 static void config_finished(struct lp_ctrl *c, struct run *r)
@@ -1757,13 +1772,7 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 		outputs_after_config(c);
 		update_rolled(c);
 	} else if (err) {
-		c->config_failures++;
-		snprintf(c->config_error, sizeof(c->config_error), "%s", r->errmsg);
-		if (c->config_failures >= CONFIG_FAILED_AFTER) {
-			for (int i = 0; i < 2; i++)
-				lp_kube_informer_foreach(c->res[i], mark_failed, NULL);
-			enqueue(c, KEY_STATUS_ALL);
-		}
+		config_failed(c, r->errmsg);
 	}
 	if (c->o.metrics)
 		lp_opmetrics_reconcile(c->o.metrics, "config", err ? "error" : "success", 0);
@@ -1803,8 +1812,10 @@ static void handle_config(struct lp_ctrl *c)
 	logf_(c, LP_LOG_DEBUG, NULL, NULL, NULL, "configuration computed in %llu ms, %zu writes",
 	      (unsigned long long)(lp_clock_mono_ms() - t0), c->run ? c->run->n_ops : 0);
 	if (err) {
-		logf_(c, LP_LOG_ERROR, NULL, NULL, NULL, "computing the configuration: %s",
-		      lp_strerror(err));
+		char why[200];
+		snprintf(why, sizeof(why), "could not build it: %s", lp_strerror(err));
+		logf_(c, LP_LOG_ERROR, NULL, NULL, NULL, "%s", why);
+		config_failed(c, why);
 		lp_kube_wq_done(c->wq, KEY_CONFIG, err);
 		return;
 	}
