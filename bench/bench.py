@@ -59,7 +59,7 @@ PARAMS = {
     "scale_namespaces": env_int("BENCH_SCALE_NAMESPACES", 1000),
     "scale_outputs": env_int("BENCH_SCALE_OUTPUTS", 0),     # 0: as many as pipelines
     "scale_repeat": env_int("BENCH_SCALE_REPEAT", 1),
-    "scale_timeout": env_float("BENCH_SCALE_TIMEOUT", 240),
+    "scale_timeout": env_float("BENCH_SCALE_TIMEOUT", 120),
     "latency_changes": env_int("BENCH_LATENCY_CHANGES", 200),
     "latency_pipelines": env_int("BENCH_LATENCY_PIPELINES", 10),
     "latency_gap_ms": env_float("BENCH_LATENCY_GAP_MS", 100),  # pause between changes (> kubesim's watch linger)
