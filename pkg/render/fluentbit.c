@@ -1685,7 +1685,6 @@ lp_err lp_render_fb_aggregator(struct lp_rctx *c)
 	struct fb f;
 	struct lp_buf b;
 	lp_err err;
-	int alo = 0;
 
 	memset(&f, 0, sizeof(f));
 	f.c = c;
@@ -1694,9 +1693,6 @@ lp_err lp_render_fb_aggregator(struct lp_rctx *c)
 	f.out = &b;
 	lp_buf_init(&f.t, 0);
 	lp_buf_init(&f.t2, 0);
-	for (size_t i = 0; i < c->npi; i++)
-		if (c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once)
-			alo = 1;
 	err = lp_yamlw_begin(&f.w, &b);
 	if (err)
 		goto out;
@@ -1712,7 +1708,6 @@ lp_err lp_render_fb_aggregator(struct lp_rctx *c)
 	kv(&f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
 	kv(&f, "self_hostname", "logplane-aggregator");
 	kv(&f, "mem_buf_limit", "64M");
-	(void)alo;
 	kv(&f, "storage.type", "filesystem");
 	lp_yamlw_kvb(&f.w, "storage.pause_on_chunks_overlimit", 1);
 	plugin_end(&f);
