@@ -25,7 +25,7 @@ def main():
     apply_crds(env)
     env.apply([namespace(CTRL_NS)] + [namespace(n) for n in NS] +
               [output(n, "console", {"type": "stdout"}) for n in NS])
-    op = env.start_operator("--resync", "30s", "--debounce", "500ms")
+    op = env.start_operator("--resync", "30s", "--debounce", "1s")
     wait_until(lambda: env.get("lo", "console", NS[0]) and is_ready(env.get("lo", "console", NS[0])), 30)
     env.reset_counters()
     objs = [pipeline(NS[i % len(NS)], "p-%04d" % i, ["console"],
