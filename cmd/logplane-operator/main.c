@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include <pthread.h>
 #include "../../pkg/aws/ctrl_hook.h"
+#include "../../pkg/aws/http.h"
 #include "../../pkg/aws/provision.h"
 #include "../../pkg/kube/client.h"
 #include "../../pkg/kube/config.h"
@@ -289,6 +292,109 @@ static int parse_args(struct options *o, int argc, char **argv)
 	return 0;
 }
 
+/* ---------- AWS request counting (wraps the libcurl transport) ---------- */
+
+#define AWS_COUNT_ROWS 128
+
+struct aws_counts { /* written on the worker thread, read at scrape time */
+	pthread_mutex_t mu;
+	size_t n;
+	struct {
+		char service[24];
+		char operation[48];
+		char code[64];
+		uint64_t n;
+	} rows[AWS_COUNT_ROWS];
+};
+
+static const char *req_header(const struct lp_aws_http_req *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (req->headers[i].name && !strcasecmp(req->headers[i].name, name))
+			return req->headers[i].value;
+	return NULL;
+}
+
+/* Copies into out the text after key up to one of the stop characters. */
+static int text_after(const char *hay, size_t len, const char *key, const char *stop, char *out,
+                      size_t outlen)
+{
+	size_t klen = strlen(key), n;
+	const char *p = NULL;
+
+	for (size_t i = 0; hay && klen <= len && i + klen <= len && !p; i++)
+		if (!memcmp(hay + i, key, klen))
+			p = hay + i + klen;
+	if (!p)
+		return 0;
+	for (n = 0; p + n < hay + len && !strchr(stop, p[n]) && p[n]; n++)
+		;
+	if (n == 0 || n >= outlen)
+		return 0;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* service from the SigV4 credential scope, operation from X-Amz-Target (JSON
+ * protocols), Action= (query protocol) or the HTTP method (S3); code is the
+ * HTTP status or the AWS error code. */
+static void aws_count(struct aws_counts *ac, const struct lp_aws_http_req *req,
+                      const struct lp_aws_http_resp *resp, lp_err err)
+{
+	char service[24] = "unknown", op[48], code[64];
+	const char *auth = req_header(req, "Authorization"),
+	           *target = req_header(req, "X-Amz-Target");
+	const char *cred = auth ? strstr(auth, "Credential=") : NULL;
+	size_t i;
+
+	if (cred) { /* Credential=AKID/DATE/REGION/SERVICE/aws4_request */
+		const char *p = cred;
+		for (int slash = 0; p && slash < 3; slash++)
+			p = strchr(p + 1, '/');
+		if (p)
+			text_after(p, strlen(p), "/", "/", service, sizeof(service));
+	}
+	if (!(target && text_after(target, strlen(target), ".", "", op, sizeof(op))) &&
+	    !text_after(req->body, req->body_len, "Action=", "&", op, sizeof(op)))
+		snprintf(op, sizeof(op), "%s", req->method ? req->method : "?");
+	if (err)
+		snprintf(code, sizeof(code), "error");
+	else if (resp->status >= 300 &&
+	         (text_after(resp->body.ptr, resp->body.len, "\"__type\":\"", "\"", code,
+	                     sizeof(code)) ||
+	          text_after(resp->body.ptr, resp->body.len, "<Code>", "<", code, sizeof(code)))) {
+		char *hash = strrchr(code, '#'); /* "com.amazonaws...#ResourceNotFoundException" */
+		if (hash)
+			memmove(code, hash + 1, strlen(hash));
+	} else
+		snprintf(code, sizeof(code), "%ld", resp->status);
+	pthread_mutex_lock(&ac->mu);
+	for (i = 0; i < ac->n; i++)
+		if (!strcmp(ac->rows[i].service, service) && !strcmp(ac->rows[i].operation, op) &&
+		    !strcmp(ac->rows[i].code, code))
+			break;
+	if (i == ac->n && ac->n < AWS_COUNT_ROWS) {
+		snprintf(ac->rows[i].service, sizeof(ac->rows[i].service), "%s", service);
+		snprintf(ac->rows[i].operation, sizeof(ac->rows[i].operation), "%s", op);
+		snprintf(ac->rows[i].code, sizeof(ac->rows[i].code), "%s", code);
+		ac->rows[i].n = 0;
+		ac->n++;
+	}
+	if (i < ac->n)
+		ac->rows[i].n++;
+	pthread_mutex_unlock(&ac->mu);
+}
+
+static lp_err counting_send(void *ctx, const struct lp_aws_http_req *req,
+                            struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
+{
+	lp_err err =
+	    lp_aws_transport_curl.send(lp_aws_transport_curl.ctx, req, resp, errbuf, errlen);
+	aws_count(ctx, req, resp, err);
+	return err;
+}
+
 /* ---------- the process ---------- */
 
 struct app {
@@ -305,6 +411,9 @@ struct app {
 	struct lp_aws_ctx *aws_ctx; /* used only on the controller's worker thread */
 	struct lp_aws_hook aws_hook;
 	struct lp_ctrl_aws_ops aws_ops;
+	struct aws_counts aws_counts;
+	struct lp_aws_transport aws_transport;
+	struct lp_aws_ctx_opts aws_opts;
 	int sigfd;
 	struct lp_loop_fd *sigwatch;
 	struct lp_loop_timer *ready_timer;
@@ -345,6 +454,28 @@ static int64_t ready_tick(struct lp_loop *loop, void *arg)
 	if (a->metrics_srv)
 		lp_server_set_ready(a->metrics_srv, ready);
 	return 500;
+}
+
+/* At every scrape (loop thread): totals kept by the client and the informers. */
+static void collect(void *arg)
+{
+	struct app *a = arg;
+	const struct lp_kube_stats *st;
+
+	if (!a->have_om)
+		return;
+	if (a->client && (st = lp_kube_client_stats(a->client)))
+		for (size_t i = 0; i < st->nrows; i++)
+			lp_opmetrics_api_total(&a->om, st->rows[i].verb, st->rows[i].code,
+			                       st->rows[i].n);
+	if (a->ctrl)
+		lp_ctrl_collect_metrics(a->ctrl, &a->om);
+	pthread_mutex_lock(&a->aws_counts.mu);
+	for (size_t i = 0; i < a->aws_counts.n; i++)
+		lp_opmetrics_aws_total(&a->om, a->aws_counts.rows[i].service,
+		                       a->aws_counts.rows[i].operation, a->aws_counts.rows[i].code,
+		                       a->aws_counts.rows[i].n);
+	pthread_mutex_unlock(&a->aws_counts.mu);
 }
 
 static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m,
@@ -407,7 +538,8 @@ static int run(struct app *a)
 	    (err = lp_kube_client_new(&a->client, a->loop, a->cfg)) ||
 	    (err = lp_metrics_new(&a->metrics)))
 		goto fail;
-	if (lp_opmetrics_register(a->metrics, OPERATOR_VERSION, &a->om) == LP_OK)
+	if (lp_opmetrics_register(a->metrics, OPERATOR_VERSION, &a->om) == LP_OK &&
+	    lp_metrics_add_collector(a->metrics, collect, a) == LP_OK)
 		a->have_om = 1;
 	if ((err = lp_loop_fd_add(a->loop, a->sigfd, LP_LOOP_READ, on_signal, a, &a->sigwatch)))
 		goto fail;
@@ -432,7 +564,10 @@ static int run(struct app *a)
 	co.log = &a->log;
 	co.metrics = a->have_om ? &a->om : NULL;
 	if (a->opt.aws) {
-		a->aws_ctx = lp_aws_ctx_new(NULL);
+		a->aws_transport.send = counting_send;
+		a->aws_transport.ctx = &a->aws_counts;
+		a->aws_opts.transport = &a->aws_transport;
+		a->aws_ctx = lp_aws_ctx_new(&a->aws_opts);
 		if (!a->aws_ctx) {
 			err = LP_ERR_NOMEM;
 			goto fail;
@@ -482,6 +617,7 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	a.sigfd = -1;
+	pthread_mutex_init(&a.aws_counts.mu, NULL);
 	r = parse_args(&a.opt, argc, argv);
 	if (r == 1)
 		return 0;

@@ -124,6 +124,7 @@ struct lp_ctrl {
 	struct lp_kube_informer *owned[LP_OWNED_KIND_COUNT];
 	struct secret_watch *secrets;
 	size_t n_secrets;
+	uint64_t secret_restarts_gone; /* watch restarts of removed Secret watches */
 	struct lp_kube_wq *wq;
 	struct lp_kube_events *events;
 	struct lp_kube_lease *lease;
@@ -580,8 +581,11 @@ out:
 	return err;
 }
 
+static uint64_t restarts_of(const struct lp_kube_informer *inf);
+
 static void secret_watch_remove(struct lp_ctrl *c, size_t i)
 {
+	c->secret_restarts_gone += restarts_of(c->secrets[i].inf); /* counters never go down */
 	lp_kube_informer_free(c->secrets[i].inf);
 	lp_free(c->secrets[i].ns);
 	lp_free(c->secrets[i].name);
@@ -2087,6 +2091,34 @@ int lp_ctrl_leading(const struct lp_ctrl *c)
 void lp_ctrl_get_stats(const struct lp_ctrl *c, struct lp_ctrl_stats *out)
 {
 	*out = c->stats;
+}
+
+static uint64_t restarts_of(const struct lp_kube_informer *inf)
+{
+	const struct lp_kube_informer_stats *st = inf ? lp_kube_informer_stats(inf) : NULL;
+	return st ? st->watch_restarts + st->relists : 0;
+}
+
+void lp_ctrl_collect_metrics(const struct lp_ctrl *c, const struct lp_opmetrics *om)
+{
+	uint64_t secrets;
+
+	if (!c || !om)
+		return;
+	secrets = c->secret_restarts_gone;
+	lp_opmetrics_watch_restarts_total(om, "logpipelines", restarts_of(c->res[RES_PIPELINE]));
+	lp_opmetrics_watch_restarts_total(om, "logoutputs", restarts_of(c->res[RES_OUTPUT]));
+	for (int k = 0; k < LP_OWNED_KIND_COUNT; k++) {
+		if (k == LP_OWNED_SECRET)
+			secrets += restarts_of(c->owned[k]);
+		else
+			lp_opmetrics_watch_restarts_total(
+			    om, lp_owned_kind_info((enum lp_owned_kind)k)->plural,
+			    restarts_of(c->owned[k]));
+	}
+	for (size_t i = 0; i < c->n_secrets; i++)
+		secrets += restarts_of(c->secrets[i].inf);
+	lp_opmetrics_watch_restarts_total(om, "secrets", secrets);
 }
 
 lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_client *client,

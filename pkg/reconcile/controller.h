@@ -96,4 +96,9 @@ struct lp_ctrl_stats {
 };
 void lp_ctrl_get_stats(const struct lp_ctrl *c, struct lp_ctrl_stats *out);
 
+/* Copies what the controller's informers count (watch restarts per resource)
+ * into om. For a metrics collector on the loop thread; om may be NULL. */
+struct lp_opmetrics;
+void lp_ctrl_collect_metrics(const struct lp_ctrl *c, const struct lp_opmetrics *om);
+
 #endif
