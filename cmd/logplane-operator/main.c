@@ -363,6 +363,8 @@ static void aws_count(struct aws_counts *ac, const struct lp_aws_http_req *req,
 	else if (resp->status >= 300 &&
 	         (text_after(resp->body.ptr, resp->body.len, "\"__type\":\"", "\"", code,
 	                     sizeof(code)) ||
+	          text_after(resp->body.ptr, resp->body.len, "\"__type\": \"", "\"", code,
+	                     sizeof(code)) ||
 	          text_after(resp->body.ptr, resp->body.len, "<Code>", "<", code, sizeof(code)))) {
 		char *hash = strrchr(code, '#'); /* "com.amazonaws...#ResourceNotFoundException" */
 		if (hash)
