@@ -64,6 +64,7 @@ PARAMS = {
     "latency_pipelines": env_int("BENCH_LATENCY_PIPELINES", 10),
     "latency_gap_ms": env_float("BENCH_LATENCY_GAP_MS", 100),  # pause between changes (> kubesim's watch linger)
     "converge_delay": env_float("BENCH_CONVERGE_DELAY", 0.0),  # kubesim's simulated rollout time
+    "bookmark_interval": env_float("BENCH_BOOKMARK_INTERVAL", 2.0),  # kubesim's BOOKMARK period per watch
     "burst": env_int("BENCH_BURST", 1000),
     "noop_seconds": env_float("BENCH_NOOP_SECONDS", 300),
     "noop_resync": os.environ.get("BENCH_NOOP_RESYNC", "10s"),
@@ -204,7 +205,8 @@ class Cluster:
     """One kubesim (TLS, bearer token, plain-HTTP admin port) in a temp dir,
     the CRDs applied and the control namespace created."""
 
-    def __init__(self, name, history=10000, bookmark_interval=2, converge_delay=None):
+    def __init__(self, name, history=10000, bookmark_interval=None, converge_delay=None):
+        bookmark_interval = PARAMS["bookmark_interval"] if bookmark_interval is None else bookmark_interval
         self.tmp = tempfile.mkdtemp(prefix="lp-bench-%s-" % name)
         self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
         self.proc = spawn([sys.executable, KUBESIM, "--port", "0", "--tls-dir", os.path.join(self.tmp, "tls"),
