@@ -373,6 +373,51 @@ static void t_aggregator_and_files(void)
 	lp_desired_free(&d);
 }
 
+/* The Fluentd aggregator: its image, command and a TCP probe on forward. */
+static void t_fluentd_aggregator(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+	struct lp_render_file agg_file = {"fluent.conf", "<source>\n</source>\n", 19};
+	const struct lp_desired_obj *sts;
+	const json_t *c;
+
+	fixture_init(&f);
+	f.r.has_aggregator = 1;
+	f.r.aggregator_engine = LP_ENGINE_FLUENTD;
+	f.r.aggregator.files = &agg_file;
+	f.r.aggregator.n_files = 1;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	sts = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
+	LP_CHECK(sts != NULL);
+	if (sts) {
+		const json_t *spec = json_object_get(
+		    json_object_get(json_object_get(sts->obj, "spec"), "template"), "spec");
+		c = json_array_get(json_object_get(spec, "containers"), 0);
+		LP_CHECK_STR(jpath_str(c, "image", NULL, NULL), LP_DEFAULT_FLUENTD_IMAGE);
+		LP_CHECK_STR(json_string_value(json_array_get(json_object_get(c, "command"), 2)),
+		             "/fluentd/etc/fluent.conf");
+		LP_CHECK_STR(jpath_str(c, "readinessProbe", "tcpSocket", "port"), "forward");
+		LP_CHECK_INT(json_integer_value(
+		                 json_object_get(json_object_get(sts->obj, "spec"), "replicas")),
+		             2);
+	}
+	lp_desired_free(&d);
+	f.in.aggregator_image = "example.com/fd:2";
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	sts = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
+	c = sts ? json_array_get(
+	              json_object_get(
+	                  json_object_get(
+	                      json_object_get(json_object_get(sts->obj, "spec"), "template"),
+	                      "spec"),
+	                  "containers"),
+	              0)
+	        : NULL;
+	LP_CHECK_STR(jpath_str(c, "image", NULL, NULL), "example.com/fd:2");
+	lp_desired_free(&d);
+}
+
 /* A Secret key the config reads as a file (a CA bundle) is copied into the
  * credentials Secret and mounted at its path. */
 static void t_secret_file_mounts(void)
@@ -453,6 +498,7 @@ int main(void)
 	    {"object_hash", t_object_hash},
 	    {"split", t_split},
 	    {"aggregator_and_files", t_aggregator_and_files},
+	    {"fluentd_aggregator", t_fluentd_aggregator},
 	    {"secret_file_mounts", t_secret_file_mounts},
 	    {"missing_secret_and_errors", t_missing_secret_and_errors},
 	};
