@@ -79,7 +79,7 @@ __attribute__((destructor)) static void report(void)
 {
 	char line[96];
 	int n = snprintf(line, sizeof(line), "alloc_count allocs=%lu frees=%lu\n",
-			 atomic_load(&n_allocs), atomic_load(&n_frees));
+	                 atomic_load(&n_allocs), atomic_load(&n_frees));
 
 	if (n > 0 && (size_t)n < sizeof(line) && write(2, line, (size_t)n) < 0)
 		return;

@@ -86,18 +86,26 @@ _children = []          # every Popen started here; killed at exit
 _children_lock = threading.Lock()
 
 
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl   # resolved before any fork
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def _pdeathsig():
-    """In a child: SIGKILL when the driver dies, however it dies."""
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    os.setsid()
+    """In a child (between fork and exec): SIGKILL when the driver dies,
+    however it dies. Only a C call: nothing that could wait on a lock another
+    thread held at fork time."""
+    if _prctl is not None:
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def spawn(args, log_path, env=None):
+    """Starts args in its own session (so kill() can signal its whole group),
+    output to log_path."""
     log = open(log_path, "w")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_pdeathsig)
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_pdeathsig,
+                         start_new_session=True)
     log.close()
     with _children_lock:
         _children.append(p)
