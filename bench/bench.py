@@ -341,7 +341,8 @@ class Cluster:
     def start_operator(self, *extra):
         self.op_log = os.path.join(self.tmp, "operator.log")
         self.operator = spawn([OPERATOR, "--kubeconfig", self.kubeconfig, "--log-format", "text",
-                               "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", *extra],
+                               "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", *extra,
+                               *os.environ.get("BENCH_OPERATOR_ARGS", "").split()],
                               self.op_log)
         port = wait_for(lambda: self._health_port() or self.operator.poll() is not None, 30)
         if self.operator.poll() is not None or not port:
