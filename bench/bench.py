@@ -15,6 +15,7 @@ import ctypes
 import glob
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -621,7 +622,7 @@ def pct(xs, p):
     s = sorted(xs)
     if not s:
         return None
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(p * len(s) / 100.0) - 1))
     return s[k]
 
 
