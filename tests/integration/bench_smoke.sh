@@ -8,7 +8,7 @@
 # builds the render benchmark and the allocation shim under build/bench.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lp-bench-smoke-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 py=/usr/bin/python3
