@@ -1031,6 +1031,18 @@ def machine():
             "python": platform.python_version()}
 
 
+def source_version():
+    """The commit measured, and whether pkg/ or cmd/ had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--", "pkg", "cmd"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head, "uncommitted_changes_in_pkg_or_cmd": bool(dirty)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", default=os.environ.get("BENCH_SCENARIOS", ",".join(SCENARIOS)))
@@ -1091,7 +1103,7 @@ def main():
                          "max": None, "target": "", "met": False, "error": why[:2000]})
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
            "seconds": round(time.time() - started, 1),
-           "machine": machine(), "params": PARAMS, "scenarios": names,
+           "machine": machine(), "source": source_version(), "params": PARAMS, "scenarios": names,
            "scenario_seconds": {k: round(v, 1) for k, v in times.items()},
            "kubesim_watch_linger": (os.environ.get("BENCH_WATCH_LINGER") or "0") if _linger and _linger[0]
            else "kubesim default (no --watch-linger flag)",
