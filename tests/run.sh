@@ -24,15 +24,15 @@ run_one() { # name, command...
 	local log="$logs/$name.log" rc p f
 	timeout -k 10 "$per_test_timeout" "$@" >"$log" 2>&1
 	rc=$?
-	grep -E '^(PASS|FAIL) ' "$log"
-	p=$(grep -c '^PASS ' "$log")
-	f=$(grep -c '^FAIL ' "$log")
+	grep -aE '^(PASS|FAIL) ' "$log"
+	p=$(grep -ac '^PASS ' "$log")
+	f=$(grep -ac '^FAIL ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL $name: exited $rc without a FAIL line (see $log):"
 		tail -n 20 "$log" | sed 's/^/    /'
 		f=1
-	elif [ "$f" -gt 0 ] && grep -q 'Sanitizer' "$log"; then
-		grep -A 12 'Sanitizer' "$log" | head -n 20 | sed 's/^/    /'
+	elif [ "$f" -gt 0 ] && grep -aq 'Sanitizer' "$log"; then
+		grep -a -A 12 'Sanitizer' "$log" | head -n 20 | sed 's/^/    /'
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))
