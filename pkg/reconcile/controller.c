@@ -26,8 +26,9 @@
 
 #define KEY_CONFIG          "config"
 #define KEY_STATUS_ALL      "status-all"
-#define AWS_RECHECK_MS      (10u * 60u * 1000u)
-#define CONFIG_FAILED_AFTER 3 /* consecutive failures before statuses say so */
+#define AWS_RECHECK_MS      (10u * 60u * 1000u) /* re-verify a target that is fine */
+#define AWS_RETRY_MS        30000u              /* retry one that is not (yet) */
+#define CONFIG_FAILED_AFTER 3                   /* consecutive failures before statuses say so */
 
 enum res_kind { RES_PIPELINE = 0, RES_OUTPUT = 1 };
 static const char *const res_kind_name[] = {"LogPipeline", "LogOutput"};
@@ -56,6 +57,7 @@ struct res_facts {
 	uint64_t aws_checked_ms;
 	int aws_inflight;
 	int cleanup_done;
+	uint64_t cleanup_tried_ms; /* last cleanup attempt (deleting) */
 	int finalizer_inflight;
 };
 
@@ -1621,6 +1623,12 @@ static void aws_job_free(struct aws_job *j)
 	lp_free(j);
 }
 
+/* Nothing left to wait for: credentials resolved and target provisioned. */
+static int aws_final(const struct lp_ctrl_aws_result *r)
+{
+	return r->creds_status == LP_COND_TRUE && r->prov_status == LP_COND_TRUE;
+}
+
 static void aws_done(void *arg, int cancelled)
 {
 	struct aws_job *j = arg;
@@ -1638,12 +1646,18 @@ static void aws_done(void *arg, int cancelled)
 				*f->aws = j->res;
 				f->aws_fp = j->fp;
 				f->aws_checked_ms = now_ms(c);
-				if (j->deleting && j->res.cleanup_done)
-					f->cleanup_done = 1;
+			}
+			if (j->deleting) {
+				f->cleanup_tried_ms = now_ms(c);
+				f->cleanup_done = j->res.cleanup_done;
 			}
 			enqueue_res(c, RES_OUTPUT, j->key);
-			if (j->deleting)
-				enqueue(c, KEY_CONFIG);
+			if (j->deleting && j->res.cleanup_done)
+				enqueue(c, KEY_CONFIG); /* the finalizer can go */
+			else if (!aws_final(&j->res) &&
+			         lp_kube_wq_add_after(c->wq, KEY_CONFIG, AWS_RETRY_MS) != LP_OK)
+				logf_(c, LP_LOG_WARN, "LogOutput", NULL, j->key,
+				      "cannot schedule a retry");
 		}
 	}
 	aws_job_free(j);
@@ -1704,7 +1718,9 @@ static void outputs_after_config(struct lp_ctrl *c)
 			if (!has_finalizer(k))
 				continue;
 			if (aws && output_needs_finalizer(c, k, 0) && !k->facts->cleanup_done) {
-				aws_submit(c, out.keys[i], k, 1);
+				if (!k->facts->cleanup_tried_ms ||
+				    now_ms(c) - k->facts->cleanup_tried_ms >= AWS_RETRY_MS)
+					aws_submit(c, out.keys[i], k, 1);
 				continue;
 			}
 			finalizer_change(c, out.keys[i], k, 0);
@@ -1715,7 +1731,8 @@ static void outputs_after_config(struct lp_ctrl *c)
 		if (output_needs_finalizer(c, k, n_refs) && !has_finalizer(k))
 			finalizer_change(c, out.keys[i], k, 1);
 		if (aws && (!k->facts->aws || k->facts->aws_fp != k->facts->fingerprint ||
-		            now_ms(c) - k->facts->aws_checked_ms > AWS_RECHECK_MS))
+		            now_ms(c) - k->facts->aws_checked_ms >=
+		                (aws_final(k->facts->aws) ? AWS_RECHECK_MS : AWS_RETRY_MS)))
 			aws_submit(c, out.keys[i], k, 0);
 	}
 	lp_free(out.v);
