@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
                      namespace, output, pipeline, secret, wait_until)
