@@ -139,7 +139,7 @@ struct lp_ctrl {
 	/* the configuration */
 	char cur_hash[65];      /* config hash of the last desired state computed */
 	uint64_t serial;        /* bumps when cur_hash changes */
-	uint64_t rolled_serial; /* serial the agents run completely */
+	uint64_t rolled_serial; /* serial the Fluent Bit pods run completely */
 	int want_aggregator;
 	unsigned config_failures;
 	char config_error[256];
@@ -1954,7 +1954,7 @@ static void handle_status(struct lp_ctrl *c, const char *wqkey)
 		snprintf(cfg_msg, sizeof(cfg_msg),
 		         "not referenced by any valid LogPipeline: nothing to render");
 		snprintf(agents_msg, sizeof(agents_msg),
-		         "no agent sends to it until a LogPipeline routes to it");
+		         "no Fluent Bit pod sends to it until a LogPipeline routes to it");
 		sf.agents = 1;
 	}
 	sf.agents_message = agents_msg;

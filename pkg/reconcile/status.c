@@ -361,7 +361,7 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		       : ag_s == LP_COND_FALSE ? "RollingOut"
 		                               : "Pending";
 		snprintf(o->agents_msg, sizeof(o->agents_msg), "%s",
-		         f->agents_message ? f->agents_message : "waiting for the agents");
+		         f->agents_message ? f->agents_message : "waiting for the Fluent Bit pods");
 	}
 	add(o, "AgentsReady", ag_s, ag_r, o->agents_msg);
 	for (size_t i = 0; i < f->n_extra; i++)
@@ -377,7 +377,7 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		add(o, "Ready", LP_COND_FALSE, bad->reason, o->ready_msg);
 	} else {
 		snprintf(o->ready_msg, sizeof(o->ready_msg),
-		         "valid, in the configuration, and running on the agents");
+		         "valid, in the configuration, and running on the Fluent Bit pods");
 		add(o, "Ready", LP_COND_TRUE, "Ready", o->ready_msg);
 	}
 }
