@@ -82,11 +82,22 @@ static int write_config(const char *out, const char *sub, const struct lp_render
 static int write_env(const char *out, const struct lp_rendered *r)
 {
 	json_t *root = json_object(), *env = json_array(), *mounts = json_array();
+	json_t *profiles = json_array();
 	char *txt = NULL;
-	int rc = -1;
+	int rc = -1, bad;
 
-	if (!root || !env || !mounts || json_object_set_new(root, "env", env) ||
-	    json_object_set_new(root, "mounts", mounts)) {
+	if (!root || !env || !mounts || !profiles) {
+		json_decref(root);
+		json_decref(env);
+		json_decref(mounts);
+		json_decref(profiles);
+		return -1;
+	}
+	/* set_new takes the reference even when it fails */
+	bad = json_object_set_new(root, "env", env);
+	bad |= json_object_set_new(root, "mounts", mounts);
+	bad |= json_object_set_new(root, "awsProfiles", profiles);
+	if (bad) {
 		json_decref(root);
 		return -1;
 	}
@@ -104,6 +115,17 @@ static int write_env(const char *out, const struct lp_rendered *r)
 		                                "secretNamespace", r->mounts[i].secret_ns,
 		                                "secretName", r->mounts[i].secret_name, "secretKey",
 		                                r->mounts[i].secret_key));
+	for (size_t i = 0; i < r->n_aws_profiles; i++) {
+		const struct lp_render_aws_profile *p = &r->aws_profiles[i];
+		json_t *o =
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "profile", p->profile, "secretNamespace",
+		              p->secret_ns, "secretName", p->secret_name, "accessKeyIdKey",
+		              p->access_key_id_key, "secretAccessKeyKey", p->secret_access_key_key);
+		if (o && p->session_token_key)
+			json_object_set_new(o, "sessionTokenKey",
+			                    json_string(p->session_token_key));
+		json_array_append_new(profiles, o);
+	}
 	txt = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (txt)
 		rc = write_file(out, "env.json", txt, strlen(txt));

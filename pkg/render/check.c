@@ -230,6 +230,12 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 		token_ok(&k, "spec.search.index", o->u.search.index, NULL);
 		token_ok(&k, "spec.search.logstashPrefix", o->u.search.logstash_prefix, NULL);
 		token_ok(&k, "spec.search.awsRegion", o->u.search.aws_region, NULL);
+		if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth) {
+			token_ok(&k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn,
+			         NULL);
+			token_ok(&k, "spec.aws.credentials.externalId",
+			         o->aws.credentials.external_id, NULL);
+		}
 		tls_check(&k, "spec.search.tls.caSecretName", &o->u.search.tls);
 		auth_check(&k, &o->u.search.auth);
 		break;

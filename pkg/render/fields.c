@@ -107,9 +107,9 @@ static const struct lp_render_field fields[] = {
      "kinesis, firehose, cloudwatch: host in endpoint, port in port (always TLS); s3: the URL"},
     {O, "spec.aws.credentials.roleArn / externalId", "kinesis_streams", "role_arn,external_id",
      NULL, NULL},
-    {O, "spec.aws.credentials.secretRef", NULL, NULL, NULL,
-     "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) from the Secret: one set per "
-     "shipper"},
+    {O, "spec.aws.credentials.secretRef", "kinesis_streams", "profile", NULL,
+     "a profile of its own (lp-<hash>) in the operator's AWS credentials file "
+     "(AWS_SHARED_CREDENTIALS_FILE); opensearch: aws_profile"},
     {O, "spec.kinesis.stream", "kinesis_streams", "stream", "stream_name", NULL},
     {O, "spec.kinesis.timeKey", "kinesis_streams", "time_key", NULL, NULL},
     {O, "spec.kinesis.partitionKey", NULL, NULL, NULL,

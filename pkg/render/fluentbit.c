@@ -1089,6 +1089,8 @@ static void aws_keys(struct fb *f, const struct lp_oinfo *oi, int url_endpoint)
 		kv(f, "role_arn", a->credentials.role_arn);
 	if (a->credentials.external_id)
 		kv(f, "external_id", a->credentials.external_id);
+	if (oi->aws_profile)
+		kv(f, "profile", oi->aws_profile);
 }
 
 /* The pipelines whose every record goes to oi (route without match). */
@@ -1209,6 +1211,12 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 		if (o->type == LP_OUT_OPENSEARCH && s->aws_auth) {
 			lp_yamlw_kvb(&f->w, "aws_auth", 1);
 			kv(f, "aws_region", s->aws_region ? s->aws_region : o->aws.region);
+			if (o->aws.credentials.role_arn)
+				kv(f, "aws_role_arn", o->aws.credentials.role_arn);
+			if (o->aws.credentials.external_id)
+				kv(f, "aws_external_id", o->aws.credentials.external_id);
+			if (oi->aws_profile)
+				kv(f, "aws_profile", oi->aws_profile);
 		}
 		env_ref(f, "http_user", oi->user_var);
 		env_ref(f, "http_passwd", oi->pass_var);

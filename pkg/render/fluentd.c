@@ -148,6 +148,18 @@ static void auth(struct fd *d, const struct lp_oinfo *oi)
 	kenv(d, "    ", "password", oi->pass_var);
 }
 
+/* The output's own AWS profile (kinesis, firehose and s3 plugins read a
+ * <shared_credentials> section). */
+static void shared_credentials(struct fd *d, const struct lp_oinfo *oi)
+{
+	if (!oi->aws_profile)
+		return;
+	put(d, "    <shared_credentials>\n");
+	kq(d, "      ", "path", LP_RENDER_AWS_CREDENTIALS_PATH);
+	kq(d, "      ", "profile_name", oi->aws_profile);
+	put(d, "    </shared_credentials>\n");
+}
+
 static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 {
 	const struct lp_output *o = oi->o;
@@ -161,6 +173,7 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		kq(d, "    ", "stream_name", o->u.kinesis.stream);
 		if (a->endpoint)
 			kq(d, "    ", "endpoint", a->endpoint);
+		shared_credentials(d, oi);
 		break;
 	case LP_OUT_FIREHOSE:
 		put(d, "    @type kinesis_firehose\n");
@@ -168,6 +181,7 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		kq(d, "    ", "delivery_stream_name", o->u.firehose.delivery_stream);
 		if (a->endpoint)
 			kq(d, "    ", "endpoint", a->endpoint);
+		shared_credentials(d, oi);
 		break;
 	case LP_OUT_S3:
 		put(d, "    @type s3\n");
@@ -182,6 +196,7 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		   "%{path}%{time_slice}_%{uuid_flush}.%{file_extension}");
 		kq(d, "    ", "store_as",
 		   o->u.s3.compression && !strcmp(o->u.s3.compression, "none") ? "text" : "gzip");
+		shared_credentials(d, oi);
 		break;
 	case LP_OUT_CLOUDWATCH:
 		put(d, "    @type cloudwatch_logs\n");

@@ -39,6 +39,7 @@ struct lp_oinfo {
 	char *secret_var;          /* slack webhook / forward shared key */
 	char **header_vars;        /* http headers from Secrets, per header (or NULL) */
 	char *ca_path;             /* tls.ca_file (or NULL) */
+	const char *aws_profile;   /* AWS profile of its secretRef (borrowed from out), or NULL */
 	size_t *all_pi;            /* pipelines (index into ctx->pi) routing every record here */
 	size_t n_all_pi, cap_all_pi;
 };
@@ -72,10 +73,7 @@ struct lp_rctx {
 	struct lp_oinfo *oi;
 	size_t noi;
 	struct lp_rendered *out;
-	size_t cap_env, cap_problems, cap_mounts;
-	/* the AWS credentials Secret for the whole shipper (Fluent Bit's AWS outputs
-	 * read one process-wide environment chain) */
-	const struct lp_output *aws_secret_owner;
+	size_t cap_env, cap_problems, cap_mounts, cap_profiles;
 	/* shared input facts */
 	int any_app, any_system, any_kube_labels, any_kube_annotations, any_kube;
 	int app_fs, system_fs;         /* filesystem storage on the shared inputs */

@@ -254,6 +254,12 @@ static int cmp_mount(const void *a, const void *b)
 	              ((const struct lp_render_mount *)b)->path);
 }
 
+static int cmp_profile(const void *a, const void *b)
+{
+	return strcmp(((const struct lp_render_aws_profile *)a)->profile,
+	              ((const struct lp_render_aws_profile *)b)->profile);
+}
+
 static int lp_output_type_is_aws_local(enum lp_output_type t)
 {
 	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 ||
@@ -272,6 +278,121 @@ static int dns_name(const char *s)
 		      s[i] == '.'))
 			return 0;
 	return 1;
+}
+
+/* Adds (or finds) the AWS profile for the keys of Secret ns/a->secret_name;
+ * *profile borrowed from c->out. The name hashes the Secret and its key names,
+ * so two outputs share a profile exactly when they read the same keys. */
+static lp_err aws_profile_add(struct lp_rctx *c, const char *ns, const struct lp_aws_credentials *a,
+                              const char **profile)
+{
+	struct lp_rendered *r = c->out;
+	struct lp_render_aws_profile *p;
+	const char *akid = a->access_key_id_key ? a->access_key_id_key : "AWS_ACCESS_KEY_ID";
+	const char *sak =
+	    a->secret_access_key_key ? a->secret_access_key_key : "AWS_SECRET_ACCESS_KEY";
+	char h[13], name[16];
+	lp_err err;
+
+	lp_buf_reset(&c->scratch);
+	err = lp_buf_adds(&c->scratch, a->secret_name);
+	if (!err)
+		err = lp_buf_addc(&c->scratch, '/');
+	if (!err)
+		err = lp_buf_adds(&c->scratch, akid);
+	if (!err)
+		err = lp_buf_addc(&c->scratch, '/');
+	if (!err)
+		err = lp_buf_adds(&c->scratch, sak);
+	if (!err)
+		err = lp_buf_addc(&c->scratch, '/');
+	if (!err && a->session_token_key)
+		err = lp_buf_adds(&c->scratch, a->session_token_key);
+	if (err)
+		return err;
+	lp_render_short_hash(h, ns, lp_buf_str(&c->scratch));
+	memcpy(name, "lp-", 3);
+	memcpy(name + 3, h, 13);
+	for (size_t i = 0; i < r->n_aws_profiles; i++)
+		if (strcmp(r->aws_profiles[i].profile, name) == 0) {
+			*profile = r->aws_profiles[i].profile;
+			return LP_OK;
+		}
+	err = grow((void **)&r->aws_profiles, &c->cap_profiles, r->n_aws_profiles,
+	           sizeof(*r->aws_profiles));
+	if (err)
+		return err;
+	p = &r->aws_profiles[r->n_aws_profiles++];
+	p->profile = lp_strdup(name);
+	p->secret_ns = lp_strdup(ns);
+	p->secret_name = lp_strdup(a->secret_name);
+	p->access_key_id_key = lp_strdup(akid);
+	p->secret_access_key_key = lp_strdup(sak);
+	p->session_token_key = a->session_token_key ? lp_strdup(a->session_token_key) : NULL;
+	if (!p->profile || !p->secret_ns || !p->secret_name || !p->access_key_id_key ||
+	    !p->secret_access_key_key || (a->session_token_key && !p->session_token_key))
+		return LP_ERR_NOMEM;
+	*profile = p->profile;
+	return LP_OK;
+}
+
+/* A credentials-file value: printable ASCII without blanks and without the
+ * bytes that start a section ("[", "]") or a comment ("#", ";"). */
+static int aws_value_ok(const char *v)
+{
+	if (!*v)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '[' || *p == ']' || *p == '#' || *p == ';')
+			return 0;
+	return 1;
+}
+
+lp_err lp_render_aws_credentials_file(const struct lp_rendered *r, lp_render_secret_lookup lookup,
+                                      void *ctx, struct lp_buf *out)
+{
+	static const char *const names[3] = {"aws_access_key_id", "aws_secret_access_key",
+	                                     "aws_session_token"};
+	struct lp_buf t;
+	lp_err err = LP_OK;
+
+	if (!r || !lookup || !out)
+		return LP_ERR_INVALID;
+	lp_buf_init(&t, 0);
+	for (size_t i = 0; !err && i < r->n_aws_profiles; i++) {
+		const struct lp_render_aws_profile *p = &r->aws_profiles[i];
+		const char *keys[3] = {p->access_key_id_key, p->secret_access_key_key,
+		                       p->session_token_key};
+		err = lp_buf_addc(&t, '[');
+		if (!err)
+			err = lp_buf_adds(&t, p->profile);
+		if (!err)
+			err = lp_buf_adds(&t, "]\n");
+		for (size_t k = 0; !err && k < 3; k++) {
+			const char *v;
+			if (!keys[k])
+				continue;
+			v = lookup(ctx, p->secret_ns, p->secret_name, keys[k]);
+			if (!v)
+				err = LP_ERR_NOTFOUND;
+			else if (!aws_value_ok(v))
+				err = LP_ERR_PARSE;
+			if (!err)
+				err = lp_buf_adds(&t, names[k]);
+			if (!err)
+				err = lp_buf_adds(&t, " = ");
+			if (!err)
+				err = lp_buf_adds(&t, v);
+			if (!err)
+				err = lp_buf_addc(&t, '\n');
+		}
+	}
+	if (!err && t.len)
+		err = lp_buf_add(out, t.ptr, t.len);
+	if (t.ptr) /* it holds keys: wipe before release */
+		memset(t.ptr, 0, t.cap);
+	lp_buf_free(&t);
+	return err;
 }
 
 /* ---------------- steps ---------------- */
@@ -309,27 +430,6 @@ static lp_err outputs_step(struct lp_rctx *c)
 		err = lp_render_check_output(c, oi, &ok);
 		if (err || !ok)
 			continue;
-		if (lp_output_type_is_aws_local(oi->o->type) &&
-		    oi->o->aws.credentials.secret_name) {
-			const struct lp_aws_credentials *a = &oi->o->aws.credentials, *b;
-			if (!c->aws_secret_owner) {
-				c->aws_secret_owner = oi->o;
-			} else {
-				b = &c->aws_secret_owner->aws.credentials;
-				if (strcmp(c->aws_secret_owner->meta.ns, oi->o->meta.ns) ||
-				    strcmp(a->secret_name, b->secret_name)) {
-					err = lp_render_problem_add(
-					    c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
-					    "spec.aws.credentials.secretRef",
-					    "Fluent Bit reads one set of AWS keys per process and "
-					    "LogOutput %s/%s already uses Secret %s: use the same "
-					    "Secret, or roleArn / the default chain",
-					    c->aws_secret_owner->meta.ns,
-					    c->aws_secret_owner->meta.name, b->secret_name);
-					continue;
-				}
-			}
-		}
 		oi->ok = 1;
 	}
 	return err;
@@ -581,20 +681,10 @@ static lp_err usage_step(struct lp_rctx *c)
 			err = lp_render_mount_add(c, ns, tls->ca_secret_name, "ca.crt", &v);
 			oi->ca_path = (char *)v;
 		}
-		if (!err && o == c->aws_secret_owner) {
-			const struct lp_aws_credentials *a = &o->aws.credentials;
-			err = lp_render_env_named(c, "AWS_ACCESS_KEY_ID", ns, a->secret_name,
-			                          a->access_key_id_key ? a->access_key_id_key
-			                                               : "AWS_ACCESS_KEY_ID");
-			if (!err)
-				err = lp_render_env_named(
-				    c, "AWS_SECRET_ACCESS_KEY", ns, a->secret_name,
-				    a->secret_access_key_key ? a->secret_access_key_key
-				                             : "AWS_SECRET_ACCESS_KEY");
-			if (!err && a->session_token_key)
-				err = lp_render_env_named(c, "AWS_SESSION_TOKEN", ns,
-				                          a->secret_name, a->session_token_key);
-		}
+		if (!err && o->aws.credentials.secret_name &&
+		    (lp_output_type_is_aws_local(o->type) ||
+		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)))
+			err = aws_profile_add(c, ns, &o->aws.credentials, &oi->aws_profile);
 	}
 	if (!err && c->any_agg)
 		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns,
@@ -782,6 +872,9 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 		qsort(out->env, out->n_env, sizeof(*out->env), cmp_env);
 	if (out->n_mounts)
 		qsort(out->mounts, out->n_mounts, sizeof(*out->mounts), cmp_mount);
+	if (out->n_aws_profiles)
+		qsort(out->aws_profiles, out->n_aws_profiles, sizeof(*out->aws_profiles),
+		      cmp_profile);
 	goto done;
 fail:
 	lp_rendered_free(out);
@@ -848,5 +941,14 @@ void lp_rendered_free(struct lp_rendered *r)
 		lp_free(r->mounts[i].secret_key);
 	}
 	lp_free(r->mounts);
+	for (size_t i = 0; i < r->n_aws_profiles; i++) {
+		lp_free(r->aws_profiles[i].profile);
+		lp_free(r->aws_profiles[i].secret_ns);
+		lp_free(r->aws_profiles[i].secret_name);
+		lp_free(r->aws_profiles[i].access_key_id_key);
+		lp_free(r->aws_profiles[i].secret_access_key_key);
+		lp_free(r->aws_profiles[i].session_token_key);
+	}
+	lp_free(r->aws_profiles);
 	memset(r, 0, sizeof(*r));
 }

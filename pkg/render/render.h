@@ -7,9 +7,14 @@
  * the controller puts exactly those into the pod spec. Two variables are not
  * in env because the pod always has them from the downward API: NODE_IP
  * (status.hostIP, the kubelet the kubernetes filter asks) and NODE_NAME.
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN appear in env
- * (one Secret per shipper) without a ${} in the text: the AWS outputs read them
- * from the process environment. LP_FORWARD_SHARED_KEY (Secret
+ * AWS keys are never in env (a process-wide AWS_ACCESS_KEY_ID would be used by
+ * every AWS output, the platform's own included): each AWS output with
+ * credentials.secretRef gets its own `profile: lp-<hash>` (opensearch:
+ * `aws_profile`), lp_rendered.aws_profiles lists them, and the controller
+ * writes lp_render_aws_credentials_file() into an operator-owned Secret
+ * mounted at LP_RENDER_AWS_CREDENTIALS_PATH, with LP_RENDER_AWS_CREDENTIALS_ENV
+ * pointing at it. Outputs without secretRef name no profile and use the default
+ * chain (IRSA); no profile is ever called "default". LP_FORWARD_SHARED_KEY (Secret
  * <control ns>/logplane-forward, key shared_key) links shipper and aggregator;
  * the operator creates that Secret.
  *
@@ -23,8 +28,12 @@
 #define LP_RENDER_H
 #include <stddef.h>
 #include "../api/api.h"
+#include "../util/buf.h"
 
 #define LP_RENDER_SPLIT_BYTES (900u * 1024u) /* a file part never exceeds this */
+/* The shared credentials file of the AWS profiles, and the variable naming it. */
+#define LP_RENDER_AWS_CREDENTIALS_PATH "/etc/logplane/aws/credentials"
+#define LP_RENDER_AWS_CREDENTIALS_ENV  "AWS_SHARED_CREDENTIALS_FILE"
 
 struct lp_render_input {
 	const char *control_ns; /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
@@ -57,6 +66,17 @@ struct lp_render_mount { /* a Secret key the config reads as a file (tls.ca_file
 	char *secret_ns;
 	char *secret_name;
 	char *secret_key; /* "ca.crt" */
+};
+
+/* One AWS profile: the keys of one Secret (ns/name and the key names). Outputs
+ * using the same Secret with the same keys share it. */
+struct lp_render_aws_profile {
+	char *profile; /* "lp-" + 12 hex chars */
+	char *secret_ns;
+	char *secret_name;
+	char *access_key_id_key;     /* "AWS_ACCESS_KEY_ID" by default */
+	char *secret_access_key_key; /* "AWS_SECRET_ACCESS_KEY" by default */
+	char *session_token_key;     /* NULL when the output names none */
 };
 
 struct lp_render_problem { /* a resource left out of the config, and why */
@@ -94,6 +114,8 @@ struct lp_rendered {
 	size_t n_summaries;
 	struct lp_render_mount *mounts; /* sorted by path, no duplicates */
 	size_t n_mounts;
+	struct lp_render_aws_profile *aws_profiles; /* sorted by profile, no duplicates */
+	size_t n_aws_profiles;
 };
 
 /* Renders everything. On LP_OK *out is filled (free with lp_rendered_free). A
@@ -102,5 +124,22 @@ struct lp_rendered {
  * (NULL arguments). */
 LP_WUR lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in);
 void lp_rendered_free(struct lp_rendered *r); /* NULL-safe */
+
+/* Returns the value of key `key` of Secret ns/name (borrowed, NUL-terminated),
+ * or NULL when the Secret or the key does not exist. */
+typedef const char *(*lp_render_secret_lookup)(void *ctx, const char *ns, const char *name,
+                                               const char *key);
+
+/* Appends to *out the text of the AWS shared credentials file for r's
+ * aws_profiles (in their order): "[lp-...]" then aws_access_key_id,
+ * aws_secret_access_key and, when named, aws_session_token, each as "key = value".
+ * Pure: values come from lookup(ctx, ...). Nothing is appended on failure.
+ * Errors: LP_ERR_INVALID (NULL r/lookup/out), LP_ERR_NOTFOUND (a Secret or key is
+ * missing), LP_ERR_PARSE (a value is empty or has a byte outside printable ASCII,
+ * or one of "[]#;" , so it cannot start another profile or a comment),
+ * LP_ERR_NOMEM. The values never appear in any message. */
+LP_WUR lp_err lp_render_aws_credentials_file(const struct lp_rendered *r,
+                                             lp_render_secret_lookup lookup, void *ctx,
+                                             struct lp_buf *out);
 
 #endif

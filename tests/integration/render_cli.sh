@@ -60,6 +60,27 @@ else
 	fail output_dir_env "rc=$rc $(cat "$tmp/sum" | head -3)"
 fi
 
+# 3b. AWS outputs with secretRef: one profile each in env.json, no AWS keys in env
+"$bin" render -f "$cases/aws-profiles.yaml" -o "$tmp/aws" >"$tmp/sum" 2>&1; rc=$?
+if [ "$rc" -eq 0 ] && [ -s "$tmp/aws/env.json" ] &&
+	"$py" - "$tmp/aws/env.json" "$tmp/aws/shipper/fluent-bit.yaml" <<'PY'
+import json, sys
+env = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+assert not any(e["name"].startswith("AWS_") for e in env["env"]), env["env"]
+prof = {(p["secretNamespace"], p["secretName"]): p for p in env["awsProfiles"]}
+assert set(prof) == {("team-a", "a-keys"), ("team-b", "b-keys")}, prof
+a, b = prof[("team-a", "a-keys")], prof[("team-b", "b-keys")]
+assert a["profile"] != b["profile"] and "sessionTokenKey" not in a, prof
+assert (b["accessKeyIdKey"], b["secretAccessKeyKey"], b["sessionTokenKey"]) == ("id", "secret", "token"), b
+assert "profile: " + a["profile"] + "\n" in text and "aws_profile: " + b["profile"] + "\n" in text
+PY
+then
+	pass aws_profiles_env
+else
+	fail aws_profiles_env "rc=$rc $(head -3 "$tmp/sum")"
+fi
+
 # 4. aggregator: both configs written, Fluentd syntax for the fluentd engine
 "$bin" render -f "$cases/aggregator-fluentd.yaml" -o "$tmp/agg" >"$tmp/sum" 2>&1; rc=$?
 if [ "$rc" -eq 0 ] && [ -s "$tmp/agg/aggregator/fluent.conf" ] && grep -q '^<source>' "$tmp/agg/aggregator/fluent.conf" &&

@@ -377,8 +377,11 @@ static void check_rendered(const struct lp_rendered *r)
 			lp_test_fail(__FILE__, __LINE__, "env not sorted/unique at %s",
 			             r->env[i].var);
 	for (size_t i = 0; i < r->n_env; i++) {
-		/* AWS_* are read by the AWS outputs from the process environment */
-		int used = !strncmp(r->env[i].var, "AWS_", 4);
+		int used = 0;
+		/* AWS keys go through per-output profiles, never the process env */
+		if (!strncmp(r->env[i].var, "AWS_", 4))
+			lp_test_fail(__FILE__, __LINE__, "env %s: AWS keys in the environment",
+			             r->env[i].var);
 		for (size_t f = 0; !used && f < r->shipper.n_files; f++)
 			used = strstr(r->shipper.files[f].data, r->env[i].var) != NULL;
 		for (size_t f = 0; !used && f < r->aggregator.n_files; f++)
@@ -386,6 +389,20 @@ static void check_rendered(const struct lp_rendered *r)
 		if (!used)
 			lp_test_fail(__FILE__, __LINE__, "env %s is not used by any file",
 			             r->env[i].var);
+	}
+	for (size_t i = 0; i < r->n_aws_profiles; i++) {
+		const char *pr = r->aws_profiles[i].profile;
+		int used = 0;
+		if (strncmp(pr, "lp-", 3) || !is_hex12(pr + 3))
+			lp_test_fail(__FILE__, __LINE__, "profile name \"%s\"", pr);
+		if (i > 0 && strcmp(r->aws_profiles[i - 1].profile, pr) >= 0)
+			lp_test_fail(__FILE__, __LINE__, "profiles not sorted/unique at %s", pr);
+		for (size_t f = 0; !used && f < r->shipper.n_files; f++)
+			used = strstr(r->shipper.files[f].data, pr) != NULL;
+		for (size_t f = 0; !used && f < r->aggregator.n_files; f++)
+			used = strstr(r->aggregator.files[f].data, pr) != NULL;
+		if (!used)
+			lp_test_fail(__FILE__, __LINE__, "profile %s is not used by any file", pr);
 	}
 	if (strlen(r->shipper.hash) != 64)
 		lp_test_fail(__FILE__, __LINE__, "shipper hash \"%s\"", r->shipper.hash);
@@ -423,6 +440,15 @@ static lp_err golden_text(struct lp_buf *b, const struct lp_rendered *r)
 	for (size_t i = 0; !err && i < r->n_mounts; i++)
 		err = lp_buf_addf(b, "%s <- %s/%s[%s]\n", r->mounts[i].path, r->mounts[i].secret_ns,
 		                  r->mounts[i].secret_name, r->mounts[i].secret_key);
+	if (!err)
+		err = lp_buf_adds(b, "== aws profiles\n");
+	for (size_t i = 0; !err && i < r->n_aws_profiles; i++) {
+		const struct lp_render_aws_profile *p = &r->aws_profiles[i];
+		err = lp_buf_addf(b, "%s <- %s/%s[%s,%s%s%s]\n", p->profile, p->secret_ns,
+		                  p->secret_name, p->access_key_id_key, p->secret_access_key_key,
+		                  p->session_token_key ? "," : "",
+		                  p->session_token_key ? p->session_token_key : "");
+	}
 	if (!err)
 		err = lp_buf_adds(b, "== summaries\n");
 	for (size_t i = 0; !err && i < r->n_summaries; i++)
@@ -698,11 +724,171 @@ static void t_secrets_not_in_text(void)
 	LP_CHECK_HAS(shipper_text(&r), "Authorization ${LP_SECRET_");
 	lp_rendered_free(&r);
 	LP_CHECK(render_path(&r, "tests/data/render/cases/out-kinesis.yaml"));
-	LP_CHECK_INT(r.n_env, 2);
-	LP_CHECK_STR(r.env[0].var, "AWS_ACCESS_KEY_ID");
-	LP_CHECK_STR(r.env[1].var, "AWS_SECRET_ACCESS_KEY");
+	LP_CHECK_INT(r.n_env, 0);
+	LP_CHECK_INT(r.n_aws_profiles, 1);
+	LP_CHECK_HAS(shipper_text(&r), "profile: lp-");
 	LP_CHECK_HAS(shipper_text(&r), "endpoint: kinesis.local\n");
 	LP_CHECK_HAS(shipper_text(&r), "port: 4567\n");
+	lp_rendered_free(&r);
+}
+
+/* The text of the output section whose name line is `name: <name>` and whose
+ * alias contains `alias`; "" when not found. Borrowed from a static buffer. */
+static const char *out_section(const char *text, const char *alias)
+{
+	static char sec[4096];
+	const char *a = strstr(text, alias), *start, *end;
+
+	sec[0] = '\0';
+	if (!a)
+		return sec;
+	for (start = a; start > text && strncmp(start, "- name: ", 8); start--)
+		;
+	end = strstr(a, "- name: ");
+	if (!end)
+		end = text + strlen(text);
+	if ((size_t)(end - start) < sizeof(sec)) {
+		memcpy(sec, start, (size_t)(end - start));
+		sec[end - start] = '\0';
+	}
+	return sec;
+}
+
+static const struct lp_render_aws_profile *profile_of(const struct lp_rendered *r, const char *ns,
+                                                      const char *secret)
+{
+	for (size_t i = 0; i < r->n_aws_profiles; i++)
+		if (!strcmp(r->aws_profiles[i].secret_ns, ns) &&
+		    !strcmp(r->aws_profiles[i].secret_name, secret))
+			return &r->aws_profiles[i];
+	return NULL;
+}
+
+static void t_aws_profiles(void)
+{
+	struct lp_rendered r;
+	const struct lp_render_aws_profile *a, *b;
+	const char *s;
+	char want[64];
+
+	LP_CHECK(render_path(&r, "tests/data/render/cases/aws-profiles.yaml"));
+	LP_CHECK_INT(r.n_problems, 0);
+	/* two tenants, two Secrets: two profiles; a Secret used twice: one */
+	LP_CHECK_INT(r.n_aws_profiles, 2);
+	a = profile_of(&r, "team-a", "a-keys");
+	b = profile_of(&r, "team-b", "b-keys");
+	LP_CHECK(a && b);
+	if (!a || !b) {
+		lp_rendered_free(&r);
+		return;
+	}
+	LP_CHECK(strcmp(a->profile, b->profile) != 0);
+	LP_CHECK_STR(a->access_key_id_key, "AWS_ACCESS_KEY_ID");
+	LP_CHECK_STR(a->secret_access_key_key, "AWS_SECRET_ACCESS_KEY");
+	LP_CHECK(a->session_token_key == NULL);
+	LP_CHECK_STR(b->access_key_id_key, "id");
+	LP_CHECK_STR(b->secret_access_key_key, "secret");
+	LP_CHECK_STR(b->session_token_key, "token");
+	/* no AWS key in the process environment */
+	for (size_t i = 0; i < r.n_env; i++)
+		LP_CHECK(strncmp(r.env[i].var, "AWS_", 4) != 0);
+	s = shipper_text(&r);
+	LP_CHECK(strstr(s, "AWS_ACCESS_KEY_ID") == NULL);
+	snprintf(want, sizeof(want), "profile: %s\n", a->profile);
+	LP_CHECK_HAS(out_section(s, "stream: team-a-logs"), want);
+	LP_CHECK_HAS(out_section(s, "bucket: team-a-archive"), want);
+	snprintf(want, sizeof(want), "profile: %s\n", b->profile);
+	LP_CHECK_HAS(out_section(s, "delivery_stream: team-b-logs"), want);
+	snprintf(want, sizeof(want), "aws_profile: %s\n", b->profile);
+	LP_CHECK_HAS(out_section(s, "host: search.example.com"), want);
+	/* the platform's outputs keep the default chain and their role */
+	LP_CHECK(out_section(s, "log_group_name: platform")[0] != '\0');
+	LP_CHECK(strstr(out_section(s, "log_group_name: platform"), "profile") == NULL);
+	LP_CHECK(strstr(out_section(s, "bucket: platform-audit"), "profile") == NULL);
+	LP_CHECK_HAS(out_section(s, "bucket: platform-audit"),
+	             "role_arn: arn:aws:iam::123456789012:role/audit-writer\n");
+	LP_CHECK_HAS(out_section(s, "bucket: platform-audit"), "external_id: logplane\n");
+	lp_rendered_free(&r);
+}
+
+struct fake_secret {
+	const char *ns, *name, *key, *value;
+};
+
+static const char *fake_lookup(void *ctx, const char *ns, const char *name, const char *key)
+{
+	for (const struct fake_secret *f = ctx; f->ns; f++)
+		if (!strcmp(f->ns, ns) && !strcmp(f->name, name) && !strcmp(f->key, key))
+			return f->value;
+	return NULL;
+}
+
+static void t_aws_credentials_file(void)
+{
+	struct fake_secret ok[] = {
+	    {"team-a", "a-keys", "AWS_ACCESS_KEY_ID", "AKIAAAAAAAAAAAAAAAAA"},
+	    {"team-a", "a-keys", "AWS_SECRET_ACCESS_KEY", "a/secret+KEY="},
+	    {"team-b", "b-keys", "id", "AKIABBBBBBBBBBBBBBBB"},
+	    {"team-b", "b-keys", "secret", "b-secret"},
+	    {"team-b", "b-keys", "token", "b-token=="},
+	    {NULL, NULL, NULL, NULL},
+	};
+	static const char *const bad[] = {"x\n[lp-000000000000]",
+	                                  "x\rother",
+	                                  "[default]",
+	                                  "a]b",
+	                                  "a b",
+	                                  "#x",
+	                                  "v;c",
+	                                  "",
+	                                  "\x80\x81"};
+	struct lp_rendered r;
+	struct lp_buf out;
+	const struct lp_render_aws_profile *a, *b;
+	char want[256];
+	size_t total;
+
+	LP_CHECK(render_path(&r, "tests/data/render/cases/aws-profiles.yaml"));
+	a = profile_of(&r, "team-a", "a-keys");
+	b = profile_of(&r, "team-b", "b-keys");
+	LP_CHECK(a && b);
+	if (!a || !b) {
+		lp_rendered_free(&r);
+		return;
+	}
+	lp_buf_init(&out, 0);
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, &out), LP_OK);
+	snprintf(want, sizeof(want),
+	         "[%s]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\n"
+	         "aws_secret_access_key = a/secret+KEY=\n",
+	         a->profile);
+	LP_CHECK_HAS(lp_buf_str(&out), want);
+	total = strlen(want);
+	snprintf(want, sizeof(want),
+	         "[%s]\naws_access_key_id = AKIABBBBBBBBBBBBBBBB\n"
+	         "aws_secret_access_key = b-secret\naws_session_token = b-token==\n",
+	         b->profile);
+	LP_CHECK_HAS(lp_buf_str(&out), want);
+	total += strlen(want);
+	/* nothing else: exactly the two profiles */
+	LP_CHECK_INT((long)out.len, (long)total);
+	/* a value that could open another profile or a comment is refused, and
+	 * nothing is appended */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t before = out.len;
+		ok[3].value = bad[i];
+		LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, &out),
+		             LP_ERR_PARSE);
+		LP_CHECK_INT((long)out.len, (long)before);
+	}
+	ok[3].value = "b-secret";
+	/* a missing key */
+	ok[4].key = "other";
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, &out), LP_ERR_NOTFOUND);
+	LP_CHECK_INT(lp_render_aws_credentials_file(NULL, fake_lookup, ok, &out), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, NULL, ok, &out), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, NULL), LP_ERR_INVALID);
+	lp_buf_free(&out);
 	lp_rendered_free(&r);
 }
 
@@ -1269,6 +1455,8 @@ int main(void)
 	    {"multiline_first", t_multiline_first},
 	    {"deterministic", t_deterministic},
 	    {"secrets_not_in_text", t_secrets_not_in_text},
+	    {"aws_profiles", t_aws_profiles},
+	    {"aws_credentials_file", t_aws_credentials_file},
 	    {"invalid_left_out", t_invalid_left_out},
 	    {"schema_lookup", t_schema_lookup},
 	    {"null_args", t_null_args},
