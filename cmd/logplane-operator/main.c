@@ -575,6 +575,11 @@ static int run(struct app *a)
 			goto fail;
 		}
 		a->aws_hook.ctx = a->aws_ctx;
+		/* wait at most ~10 s for a converging target inside one job: the
+		 * controller retries a result that is not final after 30 s, and a
+		 * short job keeps SIGTERM (which waits for it) well inside the grace period */
+		a->aws_hook.max_polls = 5;
+		a->aws_hook.poll_ms = 2000;
 		a->aws_ops.reconcile = lp_aws_hook_reconcile;
 		a->aws_ops.ctx = &a->aws_hook;
 		co.aws = &a->aws_ops;
