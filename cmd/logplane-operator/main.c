@@ -488,15 +488,23 @@ static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m
 	const char *colon = strrchr(addr, ':');
 	lp_err err;
 
+	char *end = NULL;
+	long port;
+
 	if (!strcmp(addr, "0"))
 		return LP_OK;
+	if (!colon)
+		return LP_ERR_INVALID;
+	port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || port < 0 || port > 65535)
+		return LP_ERR_INVALID;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
 	if (host[0] == '[') { /* [::1] */
 		memmove(host, host + 1, strlen(host));
 		host[strcspn(host, "]")] = '\0';
 	}
 	so.host = host[0] ? host : NULL;
-	so.port = atoi(colon + 1);
+	so.port = (int)port;
 	so.metrics = m;
 	so.loop = a->loop;
 	err = lp_server_new(out, &so);

@@ -6,10 +6,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: logplane <command> [options]\n"
-		   "commands:\n"
-		   "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
-		   "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
-		   "  version                      print the version\n");
+	           "commands:\n"
+	           "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
+	           "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
+	           "  version                      print the version\n");
 }
 
 int main(int argc, char **argv)

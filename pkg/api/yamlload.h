@@ -3,9 +3,9 @@
  * Plain scalars resolve as kubectl reads manifests: null/~/empty -> null;
  * true/false/yes/no/on/off/y/n (YAML 1.1, in lower, Title or UPPER case) ->
  * boolean; decimal, 0x and 0o integers -> integer; decimals with a '.' ->
- * real; anything else -> string. Quoted, block and !!str scalars are strings. Anchors and aliases work (at most
- * LP_YAML_MAX_ALIASES aliases per file); duplicate mapping keys and non-string
- * keys are errors; merge keys ("<<") are not supported.
+ * real; anything else -> string. Quoted, block and !!str scalars are strings. Anchors and aliases
+ * work (at most LP_YAML_MAX_ALIASES aliases per file); duplicate mapping keys and non-string keys
+ * are errors; merge keys ("<<") are not supported.
  */
 #ifndef LP_API_YAMLLOAD_H
 #define LP_API_YAMLLOAD_H

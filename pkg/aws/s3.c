@@ -176,7 +176,7 @@ lp_err lp_s3_get_expiry(struct lp_aws_client *c, const char *prefix, int *days,
 			if (exp && strcmp(st, "Enabled") == 0 &&
 			    lp_aws_xml_text(exp, el, "Days", ds, sizeof(ds)) &&
 			    (strcmp(id, "logplane-expiration") == 0 || d == 0))
-				d = atoi(ds);
+				d = (int)strtol(ds, NULL, 10);
 			p = next;
 		}
 	}

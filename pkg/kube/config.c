@@ -613,9 +613,9 @@ lp_err lp_kube_config_from_kubeconfig(struct lp_kube_config **out, const char *p
 		if (slash)
 			*slash = '\0';
 		else
-			strcpy(dir, ".");
+			memcpy(dir, ".", 2); /* dir holds at least 2 bytes */
 		if (slash == dir)
-			strcpy(dir, "/");
+			memcpy(dir, "/", 2);
 	}
 	err = kubeconfig_parse(cfg, root, path, dir, context, msg);
 	if (err)

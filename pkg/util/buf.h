@@ -24,9 +24,9 @@ LP_WUR lp_err lp_buf_add(struct lp_buf *b, const void *data, size_t len);
 LP_WUR lp_err lp_buf_adds(struct lp_buf *b, const char *s);
 LP_WUR lp_err lp_buf_addc(struct lp_buf *b, char c);
 LP_WUR lp_err lp_buf_addf(struct lp_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 LP_WUR lp_err lp_buf_vaddf(struct lp_buf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 /* Borrowed pointer to the contents; "" when empty, never NULL. */
 const char *lp_buf_str(const struct lp_buf *b);
 /* Hands the contents to the caller (free with lp_free); never NULL on success

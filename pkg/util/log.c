@@ -23,7 +23,7 @@ int lp_log_level_parse(const char *s)
 }
 
 static void log_json(const struct lp_log *log, enum lp_log_level level,
-		     const struct lp_log_obj *obj, const char *ts, const char *msg)
+                     const struct lp_log_obj *obj, const char *ts, const char *msg)
 {
 	json_t *o = json_object();
 	char *line;
@@ -48,7 +48,7 @@ static void log_json(const struct lp_log *log, enum lp_log_level level,
 }
 
 void lp_log(const struct lp_log *log, enum lp_log_level level, const struct lp_log_obj *obj,
-	    const char *fmt, ...)
+            const char *fmt, ...)
 {
 	struct lp_buf msg;
 	char ts[21];
@@ -68,7 +68,7 @@ void lp_log(const struct lp_log *log, enum lp_log_level level, const struct lp_l
 		fprintf(log->out, "%s %-5s ", ts, level_names[level]);
 		if (obj && obj->kind)
 			fprintf(log->out, "%s/%s/%s ", obj->kind, obj->ns ? obj->ns : "",
-				obj->name ? obj->name : "");
+			        obj->name ? obj->name : "");
 		fprintf(log->out, "%s\n", lp_buf_str(&msg));
 	} else {
 		log_json(log, level, obj, ts, lp_buf_str(&msg));

@@ -23,6 +23,6 @@ void lp_log_init(struct lp_log *log, FILE *out, enum lp_log_level min, int text)
 /* Parses "debug|info|warn|error"; returns -1 when unknown. */
 int lp_log_level_parse(const char *s);
 void lp_log(const struct lp_log *log, enum lp_log_level level, const struct lp_log_obj *obj,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif
