@@ -18,8 +18,11 @@
  */
 #include "internal.h"
 #include "../util/mem.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TAG_REGEX                                                                                  \
 	"(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)_"       \
@@ -119,6 +122,7 @@ struct fb {
 	struct lp_buf t;  /* scratch for one value */
 	struct lp_buf t2; /* scratch for Lua code */
 	int aggregator;   /* rendering the aggregator config */
+	int lua_frozen;   /* Lua variants are registered already: look up only (threads) */
 	int sec_open;     /* lazily opened sequence in the current section */
 	const char *sec_key;
 	lp_err err;
@@ -671,6 +675,11 @@ static void lua_shared(struct fb *f, const struct lp_pinfo *pi, const char *ctor
 	for (i = 0; i < c->n_lua; i++)
 		if (strcmp(c->lua_ctor[i], ctor) == 0)
 			break;
+	if (i == c->n_lua && c->n_lua < LP_RENDER_LUA_MAX_FNS && f->lua_frozen) {
+		/* the registration pass missed it: never number it differently */
+		chk(f, LP_ERR_INVALID);
+		return;
+	}
 	if (i == c->n_lua && c->n_lua < LP_RENDER_LUA_MAX_FNS) {
 		if (c->n_lua == c->cap_lua) {
 			size_t ncap = c->cap_lua ? c->cap_lua * 2 : 8;
@@ -1365,10 +1374,12 @@ static void outputs(struct fb *f)
 /* Which parts of the config a document holds. */
 struct doc_spec {
 	int service;
-	int shared;      /* shared parsers, inputs, filters and outputs */
-	size_t from, to; /* pipelines [from, to) of c->pi */
-	int track;       /* record per-pipeline byte estimates */
-	size_t stride;   /* every stride-th pipeline only (a sample); 0 or 1: all */
+	int shared;       /* shared parsers, inputs, filters and outputs */
+	size_t from, to;  /* pipelines [from, to) of c->pi */
+	int track;        /* record per-pipeline byte estimates */
+	size_t stride;    /* every stride-th pipeline only (a sample); 0 or 1: all */
+	int filters_only; /* only the pipelines' filters (the Lua registration pass) */
+	int lua_frozen;   /* see struct fb */
 	const char *const *includes;
 	size_t n_includes;
 };
@@ -1412,6 +1423,7 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 	memset(&f, 0, sizeof(f));
 	f.c = c;
 	f.out = out;
+	f.lua_frozen = d->lua_frozen;
 	lp_buf_init(&f.t, 0);
 	lp_buf_init(&f.t2, 0);
 	if (out)
@@ -1420,6 +1432,13 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 		lp_yamlw_begin_count(&f.w);
 	if (err)
 		goto out;
+	if (d->filters_only) {
+		each_pipeline(&f, d, pipeline_filters);
+		err = lp_yamlw_end(&f.w);
+		if (!err)
+			err = f.err;
+		goto out;
+	}
 	lp_yamlw_map(&f.w);
 	if (d->service)
 		service(&f);
@@ -1469,34 +1488,55 @@ out:
 	return err;
 }
 
-static lp_err add_doc(struct lp_rctx *c, const struct doc_spec *d, const char *name,
-                      struct lp_rendered_config *cfg, size_t *len)
-{
-	struct lp_buf b;
+/* One unit of the split config, rendered on any thread: the shared part
+ * (shared != 0) or the pipelines [from, to). Its files and left-out pipelines
+ * are merged into the result in job order, so the output does not depend on
+ * which thread rendered what. */
+struct part_job {
+	int shared;
+	size_t from, to;
+	struct lp_render_file *files; /* names assigned at the merge */
+	size_t n_files;
+	size_t *left_out; /* pipelines too large alone (index into c->pi) */
+	size_t n_left_out;
 	lp_err err;
+};
 
-	lp_buf_init(&b, 0);
-	err = shipper_doc(c, d, &b);
-	if (!err) {
-		*len = b.len;
-		err = lp_render_config_add(cfg, name, &b);
-	}
-	lp_buf_free(&b);
-	return err;
+struct part_pool {
+	struct lp_rctx *c;
+	struct part_job *jobs;
+	size_t n_jobs;
+	atomic_size_t next;
+};
+
+static lp_err job_file(struct part_job *j, struct lp_buf *b)
+{
+	struct lp_render_file *f = lp_realloc(j->files, (j->n_files + 1) * sizeof(*f));
+
+	if (!f)
+		return LP_ERR_NOMEM;
+	j->files = f;
+	f = &j->files[j->n_files];
+	f->name = NULL;
+	f->len = b->len;
+	f->data = lp_buf_take(b);
+	if (!f->data)
+		return LP_ERR_NOMEM;
+	j->n_files++;
+	return LP_OK;
 }
 
-/* Renders pipelines [from, to) as part files; halves a group that comes out
- * over the limit. */
-static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct lp_rendered_config *cfg,
-                        unsigned *seq)
+/* Renders pipelines [from, to) as part files into j; halves a group that comes
+ * out over the limit. Reads c, writes only j. */
+static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_job *j)
 {
 	struct doc_spec d = {0};
 	struct lp_buf b;
-	char name[32];
 	lp_err err;
 
 	d.from = from;
 	d.to = to;
+	d.lua_frozen = 1;
 	lp_buf_init(&b, 0);
 	err = shipper_doc(c, &d, &b);
 	if (err)
@@ -1504,28 +1544,135 @@ static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct lp_ren
 	if (b.len > LP_RENDER_SPLIT_BYTES && to - from > 1) {
 		size_t mid = from + (to - from) / 2;
 		lp_buf_free(&b);
-		err = add_parts(c, from, mid, cfg, seq);
+		err = add_parts(c, from, mid, j);
 		if (!err)
-			err = add_parts(c, mid, to, cfg, seq);
+			err = add_parts(c, mid, to, j);
 		goto out;
 	}
 	if (b.len > LP_RENDER_SPLIT_BYTES) {
 		/* one pipeline alone: leave it out (the rest still render) */
-		struct lp_pinfo *pi = &c->pi[from];
-		if (pi->ok) {
-			pi->ok = 0;
-			err = lp_render_problem_add(
-			    c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
-			    "rendered configuration of this pipeline alone is "
-			    "larger than %u bytes",
-			    LP_RENDER_SPLIT_BYTES);
+		if (c->pi[from].ok) {
+			size_t *v = lp_realloc(j->left_out, (j->n_left_out + 1) * sizeof(*v));
+			if (!v) {
+				err = LP_ERR_NOMEM;
+				goto out;
+			}
+			j->left_out = v;
+			v[j->n_left_out++] = from; /* ok cleared at the merge */
 		}
 		goto out;
 	}
-	snprintf(name, sizeof(name), "part-%03u.yaml", ++*seq);
-	err = lp_render_config_add(cfg, name, &b);
+	err = job_file(j, &b);
 out:
 	lp_buf_free(&b);
+	return err;
+}
+
+static void run_job(struct lp_rctx *c, struct part_job *j)
+{
+	if (j->shared) {
+		struct doc_spec d = {0};
+		struct lp_buf b;
+		d.shared = 1;
+		d.lua_frozen = 1;
+		lp_buf_init(&b, 0);
+		j->err = shipper_doc(c, &d, &b);
+		if (!j->err && b.len > LP_RENDER_SPLIT_BYTES)
+			j->err = LP_ERR_TOO_LARGE;
+		if (!j->err)
+			j->err = job_file(j, &b);
+		lp_buf_free(&b);
+		return;
+	}
+	j->err = add_parts(c, j->from, j->to, j);
+}
+
+static void *pool_worker(void *arg)
+{
+	struct part_pool *p = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n_jobs)
+		run_job(p->c, &p->jobs[i]);
+	return NULL;
+}
+
+/* Runs every job, on up to LP_RENDER_THREADS threads (the caller's included).
+ * Only the reading of shared state and each job's own results happen there. */
+static void pool_run(struct part_pool *p)
+{
+	pthread_t th[LP_RENDER_THREADS];
+	size_t n_th = 0, want = LP_RENDER_THREADS;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus > 0 && (size_t)cpus < want)
+		want = (size_t)cpus;
+	if (want > p->n_jobs)
+		want = p->n_jobs;
+	while (n_th + 1 < want && pthread_create(&th[n_th], NULL, pool_worker, p) == 0)
+		n_th++;
+	pool_worker(p);
+	for (size_t i = 0; i < n_th; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void jobs_free(struct part_job *jobs, size_t n)
+{
+	for (size_t i = 0; jobs && i < n; i++) {
+		for (size_t k = 0; k < jobs[i].n_files; k++)
+			lp_free(jobs[i].files[k].data);
+		lp_free(jobs[i].files);
+		lp_free(jobs[i].left_out);
+	}
+	lp_free(jobs);
+}
+
+/* Moves the jobs' files into cfg in job order as part-000 (shared), part-001, ...
+ * and reports the pipelines left out, in the same order. */
+static lp_err jobs_merge(struct lp_rctx *c, struct part_job *jobs, size_t n,
+                         struct lp_rendered_config *cfg)
+{
+	unsigned seq = 0;
+	lp_err err = LP_OK;
+
+	for (size_t i = 0; !err && i < n; i++)
+		err = jobs[i].err;
+	for (size_t i = 0; !err && i < n; i++) {
+		struct part_job *j = &jobs[i];
+		for (size_t k = 0; !err && k < j->n_left_out; k++) {
+			struct lp_pinfo *pi = &c->pi[j->left_out[k]];
+			pi->ok = 0;
+			err = lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns,
+			                            pi->p->meta.name, "spec",
+			                            "rendered configuration of this pipeline "
+			                            "alone is larger than %u bytes",
+			                            LP_RENDER_SPLIT_BYTES);
+		}
+		for (size_t k = 0; !err && k < j->n_files; k++) {
+			struct lp_render_file *f =
+			    lp_realloc(cfg->files, (cfg->n_files + 1) * sizeof(*f));
+			char name[32];
+			if (!f) {
+				err = LP_ERR_NOMEM;
+				break;
+			}
+			cfg->files = f;
+			if (j->shared)
+				snprintf(name, sizeof(name), "part-000.yaml");
+			else
+				snprintf(name, sizeof(name), "part-%03u.yaml", ++seq);
+			f = &cfg->files[cfg->n_files];
+			f->name = lp_strdup(name);
+			if (!f->name) {
+				err = LP_ERR_NOMEM;
+				break;
+			}
+			f->data = j->files[k].data;
+			f->len = j->files[k].len;
+			j->files[k].data = NULL;
+			cfg->n_files++;
+		}
+	}
 	return err;
 }
 
@@ -1547,14 +1694,29 @@ static lp_err add_lua_file(struct lp_rctx *c, struct lp_rendered_config *cfg)
 	return err;
 }
 
+/* End of the part starting at pipeline start: as many pipelines as fit the
+ * packing estimate (at least one). */
+static size_t pack_end(const struct lp_rctx *c, size_t start)
+{
+	size_t end = start, sum = 0;
+
+	while (end < c->npi &&
+	       (end == start || sum + c->pi[end].est_bytes <= LP_RENDER_PACK_BYTES)) {
+		if (c->pi[end].ok)
+			sum += c->pi[end].est_bytes;
+		end++;
+	}
+	return end;
+}
+
 lp_err lp_render_fb_shipper(struct lp_rctx *c)
 {
 	struct lp_rendered_config *cfg = &c->out->shipper;
-	struct doc_spec all = {0}, shared = {0}, entry = {0};
+	struct doc_spec all = {0}, reg = {0}, entry = {0};
+	struct part_pool pool = {0};
 	struct lp_buf b;
 	char **names = NULL;
-	size_t len = 0, n_names = 0, start;
-	unsigned seq = 0;
+	size_t len = 0, n_names = 0, start, n_jobs;
 	lp_err err;
 
 	for (size_t i = 0; i < c->npi; i++) {
@@ -1642,22 +1804,33 @@ split:
 	err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
 	if (err)
 		goto out;
-	shared.shared = 1;
-	err = add_doc(c, &shared, "part-000.yaml", cfg, &len);
-	if (!err && len > LP_RENDER_SPLIT_BYTES)
-		err = LP_ERR_TOO_LARGE;
-	start = 0;
-	while (!err && start < c->npi) {
-		size_t end = start, sum = 0;
-		while (end < c->npi &&
-		       (end == start || sum + c->pi[end].est_bytes <= LP_RENDER_PACK_BYTES)) {
-			if (c->pi[end].ok)
-				sum += c->pi[end].est_bytes;
-			end++;
-		}
-		err = add_parts(c, start, end, cfg, &seq);
-		start = end;
+	/* number every Lua variant in the order a sequential render meets them,
+	 * so the parts can then be rendered on several threads */
+	reg.to = c->npi;
+	reg.filters_only = 1;
+	err = shipper_doc(c, &reg, NULL);
+	if (err)
+		goto out;
+	/* the shared part, then pipelines packed into parts by their measured size */
+	n_jobs = 1;
+	for (start = 0; start < c->npi; n_jobs++)
+		start = pack_end(c, start);
+	pool.jobs = lp_calloc(n_jobs, sizeof(*pool.jobs));
+	if (!pool.jobs) {
+		err = LP_ERR_NOMEM;
+		goto out;
 	}
+	pool.c = c;
+	pool.n_jobs = n_jobs;
+	atomic_init(&pool.next, 0);
+	pool.jobs[0].shared = 1;
+	start = 0;
+	for (size_t i = 1; i < n_jobs; i++) {
+		pool.jobs[i].from = start;
+		pool.jobs[i].to = start = pack_end(c, start);
+	}
+	pool_run(&pool);
+	err = jobs_merge(c, pool.jobs, n_jobs, cfg);
 	if (err)
 		goto out;
 	n_names = cfg->n_files - 1;
@@ -1683,6 +1856,7 @@ split:
 	if (!err)
 		err = add_lua_file(c, cfg);
 out:
+	jobs_free(pool.jobs, pool.n_jobs);
 	lp_free(names);
 	lp_buf_free(&b);
 	return err;

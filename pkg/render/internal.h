@@ -22,6 +22,7 @@
 #define LP_RENDER_SAMPLE_FROM 512 /* above this many pipelines, size a sample first */
 #define LP_RENDER_SAMPLE_SIZE 128
 #define LP_RENDER_LUA_MAX_FNS 256 /* more distinct variants are inlined */
+#define LP_RENDER_THREADS     2   /* part files of a split config rendered at once */
 
 /* input.application given and not disabled */
 #define LP_APP_ON(p) ((p)->has_app && (p)->app.enabled)
