@@ -930,6 +930,35 @@ static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 	}
 }
 
+/* The Lua trim of kubernetes metadata the pipeline did not ask for, or NULL. */
+static const char *kube_trim_ctor(const struct lp_rctx *c, const struct lp_pipeline *p)
+{
+	int labels = c->any_kube_labels && !p->kubernetes.labels;
+	int annotations = c->any_kube_annotations && !p->kubernetes.annotations;
+
+	if (!(LP_APP_ON(p) || p->system) || !c->any_kube || !p->kubernetes.enabled)
+		return NULL;
+	if (labels)
+		return annotations ? "lp_make_trim(true, true)" : "lp_make_trim(true, false)";
+	return annotations ? "lp_make_trim(false, true)" : NULL;
+}
+
+/* The shared Lua variants pipeline_filters() uses, in the same order, and
+ * nothing else (the registration pass). */
+static void pipeline_lua(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+
+	if (kube_trim_ctor(f->c, p))
+		lua_shared(f, pi, kube_trim_ctor(f->c, p), 0);
+	for (size_t i = 0; i < p->n_transforms; i++) {
+		const struct lp_transform *t = &p->transforms[i];
+		if (t->kind == LP_TR_FLATTEN || t->kind == LP_TR_DETECT_LEVEL ||
+		    (t->kind == LP_TR_THROTTLE && t->u.throttle.per_pod))
+			transform(f, pi, i);
+	}
+}
+
 static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_pipeline *p = pi->p;
@@ -1026,15 +1055,8 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 			match_own(f, pi, NULL);
 			kv(f, "remove", "kubernetes");
 			plugin_end(f);
-		} else if ((c->any_kube_labels && !p->kubernetes.labels) ||
-		           (c->any_kube_annotations && !p->kubernetes.annotations)) {
-			lua_shared(f, pi,
-			           (c->any_kube_labels && !p->kubernetes.labels)
-			               ? ((c->any_kube_annotations && !p->kubernetes.annotations)
-			                      ? "lp_make_trim(true, true)"
-			                      : "lp_make_trim(true, false)")
-			               : "lp_make_trim(false, true)",
-			           0);
+		} else if (kube_trim_ctor(c, p)) {
+			lua_shared(f, pi, kube_trim_ctor(c, p), 0);
 		}
 	}
 	/* 5. parse */
@@ -1378,7 +1400,7 @@ struct doc_spec {
 	size_t from, to;  /* pipelines [from, to) of c->pi */
 	int track;        /* record per-pipeline byte estimates */
 	size_t stride;    /* every stride-th pipeline only (a sample); 0 or 1: all */
-	int filters_only; /* only the pipelines' filters (the Lua registration pass) */
+	int filters_only; /* only the pipelines' shared Lua variants (registration pass) */
 	int lua_frozen;   /* see struct fb */
 	const char *const *includes;
 	size_t n_includes;
@@ -1433,7 +1455,7 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 	if (err)
 		goto out;
 	if (d->filters_only) {
-		each_pipeline(&f, d, pipeline_filters);
+		each_pipeline(&f, d, pipeline_lua);
 		err = lp_yamlw_end(&f.w);
 		if (!err)
 			err = f.err;
@@ -1532,13 +1554,19 @@ static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_j
 {
 	struct doc_spec d = {0};
 	struct lp_buf b;
+	size_t est = 0;
 	lp_err err;
 
 	d.from = from;
 	d.to = to;
 	d.lua_frozen = 1;
 	lp_buf_init(&b, 0);
-	err = shipper_doc(c, &d, &b);
+	for (size_t i = from; i < to; i++)
+		est += c->pi[i].ok ? c->pi[i].est_bytes : 0;
+	/* one allocation instead of a chain of doublings (each freeing a large block) */
+	err = lp_buf_reserve(&b, est + est / 8 + 4096);
+	if (!err)
+		err = shipper_doc(c, &d, &b);
 	if (err)
 		goto out;
 	if (b.len > LP_RENDER_SPLIT_BYTES && to - from > 1) {

@@ -84,6 +84,7 @@ struct lp_rctx {
 	int any_files_meta;
 	int any_json_parser, any_logfmt_parser;  /* the shared lp-json / lp-logfmt parsers */
 	struct lp_buf scratch;                   /* reusable small buffer */
+	struct evp_md_st *sha;                   /* SHA-256 fetched once (EVP_MD), or NULL */
 	struct lp_buf agg_host_buf, lt_host_buf; /* default host names */
 	/* the shared Lua script (logplane.lua): one constructor call per distinct
 	 * parameter set, lp_fn_<i> = ctor_i */
@@ -103,7 +104,7 @@ LP_WUR lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char
 LP_WUR lp_err lp_render_mount_add(struct lp_rctx *c, const char *ns, const char *name,
                                   const char *key, const char **path);
 /* 12 hex chars of SHA-256 over a and b joined by '/'. */
-void lp_render_short_hash(char out[13], const char *a, const char *b);
+void lp_render_short_hash(const struct lp_rctx *c, char out[13], const char *a, const char *b);
 
 /* ---- check.c: per-resource checks; add problems and return 0 when not renderable ---- */
 LP_WUR lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok);

@@ -55,6 +55,11 @@ static lp_err buf_grow(struct lp_buf *b, size_t extra)
 	return LP_OK;
 }
 
+lp_err lp_buf_reserve(struct lp_buf *b, size_t n)
+{
+	return buf_grow(b, n);
+}
+
 lp_err lp_buf_add(struct lp_buf *b, const void *data, size_t len)
 {
 	lp_err err = buf_grow(b, len);

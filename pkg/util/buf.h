@@ -20,6 +20,9 @@ struct lp_buf {
 void lp_buf_init(struct lp_buf *b, size_t max);
 void lp_buf_free(struct lp_buf *b);  /* NULL-safe; leaves b empty and reusable */
 void lp_buf_reset(struct lp_buf *b); /* len = 0, keeps memory */
+/* Makes room for n more bytes without changing the contents (fewer
+ * reallocations when the final size is roughly known). */
+LP_WUR lp_err lp_buf_reserve(struct lp_buf *b, size_t n);
 LP_WUR lp_err lp_buf_add(struct lp_buf *b, const void *data, size_t len);
 LP_WUR lp_err lp_buf_adds(struct lp_buf *b, const char *s);
 LP_WUR lp_err lp_buf_addc(struct lp_buf *b, char c);
