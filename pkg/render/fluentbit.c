@@ -1396,12 +1396,13 @@ static void outputs(struct fb *f)
 /* Which parts of the config a document holds. */
 struct doc_spec {
 	int service;
-	int shared;       /* shared parsers, inputs, filters and outputs */
-	size_t from, to;  /* pipelines [from, to) of c->pi */
-	int track;        /* record per-pipeline byte estimates */
-	size_t stride;    /* every stride-th pipeline only (a sample); 0 or 1: all */
-	int filters_only; /* only the pipelines' shared Lua variants (registration pass) */
-	int lua_frozen;   /* see struct fb */
+	int shared;         /* shared parsers, inputs, filters and outputs */
+	size_t from, to;    /* pipelines [from, to) of c->pi */
+	int track;          /* record per-pipeline byte estimates */
+	size_t stride;      /* every stride-th pipeline only (a sample); 0 or 1: all */
+	int filters_only;   /* only the pipelines' shared Lua variants (registration pass) */
+	struct lp_buf *rec; /* record of the events (the cache key), or NULL */
+	int lua_frozen;     /* see struct fb */
 	const char *const *includes;
 	size_t n_includes;
 };
@@ -1454,6 +1455,7 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 		lp_yamlw_begin_count(&f.w);
 	if (err)
 		goto out;
+	f.w.rec = d->rec;
 	if (d->filters_only) {
 		each_pipeline(&f, d, pipeline_lua);
 		err = lp_yamlw_end(&f.w);
@@ -1521,6 +1523,10 @@ struct part_job {
 	size_t n_files;
 	size_t *left_out; /* pipelines too large alone (index into c->pi) */
 	size_t n_left_out;
+	size_t *hits; /* cache entries reused (index into the cache) */
+	size_t n_hits;
+	struct lp_cache_entry *fresh; /* parts to remember for the next render */
+	size_t n_fresh;
 	lp_err err;
 };
 
@@ -1548,6 +1554,71 @@ static lp_err job_file(struct part_job *j, struct lp_buf *b)
 	return LP_OK;
 }
 
+/* Renders document d into b through the render cache, when there is one: the
+ * events are recorded and hashed; a known key copies the cached text, else
+ * the text is emitted. *hit is the cache entry used or -1; key is written
+ * when there is a cache. Reads the cache only. */
+static lp_err render_doc(struct lp_rctx *c, struct doc_spec *d, struct lp_buf *b,
+                         unsigned char key[32], long *hit)
+{
+	const struct lp_render_cache *cache = c->in->cache;
+	struct lp_buf rec;
+	lp_err err;
+
+	*hit = -1;
+	if (!cache)
+		return shipper_doc(c, d, b);
+	lp_buf_init(&rec, 0);
+	d->rec = &rec;
+	/* with an empty cache, emit and record in one pass */
+	err = shipper_doc(c, d, cache->n ? NULL : b);
+	d->rec = NULL;
+	if (!err)
+		err = lp_render_sha256(c, key, lp_buf_str(&rec), rec.len);
+	lp_buf_free(&rec);
+	if (err || !cache->n)
+		return err;
+	for (size_t i = 0; i < cache->n; i++)
+		if (memcmp(cache->e[i].key, key, 32) == 0) {
+			*hit = (long)i;
+			return lp_buf_add(b, cache->e[i].data, cache->e[i].len);
+		}
+	return shipper_doc(c, d, b);
+}
+
+/* Notes the cache use of an accepted part (text in b). */
+static lp_err job_note(struct lp_rctx *c, struct part_job *j, const unsigned char key[32], long hit,
+                       const struct lp_buf *b)
+{
+	struct lp_cache_entry *e;
+
+	if (!c->in->cache)
+		return LP_OK;
+	if (hit >= 0) {
+		size_t *v = lp_realloc(j->hits, (j->n_hits + 1) * sizeof(*v));
+		if (!v)
+			return LP_ERR_NOMEM;
+		j->hits = v;
+		v[j->n_hits++] = (size_t)hit;
+		return LP_OK;
+	}
+	e = lp_realloc(j->fresh, (j->n_fresh + 1) * sizeof(*e));
+	if (!e)
+		return LP_ERR_NOMEM;
+	j->fresh = e;
+	e = &e[j->n_fresh];
+	memcpy(e->key, key, 32);
+	e->len = b->len;
+	e->used = 1;
+	e->data = lp_malloc(b->len + 1);
+	if (!e->data)
+		return LP_ERR_NOMEM;
+	memcpy(e->data, lp_buf_str(b), b->len);
+	e->data[b->len] = '\0';
+	j->n_fresh++;
+	return LP_OK;
+}
+
 /* Renders pipelines [from, to) as part files into j; halves a group that comes
  * out over the limit. Reads c, writes only j. */
 static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_job *j)
@@ -1555,6 +1626,8 @@ static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_j
 	struct doc_spec d = {0};
 	struct lp_buf b;
 	size_t est = 0;
+	unsigned char key[32];
+	long hit = -1;
 	lp_err err;
 
 	d.from = from;
@@ -1566,7 +1639,7 @@ static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_j
 	/* one allocation instead of a chain of doublings (each freeing a large block) */
 	err = lp_buf_reserve(&b, est + est / 8 + 4096);
 	if (!err)
-		err = shipper_doc(c, &d, &b);
+		err = render_doc(c, &d, &b, key, &hit);
 	if (err)
 		goto out;
 	if (b.len > LP_RENDER_SPLIT_BYTES && to - from > 1) {
@@ -1590,7 +1663,9 @@ static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_j
 		}
 		goto out;
 	}
-	err = job_file(j, &b);
+	err = job_note(c, j, key, hit, &b);
+	if (!err)
+		err = job_file(j, &b);
 out:
 	lp_buf_free(&b);
 	return err;
@@ -1601,12 +1676,16 @@ static void run_job(struct lp_rctx *c, struct part_job *j)
 	if (j->shared) {
 		struct doc_spec d = {0};
 		struct lp_buf b;
+		unsigned char key[32];
+		long hit = -1;
 		d.shared = 1;
 		d.lua_frozen = 1;
 		lp_buf_init(&b, 0);
-		j->err = shipper_doc(c, &d, &b);
+		j->err = render_doc(c, &d, &b, key, &hit);
 		if (!j->err && b.len > LP_RENDER_SPLIT_BYTES)
 			j->err = LP_ERR_TOO_LARGE;
+		if (!j->err)
+			j->err = job_note(c, j, key, hit, &b);
 		if (!j->err)
 			j->err = job_file(j, &b);
 		lp_buf_free(&b);
@@ -1651,8 +1730,49 @@ static void jobs_free(struct part_job *jobs, size_t n)
 			lp_free(jobs[i].files[k].data);
 		lp_free(jobs[i].files);
 		lp_free(jobs[i].left_out);
+		lp_free(jobs[i].hits);
+		for (size_t k = 0; k < jobs[i].n_fresh; k++)
+			lp_free(jobs[i].fresh[k].data);
+		lp_free(jobs[i].fresh);
 	}
 	lp_free(jobs);
+}
+
+/* The cache keeps exactly the parts of this render: the reused entries and the
+ * jobs' fresh ones (moved out of the jobs). */
+static lp_err cache_update(struct lp_render_cache *cache, struct part_job *jobs, size_t n)
+{
+	size_t keep = 0, add = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < jobs[i].n_hits; k++)
+			cache->e[jobs[i].hits[k]].used = 1;
+		add += jobs[i].n_fresh;
+	}
+	for (size_t i = 0; i < cache->n; i++) {
+		if (cache->e[i].used) {
+			cache->e[i].used = 0;
+			cache->e[keep++] = cache->e[i];
+		} else {
+			lp_free(cache->e[i].data);
+		}
+	}
+	cache->n = keep;
+	if (keep + add > cache->cap) {
+		struct lp_cache_entry *e = lp_realloc(cache->e, (keep + add) * sizeof(*e));
+		if (!e)
+			return LP_ERR_NOMEM;
+		cache->e = e;
+		cache->cap = keep + add;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < jobs[i].n_fresh; k++) {
+			cache->e[cache->n] = jobs[i].fresh[k];
+			cache->e[cache->n++].used = 0;
+		}
+		jobs[i].n_fresh = 0;
+	}
+	return LP_OK;
 }
 
 /* Moves the jobs' files into cfg in job order as part-000 (shared), part-001, ...
@@ -1859,6 +1979,8 @@ split:
 	}
 	pool_run(&pool);
 	err = jobs_merge(c, pool.jobs, n_jobs, cfg);
+	if (!err && c->in->cache)
+		err = cache_update(c->in->cache, pool.jobs, n_jobs);
 	if (err)
 		goto out;
 	n_names = cfg->n_files - 1;

@@ -92,6 +92,18 @@ struct lp_rctx {
 	size_t n_lua, cap_lua;
 };
 
+struct lp_cache_entry {
+	unsigned char key[32]; /* SHA-256 of the part's event record */
+	char *data;
+	size_t len;
+	int used; /* by the current render */
+};
+
+struct lp_render_cache {
+	struct lp_cache_entry *e;
+	size_t n, cap;
+};
+
 /* ---- render.c: shared utilities ---- */
 LP_WUR lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns,
                                     const char *name, const char *field, const char *fmt, ...)
@@ -103,6 +115,9 @@ LP_WUR lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char
                                   const char *name, const char *key);
 LP_WUR lp_err lp_render_mount_add(struct lp_rctx *c, const char *ns, const char *name,
                                   const char *key, const char **path);
+/* SHA-256 of data (c->sha when fetched). LP_ERR_NOMEM when OpenSSL fails. */
+LP_WUR lp_err lp_render_sha256(const struct lp_rctx *c, unsigned char out[32], const void *data,
+                               size_t len);
 /* 12 hex chars of SHA-256 over a and b joined by '/'. */
 void lp_render_short_hash(const struct lp_rctx *c, char out[13], const char *a, const char *b);
 

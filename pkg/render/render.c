@@ -18,7 +18,17 @@ static void sha256(const struct lp_rctx *c, unsigned char out[32], const void *d
 {
 	unsigned int n = 32;
 
-	EVP_Digest(data, len, out, &n, c->sha ? c->sha : EVP_sha256(), NULL);
+	if (!EVP_Digest(data, len, out, &n, c->sha ? c->sha : EVP_sha256(), NULL))
+		memset(out, 0, 32);
+}
+
+lp_err lp_render_sha256(const struct lp_rctx *c, unsigned char out[32], const void *data,
+                        size_t len)
+{
+	unsigned int n = 32;
+
+	return EVP_Digest(data, len, out, &n, c->sha ? c->sha : EVP_sha256(), NULL) ? LP_OK
+	                                                                            : LP_ERR_NOMEM;
 }
 
 static void hex(char *out, const unsigned char *in, size_t n)
@@ -900,6 +910,21 @@ done:
 	lp_buf_free(&c.agg_host_buf);
 	lp_buf_free(&c.lt_host_buf);
 	return err;
+}
+
+struct lp_render_cache *lp_render_cache_new(void)
+{
+	return lp_calloc(1, sizeof(struct lp_render_cache));
+}
+
+void lp_render_cache_free(struct lp_render_cache *cache)
+{
+	if (!cache)
+		return;
+	for (size_t i = 0; i < cache->n; i++)
+		lp_free(cache->e[i].data);
+	lp_free(cache->e);
+	lp_free(cache);
 }
 
 static void config_free(struct lp_rendered_config *cfg)

@@ -35,8 +35,18 @@
 #define LP_RENDER_AWS_CREDENTIALS_PATH "/etc/logplane/aws/credentials"
 #define LP_RENDER_AWS_CREDENTIALS_ENV  "AWS_SHARED_CREDENTIALS_FILE"
 
+/* Rendered part files kept from one lp_render() to the next, keyed by the
+ * SHA-256 of the YAML events that produce them: a part whose events did not
+ * change is copied instead of emitted again (the output is the same bytes).
+ * Used only for a split shipper config. Holds the parts of the last render
+ * only. One lp_render() at a time per cache. */
+struct lp_render_cache;
+struct lp_render_cache *lp_render_cache_new(void);        /* NULL on no memory */
+void lp_render_cache_free(struct lp_render_cache *cache); /* NULL-safe */
+
 struct lp_render_input {
-	const char *control_ns; /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	const char *control_ns;        /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	struct lp_render_cache *cache; /* optional (NULL: every part is emitted) */
 	/* Resources that passed lp_*_parse and lp_*_validate. Borrowed. */
 	const struct lp_pipeline *const *pipelines;
 	size_t n_pipelines;

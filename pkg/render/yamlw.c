@@ -12,6 +12,24 @@ static int write_cb(void *data, unsigned char *buffer, size_t size)
 	return w->err ? 0 : 1;
 }
 
+/* Appends one event to w->rec: kind, style and, for scalars, length + bytes. */
+static void record(struct lp_yamlw *w, char kind, int style, const char *s, size_t n)
+{
+	unsigned char h[10];
+	size_t k = 0;
+
+	if (!w->rec || w->err)
+		return;
+	h[k++] = (unsigned char)kind;
+	h[k++] = (unsigned char)style;
+	if (kind == 'S')
+		for (size_t v = n, i = 0; i < 8; i++, v >>= 8)
+			h[k++] = (unsigned char)(v & 0xff);
+	w->err = lp_buf_add(w->rec, h, k);
+	if (!w->err && kind == 'S' && n)
+		w->err = lp_buf_add(w->rec, s, n);
+}
+
 static void emit(struct lp_yamlw *w, yaml_event_t *ev, int init_ok)
 {
 	if (!init_ok) {
@@ -92,6 +110,7 @@ static void map_start(struct lp_yamlw *w, yaml_mapping_style_t style)
 {
 	yaml_event_t ev;
 
+	record(w, 'M', (int)style, NULL, 0);
 	if (w->count_only) {
 		w->depth++;
 		w->bytes += 2;
@@ -116,6 +135,7 @@ void lp_yamlw_map_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
 
+	record(w, 'm', 0, NULL, 0);
 	if (w->count_only) {
 		w->depth -= w->depth > 0;
 		return;
@@ -129,6 +149,7 @@ static void seq_start(struct lp_yamlw *w, yaml_sequence_style_t style)
 {
 	yaml_event_t ev;
 
+	record(w, 'Q', (int)style, NULL, 0);
 	if (w->count_only) {
 		w->depth++;
 		w->bytes += 2;
@@ -153,6 +174,7 @@ void lp_yamlw_seq_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
 
+	record(w, 'q', 0, NULL, 0);
 	if (w->count_only) {
 		w->depth -= w->depth > 0;
 		return;
@@ -172,6 +194,7 @@ static void scalar(struct lp_yamlw *w, const char *s, size_t n, yaml_scalar_styl
 		s = "";
 		n = 0;
 	}
+	record(w, 'S', (int)style, s, n);
 	if (w->count_only) {
 		/* the text, its indentation, ": " or "- ", quotes or a line break */
 		w->bytes += n + w->depth + 2;

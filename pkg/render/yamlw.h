@@ -19,6 +19,10 @@ struct lp_yamlw {
 	int count_only; /* lp_yamlw_begin_count: no text, only an estimate of its size */
 	size_t depth;
 	size_t bytes;
+	/* When set, every event is also appended here in a compact form (kind,
+	 * style, length, bytes): the text is a function of this record, so equal
+	 * records give equal text (the render cache's key). */
+	struct lp_buf *rec;
 };
 
 /* Starts a stream and one document writing into out (appended). */

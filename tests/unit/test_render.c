@@ -8,6 +8,7 @@
 #include "../../pkg/render/bundle.h"
 #include "../../pkg/render/fields.h"
 #include "../../pkg/render/render.h"
+#include "../../pkg/render/internal.h" /* the cache's entry count */
 #include "../../pkg/util/buf.h"
 #include "../../pkg/util/mem.h"
 #include <ctype.h>
@@ -892,6 +893,103 @@ static void t_aws_credentials_file(void)
 	lp_rendered_free(&r);
 }
 
+static int same_config(const struct lp_rendered_config *a, const struct lp_rendered_config *b)
+{
+	if (a->n_files != b->n_files || strcmp(a->hash, b->hash))
+		return 0;
+	for (size_t i = 0; i < a->n_files; i++)
+		if (strcmp(a->files[i].name, b->files[i].name) ||
+		    a->files[i].len != b->files[i].len ||
+		    memcmp(a->files[i].data, b->files[i].data, a->files[i].len))
+			return 0;
+	return 1;
+}
+
+/* The render cache: a split config rendered through it is byte-identical to
+ * one rendered without it, before and after a pipeline changes; the cache
+ * keeps the parts of the last render only. */
+static void t_cache(void)
+{
+	char tmpl[] = "/tmp/lp-render-cache-XXXXXX";
+	int fd = mkstemp(tmpl);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	const char *paths[1] = {tmpl};
+	struct lp_render_bundle b;
+	struct lp_render_input in;
+	struct lp_rendered cold, warm;
+	struct lp_render_cache *cache = lp_render_cache_new();
+	const struct lp_pipeline **pl = NULL;
+	const struct lp_output **ol = NULL;
+	struct lp_pipeline *chg;
+	char *orig;
+	size_t n = 2400;
+
+	LP_CHECK(f != NULL && cache != NULL);
+	if (!f || !cache) {
+		lp_render_cache_free(cache);
+		return;
+	}
+	fprintf(f, "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: out, "
+	           "namespace: logplane-system}\nspec: {type: stdout}\n");
+	for (size_t i = 0; i < n; i++) /* several shared Lua variants, met in a mixed order */
+		fprintf(f,
+		        "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: "
+		        "{name: p%04zu, namespace: logplane-system}\nspec:\n  input: {application: "
+		        "{namespaces: {include: [ns%zu]}}}\n  transforms:\n"
+		        "    - flatten: {separator: \"%c\"}\n"
+		        "    - throttle: {rate: %zu, perPod: true}\n"
+		        "    - detectLevel: {}\n  routes:\n    - {outputRef: out}\n",
+		        i, i, "._-:"[(i * 7) % 4], 10 + (i * 13) % 5);
+	fclose(f);
+	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
+	unlink(tmpl);
+	LP_CHECK_INT(b.n_problems, 0);
+	pl = lp_calloc(b.n_pipelines, sizeof(*pl));
+	ol = lp_calloc(b.n_outputs, sizeof(*ol));
+	LP_CHECK(pl && ol && b.n_pipelines == n);
+	if (!pl || !ol || b.n_pipelines != n)
+		goto out;
+	for (size_t i = 0; i < b.n_pipelines; i++)
+		pl[i] = b.pipelines[i];
+	for (size_t i = 0; i < b.n_outputs; i++)
+		ol[i] = b.outputs[i];
+	memset(&in, 0, sizeof(in));
+	in.pipelines = pl;
+	in.n_pipelines = b.n_pipelines;
+	in.outputs = ol;
+	in.n_outputs = b.n_outputs;
+	LP_CHECK_INT(lp_render(&cold, &in), LP_OK);
+	LP_CHECK(cold.shipper.n_files >= 4);
+	LP_CHECK_HAS(cold.shipper.files[cold.shipper.n_files - 1].data, "lp_fn_9 = ");
+	in.cache = cache;
+	for (int round = 0; round < 2; round++) { /* fills, then reuses */
+		LP_CHECK_INT(lp_render(&warm, &in), LP_OK);
+		LP_CHECK(same_config(&cold.shipper, &warm.shipper));
+		LP_CHECK_INT(cache->n, cold.shipper.n_files - 2); /* not entry, not Lua */
+		lp_rendered_free(&warm);
+	}
+	lp_rendered_free(&cold);
+	/* one pipeline changes: the cache must not hand back its old part */
+	chg = (struct lp_pipeline *)pl[n / 2];
+	orig = chg->transforms[0].u.flatten.separator;
+	chg->transforms[0].u.flatten.separator = "+";
+	in.cache = NULL;
+	LP_CHECK_INT(lp_render(&cold, &in), LP_OK);
+	in.cache = cache;
+	LP_CHECK_INT(lp_render(&warm, &in), LP_OK);
+	LP_CHECK(same_config(&cold.shipper, &warm.shipper));
+	LP_CHECK_HAS(warm.shipper.files[warm.shipper.n_files - 1].data, "lp_make_flatten(\"\\043\")");
+	LP_CHECK_INT(cache->n, cold.shipper.n_files - 2);
+	lp_rendered_free(&warm);
+	lp_rendered_free(&cold);
+	chg->transforms[0].u.flatten.separator = orig;
+out:
+	lp_free(pl);
+	lp_free(ol);
+	lp_render_bundle_free(&b);
+	lp_render_cache_free(cache);
+}
+
 static void t_invalid_left_out(void)
 {
 	struct lp_rendered r;
@@ -1462,6 +1560,7 @@ int main(void)
 	    {"null_args", t_null_args},
 	    {"fields_table", t_fields_table},
 	    {"split", t_split},
+	    {"cache", t_cache},
 	    {"injection", t_injection},
 	};
 	int rc = lp_test_main("render", tests, LP_TEST_COUNT(tests));
