@@ -10,10 +10,12 @@
 # The examples point at real AWS. The demo applies a patched copy: every AWS
 # output gets spec.aws.endpoint of a local emulator (Kinesis: kinesalite; S3,
 # Firehose, CloudWatch Logs: the fakes, which also implement the bucket
-# settings s3rver lacks). Outputs in the control namespace use the default
-# credential chain, which the operator gets from its environment (the fakes'
-# test key); a tenant's output keeps its own Secret, whose keys are replaced
-# by the same test key.
+# settings s3rver lacks). Credentials stay as the examples write them: an
+# output in the control namespace assumes its roleArn (through the fake STS,
+# on top of the operator's own identity, the fakes' test key, from its
+# environment); a tenant's output keeps its own Secret, rendered as its own
+# AWS profile. Only the Secret's values are swapped for the test key, the one
+# key the signature-checking fakes know.
 # Everything stays up until Ctrl-C; DEMO_EXIT=1 stops after printing.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,12 +111,9 @@ for f in files:
                 kp["shardCount"] = 1
                 print("  %s/%s: on-demand stream made provisioned (1 shard) for kinesalite"
                       % (ns, d["metadata"]["name"]))
-            if ns == "logplane-system":
-                aws.pop("credentials", None)  # the default chain: the operator's environment
-            else:
-                ref = ((aws.get("credentials") or {}).get("secretRef") or {}).get("name")
-                if ref:
-                    tenant_secrets.add((ns, ref))
+            ref = ((aws.get("credentials") or {}).get("secretRef") or {}).get("name")
+            if ref:
+                tenant_secrets.add((ns, ref))
             print("  %s/%s (%s) -> %s" % (ns, d["metadata"]["name"], spec["type"], aws["endpoint"]))
         docs.append(d)
 for d in docs:

@@ -1,6 +1,7 @@
 /* pkg/reconcile/desired.c: rendered config -> owned objects (see desired.h). */
 #include "desired.h"
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,20 @@ struct builder {
 	const char *ns;
 	struct lp_desired d;
 	size_t cap;
+	char *aws_file_b64; /* the AWS shared credentials file, base64; NULL: none */
+	char aws_file_sha[65];
 };
+
+/* The chart's agent settings (NULL: built-in defaults). */
+static const struct lp_agent_settings *fb_settings(const struct builder *b)
+{
+	return b->in->agents ? &b->in->agents->fluent_bit : NULL;
+}
+
+static const struct lp_agent_settings *agg_settings(const struct builder *b)
+{
+	return b->in->agents ? &b->in->agents->aggregator : NULL;
+}
 
 /* Labels every owned object carries, plus the component's selector labels. */
 static json_t *labels_new(const char *app, const char *component)
@@ -193,12 +207,100 @@ static const char *lookup(struct builder *b, const char *ns, const char *name, c
 	return b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, ns, name, key) : NULL;
 }
 
+/* Secret values arrive base64-encoded (Secret.data); the credentials file
+ * wants them decoded. Decoded copies live here until the file is built, and
+ * are wiped before they are freed. */
+struct decoded {
+	struct builder *b;
+	char *v[3];
+	size_t n;
+};
+
+static const char *decoded_lookup(void *ctx, const char *ns, const char *name, const char *key)
+{
+	struct decoded *dc = ctx;
+	const char *in = lookup(dc->b, ns, name, key);
+	size_t n = in ? strlen(in) : 0;
+	unsigned char *outb;
+	int len;
+
+	if (!in || dc->n == 3 || n > 65536)
+		return NULL;
+	outb = lp_malloc(n / 4 * 3 + 4);
+	if (!outb)
+		return NULL;
+	len = EVP_DecodeBlock(outb, (const unsigned char *)in, (int)n);
+	if (len < 0) {
+		lp_free(outb);
+		return NULL;
+	}
+	while (len > 0 && n > 0 && in[n - 1] == '=') { /* DecodeBlock keeps padding bytes */
+		len--;
+		n--;
+	}
+	outb[len] = '\0';
+	dc->v[dc->n++] = (char *)outb;
+	return (char *)outb;
+}
+
+static void decoded_clear(struct decoded *dc)
+{
+	for (size_t i = 0; i < dc->n; i++) {
+		OPENSSL_cleanse(dc->v[i], strlen(dc->v[i]));
+		lp_free(dc->v[i]);
+	}
+	dc->n = 0;
+}
+
+/* Builds b->aws_file_b64 (and its digest) from r's AWS profiles, one profile
+ * at a time: a profile whose Secret or key is missing, or whose value cannot
+ * be written safely, is left out and counted in n_missing_secrets (its
+ * outputs then fail to sign; the others keep working). */
+static lp_err build_aws_file(struct builder *b, const struct lp_rendered *r)
+{
+	struct lp_buf text;
+	unsigned char *enc = NULL;
+	lp_err err = LP_OK;
+
+	if (r->n_aws_profiles == 0)
+		return LP_OK;
+	lp_buf_init(&text, 0);
+	for (size_t i = 0; !err && i < r->n_aws_profiles; i++) {
+		struct lp_rendered one;
+		struct decoded dc = {b, {NULL, NULL, NULL}, 0};
+		memset(&one, 0, sizeof(one));
+		one.aws_profiles = &r->aws_profiles[i];
+		one.n_aws_profiles = 1;
+		err = lp_render_aws_credentials_file(&one, decoded_lookup, &dc, &text);
+		decoded_clear(&dc);
+		if (err == LP_ERR_NOTFOUND || err == LP_ERR_PARSE) {
+			b->d.n_missing_secrets++;
+			err = LP_OK;
+		}
+	}
+	if (!err && text.len) {
+		size_t cap = (text.len + 2) / 3 * 4 + 1;
+		enc = lp_malloc(cap);
+		if (!enc)
+			err = LP_ERR_NOMEM;
+		else {
+			EVP_EncodeBlock(enc, (const unsigned char *)text.ptr, (int)text.len);
+			lp_sha256_hex(b->aws_file_sha, text.ptr, text.len);
+			b->aws_file_b64 = (char *)enc;
+		}
+	}
+	if (text.ptr)
+		OPENSSL_cleanse(text.ptr, text.cap);
+	lp_buf_free(&text);
+	return err;
+}
+
 static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
 {
 	json_t *obj = NULL, *data;
 	const char *val;
 
-	if (r->n_env == 0 && r->n_mounts == 0)
+	if (r->n_env == 0 && r->n_mounts == 0 && !b->aws_file_b64)
 		return LP_OK;
 	obj = object_new(LP_OWNED_SECRET, LP_CREDENTIALS_NAME, b->ns, "logplane", "credentials");
 	data = json_object();
@@ -229,6 +331,9 @@ static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
 		if (json_object_set_new(data, key, json_string(val)))
 			goto fail;
 	}
+	if (b->aws_file_b64 &&
+	    json_object_set_new(data, LP_AWS_CREDENTIALS_KEY, json_string(b->aws_file_b64)))
+		goto fail;
 	return builder_add(b, LP_OWNED_SECRET, obj);
 fail:
 	json_decref(obj);
@@ -258,8 +363,13 @@ static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
 		err = lp_buf_addf(&buf, "file %s=%s/%s/%s:%s\n", m->path, m->secret_ns,
 		                  m->secret_name, m->secret_key, val ? val : "");
 	}
-	if (err)
+	/* the AWS profiles' keys: a rotated key rolls the pods */
+	if (!err && b->aws_file_b64)
+		err = lp_buf_addf(&buf, "aws-credentials:%s\n", b->aws_file_sha);
+	if (err) {
+		lp_buf_free(&buf);
 		return err;
+	}
 	lp_sha256_hex(b->d.config_hash, lp_buf_str(&buf), buf.len);
 	lp_buf_free(&buf);
 	return LP_OK;
@@ -319,6 +429,13 @@ static lp_err add_rbac(struct builder *b)
 	json_t *sa, *cr, *crb;
 
 	sa = object_new(LP_OWNED_SERVICEACCOUNT, LP_SHIPPER_NAME, b->ns, "fluent-bit", "shipper");
+	if (sa && fb_settings(b) && fb_settings(b)->sa_annotations &&
+	    json_object_size(fb_settings(b)->sa_annotations) &&
+	    json_object_set_new(json_object_get(sa, "metadata"), "annotations",
+	                        json_deep_copy(fb_settings(b)->sa_annotations))) {
+		json_decref(sa);
+		sa = NULL;
+	}
 	if (builder_add(b, LP_OWNED_SERVICEACCOUNT, sa))
 		return LP_ERR_NOMEM;
 	cr = object_new(LP_OWNED_CLUSTERROLE, LP_SHIPPER_NAME, NULL, "fluent-bit", "shipper");
@@ -348,9 +465,10 @@ static lp_err add_rbac(struct builder *b)
 
 /* ---------- pod pieces ---------- */
 
-/* env: NODE_NAME, NODE_IP from the downward API, then every ${VAR} the config
- * uses from the credentials Secret. */
-static json_t *env_new(const struct lp_rendered *r)
+/* env: NODE_NAME, NODE_IP from the downward API, every ${VAR} the config
+ * uses from the credentials Secret, and the AWS shared credentials file when
+ * there is one (never AWS_ACCESS_KEY_ID: the profiles carry the keys). */
+static json_t *env_new(const struct builder *b, const struct lp_rendered *r)
 {
 	json_t *env = json_pack("[{s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}]", "name", "NODE_NAME",
 	                        "valueFrom", "fieldRef", "fieldPath", "spec.nodeName", "name",
@@ -364,6 +482,13 @@ static json_t *env_new(const struct lp_rendered *r)
 			json_decref(env);
 			return NULL;
 		}
+	}
+	if (env && b->aws_file_b64 &&
+	    json_array_append_new(env,
+	                          json_pack("{s:s, s:s}", "name", LP_RENDER_AWS_CREDENTIALS_ENV,
+	                                    "value", LP_RENDER_AWS_CREDENTIALS_PATH))) {
+		json_decref(env);
+		return NULL;
 	}
 	return env;
 }
@@ -460,9 +585,10 @@ out:
 /* Files from the credentials Secret (CA bundles): one secret volume, each
  * key mounted at its path with subPath (the config hash rolls pods when a
  * value changes, so subPath's lack of live updates does not matter). */
-static lp_err add_secret_file_mounts(const struct lp_rendered *r, json_t *volumes, json_t *mounts)
+static lp_err add_secret_file_mounts(const struct builder *b, const struct lp_rendered *r,
+                                     json_t *volumes, json_t *mounts)
 {
-	if (r->n_mounts == 0)
+	if (r->n_mounts == 0 && !b->aws_file_b64)
 		return LP_OK;
 	if (json_array_append_new(volumes, json_pack("{s:s, s:{s:s, s:i}}", "name",
 	                                             "credential-files", "secret", "secretName",
@@ -477,6 +603,12 @@ static lp_err add_secret_file_mounts(const struct lp_rendered *r, json_t *volume
 		                                            "readOnly", 1)))
 			return LP_ERR_NOMEM;
 	}
+	if (b->aws_file_b64 &&
+	    json_array_append_new(mounts,
+	                          json_pack("{s:s, s:s, s:s, s:b}", "name", "credential-files",
+	                                    "mountPath", LP_RENDER_AWS_CREDENTIALS_PATH, "subPath",
+	                                    LP_AWS_CREDENTIALS_KEY, "readOnly", 1)))
+		return LP_ERR_NOMEM;
 	return LP_OK;
 }
 
@@ -511,33 +643,65 @@ static json_t *ports_new(struct builder *b)
 	return ports;
 }
 
+/* ---------- agent settings (the chart's agents file) ---------- */
+
+/* Applies s (may be NULL) to a pod spec and its container: pull policy,
+ * resources, tolerations, node selector, priority class ("" removes it). */
+static lp_err apply_settings(const struct lp_agent_settings *s, json_t *pod_spec, json_t *container)
+{
+	int bad = 0;
+
+	if (!s)
+		return LP_OK;
+	if (s->image_pull_policy)
+		bad |= json_object_set_new(container, "imagePullPolicy",
+		                           json_string(s->image_pull_policy));
+	if (s->resources)
+		bad |= json_object_set_new(container, "resources", json_deep_copy(s->resources));
+	if (s->tolerations)
+		bad |= json_object_set_new(pod_spec, "tolerations", json_deep_copy(s->tolerations));
+	if (s->node_selector && json_object_size(s->node_selector))
+		bad |=
+		    json_object_set_new(pod_spec, "nodeSelector", json_deep_copy(s->node_selector));
+	if (s->priority_class && !*s->priority_class)
+		json_object_del(pod_spec, "priorityClassName");
+	else if (s->priority_class)
+		bad |= json_object_set_new(pod_spec, "priorityClassName",
+		                           json_string(s->priority_class));
+	return bad ? LP_ERR_NOMEM : LP_OK;
+}
+
 /* ---------- the shipper DaemonSet ---------- */
 
 static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json_t *sources)
 {
+	const struct lp_agent_settings *as = fb_settings(b);
 	const char *image =
 	    b->in->fluentbit_image ? b->in->fluentbit_image : LP_DEFAULT_FLUENTBIT_IMAGE;
+	const char *host_dir = as && as->host_path ? as->host_path : LP_STATE_HOST_DIR;
 	json_t *ds = NULL, *volumes = NULL, *mounts = NULL, *container, *pod;
 	char config_arg[256];
 
+	if (as && as->image)
+		image = as->image;
 	snprintf(config_arg, sizeof(config_arg), "%s/%s", LP_CONFIG_DIR,
 	         r->shipper.n_files ? r->shipper.files[0].name : "fluent-bit.yaml");
 	volumes = json_pack("[{s:s, s:{s:O}}, {s:s, s:{s:s}}, {s:s, s:{s:s, s:s}}]", "name",
 	                    "config", "projected", "sources", sources, "name", "varlog", "hostPath",
-	                    "path", "/var/log", "name", "state", "hostPath", "path",
-	                    LP_STATE_HOST_DIR, "type", "DirectoryOrCreate");
+	                    "path", "/var/log", "name", "state", "hostPath", "path", host_dir,
+	                    "type", "DirectoryOrCreate");
 	mounts =
 	    json_pack("[{s:s, s:s, s:b}, {s:s, s:s, s:b}, {s:s, s:s}]", "name", "config",
 	              "mountPath", LP_CONFIG_DIR, "readOnly", 1, "name", "varlog", "mountPath",
 	              "/var/log", "readOnly", 1, "name", "state", "mountPath", LP_STATE_HOST_DIR);
 	if (!volumes || !mounts || add_file_mounts(b, volumes, mounts) ||
-	    add_secret_file_mounts(r, volumes, mounts))
+	    add_secret_file_mounts(b, r, volumes, mounts))
 		goto fail;
 	container = json_pack(
 	    "{s:s, s:s, s:s, s:[s], s:[s,s], s:o, s:o, s:O, s:o, s:o, s:o, "
 	    "s:{s:{s:s, s:s}, s:{s:s}}}",
 	    "name", "fluent-bit", "image", image, "imagePullPolicy", "IfNotPresent", "command",
-	    "/fluent-bit/bin/fluent-bit", "args", "-c", config_arg, "env", env_new(r), "ports",
+	    "/fluent-bit/bin/fluent-bit", "args", "-c", config_arg, "env", env_new(b, r), "ports",
 	    ports_new(b), "volumeMounts", mounts, "livenessProbe", http_probe_new(10, 10, 6),
 	    "readinessProbe", http_probe_new(5, 10, 3), "securityContext", container_security_new(),
 	    "resources", "requests", "cpu", "50m", "memory", "64Mi", "limits", "memory", "512Mi");
@@ -549,6 +713,11 @@ static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json
 	                "terminationGracePeriodSeconds", 30, "tolerations", "operator", "Exists",
 	                "securityContext", "seccompProfile", "type", "RuntimeDefault", "containers",
 	                container, "volumes", volumes);
+	if (pod && container &&
+	    apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK) {
+		json_decref(pod);
+		pod = NULL;
+	}
 	ds = object_new(LP_OWNED_DAEMONSET, LP_SHIPPER_NAME, b->ns, "fluent-bit", "shipper");
 	if (!ds || !pod ||
 	    json_object_set_new(ds, "spec",
@@ -583,7 +752,8 @@ static void aggregator_sizing(struct builder *b, int *replicas, const char **sto
 	const struct lp_pipeline *first = NULL;
 
 	*replicas = 0;
-	*storage = "10Gi";
+	*storage = agg_settings(b) && agg_settings(b)->storage_size ? agg_settings(b)->storage_size
+	                                                            : "10Gi";
 	for (size_t i = 0; i < b->in->n_pipelines; i++) {
 		const struct lp_pipeline *p = b->in->pipelines[i];
 		int r;
@@ -613,6 +783,12 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	int replicas;
 	lp_err err = LP_ERR_NOMEM;
 
+	const struct lp_agent_settings *as = agg_settings(b);
+
+	if (as && fluentd && as->fluentd_image)
+		image = as->fluentd_image;
+	else if (as && !fluentd && as->image)
+		image = as->image;
 	if (!image)
 		image = fluentd ? LP_DEFAULT_FLUENTD_IMAGE
 		                : (b->in->fluentbit_image ? b->in->fluentbit_image
@@ -664,13 +840,13 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	mounts = json_pack("[{s:s, s:s, s:b}, {s:s, s:s}]", "name", "config", "mountPath", conf_dir,
 	                   "readOnly", 1, "name", "buffer", "mountPath", LP_STATE_HOST_DIR);
 	volumes = json_pack("[{s:s, s:{s:O}}]", "name", "config", "projected", "sources", sources);
-	if (!mounts || !volumes || add_secret_file_mounts(r, volumes, mounts))
+	if (!mounts || !volumes || add_secret_file_mounts(b, r, volumes, mounts))
 		goto out;
 	container =
 	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
 	              "s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
 	              "name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent",
-	              "command", cmd, "env", env_new(r), "ports", "name", "forward",
+	              "command", cmd, "env", env_new(b, r), "ports", "name", "forward",
 	              "containerPort", 24224, "protocol", "TCP", "name", "http", "containerPort",
 	              LP_HEALTH_PORT, "protocol", "TCP", "volumeMounts", mounts, "readinessProbe",
 	              probe, "livenessProbe", probe, "securityContext", container_security_new(),
@@ -682,6 +858,10 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	                LP_SHIPPER_NAME, "terminationGracePeriodSeconds", 60, "securityContext",
 	                "runAsNonRoot", fluentd, "seccompProfile", "type", "RuntimeDefault",
 	                "containers", container, "volumes", volumes);
+	if (pod && apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK) {
+		container = NULL; /* the pod holds it */
+		goto out;
+	}
 	container = NULL;
 	sts =
 	    object_new(LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME, b->ns, "aggregator", "aggregator");
@@ -698,6 +878,16 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 		json_decref(sts);
 		goto out;
 	}
+	if (as && as->storage_class && *as->storage_class &&
+	    json_object_set_new(
+	        json_object_get(
+	            json_array_get(
+	                json_object_get(json_object_get(sts, "spec"), "volumeClaimTemplates"), 0),
+	            "spec"),
+	        "storageClassName", json_string(as->storage_class))) {
+		json_decref(sts);
+		goto out;
+	}
 	err = builder_add(b, LP_OWNED_STATEFULSET, sts);
 out:
 	json_decref(mounts);
@@ -711,6 +901,15 @@ out:
 }
 
 /* ---------- entry point ---------- */
+
+static void builder_wipe(struct builder *b)
+{
+	if (b->aws_file_b64) {
+		OPENSSL_cleanse(b->aws_file_b64, strlen(b->aws_file_b64));
+		lp_free(b->aws_file_b64);
+		b->aws_file_b64 = NULL;
+	}
+}
 
 static int obj_cmp(const void *a, const void *b)
 {
@@ -734,6 +933,9 @@ lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *i
 		return LP_ERR_INVALID;
 	b.in = in;
 	b.ns = in->control_ns ? in->control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+	err = build_aws_file(&b, in->rendered);
+	if (err)
+		goto fail;
 	err = config_hash(&b, in->rendered);
 	if (err)
 		goto fail;
@@ -760,12 +962,14 @@ lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *i
 			goto fail;
 	}
 	json_decref(sources);
+	builder_wipe(&b);
 	if (b.d.n > 1)
 		qsort(b.d.v, b.d.n, sizeof(*b.d.v), obj_cmp);
 	*out = b.d;
 	return LP_OK;
 fail:
 	json_decref(sources);
+	builder_wipe(&b);
 	lp_desired_free(&b.d);
 	return err;
 }

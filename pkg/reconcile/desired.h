@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include "../api/api.h"
 #include "../render/render.h"
+#include "agents.h"
 
 #define LP_MANAGED_BY_LABEL        "app.kubernetes.io/managed-by"
 #define LP_MANAGED_BY_VALUE        "logplane"
@@ -22,9 +23,13 @@
 #define LP_DEFAULT_FLUENTD_IMAGE   "fluent/fluentd:v1.17-1"
 
 /* Stable names of the owned objects in the control namespace. */
-#define LP_SHIPPER_NAME           "logplane-fluent-bit"
-#define LP_SHIPPER_CONFIG_NAME    "logplane-fluent-bit-config" /* then -2, -3, ... */
-#define LP_CREDENTIALS_NAME       "logplane-credentials"
+#define LP_SHIPPER_NAME        "logplane-fluent-bit"
+#define LP_SHIPPER_CONFIG_NAME "logplane-fluent-bit-config" /* then -2, -3, ... */
+#define LP_CREDENTIALS_NAME    "logplane-credentials"
+/* Key of the AWS shared credentials file (every AWS profile the config names)
+ * in LP_CREDENTIALS_NAME; mounted read-only at LP_RENDER_AWS_CREDENTIALS_PATH
+ * with LP_RENDER_AWS_CREDENTIALS_ENV set, in the shipper and the aggregator. */
+#define LP_AWS_CREDENTIALS_KEY    "aws-credentials"
 #define LP_AGGREGATOR_NAME        "logplane-aggregator"
 #define LP_AGGREGATOR_CONFIG_NAME "logplane-aggregator-config"
 #define LP_STATE_HOST_DIR         "/var/lib/logplane"
@@ -75,6 +80,9 @@ struct lp_desired_input {
 	size_t n_pipelines;
 	lp_secret_value_fn secret_value; /* NULL: no secret values (hash of names only) */
 	void *secret_ctx;
+	/* Deployment settings of the agents (the chart's agents file); NULL: the
+	 * built-in defaults. Its images win over fluentbit_image/aggregator_image. */
+	const struct lp_agent_config *agents;
 };
 
 struct lp_desired_obj {
@@ -88,8 +96,9 @@ struct lp_desired_obj {
 struct lp_desired {
 	struct lp_desired_obj *v; /* in apply order (lp_owned_kind, then name) */
 	size_t n;
-	char config_hash[65];     /* rendered configs + referenced Secret values */
-	size_t n_missing_secrets; /* env vars whose Secret key was not found */
+	char config_hash[65];     /* rendered configs + referenced Secret values (AWS keys too) */
+	size_t n_missing_secrets; /* env vars, files and AWS profiles whose Secret key was not
+	                             found (or, for a profile, could not be written safely) */
 };
 
 /* Builds every desired object. On LP_OK *out is filled (free with

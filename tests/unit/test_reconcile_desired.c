@@ -3,6 +3,7 @@
 #include "../../pkg/reconcile/desired.h"
 #include "../../pkg/util/mem.h"
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 
 struct fake_secret {
@@ -465,6 +466,281 @@ static void t_secret_file_mounts(void)
 	lp_desired_free(&d2);
 }
 
+static const json_t *find_mount(const json_t *c, const char *path)
+{
+	size_t i;
+	const json_t *v;
+	json_array_foreach(json_object_get(c, "volumeMounts"), i, v)
+	{
+		const char *mp = json_string_value(json_object_get(v, "mountPath"));
+		if (mp && !strcmp(mp, path))
+			return v;
+	}
+	return NULL;
+}
+
+static char *b64dec(const char *in)
+{
+	size_t n = in ? strlen(in) : 0;
+	unsigned char *o = calloc(1, n + 4);
+	int len = in && o ? EVP_DecodeBlock(o, (const unsigned char *)in, (int)n) : -1;
+	if (len < 0) {
+		free(o);
+		return NULL;
+	}
+	while (len > 0 && n > 0 && in[n - 1] == '=') {
+		len--;
+		n--;
+	}
+	o[len] = 0;
+	return (char *)o;
+}
+
+/* Two AWS profiles from two Secrets in two namespaces: one shared credentials
+ * file in the credentials Secret, mounted read-only with the env var naming
+ * it; no AWS_ACCESS_KEY_ID anywhere; a rotated key changes the config hash. */
+static void t_aws_profiles(void)
+{
+	struct fixture f;
+	struct lp_desired d, d2;
+	struct lp_render_aws_profile prof[2] = {
+	    {"lp-aaaaaaaaaaaa", "team-a", "aws-a", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+	     NULL},
+	    {"lp-bbbbbbbbbbbb", "team-b", "aws-b", "id", "secret", "token"},
+	};
+	/* base64 of AKIDA, secret-a, AKIDB, secret-b, tok-b */
+	struct fake_secret secrets[] = {
+	    {"team-a", "aws-a", "AWS_ACCESS_KEY_ID", "QUtJREE="},
+	    {"team-a", "aws-a", "AWS_SECRET_ACCESS_KEY", "c2VjcmV0LWE="},
+	    {"team-b", "aws-b", "id", "QUtJREI="},
+	    {"team-b", "aws-b", "secret", "c2VjcmV0LWI="},
+	    {"team-b", "aws-b", "token", "dG9rLWI="},
+	    {NULL, NULL, NULL, NULL},
+	};
+	const struct lp_desired_obj *sec, *ds;
+	const json_t *c, *vm, *e;
+	char *text;
+
+	fixture_init(&f);
+	f.r.n_env = 0;
+	f.r.aws_profiles = prof;
+	f.r.n_aws_profiles = 2;
+	f.in.secret_ctx = secrets;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	LP_CHECK_INT(d.n_missing_secrets, 0);
+	sec = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	LP_CHECK(sec != NULL);
+	text = sec ? b64dec(jpath_str(sec->obj, "data", LP_AWS_CREDENTIALS_KEY, NULL)) : NULL;
+	LP_CHECK_STR(text, "[lp-aaaaaaaaaaaa]\naws_access_key_id = AKIDA\n"
+	                   "aws_secret_access_key = secret-a\n"
+	                   "[lp-bbbbbbbbbbbb]\naws_access_key_id = AKIDB\n"
+	                   "aws_secret_access_key = secret-b\naws_session_token = tok-b\n");
+	free(text);
+	c = ds_container(&d);
+	vm = find_mount(c, LP_RENDER_AWS_CREDENTIALS_PATH);
+	LP_CHECK(vm != NULL);
+	LP_CHECK_STR(jpath_str(vm, "subPath", NULL, NULL), LP_AWS_CREDENTIALS_KEY);
+	LP_CHECK(json_is_true(json_object_get(vm, "readOnly")));
+	e = find_named(json_object_get(c, "env"), LP_RENDER_AWS_CREDENTIALS_ENV);
+	LP_CHECK_STR(jpath_str(e, "value", NULL, NULL), LP_RENDER_AWS_CREDENTIALS_PATH);
+	LP_CHECK(find_named(json_object_get(c, "env"), "AWS_ACCESS_KEY_ID") == NULL);
+	LP_CHECK(find_named(json_object_get(c, "env"), "AWS_SECRET_ACCESS_KEY") == NULL);
+	ds = find(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+	if (ds) {
+		const json_t *vol = find_named(
+		    json_object_get(
+		        json_object_get(
+		            json_object_get(json_object_get(ds->obj, "spec"), "template"), "spec"),
+		        "volumes"),
+		    "credential-files");
+		LP_CHECK_STR(jpath_str(vol, "secret", "secretName", NULL), LP_CREDENTIALS_NAME);
+	}
+	/* rotation: team-b's secret key changes */
+	secrets[3].value = "c2VjcmV0LWMy";
+	LP_CHECK_INT(lp_desired_build(&d2, &f.in), LP_OK);
+	LP_CHECK(strcmp(d.config_hash, d2.config_hash) != 0);
+	lp_desired_free(&d2);
+	/* a value that could open another profile is left out and counted */
+	secrets[3].value = "YQpbZGVmYXVsdF0="; /* "a\n[default]" */
+	LP_CHECK_INT(lp_desired_build(&d2, &f.in), LP_OK);
+	LP_CHECK_INT(d2.n_missing_secrets, 1);
+	sec = find(&d2, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	text = sec ? b64dec(jpath_str(sec->obj, "data", LP_AWS_CREDENTIALS_KEY, NULL)) : NULL;
+	LP_CHECK(text && strstr(text, "lp-aaaaaaaaaaaa") && !strstr(text, "lp-bbbbbbbbbbbb") &&
+	         !strstr(text, "default"));
+	free(text);
+	lp_desired_free(&d2);
+	/* a missing Secret: likewise */
+	secrets[0].ns = "elsewhere";
+	secrets[3].value = "c2VjcmV0LWI=";
+	LP_CHECK_INT(lp_desired_build(&d2, &f.in), LP_OK);
+	LP_CHECK_INT(d2.n_missing_secrets, 1);
+	lp_desired_free(&d2);
+	lp_desired_free(&d);
+}
+
+static const json_t *pod_spec_of(const struct lp_desired *d, enum lp_owned_kind k, const char *name)
+{
+	const struct lp_desired_obj *o = find(d, k, name);
+	return o ? json_object_get(json_object_get(json_object_get(o->obj, "spec"), "template"),
+	                           "spec")
+	         : NULL;
+}
+
+/* The chart's agents file (as helm renders it, with some values set) applied
+ * to the DaemonSet, ServiceAccount and aggregator StatefulSet. */
+static void t_agent_config(void)
+{
+	static const char json[] =
+	    "{\"aggregator\": {\"fluentdImage\": \"reg/fluentd:1\", \"image\": \"reg/fb-agg:2\","
+	    " \"imagePullPolicy\": \"Always\", \"nodeSelector\": {\"pool\": \"logs\"},"
+	    " \"resources\": {\"limits\": {\"memory\": \"1Gi\"}, \"requests\": {\"cpu\": 1}},"
+	    " \"storageClassName\": \"gp3\", \"storageSize\": \"30Gi\", \"tolerations\": []},"
+	    " \"fluentBit\": {\"hostPath\": \"/data/logplane\", \"image\": \"reg/fb:3\","
+	    " \"imagePullPolicy\": \"Never\", \"nodeSelector\": {}, \"priorityClassName\": \"\","
+	    " \"resources\": {\"limits\": {\"memory\": \"256Mi\"}, \"requests\": {\"cpu\": "
+	    "\"100m\"}},"
+	    " \"serviceAccountAnnotations\": {\"eks.amazonaws.com/role-arn\": "
+	    "\"arn:aws:iam::1:role/x\"},"
+	    " \"tolerations\": [{\"key\": \"dedicated\", \"operator\": \"Exists\"}],"
+	    " \"totalLimitSize\": \"1G\"}}";
+	struct lp_agent_config ac;
+	struct fixture f;
+	struct lp_desired d, d0;
+	struct lp_pipeline p1;
+	const struct lp_pipeline *pl[1] = {&p1};
+	struct lp_render_file agg_file = {"fluent-bit.yaml", "pipeline: {}\n", 13};
+	const json_t *c, *spec, *sts_spec;
+	const struct lp_desired_obj *o;
+	char msg[256];
+
+	msg[0] = 0;
+	LP_CHECK_INT(lp_agent_config_parse(&ac, json, strlen(json), msg, sizeof(msg)), LP_OK);
+	LP_CHECK_STR(msg, "");
+	fixture_init(&f);
+	memset(&p1, 0, sizeof(p1));
+	p1.meta.ns = "a";
+	p1.meta.name = "p";
+	p1.aggregator.enabled = 1;
+	f.in.pipelines = pl;
+	f.in.n_pipelines = 1;
+	f.r.has_aggregator = 1;
+	f.r.aggregator.files = &agg_file;
+	f.r.aggregator.n_files = 1;
+	f.in.fluentbit_image = "flag/fb:1";
+	LP_CHECK_INT(lp_desired_build(&d0, &f.in), LP_OK);
+	f.in.agents = &ac;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	c = ds_container(&d);
+	LP_CHECK_STR(jpath_str(c, "image", NULL, NULL), "reg/fb:3");
+	LP_CHECK_STR(jpath_str(c, "imagePullPolicy", NULL, NULL), "Never");
+	LP_CHECK_STR(jpath_str(c, "resources", "limits", "memory"), "256Mi");
+	LP_CHECK_STR(jpath_str(c, "resources", "requests", "cpu"), "100m");
+	spec = pod_spec_of(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
+	LP_CHECK(json_object_get(spec, "containers") != NULL);
+	LP_CHECK(json_object_get(spec, "priorityClassName") == NULL);
+	LP_CHECK(json_object_get(spec, "nodeSelector") == NULL);
+	LP_CHECK_STR(
+	    jpath_str(json_array_get(json_object_get(spec, "tolerations"), 0), "key", NULL, NULL),
+	    "dedicated");
+	LP_CHECK_STR(jpath_str(find_named(json_object_get(spec, "volumes"), "state"), "hostPath",
+	                       "path", NULL),
+	             "/data/logplane");
+	o = find(&d, LP_OWNED_SERVICEACCOUNT, LP_SHIPPER_NAME);
+	LP_CHECK(o != NULL);
+	if (o)
+		LP_CHECK_STR(
+		    jpath_str(o->obj, "metadata", "annotations", "eks.amazonaws.com/role-arn"),
+		    "arn:aws:iam::1:role/x");
+	spec = pod_spec_of(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
+	c = json_array_get(json_object_get(spec, "containers"), 0);
+	LP_CHECK_STR(jpath_str(c, "image", NULL, NULL), "reg/fb-agg:2");
+	LP_CHECK_STR(jpath_str(c, "imagePullPolicy", NULL, NULL), "Always");
+	LP_CHECK_INT(json_integer_value(json_object_get(
+	                 json_object_get(json_object_get(c, "resources"), "requests"), "cpu")),
+	             1);
+	LP_CHECK_STR(jpath_str(spec, "nodeSelector", "pool", NULL), "logs");
+	LP_CHECK_INT(json_array_size(json_object_get(spec, "tolerations")), 0);
+	o = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
+	sts_spec = o ? json_object_get(o->obj, "spec") : NULL;
+	sts_spec = json_object_get(
+	    json_array_get(json_object_get(sts_spec, "volumeClaimTemplates"), 0), "spec");
+	LP_CHECK_STR(jpath_str(sts_spec, "storageClassName", NULL, NULL), "gp3");
+	LP_CHECK_STR(jpath_str(sts_spec, "resources", "requests", "storage"), "30Gi");
+	/* the settings change the workloads (they roll), not the config hash */
+	LP_CHECK_STR(d.config_hash, d0.config_hash);
+	LP_CHECK(strcmp(find(&d, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME)->hash,
+	                find(&d0, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME)->hash) != 0);
+	/* without the file: built-in defaults */
+	c = ds_container(&d0);
+	LP_CHECK_STR(jpath_str(c, "image", NULL, NULL), "flag/fb:1");
+	LP_CHECK_STR(jpath_str(pod_spec_of(&d0, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME),
+	                       "priorityClassName", NULL, NULL),
+	             "system-node-critical");
+	lp_desired_free(&d);
+	lp_desired_free(&d0);
+	/* the Fluentd engine takes fluentdImage */
+	f.r.aggregator_engine = LP_ENGINE_FLUENTD;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	c = json_array_get(
+	    json_object_get(pod_spec_of(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME),
+	                    "containers"),
+	    0);
+	LP_CHECK_STR(jpath_str(c, "image", NULL, NULL), "reg/fluentd:1");
+	lp_desired_free(&d);
+	lp_agent_config_free(&ac);
+	lp_agent_config_free(NULL);
+}
+
+/* Bad files: one message naming the field; nothing returned. */
+static void t_agent_config_errors(void)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+	    {"{", "not JSON"},
+	    {"[]", "must be a JSON object"},
+	    {"{\"fluentbit\": {}}", "fluentbit: unknown key"},
+	    {"{\"fluentBit\": []}", "fluentBit: must be an object"},
+	    {"{\"fluentBit\": {\"tolerations\": {}}}", "fluentBit.tolerations: must be an array"},
+	    {"{\"fluentBit\": {\"tolerations\": [1]}}",
+	     "fluentBit.tolerations[0]: must be an object"},
+	    {"{\"fluentBit\": {\"resources\": {\"requests\": {\"cpu\": \"lots\"}}}}",
+	     "fluentBit.resources.requests.cpu: must be a quantity"},
+	    {"{\"fluentBit\": {\"resources\": {\"request\": {}}}}",
+	     "fluentBit.resources.request: unknown key"},
+	    {"{\"fluentBit\": {\"hostPath\": \"var/lib\"}}",
+	     "fluentBit.hostPath: must be an absolute"},
+	    {"{\"fluentBit\": {\"image\": \"\"}}", "fluentBit.image: must be a non-empty string"},
+	    {"{\"fluentBit\": {\"imagePullPolicy\": \"Sometimes\"}}",
+	     "fluentBit.imagePullPolicy: must be Always"},
+	    {"{\"fluentBit\": {\"nodeSelector\": {\"a\": 1}}}",
+	     "fluentBit.nodeSelector.a: must be a string"},
+	    {"{\"fluentBit\": {\"storageSize\": \"1Gi\"}}", "fluentBit.storageSize: unknown key"},
+	    {"{\"aggregator\": {\"storageSize\": \"big\"}}",
+	     "aggregator.storageSize: must be a quantity"},
+	    {"{\"aggregator\": {\"hostPath\": \"/x\"}}", "aggregator.hostPath: unknown key"},
+	};
+	struct lp_agent_config ac;
+	char msg[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&ac, 0x5a, sizeof(ac));
+		msg[0] = 0;
+		LP_CHECK_INT(lp_agent_config_parse(&ac, cases[i].json, strlen(cases[i].json), msg,
+		                                   sizeof(msg)),
+		             LP_ERR_PARSE);
+		LP_CHECK_HAS(msg, cases[i].want);
+		LP_CHECK(((unsigned char *)&ac)[0] == 0x5a); /* untouched */
+	}
+	LP_CHECK_INT(lp_agent_config_parse(&ac, "{}", 2, NULL, 0), LP_OK);
+	LP_CHECK(ac.fluent_bit.image == NULL && ac.aggregator.resources == NULL);
+	lp_agent_config_free(&ac);
+	LP_CHECK_INT(lp_agent_config_load(&ac, "/nonexistent/agents.json", msg, sizeof(msg)),
+	             LP_ERR_NOTFOUND);
+	LP_CHECK_HAS(msg, "/nonexistent/agents.json");
+}
+
 static void t_missing_secret_and_errors(void)
 {
 	struct fixture f;
@@ -500,6 +776,9 @@ int main(void)
 	    {"aggregator_and_files", t_aggregator_and_files},
 	    {"fluentd_aggregator", t_fluentd_aggregator},
 	    {"secret_file_mounts", t_secret_file_mounts},
+	    {"aws_profiles", t_aws_profiles},
+	    {"agent_config", t_agent_config},
+	    {"agent_config_errors", t_agent_config_errors},
 	    {"missing_secret_and_errors", t_missing_secret_and_errors},
 	};
 	return lp_test_main("reconcile_desired", tests, LP_TEST_COUNT(tests));
