@@ -107,7 +107,8 @@ static const struct lp_render_field fields[] = {
      "kinesis, firehose, cloudwatch: host in endpoint, port in port (always TLS); s3: the URL"},
     {O, "spec.aws.credentials.roleArn / externalId", "kinesis_streams", "role_arn,external_id",
      NULL, NULL},
-    {O, "spec.aws.credentials.secretRef", "kinesis_streams", "profile", NULL,
+    {O, "spec.aws.credentials.secretRef", "kinesis_streams", "profile",
+     "<shared_credentials> profile_name (cloudwatch_logs: aws_key_id / aws_sec_key)",
      "a profile of its own (lp-<hash>) in the operator's AWS credentials file "
      "(AWS_SHARED_CREDENTIALS_FILE); opensearch: aws_profile"},
     {O, "spec.kinesis.stream", "kinesis_streams", "stream", "stream_name", NULL},

@@ -203,6 +203,8 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		kq(d, "    ", "region", a->region);
 		kq(d, "    ", "log_group_name", o->u.cloudwatch.log_group);
 		put(d, "    use_tag_as_stream true\n");
+		kenv(d, "    ", "aws_key_id", oi->user_var);
+		kenv(d, "    ", "aws_sec_key", oi->pass_var);
 		break;
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH: {

@@ -693,10 +693,32 @@ static lp_err usage_step(struct lp_rctx *c)
 			err = lp_render_mount_add(c, ns, tls->ca_secret_name, "ca.crt", &v);
 			oi->ca_path = (char *)v;
 		}
+		/* a profile when a Fluent Bit section or a Fluentd plugin that reads the
+		 * credentials file (kinesis, firehose, s3) uses it */
 		if (!err && o->aws.credentials.secret_name &&
 		    (lp_output_type_is_aws_local(o->type) ||
-		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)))
+		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)) &&
+		    (oi->used_direct || c->engine != LP_ENGINE_FLUENTD ||
+		     o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE ||
+		     o->type == LP_OUT_S3))
 			err = aws_profile_add(c, ns, &o->aws.credentials, &oi->aws_profile);
+		if (!err && o->type == LP_OUT_CLOUDWATCH && o->aws.credentials.secret_name &&
+		    oi->used_agg && c->engine == LP_ENGINE_FLUENTD) {
+			/* Fluentd's cloudwatch_logs reads no credentials file: its keys come
+			 * through variables only this output's section names */
+			const struct lp_aws_credentials *a = &o->aws.credentials;
+			err = lp_render_env_var(
+			    c, ns, a->secret_name,
+			    a->access_key_id_key ? a->access_key_id_key : "AWS_ACCESS_KEY_ID", &v);
+			oi->user_var = (char *)v;
+			if (!err)
+				err = lp_render_env_var(c, ns, a->secret_name,
+				                        a->secret_access_key_key
+				                            ? a->secret_access_key_key
+				                            : "AWS_SECRET_ACCESS_KEY",
+				                        &v);
+			oi->pass_var = (char *)v;
+		}
 	}
 	if (!err && c->any_agg)
 		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns,
