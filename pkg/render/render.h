@@ -131,7 +131,9 @@ struct lp_rendered {
 /* Renders everything. On LP_OK *out is filled (free with lp_rendered_free). A
  * pipeline or output that cannot be rendered is left out and listed in
  * out->problems; that is not an error. Errors: LP_ERR_NOMEM, LP_ERR_INVALID
- * (NULL arguments). */
+ * (NULL arguments). The part files of a split config are rendered on up to
+ * two threads started and joined inside the call; the result does not depend
+ * on it. in (and in->cache) must not be used by another call meanwhile. */
 LP_WUR lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in);
 void lp_rendered_free(struct lp_rendered *r); /* NULL-safe */
 
