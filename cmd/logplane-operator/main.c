@@ -47,6 +47,7 @@ struct options {
 	const char *aggregator_image;
 	const char *id;
 	int aws;
+	const char *agent_config;
 };
 
 struct flag {
@@ -91,6 +92,10 @@ static const struct flag flags[] = {
      "identity in the Lease (default: hostname_pid)"},
     {"aws", "LOGPLANE_AWS", F_BOOL, "true", OFF(aws), NULL,
      "verify and provision the AWS targets of outputs (Kinesis, Firehose, S3, CloudWatch)"},
+    {"agent-config", "LOGPLANE_AGENT_CONFIG", F_STR, NULL, OFF(agent_config), NULL,
+     "JSON file with the agents' images, resources, tolerations, node selector, priority "
+     "class, ServiceAccount annotations and storage (the Helm chart's <release>-agents "
+     "ConfigMap); read at start"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -401,6 +406,8 @@ static lp_err counting_send(void *ctx, const struct lp_aws_http_req *req,
 
 struct app {
 	struct options opt;
+	struct lp_agent_config agents;
+	int have_agents;
 	struct lp_log log;
 	struct lp_loop *loop;
 	struct lp_kube_config *cfg;
@@ -573,6 +580,7 @@ static int run(struct app *a)
 	co.lease_duration_ms = a->opt.lease_duration_ms;
 	co.log = &a->log;
 	co.metrics = a->have_om ? &a->om : NULL;
+	co.agents = a->have_agents ? &a->agents : NULL;
 	if (a->opt.aws) {
 		a->aws_transport.send = counting_send;
 		a->aws_transport.ctx = &a->aws_counts;
@@ -583,11 +591,10 @@ static int run(struct app *a)
 			goto fail;
 		}
 		a->aws_hook.ctx = a->aws_ctx;
-		/* wait at most ~10 s for a converging target inside one job: the
-		 * controller retries a result that is not final after 30 s, and a
-		 * short job keeps SIGTERM (which waits for it) well inside the grace period */
-		a->aws_hook.max_polls = 5;
-		a->aws_hook.poll_ms = 2000;
+		/* one call per job: a converging target (stream CREATING) comes
+		 * back with requeue_after_ms and the controller asks again then, so
+		 * the worker never waits and SIGTERM stays quick */
+		a->aws_hook.max_polls = 1;
 		a->aws_ops.reconcile = lp_aws_hook_reconcile;
 		a->aws_ops.ctx = &a->aws_hook;
 		co.aws = &a->aws_ops;
@@ -638,5 +645,18 @@ int main(int argc, char **argv)
 		return 0;
 	if (r == 2)
 		return 2;
-	return run(&a);
+	if (a.opt.agent_config && *a.opt.agent_config) {
+		char msg[512];
+		msg[0] = '\0';
+		if (lp_agent_config_load(&a.agents, a.opt.agent_config, msg, sizeof(msg)) !=
+		    LP_OK) {
+			fprintf(stderr, "logplane-operator: --agent-config: %s\n",
+			        msg[0] ? msg : "cannot be read");
+			return 2;
+		}
+		a.have_agents = 1;
+	}
+	r = run(&a);
+	lp_agent_config_free(&a.agents);
+	return r;
 }

@@ -18,7 +18,7 @@ fi
 out=$(timeout 20 "$op" --help 2>&1); rc=$?
 missing=""
 for f in kubeconfig control-namespace leader-elect lease-name resync debounce metrics-addr health-addr \
-	log-format log-level fluentbit-image aggregator-image id; do
+	log-format log-level fluentbit-image aggregator-image id agent-config; do
 	echo "$out" | grep -q -- "--$f " || missing="$missing $f"
 done
 if [ "$rc" -eq 0 ] && [ -z "$missing" ] && echo "$out" | grep -q "LOGPLANE_RESYNC" &&
@@ -47,6 +47,13 @@ check_bad missing_value 'needs a value' --kubeconfig
 check_bad bad_addr 'is not an address' --health-addr nowhere
 LOGPLANE_LOG_LEVEL=chatty check_bad bad_env '\$LOGPLANE_LOG_LEVEL' --help
 check_bad stray_argument 'unexpected argument' run
+printf '{"fluentBit": {"tolerations": {"operator": "Exists"}}}' >"$tmp/agents-bad.json"
+check_bad bad_agent_config 'agents-bad.json: fluentBit.tolerations: must be an array' \
+	--agent-config "$tmp/agents-bad.json"
+printf '{"fluentBit": {"image": "x"},' >"$tmp/agents-trunc.json"
+check_bad agent_config_not_json 'agents-trunc.json: not JSON' --agent-config "$tmp/agents-trunc.json"
+LOGPLANE_AGENT_CONFIG="$tmp/agents-missing.json" check_bad agent_config_missing \
+	'--agent-config: .*agents-missing.json: No such file'
 
 timeout 20 "$op" --kubeconfig "$tmp/none.yaml" --metrics-addr 0 --health-addr 0 >"$tmp/out" 2>&1
 rc=$?
