@@ -16,14 +16,31 @@ static void nap(uint64_t ms)
 		;
 }
 
-/* Appends "; changed: a; b" to msg[len], truncating. */
-static void add_changes(char *msg, size_t len, char changes[][256], size_t n)
+/* The AWS target of o: its type name, the resource name, and whether the
+ * output asks the operator to provision it. */
+static void target_of(const struct lp_output *o, const char **name, int *provision)
 {
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(msg);
-		if (l + 4 >= len)
-			return;
-		snprintf(msg + l, len - l, "%s%s", i ? "; " : "; changed: ", changes[i]);
+	*name = NULL;
+	*provision = 0;
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		*name = o->u.kinesis.stream;
+		*provision = o->u.kinesis.provision.present;
+		break;
+	case LP_OUT_FIREHOSE:
+		*name = o->u.firehose.delivery_stream;
+		*provision = o->u.firehose.provision.present;
+		break;
+	case LP_OUT_S3:
+		*name = o->u.s3.bucket;
+		*provision = o->u.s3.provision.present;
+		break;
+	case LP_OUT_CLOUDWATCH:
+		*name = o->u.cloudwatch.log_group;
+		*provision = o->u.cloudwatch.provision.present;
+		break;
+	default:
+		break;
 	}
 }
 
@@ -35,10 +52,10 @@ void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
 	struct lp_aws_secret_creds sc = {0};
 	const struct lp_aws_secret_creds *scp = NULL;
 	struct lp_aws_result res;
-	char changes[LP_AWS_MAX_EVENTS][256];
-	size_t n_changes = 0;
-	int polls = h->max_polls > 0 ? h->max_polls : 30;
+	int polls = h->max_polls > 0 ? h->max_polls : 1;
 	uint64_t poll_ms = h->poll_ms ? h->poll_ms : 2000;
+	const char *tname;
+	int provision;
 	lp_err err;
 
 	memset(out, 0, sizeof(*out));
@@ -53,8 +70,9 @@ void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
 			err = lp_aws_finalize_output(h->ctx, o, scp, &res);
 		else
 			err = lp_aws_reconcile_output(h->ctx, o, scp, &res);
-		for (size_t k = 0; k < res.n_events && n_changes < LP_AWS_MAX_EVENTS; k++)
-			memcpy(changes[n_changes++], res.events[k], sizeof(changes[0]));
+		for (size_t k = 0; k < res.n_events && out->n_events < LP_CTRL_AWS_MAX_EVENTS; k++)
+			snprintf(out->events[out->n_events++], sizeof(out->events[0]), "%s",
+			         res.events[k]);
 		if (deleting || err || !res.in_progress || i + 1 >= polls)
 			break;
 		nap(res.requeue_after_ms && res.requeue_after_ms < poll_ms ? res.requeue_after_ms
@@ -70,6 +88,19 @@ void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
 	         res.provisioned.reason[0] ? res.provisioned.reason : "NotChecked");
 	snprintf(out->prov_message, sizeof(out->prov_message), "%.*s",
 	         (int)sizeof(out->prov_message) - 1, res.provisioned.message);
-	add_changes(out->prov_message, sizeof(out->prov_message), changes, n_changes);
 	out->cleanup_done = deleting && err == LP_OK;
+	out->in_progress = !deleting && !err && res.in_progress;
+	out->requeue_after_ms = out->in_progress ? res.requeue_after_ms : 0;
+	target_of(o, &tname, &provision);
+	if (!deleting && tname) {
+		out->target.known = 1;
+		snprintf(out->target.type, sizeof(out->target.type), "%s",
+		         lp_output_type_name(o->type));
+		snprintf(out->target.name, sizeof(out->target.name), "%s", tname);
+		snprintf(out->target.arn, sizeof(out->target.arn), "%s", res.arn);
+		snprintf(out->target.region, sizeof(out->target.region), "%s",
+		         res.region[0] ? res.region : res.bucket_region);
+		snprintf(out->target.state, sizeof(out->target.state), "%s", res.state);
+		out->target.provisioned = provision && res.provisioned.status == 1;
+	}
 }

@@ -5,11 +5,13 @@
  *   static const struct lp_ctrl_aws_ops ops = {lp_aws_hook_reconcile, &hook};
  *   co.aws = &ops;
  *
- * Runs on the controller's worker thread. Because the controller re-runs an
- * AWS step only on a spec change or after its slow interval, a target that is
- * still converging (stream CREATING/UPDATING) is polled here, bounded by
- * max_polls * poll_ms, before the result is handed back. Changes made (drift
- * set back, resources created) are appended to the Provisioned message. */
+ * Runs on the controller's worker thread. One call per job: a target that is
+ * still converging (stream CREATING/UPDATING) is reported with in_progress and
+ * requeue_after_ms, and the controller calls again then, so the worker is not
+ * held (max_polls > 1 polls here instead, for callers without a requeue).
+ * Changes made (drift set back, resources created) are handed back as events
+ * (the controller records one Event each); arn, region and state fill the
+ * result's target. */
 #ifndef LP_AWS_CTRL_HOOK_H
 #define LP_AWS_CTRL_HOOK_H
 #include <stdint.h>
@@ -18,8 +20,8 @@
 
 struct lp_aws_hook {
 	struct lp_aws_ctx *ctx; /* borrowed, required */
-	int max_polls;          /* default 30 */
-	uint64_t poll_ms;       /* default 2000 */
+	int max_polls;          /* calls per job while in progress; default 1 (no polling) */
+	uint64_t poll_ms;       /* wait between them, default 2000 */
 };
 
 /* lp_ctrl_aws_ops.reconcile: hook is a struct lp_aws_hook. deleting = 1 runs

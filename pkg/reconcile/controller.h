@@ -20,6 +20,7 @@
 #include "../api/api.h"
 #include "../kube/client.h"
 #include "../util/log.h"
+#include "agents.h"
 #include "status.h"
 
 #define LP_FINALIZER "logplane.io/finalizer"
@@ -31,8 +32,13 @@ struct lp_ctrl_aws_creds {
 	const char *session_token;
 };
 
+#define LP_CTRL_AWS_MAX_EVENTS 8
+
 /* What an AWS step reports for one output: the CredentialsResolved and
- * Provisioned conditions (reason and message copied into the arrays). */
+ * Provisioned conditions (reason and message copied into the arrays), the
+ * changes it made (one Normal Event each), whether the target is still
+ * converging (the controller calls again after requeue_after_ms, the worker
+ * does not wait), and the target for status.target. */
 struct lp_ctrl_aws_result {
 	enum lp_cond_status creds_status;
 	char creds_reason[64];
@@ -41,6 +47,19 @@ struct lp_ctrl_aws_result {
 	char prov_reason[64];
 	char prov_message[512];
 	int cleanup_done; /* deleting: external resources released (or retained) */
+	char events[LP_CTRL_AWS_MAX_EVENTS][256]; /* "set retention of x back to 48h" */
+	size_t n_events;
+	int in_progress;           /* CREATING/UPDATING: check again soon */
+	uint64_t requeue_after_ms; /* when in_progress; 0 = the controller's default */
+	struct {
+		int known;       /* the fields below were filled */
+		char type[16];   /* kinesis, firehose, s3, cloudwatch */
+		char name[256];  /* stream, delivery stream, bucket or log group */
+		char arn[512];   /* "" when unknown */
+		char region[32]; /* "" when unknown */
+		char state[32];  /* ACTIVE, CREATING, Available, ... "" when unknown */
+		int provisioned; /* the operator manages (created and keeps) it */
+	} target;
 };
 
 struct lp_ctrl_aws_ops {
@@ -66,6 +85,9 @@ struct lp_ctrl_opts {
 	const struct lp_log *log;          /* borrowed, may be NULL */
 	const struct lp_ctrl_aws_ops *aws; /* borrowed, may be NULL (no AWS conditions) */
 	struct lp_opmetrics *metrics;      /* borrowed, may be NULL */
+	/* deployment settings of the agents (the chart's agents file); borrowed,
+	 * must outlive the controller; NULL: built-in defaults */
+	const struct lp_agent_config *agents;
 };
 
 struct lp_ctrl;

@@ -116,6 +116,25 @@ void lp_status_digest(char out[65], int64_t generation, const struct lp_cond *c,
 	lp_buf_free(&b);
 }
 
+void lp_status_target_digest(char out[17], const json_t *target)
+{
+	char full[65], *text;
+
+	out[0] = '\0';
+	if (!json_is_object(target))
+		return;
+	text = json_dumps(target, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	if (!text) { /* no memory: a digest that matches nothing forces a write */
+		memset(out, 'x', 16);
+		out[16] = '\0';
+		return;
+	}
+	lp_sha256_hex(full, text, strlen(text));
+	free(text);
+	memcpy(out, full, 16);
+	out[16] = '\0';
+}
+
 void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 {
 	struct lp_cond conds[LP_STATUS_MAX_CONDS];
@@ -150,6 +169,7 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 		nc++;
 	}
 	out->present = json_is_array(arr);
+	lp_status_target_digest(out->target_digest, json_object_get(status, "target"));
 	lp_status_digest(full, out->observed_generation, conds, nc);
 	memcpy(out->digest, full, 32);
 	out->digest[32] = '\0';

@@ -39,8 +39,13 @@ struct lp_status_seen {
 		unsigned char status; /* enum lp_cond_status */
 		int64_t ltt;          /* lastTransitionTime, seconds since the epoch (0: none) */
 	} c[LP_STATUS_MAX_CONDS];
-	char digest[33]; /* first 128 bits (hex) of lp_status_digest of what was observed */
+	char digest[33];        /* first 128 bits (hex) of lp_status_digest of what was observed */
+	char target_digest[17]; /* lp_status_target_digest of status.target, "" when absent */
 };
+
+/* First 64 bits (hex) of the SHA-256 of target's canonical JSON (sorted keys,
+ * compact); "" for NULL or a non-object. */
+void lp_status_target_digest(char out[17], const json_t *target);
 
 /* Reads status (the object's "status", may be NULL) into *out. Never fails:
  * malformed parts are treated as absent (a write will then fix them). */

@@ -2,9 +2,16 @@
 with provision gets its stream created on the worker thread (the event loop
 keeps answering meanwhile), CredentialsResolved and Provisioned True, Ready;
 its finalizer holds the delete until the deletion policy (Delete) removed the
-stream, then lets the object go."""
+stream, then lets the object go.
+
+Credentials per output: two tenants' Kinesis outputs with their own Secrets
+give one shared-credentials file with two profiles in the operator-owned
+Secret, mounted read-only with AWS_SHARED_CREDENTIALS_FILE set and no
+AWS_ACCESS_KEY_ID in the pod spec; rotating one key rolls the pods."""
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,7 +20,7 @@ import urllib.request
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, TOP, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
-                     namespace, output, pipeline, wait_until)
+                     namespace, output, pipeline, secret, wait_until)
 
 T = Reporter("operator_aws")
 STREAM = "lp-test-stream"
@@ -29,6 +36,69 @@ def kinesis(port, op, body):
                                                            "SignedHeaders=host;x-amz-date, Signature=0"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read() or b"{}")
+
+
+def events(env, ns, name):
+    r = env.kubectl("get", "events", "-n", ns, "-o", "json", "--field-selector",
+                    f"involvedObject.name={name},involvedObject.kind=LogOutput", check=False)
+    return json.loads(r.stdout)["items"] if r.returncode == 0 else []
+
+
+def ds_template(env):
+    d = env.get("daemonset", "logplane-fluent-bit", CTRL_NS) or {}
+    return (d.get("spec") or {}).get("template") or {}
+
+
+def aws_file(env):
+    s = env.get("secret", "logplane-credentials", CTRL_NS) or {}
+    v = (s.get("data") or {}).get("aws-credentials")
+    return base64.b64decode(v).decode() if v else ""
+
+
+def tenants(env, port):
+    endpoint = f"http://127.0.0.1:{port}"
+    objs = [namespace("team-a"), namespace("team-b"),
+            secret("team-a", "aws-a", {"AWS_ACCESS_KEY_ID": "AKIDTEAMA", "AWS_SECRET_ACCESS_KEY": "team-a-secret-1"}),
+            secret("team-b", "aws-b", {"id": "AKIDTEAMB", "key": "team-b-secret-1"})]
+    for t, cred in (("a", {"name": "aws-a"}),
+                    ("b", {"name": "aws-b", "accessKeyIdKey": "id", "secretAccessKeyKey": "key"})):
+        objs.append(output(f"team-{t}", "stream", {
+            "type": "kinesis", "aws": {"region": "us-east-1", "endpoint": endpoint,
+                                       "credentials": {"secretRef": cred}},
+            "kinesis": {"stream": f"lp-team-{t}", "provision": {"mode": "provisioned", "shardCount": 1}}}))
+        objs.append(pipeline(f"team-{t}", "app", ["stream"]))
+    env.apply(objs)
+    text = wait_until(lambda: (lambda t: t if t.count("[lp-") == 2 else None)(aws_file(env)), 60) or ""
+    T.check("credentials_file_two_profiles",
+            "aws_access_key_id = AKIDTEAMA" in text and "aws_secret_access_key = team-a-secret-1" in text
+            and "aws_access_key_id = AKIDTEAMB" in text and "aws_secret_access_key = team-b-secret-1" in text,
+            f"file has {text.count('[lp-')} profiles")
+    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) or {}
+    conf = "\n".join((cm.get("data") or {}).values())
+    profiles = set(re.findall(r"\[(lp-[0-9a-f]+)\]", text))
+    T.check("config_names_profiles", len(profiles) == 2 and all(p in conf for p in profiles)
+            and "team-a-secret-1" not in conf and "AKIDTEAMA" not in conf,
+            f"profiles {sorted(profiles)}")
+    tmpl = ds_template(env)
+    c = ((tmpl.get("spec") or {}).get("containers") or [{}])[0]
+    envs = {e["name"]: e for e in c.get("env", [])}
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+    m = mounts.get("/etc/logplane/aws/credentials") or {}
+    vol = {v["name"]: v for v in (tmpl.get("spec") or {}).get("volumes", [])}.get(m.get("name")) or {}
+    T.check("daemonset_mounts_credentials_file",
+            m.get("readOnly") is True and m.get("subPath") == "aws-credentials"
+            and (vol.get("secret") or {}).get("secretName") == "logplane-credentials"
+            and (envs.get("AWS_SHARED_CREDENTIALS_FILE") or {}).get("value") == "/etc/logplane/aws/credentials",
+            json.dumps([m, vol, envs.get("AWS_SHARED_CREDENTIALS_FILE")]))
+    T.check("daemonset_no_process_wide_keys",
+            not any(k in envs for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")),
+            sorted(envs))
+    h1 = (tmpl.get("metadata") or {}).get("annotations", {}).get("logplane.io/config-hash")
+    env.apply(secret("team-b", "aws-b", {"id": "AKIDTEAMB", "key": "team-b-secret-2"}))
+    h2 = wait_until(lambda: (lambda h: h if h and h != h1 else None)(
+        (ds_template(env).get("metadata") or {}).get("annotations", {}).get("logplane.io/config-hash")), 30)
+    T.check("secret_rotation_rolls_pods", h1 and h2 and "team-b-secret-2" in aws_file(env)
+            and "team-b-secret-1" not in aws_file(env), f"hash {h1} -> {h2}")
 
 
 def main():
@@ -47,6 +117,7 @@ def main():
                                                                          "endpoint": f"http://127.0.0.1:{port}"},
                                               "kinesis": {"stream": STREAM,
                                                           "provision": {"mode": "provisioned", "shardCount": 1,
+                                                                        "retentionHours": 48,
                                                                         "deletionPolicy": "Delete"}}}),
                    pipeline(CTRL_NS, "to-stream", ["stream"])])
         os.environ.update({"AWS_ACCESS_KEY_ID": "AKIDLOGPLANETEST", "AWS_SECRET_ACCESS_KEY": "not-checked",
@@ -63,6 +134,32 @@ def main():
         T.check("finalizer_added", "logplane.io/finalizer" in fin, f"finalizers {fin}")
         T.check("pipeline_ready", is_ready(env.get("lp", "to-stream", CTRL_NS)),
                 json.dumps((env.get("lp", "to-stream", CTRL_NS) or {}).get("status"))[:300])
+
+        target = ((env.get("lo", "stream", CTRL_NS) or {}).get("status") or {}).get("target") or {}
+        T.check("status_target", target.get("type") == "kinesis" and target.get("name") == STREAM
+                and target.get("arn", "").endswith(":stream/" + STREAM) and target.get("region") == "us-east-1"
+                and target.get("state") == "ACTIVE" and target.get("provisioned") is True, json.dumps(target))
+        evs = events(env, CTRL_NS, "stream")
+        T.check("event_provisioned", any(e.get("type") == "Normal" and e.get("reason") == "Provisioned"
+                                         and "created Kinesis stream " + STREAM in e.get("message", "") for e in evs),
+                json.dumps([(e.get("reason"), e.get("message")) for e in evs])[:600])
+        T.check("provisioned_message_stable", "changed:" not in prov.get("message", ""), prov.get("message"))
+
+        # drift: retention set back outside logplane; a fresh operator (no cached
+        # verification) sets it back and says so in a Normal Event
+        rc = env.stop_operator(op)
+        kinesis(port, "DecreaseStreamRetentionPeriod", {"StreamName": STREAM, "RetentionPeriodHours": 24})
+        before = kinesis(port, "DescribeStream", {"StreamName": STREAM})["StreamDescription"]["RetentionPeriodHours"]
+        op = env.start_operator("--resync", "10s", "--debounce", "200ms", name="op2")
+        ev = wait_until(lambda: [e for e in events(env, CTRL_NS, "stream")
+                                 if e.get("reason") == "DriftCorrected" and "retention" in e.get("message", "")], 60)
+        after = wait_until(lambda: (lambda h: h if h == 48 else None)(
+            kinesis(port, "DescribeStream", {"StreamName": STREAM})["StreamDescription"]["RetentionPeriodHours"]), 15)
+        T.check("drift_corrected_event", rc == 0 and before == 24 and after == 48 and ev and ev[0].get("type") == "Normal",
+                f"stop rc={rc} retention {before} -> {after}; events "
+                + json.dumps([(e.get("reason"), e.get("message")) for e in events(env, CTRL_NS, "stream")])[:500])
+
+        tenants(env, port)
 
         # delete: the finalizer waits for the Delete policy, then the object goes
         t0 = time.monotonic()

@@ -1025,7 +1025,12 @@ static void controller_hook(void)
 	LP_CHECK_INT(out.creds_status, LP_COND_TRUE);
 	LP_CHECK_INT(out.prov_status, LP_COND_TRUE);
 	LP_CHECK_STR(out.prov_reason, "Provisioned");
-	LP_CHECK_HAS(out.prov_message, "changed: created Kinesis stream hooked with 1 shards");
+	LP_CHECK(out.n_events >= 1);
+	LP_CHECK_HAS(out.events[0], "created Kinesis stream hooked with 1 shards");
+	LP_CHECK(out.target.known && out.target.provisioned);
+	LP_CHECK_STR(out.target.type, "kinesis");
+	LP_CHECK_STR(out.target.name, "hooked");
+	LP_CHECK_HAS(out.target.arn, ":stream/hooked");
 	LP_CHECK_INT(out.cleanup_done, 0);
 	d = kinesalite_describe("hooked");
 	LP_CHECK(d != NULL);
