@@ -38,7 +38,7 @@ VERSION = {"major": "1", "minor": "32", "emulationMajor": "1", "emulationMinor":
            "compiler": "gc", "platform": "linux/amd64"}
 DISCOVERY_CT = "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList"
 TABLE_CT = "application/json;as=Table;v=%s;g=meta.k8s.io"
-WATCH_LINGER = 0.05
+WATCH_LINGER_MS = 50   # default of --watch-linger
 
 
 # ---------------- small utilities ----------------
@@ -228,6 +228,7 @@ class Sim:
         self.faults = Faults()
         self.counters = Counters()
         self.bookmark_interval = args.bookmark_interval
+        self.watch_linger = max(0.0, args.watch_linger) / 1000.0
         self.conns = set()
         self.conns_lock = threading.Lock()
         self.wake = threading.Event()
@@ -1158,8 +1159,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out = [self._event_line(res, t, e, tv) for t, e in items]
                 self.chunk(b"".join(out))
                 # coalesce bursts: with many watchers, one write per few ms per watcher
-                # costs far less than one write per event
-                time.sleep(WATCH_LINGER)
+                # costs far less than one write per event (--watch-linger; a real
+                # API server does not wait, so latency measurements set it to 0)
+                if sim.watch_linger > 0:
+                    time.sleep(sim.watch_linger)
             if w.closed:
                 break
             now = time.monotonic()
@@ -1251,6 +1254,9 @@ def main(argv=None):
     p.add_argument("--nodes", type=int, default=1, help="node count the DaemonSet controller assumes")
     p.add_argument("--converge-delay", type=float, default=0.1,
                    help="seconds before the workload controller writes status")
+    p.add_argument("--watch-linger", type=float, default=WATCH_LINGER_MS, metavar="MS",
+                   help="milliseconds a watch stream waits after sending events, so a burst of writes "
+                        "goes out in few chunks (default %(default)s; 0 sends every event at once)")
     args = p.parse_args(argv)
     for stale in (args.kubeconfig_out, args.kubeconfig_out + ".admin"):
         try:

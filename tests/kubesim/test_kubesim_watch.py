@@ -256,6 +256,40 @@ def main():
             return (ev and ev["type"] == "ERROR" and ev["object"]["code"] == 410 and len(evs) == 39 and
                     evs[0]["object"]["metadata"]["name"] == "h21") or "%s / %d events" % (ev, len(evs))
         T.run("bounded_history_410", t_history_bound)
+
+    def linger_delays(ks, n=6):
+        """ms from each write to its watch event, each write issued as soon as
+        the previous write's event arrived (so inside any linger)."""
+        w = Writer(ks)
+        w.create("lg", {"v": "0"})
+        rv = w.rvs[-1][1]
+        ws = WatchStream(ks, CM + "?watch=true&fieldSelector=metadata.name%%3Dlg&resourceVersion=%s"
+                         "&timeoutSeconds=30" % rv)
+        delays = []
+        try:
+            for i in range(1, n + 1):
+                t0 = time.monotonic()
+                w.merge("lg", {"data": {"v": str(i)}})
+                ev = ws.next()
+                if ev is None or ev["object"]["data"]["v"] != str(i):
+                    raise RuntimeError("event %d: %s" % (i, ev))
+                delays.append((time.monotonic() - t0) * 1000)
+        finally:
+            ws.close()
+            w.close()
+        return sorted(delays)[len(delays) // 2]
+
+    with Kubesim(extra_args=["--watch-linger", "0"]) as ks:
+        def t_linger_0():
+            med = linger_delays(ks)
+            return med < 150 or "median write -> event %.0f ms with --watch-linger 0" % med
+        T.run("watch_linger_0_sends_at_once", t_linger_0)
+
+    with Kubesim(extra_args=["--watch-linger", "400"]) as ks:
+        def t_linger_400():
+            med = linger_delays(ks)
+            return 300 <= med < 2000 or "median write -> event %.0f ms with --watch-linger 400" % med
+        T.run("watch_linger_400_holds_the_stream", t_linger_400)
     T.exit()
 
 
