@@ -4,7 +4,7 @@
 # "PASS name" / "FAIL name: why" lines; a program that exits non-zero without a
 # FAIL line (a crash, a sanitizer report) counts as one failure. Ends with the
 # line "N passed, N failed" and exits non-zero on any failure.
-# TESTS=glob runs only the programs whose file name matches the glob.
+# TESTS="glob [glob...]" runs only the programs whose file name matches one of the globs.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -38,17 +38,30 @@ run_one() { # name, command...
 	fail=$((fail + f))
 }
 
+wanted() { # file name: matches one of the TESTS globs
+	local g
+	set -f
+	for g in $pattern; do
+		set +f
+		# shellcheck disable=SC2254
+		case "$1" in $g) return 0 ;; esac
+		set -f
+	done
+	set +f
+	return 1
+}
+
 for t in build/asan/tests/test_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t")
-	case "$n" in $pattern) ;; *) continue ;; esac
+	wanted "$n" || continue
 	run_one "$n" "$t"
 done
 if [ -z "${TESTS_ONLY_UNIT:-}" ]; then
 	for t in tests/integration/*.sh tests/*/test_*.py; do
 		[ -f "$t" ] || continue
 		n=$(basename "$t")
-		case "$n" in $pattern) ;; *) continue ;; esac
+		wanted "$n" || continue
 		case "$t" in
 		*.py) run_one "$n" /usr/bin/python3 "$t" ;;
 		*) run_one "$n" bash "$t" ;;

@@ -372,32 +372,51 @@ static const char *const tr_names[] = {"flatten",      "dropFields",  "keepField
                                        "renameFields", "addFields",   "grep",
                                        "throttle",     "detectLevel", NULL};
 
+/* A list of 1..max objects at path: the array of cnt zeroed items of size
+ * bytes to fill (NULL with the error recorded in r). */
+static void *rd_items(struct lp_rd *r, const json_t *a, const char *path, size_t max, size_t size)
+{
+	size_t cnt = json_array_size(a);
+	void *v;
+
+	if (cnt == 0 || cnt > max) {
+		lp_rd_bad(r, path, "must have between 1 and %zu items", max);
+		return NULL;
+	}
+	v = lp_calloc(cnt, size);
+	if (!v)
+		r->err = LP_ERR_NOMEM;
+	return v;
+}
+
+/* Item i of a, an object with only the known keys (NULL when not an object). */
+static const json_t *rd_item(struct lp_rd *r, const json_t *a, const char *path, size_t i,
+                             char ipath[LP_RD_PATH], const char *const *known)
+{
+	const json_t *it = json_array_get(a, i);
+
+	lp_rd_index(ipath, path, i);
+	if (!json_is_object(it)) {
+		lp_rd_bad(r, ipath, "must be an object");
+		return NULL;
+	}
+	lp_rd_known(r, it, ipath, known);
+	return it;
+}
+
 /* [{a, b}] pairs, both record keys except value when value_text */
 static void rd_pairs(struct lp_rd *r, const json_t *a, const char *path, const char *ka,
                      const char *kb, int value_text, struct lp_kv **out, size_t *n)
 {
 	const char *const known[] = {ka, kb, NULL};
 	char ipath[LP_RD_PATH];
-	size_t cnt = json_array_size(a);
 
-	if (cnt == 0 || cnt > 64) {
-		lp_rd_bad(r, path, "must have between 1 and 64 items");
-		return;
-	}
-	*out = lp_calloc(cnt, sizeof(**out));
-	if (!*out) {
-		r->err = LP_ERR_NOMEM;
-		return;
-	}
-	for (size_t i = 0; i < cnt; i++) {
-		const json_t *it = json_array_get(a, i);
+	*out = rd_items(r, a, path, 64, sizeof(**out));
+	for (size_t i = 0; *out && i < json_array_size(a); i++) {
 		struct lp_kv *kv = &(*out)[(*n)++];
-		lp_rd_index(ipath, path, i);
-		if (!json_is_object(it)) {
-			lp_rd_bad(r, ipath, "must be an object");
+		const json_t *it = rd_item(r, a, path, i, ipath, known);
+		if (!it)
 			continue;
-		}
-		lp_rd_known(r, it, ipath, known);
 		lp_rd_str(r, it, ipath, ka, &kv->key, LP_STR_FIELD, 0, 1);
 		if (value_text) {
 			lp_rd_str(r, it, ipath, kb, &kv->value, LP_STR_TEXT, 1024, 0);
@@ -418,30 +437,16 @@ static void rd_grep_rules(struct lp_rd *r, const json_t *g, const char *base, co
 	static const char *const known[] = {"key", "regex", NULL};
 	char path[LP_RD_PATH], ipath[LP_RD_PATH];
 	const json_t *a = lp_rd_get(r, g, base, key, LP_RD_ARR, 0);
-	size_t cnt;
 
 	if (!a)
 		return;
 	lp_rd_join(path, base, key);
-	cnt = json_array_size(a);
-	if (cnt == 0 || cnt > 32) {
-		lp_rd_bad(r, path, "must have between 1 and 32 items");
-		return;
-	}
-	*out = lp_calloc(cnt, sizeof(**out));
-	if (!*out) {
-		r->err = LP_ERR_NOMEM;
-		return;
-	}
-	for (size_t i = 0; i < cnt; i++) {
-		const json_t *it = json_array_get(a, i);
+	*out = rd_items(r, a, path, 32, sizeof(**out));
+	for (size_t i = 0; *out && i < json_array_size(a); i++) {
 		struct lp_grep_rule *ru = &(*out)[(*n)++];
-		lp_rd_index(ipath, path, i);
-		if (!json_is_object(it)) {
-			lp_rd_bad(r, ipath, "must be an object");
+		const json_t *it = rd_item(r, a, path, i, ipath, known);
+		if (!it)
 			continue;
-		}
-		lp_rd_known(r, it, ipath, known);
 		lp_rd_str(r, it, ipath, "key", &ru->key, LP_STR_FIELD, 0, 1);
 		lp_rd_regex(r, it, ipath, "regex", &ru->regex, NULL, 1);
 	}

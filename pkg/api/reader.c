@@ -231,12 +231,15 @@ void lp_rd_enum(struct lp_rd *r, const json_t *obj, const char *base, const char
 		lp_rd_bad(r, path, "unsupported value \"%s\": must be one of %s", s, list);
 }
 
-void lp_rd_size(struct lp_rd *r, const json_t *obj, const char *base, const char *key, char **out,
-                uint64_t min, uint64_t max, int required)
+/* A size or duration string: parsed by parse, checked within [min, max]. */
+static void rd_quantity(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
+                        char **out, uint64_t min, uint64_t max, int required,
+                        lp_err (*parse)(const char *, uint64_t *), const char *what,
+                        const char *unit_lo, const char *unit_hi)
 {
 	char path[LP_RD_PATH];
 	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_STR, required);
-	uint64_t bytes = 0;
+	uint64_t n = 0;
 	const char *s;
 
 	if (!v)
@@ -244,43 +247,31 @@ void lp_rd_size(struct lp_rd *r, const json_t *obj, const char *base, const char
 	lp_rd_join(path, base, key);
 	s = json_string_value(v);
 	if (lp_check_string(s, json_string_length(v), LP_STR_TOKEN, 32) != NULL ||
-	    lp_size_parse(s, &bytes) != LP_OK) {
-		lp_rd_bad(r, path, "must be a size such as \"512K\", \"100M\", \"1G\" or \"10Gi\"");
+	    parse(s, &n) != LP_OK) {
+		lp_rd_bad(r, path, "must be %s", what);
 		return;
 	}
-	if (bytes < min || bytes > max) {
-		lp_rd_bad(r, path, "must be between %llu and %llu bytes (got \"%s\")",
-		          (unsigned long long)min, (unsigned long long)max, s);
+	if (n < min || n > max) {
+		lp_rd_bad(r, path, "must be between %llu%s and %llu%s (got \"%s\")",
+		          (unsigned long long)min, unit_lo, (unsigned long long)max, unit_hi, s);
 		return;
 	}
 	lp_free(*out);
 	*out = dup_n(r, s, strlen(s));
 }
 
+void lp_rd_size(struct lp_rd *r, const json_t *obj, const char *base, const char *key, char **out,
+                uint64_t min, uint64_t max, int required)
+{
+	rd_quantity(r, obj, base, key, out, min, max, required, lp_size_parse,
+	            "a size such as \"512K\", \"100M\", \"1G\" or \"10Gi\"", "", " bytes");
+}
+
 void lp_rd_duration(struct lp_rd *r, const json_t *obj, const char *base, const char *key,
                     char **out, uint64_t min, uint64_t max, int required)
 {
-	char path[LP_RD_PATH];
-	const json_t *v = lp_rd_get(r, obj, base, key, LP_RD_STR, required);
-	uint64_t secs = 0;
-	const char *s;
-
-	if (!v)
-		return;
-	lp_rd_join(path, base, key);
-	s = json_string_value(v);
-	if (lp_check_string(s, json_string_length(v), LP_STR_TOKEN, 32) != NULL ||
-	    lp_duration_parse(s, &secs) != LP_OK) {
-		lp_rd_bad(r, path, "must be a duration such as \"30s\", \"10m\" or \"1h\"");
-		return;
-	}
-	if (secs < min || secs > max) {
-		lp_rd_bad(r, path, "must be between %llus and %llus (got \"%s\")",
-		          (unsigned long long)min, (unsigned long long)max, s);
-		return;
-	}
-	lp_free(*out);
-	*out = dup_n(r, s, strlen(s));
+	rd_quantity(r, obj, base, key, out, min, max, required, lp_duration_parse,
+	            "a duration such as \"30s\", \"10m\" or \"1h\"", "s", "s");
 }
 
 void lp_rd_regex(struct lp_rd *r, const json_t *obj, const char *base, const char *key, char **out,

@@ -2,18 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-                   struct lp_aws_error *e)
-{
-	lp_err err;
-
-	if (!req)
-		return lp_aws_error_set(e, LP_ERR_NOMEM, 0, NULL, "out of memory");
-	err = lp_aws_json_call(c, op, req, out, e);
-	json_decref(req);
-	return err;
-}
-
 lp_err lp_cwl_describe(struct lp_aws_client *c, const char *group, int *found, int *retention_days,
                        char arn[512], struct lp_aws_error *e)
 {
@@ -21,7 +9,7 @@ lp_err lp_cwl_describe(struct lp_aws_client *c, const char *group, int *found, i
 	int f = 0, days = 0;
 	char a[512] = "";
 	lp_err err =
-	    call(c, "DescribeLogGroups", json_pack("{s:s}", "logGroupNamePrefix", group), &ans, e);
+	    lp_aws_json_send(c, "DescribeLogGroups", json_pack("{s:s}", "logGroupNamePrefix", group), &ans, e);
 
 	if (err)
 		return err;
@@ -56,7 +44,7 @@ lp_err lp_cwl_create(struct lp_aws_client *c, const char *group, const struct lp
 			json_object_set_new(t, tags[i].key, json_string(tags[i].value));
 		json_object_set_new(req, "tags", t);
 	}
-	err = call(c, "CreateLogGroup", req, NULL, &tmp);
+	err = lp_aws_json_send(c, "CreateLogGroup", req, NULL, &tmp);
 	if (err && strcmp(tmp.code, "ResourceAlreadyExistsException") == 0)
 		return LP_OK;
 	if (err && e && !e->err)
@@ -68,14 +56,14 @@ lp_err lp_cwl_set_retention(struct lp_aws_client *c, const char *group, int days
                             struct lp_aws_error *e)
 {
 	if (days <= 0)
-		return call(c, "DeleteRetentionPolicy", json_pack("{s:s}", "logGroupName", group),
+		return lp_aws_json_send(c, "DeleteRetentionPolicy", json_pack("{s:s}", "logGroupName", group),
 		            NULL, e);
-	return call(c, "PutRetentionPolicy",
+	return lp_aws_json_send(c, "PutRetentionPolicy",
 	            json_pack("{s:s, s:i}", "logGroupName", group, "retentionInDays", days), NULL,
 	            e);
 }
 
 lp_err lp_cwl_delete(struct lp_aws_client *c, const char *group, struct lp_aws_error *e)
 {
-	return call(c, "DeleteLogGroup", json_pack("{s:s}", "logGroupName", group), NULL, e);
+	return lp_aws_json_send(c, "DeleteLogGroup", json_pack("{s:s}", "logGroupName", group), NULL, e);
 }

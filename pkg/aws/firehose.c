@@ -20,31 +20,12 @@ void lp_firehose_stream_free(struct lp_firehose_stream *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static char *dup_str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return lp_strdup(s ? s : "");
-}
-
-static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-                   struct lp_aws_error *e)
-{
-	lp_err err;
-
-	if (!req)
-		return lp_aws_error_set(e, LP_ERR_NOMEM, 0, NULL, "out of memory");
-	err = lp_aws_json_call(c, op, req, out, e);
-	json_decref(req);
-	return err;
-}
-
 lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
                             struct lp_firehose_stream *out, struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *d, *dst, *s3, *bh;
 	struct lp_firehose_stream s = {0};
-	lp_err err = call(c, "DescribeDeliveryStream",
+	lp_err err = lp_aws_json_send(c, "DescribeDeliveryStream",
 	                  json_pack("{s:s}", "DeliveryStreamName", name), &ans, e);
 
 	if (err)
@@ -55,18 +36,18 @@ lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
 	if (!s3)
 		s3 = json_object_get(dst, "S3DestinationDescription");
 	bh = json_object_get(s3, "BufferingHints");
-	s.arn = dup_str(d, "DeliveryStreamARN");
-	s.status = dup_str(d, "DeliveryStreamStatus");
-	s.version_id = dup_str(d, "VersionId");
-	s.destination_id = dup_str(dst, "DestinationId");
+	s.arn = lp_aws_json_strdup(d, "DeliveryStreamARN");
+	s.status = lp_aws_json_strdup(d, "DeliveryStreamStatus");
+	s.version_id = lp_aws_json_strdup(d, "VersionId");
+	s.destination_id = lp_aws_json_strdup(dst, "DestinationId");
 	s.source_arn =
-	    dup_str(json_object_get(json_object_get(d, "Source"), "KinesisStreamSourceDescription"),
+	    lp_aws_json_strdup(json_object_get(json_object_get(d, "Source"), "KinesisStreamSourceDescription"),
 	            "KinesisStreamARN");
-	s.bucket_arn = dup_str(s3, "BucketARN");
-	s.prefix = dup_str(s3, "Prefix");
-	s.error_prefix = dup_str(s3, "ErrorOutputPrefix");
-	s.compression = dup_str(s3, "CompressionFormat");
-	s.role_arn = dup_str(s3, "RoleARN");
+	s.bucket_arn = lp_aws_json_strdup(s3, "BucketARN");
+	s.prefix = lp_aws_json_strdup(s3, "Prefix");
+	s.error_prefix = lp_aws_json_strdup(s3, "ErrorOutputPrefix");
+	s.compression = lp_aws_json_strdup(s3, "CompressionFormat");
+	s.role_arn = lp_aws_json_strdup(s3, "RoleARN");
 	s.buffer_mib = (int)json_integer_value(json_object_get(bh, "SizeInMBs"));
 	s.buffer_seconds = (int)json_integer_value(json_object_get(bh, "IntervalInSeconds"));
 	json_decref(ans);
@@ -112,7 +93,7 @@ lp_err lp_firehose_create(struct lp_aws_client *c, const struct lp_firehose_want
 			                                      "Value", w->tags[i].value));
 		json_object_set_new(req, "Tags", tags);
 	}
-	return call(c, "CreateDeliveryStream", req, NULL, e);
+	return lp_aws_json_send(c, "CreateDeliveryStream", req, NULL, e);
 }
 
 int lp_firehose_differs(const struct lp_firehose_stream *h, const struct lp_firehose_want *w,
@@ -148,7 +129,7 @@ lp_err lp_firehose_update(struct lp_aws_client *c, const struct lp_firehose_stre
 
 	if (upd && (!w->prefix || !*w->prefix))
 		json_object_set_new(upd, "Prefix", json_string(""));
-	return call(c, "UpdateDestination",
+	return lp_aws_json_send(c, "UpdateDestination",
 	            json_pack("{s:s, s:s, s:s, s:o}", "DeliveryStreamName", w->name,
 	                      "CurrentDeliveryStreamVersionId", have->version_id, "DestinationId",
 	                      have->destination_id, "ExtendedS3DestinationUpdate", upd),
@@ -157,6 +138,6 @@ lp_err lp_firehose_update(struct lp_aws_client *c, const struct lp_firehose_stre
 
 lp_err lp_firehose_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e)
 {
-	return call(c, "DeleteDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", name), NULL,
+	return lp_aws_json_send(c, "DeleteDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", name), NULL,
 	            e);
 }

@@ -400,3 +400,22 @@ lp_err lp_aws_query_call(struct lp_aws_client *c, const char *const *kv,
 	lp_buf_free(&form);
 	return err;
 }
+
+lp_err lp_aws_json_send(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
+                        struct lp_aws_error *e)
+{
+	lp_err err;
+
+	if (!req)
+		return lp_aws_error_set(e, LP_ERR_NOMEM, 0, NULL, "out of memory");
+	err = lp_aws_json_call(c, op, req, out, e);
+	json_decref(req);
+	return err;
+}
+
+char *lp_aws_json_strdup(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return lp_strdup(s ? s : "");
+}

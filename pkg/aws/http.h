@@ -101,6 +101,14 @@ LP_WUR lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const 
 LP_WUR lp_err lp_aws_json_call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
                                struct lp_aws_error *e);
 
+/* lp_aws_json_call for a request built just for this call: req is stolen
+ * (released here); NULL req (a failed json_pack) is reported as no memory. */
+LP_WUR lp_err lp_aws_json_send(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
+                               struct lp_aws_error *e);
+
+/* A new copy of o[k] when it is a string, else of "" (NULL on no memory). */
+char *lp_aws_json_strdup(json_t *o, const char *k);
+
 /* Query protocol (STS): POST / form-encoded body built from the NULL-terminated
  * key, value, key, value... list (values encoded here). resp gets the answer. */
 LP_WUR lp_err lp_aws_query_call(struct lp_aws_client *c, const char *const *kv,

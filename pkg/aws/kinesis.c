@@ -23,32 +23,12 @@ static json_t *named(const char *name)
 	return json_pack("{s:s}", "StreamName", name);
 }
 
-/* Runs op with req (stolen) and drops the answer. */
-static lp_err call(struct lp_aws_client *c, const char *op, json_t *req, json_t **out,
-                   struct lp_aws_error *e)
-{
-	lp_err err;
-
-	if (!req)
-		return lp_aws_error_set(e, LP_ERR_NOMEM, 0, NULL, "out of memory");
-	err = lp_aws_json_call(c, op, req, out, e);
-	json_decref(req);
-	return err;
-}
-
-static char *dup_str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return lp_strdup(s ? s : "");
-}
-
 lp_err lp_kinesis_describe(struct lp_aws_client *c, const char *name, struct lp_kinesis_stream *out,
                            struct lp_aws_error *e)
 {
 	json_t *ans = NULL, *d;
 	struct lp_kinesis_stream s = {0};
-	lp_err err = call(c, "DescribeStreamSummary", named(name), &ans, e);
+	lp_err err = lp_aws_json_send(c, "DescribeStreamSummary", named(name), &ans, e);
 
 	if (err)
 		return err;
@@ -59,11 +39,11 @@ lp_err lp_kinesis_describe(struct lp_aws_client *c, const char *name, struct lp_
 		    e, LP_ERR_PARSE, 200, NULL,
 		    "DescribeStreamSummary answer lacks StreamDescriptionSummary");
 	}
-	s.arn = dup_str(d, "StreamARN");
-	s.status = dup_str(d, "StreamStatus");
-	s.mode = dup_str(json_object_get(d, "StreamModeDetails"), "StreamMode");
-	s.encryption = dup_str(d, "EncryptionType");
-	s.key_id = dup_str(d, "KeyId");
+	s.arn = lp_aws_json_strdup(d, "StreamARN");
+	s.status = lp_aws_json_strdup(d, "StreamStatus");
+	s.mode = lp_aws_json_strdup(json_object_get(d, "StreamModeDetails"), "StreamMode");
+	s.encryption = lp_aws_json_strdup(d, "EncryptionType");
+	s.key_id = lp_aws_json_strdup(d, "KeyId");
 	s.retention_hours = (int)json_integer_value(json_object_get(d, "RetentionPeriodHours"));
 	s.open_shards = (int)json_integer_value(json_object_get(d, "OpenShardCount"));
 	json_decref(ans);
@@ -95,7 +75,7 @@ lp_err lp_kinesis_create(struct lp_aws_client *c, const char *name, int on_deman
 	                        : json_pack("{s:s, s:i}", "StreamName", name, "ShardCount",
 	                                    shards > 0 ? shards : 1);
 
-	return call(c, "CreateStream", req, NULL, e);
+	return lp_aws_json_send(c, "CreateStream", req, NULL, e);
 }
 
 lp_err lp_kinesis_set_retention(struct lp_aws_client *c, const char *name, int cur, int want,
@@ -103,7 +83,7 @@ lp_err lp_kinesis_set_retention(struct lp_aws_client *c, const char *name, int c
 {
 	if (cur == want)
 		return LP_OK;
-	return call(
+	return lp_aws_json_send(
 	    c, want > cur ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",
 	    json_pack("{s:s, s:i}", "StreamName", name, "RetentionPeriodHours", want), NULL, e);
 }
@@ -157,7 +137,7 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 	json_t *ans = NULL, *list;
 	struct shard *v = NULL;
 	size_t n = 0, idx;
-	lp_err err = call(c, "ListShards", named(name), &ans, e);
+	lp_err err = lp_aws_json_send(c, "ListShards", named(name), &ans, e);
 
 	if (err)
 		return err;
@@ -195,7 +175,7 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 			if (v[i].end - v[i].start > v[w].end - v[w].start)
 				w = i;
 		fmt_u128(v[w].start + (v[w].end - v[w].start) / 2 + 1, mid);
-		err = call(c, "SplitShard",
+		err = lp_aws_json_send(c, "SplitShard",
 		           json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToSplit", v[w].id,
 		                     "NewStartingHashKey", mid),
 		           NULL, e);
@@ -214,7 +194,7 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 			                     "no adjacent open shards to merge in stream %s", name);
 			goto out;
 		}
-		err = call(c, "MergeShards",
+		err = lp_aws_json_send(c, "MergeShards",
 		           json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToMerge",
 		                     v[best].id, "AdjacentShardToMerge", v[best + 1].id),
 		           NULL, e);
@@ -229,7 +209,7 @@ lp_err lp_kinesis_update_shards(struct lp_aws_client *c, const char *name, int t
                                 struct lp_aws_error *e)
 {
 	struct lp_aws_error tmp = {0};
-	lp_err err = call(c, "UpdateShardCount",
+	lp_err err = lp_aws_json_send(c, "UpdateShardCount",
 	                  json_pack("{s:s, s:i, s:s}", "StreamName", name, "TargetShardCount",
 	                            target, "ScalingType", "UNIFORM_SCALING"),
 	                  NULL, &tmp);
@@ -244,7 +224,7 @@ lp_err lp_kinesis_update_shards(struct lp_aws_client *c, const char *name, int t
 lp_err lp_kinesis_set_mode(struct lp_aws_client *c, const char *arn, int on_demand,
                            struct lp_aws_error *e)
 {
-	return call(c, "UpdateStreamMode",
+	return lp_aws_json_send(c, "UpdateStreamMode",
 	            json_pack("{s:s, s:{s:s}}", "StreamARN", arn, "StreamModeDetails", "StreamMode",
 	                      on_demand ? "ON_DEMAND" : "PROVISIONED"),
 	            NULL, e);
@@ -253,7 +233,7 @@ lp_err lp_kinesis_set_mode(struct lp_aws_client *c, const char *arn, int on_dema
 lp_err lp_kinesis_encrypt(struct lp_aws_client *c, const char *name, const char *key_id,
                           struct lp_aws_error *e)
 {
-	return call(c, "StartStreamEncryption",
+	return lp_aws_json_send(c, "StartStreamEncryption",
 	            json_pack("{s:s, s:s, s:s}", "StreamName", name, "EncryptionType", "KMS",
 	                      "KeyId", key_id),
 	            NULL, e);
@@ -268,7 +248,7 @@ lp_err lp_kinesis_tags(struct lp_aws_client *c, const char *name, json_t **out,
 
 	if (!tags)
 		return lp_aws_error_set(e, LP_ERR_NOMEM, 0, NULL, "out of memory");
-	err = call(c, "ListTagsForStream", named(name), &ans, e);
+	err = lp_aws_json_send(c, "ListTagsForStream", named(name), &ans, e);
 	if (err) {
 		json_decref(tags);
 		return err;
@@ -289,13 +269,13 @@ lp_err lp_kinesis_tags(struct lp_aws_client *c, const char *name, json_t **out,
 lp_err lp_kinesis_add_tags(struct lp_aws_client *c, const char *name, json_t *tags,
                            struct lp_aws_error *e)
 {
-	return call(c, "AddTagsToStream", json_pack("{s:s, s:O}", "StreamName", name, "Tags", tags),
+	return lp_aws_json_send(c, "AddTagsToStream", json_pack("{s:s, s:O}", "StreamName", name, "Tags", tags),
 	            NULL, e);
 }
 
 lp_err lp_kinesis_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e)
 {
-	return call(c, "DeleteStream",
+	return lp_aws_json_send(c, "DeleteStream",
 	            json_pack("{s:s, s:b}", "StreamName", name, "EnforceConsumerDeletion", 1), NULL,
 	            e);
 }
