@@ -8,8 +8,8 @@ lp_err lp_cwl_describe(struct lp_aws_client *c, const char *group, int *found, i
 	json_t *ans = NULL, *list;
 	int f = 0, days = 0;
 	char a[512] = "";
-	lp_err err =
-	    lp_aws_json_send(c, "DescribeLogGroups", json_pack("{s:s}", "logGroupNamePrefix", group), &ans, e);
+	lp_err err = lp_aws_json_send(c, "DescribeLogGroups",
+	                              json_pack("{s:s}", "logGroupNamePrefix", group), &ans, e);
 
 	if (err)
 		return err;
@@ -56,14 +56,15 @@ lp_err lp_cwl_set_retention(struct lp_aws_client *c, const char *group, int days
                             struct lp_aws_error *e)
 {
 	if (days <= 0)
-		return lp_aws_json_send(c, "DeleteRetentionPolicy", json_pack("{s:s}", "logGroupName", group),
-		            NULL, e);
-	return lp_aws_json_send(c, "PutRetentionPolicy",
-	            json_pack("{s:s, s:i}", "logGroupName", group, "retentionInDays", days), NULL,
-	            e);
+		return lp_aws_json_send(c, "DeleteRetentionPolicy",
+		                        json_pack("{s:s}", "logGroupName", group), NULL, e);
+	return lp_aws_json_send(
+	    c, "PutRetentionPolicy",
+	    json_pack("{s:s, s:i}", "logGroupName", group, "retentionInDays", days), NULL, e);
 }
 
 lp_err lp_cwl_delete(struct lp_aws_client *c, const char *group, struct lp_aws_error *e)
 {
-	return lp_aws_json_send(c, "DeleteLogGroup", json_pack("{s:s}", "logGroupName", group), NULL, e);
+	return lp_aws_json_send(c, "DeleteLogGroup", json_pack("{s:s}", "logGroupName", group),
+	                        NULL, e);
 }

@@ -26,7 +26,7 @@ lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
 	json_t *ans = NULL, *d, *dst, *s3, *bh;
 	struct lp_firehose_stream s = {0};
 	lp_err err = lp_aws_json_send(c, "DescribeDeliveryStream",
-	                  json_pack("{s:s}", "DeliveryStreamName", name), &ans, e);
+	                              json_pack("{s:s}", "DeliveryStreamName", name), &ans, e);
 
 	if (err)
 		return err;
@@ -40,9 +40,9 @@ lp_err lp_firehose_describe(struct lp_aws_client *c, const char *name,
 	s.status = lp_aws_json_strdup(d, "DeliveryStreamStatus");
 	s.version_id = lp_aws_json_strdup(d, "VersionId");
 	s.destination_id = lp_aws_json_strdup(dst, "DestinationId");
-	s.source_arn =
-	    lp_aws_json_strdup(json_object_get(json_object_get(d, "Source"), "KinesisStreamSourceDescription"),
-	            "KinesisStreamARN");
+	s.source_arn = lp_aws_json_strdup(
+	    json_object_get(json_object_get(d, "Source"), "KinesisStreamSourceDescription"),
+	    "KinesisStreamARN");
 	s.bucket_arn = lp_aws_json_strdup(s3, "BucketARN");
 	s.prefix = lp_aws_json_strdup(s3, "Prefix");
 	s.error_prefix = lp_aws_json_strdup(s3, "ErrorOutputPrefix");
@@ -130,14 +130,15 @@ lp_err lp_firehose_update(struct lp_aws_client *c, const struct lp_firehose_stre
 	if (upd && (!w->prefix || !*w->prefix))
 		json_object_set_new(upd, "Prefix", json_string(""));
 	return lp_aws_json_send(c, "UpdateDestination",
-	            json_pack("{s:s, s:s, s:s, s:o}", "DeliveryStreamName", w->name,
-	                      "CurrentDeliveryStreamVersionId", have->version_id, "DestinationId",
-	                      have->destination_id, "ExtendedS3DestinationUpdate", upd),
-	            NULL, e);
+	                        json_pack("{s:s, s:s, s:s, s:o}", "DeliveryStreamName", w->name,
+	                                  "CurrentDeliveryStreamVersionId", have->version_id,
+	                                  "DestinationId", have->destination_id,
+	                                  "ExtendedS3DestinationUpdate", upd),
+	                        NULL, e);
 }
 
 lp_err lp_firehose_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e)
 {
-	return lp_aws_json_send(c, "DeleteDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", name), NULL,
-	            e);
+	return lp_aws_json_send(c, "DeleteDeliveryStream",
+	                        json_pack("{s:s}", "DeliveryStreamName", name), NULL, e);
 }

@@ -175,10 +175,11 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 			if (v[i].end - v[i].start > v[w].end - v[w].start)
 				w = i;
 		fmt_u128(v[w].start + (v[w].end - v[w].start) / 2 + 1, mid);
-		err = lp_aws_json_send(c, "SplitShard",
-		           json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToSplit", v[w].id,
-		                     "NewStartingHashKey", mid),
-		           NULL, e);
+		err =
+		    lp_aws_json_send(c, "SplitShard",
+		                     json_pack("{s:s, s:s, s:s}", "StreamName", name,
+		                               "ShardToSplit", v[w].id, "NewStartingHashKey", mid),
+		                     NULL, e);
 	} else { /* merge the narrowest adjacent pair */
 		size_t best = n;
 		for (size_t i = 0; i + 1 < n; i++) {
@@ -195,9 +196,10 @@ static lp_err split_merge_step(struct lp_aws_client *c, const char *name, int ta
 			goto out;
 		}
 		err = lp_aws_json_send(c, "MergeShards",
-		           json_pack("{s:s, s:s, s:s}", "StreamName", name, "ShardToMerge",
-		                     v[best].id, "AdjacentShardToMerge", v[best + 1].id),
-		           NULL, e);
+		                       json_pack("{s:s, s:s, s:s}", "StreamName", name,
+		                                 "ShardToMerge", v[best].id, "AdjacentShardToMerge",
+		                                 v[best + 1].id),
+		                       NULL, e);
 	}
 out:
 	lp_free(v);
@@ -209,10 +211,11 @@ lp_err lp_kinesis_update_shards(struct lp_aws_client *c, const char *name, int t
                                 struct lp_aws_error *e)
 {
 	struct lp_aws_error tmp = {0};
-	lp_err err = lp_aws_json_send(c, "UpdateShardCount",
-	                  json_pack("{s:s, s:i, s:s}", "StreamName", name, "TargetShardCount",
-	                            target, "ScalingType", "UNIFORM_SCALING"),
-	                  NULL, &tmp);
+	lp_err err =
+	    lp_aws_json_send(c, "UpdateShardCount",
+	                     json_pack("{s:s, s:i, s:s}", "StreamName", name, "TargetShardCount",
+	                               target, "ScalingType", "UNIFORM_SCALING"),
+	                     NULL, &tmp);
 
 	if (err == LP_ERR_UNSUPPORTED) /* kinesalite: UnknownOperationException */
 		return split_merge_step(c, name, target, e);
@@ -225,18 +228,18 @@ lp_err lp_kinesis_set_mode(struct lp_aws_client *c, const char *arn, int on_dema
                            struct lp_aws_error *e)
 {
 	return lp_aws_json_send(c, "UpdateStreamMode",
-	            json_pack("{s:s, s:{s:s}}", "StreamARN", arn, "StreamModeDetails", "StreamMode",
-	                      on_demand ? "ON_DEMAND" : "PROVISIONED"),
-	            NULL, e);
+	                        json_pack("{s:s, s:{s:s}}", "StreamARN", arn, "StreamModeDetails",
+	                                  "StreamMode", on_demand ? "ON_DEMAND" : "PROVISIONED"),
+	                        NULL, e);
 }
 
 lp_err lp_kinesis_encrypt(struct lp_aws_client *c, const char *name, const char *key_id,
                           struct lp_aws_error *e)
 {
 	return lp_aws_json_send(c, "StartStreamEncryption",
-	            json_pack("{s:s, s:s, s:s}", "StreamName", name, "EncryptionType", "KMS",
-	                      "KeyId", key_id),
-	            NULL, e);
+	                        json_pack("{s:s, s:s, s:s}", "StreamName", name, "EncryptionType",
+	                                  "KMS", "KeyId", key_id),
+	                        NULL, e);
 }
 
 lp_err lp_kinesis_tags(struct lp_aws_client *c, const char *name, json_t **out,
@@ -269,13 +272,13 @@ lp_err lp_kinesis_tags(struct lp_aws_client *c, const char *name, json_t **out,
 lp_err lp_kinesis_add_tags(struct lp_aws_client *c, const char *name, json_t *tags,
                            struct lp_aws_error *e)
 {
-	return lp_aws_json_send(c, "AddTagsToStream", json_pack("{s:s, s:O}", "StreamName", name, "Tags", tags),
-	            NULL, e);
+	return lp_aws_json_send(c, "AddTagsToStream",
+	                        json_pack("{s:s, s:O}", "StreamName", name, "Tags", tags), NULL, e);
 }
 
 lp_err lp_kinesis_delete(struct lp_aws_client *c, const char *name, struct lp_aws_error *e)
 {
-	return lp_aws_json_send(c, "DeleteStream",
-	            json_pack("{s:s, s:b}", "StreamName", name, "EnforceConsumerDeletion", 1), NULL,
-	            e);
+	return lp_aws_json_send(
+	    c, "DeleteStream",
+	    json_pack("{s:s, s:b}", "StreamName", name, "EnforceConsumerDeletion", 1), NULL, e);
 }
