@@ -481,6 +481,9 @@ struct lp_world {
 	const char *control_ns;                 /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
 	const struct lp_output *const *outputs; /* every LogOutput known (valid or not) */
 	size_t n_outputs;
+	/* 1: outputs is sorted by lp_outputs_sort() (namespace, then name), so a
+	 * reference is found by binary search instead of a scan of every output. */
+	int outputs_sorted;
 	/* Returns 1 when Secret ns/name exists and has key (key NULL: any key). NULL
 	 * callback: secrets are not checked (offline `logplane validate`). */
 	int (*secret_has_key)(void *ctx, const char *ns, const char *name, const char *key);
@@ -490,6 +493,10 @@ struct lp_world {
 	const struct lp_pipeline *const *pipelines;
 	size_t n_pipelines;
 };
+
+/* Sorts outputs by namespace, then name (NULL names first), for
+ * lp_world.outputs_sorted. */
+void lp_outputs_sort(const struct lp_output **outputs, size_t n);
 
 /* Cross-object rules: references resolve, tenancy, Secrets exist, and no two
  * objects claim the same thing (an input.http port; a provisioned stream,

@@ -1,6 +1,7 @@
 /* Cross-object rules: references resolve, tenancy, Secrets exist. */
 #include "reader.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *control_ns(const struct lp_world *w)
@@ -13,9 +14,48 @@ static int in_control(const struct lp_meta *m, const struct lp_world *w)
 	return m->ns && strcmp(m->ns, control_ns(w)) == 0;
 }
 
+/* Namespace, then name; NULL sorts as "". */
+static int cmp_ns_name(const char *ans, const char *aname, const char *bns, const char *bname)
+{
+	int c = strcmp(ans ? ans : "", bns ? bns : "");
+	return c ? c : strcmp(aname ? aname : "", bname ? bname : "");
+}
+
+static int cmp_outputs(const void *a, const void *b)
+{
+	const struct lp_output *x = *(const struct lp_output *const *)a;
+	const struct lp_output *y = *(const struct lp_output *const *)b;
+
+	if (!x || !y)
+		return (x != NULL) - (y != NULL); /* NULL first */
+	return cmp_ns_name(x->meta.ns, x->meta.name, y->meta.ns, y->meta.name);
+}
+
+void lp_outputs_sort(const struct lp_output **outputs, size_t n)
+{
+	if (outputs && n > 1)
+		qsort(outputs, n, sizeof(*outputs), cmp_outputs);
+}
+
 static const struct lp_output *find_output(const struct lp_world *w, const char *ns,
                                            const char *name)
 {
+	if (w && w->outputs_sorted) {
+		size_t lo = 0, hi = w->n_outputs;
+		while (lo < hi) { /* first index not sorting before ns/name */
+			size_t mid = lo + (hi - lo) / 2;
+			const struct lp_output *o = w->outputs[mid];
+			if (!o || cmp_ns_name(o->meta.ns, o->meta.name, ns, name) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < w->n_outputs && w->outputs[lo] && w->outputs[lo]->meta.ns &&
+		    w->outputs[lo]->meta.name &&
+		    !cmp_ns_name(w->outputs[lo]->meta.ns, w->outputs[lo]->meta.name, ns, name))
+			return w->outputs[lo];
+		return NULL;
+	}
 	for (size_t i = 0; w && i < w->n_outputs; i++) {
 		const struct lp_output *o = w->outputs[i];
 		if (o && o->meta.name && o->meta.ns && strcmp(o->meta.name, name) == 0 &&
