@@ -532,14 +532,16 @@ static void kube_filter(struct fb *f, const char *match, const char *prefix, int
 	plugin_end(f);
 }
 
-/* The regex part of a livetail copy: the output's match prefix. */
-static void livetail_shared_filters(struct fb *f)
+/* The filters of the livetail outputs [from, to) of c->oi (they travel with
+ * their output: they match only its o.<h>.* copies). */
+static void livetail_filters(struct fb *f, size_t from, size_t to, int track)
 {
 	struct lp_rctx *c = f->c;
 
-	for (size_t i = 0; i < c->noi; i++) {
-		const struct lp_oinfo *oi = &c->oi[i];
+	for (size_t i = from; i < to; i++) {
+		struct lp_oinfo *oi = &c->oi[i];
 		int used = f->aggregator ? oi->used_agg : (oi->used_direct || oi->used_agg);
+		size_t mark = track ? lp_yamlw_size(&f->w) : 0;
 		int rps;
 
 		if (!oi->ok || !used || oi->o->type != LP_OUT_LIVETAIL)
@@ -564,6 +566,8 @@ static void livetail_shared_filters(struct fb *f)
 			lp_yamlw_kvb(&f->w, "print_status", 0);
 			plugin_end(f);
 		}
+		if (track)
+			oi->est_bytes += lp_yamlw_size(&f->w) - mark;
 	}
 }
 
@@ -576,7 +580,6 @@ static void shared_filters(struct fb *f)
 	if (c->any_kube && c->any_system)
 		kube_filter(f, "system.kube.*", "system.kube.", c->any_kube_labels,
 		            c->any_kube_annotations);
-	livetail_shared_filters(f);
 }
 
 static void emitter(struct fb *f, const struct lp_pinfo *pi, const char *what)
@@ -1075,7 +1078,8 @@ static void pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		transform(f, pi, i);
 	/* 7. route copies */
 	for (size_t i = 0; i < p->n_routes; i++) {
-		if (!pi->routes[i].ok)
+		/* an output left out for its size gets no copies */
+		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
 			continue;
 		if (p->routes[i].op != LP_ROUTE_ALL ||
 		    f->c->oi[pi->routes[i].out].o->type == LP_OUT_LIVETAIL)
@@ -1362,19 +1366,29 @@ static void aggregator_forward_output(struct fb *f)
 	plugin_end(f);
 }
 
-static void outputs(struct fb *f)
+/* The outputs [from, to) of c->oi used on this side. With tail, on the
+ * shipper, the forward output to the aggregator and the discard output after
+ * them. With track, each output's bytes are added to its est_bytes (dry run). */
+static void outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 {
 	struct lp_rctx *c = f->c;
 	int any = 0;
 
-	for (size_t i = 0; i < c->noi; i++) {
-		const struct lp_oinfo *oi = &c->oi[i];
-		if (oi->ok && (f->aggregator ? oi->used_agg : oi->used_direct))
-			output(f, oi, f->aggregator);
+	for (size_t i = from; i < to; i++) {
+		struct lp_oinfo *oi = &c->oi[i];
+		size_t mark;
+		if (!oi->ok || !(f->aggregator ? oi->used_agg : oi->used_direct))
+			continue;
+		mark = track ? lp_yamlw_size(&f->w) : 0;
+		output(f, oi, f->aggregator);
+		if (track)
+			oi->est_bytes += lp_yamlw_size(&f->w) - mark;
 	}
-	if (!f->aggregator && c->any_agg)
+	if (!tail || f->aggregator)
+		return;
+	if (c->any_agg)
 		aggregator_forward_output(f);
-	for (size_t i = 0; !f->aggregator && i < c->npi && !any; i++)
+	for (size_t i = 0; i < c->npi && !any; i++)
 		any = c->pi[i].ok;
 	if (any) {
 		/* Every chunk of a shared source or of a pipeline copy has a route even
@@ -1391,14 +1405,31 @@ static void outputs(struct fb *f)
 	}
 }
 
+/* The aggregator's one input: forward from the shippers. */
+static void aggregator_input(struct fb *f)
+{
+	plugin(f, "forward");
+	kv(f, "alias", "lp_forward");
+	kv(f, "listen", "0.0.0.0");
+	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
+	kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
+	kv(f, "self_hostname", "logplane-aggregator");
+	kv(f, "mem_buf_limit", "64M");
+	kv(f, "storage.type", "filesystem");
+	lp_yamlw_kvb(&f->w, "storage.pause_on_chunks_overlimit", 1);
+	plugin_end(f);
+}
+
 /* ---------------- documents ---------------- */
 
-/* Which parts of the config a document holds. */
+/* Which parts of a config a document holds. */
 struct doc_spec {
 	int service;
-	int shared;         /* shared parsers, inputs, filters and outputs */
+	int aggregator; /* the aggregator's config (else the shipper's) */
+	int shared;     /* shared parsers, inputs and filters; shipper: forward + discard outputs */
 	size_t from, to;    /* pipelines [from, to) of c->pi */
-	int track;          /* record per-pipeline byte estimates */
+	size_t ofrom, oto;  /* outputs [ofrom, oto) of c->oi, with their livetail filters */
+	int track;          /* record per-pipeline and per-output byte estimates */
 	size_t stride;      /* every stride-th pipeline only (a sample); 0 or 1: all */
 	int filters_only;   /* only the pipelines' shared Lua variants (registration pass) */
 	struct lp_buf *rec; /* record of the events (the cache key), or NULL */
@@ -1437,8 +1468,9 @@ static void each_pipeline(struct fb *f, const struct doc_spec *d, pl_fn fn)
 }
 
 /* Writes one document into out; with out NULL, a dry run that only sizes it
- * (d->track then fills the pipelines' est_bytes). */
-static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf *out)
+ * (d->track then fills the pipelines' and outputs' est_bytes; *bytes, when
+ * not NULL, gets the estimate of the whole). */
+static lp_err fb_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf *out, size_t *bytes)
 {
 	struct fb f;
 	lp_err err = LP_OK;
@@ -1446,6 +1478,7 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 	memset(&f, 0, sizeof(f));
 	f.c = c;
 	f.out = out;
+	f.aggregator = d->aggregator;
 	f.lua_frozen = d->lua_frozen;
 	lp_buf_init(&f.t, 0);
 	lp_buf_init(&f.t2, 0);
@@ -1466,31 +1499,34 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 	lp_yamlw_map(&f.w);
 	if (d->service)
 		service(&f);
-	if (d->shared || (d->to > d->from)) {
-		sec_begin(&f, "parsers");
-		if (d->shared)
-			shared_parsers(&f);
-		each_pipeline(&f, d, pipeline_parsers);
-		sec_end(&f);
-		sec_begin(&f, "multiline_parsers");
-		each_pipeline(&f, d, pipeline_ml_parsers);
-		sec_end(&f);
-
+	if (d->shared || d->to > d->from || d->oto > d->ofrom) {
+		if (!d->aggregator) {
+			sec_begin(&f, "parsers");
+			if (d->shared)
+				shared_parsers(&f);
+			each_pipeline(&f, d, pipeline_parsers);
+			sec_end(&f);
+			sec_begin(&f, "multiline_parsers");
+			each_pipeline(&f, d, pipeline_ml_parsers);
+			sec_end(&f);
+		}
 		lp_yamlw_str(&f.w, "pipeline");
 		lp_yamlw_map(&f.w);
 		sec_begin(&f, "inputs");
-		if (d->shared)
+		if (d->shared && d->aggregator)
+			aggregator_input(&f);
+		else if (d->shared)
 			shared_inputs(&f);
 		each_pipeline(&f, d, pipeline_inputs);
 		sec_end(&f);
 		sec_begin(&f, "filters");
-		if (d->shared)
+		if (d->shared && !d->aggregator)
 			shared_filters(&f);
+		livetail_filters(&f, d->ofrom, d->oto, d->track);
 		each_pipeline(&f, d, pipeline_filters);
 		sec_end(&f);
 		sec_begin(&f, "outputs");
-		if (d->shared)
-			outputs(&f);
+		outputs(&f, d->ofrom, d->oto, d->shared, d->track);
 		sec_end(&f);
 		lp_yamlw_map_end(&f.w);
 	}
@@ -1503,6 +1539,8 @@ static lp_err shipper_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp
 		lp_yamlw_seq_end(&f.w);
 	}
 	lp_yamlw_map_end(&f.w);
+	if (bytes)
+		*bytes = lp_yamlw_size(&f.w);
 	err = lp_yamlw_end(&f.w);
 	if (!err)
 		err = f.err;
@@ -1512,17 +1550,17 @@ out:
 	return err;
 }
 
-/* One unit of the split config, rendered on any thread: the shared part
- * (shared != 0) or the pipelines [from, to). Its files and left-out pipelines
- * are merged into the result in job order, so the output does not depend on
- * which thread rendered what. */
+/* One unit of a split config, rendered on any thread: its files and left-out
+ * pipelines and outputs are merged into the result in job order, so the
+ * output does not depend on which thread rendered what. */
 struct part_job {
-	int shared;
-	size_t from, to;
+	struct doc_spec u;            /* what it renders (shared part, pipelines, outputs) */
 	struct lp_render_file *files; /* names assigned at the merge */
 	size_t n_files;
 	size_t *left_out; /* pipelines too large alone (index into c->pi) */
 	size_t n_left_out;
+	size_t *left_out_o; /* outputs too large alone (index into c->oi) */
+	size_t n_left_out_o;
 	size_t *hits; /* cache entries reused (index into the cache) */
 	size_t n_hits;
 	struct lp_cache_entry *fresh; /* parts to remember for the next render */
@@ -1536,6 +1574,17 @@ struct part_pool {
 	size_t n_jobs;
 	atomic_size_t next;
 };
+
+static lp_err push_index(size_t **v, size_t *n, size_t x)
+{
+	size_t *nv = lp_realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return LP_ERR_NOMEM;
+	*v = nv;
+	nv[(*n)++] = x;
+	return LP_OK;
+}
 
 static lp_err job_file(struct part_job *j, struct lp_buf *b)
 {
@@ -1554,10 +1603,10 @@ static lp_err job_file(struct part_job *j, struct lp_buf *b)
 	return LP_OK;
 }
 
-/* Renders document d into b through the render cache, when there is one: the
- * events are recorded and hashed; a known key copies the cached text, else
- * the text is emitted. *hit is the cache entry used or -1; key is written
- * when there is a cache. Reads the cache only. */
+/* Renders document d into b through the render cache, when there is one (the
+ * shipper only): the events are recorded and hashed; a known key copies the
+ * cached text, else the text is emitted. *hit is the cache entry used or -1;
+ * key is written when the cache is used. Reads the cache only. */
 static lp_err render_doc(struct lp_rctx *c, struct doc_spec *d, struct lp_buf *b,
                          unsigned char key[32], long *hit)
 {
@@ -1566,12 +1615,12 @@ static lp_err render_doc(struct lp_rctx *c, struct doc_spec *d, struct lp_buf *b
 	lp_err err;
 
 	*hit = -1;
-	if (!cache)
-		return shipper_doc(c, d, b);
+	if (!cache || d->aggregator)
+		return fb_doc(c, d, b, NULL);
 	lp_buf_init(&rec, 0);
 	d->rec = &rec;
 	/* with an empty cache, emit and record in one pass */
-	err = shipper_doc(c, d, cache->n ? NULL : b);
+	err = fb_doc(c, d, cache->n ? NULL : b, NULL);
 	d->rec = NULL;
 	if (!err)
 		err = lp_render_sha256(c, key, lp_buf_str(&rec), rec.len);
@@ -1583,7 +1632,7 @@ static lp_err render_doc(struct lp_rctx *c, struct doc_spec *d, struct lp_buf *b
 			*hit = (long)i;
 			return lp_buf_add(b, cache->e[i].data, cache->e[i].len);
 		}
-	return shipper_doc(c, d, b);
+	return fb_doc(c, d, b, NULL);
 }
 
 /* Notes the cache use of an accepted part (text in b). */
@@ -1592,16 +1641,10 @@ static lp_err job_note(struct lp_rctx *c, struct part_job *j, const unsigned cha
 {
 	struct lp_cache_entry *e;
 
-	if (!c->in->cache)
+	if (!c->in->cache || j->u.aggregator)
 		return LP_OK;
-	if (hit >= 0) {
-		size_t *v = lp_realloc(j->hits, (j->n_hits + 1) * sizeof(*v));
-		if (!v)
-			return LP_ERR_NOMEM;
-		j->hits = v;
-		v[j->n_hits++] = (size_t)hit;
-		return LP_OK;
-	}
+	if (hit >= 0)
+		return push_index(&j->hits, &j->n_hits, (size_t)hit);
 	e = lp_realloc(j->fresh, (j->n_fresh + 1) * sizeof(*e));
 	if (!e)
 		return LP_ERR_NOMEM;
@@ -1619,79 +1662,76 @@ static lp_err job_note(struct lp_rctx *c, struct part_job *j, const unsigned cha
 	return LP_OK;
 }
 
-/* Renders pipelines [from, to) as part files into j; halves a group that comes
- * out over the limit. Reads c, writes only j. */
-static lp_err add_parts(struct lp_rctx *c, size_t from, size_t to, struct part_job *j)
+/* Renders unit u (shared part, pipelines [from, to), outputs [ofrom, oto)) as
+ * part files into j. A unit that comes out over the limit is cut in two:
+ * pipelines first, then outputs, then the shared part from the rest; a single
+ * pipeline or output over the limit alone is left out. Reads c, writes only j. */
+static lp_err add_parts(struct lp_rctx *c, const struct doc_spec *u, struct part_job *j)
 {
-	struct doc_spec d = {0};
+	struct doc_spec d = *u, a, r;
 	struct lp_buf b;
-	size_t est = 0;
+	size_t est = 0, np = u->to - u->from, no = u->oto - u->ofrom;
 	unsigned char key[32];
 	long hit = -1;
 	lp_err err;
 
-	d.from = from;
-	d.to = to;
 	d.lua_frozen = 1;
+	d.track = 0;
 	lp_buf_init(&b, 0);
-	for (size_t i = from; i < to; i++)
+	for (size_t i = u->from; i < u->to; i++)
 		est += c->pi[i].ok ? c->pi[i].est_bytes : 0;
+	for (size_t i = u->ofrom; i < u->oto; i++)
+		est += c->oi[i].ok ? c->oi[i].est_bytes : 0;
 	/* one allocation instead of a chain of doublings (each freeing a large block) */
 	err = lp_buf_reserve(&b, est + est / 8 + 4096);
 	if (!err)
 		err = render_doc(c, &d, &b, key, &hit);
 	if (err)
 		goto out;
-	if (b.len > LP_RENDER_SPLIT_BYTES && to - from > 1) {
-		size_t mid = from + (to - from) / 2;
-		lp_buf_free(&b);
-		err = add_parts(c, from, mid, j);
+	if (b.len <= LP_RENDER_SPLIT_BYTES) {
+		err = job_note(c, j, key, hit, &b);
 		if (!err)
-			err = add_parts(c, mid, to, j);
+			err = job_file(j, &b);
 		goto out;
 	}
-	if (b.len > LP_RENDER_SPLIT_BYTES) {
-		/* one pipeline alone: leave it out (the rest still render) */
-		if (c->pi[from].ok) {
-			size_t *v = lp_realloc(j->left_out, (j->n_left_out + 1) * sizeof(*v));
-			if (!v) {
-				err = LP_ERR_NOMEM;
-				goto out;
-			}
-			j->left_out = v;
-			v[j->n_left_out++] = from; /* ok cleared at the merge */
+	lp_buf_free(&b);
+	a = d;
+	r = d;
+	r.shared = 0; /* the shared part always stays in the first file */
+	if (np > 1) {
+		a.to = r.from = u->from + np / 2;
+		r.ofrom = r.oto;
+	} else if (no > 1) {
+		a.oto = r.ofrom = u->ofrom + no / 2;
+		r.from = r.to;
+	} else if (np + no > 1 || (u->shared && np + no > 0)) {
+		/* the shared part alone, or the pipeline apart from the output */
+		if (u->shared) {
+			a.to = a.from;
+			a.oto = a.ofrom;
+		} else {
+			a.oto = a.ofrom;
+			r.to = r.from;
 		}
+	} else if (np == 1) {
+		/* one pipeline alone: leave it out (the rest still render) */
+		if (c->pi[u->from].ok)
+			err = push_index(&j->left_out, &j->n_left_out, u->from);
+		goto out; /* ok cleared at the merge */
+	} else if (no == 1) {
+		if (c->oi[u->ofrom].ok)
+			err = push_index(&j->left_out_o, &j->n_left_out_o, u->ofrom);
+		goto out;
+	} else {
+		err = LP_ERR_TOO_LARGE; /* the shared part alone */
 		goto out;
 	}
-	err = job_note(c, j, key, hit, &b);
+	err = add_parts(c, &a, j);
 	if (!err)
-		err = job_file(j, &b);
+		err = add_parts(c, &r, j);
 out:
 	lp_buf_free(&b);
 	return err;
-}
-
-static void run_job(struct lp_rctx *c, struct part_job *j)
-{
-	if (j->shared) {
-		struct doc_spec d = {0};
-		struct lp_buf b;
-		unsigned char key[32];
-		long hit = -1;
-		d.shared = 1;
-		d.lua_frozen = 1;
-		lp_buf_init(&b, 0);
-		j->err = render_doc(c, &d, &b, key, &hit);
-		if (!j->err && b.len > LP_RENDER_SPLIT_BYTES)
-			j->err = LP_ERR_TOO_LARGE;
-		if (!j->err)
-			j->err = job_note(c, j, key, hit, &b);
-		if (!j->err)
-			j->err = job_file(j, &b);
-		lp_buf_free(&b);
-		return;
-	}
-	j->err = add_parts(c, j->from, j->to, j);
 }
 
 static void *pool_worker(void *arg)
@@ -1700,7 +1740,7 @@ static void *pool_worker(void *arg)
 	size_t i;
 
 	while ((i = atomic_fetch_add(&p->next, 1)) < p->n_jobs)
-		run_job(p->c, &p->jobs[i]);
+		p->jobs[i].err = add_parts(p->c, &p->jobs[i].u, &p->jobs[i]);
 	return NULL;
 }
 
@@ -1730,6 +1770,7 @@ static void jobs_free(struct part_job *jobs, size_t n)
 			lp_free(jobs[i].files[k].data);
 		lp_free(jobs[i].files);
 		lp_free(jobs[i].left_out);
+		lp_free(jobs[i].left_out_o);
 		lp_free(jobs[i].hits);
 		for (size_t k = 0; k < jobs[i].n_fresh; k++)
 			lp_free(jobs[i].fresh[k].data);
@@ -1775,8 +1816,18 @@ static lp_err cache_update(struct lp_render_cache *cache, struct part_job *jobs,
 	return LP_OK;
 }
 
-/* Moves the jobs' files into cfg in job order as part-000 (shared), part-001, ...
- * and reports the pipelines left out, in the same order. */
+static lp_err output_left_out(struct lp_rctx *c, struct lp_oinfo *oi, unsigned limit)
+{
+	oi->ok = 0;
+	return lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name, "spec",
+	                             "rendered configuration of this output alone is larger "
+	                             "than %u bytes: left out",
+	                             limit);
+}
+
+/* Moves the jobs' files into cfg in job order as part-000 (the shared part),
+ * part-001, ... and reports the pipelines and outputs left out, in the same
+ * order. */
 static lp_err jobs_merge(struct lp_rctx *c, struct part_job *jobs, size_t n,
                          struct lp_rendered_config *cfg)
 {
@@ -1796,6 +1847,8 @@ static lp_err jobs_merge(struct lp_rctx *c, struct part_job *jobs, size_t n,
 			                            "alone is larger than %u bytes",
 			                            LP_RENDER_SPLIT_BYTES);
 		}
+		for (size_t k = 0; !err && k < j->n_left_out_o; k++)
+			err = output_left_out(c, &c->oi[j->left_out_o[k]], LP_RENDER_SPLIT_BYTES);
 		for (size_t k = 0; !err && k < j->n_files; k++) {
 			struct lp_render_file *f =
 			    lp_realloc(cfg->files, (cfg->n_files + 1) * sizeof(*f));
@@ -1805,7 +1858,7 @@ static lp_err jobs_merge(struct lp_rctx *c, struct part_job *jobs, size_t n,
 				break;
 			}
 			cfg->files = f;
-			if (j->shared)
+			if (j->u.shared && k == 0)
 				snprintf(name, sizeof(name), "part-000.yaml");
 			else
 				snprintf(name, sizeof(name), "part-%03u.yaml", ++seq);
@@ -1857,14 +1910,165 @@ static size_t pack_end(const struct lp_rctx *c, size_t start)
 	return end;
 }
 
-lp_err lp_render_fb_shipper(struct lp_rctx *c)
+/* The same for outputs, with budget bytes for the first part (at least one
+ * output unless the budget is spent). */
+static size_t pack_end_o(const struct lp_rctx *c, size_t start, size_t budget)
 {
-	struct lp_rendered_config *cfg = &c->out->shipper;
-	struct doc_spec all = {0}, reg = {0}, entry = {0};
+	size_t end = start, sum = 0;
+
+	while (end < c->noi && ((end == start && budget > 0) ||
+	                        sum + (c->oi[end].ok ? c->oi[end].est_bytes : 0) <= budget)) {
+		if (c->oi[end].ok)
+			sum += c->oi[end].est_bytes;
+		end++;
+	}
+	return end;
+}
+
+/* Renders a config too large for one file (agg: the aggregator's) into cfg:
+ * the entry file (service + includes), part-000 with the shared sections and
+ * the first outputs, more parts of outputs, then (shipper) the pipelines
+ * packed into parts by their measured size. Outputs too large alone are left
+ * out and reported. */
+static lp_err split_config(struct lp_rctx *c, struct lp_rendered_config *cfg, int agg)
+{
+	struct doc_spec sz = {0}, entry = {0}, reg = {0};
 	struct part_pool pool = {0};
 	struct lp_buf b;
 	char **names = NULL;
-	size_t len = 0, n_names = 0, start, n_jobs;
+	size_t base = 0, outs = 0, start, n_jobs, k, n_names;
+	lp_err err;
+
+	lp_buf_init(&b, 0);
+	/* files[0] is the entry: reserve it, fill it last */
+	err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
+	if (err)
+		goto out;
+	if (!agg) {
+		/* number every Lua variant in the order a sequential render meets
+		 * them, so the parts can then be rendered on several threads */
+		reg.to = c->npi;
+		reg.filters_only = 1;
+		err = fb_doc(c, &reg, NULL, NULL);
+		if (err)
+			goto out;
+	}
+	/* size the shared part and every output of this side */
+	for (size_t i = 0; i < c->noi; i++)
+		c->oi[i].est_bytes = 0;
+	sz.aggregator = agg;
+	sz.shared = 1;
+	sz.oto = c->noi;
+	sz.track = 1;
+	err = fb_doc(c, &sz, NULL, &base);
+	if (err)
+		goto out;
+	for (size_t i = 0; !err && i < c->noi; i++) {
+		struct lp_oinfo *oi = &c->oi[i];
+		if (oi->ok && oi->est_bytes > LP_RENDER_PACK_BYTES)
+			err = output_left_out(c, oi, LP_RENDER_PACK_BYTES);
+		outs += oi->ok ? oi->est_bytes : 0;
+	}
+	if (err)
+		goto out;
+	base = base > outs ? base - outs : 0;
+	/* jobs: the shared part with the first outputs, the other outputs, the pipelines */
+	n_jobs = 1;
+	start = pack_end_o(c, 0, base < LP_RENDER_PACK_BYTES ? LP_RENDER_PACK_BYTES - base : 0);
+	while (start < c->noi) {
+		start = pack_end_o(c, start, LP_RENDER_PACK_BYTES);
+		n_jobs++;
+	}
+	for (start = 0; !agg && start < c->npi; n_jobs++)
+		start = pack_end(c, start);
+	pool.jobs = lp_calloc(n_jobs, sizeof(*pool.jobs));
+	if (!pool.jobs) {
+		err = LP_ERR_NOMEM;
+		goto out;
+	}
+	pool.c = c;
+	pool.n_jobs = n_jobs;
+	atomic_init(&pool.next, 0);
+	pool.jobs[0].u.shared = 1;
+	pool.jobs[0].u.oto =
+	    pack_end_o(c, 0, base < LP_RENDER_PACK_BYTES ? LP_RENDER_PACK_BYTES - base : 0);
+	for (k = 1; pool.jobs[k - 1].u.oto < c->noi; k++) {
+		pool.jobs[k].u.ofrom = pool.jobs[k - 1].u.oto;
+		pool.jobs[k].u.oto = pack_end_o(c, pool.jobs[k].u.ofrom, LP_RENDER_PACK_BYTES);
+	}
+	for (start = 0; k < n_jobs; k++) {
+		pool.jobs[k].u.from = start;
+		pool.jobs[k].u.to = start = pack_end(c, start);
+	}
+	for (k = 0; k < n_jobs; k++)
+		pool.jobs[k].u.aggregator = agg;
+	pool_run(&pool);
+	err = jobs_merge(c, pool.jobs, n_jobs, cfg);
+	if (!err && c->in->cache && !agg)
+		err = cache_update(c->in->cache, pool.jobs, n_jobs);
+	if (err)
+		goto out;
+	n_names = cfg->n_files - 1;
+	names = lp_calloc(n_names ? n_names : 1, sizeof(*names));
+	if (!names) {
+		err = LP_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_names; i++)
+		names[i] = cfg->files[i + 1].name;
+	entry.service = 1;
+	entry.aggregator = agg;
+	entry.includes = (const char *const *)names;
+	entry.n_includes = n_names;
+	err = fb_doc(c, &entry, &b, NULL);
+	if (err)
+		goto out;
+	lp_free(cfg->files[0].data);
+	cfg->files[0].len = b.len;
+	cfg->files[0].data = lp_buf_take(&b);
+	if (!cfg->files[0].data)
+		err = LP_ERR_NOMEM;
+out:
+	jobs_free(pool.jobs, pool.n_jobs);
+	lp_free(names);
+	lp_buf_free(&b);
+	return err;
+}
+
+/* The whole config of one side in one file when it fits (all: tracking dry
+ * run done by the caller, len its estimate), else split. */
+static lp_err single_or_split(struct lp_rctx *c, struct lp_rendered_config *cfg,
+                              const struct doc_spec *all, size_t len)
+{
+	struct lp_buf b;
+	lp_err err = LP_OK;
+
+	lp_buf_init(&b, 0);
+	if (len <= LP_RENDER_PACK_BYTES) {
+		struct doc_spec d = *all;
+		d.track = 0;
+		err = lp_buf_reserve(&b, len + len / 8 + 4096);
+		if (!err)
+			err = fb_doc(c, &d, &b, NULL);
+		if (!err && b.len <= LP_RENDER_SPLIT_BYTES) {
+			err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
+			goto out;
+		}
+		if (err)
+			goto out;
+	}
+	lp_buf_free(&b);
+	err = split_config(c, cfg, all->aggregator);
+out:
+	lp_buf_free(&b);
+	return err;
+}
+
+lp_err lp_render_fb_shipper(struct lp_rctx *c)
+{
+	struct lp_rendered_config *cfg = &c->out->shipper;
+	struct doc_spec all = {0};
+	size_t len = 0;
 	lp_err err;
 
 	for (size_t i = 0; i < c->npi; i++) {
@@ -1882,8 +2086,8 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 	all.service = 1;
 	all.shared = 1;
 	all.to = c->npi;
+	all.oto = c->noi;
 	all.track = 1;
-	lp_buf_init(&b, 0);
 	if (c->npi > LP_RENDER_SAMPLE_FROM) {
 		/* many pipelines: size a sample first; when the whole is clearly too
 		 * large for one file, pack by the sample's average and skip the full
@@ -1893,9 +2097,9 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 		sample.to = c->npi;
 		sample.track = 1;
 		sample.stride = c->npi / LP_RENDER_SAMPLE_SIZE;
-		err = shipper_doc(c, &sample, NULL);
+		err = fb_doc(c, &sample, NULL, NULL);
 		if (err)
-			goto out;
+			return err;
 		for (size_t i = 0; i < c->npi; i++) {
 			n_ok += c->pi[i].ok;
 			if (c->pi[i].ok && i % sample.stride == 0) {
@@ -1907,159 +2111,54 @@ lp_err lp_render_fb_shipper(struct lp_rctx *c)
 			for (size_t i = 0; i < c->npi; i++)
 				if (c->pi[i].ok && i % sample.stride != 0)
 					c->pi[i].est_bytes = sum / n_s;
+			len = SIZE_MAX;
 			goto split;
 		}
 		for (size_t i = 0; i < c->npi; i++)
 			c->pi[i].est_bytes = 0;
 	}
 	/* size everything with a dry run; render one file when it clearly fits */
-	err = shipper_doc(c, &all, NULL);
+	err = fb_doc(c, &all, NULL, &len);
 	if (err)
-		goto out;
-	all.track = 0;
-	for (size_t i = 0; i < c->npi; i++)
-		len += c->pi[i].ok ? c->pi[i].est_bytes : 0;
-	if (len <= LP_RENDER_PACK_BYTES) {
-		err = shipper_doc(c, &all, &b);
-		if (err)
-			goto out;
-		if (b.len <= LP_RENDER_SPLIT_BYTES) {
-			err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
-			if (!err)
-				err = add_lua_file(c, cfg);
-			goto out;
-		}
-	}
+		return err;
 split:
-	len = 0;
-	lp_buf_free(&b);
-	/* too large: one entry file with service + includes, a shared part, then
-	 * pipelines packed into parts by their measured size */
-	for (size_t i = 0; i < c->npi; i++) {
-		struct lp_pinfo *pi = &c->pi[i];
-		if (pi->ok && pi->est_bytes > LP_RENDER_PACK_BYTES) {
-			pi->ok = 0;
-			err = lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns,
-			                            pi->p->meta.name, "spec",
-			                            "rendered configuration of this pipeline "
-			                            "alone is larger than %u bytes",
-			                            LP_RENDER_PACK_BYTES);
-			if (err)
-				goto out;
+	if (len > LP_RENDER_PACK_BYTES) {
+		/* too large for one file: pipelines too large alone are left out */
+		for (size_t i = 0; i < c->npi; i++) {
+			struct lp_pinfo *pi = &c->pi[i];
+			if (pi->ok && pi->est_bytes > LP_RENDER_PACK_BYTES) {
+				pi->ok = 0;
+				err = lp_render_problem_add(
+				    c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
+				    "rendered configuration of this pipeline "
+				    "alone is larger than %u bytes",
+				    LP_RENDER_PACK_BYTES);
+				if (err)
+					return err;
+			}
 		}
 	}
-	/* files[0] is the entry: reserve it, fill it last */
-	err = lp_render_config_add(cfg, "fluent-bit.yaml", &b);
-	if (err)
-		goto out;
-	/* number every Lua variant in the order a sequential render meets them,
-	 * so the parts can then be rendered on several threads */
-	reg.to = c->npi;
-	reg.filters_only = 1;
-	err = shipper_doc(c, &reg, NULL);
-	if (err)
-		goto out;
-	/* the shared part, then pipelines packed into parts by their measured size */
-	n_jobs = 1;
-	for (start = 0; start < c->npi; n_jobs++)
-		start = pack_end(c, start);
-	pool.jobs = lp_calloc(n_jobs, sizeof(*pool.jobs));
-	if (!pool.jobs) {
-		err = LP_ERR_NOMEM;
-		goto out;
-	}
-	pool.c = c;
-	pool.n_jobs = n_jobs;
-	atomic_init(&pool.next, 0);
-	pool.jobs[0].shared = 1;
-	start = 0;
-	for (size_t i = 1; i < n_jobs; i++) {
-		pool.jobs[i].from = start;
-		pool.jobs[i].to = start = pack_end(c, start);
-	}
-	pool_run(&pool);
-	err = jobs_merge(c, pool.jobs, n_jobs, cfg);
-	if (!err && c->in->cache)
-		err = cache_update(c->in->cache, pool.jobs, n_jobs);
-	if (err)
-		goto out;
-	n_names = cfg->n_files - 1;
-	names = lp_calloc(n_names, sizeof(*names));
-	if (!names) {
-		err = LP_ERR_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n_names; i++)
-		names[i] = cfg->files[i + 1].name;
-	entry.service = 1;
-	entry.includes = (const char *const *)names;
-	entry.n_includes = n_names;
-	lp_buf_init(&b, 0);
-	err = shipper_doc(c, &entry, &b);
-	if (err)
-		goto out;
-	lp_free(cfg->files[0].data);
-	cfg->files[0].len = b.len;
-	cfg->files[0].data = lp_buf_take(&b);
-	if (!cfg->files[0].data)
-		err = LP_ERR_NOMEM;
+	err = single_or_split(c, cfg, &all, len);
 	if (!err)
 		err = add_lua_file(c, cfg);
-out:
-	jobs_free(pool.jobs, pool.n_jobs);
-	lp_free(names);
-	lp_buf_free(&b);
 	return err;
 }
 
 lp_err lp_render_fb_aggregator(struct lp_rctx *c)
 {
-	struct fb f;
-	struct lp_buf b;
+	struct doc_spec all = {0};
+	size_t len = 0;
 	lp_err err;
 
-	memset(&f, 0, sizeof(f));
-	f.c = c;
-	f.aggregator = 1;
-	lp_buf_init(&b, 0);
-	f.out = &b;
-	lp_buf_init(&f.t, 0);
-	lp_buf_init(&f.t2, 0);
-	err = lp_yamlw_begin(&f.w, &b);
-	if (err)
-		goto out;
-	lp_yamlw_map(&f.w);
-	service(&f);
-	lp_yamlw_str(&f.w, "pipeline");
-	lp_yamlw_map(&f.w);
-	sec_begin(&f, "inputs");
-	plugin(&f, "forward");
-	kv(&f, "alias", "lp_forward");
-	kv(&f, "listen", "0.0.0.0");
-	lp_yamlw_kvi(&f.w, "port", LP_RENDER_FORWARD_PORT);
-	kv(&f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
-	kv(&f, "self_hostname", "logplane-aggregator");
-	kv(&f, "mem_buf_limit", "64M");
-	kv(&f, "storage.type", "filesystem");
-	lp_yamlw_kvb(&f.w, "storage.pause_on_chunks_overlimit", 1);
-	plugin_end(&f);
-	sec_end(&f);
-	sec_begin(&f, "filters");
-	livetail_shared_filters(&f);
-	sec_end(&f);
-	sec_begin(&f, "outputs");
-	outputs(&f);
-	sec_end(&f);
-	lp_yamlw_map_end(&f.w);
-	lp_yamlw_map_end(&f.w);
-	err = lp_yamlw_end(&f.w);
+	all.service = 1;
+	all.aggregator = 1;
+	all.shared = 1;
+	all.oto = c->noi;
+	all.track = 1;
+	for (size_t i = 0; i < c->noi; i++)
+		c->oi[i].est_bytes = 0;
+	err = fb_doc(c, &all, NULL, &len);
 	if (!err)
-		err = f.err;
-	if (!err)
-		err = lp_render_config_add(&c->out->aggregator, "fluent-bit.yaml", &b);
-out:
-	lp_buf_free(&b);
-	lp_buf_free(&f.t);
-	lp_buf_free(&f.t2);
+		err = single_or_split(c, &c->out->aggregator, &all, len);
 	return err;
 }

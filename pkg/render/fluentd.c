@@ -323,10 +323,120 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 	put(d, "  </store>\n");
 }
 
+/* One <match> of the aggregator: the copies for one LogOutput (pipeline 0) or
+ * the whole records of one pipeline (pipeline 1); its text ends at end. */
+struct fd_unit {
+	size_t end;
+	int pipeline;
+	size_t idx; /* into c->oi or c->pi */
+};
+
+static lp_err unit_add(struct fd_unit **u, size_t *n, size_t *cap, size_t end, int pipeline,
+                       size_t idx)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct fd_unit *nu = lp_realloc(*u, ncap * sizeof(*nu));
+		if (!nu)
+			return LP_ERR_NOMEM;
+		*u = nu;
+		*cap = ncap;
+	}
+	(*u)[*n].end = end;
+	(*u)[*n].pipeline = pipeline;
+	(*u)[*n].idx = idx;
+	(*n)++;
+	return LP_OK;
+}
+
+/* Adds text [from, to) of b as file name to cfg. */
+static lp_err add_slice(struct lp_rendered_config *cfg, const char *name, const struct lp_buf *b,
+                        size_t from, size_t to)
+{
+	struct lp_buf part;
+	lp_err err;
+
+	lp_buf_init(&part, 0);
+	err = lp_buf_add(&part, b->ptr + from, to - from);
+	if (!err)
+		err = lp_render_config_add(cfg, name, &part);
+	lp_buf_free(&part);
+	return err;
+}
+
+/* A config over LP_RENDER_SPLIT_BYTES: fluent.conf keeps the header (text up to
+ * head), one "@include part-NNN.conf" per part in order, then the catch-all
+ * (text from tail); the <match> units between are packed into the parts in
+ * order. Fluentd reads an included file in place, relative to the including
+ * file, so the order of the <match> directives is kept. A unit larger than a
+ * part alone is left out and reported. */
+static lp_err split(struct lp_rctx *c, const struct lp_buf *b, size_t head, size_t tail,
+                    const struct fd_unit *u, size_t n)
+{
+	struct lp_rendered_config *cfg = &c->out->aggregator;
+	struct lp_buf entry, none;
+	size_t i = 0, from = head;
+	unsigned seq = 0;
+	char name[32];
+	lp_err err;
+
+	lp_buf_init(&entry, 0);
+	lp_buf_init(&none, 0);
+	err = lp_buf_add(&entry, b->ptr, head);
+	/* files[0] is the entry: reserve it, fill it last */
+	if (!err)
+		err = lp_render_config_add(cfg, "fluent.conf", &none);
+	while (!err && i < n) {
+		size_t start = i, ufrom = from;
+		/* as many units as fit one part */
+		while (i < n && u[i].end - ufrom <= LP_RENDER_SPLIT_BYTES)
+			i++;
+		if (i == start) { /* one unit alone is too large: leave it out */
+			if (u[i].pipeline) {
+				struct lp_pinfo *pi = &c->pi[u[i].idx];
+				pi->ok = 0;
+				err = lp_render_problem_add(
+				    c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
+				    "rendered configuration of this pipeline alone is larger "
+				    "than %u bytes",
+				    LP_RENDER_SPLIT_BYTES);
+			} else {
+				struct lp_oinfo *oi = &c->oi[u[i].idx];
+				oi->ok = 0;
+				err = lp_render_problem_add(
+				    c, "LogOutput", oi->o->meta.ns, oi->o->meta.name, "spec",
+				    "rendered configuration of this output alone is larger "
+				    "than %u bytes: left out",
+				    LP_RENDER_SPLIT_BYTES);
+			}
+			from = u[i++].end;
+			continue;
+		}
+		snprintf(name, sizeof(name), "part-%03u.conf", ++seq);
+		err = add_slice(cfg, name, b, ufrom, u[i - 1].end);
+		if (!err)
+			err = lp_buf_addf(&entry, "@include %s\n", name);
+		from = u[i - 1].end;
+	}
+	if (!err)
+		err = lp_buf_add(&entry, b->ptr + tail, b->len - tail);
+	if (!err) {
+		lp_free(cfg->files[0].data);
+		cfg->files[0].len = entry.len;
+		cfg->files[0].data = lp_buf_take(&entry);
+		if (!cfg->files[0].data)
+			err = LP_ERR_NOMEM;
+	}
+	lp_buf_free(&entry);
+	return err;
+}
+
 lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 {
 	struct lp_buf b;
 	struct fd d;
+	struct fd_unit *u = NULL;
+	size_t n = 0, cap = 0, head, tail;
 	lp_err err;
 
 	lp_buf_init(&b, 0);
@@ -340,6 +450,7 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 	put(&d, "  <security>\n    self_hostname logplane-aggregator\n");
 	kenv(&d, "    ", "shared_key", LP_RENDER_FWD_KEY_VAR);
 	put(&d, "  </security>\n</source>\n");
+	head = b.len;
 	/* route copies: one <match> per LogOutput */
 	for (size_t i = 0; i < c->noi; i++) {
 		const struct lp_oinfo *oi = &c->oi[i];
@@ -349,11 +460,13 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 			d.err = lp_buf_addf(&b, "<match o.%s.**>\n  @type copy\n", oi->h);
 		store(&d, oi, "copies");
 		put(&d, "</match>\n");
+		if (!d.err)
+			d.err = unit_add(&u, &n, &cap, b.len, 0, i);
 	}
 	/* whole pipelines: one <match> per pipeline, a <store> per output */
 	for (size_t i = 0; i < c->npi; i++) {
 		const struct lp_pinfo *pi = &c->pi[i];
-		int n = 0;
+		int k = 0;
 		if (!pi->ok || !pi->agg)
 			continue;
 		for (size_t r = 0; r < pi->p->n_routes; r++) {
@@ -363,17 +476,23 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 			oi = &c->oi[pi->routes[r].out];
 			if (oi->o->type == LP_OUT_LIVETAIL)
 				continue;
-			if (n++ == 0 && !d.err)
+			if (k++ == 0 && !d.err)
 				d.err = lp_buf_addf(&b, "<match a.%s.**>\n  @type copy\n", pi->h);
 			store(&d, oi, pi->h);
 		}
-		if (n)
+		if (k)
 			put(&d, "</match>\n");
+		if (k && !d.err)
+			d.err = unit_add(&u, &n, &cap, b.len, 1, i);
 	}
+	tail = b.len;
 	put(&d, "<match **>\n  @type null\n</match>\n");
 	err = d.err;
-	if (!err)
+	if (!err && b.len <= LP_RENDER_SPLIT_BYTES)
 		err = lp_render_config_add(&c->out->aggregator, "fluent.conf", &b);
+	else if (!err)
+		err = split(c, &b, head, tail, u, n);
+	lp_free(u);
 	lp_buf_free(&b);
 	return err;
 }

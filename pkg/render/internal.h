@@ -43,6 +43,9 @@ struct lp_oinfo {
 	const char *aws_profile;   /* AWS profile of its secretRef (borrowed from out), or NULL */
 	size_t *all_pi;            /* pipelines (index into ctx->pi) routing every record here */
 	size_t n_all_pi, cap_all_pi;
+	/* bytes this output (and its livetail filters) adds to the config being
+	 * split (estimate, for packing) */
+	size_t est_bytes;
 };
 
 struct lp_route_info {

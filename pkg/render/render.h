@@ -21,7 +21,15 @@
  * Files: all files of one config go into ONE directory (includes and the Lua
  * script path are relative to the entry file): "fluent-bit.yaml" (entry),
  * "part-NNN.yaml" (only when split), "logplane.lua" (shared Lua functions, when
- * any filter uses them); the Fluentd aggregator is one "fluent.conf".
+ * any filter uses them); the Fluentd aggregator's entry is "fluent.conf". A
+ * config larger than LP_RENDER_SPLIT_BYTES (shipper or aggregator) is split so
+ * that no file exceeds it: the entry keeps the service section and lists the
+ * parts under `includes`; part-000 holds the shared sections and the first
+ * outputs, the next parts the other outputs, then (shipper) the pipelines, all
+ * in sorted order. Fluentd: fluent.conf keeps <system>, <source> and the final
+ * catch-all, and @includes "part-001.conf", ... in between, in <match> order.
+ * A pipeline or output whose own text is too large for a part is left out and
+ * listed in problems.
  * lp_rendered.mounts lists Secret keys the config reads as files (CA bundles).
  */
 #ifndef LP_RENDER_H

@@ -978,7 +978,8 @@ static void t_cache(void)
 	in.cache = cache;
 	LP_CHECK_INT(lp_render(&warm, &in), LP_OK);
 	LP_CHECK(same_config(&cold.shipper, &warm.shipper));
-	LP_CHECK_HAS(warm.shipper.files[warm.shipper.n_files - 1].data, "lp_make_flatten(\"\\043\")");
+	LP_CHECK_HAS(warm.shipper.files[warm.shipper.n_files - 1].data,
+	             "lp_make_flatten(\"\\043\")");
 	LP_CHECK_INT(cache->n, cold.shipper.n_files - 2);
 	lp_rendered_free(&warm);
 	lp_rendered_free(&cold);
@@ -1207,6 +1208,233 @@ static void t_split(void)
 	/* every pipeline is there once: its fan-out copy and its route copy */
 	LP_CHECK_INT(emitters, 2 * n);
 	LP_CHECK(plugins > 4 * n);
+	lp_rendered_free(&r);
+}
+
+/* Loads the documents written to f (temporary file tmpl, removed) into b. */
+static int load_tmp(struct lp_render_bundle *b, char *tmpl, FILE *f)
+{
+	const char *paths[1] = {tmpl};
+	lp_err err;
+
+	fclose(f);
+	err = lp_render_bundle_load(b, paths, 1, NULL);
+	unlink(tmpl);
+	LP_CHECK_INT(err, LP_OK);
+	return err == LP_OK;
+}
+
+static size_t count_in(const struct lp_rendered_config *c, const char *needle)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_files; i++)
+		for (const char *p = c->files[i].data; (p = strstr(p, needle)) != NULL; p++)
+			n++;
+	return n;
+}
+
+/* A split Fluent Bit config: the entry holds the service and an includes list
+ * naming every other file but logplane.lua, in order; no file is too large. */
+static void check_fb_split(const struct lp_rendered_config *c)
+{
+	json_t *entry = c->n_files ? reparse(&c->files[0]) : NULL, *inc;
+	size_t k = 0;
+
+	LP_CHECK(c->n_files >= 3);
+	LP_CHECK_STR(c->n_files ? c->files[0].name : "", "fluent-bit.yaml");
+	LP_CHECK(entry && json_object_get(entry, "service") && !json_object_get(entry, "pipeline"));
+	inc = entry ? json_object_get(entry, "includes") : NULL;
+	for (size_t i = 1; i < c->n_files; i++) {
+		char want[32];
+		LP_CHECK(c->files[i].len <= LP_RENDER_SPLIT_BYTES);
+		if (!strcmp(c->files[i].name, "logplane.lua"))
+			continue;
+		snprintf(want, sizeof(want), "part-%03zu.yaml", k);
+		LP_CHECK_STR(c->files[i].name, want);
+		LP_CHECK_STR(json_string_value(json_array_get(inc, k)), c->files[i].name);
+		k++;
+	}
+	LP_CHECK_INT(json_array_size(inc), k);
+	json_decref(entry);
+}
+
+/* scale-10k: 10,000 pipelines and 10,000 outputs in 1,000 namespaces render
+ * with every pipeline and output in, outputs packed into parts. */
+static void t_split_outputs(void)
+{
+	char tmpl[] = "/tmp/lp-render-outs-XXXXXX";
+	int fd = mkstemp(tmpl);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	struct lp_render_bundle b;
+	struct lp_rendered r;
+	size_t n_ns = 1000, per_ns = 10, n = 10000;
+
+	LP_CHECK(f != NULL);
+	if (!f)
+		return;
+	for (size_t j = 0; j < n_ns; j++)
+		for (size_t k = 0; k < per_ns; k++)
+			fprintf(f,
+			        "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: "
+			        "{name: out-%zu, namespace: scale-%zu}\nspec: {type: http, http: "
+			        "{host: logs-%zu-%zu.example.com, uri: /in}}\n",
+			        k, j, j, k);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f,
+		        "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: "
+		        "{name: p-%05zu, namespace: scale-%zu}\nspec:\n  input: {application: "
+		        "{}}\n  parse: {format: json}\n  transforms:\n    - addFields: [{key: "
+		        "mark, value: m0-%05zu}]\n  routes:\n    - {outputRef: out-%zu}\n",
+		        i, i % n_ns, i, (i / n_ns) % per_ns);
+	memset(&r, 0, sizeof(r));
+	if (!load_tmp(&b, tmpl, f))
+		return;
+	LP_CHECK_INT(lp_render_bundle_render(&r, &b, NULL), LP_OK);
+	lp_render_bundle_free(&b);
+	LP_CHECK_INT(r.n_problems, 0);
+	LP_CHECK_INT(r.n_summaries, n);
+	check_fb_split(&r.shipper);
+	/* every output once, the outputs spread over several parts */
+	LP_CHECK_INT(count_in(&r.shipper, "alias: lp_o_"), n_ns * per_ns);
+	LP_CHECK(r.shipper.n_files > 2 && strstr(r.shipper.files[1].data, "alias: lp_o_") &&
+	         strstr(r.shipper.files[2].data, "alias: lp_o_"));
+	LP_CHECK(check_fb_config(&r, &r.shipper) > 2 * n);
+	lp_rendered_free(&r);
+}
+
+/* The aggregator of many outputs is split too: Fluent Bit with includes,
+ * Fluentd with @include lines in the order of its <match> directives. */
+static void t_split_aggregator(void)
+{
+	const char *engines[] = {"fluentbit", "fluentd"};
+	size_t n = 4000;
+
+	for (int e = 0; e < 2; e++) {
+		char tmpl[] = "/tmp/lp-render-agg-XXXXXX";
+		int fd = mkstemp(tmpl);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		struct lp_render_bundle b;
+		struct lp_rendered r;
+		const struct lp_rendered_config *c = &r.aggregator;
+
+		LP_CHECK(f != NULL);
+		if (!f)
+			return;
+		for (size_t i = 0; i < n; i++)
+			fprintf(
+			    f,
+			    "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: "
+			    "{name: out-%zu, namespace: team-%zu}\nspec: {type: http, http: "
+			    "{host: logs-%zu.example.com, uri: /ingest/v1/logs}}\n"
+			    "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: "
+			    "{name: p-%zu, namespace: team-%zu}\nspec:\n  input: {application: "
+			    "{}}\n  aggregator: {enabled: true, engine: %s}\n  routes:\n    - "
+			    "{outputRef: out-%zu}\n    - {outputRef: out-%zu, match: {field: "
+			    "level, in: [error]}}\n",
+			    i, i / 10, i, i, i / 10, engines[e], i, i ^ 1);
+		memset(&r, 0, sizeof(r));
+		if (!load_tmp(&b, tmpl, f))
+			return;
+		LP_CHECK_INT(lp_render_bundle_render(&r, &b, NULL), LP_OK);
+		lp_render_bundle_free(&b);
+		LP_CHECK_INT(r.n_problems, 0);
+		LP_CHECK(r.has_aggregator);
+		LP_CHECK(c->total_bytes > LP_RENDER_SPLIT_BYTES);
+		if (e == 0) {
+			check_fb_split(c);
+			LP_CHECK_INT(count_in(c, "alias: lp_o_"), n);
+			LP_CHECK_INT(count_in(c, "alias: lp_forward"), 1);
+			check_fb_config(&r, c);
+		} else {
+			const char *p = c->n_files ? c->files[0].data : "";
+			LP_CHECK(c->n_files >= 3);
+			LP_CHECK_STR(c->n_files ? c->files[0].name : "", "fluent.conf");
+			for (size_t i = 1; i < c->n_files; i++) {
+				char want[64];
+				LP_CHECK(c->files[i].len <= LP_RENDER_SPLIT_BYTES);
+				snprintf(want, sizeof(want), "part-%03zu.conf", i);
+				LP_CHECK_STR(c->files[i].name, want);
+				snprintf(want, sizeof(want), "\n@include part-%03zu.conf\n", i);
+				p = strstr(p, want);
+				LP_CHECK(p != NULL); /* listed, in order */
+				if (!p)
+					break;
+			}
+			/* the catch-all comes after every included part, and only there */
+			LP_CHECK(p && strstr(p, "<match **>"));
+			LP_CHECK_INT(count_in(c, "<match **>"), 1);
+			LP_CHECK_INT(count_in(c, "<match o."), n);
+			LP_CHECK_INT(count_in(c, "<match a."), n);
+			LP_CHECK(strstr(c->files[0].data, "<source>") != NULL);
+		}
+		lp_rendered_free(&r);
+	}
+}
+
+/* An output whose own configuration is larger than a part is left out and
+ * reported on that LogOutput; everything else still renders. */
+static void t_split_output_too_large(void)
+{
+	char tmpl[] = "/tmp/lp-render-big-XXXXXX";
+	int fd = mkstemp(tmpl);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	struct lp_render_bundle b;
+	struct lp_rendered r;
+	struct lp_output *big = NULL;
+	size_t vlen = 60 * 1024;
+
+	LP_CHECK(f != NULL);
+	if (!f)
+		return;
+	fprintf(f, "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: big, "
+	           "namespace: team-a}\nspec:\n  type: http\n  http:\n    host: big.example.com\n"
+	           "    headers:\n");
+	for (int h = 0; h < 16; h++)
+		fprintf(f, "      - {name: X-H%d, value: v}\n", h);
+	fprintf(f, "---\napiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: "
+	           "small, namespace: team-a}\nspec: {type: http, http: {host: "
+	           "small.example.com}}\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f,
+		        "---\napiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: "
+		        "{name: p%d, namespace: team-a}\nspec:\n  input: {application: {}}\n  "
+		        "routes:\n    - {outputRef: %s}\n",
+		        i, i ? "small" : "big");
+	memset(&r, 0, sizeof(r));
+	if (!load_tmp(&b, tmpl, f))
+		return;
+	for (size_t i = 0; i < b.n_outputs; i++)
+		if (!strcmp(b.outputs[i]->meta.name, "big"))
+			big = b.outputs[i];
+	LP_CHECK(big && big->u.http.n_headers == 16);
+	/* 16 values of 60 KiB: more than a part can hold (the API would refuse
+	 * them; the renderer must still cope) */
+	for (size_t h = 0; big && h < big->u.http.n_headers; h++) {
+		char *v = lp_malloc(vlen + 1);
+		LP_CHECK(v != NULL);
+		if (!v)
+			break;
+		memset(v, 'x', vlen);
+		v[vlen] = '\0';
+		lp_free(big->u.http.headers[h].value);
+		big->u.http.headers[h].value = v;
+	}
+	LP_CHECK_INT(lp_render_bundle_render(&r, &b, NULL), LP_OK);
+	lp_render_bundle_free(&b);
+	LP_CHECK_INT(r.n_problems, 1);
+	if (r.n_problems == 1) {
+		LP_CHECK_STR(r.problems[0].kind, "LogOutput");
+		LP_CHECK_STR(r.problems[0].name, "big");
+		LP_CHECK_STR(r.problems[0].field, "spec");
+		LP_CHECK_HAS(r.problems[0].message, "alone is larger than");
+	}
+	LP_CHECK_INT(r.n_summaries, 2);
+	LP_CHECK_INT(count_in(&r.shipper, "big.example.com"), 0);
+	LP_CHECK_INT(count_in(&r.shipper, "small.example.com"), 1);
+	for (size_t i = 0; i < r.shipper.n_files; i++)
+		LP_CHECK(r.shipper.files[i].len <= LP_RENDER_SPLIT_BYTES);
+	check_fb_config(&r, &r.shipper);
 	lp_rendered_free(&r);
 }
 
@@ -1560,6 +1788,9 @@ int main(void)
 	    {"null_args", t_null_args},
 	    {"fields_table", t_fields_table},
 	    {"split", t_split},
+	    {"split_outputs", t_split_outputs},
+	    {"split_aggregator", t_split_aggregator},
+	    {"split_output_too_large", t_split_output_too_large},
 	    {"cache", t_cache},
 	    {"injection", t_injection},
 	};
