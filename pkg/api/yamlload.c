@@ -340,7 +340,9 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 
 static lp_err add_doc(struct lp_yaml_docs *out, json_t *root, size_t line)
 {
-	struct lp_yaml_doc *nv = lp_realloc(out->v, (out->n + 1) * sizeof(*nv));
+	/* capacity doubles from 8: full when n is 0 or a power of two from 8 on */
+	size_t cap = out->n == 0 ? 8 : (out->n >= 8 && !(out->n & (out->n - 1)) ? 2 * out->n : 0);
+	struct lp_yaml_doc *nv = cap ? lp_realloc(out->v, cap * sizeof(*nv)) : out->v;
 
 	if (!nv) {
 		json_decref(root);

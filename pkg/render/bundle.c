@@ -9,6 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The capacity to grow an array of n elements to before adding one, when it
+ * is full: it doubles from 8 (so n is 0 or a power of two from 8 on); 0 when
+ * there is room. Keeps loading many documents linear. */
+static size_t next_cap(size_t n)
+{
+	if (n == 0)
+		return 8;
+	return n >= 8 && (n & (n - 1)) == 0 ? 2 * n : 0;
+}
+
 static lp_err problem(struct lp_render_bundle *b, const char *kind, const char *ns,
                       const char *name, const char *field, const char *msg)
 {
@@ -142,7 +152,9 @@ static lp_err add_doc(struct lp_render_bundle *b, const json_t *root, const char
 			lp_problems_free(&probs);
 			return perr == LP_ERR_NOMEM ? LP_ERR_NOMEM : LP_OK;
 		}
-		v = lp_realloc(b->pipelines, (b->n_pipelines + 1) * sizeof(*v));
+		v = next_cap(b->n_pipelines)
+		        ? lp_realloc(b->pipelines, next_cap(b->n_pipelines) * sizeof(*v))
+		        : b->pipelines;
 		if (!v) {
 			lp_pipeline_free(p);
 			lp_problems_free(&probs);
@@ -161,7 +173,9 @@ static lp_err add_doc(struct lp_render_bundle *b, const json_t *root, const char
 			lp_problems_free(&probs);
 			return perr == LP_ERR_NOMEM ? LP_ERR_NOMEM : LP_OK;
 		}
-		v = lp_realloc(b->outputs, (b->n_outputs + 1) * sizeof(*v));
+		v = next_cap(b->n_outputs)
+		        ? lp_realloc(b->outputs, next_cap(b->n_outputs) * sizeof(*v))
+		        : b->outputs;
 		if (!v) {
 			lp_output_free(o);
 			lp_problems_free(&probs);
