@@ -85,9 +85,10 @@ struct lp_rctx {
 	enum lp_aggregator_engine engine;
 	int any_agg;
 	int any_files_meta;
-	int any_json_parser, any_logfmt_parser;  /* the shared lp-json / lp-logfmt parsers */
-	struct lp_buf scratch;                   /* reusable small buffer */
-	struct evp_md_st *sha;                   /* SHA-256 fetched once (EVP_MD), or NULL */
+	int any_json_parser, any_logfmt_parser; /* the shared lp-json / lp-logfmt parsers */
+	struct lp_buf scratch;                  /* reusable small buffer */
+	struct evp_md_st *sha;                  /* SHA-256 fetched once (EVP_MD), or NULL */
+	struct evp_md_ctx_st *sha_ctx; /* reused by the short hashes (main thread), or NULL */
 	struct lp_buf agg_host_buf, lt_host_buf; /* default host names */
 	/* the shared Lua script (logplane.lua): one constructor call per distinct
 	 * parameter set, lp_fn_<i> = ctor_i */
