@@ -75,7 +75,8 @@ static const struct flag flags[] = {
     {"resync", "LOGPLANE_RESYNC", F_DURATION, "5m", OFF(resync_ms), NULL,
      "re-check everything this often (0 = never); writes nothing when nothing changed"},
     {"debounce", "LOGPLANE_DEBOUNCE", F_DURATION, "500ms", OFF(debounce_ms), NULL,
-     "quiet time after a change before the configuration is rebuilt"},
+     "a lone change is applied at once; a burst of changes is applied once this long passes "
+     "without one"},
     {"metrics-addr", "LOGPLANE_METRICS_ADDR", F_ADDR, ":8080", OFF(metrics_addr), NULL,
      "address of /metrics (host:port, :port, or 0 to disable)"},
     {"health-addr", "LOGPLANE_HEALTH_ADDR", F_ADDR, ":8081", OFF(health_addr), NULL,

@@ -21,6 +21,7 @@
 #include "../util/buf.h"
 #include "../util/clock.h"
 #include "../util/mem.h"
+#include "debounce.h"
 #include "desired.h"
 #include "worker.h"
 
@@ -30,6 +31,12 @@
 #define AWS_RETRY_MS        30000u              /* retry one that is not (yet) */
 #define AWS_CONVERGE_MS     5000u               /* check a converging one again (no hint given) */
 #define CONFIG_FAILED_AFTER 3                   /* consecutive failures before statuses say so */
+/* Every key's own queue debounce: enough to take the events of one watch read
+ * together; the config key has its own debounce (debounce.h) on top. */
+#define QUEUE_DEBOUNCE_MS 2u
+/* Statuses that would say "rolling out" wait this long: a rollout that is done
+ * by then supersedes them, so each resource gets one status write, not two. */
+#define STATUS_SETTLE_MS 100u
 
 enum res_kind { RES_PIPELINE = 0, RES_OUTPUT = 1 };
 static const char *const res_kind_name[] = {"LogPipeline", "LogOutput"};
@@ -141,8 +148,7 @@ struct lp_ctrl {
 	struct lp_loop_timer *resync;
 	int leading;
 	int shutting_down;
-	/* debounce */
-	uint64_t dirty_since_ms, last_change_ms;
+	struct lp_debounce deb; /* of the config key */
 	/* the configuration */
 	char cur_hash[65];      /* config hash of the last desired state computed */
 	uint64_t serial;        /* bumps when cur_hash changes */
@@ -155,6 +161,7 @@ struct lp_ctrl {
 	struct run *run;        /* in flight, or NULL */
 	struct call_ctx *calls; /* every call in flight (detached on free) */
 	struct lp_ctrl_stats stats;
+	size_t gauges[4][3]; /* pipelines by gauge_types x True, False, Unknown (or absent) */
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 };
@@ -370,6 +377,50 @@ static void note_change(struct lp_ctrl *c);
 static void enqueue(struct lp_ctrl *c, const char *key);
 static void enqueue_res(struct lp_ctrl *c, enum res_kind kind, const char *key);
 
+/* ---------- logplane_pipelines{condition,status}, kept as the cache changes ---------- */
+
+static const char *const gauge_types[] = {"Ready", "Valid", "ConfigGenerated", "AgentsReady"};
+
+static void gauges_publish(struct lp_ctrl *c)
+{
+	static const char *const names[] = {"True", "False", "Unknown"};
+
+	for (int t = 0; c->o.metrics && t < 4; t++)
+		for (int s = 0; s < 3; s++)
+			lp_opmetrics_pipelines(c->o.metrics, gauge_types[t], names[s],
+			                       c->gauges[t][s]);
+}
+
+/* Column of gauges[t] a cached pipeline counts in; -1 for none. */
+static int gauge_col(const struct res_kept *k, int t)
+{
+	int st;
+
+	if (!k)
+		return -1;
+	st = lp_status_seen_get(&k->seen, gauge_types[t]);
+	return st == LP_COND_TRUE ? 0 : st == LP_COND_FALSE ? 1 : 2;
+}
+
+/* A cached pipeline changed from old to k (either NULL: appeared, went). */
+static void gauges_update(struct lp_ctrl *c, const struct res_kept *old, const struct res_kept *k)
+{
+	int changed = 0;
+
+	for (int t = 0; t < 4; t++) {
+		int a = gauge_col(old, t), b = gauge_col(k, t);
+		if (a == b)
+			continue;
+		if (a >= 0 && c->gauges[t][a])
+			c->gauges[t][a]--;
+		if (b >= 0)
+			c->gauges[t][b]++;
+		changed = 1;
+	}
+	if (changed)
+		gauges_publish(c);
+}
+
 static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void *old_kept)
 {
 	struct inf_ctx *ix = arg;
@@ -381,7 +432,11 @@ static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void
 		old->facts = NULL;
 		spec_changed = k->generation != old->generation || k->deleting != old->deleting;
 	}
-	if (spec_changed)
+	if (ix->which == RES_PIPELINE)
+		gauges_update(ix->c, old, k);
+	if (spec_changed && !lp_kube_informer_synced(ix->c->res[ix->which]))
+		enqueue(ix->c, KEY_CONFIG); /* the first list: a start, not a burst of changes */
+	else if (spec_changed)
 		note_change(ix->c);
 	else if (k)
 		enqueue_res(ix->c, k->kind, key); /* e.g. someone edited our status */
@@ -390,6 +445,8 @@ static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void
 static void res_delete(void *arg, const char *key, void *kept)
 {
 	struct inf_ctx *ix = arg;
+	if (ix->which == RES_PIPELINE) /* (Secret watches share the outputs' ctx) */
+		gauges_update(ix->c, kept, NULL);
 	note_change(ix->c);
 }
 
@@ -436,15 +493,17 @@ static void owned_free_kept(void *arg, void *kept)
 }
 
 static void update_rolled(struct lp_ctrl *c);
+static int our_write(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key, const char *hash);
 
 static void owned_upsert(void *arg, const char *key, json_t *obj, void *kept, void *old_kept)
 {
 	struct inf_ctx *ix = arg;
 	struct owned_kept *k = kept, *old = old_kept;
 
-	/* Someone else changed our object: put it back. Our own writes carry the
-	 * hash we expect and cost one cheap comparison. */
-	if (!old || strcmp(k->hash, old->hash) != 0)
+	/* Someone else changed our object: put it back. The watch bringing back
+	 * our own write (the hash we applied) needs no new computation. */
+	if ((!old || strcmp(k->hash, old->hash) != 0) &&
+	    !our_write(ix->c, ix->owned_kind, key, k->hash))
 		enqueue(ix->c, KEY_CONFIG);
 	if (k->roll)
 		update_rolled(ix->c);
@@ -781,11 +840,20 @@ static void enqueue_res(struct lp_ctrl *c, enum res_kind kind, const char *key)
 
 static void note_change(struct lp_ctrl *c)
 {
-	uint64_t now = now_ms(c);
-	if (!c->dirty_since_ms)
-		c->dirty_since_ms = now;
-	c->last_change_ms = now;
+	lp_debounce_note(&c->deb, now_ms(c), c->run != NULL);
 	enqueue(c, KEY_CONFIG);
+}
+
+/* Queues every status check; after a new configuration that is not rolled out
+ * yet, STATUS_SETTLE_MS later. */
+static void status_all(struct lp_ctrl *c)
+{
+	if (c->cur_hash[0] && c->rolled_serial != c->serial) {
+		if (lp_kube_wq_add_after(c->wq, KEY_STATUS_ALL, STATUS_SETTLE_MS))
+			logf_(c, LP_LOG_WARN, NULL, NULL, NULL, "cannot queue %s", KEY_STATUS_ALL);
+		return;
+	}
+	enqueue(c, KEY_STATUS_ALL);
 }
 
 /* ---------- write tracking (our writes not yet seen by the watch) ---------- */
@@ -838,6 +906,31 @@ static void wrote_record(struct lp_ctrl *c, enum lp_owned_kind k, const char *na
 		return;
 	}
 	c->n_wrote++;
+}
+
+static void split_key(const char *key, char *ns, size_t nssz, const char **name);
+
+/* 1 when hash is what we wrote, or are writing, to the owned object at key
+ * (informer key: "ns/name", or "name" for a cluster-scoped kind). */
+static int our_write(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key, const char *hash)
+{
+	char ns[256];
+	const char *name;
+	const struct wrote *w;
+
+	if (!hash || !hash[0])
+		return 0;
+	split_key(key, ns, sizeof(ns), &name);
+	w = wrote_find(c, kind, name);
+	if (w && !w->deleted && !strcmp(w->hash, hash))
+		return 1;
+	for (size_t i = 0; c->run && i < c->run->n_ops; i++) {
+		const struct op *op = &c->run->ops[i];
+		if (op->kind == kind && !op->is_delete && !strcmp(op->name, name) &&
+		    !strcmp(op->hash, hash))
+			return 1;
+	}
+	return 0;
 }
 
 /* What is there, as far as we know: 1 and *hash when the object exists. A
@@ -894,14 +987,19 @@ static void update_rolled(struct lp_ctrl *c)
 {
 	const struct lp_rollout *ds, *sts;
 
-	enqueue(c, KEY_STATUS_ALL);
-	if (!c->cur_hash[0] || c->rolled_serial == c->serial)
+	if (!c->cur_hash[0] || c->rolled_serial == c->serial) {
+		status_all(c);
 		return;
+	}
 	ds = rollout_of(c, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
 	sts = rollout_of(c, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
-	if (!rolled_with(ds, c->cur_hash) || (c->want_aggregator && !rolled_with(sts, c->cur_hash)))
+	if (!rolled_with(ds, c->cur_hash) ||
+	    (c->want_aggregator && !rolled_with(sts, c->cur_hash))) {
+		status_all(c);
 		return;
+	}
 	c->rolled_serial = c->serial;
+	status_all(c);
 	logf_(c, LP_LOG_INFO, "DaemonSet", c->control_ns, LP_SHIPPER_NAME,
 	      "configuration %.12s rolled out", c->cur_hash);
 	if (c->events && c->leading) {
@@ -1324,9 +1422,11 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 	for (size_t i = 0; i < out.n; i++)
 		if (out.v[i]->o && !out.v[i]->deleting)
 			all_outs[n_all_outs++] = out.v[i]->o;
+	lp_outputs_sort(all_outs, n_all_outs);
 	world.control_ns = c->control_ns;
 	world.outputs = all_outs;
 	world.n_outputs = n_all_outs;
+	world.outputs_sorted = 1;
 	world.secret_has_key = secret_has_key;
 	world.secret_ctx = c;
 	for (int pass = 0; pass < 2; pass++) {
@@ -1833,6 +1933,7 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 		update_rolled(c);
 	} else if (err) {
 		config_failed(c, r->errmsg);
+		status_all(c); /* the new generations, pending while we retry */
 	}
 	if (c->o.metrics)
 		lp_opmetrics_reconcile(c->o.metrics, "config", err ? "error" : "success", 0);
@@ -1847,26 +1948,23 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 
 static void handle_config(struct lp_ctrl *c)
 {
-	uint64_t now = now_ms(c), max_wait = c->debounce_ms * 10, t0;
+	uint64_t wait, t0;
 	int started = 0;
 	lp_err err;
 
-	if (max_wait < 5000)
-		max_wait = 5000;
 	if (!c->leading || c->shutting_down || !lp_ctrl_synced(c)) {
 		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
 		return;
 	}
-	/* trailing debounce: wait for a quiet moment, but not forever */
-	if (c->dirty_since_ms && now - c->last_change_ms < c->debounce_ms &&
-	    now - c->dirty_since_ms < max_wait) {
-		if (lp_kube_wq_add_after(c->wq, KEY_CONFIG,
-		                         c->debounce_ms - (now - c->last_change_ms)))
+	/* a lone change at once; a burst once it is quiet, but not forever */
+	wait = lp_debounce_wait(&c->deb, now_ms(c));
+	if (wait) {
+		if (lp_kube_wq_add_after(c->wq, KEY_CONFIG, wait))
 			logf_(c, LP_LOG_WARN, NULL, NULL, NULL, "cannot requeue the config key");
 		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
 		return;
 	}
-	c->dirty_since_ms = 0;
+	lp_debounce_ran(&c->deb);
 	t0 = lp_clock_mono_ms();
 	err = config_compute(c, &started);
 	logf_(c, LP_LOG_DEBUG, NULL, NULL, NULL, "configuration computed in %llu ms, %zu writes",
@@ -1883,8 +1981,7 @@ static void handle_config(struct lp_ctrl *c)
 		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
 		return;
 	}
-	enqueue(c, KEY_STATUS_ALL);
-	run_next(c->run);
+	run_next(c->run); /* its end queues the status checks (update_rolled) */
 }
 
 /* ---------- status keys ---------- */
@@ -2088,36 +2185,17 @@ fail:
 	lp_kube_wq_done(c->wq, wqkey, err);
 }
 
-static const char *const gauge_types[] = {"Ready", "Valid", "ConfigGenerated", "AgentsReady"};
-
 struct all_walk {
 	struct lp_ctrl *c;
 	enum res_kind kind;
-	size_t counts[4][3]; /* gauge_types x True, False, Unknown (absent counts as Unknown) */
 };
 
 static int all_fn(void *arg, const char *key, void *kept)
 {
 	struct all_walk *w = arg;
-	struct res_kept *k = kept;
 
 	enqueue_res(w->c, w->kind, key);
-	for (int t = 0; k && t < 4; t++) {
-		int st = lp_status_seen_get(&k->seen, gauge_types[t]);
-		w->counts[t][st == LP_COND_TRUE ? 0 : st == LP_COND_FALSE ? 1 : 2]++;
-	}
 	return 0;
-}
-
-/* logplane_pipelines{condition,status} from what the caches observed. */
-static void pipeline_gauges(struct lp_ctrl *c, const struct all_walk *w)
-{
-	static const char *const names[] = {"True", "False", "Unknown"};
-
-	for (int t = 0; c->o.metrics && t < 4; t++)
-		for (int s = 0; s < 3; s++)
-			lp_opmetrics_pipelines(c->o.metrics, gauge_types[t], names[s],
-			                       w->counts[t][s]);
 }
 
 static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
@@ -2130,14 +2208,10 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 		handle_config(c);
 	} else if (!strcmp(key, KEY_STATUS_ALL)) {
 		for (int i = 0; i < 2 && c->leading; i++) {
-			struct all_walk w;
-			memset(&w, 0, sizeof(w));
-			w.c = c;
-			w.kind = (enum res_kind)i;
+			struct all_walk w = {c, (enum res_kind)i};
 			lp_kube_informer_foreach(c->res[i], all_fn, &w);
-			if (i == RES_PIPELINE)
-				pipeline_gauges(c, &w);
 		}
+		gauges_publish(c);
 		lp_kube_wq_done(wq, key, LP_OK);
 	} else if ((key[0] == 'p' || key[0] == 'o') && key[1] == '/') {
 		handle_status(c, key);
@@ -2238,6 +2312,7 @@ lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_cl
 	c->o = *opts;
 	c->log = opts->log;
 	c->debounce_ms = opts->debounce_ms ? opts->debounce_ms : 500;
+	lp_debounce_init(&c->deb, c->debounce_ms);
 	if (!opts->identity) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "logplane");
@@ -2302,7 +2377,7 @@ lp_err lp_ctrl_start(struct lp_ctrl *c)
 	struct lp_kube_wq_opts wo = {0};
 	lp_err err;
 
-	wo.debounce_ms = c->debounce_ms < 100 ? c->debounce_ms : 100;
+	wo.debounce_ms = c->debounce_ms < QUEUE_DEBOUNCE_MS ? c->debounce_ms : QUEUE_DEBOUNCE_MS;
 	wo.max_inflight = 16;
 	wo.backoff_base_ms = 500;
 	wo.backoff_cap_ms = 30000;

@@ -3,8 +3,9 @@
  * Informers on LogPipeline and LogOutput (all namespaces), on the owned kinds
  * (label app.kubernetes.io/managed-by=logplane, namespaced ones in the control
  * namespace) and on exactly the Secrets that outputs reference (one informer
- * per Secret, field selector metadata.name). A work queue with a trailing
- * debounce: the key "config" rebuilds the desired objects from every resource
+ * per Secret, field selector metadata.name). A work queue; the key "config"
+ * (debounced: a lone change at once, a burst merged into one trailing run, see
+ * debounce.h) rebuilds the desired objects from every resource
  * and applies only what differs (server-side apply; ConfigMaps and Secrets
  * before the workloads that mount them; then deletes what is no longer
  * desired); per-resource keys write status through /status only when it
@@ -77,7 +78,7 @@ struct lp_ctrl_opts {
 	const char *fluentbit_image;  /* default fluent/fluent-bit:5.1.1 */
 	const char *aggregator_image; /* default per engine */
 	uint64_t resync_ms;           /* 0 = no periodic resync */
-	uint64_t debounce_ms;         /* quiet time before a config rebuild; 0 = 500 */
+	uint64_t debounce_ms;         /* quiet time ending a burst of changes; 0 = 500 */
 	int leader_elect;
 	const char *lease_name;            /* default "logplane-operator" */
 	const char *identity;              /* lease holder identity; default host_pid */
