@@ -148,10 +148,10 @@ static void delivery_check(struct chk *k, const struct lp_delivery *d)
 	uint64_t b;
 
 	if (d->buffer_limit && (!str_ok(k, "spec.delivery.bufferLimit", d->buffer_limit) ||
-	                        !lp_render_size(d->buffer_limit, &b)))
+	                        lp_size_parse(d->buffer_limit, &b) != LP_OK))
 		bad(k, "spec.delivery.bufferLimit", "must be a size such as 512M, 1G or 1Gi");
 	if (d->mem_buf_limit && (!str_ok(k, "spec.delivery.memBufLimit", d->mem_buf_limit) ||
-	                         !lp_render_size(d->mem_buf_limit, &b)))
+	                         lp_size_parse(d->mem_buf_limit, &b) != LP_OK))
 		bad(k, "spec.delivery.memBufLimit", "must be a size such as 5M or 64Mi");
 	if (d->retry_limit < 0 || d->retry_limit > 100)
 		bad(k, "spec.delivery.retryLimit", "must be between 1 and 100");
@@ -207,7 +207,7 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 		if (need(&k, "spec.s3.bucket", o->u.s3.bucket))
 			token_ok(&k, "spec.s3.bucket", o->u.s3.bucket, NULL);
 		token_ok(&k, "spec.s3.keyFormat", o->u.s3.key_format, NULL);
-		if (o->u.s3.total_file_size && !lp_render_size(o->u.s3.total_file_size, &b))
+		if (o->u.s3.total_file_size && lp_size_parse(o->u.s3.total_file_size, &b) != LP_OK)
 			bad(&k, "spec.s3.totalFileSize", "must be a size such as 64M or 1G");
 		if (o->u.s3.upload_timeout && !lp_render_duration(o->u.s3.upload_timeout, &secs))
 			bad(&k, "spec.s3.uploadTimeout",

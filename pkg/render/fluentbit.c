@@ -222,7 +222,7 @@ static void kv_size(struct fb *f, const char *k, const char *v)
 {
 	uint64_t b;
 
-	if (v && strchr(v, 'i') && lp_render_size(v, &b)) {
+	if (v && strchr(v, 'i') && lp_size_parse(v, &b) == LP_OK) {
 		addf(f, t0(f), "%llu", (unsigned long long)b);
 		kv(f, k, ts(f));
 	} else {
@@ -382,8 +382,8 @@ static const char *mem_buf_limit(const struct lp_rctx *c, const struct lp_pinfo 
 		if (!pi->routes[i].ok)
 			continue;
 		o = c->oi[pi->routes[i].out].o;
-		if (o->delivery.mem_buf_limit && lp_render_size(o->delivery.mem_buf_limit, &b) &&
-		    b > best_b) {
+		if (o->delivery.mem_buf_limit &&
+		    lp_size_parse(o->delivery.mem_buf_limit, &b) == LP_OK && b > best_b) {
 			best_b = b;
 			best = o->delivery.mem_buf_limit;
 		}

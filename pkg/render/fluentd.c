@@ -118,8 +118,8 @@ static void buffer(struct fd *d, const struct lp_oinfo *oi, const char *id)
 	int rl = o->delivery.retry_limit > 0 ? o->delivery.retry_limit : (alo ? 10 : 1);
 	uint64_t limit = 1000000000ULL;
 
-	if (o->delivery.buffer_limit)
-		(void)lp_render_size(o->delivery.buffer_limit, &limit);
+	if (o->delivery.buffer_limit && lp_size_parse(o->delivery.buffer_limit, &limit) != LP_OK)
+		limit = 1000000000ULL; /* validated already: not reached */
 	/* s3 cuts objects by time and tag (its path uses both) */
 	put(d, o->type == LP_OUT_S3 ? "    <buffer tag,time>\n" : "    <buffer>\n");
 	if (alo) {

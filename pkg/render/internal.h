@@ -149,8 +149,7 @@ int lp_render_field_ok(const char *path);
 int lp_render_utf8_ok(const char *s);
 /* Fluent Bit duration: "30s", "10m", "1h", "500ms"; writes seconds (fraction) on success. */
 int lp_render_duration(const char *s, double *seconds);
-/* Size: "5M", "1G", "1Gi", "100000"; writes bytes on success. */
-int lp_render_size(const char *s, uint64_t *bytes);
+/* Sizes are read with lp_size_parse (pkg/api), the parser that validated them. */
 
 /* ---- fluentbit.c ---- */
 /* Shipper config into c->out->shipper; aggregator (Fluent Bit) into c->out->aggregator. */

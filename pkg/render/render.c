@@ -295,12 +295,6 @@ static int cmp_profile(const void *a, const void *b)
 	              ((const struct lp_render_aws_profile *)b)->profile);
 }
 
-static int lp_output_type_is_aws_local(enum lp_output_type t)
-{
-	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 ||
-	       t == LP_OUT_CLOUDWATCH;
-}
-
 /* A DNS-1123 subdomain (metadata names and namespaces). */
 static int dns_name(const char *s)
 {
@@ -620,7 +614,7 @@ static lp_err usage_step(struct lp_rctx *c)
 			if (oi->o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE)
 				pi->any_at_least_once = 1;
 			if (oi->o->delivery.mem_buf_limit &&
-			    lp_render_size(oi->o->delivery.mem_buf_limit, &b)) {
+			    lp_size_parse(oi->o->delivery.mem_buf_limit, &b) == LP_OK) {
 				if (b > best && LP_APP_ON(p)) {
 					best = b;
 					c->app_mem_buf_limit = oi->o->delivery.mem_buf_limit;
@@ -719,7 +713,7 @@ static lp_err usage_step(struct lp_rctx *c)
 		/* a profile when a Fluent Bit section or a Fluentd plugin that reads the
 		 * credentials file (kinesis, firehose, s3) uses it */
 		if (!err && o->aws.credentials.secret_name &&
-		    (lp_output_type_is_aws_local(o->type) ||
+		    (lp_output_type_is_aws(o->type) ||
 		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)) &&
 		    (oi->used_direct || c->engine != LP_ENGINE_FLUENTD ||
 		     o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE ||
@@ -747,26 +741,6 @@ static lp_err usage_step(struct lp_rctx *c)
 		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns,
 		                          LP_RENDER_FWD_SECRET, LP_RENDER_FWD_SECRET_KEY);
 	return err;
-}
-
-static const char *out_type_name(enum lp_output_type t)
-{
-	static const char *n[LP_OUT_TYPE_COUNT] = {
-	    [LP_OUT_KINESIS] = "kinesis",
-	    [LP_OUT_FIREHOSE] = "firehose",
-	    [LP_OUT_S3] = "s3",
-	    [LP_OUT_CLOUDWATCH] = "cloudwatch",
-	    [LP_OUT_OPENSEARCH] = "opensearch",
-	    [LP_OUT_ELASTICSEARCH] = "elasticsearch",
-	    [LP_OUT_KAFKA] = "kafka",
-	    [LP_OUT_LOKI] = "loki",
-	    [LP_OUT_HTTP] = "http",
-	    [LP_OUT_SLACK] = "slack",
-	    [LP_OUT_FORWARD] = "forward",
-	    [LP_OUT_STDOUT] = "stdout",
-	    [LP_OUT_LIVETAIL] = "livetail",
-	};
-	return (t > LP_OUT_NONE && t < LP_OUT_TYPE_COUNT) ? n[t] : "?";
 }
 
 static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_render_summary *s)
@@ -817,8 +791,10 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 		err = lp_buf_adds(&b, "; routes: ");
 	for (size_t r = 0; !err && r < p->n_routes; r++) {
 		const struct lp_route *rt = &p->routes[r];
+		const char *type;
 		if (!pi->routes[r].ok)
 			continue;
+		type = lp_output_type_name(c->oi[pi->routes[r].out].o->type);
 		if (n++)
 			err = lp_buf_adds(&b, ", ");
 		if (!err)
@@ -826,7 +802,7 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 		if (!err)
 			err = lp_buf_adds(&b, "(");
 		if (!err)
-			err = lp_buf_adds(&b, out_type_name(c->oi[pi->routes[r].out].o->type));
+			err = lp_buf_adds(&b, type ? type : "?");
 		if (!err)
 			err = lp_buf_adds(&b, ")");
 		if (!err && rt->op != LP_ROUTE_ALL) {

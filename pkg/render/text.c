@@ -176,54 +176,6 @@ int lp_render_duration(const char *s, double *seconds)
 	return 1;
 }
 
-int lp_render_size(const char *s, uint64_t *bytes)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return 0;
-	v = strtoull(s, &end, 10);
-	if (*end) {
-		char u = (char)toupper((unsigned char)*end);
-		uint64_t base = 1000;
-		int pw;
-
-		switch (u) {
-		case 'K':
-			pw = 1;
-			break;
-		case 'M':
-			pw = 2;
-			break;
-		case 'G':
-			pw = 3;
-			break;
-		case 'T':
-			pw = 4;
-			break;
-		default:
-			return 0;
-		}
-		end++;
-		if (*end == 'i') {
-			base = 1024;
-			end++;
-		}
-		if (*end == 'B' || *end == 'b')
-			end++;
-		if (*end)
-			return 0;
-		while (pw--)
-			mul *= base;
-	}
-	if (v > UINT64_MAX / mul)
-		return 0;
-	*bytes = (uint64_t)v * mul;
-	return 1;
-}
-
 void lp_render_field_idx(char *out, size_t n, const char *pre, size_t i, const char *post)
 {
 	char num[24], *d = num + sizeof(num);
