@@ -38,7 +38,7 @@ TOKEN = "bench-token"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn"]
+SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim"]
 
 
 def env_int(name, default):
@@ -71,6 +71,8 @@ PARAMS = {
     "noop_resync": os.environ.get("BENCH_NOOP_RESYNC", "10s"),
     "noop_pipelines": env_int("BENCH_NOOP_PIPELINES", 10),
     "render": env_int("BENCH_RENDER", 10000),
+    "kubesim_objects": env_int("BENCH_KUBESIM_OBJECTS", 10000),   # kubesim's own list/watch figures
+    "kubesim_watches": env_int("BENCH_KUBESIM_WATCHES", 50),
     "render_rounds": env_int("BENCH_RENDER_ROUNDS", 9),
     "churn_changes": env_int("BENCH_CHURN_CHANGES", 10000),
     "churn_pipelines": env_int("BENCH_CHURN_PIPELINES", 100),
@@ -1011,8 +1013,34 @@ def run_churn(res):
     res.add("churn", "operator writes", [cfgw + stw], "count")
 
 
+def run_kubesim(res):
+    """kubesim: the test API server's own figures (tests/kubesim/bench_kubesim.py):
+    create rate, a list of N objects (plain, paged by 500, as a Table), N updates
+    fanned out to W watches, and its RSS holding N objects. Issue 4 asks that a
+    list of 10,000 objects answers in under a second on this machine."""
+    n, w = PARAMS["kubesim_objects"], PARAMS["kubesim_watches"]
+    script = os.path.join(TOP, "tests", "kubesim", "bench_kubesim.py")
+    env = dict(os.environ, KUBESIM_BENCH_OBJECTS=str(n), KUBESIM_BENCH_WATCHES=str(w))
+    r = subprocess.run([sys.executable, script, "--json"], capture_output=True, text=True, timeout=900, env=env)
+    lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
+    if r.returncode != 0 or not lines:
+        raise RuntimeError("bench_kubesim: %s" % (r.stderr or r.stdout)[-500:])
+    d = json.loads(lines[-1])
+    log("kubesim: %s" % d)
+    res.add("kubesim", "create rate (4 connections)", [d.get("create_rate_per_s")], "per s")
+    res.add("kubesim", "list %d" % n, [d.get("list_%d_s" % n)], "s", "< 1", lambda v: v < 1)
+    res.add("kubesim", "list %d, pages of 500" % n, [d.get("list_%d_paged_500_s" % n)], "s")
+    res.add("kubesim", "list %d as a Table" % n, [d.get("list_%d_table_s" % n)], "s")
+    res.add("kubesim", "%d updates to %d watches" % (n, w),
+            [d.get("watch_fanout_%d_updates_x_%d_watches_s" % (n, w))], "s")
+    res.add("kubesim", "watch events delivered", [d.get("watch_events_delivered")], "count", "= %d" % (n * w),
+            lambda v: v == n * w)
+    res.add("kubesim", "RSS holding the objects", [d.get("rss_mib")], "MiB")
+
+
 RUNNERS = {"idle-10": run_idle, "scale-10k": run_scale, "latency": run_latency, "burst": run_burst,
-           "noop": run_noop, "render": run_render, "churn": run_churn}
+           "noop": run_noop, "render": run_render, "churn": run_churn,
+           "kubesim": run_kubesim}
 
 
 def machine():

@@ -25,6 +25,7 @@ export BENCH_LATENCY_CHANGES=5 BENCH_LATENCY_PIPELINES=2
 export BENCH_BURST=20 BENCH_NOOP_SECONDS=4 BENCH_NOOP_RESYNC=1s BENCH_NOOP_PIPELINES=2
 export BENCH_RENDER=50 BENCH_RENDER_ROUNDS=3
 export BENCH_CHURN_CHANGES=60 BENCH_CHURN_PIPELINES=6 BENCH_CHURN_DROP_EVERY=0.3
+export BENCH_KUBESIM_OBJECTS=200 BENCH_KUBESIM_WATCHES=3
 timeout -k 5 120 bash bench/run.sh >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 if [ "$rc" -eq 0 ]; then
@@ -59,7 +60,7 @@ with open(sys.argv[2]) as f:
     table = f.read()
 rows = doc.get("rows", [])
 by = {(r["scenario"], r["figure"]): r for r in rows}
-scen = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn"]
+scen = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim"]
 check("no_scenario_failed", not doc.get("failures"), doc.get("failures"))
 header = table.splitlines()[0].split() if table.strip() else []
 check("table_header", header == ["scenario", "figure", "median", "min", "max", "unit", "target", "met?"], header)
@@ -103,6 +104,8 @@ between("render_time_plausible", "render", "render 50 pipelines", 0.001, 10000)
 between("render_allocations_counted", "render", "allocations per render", 50, 1e8)
 between("churn_final_state", "churn", "final state correct", 1, 1)
 between("churn_writes_counted", "churn", "operator writes", 1, 1e6)
+between("kubesim_list_plausible", "kubesim", "list 200", 1e-5, 60)
+between("kubesim_watch_events", "kubesim", "watch events delivered", 600, 600)
 for r in rows:
     if r.get("target"):
         check("met_is_bool_%s_%s" % (r["scenario"], r["figure"].replace(" ", "_")), r.get("met") in (True, False), r)
