@@ -419,6 +419,60 @@ static void t_fluentd_aggregator(void)
 	lp_desired_free(&d);
 }
 
+/* A split aggregator config (Fluentd: fluent.conf @including part-NNN.conf):
+ * its files spread over ConfigMaps that all land in the one directory the
+ * command's entry file is in, so the relative includes resolve. */
+static void t_aggregator_split(void)
+{
+	struct fixture f;
+	struct lp_desired d;
+	size_t big = 600 * 1024;
+	char *blob = malloc(big + 1);
+	struct lp_render_file agg[3] = {
+	    {"fluent.conf", "@include part-001.conf\n@include part-002.conf\n", 46},
+	    {"part-001.conf", blob, big},
+	    {"part-002.conf", blob, big},
+	};
+	const struct lp_desired_obj *sts;
+	const json_t *spec, *c, *vol;
+	size_t n_cm = 0;
+
+	LP_CHECK(blob != NULL);
+	if (!blob)
+		return;
+	memset(blob, 'x', big);
+	blob[big] = '\0';
+	fixture_init(&f);
+	f.r.has_aggregator = 1;
+	f.r.aggregator_engine = LP_ENGINE_FLUENTD;
+	f.r.aggregator.files = agg;
+	f.r.aggregator.n_files = 3;
+	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
+	for (size_t i = 0; i < d.n; i++)
+		n_cm += d.v[i].kind == LP_OWNED_CONFIGMAP &&
+		        !strncmp(json_string_value(json_object_get(
+		                     json_object_get(d.v[i].obj, "metadata"), "name")),
+		                 LP_AGGREGATOR_CONFIG_NAME, strlen(LP_AGGREGATOR_CONFIG_NAME));
+	LP_CHECK_INT(n_cm, 2);
+	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_AGGREGATOR_CONFIG_NAME "-2") != NULL);
+	sts = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
+	LP_CHECK(sts != NULL);
+	spec = sts ? json_object_get(json_object_get(json_object_get(sts->obj, "spec"), "template"),
+	                             "spec")
+	           : NULL;
+	c = json_array_get(json_object_get(spec, "containers"), 0);
+	LP_CHECK_STR(json_string_value(json_array_get(json_object_get(c, "command"), 2)),
+	             "/fluentd/etc/fluent.conf");
+	LP_CHECK_STR(jpath_str(find_named(json_object_get(c, "volumeMounts"), "config"),
+	                       "mountPath", NULL, NULL),
+	             "/fluentd/etc");
+	vol = find_named(json_object_get(spec, "volumes"), "config");
+	LP_CHECK_INT(json_array_size(json_object_get(json_object_get(vol, "projected"), "sources")),
+	             2);
+	lp_desired_free(&d);
+	free(blob);
+}
+
 /* A Secret key the config reads as a file (a CA bundle) is copied into the
  * credentials Secret and mounted at its path. */
 static void t_secret_file_mounts(void)
@@ -775,6 +829,7 @@ int main(void)
 	    {"split", t_split},
 	    {"aggregator_and_files", t_aggregator_and_files},
 	    {"fluentd_aggregator", t_fluentd_aggregator},
+	    {"aggregator_split", t_aggregator_split},
 	    {"secret_file_mounts", t_secret_file_mounts},
 	    {"aws_profiles", t_aws_profiles},
 	    {"agent_config", t_agent_config},
