@@ -538,7 +538,9 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			long o = p->routes[r].output_ref
 			             ? find_output(c, p->meta.ns, p->routes[r].output_ref)
 			             : -1;
-			lp_render_field_idx(field, sizeof(field), "spec.routes[", r, "].outputRef");
+			if (o < 0 || !c->oi[o].ok) /* the field only for a problem */
+				lp_render_field_idx(field, sizeof(field), "spec.routes[", r,
+				                    "].outputRef");
 			if (o < 0) {
 				err = lp_render_problem_add(
 				    c, "LogPipeline", p->meta.ns, p->meta.name, field,

@@ -62,7 +62,8 @@ lp_err lp_buf_reserve(struct lp_buf *b, size_t n)
 
 lp_err lp_buf_add(struct lp_buf *b, const void *data, size_t len)
 {
-	lp_err err = buf_grow(b, len);
+	/* room already (cap <= max + 1, so the cap holds too): the common case */
+	lp_err err = b->ptr && len < b->cap - b->len ? LP_OK : buf_grow(b, len);
 
 	if (err)
 		return err;
