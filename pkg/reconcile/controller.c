@@ -27,6 +27,7 @@
 
 #define KEY_CONFIG          "config"
 #define KEY_STATUS_ALL      "status-all"
+#define KEY_TRIM            "trim-heap"
 #define AWS_RECHECK_MS      (10u * 60u * 1000u) /* re-verify a target that is fine */
 #define AWS_RETRY_MS        30000u              /* retry one that is not (yet) */
 #define AWS_CONVERGE_MS     5000u               /* check a converging one again (no hint given) */
@@ -37,6 +38,11 @@
 /* Statuses that would say "rolling out" wait this long: a rollout that is done
  * by then supersedes them, so each resource gets one status write, not two. */
 #define STATUS_SETTLE_MS 100u
+/* After this many status writes, the heap is trimmed once none came for
+ * TRIM_IDLE_MS: each write and its watch event allocate and free a few KiB,
+ * and glibc keeps the pages. */
+#define TRIM_AFTER_STATUS_WRITES 1000u
+#define TRIM_IDLE_MS             1000u
 
 enum res_kind { RES_PIPELINE = 0, RES_OUTPUT = 1 };
 static const char *const res_kind_name[] = {"LogPipeline", "LogOutput"};
@@ -76,7 +82,6 @@ struct res_kept {
 	struct lp_output *o;
 	struct lp_problems parse_probs;
 	int64_t generation;
-	char *uid;
 	int deleting;
 	json_t *finalizers; /* copy of metadata.finalizers or NULL */
 	struct lp_status_seen seen;
@@ -162,6 +167,9 @@ struct lp_ctrl {
 	struct call_ctx *calls; /* every call in flight (detached on free) */
 	struct lp_ctrl_stats stats;
 	size_t gauges[4][3]; /* pipelines by gauge_types x True, False, Unknown (or absent) */
+	unsigned status_writes_untrimmed;
+	uint64_t last_status_write_ms;
+	int trim_queued;
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 };
@@ -321,7 +329,6 @@ static void res_unref(struct res_kept *k)
 	lp_pipeline_free(k->p);
 	lp_output_free(k->o);
 	lp_problems_free(&k->parse_probs);
-	lp_free(k->uid);
 	json_decref(k->finalizers);
 	facts_free(k->facts);
 	lp_free(k);
@@ -357,7 +364,15 @@ static void *res_transform(void *arg, const char *key, json_t *obj, lp_err *err)
 		return NULL;
 	}
 	k->generation = json_integer_value(json_object_get(meta, "generation"));
-	k->uid = lp_strdup(json_string_value(json_object_get(meta, "uid")));
+	/* the informer keeps the resourceVersion: 20,000 copies less at scale */
+	if (k->p) {
+		lp_free(k->p->meta.resource_version);
+		k->p->meta.resource_version = NULL;
+	}
+	if (k->o) {
+		lp_free(k->o->meta.resource_version);
+		k->o->meta.resource_version = NULL;
+	}
 	k->deleting = json_object_get(meta, "deletionTimestamp") != NULL &&
 	              !json_is_null(json_object_get(meta, "deletionTimestamp"));
 	fin = json_object_get(meta, "finalizers");
@@ -366,6 +381,13 @@ static void *res_transform(void *arg, const char *key, json_t *obj, lp_err *err)
 	lp_status_seen_parse(&k->seen, json_object_get(obj, "status"));
 	(void)key;
 	return k;
+}
+
+/* metadata.uid (borrowed from the parsed object), or NULL. */
+static const char *res_uid(const struct res_kept *k)
+{
+	const struct lp_meta *m = k->p ? &k->p->meta : k->o ? &k->o->meta : NULL;
+	return m ? m->uid : NULL;
 }
 
 static void res_free_kept(void *arg, void *kept)
@@ -1125,7 +1147,7 @@ static void problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns
                            const char *reason, const char *field, const char *message)
 {
 	struct lp_kube_objref ref = {
-	    LP_API_GROUP_VERSION, res_kind_name[k->kind], ns, name, k->uid, NULL};
+	    LP_API_GROUP_VERSION, res_kind_name[k->kind], ns, name, res_uid(k), NULL};
 	char msg[1024];
 
 	if (field && *field)
@@ -1152,6 +1174,16 @@ static void split_key(const char *key, char *ns, size_t nssz, const char **name)
 
 static void run_next(struct run *r);
 static void config_finished(struct lp_ctrl *c, struct run *r);
+
+/* Gives freed heap pages back: the resident set is what a node's memory limit
+ * sees, and glibc keeps what a burst of work freed. */
+static void trim_heap(struct lp_ctrl *c)
+{
+	c->status_writes_untrimmed = 0;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
 
 static void op_done(void *arg, struct lp_kube_resp *resp)
 {
@@ -1754,8 +1786,8 @@ static void aws_events(struct lp_ctrl *c, const char *key, const struct res_kept
 
 	split_key(key, ns, sizeof(ns), &name);
 	for (size_t i = 0; i < r->n_events && i < LP_CTRL_AWS_MAX_EVENTS; i++) {
-		struct lp_kube_objref ref = {
-		    LP_API_GROUP_VERSION, "LogOutput", ns, name, k->uid, NULL};
+		struct lp_kube_objref ref = {LP_API_GROUP_VERSION, "LogOutput", ns, name,
+		                             res_uid(k),           NULL};
 		const char *ev = r->events[i];
 		const char *reason = !strncmp(ev, "created", 7)   ? "Provisioned"
 		                     : !strncmp(ev, "deleted", 7) ? "Deprovisioned"
@@ -1938,11 +1970,8 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 	if (c->o.metrics)
 		lp_opmetrics_reconcile(c->o.metrics, "config", err ? "error" : "success", 0);
 	run_free(r);
-#ifdef __GLIBC__
-	/* a rebuild allocates a few MiB for a moment (rendered text, JSON): give
-	 * them back, the resident set is what a node's memory limit sees */
-	malloc_trim(0);
-#endif
+	/* a rebuild allocates a few MiB for a moment (rendered text, JSON) */
+	trim_heap(c);
 	lp_kube_wq_done(c->wq, KEY_CONFIG, err);
 }
 
@@ -2000,6 +2029,7 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 			    (double)(lp_clock_mono_ms() - x->started_ms) / 1000.0);
 		if (!resp->err) {
 			c->stats.status_writes++;
+			c->status_writes_untrimmed++;
 			if (lp_kube_informer_get(c->res[kind], x->key + 2, &kept) && kept)
 				memcpy(((struct res_kept *)kept)->written, x->digest, 32);
 		} else if (resp->err != LP_ERR_NOTFOUND) {
@@ -2009,6 +2039,10 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 			                                      : lp_strerror(resp->err));
 		}
 		lp_kube_wq_done(c->wq, x->key, resp->err == LP_ERR_NOTFOUND ? LP_OK : resp->err);
+		c->last_status_write_ms = now_ms(c);
+		if (c->status_writes_untrimmed >= TRIM_AFTER_STATUS_WRITES && !c->trim_queued &&
+		    lp_kube_wq_add_after(c->wq, KEY_TRIM, TRIM_IDLE_MS) == LP_OK)
+			c->trim_queued = 1;
 	}
 	call_free(x);
 }
@@ -2215,6 +2249,15 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 		lp_kube_wq_done(wq, key, LP_OK);
 	} else if ((key[0] == 'p' || key[0] == 'o') && key[1] == '/') {
 		handle_status(c, key);
+	} else if (!strcmp(key, KEY_TRIM)) {
+		uint64_t idle = now_ms(c) - c->last_status_write_ms;
+		c->trim_queued = 0;
+		if (idle < TRIM_IDLE_MS &&
+		    lp_kube_wq_add_after(wq, KEY_TRIM, TRIM_IDLE_MS - idle) == LP_OK)
+			c->trim_queued = 1; /* still writing: later */
+		else
+			trim_heap(c);
+		lp_kube_wq_done(wq, key, LP_OK);
 	} else {
 		lp_kube_wq_done(wq, key, LP_OK);
 	}
