@@ -1,10 +1,12 @@
-/* logplane validate -f FILE|DIR [-f ...] [--control-namespace NS]
+/* logplane validate -f FILE|DIR [-f ...] [--control-namespace NS] [--check-secrets]
  *
  * Reads every YAML document, parses the LogPipeline and LogOutput objects,
  * runs the cross-object rules over the whole set and prints one line per
  * problem ("FILE:DOC: Kind ns/name: field: message") and a summary line.
  * Exit 0 when everything is valid, 1 when anything is invalid or unreadable,
- * 2 for usage errors. Other kinds are skipped with a note.
+ * 2 for usage errors. Other kinds are skipped with a note; v1 Secrets are
+ * remembered (names and keys only), and with --check-secrets every Secret
+ * reference must name one of them and a key it has.
  */
 #include "cli.h"
 #include "../../pkg/api/api.h"
@@ -45,7 +47,50 @@ struct run {
 	size_t notes;
 	int verbose; /* print a note for every skipped object */
 	const char *control_ns;
+	int check_secrets; /* references must resolve to Secrets in the input */
+	json_t *secrets;   /* "ns/name" -> {key: true} of the input's v1 Secrets */
 };
+
+/* Remembers a v1 Secret's namespace, name and keys (never its values). */
+static int add_secret(struct run *r, const json_t *root)
+{
+	const json_t *meta = json_object_get(root, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *const maps[] = {"data", "stringData"};
+	json_t *keys;
+	char id[600];
+
+	if (!name || strlen(name) > 253 || (ns && strlen(ns) > 253))
+		return 0;
+	snprintf(id, sizeof(id), "%s/%s", ns ? ns : "default", name);
+	keys = json_object();
+	if (!keys)
+		return -1;
+	for (size_t i = 0; i < 2; i++) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(root, maps[i]), k, v)
+		{
+			if (json_object_set_new(keys, k, json_true()) != 0) {
+				json_decref(keys);
+				return -1;
+			}
+		}
+	}
+	return json_object_set_new(r->secrets, id, keys) == 0 ? 0 : -1;
+}
+
+static int secret_has_key(void *ctx, const char *ns, const char *name, const char *key)
+{
+	const struct run *r = ctx;
+	char id[600];
+	const json_t *keys;
+
+	snprintf(id, sizeof(id), "%s/%s", ns, name);
+	keys = json_object_get(r->secrets, id);
+	return keys && (!key || json_object_get(keys, key));
+}
 
 static const char *kind_name(enum kind k)
 {
@@ -212,6 +257,9 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 	} else {
 		const char *name = json_string_value(
 		    json_object_get(json_object_get(doc->root, "metadata"), "name"));
+		if (strcmp(kind, "Secret") == 0 && strcmp(api, "v1") == 0 &&
+		    add_secret(r, doc->root) != 0)
+			return -1;
 		r->notes++;
 		if (r->verbose && (!name || lp_check_string(name, strlen(name), LP_STR_TEXT, 253)))
 			name = "<unnamed>";
@@ -237,11 +285,14 @@ static int cross_check(struct run *r)
 	size_t n_out = 0, n_pipe = 0;
 	int rc = 0;
 
+	json_t *first = json_object(); /* "kind/ns/name" -> index of its first definition */
+
 	outs = lp_calloc(r->n_objs + 1, sizeof(*outs));
 	pipes = lp_calloc(r->n_objs + 1, sizeof(*pipes));
-	if (!outs || !pipes) {
+	if (!outs || !pipes || !first) {
 		lp_free(outs);
 		lp_free(pipes);
+		json_decref(first);
 		return -1;
 	}
 	for (size_t i = 0; i < r->n_objs; i++) {
@@ -256,22 +307,31 @@ static int cross_check(struct run *r)
 	w.n_outputs = n_out;
 	w.pipelines = pipes;
 	w.n_pipelines = n_pipe;
+	if (r->check_secrets) {
+		w.secret_has_key = secret_has_key;
+		w.secret_ctx = r;
+	}
 	for (size_t i = 0; i < r->n_objs && rc == 0; i++) {
 		struct obj *o = &r->objs[i];
 		const struct lp_meta *m = obj_meta(o);
 		struct lp_problems pr = {NULL, 0};
 		lp_err e;
-		/* the same object twice in the set */
-		for (size_t j = 0; j < i; j++) {
-			const struct lp_meta *mj = obj_meta(&r->objs[j]);
-			if (r->objs[j].kind == o->kind && m->name && mj->name && m->ns && mj->ns &&
-			    strcmp(m->name, mj->name) == 0 && strcmp(m->ns, mj->ns) == 0) {
+		/* the same object twice in the set (by kind, namespace and name) */
+		if (m->name && m->ns) {
+			char id[600];
+			const json_t *seen;
+			snprintf(id, sizeof(id), "%d/%s/%s", (int)o->kind, m->ns, m->name);
+			seen = json_object_get(first, id);
+			if (seen) {
+				const struct obj *oj = &r->objs[json_integer_value(seen)];
 				if (lp_problems_add(&pr, "metadata.name",
 				                    "%s %s/%s is also defined at %s:%zu",
-				                    kind_name(o->kind), m->ns, m->name,
-				                    r->objs[j].file, r->objs[j].doc) != LP_OK)
+				                    kind_name(o->kind), m->ns, m->name, oj->file,
+				                    oj->doc) != LP_OK)
 					rc = -1;
-				break;
+			} else if (json_object_set_new(first, id, json_integer((json_int_t)i)) !=
+			           0) {
+				rc = -1;
 			}
 		}
 		if (o->kind == K_PIPELINE)
@@ -285,6 +345,7 @@ static int cross_check(struct run *r)
 	}
 	lp_free(outs);
 	lp_free(pipes);
+	json_decref(first);
 	return rc;
 }
 
@@ -310,12 +371,13 @@ static lp_err load_stdin(struct lp_yaml_docs *d)
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: logplane validate -f FILE|DIR|- [-f ...] [--control-namespace NS] [-v]\n"
-	    "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
-	    "  recursively: *.yaml, *.yml; - reads standard input). -v notes every object of\n"
-	    "  another kind that was skipped. Exit 0: all valid; 1: problems found; 2: usage.\n");
+	fprintf(f, "usage: logplane validate -f FILE|DIR|- [-f ...] [--control-namespace NS]\n"
+	           "                         [--check-secrets] [-v]\n"
+	           "  Checks LogPipeline and LogOutput objects in YAML files (a directory is read\n"
+	           "  recursively: *.yaml, *.yml; - reads standard input). --check-secrets: every\n"
+	           "  Secret a resource references must be a v1 Secret in the input, with the key\n"
+	           "  named. -v notes every object of another kind that was skipped. Exit 0: all\n"
+	           "  valid; 1: problems found; 2: usage.\n");
 }
 
 int lp_cli_validate(int argc, char **argv)
@@ -327,6 +389,9 @@ int lp_cli_validate(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.control_ns = LP_DEFAULT_CONTROL_NAMESPACE;
+	r.secrets = json_object();
+	if (!r.secrets)
+		goto nomem;
 	inputs = lp_calloc((size_t)argc + 1, sizeof(*inputs));
 	if (!inputs)
 		goto nomem;
@@ -339,6 +404,8 @@ int lp_cli_validate(int argc, char **argv)
 		}
 		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			r.verbose = 1;
+		} else if (strcmp(a, "--check-secrets") == 0) {
+			r.check_secrets = 1;
 		} else if ((strcmp(a, "-f") == 0 || strcmp(a, "--filename") == 0) && i + 1 < argc) {
 			inputs[n_inputs++] = argv[++i];
 		} else if (strncmp(a, "--filename=", 11) == 0) {
@@ -435,5 +502,6 @@ out:
 		lp_free(r.files[i]);
 	lp_free(r.files);
 	lp_free(inputs);
+	json_decref(r.secrets);
 	return rc;
 }

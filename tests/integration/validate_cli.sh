@@ -56,6 +56,40 @@ for f in tests/data/invalid/*.yaml; do
 done
 if [ "$count" -ge 5 ]; then pass bad_twin_count; else fail bad_twin_count "$count twins, want 5"; fi
 
+# --check-secrets: the examples carry the Secrets they reference
+run -f examples/ --check-secrets
+if [ "$rc" -eq 0 ] && grep -q ': all valid$' "$tmp/out"; then
+	pass check_secrets_examples
+else
+	fail check_secrets_examples "exit $rc: $(head -c 600 "$tmp/out" "$tmp/err")"
+fi
+# without the Secret documents, the references fail and name the field
+grep -v '^#' examples/03-opensearch-slack-errors.yaml | awk 'BEGIN{RS="---\n"; ORS="---\n"} !/kind: Secret/' >"$tmp/nosecret.yaml"
+run -f "$tmp/nosecret.yaml" --check-secrets
+if [ "$rc" -eq 1 ] && grep -qF 'spec.opensearch.auth.secretRef: Secret "opensearch-writer" not found in namespace "logplane-system"' "$tmp/out"; then
+	pass check_secrets_missing
+else
+	fail check_secrets_missing "exit $rc: $(head -c 800 "$tmp/out")"
+fi
+run -f "$tmp/nosecret.yaml"
+if [ "$rc" -eq 0 ]; then pass check_secrets_off_by_default; else fail check_secrets_off_by_default "exit $rc: $(head -c 400 "$tmp/out")"; fi
+# a Secret without the key named
+sed 's/^  password: change-me$/  passwd: change-me/' examples/03-opensearch-slack-errors.yaml >"$tmp/nokey.yaml"
+run -f "$tmp/nokey.yaml" --check-secrets
+if [ "$rc" -eq 1 ] && grep -qF 'has no key "password"' "$tmp/out" && ! grep -q 'change-me' "$tmp/out"; then
+	pass check_secrets_missing_key
+else
+	fail check_secrets_missing_key "exit $rc: $(head -c 800 "$tmp/out")"
+fi
+# the same object twice is reported at its second definition
+{ cat examples/05-tenant-namespace.yaml; echo ---; cat examples/05-tenant-namespace.yaml; } >"$tmp/twice.yaml"
+run -f "$tmp/twice.yaml"
+if [ "$rc" -eq 1 ] && grep -q 'metadata.name: .* is also defined at ' "$tmp/out"; then
+	pass duplicate_object
+else
+	fail duplicate_object "exit $rc: $(head -c 800 "$tmp/out")"
+fi
+
 # a directory mixing valid and invalid files fails, and reports only the bad one
 mkdir -p "$tmp/mixed/sub"
 cp examples/03-opensearch-slack-errors.yaml "$tmp/mixed/"
