@@ -79,9 +79,10 @@ enum lp_delivery_mode { LP_DELIVERY_AT_LEAST_ONCE = 0, LP_DELIVERY_AT_MOST_ONCE 
 struct lp_delivery {
 	enum lp_delivery_mode mode; /* spec.delivery.mode, default atLeastOnce */
 	int retry_limit;            /* spec.delivery.retryLimit, 1..100, default 10 */
-	char *buffer_limit;         /* spec.delivery.bufferLimit, quantity like "1G", default "1G"
-	                               (storage.total_limit_size) */
-	char *mem_buf_limit;        /* spec.delivery.memBufLimit, default "5M" */
+	char *buffer_limit;  /* spec.delivery.bufferLimit, quantity like "1G", NULL when unset:
+	                        then the chart's fluentBit.storage.totalLimitSize on the
+	                        shipper, 1G on the aggregator (storage.total_limit_size) */
+	char *mem_buf_limit; /* spec.delivery.memBufLimit, default "5M" */
 };
 
 enum lp_deletion_policy { LP_DELETION_RETAIN = 0, LP_DELETION_DELETE };

@@ -218,7 +218,7 @@ static void rd_delivery(struct lp_rd *r, const json_t *spec, struct lp_delivery 
 			          "only used with mode atLeastOnce (the filesystem buffer)");
 	}
 	d->mode = (enum lp_delivery_mode)mode;
-	lp_rd_default(r, &d->buffer_limit, "1G");
+	/* no default for buffer_limit: unset means the agents' default (1G) */
 	lp_rd_default(r, &d->mem_buf_limit, "5M");
 }
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "../api/api.h"
 #include "../util/mem.h"
 
 #define AGENT_CONFIG_MAX (1024u * 1024u)
@@ -14,6 +15,7 @@ enum key_type {
 	K_PULL,     /* Always | IfNotPresent | Never */
 	K_PATH,     /* absolute path */
 	K_QTY,      /* a quantity: digits, optional fraction and unit */
+	K_SIZE,     /* a buffer size Fluent Bit reads: 512K, 100M, 1G, 10Gi */
 	K_RES,      /* {requests: {name: qty}, limits: {name: qty}} */
 	K_TOLS,     /* array of objects */
 	K_MAP,      /* object of string values */
@@ -39,7 +41,7 @@ static const struct key_def keys[] = {
     {"priorityClassName", FB | AGG, K_STR_NONE, OFF(priority_class)},
     {"serviceAccountAnnotations", FB, K_MAP, OFF(sa_annotations)},
     {"hostPath", FB, K_PATH, OFF(host_path)},
-    {"totalLimitSize", FB, K_QTY, OFF(total_limit_size)},
+    {"totalLimitSize", FB, K_SIZE, OFF(total_limit_size)},
     {"storageClassName", AGG, K_STR_NONE, OFF(storage_class)},
     {"storageSize", AGG, K_QTY, OFF(storage_size)},
 };
@@ -145,6 +147,14 @@ static int check_value(const json_t *v, enum key_type type, const char *field, c
 			return -1;
 		}
 		return 0;
+	case K_SIZE: {
+		uint64_t b;
+		if (!s || lp_size_parse(s, &b) != LP_OK || b == 0) {
+			setmsg(msg, msglen, "%s: must be a size such as 512M, 1G or 10Gi", field);
+			return -1;
+		}
+		return 0;
+	}
 	case K_RES:
 		if (!json_is_object(v)) {
 			setmsg(msg, msglen, "%s: must be an object with requests and limits",

@@ -31,7 +31,7 @@ struct lp_agent_settings { /* NULL members: not set (built-in default) */
 	char *priority_class;   /* "" = none */
 	json_t *sa_annotations; /* fluentBit only: object of strings */
 	char *host_path;        /* fluentBit only: absolute path */
-	char *total_limit_size; /* fluentBit only (not applied) */
+	char *total_limit_size; /* fluentBit only: outputs' buffer bound without bufferLimit */
 	char *storage_class;    /* aggregator only: "" = cluster default */
 	char *storage_size;     /* aggregator only: default volume size */
 };

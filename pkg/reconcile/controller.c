@@ -1517,6 +1517,7 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 	if (err)
 		goto out;
 	rin.control_ns = c->control_ns;
+	rin.default_buffer_limit = c->o.agents ? c->o.agents->fluent_bit.total_limit_size : NULL;
 	rin.pipelines = ok_pls;
 	rin.n_pipelines = n_ok_pls;
 	rin.outputs = ok_outs;

@@ -1154,6 +1154,17 @@ static void output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	kv(f, "match_regex", ts(f));
 }
 
+/* The filesystem buffer bound of o on this side: its spec.delivery.bufferLimit,
+ * else (on the shipper) the agents' default, else 1G. */
+static const char *buffer_limit(const struct fb *f, const struct lp_output *o)
+{
+	if (o->delivery.buffer_limit)
+		return o->delivery.buffer_limit;
+	if (!f->aggregator && f->c->in->default_buffer_limit)
+		return f->c->in->default_buffer_limit;
+	return "1G";
+}
+
 static void delivery_keys(struct fb *f, const struct lp_output *o)
 {
 	int alo = o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE;
@@ -1161,8 +1172,7 @@ static void delivery_keys(struct fb *f, const struct lp_output *o)
 
 	lp_yamlw_kvi(&f->w, "retry_limit", rl);
 	if (alo)
-		kv_size(f, "storage.total_limit_size",
-		        o->delivery.buffer_limit ? o->delivery.buffer_limit : "1G");
+		kv_size(f, "storage.total_limit_size", buffer_limit(f, o));
 }
 
 static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
@@ -1215,8 +1225,7 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 		addf(f, t0(f), "%s/s3/%s",
 		     agg_side ? LP_RENDER_STATE_DIR "/aggregator" : LP_RENDER_STATE_DIR, oi->h);
 		kv(f, "store_dir", ts(f));
-		if (o->delivery.buffer_limit)
-			kv_size(f, "store_dir_limit_size", o->delivery.buffer_limit);
+		kv_size(f, "store_dir_limit_size", buffer_limit(f, o));
 		if (s->storage_class)
 			kv(f, "storage_class", s->storage_class);
 		break;

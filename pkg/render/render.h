@@ -64,6 +64,9 @@ struct lp_render_input {
 	const char *aggregator_host; /* default "logplane-aggregator.<control_ns>.svc" */
 	const char *livetail_host;   /* default "logplane-operator.<control_ns>.svc" */
 	int livetail_port;           /* default 8081 */
+	/* storage.total_limit_size of the shipper's outputs that set no
+	 * spec.delivery.bufferLimit (a size lp_size_parse accepts); default "1G". */
+	const char *default_buffer_limit;
 };
 
 struct lp_render_file {

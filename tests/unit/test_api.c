@@ -575,7 +575,7 @@ static void t_output_defaults(void)
 	LP_CHECK_INT(o->type, LP_OUT_S3);
 	LP_CHECK_INT(o->delivery.mode, LP_DELIVERY_AT_LEAST_ONCE);
 	LP_CHECK_INT(o->delivery.retry_limit, 10);
-	LP_CHECK_STR(o->delivery.buffer_limit, "1G");
+	LP_CHECK(o->delivery.buffer_limit == NULL); /* the renderer's default applies */
 	LP_CHECK_STR(o->delivery.mem_buf_limit, "5M");
 	LP_CHECK_STR(o->aws.region, "eu-west-1");
 	LP_CHECK_STR(o->aws.credentials.secret_name, "aws");

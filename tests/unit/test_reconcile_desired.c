@@ -774,6 +774,10 @@ static void t_agent_config_errors(void)
 	    {"{\"aggregator\": {\"storageSize\": \"big\"}}",
 	     "aggregator.storageSize: must be a quantity"},
 	    {"{\"aggregator\": {\"hostPath\": \"/x\"}}", "aggregator.hostPath: unknown key"},
+	    {"{\"fluentBit\": {\"totalLimitSize\": \"1.5G\"}}",
+	     "fluentBit.totalLimitSize: must be a size such as 512M"},
+	    {"{\"fluentBit\": {\"totalLimitSize\": \"0\"}}",
+	     "fluentBit.totalLimitSize: must be a size"},
 	};
 	struct lp_agent_config ac;
 	char msg[256];

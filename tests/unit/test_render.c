@@ -1772,6 +1772,72 @@ static void t_injection(void)
 	lp_free(in);
 }
 
+/* The chart's fluentBit.storage.totalLimitSize bounds the shipper's buffer of
+ * every durable output without spec.delivery.bufferLimit; bufferLimit wins;
+ * the aggregator keeps its own default. */
+static void t_default_buffer_limit(void)
+{
+	static const char yaml[] =
+	    "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\n"
+	    "metadata: {name: own, namespace: logplane-system}\n"
+	    "spec: {type: http, delivery: {mode: atLeastOnce, bufferLimit: 5G}, "
+	    "http: {host: a.example.com}}\n---\n"
+	    "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\n"
+	    "metadata: {name: deflt, namespace: logplane-system}\n"
+	    "spec: {type: http, delivery: {mode: atLeastOnce}, http: {host: b.example.com}}\n---\n"
+	    "apiVersion: logplane.io/v1alpha1\nkind: LogPipeline\n"
+	    "metadata: {name: p, namespace: logplane-system}\n"
+	    "spec: {input: {application: {}}, routes: [{outputRef: own}, {outputRef: "
+	    "deflt}]}\n---\n"
+	    "apiVersion: logplane.io/v1alpha1\nkind: LogPipeline\n"
+	    "metadata: {name: q, namespace: logplane-system}\n"
+	    "spec: {input: {system: {}}, aggregator: {enabled: true}, "
+	    "routes: [{outputRef: deflt}]}\n";
+	const char *const limits[] = {NULL, "2Gi"};
+	const char *const want[] = {"storage.total_limit_size: 1G",
+	                            "storage.total_limit_size: 2147483648"};
+
+	for (size_t k = 0; k < 2; k++) {
+		char tmpl[] = "/tmp/lp-render-limit-XXXXXX";
+		int fd = mkstemp(tmpl);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		struct lp_render_bundle b;
+		struct lp_render_input in;
+		struct lp_rendered r;
+		const char *own, *deflt;
+		char ownc[4096];
+
+		LP_CHECK(f != NULL);
+		if (!f)
+			return;
+		fputs(yaml, f);
+		if (!load_tmp(&b, tmpl, f))
+			return;
+		memset(&in, 0, sizeof(in));
+		memset(&r, 0, sizeof(r));
+		in.default_buffer_limit = limits[k];
+		LP_CHECK_INT(lp_render_bundle_render(&r, &b, &in), LP_OK);
+		LP_CHECK_INT(r.n_problems, 0);
+		if (r.shipper.n_files) {
+			own = out_section(shipper_text(&r), "a.example.com");
+			snprintf(ownc, sizeof(ownc), "%s", own);
+			LP_CHECK_HAS(ownc, "storage.total_limit_size: 5G");
+			deflt = out_section(shipper_text(&r), "b.example.com");
+			LP_CHECK_HAS(deflt, want[k]);
+			/* the aggregator's volume is sized on its own: 1G there */
+			LP_CHECK(r.has_aggregator && r.aggregator.n_files);
+			if (r.has_aggregator && r.aggregator.n_files) {
+				LP_CHECK_HAS(
+				    out_section(r.aggregator.files[0].data, "b.example.com"),
+				    "storage.total_limit_size: 1G");
+				LP_CHECK(strstr(r.aggregator.files[0].data, "2147483648") == NULL);
+			}
+		}
+		lp_rendered_free(&r);
+		lp_render_bundle_free(&b);
+	}
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -1784,6 +1850,7 @@ int main(void)
 	    {"aws_profiles", t_aws_profiles},
 	    {"aws_credentials_file", t_aws_credentials_file},
 	    {"invalid_left_out", t_invalid_left_out},
+	    {"default_buffer_limit", t_default_buffer_limit},
 	    {"schema_lookup", t_schema_lookup},
 	    {"null_args", t_null_args},
 	    {"fields_table", t_fields_table},
