@@ -40,6 +40,17 @@ class Reporter:
     def exit(self):
         sys.exit(1 if self.failed or not self.passed else 0)
 
+    def run(self, main):
+        """Runs main(); an exception is a failed "harness" case with its trace.
+        Exits with the verdict."""
+        try:
+            main()
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            import traceback
+            traceback.print_exc()
+            self.check("harness", False, repr(e))
+        self.exit()
+
 
 def wait_until(fn, timeout, interval=0.2):
     """Calls fn until it returns a truthy value or timeout seconds pass; returns

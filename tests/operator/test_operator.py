@@ -208,10 +208,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # report, never exit silently
-        import traceback
-        traceback.print_exc()
-        T.check("harness", False, repr(e))
-    T.exit()
+    T.run(main)

@@ -80,10 +80,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        T.check("harness", False, repr(e))
-    T.exit()
+    T.run(main)
