@@ -1825,15 +1825,6 @@ static lp_err cache_update(struct lp_render_cache *cache, struct part_job *jobs,
 	return LP_OK;
 }
 
-static lp_err output_left_out(struct lp_rctx *c, struct lp_oinfo *oi, unsigned limit)
-{
-	oi->ok = 0;
-	return lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name, "spec",
-	                             "rendered configuration of this output alone is larger "
-	                             "than %u bytes: left out",
-	                             limit);
-}
-
 /* Moves the jobs' files into cfg in job order as part-000 (the shared part),
  * part-001, ... and reports the pipelines and outputs left out, in the same
  * order. */
@@ -1847,17 +1838,12 @@ static lp_err jobs_merge(struct lp_rctx *c, struct part_job *jobs, size_t n,
 		err = jobs[i].err;
 	for (size_t i = 0; !err && i < n; i++) {
 		struct part_job *j = &jobs[i];
-		for (size_t k = 0; !err && k < j->n_left_out; k++) {
-			struct lp_pinfo *pi = &c->pi[j->left_out[k]];
-			pi->ok = 0;
-			err = lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns,
-			                            pi->p->meta.name, "spec",
-			                            "rendered configuration of this pipeline "
-			                            "alone is larger than %u bytes",
-			                            LP_RENDER_SPLIT_BYTES);
-		}
+		for (size_t k = 0; !err && k < j->n_left_out; k++)
+			err = lp_render_pipeline_too_large(c, &c->pi[j->left_out[k]],
+			                                   LP_RENDER_SPLIT_BYTES);
 		for (size_t k = 0; !err && k < j->n_left_out_o; k++)
-			err = output_left_out(c, &c->oi[j->left_out_o[k]], LP_RENDER_SPLIT_BYTES);
+			err = lp_render_output_too_large(c, &c->oi[j->left_out_o[k]],
+			                                 LP_RENDER_SPLIT_BYTES);
 		for (size_t k = 0; !err && k < j->n_files; k++) {
 			struct lp_render_file *f =
 			    lp_realloc(cfg->files, (cfg->n_files + 1) * sizeof(*f));
@@ -1975,7 +1961,7 @@ static lp_err split_config(struct lp_rctx *c, struct lp_rendered_config *cfg, in
 	for (size_t i = 0; !err && i < c->noi; i++) {
 		struct lp_oinfo *oi = &c->oi[i];
 		if (oi->ok && oi->est_bytes > LP_RENDER_PACK_BYTES)
-			err = output_left_out(c, oi, LP_RENDER_PACK_BYTES);
+			err = lp_render_output_too_large(c, oi, LP_RENDER_PACK_BYTES);
 		outs += oi->ok ? oi->est_bytes : 0;
 	}
 	if (err)
@@ -2136,12 +2122,7 @@ split:
 		for (size_t i = 0; i < c->npi; i++) {
 			struct lp_pinfo *pi = &c->pi[i];
 			if (pi->ok && pi->est_bytes > LP_RENDER_PACK_BYTES) {
-				pi->ok = 0;
-				err = lp_render_problem_add(
-				    c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
-				    "rendered configuration of this pipeline "
-				    "alone is larger than %u bytes",
-				    LP_RENDER_PACK_BYTES);
+				err = lp_render_pipeline_too_large(c, pi, LP_RENDER_PACK_BYTES);
 				if (err)
 					return err;
 			}

@@ -392,23 +392,12 @@ static lp_err split(struct lp_rctx *c, const struct lp_buf *b, size_t head, size
 		while (i < n && u[i].end - ufrom <= LP_RENDER_SPLIT_BYTES)
 			i++;
 		if (i == start) { /* one unit alone is too large: leave it out */
-			if (u[i].pipeline) {
-				struct lp_pinfo *pi = &c->pi[u[i].idx];
-				pi->ok = 0;
-				err = lp_render_problem_add(
-				    c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
-				    "rendered configuration of this pipeline alone is larger "
-				    "than %u bytes",
-				    LP_RENDER_SPLIT_BYTES);
-			} else {
-				struct lp_oinfo *oi = &c->oi[u[i].idx];
-				oi->ok = 0;
-				err = lp_render_problem_add(
-				    c, "LogOutput", oi->o->meta.ns, oi->o->meta.name, "spec",
-				    "rendered configuration of this output alone is larger "
-				    "than %u bytes: left out",
-				    LP_RENDER_SPLIT_BYTES);
-			}
+			if (u[i].pipeline)
+				err = lp_render_pipeline_too_large(c, &c->pi[u[i].idx],
+				                                   LP_RENDER_SPLIT_BYTES);
+			else
+				err = lp_render_output_too_large(c, &c->oi[u[i].idx],
+				                                 LP_RENDER_SPLIT_BYTES);
 			from = u[i++].end;
 			continue;
 		}

@@ -112,6 +112,10 @@ struct lp_render_cache {
 LP_WUR lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns,
                                     const char *name, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* Leaves a pipeline or an output out of the config (ok = 0) because its text
+ * alone is larger than limit bytes, and reports it on that object. */
+LP_WUR lp_err lp_render_pipeline_too_large(struct lp_rctx *c, struct lp_pinfo *pi, unsigned limit);
+LP_WUR lp_err lp_render_output_too_large(struct lp_rctx *c, struct lp_oinfo *oi, unsigned limit);
 /* Adds (or finds) the env var for Secret ns/name/key; *var borrowed from c->out. */
 LP_WUR lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name,
                                 const char *key, const char **var);

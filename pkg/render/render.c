@@ -120,6 +120,24 @@ lp_err lp_render_problem_add(struct lp_rctx *c, const char *kind, const char *ns
 	return LP_OK;
 }
 
+lp_err lp_render_pipeline_too_large(struct lp_rctx *c, struct lp_pinfo *pi, unsigned limit)
+{
+	pi->ok = 0;
+	return lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
+	                             "rendered configuration of this pipeline alone is larger "
+	                             "than %u bytes",
+	                             limit);
+}
+
+lp_err lp_render_output_too_large(struct lp_rctx *c, struct lp_oinfo *oi, unsigned limit)
+{
+	oi->ok = 0;
+	return lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name, "spec",
+	                             "rendered configuration of this output alone is larger "
+	                             "than %u bytes: left out",
+	                             limit);
+}
+
 lp_err lp_render_env_named(struct lp_rctx *c, const char *var, const char *ns, const char *name,
                            const char *key)
 {
