@@ -203,8 +203,8 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		kq(d, "    ", "region", a->region);
 		kq(d, "    ", "log_group_name", o->u.cloudwatch.log_group);
 		put(d, "    use_tag_as_stream true\n");
-		kenv(d, "    ", "aws_key_id", oi->user_var);
-		kenv(d, "    ", "aws_sec_key", oi->pass_var);
+		kenv(d, "    ", "aws_key_id", oi->aws_key_var);
+		kenv(d, "    ", "aws_sec_key", oi->aws_secret_var);
 		break;
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH: {
@@ -225,6 +225,20 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 			kq(d, "    ", "index_name", s->index ? s->index : "logs");
 		}
 		auth(d, oi);
+		if (o->type == LP_OUT_OPENSEARCH && s->aws_auth) {
+			/* requests signed with SigV4 by the plugin (service "es") */
+			put(d, "    <endpoint>\n");
+			url(d, "      ", "url", s->tls.enabled, s->host,
+			    s->port > 0 ? s->port : 9200, NULL);
+			kq(d, "      ", "region", s->aws_region ? s->aws_region : a->region);
+			kenv(d, "      ", "access_key_id", oi->aws_key_var);
+			kenv(d, "      ", "secret_access_key", oi->aws_secret_var);
+			if (a->credentials.role_arn) {
+				kq(d, "      ", "assume_role_arn", a->credentials.role_arn);
+				kq(d, "      ", "assume_role_session_name", "logplane");
+			}
+			put(d, "    </endpoint>\n");
+		}
 		break;
 	}
 	case LP_OUT_KAFKA: {

@@ -37,11 +37,14 @@ struct lp_oinfo {
 	char *endpoint_host; /* AWS endpoint split for kinesis/firehose/cloudwatch */
 	int endpoint_port;
 	char *user_var, *pass_var; /* basic auth env vars (or NULL) */
-	char *secret_var;          /* slack webhook / forward shared key */
-	char **header_vars;        /* http headers from Secrets, per header (or NULL) */
-	char *ca_path;             /* tls.ca_file (or NULL) */
-	const char *aws_profile;   /* AWS profile of its secretRef (borrowed from out), or NULL */
-	size_t *all_pi;            /* pipelines (index into ctx->pi) routing every record here */
+	/* AWS keys as env vars, for Fluentd plugins that read no credentials file
+	 * (cloudwatch_logs, opensearch <endpoint>), or NULL */
+	char *aws_key_var, *aws_secret_var;
+	char *secret_var;        /* slack webhook / forward shared key */
+	char **header_vars;      /* http headers from Secrets, per header (or NULL) */
+	char *ca_path;           /* tls.ca_file (or NULL) */
+	const char *aws_profile; /* AWS profile of its secretRef (borrowed from out), or NULL */
+	size_t *all_pi;          /* pipelines (index into ctx->pi) routing every record here */
 	size_t n_all_pi, cap_all_pi;
 	/* bytes this output (and its livetail filters) adds to the config being
 	 * split (estimate, for packing) */

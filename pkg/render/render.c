@@ -739,22 +739,25 @@ static lp_err usage_step(struct lp_rctx *c)
 		     o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE ||
 		     o->type == LP_OUT_S3))
 			err = aws_profile_add(c, ns, &o->aws.credentials, &oi->aws_profile);
-		if (!err && o->type == LP_OUT_CLOUDWATCH && o->aws.credentials.secret_name &&
-		    oi->used_agg && c->engine == LP_ENGINE_FLUENTD) {
-			/* Fluentd's cloudwatch_logs reads no credentials file: its keys come
-			 * through variables only this output's section names */
+		if (!err && o->aws.credentials.secret_name && oi->used_agg &&
+		    c->engine == LP_ENGINE_FLUENTD &&
+		    (o->type == LP_OUT_CLOUDWATCH ||
+		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth))) {
+			/* Fluentd's cloudwatch_logs and opensearch <endpoint> read no
+			 * credentials file: their keys come through variables only this
+			 * output's section names */
 			const struct lp_aws_credentials *a = &o->aws.credentials;
 			err = lp_render_env_var(
 			    c, ns, a->secret_name,
 			    a->access_key_id_key ? a->access_key_id_key : "AWS_ACCESS_KEY_ID", &v);
-			oi->user_var = (char *)v;
+			oi->aws_key_var = (char *)v;
 			if (!err)
 				err = lp_render_env_var(c, ns, a->secret_name,
 				                        a->secret_access_key_key
 				                            ? a->secret_access_key_key
 				                            : "AWS_SECRET_ACCESS_KEY",
 				                        &v);
-			oi->pass_var = (char *)v;
+			oi->aws_secret_var = (char *)v;
 		}
 	}
 	if (!err && c->any_agg)
