@@ -36,9 +36,19 @@ enum lp_owned_kind lp_owned_kind_parse(const char *kind)
 	return LP_OWNED_KIND_COUNT;
 }
 
-void lp_sha256_hex(char out[65], const void *data, size_t len)
+static void hex32(char out[65], const unsigned char md[32])
 {
 	static const char hex[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void lp_sha256_hex(char out[65], const void *data, size_t len)
+{
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
@@ -47,35 +57,87 @@ void lp_sha256_hex(char out[65], const void *data, size_t len)
 		out[64] = '\0';
 		return;
 	}
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	hex32(out, md);
 }
 
+/* The JSON text goes into the digest through a small buffer, so that the
+ * text of a ConfigMap (up to a MiB) is never held whole. */
+struct hash_sink {
+	EVP_MD_CTX *md;
+	size_t n;
+	int failed;
+	char buf[16384];
+};
+
+static int hash_sink_flush(struct hash_sink *s)
+{
+	if (s->n && !EVP_DigestUpdate(s->md, s->buf, s->n))
+		s->failed = 1;
+	s->n = 0;
+	return s->failed ? -1 : 0;
+}
+
+static int hash_sink_write(const char *p, size_t len, void *arg)
+{
+	struct hash_sink *s = arg;
+
+	if (s->n + len > sizeof(s->buf) && hash_sink_flush(s))
+		return -1;
+	if (len > sizeof(s->buf)) {
+		if (!EVP_DigestUpdate(s->md, p, len))
+			s->failed = 1;
+		return s->failed ? -1 : 0;
+	}
+	memcpy(s->buf + s->n, p, len);
+	s->n += len;
+	return 0;
+}
+
+/* The same digest as lp_sha256_hex() over json_dumps(obj, JSON_COMPACT |
+ * JSON_SORT_KEYS | JSON_ENSURE_ASCII), without the whole text or a deep copy:
+ * only the objects on the path to the ignored annotation are copied (shallow). */
 lp_err lp_desired_hash(char out[65], const json_t *obj)
 {
-	json_t *copy = NULL, *ann;
-	char *text = NULL;
+	json_t *view = (json_t *)obj, *copy = NULL, *meta_c = NULL, *ann_c = NULL;
+	const json_t *meta = json_object_get(obj, "metadata");
+	const json_t *ann = json_object_get(meta, "annotations");
+	struct hash_sink *sink = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
 	lp_err err = LP_ERR_NOMEM;
 
-	copy = json_deep_copy(obj);
-	if (!copy)
-		goto out;
-	ann = json_object_get(json_object_get(copy, "metadata"), "annotations");
-	if (json_is_object(ann)) {
-		json_object_del(ann, LP_APPLIED_HASH_ANNOTATION);
-		if (json_object_size(ann) == 0) /* an empty map is the same as none */
-			json_object_del(json_object_get(copy, "metadata"), "annotations");
+	if (json_is_object(ann) &&
+	    (json_object_get(ann, LP_APPLIED_HASH_ANNOTATION) || json_object_size(ann) == 0)) {
+		copy = json_copy((json_t *)obj);
+		meta_c = json_copy((json_t *)meta);
+		ann_c = json_copy((json_t *)ann);
+		if (!copy || !meta_c || !ann_c)
+			goto out;
+		json_object_del(ann_c, LP_APPLIED_HASH_ANNOTATION);
+		if (json_object_size(ann_c) == 0) /* an empty map is the same as none */
+			json_object_del(meta_c, "annotations");
+		else if (json_object_set(meta_c, "annotations", ann_c))
+			goto out;
+		if (json_object_set(copy, "metadata", meta_c))
+			goto out;
+		view = copy;
 	}
-	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-	if (!text)
+	sink = lp_calloc(1, sizeof(*sink));
+	if (!sink || !(sink->md = EVP_MD_CTX_new()))
 		goto out;
-	lp_sha256_hex(out, text, strlen(text));
+	if (!EVP_DigestInit_ex(sink->md, EVP_sha256(), NULL) ||
+	    json_dump_callback(view, hash_sink_write, sink,
+	                       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) != 0 ||
+	    hash_sink_flush(sink) || !EVP_DigestFinal_ex(sink->md, md, &mdlen) || mdlen != 32)
+		goto out;
+	hex32(out, md);
 	err = LP_OK;
 out:
-	free(text);
+	if (sink)
+		EVP_MD_CTX_free(sink->md);
+	lp_free(sink);
+	json_decref(ann_c);
+	json_decref(meta_c);
 	json_decref(copy);
 	return err;
 }

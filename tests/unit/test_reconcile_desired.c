@@ -1,6 +1,7 @@
 /* Unit tests for pkg/reconcile/desired: rendered config -> owned objects. */
 #include "lp_test.h"
 #include "../../pkg/reconcile/desired.h"
+#include "../../pkg/util/buf.h"
 #include "../../pkg/util/mem.h"
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -263,6 +264,73 @@ static void t_object_hash(void)
 	json_decref(o);
 	lp_sha256_hex(h1, "abc", 3);
 	LP_CHECK_STR(h1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* The reference: SHA-256 of the canonical text, the annotation dropped from a
+ * deep copy (and an empty annotations map with it). */
+static void hash_by_text(char out[65], const json_t *obj)
+{
+	json_t *copy = json_deep_copy(obj);
+	json_t *meta = json_object_get(copy, "metadata");
+	json_t *ann = json_object_get(meta, "annotations");
+	char *text;
+
+	if (json_is_object(ann)) {
+		json_object_del(ann, LP_APPLIED_HASH_ANNOTATION);
+		if (json_object_size(ann) == 0)
+			json_object_del(meta, "annotations");
+	}
+	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	lp_sha256_hex(out, text ? text : "", text ? strlen(text) : 0);
+	free(text);
+	json_decref(copy);
+}
+
+/* The applied hash is streamed into the digest: the same value as hashing the
+ * whole text (so an upgrade rewrites nothing), for a ConfigMap larger than the
+ * stream's buffer, with escapes and non-ASCII text, with and without
+ * annotations; and the object hashed is left as it was. */
+static void t_object_hash_stream(void)
+{
+	struct lp_buf big;
+	json_t *o, *ann;
+	char got[65], want[65], *before, *after;
+
+	lp_buf_init(&big, 0);
+	for (int i = 0; i < 20000; i++)
+		LP_CHECK_INT(
+		    lp_buf_addf(&big, "line %d: \"quoted\"\t\xc3\xa9t\xc3\xa9 \xe2\x82\xac\n", i),
+		    LP_OK);
+	o = json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "kind", "ConfigMap", "metadata", "name",
+	              "x", "namespace", "ns", "data", "fluent-bit.yaml", lp_buf_str(&big), "b",
+	              "c");
+	LP_CHECK(o != NULL && big.len > 100000);
+	if (!o) {
+		lp_buf_free(&big);
+		return;
+	}
+	for (int round = 0; round < 4; round++) {
+		json_t *meta = json_object_get(o, "metadata");
+		if (round == 1) /* an empty map counts as none */
+			json_object_set_new(meta, "annotations", json_object());
+		if (round == 2)
+			json_object_set_new(meta, "annotations",
+			                    json_pack("{s:s}", LP_APPLIED_HASH_ANNOTATION, "zzz"));
+		if (round == 3) {
+			ann = json_object_get(meta, "annotations");
+			json_object_set_new(ann, "other", json_string("kept"));
+		}
+		before = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		LP_CHECK_INT(lp_desired_hash(got, o), LP_OK);
+		after = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		hash_by_text(want, o);
+		LP_CHECK_STR(got, want);
+		LP_CHECK(before && after && strcmp(before, after) == 0);
+		free(before);
+		free(after);
+	}
+	json_decref(o);
+	lp_buf_free(&big);
 }
 
 /* Files larger than one object's budget are split across ConfigMaps named
@@ -830,6 +898,7 @@ int main(void)
 	    {"daemonset", t_daemonset},
 	    {"hash_stability", t_hash_stability},
 	    {"object_hash", t_object_hash},
+	    {"object_hash_stream", t_object_hash_stream},
 	    {"split", t_split},
 	    {"aggregator_and_files", t_aggregator_and_files},
 	    {"fluentd_aggregator", t_fluentd_aggregator},
