@@ -1,4 +1,5 @@
 #include "lp_test.h"
+#include "../../pkg/util/b64.h"
 #include "../../pkg/util/buf.h"
 #include "../../pkg/util/clock.h"
 #include "../../pkg/util/err.h"
@@ -138,13 +139,54 @@ static void t_log_text_and_level(void)
 	LP_CHECK_INT(lp_log_level_parse("loud"), -1);
 }
 
+static void t_b64(void)
+{
+	static const struct {
+		const char *in, *out;
+		size_t len;
+	} ok[] = {
+	    {"", "", 0},
+	    {"YQ==", "a", 1},
+	    {"YWI=", "ab", 2},
+	    {"YWJj", "abc", 3},
+	    {"aGVsbG8gd29ybGQ=", "hello world", 11},
+	    {"AGE=", "\0a", 2},
+	};
+	static const char *const bad[] = {"YQ=", "Y", "!!!!", "YQ==YQ=="};
+	size_t len;
+	char *s;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		len = 99;
+		s = lp_b64_decode(ok[i].in, 64, &len);
+		LP_CHECK(s != NULL);
+		if (s) {
+			LP_CHECK_INT(len, ok[i].len);
+			LP_CHECK(memcmp(s, ok[i].out, ok[i].len) == 0 && s[len] == '\0');
+		}
+		lp_free(s);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = lp_b64_decode(bad[i], 64, NULL);
+		if (s)
+			lp_test_fail(__FILE__, __LINE__, "\"%s\" decoded", bad[i]);
+		lp_free(s);
+	}
+	LP_CHECK(lp_b64_decode(NULL, 64, NULL) == NULL);
+	LP_CHECK(lp_b64_decode("YWJj", 3, NULL) == NULL); /* longer than max */
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
-		{"strerror", t_strerror},     {"buf_basic", t_buf_basic},
-		{"buf_cap", t_buf_cap},       {"mem", t_mem},
-		{"clock", t_clock},           {"log_json", t_log_json},
-		{"log_text_and_level", t_log_text_and_level},
+	    {"strerror", t_strerror},
+	    {"buf_basic", t_buf_basic},
+	    {"buf_cap", t_buf_cap},
+	    {"mem", t_mem},
+	    {"clock", t_clock},
+	    {"log_json", t_log_json},
+	    {"log_text_and_level", t_log_text_and_level},
+	    {"b64", t_b64},
 	};
 	return lp_test_main("util", tests, LP_TEST_COUNT(tests));
 }
