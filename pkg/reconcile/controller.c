@@ -146,6 +146,11 @@ struct lp_ctrl {
 	struct lp_kube_informer *owned[LP_OWNED_KIND_COUNT];
 	struct secret_watch *secrets;
 	size_t n_secrets;
+	/* open-addressing index of secrets by (ns, name): slot = position + 1,
+	 * 0 empty; rebuilt on the next lookup after a removal (secret_index_ok 0) */
+	size_t *secret_index;
+	size_t secret_index_cap; /* a power of two, more than twice n_secrets */
+	int secret_index_ok;
 	uint64_t secret_restarts_gone; /* watch restarts of removed Secret watches */
 	struct lp_kube_wq *wq;
 	struct lp_kube_events *events;
@@ -575,14 +580,69 @@ static void secret_upsert(void *arg, const char *key, json_t *obj, void *kept, v
 		note_change(ix->c);
 }
 
-/* The watch of exactly ns/name (name NULL: the namespace-wide one). */
+static uint64_t secret_hash(const char *ns, const char *name)
+{
+	uint64_t h = fnv_str(0, ns);
+	return name ? fnv_str(fnv(h, "/", 1), name) : fnv(h, "*", 1);
+}
+
+static int secret_is(const struct secret_watch *w, const char *ns, const char *name)
+{
+	return !strcmp(w->ns, ns) && (name ? (w->name && !strcmp(w->name, name)) : !w->name);
+}
+
+/* Puts c->secrets[i] into the index (which has a free slot). */
+static void secret_index_put(struct lp_ctrl *c, size_t i)
+{
+	size_t mask = c->secret_index_cap - 1;
+	size_t h = (size_t)secret_hash(c->secrets[i].ns, c->secrets[i].name) & mask;
+
+	while (c->secret_index[h])
+		h = (h + 1) & mask;
+	c->secret_index[h] = i + 1;
+}
+
+/* Indexes every watch, in a table at least four times their number. Returns
+ * 0, or -1 on no memory (the index stays unusable). */
+static int secret_index_build(struct lp_ctrl *c)
+{
+	size_t cap = 16;
+
+	while (cap < 4 * (c->n_secrets + 1))
+		cap *= 2;
+	if (cap != c->secret_index_cap) {
+		size_t *t = lp_calloc(cap, sizeof(*t));
+		if (!t)
+			return -1;
+		lp_free(c->secret_index);
+		c->secret_index = t;
+		c->secret_index_cap = cap;
+	} else {
+		memset(c->secret_index, 0, cap * sizeof(*c->secret_index));
+	}
+	for (size_t i = 0; i < c->n_secrets; i++)
+		secret_index_put(c, i);
+	c->secret_index_ok = 1;
+	return 0;
+}
+
+/* The watch of exactly ns/name (name NULL: the namespace-wide one). A hash
+ * lookup: it runs for every Secret reference of every output at each config
+ * computation. */
 static struct secret_watch *secret_watch_find(struct lp_ctrl *c, const char *ns, const char *name)
 {
-	for (size_t i = 0; i < c->n_secrets; i++) {
-		const struct secret_watch *w = &c->secrets[i];
-		if (!strcmp(w->ns, ns) && (name ? (w->name && !strcmp(w->name, name)) : !w->name))
-			return &c->secrets[i];
+	size_t mask, h;
+
+	if (!c->secret_index_ok && secret_index_build(c) != 0) {
+		for (size_t i = 0; i < c->n_secrets; i++) /* no memory for the index */
+			if (secret_is(&c->secrets[i], ns, name))
+				return &c->secrets[i];
+		return NULL;
 	}
+	mask = c->secret_index_cap - 1;
+	for (h = (size_t)secret_hash(ns, name) & mask; c->secret_index[h]; h = (h + 1) & mask)
+		if (secret_is(&c->secrets[c->secret_index[h] - 1], ns, name))
+			return &c->secrets[c->secret_index[h] - 1];
 	return NULL;
 }
 
@@ -662,6 +722,10 @@ static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *
 	if (err)
 		goto out;
 	c->n_secrets++;
+	if (c->secret_index_ok && 2 * c->n_secrets < c->secret_index_cap)
+		secret_index_put(c, c->n_secrets - 1);
+	else
+		c->secret_index_ok = 0; /* grown at the next lookup */
 	logf_(c, LP_LOG_DEBUG, "Secret", ns, name ? name : "*",
 	      name ? "watching referenced Secret" : "watching the namespace's Secrets");
 out:
@@ -684,6 +748,7 @@ static void secret_watch_remove(struct lp_ctrl *c, size_t i)
 	lp_free(c->secrets[i].ns);
 	lp_free(c->secrets[i].name);
 	c->secrets[i] = c->secrets[--c->n_secrets];
+	c->secret_index_ok = 0; /* positions moved */
 }
 
 /* Calls fn for each Secret name an output references (its own namespace). */
@@ -2562,6 +2627,7 @@ void lp_ctrl_free(struct lp_ctrl *c)
 		lp_free(c->secrets[i].name);
 	}
 	lp_free(c->secrets);
+	lp_free(c->secret_index);
 	for (int i = 0; i < 2; i++)
 		lp_kube_informer_free(c->res[i]);
 	for (int k = 0; k < LP_OWNED_KIND_COUNT; k++)
