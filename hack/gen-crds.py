@@ -236,7 +236,9 @@ def output_spec():
                            "blocks when full. atMostOnce: memory only.",
                            enum=["atLeastOnce", "atMostOnce"]),
             "retryLimit": integer("Retries per chunk before it is dropped (default 10).", 1, 100),
-            "bufferLimit": size("Filesystem buffer per output on each node (default 1G)."),
+            "bufferLimit": size("Filesystem buffer per output on each node. Unset: the chart's "
+                                "fluentBit.storage.totalLimitSize on the nodes (1G unless changed), "
+                                "1G on the aggregator."),
             "memBufLimit": size("Memory buffer (default 5M)."),
         }),
         "aws": obj("AWS settings (kinesis, firehose, s3, cloudwatch; opensearch with awsAuth).", {
