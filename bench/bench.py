@@ -63,6 +63,8 @@ PARAMS = {
     "scale_timeout": env_float("BENCH_SCALE_TIMEOUT", 120),
     "latency_changes": env_int("BENCH_LATENCY_CHANGES", 200),
     "latency_pipelines": env_int("BENCH_LATENCY_PIPELINES", 10),
+    "latency_namespaces": env_int("BENCH_LATENCY_NAMESPACES", 1),
+    "latency_outputs": env_int("BENCH_LATENCY_OUTPUTS", 0),   # 0: one per namespace
     "latency_gap_ms": env_float("BENCH_LATENCY_GAP_MS", 100),  # pause between changes (> kubesim's watch linger)
     "converge_delay": env_float("BENCH_CONVERGE_DELAY", 0.0),  # kubesim's simulated rollout time
     "bookmark_interval": env_float("BENCH_BOOKMARK_INTERVAL", 2.0),  # kubesim's BOOKMARK period per watch
@@ -757,9 +759,11 @@ def run_latency(res):
     carries the change, write -> Ready for the new generation seen by a
     watcher; the floor is kubesim's own write -> watch event of the change."""
     n_changes, n_pl = PARAMS["latency_changes"], PARAMS["latency_pipelines"]
-    cl = Cluster("latency")
+    n_ns, n_out = PARAMS["latency_namespaces"], PARAMS["latency_outputs"] or None
+    cl = Cluster("latency", history=4 * (n_pl + (n_out or n_ns)) + 10000)
     try:
-        keys = setup_world(cl, 1, n_pl, "lat")
+        keys = setup_world(cl, n_ns, n_pl, "lat", n_out)
+        keys = [k for k in keys if k[0] == keys[0][0]]  # the watched namespace's
         cl.start_operator()
         if wait_all_ready(cl, n_pl, PARAMS["timeout"]) is None:
             raise RuntimeError("latency: pipelines not Ready: " + tail(cl.op_log))
@@ -793,7 +797,7 @@ def run_latency(res):
         try:
             for i in range(n_changes):
                 time.sleep(PARAMS["latency_gap_ms"] / 1000.0)
-                ns, name = keys[i % n_pl]
+                ns, name = keys[i % len(keys)]
                 mark = "lat-%06d" % i
                 with lock:
                     st.update(mark=mark, name=name, t_cm=None, t_ready=None, t_floor=None)
