@@ -5,7 +5,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,16 @@
 #include "../kube/workqueue.h"
 #include "../render/render.h"
 #include "../server/opmetrics.h"
+#include "../util/b64.h"
 #include "../util/buf.h"
 #include "../util/clock.h"
 #include "../util/mem.h"
 #include "debounce.h"
 #include "desired.h"
 #include "worker.h"
+
+/* a Secret is at most 1 MiB: its base64 text at most 4/3 of that */
+#define LP_SECRET_VALUE_MAX ((size_t)1400 * 1024)
 
 #define KEY_CONFIG          "config"
 #define KEY_STATUS_ALL      "status-all"
@@ -1793,30 +1796,6 @@ struct aws_job {
 	struct aws_job *next;
 };
 
-static char *b64_decode(const char *in)
-{
-	size_t n = in ? strlen(in) : 0;
-	unsigned char *outb;
-	int len;
-
-	if (!in)
-		return NULL;
-	outb = lp_malloc(n / 4 * 3 + 4);
-	if (!outb)
-		return NULL;
-	len = EVP_DecodeBlock(outb, (const unsigned char *)in, (int)n);
-	if (len < 0) {
-		lp_free(outb);
-		return NULL;
-	}
-	while (len > 0 && n > 0 && in[n - 1] == '=') { /* DecodeBlock keeps padding bytes */
-		len--;
-		n--;
-	}
-	outb[len] = '\0';
-	return (char *)outb;
-}
-
 static void aws_run(void *arg)
 {
 	struct aws_job *j = arg;
@@ -1925,16 +1904,19 @@ static void aws_submit(struct lp_ctrl *c, const char *key, struct res_kept *k, i
 	j->deleting = deleting;
 	j->fp = f->fingerprint;
 	if (cr->secret_name) {
-		j->ak = b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
-		                                cr->access_key_id_key ? cr->access_key_id_key
-		                                                      : "AWS_ACCESS_KEY_ID"));
+		j->ak = lp_b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
+		                                   cr->access_key_id_key ? cr->access_key_id_key
+		                                                         : "AWS_ACCESS_KEY_ID"),
+		                      LP_SECRET_VALUE_MAX, NULL);
 		j->sk =
-		    b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
-		                            cr->secret_access_key_key ? cr->secret_access_key_key
-		                                                      : "AWS_SECRET_ACCESS_KEY"));
+		    lp_b64_decode(secret_value(c, k->o->meta.ns, cr->secret_name,
+		                               cr->secret_access_key_key ? cr->secret_access_key_key
+		                                                         : "AWS_SECRET_ACCESS_KEY"),
+		                  LP_SECRET_VALUE_MAX, NULL);
 		if (cr->session_token_key)
-			j->st = b64_decode(
-			    secret_value(c, k->o->meta.ns, cr->secret_name, cr->session_token_key));
+			j->st = lp_b64_decode(
+			    secret_value(c, k->o->meta.ns, cr->secret_name, cr->session_token_key),
+			    LP_SECRET_VALUE_MAX, NULL);
 	}
 	if (!j->key || lp_worker_submit(c->worker, aws_run, aws_done, j)) {
 		aws_job_free(j);

@@ -1,10 +1,12 @@
 /* pkg/reconcile/desired.c: rendered config -> owned objects (see desired.h). */
 #include "desired.h"
+#include "../util/b64.h"
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../util/b64.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
 
@@ -281,28 +283,14 @@ struct decoded {
 static const char *decoded_lookup(void *ctx, const char *ns, const char *name, const char *key)
 {
 	struct decoded *dc = ctx;
-	const char *in = lookup(dc->b, ns, name, key);
-	size_t n = in ? strlen(in) : 0;
-	unsigned char *outb;
-	int len;
+	char *v;
 
-	if (!in || dc->n == 3 || n > 65536)
+	if (dc->n == 3)
 		return NULL;
-	outb = lp_malloc(n / 4 * 3 + 4);
-	if (!outb)
-		return NULL;
-	len = EVP_DecodeBlock(outb, (const unsigned char *)in, (int)n);
-	if (len < 0) {
-		lp_free(outb);
-		return NULL;
-	}
-	while (len > 0 && n > 0 && in[n - 1] == '=') { /* DecodeBlock keeps padding bytes */
-		len--;
-		n--;
-	}
-	outb[len] = '\0';
-	dc->v[dc->n++] = (char *)outb;
-	return (char *)outb;
+	v = lp_b64_decode(lookup(dc->b, ns, name, key), 65536, NULL);
+	if (v)
+		dc->v[dc->n++] = v;
+	return v;
 }
 
 static void decoded_clear(struct decoded *dc)
