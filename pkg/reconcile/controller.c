@@ -32,6 +32,7 @@
 #define KEY_CONFIG          "config"
 #define KEY_STATUS_ALL      "status-all"
 #define KEY_TRIM            "trim-heap"
+#define KEY_CACHE_DROP      "render-cache-drop"
 #define AWS_RECHECK_MS      (10u * 60u * 1000u) /* re-verify a target that is fine */
 #define AWS_RETRY_MS        30000u              /* retry one that is not (yet) */
 #define AWS_CONVERGE_MS     5000u               /* check a converging one again (no hint given) */
@@ -47,6 +48,10 @@
  * and glibc keeps the pages. */
 #define TRIM_AFTER_STATUS_WRITES 1000u
 #define TRIM_IDLE_MS             1000u
+/* The render cache holds the text of every config part (6 MiB at 10,000
+ * pipelines): it speeds up a run of changes and is dropped once no config was
+ * computed for this long, so an idle operator does not keep it. */
+#define RENDER_CACHE_IDLE_MS 3000u
 
 enum res_kind { RES_PIPELINE = 0, RES_OUTPUT = 1 };
 static const char *const res_kind_name[] = {"LogPipeline", "LogOutput"};
@@ -182,6 +187,8 @@ struct lp_ctrl {
 	unsigned status_writes_untrimmed;
 	uint64_t last_status_write_ms;
 	int trim_queued;
+	int cache_drop_queued;
+	uint64_t last_config_ms; /* when the last config computation finished */
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 };
@@ -2025,6 +2032,10 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 	run_free(r);
 	/* a rebuild allocates a few MiB for a moment (rendered text, JSON) */
 	trim_heap(c);
+	c->last_config_ms = now_ms(c);
+	if (c->render_cache && !c->cache_drop_queued &&
+	    lp_kube_wq_add_after(c->wq, KEY_CACHE_DROP, RENDER_CACHE_IDLE_MS) == LP_OK)
+		c->cache_drop_queued = 1;
 	lp_kube_wq_done(c->wq, KEY_CONFIG, err);
 }
 
@@ -2316,6 +2327,24 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 		lp_kube_wq_done(wq, key, LP_OK);
 	} else if ((key[0] == 'p' || key[0] == 'o') && key[1] == '/') {
 		handle_status(c, key);
+	} else if (!strcmp(key, KEY_CACHE_DROP)) {
+		uint64_t idle = now_ms(c) - c->last_config_ms;
+		c->cache_drop_queued = 0;
+		if ((c->run || idle < RENDER_CACHE_IDLE_MS) &&
+		    lp_kube_wq_add_after(wq, KEY_CACHE_DROP,
+		                         c->run ? RENDER_CACHE_IDLE_MS
+		                                : RENDER_CACHE_IDLE_MS - idle) == LP_OK) {
+			c->cache_drop_queued = 1; /* still changing: later */
+		} else if (!c->run) {
+			/* a new, empty cache: the next run of changes fills it again */
+			lp_render_cache_free(c->render_cache);
+			c->render_cache = lp_render_cache_new();
+			trim_heap(c);
+			logf_(c, LP_LOG_DEBUG, NULL, NULL, NULL,
+			      "render cache dropped after %u ms without a config change",
+			      RENDER_CACHE_IDLE_MS);
+		}
+		lp_kube_wq_done(wq, key, LP_OK);
 	} else if (!strcmp(key, KEY_TRIM)) {
 		uint64_t idle = now_ms(c) - c->last_status_write_ms;
 		c->trim_queued = 0;

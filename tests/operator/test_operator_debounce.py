@@ -54,6 +54,9 @@ def main():
         n = computations(env, op) - n0
         T.check(f"lone_change_{i}_one_computation", n == 1,
                 f"{n} computations for one change: " + env.tail(op.log_path, 12))
+    # idle: the render cache (every config part's text) is not kept
+    ok = wait_until(lambda: "render cache dropped" in env.operator_log(op), 10)
+    T.check("render_cache_dropped_when_idle", ok, env.tail(op.log_path, 8))
     clean_exit(T, env, op, "sigterm_exit_0")
 
 
