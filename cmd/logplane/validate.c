@@ -301,10 +301,12 @@ static int cross_check(struct run *r)
 		else
 			pipes[n_pipe++] = r->objs[i].p;
 	}
+	lp_outputs_sort(outs, n_out); /* references found by binary search */
 	memset(&w, 0, sizeof(w));
 	w.control_ns = r->control_ns;
 	w.outputs = outs;
 	w.n_outputs = n_out;
+	w.outputs_sorted = 1;
 	w.pipelines = pipes;
 	w.n_pipelines = n_pipe;
 	if (r->check_secrets) {

@@ -1264,6 +1264,27 @@ static void trim_heap(struct lp_ctrl *c)
 #endif
 }
 
+/* Queues key to run idle_ms from now, once (*queued). */
+static void idle_queue(struct lp_ctrl *c, const char *key, int *queued, uint64_t idle_ms)
+{
+	if (!*queued && lp_kube_wq_add_after(c->wq, key, idle_ms) == LP_OK)
+		*queued = 1;
+}
+
+/* For a key queued by idle_queue(): 1 when the activity last seen at last_ms
+ * is idle_ms old (do the work now); else 0, with key queued again for the rest. */
+static int idle_since(struct lp_ctrl *c, const char *key, int *queued, uint64_t last_ms,
+                      uint64_t idle_ms)
+{
+	uint64_t idle = now_ms(c) - last_ms;
+
+	*queued = 0;
+	if (idle >= idle_ms)
+		return 1;
+	idle_queue(c, key, queued, idle_ms - idle);
+	return !*queued; /* cannot wait: now */
+}
+
 static void op_done(void *arg, struct lp_kube_resp *resp)
 {
 	struct call_ctx *x = arg;
@@ -2033,9 +2054,8 @@ static void config_finished(struct lp_ctrl *c, struct run *r)
 	/* a rebuild allocates a few MiB for a moment (rendered text, JSON) */
 	trim_heap(c);
 	c->last_config_ms = now_ms(c);
-	if (c->render_cache && !c->cache_drop_queued &&
-	    lp_kube_wq_add_after(c->wq, KEY_CACHE_DROP, RENDER_CACHE_IDLE_MS) == LP_OK)
-		c->cache_drop_queued = 1;
+	if (c->render_cache)
+		idle_queue(c, KEY_CACHE_DROP, &c->cache_drop_queued, RENDER_CACHE_IDLE_MS);
 	lp_kube_wq_done(c->wq, KEY_CONFIG, err);
 }
 
@@ -2118,9 +2138,8 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 		}
 		lp_kube_wq_done(c->wq, x->key, resp->err == LP_ERR_NOTFOUND ? LP_OK : resp->err);
 		c->last_status_write_ms = now_ms(c);
-		if (c->status_writes_untrimmed >= TRIM_AFTER_STATUS_WRITES && !c->trim_queued &&
-		    lp_kube_wq_add_after(c->wq, KEY_TRIM, TRIM_IDLE_MS) == LP_OK)
-			c->trim_queued = 1;
+		if (c->status_writes_untrimmed >= TRIM_AFTER_STATUS_WRITES)
+			idle_queue(c, KEY_TRIM, &c->trim_queued, TRIM_IDLE_MS);
 	}
 	call_free(x);
 }
@@ -2328,14 +2347,8 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 	} else if ((key[0] == 'p' || key[0] == 'o') && key[1] == '/') {
 		handle_status(c, key);
 	} else if (!strcmp(key, KEY_CACHE_DROP)) {
-		uint64_t idle = now_ms(c) - c->last_config_ms;
-		c->cache_drop_queued = 0;
-		if ((c->run || idle < RENDER_CACHE_IDLE_MS) &&
-		    lp_kube_wq_add_after(wq, KEY_CACHE_DROP,
-		                         c->run ? RENDER_CACHE_IDLE_MS
-		                                : RENDER_CACHE_IDLE_MS - idle) == LP_OK) {
-			c->cache_drop_queued = 1; /* still changing: later */
-		} else if (!c->run) {
+		if (idle_since(c, key, &c->cache_drop_queued, c->last_config_ms,
+		               RENDER_CACHE_IDLE_MS)) {
 			/* a new, empty cache: the next run of changes fills it again */
 			lp_render_cache_free(c->render_cache);
 			c->render_cache = lp_render_cache_new();
@@ -2346,12 +2359,7 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 		}
 		lp_kube_wq_done(wq, key, LP_OK);
 	} else if (!strcmp(key, KEY_TRIM)) {
-		uint64_t idle = now_ms(c) - c->last_status_write_ms;
-		c->trim_queued = 0;
-		if (idle < TRIM_IDLE_MS &&
-		    lp_kube_wq_add_after(wq, KEY_TRIM, TRIM_IDLE_MS - idle) == LP_OK)
-			c->trim_queued = 1; /* still writing: later */
-		else
+		if (idle_since(c, key, &c->trim_queued, c->last_status_write_ms, TRIM_IDLE_MS))
 			trim_heap(c);
 		lp_kube_wq_done(wq, key, LP_OK);
 	} else {

@@ -19,8 +19,6 @@ void lp_debounce_note(struct lp_debounce *d, uint64_t now, int busy)
 	} else {
 		d->lone = 0; /* a second change before the run: a burst */
 	}
-	if (busy)
-		d->lone = 0;
 	d->any = 1;
 	d->last_change_ms = now;
 }

@@ -1,6 +1,5 @@
 /* pkg/reconcile/desired.c: rendered config -> owned objects (see desired.h). */
 #include "desired.h"
-#include "../util/b64.h"
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -204,6 +204,7 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 	char **files = NULL;
 	size_t nf = 0, cf = 0;
 	struct lp_world w;
+	const struct lp_output **sorted = NULL;
 	lp_err err = LP_OK;
 
 	memset(b, 0, sizeof(*b));
@@ -239,11 +240,20 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 		err = LP_ERR_NOMEM;
 		goto fail;
 	}
+	/* references are looked up in a sorted copy (b->outputs keeps file order) */
+	sorted = lp_calloc(b->n_outputs ? b->n_outputs : 1, sizeof(*sorted));
+	if (!sorted) {
+		err = LP_ERR_NOMEM;
+		goto fail;
+	}
+	memcpy(sorted, b->outputs, b->n_outputs * sizeof(*sorted));
+	lp_outputs_sort(sorted, b->n_outputs);
 	/* parse problems were recorded per resource: mark those with none as candidates */
 	memset(&w, 0, sizeof(w));
 	w.control_ns = control_ns;
-	w.outputs = (const struct lp_output *const *)b->outputs;
+	w.outputs = sorted;
 	w.n_outputs = b->n_outputs;
+	w.outputs_sorted = 1;
 	for (size_t i = 0; !err && i < b->n_outputs; i++) {
 		struct lp_problems probs = {0};
 		int parsed_ok = 1;
@@ -272,9 +282,12 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 			b->pipeline_ok[i] = 1;
 		err = problems_from(b, "LogPipeline", &b->pipelines[i]->meta, &probs);
 	}
+	lp_free(sorted);
+	sorted = NULL;
 	if (!err)
 		return LP_OK;
 fail:
+	lp_free(sorted);
 	lp_render_bundle_free(b);
 	return err;
 }

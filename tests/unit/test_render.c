@@ -905,14 +905,24 @@ static int same_config(const struct lp_rendered_config *a, const struct lp_rende
 	return 1;
 }
 
+/* A new temporary YAML file (template tmpl, "...XXXXXX") open for writing;
+ * NULL (a failed check) when it cannot be made. */
+static FILE *tmp_yaml(char *tmpl)
+{
+	int fd = mkstemp(tmpl);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	LP_CHECK(f != NULL);
+	return f;
+}
+
 /* The render cache: a split config rendered through it is byte-identical to
  * one rendered without it, before and after a pipeline changes; the cache
  * keeps the parts of the last render only. */
 static void t_cache(void)
 {
 	char tmpl[] = "/tmp/lp-render-cache-XXXXXX";
-	int fd = mkstemp(tmpl);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	FILE *f = tmp_yaml(tmpl);
 	const char *paths[1] = {tmpl};
 	struct lp_render_bundle b;
 	struct lp_render_input in;
@@ -1153,15 +1163,13 @@ static void t_fields_table(void)
 static void t_split(void)
 {
 	char tmpl[] = "/tmp/lp-render-split-XXXXXX";
-	int fd = mkstemp(tmpl);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	FILE *f = tmp_yaml(tmpl);
 	const char *paths[1] = {tmpl};
 	struct lp_render_bundle b;
 	struct lp_rendered r;
 	json_t *entry;
 	size_t n = 1500, plugins = 0, emitters = 0;
 
-	LP_CHECK(f != NULL);
 	if (!f)
 		return;
 	fprintf(
@@ -1264,13 +1272,11 @@ static void check_fb_split(const struct lp_rendered_config *c)
 static void t_split_outputs(void)
 {
 	char tmpl[] = "/tmp/lp-render-outs-XXXXXX";
-	int fd = mkstemp(tmpl);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	FILE *f = tmp_yaml(tmpl);
 	struct lp_render_bundle b;
 	struct lp_rendered r;
 	size_t n_ns = 1000, per_ns = 10, n = 10000;
 
-	LP_CHECK(f != NULL);
 	if (!f)
 		return;
 	for (size_t j = 0; j < n_ns; j++)
@@ -1312,13 +1318,11 @@ static void t_split_aggregator(void)
 
 	for (int e = 0; e < 2; e++) {
 		char tmpl[] = "/tmp/lp-render-agg-XXXXXX";
-		int fd = mkstemp(tmpl);
-		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		FILE *f = tmp_yaml(tmpl);
 		struct lp_render_bundle b;
 		struct lp_rendered r;
 		const struct lp_rendered_config *c = &r.aggregator;
 
-		LP_CHECK(f != NULL);
 		if (!f)
 			return;
 		for (size_t i = 0; i < n; i++)
@@ -1377,14 +1381,12 @@ static void t_split_aggregator(void)
 static void t_split_output_too_large(void)
 {
 	char tmpl[] = "/tmp/lp-render-big-XXXXXX";
-	int fd = mkstemp(tmpl);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	FILE *f = tmp_yaml(tmpl);
 	struct lp_render_bundle b;
 	struct lp_rendered r;
 	struct lp_output *big = NULL;
 	size_t vlen = 60 * 1024;
 
-	LP_CHECK(f != NULL);
 	if (!f)
 		return;
 	fprintf(f, "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: big, "
@@ -1799,15 +1801,13 @@ static void t_default_buffer_limit(void)
 
 	for (size_t k = 0; k < 2; k++) {
 		char tmpl[] = "/tmp/lp-render-limit-XXXXXX";
-		int fd = mkstemp(tmpl);
-		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		FILE *f = tmp_yaml(tmpl);
 		struct lp_render_bundle b;
 		struct lp_render_input in;
 		struct lp_rendered r;
 		const char *own, *deflt;
 		char ownc[4096];
 
-		LP_CHECK(f != NULL);
 		if (!f)
 			return;
 		fputs(yaml, f);
