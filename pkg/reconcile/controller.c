@@ -1623,6 +1623,7 @@ static lp_err config_compute(struct lp_ctrl *c, int *started)
 	rin.outputs = ok_outs;
 	rin.n_outputs = n_ok_outs;
 	rin.cache = c->render_cache;
+	rin.no_summaries = 1; /* nothing here reads them */
 	if (n_ok_pls) {
 		err = lp_render(&rendered, &rin);
 		if (err)

@@ -918,12 +918,12 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 		lp_err herr;
 		if (!threaded)
 			(void)hash_thread(out);
-		for (size_t i = 0; i < c.npi; i++)
+		for (size_t i = 0; !in->no_summaries && i < c.npi; i++)
 			n += c.pi[i].ok;
 		out->summaries = lp_calloc(n ? n : 1, sizeof(*out->summaries));
 		if (!out->summaries)
 			err = LP_ERR_NOMEM;
-		for (size_t i = 0; !err && i < c.npi; i++)
+		for (size_t i = 0; !err && n && i < c.npi; i++)
 			if (c.pi[i].ok)
 				err = summary(&c, &c.pi[i], &out->summaries[out->n_summaries++]);
 		if (threaded)

@@ -1838,6 +1838,31 @@ static void t_default_buffer_limit(void)
 	}
 }
 
+/* no_summaries: the same configuration, no summaries (the operator's render). */
+static void t_no_summaries(void)
+{
+	char *in_path = path_of("tests/data/render/cases/tenancy-isolation.yaml");
+	const char *paths[1] = {in_path};
+	struct lp_render_bundle b;
+	struct lp_render_input in;
+	struct lp_rendered with, without;
+
+	memset(&with, 0, sizeof(with));
+	memset(&without, 0, sizeof(without));
+	memset(&in, 0, sizeof(in));
+	in.no_summaries = 1;
+	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
+	LP_CHECK_INT(lp_render_bundle_render(&with, &b, NULL), LP_OK);
+	LP_CHECK_INT(lp_render_bundle_render(&without, &b, &in), LP_OK);
+	LP_CHECK_INT(with.n_summaries, 3);
+	LP_CHECK_INT(without.n_summaries, 0);
+	LP_CHECK_STR(without.shipper.hash, with.shipper.hash);
+	lp_rendered_free(&with);
+	lp_rendered_free(&without);
+	lp_render_bundle_free(&b);
+	lp_free(in_path);
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -1851,6 +1876,7 @@ int main(void)
 	    {"aws_credentials_file", t_aws_credentials_file},
 	    {"invalid_left_out", t_invalid_left_out},
 	    {"default_buffer_limit", t_default_buffer_limit},
+	    {"no_summaries", t_no_summaries},
 	    {"schema_lookup", t_schema_lookup},
 	    {"null_args", t_null_args},
 	    {"fields_table", t_fields_table},
