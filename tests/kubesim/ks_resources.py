@@ -109,6 +109,8 @@ BUILTINS = [
              namespaced=False, verbs=["create"]),
     Resource("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
              namespaced=False, verbs=["create"]),
+    Resource("authentication.k8s.io", "v1", "TokenReview", "tokenreviews",
+             namespaced=False, verbs=["create"]),
     Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
              namespaced=False, short=["crd", "crds"], status=True,
              columns=[_col("Created At", ".metadata.creationTimestamp", fmt="timestamp")]),

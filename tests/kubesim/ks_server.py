@@ -808,6 +808,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.do_watch(res, ns)
         if res.group == "authorization.k8s.io":
             return self.access_review(res, verb, body)
+        if res.group == "authentication.k8s.io":
+            return self.token_review(res, verb, body)
         if verb in ("create", "update", "patch"):
             api.begin_changes()
             obj, code = self.do_write(verb, res, ns, name, sub, body, opts)
@@ -867,6 +869,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             allowed = True      # non-resource URLs (discovery, version, openapi) are open to all
         out = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"creationTimestamp": None},
                "spec": spec, "status": {"allowed": allowed}}
+        self.send_json(201, out)
+
+    def token_review(self, res, verb, body):
+        """TokenReview: the token is looked up among --token identities, never stored."""
+        if verb != "create":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                                    "resource")
+        rev = self.decode_body(body)
+        if not isinstance(rev, dict):
+            raise bad_request("the body of the request was not an object")
+        spec = rev.get("spec") or {}
+        tok = spec.get("token") or ""
+        if not isinstance(tok, str) or not tok:
+            raise ApiError(422, "Invalid", 'TokenReview.authentication.k8s.io "" is invalid: spec.token: '
+                                           'Required value')
+        who = self.sim.tokens.get(tok)
+        if who is None:
+            status = {"authenticated": False, "user": {}, "error": "invalid bearer token"}
+        else:
+            status = {"authenticated": True, "user": {"username": who[0], "groups": list(who[1])}}
+            if spec.get("audiences"):
+                status["audiences"] = list(spec["audiences"])
+        out = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"creationTimestamp": None},
+               "spec": spec, "status": status}
         self.send_json(201, out)
 
     def decode_body(self, body):

@@ -153,6 +153,19 @@ def main():
                 "%s %s %d %s %d" % (yes.stdout, no.stdout, st, sar, st2)
         T.run("auth_can_i_and_access_reviews", t_can_i)
 
+        def t_token_review():
+            path = "/apis/authentication.k8s.io/v1/tokenreviews"
+            st, _, good = ks.request("POST", path, {"apiVersion": "authentication.k8s.io/v1",
+                                                    "kind": "TokenReview", "spec": {"token": "bobtoken"}})
+            st2, _, bad = ks.request("POST", path, {"spec": {"token": "nosuchtoken"}})
+            st3, _, _ = ks.request("POST", path, {"spec": {"token": "bobtoken"}}, token="bobtoken")
+            u = good.get("status", {}).get("user", {})
+            return (st == 201 and good["status"]["authenticated"] is True and u.get("username") == "bob" and
+                    "system:authenticated" in u.get("groups", []) and st2 == 201 and
+                    bad["status"]["authenticated"] is False and st3 == 403) or \
+                "%d %s %d %s %d" % (st, good, st2, bad, st3)
+        T.run("token_review", t_token_review)
+
         def t_service_account():
             st, _, _ = ks.request("GET", "/api/v1/namespaces/default/configmaps", token="satoken")
             rb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
