@@ -2,8 +2,9 @@
  *
  * Informers on LogPipeline and LogOutput (all namespaces), on the owned kinds
  * (label app.kubernetes.io/managed-by=logplane, namespaced ones in the control
- * namespace) and on exactly the Secrets that outputs reference (one informer
- * per Secret, field selector metadata.name). A work queue; the key "config"
+ * namespace) and on the Secrets that outputs reference: one informer per
+ * Secret (field selector metadata.name), or one for the whole namespace past
+ * eight referenced Secrets in it (ctrl_secrets.c). A work queue; the key "config"
  * (debounced: a lone change at once, a burst merged into one trailing run, see
  * debounce.h) rebuilds the desired objects from every resource
  * and applies only what differs (server-side apply; ConfigMaps and Secrets
@@ -13,7 +14,8 @@
  *
  * AWS steps (credentials check, provisioning, cleanup) run on a worker thread
  * through the optional hook below, so the loop never blocks.
- * Threading: loop thread only. */
+ * Threading: loop thread only. The implementation is controller.c and its
+ * parts ctrl_*.c (see ctrl_int.h). */
 #ifndef LP_RECONCILE_CONTROLLER_H
 #define LP_RECONCILE_CONTROLLER_H
 #include <stddef.h>

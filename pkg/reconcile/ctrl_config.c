@@ -1,0 +1,535 @@
+/* pkg/reconcile/ctrl_config.c: the "config" key: one config computation in
+ * numbered steps (validate, render and build, per-resource facts, diff into a
+ * run of writes), its debounce, and what follows the run (applied or failed). */
+#include "ctrl_int.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "../kube/events.h"
+#include "../server/opmetrics.h"
+#include "../util/buf.h"
+#include "../util/clock.h"
+#include "../util/hash.h"
+#include "../util/mem.h"
+
+struct res_facts *ctrl_facts_of(struct res_kept *k)
+{
+	if (!k->facts) {
+		k->facts = lp_calloc(1, sizeof(*k->facts));
+		if (k->facts)
+			k->facts->generation = -1;
+	}
+	return k->facts;
+}
+
+static int set_str(char **dst, const char *src)
+{
+	char *n = NULL;
+	if (*dst && src && !strcmp(*dst, src))
+		return 0;
+	if (src && !(n = lp_strdup(src)))
+		return -1;
+	lp_free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static void problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns, const char *name,
+                           const char *reason, const char *field, const char *message)
+{
+	struct lp_kube_objref ref = {
+	    LP_API_GROUP_VERSION, ctrl_res_kind_name[k->kind], ns, name, ctrl_res_uid(k), NULL};
+	char msg[1024];
+
+	if (field && *field)
+		snprintf(msg, sizeof(msg), "%s: %s", field, message ? message : "");
+	else
+		snprintf(msg, sizeof(msg), "%s", message ? message : "");
+	ctrl_logf(c, LP_LOG_WARN, ctrl_res_kind_name[k->kind], ns, name, "%s: %s", reason, msg);
+	if (c->events && c->leading &&
+	    lp_kube_event(c->events, &ref, "Warning", reason, msg) == LP_OK)
+		c->stats.events++;
+}
+
+static const struct lp_render_problem *
+render_problem_for(const struct lp_rendered *r, const char *kind, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < r->n_problems; i++) {
+		const struct lp_render_problem *p = &r->problems[i];
+		if (p->kind && p->ns && p->name && !strcmp(p->kind, kind) && !strcmp(p->ns, ns) &&
+		    !strcmp(p->name, name))
+			return p;
+	}
+	return NULL;
+}
+
+/* The "namespace/name" of every output a valid pipeline routes to (a pipeline
+ * references outputs of its own namespace), sorted. */
+static lp_err used_outputs(struct lp_strlist *out, const struct lp_pipeline **pls, size_t n)
+{
+	size_t total = 0, k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += pls[i]->n_routes;
+	out->v = lp_calloc(total + 1, sizeof(*out->v));
+	if (!out->v)
+		return LP_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < pls[i]->n_routes; j++) {
+			struct lp_buf b;
+			const char *ref = pls[i]->routes[j].output_ref;
+			if (!ref || !pls[i]->meta.ns)
+				continue;
+			lp_buf_init(&b, 0);
+			if (lp_buf_addf(&b, "%s/%s", pls[i]->meta.ns, ref))
+				return LP_ERR_NOMEM;
+			out->v[k] = lp_buf_take(&b);
+			if (!out->v[k])
+				return LP_ERR_NOMEM;
+			out->n = ++k;
+		}
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), ctrl_cmp_strp);
+	return LP_OK;
+}
+
+static int strlist_has(const struct lp_strlist *l, const char *s)
+{
+	return l->n && bsearch(&s, l->v, l->n, sizeof(*l->v), ctrl_cmp_strp) != NULL;
+}
+
+/* One config computation's working set: what config_compute() and its steps
+ * share. Owned by handle_config(); calc_free() releases it. */
+struct calc {
+	struct lp_ctrl *c;
+	struct collect pl, out; /* the LogPipeline and LogOutput caches */
+	const struct lp_output **all_outs, **ok_outs;
+	const struct lp_pipeline **ok_pls;
+	size_t n_all_outs, n_ok_outs, n_ok_pls;
+	struct lp_world world;
+	struct lp_rendered rendered;
+	int have_rendered;
+	struct lp_strlist used; /* outputs some valid pipeline routes to */
+	struct run *r;          /* the writes, until config_compute() starts them */
+};
+
+static void calc_init(struct calc *cc, struct lp_ctrl *c)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->c = c;
+	cc->pl.c = c;
+	cc->out.c = c;
+}
+
+static void calc_free(struct calc *cc)
+{
+	if (cc->r)
+		ctrl_run_free(cc->r);
+	if (cc->have_rendered)
+		lp_rendered_free(&cc->rendered);
+	for (size_t i = 0; i < cc->used.n; i++)
+		lp_free(cc->used.v[i]);
+	lp_free(cc->used.v);
+	lp_free(cc->all_outs);
+	lp_free(cc->ok_outs);
+	lp_free(cc->ok_pls);
+	lp_free(cc->pl.v);
+	lp_free(cc->pl.keys);
+	lp_free(cc->out.v);
+	lp_free(cc->out.keys);
+}
+
+/* Collects both caches into cc->pl and cc->out. */
+static lp_err calc_collect(struct calc *cc)
+{
+	lp_kube_informer_foreach(cc->c->res[RES_PIPELINE], ctrl_collect_fn, &cc->pl);
+	lp_kube_informer_foreach(cc->c->res[RES_OUTPUT], ctrl_collect_fn, &cc->out);
+	return cc->pl.err ? cc->pl.err : cc->out.err;
+}
+
+/* Step 1 for one resource: its problems (parse, then validation) into its
+ * facts, an InvalidSpec Event when they changed; a valid one joins
+ * cc->ok_outs or cc->ok_pls. vprobs is scratch space. */
+static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
+                           struct lp_problems *vprobs)
+{
+	struct lp_ctrl *c = cc->c;
+	struct res_facts *f = ctrl_facts_of(k);
+	const struct lp_problems *probs = &k->parse_probs;
+	char ns[256];
+	const char *name;
+	uint64_t pfp = 0;
+	lp_err verr;
+
+	if (!f)
+		return LP_ERR_NOMEM;
+	ctrl_split_key(key, ns, sizeof(ns), &name);
+	lp_problems_free(vprobs);
+	if (k->parse_probs.n == 0 && !k->deleting) {
+		if (k->kind == RES_OUTPUT)
+			verr = lp_output_validate(k->o, &cc->world, vprobs);
+		else
+			verr = lp_pipeline_validate(k->p, &cc->world, vprobs);
+		if (verr == LP_ERR_NOMEM)
+			return verr;
+		probs = vprobs;
+	}
+	if (f->generation != k->generation)
+		f->in_config = 0;
+	f->generation = k->generation;
+	f->n_problems = k->deleting ? 0 : probs->n;
+	if (probs->n) {
+		if (set_str(&f->problem_field, probs->v[0].field) ||
+		    set_str(&f->problem_message, probs->v[0].message))
+			return LP_ERR_NOMEM;
+		for (size_t j = 0; j < probs->n; j++) {
+			pfp = lp_hash_str(pfp, probs->v[j].field);
+			pfp = lp_hash_str(pfp, probs->v[j].message);
+		}
+	}
+	if (pfp && pfp != f->problems_fp && !k->deleting)
+		problems_event(c, k, ns, name, "InvalidSpec", f->problem_field, f->problem_message);
+	f->problems_fp = pfp;
+	if (probs->n || k->deleting) {
+		f->in_config = 0;
+		return LP_OK;
+	}
+	if (k->kind == RES_OUTPUT)
+		cc->ok_outs[cc->n_ok_outs++] = k->o;
+	else
+		cc->ok_pls[cc->n_ok_pls++] = k->p;
+	return LP_OK;
+}
+
+/* Step 1: validates every output, then every pipeline (against the outputs). */
+static lp_err calc_validate(struct calc *cc)
+{
+	struct lp_problems vprobs = {0};
+	lp_err err = LP_OK;
+
+	cc->all_outs = lp_calloc(cc->out.n + 1, sizeof(*cc->all_outs));
+	cc->ok_outs = lp_calloc(cc->out.n + 1, sizeof(*cc->ok_outs));
+	cc->ok_pls = lp_calloc(cc->pl.n + 1, sizeof(*cc->ok_pls));
+	if (!cc->all_outs || !cc->ok_outs || !cc->ok_pls)
+		return LP_ERR_NOMEM;
+	for (size_t i = 0; i < cc->out.n; i++)
+		if (cc->out.v[i]->o && !cc->out.v[i]->deleting)
+			cc->all_outs[cc->n_all_outs++] = cc->out.v[i]->o;
+	lp_outputs_sort(cc->all_outs, cc->n_all_outs);
+	cc->world.control_ns = cc->c->control_ns;
+	cc->world.outputs = cc->all_outs;
+	cc->world.n_outputs = cc->n_all_outs;
+	cc->world.outputs_sorted = 1;
+	cc->world.secret_has_key = ctrl_secret_has_key;
+	cc->world.secret_ctx = cc->c;
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		struct collect *col = pass == 0 ? &cc->out : &cc->pl;
+		for (size_t i = 0; i < col->n && !err; i++)
+			err = validate_one(cc, col->v[i], col->keys[i], &vprobs);
+	}
+	lp_problems_free(&vprobs);
+	return err;
+}
+
+/* Step 2: renders the valid resources (nothing at all without a pipeline:
+ * then every owned object goes) and builds the desired objects into a new
+ * run, cc->r; a new config hash bumps the serial. */
+static lp_err calc_render_build(struct calc *cc)
+{
+	struct lp_ctrl *c = cc->c;
+	struct lp_render_input rin = {0};
+	struct lp_desired_input din = {0};
+	lp_err err;
+
+	err = used_outputs(&cc->used, cc->ok_pls, cc->n_ok_pls);
+	if (err)
+		return err;
+	rin.control_ns = c->control_ns;
+	rin.default_buffer_limit = c->o.agents ? c->o.agents->fluent_bit.total_limit_size : NULL;
+	rin.pipelines = cc->ok_pls;
+	rin.n_pipelines = cc->n_ok_pls;
+	rin.outputs = cc->ok_outs;
+	rin.n_outputs = cc->n_ok_outs;
+	rin.cache = c->render_cache;
+	rin.no_summaries = 1; /* nothing here reads them */
+	if (cc->n_ok_pls) {
+		err = lp_render(&cc->rendered, &rin);
+		if (err)
+			return err;
+		cc->have_rendered = 1;
+	}
+	if (c->o.metrics)
+		lp_opmetrics_rendered_bytes(c->o.metrics, cc->rendered.shipper.total_bytes);
+	cc->r = lp_calloc(1, sizeof(*cc->r));
+	if (!cc->r)
+		return LP_ERR_NOMEM;
+	cc->r->c = c;
+	din.control_ns = c->control_ns;
+	din.fluentbit_image = c->fb_image;
+	din.aggregator_image = c->agg_image;
+	din.rendered = &cc->rendered;
+	din.pipelines = cc->ok_pls;
+	din.n_pipelines = cc->n_ok_pls;
+	din.secret_value = ctrl_secret_value;
+	din.secret_ctx = c;
+	din.agents = c->o.agents;
+	if (cc->n_ok_pls) {
+		err = lp_desired_build(&cc->r->d, &din);
+		if (err)
+			return err;
+	}
+	if (strcmp(c->cur_hash, cc->r->d.config_hash) != 0) {
+		memcpy(c->cur_hash, cc->r->d.config_hash, sizeof(c->cur_hash));
+		c->serial++;
+		ctrl_logf(c, LP_LOG_INFO, NULL, NULL, NULL,
+		          "configuration %.12s: %zu pipelines, %zu outputs, %zu bytes", c->cur_hash,
+		          cc->n_ok_pls, cc->n_ok_outs, cc->rendered.shipper.total_bytes);
+	}
+	c->want_aggregator = cc->rendered.has_aggregator;
+	return LP_OK;
+}
+
+/* Step 3 for one valid resource: unused (an output nothing routes to), left
+ * out by the renderer (RenderFailed Event when that changed), or in the
+ * config (pending until this config is written; a new fingerprint of
+ * generation and referenced Secret values starts it anew). */
+static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
+{
+	struct lp_ctrl *c = cc->c;
+	struct res_facts *f = k->facts;
+	const struct lp_render_problem *rp;
+	struct ref_walk rw = {c, NULL, LP_OK, 0, 0};
+	char ns[256];
+	const char *name;
+
+	if (!f || f->n_problems || k->deleting)
+		return LP_OK;
+	ctrl_split_key(key, ns, sizeof(ns), &name);
+	if (k->kind == RES_OUTPUT && !strlist_has(&cc->used, key)) {
+		f->unused = 1;
+		f->in_config = 0;
+		f->config = LP_CONFIG_APPLIED;
+		return LP_OK;
+	}
+	if (f->unused) {
+		f->unused = 0;
+		f->config = LP_CONFIG_PENDING;
+	}
+	rp = render_problem_for(&cc->rendered, ctrl_res_kind_name[k->kind], ns, name);
+	if (rp) {
+		if ((f->config != LP_CONFIG_LEFT_OUT || !f->render_message ||
+		     strcmp(f->render_message, rp->message ? rp->message : "")) &&
+		    rp->message)
+			problems_event(c, k, ns, name, "RenderFailed", rp->field, rp->message);
+		if (set_str(&f->render_field, rp->field) ||
+		    set_str(&f->render_message, rp->message))
+			return LP_ERR_NOMEM;
+		f->config = LP_CONFIG_LEFT_OUT;
+		f->in_config = 0;
+		return LP_OK;
+	}
+	rw.ns = ns;
+	rw.fp = lp_hash_bytes(0, &k->generation, sizeof(k->generation));
+	if (k->kind == RES_OUTPUT)
+		ctrl_output_secret_refs(k->o, ctrl_ref_fingerprint, &rw);
+	if (!f->in_config || rw.fp != f->fingerprint) {
+		f->serial_in = c->serial;
+		f->fingerprint = rw.fp;
+		f->in_config = 1;
+		f->config = LP_CONFIG_PENDING; /* until this config is written */
+	}
+	if (f->config != LP_CONFIG_APPLIED && f->config != LP_CONFIG_FAILED)
+		f->config = LP_CONFIG_PENDING;
+	return LP_OK;
+}
+
+/* Step 3: per-resource facts, outputs first. */
+static lp_err calc_facts(struct calc *cc)
+{
+	lp_err err = LP_OK;
+
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		struct collect *col = pass == 0 ? &cc->out : &cc->pl;
+		for (size_t i = 0; i < col->n && !err; i++)
+			err = facts_one(cc, col->v[i], col->keys[i]);
+	}
+	return err;
+}
+
+/* Step 4: what differs from what is there, in order: applies of the desired
+ * objects whose hash differs (a workload's starts a rollout Event), then
+ * deletes of owned objects no longer desired. */
+static lp_err calc_diff(struct calc *cc)
+{
+	struct lp_ctrl *c = cc->c;
+	struct run *r = cc->r;
+	lp_err err;
+
+	for (size_t i = 0; i < r->d.n; i++) {
+		const struct lp_desired_obj *d = &r->d.v[i];
+		const char *hash = NULL, *rv = NULL;
+		int has = ctrl_observed(c, d->kind, d->name, &hash, &rv);
+		if (has && hash && !strcmp(hash, d->hash))
+			continue;
+		err = ctrl_run_add_op(r, d->kind, d->name, d->hash, rv, 0, d->obj);
+		if (err)
+			return err;
+		if (d->kind == LP_OWNED_DAEMONSET || d->kind == LP_OWNED_STATEFULSET)
+			ctrl_rollout_event(c, d->kind, d->name, r->d.config_hash);
+	}
+	return ctrl_run_add_deletes(c, r);
+}
+
+/* The config computation over the collected caches (the Secret watches
+ * already cover what they reference): validate, render and build, facts,
+ * diff. On success the run of writes (maybe empty) is c->run, for the caller
+ * to start. Any failure returns its error, with no run. */
+static lp_err config_compute(struct calc *cc)
+{
+	struct lp_ctrl *c = cc->c;
+	lp_err err;
+
+	err = calc_validate(cc); /* 1. */
+	if (!err)
+		err = calc_render_build(cc); /* 2. */
+	if (!err)
+		err = calc_facts(cc); /* 3. */
+	if (!err)
+		err = calc_diff(cc); /* 4. */
+	if (err)
+		return err;
+	c->stats.pipelines = cc->pl.n;
+	c->stats.outputs = cc->out.n;
+	c->run = cc->r;
+	cc->r = NULL;
+	return LP_OK;
+}
+
+static int mark_applied(void *arg, const char *key, void *kept)
+{
+	struct res_kept *k = kept;
+	(void)arg;
+	if (k && k->facts && k->facts->in_config && k->facts->generation == k->generation)
+		k->facts->config = LP_CONFIG_APPLIED;
+	return 0;
+}
+
+/* Every valid resource that is (or would be) in the configuration. */
+static int mark_failed(void *arg, const char *key, void *kept)
+{
+	struct res_kept *k = kept;
+	struct res_facts *f = k ? k->facts : NULL;
+	(void)arg;
+	if (f && f->generation == k->generation && !f->n_problems && !k->deleting && !f->unused &&
+	    f->config != LP_CONFIG_LEFT_OUT)
+		f->config = LP_CONFIG_FAILED;
+	return 0;
+}
+
+/* After CONFIG_FAILED_AFTER failures in a row, statuses say why. */
+static void config_failed(struct lp_ctrl *c, const char *why)
+{
+	c->config_failures++;
+	snprintf(c->config_error, sizeof(c->config_error), "%s", why);
+	if (c->config_failures >= CONFIG_FAILED_AFTER) {
+		for (int i = 0; i < 2; i++)
+			lp_kube_informer_foreach(c->res[i], mark_failed, NULL);
+		ctrl_enqueue(c, KEY_STATUS_ALL);
+	}
+}
+
+void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
+{
+	lp_err err = r->err;
+
+	c->run = NULL;
+	if (!err && c->leading) {
+		c->config_failures = 0;
+		c->config_error[0] = '\0';
+		for (int i = 0; i < 2; i++)
+			lp_kube_informer_foreach(c->res[i], mark_applied, NULL);
+		c->stats.config_runs++;
+		if (r->writes)
+			ctrl_logf(c, LP_LOG_INFO, NULL, NULL, NULL,
+			          "configuration %.12s applied (%zu writes)", c->cur_hash,
+			          r->writes);
+		ctrl_outputs_after_config(c);
+		ctrl_update_rolled(c);
+	} else if (err) {
+		config_failed(c, r->errmsg);
+		ctrl_status_all(c); /* the new generations, pending while we retry */
+	}
+	if (c->o.metrics)
+		lp_opmetrics_reconcile(c->o.metrics, "config", err ? "error" : "success", 0);
+	ctrl_run_free(r);
+	/* a rebuild allocates a few MiB for a moment (rendered text, JSON) */
+	ctrl_trim_heap(c);
+	c->last_config_ms = ctrl_now_ms(c);
+	if (c->render_cache)
+		ctrl_idle_queue(c, KEY_CACHE_DROP, &c->cache_drop_queued, RENDER_CACHE_IDLE_MS);
+	lp_kube_wq_done(c->wq, KEY_CONFIG, err);
+}
+
+/* CPU time of the process (the render's second thread included), in ms. */
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void ctrl_handle_config(struct lp_ctrl *c)
+{
+	struct calc cc;
+	uint64_t wait, t0;
+	double c0;
+	int unsynced = 0;
+	lp_err err;
+
+	if (!c->leading || c->shutting_down || !lp_ctrl_synced(c)) {
+		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
+		return;
+	}
+	/* a lone change at once; a burst once it is quiet, but not forever */
+	wait = lp_debounce_wait(&c->deb, ctrl_now_ms(c));
+	if (wait) {
+		if (lp_kube_wq_add_after(c->wq, KEY_CONFIG, wait))
+			ctrl_logf(c, LP_LOG_WARN, NULL, NULL, NULL,
+			          "cannot requeue the config key");
+		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
+		return;
+	}
+	lp_debounce_ran(&c->deb);
+	t0 = lp_clock_mono_ms();
+	c0 = cpu_ms();
+	calc_init(&cc, c);
+	err = calc_collect(&cc);
+	/* the Secrets outputs reference: watch exactly those, and compute once
+	 * all of them are synced (their on_synced queues us again) */
+	if (!err)
+		err = ctrl_secrets_sync(c, &cc.out, &unsynced);
+	if (!err && !unsynced)
+		err = config_compute(&cc);
+	calc_free(&cc);
+	ctrl_logf(c, LP_LOG_DEBUG, NULL, NULL, NULL,
+	          "configuration computed in %llu ms (%.0f ms CPU), %zu writes",
+	          (unsigned long long)(lp_clock_mono_ms() - t0), cpu_ms() - c0,
+	          c->run ? c->run->n_ops : 0);
+	if (err) {
+		char why[200];
+		snprintf(why, sizeof(why), "could not build it: %s", lp_strerror(err));
+		ctrl_logf(c, LP_LOG_ERROR, NULL, NULL, NULL, "%s", why);
+		config_failed(c, why);
+		lp_kube_wq_done(c->wq, KEY_CONFIG, err);
+		return;
+	}
+	if (unsynced) {
+		lp_kube_wq_done(c->wq, KEY_CONFIG, LP_OK);
+		return;
+	}
+	ctrl_run_next(c->run); /* its end queues the status checks (ctrl_update_rolled) */
+}

@@ -1,0 +1,289 @@
+/* pkg/reconcile/ctrl_int.h: the controller's private state, shared by
+ * controller.c and its parts ctrl_*.c (not for use outside pkg/reconcile).
+ * Everything here runs on the loop thread, except what an AWS job hands to
+ * the worker (see ctrl_outputs.c). */
+#ifndef LP_RECONCILE_CTRL_INT_H
+#define LP_RECONCILE_CTRL_INT_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../kube/gvr.h"
+#include "../kube/informer.h"
+#include "../kube/workqueue.h"
+#include "../render/render.h"
+#include "controller.h"
+#include "debounce.h"
+#include "desired.h"
+#include "worker.h"
+
+/* a Secret is at most 1 MiB: its base64 text at most 4/3 of that */
+#define LP_SECRET_VALUE_MAX ((size_t)1400 * 1024)
+
+#define KEY_CONFIG          "config"
+#define KEY_STATUS_ALL      "status-all"
+#define KEY_TRIM            "trim-heap"
+#define KEY_CACHE_DROP      "render-cache-drop"
+#define AWS_RECHECK_MS      (10u * 60u * 1000u) /* re-verify a target that is fine */
+#define AWS_RETRY_MS        30000u              /* retry one that is not (yet) */
+#define AWS_CONVERGE_MS     5000u               /* check a converging one again (no hint given) */
+#define CONFIG_FAILED_AFTER 3                   /* consecutive failures before statuses say so */
+/* Every key's own queue debounce: enough to take the events of one watch read
+ * together; the config key has its own debounce (debounce.h) on top. */
+#define QUEUE_DEBOUNCE_MS 2u
+/* Statuses that would say "rolling out" wait this long: a rollout that is done
+ * by then supersedes them, so each resource gets one status write, not two. */
+#define STATUS_SETTLE_MS 100u
+/* After this many status writes, the heap is trimmed once none came for
+ * TRIM_IDLE_MS: each write and its watch event allocate and free a few KiB,
+ * and glibc keeps the pages. */
+#define TRIM_AFTER_STATUS_WRITES 1000u
+#define TRIM_IDLE_MS             1000u
+/* The render cache holds the text of every config part (6 MiB at 10,000
+ * pipelines): it speeds up a run of changes and is dropped once no config was
+ * computed for this long, so an idle operator does not keep it. */
+#define RENDER_CACHE_IDLE_MS 3000u
+
+enum res_kind { RES_PIPELINE = 0, RES_OUTPUT = 1 };
+extern const char *const ctrl_res_kind_name[]; /* "LogPipeline", "LogOutput" */
+
+/* ---------- what the caches keep ---------- */
+
+/* Facts from the last config computation; carried from one cached version
+ * of a resource to the next (see ctrl_res_upsert). */
+struct res_facts {
+	int64_t generation; /* the generation these facts describe; -1 none */
+	size_t n_problems;
+	char *problem_field;
+	char *problem_message;
+	uint64_t problems_fp; /* to send an Event only when the problems change */
+	enum lp_config_state config;
+	char *render_field;
+	char *render_message;
+	uint64_t fingerprint; /* generation + referenced Secret values */
+	uint64_t serial_in;   /* first config serial with this fingerprint */
+	int in_config;
+	int unused; /* an output no valid pipeline routes to */
+	/* AWS outputs */
+	struct lp_ctrl_aws_result *aws; /* last result, NULL until one came */
+	uint64_t aws_fp;                /* fingerprint it was computed for */
+	uint64_t aws_checked_ms;
+	int aws_inflight;
+	int cleanup_done;
+	uint64_t cleanup_tried_ms; /* last cleanup attempt (deleting) */
+	int finalizer_inflight;
+};
+
+struct res_kept {
+	int refs; /* the cache holds one; an AWS job may hold another */
+	enum res_kind kind;
+	struct lp_pipeline *p;
+	struct lp_output *o;
+	struct lp_problems parse_probs;
+	int64_t generation;
+	int deleting;
+	json_t *finalizers; /* copy of metadata.finalizers or NULL */
+	struct lp_status_seen seen;
+	char written[33]; /* digest (128 bits) of a status we wrote, until the next event */
+	struct res_facts *facts;
+};
+
+struct owned_kept {
+	char hash[65];           /* logplane.io/applied-hash, "" when absent */
+	struct lp_rollout *roll; /* DaemonSet / StatefulSet only */
+};
+
+struct inf_ctx { /* the arg of one informer's ops */
+	struct lp_ctrl *c;
+	int which; /* 0 pipelines, 1 outputs, 2 owned (kind in owned_kind), 3 secret */
+	enum lp_owned_kind owned_kind;
+};
+struct secret_watch {
+	char *ns;
+	char *name; /* NULL: the whole namespace */
+	struct lp_kube_informer *inf;
+	int mark;
+};
+
+struct wrote { /* a write whose watch event may not have arrived yet */
+	enum lp_owned_kind kind;
+	char *name;
+	char hash[65];
+	char *pre_rv; /* resourceVersion in the cache when we wrote; NULL if absent */
+	int deleted;
+};
+
+struct call_ctx; /* one asynchronous write in flight */
+struct run;      /* one config application in flight */
+
+struct lp_ctrl {
+	struct lp_loop *loop;
+	struct lp_kube_client *client;
+	struct lp_ctrl_opts o;
+	char *control_ns, *lease_name, *identity, *fb_image, *agg_image;
+	uint64_t debounce_ms;
+	const struct lp_log *log;
+	struct inf_ctx res_ctx[2];
+	struct lp_kube_informer *res[2];
+	struct inf_ctx owned_ctx[LP_OWNED_KIND_COUNT];
+	struct lp_kube_informer *owned[LP_OWNED_KIND_COUNT];
+	struct secret_watch *secrets;
+	size_t n_secrets;
+	/* open-addressing index of secrets by (ns, name): slot = position + 1,
+	 * 0 empty; rebuilt on the next lookup after a removal (secret_index_ok 0) */
+	size_t *secret_index;
+	size_t secret_index_cap; /* a power of two, more than twice n_secrets */
+	int secret_index_ok;
+	uint64_t secret_restarts_gone; /* watch restarts of removed Secret watches */
+	struct lp_kube_wq *wq;
+	struct lp_kube_events *events;
+	struct lp_kube_lease *lease;
+	struct lp_worker *worker;
+	struct lp_loop_timer *resync;
+	int leading;
+	int shutting_down;
+	struct lp_debounce deb; /* of the config key */
+	/* the configuration */
+	char cur_hash[65];      /* config hash of the last desired state computed */
+	uint64_t serial;        /* bumps when cur_hash changes */
+	uint64_t rolled_serial; /* serial the Fluent Bit pods run completely */
+	int want_aggregator;
+	/* the part files of the last render, so that a change re-emits only the
+	 * parts it touches; config_compute() only (loop thread) */
+	struct lp_render_cache *render_cache;
+	unsigned config_failures;
+	char config_error[256];
+	struct wrote *wrote;
+	size_t n_wrote;
+	struct run *run;        /* in flight, or NULL */
+	struct call_ctx *calls; /* every call in flight (detached on free) */
+	struct lp_ctrl_stats stats;
+	size_t gauges[4][3]; /* pipelines by gauge_types x True, False, Unknown (or absent) */
+	unsigned status_writes_untrimmed;
+	uint64_t last_status_write_ms;
+	int trim_queued;
+	int cache_drop_queued;
+	uint64_t last_config_ms; /* when the last config computation finished */
+	void (*shutdown_done)(void *arg);
+	void *shutdown_arg;
+};
+
+struct call_ctx {
+	struct lp_ctrl *c; /* NULL once the controller is gone */
+	struct call_ctx *prev, *next;
+	int type; /* CALL_* */
+	struct run *run;
+	size_t op;
+	char *key;
+	char digest[65];
+	uint64_t started_ms;
+};
+
+enum { CALL_APPLY = 1, CALL_DELETE, CALL_STATUS, CALL_FINALIZER };
+
+struct op {
+	enum lp_owned_kind kind;
+	char *name;
+	char hash[65];
+	char *pre_rv;
+	int is_delete;
+	int phase;
+	const json_t *obj; /* borrowed from run->d */
+};
+
+struct run {
+	struct lp_ctrl *c; /* NULL once detached */
+	struct lp_desired d;
+	struct op *ops;
+	size_t n_ops;
+	int phase;
+	size_t inflight;
+	size_t writes;
+	lp_err err;
+	char errmsg[256];
+};
+
+/* A walk over an informer's cache collecting the kept objects and their
+ * keys (borrowed: valid until the cache changes); see ctrl_collect_fn. */
+struct collect {
+	struct lp_ctrl *c;
+	struct res_kept **v;
+	char **keys;
+	size_t n, cap;
+	lp_err err;
+};
+
+struct ref_walk { /* ctrl_ref_fingerprint's arg */
+	struct lp_ctrl *c;
+	const char *ns;
+	lp_err err;
+	int unsynced;
+	uint64_t fp; /* fingerprint of the referenced values */
+};
+
+/* controller.c */
+__attribute__((format(printf, 6, 7))) void ctrl_logf(struct lp_ctrl *c, enum lp_log_level lvl,
+                                                     const char *kind, const char *ns,
+                                                     const char *name, const char *fmt, ...);
+uint64_t ctrl_now_ms(struct lp_ctrl *c);
+struct call_ctx *ctrl_call_new(struct lp_ctrl *c, int type);
+void ctrl_call_free(struct call_ctx *x);
+void ctrl_enqueue(struct lp_ctrl *c, const char *key);
+void ctrl_enqueue_res(struct lp_ctrl *c, enum res_kind kind, const char *key);
+void ctrl_note_change(struct lp_ctrl *c);
+void ctrl_status_all(struct lp_ctrl *c);
+void ctrl_split_key(const char *key, char *ns, size_t nssz, const char **name);
+void ctrl_trim_heap(struct lp_ctrl *c);
+void ctrl_idle_queue(struct lp_ctrl *c, const char *key, int *queued, uint64_t idle_ms);
+int ctrl_idle_since(struct lp_ctrl *c, const char *key, int *queued, uint64_t last_ms,
+                    uint64_t idle_ms);
+int ctrl_cmp_strp(const void *a, const void *b);
+uint64_t ctrl_restarts_of(const struct lp_kube_informer *inf);
+
+/* ctrl_cache.c */
+void ctrl_res_unref(struct res_kept *k);
+const char *ctrl_res_uid(const struct res_kept *k);
+void ctrl_gauges_publish(struct lp_ctrl *c);
+void ctrl_res_delete(void *arg, const char *key, void *kept);
+void ctrl_any_synced(void *arg);
+/* informer ops of LogPipeline/LogOutput (arg: &c->res_ctx[i]) and of the
+ * owned kinds (arg: &c->owned_ctx[k]) */
+extern const struct lp_kube_informer_ops ctrl_res_ops, ctrl_owned_ops;
+int ctrl_collect_fn(void *arg, const char *key, void *kept);
+
+/* ctrl_secrets.c */
+int ctrl_secret_has_key(void *ctx, const char *ns, const char *name, const char *key);
+const char *ctrl_secret_value(void *ctx, const char *ns, const char *name, const char *key);
+void ctrl_output_secret_refs(const struct lp_output *o, void (*fn)(void *, const char *),
+                             void *arg);
+lp_err ctrl_secrets_sync(struct lp_ctrl *c, const struct collect *out, int *unsynced);
+void ctrl_ref_fingerprint(void *arg, const char *name);
+
+/* ctrl_writes.c */
+const struct lp_kube_gvr *ctrl_owned_gvr(enum lp_owned_kind k);
+const char *ctrl_owned_key(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, char *buf,
+                           size_t bufsz);
+int ctrl_our_write(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key, const char *hash);
+int ctrl_observed(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, const char **hash,
+                  const char **rv);
+const struct lp_rollout *ctrl_rollout_of(struct lp_ctrl *c, enum lp_owned_kind k, const char *name);
+void ctrl_update_rolled(struct lp_ctrl *c);
+void ctrl_run_free(struct run *r);
+void ctrl_run_next(struct run *r);
+lp_err ctrl_run_add_op(struct run *r, enum lp_owned_kind kind, const char *name, const char *hash,
+                       const char *pre_rv, int is_delete, const json_t *obj);
+lp_err ctrl_run_add_deletes(struct lp_ctrl *c, struct run *r);
+void ctrl_rollout_event(struct lp_ctrl *c, enum lp_owned_kind k, const char *name,
+                        const char *hash);
+
+/* ctrl_config.c */
+struct res_facts *ctrl_facts_of(struct res_kept *k);
+void ctrl_config_finished(struct lp_ctrl *c, struct run *r);
+void ctrl_handle_config(struct lp_ctrl *c);
+
+/* ctrl_outputs.c */
+void ctrl_outputs_after_config(struct lp_ctrl *c);
+
+/* ctrl_status.c */
+void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey);
+
+#endif
