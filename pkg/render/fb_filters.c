@@ -1,0 +1,603 @@
+/* pkg/render/fb_filters.c: the filters: kubernetes metadata, a pipeline's multiline, parse and
+ * transforms, the shared Lua library, and the route copies. */
+#include "fb.h"
+#include "../util/mem.h"
+#include <stdio.h>
+#include <string.h>
+
+const char fb_lua_lib[] =
+    "-- logplane: Lua functions for the Fluent Bit filters. Generated: do not edit.\n"
+    "local function lp_make_flatten(sep)\n"
+    "  local function walk(out, prefix, t)\n"
+    "    for k, v in pairs(t) do\n"
+    "      local key = k\n"
+    "      if prefix ~= nil then key = prefix .. sep .. tostring(k) end\n"
+    "      if type(v) == \"table\" and next(v) ~= nil and v[1] == nil then\n"
+    "        walk(out, key, v)\n"
+    "      else\n"
+    "        out[key] = v\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  return function(tag, ts, record)\n"
+    "    local out = {}\n"
+    "    walk(out, nil, record)\n"
+    "    return 2, ts, out\n"
+    "  end\n"
+    "end\n"
+    "local lp_words = {error = \"error\", err = \"error\", warn = \"warn\", warning = \"warn\",\n"
+    "  info = \"info\", debug = \"debug\", trace = \"trace\", fatal = \"fatal\",\n"
+    "  critical = \"fatal\", crit = \"fatal\", panic = \"fatal\"}\n"
+    "local function lp_make_level(src, dst)\n"
+    "  return function(tag, ts, record)\n"
+    "    if record[dst] ~= nil then return 0, ts, record end\n"
+    "    local s = record[src]\n"
+    "    if type(s) ~= \"string\" then return 0, ts, record end\n"
+    "    local head = string.sub(s, 1, 256)\n"
+    "    local l = string.match(head, '\"level\"%s*:%s*\"(%a+)\"')\n"
+    "      or string.match(head, 'level=\"?(%a+)')\n"
+    "    if l == nil then\n"
+    "      for w in string.gmatch(head, '%u+') do\n"
+    "        if lp_words[string.lower(w)] ~= nil then l = w; break end\n"
+    "      end\n"
+    "    end\n"
+    "    if l == nil then return 0, ts, record end\n"
+    "    record[dst] = lp_words[string.lower(l)] or string.lower(l)\n"
+    "    return 1, ts, record\n"
+    "  end\n"
+    "end\n"
+    "local function lp_make_pod_throttle(rate, interval, burst)\n"
+    "  local buckets, count = {}, 0\n"
+    "  return function(tag, ts, record)\n"
+    "    local pod = tag\n"
+    "    local k = record[\"kubernetes\"]\n"
+    "    if type(k) == \"table\" and k[\"pod_name\"] ~= nil then\n"
+    "      pod = tostring(k[\"namespace_name\"]) .. \"/\" .. tostring(k[\"pod_name\"])\n"
+    "    end\n"
+    "    local now = os.time()\n"
+    "    local b = buckets[pod]\n"
+    "    if b == nil then\n"
+    "      if count >= 10000 then buckets, count = {}, 0 end\n"
+    "      b = {tokens = burst, t = now}\n"
+    "      buckets[pod] = b\n"
+    "      count = count + 1\n"
+    "    end\n"
+    "    if now > b.t then\n"
+    "      b.tokens = math.min(burst, b.tokens + (now - b.t) * rate / interval)\n"
+    "      b.t = now\n"
+    "    end\n"
+    "    if b.tokens < 1 then return -1, ts, record end\n"
+    "    b.tokens = b.tokens - 1\n"
+    "    return 0, ts, record\n"
+    "  end\n"
+    "end\n"
+    "local function lp_make_trim(labels, annotations)\n"
+    "  return function(tag, ts, record)\n"
+    "    local k = record[\"kubernetes\"]\n"
+    "    if type(k) ~= \"table\" then return 0, ts, record end\n"
+    "    if labels then k[\"labels\"] = nil end\n"
+    "    if annotations then k[\"annotations\"] = nil end\n"
+    "    return 1, ts, record\n"
+    "  end\n"
+    "end\n";
+
+static const char LUA_ADD_HEAD[] = "function lp_add(tag, ts, record)\n";
+static const char LUA_ADD_TAIL[] = "  return 1, ts, record\nend\n";
+
+/* ---------------- filters ---------------- */
+
+void fb_kube_filter(struct fb *f, const char *match, const char *prefix, int labels,
+                    int annotations)
+{
+	fb_plugin(f, "kubernetes");
+	fb_kv(f, "match", match);
+	fb_kv(f, "kube_tag_prefix", prefix);
+	fb_kv(f, "regex_parser", FB_KUBE_TAG_PARSER);
+	lp_yamlw_kvb(&f->w, "merge_log", 0);
+	lp_yamlw_kvb(&f->w, "keep_log", 1);
+	lp_yamlw_kvb(&f->w, "labels", labels);
+	lp_yamlw_kvb(&f->w, "annotations", annotations);
+	lp_yamlw_kvb(&f->w, "use_kubelet", 1);
+	fb_kv(f, "kubelet_host", "${NODE_IP}");
+	lp_yamlw_kvi(&f->w, "kubelet_port", 10250);
+	fb_plugin_end(f);
+}
+
+/* The filters of the livetail outputs [from, to) of c->oi (they travel with
+ * their output: they match only its o.<h>.* copies). */
+void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track)
+{
+	struct lp_rctx *c = f->c;
+
+	for (size_t i = from; i < to; i++) {
+		struct lp_oinfo *oi = &c->oi[i];
+		int used = f->aggregator ? oi->used_agg : (oi->used_direct || oi->used_agg);
+		size_t mark = track ? lp_yamlw_size(&f->w) : 0;
+		int rps;
+
+		if (!oi->ok || !used || oi->o->type != LP_OUT_LIVETAIL)
+			continue;
+		if (!f->aggregator) {
+			fb_plugin(f, "modify");
+			fb_cat(f, "o.", oi->h, ".*", CAT_END);
+			fb_kv(f, "match", fb_ts(f));
+			fb_kv(f, "remove", FB_LT_MARK);
+			fb_plugin_end(f);
+		}
+		if (f->aggregator || oi->used_direct) {
+			rps = oi->o->u.livetail.max_records_per_second > 0
+			          ? oi->o->u.livetail.max_records_per_second
+			          : 100;
+			fb_plugin(f, "throttle");
+			fb_cat(f, "o.", oi->h, ".*", CAT_END);
+			fb_kv(f, "match", fb_ts(f));
+			lp_yamlw_kvi(&f->w, "rate", rps);
+			lp_yamlw_kvi(&f->w, "window", 1);
+			fb_kv(f, "interval", "1s");
+			lp_yamlw_kvb(&f->w, "print_status", 0);
+			fb_plugin_end(f);
+		}
+		if (track)
+			oi->est_bytes += lp_yamlw_size(&f->w) - mark;
+	}
+}
+
+void fb_shared_filters(struct fb *f)
+{
+	struct lp_rctx *c = f->c;
+
+	if (c->any_kube && c->any_app)
+		fb_kube_filter(f, "kube.*", "kube.", c->any_kube_labels, c->any_kube_annotations);
+	if (c->any_kube && c->any_system)
+		fb_kube_filter(f, "system.kube.*", "system.kube.", c->any_kube_labels,
+		               c->any_kube_annotations);
+}
+
+static void emitter(struct fb *f, const struct lp_pinfo *pi, const char *what)
+{
+	fb_cat(f, "lp_", pi->h, "_", what, CAT_END);
+	fb_kv(f, "emitter_name", fb_ts(f));
+	fb_kv(f, "emitter_storage.type", fb_storage_type(pi->any_at_least_once));
+	if (pi->mbl) /* else Fluent Bit's default (10M) */
+		fb_kv_size(f, "emitter_mem_buf_limit", pi->mbl);
+}
+
+/* Appends a regex alternative group "(?:a|b)" of literal strings. */
+
+static void lua_plugin(struct fb *f, const struct lp_pinfo *pi, const char *call, const char *code,
+                       int flb_null)
+{
+	fb_plugin(f, "lua");
+	fb_match_own(f, pi, NULL);
+	fb_kv(f, "call", call);
+	lp_yamlw_str(&f->w, "code");
+	lp_yamlw_literal(&f->w, code);
+	if (flb_null)
+		lp_yamlw_kvb(&f->w, "enable_flb_null", 1);
+	fb_plugin_end(f);
+}
+
+/* A filter calling ctor's function from the shared script (registered once
+ * per distinct ctor); past LP_RENDER_LUA_MAX_FNS variants the library is
+ * inlined instead. ctor is a Lua expression built by the caller. */
+static void lua_shared(struct fb *f, const struct lp_pinfo *pi, const char *ctor, int flb_null)
+{
+	struct lp_rctx *c = f->c;
+	size_t i;
+	char call[32];
+
+	for (i = 0; i < c->n_lua; i++)
+		if (strcmp(c->lua_ctor[i], ctor) == 0)
+			break;
+	if (i == c->n_lua && c->n_lua < LP_RENDER_LUA_MAX_FNS && f->lua_frozen) {
+		/* the registration pass missed it: never number it differently */
+		fb_chk(f, LP_ERR_INVALID);
+		return;
+	}
+	if (i == c->n_lua && c->n_lua < LP_RENDER_LUA_MAX_FNS) {
+		if (c->n_lua == c->cap_lua) {
+			size_t ncap = c->cap_lua ? c->cap_lua * 2 : 8;
+			char **v = lp_realloc(c->lua_ctor, ncap * sizeof(*v));
+			if (!v) {
+				fb_chk(f, LP_ERR_NOMEM);
+				return;
+			}
+			c->lua_ctor = v;
+			c->cap_lua = ncap;
+		}
+		c->lua_ctor[c->n_lua] = lp_strdup(ctor);
+		if (!c->lua_ctor[c->n_lua]) {
+			fb_chk(f, LP_ERR_NOMEM);
+			return;
+		}
+		c->n_lua++;
+	}
+	if (i < c->n_lua) {
+		lp_render_field_idx(call, sizeof(call), "lp_fn_", i + 1, "");
+		fb_plugin(f, "lua");
+		fb_match_own(f, pi, NULL);
+		fb_kv(f, "script", LP_RENDER_LUA_FILE);
+		fb_kv(f, "call", call);
+		if (flb_null)
+			lp_yamlw_kvb(&f->w, "enable_flb_null", 1);
+		fb_plugin_end(f);
+		return;
+	}
+	{
+		struct lp_buf code;
+		lp_buf_init(&code, 0);
+		fb_chk(f, lp_buf_adds(&code, fb_lua_lib));
+		fb_chk(f, lp_buf_adds(&code, "lp_fn = "));
+		fb_chk(f, lp_buf_adds(&code, ctor));
+		fb_chk(f, lp_buf_adds(&code, "\n"));
+		lua_plugin(f, pi, "lp_fn", lp_buf_str(&code), flb_null);
+		lp_buf_free(&code);
+	}
+}
+
+/* A plain modify/add value: safe when it has no whitespace, quotes or backslash. */
+static int plain_value(const char *v)
+{
+	if (!v || !*v)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= 0x20 || *p == '"' || *p == '\'' || *p == '\\' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void grep_rules(struct fb *f, const char *list_key, const struct lp_grep_rule *r, size_t n)
+{
+	lp_yamlw_str(&f->w, list_key);
+	lp_yamlw_seq(&f->w);
+	for (size_t i = 0; i < n; i++) {
+		struct lp_buf *b = fb_t0(f);
+		fb_chk(f, lp_render_accessor(b, r[i].key));
+		fb_adds(f, b, " ");
+		fb_chk(f, lp_render_regex_safe(b, r[i].regex));
+		lp_yamlw_str(&f->w, fb_ts(f));
+	}
+	lp_yamlw_seq_end(&f->w);
+}
+
+static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
+{
+	const struct lp_transform *t = &pi->p->transforms[idx];
+	struct lp_buf *code = &f->t2;
+
+	switch (t->kind) {
+	case LP_TR_FLATTEN:
+		lp_buf_reset(code);
+		fb_adds(f, code, "lp_make_flatten(");
+		fb_chk(f, lp_render_lua_str(code,
+		                            t->u.flatten.separator ? t->u.flatten.separator : "."));
+		fb_adds(f, code, ")");
+		lua_shared(f, pi, lp_buf_str(code), 1);
+		break;
+	case LP_TR_DROP_FIELDS:
+		fb_plugin(f, "modify");
+		fb_match_own(f, pi, NULL);
+		lp_yamlw_str(&f->w, "remove");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < t->u.fields.n; i++)
+			lp_yamlw_str(&f->w, t->u.fields.v[i]);
+		lp_yamlw_seq_end(&f->w);
+		fb_plugin_end(f);
+		break;
+	case LP_TR_KEEP_FIELDS:
+		fb_plugin(f, "record_modifier");
+		fb_match_own(f, pi, NULL);
+		lp_yamlw_str(&f->w, "allowlist_key");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < t->u.fields.n; i++)
+			lp_yamlw_str(&f->w, t->u.fields.v[i]);
+		lp_yamlw_seq_end(&f->w);
+		fb_plugin_end(f);
+		break;
+	case LP_TR_RENAME_FIELDS:
+		fb_plugin(f, "modify");
+		fb_match_own(f, pi, NULL);
+		lp_yamlw_str(&f->w, "rename");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < t->u.rename.n; i++) {
+			fb_cat(f, t->u.rename.pairs[i].key, " ", t->u.rename.pairs[i].value,
+			       CAT_END);
+			lp_yamlw_str(&f->w, fb_ts(f));
+		}
+		lp_yamlw_seq_end(&f->w);
+		fb_plugin_end(f);
+		break;
+	case LP_TR_ADD_FIELDS: {
+		int plain = 1;
+		for (size_t i = 0; i < t->u.add.n; i++)
+			plain &= plain_value(t->u.add.pairs[i].value);
+		if (plain) {
+			fb_plugin(f, "modify");
+			fb_match_own(f, pi, NULL);
+			lp_yamlw_str(&f->w, t->u.add.overwrite ? "set" : "add");
+			lp_yamlw_seq(&f->w);
+			for (size_t i = 0; i < t->u.add.n; i++) {
+				fb_addf(f, fb_t0(f), "%s %s", t->u.add.pairs[i].key,
+				        t->u.add.pairs[i].value);
+				lp_yamlw_str(&f->w, fb_ts(f));
+			}
+			lp_yamlw_seq_end(&f->w);
+			fb_plugin_end(f);
+			break;
+		}
+		lp_buf_reset(code);
+		fb_adds(f, code, LUA_ADD_HEAD);
+		for (size_t i = 0; i < t->u.add.n; i++) {
+			lp_buf_reset(&f->t);
+			fb_chk(f, lp_render_lua_str(&f->t, t->u.add.pairs[i].key));
+			if (t->u.add.overwrite)
+				fb_addf(f, code, "  record[%s] = ", fb_ts(f));
+			else
+				fb_addf(f, code,
+				        "  if record[%s] == nil then record[%s] = ", fb_ts(f),
+				        fb_ts(f));
+			lp_buf_reset(&f->t);
+			fb_chk(f, lp_render_lua_str(&f->t, t->u.add.pairs[i].value
+			                                       ? t->u.add.pairs[i].value
+			                                       : ""));
+			fb_addf(f, code, "%s%s\n", fb_ts(f), t->u.add.overwrite ? "" : " end");
+		}
+		fb_adds(f, code, LUA_ADD_TAIL);
+		lua_plugin(f, pi, "lp_add", lp_buf_str(code), 0);
+		break;
+	}
+	case LP_TR_GREP:
+		if (t->u.grep.n_include) {
+			fb_plugin(f, "grep");
+			fb_match_own(f, pi, NULL);
+			fb_kv(f, "logical_op", "and");
+			grep_rules(f, "regex", t->u.grep.include, t->u.grep.n_include);
+			fb_plugin_end(f);
+		}
+		if (t->u.grep.n_exclude) {
+			fb_plugin(f, "grep");
+			fb_match_own(f, pi, NULL);
+			fb_kv(f, "logical_op", "or");
+			grep_rules(f, "exclude", t->u.grep.exclude, t->u.grep.n_exclude);
+			fb_plugin_end(f);
+		}
+		break;
+	case LP_TR_THROTTLE: {
+		double secs = 1;
+		int window = t->u.throttle.window > 0 ? t->u.throttle.window : 5;
+		if (t->u.throttle.interval && !lp_render_duration(t->u.throttle.interval, &secs))
+			secs = 1;
+		if (secs <= 0)
+			secs = 1;
+		if (t->u.throttle.per_pod) {
+			lp_buf_reset(code);
+			fb_addf(f, code, "lp_make_pod_throttle(%d, %.3f, %d)", t->u.throttle.rate,
+			        secs, t->u.throttle.rate * window);
+			lua_shared(f, pi, lp_buf_str(code), 0);
+		} else {
+			fb_plugin(f, "throttle");
+			fb_match_own(f, pi, NULL);
+			lp_yamlw_kvi(&f->w, "rate", t->u.throttle.rate);
+			lp_yamlw_kvi(&f->w, "window", window);
+			fb_kv(f, "interval",
+			      t->u.throttle.interval ? t->u.throttle.interval : "1s");
+			lp_yamlw_kvb(&f->w, "print_status", 0);
+			fb_plugin_end(f);
+		}
+		break;
+	}
+	case LP_TR_DETECT_LEVEL:
+		lp_buf_reset(code);
+		fb_adds(f, code, "lp_make_level(");
+		fb_chk(f, lp_render_lua_str(code, t->u.detect_level.source_key
+		                                      ? t->u.detect_level.source_key
+		                                      : "log"));
+		fb_adds(f, code, ", ");
+		fb_chk(f, lp_render_lua_str(code, t->u.detect_level.target_key
+		                                      ? t->u.detect_level.target_key
+		                                      : "level"));
+		fb_adds(f, code, ")");
+		lua_shared(f, pi, lp_buf_str(code), 0);
+		break;
+	}
+}
+
+static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
+{
+	const struct lp_route *r = &pi->p->routes[i];
+	const struct lp_oinfo *oi = &f->c->oi[pi->routes[i].out];
+	struct lp_buf *b;
+	char what[32];
+
+	if (r->op == LP_ROUTE_ALL) {
+		/* livetail: always a throttled copy, marked so rewrite_tag has a key */
+		fb_plugin(f, "modify");
+		fb_match_own(f, pi, NULL);
+		fb_cat(f, FB_LT_MARK " 1", CAT_END);
+		fb_kv(f, "add", fb_ts(f));
+		fb_plugin_end(f);
+	}
+	fb_plugin(f, "rewrite_tag");
+	fb_match_own(f, pi, NULL);
+	b = fb_t0(f);
+	if (r->op == LP_ROUTE_ALL) {
+		fb_adds(f, b, "$" FB_LT_MARK " ^1$");
+	} else {
+		fb_chk(f, lp_render_accessor(b, r->match_field));
+		fb_adds(f, b, " ");
+		if (r->op == LP_ROUTE_IN) {
+			fb_adds(f, b, "^");
+			fb_alt(f, b, &r->match_in);
+			fb_adds(f, b, "$");
+		} else {
+			fb_chk(f, lp_render_regex_safe(b, r->match_regex));
+		}
+	}
+	fb_adds(f, b, " o.");
+	fb_adds(f, b, oi->h);
+	fb_adds(f, b, ".$TAG true");
+	fb_kv(f, "rule", fb_ts(f));
+	lp_render_field_idx(what, sizeof(what), "r", i, "");
+	emitter(f, pi, what);
+	fb_plugin_end(f);
+	if (r->op == LP_ROUTE_ALL) {
+		fb_plugin(f, "modify");
+		fb_match_own(f, pi, NULL);
+		fb_kv(f, "remove", FB_LT_MARK);
+		fb_plugin_end(f);
+	}
+}
+
+/* The Lua trim of kubernetes metadata the pipeline did not ask for, or NULL. */
+static const char *kube_trim_ctor(const struct lp_rctx *c, const struct lp_pipeline *p)
+{
+	int labels = c->any_kube_labels && !p->kubernetes.labels;
+	int annotations = c->any_kube_annotations && !p->kubernetes.annotations;
+
+	if (!(LP_APP_ON(p) || p->system) || !c->any_kube || !p->kubernetes.enabled)
+		return NULL;
+	if (labels)
+		return annotations ? "lp_make_trim(true, true)" : "lp_make_trim(true, false)";
+	return annotations ? "lp_make_trim(false, true)" : NULL;
+}
+
+/* The shared Lua variants fb_pipeline_filters() uses, in the same order, and
+ * nothing else (the registration pass). */
+void fb_pipeline_lua(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+
+	if (kube_trim_ctor(f->c, p))
+		lua_shared(f, pi, kube_trim_ctor(f->c, p), 0);
+	for (size_t i = 0; i < p->n_transforms; i++) {
+		const struct lp_transform *t = &p->transforms[i];
+		if (t->kind == LP_TR_FLATTEN || t->kind == LP_TR_DETECT_LEVEL ||
+		    (t->kind == LP_TR_THROTTLE && t->u.throttle.per_pod))
+			transform(f, pi, i);
+	}
+}
+
+void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+	const struct lp_rctx *c = f->c;
+	unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
+
+	/* 1. fan-out copies from the shared inputs */
+	if (LP_APP_ON(p)) {
+		fb_plugin(f, "rewrite_tag");
+		fb_app_match(f, pi);
+		fb_cat(f, "$log ^ ", pi->prefix, ".$TAG true", CAT_END);
+		fb_kv(f, "rule", fb_ts(f));
+		emitter(f, pi, "app");
+		fb_plugin_end(f);
+	}
+	if (p->system) {
+		fb_plugin(f, "rewrite_tag");
+		fb_kv(f, "match", "system.*");
+		lp_yamlw_str(&f->w, "rule");
+		lp_yamlw_seq(&f->w);
+		fb_cat(f, "$log ^ ", pi->prefix, ".$TAG true", CAT_END);
+		lp_yamlw_str(&f->w, fb_ts(f));
+		fb_cat(f, "$MESSAGE ^ ", pi->prefix, ".$TAG true", CAT_END);
+		lp_yamlw_str(&f->w, fb_ts(f));
+		lp_yamlw_seq_end(&f->w);
+		emitter(f, pi, "sys");
+		fb_plugin_end(f);
+	}
+	/* 2. multiline first: with buffer on, filters before it would run twice */
+	if ((ml & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) || fb_pipeline_has_ml_rules(pi)) {
+		struct lp_buf *b = &f->t2; /* t is reused by match_own below */
+		static const struct {
+			unsigned bit;
+			const char *name;
+		} bi[] = {{LP_ML_JAVA, "java"}, {LP_ML_PYTHON, "python"}, {LP_ML_GO, "go"}};
+		int n = 0;
+		lp_buf_reset(b);
+		for (size_t i = 0; i < sizeof(bi) / sizeof(bi[0]); i++)
+			if (ml & bi[i].bit)
+				fb_addf(f, b, "%s%s", n++ ? ", " : "", bi[i].name);
+		if (fb_pipeline_has_ml_rules(pi))
+			fb_addf(f, b, "%slp-%s-ml", n++ ? ", " : "", pi->h);
+		fb_plugin(f, "multiline");
+		fb_match_own(f, pi, NULL);
+		fb_kv(f, "multiline.key_content", "log");
+		fb_kv(f, "multiline.parser", lp_buf_str(b));
+		lp_yamlw_kvb(&f->w, "buffer", 1);
+		lp_yamlw_kvi(&f->w, "flush_ms",
+		             p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms
+		                                               : 1000);
+		emitter(f, pi, "ml");
+		fb_plugin_end(f);
+	}
+	/* 3. kubernetes metadata for host files named by the metadata regex */
+	if (fb_pipeline_files_meta(pi)) {
+		for (size_t i = 0; i < p->n_files; i++) {
+			if (!p->files[i].metadata_regex)
+				continue;
+			fb_addf(f, fb_t0(f), "%s.file.%s.*", pi->prefix, p->files[i].name);
+			{
+				char *m = lp_strdup(fb_ts(f));
+				if (!m) {
+					fb_chk(f, LP_ERR_NOMEM);
+					return;
+				}
+				fb_addf(f, fb_t0(f), "%s.file.%s.", pi->prefix, p->files[i].name);
+				fb_kube_filter(f, m, fb_ts(f),
+				               p->kubernetes.labels || p->app.n_pod_labels,
+				               p->kubernetes.annotations);
+				lp_free(m);
+			}
+		}
+	}
+	/* 4. pod label selection, then trim metadata the pipeline did not ask for */
+	if (LP_APP_ON(p) && p->app.n_pod_labels) {
+		fb_plugin(f, "grep");
+		fb_match_own(f, pi, "kube.");
+		fb_kv(f, "logical_op", "and");
+		lp_yamlw_str(&f->w, "regex");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < p->app.n_pod_labels; i++) {
+			struct lp_buf *b = fb_t0(f);
+			fb_addf(f, b, "$kubernetes['labels']['%s'] ^", p->app.pod_labels[i].key);
+			fb_chk(f, lp_render_regex_lit(b, p->app.pod_labels[i].value));
+			fb_adds(f, b, "$");
+			lp_yamlw_str(&f->w, fb_ts(f));
+		}
+		lp_yamlw_seq_end(&f->w);
+		fb_plugin_end(f);
+	}
+	if ((LP_APP_ON(p) || p->system) && c->any_kube) {
+		if (!p->kubernetes.enabled) {
+			fb_plugin(f, "modify");
+			fb_match_own(f, pi, NULL);
+			fb_kv(f, "remove", "kubernetes");
+			fb_plugin_end(f);
+		} else if (kube_trim_ctor(c, p)) {
+			lua_shared(f, pi, kube_trim_ctor(c, p), 0);
+		}
+	}
+	/* 5. parse */
+	if (fb_pipeline_has_parser(pi)) {
+		fb_plugin(f, "parser");
+		fb_match_own(f, pi, NULL);
+		fb_kv(f, "key_name", p->parse.key ? p->parse.key : "log");
+		fb_kv(f, "parser", fb_parser_name(f, pi));
+		lp_yamlw_kvb(&f->w, "reserve_data", 1);
+		if (p->parse.keep_original) /* off is the default */
+			lp_yamlw_kvb(&f->w, "preserve_key", 1);
+		fb_plugin_end(f);
+	}
+	/* 6. transforms in order */
+	for (size_t i = 0; i < p->n_transforms; i++)
+		transform(f, pi, i);
+	/* 7. route copies */
+	for (size_t i = 0; i < p->n_routes; i++) {
+		/* an output left out for its size gets no copies */
+		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
+			continue;
+		if (p->routes[i].op != LP_ROUTE_ALL ||
+		    f->c->oi[pi->routes[i].out].o->type == LP_OUT_LIVETAIL)
+			route_copy(f, pi, i);
+	}
+}
