@@ -14,6 +14,7 @@
 #include "../../pkg/api/yamlload.h"
 #include "../../pkg/util/buf.h"
 #include "../../pkg/util/mem.h"
+#include "../../pkg/util/vec.h"
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -38,9 +39,9 @@ struct obj {
 
 struct run {
 	char **files;
-	size_t n_files;
+	size_t n_files, cap_files;
 	struct obj *objs;
-	size_t n_objs;
+	size_t n_objs, cap_objs;
 	size_t n_problems;
 	size_t bad_objs;
 	size_t errors; /* unreadable files, malformed documents */
@@ -125,16 +126,12 @@ static int has_yaml_ext(const char *n)
 
 static int add_file(struct run *r, const char *path)
 {
-	char **nv;
-
 	if (r->n_files >= MAX_FILES) {
 		fprintf(stderr, "logplane validate: more than %d files\n", MAX_FILES);
 		return -1;
 	}
-	nv = lp_realloc(r->files, (r->n_files + 1) * sizeof(*nv));
-	if (!nv)
+	if (lp_vec_reserve((void **)&r->files, &r->cap_files, r->n_files + 1, sizeof(*r->files)))
 		return -1;
-	r->files = nv;
 	r->files[r->n_files] = lp_strdup(path);
 	if (!r->files[r->n_files])
 		return -1;
@@ -154,7 +151,7 @@ static int walk(struct run *r, const char *dir, int depth)
 	DIR *d;
 	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc = 0;
 
 	if (depth > MAX_DEPTH)
@@ -166,15 +163,12 @@ static int walk(struct run *r, const char *dir, int depth)
 		return 0;
 	}
 	while ((de = readdir(d))) {
-		char **nv;
 		if (de->d_name[0] == '.')
 			continue;
-		nv = lp_realloc(names, (n + 1) * sizeof(*nv));
-		if (!nv) {
+		if (lp_vec_reserve((void **)&names, &cap, n + 1, sizeof(*names))) {
 			rc = -1;
 			break;
 		}
-		names = nv;
 		names[n] = lp_strdup(de->d_name);
 		if (!names[n]) {
 			rc = -1;
@@ -183,7 +177,7 @@ static int walk(struct run *r, const char *dir, int depth)
 		n++;
 	}
 	closedir(d);
-	if (rc == 0)
+	if (rc == 0 && n > 1) /* names is NULL for an empty directory */
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		size_t len = strlen(dir) + strlen(names[i]) + 2;
@@ -209,11 +203,8 @@ static int walk(struct run *r, const char *dir, int depth)
 
 static int add_obj(struct run *r, struct obj *o)
 {
-	struct obj *nv = lp_realloc(r->objs, (r->n_objs + 1) * sizeof(*nv));
-
-	if (!nv)
+	if (lp_vec_reserve((void **)&r->objs, &r->cap_objs, r->n_objs + 1, sizeof(*r->objs)))
 		return -1;
-	r->objs = nv;
 	r->objs[r->n_objs++] = *o;
 	return 0;
 }

@@ -452,7 +452,7 @@ struct lp_problem {
 
 struct lp_problems {
 	struct lp_problem *v;
-	size_t n;
+	size_t n; /* v is only ever grown by lp_problems_add: its capacity follows from n */
 };
 
 void lp_problems_free(struct lp_problems *p);

@@ -2,6 +2,7 @@
 #include "api.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
+#include "../util/vec.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -130,7 +131,6 @@ void lp_problems_free(struct lp_problems *p)
 lp_err lp_problems_add(struct lp_problems *p, const char *field, const char *fmt, ...)
 {
 	struct lp_buf b;
-	struct lp_problem *nv;
 	char *f = NULL, *m = NULL;
 	va_list ap;
 	lp_err err;
@@ -143,14 +143,17 @@ lp_err lp_problems_add(struct lp_problems *p, const char *field, const char *fmt
 		goto fail;
 	m = lp_buf_take(&b);
 	f = lp_strdup(field ? field : "");
-	nv = lp_realloc(p->v, (p->n + 1) * sizeof(*p->v));
-	if (!m || !f || !nv) {
-		if (nv)
-			p->v = nv;
+	if (!m || !f) {
 		err = LP_ERR_NOMEM;
 		goto fail;
 	}
-	p->v = nv;
+	/* capacity doubles from 8: full when n is 0 or a power of two from 8 on */
+	if (p->n == 0 || (p->n >= 8 && !(p->n & (p->n - 1)))) {
+		size_t cap = p->n ? p->n : 0;
+		err = lp_vec_reserve((void **)&p->v, &cap, p->n + 1, sizeof(*p->v));
+		if (err != LP_OK)
+			goto fail;
+	}
 	p->v[p->n].field = f;
 	p->v[p->n].message = m;
 	p->n++;

@@ -2,6 +2,7 @@
 #include "yamlload.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
+#include "../util/vec.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -11,18 +12,24 @@
 #include <yaml.h>
 
 #define MAX_DEPTH 128
+/* What one node costs in the expanded size (a jansson value and its bookkeeping,
+ * roughly in bytes); a scalar adds its length, a mapping entry its key's. */
+#define NODE_COST 64
 
 struct anchor {
 	char *name;
-	json_t *node; /* one reference held */
+	json_t *node;  /* one reference held */
+	size_t weight; /* expanded size of node (see NODE_COST) */
 };
 
 struct loader {
 	yaml_parser_t parser;
 	struct lp_yaml_docs *out;
 	struct anchor *anchors;
-	size_t n_anchors;
+	size_t n_anchors, cap_anchors;
 	size_t aliases;
+	size_t weight;       /* expanded size of the nodes built so far */
+	size_t alias_weight; /* the part of it that aliases copied */
 	lp_err err;
 };
 
@@ -49,30 +56,32 @@ static void anchors_clear(struct loader *l)
 	lp_free(l->anchors);
 	l->anchors = NULL;
 	l->n_anchors = 0;
+	l->cap_anchors = 0;
 }
 
-static lp_err anchor_add(struct loader *l, const char *name, json_t *node)
+static lp_err anchor_add(struct loader *l, const char *name, json_t *node, size_t weight)
 {
 	struct anchor *na;
 
 	/* a later anchor of the same name wins: search from the end */
-	na = lp_realloc(l->anchors, (l->n_anchors + 1) * sizeof(*na));
-	if (!na)
+	if (lp_vec_reserve((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1,
+	                   sizeof(*l->anchors)) != LP_OK)
 		return LP_ERR_NOMEM;
-	l->anchors = na;
-	na[l->n_anchors].name = lp_strdup(name);
-	if (!na[l->n_anchors].name)
+	na = &l->anchors[l->n_anchors];
+	na->name = lp_strdup(name);
+	if (!na->name)
 		return LP_ERR_NOMEM;
-	na[l->n_anchors].node = json_incref(node);
+	na->node = json_incref(node);
+	na->weight = weight;
 	l->n_anchors++;
 	return LP_OK;
 }
 
-static json_t *anchor_find(struct loader *l, const char *name)
+static const struct anchor *anchor_find(struct loader *l, const char *name)
 {
 	for (size_t i = l->n_anchors; i > 0; i--)
 		if (strcmp(l->anchors[i - 1].name, name) == 0)
-			return l->anchors[i - 1].node;
+			return &l->anchors[i - 1];
 	return NULL;
 }
 
@@ -151,6 +160,7 @@ static json_t *scalar(struct loader *l, const yaml_event_t *ev)
 	double d;
 	json_t *j;
 
+	l->weight += NODE_COST + len;
 	/* quoted, block and !!str scalars are strings; plain ones are resolved */
 	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
 	    (tag && strcmp(tag, YAML_STR_TAG) == 0)) {
@@ -253,6 +263,7 @@ static json_t *mapping(struct loader *l, int depth)
 			          "mapping key contains a NUL character");
 			goto fail;
 		}
+		l->weight += NODE_COST + ev.data.scalar.length;
 		key = lp_strdup((const char *)ev.data.scalar.value);
 		yaml_event_delete(&ev);
 		if (!key) {
@@ -289,6 +300,8 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 {
 	json_t *j = NULL;
 	const char *anchor = NULL;
+	const struct anchor *a;
+	size_t before = l->weight;
 
 	if (depth > MAX_DEPTH) {
 		set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1, ev->start_mark.column + 1,
@@ -302,10 +315,12 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 		anchor = (const char *)ev->data.sequence_start.anchor;
+		l->weight += NODE_COST;
 		j = sequence(l, depth);
 		break;
 	case YAML_MAPPING_START_EVENT:
 		anchor = (const char *)ev->data.mapping_start.anchor;
+		l->weight += NODE_COST;
 		j = mapping(l, depth);
 		break;
 	case YAML_ALIAS_EVENT:
@@ -314,14 +329,26 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 			          ev->start_mark.column + 1, "too many aliases");
 			return NULL;
 		}
-		j = anchor_find(l, (const char *)ev->data.alias.anchor);
-		if (!j) {
+		a = anchor_find(l, (const char *)ev->data.alias.anchor);
+		if (!a) {
 			set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1,
 			          ev->start_mark.column + 1, "unknown alias");
 			return NULL;
 		}
+		/* what the copy costs is capped, not only the number of aliases: nested
+		 * anchors grow geometrically (a few hundred bytes can expand to GBs) */
+		l->weight += a->weight;
+		l->alias_weight += a->weight;
+		if (a->weight > LP_YAML_MAX_ALIAS_EXPANSION ||
+		    l->alias_weight > LP_YAML_MAX_ALIAS_EXPANSION) {
+			set_error(l, LP_ERR_PARSE, ev->start_mark.line + 1,
+			          ev->start_mark.column + 1,
+			          "excessive aliasing (the aliases would expand the "
+			          "document beyond 16 MiB)");
+			return NULL;
+		}
 		/* a deep copy keeps documents independent of each other */
-		j = json_deep_copy(j);
+		j = json_deep_copy(a->node);
 		if (!j)
 			l->err = LP_ERR_NOMEM;
 		return j;
@@ -330,7 +357,7 @@ static json_t *node(struct loader *l, yaml_event_t *ev, int depth)
 		          "unexpected YAML event");
 		return NULL;
 	}
-	if (j && anchor && anchor_add(l, anchor, j) != LP_OK) {
+	if (j && anchor && anchor_add(l, anchor, j, l->weight - before) != LP_OK) {
 		l->err = LP_ERR_NOMEM;
 		json_decref(j);
 		return NULL;

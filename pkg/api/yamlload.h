@@ -4,7 +4,9 @@
  * true/false/yes/no/on/off/y/n (YAML 1.1, in lower, Title or UPPER case) ->
  * boolean; decimal, 0x and 0o integers -> integer; decimals with a '.' ->
  * real; anything else -> string. Quoted, block and !!str scalars are strings. Anchors and aliases
- * work (at most LP_YAML_MAX_ALIASES aliases per file); duplicate mapping keys and non-string keys
+ * work (at most LP_YAML_MAX_ALIASES aliases per file, and what they copy together at most
+ * LP_YAML_MAX_ALIAS_EXPANSION: about 64 per node plus the scalars' and keys' bytes, so an alias
+ * bomb is "excessive aliasing", not gigabytes); duplicate mapping keys and non-string keys
  * are errors; merge keys ("<<") are not supported.
  */
 #ifndef LP_API_YAMLLOAD_H
@@ -16,6 +18,7 @@ typedef struct json_t json_t;
 
 #define LP_YAML_MAX_ALIASES 1000
 #define LP_YAML_MAX_BYTES   ((size_t)64 * 1024 * 1024)
+#define LP_YAML_MAX_ALIAS_EXPANSION ((size_t)16 * 1024 * 1024)
 
 struct lp_yaml_doc {
 	json_t *root; /* owned; NULL for an empty document */

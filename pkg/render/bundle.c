@@ -3,21 +3,12 @@
 #include "../api/yamlload.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
+#include "../util/vec.h"
 #include <dirent.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* The capacity to grow an array of n elements to before adding one, when it
- * is full: it doubles from 8 (so n is 0 or a power of two from 8 on); 0 when
- * there is room. Keeps loading many documents linear. */
-static size_t next_cap(size_t n)
-{
-	if (n == 0)
-		return 8;
-	return n >= 8 && (n & (n - 1)) == 0 ? 2 * n : 0;
-}
 
 static lp_err problem(struct lp_render_bundle *b, const char *kind, const char *ns,
                       const char *name, const char *field, const char *msg)
@@ -126,7 +117,7 @@ static lp_err collect(const char *path, char ***list, size_t *n, size_t *cap, in
 			nn++;
 	}
 	closedir(d);
-	if (!err)
+	if (!err && nn > 1) /* names is NULL for an empty directory */
 		qsort(names, nn, sizeof(*names), cmp_str);
 	for (size_t i = 0; !err && i < nn; i++)
 		err = collect(names[i], list, n, cap, depth + 1);
@@ -146,43 +137,44 @@ static lp_err add_doc(struct lp_render_bundle *b, const json_t *root, const char
 	if (!api || strncmp(api, LP_API_GROUP "/", strlen(LP_API_GROUP) + 1) != 0 || !kind)
 		return LP_OK; /* Namespaces, Secrets, ...: not ours */
 	if (strcmp(kind, "LogPipeline") == 0) {
-		struct lp_pipeline *p = NULL, **v;
+		struct lp_pipeline *p = NULL;
+		size_t cap = b->cap_pipelines;
 		perr = lp_pipeline_parse(&p, root, &probs);
 		if (!p) {
 			lp_problems_free(&probs);
 			return perr == LP_ERR_NOMEM ? LP_ERR_NOMEM : LP_OK;
 		}
-		v = next_cap(b->n_pipelines)
-		        ? lp_realloc(b->pipelines, next_cap(b->n_pipelines) * sizeof(*v))
-		        : b->pipelines;
-		if (!v) {
+		if (lp_vec_reserve((void **)&b->pipelines, &b->cap_pipelines, b->n_pipelines + 1,
+		                   sizeof(*b->pipelines)) != LP_OK ||
+		    lp_vec_reserve((void **)&b->pipeline_ok, &cap, b->n_pipelines + 1, 1) !=
+		        LP_OK) {
 			lp_pipeline_free(p);
 			lp_problems_free(&probs);
 			return LP_ERR_NOMEM;
 		}
-		b->pipelines = v;
-		v[b->n_pipelines++] = p;
+		b->pipeline_ok[b->n_pipelines] = perr == LP_OK; /* until validated */
+		b->pipelines[b->n_pipelines++] = p;
 		if (perr != LP_OK)
 			err = problems_from(b, "LogPipeline", &p->meta, &probs);
 		else
 			lp_problems_free(&probs);
 	} else if (strcmp(kind, "LogOutput") == 0) {
-		struct lp_output *o = NULL, **v;
+		struct lp_output *o = NULL;
+		size_t cap = b->cap_outputs;
 		perr = lp_output_parse(&o, root, &probs);
 		if (!o) {
 			lp_problems_free(&probs);
 			return perr == LP_ERR_NOMEM ? LP_ERR_NOMEM : LP_OK;
 		}
-		v = next_cap(b->n_outputs)
-		        ? lp_realloc(b->outputs, next_cap(b->n_outputs) * sizeof(*v))
-		        : b->outputs;
-		if (!v) {
+		if (lp_vec_reserve((void **)&b->outputs, &b->cap_outputs, b->n_outputs + 1,
+		                   sizeof(*b->outputs)) != LP_OK ||
+		    lp_vec_reserve((void **)&b->output_ok, &cap, b->n_outputs + 1, 1) != LP_OK) {
 			lp_output_free(o);
 			lp_problems_free(&probs);
 			return LP_ERR_NOMEM;
 		}
-		b->outputs = v;
-		v[b->n_outputs++] = o;
+		b->output_ok[b->n_outputs] = perr == LP_OK; /* until validated */
+		b->outputs[b->n_outputs++] = o;
 		if (perr != LP_OK)
 			err = problems_from(b, "LogOutput", &o->meta, &probs);
 		else
@@ -234,19 +226,14 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 	lp_free(files);
 	if (err)
 		goto fail;
-	b->pipeline_ok = lp_calloc(b->n_pipelines ? b->n_pipelines : 1, 1);
-	b->output_ok = lp_calloc(b->n_outputs ? b->n_outputs : 1, 1);
-	if (!b->pipeline_ok || !b->output_ok) {
-		err = LP_ERR_NOMEM;
-		goto fail;
-	}
 	/* references are looked up in a sorted copy (b->outputs keeps file order) */
 	sorted = lp_calloc(b->n_outputs ? b->n_outputs : 1, sizeof(*sorted));
 	if (!sorted) {
 		err = LP_ERR_NOMEM;
 		goto fail;
 	}
-	memcpy(sorted, b->outputs, b->n_outputs * sizeof(*sorted));
+	if (b->n_outputs) /* b->outputs is NULL when there is none */
+		memcpy(sorted, b->outputs, b->n_outputs * sizeof(*sorted));
 	lp_outputs_sort(sorted, b->n_outputs);
 	/* parse problems were recorded per resource: mark those with none as candidates */
 	memset(&w, 0, sizeof(w));
@@ -256,30 +243,26 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 	w.outputs_sorted = 1;
 	for (size_t i = 0; !err && i < b->n_outputs; i++) {
 		struct lp_problems probs = {0};
-		int parsed_ok = 1;
-		for (size_t k = 0; k < b->n_problems; k++)
-			if (!strcmp(b->problems[k].kind, "LogOutput") &&
-			    !strcmp(b->problems[k].ns,
-			            b->outputs[i]->meta.ns ? b->outputs[i]->meta.ns : "") &&
-			    !strcmp(b->problems[k].name,
-			            b->outputs[i]->meta.name ? b->outputs[i]->meta.name : ""))
-				parsed_ok = 0;
-		if (lp_output_validate(b->outputs[i], &w, &probs) == LP_OK && parsed_ok)
-			b->output_ok[i] = 1;
+		lp_err verr = lp_output_validate(b->outputs[i], &w, &probs);
+		if (verr != LP_OK)
+			b->output_ok[i] = 0;
+		if (verr == LP_ERR_NOMEM) {
+			lp_problems_free(&probs);
+			err = verr;
+			break;
+		}
 		err = problems_from(b, "LogOutput", &b->outputs[i]->meta, &probs);
 	}
 	for (size_t i = 0; !err && i < b->n_pipelines; i++) {
 		struct lp_problems probs = {0};
-		int parsed_ok = 1;
-		for (size_t k = 0; k < b->n_problems; k++)
-			if (!strcmp(b->problems[k].kind, "LogPipeline") &&
-			    !strcmp(b->problems[k].ns,
-			            b->pipelines[i]->meta.ns ? b->pipelines[i]->meta.ns : "") &&
-			    !strcmp(b->problems[k].name,
-			            b->pipelines[i]->meta.name ? b->pipelines[i]->meta.name : ""))
-				parsed_ok = 0;
-		if (lp_pipeline_validate(b->pipelines[i], &w, &probs) == LP_OK && parsed_ok)
-			b->pipeline_ok[i] = 1;
+		lp_err verr = lp_pipeline_validate(b->pipelines[i], &w, &probs);
+		if (verr != LP_OK)
+			b->pipeline_ok[i] = 0;
+		if (verr == LP_ERR_NOMEM) {
+			lp_problems_free(&probs);
+			err = verr;
+			break;
+		}
 		err = problems_from(b, "LogPipeline", &b->pipelines[i]->meta, &probs);
 	}
 	lp_free(sorted);

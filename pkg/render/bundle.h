@@ -12,9 +12,9 @@
 
 struct lp_render_bundle {
 	struct lp_pipeline **pipelines; /* every LogPipeline parsed (owned) */
-	size_t n_pipelines;
+	size_t n_pipelines, cap_pipelines;
 	struct lp_output **outputs; /* every LogOutput parsed (owned) */
-	size_t n_outputs;
+	size_t n_outputs, cap_outputs;
 	unsigned char *pipeline_ok; /* per pipeline: passed parse + validate */
 	unsigned char *output_ok;
 	struct lp_render_problem *problems; /* load, parse and validation problems */
