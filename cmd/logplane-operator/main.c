@@ -19,6 +19,7 @@
 #include "../../pkg/kube/config.h"
 #include "../../pkg/reconcile/controller.h"
 #include "../../pkg/reconcile/desired.h"
+#include "../../pkg/reconcile/webhook.h"
 #include "../../pkg/server/metrics.h"
 #include "../../pkg/server/opmetrics.h"
 #include "../../pkg/server/server.h"
@@ -48,6 +49,11 @@ struct options {
 	const char *id;
 	int aws;
 	const char *agent_config;
+	const char *webhook_addr;
+	const char *webhook_secret;
+	const char *webhook_config;
+	const char *webhook_service;
+	const char *webhook_certs;
 };
 
 struct flag {
@@ -97,6 +103,21 @@ static const struct flag flags[] = {
      "JSON file with the agents' images, resources, tolerations, node selector, priority "
      "class, ServiceAccount annotations and storage (the Helm chart's <release>-agents "
      "ConfigMap); read at start"},
+    {"webhook-addr", "LOGPLANE_WEBHOOK_ADDR", F_ADDR, "0", OFF(webhook_addr), NULL,
+     "address of the validating admission webhook, HTTPS POST /validate (host:port, :port, "
+     "or 0 to disable; the chart uses :9443)"},
+    {"webhook-secret", "LOGPLANE_WEBHOOK_SECRET", F_STR, "logplane-webhook-tls",
+     OFF(webhook_secret), NULL,
+     "Secret in the control namespace holding the webhook's CA and serving certificate"},
+    {"webhook-config", "LOGPLANE_WEBHOOK_CONFIG", F_STR, "logplane", OFF(webhook_config), NULL,
+     "ValidatingWebhookConfiguration whose caBundle the operator keeps current (\"\" = none)"},
+    {"webhook-service", "LOGPLANE_WEBHOOK_SERVICE", F_STR, "logplane-webhook",
+     OFF(webhook_service), NULL,
+     "Service in front of the webhook; its DNS names go into the serving certificate"},
+    {"webhook-certs", "LOGPLANE_WEBHOOK_CERTS", F_CHOICE, "self", OFF(webhook_certs),
+     "self|external",
+     "self: the operator makes and renews the certificate and caBundle; external: only reads "
+     "the Secret (cert-manager writes it and injects the caBundle)"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -418,6 +439,7 @@ struct app {
 	int have_om;
 	struct lp_server *health, *metrics_srv;
 	struct lp_ctrl *ctrl;
+	struct lp_webhook *webhook;
 	struct lp_aws_ctx *aws_ctx; /* used only on the controller's worker thread */
 	struct lp_aws_hook aws_hook;
 	struct lp_ctrl_aws_ops aws_ops;
@@ -526,6 +548,47 @@ static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m
 	return LP_OK;
 }
 
+/* The admission webhook on opt.webhook_addr ("0": none). */
+static lp_err start_webhook(struct app *a)
+{
+	struct lp_webhook_opts wo = {0};
+	const char *addr = a->opt.webhook_addr, *colon = strrchr(addr, ':');
+	char host[128], *end = NULL;
+	long port;
+	lp_err err;
+
+	if (!strcmp(addr, "0"))
+		return LP_OK;
+	if (!colon)
+		return LP_ERR_INVALID;
+	port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || port < 0 || port > 65535)
+		return LP_ERR_INVALID;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	wo.host = host[0] ? host : NULL;
+	wo.port = (int)port;
+	wo.control_ns = a->opt.control_ns;
+	wo.secret_name = a->opt.webhook_secret;
+	wo.config_name = a->opt.webhook_config;
+	wo.service_name = a->opt.webhook_service;
+	wo.external_certs = !strcmp(a->opt.webhook_certs, "external");
+	wo.log = &a->log;
+	wo.metrics = a->have_om ? &a->om : NULL;
+	wo.ctrl = a->ctrl;
+	if ((err = lp_webhook_new(&a->webhook, a->loop, a->client, &wo)) ||
+	    (err = lp_webhook_start(a->webhook))) {
+		lp_log(&a->log, LP_LOG_ERROR, NULL, "webhook on %s: %s", addr, lp_strerror(err));
+		return err;
+	}
+	lp_log(&a->log, LP_LOG_INFO, NULL, "webhook listening on %s port %d (HTTPS)",
+	       wo.host ? wo.host : "0.0.0.0", lp_webhook_port(a->webhook));
+	return LP_OK;
+}
+
 static int run(struct app *a)
 {
 	struct lp_ctrl_opts co = {0};
@@ -601,7 +664,7 @@ static int run(struct app *a)
 		co.aws = &a->aws_ops;
 	}
 	if ((err = lp_ctrl_new(&a->ctrl, a->loop, a->client, &co)) ||
-	    (err = lp_ctrl_start(a->ctrl)) ||
+	    (err = lp_ctrl_start(a->ctrl)) || (err = start_webhook(a)) ||
 	    (err = lp_loop_timer_add(a->loop, 500, ready_tick, a, &a->ready_timer)))
 		goto fail;
 	lp_log(&a->log, LP_LOG_INFO, NULL, "logplane-operator %s talking to %s", OPERATOR_VERSION,
@@ -615,6 +678,7 @@ static int run(struct app *a)
 fail:
 	lp_log(&a->log, LP_LOG_ERROR, NULL, "start-up failed: %s", lp_strerror(err));
 out:
+	lp_webhook_free(a->webhook); /* before the controller whose caches it reads */
 	lp_ctrl_free(a->ctrl); /* joins the worker thread: the AWS context is free after */
 	lp_aws_ctx_free(a->aws_ctx);
 	if (a->ready_timer)

@@ -493,6 +493,11 @@ struct lp_world {
 	 * opening the same input.http port. */
 	const struct lp_pipeline *const *pipelines;
 	size_t n_pipelines;
+	/* Optional (admission): problems about objects that may simply not exist
+	 * yet (a LogOutput a route names, a Secret or a key of it) are appended
+	 * here instead of to probs and do not make validation fail, so a set of
+	 * resources applied in any order is accepted with warnings. */
+	struct lp_problems *ref_warnings;
 };
 
 /* Sorts outputs by namespace, then name (NULL names first), for

@@ -1,5 +1,6 @@
 /* Cross-object rules: references resolve, tenancy, Secrets exist. */
 #include "reader.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,27 @@ static int same_object(const struct lp_meta *a, const struct lp_meta *b)
 	return !sorts_after(a, b) && !sorts_after(b, a);
 }
 
+/* A reference to an object that may not exist yet: a warning when the world
+ * collects those (admission), else a problem. */
+static void ref_bad(struct lp_rd *r, const struct lp_world *w, const char *path, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+static void ref_bad(struct lp_rd *r, const struct lp_world *w, const char *path, const char *fmt,
+                    ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!w || !w->ref_warnings) {
+		lp_rd_bad(r, path, "%s", msg);
+		return;
+	}
+	if (lp_problems_add(w->ref_warnings, path, "%s", msg) != LP_OK)
+		r->err = LP_ERR_NOMEM;
+}
+
 lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *w,
                             struct lp_problems *probs)
 {
@@ -138,8 +160,8 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 			continue;
 		if (!find_output(w, ns, ref)) {
 			snprintf(path, sizeof(path), "spec.routes[%zu].outputRef", i);
-			lp_rd_bad(&r, path, "LogOutput \"%s\" not found in namespace \"%s\"", ref,
-			          ns);
+			ref_bad(&r, w, path, "LogOutput \"%s\" not found in namespace \"%s\"", ref,
+			        ns);
 		}
 	}
 	if (r.err != LP_OK)
@@ -153,10 +175,10 @@ static void secret(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 	if (!name || !w || !w->secret_has_key)
 		return;
 	if (!w->secret_has_key(w->secret_ctx, ns, name, NULL))
-		lp_rd_bad(r, path, "Secret \"%s\" not found in namespace \"%s\"", name, ns);
+		ref_bad(r, w, path, "Secret \"%s\" not found in namespace \"%s\"", name, ns);
 	else if (key && !w->secret_has_key(w->secret_ctx, ns, name, key))
-		lp_rd_bad(r, path, "Secret \"%s\" in namespace \"%s\" has no key \"%s\"", name, ns,
-		          key);
+		ref_bad(r, w, path, "Secret \"%s\" in namespace \"%s\" has no key \"%s\"", name, ns,
+		        key);
 }
 
 static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *base,

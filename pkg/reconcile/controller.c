@@ -496,3 +496,32 @@ void lp_ctrl_free(struct lp_ctrl *c)
 	lp_render_cache_free(c->render_cache);
 	lp_free(c);
 }
+
+struct foreach_ctx {
+	void (*fn)(void *arg, const struct lp_pipeline *p, const struct lp_output *o);
+	void *arg;
+};
+
+static int foreach_fn(void *arg, const char *key, void *kept)
+{
+	struct foreach_ctx *fc = arg;
+	struct res_kept *k = kept;
+	(void)key;
+	if (k && !k->deleting && (k->p || k->o))
+		fc->fn(fc->arg, k->p, k->o);
+	return 0;
+}
+
+void lp_ctrl_foreach_object(const struct lp_ctrl *c,
+                            void (*fn)(void *arg, const struct lp_pipeline *p,
+                                       const struct lp_output *o),
+                            void *arg)
+{
+	struct foreach_ctx fc = {fn, arg};
+
+	if (!c || !fn)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (c->res[i])
+			lp_kube_informer_foreach(c->res[i], foreach_fn, &fc);
+}

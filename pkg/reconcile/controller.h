@@ -126,4 +126,12 @@ void lp_ctrl_get_stats(const struct lp_ctrl *c, struct lp_ctrl_stats *out);
 struct lp_opmetrics;
 void lp_ctrl_collect_metrics(const struct lp_ctrl *c, const struct lp_opmetrics *om);
 
+/* Calls fn for every LogPipeline (o NULL) and LogOutput (p NULL) in the caches
+ * that is not being deleted, parsed (possibly with problems); the pointers are
+ * borrowed until the loop next runs. For the admission webhook's world. */
+void lp_ctrl_foreach_object(const struct lp_ctrl *c,
+                            void (*fn)(void *arg, const struct lp_pipeline *p,
+                                       const struct lp_output *o),
+                            void *arg);
+
 #endif

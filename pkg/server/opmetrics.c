@@ -9,6 +9,11 @@ static const char *const l_verb_code[] = {"verb", "code", NULL};
 static const char *const l_aws[] = {"service", "operation", "code", NULL};
 static const char *const l_cond[] = {"condition", "status", NULL};
 static const char *const l_version[] = {"version", NULL};
+static const char *const l_kind_verdict[] = {"kind", "verdict", NULL};
+
+/* An admission review is answered in well under a millisecond to a few ms. */
+static const double admission_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                           0.01,   0.025,   0.05,   0.1,   0.25,   1};
 
 /* Reconciles take milliseconds when nothing changed and seconds when AWS
  * resources are created. */
@@ -25,6 +30,8 @@ enum {
 	F_RENDERED_BYTES,
 	F_PIPELINES,
 	F_BUILD_INFO,
+	F_ADMISSIONS,
+	F_ADMISSION_DURATION,
 	F_COUNT
 };
 
@@ -51,6 +58,14 @@ static const struct lp_metric_desc families[F_COUNT] = {
                      "LogPipelines by condition type and status.", l_cond, NULL, 0},
     [F_BUILD_INFO] = {LP_METRIC_GAUGE, "logplane_build_info",
                       "Build information; the value is always 1.", l_version, NULL, 0},
+    [F_ADMISSIONS] = {LP_METRIC_COUNTER, "logplane_admission_reviews_total",
+                      "Admission reviews answered by the webhook, by kind and verdict "
+                      "(allowed, warned, refused, bad_request).",
+                      l_kind_verdict, NULL, 0},
+    [F_ADMISSION_DURATION] = {LP_METRIC_HISTOGRAM, "logplane_admission_duration_seconds",
+                              "Time the webhook took to answer one admission review, by kind.",
+                              l_kind, admission_buckets,
+                              sizeof(admission_buckets) / sizeof(admission_buckets[0])},
 };
 
 lp_err lp_opmetrics_register(struct lp_metrics *m, const char *version, struct lp_opmetrics *out)
@@ -78,6 +93,8 @@ lp_err lp_opmetrics_register(struct lp_metrics *m, const char *version, struct l
 	out->rendered_config_bytes = f[F_RENDERED_BYTES];
 	out->pipelines = f[F_PIPELINES];
 	out->build_info = f[F_BUILD_INFO];
+	out->admissions = f[F_ADMISSIONS];
+	out->admission_duration = f[F_ADMISSION_DURATION];
 	return LP_OK;
 }
 
@@ -196,4 +213,16 @@ void lp_opmetrics_aws_total(const struct lp_opmetrics *om, const char *service,
 
 	if (om)
 		drop(lp_metric_set_total(om->aws_requests, v, (double)total));
+}
+
+void lp_opmetrics_admission(const struct lp_opmetrics *om, const char *kind, const char *verdict,
+                            double seconds)
+{
+	const char *kv[2] = {kind && *kind ? kind : "other", verdict ? verdict : "error"};
+	const char *k[1] = {kv[0]};
+
+	if (!om || !om->admissions)
+		return;
+	drop(lp_metric_add(om->admissions, kv, 1));
+	drop(lp_metric_observe(om->admission_duration, k, seconds < 0 ? 0 : seconds));
 }

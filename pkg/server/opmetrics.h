@@ -12,6 +12,8 @@
  *   rendered_config_bytes                   gauge    size of the last rendered config
  *   pipelines{condition,status}             gauge    LogPipelines per condition type/status
  *   build_info{version}                     gauge    always 1
+ *   admission_reviews_total{kind,verdict}   counter  webhook answers: allowed|warned|refused|bad_request
+ *   admission_duration_seconds{kind}        histogram
  *
  * The recording helpers never fail the caller: a sample that cannot be
  * recorded (no memory, series cap) is dropped. A NULL om makes them no-ops,
@@ -33,6 +35,8 @@ struct lp_opmetrics { /* borrowed families of the registry they were added to */
 	struct lp_metric_family *rendered_config_bytes;
 	struct lp_metric_family *pipelines;
 	struct lp_metric_family *build_info;
+	struct lp_metric_family *admissions;
+	struct lp_metric_family *admission_duration;
 };
 
 /* Registers every family into m and sets build_info{version} to 1. *out is
@@ -59,6 +63,11 @@ void lp_opmetrics_rendered_bytes(const struct lp_opmetrics *om, size_t bytes);
  * ("True"|"False"|"Unknown"). */
 void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition,
                             const char *status, size_t count);
+
+/* One admission review answered: kind "LogPipeline"|"LogOutput" ("" = other),
+ * verdict as lp_admission_verdict_name(). */
+void lp_opmetrics_admission(const struct lp_opmetrics *om, const char *kind, const char *verdict,
+                            double seconds);
 
 /* Totals kept elsewhere, copied from a collector (lp_metrics_add_collector):
  * each sets the series to the absolute total (never lower than before).

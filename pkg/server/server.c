@@ -114,7 +114,7 @@ static void io_unwatch(struct lp_server *s, int fd)
 		s->io->unwatch(s->io->ctx, fd);
 }
 
-static lp_err listen_on(const char *host, int port, int *fd_out, int *port_out)
+lp_err lp_server_listen(const char *host, int port, int *fd_out, int *port_out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -179,7 +179,7 @@ lp_err lp_server_new(struct lp_server **out, const struct lp_server_opts *o)
 	s->conns = lp_calloc(s->max_conns, sizeof(*s->conns));
 	if (!s->conns)
 		goto fail;
-	err = listen_on(o->host ? o->host : "0.0.0.0", o->port, &s->fd, &s->port);
+	err = lp_server_listen(o->host ? o->host : "0.0.0.0", o->port, &s->fd, &s->port);
 	if (err)
 		goto fail;
 	err = LP_ERR_IO;

@@ -91,6 +91,11 @@ void lp_server_tick(struct lp_server *s);
 /* Without an event loop: waits up to timeout_ms for any of the server's fds
  * and handles what is ready, then ticks. LP_ERR_IO when poll(2) fails. */
 LP_WUR lp_err lp_server_poll(struct lp_server *s, int timeout_ms);
+/* Opens a non-blocking, close-on-exec listening TCP socket on host (numeric
+ * IPv4/IPv6) and port (0 = any); *fd_out and *port_out written only on LP_OK.
+ * LP_ERR_INVALID for a bad host or port, LP_ERR_IO when bind/listen fails.
+ * Shared with the HTTPS server (https.h). */
+LP_WUR lp_err lp_server_listen(const char *host, int port, int *fd_out, int *port_out);
 /* Open connections (for tests and metrics). */
 size_t lp_server_conns(const struct lp_server *s);
 
