@@ -54,6 +54,8 @@ struct options {
 	const char *webhook_config;
 	const char *webhook_service;
 	const char *webhook_certs;
+	const char *webhook_cert_names;
+	uint64_t webhook_check_ms;
 };
 
 struct flag {
@@ -118,6 +120,13 @@ static const struct flag flags[] = {
      "self|external",
      "self: the operator makes and renews the certificate and caBundle; external: only reads "
      "the Secret (cert-manager writes it and injects the caBundle)"},
+    {"webhook-cert-names", "LOGPLANE_WEBHOOK_CERT_NAMES", F_STR, NULL, OFF(webhook_cert_names),
+     NULL,
+     "more DNS names or IP addresses for the serving certificate, comma-separated (for a "
+     "clientConfig.url webhook outside the cluster)"},
+    {"webhook-cert-check", "LOGPLANE_WEBHOOK_CERT_CHECK", F_DURATION, "1m",
+     OFF(webhook_check_ms), NULL,
+     "how often the webhook re-reads its Secret and caBundle (and renews what is due)"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -576,6 +585,8 @@ static lp_err start_webhook(struct app *a)
 	wo.config_name = a->opt.webhook_config;
 	wo.service_name = a->opt.webhook_service;
 	wo.external_certs = !strcmp(a->opt.webhook_certs, "external");
+	wo.extra_names = a->opt.webhook_cert_names;
+	wo.check_ms = a->opt.webhook_check_ms ? a->opt.webhook_check_ms : 60000;
 	wo.log = &a->log;
 	wo.metrics = a->have_om ? &a->om : NULL;
 	wo.ctrl = a->ctrl;

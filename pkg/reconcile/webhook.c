@@ -23,7 +23,8 @@ struct lp_webhook {
 	struct lp_kube_client *client;
 	struct lp_https *https;
 	char *control_ns, *secret_name, *config_name, *service_name;
-	char *names[4]; /* DNS names of the serving certificate */
+	char *names[LP_CERTS_MAX_NAMES]; /* of the serving certificate */
+	size_t n_names;
 	int external_certs;
 	uint64_t check_ms;
 	const struct lp_log *log;
@@ -411,7 +412,7 @@ static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 		after_secret(w);
 		goto out;
 	}
-	st = lp_certs_check(&got, (const char *const *)w->names, 4, now_s(w));
+	st = lp_certs_check(&got, (const char *const *)w->names, w->n_names, now_s(w));
 	if (st == LP_CERTS_OK) {
 		lp_certs_clear(&w->cur);
 		w->cur = got;
@@ -419,7 +420,7 @@ static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 		after_secret(w);
 		goto out;
 	}
-	err = lp_certs_renew(&renewed, &got, st, (const char *const *)w->names, 4, now_s(w));
+	err = lp_certs_renew(&renewed, &got, st, (const char *const *)w->names, w->n_names, now_s(w));
 	if (err) {
 		say(w, LP_LOG_ERROR, "making a certificate: %s", lp_strerror(err));
 		schedule(w, RETRY_MS);
@@ -495,7 +496,7 @@ lp_err lp_webhook_new(struct lp_webhook **out, struct lp_loop *loop,
 	if (!w->control_ns || !w->secret_name || !w->config_name || !w->service_name)
 		goto fail;
 	{
-		const char *svc = w->service_name, *ns = w->control_ns;
+		const char *svc = w->service_name, *ns = w->control_ns, *p = o->extra_names;
 		size_t n = strlen(svc) + strlen(ns) + 32;
 		for (int i = 0; i < 4; i++)
 			if (!(w->names[i] = lp_malloc(n)))
@@ -504,6 +505,19 @@ lp_err lp_webhook_new(struct lp_webhook **out, struct lp_loop *loop,
 		snprintf(w->names[1], n, "%s.%s.svc.cluster.local", svc, ns);
 		snprintf(w->names[2], n, "%s.%s", svc, ns);
 		snprintf(w->names[3], n, "%s", svc);
+		w->n_names = 4;
+		while (p && *p) {
+			size_t len = strcspn(p, ",");
+			if (len) {
+				err = LP_ERR_INVALID;
+				if (w->n_names == LP_CERTS_MAX_NAMES || len > 253)
+					goto fail;
+				err = LP_ERR_NOMEM;
+				if (!(w->names[w->n_names++] = lp_strndup(p, len)))
+					goto fail;
+			}
+			p += len + (p[len] == ',');
+		}
 	}
 	ho.host = o->host;
 	ho.port = o->port;
@@ -538,7 +552,7 @@ void lp_webhook_free(struct lp_webhook *w)
 	lp_https_free(w->https);
 	lp_certs_clear(&w->cur);
 	lp_free(w->served_crt);
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < LP_CERTS_MAX_NAMES; i++)
 		lp_free(w->names[i]);
 	lp_free(w->control_ns);
 	lp_free(w->secret_name);

@@ -34,6 +34,9 @@ struct lp_webhook_opts {
 	const char *secret_name;  /* default "logplane-webhook-tls" */
 	const char *config_name;  /* ValidatingWebhookConfiguration; NULL/"" = none */
 	const char *service_name; /* default "logplane-webhook" */
+	/* more names for the certificate, comma-separated DNS names or IPs (a
+	 * clientConfig.url such as https://127.0.0.1:9443/validate); may be NULL */
+	const char *extra_names;
 	int external_certs;       /* 1: read the Secret only (cert-manager) */
 	uint64_t check_ms;        /* re-read and renew; 0 = 60000 */
 	const struct lp_log *log;          /* borrowed, may be NULL */

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +23,13 @@ void lp_certs_clear(struct lp_certs *c)
 	lp_free(c->tls_crt);
 	lp_free(c->tls_key);
 	memset(c, 0, sizeof(*c));
+}
+
+/* 1 when s is a numeric IPv4 or IPv6 address (an IP SAN, not a DNS one). */
+static int is_ip(const char *s)
+{
+	unsigned char buf[16];
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 static X509 *read_cert(const char *pem, int nth)
@@ -117,7 +125,9 @@ enum lp_certs_state lp_certs_check(const struct lp_certs *c, const char *const *
 	    X509_verify(leaf, capub) != 1 || !fresh(leaf, now, (int64_t)LP_CERTS_LEAF_RENEW_DAYS * DAY))
 		goto out;
 	for (size_t i = 0; i < n_names; i++)
-		if (X509_check_host(leaf, names[i], 0, X509_CHECK_FLAG_NO_WILDCARDS, NULL) != 1)
+		if (is_ip(names[i]) ? X509_check_ip_asc(leaf, names[i], 0) != 1
+		                    : X509_check_host(leaf, names[i], 0, X509_CHECK_FLAG_NO_WILDCARDS,
+		                                      NULL) != 1)
 			goto out;
 	st = LP_CERTS_OK;
 out:
@@ -229,7 +239,8 @@ lp_err lp_certs_renew(struct lp_certs *out, const struct lp_certs *in,
 		goto out;
 	for (size_t i = 0; i < n_names; i++)
 		if (!names[i] || !names[i][0] || strpbrk(names[i], ",:\n") ||
-		    lp_buf_addf(&san, "%sDNS:%s", i ? "," : "", names[i]))
+		    lp_buf_addf(&san, "%s%s:%s", i ? "," : "", is_ip(names[i]) ? "IP" : "DNS",
+		                names[i]))
 			goto out;
 	err = LP_ERR_IO;
 	if (state == LP_CERTS_OK)

@@ -41,7 +41,8 @@ enum lp_certs_state {
 };
 
 /* Decides what to renew, at time now (seconds since the epoch), for a
- * serving certificate that must carry every one of names (DNS SANs). */
+ * serving certificate that must carry every one of names (DNS names, or IP
+ * addresses as IP SANs). */
 enum lp_certs_state lp_certs_check(const struct lp_certs *c, const char *const *names,
                                    size_t n_names, int64_t now);
 

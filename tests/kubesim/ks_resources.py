@@ -111,6 +111,10 @@ BUILTINS = [
              namespaced=False, verbs=["create"]),
     Resource("authentication.k8s.io", "v1", "TokenReview", "tokenreviews",
              namespaced=False, verbs=["create"]),
+    # stored and served only: kubesim does not call admission webhooks (README: known gaps)
+    Resource("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+             "validatingwebhookconfigurations", namespaced=False,
+             columns=[_col("Webhooks", ".webhooks", fmt="count"), AGE]),
     Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
              namespaced=False, short=["crd", "crds"], status=True,
              columns=[_col("Created At", ".metadata.creationTimestamp", fmt="timestamp")]),
