@@ -5,8 +5,14 @@ of docs/resources.md (between its <!-- fields:KIND --> markers).
 The schemas mirror pkg/api (parse.c checks the same fields, with the same
 limits, and more: regex compilation, tenancy, references). No `default:`
 anywhere: defaults live in the operator, so GitOps tools never see drift.
-"exactly one of" rules (one operation per transform, value or valueFrom) are
-enforced by the operator; the schema bounds them with maxProperties.
+Everything checkable from the object alone is also a CEL rule
+(x-kubernetes-validations: exactly-one choices, cross-field rules, string
+rules), so the API server refuses it even where the admission webhook is not
+installed; each message starts with the field it is about, as the operator's
+do. Rules that need other objects or the control namespace (references,
+tenancy, clashes) are the webhook's. Every list and string a rule walks has
+maxItems / maxLength, which keeps each rule's estimated cost far under the API
+server's budget.
 
 Usage: hack/gen-crds.py            write the files
        hack/gen-crds.py --check    exit 1 when the files differ from what it would write
@@ -38,6 +44,15 @@ TOKEN_RE = r"^[A-Za-z0-9_.-]+$"
 AWS_NAME_RE = r"^[A-Za-z0-9_.-]+$"
 BUCKET_RE = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 LOG_GROUP_RE = r"^[.\-_/#A-Za-z0-9]+$"
+
+
+def rule(s, expr, message, field_path=None):
+    """Adds a CEL rule to schema s (x-kubernetes-validations); returns s."""
+    r = {"rule": expr, "message": message}
+    if field_path:
+        r["fieldPath"] = field_path
+    s.setdefault("x-kubernetes-validations", []).append(r)
+    return s
 
 
 def obj(desc, props, required=None, **kw):
@@ -129,6 +144,12 @@ def deletion_policy():
 
 
 def tls(default_on):
+    on = "(!has(self.enabled) || self.enabled)" if default_on else "(has(self.enabled) && self.enabled)"
+    return rule(_tls(default_on), on + " || (!has(self.verify) && !has(self.caSecretRef))",
+                "tls: verify and caSecretRef need enabled: true")
+
+
+def _tls(default_on):
     return obj("TLS to the destination (enabled by default)." if default_on else
                "TLS to the destination (disabled by default).", {
                    "enabled": boolean("Use TLS."),
@@ -386,6 +407,64 @@ def output_spec():
     }, ["type"])
 
 
+def at(s, path):
+    """The schema of a property path ("kinesis.provision", "headers[]") under s."""
+    for part in path.split("."):
+        if part.endswith("[]"):
+            s = s["properties"][part[:-2]]["items"]
+        else:
+            s = s["properties"][part]
+    return s
+
+
+AWS_TYPES = ["kinesis", "firehose", "s3", "cloudwatch"]
+NO_BODY_TYPES = ["stdout", "livetail"]  # their sub-object is optional
+
+
+def output_rules(spec):
+    """CEL rules of LogOutput.spec (the parser's single-object rules in pkg/api/output.c)."""
+    for t in OUTPUT_TYPES:
+        rule(spec, "self.type == '%s' || !has(self.%s)" % (t, t),
+             "%s: not allowed with this type (set spec.type: %s or remove it)" % (t, t), "." + t)
+        if t not in NO_BODY_TYPES:
+            rule(spec, "self.type != '%s' || has(self.%s)" % (t, t),
+                 "%s: required for type %s" % (t, t), "." + t)
+    aws_list = ", ".join("'%s'" % t for t in AWS_TYPES)
+    rule(spec, "!has(self.aws) || self.type in [%s, 'opensearch']" % aws_list,
+         "aws: not used by this type", ".aws")
+    rule(spec, "!(self.type in [%s]) || (has(self.aws) && has(self.aws.region))" % aws_list,
+         "aws.region: required for this type", ".aws")
+    aws_auth = ("(has(self.opensearch) && has(self.opensearch.awsAuth) && "
+                "self.opensearch.awsAuth)")
+    rule(spec, "self.type != 'opensearch' || !%s || (has(self.aws) && has(self.aws.region))"
+         % aws_auth, "aws.region: required with opensearch.awsAuth", ".aws")
+    rule(spec, "self.type != 'opensearch' || !has(self.aws) || %s" % aws_auth,
+         "aws: only used with opensearch.awsAuth: true", ".aws")
+    rule(at(spec, "aws.credentials"), "!has(self.externalId) || has(self.roleArn)",
+         "externalId: needs roleArn", ".externalId")
+    rule(at(spec, "kinesis.provision"),
+         "!(has(self.mode) && self.mode == 'onDemand' && has(self.shardCount))",
+         "shardCount: not used with mode onDemand (AWS scales the shards)", ".shardCount")
+    rule(at(spec, "kinesis.provision.encryption"),
+         "!has(self.kmsKeyId) || (has(self.enabled) && self.enabled)",
+         "kmsKeyId: needs encryption.enabled: true", ".kmsKeyId")
+    rule(at(spec, "s3"), "!has(self.keyFormat) || self.keyFormat.contains('$UUID') || "
+         "self.keyFormat.contains('$INDEX')",
+         "keyFormat: must contain $UUID or $INDEX, or objects overwrite each other",
+         ".keyFormat")
+    rule(at(spec, "s3.provision"),
+         "!has(self.kmsKeyId) || (has(self.encryption) && self.encryption == 'aws:kms')",
+         "kmsKeyId: needs encryption: aws:kms", ".kmsKeyId")
+    for t in ("opensearch", "elasticsearch"):
+        rule(at(spec, t), "!(has(self.index) && has(self.logstashPrefix))",
+             "set index or logstashPrefix, not both")
+    rule(at(spec, "opensearch"), "!(has(self.awsAuth) && self.awsAuth && has(self.auth))",
+         "set awsAuth or auth, not both")
+    rule(at(spec, "http.headers[]"), "has(self.value) != has(self.valueFrom)",
+         "set exactly one of value or valueFrom")
+    return spec
+
+
 def output_status():
     return obj("Observed state.", {
         "observedGeneration": {"type": "integer", "format": "int64",
@@ -521,6 +600,45 @@ def pipeline_spec():
     }, ["routes"])
 
 
+TRANSFORM_OPS = ["flatten", "dropFields", "keepFields", "renameFields", "addFields", "grep",
+                 "throttle", "detectLevel"]
+
+
+def pipeline_rules(spec):
+    """CEL rules of LogPipeline.spec (the parser's single-object rules in pkg/api/pipeline.c)."""
+    for part in ("input.application.namespaces", "input.application.containers"):
+        rule(at(spec, part), "!has(self.include) || !has(self.exclude) || "
+             "!self.exclude.exists(e, e in self.include)",
+             "exclude: a name is also in include", ".exclude")
+    ml = at(spec, "multiline")
+    rule(ml, "(has(self.parsers) && size(self.parsers) > 0) || "
+         "(has(self.rules) && size(self.rules) > 0)", "set parsers or rules")
+    rule(ml, "!has(self.rules) || size(self.rules) == 0 || "
+         "self.rules.exists(r, r.state == 'start_state')",
+         "rules: must include a rule with state \"start_state\"", ".rules")
+    rule(ml, "!has(self.rules) || self.rules.all(r, self.rules.exists(q, q.state == r.nextState))",
+         "rules: every nextState must be the state of some rule", ".rules")
+    ps = at(spec, "parse")
+    rule(ps, "self.format != 'regex' || has(self.regex)", "regex: required with format: regex",
+         ".regex")
+    rule(ps, "!has(self.regex) || self.format == 'regex'", "regex: only used with format: regex",
+         ".regex")
+    rule(ps, "!has(self.timeFormat) || has(self.timeKey)", "timeFormat: needs timeKey",
+         ".timeFormat")
+    rule(ps, "!has(self.timeFormat) || self.timeFormat.contains('%')",
+         "timeFormat: must be a strptime format such as \"%Y-%m-%dT%H:%M:%S\"", ".timeFormat")
+    tr = at(spec, "transforms[]")
+    rule(tr, " + ".join("(has(self.%s) ? 1 : 0)" % op for op in TRANSFORM_OPS) + " == 1",
+         "must set exactly one of " + ", ".join(TRANSFORM_OPS))
+    rule(tr, "!has(self.overwrite) || has(self.addFields)", "overwrite: only used with addFields",
+         ".overwrite")
+    rule(at(spec, "transforms[].grep"), "has(self.include) || has(self.exclude)",
+         "set include or exclude")
+    rule(at(spec, "routes[].match"), "has(self.__in__) != has(self.regex)",
+         "set exactly one of in or regex")
+    return spec
+
+
 def pipeline_status():
     return obj("Observed state.", {
         "observedGeneration": {"type": "integer", "format": "int64",
@@ -534,9 +652,10 @@ def pipeline_status():
 
 
 def documents():
-    out = crd("logoutputs", "LogOutput", "lo", output_spec(), output_status(),
+    out = crd("logoutputs", "LogOutput", "lo", output_rules(output_spec()), output_status(),
               [{"name": "Type", "type": "string", "jsonPath": ".spec.type"}] + READY_COLUMNS)
-    pipe = crd("logpipelines", "LogPipeline", "lp", pipeline_spec(), pipeline_status(),
+    pipe = crd("logpipelines", "LogPipeline", "lp", pipeline_rules(pipeline_spec()),
+               pipeline_status(),
                READY_COLUMNS)
     return {"crds/logpipelines.yaml": pipe, "crds/logoutputs.yaml": out}
 

@@ -266,4 +266,51 @@ for i, (kind, spec, want) in enumerate(BAD):
     report("rejects/%d" % i, [] if any(want in o for o in out) else
            ["want %r, got %s" % (want, out)])
 
+
+# ---------- CEL rules (x-kubernetes-validations) ----------
+# kubesim does not evaluate them (tests/kubesim/README.md); the real API server
+# does, and refuses a CRD whose rule does not compile or costs too much. Here:
+# every object-local choice the parser enforces has a rule, every rule has a
+# message, and every list or string under a node with rules is bounded (the
+# API server estimates a rule's cost from maxItems / maxLength).
+WANT_RULES = {
+    "LogPipeline": [("spec.transforms[]", "must set exactly one of flatten"),
+                    ("spec.transforms[]", "overwrite: only used with addFields"),
+                    ("spec.multiline", "start_state"),
+                    ("spec.parse", "regex: required with format: regex"),
+                    ("spec.routes[].match", "set exactly one of in or regex"),
+                    ("spec.input.application.namespaces", "also in include")],
+    "LogOutput": [("spec", "kinesis: not allowed with this type"),
+                  ("spec", "kinesis: required for type kinesis"),
+                  ("spec", "aws.region: required for this type"),
+                  ("spec.http.headers[]", "set exactly one of value or valueFrom"),
+                  ("spec.s3", "keyFormat: must contain $UUID or $INDEX"),
+                  ("spec.aws.credentials", "externalId: needs roleArn")],
+}
+for kind, c in crds.items():
+    p = []
+    found = []
+    unbounded = []
+    root = c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+    def bounded(s, path):
+        if s.get("type") == "string" and "maxLength" not in s and "enum" not in s:
+            unbounded.append(path)
+        if s.get("type") == "array" and "maxItems" not in s:
+            unbounded.append(path)
+
+    def rules(s, path):
+        for r in s.get("x-kubernetes-validations") or []:
+            if not r.get("rule") or not r.get("message"):
+                p.append("%s: a rule without rule or message" % path)
+            found.append((path, r.get("message", "")))
+        if s.get("x-kubernetes-validations"):
+            walk_schema(s, path, bounded)
+    walk_schema(root["properties"]["spec"], "spec", rules)
+    for path, text in WANT_RULES[kind]:
+        if not any(fp == path and text in m for fp, m in found):
+            p.append("no rule at %s saying %r" % (path, text))
+    p += ["%s: unbounded under a rule" % u for u in sorted(set(unbounded))]
+    report("cel_rules/" + kind, p if found else ["no x-kubernetes-validations"])
+
 sys.exit(1 if failures else 0)
