@@ -186,6 +186,8 @@ static lp_err start_call(struct lp_webhook *w, const char *method, const char *p
 	struct lp_kube_req req = {0};
 
 	req.method = method;
+	if (!strcmp(method, "PATCH"))
+		req.content_type = "application/merge-patch+json";
 	req.path = path;
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
@@ -238,7 +240,7 @@ static void config_put_done(void *arg, struct lp_kube_resp *resp)
 static void config_get_done(void *arg, struct lp_kube_resp *resp)
 {
 	struct lp_webhook *w = arg;
-	json_t *cfg = NULL, *hooks;
+	json_t *cfg = NULL, *hooks, *patch = NULL;
 	char *bundle = NULL, *text = NULL, path[512];
 	size_t i;
 	int changed = 0;
@@ -279,11 +281,16 @@ static void config_get_done(void *arg, struct lp_kube_resp *resp)
 		schedule(w, w->check_ms);
 		goto out;
 	}
-	text = json_dumps(cfg, JSON_COMPACT);
+	/* a merge patch of the whole webhooks list, on the resourceVersion read
+	 * (a 409 when someone changed it since: read again) */
+	patch = json_pack("{s:{s:O}, s:O}", "metadata", "resourceVersion",
+	                  json_object_get(json_object_get(cfg, "metadata"), "resourceVersion"),
+	                  "webhooks", hooks);
+	text = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
 	snprintf(path, sizeof(path),
 	         "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/%s",
 	         w->config_name);
-	if (!text || (err = start_call(w, "PUT", path, text, STEP_PUT_CONFIG, config_put_done)))
+	if (!text || (err = start_call(w, "PATCH", path, text, STEP_PUT_CONFIG, config_put_done)))
 		goto retry;
 	goto out;
 retry:
@@ -295,6 +302,7 @@ retry:
 out:
 	free(text);
 	lp_free(bundle);
+	json_decref(patch);
 	json_decref(cfg);
 }
 
@@ -377,7 +385,7 @@ static char *data_key(const json_t *data, const char *key)
 static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 {
 	struct lp_webhook *w = arg;
-	json_t *sec = NULL;
+	json_t *list = NULL, *sec = NULL;
 	const json_t *data;
 	const char *rv = NULL;
 	struct lp_certs got = {0}, renewed = {0};
@@ -393,7 +401,10 @@ static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 		return;
 	}
 	if (!resp->err) {
-		sec = json_loadb(resp->body.ptr ? resp->body.ptr : "", resp->body.len, 0, NULL);
+		list = json_loadb(resp->body.ptr ? resp->body.ptr : "", resp->body.len, 0, NULL);
+		sec = json_incref(json_array_get(json_object_get(list, "items"), 0));
+	}
+	if (sec) {
 		data = json_object_get(sec, "data");
 		rv = json_string_value(json_object_get(json_object_get(sec, "metadata"),
 		                                       "resourceVersion"));
@@ -432,12 +443,12 @@ static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 	lp_certs_clear(&w->cur);
 	w->cur = renewed;
 	memset(&renewed, 0, sizeof(renewed));
-	if (rv)
+	if (rv) /* a merge patch on the resourceVersion read: a 409 if another replica won */
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", w->control_ns,
 		         w->secret_name);
 	else
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", w->control_ns);
-	if (!body || start_call(w, rv ? "PUT" : "POST", path, body, STEP_WRITE_SECRET,
+	if (!body || start_call(w, rv ? "PATCH" : "POST", path, body, STEP_WRITE_SECRET,
 	                        secret_write_done) != LP_OK) {
 		lp_certs_clear(&w->cur);
 		schedule(w, RETRY_MS);
@@ -447,6 +458,7 @@ out:
 	lp_certs_clear(&got);
 	lp_certs_clear(&renewed);
 	json_decref(sec);
+	json_decref(list);
 }
 
 static int64_t check_tick(struct lp_loop *loop, void *arg)
@@ -457,7 +469,10 @@ static int64_t check_tick(struct lp_loop *loop, void *arg)
 
 	if (w->step != STEP_IDLE)
 		return (int64_t)w->check_ms; /* a call is under way; it re-arms the timer */
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", w->control_ns,
+	/* a list by name: the operator may list Secrets (the ones outputs
+	 * reference) but is not granted get */
+	snprintf(path, sizeof(path),
+	         "/api/v1/namespaces/%s/secrets?fieldSelector=metadata.name%%3D%s", w->control_ns,
 	         w->secret_name);
 	if (start_call(w, "GET", path, NULL, STEP_GET_SECRET, secret_get_done) != LP_OK) {
 		w->step = STEP_IDLE;

@@ -10,11 +10,12 @@
  *   <service>.<namespace>.svc in the Secret <secret_name> of the control
  *   namespace (keys ca.crt, ca.key, tls.crt, tls.key), made when missing and
  *   renewed on the policy of pkg/server/certs.h, checked every check_ms. Every
- *   replica may write it (create, or update on its resourceVersion; a 409 means
+ *   replica may write it (create, or a merge patch on its resourceVersion; a 409 means
  *   another replica did, so it is read again). Before a new certificate is
  *   served, the caBundle of every webhook in the ValidatingWebhookConfiguration
- *   <config_name> is set to the Secret's ca.crt (get, then update on its
- *   resourceVersion).
+ *   <config_name> is set to the Secret's ca.crt (get, then a merge patch on its
+ *   resourceVersion). Verbs: list (by name) and create/patch on Secrets, get and
+ *   patch on the ValidatingWebhookConfiguration.
  * - With external_certs (cert-manager), the Secret is only read: cert-manager
  *   writes it and its CA injector the caBundle.
  * Threading: loop thread only. */
