@@ -228,7 +228,8 @@ class Scenario:
              "spec": {"input": {"application": {"containers": {"exclude": ["istio-proxy"]}}},
                       "routes": [{"outputRef": "app-logs"}]}},
         ]
-        r = self.sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(setup))
+        # the chart's ValidatingWebhookConfiguration: the operator keeps its caBundle
+        r = self.sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(setup + WEBHOOK_CONFIGS))
         if r.returncode != 0:
             raise RuntimeError("setup objects: %s" % r.stderr)
         # the operator, as the chart runs it
@@ -247,6 +248,8 @@ class Scenario:
                 a = "--metrics-addr=127.0.0.1:%d" % self.metrics_port
             elif a.startswith("--health-addr="):
                 a = "--health-addr=127.0.0.1:%d" % self.health_port
+            elif a.startswith("--webhook-addr="):
+                a = "--webhook-addr=127.0.0.1:0"
             args.append(a)
         args += ["--debounce=100ms", "--lease-duration=5s"]
         env = dict(os.environ, KUBECONFIG=kc, LOGPLANE_ID="logplane-0",
@@ -274,6 +277,12 @@ class Scenario:
         sts = "/apis/apps/v1/namespaces/%s/statefulsets/logplane-aggregator" % NS
         self.wait("readyz 200", lambda: self.http(self.health_port, "/readyz")[0] == 200)
         self.wait("the agents' DaemonSet", lambda: self.get(ds))
+        # the admission webhook: its certificate Secret made, the caBundle set
+        for vwc in WEBHOOK_CONFIGS:
+            path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/" + \
+                vwc["metadata"]["name"]
+            self.wait("the webhook's caBundle", lambda: all(
+                h.get("clientConfig", {}).get("caBundle") for h in (self.get(path) or {}).get("webhooks", [{}])))
         # the cluster RBAC the operator made for the agents (checked for escalation below)
         self.created_roles = self.wait("the agents' ClusterRole", lambda: [
             c for c in (self.get("/apis/rbac.authorization.k8s.io/v1/clusterroles") or {}).get("items", [])
@@ -435,13 +444,14 @@ def run_scenario(cluster_role, role, bindings, exe, fast_fail=False):
 # ---------- main ----------
 
 def main():
-    global ARGS, LEASE, AGENTS_JSON
+    global ARGS, LEASE, AGENTS_JSON, WEBHOOK_CONFIGS
     docs = render_chart()
     find = lambda k: [d for d in docs if d["kind"] == k]  # noqa: E731
     cluster_role, role = find("ClusterRole")[0], find("Role")[0]
     bindings = find("ClusterRoleBinding") + find("RoleBinding")
     dep = find("Deployment")[0]
     ARGS = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    WEBHOOK_CONFIGS = find("ValidatingWebhookConfiguration")
     LEASE = next((a.split("=", 1)[1] for a in ARGS if a.startswith("--lease-name=")), "logplane-operator")
     AGENTS_JSON = [d for d in find("ConfigMap") if d["metadata"]["name"] == "logplane-agents"][0]["data"]["agents.json"]
     exe = operator_bin()
