@@ -172,10 +172,8 @@ static int all_fn(void *arg, const char *key, void *kept)
 	return 0;
 }
 
-static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
+static void handle_key(struct lp_ctrl *c, struct lp_kube_wq *wq, const char *key)
 {
-	struct lp_ctrl *c = arg;
-
 	if (c->o.metrics)
 		lp_opmetrics_queue_depth(c->o.metrics, lp_kube_wq_len(wq));
 	if (!strcmp(key, KEY_CONFIG)) {
@@ -208,6 +206,21 @@ static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
 	} else {
 		lp_kube_wq_done(wq, key, LP_OK);
 	}
+}
+
+static void wq_fn(void *arg, struct lp_kube_wq *wq, const char *key)
+{
+	struct lp_ctrl *c = arg;
+	char copy[640];
+
+	if (!c->o.on_key) {
+		handle_key(c, wq, key);
+		return;
+	}
+	snprintf(copy, sizeof(copy), "%s", key); /* done() inside may free key */
+	c->o.on_key(c->o.on_key_arg, copy, 0);
+	handle_key(c, wq, key);
+	c->o.on_key(c->o.on_key_arg, copy, 1);
 }
 
 /* ---------- resync, leadership ---------- */
@@ -358,7 +371,7 @@ lp_err lp_ctrl_start(struct lp_ctrl *c)
 
 	wo.debounce_ms = c->debounce_ms < QUEUE_DEBOUNCE_MS ? c->debounce_ms : QUEUE_DEBOUNCE_MS;
 	wo.max_inflight = 16;
-	wo.backoff_base_ms = 500;
+	wo.backoff_base_ms = c->o.retry_base_ms ? c->o.retry_base_ms : 500;
 	wo.backoff_cap_ms = 30000;
 	err = lp_kube_wq_new(&c->wq, c->loop, &wo, wq_fn, c);
 	if (err)

@@ -91,6 +91,16 @@ struct lp_ctrl_opts {
 	/* deployment settings of the agents (the chart's agents file); borrowed,
 	 * must outlive the controller; NULL: built-in defaults */
 	const struct lp_agent_config *agents;
+	/* first retry delay of a key that failed (a config computation that ran
+	 * out of memory, a write the API server refused), doubling up to 30 s;
+	 * 0 = 500 ms */
+	uint64_t retry_base_ms;
+	/* Called on the loop thread just before (end 0) and just after (end 1)
+	 * the controller handles a due work-queue key ("config", "status-all",
+	 * "p/<ns>/<name>", ...): for tracing and for tests that need to act on
+	 * one key's handling. NULL: none. */
+	void (*on_key)(void *arg, const char *key, int end);
+	void *on_key_arg;
 };
 
 struct lp_ctrl;
@@ -112,9 +122,10 @@ LP_WUR lp_err lp_ctrl_shutdown(struct lp_ctrl *c, void (*done)(void *arg), void 
 void lp_ctrl_free(struct lp_ctrl *c);
 
 struct lp_ctrl_stats {
-	uint64_t config_runs; /* "config" keys processed to the end */
-	uint64_t applies;     /* owned-object writes */
-	uint64_t deletes;     /* owned-object deletes */
+	uint64_t config_runs;   /* "config" keys processed to the end */
+	uint64_t config_errors; /* config computations or runs that failed (each retried) */
+	uint64_t applies;       /* owned-object writes */
+	uint64_t deletes;       /* owned-object deletes */
 	uint64_t status_writes;
 	uint64_t events;
 	size_t pipelines, outputs, secrets_watched;

@@ -35,21 +35,30 @@ static int set_str(char **dst, const char *src)
 	return 0;
 }
 
-static void problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns, const char *name,
-                           const char *reason, const char *field, const char *message)
+/* A Warning Event (and log line) about k's problems. LP_ERR_NOMEM when it
+ * could not be sent for want of memory: the caller then keeps the state that
+ * makes it send the Event again; other errors of the Event are not the
+ * config's (Events are best effort). */
+static lp_err problems_event(struct lp_ctrl *c, struct res_kept *k, const char *ns,
+                             const char *name, const char *reason, const char *field,
+                             const char *message)
 {
 	struct lp_kube_objref ref = {
 	    LP_API_GROUP_VERSION, ctrl_res_kind_name[k->kind], ns, name, ctrl_res_uid(k), NULL};
 	char msg[1024];
+	lp_err err;
 
 	if (field && *field)
 		snprintf(msg, sizeof(msg), "%s: %s", field, message ? message : "");
 	else
 		snprintf(msg, sizeof(msg), "%s", message ? message : "");
 	ctrl_logf(c, LP_LOG_WARN, ctrl_res_kind_name[k->kind], ns, name, "%s: %s", reason, msg);
-	if (c->events && c->leading &&
-	    lp_kube_event(c->events, &ref, "Warning", reason, msg) == LP_OK)
+	if (!c->events || !c->leading)
+		return LP_OK;
+	err = lp_kube_event(c->events, &ref, "Warning", reason, msg);
+	if (err == LP_OK)
 		c->stats.events++;
+	return err == LP_ERR_NOMEM ? err : LP_OK;
 }
 
 static const struct lp_render_problem *
@@ -172,7 +181,7 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 			verr = lp_output_validate(k->o, &cc->world, vprobs);
 		else
 			verr = lp_pipeline_validate(k->p, &cc->world, vprobs);
-		if (verr == LP_ERR_NOMEM)
+		if (verr && verr != LP_ERR_INVALID)
 			return verr;
 		probs = vprobs;
 	}
@@ -189,8 +198,9 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 			pfp = lp_hash_str(pfp, probs->v[j].message);
 		}
 	}
-	if (pfp && pfp != f->problems_fp && !k->deleting)
-		problems_event(c, k, ns, name, "InvalidSpec", f->problem_field, f->problem_message);
+	if (pfp && pfp != f->problems_fp && !k->deleting &&
+	    problems_event(c, k, ns, name, "InvalidSpec", f->problem_field, f->problem_message))
+		return LP_ERR_NOMEM;
 	f->problems_fp = pfp;
 	if (probs->n || k->deleting) {
 		f->in_config = 0;
@@ -321,8 +331,9 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	if (rp) {
 		if ((f->config != LP_CONFIG_LEFT_OUT || !f->render_message ||
 		     strcmp(f->render_message, rp->message ? rp->message : "")) &&
-		    rp->message)
-			problems_event(c, k, ns, name, "RenderFailed", rp->field, rp->message);
+		    rp->message &&
+		    problems_event(c, k, ns, name, "RenderFailed", rp->field, rp->message))
+			return LP_ERR_NOMEM;
 		if (set_str(&f->render_field, rp->field) ||
 		    set_str(&f->render_message, rp->message))
 			return LP_ERR_NOMEM;
@@ -334,6 +345,8 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	rw.fp = lp_hash_bytes(0, &k->generation, sizeof(k->generation));
 	if (k->kind == RES_OUTPUT)
 		ctrl_output_secret_refs(k->o, ctrl_ref_fingerprint, &rw);
+	if (rw.err)
+		return rw.err;
 	if (!f->in_config || rw.fp != f->fingerprint) {
 		f->serial_in = c->serial;
 		f->fingerprint = rw.fp;
@@ -432,6 +445,7 @@ static int mark_failed(void *arg, const char *key, void *kept)
 static void config_failed(struct lp_ctrl *c, const char *why)
 {
 	c->config_failures++;
+	c->stats.config_errors++;
 	snprintf(c->config_error, sizeof(c->config_error), "%s", why);
 	if (c->config_failures >= CONFIG_FAILED_AFTER) {
 		for (int i = 0; i < 2; i++)
@@ -442,7 +456,7 @@ static void config_failed(struct lp_ctrl *c, const char *why)
 
 void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 {
-	lp_err err = r->err;
+	lp_err err = r->err, after = LP_OK;
 
 	c->run = NULL;
 	if (!err && c->leading) {
@@ -455,7 +469,11 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 			ctrl_logf(c, LP_LOG_INFO, NULL, NULL, NULL,
 			          "configuration %.12s applied (%zu writes)", c->cur_hash,
 			          r->writes);
-		ctrl_outputs_after_config(c);
+		after = ctrl_outputs_after_config(c);
+		if (after)
+			ctrl_logf(c, LP_LOG_WARN, NULL, NULL, NULL,
+			          "finalizer or AWS step not started: %s (retrying)",
+			          lp_strerror(after));
 		ctrl_update_rolled(c);
 	} else if (err) {
 		config_failed(c, r->errmsg);
@@ -469,7 +487,7 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 	c->last_config_ms = ctrl_now_ms(c);
 	if (c->render_cache)
 		ctrl_idle_queue(c, KEY_CACHE_DROP, &c->cache_drop_queued, RENDER_CACHE_IDLE_MS);
-	lp_kube_wq_done(c->wq, KEY_CONFIG, err);
+	lp_kube_wq_done(c->wq, KEY_CONFIG, err ? err : after); /* an error: again, backing off */
 }
 
 /* CPU time of the process (the render's second thread included), in ms. */

@@ -281,7 +281,7 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r);
 void ctrl_handle_config(struct lp_ctrl *c);
 
 /* ctrl_outputs.c */
-void ctrl_outputs_after_config(struct lp_ctrl *c);
+lp_err ctrl_outputs_after_config(struct lp_ctrl *c);
 
 /* ctrl_status.c */
 void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey);

@@ -79,7 +79,9 @@ static void finalizer_done(void *arg, struct lp_kube_resp *resp)
 	ctrl_call_free(x);
 }
 
-static void finalizer_change(struct lp_ctrl *c, const char *key, struct res_kept *k, int add)
+/* Starts adding (add 1) or removing k's finalizer, unless one is in flight.
+ * Returns what kept it from starting. */
+static lp_err finalizer_change(struct lp_ctrl *c, const char *key, struct res_kept *k, int add)
 {
 	char ns[256];
 	const char *name, *rv = lp_kube_informer_rv(c->res[RES_OUTPUT], key);
@@ -87,13 +89,13 @@ static void finalizer_change(struct lp_ctrl *c, const char *key, struct res_kept
 	lp_err err;
 
 	if (k->facts->finalizer_inflight || !rv)
-		return;
+		return LP_OK;
 	ctrl_split_key(key, ns, sizeof(ns), &name);
 	x = ctrl_call_new(c, CALL_FINALIZER);
 	if (!x || !(x->key = lp_strdup(key))) {
 		if (x)
 			ctrl_call_free(x);
-		return;
+		return LP_ERR_NOMEM;
 	}
 	if (add)
 		err = lp_kube_finalizer_add(c->client, &lp_kube_gvr_logoutputs, ns, name,
@@ -103,11 +105,12 @@ static void finalizer_change(struct lp_ctrl *c, const char *key, struct res_kept
 		                               k->finalizers, rv, LP_FINALIZER, finalizer_done, x);
 	if (err) {
 		ctrl_call_free(x);
-		return;
+		return err;
 	}
 	k->facts->finalizer_inflight = 1;
 	ctrl_logf(c, LP_LOG_INFO, "LogOutput", ns, name, "%s finalizer %s",
 	          add ? "adding" : "removing", LP_FINALIZER);
+	return LP_OK;
 }
 
 struct aws_job {
@@ -211,17 +214,21 @@ static void aws_done(void *arg, int cancelled)
 	aws_job_free(j);
 }
 
-static void aws_submit(struct lp_ctrl *c, const char *key, struct res_kept *k, int deleting)
+/* Hands k's AWS step to the worker, unless one is in flight. Returns what
+ * kept it from starting. */
+static lp_err aws_submit(struct lp_ctrl *c, const char *key, struct res_kept *k, int deleting)
 {
 	struct res_facts *f = k->facts;
 	struct aws_job *j;
 	const struct lp_aws_credentials *cr = &k->o->aws.credentials;
 
+	lp_err err;
+
 	if (!c->worker || f->aws_inflight)
-		return;
+		return LP_OK;
 	j = lp_calloc(1, sizeof(*j));
 	if (!j)
-		return;
+		return LP_ERR_NOMEM;
 	j->c = c;
 	j->ops = c->o.aws;
 	j->k = k;
@@ -245,20 +252,25 @@ static void aws_submit(struct lp_ctrl *c, const char *key, struct res_kept *k, i
 			                                        cr->session_token_key),
 			                      LP_SECRET_VALUE_MAX, NULL);
 	}
-	if (!j->key || lp_worker_submit(c->worker, aws_run, aws_done, j)) {
+	err = j->key ? lp_worker_submit(c->worker, aws_run, aws_done, j) : LP_ERR_NOMEM;
+	if (err) {
 		aws_job_free(j);
-		return;
+		return err;
 	}
 	f->aws_inflight = 1;
+	return LP_OK;
 }
 
-/* After a successful config application: finalizers, AWS checks. */
-void ctrl_outputs_after_config(struct lp_ctrl *c)
+/* After a successful config application: finalizers, AWS checks. Returns
+ * the first step that could not start (the caller retries them all). */
+lp_err ctrl_outputs_after_config(struct lp_ctrl *c)
 {
 	struct collect out = {c, NULL, NULL, 0, 0, LP_OK};
+	lp_err err = LP_OK;
 
 	lp_kube_informer_foreach(c->res[RES_OUTPUT], ctrl_collect_fn, &out);
-	for (size_t i = 0; i < out.n && !out.err; i++) {
+	err = out.err;
+	for (size_t i = 0; i < out.n && !err; i++) {
 		struct res_kept *k = out.v[i];
 		size_t n_refs = 0;
 		int aws;
@@ -272,21 +284,22 @@ void ctrl_outputs_after_config(struct lp_ctrl *c)
 			if (aws && output_needs_finalizer(c, k, 0) && !k->facts->cleanup_done) {
 				if (!k->facts->cleanup_tried_ms ||
 				    ctrl_now_ms(c) - k->facts->cleanup_tried_ms >= AWS_RETRY_MS)
-					aws_submit(c, out.keys[i], k, 1);
+					err = aws_submit(c, out.keys[i], k, 1);
 				continue;
 			}
-			finalizer_change(c, out.keys[i], k, 0);
+			err = finalizer_change(c, out.keys[i], k, 0);
 			continue;
 		}
 		if (k->facts->n_problems)
 			continue;
 		if (output_needs_finalizer(c, k, n_refs) && !has_finalizer(k))
-			finalizer_change(c, out.keys[i], k, 1);
-		if (aws &&
+			err = finalizer_change(c, out.keys[i], k, 1);
+		if (!err && aws &&
 		    (!k->facts->aws || k->facts->aws_fp != k->facts->fingerprint ||
 		     ctrl_now_ms(c) - k->facts->aws_checked_ms >= aws_retry_ms(k->facts->aws)))
-			aws_submit(c, out.keys[i], k, 0);
+			err = aws_submit(c, out.keys[i], k, 0);
 	}
 	lp_free(out.v);
 	lp_free(out.keys);
+	return err;
 }

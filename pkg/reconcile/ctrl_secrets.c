@@ -362,6 +362,8 @@ void ctrl_ref_fingerprint(void *arg, const char *name)
 	const json_t *d = secret_data(rw->c, rw->ns, name);
 	char *s = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
+	if (d && !s && !rw->err)
+		rw->err = LP_ERR_NOMEM; /* a fingerprint without the value would be wrong */
 	rw->fp = lp_hash_str(rw->fp, name);
 	rw->fp = lp_hash_str(rw->fp, s ? s : "-");
 	free(s);

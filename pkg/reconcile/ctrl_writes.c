@@ -266,6 +266,8 @@ void ctrl_run_next(struct run *r)
 			x = ctrl_call_new(c, op->is_delete ? CALL_DELETE : CALL_APPLY);
 			if (!x) {
 				r->err = LP_ERR_NOMEM;
+				snprintf(r->errmsg, sizeof(r->errmsg), "%s %s: %s", ki->kind,
+				         op->name, lp_strerror(r->err));
 				break;
 			}
 			x->run = r;

@@ -353,7 +353,8 @@ static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
 		return LP_OK;
 	obj = object_new(LP_OWNED_SECRET, LP_CREDENTIALS_NAME, b->ns, "logplane", "credentials");
 	data = json_object();
-	if (!obj || json_object_set_new(obj, "data", data) ||
+	/* (set_new takes data even when obj is NULL) */
+	if (json_object_set_new(obj, "data", data) ||
 	    json_object_set_new(obj, "type", json_string("Opaque")))
 		goto fail;
 	for (size_t i = 0; i < r->n_env; i++) {
@@ -455,7 +456,7 @@ static lp_err add_configmaps(struct builder *b, const struct lp_rendered_config 
 				snprintf(name, sizeof(name), "%s-%zu", base, part);
 			obj = object_new(LP_OWNED_CONFIGMAP, name, b->ns, app, "config");
 			data = json_object();
-			if (!obj || json_object_set_new(obj, "data", data) ||
+			if (json_object_set_new(obj, "data", data) ||
 			    json_array_append_new(
 			        sources, json_pack("{s:{s:s}}", "configMap", "name", name)))
 				goto fail;
@@ -768,8 +769,12 @@ static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json
 		pod = NULL;
 	}
 	ds = object_new(LP_OWNED_DAEMONSET, LP_SHIPPER_NAME, b->ns, "fluent-bit", "shipper");
-	if (!ds || !pod ||
-	    json_object_set_new(ds, "spec",
+	if (!ds || !pod) {
+		json_decref(ds);
+		json_decref(pod);
+		goto fail;
+	}
+	if (json_object_set_new(ds, "spec", /* (pack takes pod, also when it fails) */
 	                        json_pack("{s:{s:o}, s:{s:s, s:{s:i}}, s:o}", "selector",
 	                                  "matchLabels", selector_labels_new("fluent-bit"),
 	                                  "updateStrategy", "type", "RollingUpdate",

@@ -1,5 +1,12 @@
-/* Allocation wrappers: return NULL on failure (never abort) and count calls, so
- * benchmarks can report allocations per operation. */
+/* Allocation wrappers: return NULL on failure (never abort).
+ *
+ * Allocation-failure hook, for tests: lp_mem_fail_nth(n) makes the nth
+ * allocation through these wrappers in the calling thread from now on fail
+ * (return NULL, as malloc does when memory runs out), once; the hook then
+ * turns itself off. Other threads are not affected. Off (the default) it
+ * costs one thread-local compare per allocation. A test runs a scenario for
+ * n = 1, 2, ... until lp_mem_fail_fired() says the scenario made fewer than n
+ * allocations: every allocation of it has then failed once. */
 #ifndef LP_UTIL_MEM_H
 #define LP_UTIL_MEM_H
 #include <stddef.h>
@@ -11,7 +18,12 @@ char *lp_strdup(const char *s);            /* NULL in -> NULL out */
 char *lp_strndup(const char *s, size_t n); /* copies at most n bytes, always NUL-terminated */
 void lp_free(void *p);
 
-/* Number of successful lp_malloc/lp_calloc/lp_realloc/lp_strdup calls in this thread. */
-size_t lp_mem_allocs(void);
+/* Arms the hook: the nth allocation from now fails (n >= 1); 0 disarms.
+ * Clears the fired flag. Returns what was left of the previous countdown (0
+ * when it was off or fired): arming with a large n and reading what is left
+ * later counts the allocations in between. */
+size_t lp_mem_fail_nth(size_t n);
+/* 1 when the armed failure happened since lp_mem_fail_nth(). */
+int lp_mem_fail_fired(void);
 
 #endif

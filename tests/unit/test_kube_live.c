@@ -2,6 +2,7 @@
  * 127.0.0.1, port 0). kubesim dies with us (PR_SET_PDEATHSIG) and is stopped at
  * the end; every wait is bounded. */
 #include "lp_test.h"
+#include "lp_kubesim.h"
 #include "../../pkg/kube/apply.h"
 #include "../../pkg/kube/client.h"
 #include "../../pkg/kube/events.h"
@@ -28,64 +29,18 @@ static struct lp_kube_client *cl;
 
 static int start_kubesim(void)
 {
-	const char *top = getenv("LP_TOP");
-	char sim[600], kc[300], state[300];
-	struct stat st;
+	char state[300];
+	const char *extra[] = {
+	    "--token", "U=user1:group1", "--bookmark-interval", "0.3", "--state", state, NULL};
 
-	snprintf(sim, sizeof(sim), "%s/tests/kubesim/kubesim", top ? top : ".");
-	snprintf(kc, sizeof(kc), "%s/kubeconfig", tmpdir);
 	snprintf(state, sizeof(state), "%s/state.json", tmpdir);
-	if (stat(sim, &st) != 0) {
-		printf("# kubesim not found at %s\n", sim);
-		return -1;
-	}
-	sim_pid = fork();
-	if (sim_pid < 0)
-		return -1;
-	if (sim_pid == 0) {
-		char log[300];
-		FILE *f;
-		snprintf(log, sizeof(log), "%s/kubesim.log", tmpdir);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		f = freopen(log, "w", stdout);
-		if (f)
-			dup2(fileno(f), 2);
-		execl(sim, sim, "--port", "0", "--tls-dir", tmpdir, "--token", "T", "--token",
-		      "U=user1:group1", "--kubeconfig-out", kc, "--bookmark-interval", "0.3",
-		      "--state", state, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 300; i++) { /* 30 s at most */
-		int status;
-		if (stat(kc, &st) == 0)
-			return 0;
-		if (waitpid(sim_pid, &status, WNOHANG) == sim_pid) {
-			sim_pid = -1;
-			printf("# kubesim exited early (see %s/kubesim.log)\n", tmpdir);
-			return -1;
-		}
-		usleep(100000);
-	}
-	printf("# kubesim did not write its kubeconfig in 30 s\n");
-	return -1;
+	sim_pid = lp_kubesim_start(tmpdir, extra);
+	return sim_pid > 0 ? 0 : -1;
 }
 
 static void stop_kubesim(void)
 {
-	int status;
-
-	if (sim_pid <= 0)
-		return;
-	kill(sim_pid, SIGTERM);
-	for (int i = 0; i < 50; i++) {
-		if (waitpid(sim_pid, &status, WNOHANG) == sim_pid) {
-			sim_pid = -1;
-			return;
-		}
-		usleep(100000);
-	}
-	kill(sim_pid, SIGKILL);
-	waitpid(sim_pid, &status, 0);
+	lp_kubesim_stop(sim_pid);
 	sim_pid = -1;
 }
 

@@ -66,7 +66,6 @@ static void t_buf_cap(void)
 
 static void t_mem(void)
 {
-	size_t before = lp_mem_allocs();
 	char *a = lp_strdup("hello");
 	char *b = lp_strndup("hello world", 5);
 	void *z = lp_calloc(0, 0);
@@ -75,10 +74,35 @@ static void t_mem(void)
 	LP_CHECK_STR(b, "hello");
 	LP_CHECK(z != NULL);
 	LP_CHECK(lp_strdup(NULL) == NULL);
-	LP_CHECK_INT(lp_mem_allocs() - before, 3);
 	lp_free(a);
 	lp_free(b);
 	lp_free(z);
+}
+
+/* The allocation-failure hook fails exactly the nth allocation, once. */
+static void t_mem_fail_nth(void)
+{
+	void *p[4] = {0};
+
+	LP_CHECK_INT(lp_mem_fail_nth(3), 0);
+	p[0] = lp_malloc(8);
+	p[1] = lp_strdup("x");
+	LP_CHECK(!lp_mem_fail_fired());
+	p[2] = lp_calloc(2, 8);
+	LP_CHECK(p[0] && p[1] && !p[2]);
+	LP_CHECK(lp_mem_fail_fired());
+	p[3] = lp_realloc(NULL, 8); /* off again */
+	LP_CHECK(p[3] != NULL);
+	lp_mem_fail_nth(10); /* counting: two allocations leave 8 */
+	lp_free(lp_malloc(1));
+	lp_free(lp_strndup("ab", 1));
+	LP_CHECK_INT(lp_mem_fail_nth(0), 8);
+	lp_mem_fail_nth(1);
+	LP_CHECK(lp_realloc(p[3], 64) == NULL); /* p[3] stays valid */
+	lp_mem_fail_nth(0);
+	LP_CHECK(!lp_mem_fail_fired());
+	for (int i = 0; i < 4; i++)
+		lp_free(p[i]);
 }
 
 static void t_clock(void)
@@ -183,6 +207,7 @@ int main(void)
 	    {"buf_basic", t_buf_basic},
 	    {"buf_cap", t_buf_cap},
 	    {"mem", t_mem},
+	    {"mem_fail_nth", t_mem_fail_nth},
 	    {"clock", t_clock},
 	    {"log_json", t_log_json},
 	    {"log_text_and_level", t_log_text_and_level},
