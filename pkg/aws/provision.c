@@ -932,6 +932,22 @@ static const char *json_prefix_of(const char *svc)
 }
 
 /* Endpoint and credentials; fills CredentialsResolved. */
+/* The endpoint override of the process environment, as the AWS SDKs read it:
+ * AWS_ENDPOINT_URL_<SERVICE> (KINESIS, FIREHOSE, S3, CLOUDWATCH_LOGS), else
+ * AWS_ENDPOINT_URL; NULL when neither is set. spec.aws.endpoint wins over both.
+ * Borrowed from the environment. */
+static const char *env_endpoint(const struct run *r, const char *svc)
+{
+	const char *name = strcmp(svc, "kinesis") == 0    ? "AWS_ENDPOINT_URL_KINESIS"
+	                   : strcmp(svc, "firehose") == 0 ? "AWS_ENDPOINT_URL_FIREHOSE"
+	                   : strcmp(svc, "s3") == 0       ? "AWS_ENDPOINT_URL_S3"
+	                                                  : "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
+	const char *v = lp_aws_sys_getenv(&r->ctx->sys, name);
+	if (!v || !*v)
+		v = lp_aws_sys_getenv(&r->ctx->sys, "AWS_ENDPOINT_URL");
+	return v && *v ? v : NULL;
+}
+
 static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 {
 	const char *svc = service_of(r->o->type);
@@ -951,7 +967,9 @@ static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 		     r->region ? r->region : "");
 		return LP_ERR_INVALID;
 	}
-	err = lp_aws_endpoint_resolve(&r->ep, svc, r->region, r->o->aws.endpoint, msg, sizeof(msg));
+	err = lp_aws_endpoint_resolve(&r->ep, svc, r->region,
+	                              r->o->aws.endpoint ? r->o->aws.endpoint : env_endpoint(r, svc), msg,
+	                              sizeof(msg));
 	if (err) {
 		cond(&r->res->provisioned, 0, "InvalidSpec", "%s", msg);
 		return err;

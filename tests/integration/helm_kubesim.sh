@@ -74,7 +74,7 @@ done
 [ "$fails" -eq 0 ] && pass installed_objects
 
 # the samples pass the installed CRDs' structural schemas (strict field validation)
-k create namespace shop >/dev/null
+k create namespace shop >/dev/null  # the namespace the sample pipeline selects
 if out=$(k apply -k config/samples 2>&1); then
 	pass samples_accepted
 else
@@ -104,7 +104,7 @@ if out=$(h upgrade logplane "$tmp/chart" -n "$ns" --set replicaCount=2 --wait --
 	ready=$(k -n "$ns" get deploy logplane -o 'jsonpath={.status.readyReplicas}' 2>&1)
 	if ! printf '%s' "$col" | grep -q Upgraded; then
 		fail upgrade_crd_change "printer column not in the served CRD: $col"
-	elif ! out=$(k -n shop patch logpipeline shop-app --type merge -p '{"spec":{"upgradeProbe":"yes"}}' 2>&1); then
+	elif ! out=$(k -n "$ns" patch logpipeline shop-app --type merge -p '{"spec":{"upgradeProbe":"yes"}}' 2>&1); then
 		fail upgrade_crd_change "new field rejected after upgrade: $out"
 	elif ! printf '%s' "$args" | grep -q -- '--leader-elect'; then
 		fail upgrade_crd_change "replicaCount=2 did not turn on --leader-elect: $args"
@@ -132,7 +132,7 @@ if out=$(h uninstall logplane -n "$ns" --wait --timeout 60s 2>&1); then
 		fail uninstall "left behind:$left"
 	elif ! k get crd logpipelines.logplane.io logoutputs.logplane.io >/dev/null 2>&1; then
 		fail uninstall "CRDs were deleted despite helm.sh/resource-policy: keep"
-	elif ! k -n shop get logpipeline shop-app >/dev/null 2>&1; then
+	elif ! k -n "$ns" get logpipeline shop-app >/dev/null 2>&1; then
 		fail uninstall "the LogPipeline did not survive the uninstall"
 	else
 		pass uninstall
@@ -156,11 +156,25 @@ if out=$(h install logplane-crds charts/logplane-crds -n "$ns" --wait --timeout 
 else
 	fail crds_chart_adopts "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
 fi
-# then the operator chart without CRDs
-if out=$(h install logplane charts/logplane -n "$ns" --set crds.install=false --wait --timeout 60s 2>&1); then
-	pass install_without_crds
+# then the operator chart with its defaults: it leaves the CRDs to the
+# logplane-crds release (installing them would fail: "exists and cannot be
+# imported into the current release") and its notes say so
+if out=$(h install logplane charts/logplane -n "$ns" --wait --timeout 60s 2>&1); then
+	owner=$(k get crd logpipelines.logplane.io -o 'jsonpath={.metadata.annotations.meta\.helm\.sh/release-name}' 2>&1)
+	if [ "$owner" != "logplane-crds" ]; then
+		fail install_defaults_after_crds_chart "the CRD changed owner: $owner"
+	elif ! printf '%s' "$out" | grep -q 'logpipelines.logplane.io: left to its owner (logplane-crds)'; then
+		fail install_defaults_after_crds_chart "notes do not name the CRDs' owner: $(printf '%s' "$out" | tail -n 20 | tr '\n' ' ')"
+	else
+		pass install_defaults_after_crds_chart
+	fi
 else
-	fail install_without_crds "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
+	fail install_defaults_after_crds_chart "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
+fi
+if out=$(h upgrade logplane charts/logplane -n "$ns" --wait --timeout 60s 2>&1); then
+	pass upgrade_defaults_after_crds_chart
+else
+	fail upgrade_defaults_after_crds_chart "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
 fi
 h uninstall logplane -n "$ns" --wait --timeout 60s >/dev/null 2>&1
 

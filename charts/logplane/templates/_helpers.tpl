@@ -102,3 +102,17 @@ helm.sh/chart: {{ include "logplane.chart" . }}
 -}}
 {{- toPrettyJson $cfg -}}
 {{- end -}}
+
+{{/* Non-empty when the CRD named .name exists in the cluster and is not this
+     release's (another Helm release, or created without Helm). Offline
+     (helm template, --dry-run) lookup finds nothing, so the CRD is rendered. */}}
+{{- define "logplane.crdOwnedElsewhere" -}}
+{{- $crd := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" .name -}}
+{{- if $crd -}}
+{{- $ann := default dict $crd.metadata.annotations -}}
+{{- if not (and (eq (index $ann "meta.helm.sh/release-name" | default "") .root.Release.Name)
+                (eq (index $ann "meta.helm.sh/release-namespace" | default "") .root.Release.Namespace)) -}}
+{{- index $ann "meta.helm.sh/release-name" | default "not Helm" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
