@@ -135,7 +135,10 @@ class Cluster:
         ns = d["metadata"]["namespace"]
         spec = d["spec"]["template"]["spec"]
         c = spec["containers"][0]
-        args = [a for a in c.get("args", []) if not a.startswith(("--metrics-addr", "--health-addr"))]
+        # every listener on 127.0.0.1 and a free port (the harness adds the
+        # metrics and health addresses)
+        args = ["--webhook-addr=127.0.0.1:0" if a.startswith("--webhook-addr") else a
+                for a in c.get("args", []) if not a.startswith(("--metrics-addr", "--health-addr"))]
         mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
         vols = {v["name"]: v for v in spec.get("volumes", [])}
         extra_env = {}
