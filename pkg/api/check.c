@@ -1,5 +1,6 @@
 /* The safe-string checker and the Oniguruma regex check. */
 #include "check.h"
+#include "redos.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
 #include <oniguruma.h>
@@ -594,6 +595,9 @@ lp_err lp_regex_check(const char *pattern, char **names, char *why, size_t whysz
 			return LP_ERR_NOMEM;
 		return LP_ERR_INVALID;
 	}
+	err = lp_redos_check(reg, pattern, why, whysz);
+	if (err != LP_OK)
+		goto out;
 	if (names) {
 		nc.b = &b;
 		nc.err = LP_OK;

@@ -235,13 +235,16 @@ static void lua_shared(struct fb *f, const struct lp_pinfo *pi, const char *ctor
 	}
 }
 
-/* A plain modify/add value: safe when it has no whitespace, quotes or backslash. */
+/* A plain modify/add value: safe when it has no whitespace, quotes or
+ * backslash, and no regex metacharacter (Fluent Bit 5.1.1's modify compiles
+ * every add/set value as a regex and stops at start when it does not
+ * compile: "*gold", "(x", "a{2,1}"). Anything else goes through Lua. */
 static int plain_value(const char *v)
 {
 	if (!v || !*v)
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if (*p <= 0x20 || *p == '"' || *p == '\'' || *p == '\\' || *p == 0x7f)
+		if (*p <= 0x20 || *p == 0x7f || strchr("\"'\\*+?()[]{}|^$", *p))
 			return 0;
 	return 1;
 }

@@ -137,7 +137,8 @@ LP_WUR lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int
 LP_WUR lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok);
 
 /* ---- text.c: escaping and parsing ---- */
-/* Appends a regex with whitespace turned into \xHH and "${" into \x24{ so it
+/* Appends a regex with whitespace turned into \xHH, "${" into \x24{ and a
+ * leading quote into \x22 or \x27 so it
  * survives Fluent Bit's space-separated rules and ${VAR} expansion. */
 LP_WUR lp_err lp_render_regex_safe(struct lp_buf *b, const char *re);
 /* Appends s escaped for an Oniguruma regex (a literal). */

@@ -23,7 +23,11 @@ lp_err lp_render_regex_safe(struct lp_buf *b, const char *re)
 	lp_err err = LP_OK;
 
 	for (const unsigned char *p = (const unsigned char *)re; *p && !err; p++) {
-		if (*p == '\\' && p[1] && is_ws(p[1])) {
+		if (p == (const unsigned char *)re && (*p == '"' || *p == '\'')) {
+			/* a leading quote makes Fluent Bit's token splitter (rewrite_tag
+			 * rules) read the regex as a quoted token */
+			err = add_hex(b, *p);
+		} else if (*p == '\\' && p[1] && is_ws(p[1])) {
 			err = add_hex(b, p[1]); /* "\ " is a literal space too */
 			p++;
 		} else if (*p == '\\' && p[1]) {

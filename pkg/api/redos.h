@@ -1,0 +1,20 @@
+/* pkg/api/redos: the super-linear backtracking check every user regex passes
+ * (see redos.c for how inputs are built from the pattern's structure). */
+#ifndef LP_API_REDOS_H
+#define LP_API_REDOS_H
+#include <stddef.h>
+#include <oniguruma.h>
+#include "../util/err.h"
+
+/* Backtracking steps (Oniguruma's retry count, per search) one attack input
+ * may take before the regex is refused. A linear regex needs a few hundred on
+ * these ~50-byte inputs; an exponential one runs past it within microseconds. */
+#define LP_REDOS_STEPS 100000
+
+/* Checks the compiled reg (borrowed; compiled from pattern with the Ruby
+ * syntax and UTF-8) against inputs built from pattern. LP_OK when none takes
+ * more than LP_REDOS_STEPS; LP_ERR_INVALID with why set to a message that
+ * carries the example input; LP_ERR_NOMEM. */
+LP_WUR lp_err lp_redos_check(OnigRegex reg, const char *pattern, char *why, size_t whysz);
+
+#endif
