@@ -399,7 +399,13 @@ struct lp_aggregator {
 	enum lp_aggregator_engine engine;
 	int replicas;       /* default 2 */
 	char *storage_size; /* default "10Gi" */
+	/* LP_AGG_SET_* bits: which of engine, replicas, storageSize the spec sets
+	 * (the shared aggregator's settings: only the control namespace may) */
+	unsigned set;
 };
+#define LP_AGG_SET_ENGINE   1u
+#define LP_AGG_SET_REPLICAS 2u
+#define LP_AGG_SET_STORAGE  4u
 
 struct lp_kubernetes_meta {
 	int enabled;     /* default 1 */
@@ -498,6 +504,10 @@ struct lp_world {
 	 * here instead of to probs and do not make validation fail, so a set of
 	 * resources applied in any order is accepted with warnings. */
 	struct lp_problems *ref_warnings;
+	/* 1: plain http:// is allowed to any host for destinations that carry
+	 * credentials (operator flag --allow-plain-http, warned about at start);
+	 * 0: only to loopback addresses. */
+	int allow_plain_http;
 };
 
 /* Sorts outputs by namespace, then name (NULL names first), for

@@ -677,6 +677,9 @@ static void rd_aggregator(struct lp_rd *r, const json_t *spec, struct lp_aggrega
 		lp_rd_enum(r, o, b, "engine", engines, 2, &eng, 0);
 		lp_rd_int(r, o, b, "replicas", &ag->replicas, 1, 20, 0);
 		lp_rd_size(r, o, b, "storageSize", &ag->storage_size, GIB, 64 * 1024 * GIB, 0);
+		ag->set = (json_object_get(o, "engine") ? LP_AGG_SET_ENGINE : 0) |
+		          (json_object_get(o, "replicas") ? LP_AGG_SET_REPLICAS : 0) |
+		          (json_object_get(o, "storageSize") ? LP_AGG_SET_STORAGE : 0);
 		if (ag->storage_size && strchr(ag->storage_size, 'B'))
 			lp_rd_bad(r, "spec.aggregator.storageSize",
 			          "must be a Kubernetes quantity such as \"10Gi\"");

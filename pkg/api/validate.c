@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *control_ns(const struct lp_world *w)
 {
@@ -119,6 +120,19 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 		return LP_ERR_INVALID;
 	ns = p->meta.ns ? p->meta.ns : "default";
 	if (!in_control(&p->meta, w)) {
+		static const struct {
+			unsigned bit;
+			const char *field;
+		} agg[] = {{LP_AGG_SET_ENGINE, "spec.aggregator.engine"},
+		           {LP_AGG_SET_REPLICAS, "spec.aggregator.replicas"},
+		           {LP_AGG_SET_STORAGE, "spec.aggregator.storageSize"}};
+		for (size_t i = 0; i < sizeof(agg) / sizeof(agg[0]); i++)
+			if (p->aggregator.set & agg[i].bit)
+				lp_rd_bad(&r, agg[i].field,
+				          "the aggregator is shared: only pipelines in the control "
+				          "namespace \"%s\" (or the chart's values) set it; a pipeline "
+				          "elsewhere may only ship through it (spec.aggregator.enabled)",
+				          cns);
 		if (p->system)
 			lp_rd_bad(&r, "spec.input.system",
 			          "only pipelines in the control namespace \"%s\" may read system "
@@ -200,6 +214,57 @@ static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 	secret(r, w, ns, path, t->ca_secret_name, "ca.crt");
 }
 
+/* 1 when host[0..n) is a loopback address: localhost, 127.0.0.0/8, ::1. */
+static int loopback(const char *host, size_t n)
+{
+	if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) || (n == 3 && !memcmp(host, "::1", 3)) ||
+	    (n == 5 && !memcmp(host, "[::1]", 5)))
+		return 1;
+	if (n < 9 || strncmp(host, "127.", 4) != 0)
+		return 0;
+	for (size_t i = 4; i < n; i++)
+		if (!(host[i] == '.' || (host[i] >= '0' && host[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* The host of an http(s) URL: *n bytes at the returned pointer. */
+static const char *url_host(const char *url, size_t *n)
+{
+	const char *h = strstr(url, "://"), *e;
+
+	h = h ? h + 3 : url;
+	if (*h == '[') {
+		e = strchr(h, ']');
+		e = e ? e + 1 : h + strlen(h);
+	} else {
+		e = h + strcspn(h, ":/?#");
+	}
+	*n = (size_t)(e - h);
+	return h;
+}
+
+/* A destination that carries credentials (what says which) must be reached
+ * over TLS: plain only to loopback, or anywhere with allow_plain_http. */
+static void need_tls(struct lp_rd *r, const struct lp_world *w, const char *field, const char *host,
+                     int tls, const char *what)
+{
+	size_t n = host ? strlen(host) : 0;
+
+	if (tls || !host || (w && w->allow_plain_http))
+		return;
+	if (strncmp(host, "http://", 7) == 0 || strstr(host, "://") == NULL) {
+		const char *h = strstr(host, "://") ? url_host(host, &n) : host;
+		if (loopback(h, n))
+			return;
+	}
+	lp_rd_bad(r, field,
+	          "must use TLS (https): this destination receives %s, which plain http would "
+	          "send in cleartext; plain http is allowed only to a loopback address, or to any "
+	          "host when the operator runs with --allow-plain-http",
+	          what);
+}
+
 /* The AWS resource an output provisions ("" type when none), for clash checks. */
 static const char *provisioned(const struct lp_output *o, const char **what)
 {
@@ -275,6 +340,10 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	       c->secret_access_key_key);
 	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->session_token_key);
 	provision_clash(&r, o, w);
+	if (o->aws.endpoint && (lp_output_type_is_aws(o->type)))
+		need_tls(&r, w, "spec.aws.endpoint", o->aws.endpoint,
+		         strncmp(o->aws.endpoint, "https://", 8) == 0,
+		         "AWS-signed requests (access key id, session token)");
 	switch (o->type) {
 	case LP_OUT_OPENSEARCH:
 	case LP_OUT_ELASTICSEARCH: {
@@ -282,20 +351,36 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 		    o->type == LP_OUT_OPENSEARCH ? "spec.opensearch" : "spec.elasticsearch";
 		basic_auth(&r, w, ns, b, &o->u.search.auth);
 		tls_ca(&r, w, ns, b, &o->u.search.tls);
+		snprintf(path, sizeof(path), "%s.tls.enabled", b);
+		if (o->u.search.auth.secret_name)
+			need_tls(&r, w, path, o->u.search.host, o->u.search.tls.enabled,
+			         "the password of auth.secretRef");
+		else if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)
+			need_tls(&r, w, path, o->u.search.host, o->u.search.tls.enabled,
+			         "AWS-signed requests (access key id, session token)");
 		break;
 	}
 	case LP_OUT_LOKI:
 		basic_auth(&r, w, ns, "spec.loki", &o->u.loki.auth);
 		tls_ca(&r, w, ns, "spec.loki", &o->u.loki.tls);
+		if (o->u.loki.auth.secret_name)
+			need_tls(&r, w, "spec.loki.tls.enabled", o->u.loki.host,
+			         o->u.loki.tls.enabled, "the password of auth.secretRef");
 		break;
 	case LP_OUT_HTTP:
 		basic_auth(&r, w, ns, "spec.http", &o->u.http.auth);
 		tls_ca(&r, w, ns, "spec.http", &o->u.http.tls);
+		if (o->u.http.auth.secret_name)
+			need_tls(&r, w, "spec.http.tls.enabled", o->u.http.host,
+			         o->u.http.tls.enabled, "the password of auth.secretRef");
 		for (size_t i = 0; i < o->u.http.n_headers; i++) {
 			const struct lp_secret_key_ref *s = &o->u.http.headers[i].value_from;
 			snprintf(path, sizeof(path),
 			         "spec.http.headers[%zu].valueFrom.secretKeyRef", i);
 			secret(&r, w, ns, path, s->name, s->key);
+			if (s->name)
+				need_tls(&r, w, "spec.http.tls.enabled", o->u.http.host,
+				         o->u.http.tls.enabled, "a header value from a Secret");
 		}
 		break;
 	case LP_OUT_SLACK:

@@ -800,7 +800,9 @@ static int meta_cmp(const struct lp_pipeline *a, const struct lp_pipeline *b)
 }
 
 /* Replicas: the largest asked for; storage: from the first pipeline (by
- * namespace/name) that names one. Deterministic whatever the input order. */
+ * namespace/name) that names one; only pipelines of the control namespace
+ * count (the aggregator is shared: a tenant only ships through it).
+ * Deterministic whatever the input order. */
 static void aggregator_sizing(struct builder *b, int *replicas, const char **storage)
 {
 	const struct lp_pipeline *first = NULL;
@@ -811,7 +813,7 @@ static void aggregator_sizing(struct builder *b, int *replicas, const char **sto
 	for (size_t i = 0; i < b->in->n_pipelines; i++) {
 		const struct lp_pipeline *p = b->in->pipelines[i];
 		int r;
-		if (!p || !p->aggregator.enabled)
+		if (!p || !p->aggregator.enabled || !p->meta.ns || strcmp(p->meta.ns, b->ns) != 0)
 			continue;
 		r = p->aggregator.replicas > 0 ? p->aggregator.replicas : 2;
 		if (r > *replicas)

@@ -503,10 +503,13 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 			}
 		}
 	}
-	if (p->aggregator.enabled && c->any_agg && p->aggregator.engine != c->engine)
+	/* tenants cannot set the engine (lp_pipeline_validate); among the control
+	 * namespace's pipelines the first by name decides */
+	if (p->aggregator.enabled && c->engine_chosen && p->meta.ns &&
+	    !strcmp(p->meta.ns, c->control_ns) && p->aggregator.engine != c->engine)
 		bad(&k, "spec.aggregator.engine",
 		    "another pipeline already chose a different aggregator engine (one aggregator "
-		    "per cluster; the first pipeline by namespace/name decides)");
+		    "per cluster; the first pipeline of the control namespace by name decides)");
 	*ok = k.ok;
 	return k.err;
 }

@@ -86,6 +86,7 @@ struct lp_rctx {
 	int app_fs, system_fs;         /* filesystem storage on the shared inputs */
 	const char *app_mem_buf_limit; /* borrowed */
 	enum lp_aggregator_engine engine;
+	int engine_chosen; /* a control-namespace pipeline chose engine */
 	int any_agg;
 	int any_files_meta;
 	int any_json_parser, any_logfmt_parser; /* the shared lp-json / lp-logfmt parsers */

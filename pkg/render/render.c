@@ -589,8 +589,13 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		if (p->http.enabled)
 			http_pi[n_http++] = i;
 		pi->agg = p->aggregator.enabled;
-		if (pi->agg && !c->any_agg) {
+		if (pi->agg)
 			c->any_agg = 1;
+		/* the shared aggregator's engine: the control namespace's first
+		 * pipeline through it decides (a tenant's pipeline never does) */
+		if (pi->agg && !c->engine_chosen && p->meta.ns &&
+		    !strcmp(p->meta.ns, c->control_ns)) {
+			c->engine_chosen = 1;
 			c->engine = p->aggregator.engine;
 		}
 		pi->prefix[0] = pi->agg ? 'a' : 'p';

@@ -383,9 +383,9 @@ static void t_aggregator_and_files(void)
 {
 	struct fixture f;
 	struct lp_desired d;
-	struct lp_pipeline p1, p2;
+	struct lp_pipeline p1, p2, p3;
 	struct lp_in_file files[2];
-	const struct lp_pipeline *pl[2] = {&p1, &p2};
+	const struct lp_pipeline *pl[3] = {&p3, &p1, &p2};
 	struct lp_render_file agg_file = {"fluent-bit.yaml", "pipeline: {}\n", 13};
 	const struct lp_desired_obj *sts;
 	const json_t *c;
@@ -393,13 +393,13 @@ static void t_aggregator_and_files(void)
 	fixture_init(&f);
 	memset(&p1, 0, sizeof(p1));
 	memset(&p2, 0, sizeof(p2));
-	p1.meta.ns = "b";
+	p1.meta.ns = "logplane-system";
 	p1.meta.name = "p1";
 	p1.aggregator.enabled = 1;
 	p1.aggregator.replicas = 3;
 	p1.aggregator.storage_size = "5Gi";
-	p2.meta.ns = "a";
-	p2.meta.name = "p2";
+	p2.meta.ns = "logplane-system";
+	p2.meta.name = "p0";
 	p2.aggregator.enabled = 1;
 	p2.aggregator.storage_size = "20Gi";
 	files[0] = (struct lp_in_file){"app", "/opt/app/logs/*.log", NULL};
@@ -408,8 +408,15 @@ static void t_aggregator_and_files(void)
 	p1.n_files = 2;
 	p2.http.enabled = 1;
 	p2.http.port = 9880;
+	/* a tenant asking for more changes nothing: the aggregator is shared */
+	memset(&p3, 0, sizeof(p3));
+	p3.meta.ns = "aaa-tenant";
+	p3.meta.name = "a";
+	p3.aggregator.enabled = 1;
+	p3.aggregator.replicas = 20;
+	p3.aggregator.storage_size = "64Ti";
 	f.in.pipelines = pl;
-	f.in.n_pipelines = 2;
+	f.in.n_pipelines = 3;
 	f.r.has_aggregator = 1;
 	f.r.aggregator.files = &agg_file;
 	f.r.aggregator.n_files = 1;
@@ -423,7 +430,7 @@ static void t_aggregator_and_files(void)
 	if (sts) {
 		const json_t *spec = json_object_get(sts->obj, "spec");
 		LP_CHECK_INT(json_integer_value(json_object_get(spec, "replicas")), 3);
-		/* storage from the first pipeline by namespace/name: a/p2 */
+		/* storage from the first pipeline by namespace/name: logplane-system/p0 */
 		LP_CHECK_STR(
 		    jpath_str(json_object_get(
 		                  json_array_get(json_object_get(spec, "volumeClaimTemplates"), 0),

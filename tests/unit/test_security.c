@@ -448,6 +448,165 @@ static void t_hostile_corpus_render(void)
 	unlink(path);
 }
 
+/* ---------- 1. plain http only to loopback (or behind an operator flag) ---------- */
+
+/* Parses and validates one object; returns the problems (caller frees). */
+static void check_one(const char *yaml, const struct lp_world *w, struct lp_problems *pr)
+{
+	json_t *j = load1(yaml);
+	const char *kind = j ? json_string_value(json_object_get(j, "kind")) : NULL;
+
+	LP_CHECK(j != NULL);
+	if (!j)
+		return;
+	if (kind && strcmp(kind, "LogOutput") == 0) {
+		struct lp_output *o = NULL;
+		if (lp_output_parse(&o, j, pr) == LP_OK && o &&
+		    lp_output_validate(o, w, pr) == LP_ERR_NOMEM)
+			lp_test_fail(__FILE__, __LINE__, "no memory");
+		lp_output_free(o);
+	} else {
+		struct lp_pipeline *p = NULL;
+		if (lp_pipeline_parse(&p, j, pr) == LP_OK && p &&
+		    lp_pipeline_validate(p, w, pr) == LP_ERR_NOMEM)
+			lp_test_fail(__FILE__, __LINE__, "no memory");
+		lp_pipeline_free(p);
+	}
+	json_decref(j);
+}
+
+static int has_problem(const struct lp_problems *pr, const char *field, const char *msg)
+{
+	for (size_t i = 0; i < pr->n; i++)
+		if (strcmp(pr->v[i].field, field) == 0 && (!msg || strstr(pr->v[i].message, msg)))
+			return 1;
+	return 0;
+}
+
+#define O_HDR "{apiVersion: logplane.io/v1alpha1, kind: LogOutput, "
+#define OTEAM "metadata: {name: o1, namespace: team-a}, "
+#define KIN   "spec: {type: kinesis, kinesis: {stream: s}, aws: {region: us-east-1, "
+#define CREDS "credentials: {secretRef: {name: aws}}"
+
+static void t_plain_http_refused(void)
+{
+	static const struct {
+		const char *yaml;
+		const char *field; /* NULL: accepted */
+	} cases[] = {
+	    {O_HDR OTEAM KIN "endpoint: 'http://collector.example.com:4567', " CREDS "}}}",
+	     "spec.aws.endpoint"},
+	    {O_HDR OTEAM KIN "endpoint: 'http://10.0.0.7', " CREDS "}}}", "spec.aws.endpoint"},
+	    {O_HDR OTEAM KIN "endpoint: 'http://127.0.0.1:4567', " CREDS "}}}", NULL},
+	    {O_HDR OTEAM KIN "endpoint: 'http://localhost:4567', " CREDS "}}}", NULL},
+	    {O_HDR OTEAM KIN "endpoint: 'http://[::1]:4567', " CREDS "}}}", NULL},
+	    {O_HDR OTEAM KIN "endpoint: 'https://collector.example.com', " CREDS "}}}", NULL},
+	    {O_HDR OTEAM "spec: {type: http, http: {host: evil.example.com, tls: {enabled: false}, "
+	                 "headers: [{name: X-Key, valueFrom: {secretKeyRef: {name: db, key: "
+	                 "password}}}]}}}",
+	     "spec.http.tls.enabled"},
+	    {O_HDR OTEAM "spec: {type: http, http: {host: evil.example.com, tls: {enabled: false}, "
+	                 "auth: {secretRef: {name: db}}}}}",
+	     "spec.http.tls.enabled"},
+	    {O_HDR OTEAM "spec: {type: loki, loki: {host: loki.example.com, tls: {enabled: false}, "
+	                 "auth: {secretRef: {name: db}}}}}",
+	     "spec.loki.tls.enabled"},
+	    {O_HDR OTEAM "spec: {type: elasticsearch, elasticsearch: {host: es.example.com, tls: "
+	                 "{enabled: false}, auth: {secretRef: {name: db}}}}}",
+	     "spec.elasticsearch.tls.enabled"},
+	    {O_HDR OTEAM "spec: {type: elasticsearch, elasticsearch: {host: 127.0.0.1, tls: "
+	                 "{enabled: false}, auth: {secretRef: {name: db}}}}}",
+	     NULL},
+	    /* no credentials: plain http stays allowed */
+	    {O_HDR OTEAM "spec: {type: http, http: {host: evil.example.com, tls: {enabled: false}}}}",
+	     NULL},
+	};
+	struct lp_world w = {0};
+
+	for (int allow = 0; allow < 2; allow++) {
+		w.allow_plain_http = allow;
+		for (size_t i = 0; i < LP_TEST_COUNT(cases); i++) {
+			struct lp_problems pr = {NULL, 0};
+			check_one(cases[i].yaml, &w, &pr);
+			if (cases[i].field && !allow &&
+			    !has_problem(&pr, cases[i].field, "must use TLS (https)"))
+				lp_test_fail(__FILE__, __LINE__, "case %zu: no problem on %s", i,
+				             cases[i].field);
+			if ((!cases[i].field || allow) && pr.n)
+				lp_test_fail(__FILE__, __LINE__, "case %zu (allow=%d): %s: %s", i, allow,
+				             pr.v[0].field, pr.v[0].message);
+			lp_problems_free(&pr);
+		}
+	}
+}
+
+/* ---------- 4. the shared aggregator is the control namespace's ---------- */
+
+static void t_aggregator_tenant(void)
+{
+	struct lp_world w = {0};
+	struct lp_problems pr = {NULL, 0};
+	static const char *const fields[] = {"spec.aggregator.engine", "spec.aggregator.replicas",
+	                                     "spec.aggregator.storageSize"};
+
+	check_one(P_HDR "metadata: {name: p, namespace: aaa-tenant}, spec: {aggregator: {engine: "
+	                "fluentbit, replicas: 20, storageSize: 64Ti}, routes: [{outputRef: o}]}}",
+	          &w, &pr);
+	for (size_t i = 0; i < LP_TEST_COUNT(fields); i++)
+		if (!has_problem(&pr, fields[i], "the aggregator is shared"))
+			lp_test_fail(__FILE__, __LINE__, "no problem on %s", fields[i]);
+	lp_problems_free(&pr);
+	/* a tenant may ship through it */
+	check_one(P_HDR "metadata: {name: p, namespace: aaa-tenant}, spec: {aggregator: {enabled: "
+	                "true}, routes: [{outputRef: o}]}}",
+	          &w, &pr);
+	LP_CHECK(!has_problem(&pr, "spec.aggregator.engine", NULL));
+	LP_CHECK(!has_problem(&pr, "spec.aggregator", NULL));
+	lp_problems_free(&pr);
+	/* the control namespace sets it */
+	check_one(P_HDR CTRL "spec: {aggregator: {engine: fluentd, replicas: 3, storageSize: 20Gi}, "
+	                     "routes: [{outputRef: o}]}}",
+	          &w, &pr);
+	LP_CHECK(!has_problem(&pr, "spec.aggregator.engine", NULL));
+	LP_CHECK(!has_problem(&pr, "spec.aggregator.replicas", NULL));
+	lp_problems_free(&pr);
+}
+
+/* A tenant named to sort first does not decide the engine. */
+static void t_aggregator_engine_render(void)
+{
+	char path[] = "/tmp/lp-sec-aggXXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	const char *paths[1] = {path};
+	struct lp_render_bundle b;
+	struct lp_rendered r;
+
+	LP_CHECK(f != NULL);
+	if (!f)
+		return;
+	fprintf(f, "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: o, "
+	           "namespace: aaa-tenant}\nspec: {type: stdout}\n---\n"
+	           "apiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: {name: a, "
+	           "namespace: aaa-tenant}\nspec: {aggregator: {enabled: true}, routes: "
+	           "[{outputRef: o}]}\n---\n"
+	           "apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: o, "
+	           "namespace: logplane-system}\nspec: {type: stdout}\n---\n"
+	           "apiVersion: logplane.io/v1alpha1\nkind: LogPipeline\nmetadata: {name: p, "
+	           "namespace: logplane-system}\nspec: {aggregator: {engine: fluentd}, routes: "
+	           "[{outputRef: o}]}\n");
+	fclose(f);
+	memset(&r, 0, sizeof(r));
+	LP_CHECK_INT(lp_render_bundle_load(&b, paths, 1, NULL), LP_OK);
+	LP_CHECK_INT(lp_render_bundle_render(&r, &b, NULL), LP_OK);
+	LP_CHECK_INT(r.n_problems, 0);
+	LP_CHECK(r.has_aggregator);
+	LP_CHECK_INT(r.aggregator_engine, LP_ENGINE_FLUENTD);
+	lp_rendered_free(&r);
+	lp_render_bundle_free(&b);
+	unlink(path);
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -455,6 +614,9 @@ int main(void)
 	    {"redos_example_is_slow", t_redos_example_is_slow},
 	    {"redos_every_field", t_redos_every_field},
 	    {"hostile_corpus_render", t_hostile_corpus_render},
+	    {"plain_http_refused", t_plain_http_refused},
+	    {"aggregator_tenant", t_aggregator_tenant},
+	    {"aggregator_engine_render", t_aggregator_engine_render},
 	};
 	return lp_test_main("security", tests, LP_TEST_COUNT(tests));
 }
