@@ -82,8 +82,8 @@ static void add_child(struct rx *x, int parent, int child)
  * text p[s..e) matches on its own; leaves it empty when none does. */
 static void probe_atom(struct rx *x, int id, size_t s, size_t e)
 {
-	static const char *const cand[] = {"a", "0", "A", " ", "_", "-", ".", "/", ":", "!",
-	                                   "z", "9", "Z", "\t", "\xc3\xa9"};
+	static const char *const cand[] = {"a", "0", "A", " ", "_", "-",  ".",       "/",
+	                                   ":", "!", "z", "9", "Z", "\t", "\xc3\xa9"};
 	struct lp_buf pat;
 	OnigRegex reg = NULL;
 	OnigErrorInfo einfo;
@@ -96,7 +96,8 @@ static void probe_atom(struct rx *x, int id, size_t s, size_t e)
 		goto out;
 	}
 	if (onig_new(&reg, (const OnigUChar *)pat.ptr, (const OnigUChar *)pat.ptr + pat.len,
-	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY, &einfo) != ONIG_NORMAL) {
+	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
+	             &einfo) != ONIG_NORMAL) {
 		reg = NULL;
 		x->opaque = 1;
 		goto out;
@@ -166,7 +167,8 @@ static void skip_class(struct rx *x)
 			x->pos++;
 			if (x->pos < x->len && x->p[x->pos] == '^')
 				x->pos++;
-			if (x->pos < x->len && x->p[x->pos] == ']' && x->pos == start + 1 + (x->p[start + 1] == '^'))
+			if (x->pos < x->len && x->p[x->pos] == ']' &&
+			    x->pos == start + 1 + (x->p[start + 1] == '^'))
 				x->pos++; /* a leading ']' is literal */
 			continue;
 		}
@@ -246,25 +248,47 @@ static int parse_escape(struct rx *x)
 
 	x->pos += 2;
 	switch (c) {
-	case 'A': case 'z': case 'Z': case 'b': case 'B': case 'G': case 'K':
+	case 'A':
+	case 'z':
+	case 'Z':
+	case 'b':
+	case 'B':
+	case 'G':
+	case 'K':
 		return node_new(x, RX_EMPTY);
-	case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
-	case 'R': case 'X': case 'O':
+	case 'd':
+	case 'D':
+	case 'w':
+	case 'W':
+	case 's':
+	case 'S':
+	case 'h':
+	case 'H':
+	case 'R':
+	case 'X':
+	case 'O':
 		break;
-	case 'p': case 'P': case 'x': case 'u': case 'o':
+	case 'p':
+	case 'P':
+	case 'x':
+	case 'u':
+	case 'o':
 		if (x->pos < x->len && x->p[x->pos] == '{') {
 			while (x->pos < x->len && x->p[x->pos] != '}')
 				x->pos++;
 			x->pos++;
 		} else if (c == 'x') {
-			for (int i = 0; i < 2 && x->pos < x->len && strchr("0123456789abcdefABCDEF", x->p[x->pos]); i++)
+			for (int i = 0; i < 2 && x->pos < x->len &&
+			                strchr("0123456789abcdefABCDEF", x->p[x->pos]);
+			     i++)
 				x->pos++;
 		} else if (c == 'u') {
 			for (int i = 0; i < 4 && x->pos < x->len; i++)
 				x->pos++;
 		}
 		break;
-	case 'k': case 'g':
+	case 'k':
+	case 'g':
 		x->opaque = 1; /* back-references and calls: not modelled */
 		if (x->pos < x->len && (x->p[x->pos] == '<' || x->p[x->pos] == '\'')) {
 			char end = x->p[x->pos] == '<' ? '>' : '\'';
@@ -273,7 +297,9 @@ static int parse_escape(struct rx *x)
 			x->pos++;
 		}
 		return node_new(x, RX_EMPTY);
-	case 'c': case 'C': case 'M':
+	case 'c':
+	case 'C':
+	case 'M':
 		x->opaque = 1;
 		return node_new(x, RX_EMPTY);
 	default:
@@ -534,10 +560,11 @@ static void try_input(struct attack *a, const char *prefix, size_t plen, const c
 		{
 			const OnigUChar *str = (const OnigUChar *)lp_buf_str(&a->in);
 			const OnigUChar *end = str + a->in.len;
-			r = onig_search_with_param(a->reg, str, end, str, end, NULL, ONIG_OPTION_NONE,
-			                           a->mp);
+			r = onig_search_with_param(a->reg, str, end, str, end, NULL,
+			                           ONIG_OPTION_NONE, a->mp);
 		}
-		if (r == ONIGERR_RETRY_LIMIT_IN_MATCH_OVER || r == ONIGERR_RETRY_LIMIT_IN_SEARCH_OVER) {
+		if (r == ONIGERR_RETRY_LIMIT_IN_MATCH_OVER ||
+		    r == ONIGERR_RETRY_LIMIT_IN_SEARCH_OVER) {
 			a->found = 1;
 			return;
 		}
@@ -568,7 +595,8 @@ static void try_node(const struct rx *x, struct attack *a, int body, const struc
 	/* each alternative of an alternation at the top of the body */
 	for (int g = body; !a->err && !a->found && g >= 0;) {
 		const struct rx_node *n = &x->n[g];
-		if (n->kind == RX_GROUP || (n->kind == RX_SEQ && n->first >= 0 && x->n[n->first].next < 0)) {
+		if (n->kind == RX_GROUP ||
+		    (n->kind == RX_SEQ && n->first >= 0 && x->n[n->first].next < 0)) {
 			g = n->first;
 			continue;
 		}
@@ -577,7 +605,8 @@ static void try_node(const struct rx *x, struct attack *a, int body, const struc
 				lp_buf_reset(&s);
 				a->err = sample(x, c, 1, &s);
 				if (!a->err)
-					try_input(a, lp_buf_str(prefix), prefix->len, lp_buf_str(&s), s.len);
+					try_input(a, lp_buf_str(prefix), prefix->len,
+					          lp_buf_str(&s), s.len);
 			}
 		}
 		break;

@@ -128,11 +128,12 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 		           {LP_AGG_SET_STORAGE, "spec.aggregator.storageSize"}};
 		for (size_t i = 0; i < sizeof(agg) / sizeof(agg[0]); i++)
 			if (p->aggregator.set & agg[i].bit)
-				lp_rd_bad(&r, agg[i].field,
-				          "the aggregator is shared: only pipelines in the control "
-				          "namespace \"%s\" (or the chart's values) set it; a pipeline "
-				          "elsewhere may only ship through it (spec.aggregator.enabled)",
-				          cns);
+				lp_rd_bad(
+				    &r, agg[i].field,
+				    "the aggregator is shared: only pipelines in the control "
+				    "namespace \"%s\" (or the chart's values) set it; a pipeline "
+				    "elsewhere may only ship through it (spec.aggregator.enabled)",
+				    cns);
 		if (p->system)
 			lp_rd_bad(&r, "spec.input.system",
 			          "only pipelines in the control namespace \"%s\" may read system "
@@ -217,8 +218,8 @@ static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 /* 1 when host[0..n) is a loopback address: localhost, 127.0.0.0/8, ::1. */
 static int loopback(const char *host, size_t n)
 {
-	if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) || (n == 3 && !memcmp(host, "::1", 3)) ||
-	    (n == 5 && !memcmp(host, "[::1]", 5)))
+	if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+	    (n == 3 && !memcmp(host, "::1", 3)) || (n == 5 && !memcmp(host, "[::1]", 5)))
 		return 1;
 	if (n < 9 || strncmp(host, "127.", 4) != 0)
 		return 0;

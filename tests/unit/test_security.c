@@ -41,10 +41,10 @@ static json_t *load1(const char *yaml)
 
 /* The (a+)+$ family: exponential backtracking in Onigmo (COOKBOOK §14). */
 static const char *const redos_bad[] = {
-    "(a+)+$",         "(a*)*$",           "(a|a)*$",          "(a|aa)+$",
-    "(\\w+\\s?)+$",   "^(\\d+)*\\.$",     "(x+x+)+y",         "^(([a-z])+.)+[A-Z]([a-z])+$",
-    "(a|a?)+$",       "([a-zA-Z]+)*$",    "(\\w|\\d)+$",      "^(\\s*\\w+\\s*)+:$",
-    "(.*a){20}",      "^err: (a+)+b",     "(\\d+\\.?)+\\D",   "x(?i)(a+)+y",
+    "(a+)+$",       "(a*)*$",        "(a|a)*$",        "(a|aa)+$",
+    "(\\w+\\s?)+$", "^(\\d+)*\\.$",  "(x+x+)+y",       "^(([a-z])+.)+[A-Z]([a-z])+$",
+    "(a|a?)+$",     "([a-zA-Z]+)*$", "(\\w|\\d)+$",    "^(\\s*\\w+\\s*)+:$",
+    "(.*a){20}",    "^err: (a+)+b",  "(\\d+\\.?)+\\D", "x(?i)(a+)+y",
 };
 
 /* Regexes users write (examples/, the docs): accepted. */
@@ -142,8 +142,8 @@ static void t_redos_every_field(void)
 	     "spec.parse.regex"},
 	    {P_HDR CTRL "spec: {multiline: {rules: [{state: start_state, regex: '",
 	     "', nextState: start_state}]}, " ROUTE "}}", "spec.multiline.rules[0].regex"},
-	    {P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level, regex: '", "'}}]}}",
-	     "spec.routes[0].match.regex"},
+	    {P_HDR CTRL "spec: {routes: [{outputRef: main, match: {field: level, regex: '",
+	     "'}}]}}", "spec.routes[0].match.regex"},
 	    {P_HDR CTRL "spec: {input: {files: [{name: app, path: /var/log/app/*.log, "
 	                "metadataRegex: '",
 	     "(?<namespace_name>)'}]}, " ROUTE "}}", "spec.input.files[0].metadataRegex"},
@@ -171,8 +171,9 @@ static void t_redos_every_field(void)
 				    strstr(pr.v[m].message, "input \""))
 					found = 1;
 			if (!found)
-				lp_test_fail(__FILE__, __LINE__, "%s in %s: no problem naming the field",
-				             some[k], pos[i].field);
+				lp_test_fail(__FILE__, __LINE__,
+				             "%s in %s: no problem naming the field", some[k],
+				             pos[i].field);
 			lp_pipeline_free(p);
 			lp_problems_free(&pr);
 			json_decref(j);
@@ -263,16 +264,16 @@ struct fbcheck {
 	int regexes;
 };
 
-static void check_strings(const json_t *v, const char *what, int (*fn)(const char *, struct fbcheck *),
-                          struct fbcheck *c)
+static void check_strings(const json_t *v, const char *what,
+                          int (*fn)(const char *, struct fbcheck *), struct fbcheck *c)
 {
 	size_t i;
 	const json_t *it;
 
 	if (json_is_string(v)) {
 		if (!fn(json_string_value(v), c))
-			lp_test_fail(__FILE__, __LINE__, "%s \"%s\" breaks Fluent Bit at start", what,
-			             json_string_value(v));
+			lp_test_fail(__FILE__, __LINE__, "%s \"%s\" breaks Fluent Bit at start",
+			             what, json_string_value(v));
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, it) check_strings(it, what, fn, c);
 	}
@@ -326,12 +327,14 @@ static void check_fb(const json_t *v, struct fbcheck *c)
 			check_strings(json_object_get(v, "add"), "modify add", modify_ok, c);
 			check_strings(json_object_get(v, "set"), "modify set", modify_ok, c);
 		} else if (name && strcmp(name, "rewrite_tag") == 0) {
-			check_strings(json_object_get(v, "rule"), "rewrite_tag rule", rewrite_ok, c);
+			check_strings(json_object_get(v, "rule"), "rewrite_tag rule", rewrite_ok,
+			              c);
 		} else if (name && strcmp(name, "grep") == 0) {
 			check_strings(json_object_get(v, "regex"), "grep regex", grep_ok, c);
 			check_strings(json_object_get(v, "exclude"), "grep exclude", grep_ok, c);
 		}
-		if (json_is_string(json_object_get(v, "regex")) && !(name && strcmp(name, "grep") == 0)) {
+		if (json_is_string(json_object_get(v, "regex")) &&
+		    !(name && strcmp(name, "grep") == 0)) {
 			const char *re = json_string_value(json_object_get(v, "regex"));
 			char buf[4096];
 			size_t n = strlen(re);
@@ -342,7 +345,8 @@ static void check_fb(const json_t *v, struct fbcheck *c)
 				re = buf;
 			}
 			if (!regex_ok(re, c))
-				lp_test_fail(__FILE__, __LINE__, "regex \"%s\" does not compile", re);
+				lp_test_fail(__FILE__, __LINE__, "regex \"%s\" does not compile",
+				             re);
 		}
 		if (json_is_string(json_object_get(v, "tag_regex")))
 			check_strings(json_object_get(v, "tag_regex"), "tag_regex", regex_ok, c);
@@ -353,8 +357,8 @@ static void check_fb(const json_t *v, struct fbcheck *c)
 /* The hostile corpus: values that validate but that Fluent Bit 5.1.1 parses its
  * own way (COOKBOOK §15), and the same shapes in regex positions. */
 static const char *const corpus_values[] = {
-    "*gold", "+1", "?x", "(gold", "gold)", "a{2,1}", "[x", "x|", "\\\\", "$", "^",
-    "\\\"gold", "gold\\\"", "a b", " lead", "'q", "x\\\\y", "{1}", "ok-value",
+    "*gold", "+1",       "?x",       "(gold", "gold)", "a{2,1}", "[x",     "x|",  "\\\\",     "$",
+    "^",     "\\\"gold", "gold\\\"", "a b",   " lead", "'q",     "x\\\\y", "{1}", "ok-value",
 };
 static const char *const corpus_regexes[] = {
     "\\\"gold", "\\\"", "\\\" x", "'gold", "a b", "^\\\"(x|y)\\\"$", "x\\\\ y", "\\\\\\\"",
@@ -380,7 +384,8 @@ static lp_err write_corpus(FILE *f)
 		        "metadata: {name: re-%zu, namespace: logplane-system}\n"
 		        "spec:\n"
 		        "  input: {files: [{name: f%zu, path: /var/log/x%zu/*.log, metadataRegex: "
-		        "\"(?<namespace_name>[a-z]+)_(?<pod_name>[a-z]+)_(?<container_name>[a-z]+)%s\"}]}\n"
+		        "\"(?<namespace_name>[a-z]+)_(?<pod_name>[a-z]+)_(?<container_name>[a-z]+)%"
+		        "s\"}]}\n"
 		        "  parse: {format: regex, regex: \"(?<m>x)%s\"}\n"
 		        "  multiline: {rules: [{state: start_state, regex: \"%s\", nextState: "
 		        "start_state}]}\n"
@@ -437,7 +442,8 @@ static void t_hostile_corpus_render(void)
 		}
 		lp_yaml_docs_free(&d);
 	}
-	printf("# %zu files, modify %d rewrite %d grep %d regex %d\n", r.shipper.n_files, c.modify_values, c.rewrite_rules, c.grep_rules, c.regexes);
+	printf("# %zu files, modify %d rewrite %d grep %d regex %d\n", r.shipper.n_files,
+	       c.modify_values, c.rewrite_rules, c.grep_rules, c.regexes);
 	/* every position was exercised */
 	LP_CHECK(c.modify_values >= 2); /* the plain values; the rest goes through Lua */
 	LP_CHECK(c.rewrite_rules >= (int)LP_TEST_COUNT(corpus_regexes));
@@ -518,7 +524,8 @@ static void t_plain_http_refused(void)
 	                 "{enabled: false}, auth: {secretRef: {name: db}}}}}",
 	     NULL},
 	    /* no credentials: plain http stays allowed */
-	    {O_HDR OTEAM "spec: {type: http, http: {host: evil.example.com, tls: {enabled: false}}}}",
+	    {O_HDR OTEAM
+	     "spec: {type: http, http: {host: evil.example.com, tls: {enabled: false}}}}",
 	     NULL},
 	};
 	struct lp_world w = {0};
@@ -533,8 +540,8 @@ static void t_plain_http_refused(void)
 				lp_test_fail(__FILE__, __LINE__, "case %zu: no problem on %s", i,
 				             cases[i].field);
 			if ((!cases[i].field || allow) && pr.n)
-				lp_test_fail(__FILE__, __LINE__, "case %zu (allow=%d): %s: %s", i, allow,
-				             pr.v[0].field, pr.v[0].message);
+				lp_test_fail(__FILE__, __LINE__, "case %zu (allow=%d): %s: %s", i,
+				             allow, pr.v[0].field, pr.v[0].message);
 			lp_problems_free(&pr);
 		}
 	}
@@ -564,8 +571,9 @@ static void t_aggregator_tenant(void)
 	LP_CHECK(!has_problem(&pr, "spec.aggregator", NULL));
 	lp_problems_free(&pr);
 	/* the control namespace sets it */
-	check_one(P_HDR CTRL "spec: {aggregator: {engine: fluentd, replicas: 3, storageSize: 20Gi}, "
-	                     "routes: [{outputRef: o}]}}",
+	check_one(P_HDR CTRL
+	          "spec: {aggregator: {engine: fluentd, replicas: 3, storageSize: 20Gi}, "
+	          "routes: [{outputRef: o}]}}",
 	          &w, &pr);
 	LP_CHECK(!has_problem(&pr, "spec.aggregator.engine", NULL));
 	LP_CHECK(!has_problem(&pr, "spec.aggregator.replicas", NULL));
