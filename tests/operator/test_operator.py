@@ -171,7 +171,7 @@ def main():
             json.dumps(ev)[:400])
 
     # 6. a pipeline through the aggregator: StatefulSet, headless Service, PDB
-    env.apply(pipeline("team-a", "agg", ["console"], {"aggregator": {"enabled": True, "replicas": 2}}))
+    env.apply(pipeline("team-a", "agg", ["console"], {"aggregator": {"enabled": True}}))
     ok = wait_until(lambda: is_ready(env.get("lp", "agg", "team-a")), 40)
     sts = env.get("statefulset", "logplane-aggregator", CTRL_NS)
     svc = env.get("service", "logplane-aggregator", CTRL_NS)
