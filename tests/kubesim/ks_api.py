@@ -591,7 +591,9 @@ class Api:
                 md["namespace"] = ns
             else:
                 md.pop("namespace", None)
-            md.pop("managedFields", None)
+            md.pop("managedFields", None)   # the server's own, from the field ownership
+            if "managedFields" in omd:
+                md["managedFields"] = omd["managedFields"]   # so a no-op write compares equal
             md.pop("selfLink", None)
             if res.status:
                 if "status" in oldo:

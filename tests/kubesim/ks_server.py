@@ -126,6 +126,15 @@ def ensure_tls(d):
 
 
 # ---------------- faults and counters ----------------
+
+def qbool(q, key):
+    """A boolean query parameter as a real server reads it: absent is false;
+    "0", "f", "false", "n", "no" in any case are false; any other value, empty
+    included, is true (so the Python client's watch=True is a watch)."""
+    if key not in q:
+        return False
+    return str(q[key]).lower() not in ("0", "f", "false", "n", "no")
+
 class Faults:
     """Injected faults. fail: answer the next N API requests (optionally those whose
     path contains `match`) with `code` (500 or 429 + Retry-After)."""
@@ -733,7 +742,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = self.q
         if method in ("GET", "HEAD"):
             if name is None:
-                verb = "watch" if q.get("watch") in ("true", "1") else "list"
+                verb = "watch" if qbool(q, "watch") else "list"
             else:
                 verb = "get"
         elif method == "POST":
@@ -781,7 +790,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
         manager = q.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0].strip()
         opts = {"fieldManager": manager, "fieldValidation": q.get("fieldValidation"),
-                "dryRun": q.get("dryRun") == "All", "force": q.get("force") == "true",
+                "dryRun": q.get("dryRun") == "All", "force": qbool(q, "force"),
                 "explicitManager": bool(q.get("fieldManager"))}
         api.warnings.list = self.warn_list
         if sub == "scale":
@@ -1018,14 +1027,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 "although some resources may allow a client to request the generation of an "
                                 "appropriate name automatically.", "priority": 0}]
         rc = res.columns or []
-        if res.key == ("", "events"):
-            cols[0]["priority"] = 1
-            cols.append(cols.pop(0))
         for c in rc:
             cols.append({"name": c["name"], "type": c["type"] if c["type"] != "date" else "string",
                          "format": c.get("format", "") if c.get("format") not in ("count", "object", "selector") and
                          not str(c.get("format", "")).startswith("ready:") else "",
                          "description": c.get("description", ""), "priority": c.get("priority", 0)})
+        if res.key == ("", "events"):
+            # a real server lists an Event's name last, as a wide column; the cells below match
+            cols[0]["priority"] = 1
+            cols.append(cols.pop(0))
         include = self.q.get("includeObject", "Metadata")
         rows = []
         for e in entries:
@@ -1087,8 +1097,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = self.q
         lsel, fsel = self.selectors(res)
         rv_s = q.get("resourceVersion", "")
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        initial_end = q.get("sendInitialEvents") == "true"
+        bookmarks = qbool(q, "allowWatchBookmarks")
+        initial_end = qbool(q, "sendInitialEvents")
         try:
             timeout = float(q.get("timeoutSeconds") or 1800)
         except ValueError:

@@ -1,5 +1,5 @@
-"""Field ownership for server-side apply (kept inside kubesim, never returned as
-managedFields). A field set is a set of paths; a path is a tuple of elements
+"""Field ownership for server-side apply, kept as sets of paths and served as
+metadata.managedFields (FieldsV1) like a real API server. A field set is a set of paths; a path is a tuple of elements
 'f:<key>' (map key), 'k:<json>' (list item by key fields) or 'v:<json>' (set
 item). Item nodes are paths too, so a manager that stops applying an item
 removes it. Conflicts arise only for apply requests, as upstream."""
@@ -248,3 +248,36 @@ def to_json(managed):
 def from_json(d):
     return {m: {"operation": v.get("operation", "Update"), "apiVersion": v.get("apiVersion", ""),
                 "fields": {tuple(p) for p in v.get("fields", [])}} for m, v in (d or {}).items()}
+
+
+def fields_v1(fields):
+    """A set of paths as FieldsV1: nested {"f:a": {"f:b": {}}}; a path that is
+    also the prefix of another (an owned item or map) gets "." inside."""
+    root = {}
+    for p in sorted(fields):
+        node = root
+        for e in p:
+            node = node.setdefault(e, {})
+    for p in fields:
+        node = root
+        for e in p:
+            node = node[e]
+        if node:
+            node["."] = {}
+    return root
+
+
+def managed_fields(managed, previous, when):
+    """metadata.managedFields for managed ({manager: {operation, apiVersion,
+    fields}}): entries whose fields did not change keep their time from
+    previous (the old object's managedFields), the others get when."""
+    old = {(m.get("manager"), m.get("operation")): m for m in previous or []}
+    out = []
+    for name in sorted(managed):
+        v = managed[name]
+        fv1 = fields_v1(v["fields"])
+        prev = old.get((name, v["operation"]))
+        t = prev.get("time") if prev and prev.get("fieldsV1") == fv1 else when
+        out.append({"manager": name, "operation": v["operation"], "apiVersion": v.get("apiVersion", ""),
+                    "time": t, "fieldsType": "FieldsV1", "fieldsV1": fv1})
+    return out

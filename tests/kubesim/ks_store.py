@@ -3,8 +3,11 @@ a bounded event history and the watchers. One lock (store.lock) guards all of
 it; the API layer holds it across read-modify-write sequences."""
 import bisect
 import collections
+import datetime
 import json
 import threading
+
+import ks_ssa
 
 from ks_select import field_match, label_match
 
@@ -219,6 +222,12 @@ class Store:
             self._index(key, ns, name, old.obj, False)
         else:
             self._sorted.pop(key, None)
+        if managed:
+            md["managedFields"] = ks_ssa.managed_fields(
+                managed, (old.obj["metadata"].get("managedFields") if old is not None else None),
+                datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        else:
+            md.pop("managedFields", None)
         e = Entry(obj, managed)
         b[(ns, name)] = e
         self._index(key, ns, name, obj, True)

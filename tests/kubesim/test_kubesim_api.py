@@ -166,7 +166,12 @@ def main():
             st5, _, _ = rq("GET", CM + "/ssa3")
             return ((st, st2, st3, st4, st5) == (201, 200, 400, 201, 404) and o["data"] == {"k": "v"} and
                     o2["metadata"]["resourceVersion"] == o["metadata"]["resourceVersion"] and
-                    "managedFields" not in o["metadata"]) or "%s" % ((st, st2, st3, st4, st5),)
+                    # the answer carries managedFields, as a real server's does
+                    [(m["manager"], m["operation"], m["fieldsType"], m["fieldsV1"].get("f:data"))
+                     for m in o["metadata"].get("managedFields") or []] == [("test", "Apply", "FieldsV1",
+                                                                             {"f:k": {}})] and
+                    o2["metadata"].get("managedFields") == o["metadata"]["managedFields"]) or \
+                "%s %s" % ((st, st2, st3, st4, st5), o["metadata"].get("managedFields"))
         T.run("server_side_apply", t_ssa)
 
         def t_ssa_ownership():
@@ -464,6 +469,37 @@ def main():
             return (gone and not any(g["name"] == "kubesim.logplane.io" for g in apis["groups"]) and
                     r.returncode == 0 and st == 200 and l["items"] == []) or "%s %s" % (gone, st)
         T.run("crd_delete_removes_kind_and_objects", t_crd_delete)
+
+        def t_query_booleans():
+            # as a real server: any value but 0/f/false/n/no (any case) is true
+            from ks_testlib import WatchStream
+            rq("POST", CM, cm("qb1"))
+            got = {}
+            for v in ("True", "1", "yes", "TRUE"):
+                w = WatchStream(ks, CM + "?watch=%s&timeoutSeconds=1" % v, timeout=10)
+                ev = w.next()
+                w.close()
+                got[v] = (ev or {}).get("type")
+            for v in ("False", "0", "no"):
+                st, _, o = rq("GET", CM + "?watch=" + v)
+                got[v] = o.get("kind") if st == 200 else st
+            return got == {"True": "ADDED", "1": "ADDED", "yes": "ADDED", "TRUE": "ADDED",
+                           "False": "ConfigMapList", "0": "ConfigMapList", "no": "ConfigMapList"} or got
+        T.run("query_booleans_like_real", t_query_booleans)
+
+        def t_events_table():
+            ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "ev1"},
+                  "involvedObject": {"kind": "ConfigMap", "name": "qb1", "namespace": "default"},
+                  "reason": "Test", "message": "hello", "type": "Normal"}
+            st, _, _ = rq("POST", NS + "/events", ev)
+            st2, _, t = rq("GET", NS + "/events", accept="application/json;as=Table;v=v1;g=meta.k8s.io")
+            cols = [c["name"] for c in t.get("columnDefinitions", [])]
+            row = t["rows"][0]["cells"] if t.get("rows") else []
+            # every cell under its own column: the name last, as a wide (priority 1) column
+            return (st == 201 and st2 == 200 and len(cols) == len(row) and cols[-1] == "Name" and
+                    row[-1] == "ev1" and t["columnDefinitions"][-1]["priority"] == 1 and
+                    "Message" in cols and row[cols.index("Message")] == "hello") or "%s %s" % (cols, row)
+        T.run("events_table_columns_match_cells", t_events_table)
     T.exit()
 
 

@@ -97,8 +97,9 @@ def main():
                   input=WIDGET % ("w2", "blue", 6))
             if r.returncode:
                 return r.stderr
-            o = json.loads(k("get", "wd", "w2", "-o", "json").stdout)
-            return (o["spec"]["size"] == 6 and "managedFields" not in o["metadata"]) or o
+            o = json.loads(k("get", "wd", "w2", "-o", "json", "--show-managed-fields").stdout)
+            mgrs = {(m["manager"], m["operation"]) for m in o["metadata"].get("managedFields") or []}
+            return (o["spec"]["size"] == 6 and ("other", "Apply") in mgrs) or o
         T.run("apply_server_side", t_ssa)
 
         def t_ssa_dry():
