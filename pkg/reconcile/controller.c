@@ -376,7 +376,8 @@ lp_err lp_ctrl_start(struct lp_ctrl *c)
 	err = lp_kube_wq_new(&c->wq, c->loop, &wo, wq_fn, c);
 	if (err)
 		return err;
-	err = lp_kube_events_new(&c->events, c->client, "logplane-operator", c->control_ns, 0);
+	err = lp_kube_events_new(&c->events, c->client, "logplane-operator", c->control_ns,
+	                         c->o.event_window_ms);
 	if (err)
 		return err;
 	if (c->o.aws) {

@@ -101,6 +101,7 @@ struct lp_ctrl_opts {
 	 * one key's handling. NULL: none. */
 	void (*on_key)(void *arg, const char *key, int end);
 	void *on_key_arg;
+	uint64_t event_window_ms; /* Event de-duplication window; 0 = 60 s (tests shorten it) */
 };
 
 struct lp_ctrl;

@@ -46,6 +46,12 @@ check_bad bad_choice 'not one of json|text' --log-format xml
 check_bad missing_value 'needs a value' --kubeconfig
 check_bad bad_addr 'is not an address' --health-addr nowhere
 LOGPLANE_LOG_LEVEL=chatty check_bad bad_env '\$LOGPLANE_LOG_LEVEL' --help
+check_bad bad_event_window '"--event-window": "soon" is not a duration\|--event-window: "soon" is not a duration' --event-window soon
+if echo "$out" | grep -q -- "event-window"; then
+	fail hidden_flags "--help shows the tests' --event-window"
+else
+	pass hidden_flags
+fi
 check_bad stray_argument 'unexpected argument' run
 printf '{"fluentBit": {"tolerations": {"operator": "Exists"}}}' >"$tmp/agents-bad.json"
 check_bad bad_agent_config 'agents-bad.json: fluentBit.tolerations: must be an array' \
