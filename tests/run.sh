@@ -5,6 +5,11 @@
 # FAIL line (a crash, a sanitizer report) counts as one failure. Ends with the
 # line "N passed, N failed" and exits non-zero on any failure.
 # TESTS="glob [glob...]" runs only the programs whose file name matches one of the globs.
+# Test programs run in parallel (LP_JOBS at a time, default 4: most of them wait
+# on servers rather than compute); each has its own servers on ports the kernel
+# picked. A program's lines are printed together when it ends, with its time;
+# the longest programs of the previous run start first. The total wall time is
+# printed before the closing line.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,12 +23,12 @@ pass=0
 fail=0
 pattern="${TESTS:-*}"
 per_test_timeout="${LP_TEST_TIMEOUT:-600}"
+jobs_max="${LP_JOBS:-4}"
+durations="$logs/durations.txt" # "seconds name" of the last run, for the start order
+suite_start=$(date +%s.%N)
 
-run_one() { # name, command...
-	local name="$1"; shift
-	local log="$logs/$name.log" rc p f
-	timeout -k 10 "$per_test_timeout" "$@" >"$log" 2>&1
-	rc=$?
+report_one() { # name, exit code, seconds: print its lines, add its counts
+	local name="$1" rc="$2" secs="$3" log="$logs/$1.log" p f
 	grep -aE '^(PASS|FAIL) ' "$log"
 	p=$(grep -ac '^PASS ' "$log")
 	f=$(grep -ac '^FAIL ' "$log")
@@ -34,6 +39,8 @@ run_one() { # name, command...
 	elif [ "$f" -gt 0 ] && grep -aq 'Sanitizer' "$log"; then
 		grep -a -A 12 'Sanitizer' "$log" | head -n 20 | sed 's/^/    /'
 	fi
+	printf 'TIME %-34s %6.1f s  %d passed, %d failed\n' "$name" "$secs" "$p" "$f"
+	echo "$secs $name" >>"$durations.new"
 	pass=$((pass + p))
 	fail=$((fail + f))
 }
@@ -51,11 +58,14 @@ wanted() { # file name: matches one of the TESTS globs
 	return 1
 }
 
+# The programs: "name<TAB>command words", one a line.
+list=""
+add() { list="$list$1	$2
+"; }
 for t in build/asan/tests/test_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t")
-	wanted "$n" || continue
-	run_one "$n" "$t"
+	wanted "$n" && add "$n" "$t"
 done
 if [ -z "${TESTS_ONLY_UNIT:-}" ]; then
 	for t in tests/integration/*.sh tests/*/test_*.py; do
@@ -63,10 +73,53 @@ if [ -z "${TESTS_ONLY_UNIT:-}" ]; then
 		n=$(basename "$t")
 		wanted "$n" || continue
 		case "$t" in
-		*.py) run_one "$n" /usr/bin/python3 "$t" ;;
-		*) run_one "$n" bash "$t" ;;
+		*.py) add "$n" "/usr/bin/python3 $t" ;;
+		*) add "$n" "bash $t" ;;
 		esac
 	done
+	# The shared end-to-end tests again against the real API server (tests/apiserver).
+	if [ "${LP_APISERVER:-both}" = both ]; then
+		for t in $(grep -l '^# lp-apiserver: both' tests/*/test_*.py 2>/dev/null); do
+			n="$(basename "$t" .py)@real.py"
+			wanted "$n" || wanted "$(basename "$t")" || continue
+			add "$n" "env LP_APISERVER=real /usr/bin/python3 $t"
+		done
+	fi
 fi
+# Longest first (by the last run's times; unknown ones first of all).
+order=$(printf '%s' "$list" | while IFS='	' read -r n cmd; do
+	d=$(awk -v n="$n" '$2 == n { print $1 }' "$durations" 2>/dev/null | tail -n 1)
+	printf '%s\t%s\t%s\n' "${d:-99999}" "$n" "$cmd"
+done | sort -t '	' -k1,1 -gr | cut -f2-)
+: >"$durations.new"
+
+declare -A started=() names=()
+running=0
+finish_one() { # wait for any program, report it
+	local pid rc
+	wait -n -p pid
+	rc=$?
+	[ -n "${pid:-}" ] || return 0
+	local n="${names[$pid]}"
+	report_one "$n" "$rc" "$(echo "$(date +%s.%N) ${started[$pid]}" | awk '{ printf "%.1f", $1 - $2 }')"
+	unset "names[$pid]" "started[$pid]"
+	running=$((running - 1))
+}
+while IFS='	' read -r n cmd; do
+	[ -n "$n" ] || continue
+	while [ "$running" -ge "$jobs_max" ]; do finish_one; done
+	# shellcheck disable=SC2086
+	timeout -k 10 "$per_test_timeout" $cmd </dev/null >"$logs/$n.log" 2>&1 &
+	names[$!]="$n"
+	started[$!]=$(date +%s.%N)
+	running=$((running + 1))
+done <<<"$order"
+while [ "$running" -gt 0 ]; do finish_one; done
+# keep the times of programs this run skipped (TESTS=...)
+awk 'NR == FNR { seen[$2] = 1; print; next } !($2 in seen)' "$durations.new" "$durations" 2>/dev/null >"$durations.tmp"
+mv -f "$durations.tmp" "$durations"
+rm -f "$durations.new"
+total=$(echo "$(date +%s.%N) $suite_start" | awk '{ printf "%.0f", $1 - $2 }')
+echo "total wall time: ${total} s ($jobs_max programs at a time)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -1,8 +1,10 @@
-"""Shared pieces of the operator integration tests: a kubesim (TLS, token) on a
-free loopback port, kubectl with a fresh HOME, the operator binary
-($LP_BIN/logplane-operator, the ASan build), kubesim's admin counters and faults,
-and PASS/FAIL reporting. Everything started here is killed at exit, also on
-failure. Standard library only."""
+"""Shared pieces of the operator integration tests: an API server on free
+loopback ports (kubesim with TLS and a token, or with LP_APISERVER=real etcd +
+kube-apiserver from tests/apiserver), kubectl with a fresh HOME, the operator
+binary ($LP_BIN/logplane-operator, the ASan build), write counters (kubesim's
+admin counters; the real server's audit log), kubesim's faults, and PASS/FAIL
+reporting (tests/lib/lptest.py). Everything started here is killed at exit,
+also on failure. Standard library only."""
 import atexit
 import json
 import os
@@ -14,60 +16,12 @@ import time
 import urllib.request
 
 TOP = os.environ.get("LP_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, os.path.join(TOP, "tests", "apiserver"))
+from lptest import APISERVER, KINDS, Api, Reporter, wait_until  # noqa: E402,F401
 BIN = os.environ.get("LP_BIN") or os.path.join(TOP, "build", "asan", "bin")
 OPERATOR = os.path.join(BIN, "logplane-operator")
 CTRL_NS = "logplane-system"
-
-
-class Reporter:
-    """One PASS/FAIL line per case; exit code 1 when any failed."""
-
-    def __init__(self, suite):
-        self.suite = suite
-        self.failed = 0
-        self.passed = 0
-
-    def check(self, name, ok, why=""):
-        if ok:
-            print(f"PASS {self.suite}:{name}", flush=True)
-            self.passed += 1
-        else:
-            why = " ".join(str(why).split())[:600]
-            print(f"FAIL {self.suite}:{name}: {why}", flush=True)
-            self.failed += 1
-        return ok
-
-    def exit(self):
-        sys.exit(1 if self.failed or not self.passed else 0)
-
-    def run(self, main):
-        """Runs main(); an exception is a failed "harness" case with its trace.
-        Exits with the verdict."""
-        try:
-            main()
-        except Exception as e:  # noqa: BLE001 - reported as a failure
-            import traceback
-            traceback.print_exc()
-            self.check("harness", False, repr(e))
-        self.exit()
-
-
-def wait_until(fn, timeout, interval=0.2):
-    """Calls fn until it returns a truthy value or timeout seconds pass; returns
-    the last value."""
-    end = time.monotonic() + timeout
-    v = None
-    while True:
-        try:
-            v = fn()
-        except Exception as e:  # a failing probe is "not yet"
-            v = None
-            last = e  # noqa: F841
-        if v:
-            return v
-        if time.monotonic() >= end:
-            return v
-        time.sleep(interval)
 
 
 class Env:
@@ -81,21 +35,32 @@ class Env:
         atexit.register(self.close)
         for s in (signal.SIGTERM, signal.SIGINT):
             signal.signal(s, self._on_signal)
-        self.ks_log = open(os.path.join(self.tmp, "kubesim.log"), "w")
-        self.kubesim = subprocess.Popen(
-            [os.path.join(TOP, "tests", "kubesim", "kubesim"), "--port", "0",
-             "--tls-dir", os.path.join(self.tmp, "tls"), "--token", "admin-token",
-             "--kubeconfig-out", self.kubeconfig, "--admin-port", "0",
-             "--state", os.path.join(self.tmp, "state.json"),
-             "--bookmark-interval", str(bookmark_interval), "--nodes", str(nodes),
-             "--converge-delay", "0.2"],
-            stdout=self.ks_log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(self.kubesim)
-        ok = wait_until(lambda: os.path.exists(self.kubeconfig) and os.path.exists(self.kubeconfig + ".admin"), 30)
-        if not ok:
-            raise RuntimeError("kubesim did not start: " + self.tail(os.path.join(self.tmp, "kubesim.log")))
-        with open(self.kubeconfig + ".admin") as f:
-            self.admin = f.read().strip().rstrip("/")
+        self.real = None
+        self.admin = None
+        if APISERVER == "real":
+            import shutil
+            from apiserver import RealServer
+            self.real = RealServer(workdir=os.path.join(self.tmp, "real"))
+            shutil.copyfile(self.real.kubeconfig, self.kubeconfig)
+            # no kube-controller-manager: the workloads' status is marked by hand
+            self.real.start_workload_marker(CTRL_NS, interval=0.2, nodes=nodes)
+        else:
+            self.ks_log = open(os.path.join(self.tmp, "kubesim.log"), "w")
+            self.kubesim = subprocess.Popen(
+                [os.path.join(TOP, "tests", "kubesim", "kubesim"), "--port", "0",
+                 "--tls-dir", os.path.join(self.tmp, "tls"), "--token", "admin-token",
+                 "--kubeconfig-out", self.kubeconfig, "--admin-port", "0",
+                 "--state", os.path.join(self.tmp, "state.json"),
+                 "--bookmark-interval", str(bookmark_interval), "--nodes", str(nodes),
+                 "--converge-delay", "0.2"],
+                stdout=self.ks_log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs.append(self.kubesim)
+            ok = wait_until(lambda: os.path.exists(self.kubeconfig) and os.path.exists(self.kubeconfig + ".admin"), 30)
+            if not ok:
+                raise RuntimeError("kubesim did not start: " + self.tail(os.path.join(self.tmp, "kubesim.log")))
+            with open(self.kubeconfig + ".admin") as f:
+                self.admin = f.read().strip().rstrip("/")
+        self.api = Api(self.kubeconfig)
 
     def _on_signal(self, signum, frame):
         self.close()
@@ -122,6 +87,8 @@ class Env:
                     pass
         self.operators = []
         self.procs = []
+        if self.real is not None:
+            self.real.stop()
         if os.environ.get("LP_KEEP_TMP"):
             return
         subprocess.run(["rm", "-rf", self.tmp], check=False)
@@ -142,6 +109,9 @@ class Env:
         return self.kubectl("apply", "-f", "-", input=doc, timeout=600)
 
     def get(self, kind, name, ns=None):
+        """The object or None; over HTTP (kubectl for a kind lptest.KINDS lacks)."""
+        if kind in KINDS:
+            return self.api.get(kind, name, ns)
         args = ["get", kind, name, "-o", "json"]
         if ns:
             args += ["-n", ns]
@@ -151,6 +121,8 @@ class Env:
         return json.loads(r.stdout)
 
     def list(self, kind, ns=None, selector=None):
+        if kind in KINDS:
+            return self.api.list(kind, ns, selector)
         args = ["get", kind, "-o", "json"]
         args += ["-n", ns] if ns else ["-A"]
         if selector:
@@ -167,12 +139,20 @@ class Env:
         return json.loads(txt) if txt.strip() else {}
 
     def counters(self):
+        """Requests and writes per resource since reset_counters() (kubesim's
+        admin counters; on the real server, from its audit log)."""
+        if self.real is not None:
+            return self.real.counters()
         return self._admin("/admin/counters")
 
     def reset_counters(self):
+        if self.real is not None:
+            return self.real.reset_counters()
         return self._admin("/admin/counters/reset", {})
 
     def fault(self, spec):
+        if self.real is not None:
+            raise RuntimeError("faults need kubesim: a real API server cannot be steered")
         return self._admin("/admin/faults", spec)
 
     def writes(self, resource=None):

@@ -7,7 +7,9 @@ stream, then lets the object go.
 Credentials per output: two tenants' Kinesis outputs with their own Secrets
 give one shared-credentials file with two profiles in the operator-owned
 Secret, mounted read-only with AWS_SHARED_CREDENTIALS_FILE set and no
-AWS_ACCESS_KEY_ID in the pod spec; rotating one key rolls the pods."""
+AWS_ACCESS_KEY_ID in the pod spec; rotating one key rolls the pods.
+Runs against kubesim and the real API server (LP_APISERVER=real)."""
+# lp-apiserver: both
 import base64
 import json
 import os

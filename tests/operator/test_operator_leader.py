@@ -1,6 +1,8 @@
 """Two operators with --leader-elect: exactly one holds the Lease and writes;
 SIGKILL it and the other takes over within the lease duration and applies
-the next change; SIGTERM releases the Lease and exits 0."""
+the next change; SIGTERM releases the Lease and exits 0.
+Runs against kubesim and the real API server (LP_APISERVER=real)."""
+# lp-apiserver: both
 import json
 import os
 import signal
