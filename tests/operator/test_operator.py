@@ -115,6 +115,9 @@ def main():
     # health, readiness and metrics on the operator's HTTP server
     port = env.operator_port(op)
     got = {}
+    # readiness follows the caches on a 500 ms tick: a fast server can make the
+    # pipeline Ready before the tick
+    wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5).status == 200, 5)
     for path in ("/healthz", "/readyz", "/metrics"):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
