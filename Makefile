@@ -85,9 +85,10 @@ fuzz: deps
 
 # `make test` installs what it needs, builds under ASan+UBSan and runs every
 # test; TESTS=glob narrows the run (e.g. make test TESTS=util).
-test: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) asan-bins all fuzz-bins
-	@bash tests/run.sh
+test:
+	@start=$$(date +%s); bash hack/install-deps.sh && \
+	$(MAKE) --no-print-directory -j$$(nproc) asan-bins all fuzz-bins && \
+	LP_MAKE_START=$$start bash tests/run.sh
 
 unit: asan-bins
 	@TESTS_ONLY_UNIT=1 bash tests/run.sh

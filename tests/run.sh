@@ -120,6 +120,8 @@ awk 'NR == FNR { seen[$2] = 1; print; next } !($2 in seen)' "$durations.new" "$d
 mv -f "$durations.tmp" "$durations"
 rm -f "$durations.new"
 total=$(echo "$(date +%s.%N) $suite_start" | awk '{ printf "%.0f", $1 - $2 }')
-echo "total wall time: ${total} s ($jobs_max programs at a time)"
+since=""
+[ -n "${LP_MAKE_START:-}" ] && since="; $(($(date +%s) - LP_MAKE_START)) s since make test started (deps and build included)"
+echo "total wall time: ${total} s for the tests ($jobs_max programs at a time)$since"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

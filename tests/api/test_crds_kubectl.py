@@ -3,7 +3,9 @@
 (tests/kubesim): CRDs register, `kubectl apply -f examples/` works, printer
 columns and `kubectl explain` show our schema, the server rejects what the
 schema forbids, and status goes through the /status subresource only.
-Prints PASS/FAIL lines; the server is killed at exit even on failure."""
+Prints PASS/FAIL lines; the server is killed at exit even on failure.
+Runs against kubesim and the real API server (LP_APISERVER=real)."""
+# lp-apiserver: both
 import os
 import sys
 
@@ -12,7 +14,7 @@ TOP = os.environ.get("LP_TOP") or os.path.dirname(os.path.dirname(os.path.dirnam
 sys.path.insert(0, os.path.join(TOP, "tests", "kubesim"))
 os.chdir(TOP)
 
-from ks_testlib import Kubesim, Report  # noqa: E402
+from ks_testlib import Report, server  # noqa: E402
 
 rep = Report("crds_kubectl")
 
@@ -108,7 +110,7 @@ def main(k):
 
 
 try:
-    with Kubesim() as sim:
+    with server() as sim:
         main(sim)
 except Exception as e:  # noqa: BLE001 - report instead of a traceback
     rep.check("kubesim", False, "%s: %s" % (type(e).__name__, e))

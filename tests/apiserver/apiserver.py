@@ -7,7 +7,9 @@ then SIGKILL after a grace period; the temp dir is removed).
 
 No controllers run (there is no kube-controller-manager): nothing makes a
 DaemonSet ready, collects garbage or finishes deleting a namespace. Tests mark
-workload status by hand (mark_workloads_ready).
+workload status by hand (mark_workloads_ready) or run start_workload_marker(),
+a stand-in that also finishes namespace deletes. Anonymous requests are refused
+with 401 (--anonymous-auth=false), as kubesim refuses them.
 
 The binaries are .deps/bin/kube-apiserver and .deps/bin/etcd, built by
 hack/build-apiserver.sh (make deps). Standard library only.
@@ -45,6 +47,7 @@ ADMIN_TOKEN = "admin-token"
 # Identity of the tests' stand-in workload controller; its writes are not counted.
 WORKLOAD_USER = "lp-test:workload-status"
 WORKLOAD_TOKEN = "workload-status-token"
+HOLD = "kubesim.logplane.io/hold-unready"  # the tests' way to keep a workload unready
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 
 
@@ -208,7 +211,7 @@ class RealServer:
              "--audit-policy-file", os.path.join(self.dir, "audit-policy.yaml"),
              "--audit-log-path", self.audit_path, "--audit-log-format", "json", "--audit-log-mode", "blocking",
              "--audit-log-maxbackup", "0",
-             "--endpoint-reconciler-type", "none", "--profiling=false", "--v", "0", *self.extra_args],
+             "--endpoint-reconciler-type", "none", "--anonymous-auth=false", "--profiling=false", "--v", "0", *self.extra_args],
             stdout=self._log("kube-apiserver"), stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.procs.append(api)
         ctx = ssl.create_default_context(cafile=os.path.join(t, "ca.crt"))
@@ -354,42 +357,165 @@ class RealServer:
         return {"requests": req, "requestsTotal": nreq, "writes": writes, "writesTotal": nw}
 
     # ---- the missing controllers ----
-    def mark_workloads_ready(self, namespace, nodes=1):
-        """What a kube-controller-manager would do for the DaemonSets and
-        StatefulSets in namespace: status says every pod is updated and ready at
-        the current generation. Writes as WORKLOAD_USER (not counted). Returns the
-        number of status writes."""
+    def mark_workloads_ready(self, namespace=None, nodes=1):
+        """What a kube-controller-manager would do for the DaemonSets,
+        StatefulSets and Deployments in namespace (None: every namespace): status
+        says every pod is updated and ready at the current generation; a
+        Deployment gets a ReplicaSet per pod template (older ones scaled to 0,
+        the revision annotation set), as helm --wait and kubectl rollout read
+        them. The annotation kubesim.logplane.io/hold-unready: "true" keeps a
+        workload unready, as kubesim's fake controller does. Writes as
+        WORKLOAD_USER (not counted). Returns the number of writes."""
         n = 0
-        for kind in ("daemonsets", "statefulsets"):
-            st, lst = self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/{kind}", token=WORKLOAD_TOKEN)
+        where = "/namespaces/%s" % namespace if namespace else ""
+        for kind in ("daemonsets", "statefulsets", "deployments"):
+            st, lst = self.request("GET", f"/apis/apps/v1{where}/{kind}", token=WORKLOAD_TOKEN)
             if st != 200:
                 continue
             for o in lst.get("items") or []:
                 md, s = o["metadata"], o.get("status") or {}
+                gen = md.get("generation")
+                held = (md.get("annotations") or {}).get(HOLD) == "true"
+                ready = 0 if held else None
                 if kind == "daemonsets":
-                    want = {"observedGeneration": md.get("generation"), "desiredNumberScheduled": nodes,
-                            "currentNumberScheduled": nodes, "numberReady": nodes, "numberAvailable": nodes,
+                    want = {"observedGeneration": gen, "desiredNumberScheduled": nodes,
+                            "currentNumberScheduled": nodes, "numberReady": nodes if ready is None else 0,
+                            "numberAvailable": nodes if ready is None else 0,
                             "updatedNumberScheduled": nodes, "numberMisscheduled": 0}
+                elif kind == "statefulsets":
+                    r = (o.get("spec") or {}).get("replicas", 1)
+                    rev = "%s-%s" % (md["name"], gen)
+                    want = {"observedGeneration": gen, "replicas": r, "readyReplicas": r if ready is None else 0,
+                            "currentReplicas": r, "updatedReplicas": r,
+                            "availableReplicas": r if ready is None else 0,
+                            "currentRevision": rev, "updateRevision": rev}
                 else:
                     r = (o.get("spec") or {}).get("replicas", 1)
-                    rev = "%s-%s" % (md["name"], md.get("generation"))
-                    want = {"observedGeneration": md.get("generation"), "replicas": r, "readyReplicas": r,
-                            "currentReplicas": r, "updatedReplicas": r, "availableReplicas": r,
-                            "currentRevision": rev, "updateRevision": rev}
+                    n += self._replicasets(o, r, held)
+                    want = {"observedGeneration": gen, "replicas": r, "readyReplicas": r if ready is None else 0,
+                            "updatedReplicas": r, "availableReplicas": r if ready is None else 0}
                 if all(s.get(k) == v for k, v in want.items()):
                     continue
-                self.request("PATCH", f"/apis/apps/v1/namespaces/{namespace}/{kind}/{md['name']}/status",
+                self.request("PATCH", f"/apis/apps/v1/namespaces/{md['namespace']}/{kind}/{md['name']}/status",
                              {"status": want}, token=WORKLOAD_TOKEN, ctype="application/merge-patch+json")
+                n += 1
+            if kind == "deployments":
+                n += self._collect_replicasets(where, {o["metadata"]["uid"] for o in lst.get("items") or []})
+        return n
+
+    def _collect_replicasets(self, where, live):
+        """Garbage collection of ReplicaSets whose Deployment is gone."""
+        st, lst = self.request("GET", f"/apis/apps/v1{where}/replicasets", token=WORKLOAD_TOKEN)
+        n = 0
+        for rs in (lst or {}).get("items") or [] if st == 200 else []:
+            refs = [r for r in rs["metadata"].get("ownerReferences") or [] if r.get("kind") == "Deployment"]
+            if refs and not any(r.get("uid") in live for r in refs):
+                self.request("DELETE", "/apis/apps/v1/namespaces/%s/replicasets/%s" % (
+                    rs["metadata"]["namespace"], rs["metadata"]["name"]), token=WORKLOAD_TOKEN)
                 n += 1
         return n
 
-    def start_workload_marker(self, namespace, interval=0.2, nodes=1):
-        """mark_workloads_ready every interval seconds in a daemon thread until stop()."""
+    def _replicasets(self, d, replicas, held):
+        """The deployment controller's part the tests need: the ReplicaSet of d's
+        pod template at replicas (ready unless held), every other one at 0."""
+        import hashlib
+        md = d["metadata"]
+        ns, name = md["namespace"], md["name"]
+        tmpl = json.loads(json.dumps(d["spec"]["template"]))
+        h = hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).hexdigest()[:10]
+        base = f"/apis/apps/v1/namespaces/{ns}/replicasets"
+        st, lst = self.request("GET", base, token=WORKLOAD_TOKEN)
+        mine = [rs for rs in ((lst or {}).get("items") or [] if st == 200 else [])
+                if any(ref.get("uid") == md["uid"] for ref in rs["metadata"].get("ownerReferences") or [])]
+        revs = [int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
+                for rs in mine]
+        cur = next((rs for rs in mine if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == h), None)
+        n = 0
+        if cur is None:
+            rev = str(max(revs, default=0) + 1)
+            tmpl.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
+            sel = json.loads(json.dumps(d["spec"]["selector"]))
+            sel.setdefault("matchLabels", {})["pod-template-hash"] = h
+            cur = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "metadata": {"name": f"{name}-{h}", "namespace": ns, "labels": tmpl["metadata"]["labels"],
+                                "annotations": {"deployment.kubernetes.io/revision": rev,
+                                                "deployment.kubernetes.io/desired-replicas": str(replicas)},
+                                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+                                                     "uid": md["uid"], "controller": True,
+                                                     "blockOwnerDeletion": True}]},
+                   "spec": {"replicas": replicas, "selector": sel, "template": tmpl}}
+            st, cur = self.request("POST", base, cur, token=WORKLOAD_TOKEN)
+            if st != 201:
+                return n
+            n += 1
+        elif revs and int((cur["metadata"].get("annotations") or {}).get(
+                "deployment.kubernetes.io/revision", "0")) != max(revs) and \
+                (md.get("annotations") or {}).get("deployment.kubernetes.io/revision") != \
+                (cur["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision"):
+            # a rollback to an older template: that ReplicaSet becomes the newest revision
+            self.request("PATCH", f"{base}/{cur['metadata']['name']}",
+                         {"metadata": {"annotations": {"deployment.kubernetes.io/revision": str(max(revs) + 1)}}},
+                         token=WORKLOAD_TOKEN, ctype="application/merge-patch+json")
+            n += 1
+            st, cur = self.request("GET", f"{base}/{cur['metadata']['name']}", token=WORKLOAD_TOKEN)
+        rev = (cur["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "1")
+        for rs in mine:
+            rn = rs["metadata"]["name"]
+            size = replicas if rn == cur["metadata"]["name"] else 0
+            ready = 0 if held and size else size
+            if (rs.get("spec") or {}).get("replicas") != size:
+                self.request("PATCH", f"{base}/{rn}", {"spec": {"replicas": size}}, token=WORKLOAD_TOKEN,
+                             ctype="application/merge-patch+json")
+                n += 1
+            want = {"replicas": size, "readyReplicas": ready, "availableReplicas": ready,
+                    "fullyLabeledReplicas": size, "observedGeneration": rs["metadata"].get("generation")}
+            if any((rs.get("status") or {}).get(k) != v for k, v in want.items()):
+                self.request("PATCH", f"{base}/{rn}/status", {"status": want}, token=WORKLOAD_TOKEN,
+                             ctype="application/merge-patch+json")
+                n += 1
+        if (md.get("annotations") or {}).get("deployment.kubernetes.io/revision") != rev:
+            self.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+                         {"metadata": {"annotations": {"deployment.kubernetes.io/revision": rev}}},
+                         token=WORKLOAD_TOKEN, ctype="application/merge-patch+json")
+            n += 1
+        return n
+
+    NS_CONTENT = ("/api/v1/{}/configmaps", "/api/v1/{}/secrets", "/api/v1/{}/serviceaccounts",
+                  "/api/v1/{}/events", "/api/v1/{}/pods", "/apis/apps/v1/{}/daemonsets",
+                  "/apis/apps/v1/{}/statefulsets", "/apis/apps/v1/{}/deployments",
+                  "/apis/apps/v1/{}/replicasets", "/apis/policy/v1/{}/poddisruptionbudgets",
+                  "/apis/rbac.authorization.k8s.io/v1/{}/roles",
+                  "/apis/rbac.authorization.k8s.io/v1/{}/rolebindings",
+                  "/apis/coordination.k8s.io/v1/{}/leases")
+
+    def finish_namespace_deletes(self):
+        """What the namespace controller would do for a Terminating namespace:
+        delete its content (the common kinds; Services one by one, they have no
+        collection delete) and then remove the "kubernetes" finalizer."""
+        st, lst = self.request("GET", "/api/v1/namespaces", token=WORKLOAD_TOKEN)
+        for ns in (lst or {}).get("items") or [] if st == 200 else []:
+            md = ns["metadata"]
+            if not md.get("deletionTimestamp") or "kubernetes" not in (ns.get("spec") or {}).get("finalizers", []):
+                continue
+            where = "namespaces/" + md["name"]
+            for tmpl in self.NS_CONTENT:
+                self.request("DELETE", tmpl.format(where), token=WORKLOAD_TOKEN)
+            st2, svcs = self.request("GET", f"/api/v1/{where}/services", token=WORKLOAD_TOKEN)
+            for svc in (svcs or {}).get("items") or [] if st2 == 200 else []:
+                self.request("DELETE", f"/api/v1/{where}/services/{svc['metadata']['name']}", token=WORKLOAD_TOKEN)
+            ns["spec"]["finalizers"] = [f for f in ns["spec"]["finalizers"] if f != "kubernetes"]
+            self.request("PUT", f"/api/v1/{where}/finalize", ns, token=WORKLOAD_TOKEN)
+
+    def start_workload_marker(self, namespace=None, interval=0.2, nodes=1):
+        """The tests' stand-in for kube-controller-manager, in a daemon thread
+        until stop(): mark_workloads_ready every interval seconds, and finish
+        namespace deletes."""
         def loop():
             while not self._stopped:
                 try:
                     self.mark_workloads_ready(namespace, nodes)
-                except (OSError, http.client.HTTPException, ValueError, KeyError):
+                    self.finish_namespace_deletes()
+                except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
                     pass
                 time.sleep(interval)
         th = threading.Thread(target=loop, daemon=True)

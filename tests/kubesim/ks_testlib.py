@@ -44,7 +44,7 @@ def helm_path():
 
 class Report:
     def __init__(self, suite):
-        self.suite = suite
+        self.suite = suite + ("@real" if os.environ.get("LP_APISERVER") == "real" else "")
         self.failed = 0
         self.passed = 0
 
@@ -204,6 +204,48 @@ class Kubesim:
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
+
+
+class RealKubesim(Kubesim):
+    """The same client side (kubectl, helm, request, conn) against the real API
+    server (tests/apiserver: etcd + kube-apiserver), for the shared kubectl and
+    helm tests under LP_APISERVER=real. No admin API: faults and counters are
+    kubesim's alone."""
+
+    def __init__(self, tokens=(), **_ignored):
+        sys.path.insert(0, os.path.join(TOP, "tests", "apiserver"))
+        from apiserver import RealServer
+        self.real = RealServer(tokens=[t for t in tokens if "=" in t])
+        self.proc = None
+        self.log = None
+        self.own_dir = False
+        self.dir = self.real.dir
+        self.kubeconfig = self.real.kubeconfig
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home, exist_ok=True)
+        self.token = self.real.token
+        self.tokens = [self.token]
+        self.port = self.real.port
+        self.admin_url = None
+        self.ctx = self.real.ctx
+        # no kube-controller-manager: workload status and namespace deletes by the stand-in
+        self.real.start_workload_marker(None, interval=0.2)
+
+    def logtext(self):
+        return self.real.logtext("kube-apiserver", 1 << 20)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.real.stop()
+
+    def admin(self, method, path, body=None):
+        raise RuntimeError("the real API server has no admin API (faults and counters are kubesim's)")
+
+
+def server(**kw):
+    """A Kubesim, or with LP_APISERVER=real a RealKubesim: for tests that run on both."""
+    if os.environ.get("LP_APISERVER", "kubesim") == "real":
+        return RealKubesim(**kw)
+    return Kubesim(**kw)
 
 
 class WatchStream:

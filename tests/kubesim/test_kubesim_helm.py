@@ -2,13 +2,14 @@
 """helm 3 against kubesim: install --wait, upgrade, list, uninstall of the test
 chart (a CRD, a Deployment, a ConfigMap, RBAC), and --wait on an unready
 workload timing out."""
+# lp-apiserver: both (the same checks against etcd + kube-apiserver find where kubesim differs)
 import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from ks_testlib import HERE, Kubesim, Report, helm_path, wait_for  # noqa: E402
+from ks_testlib import HERE, Report, helm_path, server, wait_for  # noqa: E402
 
 T = Report("kubesim_helm")
 CHART = os.path.join(HERE, "testchart")
@@ -18,7 +19,7 @@ def main():
     if not os.access(helm_path(), os.X_OK):
         T.check("helm_present", False, "no helm at %s" % helm_path())
         T.exit()
-    with Kubesim() as ks:
+    with server() as ks:
         k, h = ks.kubectl, ks.helm
 
         def t_install():

@@ -170,6 +170,8 @@ def main():
         streams = kinesis(port, "ListStreams", {}).get("StreamNames", [])
         T.check("delete_policy_applied", gone and STREAM not in streams,
                 f"gone={bool(gone)} after {time.monotonic() - t0:.0f}s, streams {streams}; " + env.tail(op.log_path, 8))
+        # the operator sees the delete after the test does: give it its debounce and a status write
+        wait_until(lambda: (condition(env.get("lp", "to-stream", CTRL_NS), "Valid") or {}).get("status") == "False", 10)
         bad = condition(env.get("lp", "to-stream", CTRL_NS), "Valid") or {}
         T.check("pipeline_invalid_after_output_gone", bad.get("status") == "False" and "outputRef" in bad.get("message", ""),
                 json.dumps(bad))
