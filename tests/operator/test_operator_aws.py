@@ -81,6 +81,10 @@ def tenants(env, port):
     T.check("config_names_profiles", len(profiles) == 2 and all(p in conf for p in profiles)
             and "team-a-secret-1" not in conf and "AKIDTEAMA" not in conf,
             f"profiles {sorted(profiles)}")
+    # the Secret is written before the DaemonSet: wait for the DaemonSet to mount it
+    wait_until(lambda: any(m.get("mountPath") == "/etc/logplane/aws/credentials"
+                           for m in ((ds_template(env).get("spec") or {}).get("containers") or [{}])[0]
+                           .get("volumeMounts", [])), 20)
     tmpl = ds_template(env)
     c = ((tmpl.get("spec") or {}).get("containers") or [{}])[0]
     envs = {e["name"]: e for e in c.get("env", [])}
@@ -97,7 +101,7 @@ def tenants(env, port):
             sorted(envs))
     h1 = (tmpl.get("metadata") or {}).get("annotations", {}).get("logplane.io/config-hash")
     env.apply(secret("team-b", "aws-b", {"id": "AKIDTEAMB", "key": "team-b-secret-2"}))
-    h2 = wait_until(lambda: (lambda h: h if h and h != h1 else None)(
+    h2 = wait_until(lambda: (lambda h: h if h and h != h1 and "team-b-secret-2" in aws_file(env) else None)(
         (ds_template(env).get("metadata") or {}).get("annotations", {}).get("logplane.io/config-hash")), 30)
     T.check("secret_rotation_rolls_pods", h1 and h2 and "team-b-secret-2" in aws_file(env)
             and "team-b-secret-1" not in aws_file(env), f"hash {h1} -> {h2}")
