@@ -134,7 +134,10 @@ def main():
         creds = condition(lo, "CredentialsResolved") or {}
         T.check("provisioned_ready", lo is not None and prov.get("status") == "True" and creds.get("status") == "True",
                 json.dumps((env.get("lo", "stream", CTRL_NS) or {}).get("status"))[:600])
-        streams = kinesis(port, "ListStreams", {}).get("StreamNames", [])
+        # DeleteStream is asynchronous (DELETING, then gone), in kinesalite as in AWS
+        streams = wait_until(lambda: (lambda n: n if STREAM not in n else None)(
+            kinesis(port, "ListStreams", {}).get("StreamNames", [])), 10) or \
+            kinesis(port, "ListStreams", {}).get("StreamNames", [])
         T.check("stream_created", STREAM in streams, f"streams {streams}")
         fin = (env.get("lo", "stream", CTRL_NS) or {}).get("metadata", {}).get("finalizers") or []
         T.check("finalizer_added", "logplane.io/finalizer" in fin, f"finalizers {fin}")
@@ -171,7 +174,10 @@ def main():
         t0 = time.monotonic()
         env.kubectl("delete", "lo", "stream", "-n", CTRL_NS, "--wait=false")
         gone = wait_until(lambda: env.get("lo", "stream", CTRL_NS) is None, 60)
-        streams = kinesis(port, "ListStreams", {}).get("StreamNames", [])
+        # DeleteStream is asynchronous (DELETING, then gone), in kinesalite as in AWS
+        streams = wait_until(lambda: (lambda n: n if STREAM not in n else None)(
+            kinesis(port, "ListStreams", {}).get("StreamNames", [])), 10) or \
+            kinesis(port, "ListStreams", {}).get("StreamNames", [])
         T.check("delete_policy_applied", gone and STREAM not in streams,
                 f"gone={bool(gone)} after {time.monotonic() - t0:.0f}s, streams {streams}; " + env.tail(op.log_path, 8))
         # the operator sees the delete after the test does: give it its debounce and a status write
