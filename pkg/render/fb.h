@@ -14,6 +14,8 @@
 #define FB_KUBE_TAG_PARSER_REGEX                                                                   \
 	"^(?<namespace_name>[^.]+)\\.(?<pod_name>.+)\\.(?<container_name>[^.]+)$"
 #define FB_LT_MARK "_lp_livetail"
+/* the file path a files input with a metadata regex adds, parsed into fields */
+#define FB_PATH_KEY "_lp_path"
 /* terminates fb_cat()'s list */
 #define CAT_END ((const char *)NULL)
 
@@ -28,6 +30,12 @@ struct fb {
 	int lua_frozen;   /* Lua variants are registered already: look up only (threads) */
 	int sec_open;     /* lazily opened sequence in the current section */
 	const char *sec_key;
+	/* writing a processors block of one plugin (fb_proc_begin): items go to
+	 * processors.logs and carry no match (a processor sees only its
+	 * plugin's records) */
+	int proc;
+	int proc_saved_open;
+	const char *proc_saved_key;
 	lp_err err;
 };
 
@@ -35,6 +43,10 @@ struct fb {
 void fb_sec_begin(struct fb *f, const char *key);
 void fb_item(struct fb *f); /* opens the section's sequence before its first item */
 void fb_sec_end(struct fb *f);
+/* Items between these go to the current plugin's processors.logs (opened
+ * lazily: nothing is written when no item comes). */
+void fb_proc_begin(struct fb *f);
+void fb_proc_end(struct fb *f);
 struct lp_buf *fb_t0(struct fb *f); /* the reset scratch buffer f->t */
 const char *fb_ts(struct fb *f);    /* f->t's text (borrowed) */
 void fb_chk(struct fb *f, lp_err err);
@@ -75,13 +87,21 @@ void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track);
 void fb_shared_filters(struct fb *f);
 void fb_pipeline_lua(struct fb *f, const struct lp_pinfo *pi);
 void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi);
+/* pi's buffered multiline stage (nothing when it has none); what names its emitter */
+void fb_multiline_unit(struct fb *f, const struct lp_pinfo *pi, const char *what);
+/* The processors block of the output instance of pi's route: the pipeline's
+ * work, then the route's match (and a livetail rate limit). */
+void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t route);
 
 /* ---- fb_routing.c ---- */
 void fb_alt(struct fb *f, struct lp_buf *b, const struct lp_strlist *l);
 void fb_app_match(struct fb *f, const struct lp_pinfo *pi);
+void fb_pipeline_match(struct fb *f, const struct lp_pinfo *pi);
 void fb_match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub);
 void fb_output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side);
 
 /* ---- fb_outputs.c ---- */
 void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track);
+/* The output instances of pipeline pi on the node (nothing via the aggregator). */
+void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi);
 #endif

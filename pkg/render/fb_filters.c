@@ -30,7 +30,15 @@ const char fb_lua_lib[] =
     "  critical = \"fatal\", crit = \"fatal\", panic = \"fatal\"}\n"
     "local function lp_make_level(src, dst)\n"
     "  return function(tag, ts, record)\n"
-    "    if record[dst] ~= nil then return 0, ts, record end\n"
+    "    local cur = record[dst]\n"
+    "    if cur ~= nil then\n"
+    "      if type(cur) ~= \"string\" then return 0, ts, record end\n"
+    "      local low = string.lower(cur)\n"
+    "      local norm = lp_words[low] or low\n"
+    "      if norm == cur then return 0, ts, record end\n"
+    "      record[dst] = norm\n"
+    "      return 1, ts, record\n"
+    "    end\n"
     "    local s = record[src]\n"
     "    if type(s) ~= \"string\" then return 0, ts, record end\n"
     "    local head = string.sub(s, 1, 256)\n"
@@ -90,7 +98,8 @@ void fb_kube_filter(struct fb *f, const char *match, const char *prefix, int lab
                     int annotations)
 {
 	fb_plugin(f, "kubernetes");
-	fb_kv(f, "match", match);
+	if (match && !f->proc)
+		fb_kv(f, "match", match);
 	fb_kv(f, "kube_tag_prefix", prefix);
 	fb_kv(f, "regex_parser", FB_KUBE_TAG_PARSER);
 	lp_yamlw_kvb(&f->w, "merge_log", 0);
@@ -111,7 +120,10 @@ void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track)
 
 	for (size_t i = from; i < to; i++) {
 		struct lp_oinfo *oi = &c->oi[i];
-		int used = f->aggregator ? oi->used_agg : (oi->used_direct || oi->used_agg);
+		/* on the node only the copies of pipelines via the aggregator: a
+		 * pipeline on the node limits its livetail route in the output's
+		 * processors */
+		int used = oi->used_agg;
 		size_t mark = track ? lp_yamlw_size(&f->w) : 0;
 		int rps;
 
@@ -124,7 +136,7 @@ void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track)
 			fb_kv(f, "remove", FB_LT_MARK);
 			fb_plugin_end(f);
 		}
-		if (f->aggregator || oi->used_direct) {
+		if (f->aggregator) {
 			rps = oi->o->u.livetail.max_records_per_second > 0
 			          ? oi->o->u.livetail.max_records_per_second
 			          : 100;
@@ -480,12 +492,98 @@ void fb_pipeline_lua(struct fb *f, const struct lp_pinfo *pi)
 	}
 }
 
-void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
+/* The buffered multiline stage of pi: a processor of one of its own inputs
+ * (what names its emitter, which stays idle: Fluent Bit's
+ * plugins/filter_multiline/ml.c ingest_inline() appends the joined record to
+ * the input's own chunk), or on the node a filter of a pipeline via the
+ * aggregator, matching its copies. Nothing when pi needs none. */
+void fb_multiline_unit(struct fb *f, const struct lp_pinfo *pi, const char *what)
+{
+	const struct lp_pipeline *p = pi->p;
+	unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
+	struct lp_buf *b = &f->t2; /* t is reused by match_own below */
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} bi[] = {{LP_ML_JAVA, "java"}, {LP_ML_PYTHON, "python"}, {LP_ML_GO, "go"}};
+	int n = 0;
+
+	if (!LP_ML_BUFFERED(p))
+		return;
+	lp_buf_reset(b);
+	for (size_t i = 0; i < sizeof(bi) / sizeof(bi[0]); i++)
+		if (ml & bi[i].bit)
+			fb_addf(f, b, "%s%s", n++ ? ", " : "", bi[i].name);
+	if (fb_pipeline_has_ml_rules(pi))
+		fb_addf(f, b, "%slp-%s-ml", n++ ? ", " : "", pi->h);
+	fb_plugin(f, "multiline");
+	fb_match_own(f, pi, NULL);
+	fb_kv(f, "multiline.key_content", "log");
+	fb_kv(f, "multiline.parser", lp_buf_str(b));
+	lp_yamlw_kvb(&f->w, "buffer", 1);
+	lp_yamlw_kvi(&f->w, "flush_ms",
+	             p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms : 1000);
+	emitter(f, pi, what);
+	fb_plugin_end(f);
+}
+
+/* A pipeline's own record work after multiline, in order: pod label
+ * selection, kubernetes metadata trim, parse, transforms. As filters (via the
+ * aggregator: matching the pipeline's copies) or as processors. */
+static void pipeline_units(struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_pipeline *p = pi->p;
 	const struct lp_rctx *c = f->c;
-	unsigned ml = p->multiline.present ? p->multiline.builtin : 0;
 
+	if (LP_APP_ON(p) && p->app.n_pod_labels) {
+		fb_plugin(f, "grep");
+		fb_match_own(f, pi, "kube.");
+		fb_kv(f, "logical_op", "and");
+		lp_yamlw_str(&f->w, "regex");
+		lp_yamlw_seq(&f->w);
+		for (size_t i = 0; i < p->app.n_pod_labels; i++) {
+			struct lp_buf *b = fb_t0(f);
+			fb_addf(f, b, "$kubernetes['labels']['%s'] ^", p->app.pod_labels[i].key);
+			fb_chk(f, lp_render_regex_lit(b, p->app.pod_labels[i].value));
+			fb_adds(f, b, "$");
+			lp_yamlw_str(&f->w, fb_ts(f));
+		}
+		lp_yamlw_seq_end(&f->w);
+		fb_plugin_end(f);
+	}
+	if ((LP_APP_ON(p) || p->system) && (c->any_kube || c->any_own_app)) {
+		if (!p->kubernetes.enabled) {
+			fb_plugin(f, "modify");
+			fb_match_own(f, pi, NULL);
+			fb_kv(f, "remove", "kubernetes");
+			fb_plugin_end(f);
+		} else if (kube_trim_ctor(c, p)) {
+			lua_shared(f, pi, kube_trim_ctor(c, p), 0);
+		}
+	}
+	if (fb_pipeline_has_parser(pi)) {
+		fb_plugin(f, "parser");
+		fb_match_own(f, pi, NULL);
+		fb_kv(f, "key_name", p->parse.key ? p->parse.key : "log");
+		fb_kv(f, "parser", fb_parser_name(f, pi));
+		lp_yamlw_kvb(&f->w, "reserve_data", 1);
+		if (p->parse.keep_original) /* off is the default */
+			lp_yamlw_kvb(&f->w, "preserve_key", 1);
+		fb_plugin_end(f);
+	}
+	for (size_t i = 0; i < p->n_transforms; i++)
+		transform(f, pi, i);
+}
+
+/* The filters of a pipeline shipping via the aggregator (its records are
+ * copied to a.<h>.* on the node and forwarded). A pipeline on the node has
+ * none: its work runs as processors of its outputs (fb_pipeline_processors). */
+void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+
+	if (!pi->agg)
+		return;
 	/* 1. fan-out copies from the shared inputs */
 	if (LP_APP_ON(p)) {
 		fb_plugin(f, "rewrite_tag");
@@ -509,92 +607,10 @@ void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		fb_plugin_end(f);
 	}
 	/* 2. multiline first: with buffer on, filters before it would run twice */
-	if ((ml & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) || fb_pipeline_has_ml_rules(pi)) {
-		struct lp_buf *b = &f->t2; /* t is reused by match_own below */
-		static const struct {
-			unsigned bit;
-			const char *name;
-		} bi[] = {{LP_ML_JAVA, "java"}, {LP_ML_PYTHON, "python"}, {LP_ML_GO, "go"}};
-		int n = 0;
-		lp_buf_reset(b);
-		for (size_t i = 0; i < sizeof(bi) / sizeof(bi[0]); i++)
-			if (ml & bi[i].bit)
-				fb_addf(f, b, "%s%s", n++ ? ", " : "", bi[i].name);
-		if (fb_pipeline_has_ml_rules(pi))
-			fb_addf(f, b, "%slp-%s-ml", n++ ? ", " : "", pi->h);
-		fb_plugin(f, "multiline");
-		fb_match_own(f, pi, NULL);
-		fb_kv(f, "multiline.key_content", "log");
-		fb_kv(f, "multiline.parser", lp_buf_str(b));
-		lp_yamlw_kvb(&f->w, "buffer", 1);
-		lp_yamlw_kvi(&f->w, "flush_ms",
-		             p->multiline.flush_timeout_ms > 0 ? p->multiline.flush_timeout_ms
-		                                               : 1000);
-		emitter(f, pi, "ml");
-		fb_plugin_end(f);
-	}
-	/* 3. kubernetes metadata for host files named by the metadata regex */
-	if (fb_pipeline_files_meta(pi)) {
-		for (size_t i = 0; i < p->n_files; i++) {
-			if (!p->files[i].metadata_regex)
-				continue;
-			fb_addf(f, fb_t0(f), "%s.file.%s.*", pi->prefix, p->files[i].name);
-			{
-				char *m = lp_strdup(fb_ts(f));
-				if (!m) {
-					fb_chk(f, LP_ERR_NOMEM);
-					return;
-				}
-				fb_addf(f, fb_t0(f), "%s.file.%s.", pi->prefix, p->files[i].name);
-				fb_kube_filter(f, m, fb_ts(f),
-				               p->kubernetes.labels || p->app.n_pod_labels,
-				               p->kubernetes.annotations);
-				lp_free(m);
-			}
-		}
-	}
-	/* 4. pod label selection, then trim metadata the pipeline did not ask for */
-	if (LP_APP_ON(p) && p->app.n_pod_labels) {
-		fb_plugin(f, "grep");
-		fb_match_own(f, pi, "kube.");
-		fb_kv(f, "logical_op", "and");
-		lp_yamlw_str(&f->w, "regex");
-		lp_yamlw_seq(&f->w);
-		for (size_t i = 0; i < p->app.n_pod_labels; i++) {
-			struct lp_buf *b = fb_t0(f);
-			fb_addf(f, b, "$kubernetes['labels']['%s'] ^", p->app.pod_labels[i].key);
-			fb_chk(f, lp_render_regex_lit(b, p->app.pod_labels[i].value));
-			fb_adds(f, b, "$");
-			lp_yamlw_str(&f->w, fb_ts(f));
-		}
-		lp_yamlw_seq_end(&f->w);
-		fb_plugin_end(f);
-	}
-	if ((LP_APP_ON(p) || p->system) && c->any_kube) {
-		if (!p->kubernetes.enabled) {
-			fb_plugin(f, "modify");
-			fb_match_own(f, pi, NULL);
-			fb_kv(f, "remove", "kubernetes");
-			fb_plugin_end(f);
-		} else if (kube_trim_ctor(c, p)) {
-			lua_shared(f, pi, kube_trim_ctor(c, p), 0);
-		}
-	}
-	/* 5. parse */
-	if (fb_pipeline_has_parser(pi)) {
-		fb_plugin(f, "parser");
-		fb_match_own(f, pi, NULL);
-		fb_kv(f, "key_name", p->parse.key ? p->parse.key : "log");
-		fb_kv(f, "parser", fb_parser_name(f, pi));
-		lp_yamlw_kvb(&f->w, "reserve_data", 1);
-		if (p->parse.keep_original) /* off is the default */
-			lp_yamlw_kvb(&f->w, "preserve_key", 1);
-		fb_plugin_end(f);
-	}
-	/* 6. transforms in order */
-	for (size_t i = 0; i < p->n_transforms; i++)
-		transform(f, pi, i);
-	/* 7. route copies */
+	fb_multiline_unit(f, pi, "ml");
+	/* 3. the pipeline's work */
+	pipeline_units(f, pi);
+	/* 4. route copies */
 	for (size_t i = 0; i < p->n_routes; i++) {
 		/* an output left out for its size gets no copies */
 		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
@@ -603,4 +619,52 @@ void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		    f->c->oi[pi->routes[i].out].o->type == LP_OUT_LIVETAIL)
 			route_copy(f, pi, i);
 	}
+}
+
+/* What one route adds after the pipeline's work: the route's match as a grep,
+ * and a livetail output's rate limit. */
+static void route_units(struct fb *f, const struct lp_pinfo *pi, size_t i)
+{
+	const struct lp_route *r = &pi->p->routes[i];
+	const struct lp_output *o = f->c->oi[pi->routes[i].out].o;
+
+	if (r->op != LP_ROUTE_ALL) {
+		struct lp_buf *b;
+		fb_plugin(f, "grep");
+		fb_kv(f, "logical_op", "and");
+		lp_yamlw_str(&f->w, "regex");
+		lp_yamlw_seq(&f->w);
+		b = fb_t0(f);
+		fb_chk(f, lp_render_accessor(b, r->match_field));
+		fb_adds(f, b, " ");
+		if (r->op == LP_ROUTE_IN) {
+			fb_adds(f, b, "^");
+			fb_alt(f, b, &r->match_in);
+			fb_adds(f, b, "$");
+		} else {
+			fb_chk(f, lp_render_regex_safe(b, r->match_regex));
+		}
+		lp_yamlw_str(&f->w, fb_ts(f));
+		lp_yamlw_seq_end(&f->w);
+		fb_plugin_end(f);
+	}
+	if (o->type == LP_OUT_LIVETAIL) {
+		int rps = o->u.livetail.max_records_per_second > 0
+		              ? o->u.livetail.max_records_per_second
+		              : 100;
+		fb_plugin(f, "throttle");
+		lp_yamlw_kvi(&f->w, "rate", rps);
+		lp_yamlw_kvi(&f->w, "window", 1);
+		fb_kv(f, "interval", "1s");
+		lp_yamlw_kvb(&f->w, "print_status", 0);
+		fb_plugin_end(f);
+	}
+}
+
+void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t route)
+{
+	fb_proc_begin(f);
+	pipeline_units(f, pi);
+	route_units(f, pi, route);
+	fb_proc_end(f);
 }

@@ -43,7 +43,11 @@ static void tail_common(struct fb *f, const char *db)
 	fb_kv(f, "db", db);
 	fb_kv(f, "db.sync", "normal");
 	lp_yamlw_kvb(&f->w, "skip_long_lines", 1);
-	lp_yamlw_kvi(&f->w, "refresh_interval", 10);
+	/* New files (a pod just started) are found by this scan, then read from
+	 * their first line: 1 s keeps a short-lived pod's first lines as fresh as
+	 * the 1 s flush, and finds its file while the kubelet still keeps it. The
+	 * scan is one glob of the directory per second (10 s before). */
+	lp_yamlw_kvi(&f->w, "refresh_interval", 1);
 }
 
 void fb_shared_inputs(struct fb *f)
@@ -89,6 +93,84 @@ void fb_shared_inputs(struct fb *f)
 	}
 }
 
+/* The processors of pi's files input i: its buffered multiline stage (on the
+ * node), then the metadata regex's groups as record fields (a parser on the
+ * file's path, with or without the kubernetes filter), then kubernetes
+ * metadata when asked for. */
+static void file_processors(struct fb *f, const struct lp_pinfo *pi, size_t i)
+{
+	const struct lp_pipeline *p = pi->p;
+	const struct lp_in_file *fi = &p->files[i];
+	char what[32];
+
+	fb_proc_begin(f);
+	if (!pi->agg) {
+		lp_render_field_idx(what, sizeof(what), "ml_f", i, "");
+		fb_multiline_unit(f, pi, what);
+	}
+	if (fi->metadata_regex) {
+		fb_plugin(f, "parser");
+		fb_kv(f, "key_name", FB_PATH_KEY);
+		fb_kv(f, "parser", fb_cat(f, "lp-", pi->h, "-file-", fi->name, CAT_END));
+		lp_yamlw_kvb(&f->w, "reserve_data", 1);
+		fb_plugin_end(f);
+		if (p->kubernetes.enabled) {
+			fb_addf(f, fb_t0(f), "%s.file.%s.", pi->prefix, fi->name);
+			fb_kube_filter(f, NULL, fb_ts(f),
+			               p->kubernetes.labels || p->app.n_pod_labels,
+			               p->kubernetes.annotations);
+		}
+	}
+	fb_proc_end(f);
+}
+
+/* The application logs of a pipeline with a buffered multiline stage, read
+ * by its own tail (LP_OWN_APP_INPUT): the files of its namespaces, tagged
+ * p.<h>.kube.<ns>.<pod>.<container>, multiline and kubernetes metadata as
+ * processors of this input. The multiline filter appends a joined record to
+ * this input's own chunk (plugins/filter_multiline/ml.c ingest_inline():
+ * flb_input_log_append_skip_processor_stages()), not to an emitter: no copy
+ * and no second tag. */
+static void own_app_input(struct fb *f, const struct lp_pinfo *pi, const char *mbl)
+{
+	const struct lp_pipeline *p = pi->p;
+	const struct lp_in_application *a = &p->app;
+	int control = strcmp(p->meta.ns, f->c->control_ns) == 0;
+	struct lp_buf *b;
+
+	fb_plugin(f, "tail");
+	fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, "_app", CAT_END));
+	b = fb_t0(f);
+	if (!control || a->ns_include.n) {
+		size_t n = control ? a->ns_include.n : 1;
+		for (size_t i = 0; i < n; i++)
+			fb_addf(f, b, "%s/var/log/containers/*_%s_*.log", i ? "," : "",
+			        control ? a->ns_include.v[i] : p->meta.ns);
+		fb_kv(f, "path", fb_ts(f));
+	} else {
+		fb_kv(f, "path", "/var/log/containers/*.log");
+		fb_adds(f, b, "/var/log/containers/*_kube-system_*.log");
+		for (size_t i = 0; i < a->ns_exclude.n; i++)
+			fb_addf(f, b, ",/var/log/containers/*_%s_*.log", a->ns_exclude.v[i]);
+		fb_kv(f, "exclude_path", fb_ts(f));
+	}
+	fb_kv(f, "multiline.parser", "cri");
+	fb_kv(f, "tag",
+	      fb_cat(f, pi->prefix, ".kube.<namespace_name>.<pod_name>.<container_name>", CAT_END));
+	fb_kv(f, "tag_regex", FB_TAG_REGEX);
+	tail_common(f, fb_cat(f, LP_RENDER_STATE_DIR "/tail-", pi->h, "-app.db", CAT_END));
+	fb_input_storage(f, pi->any_at_least_once, mbl);
+	fb_proc_begin(f);
+	fb_multiline_unit(f, pi, "ml");
+	if (p->kubernetes.enabled || a->n_pod_labels) {
+		fb_cat(f, pi->prefix, ".kube.", CAT_END);
+		fb_kube_filter(f, NULL, fb_ts(f), p->kubernetes.labels || a->n_pod_labels,
+		               p->kubernetes.annotations);
+	}
+	fb_proc_end(f);
+	fb_plugin_end(f);
+}
+
 void fb_pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_pipeline *p = pi->p;
@@ -115,11 +197,16 @@ void fb_pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 		}
 		if (ml & (LP_ML_CRI | LP_ML_DOCKER))
 			fb_kv(f, "multiline.parser", (ml & LP_ML_CRI) ? "cri" : "docker");
+		if (fi->metadata_regex)
+			fb_kv(f, "path_key", FB_PATH_KEY);
 		fb_addf(f, fb_t0(f), LP_RENDER_STATE_DIR "/tail-%s-%s.db", pi->h, fi->name);
 		tail_common(f, fb_ts(f));
 		fb_input_storage(f, pi->any_at_least_once, mbl);
+		file_processors(f, pi, i);
 		fb_plugin_end(f);
 	}
+	if (LP_OWN_APP_INPUT(pi))
+		own_app_input(f, pi, mbl);
 	if (p->http.enabled) {
 		fb_plugin(f, "http");
 		fb_cat(f, "lp_", pi->h, "_http", CAT_END);

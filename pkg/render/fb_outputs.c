@@ -62,7 +62,9 @@ static void delivery_keys(struct fb *f, const struct lp_output *o)
 	int rl = o->delivery.retry_limit > 0 ? o->delivery.retry_limit : (alo ? 10 : 1);
 
 	lp_yamlw_kvi(&f->w, "retry_limit", rl);
-	if (alo)
+	/* s3 bounds its own buffer (store_dir_limit_size); Fluent Bit warns when
+	 * storage.total_limit_size is set on it too */
+	if (alo && o->type != LP_OUT_S3)
 		fb_kv_size(f, "storage.total_limit_size", buffer_limit(f, o));
 }
 
@@ -98,7 +100,7 @@ static void search_keys(struct fb *f, const struct lp_oinfo *oi)
 }
 
 /* The keys of o's own type (its typed sub-object). */
-static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side)
+static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side, const char *ph)
 {
 	const struct lp_output *o = oi->o;
 
@@ -126,8 +128,10 @@ static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 		if (!s->compression || strcmp(s->compression, "gzip") == 0)
 			fb_kv(f, "compression", "gzip");
 		lp_yamlw_kvb(&f->w, "use_put_object", 1);
-		fb_addf(f, fb_t0(f), "%s/s3/%s",
-		        agg_side ? LP_RENDER_STATE_DIR "/aggregator" : LP_RENDER_STATE_DIR, oi->h);
+		/* one local buffer per output instance (per pipeline on the node) */
+		fb_addf(f, fb_t0(f), "%s/s3/%s%s%s",
+		        agg_side ? LP_RENDER_STATE_DIR "/aggregator" : LP_RENDER_STATE_DIR, oi->h,
+		        ph ? "-" : "", ph ? ph : "");
 		fb_kv(f, "store_dir", fb_ts(f));
 		fb_kv_size(f, "store_dir_limit_size", buffer_limit(f, o));
 		if (s->storage_class)
@@ -229,32 +233,65 @@ static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	}
 }
 
+/* The Fluent Bit output plugin of each LogOutput type. */
+static const char *plugin_names[LP_OUT_TYPE_COUNT] = {
+    [LP_OUT_KINESIS] = "kinesis_streams",
+    [LP_OUT_FIREHOSE] = "kinesis_firehose",
+    [LP_OUT_S3] = "s3",
+    [LP_OUT_CLOUDWATCH] = "cloudwatch_logs",
+    [LP_OUT_OPENSEARCH] = "opensearch",
+    [LP_OUT_ELASTICSEARCH] = "es",
+    [LP_OUT_KAFKA] = "kafka",
+    [LP_OUT_LOKI] = "loki",
+    [LP_OUT_HTTP] = "http",
+    [LP_OUT_SLACK] = "slack",
+    [LP_OUT_FORWARD] = "forward",
+    [LP_OUT_STDOUT] = "stdout",
+    [LP_OUT_LIVETAIL] = "websocket",
+};
+
 static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 {
 	const struct lp_output *o = oi->o;
-	static const char *plugin_names[LP_OUT_TYPE_COUNT] = {
-	    [LP_OUT_KINESIS] = "kinesis_streams",
-	    [LP_OUT_FIREHOSE] = "kinesis_firehose",
-	    [LP_OUT_S3] = "s3",
-	    [LP_OUT_CLOUDWATCH] = "cloudwatch_logs",
-	    [LP_OUT_OPENSEARCH] = "opensearch",
-	    [LP_OUT_ELASTICSEARCH] = "es",
-	    [LP_OUT_KAFKA] = "kafka",
-	    [LP_OUT_LOKI] = "loki",
-	    [LP_OUT_HTTP] = "http",
-	    [LP_OUT_SLACK] = "slack",
-	    [LP_OUT_FORWARD] = "forward",
-	    [LP_OUT_STDOUT] = "stdout",
-	    [LP_OUT_LIVETAIL] = "websocket",
-	};
 
 	fb_plugin(f, plugin_names[o->type]);
 	fb_cat(f, "lp_o_", oi->h, CAT_END);
 	fb_kv(f, "alias", fb_ts(f));
 	fb_output_match(f, oi, agg_side);
-	type_keys(f, oi, agg_side);
+	type_keys(f, oi, agg_side, NULL);
 	delivery_keys(f, o);
 	fb_plugin_end(f);
+}
+
+/* The output instances of a pipeline on the node, one per resolved route:
+ * each matches the source tags the pipeline selects (fb_pipeline_match), so a
+ * record reaches it without a copy, and runs the pipeline's work as its
+ * processors (Fluent Bit runs an output's processors when it flushes a
+ * chunk to it: include/fluent-bit/flb_output.h flb_output_flush_create()).
+ * One worker thread each: threads and descriptors grow by one instance per
+ * route, never per record. */
+void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+	char alias[40];
+
+	if (pi->agg)
+		return;
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const struct lp_oinfo *oi;
+		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
+			continue;
+		oi = &f->c->oi[pi->routes[i].out];
+		fb_plugin(f, plugin_names[oi->o->type]);
+		lp_render_field_idx(alias, sizeof(alias), "_r", i, "");
+		fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, alias, CAT_END));
+		fb_pipeline_match(f, pi);
+		lp_yamlw_kvi(&f->w, "workers", 1);
+		type_keys(f, oi, 0, pi->h);
+		delivery_keys(f, oi->o);
+		fb_pipeline_processors(f, pi, i);
+		fb_plugin_end(f);
+	}
 }
 
 static void aggregator_forward_output(struct fb *f)
@@ -291,7 +328,9 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 	for (size_t i = from; i < to; i++) {
 		struct lp_oinfo *oi = &c->oi[i];
 		size_t mark;
-		if (!oi->ok || !(f->aggregator ? oi->used_agg : oi->used_direct))
+		/* on the node every output instance belongs to a pipeline
+		 * (fb_pipeline_outputs) */
+		if (!oi->ok || !f->aggregator || !oi->used_agg)
 			continue;
 		mark = track ? lp_yamlw_size(&f->w) : 0;
 		output(f, oi, f->aggregator);
@@ -305,11 +344,13 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 	for (size_t i = 0; i < c->npi && !any; i++)
 		any = c->pi[i].ok;
 	if (any) {
-		/* Every chunk of a shared source or of a pipeline copy has a route even
-		 * when no output wants it as is (the shared sources are read once and
-		 * copied per pipeline; a pipeline whose routes all match sends only
-		 * copies): Fluent Bit then never treats them as unroutable, and the
-		 * originals are released at once. */
+		/* Every chunk of a source has a route even when no pipeline selects
+		 * its tag (the shared tail reads every namespace): Fluent Bit then
+		 * releases it at once instead of logging a routeless task for it.
+		 * This is one more route beside the pipelines' own outputs, never
+		 * instead of them: a record's routes depend on its tag alone (no
+		 * rewrite_tag copy on the node for pipelines on the node), so a full
+		 * buffer pauses the input and never diverts a record here. */
 		fb_item(f);
 		lp_yamlw_map(&f->w);
 		lp_yamlw_kvq(&f->w, "name", "null"); /* quoted: plain null is YAML's null */

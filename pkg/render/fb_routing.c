@@ -16,25 +16,24 @@ void fb_alt(struct fb *f, struct lp_buf *b, const struct lp_strlist *l)
 	fb_adds(f, b, ")");
 }
 
-/* match or match_regex selecting the application logs of a pipeline by tag. */
-void fb_app_match(struct fb *f, const struct lp_pinfo *pi)
+/* 1 when pi's application selection is one namespace or all of them. */
+static int app_simple(const struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_in_application *a = &pi->p->app;
 	int control = strcmp(pi->p->meta.ns, f->c->control_ns) == 0;
-	struct lp_buf *b;
 
-	if (a->container_include.n == 0 && a->container_exclude.n == 0 &&
-	    (!control || (a->ns_include.n == 0 && a->ns_exclude.n == 0))) {
-		if (control)
-			fb_kv(f, "match", "kube.*");
-		else {
-			fb_cat(f, "kube.", pi->p->meta.ns, ".*", CAT_END);
-			fb_kv(f, "match", fb_ts(f));
-		}
-		return;
-	}
-	b = fb_t0(f);
-	fb_adds(f, b, "^kube\\.");
+	return a->container_include.n == 0 && a->container_exclude.n == 0 &&
+	       (!control || (a->ns_include.n == 0 && a->ns_exclude.n == 0));
+}
+
+/* Appends the regex of the application tags pi selects under the tag prefix
+ * pfx (a regex: "kube\\." or "p\\.<h>\\.kube\\."), without the leading ^. */
+static void app_regex(struct fb *f, struct lp_buf *b, const struct lp_pinfo *pi, const char *pfx)
+{
+	const struct lp_in_application *a = &pi->p->app;
+	int control = strcmp(pi->p->meta.ns, f->c->control_ns) == 0;
+
+	fb_adds(f, b, pfx);
 	if (!control) {
 		fb_chk(f, lp_render_regex_lit(b, pi->p->meta.ns));
 	} else if (a->ns_include.n) {
@@ -57,11 +56,84 @@ void fb_app_match(struct fb *f, const struct lp_pinfo *pi)
 		fb_adds(f, b, "[^.]+");
 	}
 	fb_adds(f, b, "$");
+}
+
+/* match or match_regex selecting the application logs of a pipeline by tag. */
+void fb_app_match(struct fb *f, const struct lp_pinfo *pi)
+{
+	struct lp_buf *b;
+
+	if (app_simple(f, pi)) {
+		if (strcmp(pi->p->meta.ns, f->c->control_ns) == 0)
+			fb_kv(f, "match", "kube.*");
+		else
+			fb_kv(f, "match", fb_cat(f, "kube.", pi->p->meta.ns, ".*", CAT_END));
+		return;
+	}
+	b = fb_t0(f);
+	fb_adds(f, b, "^");
+	app_regex(f, b, pi, "kube\\.");
+	fb_kv(f, "match_regex", fb_ts(f));
+}
+
+/* The match of the output instances of a pipeline on the node: the source
+ * tags it selects, as they come from the inputs (no copy): kube.<ns>.* of the
+ * shared tail or p.<h>.kube.* of its own, system.* (kube-system containers
+ * and the node journal), p.<h>.file.* and p.<h>.http of its own inputs. */
+void fb_pipeline_match(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+	int own = LP_OWN_APP_INPUT(pi), app = LP_APP_ON(p) && !own;
+	int n_src = app + own + (p->system != 0) + (p->n_files > 0) + (p->http.enabled != 0);
+	struct lp_buf *b;
+	char pfx[24], own_pfx[32]; /* p\.<h>\. and p\.<h>\.kube\. */
+	int n = 0;
+
+	if (n_src == 1 && app) {
+		fb_app_match(f, pi);
+		return;
+	}
+	if (n_src == 1 && own && app_simple(f, pi)) {
+		fb_kv(f, "match", fb_cat(f, pi->prefix, ".kube.*", CAT_END));
+		return;
+	}
+	if (n_src == 1 && !own && !app) {
+		if (p->system)
+			fb_kv(f, "match", "system.*");
+		else if (p->n_files)
+			fb_kv(f, "match", fb_cat(f, pi->prefix, ".file.*", CAT_END));
+		else
+			fb_kv(f, "match", fb_cat(f, pi->prefix, ".http", CAT_END));
+		return;
+	}
+	snprintf(pfx, sizeof(pfx), "p\\.%s\\.", pi->h);
+	snprintf(own_pfx, sizeof(own_pfx), "%skube\\.", pfx);
+	b = fb_t0(f);
+	fb_adds(f, b, "^(?:");
+	if (app) {
+		app_regex(f, b, pi, "kube\\.");
+		n++;
+	}
+	if (own) {
+		if (n)
+			fb_adds(f, b, "|");
+		app_regex(f, b, pi, own_pfx);
+		n++;
+	}
+	if (p->system)
+		fb_addf(f, b, "%ssystem\\.", n++ ? "|" : "");
+	if (p->n_files)
+		fb_addf(f, b, "%s%sfile\\.", n++ ? "|" : "", pfx);
+	if (p->http.enabled)
+		fb_addf(f, b, "%s%shttp$", n++ ? "|" : "", pfx);
+	fb_adds(f, b, ")");
 	fb_kv(f, "match_regex", fb_ts(f));
 }
 
 void fb_match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub)
 {
+	if (f->proc)
+		return; /* a processor sees only its plugin's records */
 	fb_cat(f, pi->prefix, ".", sub ? sub : "", "*", CAT_END);
 	fb_kv(f, "match", fb_ts(f));
 }

@@ -68,7 +68,7 @@ void fb_shared_parsers(struct fb *f)
 {
 	const struct lp_rctx *c = f->c;
 
-	if (c->any_app || c->any_system || c->any_files_meta) {
+	if (c->any_app || c->any_system || c->any_files_meta || c->any_own_app) {
 		fb_plugin(f, FB_KUBE_TAG_PARSER);
 		fb_kv(f, "format", "regex");
 		fb_kv(f, "regex", FB_KUBE_TAG_PARSER_REGEX);
@@ -91,6 +91,17 @@ void fb_pipeline_parsers(struct fb *f, const struct lp_pinfo *pi)
 	const struct lp_parse *ps = &pi->p->parse;
 	static const char *fmt[] = {"", "json", "logfmt", "regex"};
 
+	/* a files input's metadata regex, applied to the file's path */
+	for (size_t i = 0; i < pi->p->n_files; i++) {
+		const struct lp_in_file *fi = &pi->p->files[i];
+		if (!fi->metadata_regex)
+			continue;
+		fb_plugin(f, fb_cat(f, "lp-", pi->h, "-file-", fi->name, CAT_END));
+		fb_kv(f, "format", "regex");
+		fb_chk(f, lp_render_regex_safe(fb_t0(f), fi->metadata_regex));
+		fb_kv(f, "regex", fb_ts(f));
+		fb_plugin_end(f);
+	}
 	if (!fb_pipeline_has_parser(pi) || fb_parser_shared(pi))
 		return;
 	fb_plugin(f, fb_parser_name(f, pi));

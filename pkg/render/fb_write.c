@@ -11,14 +11,40 @@ void fb_sec_begin(struct fb *f, const char *key)
 	f->sec_key = key;
 }
 
-/* Opens the section's sequence before its first item. */
+/* Opens the section's sequence before its first item (in a processors
+ * block: "processors: {logs: [" ). */
 void fb_item(struct fb *f)
 {
-	if (!f->sec_open) {
+	if (f->sec_open)
+		return;
+	if (f->proc) {
+		lp_yamlw_str(&f->w, "processors");
+		lp_yamlw_map(&f->w);
+		lp_yamlw_str(&f->w, "logs");
+	} else {
 		lp_yamlw_str(&f->w, f->sec_key);
-		lp_yamlw_seq(&f->w);
-		f->sec_open = 1;
 	}
+	lp_yamlw_seq(&f->w);
+	f->sec_open = 1;
+}
+
+void fb_proc_begin(struct fb *f)
+{
+	f->proc_saved_open = f->sec_open;
+	f->proc_saved_key = f->sec_key;
+	f->sec_open = 0;
+	f->proc = 1;
+}
+
+void fb_proc_end(struct fb *f)
+{
+	if (f->sec_open) {
+		lp_yamlw_seq_end(&f->w);
+		lp_yamlw_map_end(&f->w);
+	}
+	f->proc = 0;
+	f->sec_open = f->proc_saved_open;
+	f->sec_key = f->proc_saved_key;
 }
 
 void fb_sec_end(struct fb *f)

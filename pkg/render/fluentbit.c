@@ -130,6 +130,8 @@ static lp_err fb_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf 
 		each_pipeline(&f, d, fb_pipeline_filters);
 		fb_sec_end(&f);
 		fb_sec_begin(&f, "outputs");
+		if (!d->aggregator)
+			each_pipeline(&f, d, fb_pipeline_outputs);
 		fb_outputs(&f, d->ofrom, d->oto, d->shared, d->track);
 		fb_sec_end(&f);
 		lp_yamlw_map_end(&f.w);

@@ -27,6 +27,17 @@
 /* input.application given and not disabled */
 #define LP_APP_ON(p) ((p)->has_app && (p)->app.enabled)
 
+/* A pipeline with a buffered multiline stage (java, python, go or its own
+ * rules). */
+#define LP_ML_BUFFERED(p)                                                                          \
+	((p)->multiline.present &&                                                                 \
+	 (((p)->multiline.builtin & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) ||                     \
+	  (p)->multiline.n_rules > 0))
+/* A pipeline on the node (not via the aggregator) whose application logs
+ * need a buffered multiline stage reads them with its own tail input, the
+ * multiline filter a processor of that input (see docs/delivery.md). */
+#define LP_OWN_APP_INPUT(pi) (!(pi)->agg && LP_APP_ON((pi)->p) && LP_ML_BUFFERED((pi)->p))
+
 /* Everything the renderer knows about one output that will be rendered. */
 struct lp_oinfo {
 	const struct lp_output *o;
@@ -89,6 +100,7 @@ struct lp_rctx {
 	int engine_chosen; /* a control-namespace pipeline chose engine */
 	int any_agg;
 	int any_files_meta;
+	int any_own_app; /* some pipeline reads its application logs itself (LP_OWN_APP_INPUT) */
 	int any_json_parser, any_logfmt_parser; /* the shared lp-json / lp-logfmt parsers */
 	struct lp_buf scratch;                  /* reusable small buffer */
 	struct evp_md_st *sha;                  /* SHA-256 fetched once (EVP_MD), or NULL */
@@ -132,6 +144,10 @@ LP_WUR lp_err lp_render_sha256(const struct lp_rctx *c, unsigned char out[32], c
                                size_t len);
 /* 12 hex chars of SHA-256 over a and b joined by '/'. */
 void lp_render_short_hash(const struct lp_rctx *c, char out[13], const char *a, const char *b);
+
+/* The delivery a pipeline gets from the shape of its config (docs/delivery.md),
+ * as "; delivery: ..." for its summary. Static text. */
+const char *lp_render_delivery_text(const struct lp_pinfo *pi);
 
 /* ---- check.c: per-resource checks; add problems and return 0 when not renderable ---- */
 LP_WUR lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok);

@@ -650,7 +650,9 @@ static lp_err usage_step(struct lp_rctx *c)
 				}
 			}
 		}
-		if (LP_APP_ON(p)) {
+		if (LP_OWN_APP_INPUT(pi)) {
+			c->any_own_app = 1;
+		} else if (LP_APP_ON(p)) {
 			c->any_app = 1;
 			c->app_fs |= pi->any_at_least_once;
 		}
@@ -658,7 +660,8 @@ static lp_err usage_step(struct lp_rctx *c)
 			c->any_system = 1;
 			c->system_fs |= pi->any_at_least_once;
 		}
-		if ((LP_APP_ON(p) || p->system) && (p->kubernetes.enabled || p->app.n_pod_labels)) {
+		if (((LP_APP_ON(p) && !LP_OWN_APP_INPUT(pi)) || p->system) &&
+		    (p->kubernetes.enabled || p->app.n_pod_labels)) {
 			c->any_kube = 1;
 			c->any_kube_labels |= p->kubernetes.labels || p->app.n_pod_labels > 0;
 			c->any_kube_annotations |= p->kubernetes.annotations;
@@ -771,6 +774,18 @@ static lp_err usage_step(struct lp_rctx *c)
 	return err;
 }
 
+const char *lp_render_delivery_text(const struct lp_pinfo *pi)
+{
+	if (pi->agg)
+		return "; delivery: copied on the node by rewrite_tag (records of the last ~25 ms "
+		       "before an agent crash, and records met while the copy's buffer is full, "
+		       "can be lost)";
+	if (LP_ML_BUFFERED(pi->p))
+		return "; delivery: each output's mode, except an open multiline group (held up "
+		       "to the multiline flush timeout) lost on an agent crash";
+	return "; delivery: each output's mode, no in-memory hop";
+}
+
 static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_render_summary *s)
 {
 	static const char *tr[] = {"",           "flatten",      "dropFields",
@@ -841,6 +856,8 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 	}
 	if (!err)
 		err = lp_buf_adds(&b, pi->agg ? "; via aggregator" : "; via node");
+	if (!err)
+		err = lp_buf_adds(&b, lp_render_delivery_text(pi));
 	if (err)
 		return err;
 	s->ns = lp_strdup(p->meta.ns);

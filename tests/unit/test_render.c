@@ -180,7 +180,8 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 		int ok = (!strcmp(kind, "parser") || !strcmp(kind, "multiline_parser"))
 		             ? schema_has(kind, NULL, key)
 		             : schema_has(kind, name, key);
-		if (!strcmp(kind, "input") && !strcmp(key, "processors")) {
+		if ((!strcmp(kind, "input") || !strcmp(kind, "output")) &&
+		    !strcmp(key, "processors")) {
 			/* YAML-only section: filters run as processors, per signal */
 			json_t *sig;
 			const char *sk;
@@ -198,7 +199,9 @@ static void check_plugin(struct check_ctx *cx, const char *kind, const char *fil
 					const char *pn =
 					    json_string_value(json_object_get(pe, "name"));
 					json_object_foreach(
-					    pe, pk, pv) if (!pn || !schema_has("filter", pn, pk))
+					    pe, pk, pv) if (!pn || !schema_has("filter", pn, pk) ||
+					                    !strcmp(pk, "match") ||
+					                    !strcmp(pk, "match_regex"))
 					    lp_test_fail(__FILE__, __LINE__,
 					                 "%s: processor %s key %s", file,
 					                 pn ? pn : "?", pk);
@@ -645,20 +648,13 @@ static void t_tenancy(void)
 	struct lp_rendered r;
 
 	LP_CHECK(render_path(&r, "tests/data/render/cases/tenancy-isolation.yaml"));
-	/* a namespaced pipeline's copy selects only its own namespace by tag */
+	/* a namespaced pipeline's output selects only its own namespace, on the
+	 * source tags: no copy of any record */
 	LP_CHECK_HAS(shipper_text(&r), "match: kube.team-a.*");
 	LP_CHECK_HAS(shipper_text(&r), "match_regex: ^kube\\.team-b\\..+\\.(?:api|worker)$");
-	/* each pipeline gets its own copy prefix */
 	LP_CHECK_INT(r.n_summaries, 3);
-	{
-		const char *s = shipper_text(&r), *p = s;
-		int copies = 0;
-		while ((p = strstr(p, ".$TAG true")) != NULL) {
-			copies++;
-			p++;
-		}
-		LP_CHECK_INT(copies, 3);
-	}
+	LP_CHECK(strstr(shipper_text(&r), "rewrite_tag") == NULL);
+	LP_CHECK(strstr(shipper_text(&r), "emitter") == NULL);
 	lp_rendered_free(&r);
 }
 
@@ -1168,7 +1164,7 @@ static void t_split(void)
 	struct lp_render_bundle b;
 	struct lp_rendered r;
 	json_t *entry;
-	size_t n = 1500, plugins = 0, emitters = 0;
+	size_t n = 4000, plugins = 0, outs = 0, greps = 0;
 
 	if (!f)
 		return;
@@ -1208,14 +1204,17 @@ static void t_split(void)
 	for (size_t i = 0; i < r.shipper.n_files; i++) {
 		const char *p = r.shipper.files[i].data;
 		LP_CHECK(r.shipper.files[i].len <= LP_RENDER_SPLIT_BYTES);
-		while ((p = strstr(p, "emitter_name: lp_")) != NULL) {
-			emitters++;
+		while ((p = strstr(p, "_r0\n")) != NULL) {
+			outs++;
 			p++;
 		}
+		for (p = r.shipper.files[i].data; (p = strstr(p, "- name: grep\n")) != NULL; p++)
+			greps++;
 	}
-	/* every pipeline is there once: its fan-out copy and its route copy */
-	LP_CHECK_INT(emitters, 2 * n);
-	LP_CHECK(plugins > 4 * n);
+	/* every pipeline is there once: its output, its route's match as a processor */
+	LP_CHECK_INT(outs, n);
+	LP_CHECK_INT(greps, n);
+	LP_CHECK(plugins > n);
 	lp_rendered_free(&r);
 }
 
@@ -1301,11 +1300,13 @@ static void t_split_outputs(void)
 	LP_CHECK_INT(r.n_problems, 0);
 	LP_CHECK_INT(r.n_summaries, n);
 	check_fb_split(&r.shipper);
-	/* every output once, the outputs spread over several parts */
-	LP_CHECK_INT(count_in(&r.shipper, "alias: lp_o_"), n_ns * per_ns);
-	LP_CHECK(r.shipper.n_files > 2 && strstr(r.shipper.files[1].data, "alias: lp_o_") &&
-	         strstr(r.shipper.files[2].data, "alias: lp_o_"));
-	LP_CHECK(check_fb_config(&r, &r.shipper) > 2 * n);
+	/* every pipeline's output instance once (one route each), spread over
+	 * several parts; no shared instance per LogOutput on the node */
+	LP_CHECK_INT(count_in(&r.shipper, "_r0\n"), n);
+	LP_CHECK_INT(count_in(&r.shipper, "alias: lp_o_"), 0);
+	LP_CHECK(r.shipper.n_files > 3 && strstr(r.shipper.files[2].data, "_r0\n") &&
+	         strstr(r.shipper.files[3].data, "_r0\n"));
+	LP_CHECK(check_fb_config(&r, &r.shipper) >= n);
 	lp_rendered_free(&r);
 }
 
@@ -1385,8 +1386,9 @@ static void t_split_aggregator(void)
 	}
 }
 
-/* An output whose own configuration is larger than a part is left out and
- * reported on that LogOutput; everything else still renders. */
+/* An output whose own configuration is larger than a part is left out with
+ * the pipeline routing there (on the node its instance is part of that
+ * pipeline), reported; everything else still renders. */
 static void t_split_output_too_large(void)
 {
 	char tmpl[] = "/tmp/lp-render-big-XXXXXX";
@@ -1435,12 +1437,14 @@ static void t_split_output_too_large(void)
 	lp_render_bundle_free(&b);
 	LP_CHECK_INT(r.n_problems, 1);
 	if (r.n_problems == 1) {
-		LP_CHECK_STR(r.problems[0].kind, "LogOutput");
-		LP_CHECK_STR(r.problems[0].name, "big");
+		/* on the node an output instance belongs to the pipeline routing
+		 * there: the pipeline is left out */
+		LP_CHECK_STR(r.problems[0].kind, "LogPipeline");
+		LP_CHECK_STR(r.problems[0].name, "p0");
 		LP_CHECK_STR(r.problems[0].field, "spec");
 		LP_CHECK_HAS(r.problems[0].message, "alone is larger than");
 	}
-	LP_CHECK_INT(r.n_summaries, 2);
+	LP_CHECK_INT(r.n_summaries, 1);
 	LP_CHECK_INT(count_in(&r.shipper, "big.example.com"), 0);
 	LP_CHECK_INT(count_in(&r.shipper, "small.example.com"), 1);
 	for (size_t i = 0; i < r.shipper.n_files; i++)
