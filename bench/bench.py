@@ -38,7 +38,7 @@ TOKEN = "bench-token"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim"]
+SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim", "admission"]
 
 
 def env_int(name, default):
@@ -79,6 +79,9 @@ PARAMS = {
     "churn_changes": env_int("BENCH_CHURN_CHANGES", 10000),
     "churn_pipelines": env_int("BENCH_CHURN_PIPELINES", 100),
     "churn_drop_every": env_float("BENCH_CHURN_DROP_EVERY", 1.0),
+    "admission_pipelines": env_int("BENCH_ADMISSION_PIPELINES", 10000),  # stored, and as many outputs
+    "admission_namespaces": env_int("BENCH_ADMISSION_NAMESPACES", 1000),
+    "admission_reviews": env_int("BENCH_ADMISSION_REVIEWS", 2000),
     "writers": env_int("BENCH_WRITERS", 4),
     "timeout": env_float("BENCH_TIMEOUT", 300),          # bound on any single wait
 }
@@ -1060,9 +1063,119 @@ def run_kubesim(res):
     res.add("kubesim", "RSS holding the objects", [d.get("rss_mib")], "MiB")
 
 
+def run_admission(res):
+    """admission: the operator's validating webhook with N LogPipelines and N
+    LogOutputs stored (its caches hold them all). AdmissionReview bodies are
+    POSTed as the API server sends them, one after another on one keep-alive
+    TLS connection verified against the CA the operator made: a quarter each
+    of a valid pipeline UPDATE, a pipeline CREATE naming a missing output
+    (warned), a refused tenancy pipeline, a valid output UPDATE. Latency is
+    request sent -> answer read (client side), and the webhook's own
+    logplane_admission_duration_seconds buckets for the server side."""
+    n, nns, reviews = PARAMS["admission_pipelines"], PARAMS["admission_namespaces"], PARAMS["admission_reviews"]
+    cl = Cluster("admission", history=4 * 2 * n + 10000)
+    try:
+        keys = setup_world(cl, nns, n, "adm", n_outputs=n)
+        cl.start_operator("--webhook-addr", "127.0.0.1:0", "--webhook-cert-names", "127.0.0.1",
+                          "--webhook-config", "")
+        if not wait_for(cl.ready, PARAMS["timeout"], 0.1):
+            raise RuntimeError("admission: operator not ready: " + tail(cl.op_log))
+
+        def port():
+            with open(cl.op_log, errors="replace") as f:
+                m = re.search(r"webhook listening on \S+ port (\d+)", f.read())
+            return int(m.group(1)) if m else None
+
+        def ca():
+            st, b = cl.request("GET", "/api/v1/namespaces/%s/secrets/logplane-webhook-tls" % CTRL_NS)
+            return (b or {}).get("data", {}).get("ca.crt") if st == 200 else None
+        wport, ca_b64 = wait_for(port, 30), wait_for(ca, 30)
+        if not wport or not ca_b64 or not wait_for(
+                lambda: "serving the certificate" in open(cl.op_log, errors="replace").read(), 30):
+            raise RuntimeError("admission: webhook not serving: " + tail(cl.op_log))
+        import base64
+        ctx = ssl.create_default_context(cadata=base64.b64decode(ca_b64).decode())
+
+        def review(i, obj, op):
+            return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                               "request": {"uid": "bench-%06d" % i, "operation": op, "object": obj,
+                                           "namespace": obj["metadata"]["namespace"],
+                                           "kind": {"group": "logplane.io", "version": "v1alpha1",
+                                                    "kind": obj["kind"]}}}).encode()
+        bodies = []
+        for i in range(reviews):
+            ns, name = keys[(i * 7919) % len(keys)]
+            k = i % 4
+            if k == 0:
+                p = pipeline(ns, name, "out-0", "bench-%06d" % i)
+                bodies.append(("allowed", review(i, p, "UPDATE")))
+            elif k == 1:
+                p = pipeline(ns, "new-%06d" % i, "missing-output", "bench-%06d" % i)
+                bodies.append(("warned", review(i, p, "CREATE")))
+            elif k == 2:
+                p = pipeline(ns, "bad-%06d" % i, "out-0", "bench-%06d" % i)
+                p["spec"]["input"]["system"] = {"enabled": True}
+                bodies.append(("refused", review(i, p, "CREATE")))
+            else:
+                bodies.append(("allowed", review(i, output(ns, "out-0", host="changed-%d.example.com" % i),
+                                                 "UPDATE")))
+        c = http.client.HTTPSConnection("127.0.0.1", wport, context=ctx, timeout=30)
+        lat, wrong = [], []
+        try:
+            for want, body in bodies:
+                t0 = time.monotonic()
+                c.request("POST", "/validate", body=body, headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                b = r.read()
+                lat.append((time.monotonic() - t0) * 1000)
+                resp = json.loads(b).get("response", {}) if r.status == 200 else {}
+                got = ("refused" if resp.get("allowed") is False else
+                       "warned" if resp.get("warnings") else "allowed" if resp.get("allowed") else "?")
+                if got != want:
+                    wrong.append("%s != %s: %s" % (got, want, b[:200]))
+        finally:
+            c.close()
+        if wrong:
+            raise RuntimeError("admission: %d wrong verdicts, first: %s" % (len(wrong), wrong[0]))
+        mport = re.search(r"health and metrics listening on \S+ port (\d+)|metrics listening on \S+ port (\d+)",
+                          open(cl.op_log, errors="replace").read())
+        server = None
+        if mport:
+            with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % (mport.group(1) or mport.group(2)),
+                                        timeout=10) as r:
+                text = r.read().decode()
+            server = server_pcts(text, "logplane_admission_duration_seconds")
+    finally:
+        cl.close()
+    log("admission: %d reviews at %d pipelines + %d outputs: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
+        % (len(lat), n, n, pct(lat, 50), pct(lat, 99), max(lat)))
+    res.add("admission", "review latency p50 (client)", [pct(lat, 50)], "ms")
+    res.add("admission", "review latency p99 (client)", [pct(lat, 99)], "ms", "< 5000 (timeoutSeconds)",
+            lambda v: v < 5000)
+    res.add("admission", "review latency max (client)", [max(lat)], "ms")
+    if server:
+        res.add("admission", "server p50 bucket <=", [server[0] * 1000], "ms")
+        res.add("admission", "server p99 bucket <=", [server[1] * 1000], "ms")
+
+
+def server_pcts(text, family):
+    """(p50, p99) upper bucket bounds of a Prometheus histogram summed over its series."""
+    buckets = {}
+    for m in re.finditer(r'^%s_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)$' % family, text, re.M):
+        le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+        buckets[le] = buckets.get(le, 0) + float(m.group(2))
+    if not buckets:
+        return None
+    total = buckets.get(float("inf"), max(buckets.values()))
+    out = []
+    for q in (0.5, 0.99):
+        out.append(next((le for le in sorted(buckets) if buckets[le] >= q * total), float("inf")))
+    return out
+
+
 RUNNERS = {"idle-10": run_idle, "scale-10k": run_scale, "latency": run_latency, "burst": run_burst,
            "noop": run_noop, "render": run_render, "churn": run_churn,
-           "kubesim": run_kubesim}
+           "kubesim": run_kubesim, "admission": run_admission}
 
 
 def machine():

@@ -26,6 +26,7 @@ export BENCH_BURST=20 BENCH_NOOP_SECONDS=4 BENCH_NOOP_RESYNC=1s BENCH_NOOP_PIPEL
 export BENCH_RENDER=50 BENCH_RENDER_ROUNDS=3
 export BENCH_CHURN_CHANGES=60 BENCH_CHURN_PIPELINES=6 BENCH_CHURN_DROP_EVERY=0.3
 export BENCH_KUBESIM_OBJECTS=200 BENCH_KUBESIM_WATCHES=3
+export BENCH_ADMISSION_PIPELINES=40 BENCH_ADMISSION_NAMESPACES=4 BENCH_ADMISSION_REVIEWS=40
 timeout -k 5 120 bash bench/run.sh >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 if [ "$rc" -eq 0 ]; then
@@ -60,7 +61,7 @@ with open(sys.argv[2]) as f:
     table = f.read()
 rows = doc.get("rows", [])
 by = {(r["scenario"], r["figure"]): r for r in rows}
-scen = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim"]
+scen = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim", "admission"]
 check("no_scenario_failed", not doc.get("failures"), doc.get("failures"))
 header = table.splitlines()[0].split() if table.strip() else []
 check("table_header", header == ["scenario", "figure", "median", "min", "max", "unit", "target", "met?"], header)
