@@ -1069,7 +1069,8 @@ def run_admission(res):
     POSTed as the API server sends them, one after another on one keep-alive
     TLS connection verified against the CA the operator made: a quarter each
     of a valid pipeline UPDATE, a pipeline CREATE naming a missing output
-    (warned), a refused tenancy pipeline, a valid output UPDATE. Latency is
+    (warned), a refused tenancy pipeline, a valid output UPDATE, once every
+    pipeline is Ready (steady state). Latency is
     request sent -> answer read (client side), and the webhook's own
     logplane_admission_duration_seconds buckets for the server side."""
     n, nns, reviews = PARAMS["admission_pipelines"], PARAMS["admission_namespaces"], PARAMS["admission_reviews"]
@@ -1080,6 +1081,10 @@ def run_admission(res):
                           "--webhook-config", "")
         if not wait_for(cl.ready, PARAMS["timeout"], 0.1):
             raise RuntimeError("admission: operator not ready: " + tail(cl.op_log))
+        # steady state: every status written (each status write comes back as a
+        # watch event, and a changed cache makes the webhook rebuild its world)
+        if wait_all_ready(cl, n, PARAMS["timeout"]) is None:
+            raise RuntimeError("admission: pipelines not Ready: " + tail(cl.op_log))
 
         def port():
             with open(cl.op_log, errors="replace") as f:

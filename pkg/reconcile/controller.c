@@ -539,3 +539,8 @@ void lp_ctrl_foreach_object(const struct lp_ctrl *c,
 		if (c->res[i])
 			lp_kube_informer_foreach(c->res[i], foreach_fn, &fc);
 }
+
+uint64_t lp_ctrl_res_epoch(const struct lp_ctrl *c)
+{
+	return c ? c->res_epoch : 0;
+}

@@ -145,5 +145,8 @@ void lp_ctrl_foreach_object(const struct lp_ctrl *c,
                             void (*fn)(void *arg, const struct lp_pipeline *p,
                                        const struct lp_output *o),
                             void *arg);
+/* Changes whenever a cached LogPipeline or LogOutput is added, replaced or freed:
+ * pointers lp_ctrl_foreach_object gave stay valid while it returns the same value. */
+uint64_t lp_ctrl_res_epoch(const struct lp_ctrl *c);
 
 #endif

@@ -93,6 +93,9 @@ const char *ctrl_res_uid(const struct res_kept *k)
 
 static void res_free_kept(void *arg, void *kept)
 {
+	struct inf_ctx *ix = arg;
+
+	ix->c->res_epoch++; /* borrowed pointers to it (the webhook's world) are stale */
 	ctrl_res_unref(kept);
 }
 
@@ -146,6 +149,7 @@ static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void
 	struct res_kept *k = kept, *old = old_kept;
 	int spec_changed = 1;
 
+	ix->c->res_epoch++;
 	if (k && old) {
 		k->facts = old->facts; /* carried; checked against the generation */
 		old->facts = NULL;

@@ -38,6 +38,9 @@ struct lp_webhook {
 	struct lp_certs cur;     /* what the Secret holds (or will after the write) */
 	char *served_crt;        /* the tls.crt text being served, for "changed?" */
 	int warned_no_config;    /* logged once that the configuration is missing */
+	/* the world, kept while the controller's caches do not change (res_epoch) */
+	struct world_build *world;
+	uint64_t world_epoch;
 };
 
 static void say(const struct lp_webhook *w, enum lp_log_level lvl, const char *fmt, ...)
@@ -109,10 +112,43 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void world_free(struct world_build *b)
+{
+	if (!b)
+		return;
+	lp_free(b->outs);
+	lp_free(b->pls);
+	lp_free(b);
+}
+
+/* The cached world, rebuilt when the caches changed; NULL on no memory. */
+static struct world_build *world_get(struct lp_webhook *w)
+{
+	struct world_build *b;
+	uint64_t epoch = lp_ctrl_res_epoch(w->ctrl);
+
+	if (w->world && w->world_epoch == epoch)
+		return w->world;
+	world_free(w->world);
+	w->world = NULL;
+	b = lp_calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	lp_ctrl_foreach_object(w->ctrl, world_add, b);
+	if (b->nomem) {
+		world_free(b);
+		return NULL;
+	}
+	lp_outputs_sort(b->outs, b->n_outs);
+	w->world = b;
+	w->world_epoch = epoch;
+	return b;
+}
+
 lp_err lp_webhook_handle(struct lp_webhook *w, const char *path, const char *body, size_t len,
                          struct lp_buf *out, int *status, const char **content_type)
 {
-	struct world_build b = {0};
+	struct world_build none = {0}, *b = &none;
 	struct lp_world world = {0};
 	struct lp_admission_result res;
 	double t0 = mono_s();
@@ -123,23 +159,17 @@ lp_err lp_webhook_handle(struct lp_webhook *w, const char *path, const char *bod
 		*content_type = "text/plain; charset=utf-8";
 		return lp_buf_adds(out, "not found: POST /validate\n");
 	}
-	if (w->ctrl) {
-		lp_ctrl_foreach_object(w->ctrl, world_add, &b);
-		if (b.nomem) {
-			err = LP_ERR_NOMEM;
-			goto out;
-		}
-		lp_outputs_sort(b.outs, b.n_outs);
-	}
+	if (w->ctrl && !(b = world_get(w)))
+		return LP_ERR_NOMEM;
 	world.control_ns = w->control_ns;
-	world.outputs = b.outs;
-	world.n_outputs = b.n_outs;
+	world.outputs = b->outs;
+	world.n_outputs = b->n_outs;
 	world.outputs_sorted = 1;
-	world.pipelines = b.pls;
-	world.n_pipelines = b.n_pls;
+	world.pipelines = b->pls;
+	world.n_pipelines = b->n_pls;
 	err = lp_admission_review(body, len, &world, out, &res);
 	if (err)
-		goto out;
+		return err;
 	*status = res.http_status;
 	if (res.http_status != 200)
 		*content_type = "text/plain; charset=utf-8";
@@ -148,10 +178,7 @@ lp_err lp_webhook_handle(struct lp_webhook *w, const char *path, const char *bod
 	if (res.verdict == LP_ADMISSION_REFUSED || res.verdict == LP_ADMISSION_BAD_REQUEST)
 		say(w, LP_LOG_DEBUG, "%s: %s", res.kind[0] ? res.kind : "request",
 		    lp_admission_verdict_name(res.verdict));
-out:
-	lp_free(b.outs);
-	lp_free(b.pls);
-	return err;
+	return LP_OK;
 }
 
 static lp_err https_handler(void *ctx, const char *path, const char *body, size_t len,
@@ -565,6 +592,7 @@ void lp_webhook_free(struct lp_webhook *w)
 	if (w->timer)
 		lp_loop_timer_del(w->loop, w->timer);
 	lp_https_free(w->https);
+	world_free(w->world);
 	lp_certs_clear(&w->cur);
 	lp_free(w->served_crt);
 	for (size_t i = 0; i < LP_CERTS_MAX_NAMES; i++)
