@@ -17,7 +17,7 @@ COPY Makefile ./
 COPY pkg/ pkg/
 COPY cmd/ cmd/
 RUN make -j"$(nproc)" all OPT="-O2 -g" \
- && strip --strip-debug bin/logplane-operator bin/logplane
+ && strip --strip-debug bin/logplane-operator bin/logplane bin/logplane-hub
 
 FROM debian:12-slim AS runtime
 RUN apt-get update \
@@ -26,6 +26,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
 COPY --from=build /src/bin/logplane-operator /usr/local/bin/logplane-operator
 COPY --from=build /src/bin/logplane /usr/local/bin/logplane
+# the live-tail hub runs from the same image (the chart's hub Deployment sets the command)
+COPY --from=build /src/bin/logplane-hub /usr/local/bin/logplane-hub
 LABEL org.opencontainers.image.title="logplane-operator" \
       org.opencontainers.image.description="Kubernetes operator for logging pipelines (Fluent Bit)" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -12,6 +12,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LIB_SRCS := $(sort $(shell find pkg -name '*.c' 2>/dev/null))
 OP_SRCS  := $(sort $(wildcard cmd/logplane-operator/*.c))
 CLI_SRCS := $(sort $(wildcard cmd/logplane/*.c))
+HUB_SRCS := $(sort $(wildcard cmd/logplane-hub/*.c)) build/gen/hub_page.c
 UT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UT_HELP  := $(filter-out $(UT_SRCS),$(sort $(wildcard tests/unit/*.c)))
 
@@ -21,7 +22,7 @@ lib_objs = $(patsubst %.c,$(1)/%.o,$(LIB_SRCS))
 
 .SECONDARY:
 .PHONY: all test unit deps fmt fmt-check lint bench demo clean asan-bins fuzz fuzz-bins
-all: bin/logplane-operator bin/logplane
+all: bin/logplane-operator bin/logplane bin/logplane-hub
 
 deps:
 	@bash hack/install-deps.sh
@@ -39,6 +40,16 @@ bin/logplane: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(CLI_SRCS))
 	@mkdir -p bin
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
 
+bin/logplane-hub: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(HUB_SRCS))
+	@mkdir -p bin
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
+
+# The hub's browser page, one HTML file, compiled in as a byte array.
+build/gen/hub_page.c: cmd/logplane-hub/tail.html
+	@mkdir -p $(dir $@)
+	{ echo 'const unsigned char lp_hub_page[] = {'; od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; echo 'const unsigned long lp_hub_page_len = sizeof(lp_hub_page) - 1;'; } >$@
+
 # ---- sanitizer build for tests ----
 $(ASN)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,12 +63,16 @@ $(ASN)/bin/logplane: $(call lib_objs,$(ASN)) $(patsubst %.c,$(ASN)/%.o,$(CLI_SRC
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
+$(ASN)/bin/logplane-hub: $(call lib_objs,$(ASN)) $(patsubst %.c,$(ASN)/%.o,$(HUB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
 $(ASN)/tests/%: $(ASN)/tests/unit/%.o $(patsubst %.c,$(ASN)/%.o,$(UT_HELP)) $(call lib_objs,$(ASN))
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
 UT_BINS := $(patsubst tests/unit/%.c,$(ASN)/tests/%,$(UT_SRCS))
-asan-bins: $(ASN)/bin/logplane-operator $(ASN)/bin/logplane $(UT_BINS)
+asan-bins: $(ASN)/bin/logplane-operator $(ASN)/bin/logplane $(ASN)/bin/logplane-hub $(UT_BINS)
 
 # ---- libFuzzer targets (clang): fuzz/fuzz_NAME.c -> build/fuzz/bin/fuzz_NAME ----
 # `make fuzz` runs each for FUZZ_SECONDS from its seed corpus fuzz/corpus/NAME/;
@@ -94,10 +109,10 @@ unit: asan-bins
 	@TESTS_ONLY_UNIT=1 bash tests/run.sh
 
 fmt:
-	clang-format -i $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard pkg/*/*.h) tests/unit/*.[ch]
+	clang-format -i $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard cmd/logplane-hub/*.c) $(wildcard pkg/*/*.h) tests/unit/*.[ch]
 
 fmt-check:
-	clang-format --dry-run --Werror $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard pkg/*/*.h)
+	clang-format --dry-run --Werror $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard cmd/logplane-hub/*.c) $(wildcard pkg/*/*.h)
 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \

@@ -9,6 +9,7 @@ static void usage(FILE *f)
 	           "commands:\n"
 	           "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
 	           "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
+	           "  tail -n NAMESPACE [filters]   follow logs live through the hub\n"
 	           "  version                      print the version\n");
 }
 
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
 		return lp_cli_validate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "render") == 0)
 		return lp_cli_render(argc - 1, argv + 1);
+	if (strcmp(argv[1], "tail") == 0)
+		return lp_cli_tail(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {
 		printf("logplane %s\n", LP_VERSION);
 		return 0;

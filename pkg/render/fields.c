@@ -159,7 +159,7 @@ static const struct lp_render_field fields[] = {
     {O, "spec.forward (delivery)", "forward", "require_ack_response", NULL, "on with atLeastOnce"},
     {O, "spec.stdout.format", "stdout", "format", "@type stdout", NULL},
     {O, "spec.livetail", "websocket", "host,port,uri,format", "@type http",
-     "to the operator's live-tail hub /ingest/<ns>/<name>, every record copied"},
+     "to the live-tail hub (Service logplane-hub:8081) /ingest/<ns>/<name>, every record copied"},
     {O, "spec.livetail.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
      "on the output's copies"},
     {NULL, "(service)", "service",

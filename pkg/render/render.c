@@ -894,7 +894,7 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 	if (!err && in->livetail_host) {
 		c.lt_host = in->livetail_host;
 	} else if (!err) {
-		err = lp_buf_addf(&c.lt_host_buf, "logplane-operator.%s.svc", c.control_ns);
+		err = lp_buf_addf(&c.lt_host_buf, "logplane-hub.%s.svc", c.control_ns);
 		c.lt_host = lp_buf_str(&c.lt_host_buf);
 	}
 	c.lt_port = in->livetail_port > 0 ? in->livetail_port : 8081;

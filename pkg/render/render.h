@@ -62,7 +62,7 @@ struct lp_render_input {
 	size_t n_outputs;
 	/* Deployment facts the config needs (all optional, defaults in render.c). */
 	const char *aggregator_host; /* default "logplane-aggregator.<control_ns>.svc" */
-	const char *livetail_host;   /* default "logplane-operator.<control_ns>.svc" */
+	const char *livetail_host;   /* default "logplane-hub.<control_ns>.svc" (the hub Service) */
 	int livetail_port;           /* default 8081 */
 	/* storage.total_limit_size of the shipper's outputs that set no
 	 * spec.delivery.bufferLimit (a size lp_size_parse accepts); default "1G". */
