@@ -658,6 +658,143 @@ static void t_tenancy(void)
 	lp_rendered_free(&r);
 }
 
+/* The shipper config of a case as JSON (NULL and a failure when it does not
+ * render into one file). */
+static json_t *shipper_json(struct lp_rendered *r, const char *rel)
+{
+	if (!render_path(r, rel))
+		return NULL;
+	LP_CHECK_INT(r->n_problems, 0);
+	if (r->shipper.n_files < 1)
+		return NULL;
+	return reparse(&r->shipper.files[0]);
+}
+
+static json_t *section(json_t *cfg, const char *key)
+{
+	return json_object_get(json_object_get(cfg, "pipeline"), key);
+}
+
+/* The item of list whose key has value v (NULL when none). */
+static json_t *item_with(json_t *list, const char *key, const char *v)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+	{
+		const char *s = json_string_value(json_object_get(e, key));
+		if (s && !strcmp(s, v))
+			return e;
+	}
+	return NULL;
+}
+
+/* The names of the logs processors of a plugin, joined by ",". */
+static void proc_names(json_t *plugin, char *out, size_t n)
+{
+	json_t *l = json_object_get(json_object_get(plugin, "processors"), "logs"), *e;
+	size_t i;
+
+	out[0] = '\0';
+	json_array_foreach(l, i, e)
+	{
+		size_t len = strlen(out);
+		snprintf(out + len, n - len, "%s%s", len ? "," : "",
+		         json_string_value(json_object_get(e, "name")));
+	}
+}
+
+/* The data-path shapes (issue: nothing lost, a record's cost independent of
+ * the pipeline count): no rewrite_tag copy, no emitter on the node, only the
+ * shared kubernetes filter(s) in the global filter list, each pipeline's work
+ * as processors of its own outputs (or inputs). */
+static void t_shapes(void)
+{
+	struct lp_rendered r;
+	json_t *cfg, *o, *in;
+	char names[256];
+	const char *cases[] = {"shape-two-tenants", "shape-control-and-tenant",
+	                       "shape-multiline-buffered", "shape-host-files-no-kube"};
+
+	for (size_t k = 0; k < 4; k++) {
+		char rel[128];
+		size_t i;
+		json_t *e;
+		snprintf(rel, sizeof(rel), "tests/data/render/cases/%s.yaml", cases[k]);
+		cfg = shipper_json(&r, rel);
+		LP_CHECK(cfg != NULL);
+		LP_CHECK(strstr(shipper_text(&r), "rewrite_tag") == NULL);
+		LP_CHECK(strstr(shipper_text(&r), "emitter_name: lp_") == NULL ||
+		         k == 2); /* the idle emitter of a multiline processor */
+		json_array_foreach(section(cfg, "filters"), i, e)
+		    LP_CHECK_STR(json_string_value(json_object_get(e, "name")), "kubernetes");
+		json_decref(cfg);
+		lp_rendered_free(&r);
+	}
+
+	/* two tenants: each output matches its namespace's source tags and runs
+	 * only its pipeline's work */
+	cfg = shipper_json(&r, "tests/data/render/cases/shape-two-tenants.yaml");
+	o = item_with(section(cfg, "outputs"), "match", "kube.shop.*");
+	LP_CHECK(o && !strcmp(json_string_value(json_object_get(o, "name")), "http"));
+	proc_names(o, names, sizeof(names));
+	LP_CHECK_STR(names, "parser,lua");
+	LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 1);
+	o = item_with(section(cfg, "outputs"), "match", "kube.pay.*");
+	proc_names(o, names, sizeof(names));
+	LP_CHECK_STR(names, "grep");
+	LP_CHECK_INT(json_array_size(section(cfg, "inputs")), 1);
+	json_decref(cfg);
+	lp_rendered_free(&r);
+
+	/* the control pipeline over all namespaces and system logs beside a
+	 * tenant: both outputs take a shop record from the same chunk */
+	cfg = shipper_json(&r, "tests/data/render/cases/shape-control-and-tenant.yaml");
+	o = item_with(section(cfg, "outputs"), "name", "s3");
+	LP_CHECK_STR(json_string_value(json_object_get(o, "match_regex")),
+	             "^(?:kube\\.[^.]+\\..+\\.[^.]+$|system\\.)");
+	LP_CHECK(o && !json_object_get(o, "storage.total_limit_size") &&
+	         json_object_get(o, "store_dir_limit_size"));
+	o = item_with(section(cfg, "outputs"), "match", "kube.shop.*");
+	proc_names(o, names, sizeof(names));
+	LP_CHECK_STR(names, "parser,grep");
+	LP_CHECK_HAS(shipper_text(&r), "- $level ^(?:error|fatal)$");
+	json_decref(cfg);
+	lp_rendered_free(&r);
+
+	/* buffered multiline: its own tail of its namespace, multiline and
+	 * kubernetes as that input's processors; the other tenant on the shared tail */
+	cfg = shipper_json(&r, "tests/data/render/cases/shape-multiline-buffered.yaml");
+	in = item_with(section(cfg, "inputs"), "path", "/var/log/containers/*_shop_*.log");
+	LP_CHECK(in != NULL);
+	proc_names(in, names, sizeof(names));
+	LP_CHECK_STR(names, "multiline,kubernetes");
+	LP_CHECK(item_with(section(cfg, "inputs"), "alias", "lp_app") != NULL);
+	LP_CHECK(item_with(section(cfg, "outputs"), "match", "kube.pay.*") != NULL);
+	for (size_t i = 0; i < r.n_summaries; i++)
+		if (!strcmp(r.summaries[i].ns, "shop"))
+			LP_CHECK_HAS(r.summaries[i].text,
+			             "delivery: each output's mode, except an open multiline");
+	LP_CHECK_HAS(shipper_text(&r), "flush_ms: 500");
+	json_decref(cfg);
+	lp_rendered_free(&r);
+
+	/* host files without the kubernetes filter: the regex groups become
+	 * fields (parser on the path), no kubernetes anywhere */
+	cfg = shipper_json(&r, "tests/data/render/cases/shape-host-files-no-kube.yaml");
+	in = json_array_get(section(cfg, "inputs"), 0);
+	LP_CHECK_STR(json_string_value(json_object_get(in, "path_key")), "_lp_path");
+	proc_names(in, names, sizeof(names));
+	LP_CHECK_STR(names, "parser");
+	LP_CHECK(strstr(shipper_text(&r), "kubernetes") == NULL);
+	o = item_with(json_object_get(cfg, "parsers"), "format", "regex");
+	LP_CHECK(o && strstr(json_string_value(json_object_get(o, "regex")),
+	                     "(?<namespace_name>[^_/]+)_(?<pod_name>"));
+	json_decref(cfg);
+	lp_rendered_free(&r);
+}
+
 static void t_multiline_first(void)
 {
 	struct lp_rendered r;
@@ -1882,6 +2019,7 @@ int main(void)
 	    {"golden_cases", t_golden_cases},
 	    {"golden_examples", t_golden_examples},
 	    {"tenancy", t_tenancy},
+	    {"shapes", t_shapes},
 	    {"multiline_first", t_multiline_first},
 	    {"deterministic", t_deterministic},
 	    {"secrets_not_in_text", t_secrets_not_in_text},
