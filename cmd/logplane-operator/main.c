@@ -57,6 +57,8 @@ struct options {
 	const char *webhook_cert_names;
 	uint64_t webhook_check_ms;
 	uint64_t event_window_ms;
+	uint64_t rollout_timeout_ms;
+	int allow_plain_http;
 };
 
 struct flag {
@@ -130,6 +132,13 @@ static const struct flag flags[] = {
      "how often the webhook re-reads its Secret and caBundle (and renews what is due)"},
     /* hidden (no help text): lets tests shorten what they would wait out */
     {"event-window", "LOGPLANE_EVENT_WINDOW", F_DURATION, "60s", OFF(event_window_ms), NULL, NULL},
+    {"rollout-timeout", "LOGPLANE_ROLLOUT_TIMEOUT", F_DURATION, "2m", OFF(rollout_timeout_ms), NULL,
+     "agent pods not all updated and ready this long after a configuration was applied: "
+     "the resources changed with it are rolled back and so are the agents, to the last "
+     "configuration that ran"},
+    {"allow-plain-http", "LOGPLANE_ALLOW_PLAIN_HTTP", F_BOOL, "false", OFF(allow_plain_http), NULL,
+     "let outputs that carry credentials (AWS endpoint overrides, basic auth, header values "
+     "from Secrets) use plain http to any host, not only to loopback; warned about at start"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -586,6 +595,7 @@ static lp_err start_webhook(struct app *a)
 	wo.host = host[0] ? host : NULL;
 	wo.port = (int)port;
 	wo.control_ns = a->opt.control_ns;
+	wo.allow_plain_http = a->opt.allow_plain_http;
 	wo.secret_name = a->opt.webhook_secret;
 	wo.config_name = a->opt.webhook_config;
 	wo.service_name = a->opt.webhook_service;
@@ -661,6 +671,12 @@ static int run(struct app *a)
 	co.log = &a->log;
 	co.metrics = a->have_om ? &a->om : NULL;
 	co.agents = a->have_agents ? &a->agents : NULL;
+	co.rollout_timeout_ms = a->opt.rollout_timeout_ms;
+	co.allow_plain_http = a->opt.allow_plain_http;
+	if (a->opt.allow_plain_http)
+		lp_log(&a->log, LP_LOG_WARN, NULL,
+		       "--allow-plain-http: outputs may send credentials over plain http to any "
+		       "host (AWS endpoint overrides, basic auth, header values from Secrets)");
 	co.event_window_ms = a->opt.event_window_ms;
 	if (a->opt.aws) {
 		a->aws_transport.send = counting_send;

@@ -199,6 +199,9 @@ static void handle_key(struct lp_ctrl *c, struct lp_kube_wq *wq, const char *key
 			          RENDER_CACHE_IDLE_MS);
 		}
 		lp_kube_wq_done(wq, key, LP_OK);
+	} else if (!strcmp(key, KEY_ROLLOUT)) {
+		ctrl_handle_rollout(c);
+		lp_kube_wq_done(wq, key, LP_OK);
 	} else if (!strcmp(key, KEY_TRIM)) {
 		if (ctrl_idle_since(c, key, &c->trim_queued, c->last_status_write_ms, TRIM_IDLE_MS))
 			ctrl_trim_heap(c);

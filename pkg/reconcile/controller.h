@@ -102,6 +102,12 @@ struct lp_ctrl_opts {
 	void (*on_key)(void *arg, const char *key, int end);
 	void *on_key_arg;
 	uint64_t event_window_ms; /* Event de-duplication window; 0 = 60 s (tests shorten it) */
+	/* rollout guard: agent pods not ready this long after a configuration
+	 * was applied roll the agents back to the last one that ran; 0 = 2 min */
+	uint64_t rollout_timeout_ms;
+	/* 1: plain http to any host for outputs that carry credentials (else
+	 * loopback only); see lp_world.allow_plain_http */
+	int allow_plain_http;
 };
 
 struct lp_ctrl;

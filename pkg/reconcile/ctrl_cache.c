@@ -15,6 +15,7 @@ static void facts_free(struct res_facts *f)
 {
 	if (!f)
 		return;
+	ctrl_res_unref(f->good_k); /* its own facts were moved on: no recursion */
 	lp_free(f->problem_field);
 	lp_free(f->problem_message);
 	lp_free(f->render_field);
@@ -151,6 +152,8 @@ static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void
 
 	ix->c->res_epoch++;
 	if (k && old) {
+		if (k->generation != old->generation)
+			ctrl_rollout_keep(ix->c, old);
 		k->facts = old->facts; /* carried; checked against the generation */
 		old->facts = NULL;
 		spec_changed = k->generation != old->generation || k->deleting != old->deleting;

@@ -206,6 +206,24 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 		f->in_config = 0;
 		return LP_OK;
 	}
+	if (f->bad) { /* rollout guard: left out until it changes */
+		lp_err ferr = LP_OK;
+		uint64_t fp = ctrl_res_fingerprint(c, k, ns, &ferr);
+		if (ferr)
+			return ferr;
+		if (fp == f->bad_fp) {
+			f->config = LP_CONFIG_ROLLED_BACK;
+			f->in_config = 0;
+			/* the version that ran before, when there is one */
+			if (f->good_k && k->kind == RES_OUTPUT && f->good_k->o)
+				cc->ok_outs[cc->n_ok_outs++] = f->good_k->o;
+			else if (f->good_k && k->kind == RES_PIPELINE && f->good_k->p)
+				cc->ok_pls[cc->n_ok_pls++] = f->good_k->p;
+			return LP_OK;
+		}
+		f->bad = 0;
+		f->config = LP_CONFIG_PENDING;
+	}
 	if (k->kind == RES_OUTPUT)
 		cc->ok_outs[cc->n_ok_outs++] = k->o;
 	else
@@ -234,6 +252,7 @@ static lp_err calc_validate(struct calc *cc)
 	cc->world.outputs_sorted = 1;
 	cc->world.secret_has_key = ctrl_secret_has_key;
 	cc->world.secret_ctx = cc->c;
+	cc->world.allow_plain_http = cc->c->o.allow_plain_http;
 	for (int pass = 0; pass < 2 && !err; pass++) {
 		struct collect *col = pass == 0 ? &cc->out : &cc->pl;
 		for (size_t i = 0; i < col->n && !err; i++)
@@ -314,7 +333,7 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	char ns[256];
 	const char *name;
 
-	if (!f || f->n_problems || k->deleting)
+	if (!f || f->n_problems || k->deleting || f->bad)
 		return LP_OK;
 	ctrl_split_key(key, ns, sizeof(ns), &name);
 	if (k->kind == RES_OUTPUT && !strlist_has(&cc->used, key)) {
@@ -341,10 +360,7 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 		f->in_config = 0;
 		return LP_OK;
 	}
-	rw.ns = ns;
-	rw.fp = lp_hash_bytes(0, &k->generation, sizeof(k->generation));
-	if (k->kind == RES_OUTPUT)
-		ctrl_output_secret_refs(k->o, ctrl_ref_fingerprint, &rw);
+	rw.fp = ctrl_res_fingerprint(c, k, ns, &rw.err);
 	if (rw.err)
 		return rw.err;
 	if (!f->in_config || rw.fp != f->fingerprint) {
@@ -475,6 +491,7 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 			          "finalizer or AWS step not started: %s (retrying)",
 			          lp_strerror(after));
 		ctrl_update_rolled(c);
+		ctrl_rollout_watch(c);
 	} else if (err) {
 		config_failed(c, r->errmsg);
 		ctrl_status_all(c); /* the new generations, pending while we retry */

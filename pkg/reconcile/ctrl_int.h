@@ -23,6 +23,8 @@
 #define KEY_STATUS_ALL      "status-all"
 #define KEY_TRIM            "trim-heap"
 #define KEY_CACHE_DROP      "render-cache-drop"
+#define KEY_ROLLOUT         "rollout-check"
+#define ROLLOUT_TIMEOUT_MS  120000u             /* default --rollout-timeout */
 #define AWS_RECHECK_MS      (10u * 60u * 1000u) /* re-verify a target that is fine */
 #define AWS_RETRY_MS        30000u              /* retry one that is not (yet) */
 #define AWS_CONVERGE_MS     5000u               /* check a converging one again (no hint given) */
@@ -71,6 +73,14 @@ struct res_facts {
 	int cleanup_done;
 	uint64_t cleanup_tried_ms; /* last cleanup attempt (deleting) */
 	int finalizer_inflight;
+	/* rollout guard: this fingerprint came with a configuration the agents
+	 * did not become ready with; left out until the fingerprint changes */
+	int bad;
+	uint64_t bad_fp;
+	/* the version of the resource in the last configuration that ran, kept
+	 * (a reference) while the current version is newer and has not run yet:
+	 * a rollback renders it instead of the current one */
+	struct res_kept *good_k;
 };
 
 struct res_kept {
@@ -146,6 +156,9 @@ struct lp_ctrl {
 	char cur_hash[65];      /* config hash of the last desired state computed */
 	uint64_t serial;        /* bumps when cur_hash changes */
 	uint64_t rolled_serial; /* serial the Fluent Bit pods run completely */
+	char good_hash[65];     /* config hash of rolled_serial (the last that ran) */
+	uint64_t watch_serial;  /* the serial whose rollout the guard waits for, 0 none */
+	uint64_t watch_ms;      /* when it was applied */
 	int want_aggregator;
 	/* the part files of the last render, so that a change re-emits only the
 	 * parts it touches; config_compute() only (loop thread) */
@@ -220,6 +233,14 @@ struct ref_walk { /* ctrl_ref_fingerprint's arg */
 	int unsynced;
 	uint64_t fp; /* fingerprint of the referenced values */
 };
+
+/* ctrl_rollout.c: the rollout guard */
+uint64_t ctrl_res_fingerprint(struct lp_ctrl *c, const struct res_kept *k, const char *ns,
+                              lp_err *err);
+void ctrl_rollout_watch(struct lp_ctrl *c);
+void ctrl_handle_rollout(struct lp_ctrl *c);
+void ctrl_rollout_ran(struct lp_ctrl *c);
+void ctrl_rollout_keep(struct lp_ctrl *c, struct res_kept *old);
 
 /* controller.c */
 __attribute__((format(printf, 6, 7))) void ctrl_logf(struct lp_ctrl *c, enum lp_log_level lvl,

@@ -176,6 +176,8 @@ void ctrl_update_rolled(struct lp_ctrl *c)
 		return;
 	}
 	c->rolled_serial = c->serial;
+	memcpy(c->good_hash, c->cur_hash, sizeof(c->good_hash));
+	ctrl_rollout_ran(c);
 	ctrl_status_all(c);
 	ctrl_logf(c, LP_LOG_INFO, "DaemonSet", c->control_ns, LP_SHIPPER_NAME,
 	          "configuration %.12s rolled out", c->cur_hash);

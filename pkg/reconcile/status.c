@@ -342,6 +342,11 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		cfg_r = "NotValid";
 		snprintf(o->config_msg, sizeof(o->config_msg),
 		         "left out of the configuration until it is valid");
+	} else if (f->config == LP_CONFIG_ROLLED_BACK) {
+		cfg_s = LP_COND_FALSE;
+		cfg_r = "RolledBack";
+		snprintf(o->config_msg, sizeof(o->config_msg), "%s",
+		         f->render_message ? f->render_message : "rolled back");
 	} else if (f->config == LP_CONFIG_LEFT_OUT) {
 		cfg_s = LP_COND_FALSE;
 		cfg_r = "RenderFailed";

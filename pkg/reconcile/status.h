@@ -89,6 +89,8 @@ enum lp_config_state {
 	LP_CONFIG_LEFT_OUT,    /* valid, but the renderer left it out (render_*) */
 	LP_CONFIG_APPLIED,     /* in the configuration that is written */
 	LP_CONFIG_FAILED,      /* writing the configuration failed (config_message) */
+	LP_CONFIG_ROLLED_BACK, /* its change came with a configuration the agents did not
+	                          become ready with: left out until it changes (render_message) */
 };
 
 struct lp_status_facts { /* strings borrowed */

@@ -26,6 +26,7 @@ struct lp_webhook {
 	char *names[LP_CERTS_MAX_NAMES]; /* of the serving certificate */
 	size_t n_names;
 	int external_certs;
+	int allow_plain_http;
 	uint64_t check_ms;
 	const struct lp_log *log;
 	const struct lp_opmetrics *metrics;
@@ -162,6 +163,7 @@ lp_err lp_webhook_handle(struct lp_webhook *w, const char *path, const char *bod
 	if (w->ctrl && !(b = world_get(w)))
 		return LP_ERR_NOMEM;
 	world.control_ns = w->control_ns;
+	world.allow_plain_http = w->allow_plain_http;
 	world.outputs = b->outs;
 	world.n_outputs = b->n_outs;
 	world.outputs_sorted = 1;
@@ -532,6 +534,7 @@ lp_err lp_webhook_new(struct lp_webhook **out, struct lp_loop *loop,
 	w->now = o->now;
 	w->now_ctx = o->now_ctx;
 	w->control_ns = lp_strdup(o->control_ns ? o->control_ns : LP_DEFAULT_CONTROL_NAMESPACE);
+	w->allow_plain_http = o->allow_plain_http;
 	w->secret_name = lp_strdup(o->secret_name ? o->secret_name : "logplane-webhook-tls");
 	w->config_name = lp_strdup(o->config_name ? o->config_name : "");
 	w->service_name = lp_strdup(o->service_name ? o->service_name : "logplane-webhook");

@@ -46,6 +46,7 @@ struct lp_webhook_opts {
 	/* seconds since the epoch (certificate times); NULL = time(2) */
 	int64_t (*now)(void *ctx);
 	void *now_ctx;
+	int allow_plain_http; /* lp_world.allow_plain_http (--allow-plain-http) */
 };
 
 struct lp_webhook;
