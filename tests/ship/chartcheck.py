@@ -159,7 +159,11 @@ def cmd_switches(path):
     err = check_pod_security(dep)
     if err:
         fail(err)
-    sa = find(docs, "ServiceAccount")
+    hub = find(docs, "Deployment", "logplane-hub")
+    err = check_pod_security(hub) if hub else "no live-tail hub Deployment"
+    if err:
+        fail("hub: " + err)
+    sa = find(docs, "ServiceAccount", "logplane")
     if "eks.amazonaws.com/role-arn" not in (sa["metadata"].get("annotations") or {}):
         fail("ServiceAccount lacks the IRSA annotation given in values")
     sm = find(docs, "ServiceMonitor")
