@@ -42,10 +42,10 @@ subjects:
 class Hub:
     """One logplane-hub process on 127.0.0.1 (killed at exit)."""
 
-    def __init__(self, kubeconfig=None, args=(), binary=None):
+    def __init__(self, kubeconfig=None, args=(), binary=None, port=0):
         self.dir = tempfile.mkdtemp(prefix="hub-test-")
         self.port_file = os.path.join(self.dir, "port")
-        cmd = [binary or os.path.join(BIN, "logplane-hub"), "--listen", "127.0.0.1", "--port", "0",
+        cmd = [binary or os.path.join(BIN, "logplane-hub"), "--listen", "127.0.0.1", "--port", str(port),
                "--port-file", self.port_file, "--control-namespace", "logplane-system"]
         if kubeconfig:
             cmd += ["--kubeconfig", kubeconfig]
