@@ -14,7 +14,8 @@ OP_SRCS  := $(sort $(wildcard cmd/logplane-operator/*.c))
 CLI_SRCS := $(sort $(wildcard cmd/logplane/*.c))
 HUB_SRCS := $(sort $(wildcard cmd/logplane-hub/*.c)) build/gen/hub_page.c
 UT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
-UT_HELP  := $(filter-out $(UT_SRCS),$(sort $(wildcard tests/unit/*.c)))
+# the operator's wiring of pkg/aws into the controller, tested as a unit too
+UT_HELP  := $(filter-out $(UT_SRCS),$(sort $(wildcard tests/unit/*.c))) cmd/logplane-operator/aws_hook.c
 
 REL := build/rel
 ASN := build/asan

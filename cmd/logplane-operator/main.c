@@ -12,14 +12,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <pthread.h>
-#include "../../pkg/aws/ctrl_hook.h"
+#include "aws_hook.h"
 #include "../../pkg/aws/http.h"
 #include "../../pkg/aws/provision.h"
 #include "../../pkg/kube/client.h"
 #include "../../pkg/kube/config.h"
 #include "../../pkg/reconcile/controller.h"
 #include "../../pkg/reconcile/desired.h"
-#include "../../pkg/reconcile/webhook.h"
+#include "../../pkg/server/webhook.h"
 #include "../../pkg/server/metrics.h"
 #include "../../pkg/server/opmetrics.h"
 #include "../../pkg/server/server.h"
@@ -116,9 +116,8 @@ static const struct flag flags[] = {
      "Secret in the control namespace holding the webhook's CA and serving certificate"},
     {"webhook-config", "LOGPLANE_WEBHOOK_CONFIG", F_STR, "logplane", OFF(webhook_config), NULL,
      "ValidatingWebhookConfiguration whose caBundle the operator keeps current (\"\" = none)"},
-    {"webhook-service", "LOGPLANE_WEBHOOK_SERVICE", F_STR, "logplane-webhook",
-     OFF(webhook_service), NULL,
-     "Service in front of the webhook; its DNS names go into the serving certificate"},
+    {"webhook-service", "LOGPLANE_WEBHOOK_SERVICE", F_STR, "logplane-webhook", OFF(webhook_service),
+     NULL, "Service in front of the webhook; its DNS names go into the serving certificate"},
     {"webhook-certs", "LOGPLANE_WEBHOOK_CERTS", F_CHOICE, "self", OFF(webhook_certs),
      "self|external",
      "self: the operator makes and renews the certificate and caBundle; external: only reads "
@@ -127,9 +126,8 @@ static const struct flag flags[] = {
      NULL,
      "more DNS names or IP addresses for the serving certificate, comma-separated (for a "
      "clientConfig.url webhook outside the cluster)"},
-    {"webhook-cert-check", "LOGPLANE_WEBHOOK_CERT_CHECK", F_DURATION, "1m",
-     OFF(webhook_check_ms), NULL,
-     "how often the webhook re-reads its Secret and caBundle (and renews what is due)"},
+    {"webhook-cert-check", "LOGPLANE_WEBHOOK_CERT_CHECK", F_DURATION, "1m", OFF(webhook_check_ms),
+     NULL, "how often the webhook re-reads its Secret and caBundle (and renews what is due)"},
     /* hidden (no help text): lets tests shorten what they would wait out */
     {"event-window", "LOGPLANE_EVENT_WINDOW", F_DURATION, "60s", OFF(event_window_ms), NULL, NULL},
     {"rollout-timeout", "LOGPLANE_ROLLOUT_TIMEOUT", F_DURATION, "2m", OFF(rollout_timeout_ms), NULL,
@@ -342,7 +340,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	return 0;
 }
 
-/* ---------- AWS request counting (wraps the libcurl transport) ---------- */
+/* ---------- AWS request counting (the AWS context's per-call report) ---------- */
 
 #define AWS_COUNT_ROWS 128
 
@@ -357,70 +355,22 @@ struct aws_counts { /* written on the worker thread, read at scrape time */
 	} rows[AWS_COUNT_ROWS];
 };
 
-static const char *req_header(const struct lp_aws_http_req *req, const char *name)
+/* lp_aws_ctx_opts.on_call: one AWS call attempt, counted by service,
+ * operation and code (the AWS error code, else the HTTP status, "error" when
+ * no answer came). */
+static void aws_count(void *ctx, const char *service, const char *op, long status,
+                      const char *aws_code)
 {
-	for (size_t i = 0; i < req->n_headers; i++)
-		if (req->headers[i].name && !strcasecmp(req->headers[i].name, name))
-			return req->headers[i].value;
-	return NULL;
-}
-
-/* Copies into out the text after key up to one of the stop characters. */
-static int text_after(const char *hay, size_t len, const char *key, const char *stop, char *out,
-                      size_t outlen)
-{
-	size_t klen = strlen(key), n;
-	const char *p = NULL;
-
-	for (size_t i = 0; hay && klen <= len && i + klen <= len && !p; i++)
-		if (!memcmp(hay + i, key, klen))
-			p = hay + i + klen;
-	if (!p)
-		return 0;
-	for (n = 0; p + n < hay + len && !strchr(stop, p[n]) && p[n]; n++)
-		;
-	if (n == 0 || n >= outlen)
-		return 0;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return 1;
-}
-
-/* service from the SigV4 credential scope, operation from X-Amz-Target (JSON
- * protocols), Action= (query protocol) or the HTTP method (S3); code is the
- * HTTP status or the AWS error code. */
-static void aws_count(struct aws_counts *ac, const struct lp_aws_http_req *req,
-                      const struct lp_aws_http_resp *resp, lp_err err)
-{
-	char service[24] = "unknown", op[48], code[64];
-	const char *auth = req_header(req, "Authorization"),
-	           *target = req_header(req, "X-Amz-Target");
-	const char *cred = auth ? strstr(auth, "Credential=") : NULL;
+	struct aws_counts *ac = ctx;
+	char code[64];
 	size_t i;
 
-	if (cred) { /* Credential=AKID/DATE/REGION/SERVICE/aws4_request */
-		const char *p = cred;
-		for (int slash = 0; p && slash < 3; slash++)
-			p = strchr(p + 1, '/');
-		if (p)
-			text_after(p, strlen(p), "/", "/", service, sizeof(service));
-	}
-	if (!(target && text_after(target, strlen(target), ".", "", op, sizeof(op))) &&
-	    !text_after(req->body, req->body_len, "Action=", "&", op, sizeof(op)))
-		snprintf(op, sizeof(op), "%s", req->method ? req->method : "?");
-	if (err)
+	if (aws_code && *aws_code)
+		snprintf(code, sizeof(code), "%s", aws_code);
+	else if (status)
+		snprintf(code, sizeof(code), "%ld", status);
+	else
 		snprintf(code, sizeof(code), "error");
-	else if (resp->status >= 300 &&
-	         (text_after(resp->body.ptr, resp->body.len, "\"__type\":\"", "\"", code,
-	                     sizeof(code)) ||
-	          text_after(resp->body.ptr, resp->body.len, "\"__type\": \"", "\"", code,
-	                     sizeof(code)) ||
-	          text_after(resp->body.ptr, resp->body.len, "<Code>", "<", code, sizeof(code)))) {
-		char *hash = strrchr(code, '#'); /* "com.amazonaws...#ResourceNotFoundException" */
-		if (hash)
-			memmove(code, hash + 1, strlen(hash));
-	} else
-		snprintf(code, sizeof(code), "%ld", resp->status);
 	pthread_mutex_lock(&ac->mu);
 	for (i = 0; i < ac->n; i++)
 		if (!strcmp(ac->rows[i].service, service) && !strcmp(ac->rows[i].operation, op) &&
@@ -438,15 +388,6 @@ static void aws_count(struct aws_counts *ac, const struct lp_aws_http_req *req,
 	pthread_mutex_unlock(&ac->mu);
 }
 
-static lp_err counting_send(void *ctx, const struct lp_aws_http_req *req,
-                            struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
-{
-	lp_err err =
-	    lp_aws_transport_curl.send(lp_aws_transport_curl.ctx, req, resp, errbuf, errlen);
-	aws_count(ctx, req, resp, err);
-	return err;
-}
-
 /* ---------- the process ---------- */
 
 struct app {
@@ -459,6 +400,7 @@ struct app {
 	struct lp_kube_client *client;
 	struct lp_metrics *metrics;
 	struct lp_opmetrics om;
+	struct lp_ctrl_metrics ctrl_metrics; /* records into om */
 	int have_om;
 	struct lp_server *health, *metrics_srv;
 	struct lp_ctrl *ctrl;
@@ -467,7 +409,6 @@ struct app {
 	struct lp_aws_hook aws_hook;
 	struct lp_ctrl_aws_ops aws_ops;
 	struct aws_counts aws_counts;
-	struct lp_aws_transport aws_transport;
 	struct lp_aws_ctx_opts aws_opts;
 	int sigfd;
 	struct lp_loop_fd *sigwatch;
@@ -524,7 +465,7 @@ static void collect(void *arg)
 			lp_opmetrics_api_total(&a->om, st->rows[i].verb, st->rows[i].code,
 			                       st->rows[i].n);
 	if (a->ctrl)
-		lp_ctrl_collect_metrics(a->ctrl, &a->om);
+		lp_ctrl_collect_metrics(a->ctrl);
 	pthread_mutex_lock(&a->aws_counts.mu);
 	for (size_t i = 0; i < a->aws_counts.n; i++)
 		lp_opmetrics_aws_total(&a->om, a->aws_counts.rows[i].service,
@@ -669,7 +610,9 @@ static int run(struct app *a)
 	co.identity = a->opt.id;
 	co.lease_duration_ms = a->opt.lease_duration_ms;
 	co.log = &a->log;
-	co.metrics = a->have_om ? &a->om : NULL;
+	if (a->have_om)
+		lp_opmetrics_ctrl_hook(&a->om, &a->ctrl_metrics);
+	co.metrics = a->have_om ? &a->ctrl_metrics : NULL;
 	co.agents = a->have_agents ? &a->agents : NULL;
 	co.rollout_timeout_ms = a->opt.rollout_timeout_ms;
 	co.allow_plain_http = a->opt.allow_plain_http;
@@ -679,9 +622,8 @@ static int run(struct app *a)
 		       "host (AWS endpoint overrides, basic auth, header values from Secrets)");
 	co.event_window_ms = a->opt.event_window_ms;
 	if (a->opt.aws) {
-		a->aws_transport.send = counting_send;
-		a->aws_transport.ctx = &a->aws_counts;
-		a->aws_opts.transport = &a->aws_transport;
+		a->aws_opts.on_call = aws_count;
+		a->aws_opts.on_call_ctx = &a->aws_counts;
 		a->aws_ctx = lp_aws_ctx_new(&a->aws_opts);
 		if (!a->aws_ctx) {
 			err = LP_ERR_NOMEM;
@@ -712,7 +654,7 @@ fail:
 	lp_log(&a->log, LP_LOG_ERROR, NULL, "start-up failed: %s", lp_strerror(err));
 out:
 	lp_webhook_free(a->webhook); /* before the controller whose caches it reads */
-	lp_ctrl_free(a->ctrl); /* joins the worker thread: the AWS context is free after */
+	lp_ctrl_free(a->ctrl);       /* joins the worker thread: the AWS context is free after */
 	lp_aws_ctx_free(a->aws_ctx);
 	if (a->ready_timer)
 		lp_loop_timer_del(a->loop, a->ready_timer);

@@ -21,6 +21,17 @@
 #define LP_API_GROUP_VERSION         "logplane.io/v1alpha1"
 #define LP_DEFAULT_CONTROL_NAMESPACE "logplane-system"
 
+/* A status condition's status, as the controller writes it and the steps that
+ * decide one (pkg/aws) report it. */
+enum lp_cond_status { LP_COND_UNKNOWN = 0, LP_COND_TRUE, LP_COND_FALSE };
+
+/* One condition as a step reports it (CredentialsResolved, Provisioned). */
+struct lp_cond_report {
+	enum lp_cond_status status;
+	char reason[64]; /* CamelCase */
+	char message[1024];
+};
+
 /* ---------- shared pieces ---------- */
 
 struct lp_meta {

@@ -278,6 +278,17 @@ out:
 	return err;
 }
 
+/* Reports one attempt to sys->on_call. */
+static void report_call(const struct lp_aws_client *c, const char *method,
+                        const struct lp_aws_error *e, long status, const char *code)
+{
+	const char *op = e && e->op[0] ? strchr(e->op, ':') : NULL; /* "service:Op" */
+
+	if (c->sys->on_call)
+		c->sys->on_call(c->sys->on_call_ctx, c->service, op ? op + 1 : method, status,
+		                code ? code : "");
+}
+
 lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *path,
                       const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
                       const void *body, size_t body_len, struct lp_aws_http_resp *resp,
@@ -300,13 +311,16 @@ lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *p
 		if (err == LP_ERR_HTTP || err == LP_ERR_TIMEOUT) {
 			lp_aws_error_set(&tmp, err, 0, NULL, "cannot reach %s: %s", c->ep->url,
 			                 errbuf);
+			report_call(c, method, e, 0, "");
 		} else if (err) {
 			return lp_aws_error_set(e, err, 0, NULL, "%s request failed: %s",
 			                        c->service, lp_strerror(err));
 		} else if (resp->status >= 300) {
 			err = lp_aws_error_from_response(&tmp, resp->status,
 			                                 lp_buf_str(&resp->body), resp->body.len);
+			report_call(c, method, e, resp->status, tmp.code);
 		} else {
+			report_call(c, method, e, resp->status, "");
 			return LP_OK;
 		}
 		if (!lp_aws_error_retryable(&tmp) || i + 1 == attempts) {

@@ -63,6 +63,14 @@ struct lp_aws_sys {
 	uint64_t backoff_base_ms;
 	uint64_t backoff_cap_ms;
 	long timeout_ms; /* per attempt */
+	/* Called after every attempt of a signed call, on the calling thread, for
+	 * metrics: service (signing name: "kinesis", "s3", ...), operation
+	 * ("PutRecords", "HeadBucket"; the HTTP method when unnamed), the HTTP
+	 * status (0 when no answer came) and the AWS error code of an error
+	 * answer ("" otherwise). NULL: none. */
+	void (*on_call)(void *ctx, const char *service, const char *operation, long status,
+	                const char *code);
+	void *on_call_ctx;
 };
 
 /* Fills sys with the real seams: curl, time(), nanosleep, getenv; 4 attempts,

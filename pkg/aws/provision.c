@@ -6,6 +6,7 @@
 #include "firehose.h"
 #include "kinesis.h"
 #include "s3.h"
+#include "spechash.h"
 #include "sts.h"
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -72,6 +73,8 @@ struct lp_aws_ctx *lp_aws_ctx_new(const struct lp_aws_ctx_opts *opts)
 	if (opts->getenv)
 		ctx->sys.getenv = opts->getenv;
 	ctx->sys.ctx = opts->seam_ctx;
+	ctx->sys.on_call = opts->on_call;
+	ctx->sys.on_call_ctx = opts->on_call_ctx;
 	if (opts->max_attempts > 0)
 		ctx->sys.max_attempts = opts->max_attempts;
 	if (opts->backoff_base_ms)
@@ -165,121 +168,10 @@ static void cache_store(struct lp_aws_ctx *ctx, const char *key, const char *has
 	e->res.n_events = 0; /* events happened once */
 }
 
-/* ---- spec hash ---- */
-
-/* The hashed text is built with a sticky error: once a step fails the rest
- * are skipped and the error is returned at the end. */
-struct hasher {
-	struct lp_buf b;
-	lp_err err;
-};
-
-static void h_str(struct hasher *h, const char *s)
-{
-	if (!h->err)
-		h->err = s ? lp_buf_addf(&h->b, "%zu:%s;", strlen(s), s) : lp_buf_adds(&h->b, "-;");
-}
-
-static void h_int(struct hasher *h, long long v)
-{
-	if (!h->err)
-		h->err = lp_buf_addf(&h->b, "%lld;", v);
-}
-
-static void h_tags(struct hasher *h, const struct lp_kv *t, size_t n)
-{
-	h_int(h, (long long)n);
-	for (size_t i = 0; i < n; i++) {
-		h_str(h, t[i].key);
-		h_str(h, t[i].value);
-	}
-}
-
-static lp_err spec_hash(const struct lp_output *o, const struct lp_aws_secret_creds *sc,
-                        char hash[65])
-{
-	struct hasher h = {.err = LP_OK};
-	const struct lp_aws_credentials *cr = &o->aws.credentials;
-
-	lp_buf_init(&h.b, 1024 * 1024);
-	h_int(&h, o->type);
-	h_str(&h, o->aws.region);
-	h_str(&h, o->aws.endpoint);
-	h_str(&h, cr->role_arn);
-	h_str(&h, cr->external_id);
-	if (sc) {
-		h_str(&h, sc->access_key_id);
-		h_str(&h, sc->secret_access_key);
-		h_str(&h, sc->session_token);
-	}
-	switch (o->type) {
-	case LP_OUT_KINESIS: {
-		const struct lp_out_kinesis *k = &o->u.kinesis;
-		const struct lp_kinesis_provision *p = &k->provision;
-		h_str(&h, k->stream);
-		h_int(&h, p->present);
-		h_int(&h, p->on_demand);
-		h_int(&h, p->shard_count);
-		h_int(&h, p->retention_hours);
-		h_int(&h, p->encrypt);
-		h_int(&h, (int)p->deletion_policy);
-		h_str(&h, p->kms_key_id);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	case LP_OUT_S3: {
-		const struct lp_out_s3 *s = &o->u.s3;
-		const struct lp_s3_provision *p = &s->provision;
-		h_str(&h, s->bucket);
-		h_int(&h, p->present);
-		h_int(&h, p->expiration_days);
-		h_int(&h, p->block_public_access);
-		h_int(&h, (int)p->deletion_policy);
-		h_str(&h, p->encryption);
-		h_str(&h, p->kms_key_id);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	case LP_OUT_FIREHOSE: {
-		const struct lp_out_firehose *f = &o->u.firehose;
-		const struct lp_firehose_provision *p = &f->provision;
-		h_str(&h, f->delivery_stream);
-		h_int(&h, p->present);
-		h_int(&h, p->buffering_size_mib);
-		h_int(&h, p->buffering_interval_seconds);
-		h_int(&h, (int)p->deletion_policy);
-		h_str(&h, p->source_stream);
-		h_str(&h, p->bucket);
-		h_str(&h, p->prefix);
-		h_str(&h, p->error_prefix);
-		h_str(&h, p->compression);
-		h_str(&h, p->role_arn);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	case LP_OUT_CLOUDWATCH: {
-		const struct lp_out_cloudwatch *c = &o->u.cloudwatch;
-		const struct lp_cloudwatch_provision *p = &c->provision;
-		h_str(&h, c->log_group);
-		h_int(&h, p->present);
-		h_int(&h, p->retention_days);
-		h_int(&h, (int)p->deletion_policy);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	default:
-		break;
-	}
-	if (!h.err)
-		lp_sigv4_sha256_hex(h.b.ptr, h.b.len, hash);
-	lp_buf_free(&h.b);
-	return h.err;
-}
-
 /* ---- result helpers ---- */
 
-__attribute__((format(printf, 4, 5))) static void cond(struct lp_aws_condition *c, int status,
-                                                       const char *reason, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void
+cond(struct lp_cond_report *c, enum lp_cond_status status, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -306,7 +198,7 @@ static void in_progress(struct run *r, const char *reason, const char *what)
 {
 	r->res->in_progress = 1;
 	r->res->requeue_after_ms = r->ctx->requeue_ms;
-	cond(&r->res->provisioned, 0, reason, "%s", what);
+	cond(&r->res->provisioned, LP_COND_FALSE, reason, "%s", what);
 }
 
 static void note_unsupported(struct run *r, const char *what)
@@ -338,7 +230,7 @@ static lp_err account_id(struct run *r, char account[16], struct lp_aws_error *e
 /* Turns an AWS error into Provisioned=False with an actionable message. */
 static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, const char *resource)
 {
-	struct lp_aws_condition *p = &r->res->provisioned;
+	struct lp_cond_report *p = &r->res->provisioned;
 	const char *src = r->creds.source[0] ? r->creds.source : "default chain";
 	const char *msg = e && e->message[0] ? e->message : lp_strerror(err);
 	const char *op = e && e->op[0] ? e->op : "the call";
@@ -357,45 +249,48 @@ static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, cons
 				resource = full;
 			}
 		}
-		cond(p, 0, "AccessDenied",
+		cond(p, LP_COND_FALSE, "AccessDenied",
 		     "the operator's role lacks %s on %s (credentials: %s): %s", op, resource, src,
 		     msg);
 		break;
 	case LP_ERR_UNAUTHORIZED:
-		cond(p, 0, "InvalidCredentials",
+		cond(p, LP_COND_FALSE, "InvalidCredentials",
 		     "AWS rejected the credentials (%s) for %s on %s: %s%s%s", src, op, resource,
 		     e && e->code[0] ? e->code : "", e && e->code[0] ? ": " : "", msg);
 		break;
 	case LP_ERR_HTTP:
 	case LP_ERR_TIMEOUT:
-		cond(p, 0, "EndpointUnreachable", "%s (retried with backoff; will retry)", msg);
+		cond(p, LP_COND_FALSE, "EndpointUnreachable",
+		     "%s (retried with backoff; will retry)", msg);
 		break;
 	case LP_ERR_THROTTLED:
-		cond(p, 0, "Throttled", "AWS throttled %s on %s: %s (will retry)", op, resource,
-		     msg);
-		break;
-	case LP_ERR_SERVER:
-		cond(p, 0, "ServiceError", "AWS failed %s on %s: %s (will retry)", op, resource,
-		     msg);
-		break;
-	case LP_ERR_LIMIT:
-		cond(p, 0, "LimitExceeded", "%s on %s hit an AWS limit: %s (raise the quota)", op,
+		cond(p, LP_COND_FALSE, "Throttled", "AWS throttled %s on %s: %s (will retry)", op,
 		     resource, msg);
 		break;
+	case LP_ERR_SERVER:
+		cond(p, LP_COND_FALSE, "ServiceError", "AWS failed %s on %s: %s (will retry)", op,
+		     resource, msg);
+		break;
+	case LP_ERR_LIMIT:
+		cond(p, LP_COND_FALSE, "LimitExceeded",
+		     "%s on %s hit an AWS limit: %s (raise the quota)", op, resource, msg);
+		break;
 	case LP_ERR_INVALID:
-		cond(p, 0, "InvalidRequest", "AWS rejected %s on %s: %s", op, resource, msg);
+		cond(p, LP_COND_FALSE, "InvalidRequest", "AWS rejected %s on %s: %s", op, resource,
+		     msg);
 		break;
 	case LP_ERR_IN_USE:
-		cond(p, 0, "ResourceInUse", "%s on %s: %s", op, resource, msg);
+		cond(p, LP_COND_FALSE, "ResourceInUse", "%s on %s: %s", op, resource, msg);
 		break;
 	case LP_ERR_CONFLICT:
-		cond(p, 0, "Conflict", "%s", msg);
+		cond(p, LP_COND_FALSE, "Conflict", "%s", msg);
 		break;
 	case LP_ERR_UNSUPPORTED:
-		cond(p, 0, "Unsupported", "the endpoint does not implement %s: %s", op, msg);
+		cond(p, LP_COND_FALSE, "Unsupported", "the endpoint does not implement %s: %s", op,
+		     msg);
 		break;
 	default:
-		cond(p, 0, "AWSError", "%s on %s failed: %s%s%s", op, resource,
+		cond(p, LP_COND_FALSE, "AWSError", "%s on %s failed: %s%s%s", op, resource,
 		     e && e->code[0] ? e->code : "", e && e->code[0] ? ": " : "", msg);
 	}
 	return err;
@@ -403,27 +298,66 @@ static lp_err fail(struct run *r, lp_err err, const struct lp_aws_error *e, cons
 
 /* ---- Kinesis ---- */
 
+/* Sets the stream's tags back to the declared values (others are left). */
+static lp_err kinesis_tags(struct run *r, const char *stream, const struct lp_kinesis_provision *p,
+                           const char *res_arn)
+{
+	struct lp_aws_error e = {0};
+	json_t *have = NULL, *add = NULL;
+	lp_err err;
+
+	err = lp_kinesis_tags(&r->c, stream, &have, &e);
+	if (err) {
+		fail(r, err, &e, res_arn);
+		goto out;
+	}
+	add = json_object();
+	for (size_t i = 0; add && i < p->n_tags; i++) {
+		const char *v = json_string_value(json_object_get(have, p->tags[i].key));
+		if (!v || strcmp(v, p->tags[i].value) != 0)
+			json_object_set_new(add, p->tags[i].key, json_string(p->tags[i].value));
+	}
+	if (!add) {
+		err = LP_ERR_NOMEM;
+		cond(&r->res->provisioned, LP_COND_FALSE, "InternalError", "out of memory");
+		goto out;
+	}
+	if (json_object_size(add)) {
+		err = lp_kinesis_add_tags(&r->c, stream, add, &e);
+		if (err) {
+			fail(r, err, &e, res_arn);
+			goto out;
+		}
+		event(r->res, "set %zu tag(s) of %s back to the declared values",
+		      json_object_size(add), stream);
+	}
+out:
+	json_decref(have);
+	json_decref(add);
+	return err;
+}
+
 static lp_err do_kinesis(struct run *r)
 {
 	const struct lp_out_kinesis *k = &r->o->u.kinesis;
 	const struct lp_kinesis_provision *p = &k->provision;
 	struct lp_kinesis_stream s = {0};
 	struct lp_aws_error e = {0};
-	json_t *have = NULL, *add = NULL;
 	char res_arn[512];
 	int want_ret = p->retention_hours > 0 ? p->retention_hours : 24;
 	int want_shards = p->shard_count > 0 ? p->shard_count : 1;
 	lp_err err;
 
 	if (!k->stream || !*k->stream) {
-		cond(&r->res->provisioned, 0, "InvalidSpec", "spec.kinesis.stream is required");
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec",
+		     "spec.kinesis.stream is required");
 		return LP_ERR_INVALID;
 	}
 	snprintf(res_arn, sizeof(res_arn), "arn:%s:kinesis:%s:*:stream/%s", r->ep.partition,
 	         r->region, k->stream);
 	err = lp_kinesis_describe(&r->c, k->stream, &s, &e);
 	if (err == LP_ERR_NOTFOUND && !p->present) {
-		cond(&r->res->provisioned, 0, "NotFound",
+		cond(&r->res->provisioned, LP_COND_FALSE, "NotFound",
 		     "Kinesis stream \"%s\" does not exist in %s: create it, or set "
 		     "spec.kinesis.provision to have logplane create it",
 		     k->stream, r->region);
@@ -458,7 +392,7 @@ static lp_err do_kinesis(struct run *r)
 		goto out;
 	}
 	if (!p->present) {
-		cond(&r->res->provisioned, 1, "Verified",
+		cond(&r->res->provisioned, LP_COND_TRUE, "Verified",
 		     "Kinesis stream %s exists: ACTIVE, %s, %d open shards, retention %dh",
 		     k->stream, s.mode, s.open_shards, s.retention_hours);
 		goto out;
@@ -525,35 +459,9 @@ static lp_err do_kinesis(struct run *r)
 			goto out;
 		}
 	}
-	if (p->n_tags) {
-		err = lp_kinesis_tags(&r->c, k->stream, &have, &e);
-		if (err) {
-			fail(r, err, &e, res_arn);
-			goto out;
-		}
-		add = json_object();
-		for (size_t i = 0; add && i < p->n_tags; i++) {
-			const char *v = json_string_value(json_object_get(have, p->tags[i].key));
-			if (!v || strcmp(v, p->tags[i].value) != 0)
-				json_object_set_new(add, p->tags[i].key,
-				                    json_string(p->tags[i].value));
-		}
-		if (!add) {
-			err = LP_ERR_NOMEM;
-			cond(&r->res->provisioned, 0, "InternalError", "out of memory");
-			goto out;
-		}
-		if (json_object_size(add)) {
-			err = lp_kinesis_add_tags(&r->c, k->stream, add, &e);
-			if (err) {
-				fail(r, err, &e, res_arn);
-				goto out;
-			}
-			event(r->res, "set %zu tag(s) of %s back to the declared values",
-			      json_object_size(add), k->stream);
-		}
-	}
-	cond(&r->res->provisioned, 1, "Provisioned",
+	if (p->n_tags && (err = kinesis_tags(r, k->stream, p, res_arn)))
+		goto out;
+	cond(&r->res->provisioned, LP_COND_TRUE, "Provisioned",
 	     "Kinesis stream %s is ACTIVE: %s, %d open shards, retention %dh%s%s%s", k->stream,
 	     s.mode, s.open_shards, s.retention_hours,
 	     r->notes[0] ? " (not applied, the endpoint "
@@ -561,8 +469,6 @@ static lp_err do_kinesis(struct run *r)
 	                 : "",
 	     r->notes, r->notes[0] ? ")" : "");
 out:
-	json_decref(have);
-	json_decref(add);
 	lp_kinesis_stream_free(&s);
 	return err;
 }
@@ -668,25 +574,25 @@ static lp_err do_s3(struct run *r)
 	lp_err err;
 
 	if (!s->bucket || !*s->bucket || strlen(s->bucket) > 63) {
-		cond(&r->res->provisioned, 0, "InvalidSpec",
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec",
 		     "spec.s3.bucket is required and at most 63 characters");
 		return LP_ERR_INVALID;
 	}
 	snprintf(res_arn, sizeof(res_arn), "arn:%s:s3:::%s", r->ep.partition, s->bucket);
 	if ((err = lp_s3_client_for_bucket(&r->c, s->bucket, &c, &vh, pre))) {
-		cond(&r->res->provisioned, 0, "InternalError", "out of memory");
+		cond(&r->res->provisioned, LP_COND_FALSE, "InternalError", "out of memory");
 		return err;
 	}
 	err = lp_s3_head(&c, pre, region, &e);
 	if (err == LP_ERR_NOTFOUND && !p->present) {
-		cond(&r->res->provisioned, 0, "NotFound",
+		cond(&r->res->provisioned, LP_COND_FALSE, "NotFound",
 		     "S3 bucket \"%s\" does not exist: create it, or set spec.s3.provision to have "
 		     "logplane create it",
 		     s->bucket);
 		goto out;
 	}
 	if (err == LP_ERR_FORBIDDEN) {
-		cond(&r->res->provisioned, 0, "AccessDenied",
+		cond(&r->res->provisioned, LP_COND_FALSE, "AccessDenied",
 		     "bucket %s exists but the operator's credentials (%s) cannot access it: the "
 		     "bucket name may be taken by another account, or the role lacks s3:ListBucket "
 		     "on %s",
@@ -697,7 +603,8 @@ static lp_err do_s3(struct run *r)
 		lp_aws_error_clear(&e);
 		err = lp_s3_create(&c, pre, r->region, &e);
 		if (err == LP_ERR_CONFLICT) {
-			cond(&r->res->provisioned, 0, "BucketNameTaken", "%s", e.message);
+			cond(&r->res->provisioned, LP_COND_FALSE, "BucketNameTaken", "%s",
+			     e.message);
 			goto out;
 		}
 		if (err) {
@@ -716,20 +623,20 @@ static lp_err do_s3(struct run *r)
 	snprintf(r->res->state, sizeof(r->res->state), "Available");
 	snprintf(r->res->arn, sizeof(r->res->arn), "%s", res_arn);
 	if (region[0] && strcmp(region, r->region) != 0 && !r->ep.custom) {
-		cond(&r->res->provisioned, 0, "WrongRegion",
+		cond(&r->res->provisioned, LP_COND_FALSE, "WrongRegion",
 		     "bucket %s is in %s, not in spec.aws.region %s: set spec.aws.region to %s",
 		     s->bucket, region, r->region, region);
 		err = LP_ERR_INVALID;
 		goto out;
 	}
 	if (!p->present) {
-		cond(&r->res->provisioned, 1, "Verified", "S3 bucket %s exists in %s", s->bucket,
-		     r->res->bucket_region);
+		cond(&r->res->provisioned, LP_COND_TRUE, "Verified", "S3 bucket %s exists in %s",
+		     s->bucket, r->res->bucket_region);
 		goto out;
 	}
 	if ((err = s3_settings(r, &c, pre, s->bucket, res_arn)))
 		goto out;
-	cond(&r->res->provisioned, 1, "Provisioned",
+	cond(&r->res->provisioned, LP_COND_TRUE, "Provisioned",
 	     "S3 bucket %s in %s: expiry %d days, encryption %s, public access %s%s%s%s", s->bucket,
 	     r->res->bucket_region, p->expiration_days,
 	     p->encryption && *p->encryption ? p->encryption : "AES256",
@@ -754,7 +661,7 @@ static lp_err do_firehose(struct run *r)
 	lp_err err;
 
 	if (!f->delivery_stream || !*f->delivery_stream) {
-		cond(&r->res->provisioned, 0, "InvalidSpec",
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec",
 		     "spec.firehose.deliveryStream is required");
 		return LP_ERR_INVALID;
 	}
@@ -762,7 +669,7 @@ static lp_err do_firehose(struct run *r)
 	         r->ep.partition, r->region, f->delivery_stream);
 	err = lp_firehose_describe(&r->c, f->delivery_stream, &s, &e);
 	if (err == LP_ERR_NOTFOUND && !p->present) {
-		cond(&r->res->provisioned, 0, "NotFound",
+		cond(&r->res->provisioned, LP_COND_FALSE, "NotFound",
 		     "Firehose delivery stream \"%s\" does not exist in %s: create it, or set "
 		     "spec.firehose.provision to have logplane create it",
 		     f->delivery_stream, r->region);
@@ -775,12 +682,12 @@ static lp_err do_firehose(struct run *r)
 		snprintf(r->res->state, sizeof(r->res->state), "%s", s.status);
 	}
 	if (!p->present) {
-		cond(&r->res->provisioned, 1, "Verified", "Firehose delivery stream %s exists (%s)",
-		     f->delivery_stream, s.status);
+		cond(&r->res->provisioned, LP_COND_TRUE, "Verified",
+		     "Firehose delivery stream %s exists (%s)", f->delivery_stream, s.status);
 		goto out;
 	}
 	if (!p->bucket || !*p->bucket || !p->role_arn || !*p->role_arn) {
-		cond(&r->res->provisioned, 0, "InvalidSpec",
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec",
 		     "spec.firehose.provision.bucket and spec.firehose.provision.roleArn are "
 		     "required to create the delivery stream");
 		err = LP_ERR_INVALID;
@@ -821,7 +728,7 @@ static lp_err do_firehose(struct run *r)
 	}
 	if (strcmp(s.status, "ACTIVE") != 0) {
 		if (strstr(s.status, "FAILED")) {
-			cond(&r->res->provisioned, 0, "CreateFailed",
+			cond(&r->res->provisioned, LP_COND_FALSE, "CreateFailed",
 			     "Firehose delivery stream %s is %s: check the role %s and the bucket",
 			     f->delivery_stream, s.status, p->role_arn);
 			err = LP_ERR_AWS;
@@ -838,7 +745,7 @@ static lp_err do_firehose(struct run *r)
 		}
 		event(r->res, "set %s of delivery stream %s back", what, f->delivery_stream);
 	}
-	cond(&r->res->provisioned, 1, "Provisioned",
+	cond(&r->res->provisioned, LP_COND_TRUE, "Provisioned",
 	     "Firehose delivery stream %s is ACTIVE: to %s, %d MiB / %d s, %s", f->delivery_stream,
 	     p->bucket, w.buffer_mib, w.buffer_seconds, w.compression);
 out:
@@ -858,7 +765,7 @@ static lp_err do_cloudwatch(struct run *r)
 	lp_err err;
 
 	if (!cw->log_group || !*cw->log_group) {
-		cond(&r->res->provisioned, 0, "InvalidSpec",
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec",
 		     "spec.cloudwatch.logGroup is required");
 		return LP_ERR_INVALID;
 	}
@@ -867,7 +774,7 @@ static lp_err do_cloudwatch(struct run *r)
 	if ((err = lp_cwl_describe(&r->c, cw->log_group, &found, &days, arn, &e)))
 		return fail(r, err, &e, res_arn);
 	if (!found && !p->present) {
-		cond(&r->res->provisioned, 0, "NotFound",
+		cond(&r->res->provisioned, LP_COND_FALSE, "NotFound",
 		     "CloudWatch log group \"%s\" does not exist in %s: create it, or set "
 		     "spec.cloudwatch.provision to have logplane create it",
 		     cw->log_group, r->region);
@@ -894,10 +801,10 @@ static lp_err do_cloudwatch(struct run *r)
 		days = p->retention_days;
 	}
 	if (days)
-		cond(&r->res->provisioned, 1, p->present ? "Provisioned" : "Verified",
+		cond(&r->res->provisioned, LP_COND_TRUE, p->present ? "Provisioned" : "Verified",
 		     "CloudWatch log group %s exists, retention %d days", cw->log_group, days);
 	else
-		cond(&r->res->provisioned, 1, p->present ? "Provisioned" : "Verified",
+		cond(&r->res->provisioned, LP_COND_TRUE, p->present ? "Provisioned" : "Verified",
 		     "CloudWatch log group %s exists, never expires", cw->log_group);
 	return LP_OK;
 }
@@ -958,20 +865,21 @@ static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 
 	r->region = r->o->aws.region;
 	if (!svc) {
-		cond(&r->res->provisioned, 0, "NotAWS", "spec.type is not an AWS output type");
+		cond(&r->res->provisioned, LP_COND_FALSE, "NotAWS",
+		     "spec.type is not an AWS output type");
 		return LP_ERR_INVALID;
 	}
 	if (!lp_aws_region_valid(r->region)) {
-		cond(&r->res->provisioned, 0, "InvalidSpec",
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec",
 		     "spec.aws.region \"%s\" is not a valid AWS region name",
 		     r->region ? r->region : "");
 		return LP_ERR_INVALID;
 	}
-	err = lp_aws_endpoint_resolve(&r->ep, svc, r->region,
-	                              r->o->aws.endpoint ? r->o->aws.endpoint : env_endpoint(r, svc), msg,
-	                              sizeof(msg));
+	err = lp_aws_endpoint_resolve(
+	    &r->ep, svc, r->region, r->o->aws.endpoint ? r->o->aws.endpoint : env_endpoint(r, svc),
+	    msg, sizeof(msg));
 	if (err) {
-		cond(&r->res->provisioned, 0, "InvalidSpec", "%s", msg);
+		cond(&r->res->provisioned, LP_COND_FALSE, "InvalidSpec", "%s", msg);
 		return err;
 	}
 	co.secret = sc;
@@ -989,15 +897,15 @@ static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 			reason = "EndpointUnreachable";
 		else if (co.role_arn && e.err == LP_ERR_FORBIDDEN)
 			reason = "AssumeRoleDenied";
-		cond(&r->res->credentials, 0, reason, "%s", e.message);
-		cond(&r->res->provisioned, 0, "CredentialsNotResolved",
+		cond(&r->res->credentials, LP_COND_FALSE, reason, "%s", e.message);
+		cond(&r->res->provisioned, LP_COND_FALSE, "CredentialsNotResolved",
 		     "cannot reach AWS without credentials (see CredentialsResolved)");
 		return err;
 	}
 	snprintf(r->res->credentials_source, sizeof(r->res->credentials_source), "%s",
 	         r->creds.source);
 	snprintf(r->res->region, sizeof(r->res->region), "%s", r->region);
-	cond(&r->res->credentials, 1, "Resolved", "using AWS credentials from %s%s%s",
+	cond(&r->res->credentials, LP_COND_TRUE, "Resolved", "using AWS credentials from %s%s%s",
 	     r->creds.source, co.role_arn ? ", role " : "", co.role_arn ? co.role_arn : "");
 	r->c.sys = &r->ctx->sys;
 	r->c.ep = &r->ep;
@@ -1013,8 +921,8 @@ static lp_err prepare(struct run *r, const struct lp_aws_secret_creds *sc)
 static void res_init(struct lp_aws_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	res->credentials.status = -1;
-	res->provisioned.status = -1;
+	res->credentials.status = LP_COND_UNKNOWN;
+	res->provisioned.status = LP_COND_UNKNOWN;
 }
 
 lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
@@ -1029,7 +937,7 @@ lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o
 	if (!ctx || !o)
 		return LP_ERR_INVALID;
 	obj_key(o, key, sizeof(key));
-	if ((err = spec_hash(o, creds, hash)))
+	if ((err = lp_aws_spec_hash(o, creds, hash)))
 		return err;
 	ce = cache_find(ctx, key);
 	if (ce && strcmp(ce->hash, hash) == 0 &&
@@ -1058,7 +966,7 @@ lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o
 			break;
 		}
 	}
-	if (!err && !res->in_progress && res->provisioned.status == 1)
+	if (!err && !res->in_progress && res->provisioned.status == LP_COND_TRUE)
 		cache_store(ctx, key, hash, res);
 	else
 		lp_aws_ctx_forget(ctx, o->meta.ns, o->meta.name);
@@ -1100,12 +1008,13 @@ static lp_err delete_s3(struct run *r)
 
 	snprintf(res_arn, sizeof(res_arn), "arn:%s:s3:::%s", r->ep.partition, bucket);
 	if ((err = lp_s3_client_for_bucket(&r->c, bucket, &c, &vh, pre))) {
-		cond(&r->res->provisioned, 0, "InternalError", "out of memory");
+		cond(&r->res->provisioned, LP_COND_FALSE, "InternalError", "out of memory");
 		return err;
 	}
 	err = lp_s3_is_empty(&c, pre, &empty, &e);
 	if (err == LP_ERR_NOTFOUND) {
-		cond(&r->res->provisioned, 0, "Deleted", "S3 bucket %s is already gone", bucket);
+		cond(&r->res->provisioned, LP_COND_FALSE, "Deleted", "S3 bucket %s is already gone",
+		     bucket);
 		err = LP_OK;
 		goto out;
 	}
@@ -1114,7 +1023,7 @@ static lp_err delete_s3(struct run *r)
 		goto out;
 	}
 	if (!empty) {
-		cond(&r->res->provisioned, 0, "BucketNotEmpty",
+		cond(&r->res->provisioned, LP_COND_FALSE, "BucketNotEmpty",
 		     "S3 bucket %s still holds objects and is never deleted by logplane: empty it "
 		     "(or set deletionPolicy Retain) to let the LogOutput go",
 		     bucket);
@@ -1125,7 +1034,7 @@ static lp_err delete_s3(struct run *r)
 	if (err == LP_ERR_NOTFOUND)
 		err = LP_OK;
 	if (err == LP_ERR_IN_USE) {
-		cond(&r->res->provisioned, 0, "BucketNotEmpty",
+		cond(&r->res->provisioned, LP_COND_FALSE, "BucketNotEmpty",
 		     "S3 bucket %s is not empty (%s) and is never deleted by logplane", bucket,
 		     e.message);
 		goto out;
@@ -1135,8 +1044,8 @@ static lp_err delete_s3(struct run *r)
 		goto out;
 	}
 	event(r->res, "deleted empty S3 bucket %s", bucket);
-	cond(&r->res->provisioned, 0, "Deleted", "S3 bucket %s deleted (deletionPolicy Delete)",
-	     bucket);
+	cond(&r->res->provisioned, LP_COND_FALSE, "Deleted",
+	     "S3 bucket %s deleted (deletionPolicy Delete)", bucket);
 out:
 	lp_aws_endpoint_free(&vh);
 	return err;
@@ -1158,7 +1067,8 @@ lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
 	lp_aws_ctx_forget(ctx, o->meta.ns, o->meta.name);
 	pol = policy_of(o, &present);
 	if (!present || pol == LP_DELETION_RETAIN) {
-		cond(&res->provisioned, 1, "Retained", "%s: the AWS target is left in place",
+		cond(&res->provisioned, LP_COND_TRUE, "Retained",
+		     "%s: the AWS target is left in place",
 		     present ? "deletionPolicy Retain" : "not provisioned by logplane");
 		return LP_OK;
 	}
@@ -1188,14 +1098,15 @@ lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
 		goto out;
 	}
 	if (err == LP_ERR_NOTFOUND) {
-		cond(&res->provisioned, 0, "Deleted", "%s %s is already gone", what, name);
+		cond(&res->provisioned, LP_COND_FALSE, "Deleted", "%s %s is already gone", what,
+		     name);
 		err = LP_OK;
 	} else if (err) {
 		fail(&r, err, &e, name);
 	} else {
 		event(res, "deleted %s %s", what, name);
-		cond(&res->provisioned, 0, "Deleted", "%s %s deleted (deletionPolicy Delete)", what,
-		     name);
+		cond(&res->provisioned, LP_COND_FALSE, "Deleted",
+		     "%s %s deleted (deletionPolicy Delete)", what, name);
 	}
 out:
 	lp_aws_creds_free(&r.creds);

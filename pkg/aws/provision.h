@@ -18,24 +18,18 @@
 
 #define LP_AWS_MAX_EVENTS 8
 
-struct lp_aws_condition {
-	int status;      /* 1 True, 0 False, -1 Unknown */
-	char reason[64]; /* CamelCase */
-	char message[1024];
-};
-
 struct lp_aws_result {
-	struct lp_aws_condition credentials; /* CredentialsResolved */
-	struct lp_aws_condition provisioned; /* Provisioned */
-	int in_progress;                     /* target is CREATING/UPDATING: call again later */
-	uint64_t requeue_after_ms;           /* when in_progress (or 0) */
-	int cached;                          /* served from the verification cache (no AWS call) */
-	char arn[512];          /* stream / delivery stream / log group ARN when known */
-	char stream_mode[16];   /* Kinesis: PROVISIONED | ON_DEMAND */
-	char bucket_region[32]; /* S3 */
-	char region[32];        /* the target's region (status.target.region) */
-	char state[32];         /* ACTIVE, CREATING, UPDATING (streams), "Available" (bucket,
-	                           log group), "" when unknown (status.target.state) */
+	struct lp_cond_report credentials; /* CredentialsResolved */
+	struct lp_cond_report provisioned; /* Provisioned */
+	int in_progress;                   /* target is CREATING/UPDATING: call again later */
+	uint64_t requeue_after_ms;         /* when in_progress (or 0) */
+	int cached;                        /* served from the verification cache (no AWS call) */
+	char arn[512];                     /* stream / delivery stream / log group ARN when known */
+	char stream_mode[16];              /* Kinesis: PROVISIONED | ON_DEMAND */
+	char bucket_region[32];            /* S3 */
+	char region[32];                   /* the target's region (status.target.region) */
+	char state[32]; /* ACTIVE, CREATING, UPDATING (streams), "Available" (bucket,
+	                   log group), "" when unknown (status.target.state) */
 	char credentials_source[48];
 	char events[LP_AWS_MAX_EVENTS][256]; /* changes made ("set retention back to 48h") */
 	size_t n_events;
@@ -56,6 +50,10 @@ struct lp_aws_ctx_opts {
 	uint64_t backoff_cap_ms;      /* default 5000 */
 	long timeout_ms;              /* per HTTP attempt, default 10000 */
 	const char *sts_endpoint;     /* STS override (else AWS_ENDPOINT_URL_STS) */
+	/* per-call report for metrics, see lp_aws_sys.on_call; NULL: none */
+	void (*on_call)(void *ctx, const char *service, const char *operation, long status,
+	                const char *code);
+	void *on_call_ctx;
 };
 
 struct lp_aws_ctx;

@@ -1,5 +1,6 @@
 #include "informer.h"
 #include <string.h>
+#include "../util/hash.h"
 #include "../util/mem.h"
 #include "gvr.h"
 
@@ -110,24 +111,13 @@ lp_err lp_kube_lines_feed(struct lp_kube_lines *l, const char *data, size_t len,
 
 /* ---- cache ---- */
 
-static uint64_t hash_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static struct entry **find_slot(const struct lp_kube_informer *inf, const char *key)
 {
 	struct entry **p;
 
 	if (!inf->nbuckets)
 		return NULL;
-	p = &inf->buckets[hash_key(key) & (inf->nbuckets - 1)];
+	p = &inf->buckets[lp_hash_key(key) & (inf->nbuckets - 1)];
 	while (*p && strcmp((*p)->key, key) != 0)
 		p = &(*p)->next;
 	return p;
@@ -144,7 +134,7 @@ static lp_err grow(struct lp_kube_informer *inf)
 		struct entry *e = inf->buckets[i];
 		while (e) {
 			struct entry *next = e->next;
-			size_t b = hash_key(e->key) & (n - 1);
+			size_t b = lp_hash_key(e->key) & (n - 1);
 			e->next = nb[b];
 			nb[b] = e;
 			e = next;
@@ -258,7 +248,7 @@ static lp_err upsert(struct lp_kube_informer *inf, json_t *obj)
 			goto fail;
 		}
 		memcpy(e->key, key, strlen(key) + 1);
-		slot = &inf->buckets[hash_key(e->key) & (inf->nbuckets - 1)];
+		slot = &inf->buckets[lp_hash_key(e->key) & (inf->nbuckets - 1)];
 		e->next = *slot;
 		*slot = e;
 		inf->count++;

@@ -1,5 +1,6 @@
 #include "workqueue.h"
 #include <string.h>
+#include "../util/hash.h"
 #include "../util/mem.h"
 
 #define NO_IDX SIZE_MAX
@@ -45,13 +46,7 @@ static uint64_t now_ms(const struct lp_kube_wq *wq)
 
 static size_t bucket_of(const struct lp_kube_wq *wq, const char *key)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *key; key++) {
-		h ^= (unsigned char)*key;
-		h *= 1099511628211ull;
-	}
-	return (size_t)(h & (wq->nbuckets - 1));
+	return (size_t)(lp_hash_key(key) & (wq->nbuckets - 1));
 }
 
 static struct item **slot_of(const struct lp_kube_wq *wq, const char *key)

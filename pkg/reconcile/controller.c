@@ -15,7 +15,6 @@
 #include "../kube/events.h"
 #include "../kube/gvr.h"
 #include "../kube/lease.h"
-#include "../server/opmetrics.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
 
@@ -175,7 +174,7 @@ static int all_fn(void *arg, const char *key, void *kept)
 static void handle_key(struct lp_ctrl *c, struct lp_kube_wq *wq, const char *key)
 {
 	if (c->o.metrics)
-		lp_opmetrics_queue_depth(c->o.metrics, lp_kube_wq_len(wq));
+		c->o.metrics->queue_depth(c->o.metrics->ctx, lp_kube_wq_len(wq));
 	if (!strcmp(key, KEY_CONFIG)) {
 		ctrl_handle_config(c);
 	} else if (!strcmp(key, KEY_STATUS_ALL)) {
@@ -281,27 +280,27 @@ uint64_t ctrl_restarts_of(const struct lp_kube_informer *inf)
 	return st ? st->watch_restarts + st->relists : 0;
 }
 
-void lp_ctrl_collect_metrics(const struct lp_ctrl *c, const struct lp_opmetrics *om)
+void lp_ctrl_collect_metrics(const struct lp_ctrl *c)
 {
+	const struct lp_ctrl_metrics *m = c ? c->o.metrics : NULL;
 	uint64_t secrets;
 
-	if (!c || !om)
+	if (!m)
 		return;
 	secrets = c->secret_restarts_gone;
-	lp_opmetrics_watch_restarts_total(om, "logpipelines",
-	                                  ctrl_restarts_of(c->res[RES_PIPELINE]));
-	lp_opmetrics_watch_restarts_total(om, "logoutputs", ctrl_restarts_of(c->res[RES_OUTPUT]));
+	m->watch_restarts_total(m->ctx, "logpipelines", ctrl_restarts_of(c->res[RES_PIPELINE]));
+	m->watch_restarts_total(m->ctx, "logoutputs", ctrl_restarts_of(c->res[RES_OUTPUT]));
 	for (int k = 0; k < LP_OWNED_KIND_COUNT; k++) {
 		if (k == LP_OWNED_SECRET)
 			secrets += ctrl_restarts_of(c->owned[k]);
 		else
-			lp_opmetrics_watch_restarts_total(
-			    om, lp_owned_kind_info((enum lp_owned_kind)k)->plural,
-			    ctrl_restarts_of(c->owned[k]));
+			m->watch_restarts_total(m->ctx,
+			                        lp_owned_kind_info((enum lp_owned_kind)k)->plural,
+			                        ctrl_restarts_of(c->owned[k]));
 	}
 	for (size_t i = 0; i < c->n_secrets; i++)
 		secrets += ctrl_restarts_of(c->secrets[i].inf);
-	lp_opmetrics_watch_restarts_total(om, "secrets", secrets);
+	m->watch_restarts_total(m->ctx, "secrets", secrets);
 }
 
 lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_client *client,

@@ -38,18 +38,14 @@ struct lp_ctrl_aws_creds {
 #define LP_CTRL_AWS_MAX_EVENTS 8
 
 /* What an AWS step reports for one output: the CredentialsResolved and
- * Provisioned conditions (reason and message copied into the arrays), the
+ * Provisioned conditions, the
  * changes it made (one Normal Event each), whether the target is still
  * converging (the controller calls again after requeue_after_ms, the worker
  * does not wait), and the target for status.target. */
 struct lp_ctrl_aws_result {
-	enum lp_cond_status creds_status;
-	char creds_reason[64];
-	char creds_message[512];
-	enum lp_cond_status prov_status;
-	char prov_reason[64];
-	char prov_message[512];
-	int cleanup_done; /* deleting: external resources released (or retained) */
+	struct lp_cond_report creds; /* CredentialsResolved */
+	struct lp_cond_report prov;  /* Provisioned */
+	int cleanup_done;            /* deleting: external resources released (or retained) */
 	char events[LP_CTRL_AWS_MAX_EVENTS][256]; /* "set retention of x back to 48h" */
 	size_t n_events;
 	int in_progress;           /* CREATING/UPDATING: check again soon */
@@ -75,6 +71,21 @@ struct lp_ctrl_aws_ops {
 	void *ctx;
 };
 
+/* Where the controller publishes its metrics: the operator's metrics server
+ * registers one (lp_opmetrics_ctrl_hook in pkg/server/opmetrics.h). Called on
+ * the loop thread; every member is required. */
+struct lp_ctrl_metrics {
+	/* kind "config", "LogPipeline" or "LogOutput"; result "success"|"error" */
+	void (*reconcile)(void *ctx, const char *kind, const char *result, double seconds);
+	void (*queue_depth)(void *ctx, size_t depth);
+	void (*rendered_bytes)(void *ctx, size_t bytes);
+	/* LogPipelines whose condition type has status ("True"|"False"|"Unknown") */
+	void (*pipelines)(void *ctx, const char *condition, const char *status, size_t count);
+	/* absolute total of watch restarts for a resource (plural) */
+	void (*watch_restarts_total)(void *ctx, const char *resource, uint64_t total);
+	void *ctx;
+};
+
 struct lp_ctrl_opts {
 	const char *control_ns;       /* default LP_DEFAULT_CONTROL_NAMESPACE */
 	const char *fluentbit_image;  /* default fluent/fluent-bit:5.1.1 */
@@ -82,12 +93,12 @@ struct lp_ctrl_opts {
 	uint64_t resync_ms;           /* 0 = no periodic resync */
 	uint64_t debounce_ms;         /* quiet time ending a burst of changes; 0 = 500 */
 	int leader_elect;
-	const char *lease_name;            /* default "logplane-operator" */
-	const char *identity;              /* lease holder identity; default host_pid */
-	uint64_t lease_duration_ms;        /* default 15000 */
-	const struct lp_log *log;          /* borrowed, may be NULL */
-	const struct lp_ctrl_aws_ops *aws; /* borrowed, may be NULL (no AWS conditions) */
-	struct lp_opmetrics *metrics;      /* borrowed, may be NULL */
+	const char *lease_name;                /* default "logplane-operator" */
+	const char *identity;                  /* lease holder identity; default host_pid */
+	uint64_t lease_duration_ms;            /* default 15000 */
+	const struct lp_log *log;              /* borrowed, may be NULL */
+	const struct lp_ctrl_aws_ops *aws;     /* borrowed, may be NULL (no AWS conditions) */
+	const struct lp_ctrl_metrics *metrics; /* borrowed, may be NULL */
 	/* deployment settings of the agents (the chart's agents file); borrowed,
 	 * must outlive the controller; NULL: built-in defaults */
 	const struct lp_agent_config *agents;
@@ -139,10 +150,9 @@ struct lp_ctrl_stats {
 };
 void lp_ctrl_get_stats(const struct lp_ctrl *c, struct lp_ctrl_stats *out);
 
-/* Copies what the controller's informers count (watch restarts per resource)
- * into om. For a metrics collector on the loop thread; om may be NULL. */
-struct lp_opmetrics;
-void lp_ctrl_collect_metrics(const struct lp_ctrl *c, const struct lp_opmetrics *om);
+/* Publishes what the controller's informers count (watch restarts per
+ * resource) through opts.metrics. For a metrics collector on the loop thread. */
+void lp_ctrl_collect_metrics(const struct lp_ctrl *c);
 
 /* Calls fn for every LogPipeline (o NULL) and LogOutput (p NULL) in the caches
  * that is not being deleted, parsed (possibly with problems); the pointers are

@@ -6,7 +6,6 @@
 #include "ctrl_int.h"
 #include <stdio.h>
 #include <string.h>
-#include "../server/opmetrics.h"
 #include "../util/mem.h"
 
 /* ---------- resource cache (LogPipeline, LogOutput) ---------- */
@@ -110,8 +109,8 @@ void ctrl_gauges_publish(struct lp_ctrl *c)
 
 	for (int t = 0; c->o.metrics && t < 4; t++)
 		for (int s = 0; s < 3; s++)
-			lp_opmetrics_pipelines(c->o.metrics, gauge_types[t], names[s],
-			                       c->gauges[t][s]);
+			c->o.metrics->pipelines(c->o.metrics->ctx, gauge_types[t], names[s],
+			                        c->gauges[t][s]);
 }
 
 /* Column of gauges[t] a cached pipeline counts in; -1 for none. */

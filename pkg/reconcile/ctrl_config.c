@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include "../kube/events.h"
-#include "../server/opmetrics.h"
 #include "../util/buf.h"
 #include "../util/clock.h"
 #include "../util/hash.h"
@@ -290,7 +289,7 @@ static lp_err calc_render_build(struct calc *cc)
 		cc->have_rendered = 1;
 	}
 	if (c->o.metrics)
-		lp_opmetrics_rendered_bytes(c->o.metrics, cc->rendered.shipper.total_bytes);
+		c->o.metrics->rendered_bytes(c->o.metrics->ctx, cc->rendered.shipper.total_bytes);
 	cc->r = lp_calloc(1, sizeof(*cc->r));
 	if (!cc->r)
 		return LP_ERR_NOMEM;
@@ -497,7 +496,7 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 		ctrl_status_all(c); /* the new generations, pending while we retry */
 	}
 	if (c->o.metrics)
-		lp_opmetrics_reconcile(c->o.metrics, "config", err ? "error" : "success", 0);
+		c->o.metrics->reconcile(c->o.metrics->ctx, "config", err ? "error" : "success", 0);
 	ctrl_run_free(r);
 	/* a rebuild allocates a few MiB for a moment (rendered text, JSON) */
 	ctrl_trim_heap(c);

@@ -145,7 +145,7 @@ static void aws_job_free(struct aws_job *j)
 /* Nothing left to wait for: credentials resolved and target provisioned. */
 static int aws_final(const struct lp_ctrl_aws_result *r)
 {
-	return r->creds_status == LP_COND_TRUE && r->prov_status == LP_COND_TRUE;
+	return r->creds.status == LP_COND_TRUE && r->prov.status == LP_COND_TRUE;
 }
 
 /* When to run the AWS step of an output again after result r. */

@@ -6,7 +6,6 @@
 #include <string.h>
 #include "../kube/apply.h"
 #include "../kube/gvr.h"
-#include "../server/opmetrics.h"
 #include "../util/clock.h"
 #include "../util/mem.h"
 
@@ -21,9 +20,10 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 		enum res_kind kind = x->key[0] == 'p' ? RES_PIPELINE : RES_OUTPUT;
 		void *kept = NULL;
 		if (c->o.metrics)
-			lp_opmetrics_reconcile(
-			    c->o.metrics, ctrl_res_kind_name[kind], resp->err ? "error" : "success",
-			    (double)(lp_clock_mono_ms() - x->started_ms) / 1000.0);
+			c->o.metrics->reconcile(c->o.metrics->ctx, ctrl_res_kind_name[kind],
+			                        resp->err ? "error" : "success",
+			                        (double)(lp_clock_mono_ms() - x->started_ms) /
+			                            1000.0);
 		if (!resp->err) {
 			c->stats.status_writes++;
 			c->status_writes_untrimmed++;
@@ -149,10 +149,10 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 	if (kind == RES_OUTPUT && k->o && lp_output_type_is_aws(k->o->type) && c->o.aws &&
 	    !f->n_problems) {
 		if (f->aws) {
-			extra[0] = (struct lp_cond){"CredentialsResolved", f->aws->creds_status,
-			                            f->aws->creds_reason, f->aws->creds_message};
-			extra[1] = (struct lp_cond){"Provisioned", f->aws->prov_status,
-			                            f->aws->prov_reason, f->aws->prov_message};
+			extra[0] = (struct lp_cond){"CredentialsResolved", f->aws->creds.status,
+			                            f->aws->creds.reason, f->aws->creds.message};
+			extra[1] = (struct lp_cond){"Provisioned", f->aws->prov.status,
+			                            f->aws->prov.reason, f->aws->prov.message};
 		} else {
 			extra[0] = (struct lp_cond){"CredentialsResolved", LP_COND_UNKNOWN,
 			                            "Pending", "credentials not checked yet"};

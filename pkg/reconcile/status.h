@@ -15,8 +15,6 @@
 #define LP_STATUS_MAX_CONDS 8
 #define LP_STATUS_MSG_MAX   1024
 
-enum lp_cond_status { LP_COND_UNKNOWN = 0, LP_COND_TRUE, LP_COND_FALSE };
-
 /* "True", "False", "Unknown". */
 const char *lp_cond_status_name(enum lp_cond_status s);
 

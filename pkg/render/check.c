@@ -157,12 +157,147 @@ static void delivery_check(struct chk *k, const struct lp_delivery *d)
 		bad(k, "spec.delivery.retryLimit", "must be between 1 and 100");
 }
 
+/* The checks of o's own type sub-object. */
+static void type_check(struct chk *k, const struct lp_output *o)
+{
+	double secs;
+	uint64_t b;
+
+	switch (o->type) {
+	case LP_OUT_KINESIS:
+		if (need(k, "spec.kinesis.stream", o->u.kinesis.stream))
+			token_ok(k, "spec.kinesis.stream", o->u.kinesis.stream, NULL);
+		field_path(k, "spec.kinesis.partitionKey", o->u.kinesis.partition_key);
+		token_ok(k, "spec.kinesis.timeKey", o->u.kinesis.time_key, NULL);
+		break;
+	case LP_OUT_FIREHOSE:
+		if (need(k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream))
+			token_ok(k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream,
+			         NULL);
+		token_ok(k, "spec.firehose.timeKey", o->u.firehose.time_key, NULL);
+		break;
+	case LP_OUT_S3:
+		if (need(k, "spec.s3.bucket", o->u.s3.bucket))
+			token_ok(k, "spec.s3.bucket", o->u.s3.bucket, NULL);
+		token_ok(k, "spec.s3.keyFormat", o->u.s3.key_format, NULL);
+		if (o->u.s3.total_file_size && lp_size_parse(o->u.s3.total_file_size, &b) != LP_OK)
+			bad(k, "spec.s3.totalFileSize", "must be a size such as 64M or 1G");
+		if (o->u.s3.upload_timeout && !lp_render_duration(o->u.s3.upload_timeout, &secs))
+			bad(k, "spec.s3.uploadTimeout",
+			    "must be a duration such as 30s, 10m or 1h");
+		if (o->u.s3.compression && strcmp(o->u.s3.compression, "gzip") != 0 &&
+		    strcmp(o->u.s3.compression, "none") != 0)
+			bad(k, "spec.s3.compression", "must be gzip or none");
+		token_ok(k, "spec.s3.storageClass", o->u.s3.storage_class, NULL);
+		break;
+	case LP_OUT_CLOUDWATCH:
+		if (need(k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group))
+			token_ok(k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group, NULL);
+		token_ok(k, "spec.cloudwatch.logStreamPrefix", o->u.cloudwatch.log_stream_prefix,
+		         NULL);
+		break;
+	case LP_OUT_OPENSEARCH:
+	case LP_OUT_ELASTICSEARCH:
+		if (need(k, "spec.search.host", o->u.search.host))
+			token_ok(k, "spec.search.host", o->u.search.host, NULL);
+		token_ok(k, "spec.search.index", o->u.search.index, NULL);
+		token_ok(k, "spec.search.logstashPrefix", o->u.search.logstash_prefix, NULL);
+		token_ok(k, "spec.search.awsRegion", o->u.search.aws_region, NULL);
+		if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth) {
+			token_ok(k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn,
+			         NULL);
+			token_ok(k, "spec.aws.credentials.externalId",
+			         o->aws.credentials.external_id, NULL);
+		}
+		tls_check(k, "spec.search.tls.caSecretName", &o->u.search.tls);
+		auth_check(k, &o->u.search.auth);
+		break;
+	case LP_OUT_KAFKA:
+		if (o->u.kafka.brokers.n == 0)
+			bad(k, "spec.kafka.brokers", "at least one broker is required");
+		for (size_t i = 0; i < o->u.kafka.brokers.n; i++)
+			token_ok(k, "spec.kafka.brokers", o->u.kafka.brokers.v[i], ",");
+		if (need(k, "spec.kafka.topic", o->u.kafka.topic))
+			token_ok(k, "spec.kafka.topic", o->u.kafka.topic, ",");
+		token_ok(k, "spec.kafka.format", o->u.kafka.format, NULL);
+		break;
+	case LP_OUT_LOKI:
+		if (need(k, "spec.loki.host", o->u.loki.host))
+			token_ok(k, "spec.loki.host", o->u.loki.host, NULL);
+		for (size_t i = 0; i < o->u.loki.n_labels; i++) {
+			const char *key = o->u.loki.labels[i].key;
+			int good = key && *key && !isdigit((unsigned char)key[0]);
+			for (const char *p = key; good && *p; p++)
+				good = isalnum((unsigned char)*p) || *p == '_';
+			if (!good)
+				bad(k, "spec.loki.labels",
+				    "label names must match [A-Za-z_][A-Za-z0-9_]*");
+			token_ok(k, "spec.loki.labels", o->u.loki.labels[i].value, ",=\"'$");
+		}
+		token_ok(k, "spec.loki.tenantId", o->u.loki.tenant_id, NULL);
+		tls_check(k, "spec.loki.tls.caSecretName", &o->u.loki.tls);
+		auth_check(k, &o->u.loki.auth);
+		break;
+	case LP_OUT_HTTP:
+		if (need(k, "spec.http.host", o->u.http.host))
+			token_ok(k, "spec.http.host", o->u.http.host, NULL);
+		token_ok(k, "spec.http.uri", o->u.http.uri, NULL);
+		token_ok(k, "spec.http.format", o->u.http.format, NULL);
+		for (size_t i = 0; i < o->u.http.n_headers; i++) {
+			const struct lp_http_header *h = &o->u.http.headers[i];
+			if (need(k, "spec.http.headers[].name", h->name))
+				token_ok(k, "spec.http.headers[].name", h->name, ":");
+			if (h->value_from.name) {
+				token_ok(k, "spec.http.headers[].valueFrom.name",
+				         h->value_from.name, NULL);
+				token_ok(k, "spec.http.headers[].valueFrom.key", h->value_from.key,
+				         NULL);
+			} else if (h->value) {
+				if (str_ok(k, "spec.http.headers[].value", h->value))
+					for (const unsigned char *p =
+					         (const unsigned char *)h->value;
+					     *p; p++)
+						if (*p < 0x20 || *p == 0x7f) {
+							bad(k, "spec.http.headers[].value",
+							    "value must not contain control "
+							    "characters");
+							break;
+						}
+			}
+		}
+		tls_check(k, "spec.http.tls.caSecretName", &o->u.http.tls);
+		auth_check(k, &o->u.http.auth);
+		break;
+	case LP_OUT_SLACK:
+		if (need(k, "spec.slack.webhook.name", o->u.slack.webhook.name))
+			token_ok(k, "spec.slack.webhook.name", o->u.slack.webhook.name, NULL);
+		if (need(k, "spec.slack.webhook.key", o->u.slack.webhook.key))
+			token_ok(k, "spec.slack.webhook.key", o->u.slack.webhook.key, NULL);
+		break;
+	case LP_OUT_FORWARD:
+		if (need(k, "spec.forward.host", o->u.forward.host))
+			token_ok(k, "spec.forward.host", o->u.forward.host, NULL);
+		token_ok(k, "spec.forward.sharedKey.name", o->u.forward.shared_key.name, NULL);
+		token_ok(k, "spec.forward.sharedKey.key", o->u.forward.shared_key.key, NULL);
+		tls_check(k, "spec.forward.tls.caSecretName", &o->u.forward.tls);
+		break;
+	case LP_OUT_STDOUT:
+		token_ok(k, "spec.stdout.format", o->u.std_out.format, NULL);
+		break;
+	case LP_OUT_LIVETAIL:
+		if (o->u.livetail.max_records_per_second < 0)
+			bad(k, "spec.livetail.maxRecordsPerSecond", "must be positive");
+		break;
+	default:
+		bad(k, "spec.type", "unknown output type");
+		break;
+	}
+}
+
 lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 {
 	const struct lp_output *o = oi->o;
 	struct chk k = {c, "LogOutput", o->meta.ns, o->meta.name, 1, LP_OK};
-	double secs;
-	uint64_t b;
 
 	delivery_check(&k, &o->delivery);
 	if (o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE || o->type == LP_OUT_S3 ||
@@ -190,135 +325,7 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 				    "must be a URL like https://host:port");
 		}
 	}
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		if (need(&k, "spec.kinesis.stream", o->u.kinesis.stream))
-			token_ok(&k, "spec.kinesis.stream", o->u.kinesis.stream, NULL);
-		field_path(&k, "spec.kinesis.partitionKey", o->u.kinesis.partition_key);
-		token_ok(&k, "spec.kinesis.timeKey", o->u.kinesis.time_key, NULL);
-		break;
-	case LP_OUT_FIREHOSE:
-		if (need(&k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream))
-			token_ok(&k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream,
-			         NULL);
-		token_ok(&k, "spec.firehose.timeKey", o->u.firehose.time_key, NULL);
-		break;
-	case LP_OUT_S3:
-		if (need(&k, "spec.s3.bucket", o->u.s3.bucket))
-			token_ok(&k, "spec.s3.bucket", o->u.s3.bucket, NULL);
-		token_ok(&k, "spec.s3.keyFormat", o->u.s3.key_format, NULL);
-		if (o->u.s3.total_file_size && lp_size_parse(o->u.s3.total_file_size, &b) != LP_OK)
-			bad(&k, "spec.s3.totalFileSize", "must be a size such as 64M or 1G");
-		if (o->u.s3.upload_timeout && !lp_render_duration(o->u.s3.upload_timeout, &secs))
-			bad(&k, "spec.s3.uploadTimeout",
-			    "must be a duration such as 30s, 10m or 1h");
-		if (o->u.s3.compression && strcmp(o->u.s3.compression, "gzip") != 0 &&
-		    strcmp(o->u.s3.compression, "none") != 0)
-			bad(&k, "spec.s3.compression", "must be gzip or none");
-		token_ok(&k, "spec.s3.storageClass", o->u.s3.storage_class, NULL);
-		break;
-	case LP_OUT_CLOUDWATCH:
-		if (need(&k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group))
-			token_ok(&k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group, NULL);
-		token_ok(&k, "spec.cloudwatch.logStreamPrefix", o->u.cloudwatch.log_stream_prefix,
-		         NULL);
-		break;
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		if (need(&k, "spec.search.host", o->u.search.host))
-			token_ok(&k, "spec.search.host", o->u.search.host, NULL);
-		token_ok(&k, "spec.search.index", o->u.search.index, NULL);
-		token_ok(&k, "spec.search.logstashPrefix", o->u.search.logstash_prefix, NULL);
-		token_ok(&k, "spec.search.awsRegion", o->u.search.aws_region, NULL);
-		if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth) {
-			token_ok(&k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn,
-			         NULL);
-			token_ok(&k, "spec.aws.credentials.externalId",
-			         o->aws.credentials.external_id, NULL);
-		}
-		tls_check(&k, "spec.search.tls.caSecretName", &o->u.search.tls);
-		auth_check(&k, &o->u.search.auth);
-		break;
-	case LP_OUT_KAFKA:
-		if (o->u.kafka.brokers.n == 0)
-			bad(&k, "spec.kafka.brokers", "at least one broker is required");
-		for (size_t i = 0; i < o->u.kafka.brokers.n; i++)
-			token_ok(&k, "spec.kafka.brokers", o->u.kafka.brokers.v[i], ",");
-		if (need(&k, "spec.kafka.topic", o->u.kafka.topic))
-			token_ok(&k, "spec.kafka.topic", o->u.kafka.topic, ",");
-		token_ok(&k, "spec.kafka.format", o->u.kafka.format, NULL);
-		break;
-	case LP_OUT_LOKI:
-		if (need(&k, "spec.loki.host", o->u.loki.host))
-			token_ok(&k, "spec.loki.host", o->u.loki.host, NULL);
-		for (size_t i = 0; i < o->u.loki.n_labels; i++) {
-			const char *key = o->u.loki.labels[i].key;
-			int good = key && *key && !isdigit((unsigned char)key[0]);
-			for (const char *p = key; good && *p; p++)
-				good = isalnum((unsigned char)*p) || *p == '_';
-			if (!good)
-				bad(&k, "spec.loki.labels",
-				    "label names must match [A-Za-z_][A-Za-z0-9_]*");
-			token_ok(&k, "spec.loki.labels", o->u.loki.labels[i].value, ",=\"'$");
-		}
-		token_ok(&k, "spec.loki.tenantId", o->u.loki.tenant_id, NULL);
-		tls_check(&k, "spec.loki.tls.caSecretName", &o->u.loki.tls);
-		auth_check(&k, &o->u.loki.auth);
-		break;
-	case LP_OUT_HTTP:
-		if (need(&k, "spec.http.host", o->u.http.host))
-			token_ok(&k, "spec.http.host", o->u.http.host, NULL);
-		token_ok(&k, "spec.http.uri", o->u.http.uri, NULL);
-		token_ok(&k, "spec.http.format", o->u.http.format, NULL);
-		for (size_t i = 0; i < o->u.http.n_headers; i++) {
-			const struct lp_http_header *h = &o->u.http.headers[i];
-			if (need(&k, "spec.http.headers[].name", h->name))
-				token_ok(&k, "spec.http.headers[].name", h->name, ":");
-			if (h->value_from.name) {
-				token_ok(&k, "spec.http.headers[].valueFrom.name",
-				         h->value_from.name, NULL);
-				token_ok(&k, "spec.http.headers[].valueFrom.key", h->value_from.key,
-				         NULL);
-			} else if (h->value) {
-				if (str_ok(&k, "spec.http.headers[].value", h->value))
-					for (const unsigned char *p =
-					         (const unsigned char *)h->value;
-					     *p; p++)
-						if (*p < 0x20 || *p == 0x7f) {
-							bad(&k, "spec.http.headers[].value",
-							    "value must not contain control "
-							    "characters");
-							break;
-						}
-			}
-		}
-		tls_check(&k, "spec.http.tls.caSecretName", &o->u.http.tls);
-		auth_check(&k, &o->u.http.auth);
-		break;
-	case LP_OUT_SLACK:
-		if (need(&k, "spec.slack.webhook.name", o->u.slack.webhook.name))
-			token_ok(&k, "spec.slack.webhook.name", o->u.slack.webhook.name, NULL);
-		if (need(&k, "spec.slack.webhook.key", o->u.slack.webhook.key))
-			token_ok(&k, "spec.slack.webhook.key", o->u.slack.webhook.key, NULL);
-		break;
-	case LP_OUT_FORWARD:
-		if (need(&k, "spec.forward.host", o->u.forward.host))
-			token_ok(&k, "spec.forward.host", o->u.forward.host, NULL);
-		token_ok(&k, "spec.forward.sharedKey.name", o->u.forward.shared_key.name, NULL);
-		token_ok(&k, "spec.forward.sharedKey.key", o->u.forward.shared_key.key, NULL);
-		tls_check(&k, "spec.forward.tls.caSecretName", &o->u.forward.tls);
-		break;
-	case LP_OUT_STDOUT:
-		token_ok(&k, "spec.stdout.format", o->u.std_out.format, NULL);
-		break;
-	case LP_OUT_LIVETAIL:
-		if (o->u.livetail.max_records_per_second < 0)
-			bad(&k, "spec.livetail.maxRecordsPerSecond", "must be positive");
-		break;
-	default:
-		bad(&k, "spec.type", "unknown output type");
-		break;
-	}
+	type_check(&k, o);
 	if (!k.err && k.ok && c->engine == LP_ENGINE_FLUENTD) {
 		/* nothing extra: Fluentd strings are single-quoted and escaped in fluentd.c */
 	}
@@ -332,12 +339,77 @@ static void strlist_tokens(struct chk *k, const char *field, const struct lp_str
 		token_ok(k, field, l->v[i], NULL);
 }
 
+/* The checks of p's transforms. */
+static void transforms_check(struct chk *k, const struct lp_pipeline *p)
+{
+	char field[96];
+	double secs;
+
+	for (size_t i = 0; i < p->n_transforms; i++) {
+		const struct lp_transform *t = &p->transforms[i];
+		lp_render_field_idx(field, sizeof(field), "spec.transforms[", i, "]");
+		switch (t->kind) {
+		case LP_TR_FLATTEN:
+			str_ok(k, field, t->u.flatten.separator);
+			break;
+		case LP_TR_DROP_FIELDS:
+		case LP_TR_KEEP_FIELDS:
+			if (t->u.fields.n == 0)
+				bad(k, field, "list at least one field");
+			strlist_tokens(k, field, &t->u.fields);
+			break;
+		case LP_TR_RENAME_FIELDS:
+			for (size_t j = 0; j < t->u.rename.n; j++) {
+				token_ok(k, field, t->u.rename.pairs[j].key, NULL);
+				token_ok(k, field, t->u.rename.pairs[j].value, NULL);
+			}
+			break;
+		case LP_TR_ADD_FIELDS:
+			for (size_t j = 0; j < t->u.add.n; j++) {
+				token_ok(k, field, t->u.add.pairs[j].key, NULL);
+				str_ok(k, field, t->u.add.pairs[j].value);
+			}
+			break;
+		case LP_TR_GREP:
+			if (t->u.grep.n_include + t->u.grep.n_exclude == 0)
+				bad(k, field, "give include or exclude rules");
+			for (size_t j = 0; j < t->u.grep.n_include; j++) {
+				field_path(k, field, t->u.grep.include[j].key);
+				str_ok(k, field, t->u.grep.include[j].regex);
+			}
+			for (size_t j = 0; j < t->u.grep.n_exclude; j++) {
+				field_path(k, field, t->u.grep.exclude[j].key);
+				str_ok(k, field, t->u.grep.exclude[j].regex);
+			}
+			break;
+		case LP_TR_THROTTLE:
+			if (t->u.throttle.rate < 1)
+				bad(k, field, "throttle.rate must be at least 1");
+			if (t->u.throttle.window < 0)
+				bad(k, field, "throttle.window must be positive");
+			if (t->u.throttle.interval &&
+			    !lp_render_duration(t->u.throttle.interval, &secs))
+				bad(k, field,
+				    "throttle.interval must be a duration such as 1s or 1m");
+			break;
+		case LP_TR_DETECT_LEVEL:
+			if (t->u.detect_level.source_key)
+				token_ok(k, field, t->u.detect_level.source_key, NULL);
+			if (t->u.detect_level.target_key)
+				token_ok(k, field, t->u.detect_level.target_key, NULL);
+			break;
+		default:
+			bad(k, field, "unknown transform");
+			break;
+		}
+	}
+}
+
 lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 {
 	const struct lp_pipeline *p = pi->p;
 	struct chk k = {c, "LogPipeline", p->meta.ns, p->meta.name, 1, LP_OK};
 	int control = strcmp(p->meta.ns, c->control_ns) == 0;
-	double secs;
 	char field[96];
 
 	if (!LP_APP_ON(p) && !p->system && p->n_files == 0 && !p->http.enabled)
@@ -427,64 +499,7 @@ lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 		token_ok(&k, "spec.parse.timeKey", p->parse.time_key, NULL);
 		str_ok(&k, "spec.parse.timeFormat", p->parse.time_format);
 	}
-	for (size_t i = 0; i < p->n_transforms; i++) {
-		const struct lp_transform *t = &p->transforms[i];
-		lp_render_field_idx(field, sizeof(field), "spec.transforms[", i, "]");
-		switch (t->kind) {
-		case LP_TR_FLATTEN:
-			str_ok(&k, field, t->u.flatten.separator);
-			break;
-		case LP_TR_DROP_FIELDS:
-		case LP_TR_KEEP_FIELDS:
-			if (t->u.fields.n == 0)
-				bad(&k, field, "list at least one field");
-			strlist_tokens(&k, field, &t->u.fields);
-			break;
-		case LP_TR_RENAME_FIELDS:
-			for (size_t j = 0; j < t->u.rename.n; j++) {
-				token_ok(&k, field, t->u.rename.pairs[j].key, NULL);
-				token_ok(&k, field, t->u.rename.pairs[j].value, NULL);
-			}
-			break;
-		case LP_TR_ADD_FIELDS:
-			for (size_t j = 0; j < t->u.add.n; j++) {
-				token_ok(&k, field, t->u.add.pairs[j].key, NULL);
-				str_ok(&k, field, t->u.add.pairs[j].value);
-			}
-			break;
-		case LP_TR_GREP:
-			if (t->u.grep.n_include + t->u.grep.n_exclude == 0)
-				bad(&k, field, "give include or exclude rules");
-			for (size_t j = 0; j < t->u.grep.n_include; j++) {
-				field_path(&k, field, t->u.grep.include[j].key);
-				str_ok(&k, field, t->u.grep.include[j].regex);
-			}
-			for (size_t j = 0; j < t->u.grep.n_exclude; j++) {
-				field_path(&k, field, t->u.grep.exclude[j].key);
-				str_ok(&k, field, t->u.grep.exclude[j].regex);
-			}
-			break;
-		case LP_TR_THROTTLE:
-			if (t->u.throttle.rate < 1)
-				bad(&k, field, "throttle.rate must be at least 1");
-			if (t->u.throttle.window < 0)
-				bad(&k, field, "throttle.window must be positive");
-			if (t->u.throttle.interval &&
-			    !lp_render_duration(t->u.throttle.interval, &secs))
-				bad(&k, field,
-				    "throttle.interval must be a duration such as 1s or 1m");
-			break;
-		case LP_TR_DETECT_LEVEL:
-			if (t->u.detect_level.source_key)
-				token_ok(&k, field, t->u.detect_level.source_key, NULL);
-			if (t->u.detect_level.target_key)
-				token_ok(&k, field, t->u.detect_level.target_key, NULL);
-			break;
-		default:
-			bad(&k, field, "unknown transform");
-			break;
-		}
-	}
+	transforms_check(&k, p);
 	if (p->n_routes == 0)
 		bad(&k, "spec.routes", "at least one route is required");
 	for (size_t i = 0; i < p->n_routes; i++) {

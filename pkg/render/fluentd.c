@@ -160,6 +160,75 @@ static void shared_credentials(struct fd *d, const struct lp_oinfo *oi)
 	put(d, "    </shared_credentials>\n");
 }
 
+/* The <store> body of an OpenSearch or Elasticsearch output. */
+static void store_search(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_aws *a = &o->aws;
+	const struct lp_out_search *s = &o->u.search;
+
+	put(d,
+	    o->type == LP_OUT_OPENSEARCH ? "    @type opensearch\n" : "    @type elasticsearch\n");
+	kq(d, "    ", "host", s->host);
+	ki(d, "    ", "port", s->port > 0 ? s->port : 9200);
+	put(d, s->tls.enabled ? "    scheme https\n" : "    scheme http\n");
+	if (s->tls.enabled && !s->tls.verify)
+		put(d, "    ssl_verify false\n");
+	if (oi->ca_path)
+		kq(d, "    ", "ca_file", oi->ca_path);
+	if (s->logstash_prefix) {
+		put(d, "    logstash_format true\n");
+		kq(d, "    ", "logstash_prefix", s->logstash_prefix);
+	} else {
+		kq(d, "    ", "index_name", s->index ? s->index : "logs");
+	}
+	auth(d, oi);
+	if (o->type == LP_OUT_OPENSEARCH && s->aws_auth) {
+		/* requests signed with SigV4 by the plugin (service "es") */
+		put(d, "    <endpoint>\n");
+		url(d, "      ", "url", s->tls.enabled, s->host, s->port > 0 ? s->port : 9200,
+		    NULL);
+		kq(d, "      ", "region", s->aws_region ? s->aws_region : a->region);
+		kenv(d, "      ", "access_key_id", oi->aws_key_var);
+		kenv(d, "      ", "secret_access_key", oi->aws_secret_var);
+		if (a->credentials.role_arn) {
+			kq(d, "      ", "assume_role_arn", a->credentials.role_arn);
+			kq(d, "      ", "assume_role_session_name", "logplane");
+		}
+		put(d, "    </endpoint>\n");
+	}
+}
+
+/* The <store> body of an http output. */
+static void store_http(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_out_http *h = &o->u.http;
+	put(d, "    @type http\n");
+	url(d, "    ", "endpoint", h->tls.enabled, h->host,
+	    h->port > 0 ? h->port : (h->tls.enabled ? 443 : 80), h->uri ? h->uri : "/");
+	if (h->n_headers) {
+		/* double-quoted so a Secret can come in through #{ENV[...]}; user text
+		 * is JSON-encoded, then \\, \" and \# escaped for Fluentd */
+		put(d, "    headers \"{");
+		for (size_t i = 0; i < h->n_headers; i++) {
+			if (i)
+				put(d, ",");
+			dq_json(d, h->headers[i].name);
+			put(d, ":");
+			if (oi->header_vars && oi->header_vars[i]) {
+				if (!d->err)
+					d->err = lp_buf_addf(d->b, "\\\"#{ENV['%s']}\\\"",
+					                     oi->header_vars[i]);
+			} else {
+				dq_json(d, h->headers[i].value ? h->headers[i].value : "");
+			}
+		}
+		put(d, "}\"\n");
+	}
+	put(d, "    <format>\n      @type json\n    </format>\n");
+}
+
 static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 {
 	const struct lp_output *o = oi->o;
@@ -207,40 +276,9 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		kenv(d, "    ", "aws_sec_key", oi->aws_secret_var);
 		break;
 	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH: {
-		const struct lp_out_search *s = &o->u.search;
-		put(d, o->type == LP_OUT_OPENSEARCH ? "    @type opensearch\n"
-		                                    : "    @type elasticsearch\n");
-		kq(d, "    ", "host", s->host);
-		ki(d, "    ", "port", s->port > 0 ? s->port : 9200);
-		put(d, s->tls.enabled ? "    scheme https\n" : "    scheme http\n");
-		if (s->tls.enabled && !s->tls.verify)
-			put(d, "    ssl_verify false\n");
-		if (oi->ca_path)
-			kq(d, "    ", "ca_file", oi->ca_path);
-		if (s->logstash_prefix) {
-			put(d, "    logstash_format true\n");
-			kq(d, "    ", "logstash_prefix", s->logstash_prefix);
-		} else {
-			kq(d, "    ", "index_name", s->index ? s->index : "logs");
-		}
-		auth(d, oi);
-		if (o->type == LP_OUT_OPENSEARCH && s->aws_auth) {
-			/* requests signed with SigV4 by the plugin (service "es") */
-			put(d, "    <endpoint>\n");
-			url(d, "      ", "url", s->tls.enabled, s->host,
-			    s->port > 0 ? s->port : 9200, NULL);
-			kq(d, "      ", "region", s->aws_region ? s->aws_region : a->region);
-			kenv(d, "      ", "access_key_id", oi->aws_key_var);
-			kenv(d, "      ", "secret_access_key", oi->aws_secret_var);
-			if (a->credentials.role_arn) {
-				kq(d, "      ", "assume_role_arn", a->credentials.role_arn);
-				kq(d, "      ", "assume_role_session_name", "logplane");
-			}
-			put(d, "    </endpoint>\n");
-		}
+	case LP_OUT_ELASTICSEARCH:
+		store_search(d, oi);
 		break;
-	}
 	case LP_OUT_KAFKA: {
 		struct lp_buf b;
 		lp_buf_init(&b, 0);
@@ -269,33 +307,9 @@ static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
 		kenv(d, "    ", "password", oi->pass_var);
 		break;
 	}
-	case LP_OUT_HTTP: {
-		const struct lp_out_http *h = &o->u.http;
-		put(d, "    @type http\n");
-		url(d, "    ", "endpoint", h->tls.enabled, h->host,
-		    h->port > 0 ? h->port : (h->tls.enabled ? 443 : 80), h->uri ? h->uri : "/");
-		if (h->n_headers) {
-			/* double-quoted so a Secret can come in through #{ENV[...]}; user text
-			 * is JSON-encoded, then \\, \" and \# escaped for Fluentd */
-			put(d, "    headers \"{");
-			for (size_t i = 0; i < h->n_headers; i++) {
-				if (i)
-					put(d, ",");
-				dq_json(d, h->headers[i].name);
-				put(d, ":");
-				if (oi->header_vars && oi->header_vars[i]) {
-					if (!d->err)
-						d->err = lp_buf_addf(d->b, "\\\"#{ENV['%s']}\\\"",
-						                     oi->header_vars[i]);
-				} else {
-					dq_json(d, h->headers[i].value ? h->headers[i].value : "");
-				}
-			}
-			put(d, "}\"\n");
-		}
-		put(d, "    <format>\n      @type json\n    </format>\n");
+	case LP_OUT_HTTP:
+		store_http(d, oi);
 		break;
-	}
 	case LP_OUT_SLACK:
 		put(d, "    @type slack\n");
 		kenv(d, "    ", "webhook_url", oi->secret_var);

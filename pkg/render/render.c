@@ -606,6 +606,105 @@ static lp_err pipelines_step(struct lp_rctx *c)
 	return err;
 }
 
+/* The variables and mounts a used output's Secrets come in through. */
+static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_basic_auth *auth = NULL;
+	const struct lp_tls *tls = NULL;
+	const char *ns = o->meta.ns, *v;
+
+	lp_err err = LP_OK;
+
+	switch (o->type) {
+	case LP_OUT_OPENSEARCH:
+	case LP_OUT_ELASTICSEARCH:
+		auth = &o->u.search.auth;
+		tls = &o->u.search.tls;
+		break;
+	case LP_OUT_LOKI:
+		auth = &o->u.loki.auth;
+		tls = &o->u.loki.tls;
+		break;
+	case LP_OUT_HTTP:
+		auth = &o->u.http.auth;
+		tls = &o->u.http.tls;
+		if (o->u.http.n_headers) {
+			oi->header_vars = lp_calloc(o->u.http.n_headers, sizeof(char *));
+			if (!oi->header_vars)
+				return LP_ERR_NOMEM;
+		}
+		for (size_t h = 0; !err && h < o->u.http.n_headers; h++) {
+			const struct lp_secret_key_ref *ref = &o->u.http.headers[h].value_from;
+			if (ref->name) {
+				err = lp_render_env_var(c, ns, ref->name,
+				                        ref->key ? ref->key : "value", &v);
+				oi->header_vars[h] = (char *)v;
+			}
+		}
+		break;
+	case LP_OUT_SLACK:
+		err = lp_render_env_var(c, ns, o->u.slack.webhook.name, o->u.slack.webhook.key, &v);
+		oi->secret_var = (char *)v;
+		break;
+	case LP_OUT_FORWARD:
+		tls = &o->u.forward.tls;
+		if (o->u.forward.shared_key.name) {
+			err = lp_render_env_var(c, ns, o->u.forward.shared_key.name,
+			                        o->u.forward.shared_key.key
+			                            ? o->u.forward.shared_key.key
+			                            : "shared_key",
+			                        &v);
+			oi->secret_var = (char *)v;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!err && auth && auth->secret_name) {
+		err = lp_render_env_var(c, ns, auth->secret_name,
+		                        auth->username_key ? auth->username_key : "username", &v);
+		oi->user_var = (char *)v;
+		if (!err)
+			err = lp_render_env_var(
+			    c, ns, auth->secret_name,
+			    auth->password_key ? auth->password_key : "password", &v);
+		oi->pass_var = (char *)v;
+	}
+	if (!err && tls && tls->enabled && tls->ca_secret_name) {
+		err = lp_render_mount_add(c, ns, tls->ca_secret_name, "ca.crt", &v);
+		oi->ca_path = (char *)v;
+	}
+	/* a profile when a Fluent Bit section or a Fluentd plugin that reads the
+	 * credentials file (kinesis, firehose, s3) uses it */
+	if (!err && o->aws.credentials.secret_name &&
+	    (lp_output_type_is_aws(o->type) ||
+	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)) &&
+	    (oi->used_direct || c->engine != LP_ENGINE_FLUENTD || o->type == LP_OUT_KINESIS ||
+	     o->type == LP_OUT_FIREHOSE || o->type == LP_OUT_S3))
+		err = aws_profile_add(c, ns, &o->aws.credentials, &oi->aws_profile);
+	if (!err && o->aws.credentials.secret_name && oi->used_agg &&
+	    c->engine == LP_ENGINE_FLUENTD &&
+	    (o->type == LP_OUT_CLOUDWATCH ||
+	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth))) {
+		/* Fluentd's cloudwatch_logs and opensearch <endpoint> read no
+		 * credentials file: their keys come through variables only this
+		 * output's section names */
+		const struct lp_aws_credentials *a = &o->aws.credentials;
+		err = lp_render_env_var(
+		    c, ns, a->secret_name,
+		    a->access_key_id_key ? a->access_key_id_key : "AWS_ACCESS_KEY_ID", &v);
+		oi->aws_key_var = (char *)v;
+		if (!err)
+			err = lp_render_env_var(c, ns, a->secret_name,
+			                        a->secret_access_key_key ? a->secret_access_key_key
+			                                                 : "AWS_SECRET_ACCESS_KEY",
+			                        &v);
+		oi->aws_secret_var = (char *)v;
+	}
+	return err;
+}
+
 /* Usage flags, shared input facts, and env / mounts for used outputs. */
 static lp_err usage_step(struct lp_rctx *c)
 {
@@ -667,107 +766,9 @@ static lp_err usage_step(struct lp_rctx *c)
 			c->any_kube_annotations |= p->kubernetes.annotations;
 		}
 	}
-	for (size_t i = 0; !err && i < c->noi; i++) {
-		struct lp_oinfo *oi = &c->oi[i];
-		const struct lp_output *o = oi->o;
-		const struct lp_basic_auth *auth = NULL;
-		const struct lp_tls *tls = NULL;
-		const char *ns = o->meta.ns, *v;
-
-		if (!oi->ok || !(oi->used_direct || oi->used_agg))
-			continue;
-		switch (o->type) {
-		case LP_OUT_OPENSEARCH:
-		case LP_OUT_ELASTICSEARCH:
-			auth = &o->u.search.auth;
-			tls = &o->u.search.tls;
-			break;
-		case LP_OUT_LOKI:
-			auth = &o->u.loki.auth;
-			tls = &o->u.loki.tls;
-			break;
-		case LP_OUT_HTTP:
-			auth = &o->u.http.auth;
-			tls = &o->u.http.tls;
-			if (o->u.http.n_headers) {
-				oi->header_vars = lp_calloc(o->u.http.n_headers, sizeof(char *));
-				if (!oi->header_vars)
-					return LP_ERR_NOMEM;
-			}
-			for (size_t h = 0; !err && h < o->u.http.n_headers; h++) {
-				const struct lp_secret_key_ref *ref =
-				    &o->u.http.headers[h].value_from;
-				if (ref->name) {
-					err = lp_render_env_var(c, ns, ref->name,
-					                        ref->key ? ref->key : "value", &v);
-					oi->header_vars[h] = (char *)v;
-				}
-			}
-			break;
-		case LP_OUT_SLACK:
-			err = lp_render_env_var(c, ns, o->u.slack.webhook.name,
-			                        o->u.slack.webhook.key, &v);
-			oi->secret_var = (char *)v;
-			break;
-		case LP_OUT_FORWARD:
-			tls = &o->u.forward.tls;
-			if (o->u.forward.shared_key.name) {
-				err = lp_render_env_var(c, ns, o->u.forward.shared_key.name,
-				                        o->u.forward.shared_key.key
-				                            ? o->u.forward.shared_key.key
-				                            : "shared_key",
-				                        &v);
-				oi->secret_var = (char *)v;
-			}
-			break;
-		default:
-			break;
-		}
-		if (!err && auth && auth->secret_name) {
-			err = lp_render_env_var(
-			    c, ns, auth->secret_name,
-			    auth->username_key ? auth->username_key : "username", &v);
-			oi->user_var = (char *)v;
-			if (!err)
-				err = lp_render_env_var(
-				    c, ns, auth->secret_name,
-				    auth->password_key ? auth->password_key : "password", &v);
-			oi->pass_var = (char *)v;
-		}
-		if (!err && tls && tls->enabled && tls->ca_secret_name) {
-			err = lp_render_mount_add(c, ns, tls->ca_secret_name, "ca.crt", &v);
-			oi->ca_path = (char *)v;
-		}
-		/* a profile when a Fluent Bit section or a Fluentd plugin that reads the
-		 * credentials file (kinesis, firehose, s3) uses it */
-		if (!err && o->aws.credentials.secret_name &&
-		    (lp_output_type_is_aws(o->type) ||
-		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)) &&
-		    (oi->used_direct || c->engine != LP_ENGINE_FLUENTD ||
-		     o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE ||
-		     o->type == LP_OUT_S3))
-			err = aws_profile_add(c, ns, &o->aws.credentials, &oi->aws_profile);
-		if (!err && o->aws.credentials.secret_name && oi->used_agg &&
-		    c->engine == LP_ENGINE_FLUENTD &&
-		    (o->type == LP_OUT_CLOUDWATCH ||
-		     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth))) {
-			/* Fluentd's cloudwatch_logs and opensearch <endpoint> read no
-			 * credentials file: their keys come through variables only this
-			 * output's section names */
-			const struct lp_aws_credentials *a = &o->aws.credentials;
-			err = lp_render_env_var(
-			    c, ns, a->secret_name,
-			    a->access_key_id_key ? a->access_key_id_key : "AWS_ACCESS_KEY_ID", &v);
-			oi->aws_key_var = (char *)v;
-			if (!err)
-				err = lp_render_env_var(c, ns, a->secret_name,
-				                        a->secret_access_key_key
-				                            ? a->secret_access_key_key
-				                            : "AWS_SECRET_ACCESS_KEY",
-				                        &v);
-			oi->aws_secret_var = (char *)v;
-		}
-	}
+	for (size_t i = 0; !err && i < c->noi; i++)
+		if (c->oi[i].ok && (c->oi[i].used_direct || c->oi[i].used_agg))
+			err = output_secrets(c, &c->oi[i]);
 	if (!err && c->any_agg)
 		err = lp_render_env_named(c, LP_RENDER_FWD_KEY_VAR, c->control_ns,
 		                          LP_RENDER_FWD_SECRET, LP_RENDER_FWD_SECRET_KEY);

@@ -226,3 +226,40 @@ void lp_opmetrics_admission(const struct lp_opmetrics *om, const char *kind, con
 	drop(lp_metric_add(om->admissions, kv, 1));
 	drop(lp_metric_observe(om->admission_duration, k, seconds < 0 ? 0 : seconds));
 }
+
+/* ---------- the controller's hook ---------- */
+
+static void ctrl_reconcile(void *ctx, const char *kind, const char *result, double seconds)
+{
+	lp_opmetrics_reconcile(ctx, kind, result, seconds);
+}
+
+static void ctrl_queue_depth(void *ctx, size_t depth)
+{
+	lp_opmetrics_queue_depth(ctx, depth);
+}
+
+static void ctrl_rendered_bytes(void *ctx, size_t bytes)
+{
+	lp_opmetrics_rendered_bytes(ctx, bytes);
+}
+
+static void ctrl_pipelines(void *ctx, const char *condition, const char *status, size_t count)
+{
+	lp_opmetrics_pipelines(ctx, condition, status, count);
+}
+
+static void ctrl_watch_restarts(void *ctx, const char *resource, uint64_t total)
+{
+	lp_opmetrics_watch_restarts_total(ctx, resource, total);
+}
+
+void lp_opmetrics_ctrl_hook(const struct lp_opmetrics *om, struct lp_ctrl_metrics *out)
+{
+	out->reconcile = ctrl_reconcile;
+	out->queue_depth = ctrl_queue_depth;
+	out->rendered_bytes = ctrl_rendered_bytes;
+	out->pipelines = ctrl_pipelines;
+	out->watch_restarts_total = ctrl_watch_restarts;
+	out->ctx = (void *)(uintptr_t)om; /* read-only: the recorders take it const */
+}

@@ -12,8 +12,8 @@
  *   rendered_config_bytes                   gauge    size of the last rendered config
  *   pipelines{condition,status}             gauge    LogPipelines per condition type/status
  *   build_info{version}                     gauge    always 1
- *   admission_reviews_total{kind,verdict}   counter  webhook answers: allowed|warned|refused|bad_request
- *   admission_duration_seconds{kind}        histogram
+ *   admission_reviews_total{kind,verdict}   counter  webhook answers:
+ * allowed|warned|refused|bad_request admission_duration_seconds{kind}        histogram
  *
  * The recording helpers never fail the caller: a sample that cannot be
  * recorded (no memory, series cap) is dropped. A NULL om makes them no-ops,
@@ -23,6 +23,7 @@
 #define LP_SERVER_OPMETRICS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "../reconcile/controller.h"
 #include "metrics.h"
 
 struct lp_opmetrics { /* borrowed families of the registry they were added to */
@@ -80,5 +81,9 @@ void lp_opmetrics_watch_restarts_total(const struct lp_opmetrics *om, const char
                                        uint64_t total);
 void lp_opmetrics_aws_total(const struct lp_opmetrics *om, const char *service,
                             const char *operation, const char *code, uint64_t total);
+
+/* The controller's metrics hook (lp_ctrl_opts.metrics) recording into om,
+ * which must outlive the controller. */
+void lp_opmetrics_ctrl_hook(const struct lp_opmetrics *om, struct lp_ctrl_metrics *out);
 
 #endif

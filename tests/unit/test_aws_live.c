@@ -4,7 +4,7 @@
  * program through tests/aws/servers.sh and stopped at exit (a watchdog in the
  * script also stops them if this program dies). Needs `make deps`. */
 #include "../../pkg/aws/cloudwatch.h"
-#include "../../pkg/aws/ctrl_hook.h"
+#include "../../cmd/logplane-operator/aws_hook.h"
 #include "../../pkg/aws/firehose.h"
 #include "../../pkg/aws/provision.h"
 #include "../../pkg/aws/s3.h"
@@ -271,7 +271,7 @@ static lp_err converge(struct lp_aws_ctx *ctx, const struct lp_output *o,
 
 static void expect_true(const struct lp_aws_result *r, lp_err err)
 {
-	if (err || r->provisioned.status != 1)
+	if (err || r->provisioned.status != LP_COND_TRUE)
 		lp_test_fail(__FILE__, __LINE__, "Provisioned=%d %s: %s (err %s); creds %s: %s",
 		             r->provisioned.status, r->provisioned.reason, r->provisioned.message,
 		             lp_strerror(err), r->credentials.reason, r->credentials.message);
@@ -297,7 +297,7 @@ static void kinesis_create(void)
 	kin.u.kinesis.provision.retention_hours = 48;
 	err = converge(shared, &kin, &test_creds, &r, ev);
 	expect_true(&r, err);
-	LP_CHECK_INT(r.credentials.status, 1);
+	LP_CHECK_INT(r.credentials.status, LP_COND_TRUE);
 	LP_CHECK_STR(r.credentials_source, "secret");
 	LP_CHECK_HAS(ev, "created Kinesis stream logs-a with 2 shards");
 	LP_CHECK_HAS(ev, "set retention of logs-a back to 48h (was 24h)");
@@ -395,7 +395,7 @@ static void kinesis_verify_only(void)
 	o.u.kinesis.stream = "missing";
 	err = lp_aws_reconcile_output(shared, &o, &test_creds, &r);
 	LP_CHECK_INT(err, LP_ERR_NOTFOUND);
-	LP_CHECK_INT(r.provisioned.status, 0);
+	LP_CHECK_INT(r.provisioned.status, LP_COND_FALSE);
 	LP_CHECK_STR(r.provisioned.reason, "NotFound");
 	LP_CHECK_HAS(r.provisioned.message,
 	             "Kinesis stream \"missing\" does not exist in us-east-1");
@@ -809,7 +809,7 @@ static void imds_and_pod_identity(void)
 	ctx = new_ctx(pod_env, 1);
 	err = lp_aws_reconcile_output(ctx, &o, NULL, &r);
 	LP_CHECK(err != LP_OK);
-	LP_CHECK_INT(r.credentials.status, 0);
+	LP_CHECK_INT(r.credentials.status, LP_COND_FALSE);
 	LP_CHECK_HAS(r.credentials.message, "answered HTTP 401");
 	lp_aws_ctx_free(ctx);
 	LP_CHECK_INT(stats_sig_failures("logs"), fails);
@@ -870,7 +870,7 @@ static void assume_role_on_top(void)
 	o.aws.credentials.external_id = "wrong";
 	err = lp_aws_reconcile_output(shared, &o, &test_creds, &r);
 	LP_CHECK_INT(err, LP_ERR_FORBIDDEN);
-	LP_CHECK_INT(r.credentials.status, 0);
+	LP_CHECK_INT(r.credentials.status, LP_COND_FALSE);
 	LP_CHECK_STR(r.credentials.reason, "AssumeRoleDenied");
 	LP_CHECK_HAS(r.credentials.message, "may not assume arn:aws:iam::123456789012:role/writer");
 	LP_CHECK_STR(r.provisioned.reason, "CredentialsNotResolved");
@@ -892,11 +892,11 @@ static void emulator_down(void)
 	err = lp_aws_reconcile_output(ctx, &kin, &test_creds, &r);
 	LP_CHECK(err == LP_ERR_HTTP || err == LP_ERR_TIMEOUT);
 	LP_CHECK_INT(calls - before, 3); /* retried with backoff, bounded */
-	LP_CHECK_INT(r.provisioned.status, 0);
+	LP_CHECK_INT(r.provisioned.status, LP_COND_FALSE);
 	LP_CHECK_STR(r.provisioned.reason, "EndpointUnreachable");
 	snprintf(want, sizeof(want), "cannot reach %s", kin_ep);
 	LP_CHECK_HAS(r.provisioned.message, want);
-	LP_CHECK_INT(r.credentials.status, 1);
+	LP_CHECK_INT(r.credentials.status, LP_COND_TRUE);
 	snprintf(cmd, sizeof(cmd), "bash '%s/tests/aws/servers.sh' start-one '%s' kinesalite", top,
 	         dir);
 	LP_CHECK_INT(system(cmd), 0);
@@ -1022,9 +1022,9 @@ static void controller_hook(void)
 	o.u.kinesis.provision.present = 1;
 	o.u.kinesis.provision.deletion_policy = LP_DELETION_DELETE;
 	ops.reconcile(ops.ctx, &o, &c, 0, &out);
-	LP_CHECK_INT(out.creds_status, LP_COND_TRUE);
-	LP_CHECK_INT(out.prov_status, LP_COND_TRUE);
-	LP_CHECK_STR(out.prov_reason, "Provisioned");
+	LP_CHECK_INT(out.creds.status, LP_COND_TRUE);
+	LP_CHECK_INT(out.prov.status, LP_COND_TRUE);
+	LP_CHECK_STR(out.prov.reason, "Provisioned");
 	LP_CHECK(out.n_events >= 1);
 	LP_CHECK_HAS(out.events[0], "created Kinesis stream hooked with 1 shards");
 	LP_CHECK(out.target.known && out.target.provisioned);
@@ -1037,14 +1037,14 @@ static void controller_hook(void)
 	json_decref(d);
 	lp_aws_hook_reconcile(&hook, &o, &c, 1, &out);
 	LP_CHECK_INT(out.cleanup_done, 1);
-	LP_CHECK_STR(out.prov_reason, "Deleted");
+	LP_CHECK_STR(out.prov.reason, "Deleted");
 	/* no credentials anywhere: CredentialsResolved=False, no cleanup */
 	{
 		struct lp_aws_ctx *ctx = new_ctx(imds_off_env, 1);
 		struct lp_aws_hook h2 = {.ctx = ctx, .max_polls = 1, .poll_ms = 10};
 		lp_aws_hook_reconcile(&h2, &o, NULL, 1, &out);
-		LP_CHECK_INT(out.creds_status, LP_COND_FALSE);
-		LP_CHECK_STR(out.creds_reason, "NoCredentials");
+		LP_CHECK_INT(out.creds.status, LP_COND_FALSE);
+		LP_CHECK_STR(out.creds.reason, "NoCredentials");
 		LP_CHECK_INT(out.cleanup_done, 0);
 		lp_aws_ctx_free(ctx);
 	}

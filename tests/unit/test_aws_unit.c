@@ -488,12 +488,25 @@ static void chain_imds_unreachable(void)
 	chain_teardown(&c);
 }
 
+/* lp_aws_sys.on_call: "service op status code|" per attempt */
+static void record_call(void *ctx, const char *service, const char *op, long status,
+                        const char *code)
+{
+	char *log = ctx;
+	size_t len = strlen(log);
+
+	snprintf(log + len, 512 - len, "%s %s %ld %s|", service, op, status, code);
+}
+
 static void chain_assume_role(void)
 {
 	struct chain_case c;
 	struct lp_aws_secret_creds sec = {"AKIDSECRET", "sk", "st"};
+	char calls[512] = "";
 
 	chain_setup(&c);
+	c.sys.on_call = record_call;
+	c.sys.on_call_ctx = calls;
 	LP_CHECK_INT(chain_run(&c, &sec, "arn:aws:iam::1:role/writer", "ext-42"), LP_OK);
 	LP_CHECK_STR(c.out.source, "secret+assume-role");
 	LP_CHECK_STR(c.out.access_key_id, "ASIASTS1");
@@ -501,6 +514,7 @@ static void chain_assume_role(void)
 	LP_CHECK_HAS(c.w.last_body, "ExternalId=ext-42");
 	LP_CHECK_HAS(c.w.last_auth, "Credential=AKIDSECRET/");
 	LP_CHECK_HAS(c.w.last_auth, "x-amz-security-token");
+	LP_CHECK_STR(calls, "sts AssumeRole 200 |"); /* the per-call report, for metrics */
 	/* cached until close to expiry */
 	LP_CHECK_INT(chain_run(&c, &sec, "arn:aws:iam::1:role/writer", "ext-42"), LP_OK);
 	LP_CHECK_STR(c.out.access_key_id, "ASIASTS1");
@@ -575,7 +589,7 @@ static void provision_invalid_spec(void)
 	o.aws.region = "Moon-1";
 	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);
 	LP_CHECK_HAS(r.provisioned.message, "spec.aws.region \"Moon-1\" is not a valid AWS region");
-	LP_CHECK_INT(r.credentials.status, -1);
+	LP_CHECK_INT(r.credentials.status, LP_COND_UNKNOWN);
 	o.aws.region = "us-east-1";
 	o.aws.endpoint = "localhost:4566";
 	LP_CHECK_INT(lp_aws_reconcile_output(ctx, &o, &sec, &r), LP_ERR_INVALID);

@@ -2,8 +2,8 @@
  * and the certificate keeper (webhook.h). */
 #include "webhook.h"
 #include "../api/admission.h"
-#include "../server/certs.h"
-#include "../server/https.h"
+#include "certs.h"
+#include "https.h"
 #include "../util/b64.h"
 #include "../util/mem.h"
 #include <jansson.h>
@@ -36,9 +36,9 @@ struct lp_webhook {
 	struct lp_loop_timer *timer;
 	struct lp_kube_call *call;
 	enum step step;
-	struct lp_certs cur;     /* what the Secret holds (or will after the write) */
-	char *served_crt;        /* the tls.crt text being served, for "changed?" */
-	int warned_no_config;    /* logged once that the configuration is missing */
+	struct lp_certs cur;  /* what the Secret holds (or will after the write) */
+	char *served_crt;     /* the tls.crt text being served, for "changed?" */
+	int warned_no_config; /* logged once that the configuration is missing */
 	/* the world, kept while the controller's caches do not change (res_epoch) */
 	struct world_build *world;
 	uint64_t world_epoch;
@@ -235,8 +235,9 @@ static void serve_current(struct lp_webhook *w)
 	    (w->served_crt && !strcmp(w->served_crt, w->cur.tls_crt)))
 		return;
 	if (lp_https_set_cert(w->https, w->cur.tls_crt, w->cur.tls_key) != LP_OK) {
-		say(w, LP_LOG_ERROR, "Secret %s/%s: tls.crt and tls.key do not make a usable "
-		                     "certificate",
+		say(w, LP_LOG_ERROR,
+		    "Secret %s/%s: tls.crt and tls.key do not make a usable "
+		    "certificate",
 		    w->control_ns, w->secret_name);
 		return;
 	}
@@ -255,9 +256,10 @@ static void config_put_done(void *arg, struct lp_kube_resp *resp)
 
 	w->call = NULL;
 	if (resp->err) {
-		say(w, LP_LOG_WARN, "updating the caBundle of ValidatingWebhookConfiguration %s: %s",
-		    w->config_name, resp->message && *resp->message ? resp->message
-		                                                    : lp_strerror(resp->err));
+		say(w, LP_LOG_WARN,
+		    "updating the caBundle of ValidatingWebhookConfiguration %s: %s",
+		    w->config_name,
+		    resp->message && *resp->message ? resp->message : lp_strerror(resp->err));
 		schedule(w, resp->err == LP_ERR_CONFLICT ? 0 : RETRY_MS);
 		return;
 	}
@@ -278,8 +280,9 @@ static void config_get_done(void *arg, struct lp_kube_resp *resp)
 	w->call = NULL;
 	if (resp->err == LP_ERR_NOTFOUND) {
 		if (!w->warned_no_config)
-			say(w, LP_LOG_WARN, "ValidatingWebhookConfiguration %s not found: the API "
-			                    "server does not call this webhook",
+			say(w, LP_LOG_WARN,
+			    "ValidatingWebhookConfiguration %s not found: the API "
+			    "server does not call this webhook",
 			    w->config_name);
 		w->warned_no_config = 1;
 		serve_current(w);
@@ -391,11 +394,12 @@ static char *secret_body(const struct lp_webhook *w, const struct lp_certs *c, c
 	data = json_object_get(o, "data");
 	if (!o || !data)
 		goto out;
-	if (rv && json_object_set_new(json_object_get(o, "metadata"), "resourceVersion",
-	                              json_string(rv)))
+	if (rv &&
+	    json_object_set_new(json_object_get(o, "metadata"), "resourceVersion", json_string(rv)))
 		goto out;
 	for (int i = 0; i < 4; i++)
-		if (!(v[i] = b64_encode(src[i])) || json_object_set_new(data, keys[i], json_string(v[i])))
+		if (!(v[i] = b64_encode(src[i])) ||
+		    json_object_set_new(data, keys[i], json_string(v[i])))
 			goto out;
 	text = json_dumps(o, JSON_COMPACT);
 out:
@@ -435,8 +439,8 @@ static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 	}
 	if (sec) {
 		data = json_object_get(sec, "data");
-		rv = json_string_value(json_object_get(json_object_get(sec, "metadata"),
-		                                       "resourceVersion"));
+		rv = json_string_value(
+		    json_object_get(json_object_get(sec, "metadata"), "resourceVersion"));
 		got.ca_crt = data_key(data, "ca.crt");
 		got.ca_key = data_key(data, "ca.key");
 		got.tls_crt = data_key(data, "tls.crt");
@@ -460,14 +464,16 @@ static void secret_get_done(void *arg, struct lp_kube_resp *resp)
 		after_secret(w);
 		goto out;
 	}
-	err = lp_certs_renew(&renewed, &got, st, (const char *const *)w->names, w->n_names, now_s(w));
+	err =
+	    lp_certs_renew(&renewed, &got, st, (const char *const *)w->names, w->n_names, now_s(w));
 	if (err) {
 		say(w, LP_LOG_ERROR, "making a certificate: %s", lp_strerror(err));
 		schedule(w, RETRY_MS);
 		goto out;
 	}
-	say(w, LP_LOG_INFO, "%s", st == LP_CERTS_RENEW_ALL ? "new CA and serving certificate"
-	                                                    : "new serving certificate");
+	say(w, LP_LOG_INFO, "%s",
+	    st == LP_CERTS_RENEW_ALL ? "new CA and serving certificate"
+	                             : "new serving certificate");
 	body = secret_body(w, &renewed, rv);
 	lp_certs_clear(&w->cur);
 	w->cur = renewed;
@@ -512,8 +518,8 @@ static int64_t check_tick(struct lp_loop *loop, void *arg)
 
 /* ---------- life cycle ---------- */
 
-lp_err lp_webhook_new(struct lp_webhook **out, struct lp_loop *loop,
-                      struct lp_kube_client *client, const struct lp_webhook_opts *o)
+lp_err lp_webhook_new(struct lp_webhook **out, struct lp_loop *loop, struct lp_kube_client *client,
+                      const struct lp_webhook_opts *o)
 {
 	struct lp_webhook *w;
 	struct lp_https_opts ho = {0};

@@ -1,5 +1,6 @@
-/* The controller's AWS hook (struct lp_ctrl_aws_ops in pkg/reconcile)
- * backed by an lp_aws_ctx:
+/* cmd/logplane-operator/aws_hook: the wiring of pkg/aws into the controller:
+ * its AWS hook (struct lp_ctrl_aws_ops in pkg/reconcile) backed by an
+ * lp_aws_ctx:
  *
  *   static struct lp_aws_hook hook = {.ctx = aws_ctx};
  *   static const struct lp_ctrl_aws_ops ops = {lp_aws_hook_reconcile, &hook};
@@ -12,11 +13,11 @@
  * Changes made (drift set back, resources created) are handed back as events
  * (the controller records one Event each); arn, region and state fill the
  * result's target. */
-#ifndef LP_AWS_CTRL_HOOK_H
-#define LP_AWS_CTRL_HOOK_H
+#ifndef LP_OPERATOR_AWS_HOOK_H
+#define LP_OPERATOR_AWS_HOOK_H
 #include <stdint.h>
-#include "../reconcile/controller.h"
-#include "provision.h"
+#include "../../pkg/aws/provision.h"
+#include "../../pkg/reconcile/controller.h"
 
 struct lp_aws_hook {
 	struct lp_aws_ctx *ctx; /* borrowed, required */

@@ -1,12 +1,8 @@
-#include "ctrl_hook.h"
+/* cmd/logplane-operator/aws_hook.c: see aws_hook.h. */
+#include "aws_hook.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static enum lp_cond_status cond_status(int s)
-{
-	return s == 1 ? LP_COND_TRUE : s == 0 ? LP_COND_FALSE : LP_COND_UNKNOWN;
-}
 
 static void nap(uint64_t ms)
 {
@@ -78,16 +74,12 @@ void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
 		nap(res.requeue_after_ms && res.requeue_after_ms < poll_ms ? res.requeue_after_ms
 		                                                           : poll_ms);
 	}
-	out->creds_status = cond_status(res.credentials.status);
-	snprintf(out->creds_reason, sizeof(out->creds_reason), "%s",
-	         res.credentials.reason[0] ? res.credentials.reason : "NotChecked");
-	snprintf(out->creds_message, sizeof(out->creds_message), "%.*s",
-	         (int)sizeof(out->creds_message) - 1, res.credentials.message);
-	out->prov_status = cond_status(res.provisioned.status);
-	snprintf(out->prov_reason, sizeof(out->prov_reason), "%s",
-	         res.provisioned.reason[0] ? res.provisioned.reason : "NotChecked");
-	snprintf(out->prov_message, sizeof(out->prov_message), "%.*s",
-	         (int)sizeof(out->prov_message) - 1, res.provisioned.message);
+	out->creds = res.credentials;
+	out->prov = res.provisioned;
+	if (!out->creds.reason[0])
+		snprintf(out->creds.reason, sizeof(out->creds.reason), "NotChecked");
+	if (!out->prov.reason[0])
+		snprintf(out->prov.reason, sizeof(out->prov.reason), "NotChecked");
 	out->cleanup_done = deleting && err == LP_OK;
 	out->in_progress = !deleting && !err && res.in_progress;
 	out->requeue_after_ms = out->in_progress ? res.requeue_after_ms : 0;
@@ -101,6 +93,6 @@ void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
 		snprintf(out->target.region, sizeof(out->target.region), "%s",
 		         res.region[0] ? res.region : res.bucket_region);
 		snprintf(out->target.state, sizeof(out->target.state), "%s", res.state);
-		out->target.provisioned = provision && res.provisioned.status == 1;
+		out->target.provisioned = provision && res.provisioned.status == LP_COND_TRUE;
 	}
 }

@@ -1,4 +1,4 @@
-/* pkg/reconcile/webhook: the operator's validating admission webhook.
+/* pkg/server/webhook: the operator's validating admission webhook.
  *
  * - Serves POST /validate over HTTPS (pkg/server/https.h) and answers each
  *   AdmissionReview with lp_admission_review() (pkg/api/admission.h) against
@@ -19,14 +19,14 @@
  * - With external_certs (cert-manager), the Secret is only read: cert-manager
  *   writes it and its CA injector the caBundle.
  * Threading: loop thread only. */
-#ifndef LP_RECONCILE_WEBHOOK_H
-#define LP_RECONCILE_WEBHOOK_H
+#ifndef LP_SERVER_WEBHOOK_H
+#define LP_SERVER_WEBHOOK_H
 #include <stdint.h>
 #include "../kube/client.h"
-#include "../server/opmetrics.h"
+#include "../reconcile/controller.h"
 #include "../util/log.h"
 #include "../util/loop.h"
-#include "controller.h"
+#include "opmetrics.h"
 
 struct lp_webhook_opts {
 	const char *host;         /* numeric listen address; NULL = 0.0.0.0 */
@@ -38,9 +38,9 @@ struct lp_webhook_opts {
 	/* more names for the certificate, comma-separated DNS names or IPs (a
 	 * clientConfig.url such as https://127.0.0.1:9443/validate); may be NULL */
 	const char *extra_names;
-	int external_certs;       /* 1: read the Secret only (cert-manager) */
-	uint64_t check_ms;        /* re-read and renew; 0 = 60000 */
-	const struct lp_log *log;          /* borrowed, may be NULL */
+	int external_certs;                 /* 1: read the Secret only (cert-manager) */
+	uint64_t check_ms;                  /* re-read and renew; 0 = 60000 */
+	const struct lp_log *log;           /* borrowed, may be NULL */
 	const struct lp_opmetrics *metrics; /* borrowed, may be NULL */
 	struct lp_ctrl *ctrl; /* borrowed, may be NULL: validation without the caches */
 	/* seconds since the epoch (certificate times); NULL = time(2) */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The shape the code keeps (see STYLE.md rule 14): no file in pkg/ over 1,200
+# lines, no function over 150; the package layers (pkg/aws does not include
+# pkg/reconcile, pkg/reconcile does not include pkg/server); one FNV-1a and one
+# binary heap (pkg/util), not copies. Prints PASS/FAIL lines.
+set -u
+cd "$(dirname "$0")/../.."
+max_file=1200
+max_func=150
+
+big=$(find pkg -name '*.[ch]' -exec wc -l {} + | awk -v m=$max_file '$2 != "total" && $1 > m {print $2 " (" $1 " lines)"}')
+if [ -z "$big" ]; then echo "PASS code_shape:file_lines"; else
+	echo "FAIL code_shape:file_lines: over $max_file lines: $(echo "$big" | tr '\n' ' ')"; fi
+
+# A function runs from a line "{" at column 0 to the next "}" at column 0
+# (clang-format's layout of every function here).
+long=$(awk -v m=$max_func '
+	/^[A-Za-z_].*\(/ { sig = $0 }
+	/^\{$/ { start = FNR; name = sig }
+	/^\}/ && start { if (FNR - start + 1 > m) printf "%s:%d %d lines\n", FILENAME, start, FNR - start + 1; start = 0 }
+	' $(find pkg -name '*.c' | sort))
+if [ -z "$long" ]; then echo "PASS code_shape:function_lines"; else
+	echo "FAIL code_shape:function_lines: over $max_func lines: $(echo "$long" | tr '\n' ' ')"; fi
+
+up=$(grep -ln '#include "\.\./reconcile/' pkg/aws/*.[ch] 2>/dev/null)
+if [ -z "$up" ]; then echo "PASS code_shape:aws_below_reconcile"; else
+	echo "FAIL code_shape:aws_below_reconcile: $(echo "$up" | tr '\n' ' ')"; fi
+up=$(grep -ln '#include "\.\./server/' pkg/reconcile/*.[ch] 2>/dev/null)
+if [ -z "$up" ]; then echo "PASS code_shape:reconcile_below_server"; else
+	echo "FAIL code_shape:reconcile_below_server: $(echo "$up" | tr '\n' ' ')"; fi
+
+# FNV-1a's prime outside pkg/util/hash.c is a copy of it
+copies=$(grep -rln '1099511628211' pkg cmd --include='*.[ch]' | grep -v '^pkg/util/hash\.c$')
+if [ -z "$copies" ]; then echo "PASS code_shape:one_hash"; else
+	echo "FAIL code_shape:one_hash: FNV-1a copied in $(echo "$copies" | tr '\n' ' ')"; fi
