@@ -2,7 +2,7 @@
 """Generates crds/logpipelines.yaml, crds/logoutputs.yaml and the field tables
 of docs/resources.md (between its <!-- fields:KIND --> markers).
 
-The schemas mirror pkg/api (parse.c checks the same fields, with the same
+The schemas mirror pkg/api (pipeline.c and output.c check the same fields, with the same
 limits, and more: regex compilation, tenancy, references). No `default:`
 anywhere: defaults live in the operator, so GitOps tools never see drift.
 Everything checkable from the object alone is also a CEL rule

@@ -8,7 +8,7 @@
  * written back to the user's object (docs/resources.md lists them all).
  *
  * Field names follow the CRD (camelCase there, snake_case here). The CRD in
- * crds/ and the parser in parse.c must agree with this file.
+ * crds/ and the parsers in pipeline.c and output.c must agree with this file.
  */
 #ifndef LP_API_H
 #define LP_API_H

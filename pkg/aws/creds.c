@@ -2,6 +2,7 @@
 #include "../util/mem.h"
 #include "endpoints.h"
 #include "sts.h"
+#include <openssl/crypto.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,9 @@ void lp_aws_creds_free(struct lp_aws_creds *c)
 	if (!c)
 		return;
 	if (c->secret_access_key)
-		memset(c->secret_access_key, 0, strlen(c->secret_access_key));
+		OPENSSL_cleanse(c->secret_access_key, strlen(c->secret_access_key));
+	if (c->session_token)
+		OPENSSL_cleanse(c->session_token, strlen(c->session_token));
 	lp_free(c->access_key_id);
 	lp_free(c->secret_access_key);
 	lp_free(c->session_token);
@@ -171,7 +174,7 @@ static lp_err from_web_identity(struct lp_aws_sys *sys, const struct lp_aws_cred
 	if (err && e && e->err == LP_ERR_FORBIDDEN)
 		snprintf(e->message + strlen(e->message), sizeof(e->message) - strlen(e->message),
 		         " (check the trust policy of %s for this service account)", role);
-	memset(token, 0, strlen(token));
+	OPENSSL_cleanse(token, strlen(token));
 	lp_free(token);
 	lp_aws_endpoint_free(&ep);
 	return err;

@@ -1,5 +1,6 @@
 #include "sigv4.h"
 #include "../util/mem.h"
+#include <openssl/crypto.h>
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -370,10 +371,12 @@ out:
 		}
 		lp_free(h);
 	}
+	/* key material: OPENSSL_cleanse, which the compiler may not drop as a
+	 * dead store the way it may drop a memset before free */
 	if (key.ptr)
-		memset(key.ptr, 0, key.len);
-	memset(k1, 0, sizeof(k1));
-	memset(k4, 0, sizeof(k4));
+		OPENSSL_cleanse(key.ptr, key.len);
+	OPENSSL_cleanse(k1, sizeof(k1));
+	OPENSSL_cleanse(k4, sizeof(k4));
 	lp_buf_free(&creq);
 	lp_buf_free(&signed_hdrs);
 	lp_buf_free(&sts);

@@ -3,6 +3,7 @@
  * is written by fluentbit.c and fluentd.c. */
 #include "internal.h"
 #include "../util/mem.h"
+#include <openssl/crypto.h>
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -437,7 +438,7 @@ lp_err lp_render_aws_credentials_file(const struct lp_rendered *r, lp_render_sec
 	if (!err && t.len)
 		err = lp_buf_add(out, t.ptr, t.len);
 	if (t.ptr) /* it holds keys: wipe before release */
-		memset(t.ptr, 0, t.cap);
+		OPENSSL_cleanse(t.ptr, t.cap);
 	lp_buf_free(&t);
 	return err;
 }
