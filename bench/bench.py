@@ -35,6 +35,9 @@ CTRL_NS = "logplane-system"
 GROUP = "logplane.io/v1alpha1"
 MIB = 1024 * 1024
 TOKEN = "bench-token"
+# BENCH_APISERVER=real: the same scenarios against etcd + kube-apiserver (tests/apiserver);
+# their rows are named SCENARIO@real
+APISERVER = os.environ.get("BENCH_APISERVER", "kubesim")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -238,6 +241,29 @@ class Cluster:
         bookmark_interval = PARAMS["bookmark_interval"] if bookmark_interval is None else bookmark_interval
         self.tmp = tempfile.mkdtemp(prefix="lp-bench-%s-" % name)
         self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
+        self.real = None
+        self.token = TOKEN
+        if APISERVER == "real":
+            # etcd + kube-apiserver (tests/apiserver); no controllers: a stand-in
+            # marks the workloads' status, write counters come from the audit log
+            sys.path.insert(0, os.path.join(TOP, "tests", "apiserver"))
+            from apiserver import RealServer
+            self.real = RealServer(workdir=os.path.join(self.tmp, "real"), keep=True)
+            self.proc = None
+            self.port = self.real.port
+            self.token = self.real.token
+            self.ctx = self.real.ctx
+            self.admin_url = None
+            self.kubeconfig = self.real.kubeconfig
+            self.operator = None
+            self.apply_crds()
+            # a real server serves a new CRD a moment after accepting it
+            if not wait_for(lambda: all(self.request("GET", "/apis/logplane.io/v1alpha1/" + r)[0] == 200
+                                        for r in ("logpipelines", "logoutputs")), 60):
+                raise RuntimeError("the CRDs were not served within 60 s")
+            self.create(namespace(CTRL_NS))
+            self.real.start_workload_marker(CTRL_NS, interval=0.1)
+            return
         self.proc = spawn([sys.executable, KUBESIM, "--port", "0", "--tls-dir", os.path.join(self.tmp, "tls"),
                            "--token", TOKEN, "--kubeconfig-out", self.kubeconfig, "--admin-port", "0",
                            "--history", str(history), "--bookmark-interval", str(bookmark_interval),
@@ -260,6 +286,8 @@ class Cluster:
     def close(self):
         kill(self.operator, signal.SIGKILL)
         kill(self.proc, signal.SIGKILL)
+        if self.real is not None:
+            self.real.stop()
         if not os.environ.get("BENCH_KEEP_TMP"):
             subprocess.run(["rm", "-rf", self.tmp], check=False)
 
@@ -270,7 +298,7 @@ class Cluster:
     def request(self, method, path, body=None, ctype="application/json", conn=None):
         """(status, parsed JSON) on conn, or on a fresh connection."""
         c = conn or self.conn()
-        h = {"Authorization": "Bearer " + TOKEN, "Accept": "application/json"}
+        h = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -279,7 +307,10 @@ class Cluster:
             c.request(method, path, body=data, headers=h)
             r = c.getresponse()
             b = r.read()
-            return r.status, (json.loads(b) if b else None)
+            try:
+                return r.status, (json.loads(b) if b else None)
+            except ValueError:  # a plain-text error ("404 page not found")
+                return r.status, {"message": b[:200].decode(errors="replace")}
         finally:
             if conn is None:
                 c.close()
@@ -353,9 +384,14 @@ class Cluster:
         return json.loads(txt) if txt.strip() else {}
 
     def counters(self):
+        if self.real is not None:
+            return self.real.counters()
         return self.admin("/admin/counters")
 
     def reset_counters(self):
+        if self.real is not None:
+            self.real.reset_counters()
+            return
         self.admin("/admin/counters/reset", {})
 
     # ---- the operator ----
@@ -444,7 +480,7 @@ class Watch:
         self.conn = c = self.c.conn(timeout=3600)
         sep = "&" if "?" in self.path else "?"
         c.request("GET", self.path + sep + "watch=true&allowWatchBookmarks=true&timeoutSeconds=3600"
-                  "&resourceVersion=" + self.rv, headers={"Authorization": "Bearer " + TOKEN})
+                  "&resourceVersion=" + self.rv, headers={"Authorization": "Bearer " + self.c.token})
         r = c.getresponse()
         buf = b""
         try:
@@ -743,7 +779,8 @@ def run_scale(res):
             figs["cms"].append(len(cms))
             figs["cfgw"].append(cfgw)
             figs["stw"].append(stw)
-            figs["ks_rss"].append(proc_mem(cl.proc.pid)[0] / MIB)
+            # the API server's memory: kubesim's, or kube-apiserver's plus etcd's
+            figs["ks_rss"].append(sum(proc_mem(p.pid)[0] for p in ([cl.proc] if cl.proc else cl.real.procs)) / MIB)
             figs["ks_rate"].append(ks_rate)
             figs["ks_floor"].append((cfgw + stw) / ks_rate)
             log("scale-10k run %d: synced %.1fs, all Ready %s, peak %.1f MiB, settled rss %.1f anon %.1f MiB"
@@ -763,7 +800,7 @@ def run_scale(res):
     res.add("scale-10k", "ConfigMaps", figs["cms"], "count")
     res.add("scale-10k", "config writes", figs["cfgw"], "count")
     res.add("scale-10k", "status writes", figs["stw"], "count")
-    res.add("scale-10k", "kubesim RSS", figs["ks_rss"], "MiB")
+    res.add("scale-10k", "API server RSS" if APISERVER == "real" else "kubesim RSS", figs["ks_rss"], "MiB")
     # kubesim's share: its write rate while the driver created the objects, and
     # the time the operator's writes need at that rate alone
     res.add("scale-10k", "kubesim write rate", figs["ks_rate"], "per s")
@@ -970,6 +1007,8 @@ def run_churn(res):
         cl.reset_counters()
 
         def dropper():
+            if cl.real is not None:
+                return  # a real server cannot be told to drop its watches: churn without drops
             while not stop.wait(PARAMS["churn_drop_every"]):
                 try:
                     cl.admin("/admin/faults", {"close_watches": True})
@@ -1266,6 +1305,10 @@ def main():
         kill_all()
     order = {s: i for i, s in enumerate(SCENARIOS)}
     res.rows.sort(key=lambda r: order.get(r["scenario"], 99))
+    if APISERVER == "real":
+        for r in res.rows:
+            r["scenario"] += "@real"
+        failures = {k + "@real": v for k, v in failures.items()}
     for s, why in failures.items():
         res.rows.append({"scenario": s, "figure": "FAILED", "unit": "", "n": 0, "median": None, "min": None,
                          "max": None, "target": "", "met": False, "error": why[:2000]})

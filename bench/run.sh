@@ -34,4 +34,17 @@ if [ ! -f "$out/alloc_count.so" ] || [ bench/alloc_count.c -nt "$out/alloc_count
 fi
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-exec "$py" bench/bench.py "$@"
+# The same scenarios against kubesim, then scale-10k, latency, burst and churn
+# against the real API server (etcd + kube-apiserver, tests/apiserver), side by
+# side (rows SCENARIO@real). BENCH_REAL_SCENARIOS= (empty) skips the second run.
+rc=0
+"$py" bench/bench.py "$@" || rc=$?
+real_scenarios="${BENCH_REAL_SCENARIOS-scale-10k,latency,burst,churn}"
+if [ -n "$real_scenarios" ] && [ -x .deps/bin/kube-apiserver ]; then
+	BENCH_APISERVER=real "$py" bench/bench.py --scenarios "$real_scenarios" \
+		--out "${BENCH_OUT_REAL:-bench/results/latest-real.json}" || rc=$?
+elif [ -n "$real_scenarios" ]; then
+	echo "bench: .deps/bin/kube-apiserver missing (hack/build-apiserver.sh): no real-server figures" >&2
+	rc=1
+fi
+exit "$rc"
