@@ -26,14 +26,29 @@ export BENCH_BURST=20 BENCH_NOOP_SECONDS=4 BENCH_NOOP_RESYNC=1s BENCH_NOOP_PIPEL
 export BENCH_RENDER=50 BENCH_RENDER_ROUNDS=3
 export BENCH_CHURN_CHANGES=60 BENCH_CHURN_PIPELINES=6 BENCH_CHURN_DROP_EVERY=0.3
 export BENCH_KUBESIM_OBJECTS=200 BENCH_KUBESIM_WATCHES=3
+# the real API server's side (bench/run.sh's second run): one tiny scenario proves the wiring
+export BENCH_REAL_SCENARIOS=latency BENCH_OUT_REAL="$tmp/latest-real.json"
 export BENCH_ADMISSION_PIPELINES=40 BENCH_ADMISSION_NAMESPACES=4 BENCH_ADMISSION_REVIEWS=40
-timeout -k 5 120 bash bench/run.sh >"$tmp/stdout" 2>"$tmp/stderr"
+timeout -k 5 180 bash bench/run.sh >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 if [ "$rc" -eq 0 ]; then
 	echo "PASS bench_smoke:run_exit_0"
 else
 	echo "FAIL bench_smoke:run_exit_0: bench/run.sh exited $rc: $(tail -n 8 "$tmp/stderr" "$tmp/stdout" | tr '\n' ' ' | cut -c1-600)"
 fi
+"$py" - "$tmp/latest-real.json" <<'PYEOF'
+import json
+import sys
+try:
+    with open(sys.argv[1]) as f:
+        doc = json.load(f)
+    rows = [r for r in doc["rows"] if r["scenario"] == "latency@real"]
+    ok = rows and not doc["failures"] and any(r["figure"] == "ConfigMap updated p50" and r["median"] > 0 for r in rows)
+    why = "failures %s, %d rows" % (doc["failures"], len(rows))
+except (OSError, ValueError, KeyError, TypeError) as e:
+    ok, why = False, e
+print("PASS bench_smoke:real_apiserver_latency" if ok else "FAIL bench_smoke:real_apiserver_latency: %s" % why)
+PYEOF
 "$py" - "$tmp/latest.json" "$tmp/stdout" <<'PYEOF'
 import json
 import sys
