@@ -1,19 +1,17 @@
 #include "workqueue.h"
 #include <string.h>
 #include "../util/hash.h"
+#include "../util/heap.h"
 #include "../util/mem.h"
 
-#define NO_IDX SIZE_MAX
 #define NO_DUE UINT64_MAX
 
 struct item {
+	struct lp_heap_node hn; /* first: due (when queued), seq, heap position */
 	char *key;
-	uint64_t due;       /* when queued */
-	uint64_t seq;       /* FIFO among equal due times */
 	uint64_t dirty_due; /* added while in flight: when to run again, else NO_DUE */
 	unsigned failures;
 	int inflight;
-	size_t idx;        /* heap position or NO_IDX */
 	struct item *next; /* hash chain */
 };
 
@@ -25,10 +23,8 @@ struct lp_kube_wq {
 	void *arg;
 	struct item **buckets;
 	size_t nbuckets, count;
-	struct item **heap;
-	size_t nheap, capheap;
+	struct lp_heap heap; /* of struct item */
 	size_t inflight;
-	uint64_t seq;
 	struct lp_loop_timer *timer;
 	int in_timer;
 };
@@ -83,93 +79,27 @@ static lp_err rehash(struct lp_kube_wq *wq)
 	return LP_OK;
 }
 
-/* ---- heap on (due, seq) ---- */
+/* ---- the queue: a min-heap on (due, seq) ---- */
 
-static int less(const struct item *a, const struct item *b)
+static struct item *first_item(const struct lp_kube_wq *wq)
 {
-	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
-}
-
-static void hswap(struct lp_kube_wq *wq, size_t i, size_t j)
-{
-	struct item *t = wq->heap[i];
-
-	wq->heap[i] = wq->heap[j];
-	wq->heap[j] = t;
-	wq->heap[i]->idx = i;
-	wq->heap[j]->idx = j;
-}
-
-static void hup(struct lp_kube_wq *wq, size_t i)
-{
-	while (i > 0 && less(wq->heap[i], wq->heap[(i - 1) / 2])) {
-		hswap(wq, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void hdown(struct lp_kube_wq *wq, size_t i)
-{
-	for (;;) {
-		size_t a = 2 * i + 1, b = a + 1, m = i;
-		if (a < wq->nheap && less(wq->heap[a], wq->heap[m]))
-			m = a;
-		if (b < wq->nheap && less(wq->heap[b], wq->heap[m]))
-			m = b;
-		if (m == i)
-			return;
-		hswap(wq, i, m);
-		i = m;
-	}
-}
-
-static lp_err hpush(struct lp_kube_wq *wq, struct item *it)
-{
-	if (wq->nheap == wq->capheap) {
-		size_t n = wq->capheap ? wq->capheap * 2 : 16;
-		struct item **h = lp_realloc(wq->heap, n * sizeof(*h));
-		if (!h)
-			return LP_ERR_NOMEM;
-		wq->heap = h;
-		wq->capheap = n;
-	}
-	it->seq = wq->seq++;
-	it->idx = wq->nheap;
-	wq->heap[wq->nheap++] = it;
-	hup(wq, it->idx);
-	return LP_OK;
-}
-
-static void hremove(struct lp_kube_wq *wq, struct item *it)
-{
-	size_t i = it->idx;
-
-	if (i == NO_IDX)
-		return;
-	wq->nheap--;
-	if (i != wq->nheap) {
-		wq->heap[i] = wq->heap[wq->nheap];
-		wq->heap[i]->idx = i;
-		hdown(wq, i);
-		hup(wq, wq->heap[i]->idx);
-	}
-	it->idx = NO_IDX;
+	return (struct item *)lp_heap_top(&wq->heap);
 }
 
 /* Moves a queued item to an earlier due time (never later). */
 static void move_earlier(struct lp_kube_wq *wq, struct item *it, uint64_t due)
 {
-	if (due >= it->due)
+	if (due >= it->hn.due)
 		return;
-	it->due = due;
-	hup(wq, it->idx);
+	it->hn.due = due;
+	lp_heap_fix(&wq->heap, &it->hn);
 }
 
 static void item_drop(struct lp_kube_wq *wq, struct item *it)
 {
 	struct item **slot = slot_of(wq, it->key);
 
-	hremove(wq, it);
+	lp_heap_remove(&wq->heap, &it->hn);
 	if (*slot == it)
 		*slot = it->next;
 	wq->count--;
@@ -183,10 +113,10 @@ static int64_t next_delay(const struct lp_kube_wq *wq)
 {
 	uint64_t now;
 
-	if (wq->nheap == 0 || wq->inflight >= wq->o.max_inflight)
+	if (wq->heap.n == 0 || wq->inflight >= wq->o.max_inflight)
 		return -1;
 	now = now_ms(wq);
-	return wq->heap[0]->due > now ? (int64_t)(wq->heap[0]->due - now) : 0;
+	return first_item(wq)->hn.due > now ? (int64_t)(first_item(wq)->hn.due - now) : 0;
 }
 
 static int64_t on_timer(struct lp_loop *loop, void *arg)
@@ -275,7 +205,7 @@ void lp_kube_wq_free(struct lp_kube_wq *wq)
 		}
 	}
 	lp_free(wq->buckets);
-	lp_free(wq->heap);
+	lp_heap_free(&wq->heap);
 	lp_free(wq);
 }
 
@@ -310,10 +240,10 @@ static lp_err add_at(struct lp_kube_wq *wq, const char *key, uint64_t due)
 		lp_free(it);
 		return LP_ERR_NOMEM;
 	}
-	it->due = due;
+	it->hn.due = due;
 	it->dirty_due = NO_DUE;
-	it->idx = NO_IDX;
-	err = hpush(wq, it);
+	it->hn.idx = LP_HEAP_NONE;
+	err = lp_heap_push(&wq->heap, &it->hn);
 	if (err) {
 		lp_free(it->key);
 		lp_free(it);
@@ -367,8 +297,8 @@ void lp_kube_wq_done(struct lp_kube_wq *wq, const char *key, lp_err err)
 	if (due == NO_DUE) {
 		item_drop(wq, it);
 	} else {
-		it->due = due;
-		if (hpush(wq, it) != LP_OK)
+		it->hn.due = due;
+		if (lp_heap_push(&wq->heap, &it->hn) != LP_OK)
 			item_drop(wq, it); /* no memory: the key is lost, as an add would be */
 	}
 	kick(wq);
@@ -391,12 +321,12 @@ void lp_kube_wq_forget(struct lp_kube_wq *wq, const char *key)
 
 int64_t lp_kube_wq_poll(struct lp_kube_wq *wq)
 {
-	uint64_t now = now_ms(wq), limit = wq->seq;
+	uint64_t now = now_ms(wq), limit = wq->heap.seq;
+	struct item *it;
 
-	while (wq->nheap > 0 && wq->inflight < wq->o.max_inflight && wq->heap[0]->due <= now &&
-	       wq->heap[0]->seq < limit) {
-		struct item *it = wq->heap[0];
-		hremove(wq, it);
+	while (wq->inflight < wq->o.max_inflight && (it = first_item(wq)) && it->hn.due <= now &&
+	       it->hn.seq < limit) {
+		lp_heap_remove(&wq->heap, &it->hn);
 		it->inflight = 1;
 		wq->inflight++;
 		wq->fn(wq->arg, wq, it->key); /* may call done(): it may be gone now */
@@ -406,7 +336,7 @@ int64_t lp_kube_wq_poll(struct lp_kube_wq *wq)
 
 size_t lp_kube_wq_len(const struct lp_kube_wq *wq)
 {
-	return wq->nheap;
+	return wq->heap.n;
 }
 
 size_t lp_kube_wq_inflight(const struct lp_kube_wq *wq)

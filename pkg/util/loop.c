@@ -1,4 +1,5 @@
 #include "loop.h"
+#include "heap.h"
 #include <errno.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -6,7 +7,6 @@
 #include "mem.h"
 
 #define LOOP_MAX_EVENTS 64
-#define NOT_IN_HEAP     SIZE_MAX
 
 struct lp_loop_fd {
 	int fd;
@@ -18,11 +18,9 @@ struct lp_loop_fd {
 };
 
 struct lp_loop_timer {
-	uint64_t due;
-	uint64_t seq; /* push order: FIFO among equal due times */
+	struct lp_heap_node hn; /* first: due, seq (FIFO among equal due), heap position */
 	lp_loop_timer_cb cb;
 	void *arg;
-	size_t idx; /* heap position or NOT_IN_HEAP */
 	int running;
 	int deleted;
 };
@@ -30,12 +28,10 @@ struct lp_loop_timer {
 struct lp_loop {
 	int epfd;
 	const struct lp_clock *clock;
-	struct lp_loop_timer **heap;
-	size_t nheap, capheap;
+	struct lp_heap timers;   /* of struct lp_loop_timer */
 	struct lp_loop_fd *fds;  /* live watches */
 	struct lp_loop_fd *dead; /* removed during dispatch, freed after the batch */
 	size_t nfds;
-	uint64_t seq;
 	int stop;
 };
 
@@ -74,9 +70,9 @@ void lp_loop_free(struct lp_loop *l)
 		lp_free(w);
 	}
 	free_dead(l);
-	for (size_t i = 0; i < l->nheap; i++)
-		lp_free(l->heap[i]);
-	lp_free(l->heap);
+	for (size_t i = 0; i < l->timers.n; i++)
+		lp_free(l->timers.v[i]); /* (the node is the timer's first member) */
+	lp_heap_free(&l->timers);
 	close(l->epfd);
 	lp_free(l);
 }
@@ -166,80 +162,11 @@ void lp_loop_fd_del(struct lp_loop *l, struct lp_loop_fd *w)
 	l->nfds--;
 }
 
-/* ---- timers: a binary min-heap on (due, seq) ---- */
+/* ---- timers: in a min-heap on (due, seq) ---- */
 
-static int t_less(const struct lp_loop_timer *a, const struct lp_loop_timer *b)
+static struct lp_loop_timer *first_timer(const struct lp_loop *l)
 {
-	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
-}
-
-static void heap_swap(struct lp_loop *l, size_t i, size_t j)
-{
-	struct lp_loop_timer *t = l->heap[i];
-
-	l->heap[i] = l->heap[j];
-	l->heap[j] = t;
-	l->heap[i]->idx = i;
-	l->heap[j]->idx = j;
-}
-
-static void heap_up(struct lp_loop *l, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!t_less(l->heap[i], l->heap[p]))
-			break;
-		heap_swap(l, i, p);
-		i = p;
-	}
-}
-
-static void heap_down(struct lp_loop *l, size_t i)
-{
-	for (;;) {
-		size_t a = 2 * i + 1, b = a + 1, m = i;
-		if (a < l->nheap && t_less(l->heap[a], l->heap[m]))
-			m = a;
-		if (b < l->nheap && t_less(l->heap[b], l->heap[m]))
-			m = b;
-		if (m == i)
-			break;
-		heap_swap(l, i, m);
-		i = m;
-	}
-}
-
-static lp_err heap_push(struct lp_loop *l, struct lp_loop_timer *t)
-{
-	if (l->nheap == l->capheap) {
-		size_t ncap = l->capheap ? l->capheap * 2 : 16;
-		struct lp_loop_timer **h = lp_realloc(l->heap, ncap * sizeof(*h));
-		if (!h)
-			return LP_ERR_NOMEM;
-		l->heap = h;
-		l->capheap = ncap;
-	}
-	t->seq = l->seq++;
-	t->idx = l->nheap;
-	l->heap[l->nheap++] = t;
-	heap_up(l, t->idx);
-	return LP_OK;
-}
-
-static void heap_remove(struct lp_loop *l, struct lp_loop_timer *t)
-{
-	size_t i = t->idx;
-
-	if (i == NOT_IN_HEAP)
-		return;
-	l->nheap--;
-	if (i != l->nheap) {
-		l->heap[i] = l->heap[l->nheap];
-		l->heap[i]->idx = i;
-		heap_down(l, i);
-		heap_up(l, l->heap[i]->idx);
-	}
-	t->idx = NOT_IN_HEAP;
+	return (struct lp_loop_timer *)lp_heap_top(&l->timers);
 }
 
 static uint64_t due_in(struct lp_loop *l, int64_t delay_ms)
@@ -260,8 +187,8 @@ lp_err lp_loop_timer_add(struct lp_loop *l, int64_t delay_ms, lp_loop_timer_cb c
 		return LP_ERR_NOMEM;
 	t->cb = cb;
 	t->arg = arg;
-	t->due = due_in(l, delay_ms);
-	err = heap_push(l, t);
+	t->hn.due = due_in(l, delay_ms);
+	err = lp_heap_push(&l->timers, &t->hn);
 	if (err) {
 		lp_free(t);
 		return err;
@@ -273,12 +200,13 @@ lp_err lp_loop_timer_add(struct lp_loop *l, int64_t delay_ms, lp_loop_timer_cb c
 
 void lp_loop_timer_set(struct lp_loop *l, struct lp_loop_timer *t, int64_t delay_ms)
 {
-	if (!t || t->running || t->deleted || t->idx == NOT_IN_HEAP)
+	if (!t || t->running || t->deleted || t->hn.idx == LP_HEAP_NONE)
 		return;
-	heap_remove(l, t);
-	t->due = due_in(l, delay_ms);
+	lp_heap_remove(&l->timers, &t->hn);
+	t->hn.due = due_in(l, delay_ms);
 	/* cannot fail: the slot we just freed is reused */
-	(void)heap_push(l, t);
+	lp_err err = lp_heap_push(&l->timers, &t->hn);
+	(void)err;
 }
 
 void lp_loop_timer_del(struct lp_loop *l, struct lp_loop_timer *t)
@@ -289,19 +217,19 @@ void lp_loop_timer_del(struct lp_loop *l, struct lp_loop_timer *t)
 		t->deleted = 1; /* freed when its callback returns */
 		return;
 	}
-	heap_remove(l, t);
+	lp_heap_remove(&l->timers, &t->hn);
 	lp_free(t);
 }
 
 static void run_timers(struct lp_loop *l)
 {
-	uint64_t now = lp_loop_now_ms(l), limit = l->seq;
+	uint64_t now = lp_loop_now_ms(l), limit = l->timers.seq;
+	struct lp_loop_timer *t;
 
-	while (l->nheap > 0 && l->heap[0]->due <= now && l->heap[0]->seq < limit) {
-		struct lp_loop_timer *t = l->heap[0];
+	while ((t = first_timer(l)) && t->hn.due <= now && t->hn.seq < limit) {
 		int64_t next;
 
-		heap_remove(l, t);
+		lp_heap_remove(&l->timers, &t->hn);
 		t->running = 1;
 		next = t->cb(l, t->arg);
 		t->running = 0;
@@ -309,8 +237,8 @@ static void run_timers(struct lp_loop *l)
 			lp_free(t);
 			continue;
 		}
-		t->due = due_in(l, next);
-		if (heap_push(l, t) != LP_OK)
+		t->hn.due = due_in(l, next);
+		if (lp_heap_push(&l->timers, &t->hn) != LP_OK)
 			lp_free(t); /* cannot happen: the slot was just freed */
 	}
 }
@@ -323,8 +251,8 @@ lp_err lp_loop_run_once(struct lp_loop *l, int64_t timeout_ms)
 	int64_t wait = timeout_ms;
 	int n;
 
-	if (l->nheap > 0) {
-		uint64_t now = lp_loop_now_ms(l), due = l->heap[0]->due;
+	if (l->timers.n > 0) {
+		uint64_t now = lp_loop_now_ms(l), due = first_timer(l)->hn.due;
 		int64_t d = due > now ? (int64_t)(due - now) : 0;
 		if (wait < 0 || d < wait)
 			wait = d;
@@ -357,7 +285,7 @@ lp_err lp_loop_run_once(struct lp_loop *l, int64_t timeout_ms)
 lp_err lp_loop_run(struct lp_loop *l)
 {
 	l->stop = 0;
-	while (!l->stop && (l->nfds > 0 || l->nheap > 0)) {
+	while (!l->stop && (l->nfds > 0 || l->timers.n > 0)) {
 		lp_err err = lp_loop_run_once(l, -1);
 		if (err)
 			return err;

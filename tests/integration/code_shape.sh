@@ -29,6 +29,11 @@ up=$(grep -ln '#include "\.\./server/' pkg/reconcile/*.[ch] 2>/dev/null)
 if [ -z "$up" ]; then echo "PASS code_shape:reconcile_below_server"; else
 	echo "FAIL code_shape:reconcile_below_server: $(echo "$up" | tr '\n' ' ')"; fi
 
+# a sift-up/sift-down outside pkg/util/heap.c is a copied binary heap
+copies=$(grep -rlnE '\([a-z]+ - 1\) / 2' pkg cmd --include='*.[ch]' | grep -v '^pkg/util/heap\.c$')
+if [ -z "$copies" ]; then echo "PASS code_shape:one_heap"; else
+	echo "FAIL code_shape:one_heap: a binary heap copied in $(echo "$copies" | tr '\n' ' ')"; fi
+
 # FNV-1a's prime outside pkg/util/hash.c is a copy of it
 copies=$(grep -rln '1099511628211' pkg cmd --include='*.[ch]' | grep -v '^pkg/util/hash\.c$')
 if [ -z "$copies" ]; then echo "PASS code_shape:one_hash"; else
