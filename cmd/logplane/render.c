@@ -221,6 +221,8 @@ int lp_cli_render(int argc, char **argv)
 		        r.summaries[i].text);
 	fprintf(sum, "shipper: %zu file(s), %zu bytes, sha256 %s\n", r.shipper.n_files,
 	        r.shipper.total_bytes, r.shipper.hash);
+	fprintf(sum, "shipper shape: %zu output instance(s), %zu thread(s), %zu open files\n",
+	        r.shipper_outputs, r.shipper_threads, r.shipper_open_files);
 	if (r.has_aggregator)
 		fprintf(sum, "aggregator (%s): %zu file(s), %zu bytes, sha256 %s\n",
 		        r.aggregator_engine == LP_ENGINE_FLUENTD ? "fluentd" : "fluent-bit",

@@ -730,7 +730,7 @@ static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json
 	    b->in->fluentbit_image ? b->in->fluentbit_image : LP_DEFAULT_FLUENTBIT_IMAGE;
 	const char *host_dir = as && as->host_path ? as->host_path : LP_STATE_HOST_DIR;
 	json_t *ds = NULL, *volumes = NULL, *mounts = NULL, *container, *pod;
-	char config_arg[256];
+	char config_arg[256], open_files[32];
 
 	if (as && as->image)
 		image = as->image;
@@ -755,14 +755,18 @@ static lp_err add_daemonset(struct builder *b, const struct lp_rendered *r, json
 	    ports_new(b), "volumeMounts", mounts, "livenessProbe", http_probe_new(10, 10, 6),
 	    "readinessProbe", http_probe_new(5, 10, 3), "securityContext", container_security_new(),
 	    "resources", "requests", "cpu", "50m", "memory", "64Mi", "limits", "memory", "512Mi");
-	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:s, s:i, s:[{s:s}], s:{s:{s:s}}, s:[o], "
-	                "s:O}}",
-	                "metadata", "labels", selector_labels_new("fluent-bit"), "annotations",
-	                LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, "spec", "serviceAccountName",
-	                LP_SHIPPER_NAME, "priorityClassName", "system-node-critical",
-	                "terminationGracePeriodSeconds", 30, "tolerations", "operator", "Exists",
-	                "securityContext", "seccompProfile", "type", "RuntimeDefault", "containers",
-	                container, "volumes", volumes);
+	/* Kubernetes has no pod field for RLIMIT_NOFILE: the open files the
+	 * config needs ride on the pod as an annotation (docs/delivery.md) */
+	snprintf(open_files, sizeof(open_files), "%zu", r->shipper_open_files);
+	pod =
+	    json_pack("{s:{s:o, s:{s:s, s:s}}, s:{s:s, s:s, s:i, s:[{s:s}], s:{s:{s:s}}, s:[o], "
+	              "s:O}}",
+	              "metadata", "labels", selector_labels_new("fluent-bit"), "annotations",
+	              LP_CONFIG_HASH_ANNOTATION, b->d.config_hash, LP_OPEN_FILES_ANNOTATION,
+	              open_files, "spec", "serviceAccountName", LP_SHIPPER_NAME,
+	              "priorityClassName", "system-node-critical", "terminationGracePeriodSeconds",
+	              30, "tolerations", "operator", "Exists", "securityContext", "seccompProfile",
+	              "type", "RuntimeDefault", "containers", container, "volumes", volumes);
 	if (pod && container &&
 	    apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK) {
 		json_decref(pod);

@@ -19,6 +19,8 @@
 #define LP_MANAGED_SELECTOR        LP_MANAGED_BY_LABEL "=" LP_MANAGED_BY_VALUE
 #define LP_APPLIED_HASH_ANNOTATION "logplane.io/applied-hash"
 #define LP_CONFIG_HASH_ANNOTATION  "logplane.io/config-hash"
+/* the open files the shipper config needs (no pod field sets the limit) */
+#define LP_OPEN_FILES_ANNOTATION   "logplane.io/open-files"
 #define LP_DEFAULT_FLUENTBIT_IMAGE "fluent/fluent-bit:5.1.1"
 #define LP_DEFAULT_FLUENTD_IMAGE   "fluent/fluentd:v1.17-1"
 

@@ -656,6 +656,69 @@ out:
 	return err;
 }
 
+/* Per-instance descriptors, read from Fluent Bit 5.1.1's source: an output
+ * has its engine channel (src/flb_output.c flb_output_init_all: a pipe), and
+ * each worker thread an event loop, its parent and notification channels, a
+ * scheduler (frame timer + channel) with its 1.5 s timer, its own channel
+ * (src/flb_output_thread.c) and a connection; a tail has inotify, its
+ * collectors' timers and its database (with -wal and -shm), plus one per file
+ * it follows. */
+#define FD_BASE        64  /* engine loop, signals, HTTP server, log, storage */
+#define FD_CHUNKS_UP   128 /* storage.max_chunks_up: chunks mapped at once */
+#define FD_OUTPUT      2
+#define FD_WORKER      12
+#define FD_TAIL        8
+#define FD_TAIL_FILES  256 /* files a node's container-log tail follows (110 pods) */
+#define FD_OTHER_INPUT 16  /* http (clients), systemd, an emitter */
+
+/* Fills out->shipper_* from the pipelines (the shape fb_doc renders). */
+static void shipper_shape(struct lp_rctx *c)
+{
+	size_t outs = 0, workers = 0, threads = 0, fds = FD_BASE + FD_CHUNKS_UP;
+
+	if (c->any_app)
+		fds += FD_TAIL + FD_TAIL_FILES;
+	if (c->any_system)
+		fds += FD_TAIL + FD_TAIL_FILES + FD_OTHER_INPUT;
+	for (size_t i = 0; i < c->npi; i++) {
+		const struct lp_pinfo *pi = &c->pi[i];
+		const struct lp_pipeline *p = pi->p;
+		size_t thr = 0;
+		if (!pi->ok)
+			continue;
+		fds += p->n_files * (FD_TAIL + 16) + (p->http.enabled ? FD_OTHER_INPUT : 0);
+		if (LP_OWN_APP_INPUT(pi))
+			fds += FD_TAIL + FD_TAIL_FILES + FD_OTHER_INPUT;
+		for (size_t t = 0; t < p->n_transforms; t++)
+			thr += p->transforms[t].kind == LP_TR_THROTTLE &&
+			       !p->transforms[t].u.throttle.per_pod;
+		for (size_t r = 0; r < p->n_routes; r++) {
+			if (!pi->routes[r].ok || !c->oi[pi->routes[r].out].ok)
+				continue;
+			/* a throttle (filter_throttle) starts a ticker thread */
+			threads += pi->agg ? 0 : thr;
+			if (pi->agg)
+				continue;
+			outs++;
+			workers++;
+			threads += c->oi[pi->routes[r].out].o->type == LP_OUT_LIVETAIL;
+		}
+		if (pi->agg) {
+			threads += thr;
+			fds += FD_OTHER_INPUT * (1 + (p->system != 0) + p->n_routes);
+		}
+	}
+	if (c->any_agg) {
+		outs++;
+		workers += 2; /* out_forward's default */
+	}
+	outs++; /* lp_discard: no worker */
+	fds += outs * FD_OUTPUT + workers * FD_WORKER;
+	c->out->shipper_outputs = outs;
+	c->out->shipper_threads = workers + threads;
+	c->out->shipper_open_files = fds;
+}
+
 lp_err lp_render_fb_shipper(struct lp_rctx *c)
 {
 	struct lp_rendered_config *cfg = &c->out->shipper;
@@ -728,6 +791,8 @@ split:
 	err = single_or_split(c, cfg, &all, len);
 	if (!err)
 		err = add_lua_file(c, cfg);
+	if (!err)
+		shipper_shape(c);
 	return err;
 }
 

@@ -140,6 +140,11 @@ struct lp_rendered {
 	size_t n_mounts;
 	struct lp_render_aws_profile *aws_profiles; /* sorted by profile, no duplicates */
 	size_t n_aws_profiles;
+	/* What the shipper config implies on every node (docs/delivery.md): its
+	 * output instances, the threads they and its filters start, and the open
+	 * files it needs (an estimate from Fluent Bit's per-instance descriptors,
+	 * with room for the log files a node holds). */
+	size_t shipper_outputs, shipper_threads, shipper_open_files;
 };
 
 /* Renders everything. On LP_OK *out is filled (free with lp_rendered_free). A
