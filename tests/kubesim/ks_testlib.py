@@ -17,6 +17,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.realpath(__file__))
 TOP = os.environ.get("LP_TOP") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from lptest import Reporter, wait_until  # noqa: E402
 
 
 def _die_with_parent():
@@ -42,35 +44,8 @@ def helm_path():
     return h
 
 
-class Report:
-    def __init__(self, suite):
-        self.suite = suite + ("@real" if os.environ.get("LP_APISERVER") == "real" else "")
-        self.failed = 0
-        self.passed = 0
-
-    def check(self, name, ok, why=""):
-        if ok:
-            print("PASS %s:%s" % (self.suite, name), flush=True)
-            self.passed += 1
-        else:
-            print("FAIL %s:%s: %s" % (self.suite, name, str(why).replace("\n", " | ")[:600]), flush=True)
-            self.failed += 1
-        return ok
-
-    def run(self, name, fn):
-        """Run fn(); a raised exception is a FAIL naming it."""
-        try:
-            r = fn()
-            if r is None or r is True:
-                return self.check(name, True)
-            return self.check(name, False, r)
-        except Exception as e:  # noqa: BLE001 - the test reports and goes on
-            import traceback
-            tb = traceback.format_exc().strip().splitlines()
-            return self.check(name, False, "%s: %s (%s)" % (type(e).__name__, e, tb[-3] if len(tb) > 2 else ""))
-
-    def exit(self):
-        sys.exit(1 if self.failed or not self.passed else 0)
+# The one harness (tests/lib/lptest.py): Report is its Reporter (check, run(name, fn), exit).
+Report = Reporter
 
 
 class Kubesim:
@@ -280,11 +255,5 @@ class WatchStream:
 
 
 def wait_for(fn, timeout=10.0, interval=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            return v
-        time.sleep(interval)
+    """lptest.wait_until with kubesim tests' shorter default interval."""
+    return wait_until(fn, timeout, interval)

@@ -218,18 +218,25 @@ class Scenario:
         return self.sim.logtext()[self.log_mark:]
 
     def wait(self, what, fn, timeout=40):
+        """fn's value once truthy (lptest.wait_until); RuntimeError naming what on a
+        timeout, when the operator exits, or (fast_fail) at the first 403."""
         self.step = what
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        abort = []
+
+        def probe():
             if self.op is not None and self.op.poll() is not None:
-                raise RuntimeError("operator exited (%s) while waiting for %s" % (self.op.returncode, what))
+                abort.append("operator exited (%s) while waiting for %s" % (self.op.returncode, what))
+                return True
             if self.fast_fail and self.forbidden():
-                raise RuntimeError("403 while waiting for %s" % what)
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.2)
-        raise RuntimeError("timed out waiting for %s" % what)
+                abort.append("403 while waiting for %s" % what)
+                return True
+            return fn()
+        v = ks_testlib.wait_until(probe, timeout, 0.2)
+        if abort:
+            raise RuntimeError(abort[0])
+        if not v:
+            raise RuntimeError("timed out waiting for %s" % what)
+        return v
 
     def start(self):
         os.environ["KUBESIM_LOG"] = "1"
