@@ -286,7 +286,6 @@ def output_spec():
         }),
         "kinesis": obj("Kinesis Data Streams.", {
             "stream": string("Stream name.", AWS_NAME_RE, 128, 1),
-            "partitionKey": field("Record key used as partition key (default random)."),
             "timeKey": field("Add the record time under this key."),
             "provision": obj("Create and keep the stream.", {
                 "mode": string("provisioned (default) or onDemand.",
@@ -610,6 +609,10 @@ def pipeline_rules(spec):
         rule(at(spec, part), "!has(self.include) || !has(self.exclude) || "
              "!self.exclude.exists(e, e in self.include)",
              "exclude: a name is also in include", ".exclude")
+    rule(at(spec, "input.application.namespaces"),
+         "!has(self.include) || !self.include.exists(n, n == 'kube-system')",
+         "include: the application input never reads kube-system (its container logs are "
+         "spec.input.system's, in a pipeline of the control namespace)", ".include")
     ml = at(spec, "multiline")
     rule(ml, "(has(self.parsers) && size(self.parsers) > 0) || "
          "(has(self.rules) && size(self.rules) > 0)", "set parsers or rules")

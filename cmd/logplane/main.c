@@ -10,7 +10,9 @@ static void usage(FILE *f)
 	           "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
 	           "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
 	           "  tail -n NAMESPACE [filters]   follow logs live through the hub\n"
-	           "  version                      print the version\n");
+	           "  version, --version           print the version\n"
+	           "exit: 0 valid, 1 something invalid (the rest is still rendered), 2 usage or I/O "
+	           "error (a missing file, an unwritable -o DIR)\n");
 }
 
 int main(int argc, char **argv)
@@ -25,7 +27,8 @@ int main(int argc, char **argv)
 		return lp_cli_render(argc - 1, argv + 1);
 	if (strcmp(argv[1], "tail") == 0)
 		return lp_cli_tail(argc - 1, argv + 1);
-	if (strcmp(argv[1], "version") == 0) {
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "-V") == 0) {
 		printf("logplane %s\n", LP_VERSION);
 		return 0;
 	}

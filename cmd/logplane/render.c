@@ -206,7 +206,11 @@ int lp_cli_render(int argc, char **argv)
 	}
 	rc = r.n_problems ? 1 : 0;
 	if (out) {
-		if (mkdir_p(out) || write_config(out, "shipper", &r.shipper) ||
+		if (mkdir_p(out)) {
+			fprintf(stderr, "logplane render: cannot create -o %s: %s\n", out,
+			        strerror(errno));
+			rc = 2;
+		} else if (write_config(out, "shipper", &r.shipper) ||
 		    (r.has_aggregator && write_config(out, "aggregator", &r.aggregator)) ||
 		    write_env(out, &r))
 			rc = 2;

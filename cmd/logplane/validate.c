@@ -2,13 +2,15 @@
  *
  * Reads every YAML document, parses the LogPipeline and LogOutput objects,
  * runs the cross-object rules over the whole set and prints one line per
- * problem ("FILE:DOC: Kind ns/name: field: message") and a summary line.
- * Exit 0 when everything is valid, 1 when anything is invalid or unreadable,
- * 2 for usage errors. Other kinds are skipped with a note; v1 Secrets are
+ * problem ("FILE:LINE: Kind ns/name: field: message", LINE where the object
+ * starts) and a summary line. Exit 0 when everything is valid, 1 when anything
+ * is invalid or unreadable inside the input, 2 for usage errors (a -f naming
+ * nothing included, as in render). Other kinds are skipped with a note; v1 Secrets are
  * remembered (names and keys only), and with --check-secrets every Secret
  * reference must name one of them and a key it has.
  */
 #include "cli.h"
+#include <errno.h>
 #include "../../pkg/api/api.h"
 #include "../../pkg/api/check.h"
 #include "../../pkg/api/yamlload.h"
@@ -220,7 +222,7 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 	if (!doc->root)
 		return 0;
 	if (!json_is_object(doc->root)) {
-		printf("%s:%zu: document is not a mapping\n", file, doc->index);
+		printf("%s:%zu: document is not a mapping\n", file, doc->line);
 		r->errors++;
 		return 0;
 	}
@@ -228,7 +230,7 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 	api = json_string_value(json_object_get(doc->root, "apiVersion"));
 	memset(&o, 0, sizeof(o));
 	o.file = file;
-	o.doc = doc->index;
+	o.doc = doc->line; /* the line where the object starts */
 	if (kind && strcmp(kind, "LogPipeline") == 0) {
 		o.kind = K_PIPELINE;
 		e = lp_pipeline_parse(&o.p, doc->root, &pr);
@@ -236,13 +238,13 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 		o.kind = K_OUTPUT;
 		e = lp_output_parse(&o.o, doc->root, &pr);
 	} else if (!kind || !api) {
-		printf("%s:%zu: %s: required (not a Kubernetes object)\n", file, doc->index,
+		printf("%s:%zu: %s: required (not a Kubernetes object)\n", file, doc->line,
 		       !api ? "apiVersion" : "kind");
 		r->errors++;
 		return 0;
 	} else if (strncmp(api, LP_API_GROUP "/", strlen(LP_API_GROUP) + 1) == 0) {
 		printf("%s:%zu: kind: unknown kind in %s (want LogPipeline or LogOutput)\n", file,
-		       doc->index, LP_API_GROUP);
+		       doc->line, LP_API_GROUP);
 		r->errors++;
 		return 0;
 	} else {
@@ -256,7 +258,7 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 			name = "<unnamed>";
 		if (r->verbose && lp_check_string(kind, strlen(kind), LP_STR_TOKEN, 63) == NULL)
 			printf("%s:%zu: note: %s %s skipped (not a logplane kind)\n", file,
-			       doc->index, kind, name);
+			       doc->line, kind, name);
 		return 0;
 	}
 	if (e == LP_ERR_NOMEM || (!o.p && !o.o)) {
@@ -429,8 +431,10 @@ int lp_cli_validate(int argc, char **argv)
 			if (add_file(&r, STDIN_NAME) != 0)
 				goto nomem;
 		} else if (stat(inputs[i], &st) != 0) {
-			printf("%s: cannot read: no such file or directory\n", inputs[i]);
-			r.errors++;
+			/* an argument naming nothing is a usage error, as in render */
+			fprintf(stderr, "logplane validate: %s: %s\n", inputs[i], strerror(errno));
+			rc = 2;
+			goto out;
 		} else if (S_ISDIR(st.st_mode)) {
 			if (walk(&r, inputs[i], 0) != 0)
 				goto nomem;
@@ -452,8 +456,13 @@ int lp_cli_validate(int argc, char **argv)
 			goto nomem;
 		}
 		if (e != LP_OK) {
-			printf("%s:%zu: %s\n", r.files[i], d.n + 1,
-			       d.error ? d.error : lp_strerror(e));
+			/* "line L column C: what" becomes "FILE:L: column C: what" */
+			size_t line = 0;
+			int used = 0;
+			if (d.error && sscanf(d.error, "line %zu %n", &line, &used) == 1 && used > 0)
+				printf("%s:%zu: %s\n", r.files[i], line, d.error + used);
+			else
+				printf("%s: %s\n", r.files[i], d.error ? d.error : lp_strerror(e));
 			r.errors++;
 		}
 		lp_yaml_docs_free(&d);

@@ -128,7 +128,6 @@ struct lp_kinesis_provision {
 
 struct lp_out_kinesis {
 	char *stream;        /* required */
-	char *partition_key; /* optional record key used as partition key */
 	char *time_key;      /* optional, adds a timestamp key */
 	struct lp_kinesis_provision provision;
 };

@@ -34,7 +34,6 @@ static void output_body_clear(struct lp_output *o)
 	switch (o->type) {
 	case LP_OUT_KINESIS:
 		lp_free(o->u.kinesis.stream);
-		lp_free(o->u.kinesis.partition_key);
 		lp_free(o->u.kinesis.time_key);
 		lp_free(o->u.kinesis.provision.kms_key_id);
 		lp_kv_array_free(o->u.kinesis.provision.tags, o->u.kinesis.provision.n_tags);
@@ -276,7 +275,7 @@ static void rd_aws(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 
 static void rd_kinesis(struct lp_rd *r, const json_t *o, struct lp_out_kinesis *k)
 {
-	static const char *const known[] = {"stream", "partitionKey", "timeKey", "provision", NULL};
+	static const char *const known[] = {"stream", "timeKey", "provision", NULL};
 	static const char *const pknown[] = {
 	    "mode", "shardCount", "retentionHours", "encryption", "tags", "deletionPolicy", NULL};
 	static const char *const eknown[] = {"enabled", "kmsKeyId", NULL};
@@ -288,7 +287,6 @@ static void rd_kinesis(struct lp_rd *r, const json_t *o, struct lp_out_kinesis *
 
 	lp_rd_known(r, o, b, known);
 	lp_rd_str(r, o, b, "stream", &k->stream, LP_STR_AWS_NAME, 128, 1);
-	lp_rd_str(r, o, b, "partitionKey", &k->partition_key, LP_STR_FIELD, 0, 0);
 	lp_rd_str(r, o, b, "timeKey", &k->time_key, LP_STR_FIELD, 0, 0);
 	po = lp_rd_get(r, o, b, "provision", LP_RD_OBJ, 0);
 	if (!po)

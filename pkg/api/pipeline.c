@@ -201,6 +201,15 @@ static void rd_input(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 		lp_rd_known(r, a, ab, aknown);
 		lp_rd_bool(r, a, ab, "enabled", &p->app.enabled);
 		rd_include_exclude(r, a, ab, "namespaces", &p->app.ns_include, &p->app.ns_exclude);
+		for (size_t i = 0; i < p->app.ns_include.n; i++)
+			if (strcmp(p->app.ns_include.v[i], "kube-system") == 0) {
+				char ipath[LP_RD_PATH];
+				lp_rd_index(ipath, "spec.input.application.namespaces.include", i);
+				lp_rd_bad(r, ipath,
+				          "the application input never reads kube-system (its container "
+				          "logs are spec.input.system's, in a pipeline of the control "
+				          "namespace)");
+			}
 		lp_rd_kvmap(r, a, ab, "podLabels", &p->app.pod_labels, &p->app.n_pod_labels,
 		            LP_STR_LABEL_KEY, 0, LP_STR_LABEL_VALUE, 0, 32);
 		rd_include_exclude(r, a, ab, "containers", &p->app.container_include,
@@ -572,9 +581,10 @@ static void rd_transform(struct lp_rd *r, const json_t *it, const char *path,
 
 static void rd_transforms(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
-	char path[LP_RD_PATH];
+	char path[LP_RD_PATH], fpath[LP_RD_PATH];
 	const json_t *a = lp_rd_get(r, spec, "spec", "transforms", LP_RD_ARR, 0);
 	size_t n;
+	long flat_at = -1; /* index of the first flatten */
 
 	if (!a)
 		return;
@@ -600,6 +610,23 @@ static void rd_transforms(struct lp_rd *r, const json_t *spec, struct lp_pipelin
 		rd_transform(r, it, path, &t);
 		if (t.kind == 0)
 			continue; /* nothing allocated */
+		if (t.kind == LP_TR_FLATTEN && flat_at < 0)
+			flat_at = (long)i;
+		/* the pod metadata is the nested map "kubernetes": after a flatten only
+		 * kubernetes<sep>pod_name and its siblings exist, so keeping
+		 * "kubernetes" would drop all of it */
+		for (size_t j = 0; t.kind == LP_TR_KEEP_FIELDS && flat_at >= 0 && j < t.u.fields.n; j++)
+			if (strcmp(t.u.fields.v[j], "kubernetes") == 0) {
+				char kpath[LP_RD_PATH + 16];
+				lp_rd_index(fpath, "spec.transforms", (size_t)flat_at);
+				snprintf(kpath, sizeof(kpath), "%s.keepFields", path);
+				lp_rd_index(path, kpath, j);
+				lp_rd_bad(r, path,
+				          "\"kubernetes\" no longer exists after the flatten at %s (the pod "
+				          "metadata becomes kubernetes<separator>pod_name and so on): keep "
+				          "fields before the flatten, or name the flattened keys",
+				          fpath);
+			}
 		p->transforms[p->n_transforms++] = t;
 	}
 }

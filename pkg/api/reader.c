@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 void lp_rd_bad(struct lp_rd *r, const char *path, const char *fmt, ...)
@@ -105,6 +106,61 @@ const json_t *lp_rd_get(struct lp_rd *r, const json_t *obj, const char *base, co
 	return v;
 }
 
+/* Fields that existed and were taken out of the API, with the reason the
+ * user reads instead of a bare "unknown field" (CHANGELOG.md lists them). */
+static const struct {
+	const char *path;
+	const char *why;
+} removed_fields[] = {
+    {"spec.kinesis.partitionKey",
+     "removed: Fluent Bit 5.1.1's kinesis_streams output has no partition key setting "
+     "(every record gets a random key); delete the field"},
+};
+
+/* Levenshtein distance of a and b, ASCII case folded, capped at 99. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+			size_t best = prev[j - 1] + (same ? 0 : 1);
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			cur[j] = best;
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+/* The known name closest to k (at most a third of its length apart, at least
+ * 2 edits allowed), or NULL. Borrowed from known. */
+static const char *closest(const char *k, const char *const *known)
+{
+	const char *best = NULL;
+	size_t bd = 99, limit = strlen(k) / 3;
+
+	if (limit < 2)
+		limit = 2;
+	for (size_t i = 0; known[i]; i++) {
+		size_t d = edit_distance(k, known[i]);
+		if (d < bd) {
+			bd = d;
+			best = known[i];
+		}
+	}
+	return bd <= limit ? best : NULL;
+}
+
 void lp_rd_known(struct lp_rd *r, const json_t *obj, const char *base, const char *const *known)
 {
 	const char *k;
@@ -122,8 +178,17 @@ void lp_rd_known(struct lp_rd *r, const json_t *obj, const char *base, const cha
 			if (strcmp(known[i], k) == 0)
 				break;
 		if (!known[i]) {
+			const char *why = NULL, *near = closest(k, known);
 			lp_rd_join(path, base, k);
-			lp_rd_bad(r, path, "unknown field");
+			for (size_t j = 0; j < sizeof(removed_fields) / sizeof(removed_fields[0]); j++)
+				if (strcmp(removed_fields[j].path, path) == 0)
+					why = removed_fields[j].why;
+			if (why)
+				lp_rd_bad(r, path, "%s", why);
+			else if (near)
+				lp_rd_bad(r, path, "unknown field (did you mean \"%s\"?)", near);
+			else
+				lp_rd_bad(r, path, "unknown field");
 		}
 	}
 }

@@ -167,7 +167,6 @@ static void type_check(struct chk *k, const struct lp_output *o)
 	case LP_OUT_KINESIS:
 		if (need(k, "spec.kinesis.stream", o->u.kinesis.stream))
 			token_ok(k, "spec.kinesis.stream", o->u.kinesis.stream, NULL);
-		field_path(k, "spec.kinesis.partitionKey", o->u.kinesis.partition_key);
 		token_ok(k, "spec.kinesis.timeKey", o->u.kinesis.time_key, NULL);
 		break;
 	case LP_OUT_FIREHOSE:

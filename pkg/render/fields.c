@@ -113,8 +113,6 @@ static const struct lp_render_field fields[] = {
      "(AWS_SHARED_CREDENTIALS_FILE); opensearch: aws_profile"},
     {O, "spec.kinesis.stream", "kinesis_streams", "stream", "stream_name", NULL},
     {O, "spec.kinesis.timeKey", "kinesis_streams", "time_key", NULL, NULL},
-    {O, "spec.kinesis.partitionKey", NULL, NULL, NULL,
-     "not supported by kinesis_streams 5.1.1 (random keys)"},
     {O, "spec.firehose.deliveryStream", "kinesis_firehose", "delivery_stream,region,endpoint",
      "delivery_stream_name", NULL},
     {O, "spec.s3.bucket", "s3", "bucket,region,endpoint", "s3_bucket", NULL},

@@ -23,6 +23,12 @@ fi
 if [ "$rc" -eq 2 ] && grep -q usage "$tmp/err"; then pass usage; else fail usage "rc=$rc"; fi
 "$bin" render -f "$tmp/does-not-exist.yaml" >/dev/null 2>"$tmp/err"; rc=$?
 if [ "$rc" -eq 2 ] && grep -q "does-not-exist" "$tmp/err"; then pass missing_file; else fail missing_file "rc=$rc"; fi
+"$bin" render -f "$cases/out-s3.yaml" -o /proc/logplane-x >/dev/null 2>"$tmp/err"; rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'cannot create -o /proc/logplane-x: ' "$tmp/err"; then
+	pass unwritable_output_dir
+else
+	fail unwritable_output_dir "rc=$rc stderr: $(cat "$tmp/err")"
+fi
 "$bin" render -f "$cases/out-s3.yaml" --bogus >/dev/null 2>&1; rc=$?
 if [ "$rc" -eq 2 ]; then pass unknown_flag; else fail unknown_flag "rc=$rc"; fi
 

@@ -56,6 +56,33 @@ for f in tests/data/invalid/*.yaml; do
 done
 if [ "$count" -ge 5 ]; then pass bad_twin_count; else fail bad_twin_count "$count twins, want 5"; fi
 
+# FILE:LINE is a line number: the line where the object starts (its apiVersion
+# or kind key), in every problem line of every twin
+why=""
+for f in tests/data/invalid/*.yaml; do
+	run -f "$f"
+	while IFS=: read -r file line _; do
+		case "$line" in '' | *[!0-9]*) continue ;; esac
+		l=$(sed -n "${line}p" "$file")
+		case "$l" in apiVersion:* | kind:*) ;; *) why="$file:$line is \"$l\", not the start of an object" ;; esac
+	done <"$tmp/out"
+done
+if [ -z "$why" ]; then pass line_numbers_are_lines; else fail line_numbers_are_lines "$why"; fi
+
+# the version flag and "did you mean"
+if out=$("$bin" --version 2>&1) && printf '%s' "$out" | grep -q '^logplane [0-9]'; then
+	pass version_flag
+else
+	fail version_flag "$out"
+fi
+printf 'apiVersion: logplane.io/v1alpha1\nkind: LogOutput\nmetadata: {name: o, namespace: logplane-system}\nspec:\n  type: stdout\n  delivry: {mode: atMostOnce}\n' >"$tmp/typo.yaml"
+run -f "$tmp/typo.yaml"
+if [ "$rc" -eq 1 ] && grep -q 'typo.yaml:1: LogOutput logplane-system/o: spec.delivry: unknown field (did you mean "delivery"?)' "$tmp/out"; then
+	pass did_you_mean
+else
+	fail did_you_mean "exit $rc: $(cat "$tmp/out")"
+fi
+
 # --check-secrets: the examples carry the Secrets they reference
 run -f examples/ --check-secrets
 if [ "$rc" -eq 0 ] && grep -q ': all valid$' "$tmp/out"; then
@@ -95,7 +122,7 @@ mkdir -p "$tmp/mixed/sub"
 cp examples/03-opensearch-slack-errors.yaml "$tmp/mixed/"
 cp tests/data/invalid/04-json-flatten-cloudwatch.yaml "$tmp/mixed/sub/bad.yml"
 run -f "$tmp/mixed"
-if [ "$rc" -eq 1 ] && grep -q "sub/bad.yml:3: LogPipeline logplane-system/json-to-cloudwatch: spec.transforms\[0\]" "$tmp/out" &&
+if [ "$rc" -eq 1 ] && grep -q "sub/bad.yml:27: LogPipeline logplane-system/json-to-cloudwatch: spec.transforms\[0\]" "$tmp/out" &&
 	! grep -q "03-opensearch" "$tmp/out"; then
 	pass mixed_dir_recursive
 else
@@ -155,10 +182,11 @@ fi
 run --control-namespace default -f "$tmp/sys.yaml"
 if [ "$rc" -eq 0 ]; then pass control_namespace_flag; else fail control_namespace_flag "exit $rc: $(cat "$tmp/out")"; fi
 
-# malformed YAML, unknown logplane kind, missing file: exit 1 with file and line
+# malformed YAML, unknown logplane kind: exit 1 with file and line; a missing
+# file is a usage error (exit 2, one line on stderr), as in render
 printf 'apiVersion: v1\nkind: ConfigMap\n---\nkey: [1, 2\n' >"$tmp/broken.yaml"
 run -f "$tmp/broken.yaml"
-if [ "$rc" -eq 1 ] && grep -q 'broken.yaml:2: line [0-9]* column [0-9]*: ' "$tmp/out"; then
+if [ "$rc" -eq 1 ] && grep -q 'broken.yaml:5: column 1: did not find expected' "$tmp/out"; then
 	pass malformed_yaml
 else
 	fail malformed_yaml "exit $rc: $(cat "$tmp/out")"
@@ -171,7 +199,8 @@ else
 	fail unknown_kind "exit $rc: $(cat "$tmp/out")"
 fi
 run -f "$tmp/does-not-exist.yaml"
-if [ "$rc" -eq 1 ] && grep -q 'does-not-exist.yaml: cannot read' "$tmp/out"; then
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+	grep -q 'logplane validate: .*does-not-exist.yaml: No such file or directory' "$tmp/err"; then
 	pass missing_file
 else
 	fail missing_file "exit $rc: $(cat "$tmp/out")"
@@ -180,8 +209,8 @@ fi
 # standard input, and -v notes the skipped objects
 "$bin" validate -f - -v <tests/data/invalid/05-tenant-namespace.yaml >"$tmp/out" 2>"$tmp/err"
 rc=$?
-if [ "$rc" -eq 1 ] && grep -qF '<stdin>:4: LogPipeline team-a/team-a-logs: spec.input.system:' "$tmp/out" &&
-	grep -qF '<stdin>:2: note: Secret team-a-aws skipped' "$tmp/out"; then
+if [ "$rc" -eq 1 ] && grep -qF '<stdin>:46: LogPipeline team-a/team-a-logs: spec.input.system:' "$tmp/out" &&
+	grep -qF '<stdin>:11: note: Secret team-a-aws skipped' "$tmp/out"; then
 	pass stdin_and_notes
 else
 	fail stdin_and_notes "exit $rc: $(cat "$tmp/out" "$tmp/err")"

@@ -141,6 +141,17 @@ static const struct bad_case bad_cases[] = {
     {"unknown_spec_field", P_HDR CTRL "spec: {" ROUTE ", filters: []}}", "spec.filters",
      "unknown field"},
     /* routes */
+    {"unknown_field_did_you_mean", P_HDR CTRL "spec: {" ROUTE ", transfroms: []}}", "spec.transfroms",
+     "unknown field (did you mean \"transforms\"?)"},
+    {"unknown_field_nested_did_you_mean",
+     P_HDR CTRL "spec: {input: {application: {namespace: {include: [a]}}}, " ROUTE "}}",
+     "spec.input.application.namespace", "did you mean \"namespaces\"?"},
+    {"ns_include_kube_system",
+     P_HDR CTRL "spec: {input: {application: {namespaces: {include: [shop, kube-system]}}}, " ROUTE "}}",
+     "spec.input.application.namespaces.include[1]", "spec.input.system"},
+    {"keep_kubernetes_after_flatten",
+     P_HDR CTRL "spec: {transforms: [{flatten: {separator: _}}, {keepFields: [msg, kubernetes]}], " ROUTE "}}",
+     "spec.transforms[1].keepFields[1]", "no longer exists after the flatten at spec.transforms[0]"},
     {"routes_missing", P_HDR CTRL "spec: {}}", "spec.routes", "required"},
     {"routes_empty", P_HDR CTRL "spec: {routes: []}}", "spec.routes", "between 1 and 32"},
     {"route_not_found", P_HDR TEAM "spec: {routes: [{outputRef: local}, {outputRef: audit}]}}",
@@ -323,6 +334,9 @@ static const struct bad_case bad_cases[] = {
      O_HDR OCTRL
      "spec: {type: s3, aws: {region: us-east-1, endpoint: 'ftp://x'}, s3: {bucket: abc}}}",
      "spec.aws.endpoint", "http:// or https:// URL"},
+    {"out_kinesis_partition_key_removed",
+     O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, partitionKey: pod}}}",
+     "spec.kinesis.partitionKey", "removed: Fluent Bit 5.1.1's kinesis_streams output has no"},
     {"out_stream_missing", O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {}}}",
      "spec.kinesis.stream", "required"},
     {"out_stream_chars", O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: 'a b'}}}",
@@ -1203,9 +1217,13 @@ static void t_examples(void)
 	/* (4) JSON flattened to CloudWatch */
 	if ((p = find_p(&s, "logplane-system", "json-to-cloudwatch"))) {
 		LP_CHECK_INT(p->parse.format, LP_PARSE_JSON);
-		LP_CHECK(p->n_transforms >= 1);
-		if (p->n_transforms)
-			LP_CHECK_INT(p->transforms[0].kind, LP_TR_FLATTEN);
+		/* fields are kept before the flatten, which would turn the pod
+		 * metadata "kubernetes" into kubernetes_pod_name and so on */
+		LP_CHECK_INT(p->n_transforms, 3);
+		if (p->n_transforms == 3) {
+			LP_CHECK_INT(p->transforms[1].kind, LP_TR_KEEP_FIELDS);
+			LP_CHECK_INT(p->transforms[2].kind, LP_TR_FLATTEN);
+		}
 	}
 	if ((o = find_o(&s, "logplane-system", "cloudwatch")))
 		LP_CHECK_INT(o->type, LP_OUT_CLOUDWATCH);
