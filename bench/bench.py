@@ -41,7 +41,7 @@ APISERVER = os.environ.get("BENCH_APISERVER", "kubesim")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim", "admission"]
+SCENARIOS = ["idle-10", "scale-10k", "latency", "burst", "noop", "render", "churn", "kubesim", "admission", "hub"]
 
 
 def env_int(name, default):
@@ -1102,6 +1102,27 @@ def run_kubesim(res):
     res.add("kubesim", "RSS holding the objects", [d.get("rss_mib")], "MiB")
 
 
+def run_hub(res):
+    """hub: the live-tail hub (bench/hub_bench.py, release build): records fanned out
+    to 10 `logplane tail` subscribers sent as Fluent Bit's websocket output sends them
+    (records/s end to end, and the hub's own CPU per delivery, which a loaded machine
+    disturbs less), and memory per subscriber (RSS growth over idle subscribers).
+    Alert latency: alerts are not implemented yet (no figure)."""
+    script = os.path.join(TOP, "bench", "hub_bench.py")
+    r = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=1200)
+    lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
+    if r.returncode != 0 or not lines:
+        raise RuntimeError("hub_bench: %s" % (r.stderr or r.stdout)[-500:])
+    d = json.loads(lines[-1])
+    log("hub: %s" % d)
+    subs = d.get("subscribers")
+    res.add("hub", "records/s fanned out to %s subscribers" % subs, [d.get("records_per_s")], "per s")
+    res.add("hub", "deliveries/s (records x subscribers)", [d.get("deliveries_per_s")], "per s")
+    res.add("hub", "hub CPU per delivery", [d.get("hub_cpu_us_per_delivery")], "us")
+    res.add("hub", "records lost at full speed", [d.get("dropped")], "count", "= 0", lambda v: v == 0)
+    res.add("hub", "memory per subscriber", [d.get("memory_per_subscriber_kib")], "KiB")
+
+
 def run_admission(res):
     """admission: the operator's validating webhook with N LogPipelines and N
     LogOutputs stored (its caches hold them all). AdmissionReview bodies are
@@ -1219,7 +1240,7 @@ def server_pcts(text, family):
 
 RUNNERS = {"idle-10": run_idle, "scale-10k": run_scale, "latency": run_latency, "burst": run_burst,
            "noop": run_noop, "render": run_render, "churn": run_churn,
-           "kubesim": run_kubesim, "admission": run_admission}
+           "kubesim": run_kubesim, "admission": run_admission, "hub": run_hub}
 
 
 def machine():

@@ -29,6 +29,7 @@ export BENCH_KUBESIM_OBJECTS=200 BENCH_KUBESIM_WATCHES=3
 # the real API server's side (bench/run.sh's second run): one tiny scenario proves the wiring
 export BENCH_REAL_SCENARIOS=latency BENCH_OUT_REAL="$tmp/latest-real.json"
 export BENCH_ADMISSION_PIPELINES=40 BENCH_ADMISSION_NAMESPACES=4 BENCH_ADMISSION_REVIEWS=40
+export BENCH_HUB_RECORDS=2000 BENCH_HUB_IDLE_SUBS=20
 timeout -k 5 180 bash bench/run.sh >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 if [ "$rc" -eq 0 ]; then
