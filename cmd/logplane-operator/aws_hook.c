@@ -16,28 +16,8 @@ static void nap(uint64_t ms)
  * output asks the operator to provision it. */
 static void target_of(const struct lp_output *o, const char **name, int *provision)
 {
-	*name = NULL;
-	*provision = 0;
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		*name = o->u.kinesis.stream;
-		*provision = o->u.kinesis.provision.present;
-		break;
-	case LP_OUT_FIREHOSE:
-		*name = o->u.firehose.delivery_stream;
-		*provision = o->u.firehose.provision.present;
-		break;
-	case LP_OUT_S3:
-		*name = o->u.s3.bucket;
-		*provision = o->u.s3.provision.present;
-		break;
-	case LP_OUT_CLOUDWATCH:
-		*name = o->u.cloudwatch.log_group;
-		*provision = o->u.cloudwatch.provision.present;
-		break;
-	default:
-		break;
-	}
+	*name = lp_output_aws_target(o);
+	*provision = lp_output_provision(o);
 }
 
 void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,

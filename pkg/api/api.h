@@ -534,4 +534,25 @@ LP_WUR lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_
 LP_WUR lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
                                  struct lp_problems *probs);
 
+/* What the code outside the parser needs to know of each output type, in one
+ * place (pkg/api/names.c): its name, whether it is an AWS target, and where
+ * in struct lp_output its TLS block, basic auth, AWS target name and
+ * provision block are (offsetof, -1 when it has none). */
+struct lp_output_type_desc {
+	const char *name; /* spec.type as in the CRD enum */
+	int aws;          /* region, credentials, provision: an AWS API target */
+	long tls;         /* struct lp_tls */
+	long auth;        /* struct lp_basic_auth */
+	long target;      /* char *: stream, delivery stream, bucket or log group */
+	long provision;   /* int: the provision block's present flag */
+};
+/* The descriptor of t; NULL out of range. */
+const struct lp_output_type_desc *lp_output_type_desc(enum lp_output_type t);
+/* o's TLS block, basic auth, AWS target name; NULL when its type has none. */
+const struct lp_tls *lp_output_tls(const struct lp_output *o);
+const struct lp_basic_auth *lp_output_auth(const struct lp_output *o);
+const char *lp_output_aws_target(const struct lp_output *o);
+/* 1 when o asks the operator to provision its AWS target. */
+int lp_output_provision(const struct lp_output *o);
+
 #endif

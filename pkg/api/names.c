@@ -4,29 +4,82 @@
 #include "../util/mem.h"
 #include "../util/vec.h"
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
-static const char *const output_type_names[LP_OUT_TYPE_COUNT] = {
-    [LP_OUT_KINESIS] = "kinesis",
-    [LP_OUT_FIREHOSE] = "firehose",
-    [LP_OUT_S3] = "s3",
-    [LP_OUT_CLOUDWATCH] = "cloudwatch",
-    [LP_OUT_OPENSEARCH] = "opensearch",
-    [LP_OUT_ELASTICSEARCH] = "elasticsearch",
-    [LP_OUT_KAFKA] = "kafka",
-    [LP_OUT_LOKI] = "loki",
-    [LP_OUT_HTTP] = "http",
-    [LP_OUT_SLACK] = "slack",
-    [LP_OUT_FORWARD] = "forward",
-    [LP_OUT_STDOUT] = "stdout",
-    [LP_OUT_LIVETAIL] = "livetail",
+#define OFF(m) ((long)offsetof(struct lp_output, m))
+#define AWS(sub, tgt)                                                                              \
+	{                                                                                          \
+#sub, 1, -1, -1, OFF(u.sub.tgt), OFF(u.sub.provision.present)                      \
+	}
+#define WEB(name, sub)                                                                             \
+	{                                                                                          \
+		name, 0, OFF(u.sub.tls), OFF(u.sub.auth), -1, -1                                   \
+	}
+
+/* One row per output type (see struct lp_output_type_desc). */
+static const struct lp_output_type_desc output_types[LP_OUT_TYPE_COUNT] = {
+    [LP_OUT_KINESIS] = AWS(kinesis, stream),
+    [LP_OUT_FIREHOSE] = AWS(firehose, delivery_stream),
+    [LP_OUT_S3] = AWS(s3, bucket),
+    [LP_OUT_CLOUDWATCH] = AWS(cloudwatch, log_group),
+    [LP_OUT_OPENSEARCH] = WEB("opensearch", search),
+    [LP_OUT_ELASTICSEARCH] = WEB("elasticsearch", search),
+    [LP_OUT_KAFKA] = {"kafka", 0, -1, -1, -1, -1},
+    [LP_OUT_LOKI] = WEB("loki", loki),
+    [LP_OUT_HTTP] = WEB("http", http),
+    [LP_OUT_SLACK] = {"slack", 0, -1, -1, -1, -1},
+    [LP_OUT_FORWARD] = {"forward", 0, OFF(u.forward.tls), -1, -1, -1},
+    [LP_OUT_STDOUT] = {"stdout", 0, -1, -1, -1, -1},
+    [LP_OUT_LIVETAIL] = {"livetail", 0, -1, -1, -1, -1},
 };
 
-const char *lp_output_type_name(enum lp_output_type t)
+const struct lp_output_type_desc *lp_output_type_desc(enum lp_output_type t)
 {
 	if ((int)t <= LP_OUT_NONE || (int)t >= LP_OUT_TYPE_COUNT)
 		return NULL;
-	return output_type_names[t];
+	return &output_types[t];
+}
+
+/* The member at offset off of o, or NULL (off -1, or o NULL). */
+static const void *member(const struct lp_output *o, long off)
+{
+	return o && off >= 0 ? (const char *)o + off : NULL;
+}
+
+static long desc_off(const struct lp_output *o, size_t field)
+{
+	const struct lp_output_type_desc *d = o ? lp_output_type_desc(o->type) : NULL;
+
+	return d ? *(const long *)((const char *)d + field) : -1;
+}
+
+const struct lp_tls *lp_output_tls(const struct lp_output *o)
+{
+	return member(o, desc_off(o, offsetof(struct lp_output_type_desc, tls)));
+}
+
+const struct lp_basic_auth *lp_output_auth(const struct lp_output *o)
+{
+	return member(o, desc_off(o, offsetof(struct lp_output_type_desc, auth)));
+}
+
+const char *lp_output_aws_target(const struct lp_output *o)
+{
+	const char *const *p = member(o, desc_off(o, offsetof(struct lp_output_type_desc, target)));
+	return p ? *p : NULL;
+}
+
+int lp_output_provision(const struct lp_output *o)
+{
+	const int *p = member(o, desc_off(o, offsetof(struct lp_output_type_desc, provision)));
+	return p ? *p : 0;
+}
+
+const char *lp_output_type_name(enum lp_output_type t)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(t);
+	return d ? d->name : NULL;
 }
 
 enum lp_output_type lp_output_type_parse(const char *s)
@@ -34,15 +87,15 @@ enum lp_output_type lp_output_type_parse(const char *s)
 	if (!s)
 		return LP_OUT_NONE;
 	for (int t = LP_OUT_NONE + 1; t < LP_OUT_TYPE_COUNT; t++)
-		if (strcmp(s, output_type_names[t]) == 0)
+		if (strcmp(s, output_types[t].name) == 0)
 			return (enum lp_output_type)t;
 	return LP_OUT_NONE;
 }
 
 int lp_output_type_is_aws(enum lp_output_type t)
 {
-	return t == LP_OUT_KINESIS || t == LP_OUT_FIREHOSE || t == LP_OUT_S3 ||
-	       t == LP_OUT_CLOUDWATCH;
+	const struct lp_output_type_desc *d = lp_output_type_desc(t);
+	return d && d->aws;
 }
 
 const char *lp_multiline_builtin_name(unsigned flag)

@@ -14,26 +14,10 @@
 static int output_needs_finalizer(struct lp_ctrl *c, const struct res_kept *k, size_t n_refs)
 {
 	const struct lp_output *o = k->o;
-	int prov = 0;
+	int prov = lp_output_provision(o);
 
 	if (!o)
 		return 0;
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		prov = o->u.kinesis.provision.present;
-		break;
-	case LP_OUT_FIREHOSE:
-		prov = o->u.firehose.provision.present;
-		break;
-	case LP_OUT_S3:
-		prov = o->u.s3.provision.present;
-		break;
-	case LP_OUT_CLOUDWATCH:
-		prov = o->u.cloudwatch.provision.present;
-		break;
-	default:
-		break;
-	}
 	if (prov && c->o.aws)
 		return 1;
 	/* its Secrets are mirrored into the control namespace */

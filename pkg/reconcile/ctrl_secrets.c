@@ -227,42 +227,22 @@ static void secret_watch_remove(struct lp_ctrl *c, size_t i)
 /* Calls fn for each Secret name an output references (its own namespace). */
 void ctrl_output_secret_refs(const struct lp_output *o, void (*fn)(void *, const char *), void *arg)
 {
-	const struct lp_tls *tls = NULL;
-	const struct lp_basic_auth *auth = NULL;
+	const struct lp_tls *tls = lp_output_tls(o);
+	const struct lp_basic_auth *auth = lp_output_auth(o);
 
 	if (!o)
 		return;
 	if (lp_output_type_is_aws(o->type) && o->aws.credentials.secret_name)
 		fn(arg, o->aws.credentials.secret_name);
-	switch (o->type) {
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		tls = &o->u.search.tls;
-		auth = &o->u.search.auth;
-		break;
-	case LP_OUT_LOKI:
-		tls = &o->u.loki.tls;
-		auth = &o->u.loki.auth;
-		break;
-	case LP_OUT_HTTP:
-		tls = &o->u.http.tls;
-		auth = &o->u.http.auth;
+	/* the type-specific references (TLS and auth come from the descriptor) */
+	if (o->type == LP_OUT_HTTP)
 		for (size_t i = 0; i < o->u.http.n_headers; i++)
 			if (o->u.http.headers[i].value_from.name)
 				fn(arg, o->u.http.headers[i].value_from.name);
-		break;
-	case LP_OUT_SLACK:
-		if (o->u.slack.webhook.name)
-			fn(arg, o->u.slack.webhook.name);
-		break;
-	case LP_OUT_FORWARD:
-		tls = &o->u.forward.tls;
-		if (o->u.forward.shared_key.name)
-			fn(arg, o->u.forward.shared_key.name);
-		break;
-	default:
-		break;
-	}
+	if (o->type == LP_OUT_SLACK && o->u.slack.webhook.name)
+		fn(arg, o->u.slack.webhook.name);
+	if (o->type == LP_OUT_FORWARD && o->u.forward.shared_key.name)
+		fn(arg, o->u.forward.shared_key.name);
 	if (tls && tls->ca_secret_name)
 		fn(arg, tls->ca_secret_name);
 	if (auth && auth->secret_name)

@@ -611,25 +611,14 @@ static lp_err pipelines_step(struct lp_rctx *c)
 static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 {
 	const struct lp_output *o = oi->o;
-	const struct lp_basic_auth *auth = NULL;
-	const struct lp_tls *tls = NULL;
+	const struct lp_basic_auth *auth = lp_output_auth(o);
+	const struct lp_tls *tls = lp_output_tls(o);
 	const char *ns = o->meta.ns, *v;
 
 	lp_err err = LP_OK;
 
 	switch (o->type) {
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		auth = &o->u.search.auth;
-		tls = &o->u.search.tls;
-		break;
-	case LP_OUT_LOKI:
-		auth = &o->u.loki.auth;
-		tls = &o->u.loki.tls;
-		break;
 	case LP_OUT_HTTP:
-		auth = &o->u.http.auth;
-		tls = &o->u.http.tls;
 		if (o->u.http.n_headers) {
 			oi->header_vars = lp_calloc(o->u.http.n_headers, sizeof(char *));
 			if (!oi->header_vars)
@@ -649,7 +638,6 @@ static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 		oi->secret_var = (char *)v;
 		break;
 	case LP_OUT_FORWARD:
-		tls = &o->u.forward.tls;
 		if (o->u.forward.shared_key.name) {
 			err = lp_render_env_var(c, ns, o->u.forward.shared_key.name,
 			                        o->u.forward.shared_key.key

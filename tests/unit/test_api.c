@@ -1361,7 +1361,37 @@ static void t_mutations(void)
 	LP_CHECK(st.invalid > st.runs / 2);
 }
 
+/* The output-type descriptor points at each type's own TLS, auth and AWS
+ * blocks, and at nothing for a type without them. */
+static void t_output_type_desc(void)
+{
+	struct lp_output o;
+
+	memset(&o, 0, sizeof(o));
+	o.type = LP_OUT_HTTP;
+	LP_CHECK(lp_output_tls(&o) == &o.u.http.tls);
+	LP_CHECK(lp_output_auth(&o) == &o.u.http.auth);
+	LP_CHECK(lp_output_aws_target(&o) == NULL && !lp_output_provision(&o));
+	o.type = LP_OUT_ELASTICSEARCH;
+	LP_CHECK(lp_output_tls(&o) == &o.u.search.tls);
+	o.type = LP_OUT_FORWARD;
+	LP_CHECK(lp_output_tls(&o) == &o.u.forward.tls && lp_output_auth(&o) == NULL);
+	memset(&o, 0, sizeof(o));
+	o.type = LP_OUT_FIREHOSE;
+	o.u.firehose.delivery_stream = "ds";
+	o.u.firehose.provision.present = 1;
+	LP_CHECK_STR(lp_output_aws_target(&o), "ds");
+	LP_CHECK_INT(lp_output_provision(&o), 1);
+	LP_CHECK(lp_output_tls(&o) == NULL && lp_output_type_is_aws(o.type));
+	o.type = LP_OUT_STDOUT;
+	LP_CHECK(!lp_output_type_is_aws(o.type) && lp_output_aws_target(&o) == NULL);
+	for (int t = LP_OUT_NONE + 1; t < LP_OUT_TYPE_COUNT; t++)
+		LP_CHECK_INT(lp_output_type_parse(lp_output_type_name((enum lp_output_type)t)), t);
+	LP_CHECK(lp_output_type_desc(LP_OUT_NONE) == NULL && lp_output_tls(NULL) == NULL);
+}
+
 static const struct lp_test tests[] = {
+    {"output_type_desc", t_output_type_desc},
     {"pipeline_defaults", t_pipeline_defaults},
     {"output_defaults", t_output_defaults},
     {"output_defaults_by_type", t_output_defaults_by_type},
