@@ -10,15 +10,16 @@ static const struct lp_render_field fields[] = {
      NULL,
      "one shared tail of /var/log/containers/*.log (kube-system excluded), CRI lines joined, "
      "tag kube.<namespace>.<pod>.<container> from the file name"},
-    {P, "spec.input.application (per pipeline copy)", "rewrite_tag",
-     "match,match_regex,rule,emitter_name", NULL,
-     "copies the selected records to p.<hash>.<tag> (a.<hash> via the aggregator); the "
-     "pipeline's filters and outputs match only that prefix"},
-    {P, "spec.input.application.namespaces.include / exclude", "rewrite_tag", "match_regex", NULL,
-     "tag regex on the namespace part (control namespace only; other namespaces see only their "
-     "own)"},
-    {P, "spec.input.application.containers.include / exclude", "rewrite_tag", "match_regex", NULL,
-     "tag regex on the container part"},
+    {P, "spec.input.application (per pipeline)", NULL, NULL, NULL,
+     "the match / match_regex of each route's output instance lp_<hash>_r<i> matches the source "
+     "tags "
+     "the pipeline selects (kube.<ns>.*), no copy; via the aggregator a rewrite_tag copy to "
+     "a.<hash>.<tag>"},
+    {P, "spec.input.application.namespaces.include / exclude", NULL, NULL, NULL,
+     "the outputs' match_regex on the namespace part (control namespace only; other "
+     "namespaces see only their own)"},
+    {P, "spec.input.application.containers.include / exclude", NULL, NULL, NULL,
+     "the outputs' match_regex on the container part"},
     {P, "spec.input.application.podLabels", "grep", "regex,logical_op", NULL,
      "$kubernetes['labels']['KEY'] ^VALUE$, all must match (logical_op and)"},
     {P, "spec.input.system", "tail", "path,tag,tag_regex,db", NULL,
@@ -81,11 +82,13 @@ static const struct lp_render_field fields[] = {
     {P, "spec.transforms[].detectLevel", "lua", "script,call", NULL,
      "\"level\":\"x\", level=x or an upper-case level word in the source key, lower-cased into the "
      "target key"},
-    {P, "spec.routes[].outputRef", "rewrite_tag", NULL, "<match a.<hash>.**> @type copy",
-     "without match: the output's match_regex lists the pipeline"},
-    {P, "spec.routes[].match (in / regex)", "rewrite_tag",
-     "rule,emitter_name,emitter_storage.type,emitter_mem_buf_limit", "<match o.<hash>.**>",
-     "a copy tagged o.<output hash>.<tag> (4th field true) for the output"},
+    {P, "spec.routes[].outputRef", "http", "match,match_regex,workers",
+     "<match a.<hash>.**> @type copy",
+     "(any output type) one output instance per route; the pipeline's work runs as its "
+     "processors"},
+    {P, "spec.routes[].match (in / regex)", "grep", "regex,logical_op", "<match o.<hash>.**>",
+     "a grep processor of the route's output instance (via the aggregator: a rewrite_tag copy "
+     "o.<output hash>.<tag>)"},
     {P, "spec.aggregator.enabled", "forward",
      "host,port,shared_key,self_hostname,require_ack_response,compress", "<source> @type forward",
      "the pipeline's records go to the aggregator (tags a.<hash>.*)"},
@@ -202,18 +205,17 @@ lp_err lp_render_fields_markdown(struct lp_buf *out)
 	         "- Container logs are read once, by one `tail` input, and tagged "
 	         "`kube.<namespace>.<pod>.<container>` from the file name; kube-system's go to "
 	         "`system.kube.*`, the kubelet/containerd journal to `system.node.journal`.\n"
-	         "- Each LogPipeline gets its own copy of the records it selects (a `rewrite_tag` "
-	         "keyed on the tag, so namespace and container selection cost nothing per "
-	         "record) under `p.<hash>.` (`a.<hash>.` when it ships via the aggregator); all "
-	         "its filters match only that prefix, so two pipelines never see each other's "
-	         "records, and a namespaced pipeline's copy matches only `kube.<its "
-	         "namespace>.*`.\n"
-	         "- A route with a match is a `rewrite_tag` copy to `o.<output hash>.<tag>`; a "
-	         "route without one is listed in the output's `match_regex`. There is one Fluent "
-	         "Bit output per LogOutput.\n"
-	         "- The originals (the shared sources' records, and a pipeline's own records when "
-	         "every route has a match) go to one `null` output, so every chunk has a route "
-	         "and is released once the filters ran.\n"
+	         "- Each LogPipeline route is its own output instance whose match is the "
+	         "pipeline's selection on those source tags (`kube.<its namespace>.*` for a "
+	         "namespaced pipeline): no record is copied, and two pipelines selecting the "
+	         "same records take them from the same chunk. The pipeline's work (parse, "
+	         "transforms, the route's match as a grep) is that output's `processors`, so "
+	         "a record meets only its own pipelines' work. See docs/delivery.md.\n"
+	         "- A pipeline via the aggregator still copies its records on the node "
+	         "(`rewrite_tag` to `a.<hash>.`, route matches to `o.<output hash>.`), with "
+	         "the weaker delivery docs/delivery.md states.\n"
+	         "- Every source chunk also goes to one `null` output, so chunks nobody "
+	         "selected are released at once.\n"
 	         "- Credentials are `${LP_SECRET_...}` variables filled from Secrets; the "
 	         "config never holds them.\n\n"
 	         "## Table\n\n"
