@@ -267,6 +267,22 @@ metadata: {name: sre-logs}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: log-reader}
 subjects:
 - {kind: User, name: carol}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: logplane-tail, namespace: logplane-system}
+rules:
+- apiGroups: [""]
+  resources: [services/proxy]
+  resourceNames: [logplane-hub, "logplane-hub:8081", "http:logplane-hub:8081"]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-tail, namespace: logplane-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: logplane-tail}
+subjects:
+- {kind: User, name: alice}
 """
 
 
@@ -329,6 +345,34 @@ def authz():
             c.close()
             return (m and m["type"] == "error" and "token" in m["message"]) or str(m)
         T.run("authz_token_required", t_missing_token_raw)
+
+        def t_through_service_proxy():
+            """logplane tail's default path: the kubeconfig's API server, its service proxy
+            (kubesim splices to the hub), the kubeconfig user's token in the subscription."""
+            ks.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": "logplane-system"}}, token="admintoken")
+            st, _, _ = ks.request("POST", "/api/v1/namespaces/logplane-system/services", {
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "logplane-hub", "annotations": {"kubesim.io/proxy-to": "127.0.0.1:%d" % hub.port}},
+                "spec": {"ports": [{"name": "http-hub", "port": 8081}]}}, token="admintoken")
+            env = dict(os.environ, HOME=ks.home)
+            pa = subprocess.Popen([TAIL, "tail", "-n", "team-a", "--kubeconfig", ks.kubeconfig, "--context",
+                                   "kubesim-alice", "--limit", "1", "-o", "json"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+            if not subscribed(hub, 1):
+                return "alice did not subscribe: %s" % (finish(pa, 2)[1],)
+            a = FluentBitWebsocket(hub.port, "/ingest/logplane-system/live")
+            a.flush([rec("team-b", "db-1", "B"), rec("team-a", "web-1", "A via proxy")])
+            ga, ea, ra = finish(pa)
+            a.close()
+            subscribed(hub, 0)
+            # bob may not use the service proxy: the API server refuses before the hub sees him
+            _, eb, rb = finish(subprocess.Popen([TAIL, "tail", "-n", "team-b", "--kubeconfig", ks.kubeconfig,
+                                                 "--context", "kubesim-bob"], stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, text=True, env=env), 30)
+            return (st == 201 and ra == 0 and [g["message"] for g in ga] == ["A via proxy"] and rb == 1) or \
+                "svc %s; alice %s %s rc %s; bob rc %s %s" % (st, ga, ea.strip(), ra, rb, eb.strip()[-300:])
+        T.run("tail_through_the_api_server_service_proxy", t_through_service_proxy)
     finally:
         rc = hub.stop()
         T.check("hub_exits_clean_with_authz", rc == 0, "exit %s: %s" % (rc, hub.logtext()[-1500:]))

@@ -571,6 +571,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.discovery_root(legacy_core=True)
         if parts == ["apis"]:
             return self.discovery_root(legacy_core=False)
+        if len(parts) >= 7 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "services" and \
+                parts[6] == "proxy":
+            return self.service_proxy(method, parts[3], parts[5], "/" + "/".join(parts[7:]))
         if parts[0] == "api":
             group, rest = "", parts[1:]
         else:
@@ -582,6 +585,69 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.resource_list(group, version)
         # fault injection and latency apply to resource requests
         self.resource_request(method, group, version, rest, body)
+
+    # ---------- services/proxy ----------
+    def service_proxy(self, method, ns, ref, rest):
+        """The API server's service proxy: /api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH.
+        No pods run here, so the Service's annotation kubesim.io/proxy-to (HOST:PORT, loopback)
+        stands in for its endpoints. As a real server does, RBAC checks `get services/proxy`
+        (the name as written in the path) and the Authorization header is not forwarded.
+        WebSocket upgrades are spliced both ways until either side closes."""
+        user, groups = self.user
+        verb = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete"}.get(method, "get")
+        if self.sim.rbac:
+            with self.sim.api.lock:
+                ok = ks_rbac.allowed(self.sim.api.store, user, groups, verb, "", "services/proxy", ns, ref)
+            if not ok:
+                raise ApiError(403, "Forbidden", ks_rbac.forbidden_message(user, verb, "", "services", "proxy",
+                                                                          ns, ref))
+        bits = ref.split(":")
+        name = bits[1] if len(bits) == 3 or (len(bits) == 2 and bits[0] in ("http", "https")) else bits[0]
+        with self.sim.api.lock:
+            e = self.sim.api.store.get(("", "services"), ns, name)
+        if e is None:
+            raise ApiError(404, "NotFound", 'services "%s" not found' % name)
+        to = ((e.obj.get("metadata") or {}).get("annotations") or {}).get("kubesim.io/proxy-to", "")
+        host, _, port = to.rpartition(":")
+        if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+            raise ApiError(503, "ServiceUnavailable", 'no endpoints available for service "%s"' % name)
+        up = socket.create_connection((host, int(port)), timeout=10)
+        query = urllib.parse.urlsplit(self.path).query
+        lines = ["%s %s%s HTTP/1.1" % (method, rest, "?" + query if query else "")]
+        for k, v in self.headers.items():
+            if k.lower() not in ("authorization", "host"):
+                lines.append("%s: %s" % (k, v))
+        lines.append("Host: %s" % to)
+        up.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        if self.headers.get("Content-Length"):
+            up.sendall(self.rfile.read(int(self.headers["Content-Length"])))
+        self.close_connection = True
+        self.wfile.flush()
+        down = self.connection
+        up.settimeout(None)
+        down.settimeout(None)
+        try:
+            while True:
+                ready = [down] if getattr(down, "pending", lambda: 0)() else []
+                if not ready:
+                    ready, _, _ = select.select([down, up], [], [], 300)
+                    if not ready:
+                        break
+                if down in ready:
+                    data = down.recv(65536)
+                    if not data:
+                        break
+                    up.sendall(data)
+                if up in ready:
+                    data = up.recv(65536)
+                    if not data:
+                        break
+                    down.sendall(data)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            up.close()
 
     # ---------- discovery ----------
     def _accepts_aggregated(self):
