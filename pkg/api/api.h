@@ -127,8 +127,8 @@ struct lp_kinesis_provision {
 };
 
 struct lp_out_kinesis {
-	char *stream;        /* required */
-	char *time_key;      /* optional, adds a timestamp key */
+	char *stream;   /* required */
+	char *time_key; /* optional, adds a timestamp key */
 	struct lp_kinesis_provision provision;
 };
 

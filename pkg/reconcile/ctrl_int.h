@@ -176,7 +176,7 @@ struct lp_ctrl {
 	int trim_queued;
 	int cache_drop_queued;
 	uint64_t last_config_ms; /* when the last config computation finished */
-	uint64_t res_epoch;      /* bumps whenever a kept LogPipeline/LogOutput changes or is freed */
+	uint64_t res_epoch; /* bumps whenever a kept LogPipeline/LogOutput changes or is freed */
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 };
