@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *in = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 		const json_t *resp = json_object_get(ans, "response");
 		const char *uid = json_string_value(json_object_get(resp, "uid"));
-		const char *want = json_string_value(json_object_get(json_object_get(in, "request"), "uid"));
+		const char *want =
+		    json_string_value(json_object_get(json_object_get(in, "request"), "uid"));
 		if (!json_is_object(resp) || !json_is_boolean(json_object_get(resp, "allowed")) ||
 		    json_is_true(json_object_get(resp, "allowed")) !=
 		        (res.verdict != LP_ADMISSION_REFUSED) ||
@@ -67,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		json_decref(ans);
 		json_decref(in);
-	} else if (err == LP_OK && (res.http_status != 400 || res.verdict != LP_ADMISSION_BAD_REQUEST)) {
+	} else if (err == LP_OK &&
+	           (res.http_status != 400 || res.verdict != LP_ADMISSION_BAD_REQUEST)) {
 		abort();
 	}
 	lp_buf_free(&out);

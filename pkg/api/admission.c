@@ -33,14 +33,13 @@ static int add_problem(struct lp_buf *msg, json_t *causes, const struct lp_probl
 	size_t room = MAX_MESSAGE > msg->len ? MAX_MESSAGE - msg->len : 0;
 	const char *field = p->field && p->field[0] ? p->field : "spec";
 
-	if (room > 8 && lp_buf_addf(msg, "%s%.*s: %s", msg->len ? "; " : "", (int)(room / 2),
-	                            field, p->message ? p->message : "invalid"))
+	if (room > 8 && lp_buf_addf(msg, "%s%.*s: %s", msg->len ? "; " : "", (int)(room / 2), field,
+	                            p->message ? p->message : "invalid"))
 		return -1;
 	if (json_array_size(causes) < MAX_CAUSES &&
-	    json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
-	                                            "FieldValueInvalid", "message",
-	                                            p->message ? p->message : "invalid", "field",
-	                                            field)) != 0)
+	    json_array_append_new(
+	        causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
+	                          p->message ? p->message : "invalid", "field", field)) != 0)
 		return -1;
 	return 0;
 }
@@ -69,8 +68,8 @@ lp_err lp_admission_review(const char *body, size_t len, const struct lp_world *
 		err = bad_request(out, res, "no request.uid");
 		goto out;
 	}
-	if (!str_at(review, "apiVersion") || strcmp(str_at(review, "apiVersion"),
-	                                             "admission.k8s.io/v1") != 0) {
+	if (!str_at(review, "apiVersion") ||
+	    strcmp(str_at(review, "apiVersion"), "admission.k8s.io/v1") != 0) {
 		err = bad_request(out, res, "apiVersion must be admission.k8s.io/v1");
 		goto out;
 	}
@@ -105,11 +104,13 @@ lp_err lp_admission_review(const char *body, size_t len, const struct lp_world *
 	 * has problems of its own, so that every problem is reported at once */
 	if (!strcmp(res->kind, "LogPipeline")) {
 		verr = lp_pipeline_parse(&p, obj, &probs);
-		if (p && verr != LP_ERR_NOMEM && lp_pipeline_validate(p, &world, &probs) == LP_ERR_NOMEM)
+		if (p && verr != LP_ERR_NOMEM &&
+		    lp_pipeline_validate(p, &world, &probs) == LP_ERR_NOMEM)
 			verr = LP_ERR_NOMEM;
 	} else {
 		verr = lp_output_parse(&o, obj, &probs);
-		if (o && verr != LP_ERR_NOMEM && lp_output_validate(o, &world, &probs) == LP_ERR_NOMEM)
+		if (o && verr != LP_ERR_NOMEM &&
+		    lp_output_validate(o, &world, &probs) == LP_ERR_NOMEM)
 			verr = LP_ERR_NOMEM;
 	}
 	if (verr == LP_ERR_NOMEM)
@@ -136,11 +137,11 @@ lp_err lp_admission_review(const char *body, size_t len, const struct lp_world *
 			goto out;
 		snprintf(text, msg.len + 512, "%s %s/%s is invalid: %s", res->kind, ons ? ons : "",
 		         name ? name : "", lp_buf_str(&msg));
-		status = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:O}}", "status", "Failure",
-		                   "reason", "Invalid", "code", 422, "message", text, "details",
-		                   "kind", !strcmp(res->kind, "LogPipeline") ? "logpipelines"
-		                                                             : "logoutputs",
-		                   "name", name ? name : "", "causes", causes);
+		status =
+		    json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:O}}", "status", "Failure",
+		              "reason", "Invalid", "code", 422, "message", text, "details", "kind",
+		              !strcmp(res->kind, "LogPipeline") ? "logpipelines" : "logoutputs",
+		              "name", name ? name : "", "causes", causes);
 		if (!status || json_object_set_new(resp, "status", status))
 			goto out;
 	} else {
@@ -148,8 +149,9 @@ lp_err lp_admission_review(const char *body, size_t len, const struct lp_world *
 	}
 	for (size_t i = 0; i < warns.n; i++) {
 		char wbuf[MAX_WARNING];
-		snprintf(wbuf, sizeof(wbuf), "%s: %s (accepted; the object stays not Ready until it "
-		                             "exists)",
+		snprintf(wbuf, sizeof(wbuf),
+		         "%s: %s (accepted; the object stays not Ready until it "
+		         "exists)",
 		         warns.v[i].field, warns.v[i].message);
 		if (json_array_append_new(warnings, json_string(wbuf)))
 			goto out;
@@ -157,7 +159,8 @@ lp_err lp_admission_review(const char *body, size_t len, const struct lp_world *
 	if (json_array_size(warnings) && json_object_set(resp, "warnings", warnings))
 		goto out;
 answer:
-	if (json_object_set_new(resp, "allowed", json_boolean(res->verdict != LP_ADMISSION_REFUSED)))
+	if (json_object_set_new(resp, "allowed",
+	                        json_boolean(res->verdict != LP_ADMISSION_REFUSED)))
 		goto out;
 	answer = json_pack("{s:s, s:s, s:O}", "apiVersion", "admission.k8s.io/v1", "kind",
 	                   "AdmissionReview", "response", resp);

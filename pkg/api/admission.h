@@ -34,7 +34,7 @@ const char *lp_admission_verdict_name(enum lp_admission_verdict v);
 
 struct lp_admission_result {
 	enum lp_admission_verdict verdict;
-	char kind[16]; /* "LogPipeline", "LogOutput", "" when neither */
+	char kind[16];   /* "LogPipeline", "LogOutput", "" when neither */
 	int http_status; /* 200, or 400 for a bad request */
 };
 

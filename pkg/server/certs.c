@@ -122,12 +122,13 @@ enum lp_certs_state lp_certs_check(const struct lp_certs *c, const char *const *
 	key = read_key(c->tls_key);
 	capub = X509_get0_pubkey(ca);
 	if (!leaf || !key || !capub || X509_check_private_key(leaf, key) != 1 ||
-	    X509_verify(leaf, capub) != 1 || !fresh(leaf, now, (int64_t)LP_CERTS_LEAF_RENEW_DAYS * DAY))
+	    X509_verify(leaf, capub) != 1 ||
+	    !fresh(leaf, now, (int64_t)LP_CERTS_LEAF_RENEW_DAYS * DAY))
 		goto out;
 	for (size_t i = 0; i < n_names; i++)
 		if (is_ip(names[i]) ? X509_check_ip_asc(leaf, names[i], 0) != 1
-		                    : X509_check_host(leaf, names[i], 0, X509_CHECK_FLAG_NO_WILDCARDS,
-		                                      NULL) != 1)
+		                    : X509_check_host(leaf, names[i], 0,
+		                                      X509_CHECK_FLAG_NO_WILDCARDS, NULL) != 1)
 			goto out;
 	st = LP_CERTS_OK;
 out:
@@ -182,8 +183,8 @@ static X509 *make_cert(EVP_PKEY *key, X509 *issuer, EVP_PKEY *signer, const char
 	X509_NAME *name;
 	int ok = 0;
 
-	if (!x || !bn || X509_set_version(x, 2) != 1 || BN_rand(bn, 127, BN_RAND_TOP_ANY,
-	                                                         BN_RAND_BOTTOM_ANY) != 1 ||
+	if (!x || !bn || X509_set_version(x, 2) != 1 ||
+	    BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
 	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
 		goto out;
 	/* an hour back: clocks of the API server and the operator differ a little */
@@ -222,9 +223,8 @@ out:
 	return x;
 }
 
-lp_err lp_certs_renew(struct lp_certs *out, const struct lp_certs *in,
-                      enum lp_certs_state state, const char *const *names, size_t n_names,
-                      int64_t now)
+lp_err lp_certs_renew(struct lp_certs *out, const struct lp_certs *in, enum lp_certs_state state,
+                      const char *const *names, size_t n_names, int64_t now)
 {
 	struct lp_certs n = {0};
 	struct lp_buf san, bundle;
@@ -258,7 +258,8 @@ lp_err lp_certs_renew(struct lp_certs *out, const struct lp_certs *in,
 		cakey = EVP_EC_gen("P-256");
 		if (!cakey)
 			goto out;
-		ca = make_cert(cakey, NULL, cakey, "logplane-webhook-ca", NULL, now, LP_CERTS_CA_DAYS);
+		ca = make_cert(cakey, NULL, cakey, "logplane-webhook-ca", NULL, now,
+		               LP_CERTS_CA_DAYS);
 		if (!ca)
 			goto out;
 		/* the old CA stays trusted beside the new one while it is valid */

@@ -34,7 +34,7 @@ void lp_certs_clear(struct lp_certs *c); /* frees the members; NULL-safe */
 
 /* What lp_certs_check found. */
 enum lp_certs_state {
-	LP_CERTS_OK = 0,    /* good for longer than the renewal margins */
+	LP_CERTS_OK = 0,     /* good for longer than the renewal margins */
 	LP_CERTS_RENEW_LEAF, /* the CA is fine; the serving certificate is missing,
 	                       unparsable, not signed by it, for other names, or due */
 	LP_CERTS_RENEW_ALL   /* the CA is missing, unparsable or due */

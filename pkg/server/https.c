@@ -104,10 +104,9 @@ static lp_err respond(struct conn *c, int status, const char *ctype, const char 
 {
 	lp_buf_reset(&c->out);
 	c->out_off = 0;
-	if (lp_buf_addf(&c->out,
-	                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-	                status, reason(status), ctype, len,
-	                c->keep_alive ? "" : "Connection: close\r\n") ||
+	if (lp_buf_addf(
+	        &c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+	        status, reason(status), ctype, len, c->keep_alive ? "" : "Connection: close\r\n") ||
 	    lp_buf_add(&c->out, body, len))
 		return LP_ERR_NOMEM;
 	c->st = ST_WRITE;
@@ -172,8 +171,9 @@ static lp_err try_request(struct conn *c)
 		if (!memcmp(buf + i - 3, "\r\n\r\n", 4))
 			hend = buf + i + 1;
 	if (!hend)
-		return c->in.len > LP_HTTPS_MAX_HEAD ? respond_text(c, 431, "request head too large\n")
-		                                     : LP_OK;
+		return c->in.len > LP_HTTPS_MAX_HEAD
+		           ? respond_text(c, 431, "request head too large\n")
+		           : LP_OK;
 	head_len = (size_t)(hend - buf);
 	if (sscanf(buf, "%15s %2047s HTTP/1.%d%n", method, path, &minor, &n) != 3 || n <= 0)
 		return respond_text(c, 400, "bad request line\n");

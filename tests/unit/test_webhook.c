@@ -133,8 +133,7 @@ static const json_t *find_doc(const struct set *s, const char *kind, const char 
 {
 	for (size_t i = 0; i < s->docs.n; i++) {
 		const json_t *r = s->docs.v[i].root, *md = json_object_get(r, "metadata");
-		if (r && !strcmp(sv(r, "kind", ""), kind) &&
-		    !strcmp(sv(md, "name", ""), name) &&
+		if (r && !strcmp(sv(r, "kind", ""), kind) && !strcmp(sv(md, "name", ""), name) &&
 		    !strcmp(sv(md, "namespace", "default"), ns))
 			return r;
 	}
@@ -199,15 +198,16 @@ static void t_invalid_twins_refused(void)
 				LP_CHECK(a.res.verdict == LP_ADMISSION_WARNED ||
 				         a.res.verdict == LP_ADMISSION_REFUSED);
 				if (!warned(&a, field))
-					lp_test_fail(__FILE__, __LINE__, "%s %s: no warning for %s", kind,
-					             name, field);
+					lp_test_fail(__FILE__, __LINE__, "%s %s: no warning for %s",
+					             kind, name, field);
 				warnings++;
 			} else {
 				char want[1024];
 				snprintf(want, sizeof(want), "%s: %s", field, msg);
 				if (a.res.verdict != LP_ADMISSION_REFUSED || !refusal(&a) ||
 				    !strstr(refusal(&a), want))
-					lp_test_fail(__FILE__, __LINE__, "%s %s: want refused with \"%s\", got %s",
+					lp_test_fail(__FILE__, __LINE__,
+					             "%s %s: want refused with \"%s\", got %s",
 					             kind, name, want, a.text);
 				LP_CHECK(json_is_false(json_object_get(a.resp, "allowed")));
 				LP_CHECK_INT(json_integer_value(json_object_get(
@@ -328,14 +328,14 @@ static void t_update_delete_rules(void)
 	LP_CHECK_INT(a.res.verdict, LP_ADMISSION_REFUSED);
 	LP_CHECK_HAS(refusal(&a), "LogPipeline team-a/app is invalid: spec.input.system: only "
 	                          "pipelines in the control namespace");
-	LP_CHECK_STR(json_string_value(json_object_get(
-	                 json_array_get(json_object_get(json_object_get(
-	                                                    json_object_get(a.resp, "status"),
-	                                                    "details"),
-	                                                "causes"),
-	                                0),
-	                 "field")),
-	             "spec.input.system");
+	LP_CHECK_STR(
+	    json_string_value(json_object_get(
+	        json_array_get(
+	            json_object_get(json_object_get(json_object_get(a.resp, "status"), "details"),
+	                            "causes"),
+	            0),
+	        "field")),
+	    "spec.input.system");
 	answer_free(&a);
 	free(body);
 	/* the same spec, a finalizer added */
@@ -413,9 +413,10 @@ static void t_bad_requests(void)
 	}
 	/* another kind is allowed untouched */
 	{
-		const char *b = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
-		                "\"request\":{\"uid\":\"u1\",\"kind\":{\"kind\":\"ConfigMap\"},"
-		                "\"operation\":\"CREATE\",\"object\":{}}}";
+		const char *b =
+		    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+		    "\"request\":{\"uid\":\"u1\",\"kind\":{\"kind\":\"ConfigMap\"},"
+		    "\"operation\":\"CREATE\",\"object\":{}}}";
 		struct answer a;
 		ask(&a, b, NULL);
 		LP_CHECK_INT(a.res.verdict, LP_ADMISSION_ALLOWED);
@@ -451,22 +452,24 @@ static void t_certs_policy(void)
 	LP_CHECK_INT(na, now + (int64_t)LP_CERTS_LEAF_DAYS * DAY);
 	LP_CHECK_INT(count_certs(c.ca_crt), 1);
 	/* the serving certificate comes due first */
-	LP_CHECK_INT(lp_certs_check(&c, names, 2,
-	                            now + (int64_t)(LP_CERTS_LEAF_DAYS - LP_CERTS_LEAF_RENEW_DAYS - 1) *
-	                                      DAY),
+	LP_CHECK_INT(lp_certs_check(
+	                 &c, names, 2,
+	                 now + (int64_t)(LP_CERTS_LEAF_DAYS - LP_CERTS_LEAF_RENEW_DAYS - 1) * DAY),
 	             LP_CERTS_OK);
-	LP_CHECK_INT(lp_certs_check(&c, names, 2,
-	                            now + (int64_t)(LP_CERTS_LEAF_DAYS - LP_CERTS_LEAF_RENEW_DAYS + 1) *
-	                                      DAY),
+	LP_CHECK_INT(lp_certs_check(
+	                 &c, names, 2,
+	                 now + (int64_t)(LP_CERTS_LEAF_DAYS - LP_CERTS_LEAF_RENEW_DAYS + 1) * DAY),
 	             LP_CERTS_RENEW_LEAF);
-	LP_CHECK(lp_certs_renew(&leaf, &c, LP_CERTS_RENEW_LEAF, names, 2, now + 300 * DAY) == LP_OK);
+	LP_CHECK(lp_certs_renew(&leaf, &c, LP_CERTS_RENEW_LEAF, names, 2, now + 300 * DAY) ==
+	         LP_OK);
 	LP_CHECK_STR(leaf.ca_crt, c.ca_crt); /* same CA: the caBundle does not change */
 	LP_CHECK(strcmp(leaf.tls_crt, c.tls_crt) != 0);
 	LP_CHECK_INT(lp_certs_check(&leaf, names, 2, now + 300 * DAY), LP_CERTS_OK);
 	/* the CA comes due: a new one, the old one kept second in the bundle */
-	LP_CHECK_INT(lp_certs_check(&leaf, names, 2,
-	                            now + (int64_t)(LP_CERTS_CA_DAYS - LP_CERTS_CA_RENEW_DAYS + 1) * DAY),
-	             LP_CERTS_RENEW_ALL);
+	LP_CHECK_INT(
+	    lp_certs_check(&leaf, names, 2,
+	                   now + (int64_t)(LP_CERTS_CA_DAYS - LP_CERTS_CA_RENEW_DAYS + 1) * DAY),
+	    LP_CERTS_RENEW_ALL);
 	LP_CHECK(lp_certs_renew(&all, &leaf, LP_CERTS_RENEW_ALL, names, 2,
 	                        now + (int64_t)(LP_CERTS_CA_DAYS - 300) * DAY) == LP_OK);
 	LP_CHECK_INT(count_certs(all.ca_crt), 2);
@@ -477,8 +480,9 @@ static void t_certs_policy(void)
 	/* a tampered key: the pair no longer matches */
 	other = all;
 	other.tls_key = c.tls_key;
-	LP_CHECK_INT(lp_certs_check(&other, names, 2, now + (int64_t)(LP_CERTS_CA_DAYS - 300) * DAY),
-	             LP_CERTS_RENEW_LEAF);
+	LP_CHECK_INT(
+	    lp_certs_check(&other, names, 2, now + (int64_t)(LP_CERTS_CA_DAYS - 300) * DAY),
+	    LP_CERTS_RENEW_LEAF);
 	LP_CHECK(lp_certs_renew(&other, &c, LP_CERTS_RENEW_LEAF, NULL, 0, now) == LP_ERR_INVALID);
 	LP_CHECK(lp_certs_not_after("junk", &na) == LP_ERR_INVALID);
 	lp_certs_clear(&c);
