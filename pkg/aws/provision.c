@@ -371,8 +371,8 @@ static lp_err do_kinesis(struct run *r)
 		if (p->on_demand)
 			event(r->res, "created Kinesis stream %s (on-demand)", k->stream);
 		else
-			event(r->res, "created Kinesis stream %s with %d shards", k->stream,
-			      want_shards);
+			event(r->res, "created Kinesis stream %s with %d shard%s", k->stream,
+			      want_shards, want_shards == 1 ? "" : "s");
 		in_progress(r, "Creating", "creating the Kinesis stream; waiting until ACTIVE");
 		snprintf(r->res->state, sizeof(r->res->state), "CREATING");
 		return LP_OK;
@@ -393,8 +393,9 @@ static lp_err do_kinesis(struct run *r)
 	}
 	if (!p->present) {
 		cond(&r->res->provisioned, LP_COND_TRUE, "Verified",
-		     "Kinesis stream %s exists: ACTIVE, %s, %d open shards, retention %dh",
-		     k->stream, s.mode, s.open_shards, s.retention_hours);
+		     "Kinesis stream %s exists: ACTIVE, %s, %d open shard%s, retention %dh",
+		     k->stream, s.mode, s.open_shards, s.open_shards == 1 ? "" : "s",
+		     s.retention_hours);
 		goto out;
 	}
 	/* keep what is declared, one change per pass (each makes the stream UPDATING) */

@@ -70,6 +70,8 @@ struct res_facts {
 	uint64_t aws_fp;                /* fingerprint it was computed for */
 	uint64_t aws_checked_ms;
 	int aws_inflight;
+	int aws_creating; /* this operator created the target and it is not yet Provisioned:
+	                     settings it applies meanwhile finish the creation, not drift */
 	int cleanup_done;
 	uint64_t cleanup_tried_ms; /* last cleanup attempt (deleting) */
 	int finalizer_inflight;

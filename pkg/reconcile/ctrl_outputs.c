@@ -140,11 +140,14 @@ static uint64_t aws_retry_ms(const struct lp_ctrl_aws_result *r)
 	return aws_final(r) ? AWS_RECHECK_MS : AWS_RETRY_MS;
 }
 
-/* One Normal Event on the LogOutput per change the AWS step made. */
+/* One Normal Event on the LogOutput per change the AWS step made. A setting
+ * applied to a target this operator created and has not yet seen Provisioned
+ * (a stream is created with AWS's default retention, then set) finishes the
+ * creation: reason Provisioned, never DriftCorrected. */
 static void aws_events(struct lp_ctrl *c, const char *key, const struct res_kept *k,
-                       const struct lp_ctrl_aws_result *r)
+                       struct res_facts *f, const struct lp_ctrl_aws_result *r)
 {
-	char ns[256];
+	char ns[256], msg[320];
 	const char *name;
 
 	ctrl_split_key(key, ns, sizeof(ns), &name);
@@ -155,6 +158,21 @@ static void aws_events(struct lp_ctrl *c, const char *key, const struct res_kept
 		const char *reason = !strncmp(ev, "created", 7)   ? "Provisioned"
 		                     : !strncmp(ev, "deleted", 7) ? "Deprovisioned"
 		                                                  : "DriftCorrected";
+		if (!strncmp(ev, "created", 7))
+			f->aws_creating = 1;
+		else if (f->aws_creating && !strcmp(reason, "DriftCorrected")) {
+			/* "set retention of s back to 48h (was 24h)" becomes
+			 * "set retention of s to 48h (finishing creation; was 24h)" */
+			const char *back = strstr(ev, " back to ");
+			const char *was = strstr(ev, " (was ");
+			if (back && was && was > back)
+				snprintf(msg, sizeof(msg), "%.*s to %.*s (finishing creation; was %s",
+				         (int)(back - ev), ev, (int)(was - back - 9), back + 9, was + 6);
+			else
+				snprintf(msg, sizeof(msg), "%s (finishing creation)", ev);
+			ev = msg;
+			reason = "Provisioned";
+		}
 		ctrl_logf(c, LP_LOG_INFO, "LogOutput", ns, name, "%s: %s", reason, ev);
 		if (c->events && c->leading &&
 		    lp_kube_event(c->events, &ref, "Normal", reason, ev) == LP_OK)
@@ -184,7 +202,9 @@ static void aws_done(void *arg, int cancelled)
 				f->cleanup_tried_ms = ctrl_now_ms(c);
 				f->cleanup_done = j->res.cleanup_done;
 			}
-			aws_events(c, j->key, k, &j->res);
+			aws_events(c, j->key, k, f, &j->res);
+			if (j->res.prov.status == LP_COND_TRUE)
+				f->aws_creating = 0;
 			ctrl_enqueue_res(c, RES_OUTPUT, j->key);
 			if (j->deleting && j->res.cleanup_done)
 				ctrl_enqueue(c, KEY_CONFIG); /* the finalizer can go */

@@ -246,6 +246,18 @@ def main():
                     res = wait_until(lambda: (lambda ob: ob if ob[0] and not ob[1] else None)(cluster.all_ready()),
                                      90, interval=0.5)
                     objs, bad = res or cluster.all_ready()
+                    evs = json.loads(cluster.env.kubectl("get", "events", "-A", "-o", "json",
+                                                         "--field-selector", "involvedObject.kind=LogOutput",
+                                                         check=False).stdout or '{"items": []}')["items"]
+                    msgs = [(e.get("reason"), e.get("message", "")) for e in evs]
+                    # a stream the operator just created is not drift; plurals agree
+                    T.check(f"{name}:no_drift_right_after_create",
+                            # (the emulator outlives the clusters: the stream is new only for the first)
+                            (doc != DOCS[0] or any(r == "Provisioned" and "created Kinesis stream" in m
+                                                   for r, m in msgs))
+                            and not any(r == "DriftCorrected" for r, m in msgs)
+                            and not re.search(r"\b1 (open )?shards\b", " ".join(m for _, m in msgs)),
+                            json.dumps(msgs)[:500])
                     T.check(f"{name}:everything_ready", objs and not bad,
                             f"{len(objs)} objects, not Ready: {bad[:4]}"
                             + (" operator: " + env0.tail(cluster.op.log_path, 8) if cluster.op else ""))
