@@ -39,6 +39,9 @@ py=/usr/bin/python3
 # side (rows SCENARIO@real). BENCH_REAL_SCENARIOS= (empty) skips the second run.
 rc=0
 "$py" bench/bench.py "$@" || rc=$?
+# The data path's shape: what a record of one namespace meets among N tenant
+# pipelines, output instances, threads and open files (bench/shape.py).
+"$py" bench/shape.py || rc=$?
 real_scenarios="${BENCH_REAL_SCENARIOS-scale-10k,latency,burst,churn}"
 if [ -n "$real_scenarios" ] && [ -x .deps/bin/kube-apiserver ]; then
 	BENCH_APISERVER=real "$py" bench/bench.py --scenarios "$real_scenarios" \

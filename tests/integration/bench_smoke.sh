@@ -23,7 +23,7 @@ export BENCH_IDLE_PIPELINES=3 BENCH_IDLE_SECONDS=2
 export BENCH_SCALE=40 BENCH_SCALE_NAMESPACES=4
 export BENCH_LATENCY_CHANGES=5 BENCH_LATENCY_PIPELINES=2
 export BENCH_BURST=20 BENCH_NOOP_SECONDS=4 BENCH_NOOP_RESYNC=1s BENCH_NOOP_PIPELINES=2
-export BENCH_RENDER=50 BENCH_RENDER_ROUNDS=3
+export BENCH_RENDER=50 BENCH_RENDER_ROUNDS=3 BENCH_SHAPE_SIZES=1,10
 export BENCH_CHURN_CHANGES=60 BENCH_CHURN_PIPELINES=6 BENCH_CHURN_DROP_EVERY=0.3
 export BENCH_KUBESIM_OBJECTS=200 BENCH_KUBESIM_WATCHES=3
 # the real API server's side (bench/run.sh's second run): one tiny scenario proves the wiring
@@ -36,6 +36,14 @@ if [ "$rc" -eq 0 ]; then
 	echo "PASS bench_smoke:run_exit_0"
 else
 	echo "FAIL bench_smoke:run_exit_0: bench/run.sh exited $rc: $(tail -n 8 "$tmp/stderr" "$tmp/stdout" | tr '\n' ' ' | cut -c1-600)"
+fi
+# the data-path shape table (bench/shape.py): printed, and one namespace's
+# record meets the same work at 10 pipelines as at 1
+if grep -q '^shape: per-record work at 10 pipelines equals that at 1$' "$tmp/stdout" &&
+	grep -Eq '^ +10 +1 +1 +1 +3 +11 ' "$tmp/stdout"; then
+	echo "PASS bench_smoke:shape"
+else
+	echo "FAIL bench_smoke:shape: $(grep '^shape' "$tmp/stdout" | tr '\n' ' ' | cut -c1-300)"
 fi
 "$py" - "$tmp/latest-real.json" <<'PYEOF'
 import json
