@@ -66,7 +66,7 @@ static const struct flag flags[] = {
      "kubeconfig for the TokenReview and SubjectAccessReview calls (default: in-cluster)"},
     {"control-namespace", "LOGPLANE_CONTROL_NAMESPACE", F_STR, "logplane-system", OFF(control_ns),
      "namespace of cluster-wide LogOutputs (their records may be of any namespace)"},
-    {"queue", "LOGPLANE_HUB_QUEUE", F_UINT, "8192", OFF(queue),
+    {"queue", "LOGPLANE_HUB_QUEUE", F_UINT, "16384", OFF(queue),
      "records queued per subscriber; a slower subscriber loses the oldest and is told. Keep it "
      "above one agent flush (the livetail output's maxRecordsPerSecond)"},
     {"queue-bytes", "LOGPLANE_HUB_QUEUE_BYTES", F_UINT, "8388608", OFF(queue_bytes),

@@ -47,10 +47,9 @@
 #include "authz.h"
 
 #define LP_HUB_DEFAULT_PORT 8081
-#define LP_HUB_DEFAULT_QUEUE                                                                       \
-	8192                                  /* records per subscriber: more than one             \
-	                                         flush of one agent (maxRecordsPerSecond           \
-	                                         is at most 10,000 per node) */
+/* Records per subscriber: more than one flush of one agent (a livetail output's
+ * maxRecordsPerSecond is at most 10,000 per node, flushed every second). */
+#define LP_HUB_DEFAULT_QUEUE       16384
 #define LP_HUB_DEFAULT_QUEUE_BYTES (8u << 20) /* bytes queued per subscriber */
 #define LP_HUB_DEFAULT_SUBSCRIBERS 256
 #define LP_HUB_MAX_MESSAGE         (16u << 20) /* one ingest frame or body */
