@@ -75,9 +75,12 @@ def tenants(env, port):
             "aws_access_key_id = AKIDTEAMA" in text and "aws_secret_access_key = team-a-secret-1" in text
             and "aws_access_key_id = AKIDTEAMB" in text and "aws_secret_access_key = team-b-secret-1" in text,
             f"file has {text.count('[lp-')} profiles")
+    profiles = set(re.findall(r"\[(lp-[0-9a-f]+)\]", text))
+    # the ConfigMap is written after the credentials Secret: wait until it names both profiles
+    wait_until(lambda: all(p in "\n".join(((env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) or {})
+                                          .get("data") or {}).values()) for p in profiles), 20)
     cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) or {}
     conf = "\n".join((cm.get("data") or {}).values())
-    profiles = set(re.findall(r"\[(lp-[0-9a-f]+)\]", text))
     T.check("config_names_profiles", len(profiles) == 2 and all(p in conf for p in profiles)
             and "team-a-secret-1" not in conf and "AKIDTEAMA" not in conf,
             f"profiles {sorted(profiles)}")
