@@ -5,14 +5,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: logplane <command> [options]\n"
-	           "commands:\n"
-	           "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
-	           "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
-	           "  tail -n NAMESPACE [filters]   follow logs live through the hub\n"
-	           "  version, --version           print the version\n"
-	           "exit: 0 valid, 1 something invalid (the rest is still rendered), 2 usage or I/O "
-	           "error (a missing file, an unwritable -o DIR)\n");
+	fprintf(f,
+	        "usage: logplane <command> [options]\n"
+	        "commands:\n"
+	        "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
+	        "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
+	        "  tail -n NAMESPACE [filters]   follow logs live through the hub\n"
+	        "  version, --version           print the version\n"
+	        "exit: 0 valid, 1 something invalid (the rest is still rendered), 2 usage or I/O "
+	        "error (a missing file, an unwritable -o DIR)\n");
 }
 
 int main(int argc, char **argv)

@@ -211,8 +211,8 @@ int lp_cli_render(int argc, char **argv)
 			        strerror(errno));
 			rc = 2;
 		} else if (write_config(out, "shipper", &r.shipper) ||
-		    (r.has_aggregator && write_config(out, "aggregator", &r.aggregator)) ||
-		    write_env(out, &r))
+		           (r.has_aggregator && write_config(out, "aggregator", &r.aggregator)) ||
+		           write_env(out, &r))
 			rc = 2;
 		sum = stdout;
 	} else {

@@ -459,7 +459,8 @@ int lp_cli_validate(int argc, char **argv)
 			/* "line L column C: what" becomes "FILE:L: column C: what" */
 			size_t line = 0;
 			int used = 0;
-			if (d.error && sscanf(d.error, "line %zu %n", &line, &used) == 1 && used > 0)
+			if (d.error && sscanf(d.error, "line %zu %n", &line, &used) == 1 &&
+			    used > 0)
 				printf("%s:%zu: %s\n", r.files[i], line, d.error + used);
 			else
 				printf("%s: %s\n", r.files[i], d.error ? d.error : lp_strerror(e));

@@ -205,10 +205,11 @@ static void rd_input(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 			if (strcmp(p->app.ns_include.v[i], "kube-system") == 0) {
 				char ipath[LP_RD_PATH];
 				lp_rd_index(ipath, "spec.input.application.namespaces.include", i);
-				lp_rd_bad(r, ipath,
-				          "the application input never reads kube-system (its container "
-				          "logs are spec.input.system's, in a pipeline of the control "
-				          "namespace)");
+				lp_rd_bad(
+				    r, ipath,
+				    "the application input never reads kube-system (its container "
+				    "logs are spec.input.system's, in a pipeline of the control "
+				    "namespace)");
 			}
 		lp_rd_kvmap(r, a, ab, "podLabels", &p->app.pod_labels, &p->app.n_pod_labels,
 		            LP_STR_LABEL_KEY, 0, LP_STR_LABEL_VALUE, 0, 32);
@@ -615,15 +616,18 @@ static void rd_transforms(struct lp_rd *r, const json_t *spec, struct lp_pipelin
 		/* the pod metadata is the nested map "kubernetes": after a flatten only
 		 * kubernetes<sep>pod_name and its siblings exist, so keeping
 		 * "kubernetes" would drop all of it */
-		for (size_t j = 0; t.kind == LP_TR_KEEP_FIELDS && flat_at >= 0 && j < t.u.fields.n; j++)
+		for (size_t j = 0; t.kind == LP_TR_KEEP_FIELDS && flat_at >= 0 && j < t.u.fields.n;
+		     j++)
 			if (strcmp(t.u.fields.v[j], "kubernetes") == 0) {
 				char kpath[LP_RD_PATH + 16];
 				lp_rd_index(fpath, "spec.transforms", (size_t)flat_at);
 				snprintf(kpath, sizeof(kpath), "%s.keepFields", path);
 				lp_rd_index(path, kpath, j);
 				lp_rd_bad(r, path,
-				          "\"kubernetes\" no longer exists after the flatten at %s (the pod "
-				          "metadata becomes kubernetes<separator>pod_name and so on): keep "
+				          "\"kubernetes\" no longer exists after the flatten at %s "
+				          "(the pod "
+				          "metadata becomes kubernetes<separator>pod_name and so "
+				          "on): keep "
 				          "fields before the flatten, or name the flattened keys",
 				          fpath);
 			}

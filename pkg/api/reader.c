@@ -129,7 +129,8 @@ static size_t edit_distance(const char *a, const char *b)
 	for (size_t i = 1; i <= la; i++) {
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+			int same =
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
 			size_t best = prev[j - 1] + (same ? 0 : 1);
 			if (prev[j] + 1 < best)
 				best = prev[j] + 1;
@@ -180,7 +181,8 @@ void lp_rd_known(struct lp_rd *r, const json_t *obj, const char *base, const cha
 		if (!known[i]) {
 			const char *why = NULL, *near = closest(k, known);
 			lp_rd_join(path, base, k);
-			for (size_t j = 0; j < sizeof(removed_fields) / sizeof(removed_fields[0]); j++)
+			for (size_t j = 0; j < sizeof(removed_fields) / sizeof(removed_fields[0]);
+			     j++)
 				if (strcmp(removed_fields[j].path, path) == 0)
 					why = removed_fields[j].why;
 			if (why)

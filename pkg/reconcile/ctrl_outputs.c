@@ -166,8 +166,9 @@ static void aws_events(struct lp_ctrl *c, const char *key, const struct res_kept
 			const char *back = strstr(ev, " back to ");
 			const char *was = strstr(ev, " (was ");
 			if (back && was && was > back)
-				snprintf(msg, sizeof(msg), "%.*s to %.*s (finishing creation; was %s",
-				         (int)(back - ev), ev, (int)(was - back - 9), back + 9, was + 6);
+				snprintf(
+				    msg, sizeof(msg), "%.*s to %.*s (finishing creation; was %s",
+				    (int)(back - ev), ev, (int)(was - back - 9), back + 9, was + 6);
 			else
 				snprintf(msg, sizeof(msg), "%s (finishing creation)", ev);
 			ev = msg;
