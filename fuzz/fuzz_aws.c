@@ -66,7 +66,8 @@ static const char *fake_getenv(void *ctx, const char *name)
 static void call(int which, struct lp_aws_client *c, struct lp_aws_error *e, const char *body,
                  size_t len)
 {
-	static const struct lp_kv tags[] = {{(char *)"team", (char *)"a"}, {(char *)"app", (char *)"logs"}};
+	static const struct lp_kv tags[] = {{(char *)"team", (char *)"a"},
+	                                    {(char *)"app", (char *)"logs"}};
 	char buf[512], algo[32], key[256], region[32];
 	int i1 = 0, i2 = 0;
 	size_t inner = 0;

@@ -31,8 +31,8 @@ static lp_err echo_route(void *ctx, const char *path, const char *query, struct 
 static struct lp_server *setup(void)
 {
 	static const char *const labels[] = {"code", NULL};
-	static const struct lp_metric_desc d = {LP_METRIC_COUNTER, "lp_fuzz_total", "fuzz help",
-	                                        labels, NULL, 0};
+	static const struct lp_metric_desc d = {
+	    LP_METRIC_COUNTER, "lp_fuzz_total", "fuzz help", labels, NULL, 0};
 	static const char *const v200[] = {"200", NULL};
 	struct lp_metrics *m = NULL;
 	struct lp_metric_family *f = NULL;
@@ -103,8 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	resp[got] = '\0';
-	if (got && (strncmp(resp, "HTTP/1.1 ", 9) != 0 || !strstr(resp, "\r\nConnection: close\r\n") ||
-	            !strstr(resp, "\r\n\r\n")))
+	if (got && (strncmp(resp, "HTTP/1.1 ", 9) != 0 ||
+	            !strstr(resp, "\r\nConnection: close\r\n") || !strstr(resp, "\r\n\r\n")))
 		abort(); /* an answer that is not HTTP */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);

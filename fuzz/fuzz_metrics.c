@@ -52,10 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	{
 		struct lp_metric_desc dg = {LP_METRIC_GAUGE, "lp_g", "gauge \\ help\nwith newline",
-		                            labels, NULL, 0};
+		                            labels,          NULL,   0};
 		struct lp_metric_desc dh = {LP_METRIC_HISTOGRAM, "lp_h", "h", labels, buckets, 3};
-		struct lp_metric_desc dx = {LP_METRIC_COUNTER, parts[0], np > 1 ? parts[1] : "x",
-		                            NULL, NULL, 0};
+		struct lp_metric_desc dx = {
+		    LP_METRIC_COUNTER, parts[0], np > 1 ? parts[1] : "x", NULL, NULL, 0};
 		if (lp_metrics_add_family(m, &dg, &g) != LP_OK ||
 		    lp_metrics_add_family(m, &dh, &h) != LP_OK)
 			goto out;

@@ -93,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i <= size; i++) {
 		if (i < size && data[i] != 0xFF)
 			continue;
-		if (lp_kube_informer_feed_watch(inf, (const char *)data + start, i - start) != LP_OK)
+		if (lp_kube_informer_feed_watch(inf, (const char *)data + start, i - start) !=
+		    LP_OK)
 			break;
 		start = i + 1;
 	}

@@ -14,6 +14,7 @@
 #include "../../pkg/api/api.h"
 #include "../../pkg/api/check.h"
 #include "../../pkg/api/yamlload.h"
+#include "../../pkg/render/render.h"
 #include "../../pkg/util/buf.h"
 #include "../../pkg/util/mem.h"
 #include "../../pkg/util/vec.h"
@@ -270,6 +271,66 @@ static int load_doc(struct run *r, const char *file, const struct lp_yaml_doc *d
 	return add_obj(r, &o);
 }
 
+/* What only rendering can tell (a pipeline whose text alone is larger than a
+ * config part, two aggregator engines): the resources valid so far are
+ * rendered and whatever the renderer leaves out is a problem of its own, so
+ * validate and render give one verdict. first maps "kind/ns/name" to objs. */
+static int render_check(struct run *r, const json_t *first)
+{
+	const struct lp_pipeline **pl = lp_calloc(r->n_objs + 1, sizeof(*pl));
+	const struct lp_output **ol = lp_calloc(r->n_objs + 1, sizeof(*ol));
+	struct lp_render_input in;
+	struct lp_rendered out;
+	size_t np = 0, no = 0;
+	int rc = 0;
+
+	if (!pl || !ol) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_objs; i++) {
+		if (r->objs[i].problems)
+			continue;
+		if (r->objs[i].kind == K_PIPELINE)
+			pl[np++] = r->objs[i].p;
+		else
+			ol[no++] = r->objs[i].o;
+	}
+	memset(&in, 0, sizeof(in));
+	in.control_ns = r->control_ns;
+	in.pipelines = pl;
+	in.n_pipelines = np;
+	in.outputs = ol;
+	in.n_outputs = no;
+	in.no_summaries = 1;
+	if (lp_render(&out, &in) != LP_OK) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; rc == 0 && i < out.n_problems; i++) {
+		const struct lp_render_problem *rp = &out.problems[i];
+		struct lp_problems pr = {NULL, 0};
+		const json_t *at;
+		char id[600];
+		snprintf(id, sizeof(id), "%d/%s/%s",
+		         strcmp(rp->kind, "LogPipeline") == 0 ? (int)K_PIPELINE : (int)K_OUTPUT,
+		         rp->ns, rp->name);
+		at = json_object_get(first, id);
+		if (!at)
+			continue;
+		if (lp_problems_add(&pr, rp->field, "%s", rp->message) != LP_OK)
+			rc = -1;
+		else
+			print_problems(r, &r->objs[json_integer_value(at)], &pr, 0);
+		lp_problems_free(&pr);
+	}
+	lp_rendered_free(&out);
+out:
+	lp_free(pl);
+	lp_free(ol);
+	return rc;
+}
+
 static int cross_check(struct run *r)
 {
 	const struct lp_output **outs = NULL;
@@ -338,6 +399,8 @@ static int cross_check(struct run *r)
 		print_problems(r, o, &pr, 0);
 		lp_problems_free(&pr);
 	}
+	if (rc == 0)
+		rc = render_check(r, first);
 	lp_free(outs);
 	lp_free(pipes);
 	json_decref(first);

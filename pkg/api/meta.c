@@ -55,7 +55,9 @@ const json_t *lp_rd_header(struct lp_rd *r, const json_t *obj, const char *kind,
 	md = lp_rd_get(r, obj, "", "metadata", LP_RD_OBJ, 1);
 	if (md) {
 		meta_str(r, md, "name", &meta->name, LP_STR_DNS_LABEL);
-		if (!json_object_get(md, "name") && !json_object_get(md, "generateName"))
+		/* "name: null" (or "name: !tag" with nothing) is no name either */
+		if (json_is_null(json_object_get(md, "name")) ||
+		    (!json_object_get(md, "name") && !json_object_get(md, "generateName")))
 			lp_rd_bad(r, "metadata.name", "required");
 		meta_str(r, md, "namespace", &meta->ns, LP_STR_DNS_LABEL);
 		v = lp_rd_get(r, md, "metadata", "uid", LP_RD_STR, 0);

@@ -1,5 +1,6 @@
 /* Cross-object rules: references resolve, tenancy, Secrets exist. */
 #include "reader.h"
+#include "rules.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +182,10 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 	}
 	if (r.err != LP_OK)
 		return r.err;
-	return r.added ? LP_ERR_INVALID : LP_OK;
+	if (r.added)
+		return LP_ERR_INVALID;
+	/* what the renderer relies on: the same rules it applies (one verdict) */
+	return lp_pipeline_rules(p, cns, probs);
 }
 
 static void secret(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *path,
@@ -398,5 +402,8 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	}
 	if (r.err != LP_OK)
 		return r.err;
-	return r.added ? LP_ERR_INVALID : LP_OK;
+	if (r.added)
+		return LP_ERR_INVALID;
+	/* what the renderer relies on: the same rules it applies (one verdict) */
+	return lp_output_rules(o, probs);
 }

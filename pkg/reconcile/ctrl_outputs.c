@@ -295,7 +295,9 @@ lp_err ctrl_outputs_after_config(struct lp_ctrl *c)
 			err = finalizer_change(c, out.keys[i], k, 0);
 			continue;
 		}
-		if (k->facts->n_problems)
+		/* an invalid output, or one the renderer refused, is never provisioned:
+		 * no AssumeRole, no AWS call made for it */
+		if (k->facts->n_problems || k->facts->config == LP_CONFIG_LEFT_OUT)
 			continue;
 		if (output_needs_finalizer(c, k, n_refs) && !has_finalizer(k))
 			err = finalizer_change(c, out.keys[i], k, 1);

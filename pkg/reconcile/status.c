@@ -333,6 +333,10 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 			         f->n_problems > 2 ? "s" : "");
 		}
 		add(o, "Valid", LP_COND_FALSE, "Invalid", o->valid_msg);
+	} else if (f->config == LP_CONFIG_LEFT_OUT) {
+		/* one verdict: what the renderer refuses is invalid, with its field */
+		field_msg(o->valid_msg, sizeof(o->valid_msg), f->render_field, f->render_message);
+		add(o, "Valid", LP_COND_FALSE, "Invalid", o->valid_msg);
 	} else {
 		add(o, "Valid", LP_COND_TRUE, "Valid", "spec and references are valid");
 	}

@@ -243,7 +243,9 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 	w.outputs_sorted = 1;
 	for (size_t i = 0; !err && i < b->n_outputs; i++) {
 		struct lp_problems probs = {0};
-		lp_err verr = lp_output_validate(b->outputs[i], &w, &probs);
+		/* one that did not parse has its problems already */
+		lp_err verr = b->output_ok[i] ? lp_output_validate(b->outputs[i], &w, &probs)
+		                              : LP_ERR_INVALID;
 		if (verr != LP_OK)
 			b->output_ok[i] = 0;
 		if (verr == LP_ERR_NOMEM) {
@@ -255,7 +257,8 @@ lp_err lp_render_bundle_load(struct lp_render_bundle *b, const char *const *path
 	}
 	for (size_t i = 0; !err && i < b->n_pipelines; i++) {
 		struct lp_problems probs = {0};
-		lp_err verr = lp_pipeline_validate(b->pipelines[i], &w, &probs);
+		lp_err verr = b->pipeline_ok[i] ? lp_pipeline_validate(b->pipelines[i], &w, &probs)
+		                                : LP_ERR_INVALID;
 		if (verr != LP_OK)
 			b->pipeline_ok[i] = 0;
 		if (verr == LP_ERR_NOMEM) {

@@ -1,529 +1,61 @@
-/* pkg/render/check.c: the renderer's own checks. Validation in pkg/api is the
- * first line; these make the renderer safe on its own: a string that could
- * break out of a Fluent Bit value (a ${VAR} reference, a separator inside a
- * space- or comma-separated value, invalid UTF-8) leaves its resource out with a
- * problem naming the field, and the rest still render. */
+/* pkg/render/check.c: the renderer's checks are validation's (pkg/api/rules):
+ * the same functions decide, so the renderer refuses nothing validation
+ * accepted (one verdict). Here they are turned into render problems, plus what
+ * only the renderer knows: the AWS endpoint split and the one aggregator
+ * engine per cluster. */
 #include "internal.h"
+#include "../api/rules.h"
 #include "../util/mem.h"
-#include <ctype.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define MAX_STR (64u * 1024u)
-
-struct chk {
-	struct lp_rctx *c;
-	const char *kind, *ns, *name;
-	int ok;
-	lp_err err;
-};
-
-static void bad(struct chk *k, const char *field, const char *msg)
+static lp_err to_render(struct lp_rctx *c, const char *kind, const struct lp_meta *m,
+                        struct lp_problems *probs, lp_err err, int *ok)
 {
-	if (k->err)
-		return;
-	k->ok = 0;
-	k->err = lp_render_problem_add(k->c, k->kind, k->ns, k->name, field, "%s", msg);
-}
-
-/* Generic string rule for every user string: UTF-8, bounded, no ${ (Fluent Bit
- * would expand it from the environment, which holds credentials). */
-static int str_ok(struct chk *k, const char *field, const char *s)
-{
-	if (!s)
-		return 1;
-	if (strlen(s) > MAX_STR) {
-		bad(k, field, "value is longer than 65536 bytes");
-		return 0;
-	}
-	if (!lp_render_utf8_ok(s)) {
-		bad(k, field, "value is not valid UTF-8");
-		return 0;
-	}
-	if (strstr(s, "${")) {
-		bad(k, field,
-		    "value must not contain \"${\" (Fluent Bit would expand it from the "
-		    "environment)");
-		return 0;
-	}
-	return 1;
-}
-
-/* For values that stay one token: no whitespace or control characters. */
-static int token_ok(struct chk *k, const char *field, const char *s, const char *extra_forbidden)
-{
-	if (!str_ok(k, field, s) || !s)
-		return !!k->ok;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p <= 0x20 || *p == 0x7f || (extra_forbidden && strchr(extra_forbidden, *p))) {
-			char msg[160];
-			snprintf(msg, sizeof(msg),
-			         "value must not contain whitespace, control characters%s%s",
-			         extra_forbidden ? " or any of " : "",
-			         extra_forbidden ? extra_forbidden : "");
-			bad(k, field, msg);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int need(struct chk *k, const char *field, const char *s)
-{
-	if (s && *s)
-		return 1;
-	bad(k, field, "required value is missing");
-	return 0;
-}
-
-static void field_path(struct chk *k, const char *field, const char *path)
-{
-	if (!path)
-		return;
-	if (!str_ok(k, field, path))
-		return;
-	if (!lp_render_field_ok(path))
-		bad(k, field,
-		    "must be a record key path: parts of letters, digits, '_', '-', '@', '/' "
-		    "joined by '.'");
-}
-
-static void tls_check(struct chk *k, const char *field, const struct lp_tls *t)
-{
-	if (t->ca_secret_name)
-		token_ok(k, field, t->ca_secret_name, NULL);
-}
-
-static void auth_check(struct chk *k, const struct lp_basic_auth *a)
-{
-	if (!a->secret_name)
-		return;
-	token_ok(k, "spec.auth.secretRef.name", a->secret_name, NULL);
-	token_ok(k, "spec.auth.secretRef.usernameKey", a->username_key, NULL);
-	token_ok(k, "spec.auth.secretRef.passwordKey", a->password_key, NULL);
-}
-
-/* Splits "https://host:port/..." into host and port. Returns 0 on a malformed URL. */
-static int split_url(const char *url, char **host, int *port)
-{
-	const char *p = url, *h, *e;
-	int def = 443;
-	long v = 0;
-
-	if (strncmp(p, "https://", 8) == 0) {
-		p += 8;
-	} else if (strncmp(p, "http://", 7) == 0) {
-		p += 7;
-		def = 80;
-	}
-	h = p;
-	if (*h == '[') { /* IPv6 literal */
-		e = strchr(h, ']');
-		if (!e)
-			return 0;
-		e++;
-	} else {
-		e = h + strcspn(h, ":/");
-	}
-	if (e == h)
-		return 0;
-	if (*e == ':') {
-		char *end;
-		v = strtol(e + 1, &end, 10);
-		if (end == e + 1 || v < 1 || v > 65535 || (*end && *end != '/'))
-			return 0;
-	} else if (*e && *e != '/') {
-		return 0;
-	}
-	*host = lp_strndup(h, (size_t)(e - h));
-	if (!*host)
-		return -1;
-	*port = v ? (int)v : def;
-	return 1;
-}
-
-static void delivery_check(struct chk *k, const struct lp_delivery *d)
-{
-	uint64_t b;
-
-	if (d->buffer_limit && (!str_ok(k, "spec.delivery.bufferLimit", d->buffer_limit) ||
-	                        lp_size_parse(d->buffer_limit, &b) != LP_OK))
-		bad(k, "spec.delivery.bufferLimit", "must be a size such as 512M, 1G or 1Gi");
-	if (d->mem_buf_limit && (!str_ok(k, "spec.delivery.memBufLimit", d->mem_buf_limit) ||
-	                         lp_size_parse(d->mem_buf_limit, &b) != LP_OK))
-		bad(k, "spec.delivery.memBufLimit", "must be a size such as 5M or 64Mi");
-	if (d->retry_limit < 0 || d->retry_limit > 100)
-		bad(k, "spec.delivery.retryLimit", "must be between 1 and 100");
-}
-
-/* The checks of o's own type sub-object. */
-static void type_check(struct chk *k, const struct lp_output *o)
-{
-	double secs;
-	uint64_t b;
-
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		if (need(k, "spec.kinesis.stream", o->u.kinesis.stream))
-			token_ok(k, "spec.kinesis.stream", o->u.kinesis.stream, NULL);
-		token_ok(k, "spec.kinesis.timeKey", o->u.kinesis.time_key, NULL);
-		break;
-	case LP_OUT_FIREHOSE:
-		if (need(k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream))
-			token_ok(k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream,
-			         NULL);
-		token_ok(k, "spec.firehose.timeKey", o->u.firehose.time_key, NULL);
-		break;
-	case LP_OUT_S3:
-		if (need(k, "spec.s3.bucket", o->u.s3.bucket))
-			token_ok(k, "spec.s3.bucket", o->u.s3.bucket, NULL);
-		token_ok(k, "spec.s3.keyFormat", o->u.s3.key_format, NULL);
-		if (o->u.s3.total_file_size && lp_size_parse(o->u.s3.total_file_size, &b) != LP_OK)
-			bad(k, "spec.s3.totalFileSize", "must be a size such as 64M or 1G");
-		if (o->u.s3.upload_timeout && !lp_render_duration(o->u.s3.upload_timeout, &secs))
-			bad(k, "spec.s3.uploadTimeout",
-			    "must be a duration such as 30s, 10m or 1h");
-		if (o->u.s3.compression && strcmp(o->u.s3.compression, "gzip") != 0 &&
-		    strcmp(o->u.s3.compression, "none") != 0)
-			bad(k, "spec.s3.compression", "must be gzip or none");
-		token_ok(k, "spec.s3.storageClass", o->u.s3.storage_class, NULL);
-		break;
-	case LP_OUT_CLOUDWATCH:
-		if (need(k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group))
-			token_ok(k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group, NULL);
-		token_ok(k, "spec.cloudwatch.logStreamPrefix", o->u.cloudwatch.log_stream_prefix,
-		         NULL);
-		break;
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		if (need(k, "spec.search.host", o->u.search.host))
-			token_ok(k, "spec.search.host", o->u.search.host, NULL);
-		token_ok(k, "spec.search.index", o->u.search.index, NULL);
-		token_ok(k, "spec.search.logstashPrefix", o->u.search.logstash_prefix, NULL);
-		token_ok(k, "spec.search.awsRegion", o->u.search.aws_region, NULL);
-		if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth) {
-			token_ok(k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn,
-			         NULL);
-			token_ok(k, "spec.aws.credentials.externalId",
-			         o->aws.credentials.external_id, NULL);
-		}
-		tls_check(k, "spec.search.tls.caSecretName", &o->u.search.tls);
-		auth_check(k, &o->u.search.auth);
-		break;
-	case LP_OUT_KAFKA:
-		if (o->u.kafka.brokers.n == 0)
-			bad(k, "spec.kafka.brokers", "at least one broker is required");
-		for (size_t i = 0; i < o->u.kafka.brokers.n; i++)
-			token_ok(k, "spec.kafka.brokers", o->u.kafka.brokers.v[i], ",");
-		if (need(k, "spec.kafka.topic", o->u.kafka.topic))
-			token_ok(k, "spec.kafka.topic", o->u.kafka.topic, ",");
-		token_ok(k, "spec.kafka.format", o->u.kafka.format, NULL);
-		break;
-	case LP_OUT_LOKI:
-		if (need(k, "spec.loki.host", o->u.loki.host))
-			token_ok(k, "spec.loki.host", o->u.loki.host, NULL);
-		for (size_t i = 0; i < o->u.loki.n_labels; i++) {
-			const char *key = o->u.loki.labels[i].key;
-			int good = key && *key && !isdigit((unsigned char)key[0]);
-			for (const char *p = key; good && *p; p++)
-				good = isalnum((unsigned char)*p) || *p == '_';
-			if (!good)
-				bad(k, "spec.loki.labels",
-				    "label names must match [A-Za-z_][A-Za-z0-9_]*");
-			token_ok(k, "spec.loki.labels", o->u.loki.labels[i].value, ",=\"'$");
-		}
-		token_ok(k, "spec.loki.tenantId", o->u.loki.tenant_id, NULL);
-		tls_check(k, "spec.loki.tls.caSecretName", &o->u.loki.tls);
-		auth_check(k, &o->u.loki.auth);
-		break;
-	case LP_OUT_HTTP:
-		if (need(k, "spec.http.host", o->u.http.host))
-			token_ok(k, "spec.http.host", o->u.http.host, NULL);
-		token_ok(k, "spec.http.uri", o->u.http.uri, NULL);
-		token_ok(k, "spec.http.format", o->u.http.format, NULL);
-		for (size_t i = 0; i < o->u.http.n_headers; i++) {
-			const struct lp_http_header *h = &o->u.http.headers[i];
-			if (need(k, "spec.http.headers[].name", h->name))
-				token_ok(k, "spec.http.headers[].name", h->name, ":");
-			if (h->value_from.name) {
-				token_ok(k, "spec.http.headers[].valueFrom.name",
-				         h->value_from.name, NULL);
-				token_ok(k, "spec.http.headers[].valueFrom.key", h->value_from.key,
-				         NULL);
-			} else if (h->value) {
-				if (str_ok(k, "spec.http.headers[].value", h->value))
-					for (const unsigned char *p =
-					         (const unsigned char *)h->value;
-					     *p; p++)
-						if (*p < 0x20 || *p == 0x7f) {
-							bad(k, "spec.http.headers[].value",
-							    "value must not contain control "
-							    "characters");
-							break;
-						}
-			}
-		}
-		tls_check(k, "spec.http.tls.caSecretName", &o->u.http.tls);
-		auth_check(k, &o->u.http.auth);
-		break;
-	case LP_OUT_SLACK:
-		if (need(k, "spec.slack.webhook.name", o->u.slack.webhook.name))
-			token_ok(k, "spec.slack.webhook.name", o->u.slack.webhook.name, NULL);
-		if (need(k, "spec.slack.webhook.key", o->u.slack.webhook.key))
-			token_ok(k, "spec.slack.webhook.key", o->u.slack.webhook.key, NULL);
-		break;
-	case LP_OUT_FORWARD:
-		if (need(k, "spec.forward.host", o->u.forward.host))
-			token_ok(k, "spec.forward.host", o->u.forward.host, NULL);
-		token_ok(k, "spec.forward.sharedKey.name", o->u.forward.shared_key.name, NULL);
-		token_ok(k, "spec.forward.sharedKey.key", o->u.forward.shared_key.key, NULL);
-		tls_check(k, "spec.forward.tls.caSecretName", &o->u.forward.tls);
-		break;
-	case LP_OUT_STDOUT:
-		token_ok(k, "spec.stdout.format", o->u.std_out.format, NULL);
-		break;
-	case LP_OUT_LIVETAIL:
-		if (o->u.livetail.max_records_per_second < 0)
-			bad(k, "spec.livetail.maxRecordsPerSecond", "must be positive");
-		break;
-	default:
-		bad(k, "spec.type", "unknown output type");
-		break;
-	}
+	*ok = err == LP_OK;
+	for (size_t i = 0; err != LP_ERR_NOMEM && i < probs->n; i++)
+		if (lp_render_problem_add(c, kind, m->ns, m->name, probs->v[i].field, "%s",
+		                          probs->v[i].message) != LP_OK)
+			err = LP_ERR_NOMEM;
+	lp_problems_free(probs);
+	return err == LP_ERR_NOMEM ? err : LP_OK;
 }
 
 lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 {
 	const struct lp_output *o = oi->o;
-	struct chk k = {c, "LogOutput", o->meta.ns, o->meta.name, 1, LP_OK};
+	struct lp_problems probs = {NULL, 0};
+	lp_err err = to_render(c, "LogOutput", &o->meta, &probs, lp_output_rules(o, &probs), ok);
 
-	delivery_check(&k, &o->delivery);
-	if (o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE || o->type == LP_OUT_S3 ||
+	if (err || !*ok || !o->aws.endpoint || o->type == LP_OUT_S3)
+		return err;
+	if (o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE ||
 	    o->type == LP_OUT_CLOUDWATCH) {
-		if (need(&k, "spec.aws.region", o->aws.region))
-			token_ok(&k, "spec.aws.region", o->aws.region, NULL);
-		token_ok(&k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn, NULL);
-		token_ok(&k, "spec.aws.credentials.externalId", o->aws.credentials.external_id,
-		         NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.name", o->aws.credentials.secret_name,
-		         NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.accessKeyIdKey",
-		         o->aws.credentials.access_key_id_key, NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.secretAccessKeyKey",
-		         o->aws.credentials.secret_access_key_key, NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.sessionTokenKey",
-		         o->aws.credentials.session_token_key, NULL);
-		if (o->aws.endpoint && token_ok(&k, "spec.aws.endpoint", o->aws.endpoint, NULL) &&
-		    o->type != LP_OUT_S3) {
-			int r = split_url(o->aws.endpoint, &oi->endpoint_host, &oi->endpoint_port);
-			if (r < 0)
-				return LP_ERR_NOMEM;
-			if (r == 0)
-				bad(&k, "spec.aws.endpoint",
-				    "must be a URL like https://host:port");
-		}
+		int r = lp_url_host_port(o->aws.endpoint, &oi->endpoint_host, &oi->endpoint_port);
+		if (r < 0)
+			return LP_ERR_NOMEM;
+		*ok = r == 1; /* the rules checked it: always 1 */
 	}
-	type_check(&k, o);
-	if (!k.err && k.ok && c->engine == LP_ENGINE_FLUENTD) {
-		/* nothing extra: Fluentd strings are single-quoted and escaped in fluentd.c */
-	}
-	*ok = k.ok;
-	return k.err;
-}
-
-static void strlist_tokens(struct chk *k, const char *field, const struct lp_strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		token_ok(k, field, l->v[i], NULL);
-}
-
-/* The checks of p's transforms. */
-static void transforms_check(struct chk *k, const struct lp_pipeline *p)
-{
-	char field[96];
-	double secs;
-
-	for (size_t i = 0; i < p->n_transforms; i++) {
-		const struct lp_transform *t = &p->transforms[i];
-		lp_render_field_idx(field, sizeof(field), "spec.transforms[", i, "]");
-		switch (t->kind) {
-		case LP_TR_FLATTEN:
-			str_ok(k, field, t->u.flatten.separator);
-			break;
-		case LP_TR_DROP_FIELDS:
-		case LP_TR_KEEP_FIELDS:
-			if (t->u.fields.n == 0)
-				bad(k, field, "list at least one field");
-			strlist_tokens(k, field, &t->u.fields);
-			break;
-		case LP_TR_RENAME_FIELDS:
-			for (size_t j = 0; j < t->u.rename.n; j++) {
-				token_ok(k, field, t->u.rename.pairs[j].key, NULL);
-				token_ok(k, field, t->u.rename.pairs[j].value, NULL);
-			}
-			break;
-		case LP_TR_ADD_FIELDS:
-			for (size_t j = 0; j < t->u.add.n; j++) {
-				token_ok(k, field, t->u.add.pairs[j].key, NULL);
-				str_ok(k, field, t->u.add.pairs[j].value);
-			}
-			break;
-		case LP_TR_GREP:
-			if (t->u.grep.n_include + t->u.grep.n_exclude == 0)
-				bad(k, field, "give include or exclude rules");
-			for (size_t j = 0; j < t->u.grep.n_include; j++) {
-				field_path(k, field, t->u.grep.include[j].key);
-				str_ok(k, field, t->u.grep.include[j].regex);
-			}
-			for (size_t j = 0; j < t->u.grep.n_exclude; j++) {
-				field_path(k, field, t->u.grep.exclude[j].key);
-				str_ok(k, field, t->u.grep.exclude[j].regex);
-			}
-			break;
-		case LP_TR_THROTTLE:
-			if (t->u.throttle.rate < 1)
-				bad(k, field, "throttle.rate must be at least 1");
-			if (t->u.throttle.window < 0)
-				bad(k, field, "throttle.window must be positive");
-			if (t->u.throttle.interval &&
-			    !lp_render_duration(t->u.throttle.interval, &secs))
-				bad(k, field,
-				    "throttle.interval must be a duration such as 1s or 1m");
-			break;
-		case LP_TR_DETECT_LEVEL:
-			if (t->u.detect_level.source_key)
-				token_ok(k, field, t->u.detect_level.source_key, NULL);
-			if (t->u.detect_level.target_key)
-				token_ok(k, field, t->u.detect_level.target_key, NULL);
-			break;
-		default:
-			bad(k, field, "unknown transform");
-			break;
-		}
-	}
+	return LP_OK;
 }
 
 lp_err lp_render_check_pipeline(struct lp_rctx *c, struct lp_pinfo *pi, int *ok)
 {
 	const struct lp_pipeline *p = pi->p;
-	struct chk k = {c, "LogPipeline", p->meta.ns, p->meta.name, 1, LP_OK};
-	int control = strcmp(p->meta.ns, c->control_ns) == 0;
-	char field[96];
+	struct lp_problems probs = {NULL, 0};
+	lp_err err = to_render(c, "LogPipeline", &p->meta, &probs,
+	                       lp_pipeline_rules(p, c->control_ns, &probs), ok);
 
-	if (!LP_APP_ON(p) && !p->system && p->n_files == 0 && !p->http.enabled)
-		bad(&k, "spec.input", "no input: set application, system, files or http");
-	if (LP_APP_ON(p)) {
-		if (!control && (p->app.ns_include.n > 0 || p->app.ns_exclude.n > 0))
-			bad(&k, "spec.input.application.namespaces",
-			    "only pipelines in the control namespace may select other namespaces");
-		strlist_tokens(&k, "spec.input.application.namespaces.include", &p->app.ns_include);
-		strlist_tokens(&k, "spec.input.application.namespaces.exclude", &p->app.ns_exclude);
-		strlist_tokens(&k, "spec.input.application.containers.include",
-		               &p->app.container_include);
-		strlist_tokens(&k, "spec.input.application.containers.exclude",
-		               &p->app.container_exclude);
-		for (size_t i = 0; i < p->app.n_pod_labels; i++) {
-			const char *key = p->app.pod_labels[i].key;
-			int good = key && *key && strlen(key) <= 317;
-			for (const char *q = key; good && *q; q++)
-				good = isalnum((unsigned char)*q) || strchr("._/-", *q);
-			if (!good)
-				bad(&k, "spec.input.application.podLabels",
-				    "label keys are letters, digits, '.', '_', '/', '-'");
-			str_ok(&k, "spec.input.application.podLabels", p->app.pod_labels[i].value);
-		}
-	}
-	if (p->system && !control)
-		bad(&k, "spec.input.system",
-		    "only pipelines in the control namespace may read system logs");
-	for (size_t i = 0; i < p->n_files; i++) {
-		const struct lp_in_file *f = &p->files[i];
-		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].name");
-		if (need(&k, field, f->name)) {
-			int good = 1;
-			for (const char *q = f->name; *q; q++)
-				good &= islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
-				        *q == '-';
-			if (!good || strlen(f->name) > 63)
-				bad(&k, field, "must be a DNS label (a-z, 0-9, '-', at most 63)");
-		}
-		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i, "].path");
-		if (need(&k, field, f->path) && token_ok(&k, field, f->path, ",")) {
-			if (f->path[0] != '/')
-				bad(&k, field, "must be an absolute path");
-			else if (strncmp(f->path, "/var/log/containers/", 20) == 0 ||
-			         strncmp(f->path, "/var/log/pods/", 14) == 0)
-				bad(&k, field, "container logs are read by input.application");
-		}
-		lp_render_field_idx(field, sizeof(field), "spec.input.files[", i,
-		                    "].metadataRegex");
-		if (f->metadata_regex && str_ok(&k, field, f->metadata_regex) &&
-		    (!strstr(f->metadata_regex, "(?<namespace_name>") ||
-		     !strstr(f->metadata_regex, "(?<pod_name>") ||
-		     !strstr(f->metadata_regex, "(?<container_name>")))
-			bad(&k, field,
-			    "needs the named groups namespace_name, pod_name and "
-			    "container_name");
-	}
-	if (p->http.enabled &&
-	    (p->http.port < 0 || p->http.port > 65535 || p->http.port == LP_RENDER_HTTP_PORT))
-		bad(&k, "spec.input.http.port",
-		    "must be a free port between 1 and 65535 (not 2020)");
-	if (p->multiline.present) {
-		int start = 0;
-		for (size_t i = 0; i < p->multiline.n_rules; i++) {
-			const struct lp_ml_rule *r = &p->multiline.rules[i];
-			lp_render_field_idx(field, sizeof(field), "spec.multiline.rules[", i, "]");
-			token_ok(&k, field, r->state, NULL);
-			token_ok(&k, field, r->next_state, NULL);
-			if (need(&k, field, r->regex))
-				str_ok(&k, field, r->regex);
-			if (r->state && strcmp(r->state, "start_state") == 0)
-				start = 1;
-		}
-		if (p->multiline.n_rules > 0 && !start)
-			bad(&k, "spec.multiline.rules",
-			    "a rule with state start_state is required");
-		if (!p->multiline.builtin && p->multiline.n_rules == 0)
-			bad(&k, "spec.multiline", "name built-in parsers or give rules");
-	}
-	if (p->parse.format != LP_PARSE_NONE) {
-		field_path(&k, "spec.parse.key", p->parse.key);
-		if (p->parse.key && strchr(p->parse.key, '.'))
-			bad(&k, "spec.parse.key", "must be a top-level key");
-		if (p->parse.format == LP_PARSE_REGEX &&
-		    need(&k, "spec.parse.regex", p->parse.regex))
-			str_ok(&k, "spec.parse.regex", p->parse.regex);
-		token_ok(&k, "spec.parse.timeKey", p->parse.time_key, NULL);
-		str_ok(&k, "spec.parse.timeFormat", p->parse.time_format);
-	}
-	transforms_check(&k, p);
-	if (p->n_routes == 0)
-		bad(&k, "spec.routes", "at least one route is required");
-	for (size_t i = 0; i < p->n_routes; i++) {
-		const struct lp_route *r = &p->routes[i];
-		lp_render_field_idx(field, sizeof(field), "spec.routes[", i, "].match");
-		if (r->op != LP_ROUTE_ALL) {
-			if (need(&k, field, r->match_field))
-				field_path(&k, field, r->match_field);
-			if (r->op == LP_ROUTE_IN) {
-				if (r->match_in.n == 0)
-					bad(&k, field, "match.in lists no value");
-				for (size_t j = 0; j < r->match_in.n; j++)
-					str_ok(&k, field, r->match_in.v[j]);
-			} else if (need(&k, field, r->match_regex)) {
-				str_ok(&k, field, r->match_regex);
-			}
-		}
-	}
+	if (err || !*ok)
+		return err;
 	/* tenants cannot set the engine (lp_pipeline_validate); among the control
 	 * namespace's pipelines the first by name decides */
 	if (p->aggregator.enabled && c->engine_chosen && p->meta.ns &&
-	    !strcmp(p->meta.ns, c->control_ns) && p->aggregator.engine != c->engine)
-		bad(&k, "spec.aggregator.engine",
+	    !strcmp(p->meta.ns, c->control_ns) && p->aggregator.engine != c->engine) {
+		*ok = 0;
+		return lp_render_problem_add(
+		    c, "LogPipeline", p->meta.ns, p->meta.name, "spec.aggregator.engine",
 		    "another pipeline already chose a different aggregator engine (one aggregator "
 		    "per cluster; the first pipeline of the control namespace by name decides)");
-	*ok = k.ok;
-	return k.err;
+	}
+	return LP_OK;
 }

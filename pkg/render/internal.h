@@ -12,7 +12,7 @@
 #define LP_RENDER_STATE_DIR      "/var/lib/logplane"
 #define LP_RENDER_CA_DIR         "/etc/logplane/ca"
 #define LP_RENDER_FORWARD_PORT   24224
-#define LP_RENDER_HTTP_PORT      2020
+#define LP_RENDER_HTTP_PORT      2020 /* LP_AGENT_HTTP_PORT of pkg/api/rules.h */
 #define LP_RENDER_FWD_KEY_VAR    "LP_FORWARD_SHARED_KEY"
 #define LP_RENDER_FWD_SECRET     "logplane-forward"
 #define LP_RENDER_FWD_SECRET_KEY "shared_key"

@@ -1,6 +1,7 @@
 /* pkg/render/text.c: escaping functions for strings that end up inside Fluent Bit
  * values with their own syntax (space-separated rules, regexes, Lua). */
 #include "internal.h"
+#include "../api/rules.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,32 +69,9 @@ lp_err lp_render_lua_str(struct lp_buf *b, const char *s)
 	return err ? err : lp_buf_addc(b, '"');
 }
 
-static int part_ok(const char *s, size_t n)
-{
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '@' || ch == '/'))
-			return 0;
-	}
-	return 1;
-}
-
 int lp_render_field_ok(const char *path)
 {
-	const char *p = path, *dot;
-
-	if (!path || !*path || strlen(path) > 256)
-		return 0;
-	for (;;) {
-		dot = strchr(p, '.');
-		if (!part_ok(p, dot ? (size_t)(dot - p) : strlen(p)))
-			return 0;
-		if (!dot)
-			return 1;
-		p = dot + 1;
-	}
+	return lp_field_path_ok(path);
 }
 
 lp_err lp_render_accessor(struct lp_buf *b, const char *path)
@@ -118,66 +96,12 @@ lp_err lp_render_accessor(struct lp_buf *b, const char *path)
 
 int lp_render_utf8_ok(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned c = *p;
-		size_t n;
-		unsigned cp;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		for (size_t i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
+	return lp_utf8_ok(s);
 }
 
 int lp_render_duration(const char *s, double *seconds)
 {
-	char *end;
-	unsigned long long v;
-	double mul;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return 0;
-	v = strtoull(s, &end, 10);
-	if (v > 1000000000ULL)
-		return 0;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mul = 1;
-	else if (strcmp(end, "ms") == 0)
-		mul = 0.001;
-	else if (strcmp(end, "m") == 0)
-		mul = 60;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600;
-	else if (strcmp(end, "d") == 0)
-		mul = 86400;
-	else
-		return 0;
-	*seconds = (double)v * mul;
-	return 1;
+	return lp_fb_duration(s, seconds);
 }
 
 void lp_render_field_idx(char *out, size_t n, const char *pre, size_t i, const char *post)

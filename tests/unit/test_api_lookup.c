@@ -53,6 +53,8 @@ static int resolves(const struct lp_world *w, const char *ns, const char *ref)
 	p.meta.name = (char *)"p";
 	p.routes = &route;
 	p.n_routes = 1;
+	p.has_app = 1; /* an input: the rules want one */
+	p.app.enabled = 1;
 	err = lp_pipeline_validate(&p, w, &probs);
 	if (err == LP_ERR_INVALID && (probs.n != 1 || !strstr(probs.v[0].message, "not found")))
 		lp_test_fail(__FILE__, __LINE__, "%s/%s: unexpected problem %s", ns, ref,

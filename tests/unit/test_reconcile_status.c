@@ -93,6 +93,10 @@ static void t_invalid_names_field(void)
 	LP_CHECK_STR(x ? x->message : NULL, "spec.parse.regex: no named group");
 	x = lp_status_find(&c, "AgentsReady");
 	LP_CHECK(x && x->status == LP_COND_FALSE);
+	/* one verdict: what the renderer refused is not Valid either */
+	x = lp_status_find(&c, "Valid");
+	LP_CHECK(x && x->status == LP_COND_FALSE);
+	LP_CHECK_STR(x ? x->message : NULL, "spec.parse.regex: no named group");
 }
 
 static void t_extra_conditions(void)

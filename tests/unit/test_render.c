@@ -1795,8 +1795,14 @@ static lp_err render_docs(json_t **docs, size_t n, size_t doc, struct lp_rendere
 	for (size_t i = 0; !err && !*rejected && i < r->n_problems; i++)
 		if (dns && dname && !strcmp(r->problems[i].ns, dns) &&
 		    !strcmp(r->problems[i].name, dname) &&
-		    !strcmp(r->problems[i].kind, is_pl[doc] ? "LogPipeline" : "LogOutput"))
+		    !strcmp(r->problems[i].kind, is_pl[doc] ? "LogPipeline" : "LogOutput")) {
+			/* one verdict: validation accepted it, so the renderer must too */
+			lp_test_fail(__FILE__, __LINE__,
+			             "%s %s/%s: valid, but the renderer refused it: %s: %s",
+			             r->problems[i].kind, dns, dname, r->problems[i].field,
+			             r->problems[i].message);
 			*rejected = 1;
+		}
 	for (size_t i = 0; i < n; i++) {
 		if (is_pl[i])
 			lp_pipeline_free(objs[i]);
