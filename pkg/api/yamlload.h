@@ -16,8 +16,8 @@
 
 typedef struct json_t json_t;
 
-#define LP_YAML_MAX_ALIASES 1000
-#define LP_YAML_MAX_BYTES   ((size_t)64 * 1024 * 1024)
+#define LP_YAML_MAX_ALIASES         1000
+#define LP_YAML_MAX_BYTES           ((size_t)64 * 1024 * 1024)
 #define LP_YAML_MAX_ALIAS_EXPANSION ((size_t)16 * 1024 * 1024)
 
 struct lp_yaml_doc {
