@@ -25,6 +25,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -182,6 +183,39 @@ class Cluster:
         self.env.close()
 
 
+def alert_expr():
+    """The LogplaneAWSErrors expression of the chart's PrometheusRule."""
+    env = dict(os.environ, HOME=tempfile.mkdtemp(prefix="lp-helm-home-"))
+    r = subprocess.run([os.path.join(TOP, ".deps", "bin", "helm"), "template", "logplane",
+                        os.path.join(TOP, "charts", "logplane"), "-n", "logplane-system",
+                        "--set", "prometheusRule.enabled=true"], capture_output=True, text=True, env=env, timeout=120)
+    subprocess.run(["rm", "-rf", env["HOME"]], check=False)
+    for d in yaml.safe_load_all(r.stdout):
+        if d and d.get("kind") == "PrometheusRule":
+            for g in d["spec"]["groups"]:
+                for rule in g["rules"]:
+                    if rule.get("alert") == "LogplaneAWSErrors":
+                        return rule["expr"]
+    return ""
+
+
+def aws_codes_alerted(cluster, name):
+    """After a normal create, no AWS request the operator made counts toward
+    LogplaneAWSErrors: the expected NotFound answers of a create are left out."""
+    import urllib.request
+    port = cluster.env.operator_port(cluster.op)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    expr = alert_expr()
+    m = re.search(r'code!~"([^"]*)"', expr)
+    excluded = re.compile("^(?:" + m.group(1) + ")$") if m else None
+    alerted = [ln for ln in text.splitlines() if ln.startswith("logplane_aws_requests_total{")
+               and excluded and not excluded.match(re.search(r'code="([^"]*)"', ln).group(1))
+               and float(ln.rsplit(" ", 1)[1]) > 0]
+    T.check(f"{name}:aws_alert_quiet_after_create", excluded is not None and not alerted,
+            f"expr {expr!r}; counted by the alert: {alerted[:5]}")
+
+
 def samples_match_doc(T):
     """The YAML block of docs/helm.md step 3 is config/samples."""
     text = open(os.path.join(TOP, "docs", "helm.md")).read()
@@ -258,6 +292,8 @@ def main():
                             and not any(r == "DriftCorrected" for r, m in msgs)
                             and not re.search(r"\b1 (open )?shards\b", " ".join(m for _, m in msgs)),
                             json.dumps(msgs)[:500])
+                    if cluster.op is not None and cluster.op.poll() is None:
+                        aws_codes_alerted(cluster, name)
                     T.check(f"{name}:everything_ready", objs and not bad,
                             f"{len(objs)} objects, not Ready: {bad[:4]}"
                             + (" operator: " + env0.tail(cluster.op.log_path, 8) if cluster.op else ""))
