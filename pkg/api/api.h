@@ -518,7 +518,22 @@ struct lp_world {
 	 * credentials (operator flag --allow-plain-http, warned about at start);
 	 * 0: only to loopback addresses. */
 	int allow_plain_http;
+	/* Optional: 1 when Secret ns/name opted in to logplane (label
+	 * LP_SECRET_OPT_IN_LABEL=LP_SECRET_OPT_IN_VALUE, or it is in the control
+	 * namespace); a Secret that did not is never read. NULL: not checked. */
+	int (*secret_allowed)(void *ctx, const char *ns, const char *name);
+	/* Optional: the decoded value of key of Secret ns/name, new (lp_free),
+	 * length in *len; NULL when unreadable. Used to check each value for the
+	 * place it goes (secretval.h). NULL callback: values are not checked. */
+	char *(*secret_value)(void *ctx, const char *ns, const char *name, const char *key,
+	                      size_t *len);
 };
+
+/* The label a Secret carries to let logplane read it (docs/security.md):
+ * someone who may label Secrets may read them already; someone who may only
+ * write LogPipelines and LogOutputs may not. */
+#define LP_SECRET_OPT_IN_LABEL "logplane.io/secret-access"
+#define LP_SECRET_OPT_IN_VALUE "allow"
 
 /* Sorts outputs by namespace, then name (NULL names first), for
  * lp_world.outputs_sorted. */

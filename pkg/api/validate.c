@@ -1,6 +1,9 @@
 /* Cross-object rules: references resolve, tenancy, Secrets exist. */
 #include "reader.h"
 #include "rules.h"
+#include "secretval.h"
+#include "../util/mem.h"
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,16 +191,46 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 	return lp_pipeline_rules(p, cns, probs);
 }
 
-static void secret(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *path,
-                   const char *name, const char *key)
+/* A Secret reference: it exists, opted in to logplane, has key, and (use >= 0)
+ * its value suits the place it goes. */
+static void secret_use(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *path,
+                       const char *name, const char *key, int use)
 {
+	char *v;
+	size_t len = 0;
+	const char *why;
+
 	if (!name || !w || !w->secret_has_key)
 		return;
-	if (!w->secret_has_key(w->secret_ctx, ns, name, NULL))
+	if (!w->secret_has_key(w->secret_ctx, ns, name, NULL)) {
 		ref_bad(r, w, path, "Secret \"%s\" not found in namespace \"%s\"", name, ns);
-	else if (key && !w->secret_has_key(w->secret_ctx, ns, name, key))
+		return;
+	}
+	if (w->secret_allowed && !w->secret_allowed(w->secret_ctx, ns, name)) {
+		lp_rd_bad(r, path,
+		          "Secret \"%s\" in namespace \"%s\" has not opted in to logplane: logplane "
+		          "reads a Secret only when it has the label %s=%s (added by someone who may "
+		          "change Secrets); nothing of it is used until then",
+		          name, ns, LP_SECRET_OPT_IN_LABEL, LP_SECRET_OPT_IN_VALUE);
+		return;
+	}
+	if (key && !w->secret_has_key(w->secret_ctx, ns, name, key)) {
 		ref_bad(r, w, path, "Secret \"%s\" in namespace \"%s\" has no key \"%s\"", name, ns,
 		        key);
+		return;
+	}
+	if (use < 0 || !key || !w->secret_value)
+		return;
+	v = w->secret_value(w->secret_ctx, ns, name, key, &len);
+	why = lp_secret_value_problem((enum lp_secret_use)use, v, len);
+	if (v) {
+		OPENSSL_cleanse(v, len);
+		lp_free(v);
+	}
+	if (why)
+		lp_rd_bad(r, path, "Secret \"%s\" key \"%s\" %s (it is used as %s); the output is left "
+		          "out until it is fixed",
+		          name, key, why, lp_secret_use_name((enum lp_secret_use)use));
 }
 
 static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *base,
@@ -206,8 +239,8 @@ static void basic_auth(struct lp_rd *r, const struct lp_world *w, const char *ns
 	char path[LP_RD_PATH];
 
 	snprintf(path, sizeof(path), "%s.auth.secretRef", base);
-	secret(r, w, ns, path, a->secret_name, a->username_key);
-	secret(r, w, ns, path, a->secret_name, a->password_key);
+	secret_use(r, w, ns, path, a->secret_name, a->username_key, LP_SECRET_USERNAME);
+	secret_use(r, w, ns, path, a->secret_name, a->password_key, LP_SECRET_PASSWORD);
 }
 
 static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, const char *base,
@@ -216,7 +249,7 @@ static void tls_ca(struct lp_rd *r, const struct lp_world *w, const char *ns, co
 	char path[LP_RD_PATH];
 
 	snprintf(path, sizeof(path), "%s.tls.caSecretRef", base);
-	secret(r, w, ns, path, t->ca_secret_name, "ca.crt");
+	secret_use(r, w, ns, path, t->ca_secret_name, "ca.crt", LP_SECRET_CA_PEM);
 }
 
 /* 1 when host[0..n) is a loopback address: localhost, 127.0.0.0/8, ::1. */
@@ -340,10 +373,12 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 		          "required for AWS outputs outside the control namespace \"%s\" (the "
 		          "operator's own AWS identity is only used there)",
 		          cns);
-	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->access_key_id_key);
-	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
-	       c->secret_access_key_key);
-	secret(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->session_token_key);
+	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->access_key_id_key,
+	           LP_SECRET_AWS_KEY_ID);
+	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
+	           c->secret_access_key_key, LP_SECRET_AWS_SECRET);
+	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->session_token_key,
+	           LP_SECRET_AWS_TOKEN);
 	provision_clash(&r, o, w);
 	if (o->aws.endpoint && (lp_output_type_is_aws(o->type)))
 		need_tls(&r, w, "spec.aws.endpoint", o->aws.endpoint,
@@ -382,19 +417,19 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 			const struct lp_secret_key_ref *s = &o->u.http.headers[i].value_from;
 			snprintf(path, sizeof(path),
 			         "spec.http.headers[%zu].valueFrom.secretKeyRef", i);
-			secret(&r, w, ns, path, s->name, s->key);
+			secret_use(&r, w, ns, path, s->name, s->key, LP_SECRET_HEADER);
 			if (s->name)
 				need_tls(&r, w, "spec.http.tls.enabled", o->u.http.host,
 				         o->u.http.tls.enabled, "a header value from a Secret");
 		}
 		break;
 	case LP_OUT_SLACK:
-		secret(&r, w, ns, "spec.slack.webhookSecretRef", o->u.slack.webhook.name,
-		       o->u.slack.webhook.key);
+		secret_use(&r, w, ns, "spec.slack.webhookSecretRef", o->u.slack.webhook.name,
+		           o->u.slack.webhook.key, LP_SECRET_HTTPS_URL);
 		break;
 	case LP_OUT_FORWARD:
-		secret(&r, w, ns, "spec.forward.sharedKeySecretRef", o->u.forward.shared_key.name,
-		       o->u.forward.shared_key.key);
+		secret_use(&r, w, ns, "spec.forward.sharedKeySecretRef", o->u.forward.shared_key.name,
+		           o->u.forward.shared_key.key, LP_SECRET_SHARED_KEY);
 		tls_ca(&r, w, ns, "spec.forward", &o->u.forward.tls);
 		break;
 	default:

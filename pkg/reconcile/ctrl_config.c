@@ -251,6 +251,8 @@ static lp_err calc_validate(struct calc *cc)
 	cc->world.outputs_sorted = 1;
 	cc->world.secret_has_key = ctrl_secret_has_key;
 	cc->world.secret_ctx = cc->c;
+	cc->world.secret_allowed = ctrl_secret_allowed;
+	cc->world.secret_value = ctrl_secret_value_new;
 	cc->world.allow_plain_http = cc->c->o.allow_plain_http;
 	for (int pass = 0; pass < 2 && !err; pass++) {
 		struct collect *col = pass == 0 ? &cc->out : &cc->pl;

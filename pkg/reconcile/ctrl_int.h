@@ -277,6 +277,9 @@ int ctrl_collect_fn(void *arg, const char *key, void *kept);
 /* ctrl_secrets.c */
 int ctrl_secret_has_key(void *ctx, const char *ns, const char *name, const char *key);
 const char *ctrl_secret_value(void *ctx, const char *ns, const char *name, const char *key);
+int ctrl_secret_allowed(void *ctx, const char *ns, const char *name);
+char *ctrl_secret_value_new(void *ctx, const char *ns, const char *name, const char *key,
+                            size_t *len);
 void ctrl_output_secret_refs(const struct lp_output *o, void (*fn)(void *, const char *),
                              void *arg);
 lp_err ctrl_secrets_sync(struct lp_ctrl *c, const struct collect *out, int *unsynced);

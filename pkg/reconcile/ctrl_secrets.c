@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../kube/gvr.h"
+#include "../util/b64.h"
 #include "../util/buf.h"
 #include "../util/hash.h"
 #include "../util/mem.h"
@@ -25,16 +26,34 @@
 
 /* ---------- referenced Secrets ---------- */
 
+/* The key a Secret that did not opt in to logplane is kept under, instead of
+ * its data: '!' is never in a Secret's data key, so no lookup finds a value. */
+#define NOT_OPTED_IN "!not-opted-in"
+
 static void *secret_transform(void *arg, const char *key, json_t *obj, lp_err *err)
 {
+	struct inf_ctx *ix = arg;
 	const json_t *data = json_object_get(obj, "data");
+	const json_t *meta = json_object_get(obj, "metadata");
 	const char *type = json_string_value(json_object_get(obj, "type"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *optin = json_string_value(
+	    json_object_get(json_object_get(meta, "labels"), LP_SECRET_OPT_IN_LABEL));
 	json_t *copy;
 
 	/* never credentials for outputs, and large: keep key and version only */
 	if (type && (!strcmp(type, "helm.sh/release.v1") ||
 	             !strcmp(type, "kubernetes.io/service-account-token")))
 		return NULL;
+	/* a tenant's Secret is read only when it opted in (the control namespace
+	 * is the platform team's): otherwise not one value is kept */
+	if (!(ns && ix && ix->c && !strcmp(ns, ix->c->control_ns)) &&
+	    !(optin && !strcmp(optin, LP_SECRET_OPT_IN_VALUE))) {
+		copy = json_pack("{s:b}", NOT_OPTED_IN, 1);
+		if (!copy)
+			*err = LP_ERR_NOMEM;
+		return copy;
+	}
 	copy = json_is_object(data) ? json_deep_copy(data) : json_object();
 	if (!copy)
 		*err = LP_ERR_NOMEM;
@@ -153,6 +172,18 @@ int ctrl_secret_has_key(void *ctx, const char *ns, const char *name, const char 
 const char *ctrl_secret_value(void *ctx, const char *ns, const char *name, const char *key)
 {
 	return json_string_value(json_object_get(secret_data(ctx, ns, name), key));
+}
+
+int ctrl_secret_allowed(void *ctx, const char *ns, const char *name)
+{
+	const json_t *d = secret_data(ctx, ns, name);
+	return d && !json_object_get(d, NOT_OPTED_IN);
+}
+
+char *ctrl_secret_value_new(void *ctx, const char *ns, const char *name, const char *key,
+                            size_t *len)
+{
+	return lp_b64_decode(ctrl_secret_value(ctx, ns, name, key), LP_SECRET_VALUE_MAX, len);
 }
 
 static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *name)

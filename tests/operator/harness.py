@@ -218,9 +218,13 @@ def namespace(name):
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
-def secret(ns, name, data):
+def secret(ns, name, data, opt_in=True):
+    """A Secret; opt_in labels it so logplane may read it (docs/security.md)."""
     import base64
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+    meta = {"name": name, "namespace": ns}
+    if opt_in:
+        meta["labels"] = {"logplane.io/secret-access": "allow"}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta,
             "type": "Opaque", "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
 
 

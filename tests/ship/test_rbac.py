@@ -269,7 +269,8 @@ class Scenario:
                 raise RuntimeError("RBAC setup: %s %s %s" % (r.stderr, r2.stderr, tok.stderr))
             optoken = tok.stdout.strip()
         setup = [
-            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-aws", "namespace": TENANT},
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-aws", "namespace": TENANT,
+                                                             "labels": {"logplane.io/secret-access": "allow"}},
              "type": "Opaque", "data": {"AWS_ACCESS_KEY_ID": b64("AKIDEXAMPLE"),
                                         "AWS_SECRET_ACCESS_KEY": b64("not-a-secret")}},
             {"apiVersion": "logplane.io/v1alpha1", "kind": "LogOutput",
