@@ -8,6 +8,7 @@
 #include "lp_test.h"
 #include "../../pkg/api/api.h"
 #include "../../pkg/api/check.h"
+#include "../../pkg/api/secretval.h"
 #include "../../pkg/api/yamlload.h"
 #include "../../pkg/render/bundle.h"
 #include "../../pkg/render/render.h"
@@ -616,6 +617,61 @@ static void t_aggregator_engine_render(void)
 	unlink(path);
 }
 
+/* ---------- 2, 5. Secret values checked for where they go ---------- */
+
+static void t_secret_values(void)
+{
+	static const char pem[] =
+	    "-----BEGIN CERTIFICATE-----\n"
+	    "MIIBszCCAVmgAwIBAgIUZ0MMi3pH2v0dG9d2e1W8bE4l5XcwCgYIKoZIzj0EAwIw\n"
+	    "-----END CERTIFICATE-----\n";
+	static const char good_pem[] = /* a self-signed P-256 certificate, CN=x */
+	    "-----BEGIN CERTIFICATE-----\n"
+	    "MIIBbTCCAROgAwIBAgIUJz97mBj051b7U7Mi2c/yaip13jgwCgYIKoZIzj0EAwIw\n"
+	    "DDEKMAgGA1UEAwwBeDAeFw0yNjEyMDMxMDE5MDdaFw0zNjExMzAxMDE5MDdaMAwx\n"
+	    "CjAIBgNVBAMMAXgwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARPydGGb8YkHXsy\n"
+	    "62WFpWNb5aQKWs5k3659lgg2DmYSNHDigBu9+pGa0C5OHI+Jy/jcRV8h5q+C2+PM\n"
+	    "sTGTGhp8o1MwUTAdBgNVHQ4EFgQUQZjxXYzaQVvTL+dHjtAjQ9mbAAgwHwYDVR0j\n"
+	    "BBgwFoAUQZjxXYzaQVvTL+dHjtAjQ9mbAAgwDwYDVR0TAQH/BAUwAwEB/zAKBggq\n"
+	    "hkjOPQQDAgNIADBFAiEAqBm4H+A5WMCoikzjBRZ2b8qtyy/GpJLraJUO9lQLFPcC\n"
+	    "IF6XVvmad+ZiTX8V0T0bGS7LW/Gzjoekaw+K86TFhlFf\n"
+	    "-----END CERTIFICATE-----\n";
+	static const struct {
+		enum lp_secret_use use;
+		const char *v;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+	    {LP_SECRET_AWS_KEY_ID, "AKIAIOSFODNN7EXAMPLE", NULL},
+	    {LP_SECRET_AWS_KEY_ID, "AKIA\r\nX-Injected: 1", "line break"},
+	    {LP_SECRET_AWS_KEY_ID, "db-password!", "letters and digits"},
+	    {LP_SECRET_AWS_SECRET, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", NULL},
+	    {LP_SECRET_AWS_SECRET, "a b", "space"},
+	    {LP_SECRET_AWS_TOKEN, "tok\x01en", "control character"},
+	    {LP_SECRET_HEADER, "Bearer abc", NULL},
+	    {LP_SECRET_HEADER, "abc\r\nHost: evil", "line break"},
+	    {LP_SECRET_USERNAME, "us:er", "':'"},
+	    {LP_SECRET_PASSWORD, "", "empty"},
+	    {LP_SECRET_SHARED_KEY, "\n", "empty"},
+	    {LP_SECRET_HTTPS_URL, "https://hooks.example.com/services/T0/B0/x\n", NULL},
+	    {LP_SECRET_HTTPS_URL, "hooks.example.com/services/T0", "https://"},
+	    {LP_SECRET_HTTPS_URL, "http://hooks.example.com/x", "https://"},
+	    {LP_SECRET_CA_PEM, "not a certificate", "PEM certificate"},
+	    {LP_SECRET_CA_PEM, pem, "PEM certificate"}, /* truncated body: OpenSSL refuses it */
+	    {LP_SECRET_CA_PEM, good_pem, NULL},
+	};
+
+	for (size_t i = 0; i < LP_TEST_COUNT(cases); i++) {
+		const char *why =
+		    lp_secret_value_problem(cases[i].use, cases[i].v, strlen(cases[i].v));
+		if (!cases[i].why && why)
+			lp_test_fail(__FILE__, __LINE__, "case %zu refused: %s", i, why);
+		else if (cases[i].why && (!why || !strstr(why, cases[i].why)))
+			lp_test_fail(__FILE__, __LINE__, "case %zu: %s, want \"%s\"", i,
+			             why ? why : "accepted", cases[i].why);
+	}
+	LP_CHECK(lp_secret_value_problem(LP_SECRET_HEADER, NULL, 0) != NULL);
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -626,6 +682,7 @@ int main(void)
 	    {"plain_http_refused", t_plain_http_refused},
 	    {"aggregator_tenant", t_aggregator_tenant},
 	    {"aggregator_engine_render", t_aggregator_engine_render},
+	    {"secret_values", t_secret_values},
 	};
 	return lp_test_main("security", tests, LP_TEST_COUNT(tests));
 }
