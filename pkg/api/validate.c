@@ -207,11 +207,12 @@ static void secret_use(struct lp_rd *r, const struct lp_world *w, const char *ns
 		return;
 	}
 	if (w->secret_allowed && !w->secret_allowed(w->secret_ctx, ns, name)) {
-		lp_rd_bad(r, path,
-		          "Secret \"%s\" in namespace \"%s\" has not opted in to logplane: logplane "
-		          "reads a Secret only when it has the label %s=%s (added by someone who may "
-		          "change Secrets); nothing of it is used until then",
-		          name, ns, LP_SECRET_OPT_IN_LABEL, LP_SECRET_OPT_IN_VALUE);
+		lp_rd_bad(
+		    r, path,
+		    "Secret \"%s\" in namespace \"%s\" has not opted in to logplane: logplane "
+		    "reads a Secret only when it has the label %s=%s (added by someone who may "
+		    "change Secrets); nothing of it is used until then",
+		    name, ns, LP_SECRET_OPT_IN_LABEL, LP_SECRET_OPT_IN_VALUE);
 		return;
 	}
 	if (key && !w->secret_has_key(w->secret_ctx, ns, name, key)) {
@@ -228,7 +229,8 @@ static void secret_use(struct lp_rd *r, const struct lp_world *w, const char *ns
 		lp_free(v);
 	}
 	if (why)
-		lp_rd_bad(r, path, "Secret \"%s\" key \"%s\" %s (it is used as %s); the output is left "
+		lp_rd_bad(r, path,
+		          "Secret \"%s\" key \"%s\" %s (it is used as %s); the output is left "
 		          "out until it is fixed",
 		          name, key, why, lp_secret_use_name((enum lp_secret_use)use));
 }
@@ -373,12 +375,12 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 		          "required for AWS outputs outside the control namespace \"%s\" (the "
 		          "operator's own AWS identity is only used there)",
 		          cns);
-	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->access_key_id_key,
-	           LP_SECRET_AWS_KEY_ID);
+	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
+	           c->access_key_id_key, LP_SECRET_AWS_KEY_ID);
 	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
 	           c->secret_access_key_key, LP_SECRET_AWS_SECRET);
-	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name, c->session_token_key,
-	           LP_SECRET_AWS_TOKEN);
+	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
+	           c->session_token_key, LP_SECRET_AWS_TOKEN);
 	provision_clash(&r, o, w);
 	if (o->aws.endpoint && (lp_output_type_is_aws(o->type)))
 		need_tls(&r, w, "spec.aws.endpoint", o->aws.endpoint,
@@ -428,8 +430,9 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 		           o->u.slack.webhook.key, LP_SECRET_HTTPS_URL);
 		break;
 	case LP_OUT_FORWARD:
-		secret_use(&r, w, ns, "spec.forward.sharedKeySecretRef", o->u.forward.shared_key.name,
-		           o->u.forward.shared_key.key, LP_SECRET_SHARED_KEY);
+		secret_use(&r, w, ns, "spec.forward.sharedKeySecretRef",
+		           o->u.forward.shared_key.name, o->u.forward.shared_key.key,
+		           LP_SECRET_SHARED_KEY);
 		tls_ca(&r, w, ns, "spec.forward", &o->u.forward.tls);
 		break;
 	default:
