@@ -6,7 +6,6 @@
 #include <openssl/crypto.h>
 #include <ctype.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,18 +261,6 @@ static lp_err config_hash(struct lp_rendered_config *cfg)
 		return LP_ERR_NOMEM;
 	hex(cfg->hash, d, 32);
 	return LP_OK;
-}
-
-/* Both configs' hashes; a hash left empty means failure. */
-static void *hash_thread(void *arg)
-{
-	struct lp_rendered *out = arg;
-
-	if (config_hash(&out->shipper) != LP_OK)
-		out->shipper.hash[0] = '\0';
-	if (out->has_aggregator && config_hash(&out->aggregator) != LP_OK)
-		out->aggregator.hash[0] = '\0';
-	return NULL;
 }
 
 /* ---------------- sorting ---------------- */
@@ -921,15 +908,12 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 		err = c.engine == LP_ENGINE_FLUENTD ? lp_render_fluentd_aggregator(&c)
 		                                    : lp_render_fb_aggregator(&c);
 	}
+	if (!err)
+		err = config_hash(&out->shipper);
+	if (!err && out->has_aggregator)
+		err = config_hash(&out->aggregator);
 	if (!err) {
-		/* the content hashes on a second thread while the summaries are built
-		 * (the files are final: neither side writes them any more) */
-		pthread_t th;
-		int threaded = pthread_create(&th, NULL, hash_thread, out) == 0;
 		size_t n = 0;
-		lp_err herr;
-		if (!threaded)
-			(void)hash_thread(out);
 		for (size_t i = 0; !in->no_summaries && i < c.npi; i++)
 			n += c.pi[i].ok;
 		out->summaries = lp_calloc(n ? n : 1, sizeof(*out->summaries));
@@ -938,12 +922,6 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 		for (size_t i = 0; !err && n && i < c.npi; i++)
 			if (c.pi[i].ok)
 				err = summary(&c, &c.pi[i], &out->summaries[out->n_summaries++]);
-		if (threaded)
-			pthread_join(th, NULL);
-		herr = out->shipper.hash[0] && (!out->has_aggregator || out->aggregator.hash[0])
-		           ? LP_OK
-		           : LP_ERR_NOMEM;
-		err = err ? err : herr;
 	}
 	if (err)
 		goto fail;
