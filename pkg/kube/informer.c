@@ -1,6 +1,6 @@
 #include "informer.h"
 #include <string.h>
-#include "../util/hash.h"
+#include "../util/htab.h"
 #include "../util/mem.h"
 #include "gvr.h"
 
@@ -10,7 +10,7 @@
 #define INF_QUICK_END_MS    1000u /* a watch ending sooner, without events, backs off */
 
 struct entry { /* one allocation with the key inline: memory matters at 10k+ objects */
-	struct entry *next;
+	struct lp_htab_node hl; /* in the cache table */
 	char *rv;
 	void *kept;
 	uint32_t mark;
@@ -29,9 +29,7 @@ struct lp_kube_informer {
 	int page_limit;
 	int timeout_seconds;
 
-	struct entry **buckets;
-	size_t nbuckets;
-	size_t count;
+	struct lp_htab cache; /* of struct entry */
 
 	enum inf_state state;
 	struct lp_kube_call *call;
@@ -111,39 +109,11 @@ lp_err lp_kube_lines_feed(struct lp_kube_lines *l, const char *data, size_t len,
 
 /* ---- cache ---- */
 
-static struct entry **find_slot(const struct lp_kube_informer *inf, const char *key)
+#define ENT(n) LP_HTAB_ENTRY(n, struct entry, hl)
+
+static const char *entry_key(const struct lp_htab_node *n)
 {
-	struct entry **p;
-
-	if (!inf->nbuckets)
-		return NULL;
-	p = &inf->buckets[lp_hash_key(key) & (inf->nbuckets - 1)];
-	while (*p && strcmp((*p)->key, key) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-static lp_err grow(struct lp_kube_informer *inf)
-{
-	size_t n = inf->nbuckets ? inf->nbuckets * 2 : 64;
-	struct entry **nb = lp_calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return LP_ERR_NOMEM;
-	for (size_t i = 0; i < inf->nbuckets; i++) {
-		struct entry *e = inf->buckets[i];
-		while (e) {
-			struct entry *next = e->next;
-			size_t b = lp_hash_key(e->key) & (n - 1);
-			e->next = nb[b];
-			nb[b] = e;
-			e = next;
-		}
-	}
-	lp_free(inf->buckets);
-	inf->buckets = nb;
-	inf->nbuckets = n;
-	return LP_OK;
+	return LP_HTAB_ENTRY(n, const struct entry, hl)->key;
 }
 
 static void free_kept(struct lp_kube_informer *inf, void *kept)
@@ -160,12 +130,11 @@ static void entry_free(struct lp_kube_informer *inf, struct entry *e)
 }
 
 /* Unlinks the entry at *slot, tells the owner, frees it. */
-static void remove_at(struct lp_kube_informer *inf, struct entry **slot)
+static void remove_at(struct lp_kube_informer *inf, struct lp_htab_node **slot)
 {
-	struct entry *e = *slot;
+	struct entry *e = ENT(*slot);
 
-	*slot = e->next;
-	inf->count--;
+	lp_htab_unlink(&inf->cache, slot);
 	if (inf->ops.on_delete)
 		inf->ops.on_delete(inf->arg, e->key, e->kept);
 	entry_free(inf, e);
@@ -210,15 +179,16 @@ static lp_err upsert(struct lp_kube_informer *inf, json_t *obj)
 {
 	char *key = obj_key(obj);
 	const char *rv = obj_rv(obj);
-	struct entry **slot, *e;
+	struct lp_htab_node **slot;
+	struct entry *e;
 	void *kept = NULL, *old;
 	char *nrv = NULL;
 	lp_err terr = LP_OK, err = LP_OK;
 
 	if (!key)
 		return LP_ERR_PARSE;
-	slot = find_slot(inf, key);
-	e = slot ? *slot : NULL;
+	slot = lp_htab_slot(&inf->cache, key);
+	e = slot && *slot ? ENT(*slot) : NULL;
 	if (e && strcmp(e->rv, rv) == 0) {
 		e->mark = inf->mark;
 		goto out;
@@ -237,21 +207,16 @@ static lp_err upsert(struct lp_kube_informer *inf, json_t *obj)
 		goto fail;
 	}
 	if (!e) {
-		if (inf->count >= inf->nbuckets) {
-			err = grow(inf);
-			if (err)
-				goto fail;
-		}
+		err = lp_htab_reserve(&inf->cache);
+		if (err)
+			goto fail;
 		e = lp_calloc(1, sizeof(*e) + strlen(key) + 1);
 		if (!e) {
 			err = LP_ERR_NOMEM;
 			goto fail;
 		}
 		memcpy(e->key, key, strlen(key) + 1);
-		slot = &inf->buckets[lp_hash_key(e->key) & (inf->nbuckets - 1)];
-		e->next = *slot;
-		*slot = e;
-		inf->count++;
+		lp_htab_insert(&inf->cache, &e->hl);
 	}
 	lp_free(e->rv);
 	e->rv = nrv;
@@ -275,11 +240,11 @@ out:
 static lp_err delete_obj(struct lp_kube_informer *inf, json_t *obj)
 {
 	char *key = obj_key(obj);
-	struct entry **slot;
+	struct lp_htab_node **slot;
 
 	if (!key)
 		return LP_ERR_PARSE;
-	slot = find_slot(inf, key);
+	slot = lp_htab_slot(&inf->cache, key);
 	if (slot && *slot)
 		remove_at(inf, slot);
 	lp_free(key);
@@ -388,10 +353,10 @@ static void list_failed(struct lp_kube_informer *inf)
 /* The whole list is in: drop what it did not contain, then watch. */
 static void list_finished(struct lp_kube_informer *inf)
 {
-	for (size_t i = 0; i < inf->nbuckets; i++) {
-		struct entry **slot = &inf->buckets[i];
+	for (size_t i = 0; i < inf->cache.nb; i++) {
+		struct lp_htab_node **slot = &inf->cache.b[i];
 		while (*slot) {
-			if ((*slot)->mark != inf->mark)
+			if (ENT(*slot)->mark != inf->mark)
 				remove_at(inf, slot);
 			else
 				slot = &(*slot)->next;
@@ -612,6 +577,7 @@ lp_err lp_kube_informer_new(struct lp_kube_informer **out, struct lp_kube_client
 	inf = lp_calloc(1, sizeof(*inf));
 	if (!inf)
 		return LP_ERR_NOMEM;
+	lp_htab_init(&inf->cache, entry_key);
 	inf->client = client;
 	if (ops)
 		inf->ops = *ops;
@@ -624,7 +590,8 @@ lp_err lp_kube_informer_new(struct lp_kube_informer **out, struct lp_kube_client
 	inf->field_selector = lp_strdup(opts->field_selector);
 	lp_kube_lines_init(&inf->lines, INF_MAX_LINE);
 	if (!inf->path || (opts->label_selector && !inf->label_selector) ||
-	    (opts->field_selector && !inf->field_selector) || grow(inf) != LP_OK) {
+	    (opts->field_selector && !inf->field_selector) ||
+	    lp_htab_reserve(&inf->cache) != LP_OK) {
 		lp_kube_informer_free(inf);
 		return LP_ERR_NOMEM;
 	}
@@ -651,15 +618,15 @@ void lp_kube_informer_free(struct lp_kube_informer *inf)
 		return;
 	lp_kube_call_cancel(inf->client, inf->call);
 	lp_loop_timer_del(lp_kube_client_loop(inf->client), inf->timer);
-	for (size_t i = 0; i < inf->nbuckets; i++) {
-		struct entry *e = inf->buckets[i];
-		while (e) {
-			struct entry *next = e->next;
+	for (size_t i = 0; i < inf->cache.nb; i++) {
+		struct lp_htab_node *n = inf->cache.b[i];
+		while (n) {
+			struct entry *e = ENT(n);
+			n = n->next;
 			entry_free(inf, e);
-			e = next;
 		}
 	}
-	lp_free(inf->buckets);
+	lp_htab_free(&inf->cache);
 	lp_kube_lines_free(&inf->lines);
 	lp_free(inf->path);
 	lp_free(inf->label_selector);
@@ -677,33 +644,33 @@ int lp_kube_informer_synced(const struct lp_kube_informer *inf)
 
 size_t lp_kube_informer_count(const struct lp_kube_informer *inf)
 {
-	return inf->count;
+	return inf->cache.n;
 }
 
 int lp_kube_informer_get(const struct lp_kube_informer *inf, const char *key, void **kept)
 {
-	struct entry **slot = find_slot(inf, key);
+	struct lp_htab_node *n = lp_htab_find(&inf->cache, key);
 
-	if (!slot || !*slot)
+	if (!n)
 		return 0;
 	if (kept)
-		*kept = (*slot)->kept;
+		*kept = ENT(n)->kept;
 	return 1;
 }
 
 const char *lp_kube_informer_rv(const struct lp_kube_informer *inf, const char *key)
 {
-	struct entry **slot = find_slot(inf, key);
+	struct lp_htab_node *n = lp_htab_find(&inf->cache, key);
 
-	return slot && *slot ? (*slot)->rv : NULL;
+	return n ? ENT(n)->rv : NULL;
 }
 
 void lp_kube_informer_foreach(const struct lp_kube_informer *inf,
                               int (*fn)(void *arg, const char *key, void *kept), void *arg)
 {
-	for (size_t i = 0; i < inf->nbuckets; i++)
-		for (struct entry *e = inf->buckets[i]; e; e = e->next)
-			if (fn(arg, e->key, e->kept))
+	for (size_t i = 0; i < inf->cache.nb; i++)
+		for (struct lp_htab_node *n = inf->cache.b[i]; n; n = n->next)
+			if (fn(arg, ENT(n)->key, ENT(n)->kept))
 				return;
 }
 

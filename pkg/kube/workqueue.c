@@ -1,7 +1,7 @@
 #include "workqueue.h"
 #include <string.h>
-#include "../util/hash.h"
 #include "../util/heap.h"
+#include "../util/htab.h"
 #include "../util/mem.h"
 
 #define NO_DUE UINT64_MAX
@@ -12,7 +12,7 @@ struct item {
 	uint64_t dirty_due; /* added while in flight: when to run again, else NO_DUE */
 	unsigned failures;
 	int inflight;
-	struct item *next; /* hash chain */
+	struct lp_htab_node hl; /* in the key table */
 };
 
 struct lp_kube_wq {
@@ -21,8 +21,7 @@ struct lp_kube_wq {
 	struct lp_kube_wq_opts o;
 	lp_kube_wq_fn fn;
 	void *arg;
-	struct item **buckets;
-	size_t nbuckets, count;
+	struct lp_htab keys; /* of struct item */
 	struct lp_heap heap; /* of struct item */
 	size_t inflight;
 	struct lp_loop_timer *timer;
@@ -38,45 +37,18 @@ static uint64_t now_ms(const struct lp_kube_wq *wq)
 	return lp_clock_mono_ms();
 }
 
-/* ---- hash ---- */
+/* ---- the key table ---- */
 
-static size_t bucket_of(const struct lp_kube_wq *wq, const char *key)
+static const char *item_key(const struct lp_htab_node *n)
 {
-	return (size_t)(lp_hash_key(key) & (wq->nbuckets - 1));
+	return LP_HTAB_ENTRY(n, const struct item, hl)->key;
 }
 
-static struct item **slot_of(const struct lp_kube_wq *wq, const char *key)
+static struct item *find(const struct lp_kube_wq *wq, const char *key)
 {
-	struct item **p = &wq->buckets[bucket_of(wq, key)];
+	struct lp_htab_node *n = lp_htab_find(&wq->keys, key);
 
-	while (*p && strcmp((*p)->key, key) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-static lp_err rehash(struct lp_kube_wq *wq)
-{
-	size_t n = wq->nbuckets * 2;
-	struct item **nb = lp_calloc(n, sizeof(*nb));
-	struct item **old = wq->buckets;
-	size_t on = wq->nbuckets;
-
-	if (!nb)
-		return LP_ERR_NOMEM;
-	wq->buckets = nb;
-	wq->nbuckets = n;
-	for (size_t i = 0; i < on; i++) {
-		struct item *it = old[i];
-		while (it) {
-			struct item *next = it->next;
-			size_t b = bucket_of(wq, it->key);
-			it->next = nb[b];
-			nb[b] = it;
-			it = next;
-		}
-	}
-	lp_free(old);
-	return LP_OK;
+	return n ? LP_HTAB_ENTRY(n, struct item, hl) : NULL;
 }
 
 /* ---- the queue: a min-heap on (due, seq) ---- */
@@ -97,12 +69,11 @@ static void move_earlier(struct lp_kube_wq *wq, struct item *it, uint64_t due)
 
 static void item_drop(struct lp_kube_wq *wq, struct item *it)
 {
-	struct item **slot = slot_of(wq, it->key);
+	struct lp_htab_node **slot = lp_htab_slot(&wq->keys, it->key);
 
 	lp_heap_remove(&wq->heap, &it->hn);
-	if (*slot == it)
-		*slot = it->next;
-	wq->count--;
+	if (*slot == &it->hl)
+		lp_htab_unlink(&wq->keys, slot);
 	lp_free(it->key);
 	lp_free(it);
 }
@@ -179,9 +150,8 @@ lp_err lp_kube_wq_new(struct lp_kube_wq **out, struct lp_loop *loop,
 	wq->clock = wq->o.clock;
 	wq->fn = fn;
 	wq->arg = arg;
-	wq->nbuckets = 64;
-	wq->buckets = lp_calloc(wq->nbuckets, sizeof(*wq->buckets));
-	if (!wq->buckets) {
+	lp_htab_init(&wq->keys, item_key);
+	if (lp_htab_reserve(&wq->keys) != LP_OK) {
 		lp_free(wq);
 		return LP_ERR_NOMEM;
 	}
@@ -195,29 +165,28 @@ void lp_kube_wq_free(struct lp_kube_wq *wq)
 		return;
 	if (wq->loop)
 		lp_loop_timer_del(wq->loop, wq->timer);
-	for (size_t i = 0; i < wq->nbuckets; i++) {
-		struct item *it = wq->buckets[i];
-		while (it) {
-			struct item *next = it->next;
+	for (size_t i = 0; i < wq->keys.nb; i++) {
+		struct lp_htab_node *n = wq->keys.b[i];
+		while (n) {
+			struct item *it = LP_HTAB_ENTRY(n, struct item, hl);
+			n = n->next;
 			lp_free(it->key);
 			lp_free(it);
-			it = next;
 		}
 	}
-	lp_free(wq->buckets);
+	lp_htab_free(&wq->keys);
 	lp_heap_free(&wq->heap);
 	lp_free(wq);
 }
 
 static lp_err add_at(struct lp_kube_wq *wq, const char *key, uint64_t due)
 {
-	struct item **slot, *it;
+	struct item *it;
 	lp_err err;
 
 	if (!key)
 		return LP_ERR_INVALID;
-	slot = slot_of(wq, key);
-	it = *slot;
+	it = find(wq, key);
 	if (it) {
 		if (it->inflight) {
 			if (due < it->dirty_due)
@@ -228,10 +197,11 @@ static lp_err add_at(struct lp_kube_wq *wq, const char *key, uint64_t due)
 		kick(wq);
 		return LP_OK;
 	}
-	if (wq->count >= wq->o.max_keys)
+	if (wq->keys.n >= wq->o.max_keys)
 		return LP_ERR_LIMIT;
-	if (wq->count >= wq->nbuckets && rehash(wq) == LP_OK)
-		slot = slot_of(wq, key);
+	if (lp_htab_reserve(&wq->keys) != LP_OK) {
+		/* no memory to grow: longer chains, as before */
+	}
 	it = lp_calloc(1, sizeof(*it));
 	if (!it)
 		return LP_ERR_NOMEM;
@@ -249,8 +219,7 @@ static lp_err add_at(struct lp_kube_wq *wq, const char *key, uint64_t due)
 		lp_free(it);
 		return err;
 	}
-	*slot = it;
-	wq->count++;
+	lp_htab_insert(&wq->keys, &it->hl);
 	kick(wq);
 	return LP_OK;
 }
@@ -276,7 +245,7 @@ uint64_t lp_kube_wq_backoff_ms(const struct lp_kube_wq *wq, unsigned n)
 
 void lp_kube_wq_done(struct lp_kube_wq *wq, const char *key, lp_err err)
 {
-	struct item *it = key ? *slot_of(wq, key) : NULL;
+	struct item *it = key ? find(wq, key) : NULL;
 	uint64_t due;
 
 	if (!it || !it->inflight)
@@ -306,7 +275,7 @@ void lp_kube_wq_done(struct lp_kube_wq *wq, const char *key, lp_err err)
 
 void lp_kube_wq_forget(struct lp_kube_wq *wq, const char *key)
 {
-	struct item *it = key ? *slot_of(wq, key) : NULL;
+	struct item *it = key ? find(wq, key) : NULL;
 
 	if (!it)
 		return;
@@ -346,7 +315,7 @@ size_t lp_kube_wq_inflight(const struct lp_kube_wq *wq)
 
 unsigned lp_kube_wq_failures(const struct lp_kube_wq *wq, const char *key)
 {
-	struct item *it = *slot_of(wq, key);
+	struct item *it = find(wq, key);
 
 	return it ? it->failures : 0;
 }

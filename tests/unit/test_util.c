@@ -3,6 +3,8 @@
 #include "../../pkg/util/buf.h"
 #include "../../pkg/util/clock.h"
 #include "../../pkg/util/err.h"
+#include "../../pkg/util/hash.h"
+#include "../../pkg/util/htab.h"
 #include "../../pkg/util/log.h"
 #include "../../pkg/util/mem.h"
 #include <jansson.h>
@@ -200,6 +202,122 @@ static void t_b64(void)
 	LP_CHECK(lp_b64_decode("YWJj", 3, NULL) == NULL); /* longer than max */
 }
 
+struct hnode {
+	struct lp_htab_node hl;
+	char key[24];
+};
+
+static const char *hnode_key(const struct lp_htab_node *n)
+{
+	return LP_HTAB_ENTRY(n, const struct hnode, hl)->key;
+}
+
+/* Keys k0..k(n-1) in nodes[], inserted in order, with reserve before each. */
+static int htab_fill(struct lp_htab *t, struct hnode *nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(nodes[i].key, sizeof(nodes[i].key), "k%zu", i);
+		if (lp_htab_reserve(t) != LP_OK)
+			return -1;
+		lp_htab_insert(t, &nodes[i].hl);
+	}
+	return 0;
+}
+
+static void t_htab(void)
+{
+	/* table-driven: how many keys go in, which are deleted (every del-th, 0:
+	 * none), the bucket count expected after the inserts */
+	static const struct {
+		size_t n, del, nb;
+	} cases[] = {
+	    {0, 0, 0},      /* empty: no buckets, finds nothing */
+	    {1, 0, 64},     /* first reserve: 64 buckets */
+	    {64, 2, 64},    /* full but not grown: 64 keys in 64 buckets */
+	    {65, 3, 128},   /* growth: the 65th doubles */
+	    {1000, 1, 1024} /* several doublings, then everything deleted */
+	};
+	static struct hnode nodes[1000];
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct lp_htab t;
+		size_t left = cases[c].n;
+
+		lp_htab_init(&t, hnode_key);
+		LP_CHECK(lp_htab_find(&t, "k0") == NULL);
+		LP_CHECK(htab_fill(&t, nodes, cases[c].n) == 0);
+		LP_CHECK_INT(t.n, cases[c].n);
+		LP_CHECK_INT(t.nb, cases[c].nb);
+		if (t.nb &&
+		    t.n == t.nb) { /* full: a growth that fails for memory keeps it as it was */
+			lp_mem_fail_nth(1);
+			LP_CHECK(lp_htab_reserve(&t) == LP_ERR_NOMEM);
+			lp_mem_fail_nth(0);
+			LP_CHECK_INT(t.nb, cases[c].nb);
+		}
+		for (size_t i = 0; i < cases[c].n; i++) /* find: each key, its own node */
+			if (lp_htab_find(&t, nodes[i].key) != &nodes[i].hl)
+				lp_test_fail(__FILE__, __LINE__, "case %zu: %s not found", c,
+				             nodes[i].key);
+		LP_CHECK(lp_htab_find(&t, "absent") == NULL);
+		for (size_t i = 0; cases[c].del && i < cases[c].n; i += cases[c].del) {
+			struct lp_htab_node **slot = lp_htab_slot(&t, nodes[i].key);
+			LP_CHECK(slot && *slot == &nodes[i].hl);
+			if (slot && *slot) {
+				lp_htab_unlink(&t, slot);
+				left--;
+			}
+		}
+		LP_CHECK_INT(t.n, left);
+		for (size_t i = 0; i < cases[c].n; i++) {
+			int deleted = cases[c].del && i % cases[c].del == 0;
+			if ((lp_htab_find(&t, nodes[i].key) != NULL) == deleted)
+				lp_test_fail(__FILE__, __LINE__, "case %zu: %s %s", c, nodes[i].key,
+				             deleted ? "found after delete" : "lost");
+		}
+		lp_htab_free(&t);
+		LP_CHECK(t.b == NULL && t.nb == 0 && t.n == 0);
+	}
+}
+
+/* Keys that share a bucket (at 64 buckets) all stay findable, and deleting
+ * one in the middle of the chain keeps the others. */
+static void t_htab_collisions(void)
+{
+	struct hnode nodes[8];
+	struct lp_htab t;
+	size_t n = 0;
+	uint64_t want = lp_hash_key("c0") & 63;
+	char key[24];
+
+	for (unsigned i = 0; n < 8 && i < 100000; i++) {
+		snprintf(key, sizeof(key), "c%u", i);
+		if ((lp_hash_key(key) & 63) == want)
+			memcpy(nodes[n++].key, key, sizeof(key));
+	}
+	LP_CHECK_INT(n, 8);
+	lp_htab_init(&t, hnode_key);
+	for (size_t i = 0; i < n; i++) {
+		LP_CHECK(lp_htab_reserve(&t) == LP_OK);
+		lp_htab_insert(&t, &nodes[i].hl);
+	}
+	LP_CHECK_INT(t.nb, 64);
+	{
+		size_t chain = 0; /* they really share one bucket */
+		for (struct lp_htab_node *e = t.b[want]; e; e = e->next)
+			chain++;
+		LP_CHECK_INT(chain, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		LP_CHECK(lp_htab_find(&t, nodes[i].key) == &nodes[i].hl);
+	lp_htab_unlink(&t, lp_htab_slot(&t, nodes[3].key));
+	LP_CHECK(lp_htab_find(&t, nodes[3].key) == NULL);
+	for (size_t i = 0; i < n; i++)
+		if (i != 3)
+			LP_CHECK(lp_htab_find(&t, nodes[i].key) == &nodes[i].hl);
+	lp_htab_free(&t);
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -212,6 +330,8 @@ int main(void)
 	    {"log_json", t_log_json},
 	    {"log_text_and_level", t_log_text_and_level},
 	    {"b64", t_b64},
+	    {"htab", t_htab},
+	    {"htab_collisions", t_htab_collisions},
 	};
 	return lp_test_main("util", tests, LP_TEST_COUNT(tests));
 }
