@@ -140,6 +140,45 @@ lp_err lp_aws_error_set(struct lp_aws_error *e, lp_err err, long status, const c
 	return err;
 }
 
+/* Replaces every occurrence of what in s[size] by "***" (cut at size). */
+static void replace_all(char *s, size_t size, const char *what)
+{
+	char tmp[sizeof(((struct lp_aws_error *)0)->message)];
+	size_t wl = strlen(what), o = 0;
+	const char *p = s, *hit;
+
+	if (!wl || size > sizeof(tmp) || !strstr(s, what))
+		return;
+	while ((hit = strstr(p, what)) && o + 1 < size) {
+		o += (size_t)snprintf(tmp + o, size - o, "%.*s***", (int)(hit - p), p);
+		p = hit + wl;
+	}
+	if (o + 1 < size)
+		snprintf(tmp + o, size - o, "%s", p);
+	memcpy(s, tmp, size);
+	s[size - 1] = '\0';
+}
+
+/* Cuts "Signature=<hex>" down to "Signature=***" and non-printable bytes to '?'. */
+static void sanitise(char *s)
+{
+	char *p = s;
+
+	for (char *q = s; *q; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+			*q = '?';
+	while ((p = strstr(p, "Signature="))) {
+		char *h = p + strlen("Signature="), *end = h;
+		while (strchr("0123456789abcdefABCDEF", *end) && *end)
+			end++;
+		if (end - h >= 3) {
+			memcpy(h, "***", 3);
+			memmove(h + 3, end, strlen(end) + 1);
+		}
+		p = h;
+	}
+}
+
 lp_err lp_aws_error_from_response(struct lp_aws_error *e, long status, const char *body, size_t len)
 {
 	char code[96] = "", msg[768] = "";
@@ -176,7 +215,41 @@ lp_err lp_aws_error_from_response(struct lp_aws_error *e, long status, const cha
 		err = LP_ERR_THROTTLED;
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "HTTP status %ld", status);
-	return lp_aws_error_set(e, err, status, code[0] ? code : NULL, "%s", msg);
+	if (e && !e->err) {
+		lp_aws_error_set(e, err, status, code[0] ? code : NULL, "%s", msg);
+		sanitise(e->message); /* cut to length only once the caller scrubbed */
+		sanitise(e->code);
+	}
+	return err;
+}
+
+/* A body cut at the message size may end in the first bytes of a secret. */
+static void cut_prefix_at_end(char *s, const char *secret)
+{
+	size_t sl = strlen(s), wl = strlen(secret);
+
+	for (size_t k = wl - 1; k >= 4; k--)
+		if (k <= sl && memcmp(s + sl - k, secret, k) == 0) {
+			memcpy(s + sl - k, "***", 4);
+			return;
+		}
+}
+
+void lp_aws_error_scrub(struct lp_aws_error *e, const char *const *secrets, size_t n)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!secrets[i] || !secrets[i][0])
+			continue;
+		replace_all(e->message, sizeof(e->message), secrets[i]);
+		replace_all(e->code, sizeof(e->code), secrets[i]);
+		cut_prefix_at_end(e->message, secrets[i]);
+	}
+	sanitise(e->message);
+	sanitise(e->code);
+	if (strlen(e->message) > LP_AWS_ERROR_SHOW_MAX)
+		memcpy(e->message + LP_AWS_ERROR_SHOW_MAX, "...", 4);
 }
 
 int lp_aws_error_retryable(const struct lp_aws_error *e)

@@ -30,6 +30,13 @@ lp_err lp_aws_error_set(struct lp_aws_error *e, lp_err err, long status, const c
  * or only the status when body is empty) and returns the mapped error. */
 lp_err lp_aws_error_from_response(struct lp_aws_error *e, long status, const char *body,
                                   size_t len);
+/* Longest message shown (status, Events, logs), without the "..." mark. */
+#define LP_AWS_ERROR_SHOW_MAX 256
+/* Makes e safe to show: every occurrence of each non-empty secrets[i] (NULL
+ * entries skipped) and every SigV4 "Signature=<hex>" in code and message
+ * becomes "***", bytes outside printable ASCII become '?', and the message is
+ * cut to LP_AWS_ERROR_SHOW_MAX bytes with "..." appended. NULL-safe. */
+void lp_aws_error_scrub(struct lp_aws_error *e, const char *const *secrets, size_t n);
 /* Retryable: throttling, 5xx, transport failures. */
 int lp_aws_error_retryable(const struct lp_aws_error *e);
 

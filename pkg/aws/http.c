@@ -289,6 +289,24 @@ static void report_call(const struct lp_aws_client *c, const char *method,
 		                code ? code : "");
 }
 
+/* Scrubs the values this client sends (keys, token, extra header values) from
+ * e, which may carry an echo of the request (status, Events and logs show it). */
+static void scrub_known(const struct lp_aws_client *c, const struct lp_sigv4_hdr *extra,
+                        size_t n_extra, struct lp_aws_error *e)
+{
+	const char *known[3 + 16];
+	size_t n = 0;
+
+	known[n++] = c->cred.access_key_id;
+	known[n++] = c->cred.secret_access_key;
+	known[n++] = c->cred.session_token;
+	for (size_t i = 0; i < n_extra && n < sizeof(known) / sizeof(known[0]); i++)
+		if (strncasecmp(extra[i].name, "Content-", 8) != 0 &&
+		    strcasecmp(extra[i].name, "X-Amz-Target") != 0)
+			known[n++] = extra[i].value; /* protocol headers say nothing secret */
+	lp_aws_error_scrub(e, known, n);
+}
+
 lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *path,
                       const char *query, const struct lp_sigv4_hdr *extra, size_t n_extra,
                       const void *body, size_t body_len, struct lp_aws_http_resp *resp,
@@ -326,6 +344,7 @@ lp_err lp_aws_request(struct lp_aws_client *c, const char *method, const char *p
 		if (!lp_aws_error_retryable(&tmp) || i + 1 == attempts) {
 			if (e && !e->err) {
 				char op[64];
+				scrub_known(c, extra, n_extra, &tmp);
 				memcpy(op, e->op, sizeof(op));
 				*e = tmp;
 				memcpy(e->op, op, sizeof(op));

@@ -343,6 +343,79 @@ static lp_err w_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws
 	return LP_ERR_HTTP;
 }
 
+/* ---- an error answer echoing the request shows none of its secrets ---- */
+
+#define ECHO_AKID "AKIAECHOTESTKEY12345"
+#define ECHO_SECRET "echoSecret/abcdEFGH1234567890xyzSECRET"
+#define ECHO_TOKEN "echoSessionTokenZZZ999"
+#define ECHO_HDR "echoHeaderValue-777"
+
+static lp_err echo_send(void *ctx, const struct lp_aws_http_req *req,
+                        struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
+{
+	lp_err err = LP_OK;
+
+	(void)ctx;
+	(void)errbuf;
+	(void)errlen;
+	resp->status = 403;
+	err = lp_buf_adds(&resp->body, "{\"__type\":\"AccessDeniedException\",\"message\":\"denied "
+	                                "secret=" ECHO_SECRET " headers:");
+	for (size_t i = 0; i < req->n_headers && !err; i++)
+		err = lp_buf_addf(&resp->body, " %s: %s\\r\\n\\u0007", req->headers[i].name,
+		                  req->headers[i].value);
+	for (int i = 0; i < 100 && !err; i++)
+		err = lp_buf_adds(&resp->body, " padding");
+	return err ? err : lp_buf_adds(&resp->body, "\"}");
+}
+
+static void error_scrub(void)
+{
+	struct lp_aws_transport tr = {echo_send, NULL};
+	struct lp_aws_sys sys;
+	struct lp_aws_endpoint ep = {.scheme = "https", .host = "kinesis.test",
+	                             .base_path = "", .url = "https://kinesis.test",
+	                             .host_header = "kinesis.test", .partition = "aws"};
+	struct lp_aws_client c = {.sys = &sys, .ep = &ep, .service = "kinesis",
+	                          .region = "us-east-1", .json_prefix = "Kinesis_20131202"};
+	struct lp_sigv4_hdr extra[] = {{"X-Tenant-Key", ECHO_HDR}};
+	struct lp_aws_http_resp resp;
+	struct lp_aws_error e = {0};
+	const char *bad[] = {ECHO_AKID, ECHO_SECRET, ECHO_TOKEN, ECHO_HDR, "Signature=0", "Signature=1",
+	                     "Signature=2", "Signature=3", "Signature=4", "Signature=5",
+	                     "Signature=6", "Signature=7", "Signature=8", "Signature=9",
+	                     "Signature=a", "Signature=b", "Signature=c", "Signature=d",
+	                     "Signature=e", "Signature=f"};
+
+	lp_aws_sys_default(&sys);
+	sys.transport = &tr;
+	sys.sleep_ms = w_sleep;
+	sys.max_attempts = 1;
+	c.cred = (struct lp_aws_signer){ECHO_AKID, ECHO_SECRET, ECHO_TOKEN};
+	lp_aws_http_resp_init(&resp);
+	LP_CHECK_INT(lp_aws_request(&c, "POST", "/", NULL, extra, 1, "{}", 2, &resp, &e),
+	             LP_ERR_FORBIDDEN);
+	/* the answer really echoed them */
+	LP_CHECK_HAS(lp_buf_str(&resp.body), ECHO_AKID);
+	LP_CHECK_HAS(lp_buf_str(&resp.body), ECHO_TOKEN);
+	LP_CHECK_HAS(lp_buf_str(&resp.body), ECHO_HDR);
+	LP_CHECK_STR(e.code, "AccessDeniedException");
+	LP_CHECK_HAS(e.message, "denied secret=***");
+	LP_CHECK_HAS(e.message, "Credential=***/");
+	for (size_t i = 0; i < LP_TEST_COUNT(bad); i++)
+		if (strstr(e.message, bad[i]))
+			lp_test_fail(__FILE__, __LINE__, "message carries %s: %s", bad[i], e.message);
+	for (const char *p = e.message; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+			lp_test_fail(__FILE__, __LINE__, "byte 0x%02x in message",
+			             (unsigned char)*p);
+			break;
+		}
+	LP_CHECK(strlen(e.message) <= LP_AWS_ERROR_SHOW_MAX + 3);
+	LP_CHECK(strlen(lp_buf_str(&resp.body)) > LP_AWS_ERROR_SHOW_MAX + 3);
+	lp_aws_http_resp_free(&resp);
+}
+
 static void write_file(const char *path, const char *s)
 {
 	FILE *f = fopen(path, "w");
@@ -615,6 +688,7 @@ int main(void)
 	static const struct lp_test tests[] = {
 	    {"error-map", error_map},
 	    {"error-parse", error_parse},
+	    {"error-scrub", error_scrub},
 	    {"backoff", backoff},
 	    {"xml-helpers", xml_helpers},
 	    {"endpoint-partitions", endpoint_partitions},
