@@ -230,6 +230,30 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 	return LP_OK;
 }
 
+/* lp_render_input.output_problem: the first problem of LogOutput ns/name
+ * when it is known and was left out as invalid (its facts are set by step 1,
+ * which runs before the render). */
+static int output_problem(void *ctx, const char *ns, const char *name, char *buf, size_t n)
+{
+	struct lp_ctrl *c = ctx;
+	struct res_kept *k = NULL;
+	struct res_facts *f;
+	char key[512];
+	int len = snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+
+	if (len < 0 || (size_t)len >= sizeof(key) ||
+	    !lp_kube_informer_get(c->res[RES_OUTPUT], key, (void **)&k) || !k || k->deleting)
+		return 0;
+	f = k->facts;
+	if (!f || !f->n_problems || !f->problem_message)
+		return 0;
+	if (f->problem_field && *f->problem_field)
+		snprintf(buf, n, "%s: %s", f->problem_field, f->problem_message);
+	else
+		snprintf(buf, n, "%s", f->problem_message);
+	return 1;
+}
+
 /* Step 1: validates every output, then every pipeline (against the outputs). */
 static lp_err calc_validate(struct calc *cc)
 {
@@ -283,6 +307,8 @@ static lp_err calc_render_build(struct calc *cc)
 	rin.outputs = cc->ok_outs;
 	rin.n_outputs = cc->n_ok_outs;
 	rin.cache = c->render_cache;
+	rin.output_problem = output_problem;
+	rin.output_problem_ctx = c;
 	rin.no_summaries = 1; /* nothing here reads them */
 	if (cc->n_ok_pls) {
 		err = lp_render(&cc->rendered, &rin);

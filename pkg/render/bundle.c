@@ -6,6 +6,7 @@
 #include "../util/vec.h"
 #include <dirent.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -278,6 +279,26 @@ fail:
 	return err;
 }
 
+/* lp_render_input.output_problem over the bundle's own problems: the first
+ * one of LogOutput ns/name, when it was left out. */
+static int bundle_output_problem(void *ctx, const char *ns, const char *name, char *buf, size_t n)
+{
+	const struct lp_render_bundle *b = ctx;
+
+	for (size_t i = 0; i < b->n_problems; i++) {
+		const struct lp_render_problem *q = &b->problems[i];
+		if (!q->kind || strcmp(q->kind, "LogOutput") || !q->ns || !q->name ||
+		    strcmp(q->ns, ns ? ns : "") || strcmp(q->name, name ? name : ""))
+			continue;
+		if (q->field && *q->field)
+			snprintf(buf, n, "%s: %s", q->field, q->message ? q->message : "");
+		else
+			snprintf(buf, n, "%s", q->message ? q->message : "");
+		return 1;
+	}
+	return 0;
+}
+
 lp_err lp_render_bundle_render(struct lp_rendered *out, const struct lp_render_bundle *b,
                                const struct lp_render_input *in)
 {
@@ -307,6 +328,10 @@ lp_err lp_render_bundle_render(struct lp_rendered *out, const struct lp_render_b
 	ri.n_pipelines = np;
 	ri.outputs = ol;
 	ri.n_outputs = no;
+	if (!ri.output_problem) {
+		ri.output_problem = bundle_output_problem;
+		ri.output_problem_ctx = (void *)b;
+	}
 	err = lp_render(out, &ri);
 	if (err || b->n_problems == 0)
 		goto out;

@@ -494,6 +494,7 @@ static lp_err pipelines_step(struct lp_rctx *c)
 {
 	lp_err err = LP_OK;
 	char field[64];
+	char why[512];
 	size_t *http_pi = NULL, n_http = 0;
 	int ok;
 
@@ -547,7 +548,18 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			if (o < 0 || !c->oi[o].ok) /* the field only for a problem */
 				lp_render_field_idx(field, sizeof(field), "spec.routes[", r,
 				                    "].outputRef");
-			if (o < 0) {
+			if (o < 0 && c->in->output_problem &&
+			    c->in->output_problem(c->in->output_problem_ctx, p->meta.ns,
+			                          p->routes[r].output_ref ? p->routes[r].output_ref
+			                                                  : "",
+			                          why, sizeof(why))) {
+				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns,
+				                            p->meta.name, field,
+				                            "LogOutput \"%s\" is invalid: %s",
+				                            p->routes[r].output_ref ? p->routes[r].output_ref
+				                                                    : "",
+				                            why);
+			} else if (o < 0) {
 				err = lp_render_problem_add(
 				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
 				    "LogOutput \"%s\" not found in namespace \"%s\"",

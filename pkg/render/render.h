@@ -70,6 +70,13 @@ struct lp_render_input {
 	/* 1: no per-pipeline summaries in the result (the operator shows none;
 	 * ~6 % of a render at 10,000 pipelines) */
 	int no_summaries;
+	/* Optional: for a route whose LogOutput is not in outputs, fills buf with
+	 * that output's first problem ("field: message") and returns 1 when the
+	 * output exists but was left out as invalid; 0 when there is no such
+	 * output. The route's problem then reads `LogOutput "x" is invalid: ...`
+	 * instead of `... not found ...`. */
+	int (*output_problem)(void *ctx, const char *ns, const char *name, char *buf, size_t n);
+	void *output_problem_ctx;
 };
 
 struct lp_render_file {

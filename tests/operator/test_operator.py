@@ -193,6 +193,21 @@ def main():
     T.check("invalid_event_recorded", bool(ev) and "spec.routes[0].outputRef" in (ev or [{}])[0].get("message", ""),
             json.dumps(ev)[:400])
 
+    # 5b. a route to an output that exists but is invalid names the output's problem
+    env.apply([output("team-a", "broken", {"type": "loki", "loki": {"host": "loki.example.com",
+                                                                    "auth": {"secretRef": {"name": "no-such-secret"}}}}),
+               pipeline("team-a", "to-broken", ["broken"])])
+    want = 'LogOutput "broken" is invalid: spec.loki.auth.secretRef: Secret "no-such-secret" not found'
+
+    def to_broken_msgs():
+        o = env.get("lp", "to-broken", "team-a") or {}
+        msgs = [c.get("message", "") for c in (o.get("status") or {}).get("conditions") or []]
+        return msgs if any(want in m for m in msgs) else None
+    msgs = wait_until(to_broken_msgs, 20)
+    T.check("route_to_invalid_output_says_why", msgs is not None,
+            json.dumps((env.get("lp", "to-broken", "team-a") or {}).get("status"))[:500])
+    env.kubectl("delete", "lp", "to-broken", "-n", "team-a")
+
     # 6. a pipeline through the aggregator: StatefulSet, headless Service, PDB
     env.apply(pipeline("team-a", "agg", ["console"], {"aggregator": {"enabled": True}}))
     ok = wait_until(lambda: is_ready(env.get("lp", "agg", "team-a")), 40)
