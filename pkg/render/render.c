@@ -553,12 +553,10 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			                          p->routes[r].output_ref ? p->routes[r].output_ref
 			                                                  : "",
 			                          why, sizeof(why))) {
-				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns,
-				                            p->meta.name, field,
-				                            "LogOutput \"%s\" is invalid: %s",
-				                            p->routes[r].output_ref ? p->routes[r].output_ref
-				                                                    : "",
-				                            why);
+				err = lp_render_problem_add(
+				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
+				    "LogOutput \"%s\" is invalid: %s",
+				    p->routes[r].output_ref ? p->routes[r].output_ref : "", why);
 			} else if (o < 0) {
 				err = lp_render_problem_add(
 				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
