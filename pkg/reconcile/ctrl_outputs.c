@@ -191,7 +191,13 @@ static void aws_done(void *arg, int cancelled)
 		struct res_kept *k = kept;
 		struct res_facts *f = ctrl_facts_of(k);
 		if (f) {
+			int was_down = f->aws && (f->aws->creds.status == LP_COND_FALSE ||
+			                          f->aws->prov.status == LP_COND_FALSE);
+			int is_down = j->res.creds.status == LP_COND_FALSE ||
+			              j->res.prov.status == LP_COND_FALSE;
 			f->aws_inflight = 0;
+			if (was_down || is_down) /* the Ready of the pipelines routing here */
+				ctrl_status_all(c);
 			if (!f->aws)
 				f->aws = lp_calloc(1, sizeof(*f->aws));
 			if (f->aws) {

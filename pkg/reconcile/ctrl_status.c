@@ -96,6 +96,50 @@ static json_t *target_new(const struct lp_ctrl_aws_result *r)
 	return t;
 }
 
+/* The outputs pipeline p (in namespace ns) routes to whose AWS step found a
+ * problem (CredentialsResolved or Provisioned False): how many, the first one
+ * and why, into sf. A check not done yet, or still converging, is not counted. */
+static void outputs_down(struct lp_ctrl *c, const char *ns, const struct lp_pipeline *p,
+                         struct lp_status_facts *sf, char *down, size_t downsz, char *why,
+                         size_t whysz)
+{
+	char okey[512];
+
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const char *ref = p->routes[i].output_ref;
+		void *okept = NULL;
+		const struct res_kept *ok;
+		const struct lp_ctrl_aws_result *r;
+		const struct lp_cond_report *bad;
+		int seen_before = 0;
+
+		if (!ref)
+			continue;
+		for (size_t j = 0; j < i && !seen_before; j++)
+			seen_before = p->routes[j].output_ref && !strcmp(p->routes[j].output_ref, ref);
+		snprintf(okey, sizeof(okey), "%s/%s", ns, ref);
+		if (seen_before || !lp_kube_informer_get(c->res[RES_OUTPUT], okey, &okept) || !okept)
+			continue;
+		ok = okept;
+		if (!ok->facts || ok->facts->n_problems || ok->deleting ||
+		    !(r = ok->facts->aws) || ok->facts->aws_fp != ok->facts->fingerprint)
+			continue;
+		bad = r->creds.status == LP_COND_FALSE  ? &r->creds
+		      : r->prov.status == LP_COND_FALSE ? &r->prov
+		                                        : NULL;
+		if (!bad)
+			continue;
+		if (!sf->n_outputs_down++) {
+			snprintf(down, downsz, "%s", okey);
+			snprintf(why, whysz, "%s=False %s: %s",
+			         bad == &r->creds ? "CredentialsResolved" : "Provisioned",
+			         bad->reason, bad->message);
+			sf->output_down = down;
+			sf->output_down_why = why;
+		}
+	}
+}
+
 void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 {
 	enum res_kind kind = wqkey[0] == 'p' ? RES_PIPELINE : RES_OUTPUT;
@@ -107,6 +151,7 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 	struct lp_status_conds conds;
 	struct lp_cond extra[2];
 	char agents_msg[512], cfg_msg[300], ns[256], digest[65], tdigest[17], now[21];
+	char down[512], down_why[1200];
 	const char *name;
 	json_t *st = NULL, *target = NULL;
 	struct call_ctx *x = NULL;
@@ -138,6 +183,7 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 		         LP_SHIPPER_CONFIG_NAME);
 	sf.config_message = cfg_msg;
 	agents_facts(c, f, &sf.agents, agents_msg, sizeof(agents_msg));
+	sf.unused = f->unused;
 	if (f->unused) {
 		snprintf(cfg_msg, sizeof(cfg_msg),
 		         "not referenced by any valid LogPipeline: nothing to render");
@@ -162,6 +208,8 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 		sf.extra = extra;
 		sf.n_extra = 2;
 	}
+	if (kind == RES_PIPELINE && k->p && !f->n_problems)
+		outputs_down(c, ns, k->p, &sf, down, sizeof(down), down_why, sizeof(down_why));
 	lp_status_conditions(&conds, &sf);
 	lp_status_digest(digest, k->generation, conds.c, conds.n);
 	if (kind == RES_OUTPUT && f->aws && f->aws->target.known && !f->n_problems) {

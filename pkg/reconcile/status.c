@@ -404,6 +404,25 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		snprintf(o->ready_msg, sizeof(o->ready_msg), "%s: %s", bad->type,
 		         bad->message ? bad->message : "");
 		add(o, "Ready", LP_COND_FALSE, bad->reason, o->ready_msg);
+	} else if (f->n_outputs_down) {
+		/* running, but records routed to this output are not delivered */
+		snprintf(o->ready_msg, sizeof(o->ready_msg),
+		         "LogOutput %s is not Ready (%s): records routed to it are not delivered",
+		         f->output_down ? f->output_down : "",
+		         f->output_down_why ? f->output_down_why : "unknown");
+		if (f->n_outputs_down > 1) {
+			size_t l = strlen(o->ready_msg);
+			snprintf(o->ready_msg + l, sizeof(o->ready_msg) - l,
+			         " (and %zu more output%s not Ready)", f->n_outputs_down - 1,
+			         f->n_outputs_down > 2 ? "s" : "");
+		}
+		add(o, "Ready", LP_COND_FALSE, "OutputNotReady", o->ready_msg);
+	} else if (f->unused) {
+		/* agrees with ConfigGenerated and AgentsReady: nothing sends to it */
+		snprintf(o->ready_msg, sizeof(o->ready_msg),
+		         "valid, but not referenced by any valid LogPipeline: no Fluent Bit pod "
+		         "sends to it");
+		add(o, "Ready", LP_COND_TRUE, "NotReferenced", o->ready_msg);
 	} else {
 		snprintf(o->ready_msg, sizeof(o->ready_msg),
 		         "valid, in the configuration, and running on the Fluent Bit pods");

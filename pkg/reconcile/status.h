@@ -108,6 +108,14 @@ struct lp_status_facts { /* strings borrowed */
 	/* extra conditions (CredentialsResolved, Provisioned), copied as given */
 	const struct lp_cond *extra;
 	size_t n_extra;
+	/* an output no valid LogPipeline routes to: Ready says so */
+	int unused;
+	/* a pipeline: how many of the outputs it routes to are not Ready, the
+	 * first one ("ns/name") and why ("Provisioned=False EndpointUnreachable:
+	 * ..."); Ready is then False, reason OutputNotReady */
+	size_t n_outputs_down;
+	const char *output_down;
+	const char *output_down_why;
 };
 
 struct lp_status_conds {

@@ -157,6 +157,23 @@ def main():
                 json.dumps([(e.get("reason"), e.get("message")) for e in evs])[:600])
         T.check("provisioned_message_stable", "changed:" not in prov.get("message", ""), prov.get("message"))
 
+        # an output the operator cannot reach: the pipeline routing to it is not Ready, names it and why,
+        # and `kubectl get lp` shows it in the Ready/Reason columns
+        env.apply([output(CTRL_NS, "down", {"type": "kinesis", "aws": {"region": "us-east-1",
+                                                                      "endpoint": "http://127.0.0.1:1"},
+                                            "kinesis": {"stream": "lp-test-down"}}),
+                   pipeline(CTRL_NS, "to-down", ["down"])])
+        lpd = wait_until(lambda: (lambda p: p if (condition(p, "Ready") or {}).get("reason") == "OutputNotReady"
+                                  else None)(env.get("lp", "to-down", CTRL_NS)), 60)
+        rd = condition(lpd, "Ready") or {}
+        T.check("pipeline_not_ready_output_down", rd.get("status") == "False"
+                and f"LogOutput {CTRL_NS}/down is not Ready" in rd.get("message", "")
+                and "EndpointUnreachable" in rd.get("message", ""),
+                json.dumps((env.get("lp", "to-down", CTRL_NS) or {}).get("status"))[:600])
+        got = env.kubectl("get", "lp", "to-down", "-n", CTRL_NS, check=False).stdout
+        T.check("kubectl_get_lp_shows_output_down", re.search(r"to-down\s+False\s+OutputNotReady", got) is not None, got)
+        env.kubectl("delete", "lp", "to-down", "-n", CTRL_NS, "--wait=false")
+
         # drift: retention set back outside logplane; a fresh operator (no cached
         # verification) sets it back and says so in a Normal Event
         rc = env.stop_operator(op)

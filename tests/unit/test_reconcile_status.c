@@ -3,6 +3,7 @@
 #include "../../pkg/reconcile/status.h"
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *cond_field(const json_t *st, const char *type, const char *field)
 {
@@ -124,6 +125,65 @@ static void t_extra_conditions(void)
 	lp_status_conditions(&c, &f);
 	x = lp_status_find(&c, "Ready");
 	LP_CHECK(x && x->status == LP_COND_TRUE);
+}
+
+/* A running pipeline whose output is not Ready is not Ready: the output and
+ * why are named; the other conditions stay as they are. */
+static void t_output_not_ready(void)
+{
+	struct lp_status_facts f = {0};
+	struct lp_status_conds c;
+	const struct lp_cond *x;
+
+	f.config = LP_CONFIG_APPLIED;
+	f.agents = 1;
+	f.n_outputs_down = 1;
+	f.output_down = "team-a/kin";
+	f.output_down_why = "Provisioned=False EndpointUnreachable: cannot reach http://127.0.0.1:9";
+	lp_status_conditions(&c, &f);
+	x = lp_status_find(&c, "AgentsReady");
+	LP_CHECK(x && x->status == LP_COND_TRUE);
+	x = lp_status_find(&c, "Ready");
+	LP_CHECK(x && x->status == LP_COND_FALSE);
+	LP_CHECK_STR(x ? x->reason : NULL, "OutputNotReady");
+	LP_CHECK_HAS(x ? x->message : NULL, "LogOutput team-a/kin is not Ready");
+	LP_CHECK_HAS(x ? x->message : NULL, "EndpointUnreachable");
+	f.n_outputs_down = 3;
+	lp_status_conditions(&c, &f);
+	x = lp_status_find(&c, "Ready");
+	LP_CHECK_HAS(x ? x->message : NULL, "(and 2 more outputs not Ready)");
+	/* a condition of the pipeline itself explains first */
+	f.agents = 0;
+	f.agents_message = "DaemonSet x: 1 of 2 pods updated, 1 ready";
+	lp_status_conditions(&c, &f);
+	x = lp_status_find(&c, "Ready");
+	LP_CHECK_STR(x ? x->reason : NULL, "RollingOut");
+	f.agents = 1;
+	f.n_outputs_down = 0;
+	lp_status_conditions(&c, &f);
+	x = lp_status_find(&c, "Ready");
+	LP_CHECK(x && x->status == LP_COND_TRUE);
+}
+
+/* An unreferenced output: Ready agrees with ConfigGenerated (not referenced),
+ * never "in the configuration, and running". */
+static void t_unused_output_agrees(void)
+{
+	struct lp_status_facts f = {0};
+	struct lp_status_conds c;
+	const struct lp_cond *x;
+
+	f.config = LP_CONFIG_APPLIED;
+	f.config_message = "not referenced by any valid LogPipeline: nothing to render";
+	f.agents = 1;
+	f.agents_message = "no Fluent Bit pod sends to it until a LogPipeline routes to it";
+	f.unused = 1;
+	lp_status_conditions(&c, &f);
+	x = lp_status_find(&c, "Ready");
+	LP_CHECK(x && x->status == LP_COND_TRUE);
+	LP_CHECK_STR(x ? x->reason : NULL, "NotReferenced");
+	LP_CHECK_HAS(x ? x->message : NULL, "not referenced");
+	LP_CHECK(x && x->message && !strstr(x->message, "in the configuration"));
 }
 
 /* A status written and read back has the same digest: no second write; the
@@ -259,6 +319,8 @@ int main(void)
 	    {"valid_ready", t_valid_ready},
 	    {"invalid_names_field", t_invalid_names_field},
 	    {"extra_conditions", t_extra_conditions},
+	    {"output_not_ready", t_output_not_ready},
+	    {"unused_output_agrees", t_unused_output_agrees},
 	    {"roundtrip_and_ltt", t_roundtrip_and_ltt},
 	    {"seen_parse_order", t_seen_parse_order},
 	    {"rollout", t_rollout},
