@@ -116,13 +116,15 @@ static void outputs_down(struct lp_ctrl *c, const char *ns, const struct lp_pipe
 		if (!ref)
 			continue;
 		for (size_t j = 0; j < i && !seen_before; j++)
-			seen_before = p->routes[j].output_ref && !strcmp(p->routes[j].output_ref, ref);
+			seen_before =
+			    p->routes[j].output_ref && !strcmp(p->routes[j].output_ref, ref);
 		snprintf(okey, sizeof(okey), "%s/%s", ns, ref);
-		if (seen_before || !lp_kube_informer_get(c->res[RES_OUTPUT], okey, &okept) || !okept)
+		if (seen_before || !lp_kube_informer_get(c->res[RES_OUTPUT], okey, &okept) ||
+		    !okept)
 			continue;
 		ok = okept;
-		if (!ok->facts || ok->facts->n_problems || ok->deleting ||
-		    !(r = ok->facts->aws) || ok->facts->aws_fp != ok->facts->fingerprint)
+		if (!ok->facts || ok->facts->n_problems || ok->deleting || !(r = ok->facts->aws) ||
+		    ok->facts->aws_fp != ok->facts->fingerprint)
 			continue;
 		bad = r->creds.status == LP_COND_FALSE  ? &r->creds
 		      : r->prov.status == LP_COND_FALSE ? &r->prov

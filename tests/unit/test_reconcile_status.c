@@ -139,7 +139,8 @@ static void t_output_not_ready(void)
 	f.agents = 1;
 	f.n_outputs_down = 1;
 	f.output_down = "team-a/kin";
-	f.output_down_why = "Provisioned=False EndpointUnreachable: cannot reach http://127.0.0.1:9";
+	f.output_down_why =
+	    "Provisioned=False EndpointUnreachable: cannot reach http://127.0.0.1:9";
 	lp_status_conditions(&c, &f);
 	x = lp_status_find(&c, "AgentsReady");
 	LP_CHECK(x && x->status == LP_COND_TRUE);
