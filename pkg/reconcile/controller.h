@@ -81,6 +81,8 @@ struct lp_ctrl_metrics {
 	void (*rendered_bytes)(void *ctx, size_t bytes);
 	/* LogPipelines whose condition type has status ("True"|"False"|"Unknown") */
 	void (*pipelines)(void *ctx, const char *condition, const char *status, size_t count);
+	/* LogOutputs likewise (types Ready, Valid, CredentialsResolved, Provisioned) */
+	void (*outputs)(void *ctx, const char *condition, const char *status, size_t count);
 	/* absolute total of watch restarts for a resource (plural) */
 	void (*watch_restarts_total)(void *ctx, const char *resource, uint64_t total);
 	void *ctx;

@@ -99,44 +99,53 @@ static void res_free_kept(void *arg, void *kept)
 	ctrl_res_unref(kept);
 }
 
-/* ---------- logplane_pipelines{condition,status}, kept as the cache changes ---------- */
+/* ---------- logplane_pipelines, logplane_outputs{condition,status}: kept as the cache changes */
 
-static const char *const gauge_types[] = {"Ready", "Valid", "ConfigGenerated", "AgentsReady"};
+static const char *const gauge_types[2][4] = {
+    [RES_PIPELINE] = {"Ready", "Valid", "ConfigGenerated", "AgentsReady"},
+    [RES_OUTPUT] = {"Ready", "Valid", "CredentialsResolved", "Provisioned"},
+};
 
 void ctrl_gauges_publish(struct lp_ctrl *c)
 {
 	static const char *const names[] = {"True", "False", "Unknown"};
+	const struct lp_ctrl_metrics *m = c->o.metrics;
 
-	for (int t = 0; c->o.metrics && t < 4; t++)
-		for (int s = 0; s < 3; s++)
-			c->o.metrics->pipelines(c->o.metrics->ctx, gauge_types[t], names[s],
-			                        c->gauges[t][s]);
+	for (int t = 0; m && t < 4; t++)
+		for (int s = 0; s < 3; s++) {
+			m->pipelines(m->ctx, gauge_types[RES_PIPELINE][t], names[s],
+			             c->gauges[RES_PIPELINE][t][s]);
+			m->outputs(m->ctx, gauge_types[RES_OUTPUT][t], names[s],
+			           c->gauges[RES_OUTPUT][t][s]);
+		}
 }
 
-/* Column of gauges[t] a cached pipeline counts in; -1 for none. */
-static int gauge_col(const struct res_kept *k, int t)
+/* Column of gauges[which][t] a cached resource counts in; -1 for none. */
+static int gauge_col(const struct res_kept *k, int which, int t)
 {
 	int st;
 
 	if (!k)
 		return -1;
-	st = lp_status_seen_get(&k->seen, gauge_types[t]);
+	st = lp_status_seen_get(&k->seen, gauge_types[which][t]);
 	return st == LP_COND_TRUE ? 0 : st == LP_COND_FALSE ? 1 : 2;
 }
 
-/* A cached pipeline changed from old to k (either NULL: appeared, went). */
-static void gauges_update(struct lp_ctrl *c, const struct res_kept *old, const struct res_kept *k)
+/* A cached resource of kind which changed from old to k (either NULL: appeared, went). */
+static void gauges_update(struct lp_ctrl *c, int which, const struct res_kept *old,
+                          const struct res_kept *k)
 {
+	size_t(*g)[3] = c->gauges[which];
 	int changed = 0;
 
 	for (int t = 0; t < 4; t++) {
-		int a = gauge_col(old, t), b = gauge_col(k, t);
+		int a = gauge_col(old, which, t), b = gauge_col(k, which, t);
 		if (a == b)
 			continue;
-		if (a >= 0 && c->gauges[t][a])
-			c->gauges[t][a]--;
+		if (a >= 0 && g[t][a])
+			g[t][a]--;
 		if (b >= 0)
-			c->gauges[t][b]++;
+			g[t][b]++;
 		changed = 1;
 	}
 	if (changed)
@@ -157,8 +166,7 @@ static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void
 		old->facts = NULL;
 		spec_changed = k->generation != old->generation || k->deleting != old->deleting;
 	}
-	if (ix->which == RES_PIPELINE)
-		gauges_update(ix->c, old, k);
+	gauges_update(ix->c, (int)ix->which, old, k); /* pipelines or outputs */
 	if (spec_changed && !lp_kube_informer_synced(ix->c->res[ix->which]))
 		ctrl_enqueue(ix->c,
 		             KEY_CONFIG); /* the first list: a start, not a burst of changes */
@@ -168,12 +176,20 @@ static void res_upsert(void *arg, const char *key, json_t *obj, void *kept, void
 		ctrl_enqueue_res(ix->c, k->kind, key); /* e.g. someone edited our status */
 }
 
+/* Also the Secret watches' on_delete (they share the outputs' ctx; kept is no res_kept). */
 void ctrl_res_delete(void *arg, const char *key, void *kept)
 {
 	struct inf_ctx *ix = arg;
-	if (ix->which == RES_PIPELINE) /* (Secret watches share the outputs' ctx) */
-		gauges_update(ix->c, kept, NULL);
+	(void)key;
+	(void)kept;
 	ctrl_note_change(ix->c);
+}
+
+static void res_delete(void *arg, const char *key, void *kept)
+{
+	struct inf_ctx *ix = arg;
+	gauges_update(ix->c, (int)ix->which, kept, NULL);
+	ctrl_res_delete(arg, key, kept);
 }
 
 void ctrl_any_synced(void *arg)
@@ -272,7 +288,7 @@ const struct lp_kube_informer_ops ctrl_res_ops = {
     .transform = res_transform,
     .free_kept = res_free_kept,
     .on_upsert = res_upsert,
-    .on_delete = ctrl_res_delete,
+    .on_delete = res_delete,
     .on_synced = ctrl_any_synced,
 };
 

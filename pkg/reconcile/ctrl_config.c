@@ -524,7 +524,8 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 		ctrl_status_all(c); /* the new generations, pending while we retry */
 	}
 	if (c->o.metrics)
-		c->o.metrics->reconcile(c->o.metrics->ctx, "config", err ? "error" : "success", 0);
+		c->o.metrics->reconcile(c->o.metrics->ctx, "config", err ? "error" : "success",
+		                        (double)(lp_clock_mono_ms() - r->started_ms) / 1000.0);
 	ctrl_run_free(r);
 	/* a rebuild allocates a few MiB for a moment (rendered text, JSON) */
 	ctrl_trim_heap(c);
@@ -576,6 +577,8 @@ void ctrl_handle_config(struct lp_ctrl *c)
 		err = ctrl_secrets_sync(c, &cc.out, &unsynced);
 	if (!err && !unsynced)
 		err = config_compute(&cc);
+	if (!err && !unsynced && c->run)
+		c->run->started_ms = t0; /* the duration covers computing and applying */
 	calc_free(&cc);
 	ctrl_logf(c, LP_LOG_DEBUG, NULL, NULL, NULL,
 	          "configuration computed in %llu ms (%.0f ms CPU), %zu writes",

@@ -172,7 +172,8 @@ struct lp_ctrl {
 	struct run *run;        /* in flight, or NULL */
 	struct call_ctx *calls; /* every call in flight (detached on free) */
 	struct lp_ctrl_stats stats;
-	size_t gauges[4][3]; /* pipelines by gauge_types x True, False, Unknown (or absent) */
+	/* [RES_PIPELINE|RES_OUTPUT] by the kind's gauge types x True, False, Unknown (or absent) */
+	size_t gauges[2][4][3];
 	unsigned status_writes_untrimmed;
 	uint64_t last_status_write_ms;
 	int trim_queued;
@@ -214,6 +215,7 @@ struct run {
 	int phase;
 	size_t inflight;
 	size_t writes;
+	uint64_t started_ms; /* lp_clock_mono_ms() when the computation began */
 	lp_err err;
 	char errmsg[256];
 };

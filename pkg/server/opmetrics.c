@@ -29,6 +29,7 @@ enum {
 	F_AWS_REQUESTS,
 	F_RENDERED_BYTES,
 	F_PIPELINES,
+	F_OUTPUTS,
 	F_BUILD_INFO,
 	F_ADMISSIONS,
 	F_ADMISSION_DURATION,
@@ -56,6 +57,8 @@ static const struct lp_metric_desc families[F_COUNT] = {
                           "Size in bytes of the last rendered agent configuration.", NULL, NULL, 0},
     [F_PIPELINES] = {LP_METRIC_GAUGE, "logplane_pipelines",
                      "LogPipelines by condition type and status.", l_cond, NULL, 0},
+    [F_OUTPUTS] = {LP_METRIC_GAUGE, "logplane_outputs", "LogOutputs by condition type and status.",
+                   l_cond, NULL, 0},
     [F_BUILD_INFO] = {LP_METRIC_GAUGE, "logplane_build_info",
                       "Build information; the value is always 1.", l_version, NULL, 0},
     [F_ADMISSIONS] = {LP_METRIC_COUNTER, "logplane_admission_reviews_total",
@@ -92,6 +95,7 @@ lp_err lp_opmetrics_register(struct lp_metrics *m, const char *version, struct l
 	out->aws_requests = f[F_AWS_REQUESTS];
 	out->rendered_config_bytes = f[F_RENDERED_BYTES];
 	out->pipelines = f[F_PIPELINES];
+	out->outputs = f[F_OUTPUTS];
 	out->build_info = f[F_BUILD_INFO];
 	out->admissions = f[F_ADMISSIONS];
 	out->admission_duration = f[F_ADMISSION_DURATION];
@@ -166,6 +170,15 @@ void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition
 
 	if (om)
 		drop(lp_metric_set(om->pipelines, v, (double)count));
+}
+
+void lp_opmetrics_outputs(const struct lp_opmetrics *om, const char *condition,
+                          const char *status, size_t count)
+{
+	const char *v[2] = {condition, status};
+
+	if (om)
+		drop(lp_metric_set(om->outputs, v, (double)count));
 }
 
 /* "GET" -> "get", "POST" -> "create", ...; other strings are kept. */
@@ -249,6 +262,11 @@ static void ctrl_pipelines(void *ctx, const char *condition, const char *status,
 	lp_opmetrics_pipelines(ctx, condition, status, count);
 }
 
+static void ctrl_outputs(void *ctx, const char *condition, const char *status, size_t count)
+{
+	lp_opmetrics_outputs(ctx, condition, status, count);
+}
+
 static void ctrl_watch_restarts(void *ctx, const char *resource, uint64_t total)
 {
 	lp_opmetrics_watch_restarts_total(ctx, resource, total);
@@ -260,6 +278,7 @@ void lp_opmetrics_ctrl_hook(const struct lp_opmetrics *om, struct lp_ctrl_metric
 	out->queue_depth = ctrl_queue_depth;
 	out->rendered_bytes = ctrl_rendered_bytes;
 	out->pipelines = ctrl_pipelines;
+	out->outputs = ctrl_outputs;
 	out->watch_restarts_total = ctrl_watch_restarts;
 	out->ctx = (void *)(uintptr_t)om; /* read-only: the recorders take it const */
 }

@@ -11,6 +11,7 @@
  *   aws_requests_total{service,operation,code} counter
  *   rendered_config_bytes                   gauge    size of the last rendered config
  *   pipelines{condition,status}             gauge    LogPipelines per condition type/status
+ *   outputs{condition,status}               gauge    LogOutputs per condition type/status
  *   build_info{version}                     gauge    always 1
  *   admission_reviews_total{kind,verdict}   counter  webhook answers:
  * allowed|warned|refused|bad_request admission_duration_seconds{kind}        histogram
@@ -35,6 +36,7 @@ struct lp_opmetrics { /* borrowed families of the registry they were added to */
 	struct lp_metric_family *aws_requests;
 	struct lp_metric_family *rendered_config_bytes;
 	struct lp_metric_family *pipelines;
+	struct lp_metric_family *outputs;
 	struct lp_metric_family *build_info;
 	struct lp_metric_family *admissions;
 	struct lp_metric_family *admission_duration;
@@ -64,6 +66,9 @@ void lp_opmetrics_rendered_bytes(const struct lp_opmetrics *om, size_t bytes);
  * ("True"|"False"|"Unknown"). */
 void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition,
                             const char *status, size_t count);
+/* The same for LogOutputs. */
+void lp_opmetrics_outputs(const struct lp_opmetrics *om, const char *condition,
+                          const char *status, size_t count);
 
 /* One admission review answered: kind "LogPipeline"|"LogOutput" ("" = other),
  * verdict as lp_admission_verdict_name(). */

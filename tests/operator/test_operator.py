@@ -129,6 +129,20 @@ def main():
             and 'logplane_pipelines{condition="Ready",status="True"} 1' in got["/metrics"][1]
             and 'logplane_reconcile_total{kind="LogPipeline",result="success"}' in got["/metrics"][1],
             f"port {port}: " + json.dumps({k: [v[0], v[1][:200]] for k, v in got.items()}))
+    # LogOutputs by condition: as many Ready=True as the cluster has Ready outputs, none False
+    text = got["/metrics"][1]
+    ready_los = sum(1 for o in env.list("lo") if is_ready(o))
+    want = f'logplane_outputs{{condition="Ready",status="True"}} {ready_los}'
+    T.check("outputs_gauge", ready_los >= 1 and want in text.splitlines()
+            and 'logplane_outputs{condition="Ready",status="False"} 0' in text.splitlines(),
+            f"want {want!r}: " + " | ".join(l for l in text.splitlines() if l.startswith("logplane_outputs")))
+    # the config reconcile's duration is measured: its histogram sum is > 0 once a config was applied
+    csum = [float(l.split()[-1]) for l in text.splitlines()
+            if l.startswith('logplane_reconcile_duration_seconds_sum{kind="config"}')]
+    ccount = [float(l.split()[-1]) for l in text.splitlines()
+              if l.startswith('logplane_reconcile_duration_seconds_count{kind="config"}')]
+    T.check("config_duration_measured", csum and ccount and ccount[0] >= 1 and csum[0] > 0,
+            f"sum {csum} count {ccount}")
 
     # let statuses settle, then change the pipeline
     time.sleep(2)

@@ -90,6 +90,7 @@ EXPECT = {
     "logplane_aws_requests_total": "counter",
     "logplane_rendered_config_bytes": "gauge",
     "logplane_pipelines": "gauge",
+    "logplane_outputs": "gauge",
     "logplane_build_info": "gauge",
 }
 

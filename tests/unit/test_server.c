@@ -251,6 +251,7 @@ static void t_opmetrics(void)
 	    "logplane_aws_requests_total",
 	    "logplane_rendered_config_bytes",
 	    "logplane_pipelines",
+	    "logplane_outputs",
 	    "logplane_build_info",
 	};
 	struct lp_metrics *m = NULL;
@@ -273,6 +274,7 @@ static void t_opmetrics(void)
 	lp_opmetrics_aws_request(&om, "s3", "HeadBucket", NULL);
 	lp_opmetrics_rendered_bytes(&om, 12345);
 	lp_opmetrics_pipelines(&om, "Ready", "True", 3);
+	lp_opmetrics_outputs(&om, "Provisioned", "False", 2);
 	lp_opmetrics_reconcile(NULL, "x", "y", 1); /* no-op */
 	LP_CHECK_INT(lp_metrics_render(m, &b), LP_OK);
 	for (size_t i = 0; i < LP_TEST_COUNT(fams); i++) {
@@ -294,6 +296,8 @@ static void t_opmetrics(void)
 	                             "operation=\"HeadBucket\",code=\"error\"} 1\n");
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_rendered_config_bytes 12345\n");
 	LP_CHECK_HAS(lp_buf_str(&b), "logplane_pipelines{condition=\"Ready\",status=\"True\"} 3\n");
+	LP_CHECK_HAS(lp_buf_str(&b),
+	             "logplane_outputs{condition=\"Provisioned\",status=\"False\"} 2\n");
 	lp_buf_free(&b);
 	lp_metrics_free(m);
 }
@@ -533,6 +537,7 @@ static void t_http_metrics(void)
 	lp_opmetrics_rendered_bytes(&om, 2048);
 	lp_opmetrics_pipelines(&om, "Ready", "True", 2);
 	lp_opmetrics_pipelines(&om, "Ready", "False", 1);
+	lp_opmetrics_outputs(&om, "Ready", "True", 1);
 	o.metrics = m;
 	LP_CHECK_INT(lp_server_new(&s, &o), LP_OK);
 	if (!s)
