@@ -11,6 +11,7 @@ static void usage(FILE *f)
 	        "  validate -f FILE|DIR         check LogPipeline/LogOutput YAML\n"
 	        "  render -f FILE|DIR [-o DIR]  validate and render Fluent Bit configs\n"
 	        "  tail -n NAMESPACE [filters]   follow logs live through the hub\n"
+	        "  iam-policy [--markdown]      print the operator's IAM policy (JSON)\n"
 	        "  version, --version           print the version\n"
 	        "exit: 0 valid, 1 something invalid (the rest is still rendered), 2 usage or I/O "
 	        "error (a missing file, an unwritable -o DIR)\n");
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
 		return lp_cli_validate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "render") == 0)
 		return lp_cli_render(argc - 1, argv + 1);
+	if (strcmp(argv[1], "iam-policy") == 0)
+		return lp_cli_iam_policy(argc - 1, argv + 1);
 	if (strcmp(argv[1], "tail") == 0)
 		return lp_cli_tail(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0 ||

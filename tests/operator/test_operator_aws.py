@@ -110,6 +110,28 @@ def tenants(env, port):
             and "team-b-secret-1" not in aws_file(env), f"hash {h1} -> {h2}")
 
 
+AWS_SAMPLE = re.compile(r'^logplane_aws_requests_total\{service="([^"]*)",operation="([^"]*)",code="[^"]*"\} (\S+)$')
+
+
+def aws_calls(env, op):
+    """{(service, operation)} the operator counted on its /metrics (None if unreadable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{env.operator_port(op)}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except Exception:
+        return None
+    return {(m.group(1), m.group(2)) for m in map(AWS_SAMPLE.match, text.splitlines())
+            if m and float(m.group(3)) > 0}
+
+
+def iam_table():
+    """{(service, operation)} the IAM policy table (logplane iam-policy --calls) allows."""
+    bin_dir = os.environ.get("LP_BIN") or os.path.join(TOP, "build", "asan", "bin")
+    r = subprocess.run([os.path.join(bin_dir, "logplane"), "iam-policy", "--calls"], capture_output=True,
+                       text=True, timeout=60)
+    return {tuple(line.split("\t")[1:3]) for line in r.stdout.splitlines() if line.count("\t") == 2}
+
+
 def main():
     env = Env("aws")
     aws_dir = os.path.join(env.tmp, "aws")
@@ -133,6 +155,7 @@ def main():
                            "AWS_SESSION_TOKEN": "", "AWS_PROFILE": ""})
         op = env.start_operator("--resync", "10s", "--debounce", "200ms")
         lo = wait_until(lambda: (lambda o: o if is_ready(o) else None)(env.get("lo", "stream", CTRL_NS)), 60)
+        calls = aws_calls(env, op) or set()
         prov = condition(lo, "Provisioned") or {}
         creds = condition(lo, "CredentialsResolved") or {}
         T.check("provisioned_ready", lo is not None and prov.get("status") == "True" and creds.get("status") == "True",
@@ -205,6 +228,12 @@ def main():
         bad = condition(env.get("lp", "to-stream", CTRL_NS), "Valid") or {}
         T.check("pipeline_invalid_after_output_gone", bad.get("status") == "False" and "outputRef" in bad.get("message", ""),
                 json.dumps(bad))
+        # every AWS operation the two operators counted is in the IAM policy table
+        calls |= aws_calls(env, op) or set()
+        allowed = iam_table()
+        T.check("aws_calls_in_policy", ("kinesis", "CreateStream") in calls and ("kinesis", "DeleteStream") in calls
+                and len(allowed) >= 30 and not calls - allowed,
+                f"counted {sorted(calls)}; not in `logplane iam-policy`: {sorted(calls - allowed)}")
         clean_exit(T, env, op, "sigterm_exit_0")
     finally:
         subprocess.run(["bash", os.path.join(TOP, "tests", "aws", "servers.sh"), "stop", aws_dir],
