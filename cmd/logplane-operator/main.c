@@ -398,6 +398,7 @@ struct app {
 	struct lp_loop *loop;
 	struct lp_kube_config *cfg;
 	struct lp_kube_client *client;
+	char tls_error[256]; /* last logged TLS failure of the API server */
 	struct lp_metrics *metrics;
 	struct lp_opmetrics om;
 	struct lp_ctrl_metrics ctrl_metrics; /* records into om */
@@ -444,7 +445,19 @@ static int64_t ready_tick(struct lp_loop *loop, void *arg)
 {
 	struct app *a = arg;
 	int ready = lp_ctrl_synced(a->ctrl);
+	const char *tls = lp_kube_client_tls_error(a->client);
+	char why[sizeof(a->tls_error) + 48];
 
+	if (strcmp(tls, a->tls_error) != 0) { /* logged once per change */
+		if (tls[0])
+			lp_log(&a->log, LP_LOG_ERROR, NULL,
+			       "api server: TLS verification failed: %s", tls);
+		snprintf(a->tls_error, sizeof(a->tls_error), "%s", tls);
+	}
+	snprintf(why, sizeof(why), "%s%s", tls[0] ? "api server: TLS verification failed: " : "",
+	         tls);
+	lp_server_set_not_ready_reason(a->health, why);
+	lp_server_set_not_ready_reason(a->metrics_srv, why);
 	if (a->health)
 		lp_server_set_ready(a->health, ready);
 	if (a->metrics_srv)

@@ -57,6 +57,7 @@ struct lp_kube_client {
 	struct lp_kube_call *pending; /* calls with streamed data to deliver */
 	struct lp_kube_stats stats;
 	uint32_t rng;
+	char tls_error[CURL_ERROR_SIZE]; /* last TLS failure, "" after an answer */
 	int closing;
 };
 
@@ -171,6 +172,11 @@ static void stats_count(struct lp_kube_client *c, const char *verb, long code)
 const struct lp_kube_stats *lp_kube_client_stats(const struct lp_kube_client *c)
 {
 	return &c->stats;
+}
+
+const char *lp_kube_client_tls_error(const struct lp_kube_client *c)
+{
+	return c->tls_error;
 }
 
 struct lp_loop *lp_kube_client_loop(const struct lp_kube_client *c)
@@ -477,6 +483,12 @@ static void check_done(struct lp_kube_client *c)
 		c->stats.inflight--;
 		if (res == CURLE_OK)
 			curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (res == CURLE_OK)
+			c->tls_error[0] = '\0';
+		else if (res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ||
+		         res == CURLE_SSL_CERTPROBLEM || res == CURLE_SSL_CONNECT_ERROR)
+			snprintf(c->tls_error, sizeof(c->tls_error), "%s",
+			         k->errbuf[0] ? k->errbuf : curl_easy_strerror(res));
 		stats_count(c, k->verb, res == CURLE_OK ? status : 0);
 		if (should_retry(k, res, status)) {
 			uint64_t d;

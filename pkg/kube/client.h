@@ -95,6 +95,9 @@ void lp_kube_resp_free(struct lp_kube_resp *r);
 
 const struct lp_kube_stats *lp_kube_client_stats(const struct lp_kube_client *c);
 struct lp_loop *lp_kube_client_loop(const struct lp_kube_client *c);
+/* curl's text for the last TLS failure talking to the API server (certificate
+ * not verified, bad CA file, handshake), "" once a request got an answer. */
+const char *lp_kube_client_tls_error(const struct lp_kube_client *c);
 
 /* ---- pieces exposed for unit tests ---- */
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ struct lp_server {
 	int fd;
 	int port;
 	int ready;
+	char not_ready_why[512]; /* "" when none given */
 	int healthy;
 	struct lp_metrics *metrics;
 	const struct lp_server_io *io;
@@ -245,6 +247,12 @@ void lp_server_set_ready(struct lp_server *s, int ready)
 		s->ready = ready != 0;
 }
 
+void lp_server_set_not_ready_reason(struct lp_server *s, const char *why)
+{
+	if (s)
+		snprintf(s->not_ready_why, sizeof(s->not_ready_why), "%s", why ? why : "");
+}
+
 void lp_server_set_healthy(struct lp_server *s, int healthy)
 {
 	if (s)
@@ -343,6 +351,11 @@ static lp_err dispatch(struct lp_server *s, struct conn *c, const char *method, 
 	if (strcmp(target, "/healthz") == 0 || strcmp(target, "/livez") == 0)
 		return s->healthy ? simple(c, 200, "ok\n", head, 0)
 		                  : simple(c, 503, "unhealthy\n", head, 0);
+	if (strcmp(target, "/readyz") == 0 && !s->ready && s->not_ready_why[0]) {
+		char text[sizeof(s->not_ready_why) + 16];
+		snprintf(text, sizeof(text), "not ready: %s\n", s->not_ready_why);
+		return simple(c, 503, text, head, 0);
+	}
 	if (strcmp(target, "/readyz") == 0)
 		return s->ready ? simple(c, 200, "ok\n", head, 0)
 		                : simple(c, 503, "not ready\n", head, 0);

@@ -76,6 +76,8 @@ void lp_server_free(struct lp_server *s);
 int lp_server_port(const struct lp_server *s); /* the bound port */
 int lp_server_fd(const struct lp_server *s);   /* the listening socket */
 void lp_server_set_ready(struct lp_server *s, int ready);
+/* Why /readyz answers 503 (its body becomes "not ready: <why>"); NULL or "": none. */
+void lp_server_set_not_ready_reason(struct lp_server *s, const char *why);
 void lp_server_set_healthy(struct lp_server *s, int healthy);
 
 /* Adds a GET route for an exact path (copied). LP_ERR_INVALID for a path not
