@@ -172,8 +172,8 @@ void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition
 		drop(lp_metric_set(om->pipelines, v, (double)count));
 }
 
-void lp_opmetrics_outputs(const struct lp_opmetrics *om, const char *condition,
-                          const char *status, size_t count)
+void lp_opmetrics_outputs(const struct lp_opmetrics *om, const char *condition, const char *status,
+                          size_t count)
 {
 	const char *v[2] = {condition, status};
 

@@ -67,8 +67,8 @@ void lp_opmetrics_rendered_bytes(const struct lp_opmetrics *om, size_t bytes);
 void lp_opmetrics_pipelines(const struct lp_opmetrics *om, const char *condition,
                             const char *status, size_t count);
 /* The same for LogOutputs. */
-void lp_opmetrics_outputs(const struct lp_opmetrics *om, const char *condition,
-                          const char *status, size_t count);
+void lp_opmetrics_outputs(const struct lp_opmetrics *om, const char *condition, const char *status,
+                          size_t count);
 
 /* One admission review answered: kind "LogPipeline"|"LogOutput" ("" = other),
  * verdict as lp_admission_verdict_name(). */
