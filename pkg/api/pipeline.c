@@ -89,6 +89,14 @@ void lp_pipeline_free(struct lp_pipeline *p)
 	}
 	lp_free(p->routes);
 	lp_free(p->aggregator.storage_size);
+	for (size_t k = 0; p->metrics && k < p->n_metrics; k++) {
+		lp_free(p->metrics[k].name);
+		lp_free(p->metrics[k].description);
+		lp_strlist_clear(&p->metrics[k].labels);
+		lp_free(p->metrics[k].field);
+		lp_free(p->metrics[k].buckets);
+	}
+	lp_free(p->metrics);
 	lp_free(p);
 }
 
@@ -719,12 +727,141 @@ static void rd_aggregator(struct lp_rd *r, const json_t *spec, struct lp_aggrega
 	lp_rd_default(r, &ag->storage_size, "10Gi");
 }
 
+/* ---------- metrics ---------- */
+
+/* A Prometheus metric name part: [a-z_][a-z0-9_]*, at most 64, no "__" prefix
+ * (reserved by Prometheus). */
+static int metric_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || (s[0] == '_' && s[1] == '_') || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* One label: level, namespace, workload, pod or field:<record key>. */
+static void rd_metric_label(struct lp_rd *r, const char *lpath, const char *v)
+{
+	static const char *const fixed[] = {"level", "namespace", "workload", "pod"};
+
+	for (size_t k = 0; k < 4; k++)
+		if (strcmp(v, fixed[k]) == 0)
+			return;
+	if (strncmp(v, "field:", 6) == 0) {
+		const char *why = lp_check_string(v + 6, strlen(v + 6), LP_STR_FIELD, 64);
+		if (!why && strchr(v + 6, '.'))
+			why = "must be a top-level record key (no '.')";
+		if (why)
+			lp_rd_bad(r, lpath, "field label key: %s", why);
+		else if (!metric_name_ok(v + 6))
+			lp_rd_bad(r, lpath,
+			          "field label key must be a Prometheus label name "
+			          "([a-z_][a-z0-9_]*, at most 64)");
+		return;
+	}
+	lp_rd_bad(r, lpath,
+	          "unsupported label \"%s\": must be one of \"level\", \"namespace\", "
+	          "\"workload\", \"pod\" or \"field:<key>\"",
+	          v);
+}
+
+static void rd_metric(struct lp_rd *r, const json_t *it, const char *path, struct lp_logmetric *m)
+{
+	static const char *const types[] = {"counter", "histogram"};
+	char fpath[LP_RD_PATH], ipath[LP_RD_PATH];
+	const json_t *bs;
+	int type = 0;
+
+	lp_rd_str(r, it, path, "name", &m->name, LP_STR_TOKEN, 64, 1);
+	if (m->name && !metric_name_ok(m->name)) {
+		lp_rd_join(fpath, path, "name");
+		lp_rd_bad(r, fpath,
+		          "must match [a-z_][a-z0-9_]* (at most 64, not starting with \"__\"): it "
+		          "becomes part of a Prometheus metric name");
+	}
+	lp_rd_enum(r, it, path, "type", types, 2, &type, 1);
+	m->type = (enum lp_logmetric_type)type;
+	lp_rd_str(r, it, path, "description", &m->description, LP_STR_TEXT, 256, 0);
+	lp_rd_strlist(r, it, path, "labels", &m->labels, LP_STR_TEXT, 80, 0, LP_METRIC_LABELS_MAX,
+	              0);
+	lp_rd_join(fpath, path, "labels");
+	for (size_t j = 0; j < m->labels.n; j++) {
+		lp_rd_index(ipath, fpath, j);
+		rd_metric_label(r, ipath, m->labels.v[j]); /* duplicates: lp_rd_strlist */
+	}
+	lp_rd_str(r, it, path, "field", &m->field, LP_STR_FIELD, 64, m->type == LP_LOGMETRIC_HISTOGRAM);
+	bs = lp_rd_get(r, it, path, "buckets", LP_RD_ARR, 0);
+	lp_rd_join(fpath, path, "buckets");
+	if (m->type == LP_LOGMETRIC_COUNTER) {
+		if (json_object_get(it, "field")) {
+			lp_rd_join(ipath, path, "field");
+			lp_rd_bad(r, ipath, "only used with type: histogram");
+		}
+		if (json_object_get(it, "buckets"))
+			lp_rd_bad(r, fpath, "only used with type: histogram");
+		return;
+	}
+	if (m->field && strchr(m->field, '.')) {
+		lp_rd_join(ipath, path, "field");
+		lp_rd_bad(r, ipath, "must be a top-level record key (no '.')");
+	}
+	if (!bs)
+		return; /* Fluent Bit's default buckets */
+	m->buckets = rd_items(r, bs, fpath, 16, sizeof(*m->buckets));
+	for (size_t j = 0; m->buckets && j < json_array_size(bs); j++) {
+		const json_t *v = json_array_get(bs, j);
+		lp_rd_index(ipath, fpath, j);
+		if (!json_is_number(v)) {
+			lp_rd_bad(r, ipath, "must be a number");
+			continue;
+		}
+		m->buckets[m->n_buckets] = json_number_value(v);
+		if (m->n_buckets > 0 && !(m->buckets[m->n_buckets] > m->buckets[m->n_buckets - 1]))
+			lp_rd_bad(r, ipath, "buckets must be strictly increasing");
+		m->n_buckets++;
+	}
+}
+
+static void rd_metrics(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
+{
+	static const char *const known[] = {"name",  "type",   "description",
+	                                    "labels", "field", "buckets", NULL};
+	char ipath[LP_RD_PATH], fpath[LP_RD_PATH];
+	const json_t *a = lp_rd_get(r, spec, "spec", "metrics", LP_RD_ARR, 0);
+
+	if (!a || json_array_size(a) == 0)
+		return;
+	p->metrics = rd_items(r, a, "spec.metrics", LP_METRICS_MAX, sizeof(*p->metrics));
+	for (size_t i = 0; p->metrics && i < json_array_size(a); i++) {
+		struct lp_logmetric *m = &p->metrics[p->n_metrics++];
+		const json_t *it = rd_item(r, a, "spec.metrics", i, ipath, known);
+		if (!it)
+			continue;
+		rd_metric(r, it, ipath, m);
+		for (size_t k = 0; m->name && k + 1 < p->n_metrics; k++)
+			if (p->metrics[k].name && strcmp(p->metrics[k].name, m->name) == 0) {
+				lp_rd_join(fpath, ipath, "name");
+				lp_rd_bad(r, fpath, "\"%s\" is already used by spec.metrics[%zu]",
+				          m->name, k);
+				break;
+			}
+	}
+	if (p->aggregator.enabled)
+		lp_rd_bad(r, "spec.metrics",
+		          "not supported with spec.aggregator: records are counted on the agents");
+}
+
 /* ---------- the object ---------- */
 
 static void rd_pipeline_spec(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
 	static const char *const known[] = {"input",      "kubernetes", "multiline",  "parse",
-	                                    "transforms", "routes",     "aggregator", NULL};
+	                                    "transforms", "routes",     "aggregator", "metrics",
+	                                    NULL};
 	static const char *const kknown[] = {"enabled", "labels", "annotations", NULL};
 	const json_t *k;
 
@@ -744,6 +881,7 @@ static void rd_pipeline_spec(struct lp_rd *r, const json_t *spec, struct lp_pipe
 	rd_transforms(r, spec, p);
 	rd_routes(r, spec, p);
 	rd_aggregator(r, spec, &p->aggregator);
+	rd_metrics(r, spec, p);
 }
 
 lp_err lp_pipeline_parse(struct lp_pipeline **out, const json_t *obj, struct lp_problems *probs)

@@ -661,10 +661,92 @@ static void route_units(struct fb *f, const struct lp_pinfo *pi, size_t i)
 	}
 }
 
+/* The record accessor a fixed spec.metrics label reads (docs/metrics.md), or
+ * NULL for field:<key>. */
+static const char *metric_label_accessor(const char *label)
+{
+	if (strcmp(label, "level") == 0)
+		return "$level";
+	if (strcmp(label, "namespace") == 0)
+		return "$kubernetes['namespace_name']";
+	if (strcmp(label, "pod") == 0)
+		return "$kubernetes['pod_name']";
+	if (strcmp(label, "workload") == 0)
+		return "$kubernetes['labels']['app.kubernetes.io/name']";
+	return NULL;
+}
+
+/* spec.metrics as log_to_metrics units: one per metric, every record of the
+ * pipeline counted once (the caller places them on one route only). Metrics
+ * leave under the tag LP_RENDER_METRICS_TAG for the shared prometheus_exporter;
+ * kubernetes_mode stays off (it adds five per-pod labels to every series). */
+static void metric_units(struct fb *f, const struct lp_pinfo *pi)
+{
+	const struct lp_pipeline *p = pi->p;
+	char idx[24], lbl[128];
+
+	for (size_t i = 0; i < p->n_metrics; i++) {
+		const struct lp_logmetric *m = &p->metrics[i];
+		fb_plugin(f, "log_to_metrics");
+		fb_match_own(f, pi, NULL);
+		fb_kv(f, "tag", LP_RENDER_METRICS_TAG);
+		fb_kv(f, "metric_mode",
+		      m->type == LP_LOGMETRIC_HISTOGRAM ? "histogram" : "counter");
+		fb_kv(f, "metric_namespace", "logplane");
+		fb_kv(f, "metric_name", m->name);
+		fb_kv(f, "metric_description",
+		      m->description ? m->description : "records of a LogPipeline");
+		lp_yamlw_kvb(&f->w, "kubernetes_mode", 0);
+		if (m->labels.n) {
+			lp_yamlw_str(&f->w, "add_label");
+			lp_yamlw_seq(&f->w);
+			for (size_t j = 0; j < m->labels.n; j++) {
+				const char *l = m->labels.v[j];
+				const char *ra = metric_label_accessor(l);
+				/* field:<key> (a top-level key, checked by pkg/api): label <key> $<key> */
+				if (ra)
+					lp_yamlw_str(&f->w, fb_cat(f, l, " ", ra, CAT_END));
+				else
+					lp_yamlw_str(&f->w, fb_cat(f, l + 6, " $", l + 6, CAT_END));
+			}
+			lp_yamlw_seq_end(&f->w);
+		}
+		if (m->type == LP_LOGMETRIC_HISTOGRAM) {
+			fb_kv(f, "value_field", m->field);
+			if (m->n_buckets) {
+				lp_yamlw_str(&f->w, "bucket");
+				lp_yamlw_seq(&f->w);
+				for (size_t j = 0; j < m->n_buckets; j++) {
+					snprintf(lbl, sizeof(lbl), "%.15g", m->buckets[j]);
+					lp_yamlw_str(&f->w, lbl);
+				}
+				lp_yamlw_seq_end(&f->w);
+			}
+		}
+		lp_render_field_idx(idx, sizeof(idx), "_m", i, "");
+		fb_kv(f, "emitter_name", fb_cat(f, "lp_", pi->h, idx, CAT_END));
+		fb_plugin_end(f);
+	}
+}
+
+/* The first route whose output is rendered, or n_routes. */
+static size_t first_route(struct fb *f, const struct lp_pinfo *pi)
+{
+	size_t i = 0;
+
+	while (i < pi->p->n_routes && !(pi->routes[i].ok && f->c->oi[pi->routes[i].out].ok))
+		i++;
+	return i;
+}
+
 void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t route)
 {
 	fb_proc_begin(f);
 	pipeline_units(f, pi);
+	/* after the pipeline's work (parsed fields, level), before the route's
+	 * match: every record counted once, on the first rendered route */
+	if (route == first_route(f, pi))
+		metric_units(f, pi);
 	route_units(f, pi, route);
 	fb_proc_end(f);
 }

@@ -358,6 +358,18 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		fb_kv(f, "match_regex", "^(?:kube|system|p|a)\\.");
 		fb_plugin_end(f);
 	}
+	any = 0;
+	for (size_t i = 0; i < c->npi && !any; i++)
+		any = c->pi[i].ok && !c->pi[i].agg && c->pi[i].p->n_metrics > 0;
+	if (any) {
+		/* one exporter for every pipeline's spec.metrics (docs/metrics.md) */
+		fb_plugin(f, "prometheus_exporter");
+		fb_kv(f, "alias", "lp_metrics");
+		fb_kv(f, "match", LP_RENDER_METRICS_TAG);
+		fb_kv(f, "host", "0.0.0.0");
+		lp_yamlw_kvi(&f->w, "port", LP_RENDER_METRICS_PORT);
+		fb_plugin_end(f);
+	}
 }
 
 /* The aggregator's one input: forward from the shippers. */

@@ -17,6 +17,10 @@
 #define LP_RENDER_FWD_SECRET     "logplane-forward"
 #define LP_RENDER_FWD_SECRET_KEY "shared_key"
 /* Parts are packed to this estimate; each part is then checked against the hard limit. */
+/* spec.metrics: the tag log_to_metrics emits under and the port of the
+ * shipper's one prometheus_exporter output (docs/metrics.md). */
+#define LP_RENDER_METRICS_TAG  "lp_metrics"
+#define LP_RENDER_METRICS_PORT 2021
 #define LP_RENDER_PACK_BYTES  (800u * 1024u)
 #define LP_RENDER_LUA_FILE    "logplane.lua"
 #define LP_RENDER_SAMPLE_FROM 512 /* above this many pipelines, size a sample first */
