@@ -596,6 +596,21 @@ def pipeline_spec():
             "replicas": integer("Aggregator replicas (default 2).", 1, 20),
             "storageSize": size("Buffer volume per replica (default 10Gi)."),
         }),
+        "metrics": arr("Numbers from the pipeline's records, served by the agents' Prometheus "
+                       "endpoint (port 2021) as logplane_<type>_<name> (docs/metrics.md). "
+                       "Not with spec.aggregator.", obj("A counter or histogram.", {
+            "name": string("Metric name part: [a-z_][a-z0-9_]*, unique in the pipeline.",
+                           "^[a-z_][a-z0-9_]*$", 64, 1),
+            "type": string("counter or histogram.", enum=["counter", "histogram"]),
+            "description": text("Help text of the metric.", 256),
+            "labels": arr("Labels, each one series dimension: level, namespace, workload "
+                          "(pod label app.kubernetes.io/name), pod, or field:<top-level key>.",
+                          string("A label.", "^(level|namespace|workload|pod|field:[a-z_][a-z0-9_]*)$",
+                                 70, 1), maxItems=4, **{"x-kubernetes-list-type": "set"}),
+            "field": field("Histogram: the numeric top-level record key observed."),
+            "buckets": arr("Histogram: strictly increasing upper bounds (default Fluent Bit's).",
+                           {"type": "number"}, minItems=1, maxItems=16),
+        }, ["name", "type"]), maxItems=8),
     }, ["routes"])
 
 

@@ -427,15 +427,15 @@ enum lp_logmetric_type { LP_LOGMETRIC_COUNTER = 0, LP_LOGMETRIC_HISTOGRAM };
 
 /* spec.metrics[]: numbers from the pipeline's records (Fluent Bit log_to_metrics). */
 struct lp_logmetric {
-	char *name;               /* Prometheus name part: [a-z_][a-z0-9_]*, at most 64 */
+	char *name;                  /* Prometheus name part: [a-z_][a-z0-9_]*, at most 64 */
 	enum lp_logmetric_type type; /* counter | histogram */
-	char *description;        /* optional help text */
-	struct lp_strlist labels; /* level, namespace, workload, pod or field:<key>; at most 4 */
-	char *field;              /* histogram: the numeric record key observed */
-	double *buckets;          /* histogram: strictly increasing upper bounds, 1..16 */
+	char *description;           /* optional help text */
+	struct lp_strlist labels;    /* level, namespace, workload, pod or field:<key>; at most 4 */
+	char *field;                 /* histogram: the numeric record key observed */
+	double *buckets;             /* histogram: strictly increasing upper bounds, 1..16 */
 	size_t n_buckets;
 };
-#define LP_METRICS_MAX 8 /* spec.metrics items per pipeline */
+#define LP_METRICS_MAX       8 /* spec.metrics items per pipeline */
 #define LP_METRIC_LABELS_MAX 4
 
 struct lp_pipeline {
@@ -454,7 +454,7 @@ struct lp_pipeline {
 	struct lp_route *routes; /* spec.routes, at least one */
 	size_t n_routes;
 	struct lp_aggregator aggregator; /* spec.aggregator */
-	struct lp_logmetric *metrics;       /* spec.metrics */
+	struct lp_logmetric *metrics;    /* spec.metrics */
 	size_t n_metrics;
 };
 

@@ -793,7 +793,8 @@ static void rd_metric(struct lp_rd *r, const json_t *it, const char *path, struc
 		lp_rd_index(ipath, fpath, j);
 		rd_metric_label(r, ipath, m->labels.v[j]); /* duplicates: lp_rd_strlist */
 	}
-	lp_rd_str(r, it, path, "field", &m->field, LP_STR_FIELD, 64, m->type == LP_LOGMETRIC_HISTOGRAM);
+	lp_rd_str(r, it, path, "field", &m->field, LP_STR_FIELD, 64,
+	          m->type == LP_LOGMETRIC_HISTOGRAM);
 	bs = lp_rd_get(r, it, path, "buckets", LP_RD_ARR, 0);
 	lp_rd_join(fpath, path, "buckets");
 	if (m->type == LP_LOGMETRIC_COUNTER) {
@@ -828,8 +829,8 @@ static void rd_metric(struct lp_rd *r, const json_t *it, const char *path, struc
 
 static void rd_metrics(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
-	static const char *const known[] = {"name",  "type",   "description",
-	                                    "labels", "field", "buckets", NULL};
+	static const char *const known[] = {"name",  "type",    "description", "labels",
+	                                    "field", "buckets", NULL};
 	char ipath[LP_RD_PATH], fpath[LP_RD_PATH];
 	const json_t *a = lp_rd_get(r, spec, "spec", "metrics", LP_RD_ARR, 0);
 
@@ -859,9 +860,9 @@ static void rd_metrics(struct lp_rd *r, const json_t *spec, struct lp_pipeline *
 
 static void rd_pipeline_spec(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
-	static const char *const known[] = {"input",      "kubernetes", "multiline",  "parse",
-	                                    "transforms", "routes",     "aggregator", "metrics",
-	                                    NULL};
+	static const char *const known[] = {"input",      "kubernetes", "multiline",
+	                                    "parse",      "transforms", "routes",
+	                                    "aggregator", "metrics",    NULL};
 	static const char *const kknown[] = {"enabled", "labels", "annotations", NULL};
 	const json_t *k;
 

@@ -703,7 +703,8 @@ static void metric_units(struct fb *f, const struct lp_pinfo *pi)
 			for (size_t j = 0; j < m->labels.n; j++) {
 				const char *l = m->labels.v[j];
 				const char *ra = metric_label_accessor(l);
-				/* field:<key> (a top-level key, checked by pkg/api): label <key> $<key> */
+				/* field:<key> (a top-level key, checked by pkg/api): label <key>
+				 * $<key> */
 				if (ra)
 					lp_yamlw_str(&f->w, fb_cat(f, l, " ", ra, CAT_END));
 				else

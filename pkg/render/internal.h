@@ -21,12 +21,12 @@
  * shipper's one prometheus_exporter output (docs/metrics.md). */
 #define LP_RENDER_METRICS_TAG  "lp_metrics"
 #define LP_RENDER_METRICS_PORT 2021
-#define LP_RENDER_PACK_BYTES  (800u * 1024u)
-#define LP_RENDER_LUA_FILE    "logplane.lua"
-#define LP_RENDER_SAMPLE_FROM 512 /* above this many pipelines, size a sample first */
-#define LP_RENDER_SAMPLE_SIZE 128
-#define LP_RENDER_LUA_MAX_FNS 256 /* more distinct variants are inlined */
-#define LP_RENDER_THREADS     2   /* part files of a split config rendered at once */
+#define LP_RENDER_PACK_BYTES   (800u * 1024u)
+#define LP_RENDER_LUA_FILE     "logplane.lua"
+#define LP_RENDER_SAMPLE_FROM  512 /* above this many pipelines, size a sample first */
+#define LP_RENDER_SAMPLE_SIZE  128
+#define LP_RENDER_LUA_MAX_FNS  256 /* more distinct variants are inlined */
+#define LP_RENDER_THREADS      2   /* part files of a split config rendered at once */
 
 /* input.application given and not disabled */
 #define LP_APP_ON(p) ((p)->has_app && (p)->app.enabled)
