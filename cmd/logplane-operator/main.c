@@ -487,31 +487,43 @@ static void collect(void *arg)
 	pthread_mutex_unlock(&a->aws_counts.mu);
 }
 
+/* Splits a listen address "HOST:PORT", "[V6]:PORT" or ":PORT" into host (empty:
+ * every address) and port 0-65535. LP_ERR_INVALID for anything else; host and
+ * port are written only on success. */
+static lp_err listen_addr(const char *addr, char *host, size_t hostsz, int *port)
+{
+	const char *colon = strrchr(addr, ':');
+	char *end = NULL;
+	long p;
+
+	if (!colon)
+		return LP_ERR_INVALID;
+	p = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || p < 0 || p > 65535)
+		return LP_ERR_INVALID;
+	snprintf(host, hostsz, "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[') { /* [::1] */
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	*port = (int)p;
+	return LP_OK;
+}
+
 static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m,
                            struct lp_server **out, const char *what)
 {
 	struct lp_server_opts so = {0};
 	char host[128];
-	const char *colon = strrchr(addr, ':');
+	int port;
 	lp_err err;
-
-	char *end = NULL;
-	long port;
 
 	if (!strcmp(addr, "0"))
 		return LP_OK;
-	if (!colon)
-		return LP_ERR_INVALID;
-	port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port < 0 || port > 65535)
-		return LP_ERR_INVALID;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-	if (host[0] == '[') { /* [::1] */
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
+	if ((err = listen_addr(addr, host, sizeof(host), &port)))
+		return err;
 	so.host = host[0] ? host : NULL;
-	so.port = (int)port;
+	so.port = port;
 	so.metrics = m;
 	so.loop = a->loop;
 	err = lp_server_new(out, &so);
@@ -529,25 +541,17 @@ static lp_err start_server(struct app *a, const char *addr, struct lp_metrics *m
 static lp_err start_webhook(struct app *a)
 {
 	struct lp_webhook_opts wo = {0};
-	const char *addr = a->opt.webhook_addr, *colon = strrchr(addr, ':');
-	char host[128], *end = NULL;
-	long port;
+	const char *addr = a->opt.webhook_addr;
+	char host[128];
+	int port;
 	lp_err err;
 
 	if (!strcmp(addr, "0"))
 		return LP_OK;
-	if (!colon)
-		return LP_ERR_INVALID;
-	port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port < 0 || port > 65535)
-		return LP_ERR_INVALID;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
+	if ((err = listen_addr(addr, host, sizeof(host), &port)))
+		return err;
 	wo.host = host[0] ? host : NULL;
-	wo.port = (int)port;
+	wo.port = port;
 	wo.control_ns = a->opt.control_ns;
 	wo.allow_plain_http = a->opt.allow_plain_http;
 	wo.secret_name = a->opt.webhook_secret;
