@@ -1026,7 +1026,7 @@ static void controller_hook(void)
 	LP_CHECK_INT(out.prov.status, LP_COND_TRUE);
 	LP_CHECK_STR(out.prov.reason, "Provisioned");
 	LP_CHECK(out.n_events >= 1);
-	LP_CHECK_HAS(out.events[0], "created Kinesis stream hooked with 1 shards");
+	LP_CHECK_HAS(out.events[0], "created Kinesis stream hooked with 1 shard");
 	LP_CHECK(out.target.known && out.target.provisioned);
 	LP_CHECK_STR(out.target.type, "kinesis");
 	LP_CHECK_STR(out.target.name, "hooked");
