@@ -77,36 +77,15 @@ static void conn_close(struct conn *c)
 	lp_free(c);
 }
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 411:
-		return "Length Required";
-	case 413:
-		return "Payload Too Large";
-	case 431:
-		return "Request Header Fields Too Large";
-	default:
-		return "Internal Server Error";
-	}
-}
-
 /* The whole response into c->out (reset first). */
 static lp_err respond(struct conn *c, int status, const char *ctype, const char *body, size_t len)
 {
 	lp_buf_reset(&c->out);
 	c->out_off = 0;
-	if (lp_buf_addf(
-	        &c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-	        status, reason(status), ctype, len, c->keep_alive ? "" : "Connection: close\r\n") ||
+	if (lp_buf_addf(&c->out,
+	                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+	                status, lp_server_reason(status), ctype, len,
+	                c->keep_alive ? "" : "Connection: close\r\n") ||
 	    lp_buf_add(&c->out, body, len))
 		return LP_ERR_NOMEM;
 	c->st = ST_WRITE;

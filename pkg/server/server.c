@@ -282,7 +282,7 @@ lp_err lp_server_route(struct lp_server *s, const char *path, lp_server_handler 
 	return LP_OK;
 }
 
-static const char *reason(int status)
+const char *lp_server_reason(int status)
 {
 	switch (status) {
 	case 200:
@@ -293,6 +293,10 @@ static const char *reason(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Payload Too Large";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
@@ -314,7 +318,7 @@ static lp_err respond(struct conn *c, int status, const char *ctype, const struc
 	err = lp_buf_addf(&c->out,
 	                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                  "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
-	                  status, reason(status), ctype, body->len,
+	                  status, lp_server_reason(status), ctype, body->len,
 	                  allow_hdr ? "Allow: GET, HEAD\r\n" : "");
 	if (!err && !head_only && body->len)
 		err = lp_buf_add(&c->out, body->ptr, body->len);

@@ -98,6 +98,10 @@ LP_WUR lp_err lp_server_poll(struct lp_server *s, int timeout_ms);
  * LP_ERR_INVALID for a bad host or port, LP_ERR_IO when bind/listen fails.
  * Shared with the HTTPS server (https.h). */
 LP_WUR lp_err lp_server_listen(const char *host, int port, int *fd_out, int *port_out);
+
+/* The HTTP reason phrase of a status code the servers send ("Unknown" for
+ * any other); a static string. */
+const char *lp_server_reason(int status);
 /* Open connections (for tests and metrics). */
 size_t lp_server_conns(const struct lp_server *s);
 
