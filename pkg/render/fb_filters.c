@@ -275,6 +275,21 @@ static void grep_rules(struct fb *f, const char *list_key, const struct lp_grep_
 	lp_yamlw_seq_end(&f->w);
 }
 
+/* One plugin that takes a list of field names under key (modify's remove,
+ * record_modifier's allowlist_key). */
+static void field_list(struct fb *f, const struct lp_pinfo *pi, const char *plugin, const char *key,
+                       const struct lp_strlist *fields)
+{
+	fb_plugin(f, plugin);
+	fb_match_own(f, pi, NULL);
+	lp_yamlw_str(&f->w, key);
+	lp_yamlw_seq(&f->w);
+	for (size_t i = 0; i < fields->n; i++)
+		lp_yamlw_str(&f->w, fields->v[i]);
+	lp_yamlw_seq_end(&f->w);
+	fb_plugin_end(f);
+}
+
 static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 {
 	const struct lp_transform *t = &pi->p->transforms[idx];
@@ -290,24 +305,10 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 		lua_shared(f, pi, lp_buf_str(code), 1);
 		break;
 	case LP_TR_DROP_FIELDS:
-		fb_plugin(f, "modify");
-		fb_match_own(f, pi, NULL);
-		lp_yamlw_str(&f->w, "remove");
-		lp_yamlw_seq(&f->w);
-		for (size_t i = 0; i < t->u.fields.n; i++)
-			lp_yamlw_str(&f->w, t->u.fields.v[i]);
-		lp_yamlw_seq_end(&f->w);
-		fb_plugin_end(f);
+		field_list(f, pi, "modify", "remove", &t->u.fields);
 		break;
 	case LP_TR_KEEP_FIELDS:
-		fb_plugin(f, "record_modifier");
-		fb_match_own(f, pi, NULL);
-		lp_yamlw_str(&f->w, "allowlist_key");
-		lp_yamlw_seq(&f->w);
-		for (size_t i = 0; i < t->u.fields.n; i++)
-			lp_yamlw_str(&f->w, t->u.fields.v[i]);
-		lp_yamlw_seq_end(&f->w);
-		fb_plugin_end(f);
+		field_list(f, pi, "record_modifier", "allowlist_key", &t->u.fields);
 		break;
 	case LP_TR_RENAME_FIELDS:
 		fb_plugin(f, "modify");
