@@ -29,6 +29,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "tests", "lib"))
+import lptest  # noqa: E402  (the one request loop)
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 KUBESIM = os.environ.get("BENCH_KUBESIM") or os.path.join(TOP, "tests", "kubesim", "kubesim")
 CTRL_NS = "logplane-system"
@@ -299,18 +302,12 @@ class Cluster:
         """(status, parsed JSON) on conn, or on a fresh connection."""
         c = conn or self.conn()
         h = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            h["Content-Type"] = ctype
         try:
-            c.request(method, path, body=data, headers=h)
-            r = c.getresponse()
-            b = r.read()
+            st, b = lptest.send(c, method, path, body, h, ctype)
             try:
-                return r.status, (json.loads(b) if b else None)
+                return st, (json.loads(b) if b else None)
             except ValueError:  # a plain-text error ("404 page not found")
-                return r.status, {"message": b[:200].decode(errors="replace")}
+                return st, {"message": b[:200].decode(errors="replace")}
         finally:
             if conn is None:
                 c.close()

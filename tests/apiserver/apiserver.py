@@ -41,6 +41,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import lptest  # noqa: E402  (the one request loop)
 TOP = os.environ.get("LP_TOP") or os.path.dirname(os.path.dirname(HERE))
 BIN_DIR = os.path.join(TOP, ".deps", "bin")
 ADMIN_TOKEN = "admin-token"
@@ -289,18 +291,12 @@ class RealServer:
         h = {"Authorization": "Bearer " + (token or self.token)}
         if accept:
             h["Accept"] = accept
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            h["Content-Type"] = ctype
         try:
-            c.request(method, path, body=data, headers=h)
-            r = c.getresponse()
-            b = r.read()
+            st, b = lptest.send(c, method, path, body, h, ctype)
             try:
-                return r.status, json.loads(b) if b else None
+                return st, json.loads(b) if b else None
             except ValueError:
-                return r.status, b
+                return st, b
         finally:
             c.close()
 

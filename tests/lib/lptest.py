@@ -20,6 +20,20 @@ if APISERVER not in ("kubesim", "real"):
     sys.exit("LP_APISERVER must be kubesim or real, not %r" % APISERVER)
 
 
+def send(conn, method, path, body=None, headers=None, ctype="application/json"):
+    """One request on conn (http.client): body is bytes, or JSON-encoded with
+    ctype; returns (status, raw response bytes). The one request loop of the
+    harness, the real-server launcher and the bench."""
+    h = dict(headers or {})
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h["Content-Type"] = ctype
+    conn.request(method, path, body=data, headers=h)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
 class Reporter:
     """One PASS/FAIL line per check; the exit code says whether any failed.
     Against the real API server the suite name gets "@real", so both runs of a
@@ -144,18 +158,12 @@ class Api:
         h = {"Accept": "application/json"}
         if self.token:
             h["Authorization"] = "Bearer " + self.token
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            h["Content-Type"] = ctype
         try:
-            c.request(method, path, body=data, headers=h)
-            r = c.getresponse()
-            b = r.read()
+            st, b = send(c, method, path, body, h, ctype)
             try:
-                return r.status, (json.loads(b) if b else None)
+                return st, (json.loads(b) if b else None)
             except ValueError:
-                return r.status, None
+                return st, None
         finally:
             c.close()
 
