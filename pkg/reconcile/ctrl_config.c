@@ -490,6 +490,11 @@ static void config_failed(struct lp_ctrl *c, const char *why)
 	c->config_failures++;
 	c->stats.config_errors++;
 	snprintf(c->config_error, sizeof(c->config_error), "%s", why);
+	/* an application may never succeed (a terminating namespace): outputs
+	 * being deleted do not wait for one */
+	if (c->leading && ctrl_outputs_after_failed_config(c) != LP_OK)
+		ctrl_logf(c, LP_LOG_WARN, NULL, NULL, NULL,
+		          "finalizer step after a failed configuration not started (retrying)");
 	if (c->config_failures >= CONFIG_FAILED_AFTER) {
 		for (int i = 0; i < 2; i++)
 			lp_kube_informer_foreach(c->res[i], mark_failed, NULL);

@@ -75,6 +75,11 @@ struct res_facts {
 	int cleanup_done;
 	uint64_t cleanup_tried_ms; /* last cleanup attempt (deleting) */
 	int finalizer_inflight;
+	/* while config applications fail: is the namespace terminating? (a GET of
+	 * it, at most every AWS_RETRY_MS; see ctrl_outputs_after_failed_config) */
+	int ns_terminating;
+	int ns_inflight;
+	uint64_t ns_checked_ms;
 	/* rollout guard: this fingerprint came with a configuration the agents
 	 * did not become ready with; left out until the fingerprint changes */
 	int bad;
@@ -311,6 +316,7 @@ void ctrl_handle_config(struct lp_ctrl *c);
 
 /* ctrl_outputs.c */
 lp_err ctrl_outputs_after_config(struct lp_ctrl *c);
+lp_err ctrl_outputs_after_failed_config(struct lp_ctrl *c);
 
 /* ctrl_status.c */
 void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey);

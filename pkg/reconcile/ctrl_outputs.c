@@ -8,6 +8,7 @@
 #include "../kube/apply.h"
 #include "../kube/events.h"
 #include "../kube/gvr.h"
+#include "../kube/client.h"
 #include "../util/b64.h"
 #include "../util/mem.h"
 
@@ -213,6 +214,9 @@ static void aws_done(void *arg, int cancelled)
 			if (j->res.prov.status == LP_COND_TRUE)
 				f->aws_creating = 0;
 			ctrl_enqueue_res(c, RES_OUTPUT, j->key);
+			if (j->deleting && j->res.cleanup_done && c->config_failures)
+				(void)ctrl_outputs_after_failed_config(
+				    c); /* the config key retries */
 			if (j->deleting && j->res.cleanup_done)
 				ctrl_enqueue(c, KEY_CONFIG); /* the finalizer can go */
 			else if (!aws_final(&j->res) &&
@@ -272,6 +276,122 @@ static lp_err aws_submit(struct lp_ctrl *c, const char *key, struct res_kept *k,
 	return LP_OK;
 }
 
+static lp_err deleting_step(struct lp_ctrl *c, const char *key, struct res_kept *k, int applied);
+
+static void ns_done(void *arg, struct lp_kube_resp *resp)
+{
+	struct call_ctx *x = arg;
+	struct lp_ctrl *c = x->c;
+	void *kept = NULL;
+	json_t *ns = NULL;
+	const char *phase;
+
+	if (c && lp_kube_informer_get(c->res[RES_OUTPUT], x->key, &kept) && kept &&
+	    ((struct res_kept *)kept)->facts) {
+		struct res_kept *k = kept;
+		k->facts->ns_inflight = 0;
+		if (!resp->err)
+			ns = json_loadb(lp_buf_str(&resp->body), resp->body.len, 0, NULL);
+		phase = json_string_value(json_object_get(json_object_get(ns, "status"), "phase"));
+		/* gone, or being deleted: its Secrets go with it */
+		k->facts->ns_terminating =
+		    resp->err == LP_ERR_NOTFOUND ||
+		    json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") ||
+		    (phase && !strcmp(phase, "Terminating"));
+		if (resp->err && resp->err != LP_ERR_NOTFOUND)
+			ctrl_logf(c, LP_LOG_WARN, "LogOutput", NULL, x->key, "namespace check: %s",
+			          resp->message && *resp->message ? resp->message
+			                                          : lp_strerror(resp->err));
+		if (k->facts->ns_terminating && k->deleting && c->config_failures &&
+		    deleting_step(c, x->key, k, 0) != LP_OK)
+			ctrl_enqueue(c, KEY_CONFIG);
+	}
+	json_decref(ns);
+	ctrl_call_free(x);
+}
+
+/* Starts a GET of the namespace of output key (at most every AWS_RETRY_MS);
+ * ns_done records whether it is terminating. */
+static lp_err ns_check(struct lp_ctrl *c, const char *key, struct res_kept *k)
+{
+	struct lp_kube_req req = {.method = "GET"};
+	struct lp_buf path;
+	struct call_ctx *x = NULL;
+	char ns[256];
+	const char *name;
+	lp_err err;
+
+	if (k->facts->ns_inflight ||
+	    (k->facts->ns_checked_ms && ctrl_now_ms(c) - k->facts->ns_checked_ms < AWS_RETRY_MS))
+		return LP_OK;
+	ctrl_split_key(key, ns, sizeof(ns), &name);
+	lp_buf_init(&path, 0);
+	err = lp_kube_path(&path, &lp_kube_gvr_namespaces, NULL, ns, NULL);
+	if (!err) {
+		x = ctrl_call_new(c, CALL_FINALIZER);
+		if (!x || !(x->key = lp_strdup(key)))
+			err = LP_ERR_NOMEM;
+	}
+	if (!err) {
+		req.path = lp_buf_str(&path);
+		err = lp_kube_call_start(c->client, &req, ns_done, x, NULL);
+	}
+	if (err) {
+		if (x)
+			ctrl_call_free(x);
+	} else {
+		k->facts->ns_inflight = 1;
+		k->facts->ns_checked_ms = ctrl_now_ms(c);
+	}
+	lp_buf_free(&path);
+	return err;
+}
+
+/* What an output being deleted still needs before its finalizer goes. Its
+ * AWS cleanup first (deletionPolicy Delete deletes the target; Retain, or a
+ * target logplane did not provision, makes no AWS call). Then, after a
+ * successful config application (applied 1), nothing. When applications fail
+ * (a terminating control namespace refuses writes), the finalizer goes all
+ * the same, except for an output whose Secrets are copied into the control
+ * namespace while its own namespace is not terminating: the copies go with
+ * the next application that succeeds. */
+static lp_err deleting_step(struct lp_ctrl *c, const char *key, struct res_kept *k, int applied)
+{
+	int aws = lp_output_type_is_aws(k->o->type) && c->o.aws;
+	size_t n_refs = 0;
+
+	if (!has_finalizer(k))
+		return LP_OK;
+	if (aws && output_needs_finalizer(c, k, 0) && !k->facts->cleanup_done) {
+		if (!k->facts->cleanup_tried_ms ||
+		    ctrl_now_ms(c) - k->facts->cleanup_tried_ms >= AWS_RETRY_MS)
+			return aws_submit(c, key, k, 1);
+		return LP_OK;
+	}
+	ctrl_output_secret_refs(k->o, count_ref, &n_refs);
+	if (!applied && !aws && output_needs_finalizer(c, k, n_refs) && !k->facts->ns_terminating)
+		return ns_check(c, key, k);
+	return finalizer_change(c, key, k, 0);
+}
+
+/* After a failed config application (or computation): the outputs being
+ * deleted, as deleting_step says; the others wait for a success. Returns the
+ * first step that could not start. */
+lp_err ctrl_outputs_after_failed_config(struct lp_ctrl *c)
+{
+	struct collect out = {c, NULL, NULL, 0, 0, LP_OK};
+	lp_err err;
+
+	lp_kube_informer_foreach(c->res[RES_OUTPUT], ctrl_collect_fn, &out);
+	err = out.err;
+	for (size_t i = 0; i < out.n && !err; i++)
+		if (out.v[i]->o && out.v[i]->deleting && ctrl_facts_of(out.v[i]))
+			err = deleting_step(c, out.keys[i], out.v[i], 0);
+	lp_free(out.v);
+	lp_free(out.keys);
+	return err;
+}
+
 /* After a successful config application: finalizers, AWS checks. Returns
  * the first step that could not start (the caller retries them all). */
 lp_err ctrl_outputs_after_config(struct lp_ctrl *c)
@@ -290,15 +410,7 @@ lp_err ctrl_outputs_after_config(struct lp_ctrl *c)
 		ctrl_output_secret_refs(k->o, count_ref, &n_refs);
 		aws = lp_output_type_is_aws(k->o->type) && c->o.aws;
 		if (k->deleting) {
-			if (!has_finalizer(k))
-				continue;
-			if (aws && output_needs_finalizer(c, k, 0) && !k->facts->cleanup_done) {
-				if (!k->facts->cleanup_tried_ms ||
-				    ctrl_now_ms(c) - k->facts->cleanup_tried_ms >= AWS_RETRY_MS)
-					err = aws_submit(c, out.keys[i], k, 1);
-				continue;
-			}
-			err = finalizer_change(c, out.keys[i], k, 0);
+			err = deleting_step(c, out.keys[i], k, 1);
 			continue;
 		}
 		/* an invalid output, or one the renderer refused, is never provisioned:
