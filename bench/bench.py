@@ -41,6 +41,7 @@ TOKEN = "bench-token"
 # BENCH_APISERVER=real: the same scenarios against etcd + kube-apiserver (tests/apiserver);
 # their rows are named SCENARIO@real
 APISERVER = os.environ.get("BENCH_APISERVER", "kubesim")
+SERVER = "API server" if APISERVER == "real" else "kubesim"   # in the rows' names
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -797,11 +798,11 @@ def run_scale(res):
     res.add("scale-10k", "ConfigMaps", figs["cms"], "count")
     res.add("scale-10k", "config writes", figs["cfgw"], "count")
     res.add("scale-10k", "status writes", figs["stw"], "count")
-    res.add("scale-10k", "API server RSS" if APISERVER == "real" else "kubesim RSS", figs["ks_rss"], "MiB")
+    res.add("scale-10k", SERVER + " RSS", figs["ks_rss"], "MiB")
     # kubesim's share: its write rate while the driver created the objects, and
     # the time the operator's writes need at that rate alone
-    res.add("scale-10k", "kubesim write rate", figs["ks_rate"], "per s")
-    res.add("scale-10k", "kubesim floor for those writes", figs["ks_floor"], "s")
+    res.add("scale-10k", SERVER + " write rate", figs["ks_rate"], "per s")
+    res.add("scale-10k", SERVER + " floor for those writes", figs["ks_floor"], "s")
 
 
 def run_latency(res):
@@ -878,8 +879,8 @@ def run_latency(res):
     res.add("latency", "ConfigMap updated p99", [pct(lat_cm, 99)], "ms")
     res.add("latency", "Ready observed p50", [pct(lat_ready, 50)], "ms")
     res.add("latency", "Ready observed p99", [r99], "ms")
-    res.add("latency", "floor (kubesim) p50", [fl50], "ms")
-    res.add("latency", "floor (kubesim) p99", [fl99], "ms")
+    res.add("latency", "floor (%s) p50" % SERVER, [fl50], "ms")
+    res.add("latency", "floor (%s) p99" % SERVER, [fl99], "ms")
     res.add("latency", "ConfigMap p99 above floor p99", [pct(lat_cm, 99) - fl99], "ms")
     res.add("latency", "Ready p99 above floor p99", [r99 - fl99], "ms", "< 50", lambda v: v < 50)
     res.add("latency", "Ready/floor ratio p50", [pct(lat_ready, 50) / max(fl50, 1e-3)], "x")

@@ -506,6 +506,8 @@ class RealServer:
         """The tests' stand-in for kube-controller-manager, in a daemon thread
         until stop(): mark_workloads_ready every interval seconds, and finish
         namespace deletes."""
+        kick = threading.Event()
+
         def loop():
             while not self._stopped:
                 try:
@@ -513,9 +515,33 @@ class RealServer:
                     self.finish_namespace_deletes()
                 except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
                     pass
-                time.sleep(interval)
+                kick.wait(interval)
+                kick.clear()
+
+        def watch(kind):
+            # A change to a workload wakes the loop at once, as the real
+            # controller reacts to a watch event (the poll is the fallback).
+            where = "/namespaces/%s" % namespace if namespace else ""
+            while not self._stopped:
+                c = self.conn(timeout=5)
+                try:
+                    c.request("GET", f"/apis/apps/v1{where}/{kind}?watch=1&timeoutSeconds=30",
+                              headers={"Authorization": "Bearer " + WORKLOAD_TOKEN})
+                    r = c.getresponse()
+                    while not self._stopped and r.status == 200:
+                        if not r.readline():
+                            break
+                        kick.set()
+                except (OSError, http.client.HTTPException):
+                    pass
+                finally:
+                    c.close()
+                if not self._stopped:
+                    time.sleep(interval)
         th = threading.Thread(target=loop, daemon=True)
         th.start()
+        for kind in ("daemonsets", "statefulsets"):
+            threading.Thread(target=watch, args=(kind,), daemon=True).start()
         return th
 
 
