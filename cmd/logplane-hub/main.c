@@ -41,6 +41,8 @@ struct options {
 	const char *queue_bytes;
 	const char *max_subscribers;
 	const char *log_level;
+	const char *alerts_file;
+	const char *alerts_ca;
 	int insecure_no_auth;
 };
 
@@ -73,6 +75,11 @@ static const struct flag flags[] = {
      "bytes queued per subscriber (the same rule in bytes)"},
     {"max-subscribers", "LOGPLANE_HUB_MAX_SUBSCRIBERS", F_UINT, "256", OFF(max_subscribers),
      "subscribers at once"},
+    {"alerts-file", "LOGPLANE_HUB_ALERTS_FILE", F_STR, NULL, OFF(alerts_file),
+     "alert targets (JSON the operator writes into the hub's alerts Secret, mounted as a file); "
+     "re-read when it changes; unset = no alerts"},
+    {"alerts-ca", "LOGPLANE_HUB_ALERTS_CA", F_STR, NULL, OFF(alerts_ca),
+     "CA bundle (PEM file) trusted for the alert webhooks instead of the system's"},
     {"log-level", "LOGPLANE_LOG_LEVEL", F_STR, "info", OFF(log_level),
      "lowest level logged: debug, info, warn, error"},
     {"insecure-no-auth", "LOGPLANE_HUB_INSECURE_NO_AUTH", F_BOOL, "false", OFF(insecure_no_auth),
@@ -243,6 +250,8 @@ int main(int argc, char **argv)
 	cfg.queue_bytes = (size_t)strtoul(o.queue_bytes, NULL, 10);
 	cfg.max_subscribers = (size_t)strtoul(o.max_subscribers, NULL, 10);
 	cfg.kube = kube;
+	cfg.alerts_file = o.alerts_file;
+	cfg.alerts_ca = o.alerts_ca;
 	cfg.page = (const char *)lp_hub_page;
 	cfg.page_len = lp_hub_page_len;
 	cfg.log = &log;

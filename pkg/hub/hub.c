@@ -8,6 +8,7 @@
 #include <string.h>
 #include "../api/check.h"
 #include "../util/mem.h"
+#include "alert.h"
 #include "filter.h"
 
 #define SUB_MSG_MAX   65536u /* a subscription message */
@@ -30,6 +31,7 @@ struct conn {
 	struct lws *wsi;
 	char ns[64];
 	char name[256];
+	int alert;        /* /alert/...: records of an alert target */
 	struct lp_buf in; /* a message or body being assembled */
 	int skipping;     /* the message being received is over the cap: dropped */
 	/* subscribers */
@@ -58,6 +60,7 @@ struct lp_hub {
 	size_t queue_bytes;
 	size_t max_subscribers;
 	struct lp_hub_authz *authz;
+	struct lp_hub_alerts *alerts; /* NULL: no --alerts-file */
 	const char *page;
 	size_t page_len;
 	const struct lp_log *log;
@@ -332,6 +335,13 @@ static void ingest_record(struct lp_hub *h, const struct conn *src, json_t *rec)
 		h->st.records_spoofed++;
 		return;
 	}
+	if (src->alert) {
+		if (h->alerts)
+			lp_hub_alerts_record(h->alerts, src->ns, src->name, &f, rec);
+		else
+			h->st.alert_records_unrouted++;
+		return;
+	}
 	for (struct conn *c = h->subs; c; c = c->next) {
 		if (c->state != TAIL_ACTIVE ||
 		    !lp_hub_filter_match(c->filter, &f, &h->st.regex_aborted))
@@ -383,15 +393,22 @@ static void ingest_text(struct lp_hub *h, const struct conn *src, const char *p,
 	}
 }
 
-/* "/ingest/<ns>/<name>" into c->ns and c->name; 0 when the path is not that. */
+/* "/ingest/<ns>/<name>" (livetail) or "/alert/<ns>/<name>" (alert) into
+ * c->ns, c->name and c->alert; 0 when the path is neither. */
 static int ingest_path(struct conn *c, const char *uri)
 {
 	const char *p = uri, *slash;
 	size_t nl;
 
-	if (strncmp(p, "/ingest/", 8) != 0)
+	if (strncmp(p, "/ingest/", 8) == 0) {
+		c->alert = 0;
+		p += 8;
+	} else if (strncmp(p, "/alert/", 7) == 0) {
+		c->alert = 1;
+		p += 7;
+	} else {
 		return 0;
-	p += 8;
+	}
 	slash = strchr(p, '/');
 	if (!slash)
 		return 0;
@@ -466,6 +483,53 @@ static int http_write(struct lws *wsi, struct conn *c)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static lp_err alert_metrics(const struct lp_hub *h, struct lp_buf *b)
+{
+	struct lp_hub_alert_stats a = {0};
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} rows[] = {
+	    {"records_total", "counter", "Records of alert targets grouped.",
+	     offsetof(struct lp_hub_alert_stats, records)},
+	    {"records_unknown_total", "counter",
+	     "Records for an alert target the hub does not know (dropped).",
+	     offsetof(struct lp_hub_alert_stats, records_unknown)},
+	    {"records_posted_total", "counter", "Records counted in delivered alert messages.",
+	     offsetof(struct lp_hub_alert_stats, records_posted)},
+	    {"records_failed_total", "counter", "Records counted in alert messages given up on.",
+	     offsetof(struct lp_hub_alert_stats, records_failed)},
+	    {"posts_total", "counter", "Alert messages delivered.",
+	     offsetof(struct lp_hub_alert_stats, posts)},
+	    {"posts_failed_total", "counter", "Alert messages given up on.",
+	     offsetof(struct lp_hub_alert_stats, posts_failed)},
+	    {"retries_total", "counter", "Alert messages sent again (429, 5xx, transport).",
+	     offsetof(struct lp_hub_alert_stats, retries)},
+	    {"throttled_total", "counter", "429 answers from alert webhooks.",
+	     offsetof(struct lp_hub_alert_stats, throttled)},
+	    {"rate_limited_total", "counter", "Alert messages held back by maxPerMinute.",
+	     offsetof(struct lp_hub_alert_stats, rate_limited)},
+	    {"targets", "gauge", "Alert targets loaded.",
+	     offsetof(struct lp_hub_alert_stats, targets)},
+	};
+	lp_err err = LP_OK;
+
+	if (h->alerts)
+		lp_hub_alerts_stats(h->alerts, &a);
+	a.records_unknown += h->st.alert_records_unrouted;
+	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&a + rows[i].off, sizeof(v));
+		err =
+		    lp_buf_addf(b,
+		                "# HELP logplane_hub_alert_%s %s\n# TYPE logplane_hub_alert_%s %s\n"
+		                "logplane_hub_alert_%s %llu\n",
+		                rows[i].name, rows[i].help, rows[i].name, rows[i].type,
+		                rows[i].name, (unsigned long long)v);
+	}
+	return err;
+}
+
 static lp_err metrics_text(const struct lp_hub *h, struct lp_buf *b)
 {
 	const struct lp_hub_stats *s = &h->st;
@@ -526,7 +590,7 @@ static int http_request(struct lp_hub *h, struct lws *wsi, struct conn *c, const
 		return http_respond(wsi, c, HTTP_STATUS_OK, "text/plain", "ok\n", 3);
 	if (strcmp(uri, "/metrics") == 0) {
 		lp_buf_init(&c->resp_buf, 1u << 20);
-		if (metrics_text(h, &c->resp_buf))
+		if (metrics_text(h, &c->resp_buf) || alert_metrics(h, &c->resp_buf))
 			return -1;
 		return http_respond(wsi, c, HTTP_STATUS_OK, "text/plain; version=0.0.4",
 		                    lp_buf_str(&c->resp_buf), c->resp_buf.len);
@@ -679,6 +743,14 @@ lp_err lp_hub_new(struct lp_hub **out, const struct lp_hub_config *cfg, struct l
 	h->page = cfg->page ? cfg->page : "";
 	h->page_len = cfg->page ? cfg->page_len : 0;
 	h->log = cfg->log;
+	if (cfg->alerts_file) {
+		struct lp_hub_alerts_config ac = {cfg->alerts_file, cfg->alerts_ca, cfg->log};
+		err = lp_hub_alerts_new(&h->alerts, &ac, msg);
+		if (err) {
+			lp_kube_config_free(kube);
+			goto out;
+		}
+	}
 	h->protocols[0].name = "logplane-hub";
 	h->protocols[0].callback = callback;
 	h->protocols[0].per_session_data_size = sizeof(struct conn);
@@ -748,5 +820,6 @@ void lp_hub_free(struct lp_hub *h)
 	h->authz = NULL;
 	if (h->ctx)
 		lws_context_destroy(h->ctx);
+	lp_hub_alerts_free(h->alerts);
 	lp_free(h);
 }

@@ -10,6 +10,8 @@
  *     flush on the kept-alive connection without a new handshake.
  *   - HTTP POST at the same path, as Fluentd's `http` output sends with a json
  *     <format>: JSON objects one per line (a JSON array is accepted too).
+ *   At /alert/<namespace>/<name> the same, for an `alert` LogOutput: those
+ *   records go to the alert grouper (alert.h), not to subscribers.
  *   A record's namespace is kubernetes.namespace_name. A LogOutput outside the
  *   control namespace may only carry its own namespace's records: any other is
  *   dropped (counted as spoofed), so a tenant's transforms cannot make records
@@ -65,6 +67,8 @@ struct lp_hub_config {
 	size_t max_subscribers;      /* 0 = LP_HUB_DEFAULT_SUBSCRIBERS */
 	struct lp_kube_config *kube; /* taken: for the reviews; NULL = no checks
 	                                (--insecure-no-auth, local use only) */
+	const char *alerts_file;     /* alert targets (alert.h); NULL = no alerts */
+	const char *alerts_ca;       /* CA bundle for the webhooks; NULL = the system's */
 	const char *page;            /* the browser page (borrowed, must outlive the hub) */
 	size_t page_len;
 	const struct lp_log *log; /* borrowed */
@@ -80,6 +84,7 @@ struct lp_hub_stats {
 	uint64_t subscribers;     /* current, authorised */
 	uint64_t ingest_conns;    /* current */
 	uint64_t denied;          /* subscriptions refused */
+	uint64_t alert_records_unrouted; /* at /alert/... with no --alerts-file */
 };
 
 /* Creates the hub and binds its port. *out is new on success; cfg->kube is
