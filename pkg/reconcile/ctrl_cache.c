@@ -251,7 +251,10 @@ static void owned_upsert(void *arg, const char *key, json_t *obj, void *kept, vo
 static void owned_delete(void *arg, const char *key, void *kept)
 {
 	struct inf_ctx *ix = arg;
-	ctrl_enqueue(ix->c, KEY_CONFIG);
+	/* the watch bringing back our own delete (an old config part) needs no
+	 * new computation; someone else's does */
+	if (!ctrl_our_delete(ix->c, ix->owned_kind, key))
+		ctrl_enqueue(ix->c, KEY_CONFIG);
 	if (ix->owned_kind == LP_OWNED_DAEMONSET || ix->owned_kind == LP_OWNED_STATEFULSET)
 		ctrl_enqueue(ix->c, KEY_STATUS_ALL);
 }

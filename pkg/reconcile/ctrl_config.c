@@ -336,6 +336,11 @@ static lp_err calc_render_build(struct calc *cc)
 		if (err)
 			return err;
 	}
+	if (cc->r->d.n_creds_too_large)
+		ctrl_logf(c, LP_LOG_WARN, NULL, NULL, NULL,
+		          "%zu credentials left out: each alone is larger than a Secret holds "
+		          "(%u bytes)",
+		          cc->r->d.n_creds_too_large, LP_CREDENTIALS_MAX_BYTES);
 	if (strcmp(c->cur_hash, cc->r->d.config_hash) != 0) {
 		memcpy(c->cur_hash, cc->r->d.config_hash, sizeof(c->cur_hash));
 		c->serial++;

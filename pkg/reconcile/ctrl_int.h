@@ -297,6 +297,8 @@ const struct lp_kube_gvr *ctrl_owned_gvr(enum lp_owned_kind k);
 const char *ctrl_owned_key(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, char *buf,
                            size_t bufsz);
 int ctrl_our_write(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key, const char *hash);
+/* 1 when the owned object at key is one we deleted, or are deleting. */
+int ctrl_our_delete(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key);
 int ctrl_observed(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, const char **hash,
                   const char **rv);
 const struct lp_rollout *ctrl_rollout_of(struct lp_ctrl *c, enum lp_owned_kind k, const char *name);

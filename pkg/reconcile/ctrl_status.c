@@ -181,7 +181,8 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 	snprintf(cfg_msg, sizeof(cfg_msg), "%s",
 	         f->config == LP_CONFIG_FAILED ? c->config_error : "");
 	if (f->config == LP_CONFIG_APPLIED)
-		snprintf(cfg_msg, sizeof(cfg_msg), "included in ConfigMap %s/%s", c->control_ns,
+		/* (content-named parts: the name would change with every config) */
+		snprintf(cfg_msg, sizeof(cfg_msg), "included in ConfigMaps %s/%s-*", c->control_ns,
 		         LP_SHIPPER_CONFIG_NAME);
 	sf.config_message = cfg_msg;
 	agents_facts(c, f, &sf.agents, agents_msg, sizeof(agents_msg));

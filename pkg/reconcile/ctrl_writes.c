@@ -111,6 +111,24 @@ int ctrl_our_write(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key, 
 	return 0;
 }
 
+int ctrl_our_delete(struct lp_ctrl *c, enum lp_owned_kind kind, const char *key)
+{
+	char ns[256];
+	const char *name;
+	const struct wrote *w;
+
+	ctrl_split_key(key, ns, sizeof(ns), &name);
+	w = wrote_find(c, kind, name);
+	if (w && w->deleted)
+		return 1;
+	for (size_t i = 0; c->run && i < c->run->n_ops; i++) {
+		const struct op *op = &c->run->ops[i];
+		if (op->kind == kind && op->is_delete && !strcmp(op->name, name))
+			return 1;
+	}
+	return 0;
+}
+
 /* What is there, as far as we know: 1 and *hash when the object exists. A
  * write of ours whose event has not come yet counts as done. */
 int ctrl_observed(struct lp_ctrl *c, enum lp_owned_kind k, const char *name, const char **hash,

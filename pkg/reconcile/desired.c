@@ -159,6 +159,14 @@ void lp_desired_free(struct lp_desired *d)
 
 /* ---------- building blocks ---------- */
 
+struct cred {            /* one key of the agents' credentials */
+	const char *key; /* the env var, a file key (keybuf) or LP_AWS_CREDENTIALS_KEY */
+	char keybuf[32];
+	const char *b64; /* the value, base64 (borrowed) */
+	size_t size;     /* bytes the API server counts: key + decoded value */
+	long piece;      /* index into builder.pieces; -1: left out */
+};
+
 struct builder {
 	const struct lp_desired_input *in;
 	const char *ns;
@@ -166,6 +174,10 @@ struct builder {
 	size_t cap;
 	char *aws_file_b64; /* the AWS shared credentials file, base64; NULL: none */
 	char aws_file_sha[65];
+	struct cred *creds; /* every key of the agents' credentials, in render order */
+	size_t n_creds;
+	char (*pieces)[96]; /* names of the credentials Secrets, content-named */
+	size_t n_pieces;
 };
 
 /* The chart's agent settings (NULL: built-in defaults). */
@@ -344,50 +356,132 @@ static lp_err build_aws_file(struct builder *b, const struct lp_rendered *r)
 	return err;
 }
 
-static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
+/* Bytes a value in Secret.data counts for: the decoded length of base64 text. */
+static size_t b64_decoded_len(const char *b64)
 {
-	json_t *obj = NULL, *data;
-	const char *val;
+	size_t n = strlen(b64), pad = 0;
 
-	if (r->n_env == 0 && r->n_mounts == 0 && !b->aws_file_b64)
-		return LP_OK;
-	obj = object_new(LP_OWNED_SECRET, LP_CREDENTIALS_NAME, b->ns, "logplane", "credentials");
-	data = json_object();
-	/* (set_new takes data even when obj is NULL) */
-	if (json_object_set_new(obj, "data", data) ||
-	    json_object_set_new(obj, "type", json_string("Opaque")))
-		goto fail;
+	if (n >= 1 && b64[n - 1] == '=')
+		pad++;
+	if (n >= 2 && b64[n - 2] == '=')
+		pad++;
+	return n / 4 * 3 - (n / 4 * 3 >= pad ? pad : 0);
+}
+
+/* The Secret piece holding key, or NULL when the key was left out (no value,
+ * or too large for any Secret). */
+static const char *cred_piece(const struct builder *b, const char *key)
+{
+	for (size_t i = 0; i < b->n_creds; i++)
+		if (!strcmp(b->creds[i].key, key))
+			return b->creds[i].piece >= 0 ? b->pieces[b->creds[i].piece] : NULL;
+	return NULL;
+}
+
+/* Collects every credential (env values, file keys, the AWS file) with its
+ * value into b->creds. A missing value is left out (counted). */
+static lp_err collect_creds(struct builder *b, const struct lp_rendered *r)
+{
+	b->creds = lp_calloc(r->n_env + r->n_mounts + 1, sizeof(*b->creds));
+	if (!b->creds)
+		return LP_ERR_NOMEM;
 	for (size_t i = 0; i < r->n_env; i++) {
 		const struct lp_render_env *e = &r->env[i];
-		val = b->in->secret_value ? b->in->secret_value(b->in->secret_ctx, e->secret_ns,
-		                                                e->secret_name, e->secret_key)
-		                          : NULL;
-		if (!val) {
-			b->d.n_missing_secrets++;
-			continue;
-		}
-		if (json_object_set_new(data, e->var, json_string(val)))
-			goto fail;
+		struct cred *cr = &b->creds[b->n_creds++];
+		cr->key = e->var;
+		cr->b64 = lookup(b, e->secret_ns, e->secret_name, e->secret_key);
 	}
 	for (size_t i = 0; i < r->n_mounts; i++) {
 		const struct lp_render_mount *m = &r->mounts[i];
-		char key[32];
-		val = lookup(b, m->secret_ns, m->secret_name, m->secret_key);
-		if (!val) {
+		struct cred *cr = &b->creds[b->n_creds++];
+		mount_key(cr->keybuf, m->path);
+		cr->key = cr->keybuf;
+		cr->b64 = lookup(b, m->secret_ns, m->secret_name, m->secret_key);
+	}
+	if (b->aws_file_b64) {
+		b->creds[b->n_creds].key = LP_AWS_CREDENTIALS_KEY;
+		b->creds[b->n_creds++].b64 = b->aws_file_b64;
+	}
+	for (size_t i = 0; i < b->n_creds; i++) {
+		struct cred *cr = &b->creds[i];
+		cr->piece = -1;
+		if (!cr->b64) {
 			b->d.n_missing_secrets++;
 			continue;
 		}
-		mount_key(key, m->path);
-		if (json_object_set_new(data, key, json_string(val)))
-			goto fail;
+		cr->size = strlen(cr->key) + b64_decoded_len(cr->b64);
+		if (cr->size > LP_CREDENTIALS_MAX_BYTES) {
+			b->d.n_missing_secrets++;
+			b->d.n_creds_too_large++;
+			cr->b64 = NULL;
+		}
 	}
-	if (b->aws_file_b64 &&
-	    json_object_set_new(data, LP_AWS_CREDENTIALS_KEY, json_string(b->aws_file_b64)))
-		goto fail;
+	return LP_OK;
+}
+
+/* One credentials Secret holding the credentials of piece p, named by its
+ * content (LP_CREDENTIALS_NAME-<10 hex>): a set of keys never changes under
+ * a running pod; a new set is a new Secret. */
+static lp_err add_piece(struct builder *b, long p)
+{
+	json_t *obj = NULL, *data = json_object();
+	char h[65], (*nv)[96];
+	lp_err err = LP_ERR_NOMEM;
+
+	if (!data)
+		return LP_ERR_NOMEM;
+	for (size_t i = 0; i < b->n_creds; i++)
+		if (b->creds[i].piece == p &&
+		    json_object_set_new(data, b->creds[i].key, json_string(b->creds[i].b64)))
+			goto out;
+	err = lp_desired_hash(h, data);
+	if (err)
+		goto out;
+	err = LP_ERR_NOMEM;
+	nv = lp_realloc(b->pieces, (b->n_pieces + 1) * sizeof(*nv));
+	if (!nv)
+		goto out;
+	b->pieces = nv;
+	snprintf(b->pieces[b->n_pieces], sizeof(b->pieces[0]), "%s-%.10s", LP_CREDENTIALS_NAME, h);
+	obj = object_new(LP_OWNED_SECRET, b->pieces[b->n_pieces], b->ns, "logplane", "credentials");
+	b->n_pieces++;
+	/* (set_new takes data even when obj is NULL) */
+	if (json_object_set_new(obj, "data", data) ||
+	    json_object_set_new(obj, "type", json_string("Opaque"))) {
+		json_decref(obj);
+		return LP_ERR_NOMEM;
+	}
 	return builder_add(b, LP_OWNED_SECRET, obj);
-fail:
-	json_decref(obj);
-	return LP_ERR_NOMEM;
+out:
+	json_decref(data);
+	return err;
+}
+
+/* The agents' credentials, in as many Secrets as it takes to keep each under
+ * what an API server accepts (LP_CREDENTIALS_MAX_BYTES): keys are packed in
+ * render order, a new Secret when the next does not fit. */
+static lp_err add_credentials(struct builder *b, const struct lp_rendered *r)
+{
+	size_t used = 0;
+	long p = -1;
+	lp_err err = collect_creds(b, r);
+
+	for (size_t i = 0; !err && i < b->n_creds; i++) {
+		struct cred *cr = &b->creds[i];
+		if (!cr->b64)
+			continue;
+		if (p < 0 || used + cr->size > LP_CREDENTIALS_MAX_BYTES) {
+			if (p >= 0)
+				err = add_piece(b, p);
+			p++;
+			used = 0;
+		}
+		cr->piece = p;
+		used += cr->size;
+	}
+	if (!err && p >= 0)
+		err = add_piece(b, p);
+	return err;
 }
 
 static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
@@ -427,21 +521,50 @@ static lp_err config_hash(struct builder *b, const struct lp_rendered *r)
 
 /* ---------- ConfigMaps ---------- */
 
-/* Packs the files into ConfigMaps of at most LP_RENDER_SPLIT_BYTES each, named
- * base, base-2, base-3, ... Appends {configMap:{name}} to sources (projected
- * volume sources, so every part lands in one directory). */
+/* Names a finished part by its content (base-<10 hex of its data>), lists it
+ * in sources and adds it. Takes obj. */
+static lp_err add_part(struct builder *b, json_t *obj, const char *base, json_t *sources,
+                       char *first, size_t firstsz)
+{
+	char h[65], name[256];
+	lp_err err = lp_desired_hash(h, json_object_get(obj, "data"));
+
+	if (err) {
+		json_decref(obj);
+		return err;
+	}
+	snprintf(name, sizeof(name), "%s-%.10s", base, h);
+	if (first && !*first && firstsz) {
+		size_t n = strlen(name) < firstsz ? strlen(name) : firstsz - 1;
+		memcpy(first, name, n);
+		first[n] = '\0';
+	}
+	if (json_object_set_new(json_object_get(obj, "metadata"), "name", json_string(name)) ||
+	    json_array_append_new(sources, json_pack("{s:{s:s}}", "configMap", "name", name))) {
+		json_decref(obj);
+		return LP_ERR_NOMEM;
+	}
+	return builder_add(b, LP_OWNED_CONFIGMAP, obj);
+}
+
+/* Packs the files into ConfigMaps of at most LP_RENDER_SPLIT_BYTES each,
+ * each named by its content (add_part), the entry file's part first; so a
+ * part never changes under a running pod, and a config refers only to parts
+ * that exist before it does. Appends {configMap:{name}} to sources
+ * (projected volume sources, so every part lands in one directory); the
+ * first part's name goes to first (firstsz bytes; may be NULL). */
 static lp_err add_configmaps(struct builder *b, const struct lp_rendered_config *c,
-                             const char *base, const char *app, json_t *sources)
+                             const char *base, const char *app, json_t *sources, char *first,
+                             size_t firstsz)
 {
 	json_t *obj = NULL, *data = NULL;
-	size_t used = 0, part = 0;
-	char name[256];
+	size_t used = 0;
 
 	for (size_t i = 0; i <= c->n_files; i++) {
 		int flush =
 		    obj && (i == c->n_files || used + c->files[i].len + 64 > LP_RENDER_SPLIT_BYTES);
 		if (flush) {
-			if (builder_add(b, LP_OWNED_CONFIGMAP, obj))
+			if (add_part(b, obj, base, sources, first, firstsz))
 				return LP_ERR_NOMEM;
 			obj = NULL;
 			used = 0;
@@ -449,16 +572,9 @@ static lp_err add_configmaps(struct builder *b, const struct lp_rendered_config 
 		if (i == c->n_files)
 			break;
 		if (!obj) {
-			part++;
-			if (part == 1)
-				snprintf(name, sizeof(name), "%s", base);
-			else
-				snprintf(name, sizeof(name), "%s-%zu", base, part);
-			obj = object_new(LP_OWNED_CONFIGMAP, name, b->ns, app, "config");
+			obj = object_new(LP_OWNED_CONFIGMAP, base, b->ns, app, "config");
 			data = json_object();
-			if (json_object_set_new(obj, "data", data) ||
-			    json_array_append_new(
-			        sources, json_pack("{s:{s:s}}", "configMap", "name", name)))
+			if (json_object_set_new(obj, "data", data))
 				goto fail;
 		}
 		if (json_object_set_new(data, c->files[i].name,
@@ -525,15 +641,17 @@ static json_t *env_new(const struct builder *b, const struct lp_rendered *r)
 	                        "NODE_IP", "valueFrom", "fieldRef", "fieldPath", "status.hostIP");
 
 	for (size_t i = 0; env && i < r->n_env; i++) {
+		const char *piece = cred_piece(b, r->env[i].var);
+		if (!piece)
+			continue; /* no value: no reference to a key that is not there */
 		if (json_array_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
 		                                         r->env[i].var, "valueFrom", "secretKeyRef",
-		                                         "name", LP_CREDENTIALS_NAME, "key",
-		                                         r->env[i].var))) {
+		                                         "name", piece, "key", r->env[i].var))) {
 			json_decref(env);
 			return NULL;
 		}
 	}
-	if (env && b->aws_file_b64 &&
+	if (env && cred_piece(b, LP_AWS_CREDENTIALS_KEY) &&
 	    json_array_append_new(env,
 	                          json_pack("{s:s, s:s}", "name", LP_RENDER_AWS_CREDENTIALS_ENV,
 	                                    "value", LP_RENDER_AWS_CREDENTIALS_PATH))) {
@@ -632,34 +750,63 @@ out:
 	return err;
 }
 
-/* Files from the credentials Secret (CA bundles): one secret volume, each
- * key mounted at its path with subPath (the config hash rolls pods when a
- * value changes, so subPath's lack of live updates does not matter). */
+/* Files from the credentials Secrets (CA bundles, the AWS file): one
+ * projected volume with the file keys of each Secret piece, each key mounted
+ * at its path with subPath (the config hash rolls pods when a value changes,
+ * so subPath's lack of live updates does not matter). */
 static lp_err add_secret_file_mounts(const struct builder *b, const struct lp_rendered *r,
                                      json_t *volumes, json_t *mounts)
 {
-	if (r->n_mounts == 0 && !b->aws_file_b64)
-		return LP_OK;
-	if (json_array_append_new(volumes, json_pack("{s:s, s:{s:s, s:i}}", "name",
-	                                             "credential-files", "secret", "secretName",
-	                                             LP_CREDENTIALS_NAME, "defaultMode", 0440)))
+	json_t *sources = json_array();
+	int any = 0;
+
+	if (!sources)
 		return LP_ERR_NOMEM;
-	for (size_t i = 0; i < r->n_mounts; i++) {
-		char key[32];
-		mount_key(key, r->mounts[i].path);
-		if (json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "name",
-		                                            "credential-files", "mountPath",
-		                                            r->mounts[i].path, "subPath", key,
-		                                            "readOnly", 1)))
+	for (size_t p = 0; p < b->n_pieces; p++) {
+		json_t *items = json_array();
+		for (size_t i = r->n_env; items && i < b->n_creds; i++)
+			if (b->creds[i].piece == (long)p &&
+			    json_array_append_new(items,
+			                          json_pack("{s:s, s:s}", "key", b->creds[i].key,
+			                                    "path", b->creds[i].key))) {
+				json_decref(items);
+				items = NULL;
+			}
+		if (!items)
+			goto fail;
+		if (json_array_size(items) == 0) {
+			json_decref(items);
+			continue;
+		}
+		any = 1;
+		if (json_array_append_new(sources, json_pack("{s:{s:s, s:o}}", "secret", "name",
+		                                             b->pieces[p], "items", items)))
+			goto fail;
+	}
+	if (!any) {
+		json_decref(sources);
+		return LP_OK;
+	}
+	if (json_array_append_new(volumes,
+	                          json_pack("{s:s, s:{s:o, s:i}}", "name", "credential-files",
+	                                    "projected", "sources", sources, "defaultMode", 0440)))
+		return LP_ERR_NOMEM;
+	for (size_t i = r->n_env; i < b->n_creds; i++) {
+		const char *path = b->creds[i].key == b->creds[i].keybuf
+		                       ? r->mounts[i - r->n_env].path
+		                       : LP_RENDER_AWS_CREDENTIALS_PATH;
+		if (b->creds[i].piece < 0)
+			continue;
+		if (json_array_append_new(mounts,
+		                          json_pack("{s:s, s:s, s:s, s:b}", "name",
+		                                    "credential-files", "mountPath", path,
+		                                    "subPath", b->creds[i].key, "readOnly", 1)))
 			return LP_ERR_NOMEM;
 	}
-	if (b->aws_file_b64 &&
-	    json_array_append_new(mounts,
-	                          json_pack("{s:s, s:s, s:s, s:b}", "name", "credential-files",
-	                                    "mountPath", LP_RENDER_AWS_CREDENTIALS_PATH, "subPath",
-	                                    LP_AWS_CREDENTIALS_KEY, "readOnly", 1)))
-		return LP_ERR_NOMEM;
 	return LP_OK;
+fail:
+	json_decref(sources);
+	return LP_ERR_NOMEM;
 }
 
 /* Container ports: http (health, metrics) and each distinct http input port. */
@@ -856,7 +1003,8 @@ static lp_err add_aggregator(struct builder *b, const struct lp_rendered *r)
 	aggregator_sizing(b, &replicas, &storage);
 	if (!sources)
 		goto out;
-	err = add_configmaps(b, &r->aggregator, LP_AGGREGATOR_CONFIG_NAME, "aggregator", sources);
+	err = add_configmaps(b, &r->aggregator, LP_AGGREGATOR_CONFIG_NAME, "aggregator", sources,
+	                     NULL, 0);
 	if (err)
 		goto out;
 	err = LP_ERR_NOMEM;
@@ -964,6 +1112,12 @@ out:
 
 static void builder_wipe(struct builder *b)
 {
+	lp_free(b->creds);
+	b->creds = NULL;
+	b->n_creds = 0;
+	lp_free(b->pieces);
+	b->pieces = NULL;
+	b->n_pieces = 0;
 	if (b->aws_file_b64) {
 		OPENSSL_cleanse(b->aws_file_b64, strlen(b->aws_file_b64));
 		lp_free(b->aws_file_b64);
@@ -1007,7 +1161,7 @@ lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *i
 	if (!sources)
 		goto fail;
 	err = add_configmaps(&b, &in->rendered->shipper, LP_SHIPPER_CONFIG_NAME, "fluent-bit",
-	                     sources);
+	                     sources, b.d.shipper_config, sizeof(b.d.shipper_config));
 	if (err)
 		goto fail;
 	err = add_rbac(&b);

@@ -25,15 +25,23 @@
 #define LP_DEFAULT_FLUENTD_IMAGE   "fluent/fluentd:v1.17-1"
 
 /* Stable names of the owned objects in the control namespace. */
-#define LP_SHIPPER_NAME        "logplane-fluent-bit"
-#define LP_SHIPPER_CONFIG_NAME "logplane-fluent-bit-config" /* then -2, -3, ... */
-#define LP_CREDENTIALS_NAME    "logplane-credentials"
+#define LP_SHIPPER_NAME "logplane-fluent-bit"
+/* The ConfigMaps and Secrets the agents read are named by their content:
+ * <base>-<10 hex digits of the SHA-256 of their data>. A pod's set never
+ * changes under it; the operator writes a new set, then moves the workload
+ * to it, then deletes what no template refers to any more. */
+#define LP_SHIPPER_CONFIG_NAME "logplane-fluent-bit-config" /* -<hash> */
+#define LP_CREDENTIALS_NAME    "logplane-credentials"       /* -<hash>, one or more */
+/* What a real API server accepts in one Secret is 1 MiB of keys and decoded
+ * values; the agents' credentials are split into Secrets of at most this
+ * (a margin under it). One credential larger than this is left out. */
+#define LP_CREDENTIALS_MAX_BYTES (1024u * 1024u - 16u * 1024u)
 /* Key of the AWS shared credentials file (every AWS profile the config names)
  * in LP_CREDENTIALS_NAME; mounted read-only at LP_RENDER_AWS_CREDENTIALS_PATH
  * with LP_RENDER_AWS_CREDENTIALS_ENV set, in the shipper and the aggregator. */
 #define LP_AWS_CREDENTIALS_KEY    "aws-credentials"
 #define LP_AGGREGATOR_NAME        "logplane-aggregator"
-#define LP_AGGREGATOR_CONFIG_NAME "logplane-aggregator-config"
+#define LP_AGGREGATOR_CONFIG_NAME "logplane-aggregator-config" /* -<hash> */
 #define LP_STATE_HOST_DIR         "/var/lib/logplane"
 #define LP_CONFIG_DIR             "/fluent-bit/etc"
 #define LP_HEALTH_PORT            2020
@@ -100,7 +108,10 @@ struct lp_desired {
 	size_t n;
 	char config_hash[65];     /* rendered configs + referenced Secret values (AWS keys too) */
 	size_t n_missing_secrets; /* env vars, files and AWS profiles whose Secret key was not
-	                             found (or, for a profile, could not be written safely) */
+	                             found (or, for a profile, could not be written safely),
+	                             or too large for a Secret: left out, not referenced */
+	size_t n_creds_too_large; /* of those: larger than LP_CREDENTIALS_MAX_BYTES alone */
+	char shipper_config[96];  /* name of the ConfigMap with the shipper's entry file */
 };
 
 /* Builds every desired object. On LP_OK *out is filled (free with

@@ -369,6 +369,18 @@ class Api:
             if total > 1048576:
                 causes.append({"reason": "FieldValueTooLong", "field": "",
                                "message": "Too long: must have at most 1048576 bytes"})
+        elif k == ("", "secrets"):
+            # as a real API server: keys plus decoded values at most 1 MiB
+            total = 0
+            for dk, dv in (obj.get("data") or {}).items():
+                try:
+                    total += len(dk) + len(base64.b64decode(dv if isinstance(dv, str) else ""))
+                except ValueError:
+                    total += len(dk)
+            total += sum(len(dk) + len(str(dv).encode()) for dk, dv in (obj.get("stringData") or {}).items())
+            if total > 1048576:
+                causes.append({"reason": "FieldValueTooLong", "field": "data",
+                               "message": "Too long: must have at most 1048576 bytes"})
         elif k in (("rbac.authorization.k8s.io", "rolebindings"),
                    ("rbac.authorization.k8s.io", "clusterrolebindings")):
             rr = obj.get("roleRef")

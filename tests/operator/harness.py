@@ -264,3 +264,52 @@ def apply_crds(env):
         env.kubectl("apply", "-f", f)
     env.kubectl("wait", "--for=condition=Established", "crd/logpipelines.logplane.io",
                 "crd/logoutputs.logplane.io", "--timeout=30s")
+
+
+# ---- what the agents see (the ConfigMaps and Secrets a workload template mounts) ----
+
+def template_refs(w, kind):
+    """Names of the ConfigMaps (kind "configMap") or Secrets ("secret") the
+    pod template of workload object w refers to, in volume order."""
+    spec = (((w or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    out = []
+    for v in spec.get("volumes") or []:
+        srcs = [v] + list((v.get("projected") or {}).get("sources") or [])
+        for s in srcs:
+            ref = s.get(kind)
+            if ref:
+                n = ref.get("name") or ref.get("secretName")
+                if n and n not in out:
+                    out.append(n)
+    if kind == "secret":
+        for c in spec.get("containers") or []:
+            for e in c.get("env") or []:
+                n = ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                if n and n not in out:
+                    out.append(n)
+    return out
+
+
+def agent_data(env, kind="configmap", workload=("daemonset", "logplane-fluent-bit")):
+    """The data of every ConfigMap (or Secret) the workload's template refers
+    to, merged into one dict; None when the workload or one of them is absent."""
+    w = env.get(workload[0], workload[1], CTRL_NS)
+    if not w:
+        return None
+    data = {}
+    for n in template_refs(w, "configMap" if kind == "configmap" else "secret"):
+        o = env.get(kind, n, CTRL_NS)
+        if o is None:
+            return None
+        data.update(o.get("data") or {})
+    return data
+
+
+def config_data(env, workload=("daemonset", "logplane-fluent-bit")):
+    """The files of the agents' configuration ({file: text}), or None."""
+    return agent_data(env, "configmap", workload)
+
+
+def credentials_data(env, workload=("daemonset", "logplane-fluent-bit")):
+    """The agents' credentials (the data of the Secrets the template refers to), or None."""
+    return agent_data(env, "secret", workload)

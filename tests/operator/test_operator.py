@@ -16,8 +16,8 @@ import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
-                     namespace, output, pipeline, secret, wait_until)
+from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, config_data,  # noqa: E402
+                     credentials_data, is_ready, namespace, output, pipeline, secret, wait_until)
 
 T = Reporter("operator")
 # The idle check: with a 1 s resync, IDLE_S seconds are IDLE_S full re-checks of
@@ -36,10 +36,10 @@ def template_hash(d):
 
 
 def config_text(env):
-    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-    if not cm:
+    data = config_data(env)  # the ConfigMaps the DaemonSet mounts
+    if not data:
         return None
-    return "\n".join(v for _, v in sorted((cm.get("data") or {}).items()))
+    return "\n".join(v for _, v in sorted(data.items()))
 
 
 def reconciles(port):
@@ -81,7 +81,8 @@ def main():
             and any(p.get("containerPort") == 2020 for p in c.get("ports", []))
             and envs.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName"
             and len(secret_vars) >= 1
-            and all(envs[v]["valueFrom"]["secretKeyRef"]["name"] == "logplane-credentials" for v in secret_vars)
+            and all(envs[v]["valueFrom"]["secretKeyRef"]["name"].startswith("logplane-credentials-")
+                    for v in secret_vars)
             and template_hash(d)
             and d["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "logplane",
             json.dumps(c)[:800])
@@ -92,7 +93,7 @@ def main():
     T.check("configmap_content", "loki.example.com" in text and used and used <= set(envs),
             f"vars used {sorted(used)}, set {sorted(envs)}; config starts {text[:300]!r}")
     T.check("no_secret_in_configmap", "s3cret-one" not in text and "writer" not in text, "secret value in ConfigMap")
-    creds = env.get("secret", "logplane-credentials", CTRL_NS)
+    creds = {"data": credentials_data(env)} if credentials_data(env) is not None else None
     vals = {base64.b64decode(v).decode() for v in ((creds or {}).get("data") or {}).values()}
     T.check("credentials_secret", creds is not None and "s3cret-one" in vals, json.dumps(creds)[:300])
     sa = env.get("serviceaccount", "logplane-fluent-bit", CTRL_NS)
@@ -155,7 +156,8 @@ def main():
     time.sleep(2)
     c1 = env.counters()
     w = c1.get("writes", {})
-    T.check("change_one_configmap_write", ok and w.get("configmaps", 0) == 1,
+    # the new content-named part is created, then (after the DaemonSet moved) the old one deleted
+    T.check("change_one_configmap_write", ok and w.get("configmaps", 0) == 2,
             f"config changed={bool(ok)} writes={w}")
     T.check("change_one_daemonset_write", w.get("daemonsets.apps", 0) == 1 and template_hash(ds(env)) != h1,
             f"writes={w} hash {h1} -> {template_hash(ds(env))}")
@@ -171,8 +173,7 @@ def main():
     env.apply(secret("team-a", "loki-auth", {"username": "writer", "password": "s3cret-two"}))
     ok = wait_until(lambda: template_hash(ds(env)) != h2, 20)
     time.sleep(1.5)
-    creds = env.get("secret", "logplane-credentials", CTRL_NS)
-    vals = {base64.b64decode(v).decode() for v in ((creds or {}).get("data") or {}).values()}
+    vals = {base64.b64decode(v).decode() for v in (credentials_data(env) or {}).values()}
     w = env.counters().get("writes", {})
     T.check("secret_change_rolls", ok and "s3cret-two" in vals and w.get("configmaps", 0) == 0,
             f"hash {h2} -> {template_hash(ds(env))}; writes={w}")
@@ -228,7 +229,7 @@ def main():
     sts = env.get("statefulset", "logplane-aggregator", CTRL_NS)
     svc = env.get("service", "logplane-aggregator", CTRL_NS)
     pdb = env.get("poddisruptionbudget", "logplane-aggregator", CTRL_NS)
-    acm = env.get("configmap", "logplane-aggregator-config", CTRL_NS)
+    acm = config_data(env, ("statefulset", "logplane-aggregator"))
     T.check("aggregator_objects", ok and sts and svc and pdb and acm
             and sts["spec"]["replicas"] == 2 and svc["spec"].get("clusterIP") == "None"
             and (sts["spec"]["template"]["metadata"].get("annotations") or {}).get("logplane.io/config-hash")
@@ -246,10 +247,11 @@ def main():
     # 7. delete everything -> the owned workloads go away
     env.kubectl("delete", "lp", "--all", "-n", "team-a")
     env.kubectl("delete", "lo", "--all", "-n", "team-a", "--timeout=60s")
-    gone = wait_until(lambda: ds(env) is None and env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) is None
+    owned = "app.kubernetes.io/managed-by=logplane"
+    gone = wait_until(lambda: ds(env) is None and not env.list("configmap", CTRL_NS, owned)
                       and env.get("serviceaccount", "logplane-fluent-bit", CTRL_NS) is None
                       and env.get("clusterrole", "logplane-fluent-bit") is None
-                      and env.get("secret", "logplane-credentials", CTRL_NS) is None
+                      and not env.list("secret", CTRL_NS, owned)
                       and env.get("statefulset", "logplane-aggregator", CTRL_NS) is None
                       and env.get("service", "logplane-aggregator", CTRL_NS) is None, 30)
     left = env.list("all", CTRL_NS) if not gone else []

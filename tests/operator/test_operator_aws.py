@@ -23,6 +23,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, TOP, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
                      namespace, output, pipeline, secret, wait_until)
+from harness import config_data, credentials_data  # noqa: E402
 
 T = Reporter("operator_aws")
 STREAM = "lp-test-stream"
@@ -52,8 +53,7 @@ def ds_template(env):
 
 
 def aws_file(env):
-    s = env.get("secret", "logplane-credentials", CTRL_NS) or {}
-    v = (s.get("data") or {}).get("aws-credentials")
+    v = (credentials_data(env) or {}).get("aws-credentials")
     return base64.b64decode(v).decode() if v else ""
 
 
@@ -76,11 +76,8 @@ def tenants(env, port):
             and "aws_access_key_id = AKIDTEAMB" in text and "aws_secret_access_key = team-b-secret-1" in text,
             f"file has {text.count('[lp-')} profiles")
     profiles = set(re.findall(r"\[(lp-[0-9a-f]+)\]", text))
-    # the ConfigMap is written after the credentials Secret: wait until it names both profiles
-    wait_until(lambda: all(p in "\n".join(((env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) or {})
-                                          .get("data") or {}).values()) for p in profiles), 20)
-    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) or {}
-    conf = "\n".join((cm.get("data") or {}).values())
+    # the credentials and the config the DaemonSet mounts move together
+    conf = "\n".join((config_data(env) or {}).values())
     T.check("config_names_profiles", len(profiles) == 2 and all(p in conf for p in profiles)
             and "team-a-secret-1" not in conf and "AKIDTEAMA" not in conf,
             f"profiles {sorted(profiles)}")
@@ -96,7 +93,9 @@ def tenants(env, port):
     vol = {v["name"]: v for v in (tmpl.get("spec") or {}).get("volumes", [])}.get(m.get("name")) or {}
     T.check("daemonset_mounts_credentials_file",
             m.get("readOnly") is True and m.get("subPath") == "aws-credentials"
-            and (vol.get("secret") or {}).get("secretName") == "logplane-credentials"
+            and any((s.get("secret") or {}).get("name", "").startswith("logplane-credentials-")
+                    and {"key": "aws-credentials", "path": "aws-credentials"} in (s["secret"].get("items") or [])
+                    for s in (vol.get("projected") or {}).get("sources") or [])
             and (envs.get("AWS_SHARED_CREDENTIALS_FILE") or {}).get("value") == "/etc/logplane/aws/credentials",
             json.dumps([m, vol, envs.get("AWS_SHARED_CREDENTIALS_FILE")]))
     T.check("daemonset_no_process_wide_keys",

@@ -11,6 +11,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, is_ready, namespace,  # noqa: E402
                      output, pipeline, wait_until)
+from harness import config_data  # noqa: E402
 
 T = Reporter("operator_debounce")
 NS = "team-d"
@@ -42,8 +43,8 @@ def main():
         env.kubectl("patch", "lp", "p0", "-n", NS, "--type=merge", "-p", json.dumps({"spec": marked(mark)}))
 
         def in_configmap():
-            cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-            return cm is not None and mark in json.dumps(cm.get("data"))
+            data = config_data(env)
+            return data is not None and mark in json.dumps(data)
         ok = wait_until(in_configmap, 20, interval=0.05)
         dt = time.monotonic() - t0
         # the trailing debounce alone would take DEBOUNCE_S after the change

@@ -13,6 +13,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, is_ready, namespace,  # noqa: E402
                      output, pipeline, wait_until)
+from harness import config_data  # noqa: E402
 
 T = Reporter("operator_leader")
 LEASE_S = 6
@@ -24,8 +25,7 @@ def holder(env):
 
 
 def config_text(env):
-    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-    return json.dumps((cm or {}).get("data") or {})
+    return json.dumps(config_data(env) or {})
 
 
 def main():

@@ -7,8 +7,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, is_ready, namespace,  # noqa: E402
-                     output, pipeline, secret, wait_until)
+from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, config_data, is_ready,  # noqa: E402
+                     namespace, output, pipeline, secret, wait_until)
 
 T = Reporter("operator_scale")
 N = int(os.environ.get("LP_SCALE_PIPELINES", "500"))
@@ -52,8 +52,7 @@ def main():
     T.check("handful_of_configmap_writes", 1 <= w.get("configmaps", 0) <= HANDFUL, f"writes={w}")
     T.check("handful_of_daemonset_writes", 1 <= w.get("daemonsets.apps", 0) <= HANDFUL, f"writes={w}")
     T.check("status_writes_bounded", w.get("logpipelines.logplane.io/status", 0) <= 4 * N, f"writes={w}")
-    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-    text = json.dumps((cm or {}).get("data"))
+    text = json.dumps(config_data(env))
     T.check("config_has_every_pipeline", all(f"mark-{i:04d}" in text for i in (0, N // 2, N - 1)),
             text[:300])
 

@@ -18,6 +18,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
                      namespace, output, pipeline, secret, wait_until)
+from harness import config_data  # noqa: E402
 
 T = Reporter("security_operator")
 NS = "team-s"
@@ -119,7 +120,7 @@ def main():
                            ("status", statuses), ("events", events), ("log", log)):
             T.check(f"no_value_{i}_in_{chan}", v not in text and v.split("\r")[0] not in text,
                     f"{chan} carries planted value {i}")
-    cfg = (env.get("configmap", "logplane-fluent-bit-config", CTRL_NS) or {}).get("data") or {}
+    cfg = config_data(env) or {}
     cfgtext = "\n".join(cfg.values())
     T.check("bad_outputs_left_out_of_config", "slack" not in cfgtext and "logs.example.com" not in cfgtext,
             cfgtext[:300])

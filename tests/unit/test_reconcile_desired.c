@@ -60,6 +60,47 @@ static const struct lp_desired_obj *find(const struct lp_desired *d, enum lp_own
 	return NULL;
 }
 
+/* The n-th (from 1) content-named object of base: a config part in the
+ * order its workload's projected volume lists it (shipper: the DaemonSet,
+ * aggregator: the StatefulSet), or the n-th credentials Secret by name. */
+static const struct lp_desired_obj *find_part(const struct lp_desired *d, const char *base,
+                                              size_t n)
+{
+	int creds = !strcmp(base, LP_CREDENTIALS_NAME);
+	const struct lp_desired_obj *w = find(
+	    d, strcmp(base, LP_AGGREGATOR_CONFIG_NAME) ? LP_OWNED_DAEMONSET : LP_OWNED_STATEFULSET,
+	    strcmp(base, LP_AGGREGATOR_CONFIG_NAME) ? LP_SHIPPER_NAME : LP_AGGREGATOR_NAME);
+	const json_t *vols, *v, *src;
+	size_t i, j, k = 0;
+
+	if (creds) {
+		for (i = 0; i < d->n; i++)
+			if (d->v[i].kind == LP_OWNED_SECRET &&
+			    !strncmp(d->v[i].name, base, strlen(base)) &&
+			    strlen(d->v[i].name) == strlen(base) + 11 && ++k == n)
+				return &d->v[i];
+		return NULL;
+	}
+	vols = w ? json_object_get(
+	               json_object_get(json_object_get(json_object_get(w->obj, "spec"), "template"),
+	                               "spec"),
+	               "volumes")
+	         : NULL;
+	json_array_foreach(vols, i, v)
+	{
+		json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j,
+		                   src)
+		{
+			const char *name = json_string_value(
+			    json_object_get(json_object_get(src, "configMap"), "name"));
+			if (name && !strncmp(name, base, strlen(base)) &&
+			    strlen(name) == strlen(base) + 11 && ++k == n)
+				return find(d, LP_OWNED_CONFIGMAP, name);
+		}
+	}
+	return NULL;
+}
+
 static const char *jpath_str(const json_t *o, const char *p1, const char *p2, const char *p3)
 {
 	const json_t *v = json_object_get(o, p1);
@@ -98,12 +139,12 @@ static void t_basic_objects(void)
 			LP_CHECK(d.v[i].ns == NULL);
 		}
 	}
-	o = find(&d, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	o = find_part(&d, LP_SHIPPER_CONFIG_NAME, 1);
 	LP_CHECK(o != NULL);
 	if (o)
 		LP_CHECK_STR(jpath_str(o->obj, "data", "fluent-bit.yaml", NULL),
 		             "service: {flush: 1}\n");
-	o = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	o = find_part(&d, LP_CREDENTIALS_NAME, 1);
 	LP_CHECK(o != NULL);
 	if (o)
 		LP_CHECK_STR(jpath_str(o->obj, "data", "LP_SECRET_ABC", NULL), "c2VjcmV0");
@@ -167,7 +208,11 @@ static void t_daemonset(void)
 	LP_CHECK_STR(json_string_value(json_object_get(c, "image")), "example.com/fb:1");
 	e = find_named(json_object_get(c, "env"), "LP_SECRET_ABC");
 	LP_CHECK(e != NULL);
-	LP_CHECK_STR(jpath_str(e, "valueFrom", "secretKeyRef", "name"), LP_CREDENTIALS_NAME);
+	LP_CHECK(find_part(&d, LP_CREDENTIALS_NAME, 1) != NULL);
+	LP_CHECK_STR(jpath_str(e, "valueFrom", "secretKeyRef", "name"),
+	             find_part(&d, LP_CREDENTIALS_NAME, 1)
+	                 ? find_part(&d, LP_CREDENTIALS_NAME, 1)->name
+	                 : "?");
 	LP_CHECK_STR(jpath_str(e, "valueFrom", "secretKeyRef", "key"), "LP_SECRET_ABC");
 	e = find_named(json_object_get(c, "env"), "NODE_NAME");
 	LP_CHECK_STR(jpath_str(e, "valueFrom", "fieldRef", "fieldPath"), "spec.nodeName");
@@ -224,8 +269,8 @@ static void t_hash_stability(void)
 	f.secrets[0].value = "b3RoZXI=";
 	LP_CHECK_INT(lp_desired_build(&b, &f.in), LP_OK);
 	LP_CHECK(strcmp(a.config_hash, b.config_hash) != 0);
-	x = find(&a, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
-	y = find(&b, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	x = find_part(&a, LP_SHIPPER_CONFIG_NAME, 1);
+	y = find_part(&b, LP_SHIPPER_CONFIG_NAME, 1);
 	LP_CHECK(x && y && strcmp(x->hash, y->hash) == 0);
 	x = find(&a, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
 	y = find(&b, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME);
@@ -239,8 +284,8 @@ static void t_hash_stability(void)
 	f.files[0].data = "service: {flush: 2}\n";
 	f.secrets[0].value = "c2VjcmV0";
 	LP_CHECK_INT(lp_desired_build(&b, &f.in), LP_OK);
-	x = find(&a, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
-	y = find(&b, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME);
+	x = find_part(&a, LP_SHIPPER_CONFIG_NAME, 1);
+	y = find_part(&b, LP_SHIPPER_CONFIG_NAME, 1);
 	LP_CHECK(x && y && strcmp(x->hash, y->hash) != 0);
 	LP_CHECK(strcmp(a.config_hash, b.config_hash) != 0);
 	lp_desired_free(&a);
@@ -353,8 +398,8 @@ static void t_split(void)
 	for (size_t i = 0; i < d.n; i++)
 		n_cm += d.v[i].kind == LP_OWNED_CONFIGMAP;
 	LP_CHECK_INT(n_cm, 2);
-	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME) != NULL);
-	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_SHIPPER_CONFIG_NAME "-2") != NULL);
+	LP_CHECK(find_part(&d, LP_SHIPPER_CONFIG_NAME, 1) != NULL);
+	LP_CHECK(find_part(&d, LP_SHIPPER_CONFIG_NAME, 2) != NULL);
 	for (size_t i = 0; i < d.n; i++) {
 		if (d.v[i].kind != LP_OWNED_CONFIGMAP)
 			continue;
@@ -422,7 +467,7 @@ static void t_aggregator_and_files(void)
 	f.r.aggregator.n_files = 1;
 	strcpy(f.r.aggregator.hash, "3333");
 	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
-	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_AGGREGATOR_CONFIG_NAME) != NULL);
+	LP_CHECK(find_part(&d, LP_AGGREGATOR_CONFIG_NAME, 1) != NULL);
 	LP_CHECK(find(&d, LP_OWNED_SERVICE, LP_AGGREGATOR_NAME) != NULL);
 	LP_CHECK(find(&d, LP_OWNED_PDB, LP_AGGREGATOR_NAME) != NULL);
 	sts = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
@@ -529,7 +574,7 @@ static void t_aggregator_split(void)
 		                     json_object_get(d.v[i].obj, "metadata"), "name")),
 		                 LP_AGGREGATOR_CONFIG_NAME, strlen(LP_AGGREGATOR_CONFIG_NAME));
 	LP_CHECK_INT(n_cm, 2);
-	LP_CHECK(find(&d, LP_OWNED_CONFIGMAP, LP_AGGREGATOR_CONFIG_NAME "-2") != NULL);
+	LP_CHECK(find_part(&d, LP_AGGREGATOR_CONFIG_NAME, 2) != NULL);
 	sts = find(&d, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME);
 	LP_CHECK(sts != NULL);
 	spec = sts ? json_object_get(json_object_get(json_object_get(sts->obj, "spec"), "template"),
@@ -583,7 +628,7 @@ static void t_secret_file_mounts(void)
 	LP_CHECK(vm != NULL);
 	sub = json_string_value(json_object_get(vm, "subPath"));
 	LP_CHECK(sub != NULL && !strncmp(sub, "file-", 5));
-	sec = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	sec = find_part(&d, LP_CREDENTIALS_NAME, 1);
 	LP_CHECK(sec != NULL);
 	if (sec && sub)
 		LP_CHECK_STR(jpath_str(sec->obj, "data", sub, NULL), "Q0FEQVRB");
@@ -657,7 +702,7 @@ static void t_aws_profiles(void)
 	f.in.secret_ctx = secrets;
 	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
 	LP_CHECK_INT(d.n_missing_secrets, 0);
-	sec = find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	sec = find_part(&d, LP_CREDENTIALS_NAME, 1);
 	LP_CHECK(sec != NULL);
 	text = sec ? b64dec(jpath_str(sec->obj, "data", LP_AWS_CREDENTIALS_KEY, NULL)) : NULL;
 	LP_CHECK_STR(text, "[lp-aaaaaaaaaaaa]\naws_access_key_id = AKIDA\n"
@@ -682,7 +727,14 @@ static void t_aws_profiles(void)
 		            json_object_get(json_object_get(ds->obj, "spec"), "template"), "spec"),
 		        "volumes"),
 		    "credential-files");
-		LP_CHECK_STR(jpath_str(vol, "secret", "secretName", NULL), LP_CREDENTIALS_NAME);
+		const json_t *src = json_array_get(
+		    json_object_get(json_object_get(vol, "projected"), "sources"), 0);
+		LP_CHECK_STR(jpath_str(src, "secret", "name", NULL), sec ? sec->name : "?");
+		LP_CHECK_STR(
+		    jpath_str(
+		        json_array_get(json_object_get(json_object_get(src, "secret"), "items"), 0),
+		        "key", NULL, NULL),
+		    LP_AWS_CREDENTIALS_KEY);
 	}
 	/* rotation: team-b's secret key changes */
 	secrets[3].value = "c2VjcmV0LWMy";
@@ -693,7 +745,7 @@ static void t_aws_profiles(void)
 	secrets[3].value = "YQpbZGVmYXVsdF0="; /* "a\n[default]" */
 	LP_CHECK_INT(lp_desired_build(&d2, &f.in), LP_OK);
 	LP_CHECK_INT(d2.n_missing_secrets, 1);
-	sec = find(&d2, LP_OWNED_SECRET, LP_CREDENTIALS_NAME);
+	sec = find_part(&d2, LP_CREDENTIALS_NAME, 1);
 	text = sec ? b64dec(jpath_str(sec->obj, "data", LP_AWS_CREDENTIALS_KEY, NULL)) : NULL;
 	LP_CHECK(text && strstr(text, "lp-aaaaaaaaaaaa") && !strstr(text, "lp-bbbbbbbbbbbb") &&
 	         !strstr(text, "default"));
@@ -886,7 +938,7 @@ static void t_missing_secret_and_errors(void)
 	lp_desired_free(&d);
 	f.r.n_env = 0;
 	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_OK);
-	LP_CHECK(find(&d, LP_OWNED_SECRET, LP_CREDENTIALS_NAME) == NULL);
+	LP_CHECK(find_part(&d, LP_CREDENTIALS_NAME, 1) == NULL);
 	lp_desired_free(&d);
 	f.in.rendered = NULL;
 	LP_CHECK_INT(lp_desired_build(&d, &f.in), LP_ERR_INVALID);
