@@ -187,8 +187,11 @@ k get configmaps,secrets,serviceaccounts,daemonsets,statefulsets,services,poddis
 	-n logplane-system -l app.kubernetes.io/managed-by=logplane
 k get clusterroles,clusterrolebindings -l app.kubernetes.io/managed-by=logplane
 
-say "rendered shipper config (first 40 lines of ConfigMap logplane-system/logplane-fluent-bit-config)"
-k get configmap logplane-fluent-bit-config -n logplane-system -o json 2>/dev/null | "$py" -c '
+# the ConfigMaps are named by their content: the first one the DaemonSet's config volume lists has the entry file
+cm=$(k get daemonset logplane-fluent-bit -n logplane-system \
+	-o 'jsonpath={.spec.template.spec.volumes[?(@.name=="config")].projected.sources[0].configMap.name}' 2>/dev/null)
+say "rendered shipper config (first 40 lines of ConfigMap logplane-system/${cm:-logplane-fluent-bit-config-...})"
+k get configmap "${cm:-none}" -n logplane-system -o json 2>/dev/null | "$py" -c '
 import json, sys
 d = json.load(sys.stdin).get("data") or {}
 name = "fluent-bit.yaml" if "fluent-bit.yaml" in d else (sorted(d)[0] if d else None)
