@@ -15,6 +15,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, is_ready, namespace,  # noqa: E402
                      output, pipeline, secret, wait_until)
+from harness import config_data  # noqa: E402
 
 T = Reporter("operator_delete_ns")
 GONE_WITHIN_S = 30
@@ -76,8 +77,7 @@ def main():
     # writes succeed again: the configuration catches up and the output goes
     env.fault({"clear": True})
     cm_clean = wait_until(lambda: env.get("lo", "ly2", "team-y") is None
-                          and "lx.team-x" not in json.dumps((env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-                                                             or {}).get("data") or {}), 60)
+                          and "lx.team-x" not in json.dumps(config_data(env) or {}), 60)
     T.check("recovers_after_faults", bool(cm_clean),
             json.dumps((env.get("lo", "ly2", "team-y") or {}).get("metadata"))[:300] + env.tail(op.log_path))
     clean_exit(T, env, op, "sigterm_exit_0")
