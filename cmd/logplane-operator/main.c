@@ -30,7 +30,7 @@
 
 #define OPERATOR_VERSION "0.1.0"
 
-enum flag_type { F_STR, F_BOOL, F_DURATION, F_ADDR, F_CHOICE };
+enum flag_type { F_STR, F_BOOL, F_DURATION, F_ADDR, F_CHOICE, F_COUNT, F_SIZE };
 
 struct options {
 	const char *kubeconfig;
@@ -59,6 +59,9 @@ struct options {
 	uint64_t event_window_ms;
 	uint64_t rollout_timeout_ms;
 	int allow_plain_http;
+	uint64_t max_pipelines_per_ns;
+	uint64_t max_outputs_per_ns;
+	uint64_t max_bytes_per_ns;
 };
 
 struct flag {
@@ -137,6 +140,19 @@ static const struct flag flags[] = {
     {"allow-plain-http", "LOGPLANE_ALLOW_PLAIN_HTTP", F_BOOL, "false", OFF(allow_plain_http), NULL,
      "let outputs that carry credentials (AWS endpoint overrides, basic auth, header values "
      "from Secrets) use plain http to any host, not only to loopback; warned about at start"},
+    {"max-pipelines-per-namespace", "LOGPLANE_MAX_PIPELINES_PER_NAMESPACE", F_COUNT, "200",
+     OFF(max_pipelines_per_ns), NULL,
+     "LogPipelines of one namespace (other than the control namespace) in the configuration; "
+     "the newer ones (by creation time, then name) get LimitExceeded (0 = no limit)"},
+    {"max-outputs-per-namespace", "LOGPLANE_MAX_OUTPUTS_PER_NAMESPACE", F_COUNT, "100",
+     OFF(max_outputs_per_ns), NULL,
+     "LogOutputs of one namespace (other than the control namespace) in the configuration; "
+     "the newer ones get LimitExceeded (0 = no limit)"},
+    {"max-config-bytes-per-namespace", "LOGPLANE_MAX_CONFIG_BYTES_PER_NAMESPACE", F_SIZE, "1Mi",
+     OFF(max_bytes_per_ns), NULL,
+     "bytes the pipelines of one namespace (other than the control namespace) may add to the "
+     "agents' rendered configuration, like 512Ki or 1Mi; the newer pipelines that do not fit "
+     "get LimitExceeded (0 = no limit)"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -184,6 +200,22 @@ static int parse_duration(const char *s, uint64_t *out)
 	if (v > UINT64_MAX / mul / 2)
 		return -1;
 	*out = v * mul;
+	return 0;
+}
+
+/* A decimal count up to 10^9. -1 when malformed. */
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > 1000000000ULL)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -264,6 +296,20 @@ static int set_flag(struct options *o, const struct flag *fl, const char *v, con
 		fprintf(stderr,
 		        "logplane-operator: %s: \"%s\" is not an address (host:port, :port or 0)\n",
 		        from, v);
+		return -1;
+	case F_COUNT:
+		if (parse_count(v, (uint64_t *)base) == 0)
+			return 0;
+		fprintf(stderr, "logplane-operator: %s: \"%s\" is not a count (like 0, 20, 500)\n",
+		        from, v);
+		return -1;
+	case F_SIZE:
+		if (lp_size_parse(v, (uint64_t *)base) == LP_OK &&
+		    *(uint64_t *)base <= SIZE_MAX / 2)
+			return 0;
+		fprintf(stderr,
+		        "logplane-operator: %s: \"%s\" is not a size (like 0, 512Ki, 1Mi)\n", from,
+		        v);
 		return -1;
 	case F_CHOICE:
 		if (choice_ok(fl->choices, v)) {
@@ -633,6 +679,9 @@ static int run(struct app *a)
 	co.agents = a->have_agents ? &a->agents : NULL;
 	co.rollout_timeout_ms = a->opt.rollout_timeout_ms;
 	co.allow_plain_http = a->opt.allow_plain_http;
+	co.max_pipelines_per_ns = (size_t)a->opt.max_pipelines_per_ns;
+	co.max_outputs_per_ns = (size_t)a->opt.max_outputs_per_ns;
+	co.max_bytes_per_ns = a->opt.max_bytes_per_ns;
 	if (a->opt.allow_plain_http)
 		lp_log(&a->log, LP_LOG_WARN, NULL,
 		       "--allow-plain-http: outputs may send credentials over plain http to any "

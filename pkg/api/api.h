@@ -40,7 +40,8 @@ struct lp_meta {
 	char *uid;
 	char *resource_version; /* opaque: compare for equality only */
 	int64_t generation;
-	int deleting; /* metadata.deletionTimestamp is set */
+	int deleting;  /* metadata.deletionTimestamp is set */
+	char *created; /* metadata.creationTimestamp (RFC 3339, sorts as text), or NULL */
 };
 
 struct lp_kv { /* one key/value pair; arrays of these are kept sorted by key */

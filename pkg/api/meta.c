@@ -11,6 +11,7 @@ void lp_meta_clear(struct lp_meta *m)
 	lp_free(m->ns);
 	lp_free(m->uid);
 	lp_free(m->resource_version);
+	lp_free(m->created);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -65,6 +66,9 @@ const json_t *lp_rd_header(struct lp_rd *r, const json_t *obj, const char *kind,
 			r->err = LP_ERR_NOMEM;
 		v = lp_rd_get(r, md, "metadata", "resourceVersion", LP_RD_STR, 0);
 		if (v && !(meta->resource_version = lp_strdup(json_string_value(v))))
+			r->err = LP_ERR_NOMEM;
+		v = json_object_get(md, "creationTimestamp");
+		if (json_is_string(v) && !(meta->created = lp_strdup(json_string_value(v))))
 			r->err = LP_ERR_NOMEM;
 		v = lp_rd_get(r, md, "metadata", "generation", LP_RD_INT, 0);
 		if (v)

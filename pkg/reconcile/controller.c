@@ -510,6 +510,7 @@ void lp_ctrl_free(struct lp_ctrl *c)
 	lp_free(c->fb_image);
 	lp_free(c->agg_image);
 	lp_render_cache_free(c->render_cache);
+	ctrl_limits_free(c->limits);
 	lp_free(c);
 }
 

@@ -121,6 +121,14 @@ struct lp_ctrl_opts {
 	/* 1: plain http to any host for outputs that carry credentials (else
 	 * loopback only); see lp_world.allow_plain_http */
 	int allow_plain_http;
+	/* bounds per namespace other than the control namespace (0 = none): the
+	 * first max_*_per_ns LogPipelines / LogOutputs by creation time, then
+	 * name, go into the configuration, and the pipelines' rendered bytes
+	 * (shipper and aggregator) up to max_bytes_per_ns; the others get
+	 * ConfigGenerated=False reason LimitExceeded */
+	size_t max_pipelines_per_ns;
+	size_t max_outputs_per_ns;
+	uint64_t max_bytes_per_ns;
 };
 
 struct lp_ctrl;

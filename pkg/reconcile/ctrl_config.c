@@ -201,6 +201,9 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 	    problems_event(c, k, ns, name, "InvalidSpec", f->problem_field, f->problem_message))
 		return LP_ERR_NOMEM;
 	f->problems_fp = pfp;
+	/* ctrl_limits_apply() says again when it still is (config stays
+	 * LP_CONFIG_OVER_LIMIT until then: one Event per going over) */
+	f->over_limit = 0;
 	if (probs->n || k->deleting) {
 		f->in_config = 0;
 		return LP_OK;
@@ -245,6 +248,10 @@ static int output_problem(void *ctx, const char *ns, const char *name, char *buf
 	    !lp_kube_informer_get(c->res[RES_OUTPUT], key, (void **)&k) || !k || k->deleting)
 		return 0;
 	f = k->facts;
+	if (f && f->over_limit && f->render_message) {
+		snprintf(buf, n, "%s", f->render_message);
+		return 1;
+	}
 	if (!f || !f->n_problems || !f->problem_message)
 		return 0;
 	if (f->problem_field && *f->problem_field)
@@ -365,7 +372,7 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	char ns[256];
 	const char *name;
 
-	if (!f || f->n_problems || k->deleting || f->bad)
+	if (!f || f->n_problems || k->deleting || f->bad || f->over_limit)
 		return LP_OK;
 	ctrl_split_key(key, ns, sizeof(ns), &name);
 	if (k->kind == RES_OUTPUT && !strlist_has(&cc->used, key)) {
@@ -453,6 +460,8 @@ static lp_err config_compute(struct calc *cc)
 	lp_err err;
 
 	err = calc_validate(cc); /* 1. */
+	if (!err)                /* 1b. per-namespace bounds */
+		err = ctrl_limits_apply(c, cc->ok_pls, &cc->n_ok_pls, cc->ok_outs, &cc->n_ok_outs);
 	if (!err)
 		err = calc_render_build(cc); /* 2. */
 	if (!err)
@@ -484,7 +493,7 @@ static int mark_failed(void *arg, const char *key, void *kept)
 	struct res_facts *f = k ? k->facts : NULL;
 	(void)arg;
 	if (f && f->generation == k->generation && !f->n_problems && !k->deleting && !f->unused &&
-	    f->config != LP_CONFIG_LEFT_OUT)
+	    f->config != LP_CONFIG_LEFT_OUT && f->config != LP_CONFIG_OVER_LIMIT)
 		f->config = LP_CONFIG_FAILED;
 	return 0;
 }

@@ -88,6 +88,9 @@ struct res_facts {
 	 * (a reference) while the current version is newer and has not run yet:
 	 * a rollback renders it instead of the current one */
 	struct res_kept *good_k;
+	/* over a per-namespace limit in the last computation (ctrl_limits.c):
+	 * left out, config LP_CONFIG_OVER_LIMIT, render_message says which */
+	int over_limit;
 };
 
 struct res_kept {
@@ -170,6 +173,7 @@ struct lp_ctrl {
 	/* the part files of the last render, so that a change re-emits only the
 	 * parts it touches; config_compute() only (loop thread) */
 	struct lp_render_cache *render_cache;
+	struct ctrl_limits *limits; /* per-namespace bounds' cache (ctrl_limits.c), or NULL */
 	unsigned config_failures;
 	char config_error[256];
 	struct wrote *wrote;
@@ -315,6 +319,14 @@ void ctrl_rollout_event(struct lp_ctrl *c, enum lp_owned_kind k, const char *nam
 struct res_facts *ctrl_facts_of(struct res_kept *k);
 void ctrl_config_finished(struct lp_ctrl *c, struct run *r);
 void ctrl_handle_config(struct lp_ctrl *c);
+
+/* ctrl_limits.c: per-namespace bounds. Sorts pls and outs (by namespace,
+ * creation time, name) and removes those over a limit of c->o, marking them
+ * LP_CONFIG_OVER_LIMIT; LP_ERR_NOMEM. Loop thread. */
+struct ctrl_limits;
+lp_err ctrl_limits_apply(struct lp_ctrl *c, const struct lp_pipeline **pls, size_t *n_pls,
+                         const struct lp_output **outs, size_t *n_outs);
+void ctrl_limits_free(struct ctrl_limits *l); /* NULL-safe */
 
 /* ctrl_outputs.c */
 lp_err ctrl_outputs_after_config(struct lp_ctrl *c);

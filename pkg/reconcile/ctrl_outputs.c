@@ -415,7 +415,8 @@ lp_err ctrl_outputs_after_config(struct lp_ctrl *c)
 		}
 		/* an invalid output, or one the renderer refused, is never provisioned:
 		 * no AssumeRole, no AWS call made for it */
-		if (k->facts->n_problems || k->facts->config == LP_CONFIG_LEFT_OUT)
+		if (k->facts->n_problems || k->facts->config == LP_CONFIG_LEFT_OUT ||
+		    k->facts->config == LP_CONFIG_OVER_LIMIT)
 			continue;
 		if (output_needs_finalizer(c, k, n_refs) && !has_finalizer(k))
 			err = finalizer_change(c, out.keys[i], k, 1);

@@ -351,6 +351,11 @@ void lp_status_conditions(struct lp_status_conds *o, const struct lp_status_fact
 		cfg_r = "RolledBack";
 		snprintf(o->config_msg, sizeof(o->config_msg), "%s",
 		         f->render_message ? f->render_message : "rolled back");
+	} else if (f->config == LP_CONFIG_OVER_LIMIT) {
+		cfg_s = LP_COND_FALSE;
+		cfg_r = "LimitExceeded";
+		snprintf(o->config_msg, sizeof(o->config_msg), "%s",
+		         f->render_message ? f->render_message : "over a per-namespace limit");
 	} else if (f->config == LP_CONFIG_LEFT_OUT) {
 		cfg_s = LP_COND_FALSE;
 		cfg_r = "RenderFailed";

@@ -89,6 +89,7 @@ enum lp_config_state {
 	LP_CONFIG_FAILED,      /* writing the configuration failed (config_message) */
 	LP_CONFIG_ROLLED_BACK, /* its change came with a configuration the agents did not
 	                          become ready with: left out until it changes (render_message) */
+	LP_CONFIG_OVER_LIMIT,  /* valid, left out: its namespace is over a limit (render_message) */
 };
 
 struct lp_status_facts { /* strings borrowed */
