@@ -567,25 +567,122 @@ LP_WUR lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_
 LP_WUR lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
                                  struct lp_problems *probs);
 
-/* What the code outside the parser needs to know of each output type, in one
- * place (pkg/api/names.c): its name, whether it is an AWS target, and where
- * in struct lp_output its TLS block, basic auth, AWS target name and
- * provision block are (offsetof, -1 when it has none). */
+/* ---------- output types: one descriptor each (pkg/api/outtypes.c) ----------
+ *
+ * Everything the code outside a type's own file needs to know of an output
+ * type is in its descriptor: its name (spec.type and the sub-object key), its
+ * Fluent Bit plugin, whether it is an AWS target, where its TLS block, basic
+ * auth, AWS target and provision block are, the Secrets it references, and the
+ * table of the Fluent Bit keys it renders (which also generates docs/fields.md,
+ * the way Fluent Bit's config_map drives parsing, defaults and docs). The
+ * parser, rules, validation, renderer, AWS provisioner and controller go
+ * through it: adding an output type is one descriptor (pkg/api/out_*.c) plus
+ * its render hooks, not a switch in every layer. */
+
+struct lp_rd;  /* pkg/api/reader.h */
+struct lp_chk; /* pkg/api/outtype.h */
+
+/* How one Fluent Bit key of an output is rendered. */
+enum lp_out_key_kind {
+	LP_KEY_STR,   /* char * at off, else def; omitted when both NULL */
+	LP_KEY_QSTR,  /* the same, always quoted */
+	LP_KEY_SIZE,  /* a size quantity (char *) in Fluent Bit's spelling */
+	LP_KEY_INT,   /* int at off when > 0, else idef */
+	LP_KEY_BOOL,  /* int at off, or idef when off is -1 */
+	LP_KEY_LIST,  /* struct lp_strlist at off, joined with ',' */
+	LP_KEY_CONST, /* the string def */
+	LP_KEY_HOOK   /* rendered by the renderer's hook number hook */
+};
+
+/* Render hooks: the keys no table row can say (pkg/render/fb_outputs.c). */
+enum lp_out_hook {
+	LP_HOOK_AWS = 1, /* region, endpoint host + port, role, profile */
+	LP_HOOK_AWS_URL, /* the same with the endpoint as a URL (s3) */
+	LP_HOOK_AUTH,    /* http_user / http_passwd from the basic auth Secret */
+	LP_HOOK_TLS,     /* tls, tls.verify, tls.ca_file */
+	LP_HOOK_SECRET,  /* the key named by fb_key from the type's Secret */
+	LP_HOOK_S3_COMPRESSION,
+	LP_HOOK_S3_STORE_DIR,
+	LP_HOOK_S3_STORE_LIMIT,
+	LP_HOOK_SEARCH_INDEX,
+	LP_HOOK_SEARCH_AWS_AUTH,
+	LP_HOOK_LOKI_LABELS,
+	LP_HOOK_HTTP_PORT,
+	LP_HOOK_HTTP_HEADERS,
+	LP_HOOK_FORWARD_SHARED_KEY,
+	LP_HOOK_FORWARD_ACK,
+	LP_HOOK_LIVETAIL /* host, port and uri of the live-tail hub */
+};
+
+/* One Fluent Bit key of an output type, in the order it is rendered. */
+struct lp_out_key {
+	const char *fb_key; /* the Fluent Bit key; for a hook the keys it renders, comma-separated
+	                       (docs only, but LP_HOOK_SECRET's key), NULL for a generic hook */
+	enum lp_out_key_kind kind;
+	long off;        /* offsetof in struct lp_output, -1 for none */
+	const char *def; /* default (STR, QSTR, SIZE) or the value (CONST) */
+	int idef;        /* default (INT) or the value (BOOL with off -1) */
+	enum lp_out_hook hook;
+	const char *field;   /* docs: the CRD field (NULL: not a row of its own) */
+	const char *fluentd; /* docs: the Fluentd setting */
+	const char *note;    /* docs */
+};
+
+/* One Secret key an output type references besides TLS, auth and AWS
+ * credentials (a header value, a webhook URL, a shared key). */
+struct lp_output_secret {
+	char field[96];          /* the CRD path, for problems */
+	const char *name;        /* Secret name (NULL when not set) */
+	const char *key;         /* key in it (NULL: default_key) */
+	const char *default_key; /* what the renderer reads when key is NULL */
+	int kind;                /* enum lp_secret_use (pkg/api/secretval.h) */
+	const char *tls_for;     /* the need for TLS ("a header value from a Secret") or NULL */
+	long header;             /* index into spec.http.headers, -1 otherwise */
+};
+
 struct lp_output_type_desc {
-	const char *name; /* spec.type as in the CRD enum */
-	int aws;          /* region, credentials, provision: an AWS API target */
-	long tls;         /* struct lp_tls */
-	long auth;        /* struct lp_basic_auth */
-	long target;      /* char *: stream, delivery stream, bucket or log group */
-	long provision;   /* int: the provision block's present flag */
+	const char *name;        /* spec.type as in the CRD enum, and the sub-object key */
+	const char *fb_plugin;   /* the Fluent Bit output plugin */
+	int aws;                 /* region, credentials, provision: an AWS API target */
+	int body_optional;       /* the sub-object may be left out */
+	int aws_url_endpoint;    /* spec.aws.endpoint is passed as a URL (not host + port) */
+	long tls;                /* struct lp_tls, -1 when none */
+	long auth;               /* struct lp_basic_auth, -1 when none */
+	long host;               /* char *: the host it sends to, -1 when none */
+	long aws_auth;           /* int: signs its requests with AWS SigV4, -1 when never */
+	long target;             /* char *: stream, delivery stream, bucket or log group */
+	long provision;          /* int: the provision block's present flag */
+	long deletion;           /* enum lp_deletion_policy of the provision block */
+	const char *aws_service; /* the AWS API that provisions it ("kinesis", "logs") */
+	const char *aws_what;    /* "Kinesis stream", "log group" */
+	/* reads the sub-object body (NULL when left out) at path into o */
+	void (*parse)(struct lp_rd *r, const json_t *body, const char *path, struct lp_output *o);
+	void (*clear)(struct lp_output *o);                         /* frees what parse allocated */
+	void (*check)(struct lp_chk *k, const struct lp_output *o); /* rules.c's rules */
+	/* the i-th Secret reference into *s; 0 past the last */
+	int (*secret)(const struct lp_output *o, size_t i, struct lp_output_secret *s);
+	/* the settings of the AWS target that provisioning depends on, in a fixed
+	 * order (the spec hash of pkg/aws) */
+	void (*aws_facts)(const struct lp_output *o, void (*str)(void *, const char *),
+	                  void (*num)(void *, long), void *arg);
+	const struct lp_out_key *keys; /* the Fluent Bit keys, n_keys rows */
+	size_t n_keys;
 };
 /* The descriptor of t; NULL out of range. */
 const struct lp_output_type_desc *lp_output_type_desc(enum lp_output_type t);
-/* o's TLS block, basic auth, AWS target name; NULL when its type has none. */
+/* o's TLS block, basic auth, AWS target name, host; NULL when its type has none. */
 const struct lp_tls *lp_output_tls(const struct lp_output *o);
 const struct lp_basic_auth *lp_output_auth(const struct lp_output *o);
 const char *lp_output_aws_target(const struct lp_output *o);
+const char *lp_output_host(const struct lp_output *o);
 /* 1 when o asks the operator to provision its AWS target. */
 int lp_output_provision(const struct lp_output *o);
+/* The deletion policy of o's provision block (Retain without one). */
+enum lp_deletion_policy lp_output_deletion(const struct lp_output *o);
+/* 1 when o's requests are signed with AWS credentials (an AWS type, or
+ * opensearch with awsAuth). */
+int lp_output_signs_aws(const struct lp_output *o);
+/* The member at offset off of o (a key row's or a descriptor's), NULL for -1. */
+const void *lp_output_member(const struct lp_output *o, long off);
 
 #endif

@@ -5,7 +5,7 @@
  * renderer give one verdict: a string that could break out of a Fluent Bit
  * value (a ${VAR} reference, a separator inside a space- or comma-separated
  * value, invalid UTF-8) is a problem naming the field. */
-#include "rules.h"
+#include "outtype.h"
 #include "../util/mem.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -16,13 +16,7 @@
 
 #define APP_ON(p) ((p)->has_app && (p)->app.enabled)
 
-struct chk {
-	struct lp_problems *probs;
-	int ok;
-	lp_err err;
-};
-
-static void bad(struct chk *k, const char *field, const char *msg)
+void lp_chk_bad(struct lp_chk *k, const char *field, const char *msg)
 {
 	k->ok = 0;
 	if (k->err)
@@ -130,31 +124,31 @@ static void field_idx(char *out, size_t n, const char *pre, size_t i, const char
 
 /* Generic string rule for every user string: UTF-8, bounded, no ${ (Fluent Bit
  * would expand it from the environment, which holds credentials). */
-static int str_ok(struct chk *k, const char *field, const char *s)
+int lp_chk_str(struct lp_chk *k, const char *field, const char *s)
 {
 	if (!s)
 		return 1;
 	if (strlen(s) > MAX_STR) {
-		bad(k, field, "value is longer than 65536 bytes");
+		lp_chk_bad(k, field, "value is longer than 65536 bytes");
 		return 0;
 	}
 	if (!lp_utf8_ok(s)) {
-		bad(k, field, "value is not valid UTF-8");
+		lp_chk_bad(k, field, "value is not valid UTF-8");
 		return 0;
 	}
 	if (strstr(s, "${")) {
-		bad(k, field,
-		    "value must not contain \"${\" (Fluent Bit would expand it from the "
-		    "environment)");
+		lp_chk_bad(k, field,
+		           "value must not contain \"${\" (Fluent Bit would expand it from the "
+		           "environment)");
 		return 0;
 	}
 	return 1;
 }
 
 /* For values that stay one token: no whitespace or control characters. */
-static int token_ok(struct chk *k, const char *field, const char *s, const char *extra_forbidden)
+int lp_chk_token(struct lp_chk *k, const char *field, const char *s, const char *extra_forbidden)
 {
-	if (!str_ok(k, field, s) || !s)
+	if (!lp_chk_str(k, field, s) || !s)
 		return !!k->ok;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p <= 0x20 || *p == 0x7f || (extra_forbidden && strchr(extra_forbidden, *p))) {
@@ -163,46 +157,47 @@ static int token_ok(struct chk *k, const char *field, const char *s, const char 
 			         "value must not contain whitespace, control characters%s%s",
 			         extra_forbidden ? " or any of " : "",
 			         extra_forbidden ? extra_forbidden : "");
-			bad(k, field, msg);
+			lp_chk_bad(k, field, msg);
 			return 0;
 		}
 	}
 	return 1;
 }
 
-static int need(struct chk *k, const char *field, const char *s)
+int lp_chk_need(struct lp_chk *k, const char *field, const char *s)
 {
 	if (s && *s)
 		return 1;
-	bad(k, field, "required value is missing");
+	lp_chk_bad(k, field, "required value is missing");
 	return 0;
 }
 
-static void field_path(struct chk *k, const char *field, const char *path)
+static void field_path(struct lp_chk *k, const char *field, const char *path)
 {
 	if (!path)
 		return;
-	if (!str_ok(k, field, path))
+	if (!lp_chk_str(k, field, path))
 		return;
 	if (!lp_field_path_ok(path))
-		bad(k, field,
+		lp_chk_bad(
+		    k, field,
 		    "must be a record key path: parts of letters, digits, '_', '-', '@', '/' "
 		    "joined by '.'");
 }
 
-static void tls_check(struct chk *k, const char *field, const struct lp_tls *t)
+void lp_chk_tls(struct lp_chk *k, const char *field, const struct lp_tls *t)
 {
 	if (t->ca_secret_name)
-		token_ok(k, field, t->ca_secret_name, NULL);
+		lp_chk_token(k, field, t->ca_secret_name, NULL);
 }
 
-static void auth_check(struct chk *k, const struct lp_basic_auth *a)
+void lp_chk_auth(struct lp_chk *k, const struct lp_basic_auth *a)
 {
 	if (!a->secret_name)
 		return;
-	token_ok(k, "spec.auth.secretRef.name", a->secret_name, NULL);
-	token_ok(k, "spec.auth.secretRef.usernameKey", a->username_key, NULL);
-	token_ok(k, "spec.auth.secretRef.passwordKey", a->password_key, NULL);
+	lp_chk_token(k, "spec.auth.secretRef.name", a->secret_name, NULL);
+	lp_chk_token(k, "spec.auth.secretRef.usernameKey", a->username_key, NULL);
+	lp_chk_token(k, "spec.auth.secretRef.passwordKey", a->password_key, NULL);
 }
 
 int lp_url_host_port(const char *url, char **host, int *port)
@@ -243,178 +238,48 @@ int lp_url_host_port(const char *url, char **host, int *port)
 	return 1;
 }
 
-static void delivery_check(struct chk *k, const struct lp_delivery *d)
+static void delivery_check(struct lp_chk *k, const struct lp_delivery *d)
 {
 	uint64_t b;
 
-	if (d->buffer_limit && (!str_ok(k, "spec.delivery.bufferLimit", d->buffer_limit) ||
+	if (d->buffer_limit && (!lp_chk_str(k, "spec.delivery.bufferLimit", d->buffer_limit) ||
 	                        lp_size_parse(d->buffer_limit, &b) != LP_OK))
-		bad(k, "spec.delivery.bufferLimit", "must be a size such as 512M, 1G or 1Gi");
-	if (d->mem_buf_limit && (!str_ok(k, "spec.delivery.memBufLimit", d->mem_buf_limit) ||
+		lp_chk_bad(k, "spec.delivery.bufferLimit",
+		           "must be a size such as 512M, 1G or 1Gi");
+	if (d->mem_buf_limit && (!lp_chk_str(k, "spec.delivery.memBufLimit", d->mem_buf_limit) ||
 	                         lp_size_parse(d->mem_buf_limit, &b) != LP_OK))
-		bad(k, "spec.delivery.memBufLimit", "must be a size such as 5M or 64Mi");
+		lp_chk_bad(k, "spec.delivery.memBufLimit", "must be a size such as 5M or 64Mi");
 	if (d->retry_limit < 0 || d->retry_limit > 100)
-		bad(k, "spec.delivery.retryLimit", "must be between 1 and 100");
-}
-
-/* The checks of o's own type sub-object. */
-static void type_check(struct chk *k, const struct lp_output *o)
-{
-	double secs;
-	uint64_t b;
-
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		if (need(k, "spec.kinesis.stream", o->u.kinesis.stream))
-			token_ok(k, "spec.kinesis.stream", o->u.kinesis.stream, NULL);
-		token_ok(k, "spec.kinesis.timeKey", o->u.kinesis.time_key, NULL);
-		break;
-	case LP_OUT_FIREHOSE:
-		if (need(k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream))
-			token_ok(k, "spec.firehose.deliveryStream", o->u.firehose.delivery_stream,
-			         NULL);
-		token_ok(k, "spec.firehose.timeKey", o->u.firehose.time_key, NULL);
-		break;
-	case LP_OUT_S3:
-		if (need(k, "spec.s3.bucket", o->u.s3.bucket))
-			token_ok(k, "spec.s3.bucket", o->u.s3.bucket, NULL);
-		token_ok(k, "spec.s3.keyFormat", o->u.s3.key_format, NULL);
-		if (o->u.s3.total_file_size && lp_size_parse(o->u.s3.total_file_size, &b) != LP_OK)
-			bad(k, "spec.s3.totalFileSize", "must be a size such as 64M or 1G");
-		if (o->u.s3.upload_timeout && !lp_fb_duration(o->u.s3.upload_timeout, &secs))
-			bad(k, "spec.s3.uploadTimeout",
-			    "must be a duration such as 30s, 10m or 1h");
-		if (o->u.s3.compression && strcmp(o->u.s3.compression, "gzip") != 0 &&
-		    strcmp(o->u.s3.compression, "none") != 0)
-			bad(k, "spec.s3.compression", "must be gzip or none");
-		token_ok(k, "spec.s3.storageClass", o->u.s3.storage_class, NULL);
-		break;
-	case LP_OUT_CLOUDWATCH:
-		if (need(k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group))
-			token_ok(k, "spec.cloudwatch.logGroup", o->u.cloudwatch.log_group, NULL);
-		token_ok(k, "spec.cloudwatch.logStreamPrefix", o->u.cloudwatch.log_stream_prefix,
-		         NULL);
-		break;
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		if (need(k, "spec.search.host", o->u.search.host))
-			token_ok(k, "spec.search.host", o->u.search.host, NULL);
-		token_ok(k, "spec.search.index", o->u.search.index, NULL);
-		token_ok(k, "spec.search.logstashPrefix", o->u.search.logstash_prefix, NULL);
-		token_ok(k, "spec.search.awsRegion", o->u.search.aws_region, NULL);
-		if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth) {
-			token_ok(k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn,
-			         NULL);
-			token_ok(k, "spec.aws.credentials.externalId",
-			         o->aws.credentials.external_id, NULL);
-		}
-		tls_check(k, "spec.search.tls.caSecretName", &o->u.search.tls);
-		auth_check(k, &o->u.search.auth);
-		break;
-	case LP_OUT_KAFKA:
-		if (o->u.kafka.brokers.n == 0)
-			bad(k, "spec.kafka.brokers", "at least one broker is required");
-		for (size_t i = 0; i < o->u.kafka.brokers.n; i++)
-			token_ok(k, "spec.kafka.brokers", o->u.kafka.brokers.v[i], ",");
-		if (need(k, "spec.kafka.topic", o->u.kafka.topic))
-			token_ok(k, "spec.kafka.topic", o->u.kafka.topic, ",");
-		token_ok(k, "spec.kafka.format", o->u.kafka.format, NULL);
-		break;
-	case LP_OUT_LOKI:
-		if (need(k, "spec.loki.host", o->u.loki.host))
-			token_ok(k, "spec.loki.host", o->u.loki.host, NULL);
-		for (size_t i = 0; i < o->u.loki.n_labels; i++) {
-			const char *key = o->u.loki.labels[i].key;
-			int good = key && *key && !isdigit((unsigned char)key[0]);
-			for (const char *p = key; good && *p; p++)
-				good = isalnum((unsigned char)*p) || *p == '_';
-			if (!good)
-				bad(k, "spec.loki.labels",
-				    "label names must match [A-Za-z_][A-Za-z0-9_]*");
-			token_ok(k, "spec.loki.labels", o->u.loki.labels[i].value, ",=\"'$");
-		}
-		token_ok(k, "spec.loki.tenantId", o->u.loki.tenant_id, NULL);
-		tls_check(k, "spec.loki.tls.caSecretName", &o->u.loki.tls);
-		auth_check(k, &o->u.loki.auth);
-		break;
-	case LP_OUT_HTTP:
-		if (need(k, "spec.http.host", o->u.http.host))
-			token_ok(k, "spec.http.host", o->u.http.host, NULL);
-		token_ok(k, "spec.http.uri", o->u.http.uri, NULL);
-		token_ok(k, "spec.http.format", o->u.http.format, NULL);
-		for (size_t i = 0; i < o->u.http.n_headers; i++) {
-			const struct lp_http_header *h = &o->u.http.headers[i];
-			if (need(k, "spec.http.headers[].name", h->name))
-				token_ok(k, "spec.http.headers[].name", h->name, ":");
-			if (h->value_from.name) {
-				token_ok(k, "spec.http.headers[].valueFrom.name",
-				         h->value_from.name, NULL);
-				token_ok(k, "spec.http.headers[].valueFrom.key", h->value_from.key,
-				         NULL);
-			} else if (h->value) {
-				if (str_ok(k, "spec.http.headers[].value", h->value))
-					for (const unsigned char *p =
-					         (const unsigned char *)h->value;
-					     *p; p++)
-						if (*p < 0x20 || *p == 0x7f) {
-							bad(k, "spec.http.headers[].value",
-							    "value must not contain control "
-							    "characters");
-							break;
-						}
-			}
-		}
-		tls_check(k, "spec.http.tls.caSecretName", &o->u.http.tls);
-		auth_check(k, &o->u.http.auth);
-		break;
-	case LP_OUT_SLACK:
-		if (need(k, "spec.slack.webhook.name", o->u.slack.webhook.name))
-			token_ok(k, "spec.slack.webhook.name", o->u.slack.webhook.name, NULL);
-		if (need(k, "spec.slack.webhook.key", o->u.slack.webhook.key))
-			token_ok(k, "spec.slack.webhook.key", o->u.slack.webhook.key, NULL);
-		break;
-	case LP_OUT_FORWARD:
-		if (need(k, "spec.forward.host", o->u.forward.host))
-			token_ok(k, "spec.forward.host", o->u.forward.host, NULL);
-		token_ok(k, "spec.forward.sharedKey.name", o->u.forward.shared_key.name, NULL);
-		token_ok(k, "spec.forward.sharedKey.key", o->u.forward.shared_key.key, NULL);
-		tls_check(k, "spec.forward.tls.caSecretName", &o->u.forward.tls);
-		break;
-	case LP_OUT_STDOUT:
-		token_ok(k, "spec.stdout.format", o->u.std_out.format, NULL);
-		break;
-	case LP_OUT_LIVETAIL:
-		if (o->u.livetail.max_records_per_second < 0)
-			bad(k, "spec.livetail.maxRecordsPerSecond", "must be positive");
-		break;
-	default:
-		bad(k, "spec.type", "unknown output type");
-		break;
-	}
+		lp_chk_bad(k, "spec.delivery.retryLimit", "must be between 1 and 100");
 }
 
 lp_err lp_output_rules(const struct lp_output *o, struct lp_problems *probs)
 {
-	struct chk k = {probs, 1, LP_OK};
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+	struct lp_chk k = {probs, 1, LP_OK};
 
 	delivery_check(&k, &o->delivery);
-	if (o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE || o->type == LP_OUT_S3 ||
-	    o->type == LP_OUT_CLOUDWATCH) {
-		if (need(&k, "spec.aws.region", o->aws.region))
-			token_ok(&k, "spec.aws.region", o->aws.region, NULL);
-		token_ok(&k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn, NULL);
-		token_ok(&k, "spec.aws.credentials.externalId", o->aws.credentials.external_id,
-		         NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.name", o->aws.credentials.secret_name,
-		         NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.accessKeyIdKey",
-		         o->aws.credentials.access_key_id_key, NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.secretAccessKeyKey",
-		         o->aws.credentials.secret_access_key_key, NULL);
-		token_ok(&k, "spec.aws.credentials.secretRef.sessionTokenKey",
-		         o->aws.credentials.session_token_key, NULL);
-		if (o->aws.endpoint && token_ok(&k, "spec.aws.endpoint", o->aws.endpoint, NULL) &&
-		    o->type != LP_OUT_S3) {
+	if (!d) {
+		lp_chk_bad(&k, "spec.type", "unknown output type");
+		return k.err ? k.err : LP_ERR_INVALID;
+	}
+	if (d->aws) {
+		if (lp_chk_need(&k, "spec.aws.region", o->aws.region))
+			lp_chk_token(&k, "spec.aws.region", o->aws.region, NULL);
+		lp_chk_token(&k, "spec.aws.credentials.roleArn", o->aws.credentials.role_arn, NULL);
+		lp_chk_token(&k, "spec.aws.credentials.externalId", o->aws.credentials.external_id,
+		             NULL);
+		lp_chk_token(&k, "spec.aws.credentials.secretRef.name",
+		             o->aws.credentials.secret_name, NULL);
+		lp_chk_token(&k, "spec.aws.credentials.secretRef.accessKeyIdKey",
+		             o->aws.credentials.access_key_id_key, NULL);
+		lp_chk_token(&k, "spec.aws.credentials.secretRef.secretAccessKeyKey",
+		             o->aws.credentials.secret_access_key_key, NULL);
+		lp_chk_token(&k, "spec.aws.credentials.secretRef.sessionTokenKey",
+		             o->aws.credentials.session_token_key, NULL);
+		if (o->aws.endpoint &&
+		    lp_chk_token(&k, "spec.aws.endpoint", o->aws.endpoint, NULL) &&
+		    !d->aws_url_endpoint) {
 			char *host = NULL;
 			int port = 0;
 			int r = lp_url_host_port(o->aws.endpoint, &host, &port);
@@ -422,22 +287,22 @@ lp_err lp_output_rules(const struct lp_output *o, struct lp_problems *probs)
 			if (r < 0)
 				return LP_ERR_NOMEM;
 			if (r == 0)
-				bad(&k, "spec.aws.endpoint",
-				    "must be a URL like https://host:port");
+				lp_chk_bad(&k, "spec.aws.endpoint",
+				           "must be a URL like https://host:port");
 		}
 	}
-	type_check(&k, o);
+	d->check(&k, o);
 	return k.err ? k.err : (k.ok ? LP_OK : LP_ERR_INVALID);
 }
 
-static void strlist_tokens(struct chk *k, const char *field, const struct lp_strlist *l)
+static void strlist_tokens(struct lp_chk *k, const char *field, const struct lp_strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		token_ok(k, field, l->v[i], NULL);
+		lp_chk_token(k, field, l->v[i], NULL);
 }
 
 /* The checks of p's transforms. */
-static void transforms_check(struct chk *k, const struct lp_pipeline *p)
+static void transforms_check(struct lp_chk *k, const struct lp_pipeline *p)
 {
 	char field[96];
 	double secs;
@@ -447,56 +312,56 @@ static void transforms_check(struct chk *k, const struct lp_pipeline *p)
 		field_idx(field, sizeof(field), "spec.transforms[", i, "]");
 		switch (t->kind) {
 		case LP_TR_FLATTEN:
-			str_ok(k, field, t->u.flatten.separator);
+			lp_chk_str(k, field, t->u.flatten.separator);
 			break;
 		case LP_TR_DROP_FIELDS:
 		case LP_TR_KEEP_FIELDS:
 			if (t->u.fields.n == 0)
-				bad(k, field, "list at least one field");
+				lp_chk_bad(k, field, "list at least one field");
 			strlist_tokens(k, field, &t->u.fields);
 			break;
 		case LP_TR_RENAME_FIELDS:
 			for (size_t j = 0; j < t->u.rename.n; j++) {
-				token_ok(k, field, t->u.rename.pairs[j].key, NULL);
-				token_ok(k, field, t->u.rename.pairs[j].value, NULL);
+				lp_chk_token(k, field, t->u.rename.pairs[j].key, NULL);
+				lp_chk_token(k, field, t->u.rename.pairs[j].value, NULL);
 			}
 			break;
 		case LP_TR_ADD_FIELDS:
 			for (size_t j = 0; j < t->u.add.n; j++) {
-				token_ok(k, field, t->u.add.pairs[j].key, NULL);
-				str_ok(k, field, t->u.add.pairs[j].value);
+				lp_chk_token(k, field, t->u.add.pairs[j].key, NULL);
+				lp_chk_str(k, field, t->u.add.pairs[j].value);
 			}
 			break;
 		case LP_TR_GREP:
 			if (t->u.grep.n_include + t->u.grep.n_exclude == 0)
-				bad(k, field, "give include or exclude rules");
+				lp_chk_bad(k, field, "give include or exclude rules");
 			for (size_t j = 0; j < t->u.grep.n_include; j++) {
 				field_path(k, field, t->u.grep.include[j].key);
-				str_ok(k, field, t->u.grep.include[j].regex);
+				lp_chk_str(k, field, t->u.grep.include[j].regex);
 			}
 			for (size_t j = 0; j < t->u.grep.n_exclude; j++) {
 				field_path(k, field, t->u.grep.exclude[j].key);
-				str_ok(k, field, t->u.grep.exclude[j].regex);
+				lp_chk_str(k, field, t->u.grep.exclude[j].regex);
 			}
 			break;
 		case LP_TR_THROTTLE:
 			if (t->u.throttle.rate < 1)
-				bad(k, field, "throttle.rate must be at least 1");
+				lp_chk_bad(k, field, "throttle.rate must be at least 1");
 			if (t->u.throttle.window < 0)
-				bad(k, field, "throttle.window must be positive");
+				lp_chk_bad(k, field, "throttle.window must be positive");
 			if (t->u.throttle.interval &&
 			    !lp_fb_duration(t->u.throttle.interval, &secs))
-				bad(k, field,
-				    "throttle.interval must be a duration such as 1s or 1m");
+				lp_chk_bad(k, field,
+				           "throttle.interval must be a duration such as 1s or 1m");
 			break;
 		case LP_TR_DETECT_LEVEL:
 			if (t->u.detect_level.source_key)
-				token_ok(k, field, t->u.detect_level.source_key, NULL);
+				lp_chk_token(k, field, t->u.detect_level.source_key, NULL);
 			if (t->u.detect_level.target_key)
-				token_ok(k, field, t->u.detect_level.target_key, NULL);
+				lp_chk_token(k, field, t->u.detect_level.target_key, NULL);
 			break;
 		default:
-			bad(k, field, "unknown transform");
+			lp_chk_bad(k, field, "unknown transform");
 			break;
 		}
 	}
@@ -505,14 +370,14 @@ static void transforms_check(struct chk *k, const struct lp_pipeline *p)
 lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
                          struct lp_problems *probs)
 {
-	struct chk k = {probs, 1, LP_OK};
+	struct lp_chk k = {probs, 1, LP_OK};
 	int control =
 	    p->meta.ns &&
 	    strcmp(p->meta.ns, control_ns ? control_ns : LP_DEFAULT_CONTROL_NAMESPACE) == 0;
 	char field[96];
 
 	if (!APP_ON(p) && !p->system && p->n_files == 0 && !p->http.enabled)
-		bad(&k, "spec.input", "no input: set application, system, files or http");
+		lp_chk_bad(&k, "spec.input", "no input: set application, system, files or http");
 	if (APP_ON(p)) {
 		/* outside the control namespace a pipeline reads its own namespace only:
 		 * the agents select it by that namespace and nothing else */
@@ -520,15 +385,16 @@ lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
 			if (strcmp(p->app.ns_include.v[i], p->meta.ns) != 0) {
 				field_idx(field, sizeof(field),
 				          "spec.input.application.namespaces.include[", i, "]");
-				bad(&k, field,
+				lp_chk_bad(
+				    &k, field,
 				    "a pipeline outside the control namespace reads only its own "
 				    "namespace");
 			}
 		if (!control && p->app.ns_exclude.n > 0)
-			bad(&k, "spec.input.application.namespaces.exclude",
-			    "a pipeline outside the control namespace reads only its own "
-			    "namespace: "
-			    "there is nothing to exclude");
+			lp_chk_bad(&k, "spec.input.application.namespaces.exclude",
+			           "a pipeline outside the control namespace reads only its own "
+			           "namespace: "
+			           "there is nothing to exclude");
 		strlist_tokens(&k, "spec.input.application.namespaces.include", &p->app.ns_include);
 		strlist_tokens(&k, "spec.input.application.namespaces.exclude", &p->app.ns_exclude);
 		strlist_tokens(&k, "spec.input.application.containers.include",
@@ -541,90 +407,93 @@ lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
 			for (const char *q = key; good && *q; q++)
 				good = isalnum((unsigned char)*q) || strchr("._/-", *q);
 			if (!good)
-				bad(&k, "spec.input.application.podLabels",
-				    "label keys are letters, digits, '.', '_', '/', '-'");
-			str_ok(&k, "spec.input.application.podLabels", p->app.pod_labels[i].value);
+				lp_chk_bad(&k, "spec.input.application.podLabels",
+				           "label keys are letters, digits, '.', '_', '/', '-'");
+			lp_chk_str(&k, "spec.input.application.podLabels",
+			           p->app.pod_labels[i].value);
 		}
 	}
 	if (p->system && !control)
-		bad(&k, "spec.input.system",
-		    "only pipelines in the control namespace may read system logs");
+		lp_chk_bad(&k, "spec.input.system",
+		           "only pipelines in the control namespace may read system logs");
 	for (size_t i = 0; i < p->n_files; i++) {
 		const struct lp_in_file *f = &p->files[i];
 		field_idx(field, sizeof(field), "spec.input.files[", i, "].name");
-		if (need(&k, field, f->name)) {
+		if (lp_chk_need(&k, field, f->name)) {
 			int good = 1;
 			for (const char *q = f->name; *q; q++)
 				good &= islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
 				        *q == '-';
 			if (!good || strlen(f->name) > 63)
-				bad(&k, field, "must be a DNS label (a-z, 0-9, '-', at most 63)");
+				lp_chk_bad(&k, field,
+				           "must be a DNS label (a-z, 0-9, '-', at most 63)");
 		}
 		field_idx(field, sizeof(field), "spec.input.files[", i, "].path");
-		if (need(&k, field, f->path) && token_ok(&k, field, f->path, ",")) {
+		if (lp_chk_need(&k, field, f->path) && lp_chk_token(&k, field, f->path, ",")) {
 			if (f->path[0] != '/')
-				bad(&k, field, "must be an absolute path");
+				lp_chk_bad(&k, field, "must be an absolute path");
 			else if (strncmp(f->path, "/var/log/containers/", 20) == 0 ||
 			         strncmp(f->path, "/var/log/pods/", 14) == 0)
-				bad(&k, field, "container logs are read by input.application");
+				lp_chk_bad(&k, field,
+				           "container logs are read by input.application");
 		}
 		field_idx(field, sizeof(field), "spec.input.files[", i, "].metadataRegex");
-		if (f->metadata_regex && str_ok(&k, field, f->metadata_regex) &&
+		if (f->metadata_regex && lp_chk_str(&k, field, f->metadata_regex) &&
 		    (!strstr(f->metadata_regex, "(?<namespace_name>") ||
 		     !strstr(f->metadata_regex, "(?<pod_name>") ||
 		     !strstr(f->metadata_regex, "(?<container_name>")))
-			bad(&k, field,
-			    "needs the named groups namespace_name, pod_name and "
-			    "container_name");
+			lp_chk_bad(&k, field,
+			           "needs the named groups namespace_name, pod_name and "
+			           "container_name");
 	}
 	if (p->http.enabled &&
 	    (p->http.port < 0 || p->http.port > 65535 || p->http.port == LP_AGENT_HTTP_PORT))
-		bad(&k, "spec.input.http.port",
-		    "must be a free port between 1 and 65535 (not 2020)");
+		lp_chk_bad(&k, "spec.input.http.port",
+		           "must be a free port between 1 and 65535 (not 2020)");
 	if (p->multiline.present) {
 		int start = 0;
 		for (size_t i = 0; i < p->multiline.n_rules; i++) {
 			const struct lp_ml_rule *r = &p->multiline.rules[i];
 			field_idx(field, sizeof(field), "spec.multiline.rules[", i, "]");
-			token_ok(&k, field, r->state, NULL);
-			token_ok(&k, field, r->next_state, NULL);
-			if (need(&k, field, r->regex))
-				str_ok(&k, field, r->regex);
+			lp_chk_token(&k, field, r->state, NULL);
+			lp_chk_token(&k, field, r->next_state, NULL);
+			if (lp_chk_need(&k, field, r->regex))
+				lp_chk_str(&k, field, r->regex);
 			if (r->state && strcmp(r->state, "start_state") == 0)
 				start = 1;
 		}
 		if (p->multiline.n_rules > 0 && !start)
-			bad(&k, "spec.multiline.rules",
-			    "a rule with state start_state is required");
+			lp_chk_bad(&k, "spec.multiline.rules",
+			           "a rule with state start_state is required");
 		if (!p->multiline.builtin && p->multiline.n_rules == 0)
-			bad(&k, "spec.multiline", "name built-in parsers or give rules");
+			lp_chk_bad(&k, "spec.multiline", "name built-in parsers or give rules");
 	}
 	if (p->parse.format != LP_PARSE_NONE) {
 		field_path(&k, "spec.parse.key", p->parse.key);
 		if (p->parse.key && strchr(p->parse.key, '.'))
-			bad(&k, "spec.parse.key", "must be a top-level key");
+			lp_chk_bad(&k, "spec.parse.key", "must be a top-level key");
 		if (p->parse.format == LP_PARSE_REGEX &&
-		    need(&k, "spec.parse.regex", p->parse.regex))
-			str_ok(&k, "spec.parse.regex", p->parse.regex);
-		token_ok(&k, "spec.parse.timeKey", p->parse.time_key, NULL);
-		str_ok(&k, "spec.parse.timeFormat", p->parse.time_format);
+		    lp_chk_need(&k, "spec.parse.regex", p->parse.regex))
+			lp_chk_str(&k, "spec.parse.regex", p->parse.regex);
+		lp_chk_token(&k, "spec.parse.timeKey", p->parse.time_key, NULL);
+		lp_chk_str(&k, "spec.parse.timeFormat", p->parse.time_format);
 	}
 	transforms_check(&k, p);
 	if (p->n_routes == 0)
-		bad(&k, "spec.routes", "at least one route is required");
+		lp_chk_bad(&k, "spec.routes", "at least one route is required");
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const struct lp_route *r = &p->routes[i];
 		field_idx(field, sizeof(field), "spec.routes[", i, "].match");
 		if (r->op != LP_ROUTE_ALL) {
-			if (need(&k, field, r->match_field))
+			if (lp_chk_need(&k, field, r->match_field))
 				field_path(&k, field, r->match_field);
 			if (r->op == LP_ROUTE_IN) {
 				if (r->match_in.n == 0)
-					bad(&k, field, "match.in lists no value");
+					lp_chk_bad(&k, field, "match.in lists no value");
 				for (size_t j = 0; j < r->match_in.n; j++)
-					str_ok(&k, field, r->match_in.v[j]);
-			} else if (need(&k, field, r->match_regex)) {
-				str_ok(&k, field, r->match_regex);
+					lp_chk_str(&k, field, r->match_in.v[j]);
+			} else if (lp_chk_need(&k, field, r->match_regex)) {
+				lp_chk_str(&k, field, r->match_regex);
 			}
 		}
 	}

@@ -305,37 +305,25 @@ static void need_tls(struct lp_rd *r, const struct lp_world *w, const char *fiel
 	          what);
 }
 
-/* The AWS resource an output provisions ("" type when none), for clash checks. */
+/* The AWS resource an output provisions (NULL when none), for clash checks. */
 static const char *provisioned(const struct lp_output *o, const char **what)
 {
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		*what = "Kinesis stream";
-		return o->u.kinesis.provision.present ? o->u.kinesis.stream : NULL;
-	case LP_OUT_FIREHOSE:
-		*what = "Firehose delivery stream";
-		return o->u.firehose.provision.present ? o->u.firehose.delivery_stream : NULL;
-	case LP_OUT_S3:
-		*what = "S3 bucket";
-		return o->u.s3.provision.present ? o->u.s3.bucket : NULL;
-	case LP_OUT_CLOUDWATCH:
-		*what = "log group";
-		return o->u.cloudwatch.provision.present ? o->u.cloudwatch.log_group : NULL;
-	default:
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+
+	if (!d || !d->aws_what)
 		return NULL;
-	}
+	*what = d->aws_what;
+	return lp_output_provision(o) ? lp_output_aws_target(o) : NULL;
 }
 
 static void provision_clash(struct lp_rd *r, const struct lp_output *o, const struct lp_world *w)
 {
-	const char *what = "", *mine = provisioned(o, &what), *field;
+	const char *what = "", *mine = provisioned(o, &what);
+	char field[LP_RD_PATH];
 
 	if (!mine)
 		return;
-	field = o->type == LP_OUT_KINESIS    ? "spec.kinesis.provision"
-	        : o->type == LP_OUT_FIREHOSE ? "spec.firehose.provision"
-	        : o->type == LP_OUT_S3       ? "spec.s3.provision"
-	                                     : "spec.cloudwatch.provision";
+	snprintf(field, sizeof(field), "spec.%s.provision", lp_output_type_name(o->type));
 	for (size_t i = 0; w && i < w->n_outputs; i++) {
 		const struct lp_output *q = w->outputs[i];
 		const char *qwhat = "", *theirs;
@@ -354,6 +342,38 @@ static void provision_clash(struct lp_rd *r, const struct lp_output *o, const st
 	}
 }
 
+/* The Secrets of o's own type: auth, TLS CA and the type's own references,
+ * and TLS wherever they would travel. */
+static void type_secrets(struct lp_rd *r, const struct lp_output *o, const struct lp_world *w,
+                         const char *ns)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+	const struct lp_basic_auth *auth = lp_output_auth(o);
+	const struct lp_tls *tls = lp_output_tls(o);
+	const char *host = lp_output_host(o);
+	struct lp_output_secret s;
+	char base[64], tpath[LP_RD_PATH];
+
+	if (!d)
+		return;
+	snprintf(base, sizeof(base), "spec.%s", d->name);
+	snprintf(tpath, sizeof(tpath), "%s.tls.enabled", base);
+	if (auth)
+		basic_auth(r, w, ns, base, auth);
+	if (tls)
+		tls_ca(r, w, ns, base, tls);
+	if (auth && auth->secret_name)
+		need_tls(r, w, tpath, host, tls && tls->enabled, "the password of auth.secretRef");
+	else if (d->aws_auth >= 0 && lp_output_signs_aws(o))
+		need_tls(r, w, tpath, host, tls && tls->enabled,
+		         "AWS-signed requests (access key id, session token)");
+	for (size_t i = 0; d->secret && d->secret(o, i, &s); i++) {
+		secret_use(r, w, ns, s.field, s.name, s.key, s.kind);
+		if (s.name && s.tls_for)
+			need_tls(r, w, tpath, host, tls && tls->enabled, s.tls_for);
+	}
+}
+
 lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
                           struct lp_problems *probs)
 {
@@ -361,16 +381,13 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	const char *cns = control_ns(w);
 	const struct lp_aws_credentials *c;
 	const char *ns;
-	char path[LP_RD_PATH];
 
 	if (!o || !probs)
 		return LP_ERR_INVALID;
 	ns = o->meta.ns ? o->meta.ns : "default";
 	c = &o->aws.credentials;
 	/* the operator's own AWS identity is not lent to tenants */
-	if (!in_control(&o->meta, w) && !c->secret_name &&
-	    (lp_output_type_is_aws(o->type) ||
-	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)))
+	if (!in_control(&o->meta, w) && !c->secret_name && lp_output_signs_aws(o))
 		lp_rd_bad(&r, "spec.aws.credentials.secretRef",
 		          "required for AWS outputs outside the control namespace \"%s\" (the "
 		          "operator's own AWS identity is only used there)",
@@ -382,62 +399,11 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
 	           c->session_token_key, LP_SECRET_AWS_TOKEN);
 	provision_clash(&r, o, w);
-	if (o->aws.endpoint && (lp_output_type_is_aws(o->type)))
+	if (o->aws.endpoint && lp_output_type_is_aws(o->type))
 		need_tls(&r, w, "spec.aws.endpoint", o->aws.endpoint,
 		         strncmp(o->aws.endpoint, "https://", 8) == 0,
 		         "AWS-signed requests (access key id, session token)");
-	switch (o->type) {
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH: {
-		const char *b =
-		    o->type == LP_OUT_OPENSEARCH ? "spec.opensearch" : "spec.elasticsearch";
-		basic_auth(&r, w, ns, b, &o->u.search.auth);
-		tls_ca(&r, w, ns, b, &o->u.search.tls);
-		snprintf(path, sizeof(path), "%s.tls.enabled", b);
-		if (o->u.search.auth.secret_name)
-			need_tls(&r, w, path, o->u.search.host, o->u.search.tls.enabled,
-			         "the password of auth.secretRef");
-		else if (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)
-			need_tls(&r, w, path, o->u.search.host, o->u.search.tls.enabled,
-			         "AWS-signed requests (access key id, session token)");
-		break;
-	}
-	case LP_OUT_LOKI:
-		basic_auth(&r, w, ns, "spec.loki", &o->u.loki.auth);
-		tls_ca(&r, w, ns, "spec.loki", &o->u.loki.tls);
-		if (o->u.loki.auth.secret_name)
-			need_tls(&r, w, "spec.loki.tls.enabled", o->u.loki.host,
-			         o->u.loki.tls.enabled, "the password of auth.secretRef");
-		break;
-	case LP_OUT_HTTP:
-		basic_auth(&r, w, ns, "spec.http", &o->u.http.auth);
-		tls_ca(&r, w, ns, "spec.http", &o->u.http.tls);
-		if (o->u.http.auth.secret_name)
-			need_tls(&r, w, "spec.http.tls.enabled", o->u.http.host,
-			         o->u.http.tls.enabled, "the password of auth.secretRef");
-		for (size_t i = 0; i < o->u.http.n_headers; i++) {
-			const struct lp_secret_key_ref *s = &o->u.http.headers[i].value_from;
-			snprintf(path, sizeof(path),
-			         "spec.http.headers[%zu].valueFrom.secretKeyRef", i);
-			secret_use(&r, w, ns, path, s->name, s->key, LP_SECRET_HEADER);
-			if (s->name)
-				need_tls(&r, w, "spec.http.tls.enabled", o->u.http.host,
-				         o->u.http.tls.enabled, "a header value from a Secret");
-		}
-		break;
-	case LP_OUT_SLACK:
-		secret_use(&r, w, ns, "spec.slack.webhookSecretRef", o->u.slack.webhook.name,
-		           o->u.slack.webhook.key, LP_SECRET_HTTPS_URL);
-		break;
-	case LP_OUT_FORWARD:
-		secret_use(&r, w, ns, "spec.forward.sharedKeySecretRef",
-		           o->u.forward.shared_key.name, o->u.forward.shared_key.key,
-		           LP_SECRET_SHARED_KEY);
-		tls_ca(&r, w, ns, "spec.forward", &o->u.forward.tls);
-		break;
-	default:
-		break;
-	}
+	type_secrets(&r, o, w, ns);
 	if (r.err != LP_OK)
 		return r.err;
 	if (r.added)

@@ -812,20 +812,11 @@ static lp_err do_cloudwatch(struct run *r)
 
 /* ---- common ---- */
 
+/* The AWS API that provisions outputs of type t (the descriptor's), NULL when none. */
 static const char *service_of(enum lp_output_type t)
 {
-	switch (t) {
-	case LP_OUT_KINESIS:
-		return "kinesis";
-	case LP_OUT_FIREHOSE:
-		return "firehose";
-	case LP_OUT_S3:
-		return "s3";
-	case LP_OUT_CLOUDWATCH:
-		return "logs";
-	default:
-		return NULL;
-	}
+	const struct lp_output_type_desc *d = lp_output_type_desc(t);
+	return d && d->aws ? d->aws_service : NULL;
 }
 
 static const char *json_prefix_of(const char *svc)
@@ -926,6 +917,18 @@ static void res_init(struct lp_aws_result *res)
 	res->provisioned.status = LP_COND_UNKNOWN;
 }
 
+/* What provisions and deletes each AWS service's target, by the descriptor's
+ * aws_service. del deletes the named target; remove does the whole deletion
+ * itself (an S3 bucket must be emptied first). */
+struct svc_ops {
+	const char *service;
+	lp_err (*reconcile)(struct run *r);
+	lp_err (*del)(struct lp_aws_client *c, const char *name, struct lp_aws_error *e);
+	lp_err (*remove)(struct run *r);
+};
+
+static const struct svc_ops *ops_of(const struct lp_output *o);
+
 lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
                                const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
 {
@@ -951,22 +954,8 @@ lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o
 	r.o = o;
 	r.res = res;
 	err = prepare(&r, creds);
-	if (!err) {
-		switch (o->type) {
-		case LP_OUT_KINESIS:
-			err = do_kinesis(&r);
-			break;
-		case LP_OUT_S3:
-			err = do_s3(&r);
-			break;
-		case LP_OUT_FIREHOSE:
-			err = do_firehose(&r);
-			break;
-		default:
-			err = do_cloudwatch(&r);
-			break;
-		}
-	}
+	if (!err)
+		err = ops_of(o) ? ops_of(o)->reconcile(&r) : LP_ERR_INVALID;
 	if (!err && !res->in_progress && res->provisioned.status == LP_COND_TRUE)
 		cache_store(ctx, key, hash, res);
 	else
@@ -974,27 +963,6 @@ lp_err lp_aws_reconcile_output(struct lp_aws_ctx *ctx, const struct lp_output *o
 	lp_aws_creds_free(&r.creds);
 	lp_aws_endpoint_free(&r.ep);
 	return err;
-}
-
-static enum lp_deletion_policy policy_of(const struct lp_output *o, int *present)
-{
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		*present = o->u.kinesis.provision.present;
-		return o->u.kinesis.provision.deletion_policy;
-	case LP_OUT_S3:
-		*present = o->u.s3.provision.present;
-		return o->u.s3.provision.deletion_policy;
-	case LP_OUT_FIREHOSE:
-		*present = o->u.firehose.provision.present;
-		return o->u.firehose.provision.deletion_policy;
-	case LP_OUT_CLOUDWATCH:
-		*present = o->u.cloudwatch.provision.present;
-		return o->u.cloudwatch.provision.deletion_policy;
-	default:
-		*present = 0;
-		return LP_DELETION_RETAIN;
-	}
 }
 
 static lp_err delete_s3(struct run *r)
@@ -1052,6 +1020,23 @@ out:
 	return err;
 }
 
+static const struct svc_ops svc_ops[] = {
+    {"kinesis", do_kinesis, lp_kinesis_delete, NULL},
+    {"firehose", do_firehose, lp_firehose_delete, NULL},
+    {"s3", do_s3, NULL, delete_s3},
+    {"logs", do_cloudwatch, lp_cwl_delete, NULL},
+};
+
+static const struct svc_ops *ops_of(const struct lp_output *o)
+{
+	const char *svc = service_of(o->type);
+
+	for (size_t i = 0; svc && i < sizeof(svc_ops) / sizeof(svc_ops[0]); i++)
+		if (strcmp(svc_ops[i].service, svc) == 0)
+			return &svc_ops[i];
+	return NULL;
+}
+
 lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
                               const struct lp_aws_secret_creds *creds, struct lp_aws_result *res)
 {
@@ -1066,7 +1051,8 @@ lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
 	if (!ctx || !o)
 		return LP_ERR_INVALID;
 	lp_aws_ctx_forget(ctx, o->meta.ns, o->meta.name);
-	pol = policy_of(o, &present);
+	present = lp_output_provision(o);
+	pol = lp_output_deletion(o);
 	if (!present || pol == LP_DELETION_RETAIN) {
 		cond(&res->provisioned, LP_COND_TRUE, "Retained",
 		     "%s: the AWS target is left in place",
@@ -1078,26 +1064,17 @@ lp_err lp_aws_finalize_output(struct lp_aws_ctx *ctx, const struct lp_output *o,
 	r.res = res;
 	if ((err = prepare(&r, creds)))
 		goto out;
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		name = o->u.kinesis.stream;
-		what = "Kinesis stream";
-		err = lp_kinesis_delete(&r.c, name, &e);
-		break;
-	case LP_OUT_FIREHOSE:
-		name = o->u.firehose.delivery_stream;
-		what = "Firehose delivery stream";
-		err = lp_firehose_delete(&r.c, name, &e);
-		break;
-	case LP_OUT_CLOUDWATCH:
-		name = o->u.cloudwatch.log_group;
-		what = "CloudWatch log group";
-		err = lp_cwl_delete(&r.c, name, &e);
-		break;
-	default:
-		err = delete_s3(&r);
+	if (!ops_of(o)) {
+		err = LP_ERR_INVALID;
 		goto out;
 	}
+	if (!ops_of(o)->del) {
+		err = ops_of(o)->remove(&r);
+		goto out;
+	}
+	name = lp_output_aws_target(o);
+	what = lp_output_type_desc(o->type)->aws_what;
+	err = ops_of(o)->del(&r.c, name, &e);
 	if (err == LP_ERR_NOTFOUND) {
 		cond(&res->provisioned, LP_COND_FALSE, "Deleted", "%s %s is already gone", what,
 		     name);

@@ -24,18 +24,21 @@ static void h_int(struct hasher *h, long long v)
 		h->err = lp_buf_addf(&h->b, "%lld;", v);
 }
 
-static void h_tags(struct hasher *h, const struct lp_kv *t, size_t n)
+/* The descriptor's facts into the hash. */
+static void fact_str(void *arg, const char *s)
 {
-	h_int(h, (long long)n);
-	for (size_t i = 0; i < n; i++) {
-		h_str(h, t[i].key);
-		h_str(h, t[i].value);
-	}
+	h_str(arg, s);
+}
+
+static void fact_num(void *arg, long v)
+{
+	h_int(arg, v);
 }
 
 lp_err lp_aws_spec_hash(const struct lp_output *o, const struct lp_aws_secret_creds *sc,
                         char hash[65])
 {
+	const struct lp_output_type_desc *d;
 	struct hasher h = {.err = LP_OK};
 	const struct lp_aws_credentials *cr = &o->aws.credentials;
 
@@ -50,64 +53,8 @@ lp_err lp_aws_spec_hash(const struct lp_output *o, const struct lp_aws_secret_cr
 		h_str(&h, sc->secret_access_key);
 		h_str(&h, sc->session_token);
 	}
-	switch (o->type) {
-	case LP_OUT_KINESIS: {
-		const struct lp_out_kinesis *k = &o->u.kinesis;
-		const struct lp_kinesis_provision *p = &k->provision;
-		h_str(&h, k->stream);
-		h_int(&h, p->present);
-		h_int(&h, p->on_demand);
-		h_int(&h, p->shard_count);
-		h_int(&h, p->retention_hours);
-		h_int(&h, p->encrypt);
-		h_int(&h, (int)p->deletion_policy);
-		h_str(&h, p->kms_key_id);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	case LP_OUT_S3: {
-		const struct lp_out_s3 *s = &o->u.s3;
-		const struct lp_s3_provision *p = &s->provision;
-		h_str(&h, s->bucket);
-		h_int(&h, p->present);
-		h_int(&h, p->expiration_days);
-		h_int(&h, p->block_public_access);
-		h_int(&h, (int)p->deletion_policy);
-		h_str(&h, p->encryption);
-		h_str(&h, p->kms_key_id);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	case LP_OUT_FIREHOSE: {
-		const struct lp_out_firehose *f = &o->u.firehose;
-		const struct lp_firehose_provision *p = &f->provision;
-		h_str(&h, f->delivery_stream);
-		h_int(&h, p->present);
-		h_int(&h, p->buffering_size_mib);
-		h_int(&h, p->buffering_interval_seconds);
-		h_int(&h, (int)p->deletion_policy);
-		h_str(&h, p->source_stream);
-		h_str(&h, p->bucket);
-		h_str(&h, p->prefix);
-		h_str(&h, p->error_prefix);
-		h_str(&h, p->compression);
-		h_str(&h, p->role_arn);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	case LP_OUT_CLOUDWATCH: {
-		const struct lp_out_cloudwatch *c = &o->u.cloudwatch;
-		const struct lp_cloudwatch_provision *p = &c->provision;
-		h_str(&h, c->log_group);
-		h_int(&h, p->present);
-		h_int(&h, p->retention_days);
-		h_int(&h, (int)p->deletion_policy);
-		h_tags(&h, p->tags, p->n_tags);
-		break;
-	}
-	default:
-		break;
-	}
+	if ((d = lp_output_type_desc(o->type)) && d->aws_facts)
+		d->aws_facts(o, fact_str, fact_num, &h);
 	if (!h.err)
 		lp_sigv4_sha256_hex(h.b.ptr, h.b.len, hash);
 	lp_buf_free(&h.b);

@@ -260,20 +260,17 @@ void ctrl_output_secret_refs(const struct lp_output *o, void (*fn)(void *, const
 {
 	const struct lp_tls *tls = lp_output_tls(o);
 	const struct lp_basic_auth *auth = lp_output_auth(o);
+	const struct lp_output_type_desc *d = o ? lp_output_type_desc(o->type) : NULL;
+	struct lp_output_secret s;
 
 	if (!o)
 		return;
-	if (lp_output_type_is_aws(o->type) && o->aws.credentials.secret_name)
+	if (lp_output_signs_aws(o) && o->aws.credentials.secret_name)
 		fn(arg, o->aws.credentials.secret_name);
-	/* the type-specific references (TLS and auth come from the descriptor) */
-	if (o->type == LP_OUT_HTTP)
-		for (size_t i = 0; i < o->u.http.n_headers; i++)
-			if (o->u.http.headers[i].value_from.name)
-				fn(arg, o->u.http.headers[i].value_from.name);
-	if (o->type == LP_OUT_SLACK && o->u.slack.webhook.name)
-		fn(arg, o->u.slack.webhook.name);
-	if (o->type == LP_OUT_FORWARD && o->u.forward.shared_key.name)
-		fn(arg, o->u.forward.shared_key.name);
+	/* the type's own references (a header value, a webhook, a shared key) */
+	for (size_t i = 0; d && d->secret && d->secret(o, i, &s); i++)
+		if (s.name)
+			fn(arg, s.name);
 	if (tls && tls->ca_secret_name)
 		fn(arg, tls->ca_secret_name);
 	if (auth && auth->secret_name)

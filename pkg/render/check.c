@@ -23,13 +23,13 @@ static lp_err to_render(struct lp_rctx *c, const char *kind, const struct lp_met
 lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 {
 	const struct lp_output *o = oi->o;
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
 	struct lp_problems probs = {NULL, 0};
 	lp_err err = to_render(c, "LogOutput", &o->meta, &probs, lp_output_rules(o, &probs), ok);
 
-	if (err || !*ok || !o->aws.endpoint || o->type == LP_OUT_S3)
+	if (err || !*ok || !o->aws.endpoint || !d || d->aws_url_endpoint)
 		return err;
-	if (o->type == LP_OUT_KINESIS || o->type == LP_OUT_FIREHOSE ||
-	    o->type == LP_OUT_CLOUDWATCH) {
+	if (d->aws) { /* the endpoint as host and port */
 		int r = lp_url_host_port(o->aws.endpoint, &oi->endpoint_host, &oi->endpoint_port);
 		if (r < 0)
 			return LP_ERR_NOMEM;

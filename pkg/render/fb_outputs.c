@@ -56,6 +56,17 @@ static const char *buffer_limit(const struct fb *f, const struct lp_output *o)
 	return "1G";
 }
 
+/* 1 when o's type bounds its own buffer (a store_dir_limit_size row). */
+static int own_buffer_limit(const struct lp_output *o)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+
+	for (size_t i = 0; d && i < d->n_keys; i++)
+		if (d->keys[i].kind == LP_KEY_HOOK && d->keys[i].hook == LP_HOOK_S3_STORE_LIMIT)
+			return 1;
+	return 0;
+}
+
 static void delivery_keys(struct fb *f, const struct lp_output *o)
 {
 	int alo = o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE;
@@ -64,197 +75,203 @@ static void delivery_keys(struct fb *f, const struct lp_output *o)
 	lp_yamlw_kvi(&f->w, "retry_limit", rl);
 	/* s3 bounds its own buffer (store_dir_limit_size); Fluent Bit warns when
 	 * storage.total_limit_size is set on it too */
-	if (alo && o->type != LP_OUT_S3)
+	if (alo && !own_buffer_limit(o))
 		fb_kv_size(f, "storage.total_limit_size", buffer_limit(f, o));
 }
 
-/* opensearch / es keys. */
-static void search_keys(struct fb *f, const struct lp_oinfo *oi)
+/* opensearch's SigV4 keys (awsAuth). */
+static void search_aws_keys(struct fb *f, const struct lp_oinfo *oi)
 {
 	const struct lp_output *o = oi->o;
 	const struct lp_out_search *s = &o->u.search;
-	fb_kv(f, "host", s->host);
-	lp_yamlw_kvi(&f->w, "port", s->port > 0 ? s->port : 9200);
-	if (s->logstash_prefix) {
-		lp_yamlw_kvb(&f->w, "logstash_format", 1);
-		fb_kv(f, "logstash_prefix", s->logstash_prefix);
-	} else {
-		fb_kv(f, "index", s->index ? s->index : "logs");
-	}
-	lp_yamlw_kvb(&f->w, "suppress_type_name", 1);
-	lp_yamlw_kvb(&f->w, "replace_dots", 1);
-	lp_yamlw_kvb(&f->w, "trace_error", 1);
-	if (o->type == LP_OUT_OPENSEARCH && s->aws_auth) {
-		lp_yamlw_kvb(&f->w, "aws_auth", 1);
-		fb_kv(f, "aws_region", s->aws_region ? s->aws_region : o->aws.region);
-		if (o->aws.credentials.role_arn)
-			fb_kv(f, "aws_role_arn", o->aws.credentials.role_arn);
-		if (o->aws.credentials.external_id)
-			fb_kv(f, "aws_external_id", o->aws.credentials.external_id);
-		if (oi->aws_profile)
-			fb_kv(f, "aws_profile", oi->aws_profile);
-	}
-	env_ref(f, "http_user", oi->user_var);
-	env_ref(f, "http_passwd", oi->pass_var);
-	tls_keys(f, &s->tls, oi);
+
+	if (!lp_output_signs_aws(o))
+		return;
+	lp_yamlw_kvb(&f->w, "aws_auth", 1);
+	fb_kv(f, "aws_region", s->aws_region ? s->aws_region : o->aws.region);
+	if (o->aws.credentials.role_arn)
+		fb_kv(f, "aws_role_arn", o->aws.credentials.role_arn);
+	if (o->aws.credentials.external_id)
+		fb_kv(f, "aws_external_id", o->aws.credentials.external_id);
+	if (oi->aws_profile)
+		fb_kv(f, "aws_profile", oi->aws_profile);
 }
 
-/* The keys of o's own type (its typed sub-object). */
-static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side, const char *ph)
+/* http's header list, a value from a Secret as its variable. */
+static void http_headers(struct fb *f, const struct lp_oinfo *oi)
+{
+	const struct lp_out_http *h = &oi->o->u.http;
+
+	if (!h->n_headers)
+		return;
+	lp_yamlw_str(&f->w, "header");
+	lp_yamlw_seq(&f->w);
+	for (size_t i = 0; i < h->n_headers; i++) {
+		if (oi->header_vars && oi->header_vars[i])
+			fb_addf(f, fb_t0(f), "%s ${%s}", h->headers[i].name, oi->header_vars[i]);
+		else
+			fb_addf(f, fb_t0(f), "%s %s", h->headers[i].name,
+			        h->headers[i].value ? h->headers[i].value : "");
+		lp_yamlw_str(&f->w, fb_ts(f));
+	}
+	lp_yamlw_seq_end(&f->w);
+}
+
+/* The key(s) of a hook row: what an output type's key table cannot say by
+ * itself. These are the per-type render functions (pkg/api/out_*.c name
+ * the hooks in their tables). */
+static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_out_key *k,
+                     int agg_side, const char *ph)
 {
 	const struct lp_output *o = oi->o;
+	const struct lp_tls *tls = lp_output_tls(o);
 
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		aws_keys(f, oi, 0);
-		fb_kv(f, "stream", o->u.kinesis.stream);
-		if (o->u.kinesis.time_key)
-			fb_kv(f, "time_key", o->u.kinesis.time_key);
+	switch (k->hook) {
+	case LP_HOOK_AWS:
+	case LP_HOOK_AWS_URL:
+		aws_keys(f, oi, k->hook == LP_HOOK_AWS_URL);
 		break;
-	case LP_OUT_FIREHOSE:
-		aws_keys(f, oi, 0);
-		fb_kv(f, "delivery_stream", o->u.firehose.delivery_stream);
-		if (o->u.firehose.time_key)
-			fb_kv(f, "time_key", o->u.firehose.time_key);
+	case LP_HOOK_AUTH:
+		env_ref(f, "http_user", oi->user_var);
+		env_ref(f, "http_passwd", oi->pass_var);
 		break;
-	case LP_OUT_S3: {
-		const struct lp_out_s3 *s = &o->u.s3;
-		aws_keys(f, oi, 1);
-		fb_kv(f, "bucket", s->bucket);
-		lp_yamlw_kvq(&f->w, "s3_key_format",
-		             s->key_format ? s->key_format : "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz");
-		fb_kv_size(f, "total_file_size", s->total_file_size ? s->total_file_size : "100M");
-		fb_kv(f, "upload_timeout", s->upload_timeout ? s->upload_timeout : "10m");
-		if (!s->compression || strcmp(s->compression, "gzip") == 0)
+	case LP_HOOK_TLS:
+		if (tls)
+			tls_keys(f, tls, oi);
+		break;
+	case LP_HOOK_SECRET:
+		env_ref(f, k->fb_key, oi->secret_var);
+		break;
+	case LP_HOOK_S3_COMPRESSION:
+		if (!o->u.s3.compression || strcmp(o->u.s3.compression, "gzip") == 0)
 			fb_kv(f, "compression", "gzip");
-		lp_yamlw_kvb(&f->w, "use_put_object", 1);
+		break;
+	case LP_HOOK_S3_STORE_DIR:
 		/* one local buffer per output instance (per pipeline on the node) */
 		fb_addf(f, fb_t0(f), "%s/s3/%s%s%s",
 		        agg_side ? LP_RENDER_STATE_DIR "/aggregator" : LP_RENDER_STATE_DIR, oi->h,
 		        ph ? "-" : "", ph ? ph : "");
 		fb_kv(f, "store_dir", fb_ts(f));
+		break;
+	case LP_HOOK_S3_STORE_LIMIT:
 		fb_kv_size(f, "store_dir_limit_size", buffer_limit(f, o));
-		if (s->storage_class)
-			fb_kv(f, "storage_class", s->storage_class);
 		break;
-	}
-	case LP_OUT_CLOUDWATCH:
-		aws_keys(f, oi, 0);
-		fb_kv(f, "log_group_name", o->u.cloudwatch.log_group);
-		fb_kv(f, "log_stream_prefix",
-		      o->u.cloudwatch.log_stream_prefix ? o->u.cloudwatch.log_stream_prefix
-		                                        : "fluent-bit-");
-		lp_yamlw_kvb(&f->w, "auto_create_group", 0);
-		break;
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		search_keys(f, oi);
-		break;
-	case LP_OUT_KAFKA: {
-		struct lp_buf *b = fb_t0(f);
-		for (size_t i = 0; i < o->u.kafka.brokers.n; i++)
-			fb_addf(f, b, "%s%s", i ? "," : "", o->u.kafka.brokers.v[i]);
-		fb_kv(f, "brokers", fb_ts(f));
-		fb_kv(f, "topics", o->u.kafka.topic);
-		fb_kv(f, "format", o->u.kafka.format ? o->u.kafka.format : "json");
-		break;
-	}
-	case LP_OUT_LOKI: {
-		const struct lp_out_loki *l = &o->u.loki;
-		struct lp_buf *b = fb_t0(f);
-		fb_kv(f, "host", l->host);
-		lp_yamlw_kvi(&f->w, "port", l->port > 0 ? l->port : 3100);
-		fb_adds(f, b, "job=logplane");
-		for (size_t i = 0; i < l->n_labels; i++)
-			fb_addf(f, b, ", %s=%s", l->labels[i].key, l->labels[i].value);
-		fb_kv(f, "labels", fb_ts(f));
-		fb_kv(f, "line_format", "json");
-		if (l->tenant_id)
-			fb_kv(f, "tenant_id", l->tenant_id);
-		env_ref(f, "http_user", oi->user_var);
-		env_ref(f, "http_passwd", oi->pass_var);
-		tls_keys(f, &l->tls, oi);
-		break;
-	}
-	case LP_OUT_HTTP: {
-		const struct lp_out_http *h = &o->u.http;
-		fb_kv(f, "host", h->host);
-		lp_yamlw_kvi(&f->w, "port", h->port > 0 ? h->port : (h->tls.enabled ? 443 : 80));
-		fb_kv(f, "uri", h->uri ? h->uri : "/");
-		fb_kv(f, "format", h->format ? h->format : "json");
-		if (h->n_headers) {
-			lp_yamlw_str(&f->w, "header");
-			lp_yamlw_seq(&f->w);
-			for (size_t i = 0; i < h->n_headers; i++) {
-				if (oi->header_vars && oi->header_vars[i])
-					fb_addf(f, fb_t0(f), "%s ${%s}", h->headers[i].name,
-					        oi->header_vars[i]);
-				else
-					fb_addf(f, fb_t0(f), "%s %s", h->headers[i].name,
-					        h->headers[i].value ? h->headers[i].value : "");
-				lp_yamlw_str(&f->w, fb_ts(f));
-			}
-			lp_yamlw_seq_end(&f->w);
+	case LP_HOOK_SEARCH_INDEX:
+		if (o->u.search.logstash_prefix) {
+			lp_yamlw_kvb(&f->w, "logstash_format", 1);
+			fb_kv(f, "logstash_prefix", o->u.search.logstash_prefix);
+		} else {
+			fb_kv(f, "index", o->u.search.index ? o->u.search.index : "logs");
 		}
-		env_ref(f, "http_user", oi->user_var);
-		env_ref(f, "http_passwd", oi->pass_var);
-		tls_keys(f, &h->tls, oi);
+		break;
+	case LP_HOOK_SEARCH_AWS_AUTH:
+		search_aws_keys(f, oi);
+		break;
+	case LP_HOOK_LOKI_LABELS: {
+		struct lp_buf *b = fb_t0(f);
+		fb_adds(f, b, "job=logplane");
+		for (size_t i = 0; i < o->u.loki.n_labels; i++)
+			fb_addf(f, b, ", %s=%s", o->u.loki.labels[i].key,
+			        o->u.loki.labels[i].value);
+		fb_kv(f, "labels", fb_ts(f));
 		break;
 	}
-	case LP_OUT_SLACK:
-		env_ref(f, "webhook", oi->secret_var);
+	case LP_HOOK_HTTP_PORT:
+		lp_yamlw_kvi(&f->w, "port",
+		             o->u.http.port > 0 ? o->u.http.port
+		                                : (o->u.http.tls.enabled ? 443 : 80));
 		break;
-	case LP_OUT_FORWARD: {
-		const struct lp_out_forward *fw = &o->u.forward;
-		fb_kv(f, "host", fw->host);
-		lp_yamlw_kvi(&f->w, "port", fw->port > 0 ? fw->port : 24224);
+	case LP_HOOK_HTTP_HEADERS:
+		http_headers(f, oi);
+		break;
+	case LP_HOOK_FORWARD_SHARED_KEY:
 		if (oi->secret_var) {
 			env_ref(f, "shared_key", oi->secret_var);
 			fb_kv(f, "self_hostname",
 			      agg_side ? "logplane-aggregator" : "logplane-shipper");
 		}
+		break;
+	case LP_HOOK_FORWARD_ACK:
 		lp_yamlw_kvb(&f->w, "require_ack_response",
 		             o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE);
-		tls_keys(f, &fw->tls, oi);
 		break;
-	}
-	case LP_OUT_STDOUT:
-		fb_kv(f, "format", o->u.std_out.format ? o->u.std_out.format : "json_lines");
-		break;
-	case LP_OUT_LIVETAIL:
+	case LP_HOOK_LIVETAIL:
 		fb_kv(f, "host", f->c->lt_host);
 		lp_yamlw_kvi(&f->w, "port", f->c->lt_port);
 		fb_addf(f, fb_t0(f), "/ingest/%s/%s", o->meta.ns, o->meta.name);
 		fb_kv(f, "uri", fb_ts(f));
-		fb_kv(f, "format", "json");
-		break;
-	default:
 		break;
 	}
 }
 
-/* The Fluent Bit output plugin of each LogOutput type. */
-static const char *plugin_names[LP_OUT_TYPE_COUNT] = {
-    [LP_OUT_KINESIS] = "kinesis_streams",
-    [LP_OUT_FIREHOSE] = "kinesis_firehose",
-    [LP_OUT_S3] = "s3",
-    [LP_OUT_CLOUDWATCH] = "cloudwatch_logs",
-    [LP_OUT_OPENSEARCH] = "opensearch",
-    [LP_OUT_ELASTICSEARCH] = "es",
-    [LP_OUT_KAFKA] = "kafka",
-    [LP_OUT_LOKI] = "loki",
-    [LP_OUT_HTTP] = "http",
-    [LP_OUT_SLACK] = "slack",
-    [LP_OUT_FORWARD] = "forward",
-    [LP_OUT_STDOUT] = "stdout",
-    [LP_OUT_LIVETAIL] = "websocket",
-};
+/* One row of a key table. */
+static void table_key(struct fb *f, const struct lp_output *o, const struct lp_out_key *k)
+{
+	const void *m = lp_output_member(o, k->off);
+	const char *s = m ? *(const char *const *)m : NULL;
+	int n = m ? *(const int *)m : k->idef;
+
+	switch (k->kind) {
+	case LP_KEY_STR:
+	case LP_KEY_QSTR:
+	case LP_KEY_SIZE:
+		if (!(s = s ? s : k->def))
+			break;
+		if (k->kind == LP_KEY_QSTR)
+			lp_yamlw_kvq(&f->w, k->fb_key, s);
+		else if (k->kind == LP_KEY_SIZE)
+			fb_kv_size(f, k->fb_key, s);
+		else
+			fb_kv(f, k->fb_key, s);
+		break;
+	case LP_KEY_INT:
+		lp_yamlw_kvi(&f->w, k->fb_key, n > 0 ? n : k->idef);
+		break;
+	case LP_KEY_BOOL:
+		lp_yamlw_kvb(&f->w, k->fb_key, n);
+		break;
+	case LP_KEY_LIST: {
+		const struct lp_strlist *l = m;
+		struct lp_buf *b = fb_t0(f);
+		for (size_t j = 0; l && j < l->n; j++)
+			fb_addf(f, b, "%s%s", j ? "," : "", l->v[j]);
+		fb_kv(f, k->fb_key, fb_ts(f));
+		break;
+	}
+	case LP_KEY_CONST:
+		fb_kv(f, k->fb_key, k->def);
+		break;
+	case LP_KEY_HOOK:
+		break;
+	}
+}
+
+/* The keys of o's own type, row by row from its descriptor's key table
+ * (pkg/api/out_*.c), in the table's order. */
+static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side, const char *ph)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(oi->o->type);
+
+	for (size_t i = 0; d && i < d->n_keys; i++) {
+		if (d->keys[i].kind == LP_KEY_HOOK)
+			hook_key(f, oi, &d->keys[i], agg_side, ph);
+		else
+			table_key(f, oi->o, &d->keys[i]);
+	}
+}
+
+/* The Fluent Bit output plugin of o's type. */
+static const char *plugin_name(const struct lp_output *o)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+	return d ? d->fb_plugin : NULL;
+}
 
 static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 {
 	const struct lp_output *o = oi->o;
 
-	fb_plugin(f, plugin_names[o->type]);
+	fb_plugin(f, plugin_name(o));
 	fb_cat(f, "lp_o_", oi->h, CAT_END);
 	fb_kv(f, "alias", fb_ts(f));
 	fb_output_match(f, oi, agg_side);
@@ -282,7 +299,7 @@ void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
 		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
 			continue;
 		oi = &f->c->oi[pi->routes[i].out];
-		fb_plugin(f, plugin_names[oi->o->type]);
+		fb_plugin(f, plugin_name(oi->o));
 		lp_render_field_idx(alias, sizeof(alias), "_r", i, "");
 		fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, alias, CAT_END));
 		fb_pipeline_match(f, pi);

@@ -229,124 +229,177 @@ static void store_http(struct fd *d, const struct lp_oinfo *oi)
 	put(d, "    <format>\n      @type json\n    </format>\n");
 }
 
-static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
+static void store_kinesis(struct fd *d, const struct lp_oinfo *oi)
 {
 	const struct lp_output *o = oi->o;
 	const struct lp_aws *a = &o->aws;
 
-	put(d, "  <store>\n");
-	switch (o->type) {
-	case LP_OUT_KINESIS:
-		put(d, "    @type kinesis_streams\n");
-		kq(d, "    ", "region", a->region);
-		kq(d, "    ", "stream_name", o->u.kinesis.stream);
-		if (a->endpoint)
-			kq(d, "    ", "endpoint", a->endpoint);
-		shared_credentials(d, oi);
-		break;
-	case LP_OUT_FIREHOSE:
-		put(d, "    @type kinesis_firehose\n");
-		kq(d, "    ", "region", a->region);
-		kq(d, "    ", "delivery_stream_name", o->u.firehose.delivery_stream);
-		if (a->endpoint)
-			kq(d, "    ", "endpoint", a->endpoint);
-		shared_credentials(d, oi);
-		break;
-	case LP_OUT_S3:
-		put(d, "    @type s3\n");
-		kq(d, "    ", "s3_region", a->region);
-		kq(d, "    ", "s3_bucket", o->u.s3.bucket);
-		if (a->endpoint) {
-			kq(d, "    ", "s3_endpoint", a->endpoint);
-			put(d, "    force_path_style true\n");
-		}
-		kq(d, "    ", "path", "logs/${tag}/%Y/%m/%d/");
-		kq(d, "    ", "s3_object_key_format",
-		   "%{path}%{time_slice}_%{uuid_flush}.%{file_extension}");
-		kq(d, "    ", "store_as",
-		   o->u.s3.compression && !strcmp(o->u.s3.compression, "none") ? "text" : "gzip");
-		shared_credentials(d, oi);
-		break;
-	case LP_OUT_CLOUDWATCH:
-		put(d, "    @type cloudwatch_logs\n");
-		kq(d, "    ", "region", a->region);
-		kq(d, "    ", "log_group_name", o->u.cloudwatch.log_group);
-		put(d, "    use_tag_as_stream true\n");
-		kenv(d, "    ", "aws_key_id", oi->aws_key_var);
-		kenv(d, "    ", "aws_sec_key", oi->aws_secret_var);
-		break;
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_ELASTICSEARCH:
-		store_search(d, oi);
-		break;
-	case LP_OUT_KAFKA: {
-		struct lp_buf b;
-		lp_buf_init(&b, 0);
-		for (size_t i = 0; i < o->u.kafka.brokers.n && !d->err; i++)
-			d->err = lp_buf_addf(&b, "%s%s", i ? "," : "", o->u.kafka.brokers.v[i]);
-		put(d, "    @type kafka2\n");
-		kq(d, "    ", "brokers", lp_buf_str(&b));
-		kq(d, "    ", "default_topic", o->u.kafka.topic);
-		put(d, "    <format>\n      @type json\n    </format>\n");
-		lp_buf_free(&b);
-		break;
+	put(d, "    @type kinesis_streams\n");
+	kq(d, "    ", "region", a->region);
+	kq(d, "    ", "stream_name", o->u.kinesis.stream);
+	if (a->endpoint)
+		kq(d, "    ", "endpoint", a->endpoint);
+	shared_credentials(d, oi);
+}
+
+static void store_firehose(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_aws *a = &o->aws;
+
+	put(d, "    @type kinesis_firehose\n");
+	kq(d, "    ", "region", a->region);
+	kq(d, "    ", "delivery_stream_name", o->u.firehose.delivery_stream);
+	if (a->endpoint)
+		kq(d, "    ", "endpoint", a->endpoint);
+	shared_credentials(d, oi);
+}
+
+static void store_s3(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_aws *a = &o->aws;
+
+	put(d, "    @type s3\n");
+	kq(d, "    ", "s3_region", a->region);
+	kq(d, "    ", "s3_bucket", o->u.s3.bucket);
+	if (a->endpoint) {
+		kq(d, "    ", "s3_endpoint", a->endpoint);
+		put(d, "    force_path_style true\n");
 	}
-	case LP_OUT_LOKI: {
-		const struct lp_out_loki *l = &o->u.loki;
-		json_t *labels = json_object();
-		put(d, "    @type loki\n");
-		url(d, "    ", "url", l->tls.enabled, l->host, l->port > 0 ? l->port : 3100, NULL);
-		if (l->tenant_id)
-			kq(d, "    ", "tenant", l->tenant_id);
-		for (size_t i = 0; labels && i < l->n_labels; i++)
-			if (json_object_set_new(labels, l->labels[i].key,
-			                        json_string(l->labels[i].value)))
-				d->err = d->err ? d->err : LP_ERR_NOMEM;
-		kjson(d, "    ", "extra_labels", labels);
-		kenv(d, "    ", "username", oi->user_var);
-		kenv(d, "    ", "password", oi->pass_var);
-		break;
-	}
-	case LP_OUT_HTTP:
-		store_http(d, oi);
-		break;
-	case LP_OUT_SLACK:
-		put(d, "    @type slack\n");
-		kenv(d, "    ", "webhook_url", oi->secret_var);
-		break;
-	case LP_OUT_FORWARD: {
-		const struct lp_out_forward *fw = &o->u.forward;
-		put(d, "    @type forward\n");
-		if (fw->tls.enabled)
-			put(d, "    transport tls\n");
-		if (oi->secret_var) {
-			put(d, "    <security>\n      self_hostname logplane-aggregator\n");
-			kenv(d, "      ", "shared_key", oi->secret_var);
-			put(d, "    </security>\n");
-		}
-		put(d, "    <server>\n");
-		kq(d, "      ", "host", fw->host);
-		ki(d, "      ", "port", fw->port > 0 ? fw->port : 24224);
-		put(d, "    </server>\n");
-		break;
-	}
-	case LP_OUT_STDOUT:
-		put(d, "    @type stdout\n");
-		break;
-	case LP_OUT_LIVETAIL: {
-		struct lp_buf p;
-		lp_buf_init(&p, 0);
-		if (lp_buf_addf(&p, "/ingest/%s/%s", o->meta.ns, o->meta.name))
+	kq(d, "    ", "path", "logs/${tag}/%Y/%m/%d/");
+	kq(d, "    ", "s3_object_key_format",
+	   "%{path}%{time_slice}_%{uuid_flush}.%{file_extension}");
+	kq(d, "    ", "store_as",
+	   o->u.s3.compression && !strcmp(o->u.s3.compression, "none") ? "text" : "gzip");
+	shared_credentials(d, oi);
+}
+
+static void store_cloudwatch(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_aws *a = &o->aws;
+
+	put(d, "    @type cloudwatch_logs\n");
+	kq(d, "    ", "region", a->region);
+	kq(d, "    ", "log_group_name", o->u.cloudwatch.log_group);
+	put(d, "    use_tag_as_stream true\n");
+	kenv(d, "    ", "aws_key_id", oi->aws_key_var);
+	kenv(d, "    ", "aws_sec_key", oi->aws_secret_var);
+}
+
+static void store_kafka(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	struct lp_buf b;
+
+	lp_buf_init(&b, 0);
+	for (size_t i = 0; i < o->u.kafka.brokers.n && !d->err; i++)
+		d->err = lp_buf_addf(&b, "%s%s", i ? "," : "", o->u.kafka.brokers.v[i]);
+	put(d, "    @type kafka2\n");
+	kq(d, "    ", "brokers", lp_buf_str(&b));
+	kq(d, "    ", "default_topic", o->u.kafka.topic);
+	put(d, "    <format>\n      @type json\n    </format>\n");
+	lp_buf_free(&b);
+}
+
+static void store_loki(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_out_loki *l = &o->u.loki;
+	json_t *labels = json_object();
+
+	put(d, "    @type loki\n");
+	url(d, "    ", "url", l->tls.enabled, l->host, l->port > 0 ? l->port : 3100, NULL);
+	if (l->tenant_id)
+		kq(d, "    ", "tenant", l->tenant_id);
+	for (size_t i = 0; labels && i < l->n_labels; i++)
+		if (json_object_set_new(labels, l->labels[i].key, json_string(l->labels[i].value)))
 			d->err = d->err ? d->err : LP_ERR_NOMEM;
-		put(d, "    @type http\n");
-		url(d, "    ", "endpoint", 0, d->c->lt_host, d->c->lt_port, lp_buf_str(&p));
-		put(d, "    <format>\n      @type json\n    </format>\n");
-		lp_buf_free(&p);
-		break;
+	kjson(d, "    ", "extra_labels", labels);
+	kenv(d, "    ", "username", oi->user_var);
+	kenv(d, "    ", "password", oi->pass_var);
+}
+
+static void store_slack(struct fd *d, const struct lp_oinfo *oi)
+{
+	put(d, "    @type slack\n");
+	kenv(d, "    ", "webhook_url", oi->secret_var);
+}
+
+static void store_forward(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_out_forward *fw = &oi->o->u.forward;
+
+	put(d, "    @type forward\n");
+	if (fw->tls.enabled)
+		put(d, "    transport tls\n");
+	if (oi->secret_var) {
+		put(d, "    <security>\n      self_hostname logplane-aggregator\n");
+		kenv(d, "      ", "shared_key", oi->secret_var);
+		put(d, "    </security>\n");
 	}
-	default:
-		break;
-	}
+	put(d, "    <server>\n");
+	kq(d, "      ", "host", fw->host);
+	ki(d, "      ", "port", fw->port > 0 ? fw->port : 24224);
+	put(d, "    </server>\n");
+}
+
+static void store_stdout(struct fd *d, const struct lp_oinfo *oi)
+{
+	(void)oi;
+	put(d, "    @type stdout\n");
+}
+
+static void store_livetail(struct fd *d, const struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	struct lp_buf p;
+
+	lp_buf_init(&p, 0);
+	if (lp_buf_addf(&p, "/ingest/%s/%s", o->meta.ns, o->meta.name))
+		d->err = d->err ? d->err : LP_ERR_NOMEM;
+	put(d, "    @type http\n");
+	url(d, "    ", "endpoint", 0, d->c->lt_host, d->c->lt_port, lp_buf_str(&p));
+	put(d, "    <format>\n      @type json\n    </format>\n");
+	lp_buf_free(&p);
+}
+
+/* The <store> body of each LogOutput type (its Fluentd plugin), and whether
+ * that plugin reads the operator's AWS credentials file. */
+static const struct {
+	void (*store)(struct fd *d, const struct lp_oinfo *oi);
+	int creds_file;
+} fd_types[LP_OUT_TYPE_COUNT] = {
+    [LP_OUT_KINESIS] = {store_kinesis, 1},
+    [LP_OUT_FIREHOSE] = {store_firehose, 1},
+    [LP_OUT_S3] = {store_s3, 1},
+    [LP_OUT_CLOUDWATCH] = {store_cloudwatch, 0},
+    [LP_OUT_OPENSEARCH] = {store_search, 0},
+    [LP_OUT_ELASTICSEARCH] = {store_search, 0},
+    [LP_OUT_KAFKA] = {store_kafka, 0},
+    [LP_OUT_LOKI] = {store_loki, 0},
+    [LP_OUT_HTTP] = {store_http, 0},
+    [LP_OUT_SLACK] = {store_slack, 0},
+    [LP_OUT_FORWARD] = {store_forward, 0},
+    [LP_OUT_STDOUT] = {store_stdout, 0},
+    [LP_OUT_LIVETAIL] = {store_livetail, 0},
+};
+
+int lp_render_fluentd_creds_file(const struct lp_output *o)
+{
+	return o && (int)o->type > LP_OUT_NONE && (int)o->type < LP_OUT_TYPE_COUNT &&
+	       fd_types[o->type].creds_file;
+}
+
+static void store(struct fd *d, const struct lp_oinfo *oi, const char *id)
+{
+	const struct lp_output *o = oi->o;
+
+	put(d, "  <store>\n");
+	if ((int)o->type > LP_OUT_NONE && (int)o->type < LP_OUT_TYPE_COUNT &&
+	    fd_types[o->type].store)
+		fd_types[o->type].store(d, oi);
 	buffer(d, oi, id);
 	put(d, "  </store>\n");
 }

@@ -186,6 +186,9 @@ LP_WUR lp_err lp_render_fb_shipper(struct lp_rctx *c);
 LP_WUR lp_err lp_render_fb_aggregator(struct lp_rctx *c);
 /* ---- fluentd.c ---- */
 LP_WUR lp_err lp_render_fluentd_aggregator(struct lp_rctx *c);
+/* 1 when the aggregator's Fluentd plugin for o's type reads the operator's AWS
+ * credentials file (a profile), 0 when its keys must come as variables. */
+int lp_render_fluentd_creds_file(const struct lp_output *o);
 
 /* Adds a file to a rendered config (copies name, takes data from buf). */
 LP_WUR lp_err lp_render_config_add(struct lp_rendered_config *cfg, const char *name,

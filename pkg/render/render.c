@@ -604,6 +604,36 @@ static lp_err pipelines_step(struct lp_rctx *c)
 	return err;
 }
 
+/* The variables of the Secret references of o's own type (a header value, a
+ * webhook URL, a shared key): oi->header_vars[i] for header i, else
+ * oi->secret_var. */
+static lp_err type_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
+{
+	const struct lp_output *o = oi->o;
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+	struct lp_output_secret s;
+	size_t n = 0;
+	const char *v;
+	lp_err err = LP_OK;
+
+	while (d && d->secret && d->secret(o, n, &s))
+		n++;
+	for (size_t i = 0; !err && i < n; i++) {
+		d->secret(o, i, &s);
+		if (!s.name)
+			continue;
+		err = lp_render_env_var(c, o->meta.ns, s.name, s.key ? s.key : s.default_key, &v);
+		if (!err && s.header >= 0) {
+			if (!oi->header_vars && !(oi->header_vars = lp_calloc(n, sizeof(char *))))
+				return LP_ERR_NOMEM;
+			oi->header_vars[s.header] = (char *)v;
+		} else if (!err) {
+			oi->secret_var = (char *)v;
+		}
+	}
+	return err;
+}
+
 /* The variables and mounts a used output's Secrets come in through. */
 static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 {
@@ -614,39 +644,7 @@ static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 
 	lp_err err = LP_OK;
 
-	switch (o->type) {
-	case LP_OUT_HTTP:
-		if (o->u.http.n_headers) {
-			oi->header_vars = lp_calloc(o->u.http.n_headers, sizeof(char *));
-			if (!oi->header_vars)
-				return LP_ERR_NOMEM;
-		}
-		for (size_t h = 0; !err && h < o->u.http.n_headers; h++) {
-			const struct lp_secret_key_ref *ref = &o->u.http.headers[h].value_from;
-			if (ref->name) {
-				err = lp_render_env_var(c, ns, ref->name,
-				                        ref->key ? ref->key : "value", &v);
-				oi->header_vars[h] = (char *)v;
-			}
-		}
-		break;
-	case LP_OUT_SLACK:
-		err = lp_render_env_var(c, ns, o->u.slack.webhook.name, o->u.slack.webhook.key, &v);
-		oi->secret_var = (char *)v;
-		break;
-	case LP_OUT_FORWARD:
-		if (o->u.forward.shared_key.name) {
-			err = lp_render_env_var(c, ns, o->u.forward.shared_key.name,
-			                        o->u.forward.shared_key.key
-			                            ? o->u.forward.shared_key.key
-			                            : "shared_key",
-			                        &v);
-			oi->secret_var = (char *)v;
-		}
-		break;
-	default:
-		break;
-	}
+	err = type_secrets(c, oi);
 	if (!err && auth && auth->secret_name) {
 		err = lp_render_env_var(c, ns, auth->secret_name,
 		                        auth->username_key ? auth->username_key : "username", &v);
@@ -663,16 +661,12 @@ static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 	}
 	/* a profile when a Fluent Bit section or a Fluentd plugin that reads the
 	 * credentials file (kinesis, firehose, s3) uses it */
-	if (!err && o->aws.credentials.secret_name &&
-	    (lp_output_type_is_aws(o->type) ||
-	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth)) &&
-	    (oi->used_direct || c->engine != LP_ENGINE_FLUENTD || o->type == LP_OUT_KINESIS ||
-	     o->type == LP_OUT_FIREHOSE || o->type == LP_OUT_S3))
+	if (!err && o->aws.credentials.secret_name && lp_output_signs_aws(o) &&
+	    (oi->used_direct || c->engine != LP_ENGINE_FLUENTD || lp_render_fluentd_creds_file(o)))
 		err = aws_profile_add(c, ns, &o->aws.credentials, &oi->aws_profile);
 	if (!err && o->aws.credentials.secret_name && oi->used_agg &&
-	    c->engine == LP_ENGINE_FLUENTD &&
-	    (o->type == LP_OUT_CLOUDWATCH ||
-	     (o->type == LP_OUT_OPENSEARCH && o->u.search.aws_auth))) {
+	    c->engine == LP_ENGINE_FLUENTD && lp_output_signs_aws(o) &&
+	    !lp_render_fluentd_creds_file(o)) {
 		/* Fluentd's cloudwatch_logs and opensearch <endpoint> read no
 		 * credentials file: their keys come through variables only this
 		 * output's section names */

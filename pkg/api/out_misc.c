@@ -1,0 +1,124 @@
+/* pkg/api/out_misc.c: the output types without a network block of their own
+ * (slack, stdout, livetail): each one's reader, free, rules, Secret
+ * references, Fluent Bit keys and descriptor (see struct lp_output_type_desc
+ * in api.h). */
+#include "outtype.h"
+#include "../util/mem.h"
+#include <stdio.h>
+
+/* ---------- slack ---------- */
+
+static void parse_slack(struct lp_rd *r, const json_t *b, const char *path, struct lp_output *o)
+{
+	static const char *const known[] = {"webhookSecretRef", NULL};
+
+	if (!b)
+		return;
+	lp_rd_known(r, b, path, known);
+	lp_rd_secret_ref(r, b, path, "webhookSecretRef", &o->u.slack.webhook, 1);
+}
+
+static void clear_slack(struct lp_output *o)
+{
+	lp_secret_ref_clear(&o->u.slack.webhook);
+}
+
+static void check_slack(struct lp_chk *k, const struct lp_output *o)
+{
+	if (lp_chk_need(k, "spec.slack.webhook.name", o->u.slack.webhook.name))
+		lp_chk_token(k, "spec.slack.webhook.name", o->u.slack.webhook.name, NULL);
+	if (lp_chk_need(k, "spec.slack.webhook.key", o->u.slack.webhook.key))
+		lp_chk_token(k, "spec.slack.webhook.key", o->u.slack.webhook.key, NULL);
+}
+
+static int secret_slack(const struct lp_output *o, size_t i, struct lp_output_secret *s)
+{
+	if (i > 0)
+		return 0;
+	snprintf(s->field, sizeof(s->field), "spec.slack.webhookSecretRef");
+	s->name = o->u.slack.webhook.name;
+	s->key = o->u.slack.webhook.key;
+	s->default_key = NULL;
+	s->kind = LP_SECRET_HTTPS_URL;
+	s->tls_for = NULL;
+	s->header = -1;
+	return 1;
+}
+
+static const struct lp_out_key slack_keys[] = {
+    LP_KHOOK("webhook", LP_HOOK_SECRET, "spec.slack.webhookSecretRef", "webhook_url",
+             "${LP_SECRET_...}"),
+};
+
+/* ---------- stdout ---------- */
+
+static void parse_stdout(struct lp_rd *r, const json_t *b, const char *path, struct lp_output *o)
+{
+	static const char *const known[] = {"format", NULL};
+	static const char *const formats[] = {"json_lines", "json", "msgpack"};
+	int fmt = 0;
+
+	lp_rd_known(r, b, path, known);
+	lp_rd_enum(r, b, path, "format", formats, 3, &fmt, 0);
+	o->u.std_out.format = lp_strdup(formats[fmt]);
+	if (!o->u.std_out.format)
+		r->err = LP_ERR_NOMEM;
+}
+
+static void clear_stdout(struct lp_output *o)
+{
+	lp_free(o->u.std_out.format);
+}
+
+static void check_stdout(struct lp_chk *k, const struct lp_output *o)
+{
+	lp_chk_token(k, "spec.stdout.format", o->u.std_out.format, NULL);
+}
+
+static const struct lp_out_key stdout_keys[] = {
+    LP_KSTR("format", u.std_out.format, "json_lines", "spec.stdout.format", "@type stdout", NULL),
+};
+
+/* ---------- livetail ---------- */
+
+static void parse_livetail(struct lp_rd *r, const json_t *b, const char *path, struct lp_output *o)
+{
+	static const char *const known[] = {"maxRecordsPerSecond", NULL};
+
+	o->u.livetail.max_records_per_second = 100;
+	lp_rd_known(r, b, path, known);
+	lp_rd_int(r, b, path, "maxRecordsPerSecond", &o->u.livetail.max_records_per_second, 1,
+	          10000, 0);
+}
+
+static void clear_livetail(struct lp_output *o)
+{
+	(void)o;
+}
+
+static void check_livetail(struct lp_chk *k, const struct lp_output *o)
+{
+	if (o->u.livetail.max_records_per_second < 0)
+		lp_chk_bad(k, "spec.livetail.maxRecordsPerSecond", "must be positive");
+}
+
+static const struct lp_out_key livetail_keys[] = {
+    LP_KHOOK("host,port,uri", LP_HOOK_LIVETAIL, "spec.livetail", "@type http",
+             "to the live-tail hub (Service logplane-hub:8081) /ingest/<ns>/<name>, every "
+             "record copied"),
+    LP_KCONST("format", "json", "spec.livetail", NULL, "always json"),
+};
+
+/* ---------- descriptors ---------- */
+
+#define MISC_DESC(nm, plugin, sub, opt)                                                            \
+	.name = nm, .fb_plugin = plugin, .body_optional = opt, .tls = -1, .auth = -1, .host = -1,  \
+	.aws_auth = -1, .target = -1, .provision = -1, .deletion = -1, .parse = parse_##sub,       \
+	.clear = clear_##sub, .check = check_##sub, .keys = sub##_keys,                            \
+	.n_keys = sizeof(sub##_keys) / sizeof(sub##_keys[0])
+
+const struct lp_output_type_desc lp_otd_slack = {MISC_DESC("slack", "slack", slack, 0),
+                                                 .secret = secret_slack};
+const struct lp_output_type_desc lp_otd_stdout = {MISC_DESC("stdout", "stdout", stdout, 1)};
+const struct lp_output_type_desc lp_otd_livetail = {
+    MISC_DESC("livetail", "websocket", livetail, 1)};
