@@ -10,8 +10,8 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
-                     namespace, output, pipeline, wait_until)
+from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, config_data,  # noqa: E402
+                     is_ready, namespace, output, pipeline, wait_until)
 
 T = Reporter("limits")
 N = 100          # the flooding tenant's pipelines
@@ -27,12 +27,11 @@ def big_grep(i):
 
 
 def shipped_bytes(env):
-    """Bytes of every agent ConfigMap's data in the control namespace."""
+    """Bytes of the configuration files the shipper DaemonSet (and the
+    aggregator StatefulSet, when there is one) mounts."""
     total = 0
-    for cm in env.list("configmap", CTRL_NS):
-        if not cm["metadata"]["name"].startswith(("logplane-fluent-bit", "logplane-aggregator")):
-            continue
-        total += sum(len(v.encode()) for v in (cm.get("data") or {}).values())
+    for w in (("daemonset", "logplane-fluent-bit"), ("statefulset", "logplane-aggregator")):
+        total += sum(len(v.encode()) for v in (config_data(env, w) or {}).values())
     return total
 
 
@@ -108,7 +107,8 @@ def main():
     out3 = cfg(env.get("lo", "out-3", "flood"))
     T.check("output_limit_condition",
             out3.get("reason") == "LimitExceeded" and "--max-outputs-per-namespace" in out3.get("message", "")
-            and f"limit of {MAX_OUT}" in out3.get("message", "") and f"has {MAX_OUT + 1} LogOutputs" in out3.get("message", ""),
+            and f"limit of {MAX_OUT}" in out3.get("message", "")
+            and f"has {MAX_OUT + 1} LogOutputs" in out3.get("message", ""),
             json.dumps(out3))
     out0 = cfg(env.get("lo", "out-0", "flood"))
     T.check("output_in_limit_applied", out0.get("reason") == "Applied", json.dumps(out0))
