@@ -478,7 +478,27 @@ def output_status():
                             max_len=64),
             "provisioned": boolean("The operator created it."),
         }),
+        "pipelines": arr("The valid LogPipelines that route to this output (namespace/name "
+                         "when in another namespace), sorted; the first 16 of pipelineCount.",
+                         string("LogPipeline.", max_len=507), maxItems=16),
+        "pipelineCount": {"type": "integer", "format": "int64", "minimum": 0,
+                          "description": "How many valid LogPipelines route to this output."},
+        "problems": problems_status(),
+        "problemCount": problem_count_status(),
     })
+
+
+def problems_status():
+    return arr("Every problem of the object (the first 16 of problemCount): what Valid "
+               "summarizes, each also sent as a Warning Event.", obj("A problem.", {
+                   "field": string("Field path.", max_len=1024),
+                   "message": string("What is wrong.", max_len=4096),
+               }), maxItems=16)
+
+
+def problem_count_status():
+    return {"type": "integer", "format": "int64", "minimum": 0,
+            "description": "How many problems the object has (problems lists the first 16)."}
 
 
 # ---------- LogPipeline ----------
@@ -662,16 +682,31 @@ def pipeline_status():
         "observedGeneration": {"type": "integer", "format": "int64",
                                "description": "Generation last processed."},
         "conditions": conditions(),
-        "configHash": string("Hash of the rendered configuration this pipeline is part of.",
-                             max_len=128),
-        "outputs": arr("LogOutputs the pipeline routes to.", string("Name.", max_len=253),
-                       maxItems=32),
+        "configHash": string("Hash of the agents' configuration (the pod template's "
+                             "logplane.io/config-hash) that first carried this version of the "
+                             "pipeline, once applied; a later configuration that changes only "
+                             "other resources keeps it.", max_len=128),
+        "outputs": arr("Each LogOutput the pipeline routes to, and whether records reach it.",
+                       obj("A routed LogOutput.", {
+                           "name": string("LogOutput name.", max_len=253),
+                           "delivered": string("True: in the configuration the agents run, "
+                                               "and the LogOutput reports no problem. False "
+                                               "or Unknown: reason and message say why not.",
+                                               enum=["True", "False", "Unknown"]),
+                           "reason": string("CamelCase reason.", max_len=128),
+                           "message": string("Why, naming the LogOutput's own condition.",
+                                             max_len=2048),
+                       }, ["name", "delivered"]), maxItems=32),
+        "problems": problems_status(),
+        "problemCount": problem_count_status(),
     })
 
 
 def documents():
     out = crd("logoutputs", "LogOutput", "lo", output_rules(output_spec()), output_status(),
-              [{"name": "Type", "type": "string", "jsonPath": ".spec.type"}] + READY_COLUMNS)
+              [{"name": "Type", "type": "string", "jsonPath": ".spec.type"}] + READY_COLUMNS[:2]
+              + [{"name": "Pipelines", "type": "integer", "jsonPath": ".status.pipelineCount"}]
+              + READY_COLUMNS[2:])
     pipe = crd("logpipelines", "LogPipeline", "lp", pipeline_rules(pipeline_spec()),
                pipeline_status(),
                READY_COLUMNS)

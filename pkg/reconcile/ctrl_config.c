@@ -72,6 +72,57 @@ render_problem_for(const struct lp_rendered *r, const char *kind, const char *ns
 	return NULL;
 }
 
+/* 1 when field is "spec.routes[N].outputRef": a route whose LogOutput the
+ * renderer could not use (the pipeline still runs when another route can). */
+static int is_route_ref(const char *field)
+{
+	const char *p = field && !strncmp(field, "spec.routes[", 12) ? field + 12 : NULL;
+
+	if (!p || *p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return !strcmp(p, "].outputRef");
+}
+
+/* A JSON string of at most max bytes of s (cut at a UTF-8 character). */
+static json_t *string_upto(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > max) {
+		n = max;
+		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return json_stringn(s ? s : "", n);
+}
+
+/* Appends {field, message} to list when it holds fewer than
+ * LP_STATUS_MAX_LISTED (cut to the CRD's maxLength); hashes both into *fp. */
+static lp_err problem_list_add(json_t *list, uint64_t *fp, const char *field, const char *message)
+{
+	*fp = lp_hash_str(*fp, field);
+	*fp = lp_hash_str(*fp, message);
+	if (json_array_size(list) >= LP_STATUS_MAX_LISTED)
+		return LP_OK;
+	return json_array_append_new(list,
+	                             json_pack("{s:o, s:o}", "field", string_upto(field, 1024),
+	                                       "message", string_upto(message, 4096)))
+	           ? LP_ERR_NOMEM
+	           : LP_OK;
+}
+
+/* f->problems becomes list (stolen; NULL when count is 0) of count problems. */
+static void problems_set(struct res_facts *f, json_t *list, size_t count)
+{
+	json_decref(f->problems);
+	f->problems = count ? list : NULL;
+	f->problem_count = count;
+	if (!count)
+		json_decref(list);
+}
+
 /* The "namespace/name" of every output a valid pipeline routes to (a pipeline
  * references outputs of its own namespace), sorted. */
 static lp_err used_outputs(struct lp_strlist *out, const struct lp_pipeline **pls, size_t n)
@@ -188,18 +239,29 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 		f->in_config = 0;
 	f->generation = k->generation;
 	f->n_problems = k->deleting ? 0 : probs->n;
-	if (probs->n) {
-		if (set_str(&f->problem_field, probs->v[0].field) ||
-		    set_str(&f->problem_message, probs->v[0].message))
+	if (probs->n && !k->deleting) {
+		json_t *list = json_array();
+		if (!list || set_str(&f->problem_field, probs->v[0].field) ||
+		    set_str(&f->problem_message, probs->v[0].message)) {
+			json_decref(list);
 			return LP_ERR_NOMEM;
-		for (size_t j = 0; j < probs->n; j++) {
-			pfp = lp_hash_str(pfp, probs->v[j].field);
-			pfp = lp_hash_str(pfp, probs->v[j].message);
 		}
+		for (size_t j = 0; j < probs->n; j++) {
+			if (problem_list_add(list, &pfp, probs->v[j].field, probs->v[j].message)) {
+				json_decref(list);
+				return LP_ERR_NOMEM;
+			}
+		}
+		problems_set(f, list, probs->n);
+	} else {
+		problems_set(f, NULL, 0);
 	}
-	if (pfp && pfp != f->problems_fp && !k->deleting &&
-	    problems_event(c, k, ns, name, "InvalidSpec", f->problem_field, f->problem_message))
-		return LP_ERR_NOMEM;
+	/* an Event for each problem listed (the recorder de-duplicates them) */
+	for (size_t j = 0; pfp && pfp != f->problems_fp && j < probs->n && j < LP_STATUS_MAX_LISTED;
+	     j++)
+		if (problems_event(c, k, ns, name, "InvalidSpec", probs->v[j].field,
+		                   probs->v[j].message))
+			return LP_ERR_NOMEM;
 	f->problems_fp = pfp;
 	/* ctrl_limits_apply() says again when it still is (config stays
 	 * LP_CONFIG_OVER_LIMIT until then: one Event per going over) */
@@ -359,6 +421,54 @@ static lp_err calc_render_build(struct calc *cc)
 	return LP_OK;
 }
 
+/* The renderer's problems of valid resource k: *left_out 1 when it left k
+ * out (for a pipeline, a problem other than a route whose LogOutput it could
+ * not use: with another usable route the pipeline runs, and Ready names the
+ * output). Listed in f->problems when left out; a Warning Event each when they
+ * changed (RenderFailed, or OutputNotReady for a route). */
+static lp_err render_problems(struct calc *cc, struct res_kept *k, const char *key, int *left_out)
+{
+	const struct lp_rendered *r = &cc->rendered;
+	const char *kind = ctrl_res_kind_name[k->kind], *name;
+	struct res_facts *f = k->facts;
+	json_t *list = json_array();
+	uint64_t fp = 0;
+	size_t count = 0;
+	char ns[256];
+	lp_err err = list ? LP_OK : LP_ERR_NOMEM;
+
+	ctrl_split_key(key, ns, sizeof(ns), &name);
+	*left_out = 0;
+	for (size_t i = 0; !err && i < r->n_problems; i++) {
+		const struct lp_render_problem *p = &r->problems[i];
+		if (!p->kind || !p->ns || !p->name || strcmp(p->kind, kind) || strcmp(p->ns, ns) ||
+		    strcmp(p->name, name))
+			continue;
+		if (k->kind == RES_OUTPUT || !is_route_ref(p->field))
+			*left_out = 1;
+		count++;
+		err = problem_list_add(list, &fp, p->field, p->message);
+	}
+	for (size_t i = 0; !err && fp != f->render_fp && i < r->n_problems; i++) {
+		const struct lp_render_problem *p = &r->problems[i];
+		if (!p->kind || !p->ns || !p->name || strcmp(p->kind, kind) || strcmp(p->ns, ns) ||
+		    strcmp(p->name, name))
+			continue;
+		err = problems_event(cc->c, k, ns, name,
+		                     *left_out ? "RenderFailed" : "OutputNotReady", p->field,
+		                     p->message);
+	}
+	if (err) {
+		json_decref(list);
+		return err;
+	}
+	f->render_fp = fp;
+	problems_set(f, *left_out ? list : NULL, *left_out ? count : 0);
+	if (!*left_out)
+		json_decref(list);
+	return LP_OK;
+}
+
 /* Step 3 for one valid resource: unused (an output nothing routes to), left
  * out by the renderer (RenderFailed Event when that changed), or in the
  * config (pending until this config is written; a new fingerprint of
@@ -371,6 +481,7 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	struct ref_walk rw = {c, NULL, LP_OK, 0, 0};
 	char ns[256];
 	const char *name;
+	int left_out = 0;
 
 	if (!f || f->n_problems || k->deleting || f->bad || f->over_limit)
 		return LP_OK;
@@ -387,11 +498,14 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	}
 	rp = render_problem_for(&cc->rendered, ctrl_res_kind_name[k->kind], ns, name);
 	if (rp) {
-		if ((f->config != LP_CONFIG_LEFT_OUT || !f->render_message ||
-		     strcmp(f->render_message, rp->message ? rp->message : "")) &&
-		    rp->message &&
-		    problems_event(c, k, ns, name, "RenderFailed", rp->field, rp->message))
-			return LP_ERR_NOMEM;
+		lp_err err = render_problems(cc, k, key, &left_out);
+		if (err)
+			return err;
+	} else if (f->render_fp) {
+		f->render_fp = 0;
+		problems_set(f, NULL, 0);
+	}
+	if (rp && left_out) {
 		if (set_str(&f->render_field, rp->field) ||
 		    set_str(&f->render_message, rp->message))
 			return LP_ERR_NOMEM;
@@ -413,7 +527,96 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	return LP_OK;
 }
 
-/* Step 3: per-resource facts, outputs first. */
+struct feed { /* a valid pipeline routes to output "ns/ref" */
+	const char *ns, *ref;
+	const struct lp_pipeline *p;
+};
+
+static int feed_cmp(const void *a, const void *b)
+{
+	const struct feed *x = a, *y = b;
+	int d = strcmp(x->ns, y->ns);
+
+	if (!d)
+		d = strcmp(x->ref, y->ref);
+	if (!d)
+		d = strcmp(x->p->meta.ns, y->p->meta.ns);
+	return d ? d : strcmp(x->p->meta.name, y->p->meta.name);
+}
+
+/* Sets the feeders of output "ns/ref" from its run of feeds v[0..n). */
+static lp_err feeders_set(struct calc *cc, const struct feed *v, size_t n)
+{
+	char key[512];
+	struct res_kept *k = NULL;
+	json_t *list;
+
+	snprintf(key, sizeof(key), "%s/%s", v->ns, v->ref);
+	if (!lp_kube_informer_get(cc->c->res[RES_OUTPUT], key, (void **)&k) || !k || !k->facts)
+		return LP_OK;
+	list = json_array();
+	for (size_t i = 0; list && i < n && i < LP_STATUS_MAX_LISTED; i++) {
+		const struct lp_pipeline *p = v[i].p;
+		char both[512];
+		snprintf(both, sizeof(both), "%s/%s", p->meta.ns, p->meta.name);
+		if (json_array_append_new(
+		        list, json_string(strcmp(p->meta.ns, v->ns) ? both : p->meta.name))) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	if (!list)
+		return LP_ERR_NOMEM;
+	json_decref(k->facts->feeders);
+	k->facts->feeders = list;
+	k->facts->n_feeders = n;
+	return LP_OK;
+}
+
+/* status.pipelines of every output: the valid pipelines routing to it (each
+ * once), sorted, the first LP_STATUS_MAX_LISTED listed, all counted. */
+static lp_err calc_feeders(struct calc *cc)
+{
+	struct feed *v;
+	size_t n = 0, total = 0;
+	lp_err err = LP_OK;
+
+	for (size_t i = 0; i < cc->out.n; i++) {
+		struct res_facts *f = cc->out.v[i]->facts;
+		if (f) {
+			json_decref(f->feeders);
+			f->feeders = NULL;
+			f->n_feeders = 0;
+		}
+	}
+	for (size_t i = 0; i < cc->n_ok_pls; i++)
+		total += cc->ok_pls[i]->n_routes;
+	v = lp_calloc(total + 1, sizeof(*v));
+	if (!v)
+		return LP_ERR_NOMEM;
+	for (size_t i = 0; i < cc->n_ok_pls; i++) {
+		const struct lp_pipeline *p = cc->ok_pls[i];
+		for (size_t j = 0; p->meta.ns && p->meta.name && j < p->n_routes; j++) {
+			int dup = !p->routes[j].output_ref;
+			for (size_t q = 0; q < j && !dup; q++)
+				dup = p->routes[q].output_ref &&
+				      !strcmp(p->routes[q].output_ref, p->routes[j].output_ref);
+			if (!dup)
+				v[n++] = (struct feed){p->meta.ns, p->routes[j].output_ref, p};
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), feed_cmp);
+	for (size_t i = 0, j; i < n && !err; i = j) {
+		for (j = i + 1; j < n && !strcmp(v[j].ns, v[i].ns) && !strcmp(v[j].ref, v[i].ref);)
+			j++;
+		err = feeders_set(cc, v + i, j - i);
+	}
+	lp_free(v);
+	return err;
+}
+
+/* Step 3: per-resource facts, outputs first; then who feeds each output. */
 static lp_err calc_facts(struct calc *cc)
 {
 	lp_err err = LP_OK;
@@ -423,7 +626,7 @@ static lp_err calc_facts(struct calc *cc)
 		for (size_t i = 0; i < col->n && !err; i++)
 			err = facts_one(cc, col->v[i], col->keys[i]);
 	}
-	return err;
+	return err ? err : calc_feeders(cc);
 }
 
 /* Step 4: what differs from what is there, in order: applies of the desired
@@ -479,10 +682,17 @@ static lp_err config_compute(struct calc *cc)
 
 static int mark_applied(void *arg, const char *key, void *kept)
 {
+	struct lp_ctrl *c = arg;
 	struct res_kept *k = kept;
-	(void)arg;
-	if (k && k->facts && k->facts->in_config && k->facts->generation == k->generation)
-		k->facts->config = LP_CONFIG_APPLIED;
+	struct res_facts *f = k ? k->facts : NULL;
+
+	if (!f || !f->in_config || f->generation != k->generation)
+		return 0;
+	/* status.configHash: the configuration that first carried this version;
+	 * a later one that changes only other resources does not rewrite it */
+	if (f->config != LP_CONFIG_APPLIED || !f->config_hash[0])
+		memcpy(f->config_hash, c->cur_hash, sizeof(f->config_hash));
+	f->config = LP_CONFIG_APPLIED;
 	return 0;
 }
 
@@ -525,7 +735,7 @@ void ctrl_config_finished(struct lp_ctrl *c, struct run *r)
 		c->config_failures = 0;
 		c->config_error[0] = '\0';
 		for (int i = 0; i < 2; i++)
-			lp_kube_informer_foreach(c->res[i], mark_applied, NULL);
+			lp_kube_informer_foreach(c->res[i], mark_applied, c);
 		c->stats.config_runs++;
 		if (r->writes)
 			ctrl_logf(c, LP_LOG_INFO, NULL, NULL, NULL,

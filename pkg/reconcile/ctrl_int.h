@@ -58,6 +58,19 @@ struct res_facts {
 	char *problem_field;
 	char *problem_message;
 	uint64_t problems_fp; /* to send an Event only when the problems change */
+	/* status.problems: [{field, message}] of the first LP_STATUS_MAX_LISTED
+	 * problems (validation's, else the renderer's when it left this out) and
+	 * how many there are; NULL and 0 when none */
+	json_t *problems;
+	size_t problem_count;
+	uint64_t render_fp; /* of the renderer's problems, for their Events */
+	/* a pipeline: the hash of the configuration that first carried its
+	 * current fingerprint, once applied ("" before) */
+	char config_hash[65];
+	/* an output: status.pipelines (the valid LogPipelines routing to it, the
+	 * first LP_STATUS_MAX_LISTED by namespace and name) and how many */
+	json_t *feeders;
+	size_t n_feeders;
 	enum lp_config_state config;
 	char *render_field;
 	char *render_message;

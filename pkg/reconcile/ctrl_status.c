@@ -96,50 +96,158 @@ static json_t *target_new(const struct lp_ctrl_aws_result *r)
 	return t;
 }
 
-/* The outputs pipeline p (in namespace ns) routes to whose AWS step found a
- * problem (CredentialsResolved or Provisioned False): how many, the first one
- * and why, into sf. A check not done yet, or still converging, is not counted. */
-static void outputs_down(struct lp_ctrl *c, const char *ns, const struct lp_pipeline *p,
-                         struct lp_status_facts *sf, char *down, size_t downsz, char *why,
-                         size_t whysz)
+/* What a pipeline's route to LogOutput okey ("ns/name") comes to, from the
+ * output's side: status (True: nothing known against it), reason, and why in
+ * the words of the output's own conditions ("Valid=False Invalid: ..."). */
+struct route_state {
+	enum lp_cond_status status;
+	const char *reason;
+	char why[1200];
+};
+
+static void route_state_of(struct lp_ctrl *c, const char *okey, struct route_state *rs)
 {
+	void *okept = NULL;
+	const struct res_kept *ok;
+	const struct res_facts *of;
+	const struct lp_ctrl_aws_result *r;
+	const struct lp_cond_report *bad;
+
+	rs->status = LP_COND_FALSE;
+	rs->why[0] = '\0';
+	if (!lp_kube_informer_get(c->res[RES_OUTPUT], okey, &okept) || !okept) {
+		rs->reason = "NotFound";
+		snprintf(rs->why, sizeof(rs->why), "not found");
+		return;
+	}
+	ok = okept;
+	of = ok->facts;
+	if (ok->deleting) {
+		rs->reason = "Deleting";
+		snprintf(rs->why, sizeof(rs->why), "being deleted");
+	} else if (!of || of->generation != ok->generation) {
+		rs->status = LP_COND_UNKNOWN;
+		rs->reason = "Pending";
+		snprintf(rs->why, sizeof(rs->why), "not checked yet");
+	} else if (of->n_problems) {
+		rs->reason = "OutputInvalid";
+		snprintf(rs->why, sizeof(rs->why), "Valid=False Invalid: %s%s%s%s",
+		         of->problem_field && *of->problem_field ? of->problem_field : "",
+		         of->problem_field && *of->problem_field ? ": " : "",
+		         of->problem_message ? of->problem_message : "invalid",
+		         of->n_problems > 1 ? " (and more problems)" : "");
+	} else if (of->config == LP_CONFIG_LEFT_OUT || of->config == LP_CONFIG_ROLLED_BACK) {
+		rs->reason =
+		    of->config == LP_CONFIG_LEFT_OUT ? "OutputLeftOut" : "OutputRolledBack";
+		snprintf(rs->why, sizeof(rs->why), "ConfigGenerated=False %s: %s%s%s",
+		         of->config == LP_CONFIG_LEFT_OUT ? "RenderFailed" : "RolledBack",
+		         of->render_field && *of->render_field ? of->render_field : "",
+		         of->render_field && *of->render_field ? ": " : "",
+		         of->render_message ? of->render_message : "left out");
+	} else if ((r = of->aws) && of->aws_fp == of->fingerprint &&
+	           (bad = r->creds.status == LP_COND_FALSE  ? &r->creds
+	                  : r->prov.status == LP_COND_FALSE ? &r->prov
+	                                                    : NULL)) {
+		rs->reason = bad->reason;
+		snprintf(rs->why, sizeof(rs->why), "%s=False %s: %s",
+		         bad == &r->creds ? "CredentialsResolved" : "Provisioned", bad->reason,
+		         bad->message);
+	} else {
+		/* an AWS step not done yet, or converging, is not held against it */
+		rs->status = LP_COND_TRUE;
+		rs->reason = "Routed";
+	}
+}
+
+/* status.outputs of pipeline p (in namespace ns, conditions conds): one entry
+ * per LogOutput it routes to, in route order, with whether records reach it
+ * ("True": in the configuration the agents run, and the output reports no
+ * problem) and why not. Also counts the outputs that are down into sf (the
+ * first named) before the conditions are computed: call with outputs NULL
+ * for that. */
+static lp_err route_states(struct lp_ctrl *c, const char *ns, const struct lp_pipeline *p,
+                           const struct lp_status_conds *conds, struct lp_status_facts *sf,
+                           char *down, size_t downsz, char *why, size_t whysz, json_t *outputs)
+{
+	const struct lp_cond *ready = conds ? lp_status_find(conds, "Ready") : NULL;
 	char okey[512];
 
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const char *ref = p->routes[i].output_ref;
-		void *okept = NULL;
-		const struct res_kept *ok;
-		const struct lp_ctrl_aws_result *r;
-		const struct lp_cond_report *bad;
+		struct route_state rs;
 		int seen_before = 0;
+		const char *reason, *msg;
+		enum lp_cond_status st;
 
-		if (!ref)
-			continue;
-		for (size_t j = 0; j < i && !seen_before; j++)
+		for (size_t j = 0; ref && j < i && !seen_before; j++)
 			seen_before =
 			    p->routes[j].output_ref && !strcmp(p->routes[j].output_ref, ref);
+		if (!ref || seen_before)
+			continue;
 		snprintf(okey, sizeof(okey), "%s/%s", ns, ref);
-		if (seen_before || !lp_kube_informer_get(c->res[RES_OUTPUT], okey, &okept) ||
-		    !okept)
+		route_state_of(c, okey, &rs);
+		if (!outputs) {
+			if (rs.status == LP_COND_FALSE && !sf->n_outputs_down++) {
+				snprintf(down, downsz, "%s", okey);
+				snprintf(why, whysz, "%s", rs.why);
+				sf->output_down = down;
+				sf->output_down_why = why;
+			}
 			continue;
-		ok = okept;
-		if (!ok->facts || ok->facts->n_problems || ok->deleting || !(r = ok->facts->aws) ||
-		    ok->facts->aws_fp != ok->facts->fingerprint)
-			continue;
-		bad = r->creds.status == LP_COND_FALSE  ? &r->creds
-		      : r->prov.status == LP_COND_FALSE ? &r->prov
-		                                        : NULL;
-		if (!bad)
-			continue;
-		if (!sf->n_outputs_down++) {
-			snprintf(down, downsz, "%s", okey);
-			snprintf(why, whysz, "%s=False %s: %s",
-			         bad == &r->creds ? "CredentialsResolved" : "Provisioned",
-			         bad->reason, bad->message);
-			sf->output_down = down;
-			sf->output_down_why = why;
 		}
+		st = rs.status;
+		reason = rs.reason;
+		msg = rs.why;
+		if (st == LP_COND_TRUE && ready && ready->status != LP_COND_TRUE &&
+		    strcmp(ready->reason, "OutputNotReady")) {
+			/* the output is fine; this pipeline is not running (yet) */
+			st = sf->config == LP_CONFIG_APPLIED ? LP_COND_UNKNOWN : LP_COND_FALSE;
+			reason = "PipelineNotReady";
+			msg = "this LogPipeline is not Ready (see its Ready condition)";
+		} else if (st == LP_COND_TRUE) {
+			msg = "in the configuration the Fluent Bit pods run; the LogOutput reports "
+			      "no "
+			      "problem";
+		}
+		if (json_array_append_new(outputs, json_pack("{s:s, s:s, s:s, s:s}", "name", ref,
+		                                             "delivered", lp_cond_status_name(st),
+		                                             "reason", reason, "message", msg)))
+			return LP_ERR_NOMEM;
 	}
+	return LP_OK;
+}
+
+/* The status fields besides the conditions (lp_status_extra_keys) of the
+ * resource k (kind, facts f) into extra. */
+static lp_err extras_fill(struct lp_ctrl *c, enum res_kind kind, const char *ns,
+                          const struct res_kept *k, const struct res_facts *f,
+                          const struct lp_status_conds *conds, struct lp_status_facts *sf,
+                          json_t *extra)
+{
+	int bad = 0;
+
+	if (f->problems && f->problem_count) {
+		bad |= json_object_set(extra, "problems", f->problems);
+		bad |= json_object_set_new(extra, "problemCount",
+		                           json_integer((json_int_t)f->problem_count));
+	}
+	if (kind == RES_PIPELINE && k->p) {
+		json_t *outs = json_array();
+		if (!outs || json_object_set_new(extra, "outputs", outs))
+			return LP_ERR_NOMEM;
+		if (route_states(c, ns, k->p, conds, sf, NULL, 0, NULL, 0, outs))
+			return LP_ERR_NOMEM;
+		if (f->config == LP_CONFIG_APPLIED && f->config_hash[0])
+			bad |=
+			    json_object_set_new(extra, "configHash", json_string(f->config_hash));
+	}
+	if (kind == RES_OUTPUT && !f->n_problems) {
+		bad |= json_object_set_new(extra, "pipelineCount",
+		                           json_integer((json_int_t)f->n_feeders));
+		if (f->feeders)
+			bad |= json_object_set(extra, "pipelines", f->feeders);
+	}
+	return bad ? LP_ERR_NOMEM : LP_OK;
 }
 
 void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
@@ -155,7 +263,7 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 	char agents_msg[512], cfg_msg[300], ns[256], digest[65], tdigest[17], now[21];
 	char down[512], down_why[1200];
 	const char *name;
-	json_t *st = NULL, *target = NULL;
+	json_t *st = NULL, *target = NULL, *fields = NULL;
 	struct call_ctx *x = NULL;
 	lp_err err;
 
@@ -212,36 +320,47 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 		sf.n_extra = 2;
 	}
 	if (kind == RES_PIPELINE && k->p && !f->n_problems)
-		outputs_down(c, ns, k->p, &sf, down, sizeof(down), down_why, sizeof(down_why));
+		(void)route_states(c, ns, k->p, NULL, &sf, down, sizeof(down), down_why,
+		                   sizeof(down_why), NULL);
 	lp_status_conditions(&conds, &sf);
 	lp_status_digest(digest, k->generation, conds.c, conds.n);
+	fields = json_object();
+	if (!fields || extras_fill(c, kind, ns, k, f, &conds, &sf, fields)) {
+		err = LP_ERR_NOMEM;
+		goto fail;
+	}
 	if (kind == RES_OUTPUT && f->aws && f->aws->target.known && !f->n_problems) {
 		target = target_new(f->aws);
-		if (!target) {
+		if (!target || json_object_set(fields, "target", target)) {
 			err = LP_ERR_NOMEM;
 			goto fail;
 		}
 	}
-	lp_status_target_digest(tdigest, target);
-	if (tdigest[0]) { /* what we write covers the target too */
+	lp_status_extra_digest(tdigest, fields);
+	if (tdigest[0]) { /* what we write covers the other fields too */
 		char both[100];
 		snprintf(both, sizeof(both), "%.64s/%s", digest, tdigest);
 		lp_sha256_hex(digest, both, strlen(both));
 	}
 	if (!strncmp(digest, k->written, 32) ||
 	    (!lp_status_differs(&k->seen, k->generation, conds.c, conds.n) &&
-	     !strcmp(tdigest, k->seen.target_digest))) {
+	     !strcmp(tdigest, k->seen.extra_digest))) {
 		json_decref(target);
+		json_decref(fields);
 		lp_kube_wq_done(c->wq, wqkey, LP_OK);
 		return;
 	}
 	lp_clock_rfc3339(now);
 	st = lp_status_new(&k->seen, k->generation, conds.c, conds.n, now);
-	if (st && (target ? json_object_set(st, "target", target)
-	                  : (k->seen.target_digest[0] &&
-	                     json_object_set_new(st, "target", json_null())))) {
-		json_decref(st);
-		st = NULL;
+	for (size_t i = 0; st && lp_status_extra_keys[i]; i++) {
+		const char *key_i = lp_status_extra_keys[i];
+		json_t *v = json_object_get(fields, key_i);
+		/* a merge patch: null removes what was there */
+		if ((v || k->seen.extra_digest[0]) &&
+		    json_object_set_new(st, key_i, v ? json_incref(v) : json_null())) {
+			json_decref(st);
+			st = NULL;
+		}
 	}
 	x = ctrl_call_new(c, CALL_STATUS);
 	if (!st || !x || !(x->key = lp_strdup(wqkey))) {
@@ -257,11 +376,13 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 		goto fail;
 	json_decref(st);
 	json_decref(target);
+	json_decref(fields);
 	return;
 fail:
 	if (x)
 		ctrl_call_free(x);
 	json_decref(st);
 	json_decref(target);
+	json_decref(fields);
 	lp_kube_wq_done(c->wq, wqkey, err);
 }

@@ -116,14 +116,34 @@ void lp_status_digest(char out[65], int64_t generation, const struct lp_cond *c,
 	lp_buf_free(&b);
 }
 
-void lp_status_target_digest(char out[17], const json_t *target)
+const char *const lp_status_extra_keys[] = {
+    "target",        "configHash", "outputs",      "pipelines",
+    "pipelineCount", "problems",   "problemCount", NULL};
+
+void lp_status_extra_digest(char out[17], const json_t *st)
 {
-	char full[65], *text;
+	char full[65], *text = NULL;
+	json_t *sub = json_object();
+	int n = 0;
 
 	out[0] = '\0';
-	if (!json_is_object(target))
+	for (size_t i = 0; sub && json_is_object(st) && lp_status_extra_keys[i]; i++) {
+		json_t *v = json_object_get(st, lp_status_extra_keys[i]);
+		if (!v || json_is_null(v))
+			continue;
+		if (json_object_set(sub, lp_status_extra_keys[i], v)) {
+			json_decref(sub);
+			sub = NULL;
+		}
+		n++;
+	}
+	if (sub && !n) {
+		json_decref(sub);
 		return;
-	text = json_dumps(target, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	}
+	if (sub)
+		text = json_dumps(sub, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(sub);
 	if (!text) { /* no memory: a digest that matches nothing forces a write */
 		memset(out, 'x', 16);
 		out[16] = '\0';
@@ -169,7 +189,7 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 		nc++;
 	}
 	out->present = json_is_array(arr);
-	lp_status_target_digest(out->target_digest, json_object_get(status, "target"));
+	lp_status_extra_digest(out->extra_digest, status);
 	lp_status_digest(full, out->observed_generation, conds, nc);
 	memcpy(out->digest, full, 32);
 	out->digest[32] = '\0';

@@ -37,13 +37,22 @@ struct lp_status_seen {
 		unsigned char status; /* enum lp_cond_status */
 		int64_t ltt;          /* lastTransitionTime, seconds since the epoch (0: none) */
 	} c[LP_STATUS_MAX_CONDS];
-	char digest[33];        /* first 128 bits (hex) of lp_status_digest of what was observed */
-	char target_digest[17]; /* lp_status_target_digest of status.target, "" when absent */
+	char digest[33];       /* first 128 bits (hex) of lp_status_digest of what was observed */
+	char extra_digest[17]; /* lp_status_extra_digest of the observed status, "" when none */
 };
 
-/* First 64 bits (hex) of the SHA-256 of target's canonical JSON (sorted keys,
- * compact); "" for NULL or a non-object. */
-void lp_status_target_digest(char out[17], const json_t *target);
+/* The status fields besides observedGeneration and conditions that the
+ * controller writes: target (AWS outputs), configHash and outputs
+ * (pipelines), pipelines and pipelineCount (outputs), problems and
+ * problemCount (both). NULL-terminated. */
+extern const char *const lp_status_extra_keys[];
+/* problems[] and pipelines[] list at most this many, with a count of all */
+#define LP_STATUS_MAX_LISTED 16
+
+/* First 64 bits (hex) of the SHA-256 of the canonical JSON (sorted keys,
+ * compact) of the lp_status_extra_keys members of st that are present and not
+ * null; "" when there are none (or st is not an object). */
+void lp_status_extra_digest(char out[17], const json_t *st);
 
 /* Reads status (the object's "status", may be NULL) into *out. Never fails:
  * malformed parts are treated as absent (a write will then fix them). */

@@ -122,7 +122,8 @@ for kind, short in (("LogPipeline", "lp"), ("LogOutput", "lo")):
     if v[0].get("subresources") != {"status": {}}:
         p.append("status subresource")
     cols = [x["name"] for x in v[0].get("additionalPrinterColumns", [])]
-    want = (["Type"] if kind == "LogOutput" else []) + ["Ready", "Reason", "Age"]
+    want = (["Type"] if kind == "LogOutput" else []) + ["Ready", "Reason"] + \
+        (["Pipelines"] if kind == "LogOutput" else []) + ["Age"]
     if cols != want:
         p.append("printer columns %s, want %s" % (cols, want))
     report("names/" + kind, p)

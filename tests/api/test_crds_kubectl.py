@@ -46,7 +46,7 @@ def main(k):
         if r.returncode != 0:
             return r.stderr
         head = r.stdout.splitlines()[0].split()
-        if head[:5] != ["NAME", "TYPE", "READY", "REASON", "AGE"]:
+        if head[:6] != ["NAME", "TYPE", "READY", "REASON", "PIPELINES", "AGE"]:
             return "columns %s" % head
         if "app-stream" not in r.stdout or "kinesis" not in r.stdout:
             return r.stdout
