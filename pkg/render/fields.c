@@ -1,11 +1,13 @@
 /* pkg/render/fields.c: see fields.h. Keep in step with fluentbit.c / fluentd.c. */
 #include "fields.h"
 #include "bundle.h"
+#include "../api/api.h"
 
 #define P "LogPipeline"
 #define O "LogOutput"
 
-static const struct lp_render_field fields[] = {
+/* Before the output types' rows. */
+static const struct lp_render_field head[] = {
     {P, "spec.input.application", "tail", "path,exclude_path,multiline.parser,tag,tag_regex,db",
      NULL,
      "one shared tail of /var/log/containers/*.log (kube-system excluded), CRI lines joined, "
@@ -114,53 +116,14 @@ static const struct lp_render_field fields[] = {
      "<shared_credentials> profile_name (cloudwatch_logs: aws_key_id / aws_sec_key)",
      "a profile of its own (lp-<hash>) in the operator's AWS credentials file "
      "(AWS_SHARED_CREDENTIALS_FILE); opensearch: aws_profile"},
-    {O, "spec.kinesis.stream", "kinesis_streams", "stream", "stream_name", NULL},
-    {O, "spec.kinesis.timeKey", "kinesis_streams", "time_key", NULL, NULL},
-    {O, "spec.firehose.deliveryStream", "kinesis_firehose", "delivery_stream,region,endpoint",
-     "delivery_stream_name", NULL},
-    {O, "spec.s3.bucket", "s3", "bucket,region,endpoint", "s3_bucket", NULL},
-    {O, "spec.s3.keyFormat", "s3", "s3_key_format", "path", NULL},
-    {O, "spec.s3.totalFileSize", "s3", "total_file_size", NULL, NULL},
-    {O, "spec.s3.uploadTimeout", "s3", "upload_timeout", NULL, NULL},
-    {O, "spec.s3.compression", "s3", "compression", "store_as", NULL},
-    {O, "spec.s3.storageClass", "s3", "storage_class", NULL, NULL},
-    {O, "spec.s3 (buffer)", "s3", "store_dir,store_dir_limit_size,use_put_object", NULL,
-     "store_dir under /var/lib/logplane/s3/<hash>"},
-    {O, "spec.cloudwatch.logGroup", "cloudwatch_logs", "log_group_name,auto_create_group",
-     "log_group_name", NULL},
-    {O, "spec.cloudwatch.logStreamPrefix", "cloudwatch_logs", "log_stream_prefix",
-     "use_tag_as_stream", NULL},
-    {O, "spec.opensearch / elasticsearch.host, port", "opensearch", "host,port", "host, port",
-     "es for elasticsearch"},
-    {O, "spec.opensearch.index", "opensearch", "index,suppress_type_name,replace_dots,trace_error",
-     "index_name", NULL},
-    {O, "spec.opensearch.logstashPrefix", "opensearch", "logstash_format,logstash_prefix",
-     "logstash_prefix", NULL},
-    {O, "spec.opensearch.awsAuth / awsRegion", "opensearch", "aws_auth,aws_region",
-     "<endpoint> url, region",
-     "Fluentd: keys from spec.aws.credentials, roleArn as assume_role_arn"},
     {O, "spec.*.auth.secretRef", "opensearch", "http_user,http_passwd", "user / password",
      "${LP_SECRET_...} filled from the Secret (also loki, http)"},
     {O, "spec.*.tls", "http", "tls,tls.verify,tls.ca_file", "scheme / ssl_verify / ca_file",
      "CA from the Secret's ca.crt mounted under /etc/logplane/ca"},
-    {O, "spec.kafka.brokers", "kafka", "brokers", "brokers", NULL},
-    {O, "spec.kafka.topic", "kafka", "topics", "default_topic", NULL},
-    {O, "spec.kafka.format", "kafka", "format", "<format>", NULL},
-    {O, "spec.loki.host, port", "loki", "host,port", "url", NULL},
-    {O, "spec.loki.labels", "loki", "labels,line_format", "extra_labels",
-     "job=logplane plus the static labels"},
-    {O, "spec.loki.tenantId", "loki", "tenant_id", "tenant", NULL},
-    {O, "spec.http.host, port, uri", "http", "host,port,uri", "endpoint", NULL},
-    {O, "spec.http.format", "http", "format", "<format>", NULL},
-    {O, "spec.http.headers[]", "http", "header", "headers", "valueFrom: ${LP_SECRET_...}"},
-    {O, "spec.slack.webhookSecretRef", "slack", "webhook", "webhook_url", "${LP_SECRET_...}"},
-    {O, "spec.forward.host, port", "forward", "host,port", "<server>", NULL},
-    {O, "spec.forward.sharedKey", "forward", "shared_key,self_hostname", "<security> shared_key",
-     NULL},
-    {O, "spec.forward (delivery)", "forward", "require_ack_response", NULL, "on with atLeastOnce"},
-    {O, "spec.stdout.format", "stdout", "format", "@type stdout", NULL},
-    {O, "spec.livetail", "websocket", "host,port,uri,format", "@type http",
-     "to the live-tail hub (Service logplane-hub:8081) /ingest/<ns>/<name>, every record copied"},
+};
+
+/* After the output types' rows (pkg/api/out_*.c key tables). */
+static const struct lp_render_field tail[] = {
     {O, "spec.livetail.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
      "on the output's copies"},
     {NULL, "(service)", "service",
@@ -172,10 +135,57 @@ static const struct lp_render_field fields[] = {
      NULL, "fixed: health on :2020 /api/v1/health, metrics /api/v2/metrics/prometheus, hot reload"},
 };
 
-const struct lp_render_field *lp_render_fields(size_t *n)
+#define N(a) (sizeof(a) / sizeof(a[0]))
+
+/* The number of key table rows of the output types that name a field; row
+ * number want of them into *row when row is not NULL. */
+static size_t type_rows(size_t want, struct lp_render_field *row)
 {
-	*n = sizeof(fields) / sizeof(fields[0]);
-	return fields;
+	size_t n = 0;
+
+	for (int t = LP_OUT_NONE + 1; t < LP_OUT_TYPE_COUNT; t++) {
+		const struct lp_output_type_desc *d = lp_output_type_desc((enum lp_output_type)t);
+		for (size_t i = 0; d && i < d->n_keys; i++) {
+			const struct lp_out_key *k = &d->keys[i];
+			if (!k->field || !k->fb_key)
+				continue;
+			if (n++ == want && row) {
+				row->kind = "LogOutput";
+				row->field = k->field;
+				row->fb_plugin = d->fb_plugin;
+				row->fb_keys = k->fb_key;
+				row->fluentd = k->fluentd;
+				row->note = k->note;
+			}
+		}
+	}
+	return n;
+}
+
+size_t lp_render_fields_count(void)
+{
+	return N(head) + type_rows((size_t)-1, NULL) + N(tail);
+}
+
+int lp_render_field_at(size_t i, struct lp_render_field *row)
+{
+	size_t nt = type_rows((size_t)-1, NULL);
+
+	if (i < N(head)) {
+		*row = head[i];
+		return 1;
+	}
+	i -= N(head);
+	if (i < nt) {
+		type_rows(i, row);
+		return 1;
+	}
+	i -= nt;
+	if (i < N(tail)) {
+		*row = tail[i];
+		return 1;
+	}
+	return 0;
 }
 
 static lp_err cell(struct lp_buf *b, const char *s)
@@ -191,14 +201,14 @@ static lp_err cell(struct lp_buf *b, const char *s)
 
 lp_err lp_render_fields_markdown(struct lp_buf *out)
 {
-	size_t n;
-	const struct lp_render_field *f = lp_render_fields(&n);
+	struct lp_render_field f;
 	lp_err err;
 
 	err = lp_buf_adds(
 	    out, "# Fields and the settings they become\n\n"
 	         "Generated by `logplane render --fields-table` from the renderer's own table "
-	         "(pkg/render/fields.c); do not edit by hand. Fluent Bit keys are those of "
+	         "(pkg/render/fields.c) and the key table of each output type's descriptor "
+	         "(pkg/api/out_*.c); do not edit by hand. Fluent Bit keys are those of "
 	         "Fluent Bit 5.1.1 and are checked against its property schema by "
 	         "tests/unit/test_render.c.\n\n"
 	         "## How records are routed\n\n"
@@ -222,20 +232,20 @@ lp_err lp_render_fields_markdown(struct lp_buf *out)
 	         "| Kind | Field | Fluent Bit plugin | Fluent Bit keys | Fluentd (aggregator) | "
 	         "Notes |\n"
 	         "|---|---|---|---|---|---|\n");
-	for (size_t i = 0; !err && i < n; i++) {
+	for (size_t i = 0; !err && lp_render_field_at(i, &f); i++) {
 		err = lp_buf_adds(out, "| ");
 		if (!err)
-			err = cell(out, f[i].kind ? f[i].kind : "-");
+			err = cell(out, f.kind ? f.kind : "-");
 		if (!err)
-			err = cell(out, f[i].field);
+			err = cell(out, f.field);
 		if (!err)
-			err = cell(out, f[i].fb_plugin ? f[i].fb_plugin : "-");
+			err = cell(out, f.fb_plugin ? f.fb_plugin : "-");
 		if (!err)
-			err = cell(out, f[i].fb_keys ? f[i].fb_keys : "-");
+			err = cell(out, f.fb_keys ? f.fb_keys : "-");
 		if (!err)
-			err = cell(out, f[i].fluentd ? f[i].fluentd : "-");
+			err = cell(out, f.fluentd ? f.fluentd : "-");
 		if (!err)
-			err = cell(out, f[i].note ? f[i].note : "");
+			err = cell(out, f.note ? f.note : "");
 		if (!err) {
 			out->len -= 1; /* trailing space */
 			err = lp_buf_adds(out, "\n");

@@ -16,7 +16,10 @@ struct lp_render_field {
 	const char *note;      /* how the value is used */
 };
 
-/* The table and its length. */
-const struct lp_render_field *lp_render_fields(size_t *n);
+/* Row i of the table into *row (1), or 0 past the last. The rows of the
+ * output types' own keys come from their descriptors' key tables
+ * (pkg/api/out_*.c), the rest from pkg/render/fields.c. */
+int lp_render_field_at(size_t i, struct lp_render_field *row);
+size_t lp_render_fields_count(void);
 
 #endif

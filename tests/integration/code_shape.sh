@@ -46,3 +46,16 @@ copies=$(grep -rlnE '[a-z_]*hash[a-z_]*\([^;]*\) *& |\+ 1\) & [a-z_>.-]*mask' pk
 	grep -v -e '^pkg/util/htab\.c$' -e '^pkg/reconcile/ctrl_secrets\.c$')
 if [ -z "$copies" ]; then echo "PASS code_shape:one_table"; else
 	echo "FAIL code_shape:one_table: a hash table copied in $(echo "$copies" | tr '\n' ' ')"; fi
+
+# One home per output type (pkg/api/out_*.c descriptors, their table in
+# pkg/api/outtypes.c): a switch over the output type (case LP_OUT_...), a
+# per-type table ([LP_OUT_X] = ...) or a chain of type comparisons anywhere else
+# is a copy of what a descriptor says. The per-type render functions are the
+# exception: Fluentd's <store> per type (pkg/render/fluentd.c); the Fluent Bit
+# side's hooks (pkg/render/fb_outputs.c) switch on the hook, not on the type.
+t='LP_OUT_(KINESIS|FIREHOSE|S3|CLOUDWATCH|OPENSEARCH|ELASTICSEARCH|KAFKA|LOKI|HTTP|SLACK|FORWARD|STDOUT|LIVETAIL|[A-Z]+)'
+copies=$(grep -rlnE "case LP_OUT_|\[LP_OUT_[A-Z0-9_]+\] *=|LP_OUT_TYPE_COUNT\] *= *\{|$t[^A-Z_].*(\|\||&&).*$t[^A-Z_]" \
+	pkg cmd --include='*.[ch]' |
+	grep -v -e '^pkg/api/outtypes\.c$' -e '^pkg/api/out_[a-z]*\.c$' -e '^pkg/render/fluentd\.c$')
+if [ -z "$copies" ]; then echo "PASS code_shape:one_output_type_home"; else
+	echo "FAIL code_shape:one_output_type_home: output-type switch or table in $(echo "$copies" | tr '\n' ' ')"; fi

@@ -1191,10 +1191,25 @@ static void t_null_args(void)
 
 static void t_fields_table(void)
 {
-	size_t n;
-	const struct lp_render_field *f = lp_render_fields(&n);
+	size_t n = lp_render_fields_count();
+	struct lp_render_field *f = lp_calloc(n + 1, sizeof(*f));
 	struct lp_rendered r;
 	struct lp_buf all, md;
+
+	LP_CHECK(f != NULL);
+	for (size_t i = 0; f && i < n; i++)
+		LP_CHECK(lp_render_field_at(i, &f[i]));
+	LP_CHECK(f && !lp_render_field_at(n, &f[n]));
+	/* every output type's key table gives rows: its plugin appears */
+	for (int t = LP_OUT_NONE + 1; f && t < LP_OUT_TYPE_COUNT; t++) {
+		const struct lp_output_type_desc *d = lp_output_type_desc((enum lp_output_type)t);
+		int seen = 0;
+		for (size_t i = 0; i < n; i++)
+			seen |= f[i].fb_plugin && !strcmp(f[i].fb_plugin, d->fb_plugin);
+		if (!seen)
+			lp_test_fail(__FILE__, __LINE__, "fields table: no row for type %s",
+			             d->name);
+	}
 
 	/* every Fluent Bit key the table names exists in 5.1.1 and appears in some rendered config
 	 */
@@ -1288,6 +1303,7 @@ static void t_fields_table(void)
 	}
 	lp_buf_free(&md);
 	lp_buf_free(&all);
+	lp_free(f);
 }
 
 /* ------------------------------------------------------------------ */
