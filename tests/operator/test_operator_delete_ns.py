@@ -1,6 +1,8 @@
 """Finalizers never block a namespace deletion: a namespace holding LogPipelines
-and LogOutputs (one with the logplane.io/finalizer, for its Secret copied into
-the control namespace) goes away within a bound while every config application
+and LogOutputs (with the logplane.io/finalizer: a loki output for its Secret
+copied into the control namespace, a Kinesis output with provision and
+deletionPolicy Retain, whose endpoint answers nothing: Retain needs no AWS call)
+goes away within a bound while every config application
 fails (kubesim refuses the writes of the agents' ConfigMap, as a terminating
 control namespace refuses them). An output deleted by a user in a namespace that
 is not terminating keeps its finalizer until an application succeeds.
@@ -8,8 +10,10 @@ is not terminating keeps its finalizer until an application succeeds.
 kubesim only: the failing writes are a kubesim fault."""
 import json
 import os
+import re
 import sys
 import time
+import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,12 +35,25 @@ def finalizers(obj):
     return ((obj or {}).get("metadata") or {}).get("finalizers") or []
 
 
+def aws_operations(env, op):
+    """The AWS operations the operator counted on its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{env.operator_port(op)}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1) for m in re.finditer(r'^logplane_aws_requests_total\{[^}]*operation="([A-Za-z]+)"[^}]*\} ([0-9.e+]+)$',
+                                            text, re.M) if float(m.group(2)) > 0}
+
+
 def main():
     env = Env("delete-ns")
     apply_crds(env)
     env.apply([namespace(CTRL_NS), namespace("team-x"), namespace("team-y"),
                secret("team-x", "auth", {"username": "u", "password": "p-x"}),
                secret("team-y", "auth", {"username": "u", "password": "p-y"}),
+               secret("team-x", "aws", {"AWS_ACCESS_KEY_ID": "AKIDX", "AWS_SECRET_ACCESS_KEY": "x-secret"}),
+               output("team-x", "kx", {"type": "kinesis", "aws": {"region": "us-east-1", "endpoint": "http://127.0.0.1:1",
+                                                                  "credentials": {"secretRef": {"name": "aws"}}},
+                                       "kinesis": {"stream": "kx", "provision": {"mode": "provisioned", "shardCount": 1,
+                                                                                 "deletionPolicy": "Retain"}}}),
                loki("team-x", "lx", "auth"), output("team-x", "console", {"type": "stdout"}),
                pipeline("team-x", "app", ["lx", "console"]),
                loki("team-y", "ly", "auth"), loki("team-y", "ly2", "auth"),
@@ -44,6 +61,7 @@ def main():
     op = env.start_operator("--resync", "5s", "--debounce", "200ms")
     ok = wait_until(lambda: is_ready(env.get("lp", "app", "team-x")) and is_ready(env.get("lp", "app", "team-y"))
                     and FINALIZER in finalizers(env.get("lo", "lx", "team-x"))
+                    and FINALIZER in finalizers(env.get("lo", "kx", "team-x"))
                     and FINALIZER in finalizers(env.get("lo", "ly2", "team-y")), 60)
     if not T.check("initial_ready_with_finalizers", ok,
                    json.dumps([finalizers(env.get("lo", "lx", "team-x")),
@@ -64,6 +82,9 @@ def main():
     T.check(f"namespace_gone_within_{GONE_WITHIN_S}s", bool(gone),
             f"team-x still there after {took:.1f} s; LogOutputs left: "
             + json.dumps([[o["metadata"]["name"], finalizers(o)] for o in left]) + env.tail(op.log_path))
+
+    ops = aws_operations(env, op)
+    T.check("retain_no_aws_delete", "DeleteStream" not in ops, f"AWS operations counted: {sorted(ops)}")
 
     # a user deletes an output in a live namespace: it waits for a successful application
     env.kubectl("delete", "lp", "app", "-n", "team-y")
