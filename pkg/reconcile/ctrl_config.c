@@ -310,7 +310,7 @@ static int output_problem(void *ctx, const char *ns, const char *name, char *buf
 	    !lp_kube_informer_get(c->res[RES_OUTPUT], key, (void **)&k) || !k || k->deleting)
 		return 0;
 	f = k->facts;
-	if (f && f->over_limit && f->render_message) {
+	if (f && (f->over_limit || f->bad) && f->render_message) {
 		snprintf(buf, n, "%s", f->render_message);
 		return 1;
 	}
@@ -517,6 +517,8 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 	if (rw.err)
 		return rw.err;
 	if (!f->in_config || rw.fp != f->fingerprint) {
+		/* in the config with this generation already: a Secret value changed */
+		f->secret_changed = f->in_config && f->generation == k->generation;
 		f->serial_in = c->serial;
 		f->fingerprint = rw.fp;
 		f->in_config = 1;

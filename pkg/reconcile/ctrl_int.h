@@ -101,6 +101,9 @@ struct res_facts {
 	 * (a reference) while the current version is newer and has not run yet:
 	 * a rollback renders it instead of the current one */
 	struct res_kept *good_k;
+	/* serial_in was set by a change of a referenced Secret's value (the
+	 * generation stayed): a value the rollout guard cannot roll back */
+	int secret_changed;
 	/* over a per-namespace limit in the last computation (ctrl_limits.c):
 	 * left out, config LP_CONFIG_OVER_LIMIT, render_message says which */
 	int over_limit;

@@ -8,9 +8,12 @@
  * and the configuration is computed again with the version of each that ran
  * before (res_facts.good_k, kept while a newer version has not run yet) or
  * without it when it is new: that is the last configuration that ran, so the
- * agents roll back to it (Secret values are read as they are now). A configuration equal to
- * the last one that ran is never rolled back; nor is anything when no
- * configuration ran yet (there is nothing to go back to). */
+ * agents roll back to it. Secret values are not kept: a resource whose change was
+ * a referenced Secret's value has no previous version to go back to, so it is
+ * left out (its message says so) until the Secret or the resource changes. The
+ * message names the workloads (DaemonSet, aggregator StatefulSet) not ready. A configuration equal
+ * to the last one that ran is never rolled back; nor is anything when no configuration ran yet
+ * (there is nothing to go back to). */
 #include "ctrl_int.h"
 #include <stdio.h>
 #include <string.h>
@@ -51,8 +54,31 @@ struct guard_walk {
 	struct lp_ctrl *c;
 	enum res_kind kind;
 	const char *bad_hash;
+	const char *which; /* the workloads that did not become ready */
 	size_t n;
 };
+
+static int rolled(const struct lp_rollout *r, const char *hash)
+{
+	return r && r->known && r->done && !strcmp(r->config_hash, hash);
+}
+
+/* "DaemonSet ns/name", "StatefulSet ns/name" or both: the agents' workloads
+ * not rolled out with configuration hash. */
+static void not_ready_names(struct lp_ctrl *c, const char *hash, char *buf, size_t n)
+{
+	int ds = !rolled(ctrl_rollout_of(c, LP_OWNED_DAEMONSET, LP_SHIPPER_NAME), hash);
+	int sts = c->want_aggregator &&
+	          !rolled(ctrl_rollout_of(c, LP_OWNED_STATEFULSET, LP_AGGREGATOR_NAME), hash);
+
+	if (ds && sts)
+		snprintf(buf, n, "DaemonSet %s/%s and StatefulSet %s/%s", c->control_ns,
+		         LP_SHIPPER_NAME, c->control_ns, LP_AGGREGATOR_NAME);
+	else if (sts)
+		snprintf(buf, n, "StatefulSet %s/%s", c->control_ns, LP_AGGREGATOR_NAME);
+	else
+		snprintf(buf, n, "DaemonSet %s/%s", c->control_ns, LP_SHIPPER_NAME);
+}
 
 /* Marks a resource whose change came in after the last configuration that
  * ran, and says so on it. */
@@ -62,19 +88,33 @@ static int guard_fn(void *arg, const char *key, void *kept)
 	struct lp_ctrl *c = w->c;
 	struct res_kept *k = kept;
 	struct res_facts *f = k ? k->facts : NULL;
-	char ns[256], msg[512];
+	char ns[256], msg[768];
 	const char *name;
 
 	if (!f || !f->in_config || f->bad || f->serial_in <= c->rolled_serial || k->deleting)
 		return 0;
 	ctrl_split_key(key, ns, sizeof(ns), &name);
-	snprintf(msg, sizeof(msg),
-	         "the agent pods did not become ready within %llu s with configuration %.12s, "
-	         "which this change started; the agents were rolled back to configuration %.12s, "
-	         "the last that ran, %s until the resource changes again",
-	         (unsigned long long)(timeout_ms(c) / 1000), w->bad_hash, c->good_hash,
-	         f->good_k ? "which keeps the previous version of this resource"
-	                   : "without this resource");
+	if (f->secret_changed && !f->good_k)
+		/* a Secret value: not kept, so not restorable; the resource goes */
+		snprintf(msg, sizeof(msg),
+		         "the agent pods (%s) did not become ready within %llu s with "
+		         "configuration %.12s, which a changed value of a Secret this resource "
+		         "references started; Secret values are not kept and cannot be rolled "
+		         "back, so the agents were rolled back to configuration %.12s, the last "
+		         "that ran, without this resource, until the Secret or the resource "
+		         "changes again",
+		         w->which, (unsigned long long)(timeout_ms(c) / 1000), w->bad_hash,
+		         c->good_hash);
+	else
+		snprintf(msg, sizeof(msg),
+		         "the agent pods (%s) did not become ready within %llu s with "
+		         "configuration %.12s, which this change started; the agents were rolled "
+		         "back to configuration %.12s, the last that ran, %s until the resource "
+		         "changes again",
+		         w->which, (unsigned long long)(timeout_ms(c) / 1000), w->bad_hash,
+		         c->good_hash,
+		         f->good_k ? "which keeps the previous version of this resource"
+		                   : "without this resource");
 	f->bad = 1;
 	f->bad_fp = f->fingerprint;
 	f->in_config = 0;
@@ -100,8 +140,8 @@ static int guard_fn(void *arg, const char *key, void *kept)
 
 void ctrl_handle_rollout(struct lp_ctrl *c)
 {
-	char bad_hash[65];
-	struct guard_walk w = {c, RES_PIPELINE, bad_hash, 0};
+	char bad_hash[65], which[256];
+	struct guard_walk w = {c, RES_PIPELINE, bad_hash, which, 0};
 	uint64_t now = ctrl_now_ms(c);
 
 	if (!c->leading || c->shutting_down || !c->watch_serial)
@@ -118,22 +158,23 @@ void ctrl_handle_rollout(struct lp_ctrl *c)
 	}
 	c->watch_serial = 0;
 	memcpy(bad_hash, c->cur_hash, sizeof(bad_hash));
+	not_ready_names(c, bad_hash, which, sizeof(which));
 	for (int i = 0; i < 2; i++) {
 		w.kind = (enum res_kind)i;
 		lp_kube_informer_foreach(c->res[i], guard_fn, &w);
 	}
 	if (!w.n) {
 		ctrl_logf(
-		    c, LP_LOG_ERROR, "DaemonSet", c->control_ns, LP_SHIPPER_NAME,
-		    "configuration %.12s is not ready after %llu s and no resource change came "
-		    "with it: not rolled back",
-		    bad_hash, (unsigned long long)(timeout_ms(c) / 1000));
+		    c, LP_LOG_ERROR, NULL, NULL, NULL,
+		    "%s: configuration %.12s is not ready after %llu s and no resource change "
+		    "came with it: not rolled back",
+		    which, bad_hash, (unsigned long long)(timeout_ms(c) / 1000));
 		return;
 	}
-	ctrl_logf(c, LP_LOG_ERROR, "DaemonSet", c->control_ns, LP_SHIPPER_NAME,
-	          "configuration %.12s is not ready after %llu s: rolling back to %.12s without "
-	          "the %zu change(s) that came with it",
-	          bad_hash, (unsigned long long)(timeout_ms(c) / 1000), c->good_hash, w.n);
+	ctrl_logf(c, LP_LOG_ERROR, NULL, NULL, NULL,
+	          "%s: configuration %.12s is not ready after %llu s: rolling back to %.12s "
+	          "without the %zu change(s) that came with it",
+	          which, bad_hash, (unsigned long long)(timeout_ms(c) / 1000), c->good_hash, w.n);
 	ctrl_note_change(c);
 	ctrl_status_all(c);
 }
