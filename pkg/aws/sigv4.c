@@ -1,4 +1,5 @@
 #include "sigv4.h"
+#include "../util/hex.h"
 #include "../util/mem.h"
 #include <openssl/crypto.h>
 #include <ctype.h>
@@ -10,23 +11,12 @@
 
 #define SIGV4_ALGO "AWS4-HMAC-SHA256"
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void to_hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[d[i] >> 4];
-		out[2 * i + 1] = hexdig[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void lp_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256(data ? data : (const void *)"", len, md);
-	to_hex(md, sizeof(md), hex);
+	lp_hex_encode(hex, md, sizeof(md));
 }
 
 void lp_sigv4_amz_date(time_t t, char out[17])
@@ -345,7 +335,7 @@ lp_err lp_sigv4_sign(struct lp_sigv4_output *out, const struct lp_sigv4_input *i
 	hmac(k2, 32, in->service, k3);
 	hmac(k3, 32, "aws4_request", k4);
 	hmac(k4, 32, lp_buf_str(&sts), sigraw);
-	to_hex(sigraw, 32, sig);
+	lp_hex_encode(sig, sigraw, 32);
 
 	if ((err = lp_buf_addf(&authz,
 	                       SIGV4_ALGO " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "../util/b64.h"
 #include "../util/buf.h"
+#include "../util/hex.h"
 #include "../util/mem.h"
 
 static const struct lp_owned_kind_info kind_table[LP_OWNED_KIND_COUNT] = {
@@ -37,17 +38,6 @@ enum lp_owned_kind lp_owned_kind_parse(const char *kind)
 	return LP_OWNED_KIND_COUNT;
 }
 
-static void hex32(char out[65], const unsigned char md[32])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 void lp_sha256_hex(char out[65], const void *data, size_t len)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -58,7 +48,7 @@ void lp_sha256_hex(char out[65], const void *data, size_t len)
 		out[64] = '\0';
 		return;
 	}
-	hex32(out, md);
+	lp_hex_encode(out, md, 32);
 }
 
 /* The JSON text goes into the digest through a small buffer, so that the
@@ -131,7 +121,7 @@ lp_err lp_desired_hash(char out[65], const json_t *obj)
 	                       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) != 0 ||
 	    hash_sink_flush(sink) || !EVP_DigestFinal_ex(sink->md, md, &mdlen) || mdlen != 32)
 		goto out;
-	hex32(out, md);
+	lp_hex_encode(out, md, 32);
 	err = LP_OK;
 out:
 	if (sink)

@@ -2,6 +2,7 @@
  * environment variables for Secrets, content hashes, summaries. The text itself
  * is written by fluentbit.c and fluentd.c. */
 #include "internal.h"
+#include "../util/hex.h"
 #include "../util/mem.h"
 #include <openssl/crypto.h>
 #include <ctype.h>
@@ -42,17 +43,6 @@ lp_err lp_render_sha256(const struct lp_rctx *c, unsigned char out[32], const vo
 	                                                                            : LP_ERR_NOMEM;
 }
 
-static void hex(char *out, const unsigned char *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void lp_render_short_hash(const struct lp_rctx *c, char out[13], const char *a, const char *b)
 {
 	unsigned char d[32];
@@ -70,7 +60,7 @@ void lp_render_short_hash(const struct lp_rctx *c, char out[13], const char *a, 
 		if (buf != stack)
 			lp_free(buf);
 	}
-	hex(out, d, 6);
+	lp_hex_encode(out, d, 6);
 }
 
 static lp_err grow(void **arr, size_t *cap, size_t n, size_t elem)
@@ -175,7 +165,7 @@ lp_err lp_render_env_var(struct lp_rctx *c, const char *ns, const char *name, co
 		return err;
 	sha256(c, d, b.ptr, b.len);
 	lp_buf_free(&b);
-	hex(h, d, 8);
+	lp_hex_encode(h, d, 8);
 	for (char *p = h; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
 	snprintf(v, sizeof(v), "LP_SECRET_%s", h);
@@ -259,7 +249,7 @@ static lp_err config_hash(struct lp_rendered_config *cfg)
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return LP_ERR_NOMEM;
-	hex(cfg->hash, d, 32);
+	lp_hex_encode(cfg->hash, d, 32);
 	return LP_OK;
 }
 

@@ -2,6 +2,7 @@
  * values with their own syntax (space-separated rules, regexes, Lua). */
 #include "internal.h"
 #include "../api/rules.h"
+#include "../util/hex.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,9 @@ static int is_ws(unsigned char ch)
 
 static lp_err add_hex(struct lp_buf *b, unsigned char ch)
 {
-	static const char hex[] = "0123456789abcdef";
-	char t[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+	char t[5] = {'\\', 'x'};
 
+	lp_hex_encode(t + 2, &ch, 1);
 	return lp_buf_add(b, t, 4);
 }
 

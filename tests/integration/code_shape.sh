@@ -59,3 +59,8 @@ copies=$(grep -rlnE "case LP_OUT_|\[LP_OUT_[A-Z0-9_]+\] *=|LP_OUT_TYPE_COUNT\] *
 	grep -v -e '^pkg/api/outtypes\.c$' -e '^pkg/api/out_[a-z]*\.c$' -e '^pkg/render/fluentd\.c$')
 if [ -z "$copies" ]; then echo "PASS code_shape:one_output_type_home"; else
 	echo "FAIL code_shape:one_output_type_home: output-type switch or table in $(echo "$copies" | tr '\n' ' ')"; fi
+
+# the hex digit table outside pkg/util/hex.c is a copied hex encoder
+copies=$(grep -rln '"0123456789abcdef"' pkg cmd --include='*.[ch]' | grep -v '^pkg/util/hex\.c$')
+if [ -z "$copies" ]; then echo "PASS code_shape:one_hex"; else
+	echo "FAIL code_shape:one_hex: a hex encoder copied in $(echo "$copies" | tr '\n' ' ')"; fi

@@ -4,6 +4,7 @@
 #include "../../pkg/util/clock.h"
 #include "../../pkg/util/err.h"
 #include "../../pkg/util/hash.h"
+#include "../../pkg/util/hex.h"
 #include "../../pkg/util/htab.h"
 #include "../../pkg/util/log.h"
 #include "../../pkg/util/mem.h"
@@ -318,6 +319,28 @@ static void t_htab_collisions(void)
 	lp_htab_free(&t);
 }
 
+static void t_hex(void)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *want;
+	} cases[] = {
+	    {"", 0, ""},
+	    {"\x00", 1, "00"},
+	    {"\x0f\xf0", 2, "0ff0"},
+	    {"\xde\xad\xbe\xef", 4, "deadbeef"},
+	    {"\x01\x23\x45\x67\x89\xab\xcd\xef", 8, "0123456789abcdef"},
+	};
+	char out[17];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		lp_hex_encode(out, cases[i].in, cases[i].n);
+		LP_CHECK_STR(out, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -332,6 +355,7 @@ int main(void)
 	    {"b64", t_b64},
 	    {"htab", t_htab},
 	    {"htab_collisions", t_htab_collisions},
+	    {"hex", t_hex},
 	};
 	return lp_test_main("util", tests, LP_TEST_COUNT(tests));
 }

@@ -1,0 +1,10 @@
+/* Lower-case hex encoding, the one copy (digests, hashes, escapes). */
+#ifndef LP_UTIL_HEX_H
+#define LP_UTIL_HEX_H
+#include <stddef.h>
+
+/* Writes the 2 * n lower-case hex digits of in[0..n) and a NUL to out, which
+ * has 2 * n + 1 bytes. */
+void lp_hex_encode(char *out, const void *in, size_t n);
+
+#endif
