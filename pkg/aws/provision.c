@@ -463,8 +463,8 @@ static lp_err do_kinesis(struct run *r)
 	if (p->n_tags && (err = kinesis_tags(r, k->stream, p, res_arn)))
 		goto out;
 	cond(&r->res->provisioned, LP_COND_TRUE, "Provisioned",
-	     "Kinesis stream %s is ACTIVE: %s, %d open shards, retention %dh%s%s%s", k->stream,
-	     s.mode, s.open_shards, s.retention_hours,
+	     "Kinesis stream %s is ACTIVE: %s, %d open shard%s, retention %dh%s%s%s", k->stream,
+	     s.mode, s.open_shards, s.open_shards == 1 ? "" : "s", s.retention_hours,
 	     r->notes[0] ? " (not applied, the endpoint "
 	                   "does not implement: "
 	                 : "",

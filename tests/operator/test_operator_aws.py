@@ -159,6 +159,7 @@ def main():
         creds = condition(lo, "CredentialsResolved") or {}
         T.check("provisioned_ready", lo is not None and prov.get("status") == "True" and creds.get("status") == "True",
                 json.dumps((env.get("lo", "stream", CTRL_NS) or {}).get("status"))[:600])
+        T.check("provisioned_message_singular", "1 open shard," in prov.get("message", ""), prov.get("message"))
         # DeleteStream is asynchronous (DELETING, then gone), in kinesalite as in AWS
         streams = wait_until(lambda: (lambda n: n if STREAM not in n else None)(
             kinesis(port, "ListStreams", {}).get("StreamNames", [])), 10) or \
