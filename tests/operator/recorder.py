@@ -159,6 +159,7 @@ class Recorder:
         state = {k: {} for k in KINDS}
         states, bad = 0, []
         self.max_parts = 0
+        self.max_sts = 0
         for rv, kind, typ, name, summ in evs:
             if typ == "SYNC":
                 state[kind] = dict(summ)
@@ -167,6 +168,7 @@ class Recorder:
             else:
                 state[kind][name] = summ
             states += 1
+            self.max_sts = max(self.max_sts, len(state["statefulsets"]))
             for w in state["daemonsets"].values():
                 n = sum(len([s for s in (v.get("projected") or {}).get("sources") or [] if "configMap" in s])
                         for v in w["volumes"])

@@ -2,7 +2,7 @@
 (tests/operator/recorder.py) records every state of the control namespace's
 ConfigMaps, Secrets, DaemonSet and StatefulSet while the operator goes through
 large changes (the config's part count grows and shrinks, outputs with
-credentials come and go) and is killed with SIGKILL at a random point of each,
+credentials come and go, the aggregator StatefulSet comes and goes) and is killed with SIGKILL at a random point of each,
 some of them while kubesim drops every watch. On every recorded state: every
 ConfigMap, Secret and key the workload templates refer to exists, and every
 file the main config includes is in a mounted ConfigMap that exists. Each run
@@ -43,9 +43,11 @@ def pipe(team, i, gen, creds):
     m = marker(team, i, gen)
     pad = [{"key": "pad%02d" % k, "value": ((m + "x") * 90)[:1000]} for k in range(BIG // 1000)]
     routes = ["loki"] if creds and i % 3 == 0 else ["console"]
-    return pipeline(team, "p%03d" % i, routes,
-                    {"transforms": [{"addFields": [{"key": "mark", "value": m}]},
-                                    {"addFields": pad[:20]}, {"addFields": pad[20:]}]})
+    extra = {"transforms": [{"addFields": [{"key": "mark", "value": m}]},
+                            {"addFields": pad[:20]}, {"addFields": pad[20:]}]}
+    if team == TEAMS[-1] and i == 0 and gen % 2 == 1 and gen > 1:
+        extra["aggregator"] = {"enabled": True}  # the StatefulSet comes and goes
+    return pipeline(team, "p%03d" % i, routes, extra)
 
 
 def want_state(rng, gen):
@@ -164,6 +166,7 @@ def main():
     print(f"# write order: runs {RUNS}, states observed {states}, kills {kills} ({mid} before the change "
           f"was complete), "
           f"invariant violations {len(bad)}, most config parts {rec.max_parts}, "
+          f"StatefulSet seen {bool(rec.max_sts)}, "
           f"watch reconnects {rec.reconnects}, relists {rec.relists}",
           flush=True)
     kinds = {}
