@@ -107,6 +107,9 @@ lp_err lp_admission_review(const char *body, size_t len, const struct lp_world *
 		if (p && verr != LP_ERR_NOMEM &&
 		    lp_pipeline_validate(p, &world, &probs) == LP_ERR_NOMEM)
 			verr = LP_ERR_NOMEM;
+		if (p && verr == LP_OK && !probs.n && world.pipeline_render_check &&
+		    world.pipeline_render_check(world.render_check_ctx, p, &world, &probs))
+			verr = LP_ERR_NOMEM;
 	} else {
 		verr = lp_output_parse(&o, obj, &probs);
 		if (o && verr != LP_ERR_NOMEM &&

@@ -545,6 +545,13 @@ struct lp_world {
 	 * place it goes (secretval.h). NULL callback: values are not checked. */
 	char *(*secret_value)(void *ctx, const char *ns, const char *name, const char *key,
 	                      size_t *len);
+	/* Optional (the operator's webhook; pkg/api cannot render): appends to
+	 * probs what only a render tells about pipeline p that is otherwise valid
+	 * (its text alone larger than a config part), so admission refuses what
+	 * the operator would leave out. Errors: LP_ERR_NOMEM. */
+	lp_err (*pipeline_render_check)(void *ctx, const struct lp_pipeline *p,
+	                                const struct lp_world *w, struct lp_problems *probs);
+	void *render_check_ctx;
 };
 
 /* The label a Secret carries to let logplane read it (docs/security.md):

@@ -114,9 +114,7 @@ lp_err lp_render_pipeline_too_large(struct lp_rctx *c, struct lp_pinfo *pi, unsi
 {
 	pi->ok = 0;
 	return lp_render_problem_add(c, "LogPipeline", pi->p->meta.ns, pi->p->meta.name, "spec",
-	                             "rendered configuration of this pipeline alone is larger "
-	                             "than %u bytes",
-	                             limit);
+	                             LP_RENDER_TOO_LARGE_ALONE " than %u bytes", limit);
 }
 
 lp_err lp_render_output_too_large(struct lp_rctx *c, struct lp_oinfo *oi, unsigned limit)

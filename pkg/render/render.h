@@ -39,6 +39,8 @@
 #include "../util/buf.h"
 
 #define LP_RENDER_SPLIT_BYTES (900u * 1024u) /* a file part never exceeds this */
+/* How the problem of a pipeline too large for a part alone begins. */
+#define LP_RENDER_TOO_LARGE_ALONE "rendered configuration of this pipeline alone is larger"
 /* The shared credentials file of the AWS profiles, and the variable naming it. */
 #define LP_RENDER_AWS_CREDENTIALS_PATH "/etc/logplane/aws/credentials"
 #define LP_RENDER_AWS_CREDENTIALS_ENV  "AWS_SHARED_CREDENTIALS_FILE"

@@ -2,6 +2,7 @@
  * and the certificate keeper (webhook.h). */
 #include "webhook.h"
 #include "../api/admission.h"
+#include "../render/render.h"
 #include "certs.h"
 #include "https.h"
 #include "../util/b64.h"
@@ -146,6 +147,85 @@ static struct world_build *world_get(struct lp_webhook *w)
 	return b;
 }
 
+/* A stand-in stdout LogOutput ns/name (for a route to an output that does
+ * not exist yet: the pipeline's own text is what is measured). */
+static struct lp_output *stand_in(const char *ns, const char *name)
+{
+	struct lp_problems probs = {0};
+	struct lp_output *o = NULL;
+	json_t *j = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+	                      LP_API_GROUP_VERSION, "kind", "LogOutput", "metadata", "name", name,
+	                      "namespace", ns, "spec", "type", "stdout");
+
+	if (j && lp_output_parse(&o, j, &probs) != LP_OK) {
+		lp_output_free(o);
+		o = NULL;
+	}
+	lp_problems_free(&probs);
+	json_decref(j);
+	return o;
+}
+
+/* lp_world.pipeline_render_check: renders p alone with the outputs it routes
+ * to (stand-ins for those not there yet), and takes the renderer's "too
+ * large alone" problem, so the webhook refuses the pipeline the operator
+ * (and `logplane validate`) would refuse. */
+static lp_err render_check(void *ctx, const struct lp_pipeline *p, const struct lp_world *w,
+                           struct lp_problems *probs)
+{
+	const struct lp_output **outs = lp_calloc(p->n_routes + 1, sizeof(*outs));
+	struct lp_output **own = lp_calloc(p->n_routes + 1, sizeof(*own));
+	struct lp_render_input in;
+	struct lp_rendered r;
+	size_t n = 0, n_own = 0;
+	lp_err err = LP_ERR_NOMEM;
+
+	(void)ctx;
+	if (!outs || !own || !p->meta.ns)
+		goto out;
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const char *ref = p->routes[i].output_ref;
+		const struct lp_output *found = NULL;
+		for (size_t j = 0; ref && !found && j < w->n_outputs; j++) {
+			const struct lp_output *o = w->outputs[j];
+			if (o && o->meta.ns && o->meta.name && !strcmp(o->meta.ns, p->meta.ns) &&
+			    !strcmp(o->meta.name, ref))
+				found = o;
+		}
+		if (!found && ref) {
+			if (!(own[n_own] = stand_in(p->meta.ns, ref)))
+				goto out;
+			found = own[n_own++];
+		}
+		if (found)
+			outs[n++] = found;
+	}
+	memset(&in, 0, sizeof(in));
+	in.control_ns = w->control_ns;
+	in.pipelines = &p;
+	in.n_pipelines = 1;
+	in.outputs = outs;
+	in.n_outputs = n;
+	in.no_summaries = 1;
+	err = lp_render(&r, &in);
+	if (err) /* (r untouched) */
+		goto out;
+	for (size_t i = 0; !err && i < r.n_problems; i++) {
+		const struct lp_render_problem *rp = &r.problems[i];
+		if (!strcmp(rp->kind, "LogPipeline") &&
+		    !strncmp(rp->message, LP_RENDER_TOO_LARGE_ALONE,
+		             strlen(LP_RENDER_TOO_LARGE_ALONE)))
+			err = lp_problems_add(probs, rp->field, "%s", rp->message);
+	}
+	lp_rendered_free(&r);
+out:
+	for (size_t i = 0; i < n_own; i++)
+		lp_output_free(own[i]);
+	lp_free(own);
+	lp_free(outs);
+	return err == LP_ERR_NOMEM ? err : LP_OK;
+}
+
 lp_err lp_webhook_handle(struct lp_webhook *w, const char *path, const char *body, size_t len,
                          struct lp_buf *out, int *status, const char **content_type)
 {
@@ -169,6 +249,7 @@ lp_err lp_webhook_handle(struct lp_webhook *w, const char *path, const char *bod
 	world.outputs_sorted = 1;
 	world.pipelines = b->pls;
 	world.n_pipelines = b->n_pls;
+	world.pipeline_render_check = render_check;
 	err = lp_admission_review(body, len, &world, out, &res);
 	if (err)
 		return err;

@@ -217,6 +217,19 @@ def main():
             any("spec.routes[0].outputRef" in w and "not-yet" in w for w in resp.get("warnings") or []) and
             resp.get("uid") == "7f0c6c1e-0000-4000-8000-000000000001", text[:400])
 
+    # 4b. a pipeline whose own text is larger than a config part: refused (as
+    # `logplane validate` and the operator do), with the field
+    rules = [{"key": "f%d" % i, "regex": "x" * 500} for i in range(32)]
+    big = {"apiVersion": "logplane.io/v1alpha1", "kind": "LogPipeline",
+           "metadata": {"name": "big", "namespace": CTRL_NS},
+           "spec": {"input": {"application": {}}, "routes": [{"outputRef": "out"}],
+                    "transforms": [{"grep": {"exclude": rules}} for _ in range(64)]}}
+    status, text = by_ip.post(review(big))
+    resp = json.loads(text).get("response", {}) if status == 200 else {}
+    T.check("too_large_alone_refused",
+            resp.get("allowed") is False and "alone is larger than" in json.dumps(resp.get("status")),
+            text[:400])
+
     # 5. not an AdmissionReview: 400; another path: 404
     status, text = by_ip.post({"hello": 1})
     T.check("bad_request_400", status == 400, f"{status} {text[:200]}")
