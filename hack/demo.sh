@@ -180,6 +180,15 @@ for o in json.load(sys.stdin)["items"]:
           m.get("generation"), st.get("observedGeneration")))
     for c in sorted(st.get("conditions") or [], key=lambda c: c["type"]):
         print("  %-20s %-8s %-14s %s" % (c["type"], c["status"], c.get("reason", ""), c.get("message", "")))
+    if st.get("configHash"):
+        print("  configHash %.12s" % st["configHash"])
+    for r in st.get("outputs") or []:
+        print("  -> %-17s delivered %-7s %-14s %s" % (r.get("name"), r.get("delivered"), r.get("reason", ""),
+                                                      r.get("message", "")))
+    if "pipelineCount" in st:
+        print("  <- %d pipelines: %s" % (st["pipelineCount"], ", ".join(st.get("pipelines") or []) or "none"))
+    for p in st.get("problems") or []:
+        print("  problem %s: %s" % (p.get("field"), p.get("message")))
 '
 
 say "owned objects (label app.kubernetes.io/managed-by=logplane)"

@@ -139,6 +139,13 @@ def main():
         [e.get("message") for e in json.loads(env.kubectl("get", "events", "-n", NS, "-o", "json", "--field-selector",
                                                           "involvedObject.name=multi").stdout)["items"]])[:600])
 
+    def two_events():
+        items = json.loads(env.kubectl("get", "events", "-n", NS, "-o", "json", "--field-selector",
+                                       "involvedObject.name=two,type=Warning").stdout)["items"]
+        return [e for e in items if e.get("reason") == "OutputNotReady" and "broken" in e.get("message", "")] or None
+    T.check("event_for_route_to_invalid_output", wait_until(two_events, 20) is not None,
+            "no Warning OutputNotReady Event on LogPipeline two naming broken")
+
     bad = {f"{kind}/{o['metadata']['name']}": contradictions(o)
            for kind in ("lp", "lo") for o in env.list(kind, NS) if contradictions(o)}
     T.check("no_contradicting_conditions", not bad, json.dumps(bad)[:800])

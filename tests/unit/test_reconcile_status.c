@@ -314,6 +314,42 @@ static void t_rollout(void)
 	}
 }
 
+/* The digest of the fields besides the conditions: the same for the same
+ * content in any key order, blind to conditions and nulls, "" for none, and
+ * different when a listed value changes. */
+static void t_extra_digest(void)
+{
+	char a[17], b[17], none[17], changed[17];
+	struct lp_status_seen seen;
+	json_t *mine =
+	    json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}], s:[{s:s, s:s}], s:i}", "configHash", "abc",
+	              "outputs", "name", "good", "delivered", "True", "reason", "Routed", "message",
+	              "m", "problems", "field", "spec.x", "message", "bad", "problemCount", 1);
+	json_t *observed = json_loads(
+	    "{\"problemCount\": 1, \"observedGeneration\": 4, \"conditions\": [], "
+	    "\"target\": null, \"problems\": [{\"message\": \"bad\", \"field\": \"spec.x\"}], "
+	    "\"outputs\": [{\"reason\": \"Routed\", \"message\": \"m\", \"name\": \"good\", "
+	    "\"delivered\": \"True\"}], \"configHash\": \"abc\"}",
+	    0, NULL);
+	json_t *bare = json_pack("{s:i, s:[]}", "observedGeneration", 4, "conditions");
+
+	LP_CHECK(mine && observed && bare);
+	lp_status_extra_digest(a, mine);
+	lp_status_extra_digest(b, observed);
+	lp_status_extra_digest(none, bare);
+	LP_CHECK_INT(strlen(a), 16);
+	LP_CHECK_STR(a, b);
+	LP_CHECK_STR(none, "");
+	lp_status_seen_parse(&seen, observed);
+	LP_CHECK_STR(seen.extra_digest, a);
+	json_object_set_new(mine, "problemCount", json_integer(2));
+	lp_status_extra_digest(changed, mine);
+	LP_CHECK(strcmp(changed, a) != 0);
+	json_decref(mine);
+	json_decref(observed);
+	json_decref(bare);
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -325,6 +361,7 @@ int main(void)
 	    {"roundtrip_and_ltt", t_roundtrip_and_ltt},
 	    {"seen_parse_order", t_seen_parse_order},
 	    {"rollout", t_rollout},
+	    {"extra_digest", t_extra_digest},
 	};
 	return lp_test_main("reconcile_status", tests, LP_TEST_COUNT(tests));
 }
