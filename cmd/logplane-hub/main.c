@@ -12,6 +12,7 @@
  * Every flag is declared once in the table below (name, environment variable,
  * default, help), which drives parsing, defaults and --help. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -43,6 +44,7 @@ struct options {
 	const char *log_level;
 	const char *alerts_file;
 	const char *alerts_ca;
+	const char *ingest_token_file;
 	int insecure_no_auth;
 };
 
@@ -82,6 +84,9 @@ static const struct flag flags[] = {
      "CA bundle (PEM file) trusted for the alert webhooks instead of the system's"},
     {"log-level", "LOGPLANE_LOG_LEVEL", F_STR, "info", OFF(log_level),
      "lowest level logged: debug, info, warn, error"},
+    {"ingest-token-file", "LOGPLANE_HUB_INGEST_TOKEN_FILE", F_STR, NULL, OFF(ingest_token_file),
+     "file holding the agents' ingest token (the Secret the operator keeps); /ingest then "
+     "requires \"Authorization: Bearer <token>\". Unset: ingest is open (local use only)"},
     {"insecure-no-auth", "LOGPLANE_HUB_INSECURE_NO_AUTH", F_BOOL, "false", OFF(insecure_no_auth),
      "serve every subscriber without checking its token (local development only)"},
 };
@@ -188,6 +193,32 @@ static void *sig_thread(void *arg)
 	return NULL;
 }
 
+/* Reads the token file into tok (trailing whitespace cut): 0, or -1 with a
+ * line logged. */
+static int read_token(const struct lp_log *log, const char *path, char *tok, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (!f) {
+		lp_log(log, LP_LOG_ERROR, NULL, "--ingest-token-file %s: %s", path,
+		       strerror(errno));
+		return -1;
+	}
+	len = fread(tok, 1, n - 1, f);
+	fclose(f);
+	while (len && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' '))
+		len--;
+	tok[len] = 0;
+	if (len < 16 || len == n - 1) {
+		lp_log(log, LP_LOG_ERROR, NULL,
+		       "--ingest-token-file %s: the token must be 16 to %zu characters", path,
+		       n - 2);
+		return -1;
+	}
+	return 0;
+}
+
 static int write_port(const char *path, int port)
 {
 	char tmp[4096];
@@ -212,6 +243,7 @@ int main(int argc, char **argv)
 	struct lp_log log;
 	struct lp_buf msg;
 	struct sigctx sc;
+	char token[256];
 	pthread_t st;
 	int lvl, rc = 1;
 	lp_err err;
@@ -243,6 +275,15 @@ int main(int argc, char **argv)
 		lp_log(&log, LP_LOG_WARN, NULL,
 		       "--insecure-no-auth: every subscriber sees every record; local use only");
 	}
+	token[0] = 0;
+	if (o.ingest_token_file && read_token(&log, o.ingest_token_file, token, sizeof(token))) {
+		lp_kube_config_free(kube);
+		goto out;
+	}
+	if (!token[0])
+		lp_log(&log, LP_LOG_WARN, NULL,
+		       "no --ingest-token-file: any client may send records to /ingest");
+	cfg.ingest_token = token;
 	cfg.listen_addr = o.listen;
 	cfg.port = (int)strtoul(o.port, NULL, 10);
 	cfg.control_ns = o.control_ns;
@@ -273,6 +314,7 @@ int main(int argc, char **argv)
 	rc = err ? 1 : 0;
 	lp_log(&log, LP_LOG_INFO, NULL, "stopped");
 out:
+	OPENSSL_cleanse(token, sizeof(token));
 	lp_hub_free(hub);
 	lp_buf_free(&msg);
 	return rc;

@@ -13,8 +13,10 @@
 #include <unistd.h>
 #include <pthread.h>
 #include "aws_hook.h"
+#include "hubtoken.h"
 #include "../../pkg/aws/http.h"
 #include "../../pkg/aws/provision.h"
+#include "../../pkg/api/check.h"
 #include "../../pkg/kube/client.h"
 #include "../../pkg/kube/config.h"
 #include "../../pkg/reconcile/controller.h"
@@ -46,6 +48,7 @@ struct options {
 	const char *log_level;
 	const char *fluentbit_image;
 	const char *aggregator_image;
+	const char *hub_service;
 	const char *id;
 	int aws;
 	const char *agent_config;
@@ -103,6 +106,10 @@ static const struct flag flags[] = {
      OFF(fluentbit_image), NULL, "image of the Fluent Bit shipper (and Fluent Bit aggregator)"},
     {"aggregator-image", "LOGPLANE_AGGREGATOR_IMAGE", F_STR, NULL, OFF(aggregator_image), NULL,
      "image of the aggregator (default: the Fluent Bit image, or fluentd for Fluentd)"},
+    {"hub-service", "LOGPLANE_HUB_SERVICE", F_STR, "logplane-hub", OFF(hub_service), NULL,
+     "Service of the live-tail hub in the control namespace: livetail outputs send to "
+     "<it>.<control namespace>.svc with the token of the Secret <it>-token, which the "
+     "operator creates when absent"},
     {"id", "LOGPLANE_ID", F_STR, NULL, OFF(id), NULL,
      "identity in the Lease (default: hostname_pid)"},
     {"aws", "LOGPLANE_AWS", F_BOOL, "true", OFF(aws), NULL,
@@ -383,6 +390,15 @@ static int parse_args(struct options *o, int argc, char **argv)
 		if (set_flag(o, fl, val, from) != 0)
 			return 2;
 	}
+	/* "<it>-token" must stay a Secret name, "<it>.<ns>.svc" a host */
+	if (strlen(o->hub_service) > 57 ||
+	    lp_check_string(o->hub_service, strlen(o->hub_service), LP_STR_DNS_LABEL, 0)) {
+		fprintf(stderr,
+		        "logplane-operator: --hub-service: \"%s\" is not a DNS label of at "
+		        "most 57 characters\n",
+		        o->hub_service);
+		return 2;
+	}
 	return 0;
 }
 
@@ -451,6 +467,8 @@ struct app {
 	int have_om;
 	struct lp_server *health, *metrics_srv;
 	struct lp_ctrl *ctrl;
+	struct lp_hubtoken *hubtoken;
+	char hub_host[320], hub_token_secret[256];
 	struct lp_webhook *webhook;
 	struct lp_aws_ctx *aws_ctx; /* used only on the controller's worker thread */
 	struct lp_aws_hook aws_hook;
@@ -666,6 +684,11 @@ static int run(struct app *a)
 	co.control_ns = a->opt.control_ns;
 	co.fluentbit_image = a->opt.fluentbit_image;
 	co.aggregator_image = a->opt.aggregator_image;
+	snprintf(a->hub_host, sizeof(a->hub_host), "%s.%s.svc", a->opt.hub_service,
+	         a->opt.control_ns);
+	snprintf(a->hub_token_secret, sizeof(a->hub_token_secret), "%s-token", a->opt.hub_service);
+	co.hub_host = a->hub_host;
+	co.hub_token_secret = a->hub_token_secret;
 	co.resync_ms = a->opt.resync_ms;
 	co.debounce_ms = a->opt.debounce_ms;
 	co.leader_elect = a->opt.leader_elect;
@@ -706,6 +729,8 @@ static int run(struct app *a)
 	}
 	if ((err = lp_ctrl_new(&a->ctrl, a->loop, a->client, &co)) ||
 	    (err = lp_ctrl_start(a->ctrl)) || (err = start_webhook(a)) ||
+	    (err = lp_hubtoken_start(&a->hubtoken, a->loop, a->client, &a->log, a->opt.control_ns,
+	                             a->hub_token_secret)) ||
 	    (err = lp_loop_timer_add(a->loop, 500, ready_tick, a, &a->ready_timer)))
 		goto fail;
 	lp_log(&a->log, LP_LOG_INFO, NULL, "logplane-operator %s talking to %s", OPERATOR_VERSION,
@@ -719,6 +744,7 @@ static int run(struct app *a)
 fail:
 	lp_log(&a->log, LP_LOG_ERROR, NULL, "start-up failed: %s", lp_strerror(err));
 out:
+	lp_hubtoken_free(a->hubtoken);
 	lp_webhook_free(a->webhook); /* before the controller whose caches it reads */
 	lp_ctrl_free(a->ctrl);       /* joins the worker thread: the AWS context is free after */
 	lp_aws_ctx_free(a->aws_ctx);

@@ -102,11 +102,16 @@ static void check_livetail(struct lp_chk *k, const struct lp_output *o)
 		lp_chk_bad(k, "spec.livetail.maxRecordsPerSecond", "must be positive");
 }
 
+/* Fluent Bit's http output, not its websocket output (see docs/livetail.md):
+ * the websocket output keeps its handshake flag per output, not per
+ * connection, and loses records after a hub restart. */
 static const struct lp_out_key livetail_keys[] = {
-    LP_KHOOK("host,port,uri", LP_HOOK_LIVETAIL, "spec.livetail", "@type http",
-             "to the live-tail hub (Service logplane-hub:8081) /ingest/<ns>/<name>, every "
-             "record copied"),
+    LP_KHOOK("host,port,uri,header", LP_HOOK_LIVETAIL, "spec.livetail", "@type http, headers",
+             "POST to the live-tail hub (Service logplane-hub:8081, --hub-service) "
+             "/ingest/<ns>/<name> with the hub's ingest token, every record copied"),
     LP_KCONST("format", "json", "spec.livetail", NULL, "always json"),
+    LP_KCONST("json_date_key", "date", "spec.livetail", NULL, "the hub reads the time there"),
+    LP_KCONST("json_date_format", "double", "spec.livetail", NULL, NULL),
 };
 
 /* ---------- descriptors ---------- */
@@ -120,5 +125,4 @@ static const struct lp_out_key livetail_keys[] = {
 const struct lp_output_type_desc lp_otd_slack = {MISC_DESC("slack", "slack", slack, 0),
                                                  .secret = secret_slack};
 const struct lp_output_type_desc lp_otd_stdout = {MISC_DESC("stdout", "stdout", stdout, 1)};
-const struct lp_output_type_desc lp_otd_livetail = {
-    MISC_DESC("livetail", "websocket", livetail, 1)};
+const struct lp_output_type_desc lp_otd_livetail = {MISC_DESC("livetail", "http", livetail, 1)};

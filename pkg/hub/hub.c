@@ -63,6 +63,7 @@ struct lp_hub {
 	struct lp_hub_alerts *alerts; /* NULL: no --alerts-file */
 	const char *page;
 	size_t page_len;
+	char *ingest_token; /* "Bearer <token>", owned; NULL: ingest is open */
 	const struct lp_log *log;
 	struct conn *subs; /* every /tail connection */
 	size_t nsubs;
@@ -422,6 +423,23 @@ static int ingest_path(struct conn *c, const char *uri)
 	       !lp_check_string(c->name, strlen(c->name), LP_STR_DNS_SUBDOMAIN, 0);
 }
 
+/* 1 when the request carries the ingest token (or the hub has none). The
+ * comparison takes the same time wherever the first difference is. */
+static int ingest_authorized(const struct lp_hub *h, struct lws *wsi)
+{
+	char got[512];
+	size_t want;
+	int n, ok;
+
+	if (!h->ingest_token)
+		return 1;
+	want = strlen(h->ingest_token);
+	n = lws_hdr_copy(wsi, got, sizeof(got), WSI_TOKEN_HTTP_AUTHORIZATION);
+	ok = n > 0 && (size_t)n == want && CRYPTO_memcmp(got, h->ingest_token, want) == 0;
+	OPENSSL_cleanse(got, sizeof(got));
+	return ok;
+}
+
 /* Appends a received piece; returns 1 when the message is complete. */
 static int assemble(struct lws *wsi, struct conn *c, const void *in, size_t len, size_t cap)
 {
@@ -548,6 +566,9 @@ static lp_err metrics_text(const struct lp_hub *h, struct lp_buf *b)
 	    "namespace than their tenant LogOutput's.\n"
 	    "# TYPE logplane_hub_records_spoofed_total counter\n"
 	    "logplane_hub_records_spoofed_total %llu\n"
+	    "# HELP logplane_hub_ingest_refused_total Ingest requests without the agents' token.\n"
+	    "# TYPE logplane_hub_ingest_refused_total counter\n"
+	    "logplane_hub_ingest_refused_total %llu\n"
 	    "# HELP logplane_hub_ingest_bad_total Ingest messages that were not JSON records.\n"
 	    "# TYPE logplane_hub_ingest_bad_total counter\n"
 	    "logplane_hub_ingest_bad_total %llu\n"
@@ -565,9 +586,9 @@ static lp_err metrics_text(const struct lp_hub *h, struct lp_buf *b)
 	    "logplane_hub_ingest_connections %llu\n",
 	    (unsigned long long)s->records_in, (unsigned long long)s->records_out,
 	    (unsigned long long)s->records_dropped, (unsigned long long)s->records_spoofed,
-	    (unsigned long long)s->records_bad, (unsigned long long)s->regex_aborted,
-	    (unsigned long long)s->denied, (unsigned long long)s->subscribers,
-	    (unsigned long long)s->ingest_conns);
+	    (unsigned long long)s->ingest_refused, (unsigned long long)s->records_bad,
+	    (unsigned long long)s->regex_aborted, (unsigned long long)s->denied,
+	    (unsigned long long)s->subscribers, (unsigned long long)s->ingest_conns);
 }
 
 static int http_request(struct lp_hub *h, struct lws *wsi, struct conn *c, const char *uri)
@@ -579,6 +600,11 @@ static int http_request(struct lp_hub *h, struct lws *wsi, struct conn *c, const
 		if (!ingest_path(c, uri))
 			return http_respond(wsi, c, HTTP_STATUS_NOT_FOUND, "text/plain", notfound,
 			                    sizeof(notfound) - 1);
+		if (!ingest_authorized(h, wsi)) {
+			h->st.ingest_refused++;
+			return http_respond(wsi, c, HTTP_STATUS_UNAUTHORIZED, "text/plain",
+			                    "ingest token required\n", 22);
+		}
 		c->kind = CONN_HTTP_INGEST;
 		lp_buf_init(&c->in, LP_HUB_MAX_MESSAGE);
 		return 0; /* the body follows */
@@ -621,7 +647,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return 1;
 		if (strcmp(uri, "/tail") == 0)
 			return 0;
-		return ingest_path(&probe, uri) ? 0 : 1;
+		if (!ingest_path(&probe, uri))
+			return 1;
+		if (!ingest_authorized(h, wsi)) {
+			h->st.ingest_refused++;
+			return 1;
+		}
+		return 0;
 	}
 
 	case LWS_CALLBACK_ESTABLISHED:
@@ -751,6 +783,16 @@ lp_err lp_hub_new(struct lp_hub **out, const struct lp_hub_config *cfg, struct l
 			goto out;
 		}
 	}
+	if (cfg->ingest_token && *cfg->ingest_token) {
+		size_t n = strlen(cfg->ingest_token) + sizeof("Bearer ");
+		h->ingest_token = lp_malloc(n);
+		if (!h->ingest_token) {
+			lp_kube_config_free(kube);
+			err = LP_ERR_NOMEM;
+			goto out;
+		}
+		snprintf(h->ingest_token, n, "Bearer %s", cfg->ingest_token);
+	}
 	h->protocols[0].name = "logplane-hub";
 	h->protocols[0].callback = callback;
 	h->protocols[0].per_session_data_size = sizeof(struct conn);
@@ -821,5 +863,8 @@ void lp_hub_free(struct lp_hub *h)
 	if (h->ctx)
 		lws_context_destroy(h->ctx);
 	lp_hub_alerts_free(h->alerts);
+	if (h->ingest_token)
+		OPENSSL_cleanse(h->ingest_token, strlen(h->ingest_token));
+	lp_free(h->ingest_token);
 	lp_free(h);
 }

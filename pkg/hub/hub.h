@@ -2,14 +2,19 @@
  *
  * Ingest (what the agents send for a `livetail` LogOutput):
  *   - WebSocket at /ingest/<namespace>/<name>, exactly as Fluent Bit's
- *     `websocket` output speaks it: one upgrade (fixed key, no subprotocol, a
+ *     `websocket` output speaks it (no longer rendered, see
+ *     docs/livetail.md): one upgrade (fixed key, no subprotocol, a
  *     second "Connection: keep-alive" header), then one masked text frame per
  *     flush holding a JSON array of records ({"date": <double>, ...}). The hub
  *     never writes to an ingest connection and never pings it (Fluent Bit
  *     never reads), and never closes an idle one: Fluent Bit sends the next
  *     flush on the kept-alive connection without a new handshake.
- *   - HTTP POST at the same path, as Fluentd's `http` output sends with a json
- *     <format>: JSON objects one per line (a JSON array is accepted too).
+ *   - HTTP POST at the same path: what the rendered agents send (Fluent Bit's
+ *     `http` output, format json: one JSON array of records with "date" per
+ *     flush, answered 200 so a refused or failed flush is retried), and
+ *     Fluentd's `http` output with a json <format> (JSON objects one per line).
+ *   With an ingest token (lp_hub_config.ingest_token) both need
+ *   "Authorization: Bearer <token>", else 401 (POST) or a refused upgrade.
  *   At /alert/<namespace>/<name> the same, for an `alert` LogOutput: those
  *   records go to the alert grouper (alert.h), not to subscribers.
  *   A record's namespace is kubernetes.namespace_name. A LogOutput outside the
@@ -69,6 +74,8 @@ struct lp_hub_config {
 	                                (--insecure-no-auth, local use only) */
 	const char *alerts_file;     /* alert targets (alert.h); NULL = no alerts */
 	const char *alerts_ca;       /* CA bundle for the webhooks; NULL = the system's */
+	const char *ingest_token;    /* agents send "Authorization: Bearer <it>" to /ingest;
+	                                NULL or "" = ingest open to anyone (local use) */
 	const char *page;            /* the browser page (borrowed, must outlive the hub) */
 	size_t page_len;
 	const struct lp_log *log; /* borrowed */
@@ -78,6 +85,7 @@ struct lp_hub_stats {
 	uint64_t records_in;      /* records received */
 	uint64_t records_spoofed; /* dropped: another namespace than their tenant LogOutput's */
 	uint64_t records_bad;     /* ingest messages that were not JSON records */
+	uint64_t ingest_refused;  /* ingest requests without the token: 401 / upgrade refused */
 	uint64_t records_out;     /* records written to subscribers */
 	uint64_t records_dropped; /* records lost by slow subscribers */
 	uint64_t regex_aborted;   /* regex searches cut off by the retry limit */

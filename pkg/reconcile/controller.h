@@ -92,8 +92,12 @@ struct lp_ctrl_opts {
 	const char *control_ns;       /* default LP_DEFAULT_CONTROL_NAMESPACE */
 	const char *fluentbit_image;  /* default fluent/fluent-bit:5.1.1 */
 	const char *aggregator_image; /* default per engine */
-	uint64_t resync_ms;           /* 0 = no periodic resync */
-	uint64_t debounce_ms;         /* quiet time ending a burst of changes; 0 = 500 */
+	/* the live-tail hub's Service host and its ingest token Secret (in
+	 * control_ns); borrowed; NULL: lp_render_input's defaults */
+	const char *hub_host;
+	const char *hub_token_secret;
+	uint64_t resync_ms;   /* 0 = no periodic resync */
+	uint64_t debounce_ms; /* quiet time ending a burst of changes; 0 = 500 */
 	int leader_elect;
 	const char *lease_name;                /* default "logplane-operator" */
 	const char *identity;                  /* lease holder identity; default host_pid */

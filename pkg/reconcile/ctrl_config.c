@@ -370,6 +370,8 @@ static lp_err calc_render_build(struct calc *cc)
 	if (err)
 		return err;
 	rin.control_ns = c->control_ns;
+	rin.livetail_host = c->o.hub_host;
+	rin.livetail_token_secret = c->o.hub_token_secret;
 	rin.default_buffer_limit = c->o.agents ? c->o.agents->fluent_bit.total_limit_size : NULL;
 	rin.pipelines = cc->ok_pls;
 	rin.n_pipelines = cc->n_ok_pls;

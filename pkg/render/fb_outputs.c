@@ -196,10 +196,18 @@ static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_ou
 		             o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE);
 		break;
 	case LP_HOOK_LIVETAIL:
+		/* `http`, not `websocket`: 5.1.1's websocket output keeps its
+		 * handshake flag per output, not per connection, so after a hub
+		 * restart (or on a second pooled connection, or with keep-alive
+		 * off) it writes frames without an upgrade, counts them sent, and
+		 * the records are lost; each POST stands alone and a refused one is
+		 * retried (docs/livetail.md) */
 		fb_kv(f, "host", f->c->lt_host);
 		lp_yamlw_kvi(&f->w, "port", f->c->lt_port);
 		fb_addf(f, fb_t0(f), "/ingest/%s/%s", o->meta.ns, o->meta.name);
 		fb_kv(f, "uri", fb_ts(f));
+		fb_addf(f, fb_t0(f), "Authorization Bearer ${%s}", oi->secret_var);
+		fb_kv(f, "header", fb_ts(f));
 		break;
 	}
 }

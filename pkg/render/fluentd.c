@@ -361,6 +361,11 @@ static void store_livetail(struct fd *d, const struct lp_oinfo *oi)
 		d->err = d->err ? d->err : LP_ERR_NOMEM;
 	put(d, "    @type http\n");
 	url(d, "    ", "endpoint", 0, d->c->lt_host, d->c->lt_port, lp_buf_str(&p));
+	if (oi->secret_var && !d->err) /* the hub's ingest token */
+		d->err = lp_buf_addf(d->b,
+		                     "    headers \"{\\\"Authorization\\\":\\\"Bearer "
+		                     "#{ENV['%s']}\\\"}\"\n",
+		                     oi->secret_var);
 	put(d, "    <format>\n      @type json\n    </format>\n");
 	lp_buf_free(&p);
 }

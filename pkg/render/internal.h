@@ -90,6 +90,7 @@ struct lp_rctx {
 	const char *agg_host;
 	const char *lt_host;
 	int lt_port;
+	const char *lt_token_secret; /* Secret (control_ns) of the hub's ingest token */
 	struct lp_pinfo *pi;
 	size_t npi;
 	struct lp_oinfo *oi;

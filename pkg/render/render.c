@@ -633,6 +633,11 @@ static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 	lp_err err = LP_OK;
 
 	err = type_secrets(c, oi);
+	if (!err && o->type == LP_OUT_LIVETAIL) { /* the hub's ingest token: never in a ConfigMap */
+		err = lp_render_env_var(c, c->control_ns, c->lt_token_secret,
+		                        LP_RENDER_HUB_TOKEN_KEY, &v);
+		oi->secret_var = (char *)v;
+	}
 	if (!err && auth && auth->secret_name) {
 		err = lp_render_env_var(c, ns, auth->secret_name,
 		                        auth->username_key ? auth->username_key : "username", &v);
@@ -867,6 +872,8 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 		c.lt_host = lp_buf_str(&c.lt_host_buf);
 	}
 	c.lt_port = in->livetail_port > 0 ? in->livetail_port : 8081;
+	c.lt_token_secret =
+	    in->livetail_token_secret ? in->livetail_token_secret : LP_RENDER_HUB_TOKEN_SECRET;
 	if (err)
 		goto fail;
 

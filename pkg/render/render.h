@@ -54,6 +54,11 @@ struct lp_render_cache;
 struct lp_render_cache *lp_render_cache_new(void);        /* NULL on no memory */
 void lp_render_cache_free(struct lp_render_cache *cache); /* NULL-safe */
 
+/* The hub's ingest token: a Secret in the control namespace the operator
+ * creates (random, kept), read by the hub and sent by every livetail output. */
+#define LP_RENDER_HUB_TOKEN_SECRET "logplane-hub-token"
+#define LP_RENDER_HUB_TOKEN_KEY    "token"
+
 struct lp_render_input {
 	const char *control_ns;        /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
 	struct lp_render_cache *cache; /* optional (NULL: every part is emitted) */
@@ -66,6 +71,9 @@ struct lp_render_input {
 	const char *aggregator_host; /* default "logplane-aggregator.<control_ns>.svc" */
 	const char *livetail_host;   /* default "logplane-hub.<control_ns>.svc" (the hub Service) */
 	int livetail_port;           /* default 8081 */
+	/* Secret in control_ns whose key "token" livetail outputs send to the hub
+	 * ("Authorization: Bearer"); default "logplane-hub-token" */
+	const char *livetail_token_secret;
 	/* storage.total_limit_size of the shipper's outputs that set no
 	 * spec.delivery.bufferLimit (a size lp_size_parse accepts); default "1G". */
 	const char *default_buffer_limit;

@@ -1,5 +1,6 @@
 """Shared code of the live-tail hub tests: start logplane-hub on a free port,
-speak to it exactly as Fluent Bit 5.1.1's `websocket` output does (format json),
+speak to it exactly as Fluent Bit 5.1.1's `http` output (what logplane renders for a
+livetail output) and its `websocket` output (what it rendered before) do (format json),
 and a small WebSocket client for subscribers. Standard library only."""
 import base64
 import json
@@ -121,11 +122,11 @@ class FluentBitWebsocket:
     masked with the fixed key 12 34 56 78, holding the JSON array of the chunk's
     records with the time as "date" (double). It never reads after the 101."""
 
-    def __init__(self, port, uri):
+    def __init__(self, port, uri, headers=""):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 0\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "Sec-WebSocket-Version: 13\r\nConnection: keep-alive\r\n\r\n" % (uri, port))
+               "Sec-WebSocket-Version: 13\r\n%sConnection: keep-alive\r\n\r\n" % (uri, port, headers))
         self.s.sendall(req.encode())
         resp = b""
         while b"\r\n\r\n" not in resp:
@@ -155,6 +156,57 @@ class FluentBitWebsocket:
             payload[i] ^= mask[i % 4]
         self.s.sendall(head + mask)     # header, then the body: two writes as Fluent Bit does
         self.s.sendall(bytes(payload))
+
+    def close(self):
+        self.s.close()
+
+
+class FluentBitHttp:
+    """The byte stream of Fluent Bit 5.1.1's `http` output as logplane renders it
+    for a livetail LogOutput (plugins/out_http + src/flb_http_client.c): per
+    flush one POST on a kept-alive connection with Host, Content-Length, the
+    keep-alive Connection header, User-Agent: Fluent-Bit, Content-Type:
+    application/json and the rendered `header` (Authorization: Bearer <token>);
+    the body is the JSON array of the chunk's records with "date" (double). It
+    reads the status: 2xx is delivered, anything else is retried later."""
+
+    def __init__(self, port, uri, token=None):
+        self.port, self.uri, self.token = port, uri, token
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+    def flush(self, records, t=None):
+        """Returns the response status (0 when the connection was closed)."""
+        t = time.time() if t is None else t
+        arr = []
+        for r in records:
+            d = {"date": t}
+            d.update(r)
+            arr.append(d)
+        body = json.dumps(arr, separators=(",", ":")).encode()
+        head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
+                "Connection: keep-alive\r\nUser-Agent: Fluent-Bit\r\nContent-Type: application/json\r\n"
+                % (self.uri, self.port, len(body)))
+        if self.token is not None:
+            head += "Authorization: Bearer %s\r\n" % self.token
+        self.s.sendall((head + "\r\n").encode() + body)
+        resp = b""
+        while b"\r\n\r\n" not in resp:
+            c = self.s.recv(4096)
+            if not c:
+                return 0
+            resp += c
+        hdr, rest = resp.split(b"\r\n\r\n", 1)
+        n = 0
+        for line in hdr.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v.strip())
+        while len(rest) < n:
+            c = self.s.recv(4096)
+            if not c:
+                break
+            rest += c
+        return int(hdr.split(b" ", 2)[1])
 
     def close(self):
         self.s.close()

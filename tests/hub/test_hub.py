@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The live-tail hub (bin/logplane-hub) and `logplane tail`: records sent exactly as
-Fluent Bit's websocket output (and Fluentd's http output) sends them reach the
+Fluent Bit's http output (as rendered for livetail), its websocket output and
+Fluentd's http output send them reach the
 tail client with its filters applied; a stalled subscriber loses records and is
-told while the others get everything; who may watch what is decided by
+told while the others get everything; ingest needs the agents' token; who may
+watch what is decided by
 TokenReview + SubjectAccessReview against kubesim's RBAC."""
 import json
 import os
@@ -12,8 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from hublib import (BIN, HUB_RBAC, HUB_SA, FluentBitWebsocket, Hub, Kubesim, Report, WSClient,  # noqa: E402
-                    rec, wait_for)
+from hublib import (BIN, HUB_RBAC, HUB_SA, FluentBitHttp, FluentBitWebsocket, Hub, Kubesim, Report,  # noqa: E402
+                    WSClient, rec, wait_for)
 
 T = Report("hub")
 TAIL = os.path.join(BIN, "logplane")
@@ -379,8 +381,85 @@ def authz():
         ks.stop()
 
 
+def ingest_token():
+    """With --ingest-token-file, /ingest (POST as the rendered http output sends it,
+    and the websocket upgrade) needs the agents' token: without it or with another
+    one the request is refused and nothing reaches a subscriber; with it the
+    records do, on the same kept-alive connection flush after flush."""
+    d = os.path.join(os.environ.get("TMPDIR", "/tmp"), "hub-ingest-%d" % os.getpid())
+    os.makedirs(d, exist_ok=True)
+    tok = "3f" * 32
+    path = os.path.join(d, "token")
+    with open(path, "w") as f:
+        f.write(tok + "\n")      # as a Secret volume file may end
+    hub = Hub(args=["--ingest-token-file", path])
+    uri = "/ingest/logplane-system/live"
+    try:
+        def t_refused():
+            p = tail(hub, "-n", "team-a")
+            subscribed(hub, 1)
+            got_status = []
+            for token in (None, "", "3f" * 31, tok + "x", tok.upper()):
+                a = FluentBitHttp(hub.port, uri, token)
+                got_status.append(a.flush([rec("team-a", "web-1", "sneaked in %r" % token)]))
+                a.close()
+            w = FluentBitWebsocket(hub.port, uri)
+            w.close()
+            time.sleep(1)
+            p.terminate()
+            got, err, rc = finish(p)
+            m = hub.metrics()
+            return (got_status == [401] * 5 and w.status != 101 and got == [] and
+                    m.get("logplane_hub_ingest_refused_total") == 6 and
+                    m.get("logplane_hub_records_in_total") == 0) or \
+                "statuses %s, upgrade %s, tail got %s, metrics %s" % (got_status, w.status, got, m)
+        T.run("ingest_without_token_refused", t_refused)
+
+        def t_accepted():
+            p = tail(hub, "-n", "team-a", limit=30)
+            subscribed(hub, 1)
+            a = FluentBitHttp(hub.port, uri, tok)
+            statuses = [a.flush([rec("team-a", "web-1", "flush %d rec %d" % (i, j)) for j in range(10)])
+                        for i in range(3)]
+            a.close()
+            got, err, rc = finish(p)
+            want = ["flush %d rec %d" % (i, j) for i in range(3) for j in range(10)]
+            return (statuses == [200] * 3 and [g["message"] for g in got] == want and rc == 0) or \
+                "statuses %s, got %s (%s, rc %s)" % (statuses, [g["message"] for g in got], err, rc)
+        T.run("ingest_with_token_accepted_http_keepalive", t_accepted)
+
+        def t_ws_with_token():
+            p = tail(hub, "-n", "team-a", limit=1)
+            subscribed(hub, 1)
+            w = FluentBitWebsocket(hub.port, uri, headers="Authorization: Bearer %s\r\n" % tok)
+            w.flush([rec("team-a", "web-1", "over websocket")])
+            got, err, rc = finish(p)
+            w.close()
+            return (w.status == 101 and [g["message"] for g in got] == ["over websocket"]) or \
+                "upgrade %s, got %s (%s)" % (w.status, got, err)
+        T.run("ingest_websocket_with_token_accepted", t_ws_with_token)
+
+        def t_bad_token_file():
+            short = os.path.join(d, "short")
+            with open(short, "w") as f:
+                f.write("abc\n")
+            r = subprocess.run([os.path.join(BIN, "logplane-hub"), "--insecure-no-auth", "--port", "0",
+                                "--ingest-token-file", short], capture_output=True, text=True, timeout=20)
+            r2 = subprocess.run([os.path.join(BIN, "logplane-hub"), "--insecure-no-auth", "--port", "0",
+                                 "--ingest-token-file", os.path.join(d, "absent")],
+                                capture_output=True, text=True, timeout=20)
+            return (r.returncode != 0 and "--ingest-token-file" in r.stderr and
+                    r2.returncode != 0 and "--ingest-token-file" in r2.stderr) or \
+                "short: rc %s %s; absent: rc %s %s" % (r.returncode, r.stderr[-300:], r2.returncode, r2.stderr[-300:])
+        T.run("ingest_token_file_checked", t_bad_token_file)
+    finally:
+        rc = hub.stop()
+        T.check("hub_exits_clean_with_ingest_token", rc == 0, "exit %s: %s" % (rc, hub.logtext()[-1500:]))
+
+
 def main():
     standalone()
+    ingest_token()
     slow_subscriber()
     authz()
     T.exit()
