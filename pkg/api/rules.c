@@ -447,9 +447,11 @@ lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
 			           "container_name");
 	}
 	if (p->http.enabled &&
-	    (p->http.port < 0 || p->http.port > 65535 || p->http.port == LP_AGENT_HTTP_PORT))
+	    (p->http.port < 0 || p->http.port > 65535 || p->http.port == LP_AGENT_HTTP_PORT ||
+	     p->http.port == LP_AGENT_METRICS_PORT))
 		lp_chk_bad(&k, "spec.input.http.port",
-		           "must be a free port between 1 and 65535 (not 2020)");
+		           "must be a free port between 1 and 65535 (not 2020 or 2021: the agents' "
+		           "health and metrics ports)");
 	if (p->multiline.present) {
 		int start = 0;
 		for (size_t i = 0; i < p->multiline.n_rules; i++) {

@@ -799,11 +799,15 @@ fail:
 	return LP_ERR_NOMEM;
 }
 
-/* Container ports: http (health, metrics) and each distinct http input port. */
+/* Container ports: http (health, Fluent Bit's own metrics), lp-metrics (the
+ * prometheus_exporter of spec.metrics; always declared, so a first pipeline
+ * with metrics changes only the config and scrapes need no other template)
+ * and each distinct http input port. */
 static json_t *ports_new(struct builder *b)
 {
-	json_t *ports = json_pack("[{s:s, s:i, s:s}]", "name", "http", "containerPort",
-	                          LP_HEALTH_PORT, "protocol", "TCP");
+	json_t *ports = json_pack("[{s:s, s:i, s:s}, {s:s, s:i, s:s}]", "name", "http",
+	                          "containerPort", LP_HEALTH_PORT, "protocol", "TCP", "name",
+	                          "lp-metrics", "containerPort", LP_METRICS_PORT, "protocol", "TCP");
 	int seen[64];
 	size_t n_seen = 0;
 
@@ -816,7 +820,7 @@ static json_t *ports_new(struct builder *b)
 		port = p->http.port ? p->http.port : 9880;
 		for (size_t j = 0; j < n_seen; j++)
 			dup |= seen[j] == port;
-		if (dup || port == LP_HEALTH_PORT || n_seen == 64)
+		if (dup || port == LP_HEALTH_PORT || port == LP_METRICS_PORT || n_seen == 64)
 			continue;
 		seen[n_seen++] = port;
 		snprintf(pname, sizeof(pname), "in-%d", port);

@@ -45,6 +45,7 @@
 #define LP_STATE_HOST_DIR         "/var/lib/logplane"
 #define LP_CONFIG_DIR             "/fluent-bit/etc"
 #define LP_HEALTH_PORT            2020
+#define LP_METRICS_PORT           2021 /* the shipper's prometheus_exporter (spec.metrics) */
 #define LP_HEALTH_PATH            "/api/v1/health"
 
 /* The kinds the operator owns, in apply order (a config exists before the

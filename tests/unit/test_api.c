@@ -314,6 +314,8 @@ static const struct bad_case bad_cases[] = {
      "spec.input.application.podLabels.-bad", "label key"},
     {"http_port_low", P_HDR CTRL "spec: {input: {http: {port: 80}}, " ROUTE "}}",
      "spec.input.http.port", "between 1024 and 65535"},
+    {"http_port_metrics", P_HDR CTRL "spec: {input: {http: {port: 2021}}, " ROUTE "}}",
+     "spec.input.http.port", "not 2020 or 2021"},
     {"bool_as_string", P_HDR CTRL "spec: {kubernetes: {labels: 'yes'}, " ROUTE "}}",
      "spec.kubernetes.labels", "must be a boolean"},
     {"aggregator_size", P_HDR CTRL "spec: {aggregator: {storageSize: 10 gigs}, " ROUTE "}}",

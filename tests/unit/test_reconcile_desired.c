@@ -223,6 +223,10 @@ static void t_daemonset(void)
 	LP_CHECK_INT(json_integer_value(json_object_get(
 	                 find_named(json_object_get(c, "ports"), "http"), "containerPort")),
 	             2020);
+	/* the prometheus_exporter of spec.metrics: a named port the PodMonitor scrapes */
+	LP_CHECK_INT(json_integer_value(json_object_get(
+	                 find_named(json_object_get(c, "ports"), "lp-metrics"), "containerPort")),
+	             2021);
 	LP_CHECK(json_is_false(
 	    json_object_get(json_object_get(c, "securityContext"), "allowPrivilegeEscalation")));
 	LP_CHECK_STR(json_string_value(json_array_get(json_object_get(c, "args"), 1)),
