@@ -12,7 +12,7 @@
 #include "api.h"
 
 /* Fluent Bit's own HTTP server port in the agents: no input may take it. */
-#define LP_AGENT_HTTP_PORT 2020
+#define LP_AGENT_HTTP_PORT    2020
 #define LP_AGENT_METRICS_PORT 2021 /* the shipper's prometheus_exporter (spec.metrics) */
 
 /* Appends a problem per broken rule of o to probs. LP_OK when none,

@@ -805,9 +805,10 @@ fail:
  * and each distinct http input port. */
 static json_t *ports_new(struct builder *b)
 {
-	json_t *ports = json_pack("[{s:s, s:i, s:s}, {s:s, s:i, s:s}]", "name", "http",
-	                          "containerPort", LP_HEALTH_PORT, "protocol", "TCP", "name",
-	                          "lp-metrics", "containerPort", LP_METRICS_PORT, "protocol", "TCP");
+	json_t *ports =
+	    json_pack("[{s:s, s:i, s:s}, {s:s, s:i, s:s}]", "name", "http", "containerPort",
+	              LP_HEALTH_PORT, "protocol", "TCP", "name", "lp-metrics", "containerPort",
+	              LP_METRICS_PORT, "protocol", "TCP");
 	int seen[64];
 	size_t n_seen = 0;
 
