@@ -19,7 +19,8 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CTRL_NS, OPERATOR, Env, Reporter, apply_crds, clean_exit, namespace, output, pipeline, wait_until  # noqa: E402
+from harness import (CTRL_NS, OPERATOR, Env, Reporter, apply_crds, clean_exit, config_data,  # noqa: E402
+                     credentials_data, namespace, output, pipeline, template_refs, wait_until)
 
 T = Reporter("hub_token")
 
@@ -31,8 +32,7 @@ def token(env, name):
 
 
 def config_text(env):
-    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-    return "\n".join(v for _, v in sorted(((cm or {}).get("data") or {}).items()))
+    return "\n".join(v for _, v in sorted((config_data(env) or {}).items()))
 
 
 def main():
@@ -62,8 +62,7 @@ def main():
     var = m.group(1) if m else "?"
 
     def creds_have_token():
-        c = env.get("secret", "logplane-credentials", CTRL_NS)
-        v = ((c or {}).get("data") or {}).get(var)
+        v = (credentials_data(env) or {}).get(var)
         return base64.b64decode(v).decode() if v else None
     got = wait_until(creds_have_token, 30)
 
@@ -74,8 +73,9 @@ def main():
         return e if var in e else None
     envs = wait_until(ds_env, 30) or {}
     ref = (envs.get(var, {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+    owned = template_refs(env.get("daemonset", "logplane-fluent-bit", CTRL_NS), "secret")
     T.check("token_reaches_agents_through_credentials_secret",
-            got == tok and ref.get("name") == "logplane-credentials" and ref.get("key") == var,
+            got == tok and ref.get("name") in owned and ref.get("name") != "lp-hub-token" and ref.get("key") == var,
             "credentials value %r, env %s" % (got, json.dumps(envs.get(var))))
     cms = env.list("configmap", CTRL_NS)
     T.check("token_never_in_a_configmap", tok and not any(tok in json.dumps(c) for c in cms),
