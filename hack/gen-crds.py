@@ -400,8 +400,12 @@ def output_spec():
             "format": string("json_lines (default), json or msgpack.",
                              enum=["json_lines", "json", "msgpack"]),
         }),
-        "livetail": obj("The operator's live-tail stream (logplane tail).", {
-            "maxRecordsPerSecond": integer("Rate cap per node (default 100).", 1, 10000),
+        "livetail": obj("Copies of the routed records to the live-tail hub (the logplane-hub "
+                        "Deployment, Service <release>-hub in the control namespace), where "
+                        "logplane tail and the hub's page follow them; best effort, nothing "
+                        "stored (docs/livetail.md).", {
+            "maxRecordsPerSecond": integer("Rate cap per node (default 100); records over "
+                                           "it are not copied.", 1, 10000),
         }),
     }, ["type"])
 

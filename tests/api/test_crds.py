@@ -154,6 +154,8 @@ for f in sorted(os.listdir(os.path.join(TOP, "pkg/api"))):
     if f.endswith(".c"):
         with open(os.path.join(TOP, "pkg/api", f)) as fh:
             src += fh.read()
+# a descriptor macro stringifies its first argument (AWS_DESC(cloudwatch, ...): "cloudwatch")
+src += " ".join('"%s"' % m for m in re.findall(r"\b[A-Z]+_DESC\(\s*([a-z0-9]+)\s*,", src))
 for kind, c in crds.items():
     p = []
     spec = c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
@@ -168,7 +170,8 @@ for kind, c in crds.items():
 
 # every key the C parser accepts is in the schema (else the API server would drop or reject it)
 parser_keys = set()
-for m in re.finditer(r"(?:known|keys)\[\]\s*=\s*\{([^}]*)\}", src):
+# (the lists of accepted keys, not the descriptors' Fluent Bit key tables: struct lp_out_key)
+for m in re.finditer(r"char \*const \w*(?:known|keys)\[\]\s*=\s*\{([^}]*)\}", src):
     parser_keys.update(re.findall(r'"([A-Za-z]+)"', m.group(1)))
 schema_keys = set()
 for kind, c in crds.items():
