@@ -34,6 +34,8 @@ struct rx_node {
 	size_t slen;
 	char samp[RX_SAMPLE]; /* RX_ATOM: one string the atom matches */
 	size_t ps, pe;        /* RX_ATOM: pattern text to probe for samp, when pe > ps */
+	size_t bs, be, qe;    /* RX_REP: pattern text of the body [bs, be), quantifier to qe */
+	int anchor;           /* RX_EMPTY: ^ $ \A \z \Z \b \B \G (can fail) */
 };
 
 struct rx {
@@ -254,6 +256,10 @@ static int parse_escape(struct rx *x)
 	case 'b':
 	case 'B':
 	case 'G':
+		id = node_new(x, RX_EMPTY);
+		if (id >= 0)
+			x->n[id].anchor = 1;
+		return id;
 	case 'K':
 		return node_new(x, RX_EMPTY);
 	case 'd':
@@ -355,7 +361,10 @@ static int parse_atom(struct rx *x)
 	case '^':
 	case '$':
 		x->pos++;
-		return node_new(x, RX_EMPTY);
+		id = node_new(x, RX_EMPTY);
+		if (id >= 0)
+			x->n[id].anchor = 1;
+		return id;
 	default:
 		l = utf8_len(c);
 		if (s + l > x->len)
@@ -402,9 +411,11 @@ static int parse_seq(struct rx *x)
 	int seq = node_new(x, RX_SEQ);
 
 	while (!x->err && x->pos < x->len && x->p[x->pos] != '|' && x->p[x->pos] != ')') {
+		size_t bs = x->pos;
 		int atom = parse_atom(x);
 		for (;;) {
 			int min, max, rep, poss = 0;
+			size_t be = x->pos;
 			char c = x->pos < x->len ? x->p[x->pos] : 0;
 			if (c == '*' || c == '+' || c == '?') {
 				min = c == '+';
@@ -428,6 +439,9 @@ static int parse_seq(struct rx *x)
 			x->n[rep].min = min;
 			x->n[rep].max = max;
 			x->n[rep].possessive = poss;
+			x->n[rep].bs = bs;
+			x->n[rep].be = be;
+			x->n[rep].qe = x->pos;
 			add_child(x, rep, atom);
 			atom = rep;
 		}
@@ -659,20 +673,338 @@ static void walk(const struct rx *x, struct attack *a, int id, struct lp_buf *pr
 		prefix->ptr[keep] = 0;
 }
 
-/* The example input, printable: \xNN for bytes outside printable ASCII. */
-static void describe(const struct lp_buf *in, char *why, size_t whysz)
+/* ---------- polynomial: adjacent repetitions ----------
+ * Two unbounded repetitions one after the other (only parts that can match
+ * nothing between them) whose bodies match a common string, with something
+ * after them that can still fail: on a run of that string followed by a
+ * failing character, every start position tries every split of the run
+ * between them (\d+\d+$, .*.*=.*): quadratic per start, cubic per line.
+ * Oniguruma optimises some of these (.* peeking at the next literal); the
+ * engine Fluent Bit links may not, so the structure alone refuses them, and
+ * the message carries the steps Oniguruma measured. */
+
+long lp_redos_steps(OnigRegex reg, const char *s, size_t len, long max)
 {
-	char ex[200];
+	OnigMatchParam *mp = onig_new_match_param();
+	const OnigUChar *str = (const OnigUChar *)s, *end = str + len;
+	long lo = 0, hi = 64;
+	int r;
+
+	if (!mp)
+		return -2;
+	for (;;) {
+		onig_initialize_match_param(mp);
+		onig_set_retry_limit_in_match_of_match_param(mp, (unsigned long)hi);
+		r = onig_match_with_param(reg, str, end, str, NULL, ONIG_OPTION_NONE, mp);
+		if (r != ONIGERR_RETRY_LIMIT_IN_MATCH_OVER)
+			break;
+		lo = hi;
+		if (hi >= max) {
+			onig_free_match_param(mp);
+			return -1;
+		}
+		hi = hi * 2 > max ? max : hi * 2;
+	}
+	while (hi - lo > 1 && hi - lo > hi / 64) { /* to within 1.6 % */
+		long mid = lo + (hi - lo) / 2;
+		onig_initialize_match_param(mp);
+		onig_set_retry_limit_in_match_of_match_param(mp, (unsigned long)mid);
+		r = onig_match_with_param(reg, str, end, str, NULL, ONIG_OPTION_NONE, mp);
+		if (r == ONIGERR_RETRY_LIMIT_IN_MATCH_OVER)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	onig_free_match_param(mp);
+	return hi;
+}
+
+static int unbounded(const struct rx *x, int id)
+{
+	const struct rx_node *n = &x->n[id];
+	return n->kind == RX_REP && !n->possessive && n->max == RX_INF && n->first >= 0;
+}
+
+/* id without the groups and one-part sequences around it */
+static int unwrap(const struct rx *x, int id)
+{
+	for (;;) {
+		const struct rx_node *n = &x->n[id];
+		if ((n->kind == RX_GROUP && n->first >= 0) ||
+		    (n->kind == RX_SEQ && n->first >= 0 && x->n[n->first].next < 0))
+			id = n->first;
+		else
+			return id;
+	}
+}
+
+static int nullable(const struct rx *x, int id)
+{
+	const struct rx_node *n = &x->n[id];
+
+	switch (n->kind) {
+	case RX_EMPTY:
+		return 1;
+	case RX_ATOM:
+		return 0;
+	case RX_REP:
+		return n->min == 0 || n->first < 0 || nullable(x, n->first);
+	case RX_ALT:
+		for (int c = n->first; c >= 0; c = x->n[c].next)
+			if (nullable(x, c))
+				return 1;
+		return 0;
+	case RX_SEQ:
+		for (int c = n->first; c >= 0; c = x->n[c].next)
+			if (!nullable(x, c))
+				return 0;
+		return 1;
+	default:
+		return n->first < 0 || nullable(x, n->first);
+	}
+}
+
+static int has_anchor(const struct rx *x, int id)
+{
+	if (x->n[id].kind == RX_EMPTY)
+		return x->n[id].anchor;
+	for (int c = x->n[id].first; c >= 0; c = x->n[c].next)
+		if (has_anchor(x, c))
+			return 1;
+	return 0;
+}
+
+/* What following id can make a match fail: 2 a part that must match text,
+ * 1 only anchors, 0 nothing. */
+static int tail_of(const struct rx *x, int id)
+{
+	return !nullable(x, id) ? 2 : has_anchor(x, id) ? 1 : 0;
+}
+
+/* 1 when the body of repetition rep, alone, matches all of s. */
+static int body_matches(struct rx *x, int rep, const char *s, size_t len)
+{
+	const struct rx_node *n = &x->n[rep];
+	struct lp_buf pat;
+	OnigRegex reg = NULL;
+	OnigErrorInfo einfo;
+	int r = 0;
+
+	lp_buf_init(&pat, 8192);
+	if (lp_buf_adds(&pat, "\\A(?:") || lp_buf_add(&pat, x->p + n->bs, n->be - n->bs) ||
+	    lp_buf_adds(&pat, ")\\z")) {
+		x->err = LP_ERR_NOMEM;
+		goto out;
+	}
+	if (onig_new(&reg, (const OnigUChar *)pat.ptr, (const OnigUChar *)pat.ptr + pat.len,
+	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
+	             &einfo) != ONIG_NORMAL) {
+		reg = NULL;
+		goto out;
+	}
+	r = onig_match(reg, (const OnigUChar *)s, (const OnigUChar *)s + len, (const OnigUChar *)s,
+	               NULL, ONIG_OPTION_NONE) == (int)len;
+out:
+	if (reg)
+		onig_free(reg);
+	lp_buf_free(&pat);
+	return r;
+}
+
+struct poly {
+	OnigRegex reg;
+	int found;
+	int r1, r2;           /* the two repetitions */
+	char common[RX_PUMP]; /* a string both bodies match */
+	struct lp_buf ex;     /* the example input (64 bytes of the run) */
+	long steps[2];        /* measured for runs of 64 and 256 bytes (-1 above the cap) */
+	lp_err err;
+};
+
+/* prefix + common repeated to n bytes + suffix into b */
+static lp_err run_input(struct lp_buf *b, const struct lp_buf *prefix, const char *common, size_t n,
+                        const char *suffix)
+{
+	size_t cl = strlen(common);
+	lp_err err;
+
+	lp_buf_reset(b);
+	err = lp_buf_add(b, prefix->ptr ? prefix->ptr : "", prefix->len);
+	for (size_t k = 0; !err && k < n; k += cl)
+		err = lp_buf_add(b, common, cl);
+	if (!err)
+		err = lp_buf_adds(b, suffix);
+	return err;
+}
+
+/* Repetitions r1 then r2 (tail: what can fail after r2): refused when their
+ * bodies share a string and the match can fail after them. */
+static void try_pair(struct rx *x, struct poly *pw, int r1, int r2, int tail,
+                     const struct lp_buf *prefix)
+{
+	struct lp_buf s1, s2, in;
+	const char *suffix = "!";
+
+	lp_buf_init(&s1, RX_PUMP);
+	lp_buf_init(&s2, RX_PUMP);
+	lp_buf_init(&in, 1 << 16);
+	pw->err = sample(x, x->n[r1].first, 1, &s1);
+	if (!pw->err)
+		pw->err = sample(x, x->n[r2].first, 1, &s2);
+	if (pw->err || !s1.len || !s2.len || s1.len >= RX_PUMP || s2.len >= RX_PUMP)
+		goto out;
+	if (body_matches(x, r2, s1.ptr, s1.len))
+		memcpy(pw->common, s1.ptr, s1.len + 1);
+	else if (body_matches(x, r1, s2.ptr, s2.len))
+		memcpy(pw->common, s2.ptr, s2.len + 1);
+	else
+		goto out;
+	if (body_matches(x, r2, "!", 1))
+		suffix = body_matches(x, r2, "\x01", 1) ? "" : "\x01";
+	/* only anchors after them: $ cannot fail after a body that takes any character */
+	if (tail == 0 || (tail == 1 && !*suffix))
+		goto out;
+	pw->found = 1;
+	pw->r1 = r1;
+	pw->r2 = r2;
+	for (int i = 0; i < 2 && !pw->err; i++) {
+		pw->err = run_input(&in, prefix, pw->common, i ? 256 : 64, suffix);
+		if (!pw->err)
+			pw->steps[i] = lp_redos_steps(pw->reg, in.ptr, in.len, 1L << 24);
+		if (!pw->err && i == 0)
+			pw->err = run_input(&pw->ex, prefix, pw->common, 64, suffix);
+	}
+out:
+	lp_buf_free(&s1);
+	lp_buf_free(&s2);
+	lp_buf_free(&in);
+}
+
+/* Finds adjacent repetitions under id; tail says what can fail after id,
+ * prefix holds a string matching everything before it. */
+static void poly_walk(struct rx *x, struct poly *pw, int id, int tail, struct lp_buf *prefix)
+{
+	const struct rx_node *n = &x->n[id];
+	size_t keep = prefix->len, nc = 0, i = 0;
+	int *kids = NULL, *tails = NULL;
+
+	if (pw->found || pw->err || n->kind == RX_ATOMIC)
+		return;
+	if (n->kind != RX_SEQ) {
+		for (int c = n->first; c >= 0 && !pw->found && !pw->err; c = x->n[c].next) {
+			poly_walk(x, pw, c, tail, prefix);
+			prefix->len = keep;
+			if (prefix->ptr)
+				prefix->ptr[keep] = 0;
+		}
+		return;
+	}
+	for (int c = n->first; c >= 0; c = x->n[c].next)
+		nc++;
+	kids = lp_calloc(nc + 1, sizeof(*kids));
+	tails = lp_calloc(nc + 1, sizeof(*tails));
+	if (!kids || !tails) {
+		pw->err = LP_ERR_NOMEM;
+		goto out;
+	}
+	for (int c = n->first; c >= 0; c = x->n[c].next)
+		kids[i++] = c;
+	tails[nc] = tail; /* tails[k]: what can fail after kids[k - 1] */
+	for (size_t k = nc; k > 0; k--) {
+		int t = tail_of(x, kids[k - 1]);
+		tails[k - 1] = t > tails[k] ? t : tails[k];
+	}
+	for (i = 0; i < nc && !pw->found && !pw->err; i++) {
+		int a = unwrap(x, kids[i]);
+		for (size_t j = i + 1; unbounded(x, a) && j < nc && !pw->found && !pw->err; j++) {
+			int b = unwrap(x, kids[j]);
+			if (unbounded(x, b))
+				try_pair(x, pw, a, b, tails[j + 1], prefix);
+			if (!nullable(x, kids[j]))
+				break;
+		}
+		if (!pw->found && !pw->err)
+			poly_walk(x, pw, kids[i], tails[i + 1], prefix);
+		if (!pw->err)
+			pw->err = sample(x, kids[i], 0, prefix);
+	}
+out:
+	lp_free(kids);
+	lp_free(tails);
+	prefix->len = keep;
+	if (prefix->ptr)
+		prefix->ptr[keep] = 0;
+}
+
+/* 1 when some sequence under id has an unbounded repetition followed
+ * (through parts that can match nothing) by another: worth probing. */
+static int has_pair(const struct rx *x, int id)
+{
+	const struct rx_node *n = &x->n[id];
+
+	if (n->kind == RX_ATOMIC)
+		return 0;
+	if (n->kind == RX_SEQ) {
+		for (int c = n->first; c >= 0; c = x->n[c].next) {
+			if (!unbounded(x, unwrap(x, c)))
+				continue;
+			for (int d = x->n[c].next; d >= 0; d = x->n[d].next) {
+				if (unbounded(x, unwrap(x, d)))
+					return 1;
+				if (!nullable(x, d))
+					break;
+			}
+		}
+	}
+	for (int c = n->first; c >= 0; c = x->n[c].next)
+		if (has_pair(x, c))
+			return 1;
+	return 0;
+}
+
+/* in, printable into ex: \xNN for bytes outside printable ASCII. */
+static void escape_input(const struct lp_buf *in, char *ex, size_t exsz)
+{
 	size_t o = 0;
 
-	for (size_t i = 0; i < in->len && o + 5 < sizeof(ex); i++) {
+	for (size_t i = 0; i < in->len && o + 5 < exsz; i++) {
 		unsigned char c = (unsigned char)in->ptr[i];
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
 			ex[o++] = (char)c;
 		else
-			o += (size_t)snprintf(ex + o, sizeof(ex) - o, "\\x%02x", c);
+			o += (size_t)snprintf(ex + o, exsz - o, "\\x%02x", c);
 	}
 	ex[o] = 0;
+}
+
+static void describe_poly(const struct rx *x, const struct poly *pw, char *why, size_t whysz)
+{
+	const struct rx_node *a = &x->n[pw->r1], *b = &x->n[pw->r2];
+	char ex[200], m[2][32];
+
+	escape_input(&pw->ex, ex, sizeof(ex));
+	for (int i = 0; i < 2; i++)
+		if (pw->steps[i] < 0)
+			snprintf(m[i], sizeof(m[i]), "more than %ld", 1L << 24);
+		else
+			snprintf(m[i], sizeof(m[i]), "%ld", pw->steps[i]);
+	snprintf(
+	    why, whysz,
+	    "can backtrack polynomially: the repetitions \"%.*s\" and \"%.*s\" follow each "
+	    "other, both match \"%s\", and the match can still fail after them, so every start "
+	    "of a line like the %zu-byte input \"%s\" tries every split between them "
+	    "(measured: %s backtracking steps with 64 bytes of the run, %s with 256); make one "
+	    "possessive (++, *+) or atomic ((?>...)), or their characters disjoint",
+	    (int)(a->qe - a->bs), x->p + a->bs, (int)(b->qe - b->bs), x->p + b->bs, pw->common,
+	    pw->ex.len, ex, m[0], m[1]);
+}
+
+/* The example input, printable: \xNN for bytes outside printable ASCII. */
+static void describe(const struct lp_buf *in, char *why, size_t whysz)
+{
+	char ex[200];
+
+	escape_input(in, ex, sizeof(ex));
 	snprintf(why, whysz,
 	         "can backtrack super-linearly: the %zu-byte input \"%s\" needs more than %d "
 	         "backtracking steps, and one such line would stall every pipeline on the node; "
@@ -685,12 +1017,14 @@ lp_err lp_redos_check(OnigRegex reg, const char *pattern, char *why, size_t whys
 {
 	struct rx x = {0};
 	struct attack a = {0};
+	struct poly pw = {0};
 	struct lp_buf prefix;
 	OnigRegex capture = NULL;
-	int root;
+	int root, pairs, expo;
 	lp_err err = LP_OK;
 
 	lp_buf_init(&prefix, 1 << 16);
+	lp_buf_init(&pw.ex, 1 << 16);
 	lp_buf_init(&a.in, 1 << 17);
 	x.p = pattern;
 	x.len = strlen(pattern);
@@ -713,7 +1047,9 @@ lp_err lp_redos_check(OnigRegex reg, const char *pattern, char *why, size_t whys
 	onig_initialize_match_param(a.mp);
 	onig_set_retry_limit_in_match_of_match_param(a.mp, LP_REDOS_STEPS);
 	onig_set_retry_limit_in_search_of_match_param(a.mp, LP_REDOS_STEPS);
-	if (!suspicious(&x, root) && !x.opaque)
+	expo = suspicious(&x, root) || x.opaque;
+	pairs = has_pair(&x, root);
+	if (!expo && !pairs)
 		goto out;
 	probe_all(&x, root);
 	if (x.err) {
@@ -723,7 +1059,7 @@ lp_err lp_redos_check(OnigRegex reg, const char *pattern, char *why, size_t whys
 	/* with named groups, Ruby syntax makes plain groups non-capturing and
 	 * Oniguruma then folds (?:a+)+ into a+; an engine built with capture
 	 * groups on does not, so the same attacks run on that compilation too */
-	for (int pass = 0; pass < 2 && !a.found && !a.err; pass++) {
+	for (int pass = 0; expo && pass < 2 && !a.found && !a.err; pass++) {
 		if (pass == 1) {
 			OnigErrorInfo einfo;
 			const OnigUChar *s = (const OnigUChar *)pattern;
@@ -753,6 +1089,17 @@ lp_err lp_redos_check(OnigRegex reg, const char *pattern, char *why, size_t whys
 	if (a.found) {
 		describe(&a.in, why, whysz);
 		err = LP_ERR_INVALID;
+		goto out;
+	}
+	if (pairs) {
+		pw.reg = reg;
+		lp_buf_reset(&prefix);
+		poly_walk(&x, &pw, root, 0, &prefix);
+		err = pw.err ? pw.err : x.err;
+		if (!err && pw.found) {
+			describe_poly(&x, &pw, why, whysz);
+			err = LP_ERR_INVALID;
+		}
 	}
 out:
 	if (capture)
@@ -760,6 +1107,7 @@ out:
 	if (a.mp)
 		onig_free_match_param(a.mp);
 	lp_buf_free(&a.in);
+	lp_buf_free(&pw.ex);
 	lp_buf_free(&prefix);
 	lp_free(x.n);
 	return err;
