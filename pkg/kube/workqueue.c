@@ -199,6 +199,10 @@ static lp_err add_at(struct lp_kube_wq *wq, const char *key, uint64_t due)
 	}
 	if (wq->keys.n >= wq->o.max_keys)
 		return LP_ERR_LIMIT;
+	/* a heap slot for every key, queued or in flight: done() re-queues a key
+	 * without allocating, so a retry is never lost for memory */
+	if (lp_heap_reserve(&wq->heap, wq->keys.n + 1) != LP_OK)
+		return LP_ERR_NOMEM;
 	if (lp_htab_reserve(&wq->keys) != LP_OK) {
 		/* no memory to grow: longer chains, as before */
 	}
@@ -267,8 +271,9 @@ void lp_kube_wq_done(struct lp_kube_wq *wq, const char *key, lp_err err)
 		item_drop(wq, it);
 	} else {
 		it->hn.due = due;
+		/* never fails: add_at() reserved a slot for every key */
 		if (lp_heap_push(&wq->heap, &it->hn) != LP_OK)
-			item_drop(wq, it); /* no memory: the key is lost, as an add would be */
+			item_drop(wq, it);
 	}
 	kick(wq);
 }

@@ -8,6 +8,8 @@
  *   (then the earlier of the two times wins).
  * - At most max_inflight keys are processed at once (default 1).
  * - Bounded: at most max_keys queued keys (LP_ERR_LIMIT beyond).
+ * - Memory: add() takes what the key needs (LP_ERR_NOMEM leaves the queue as
+ *   it was); done() allocates nothing, so a retry is never lost for memory.
  *
  * With a loop, a timer dispatches due keys; without one (tests), call
  * lp_kube_wq_poll() with a fake clock. Loop thread only. */

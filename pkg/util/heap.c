@@ -40,16 +40,27 @@ static void down(struct lp_heap *h, size_t i)
 	}
 }
 
+lp_err lp_heap_reserve(struct lp_heap *h, size_t n)
+{
+	size_t ncap = h->cap ? h->cap : 16;
+	struct lp_heap_node **nv;
+
+	if (n <= h->cap)
+		return LP_OK;
+	while (ncap < n)
+		ncap *= 2;
+	nv = lp_realloc(h->v, ncap * sizeof(*nv));
+	if (!nv)
+		return LP_ERR_NOMEM;
+	h->v = nv;
+	h->cap = ncap;
+	return LP_OK;
+}
+
 lp_err lp_heap_push(struct lp_heap *h, struct lp_heap_node *x)
 {
-	if (h->n == h->cap) {
-		size_t ncap = h->cap ? h->cap * 2 : 16;
-		struct lp_heap_node **nv = lp_realloc(h->v, ncap * sizeof(*nv));
-		if (!nv)
-			return LP_ERR_NOMEM;
-		h->v = nv;
-		h->cap = ncap;
-	}
+	if (h->n == h->cap && lp_heap_reserve(h, h->n + 1) != LP_OK)
+		return LP_ERR_NOMEM;
 	x->seq = h->seq++;
 	x->idx = h->n;
 	h->v[h->n++] = x;

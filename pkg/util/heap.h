@@ -24,6 +24,9 @@ struct lp_heap {
 	uint64_t seq;
 };
 
+/* Makes room for n elements: pushes up to n then allocate nothing.
+ * LP_ERR_NOMEM leaves the heap as it was. */
+LP_WUR lp_err lp_heap_reserve(struct lp_heap *h, size_t n);
 /* Adds x (x->due set; x not in a heap). LP_ERR_NOMEM leaves the heap as it was. */
 LP_WUR lp_err lp_heap_push(struct lp_heap *h, struct lp_heap_node *x);
 /* Takes x out; nothing when it is not in. */

@@ -331,6 +331,65 @@ static void t_wq_dedupe_debounce(void)
 	lp_kube_wq_free(wq);
 }
 
+/* A failed key's retry is queued even when memory runs out in done(): with
+ * 1..40 other keys queued (so the heap is full at some of its sizes), the
+ * allocation-failure hook fails the next allocation and done() must neither
+ * need one nor lose the key. An add that fails for memory leaves the queue as
+ * it was. */
+static void t_wq_retry_no_memory(void)
+{
+	for (int extra = 1; extra <= 40; extra++) {
+		struct fake fk = {0};
+		struct lp_clock clk = {fake_now, &fk};
+		struct lp_kube_wq_opts o = {0};
+		struct lp_kube_wq *wq = NULL;
+		struct wq_log log = {{0}, 0, 1, LP_OK, {0}};
+		char key[16];
+		int fired;
+
+		o.clock = &clk;
+		o.debounce_ms = 1;
+		o.backoff_base_ms = 10;
+		LP_CHECK_INT(lp_kube_wq_new(&wq, NULL, &o, wq_fn, &log), LP_OK);
+		if (!wq)
+			return;
+		LP_CHECK_INT(lp_kube_wq_add(wq, "k"), LP_OK);
+		fk.now = 1;
+		lp_kube_wq_poll(wq); /* "k" in flight */
+		LP_CHECK_STR(log.last, "k");
+		for (int i = 0; i < extra; i++) {
+			snprintf(key, sizeof(key), "f%d", i);
+			LP_CHECK_INT(lp_kube_wq_add(wq, key), LP_OK);
+		}
+		lp_mem_fail_nth(1);
+		lp_kube_wq_done(wq, "k", LP_ERR_CONFLICT);
+		fired = lp_mem_fail_fired();
+		lp_mem_fail_nth(0);
+		if (fired || lp_kube_wq_len(wq) != (size_t)extra + 1) {
+			lp_test_fail(__FILE__, __LINE__,
+			             "%d keys queued: done() allocated (%d) or lost the retry "
+			             "(queued %zu)",
+			             extra, fired, lp_kube_wq_len(wq));
+			lp_kube_wq_free(wq);
+			return;
+		}
+		LP_CHECK_INT(lp_kube_wq_failures(wq, "k"), 1);
+		/* a new key whose add fails for memory: not queued, the rest intact */
+		lp_mem_fail_nth(1);
+		LP_CHECK_INT(lp_kube_wq_add(wq, "new"), LP_ERR_NOMEM);
+		lp_mem_fail_nth(0);
+		LP_CHECK_INT(lp_kube_wq_len(wq), (size_t)extra + 1);
+		/* the retry runs after its backoff */
+		log.async = 0;
+		fk.now = 100;
+		log.seen[0] = '\0';
+		lp_kube_wq_poll(wq);
+		LP_CHECK(strstr(log.seen, "k;") != NULL);
+		LP_CHECK_INT(lp_kube_wq_len(wq), 0);
+		lp_kube_wq_free(wq);
+	}
+}
+
 static void t_wq_backoff(void)
 {
 	struct fake fk = {0};
@@ -537,6 +596,7 @@ static const struct lp_test tests[] = {
     {"paths", t_paths},
     {"wq_dedupe_debounce", t_wq_dedupe_debounce},
     {"wq_backoff", t_wq_backoff},
+    {"wq_retry_no_memory", t_wq_retry_no_memory},
     {"wq_inflight_and_bounds", t_wq_inflight_and_bounds},
     {"wq_on_loop", t_wq_on_loop},
     {"loop_timers_fds", t_loop_timers_fds},
