@@ -299,7 +299,7 @@ void lp_ctrl_collect_metrics(const struct lp_ctrl *c)
 			                        ctrl_restarts_of(c->owned[k]));
 	}
 	for (size_t i = 0; i < c->n_secrets; i++)
-		secrets += ctrl_restarts_of(c->secrets[i].inf);
+		secrets += ctrl_restarts_of(c->secrets[i]->inf);
 	m->watch_restarts_total(m->ctx, "secrets", secrets);
 }
 
@@ -487,13 +487,10 @@ void lp_ctrl_free(struct lp_ctrl *c)
 		x->c = NULL;
 	if (c->run)
 		c->run->c = NULL; /* freed by its last callback */
-	for (size_t i = 0; i < c->n_secrets; i++) {
-		lp_kube_informer_free(c->secrets[i].inf);
-		lp_free(c->secrets[i].ns);
-		lp_free(c->secrets[i].name);
-	}
+	for (size_t i = 0; i < c->n_secrets; i++)
+		ctrl_secret_watch_free(c->secrets[i]);
 	lp_free(c->secrets);
-	lp_free(c->secret_index);
+	lp_htab_free(&c->secret_index);
 	for (int i = 0; i < 2; i++)
 		lp_kube_informer_free(c->res[i]);
 	for (int k = 0; k < LP_OWNED_KIND_COUNT; k++)

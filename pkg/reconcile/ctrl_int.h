@@ -10,6 +10,7 @@
 #include "../kube/gvr.h"
 #include "../kube/informer.h"
 #include "../kube/workqueue.h"
+#include "../util/htab.h"
 #include "../render/render.h"
 #include "controller.h"
 #include "debounce.h"
@@ -133,11 +134,13 @@ struct inf_ctx { /* the arg of one informer's ops */
 	int which; /* 0 pipelines, 1 outputs, 2 owned (kind in owned_kind), 3 secret */
 	enum lp_owned_kind owned_kind;
 };
-struct secret_watch {
+struct secret_watch { /* each its own allocation: c->secret_index links them */
 	char *ns;
 	char *name; /* NULL: the whole namespace */
+	char *key;  /* "ns/name", "ns/" for the whole namespace: the index key */
 	struct lp_kube_informer *inf;
 	int mark;
+	struct lp_htab_node hl; /* in c->secret_index */
 };
 
 struct wrote { /* a write whose watch event may not have arrived yet */
@@ -162,13 +165,9 @@ struct lp_ctrl {
 	struct lp_kube_informer *res[2];
 	struct inf_ctx owned_ctx[LP_OWNED_KIND_COUNT];
 	struct lp_kube_informer *owned[LP_OWNED_KIND_COUNT];
-	struct secret_watch *secrets;
+	struct secret_watch **secrets;
 	size_t n_secrets;
-	/* open-addressing index of secrets by (ns, name): slot = position + 1,
-	 * 0 empty; rebuilt on the next lookup after a removal (secret_index_ok 0) */
-	size_t *secret_index;
-	size_t secret_index_cap; /* a power of two, more than twice n_secrets */
-	int secret_index_ok;
+	struct lp_htab secret_index;   /* the secrets by key (pkg/util/htab) */
 	uint64_t secret_restarts_gone; /* watch restarts of removed Secret watches */
 	struct lp_kube_wq *wq;
 	struct lp_kube_events *events;
@@ -310,6 +309,8 @@ char *ctrl_secret_value_new(void *ctx, const char *ns, const char *name, const c
 void ctrl_output_secret_refs(const struct lp_output *o, void (*fn)(void *, const char *),
                              void *arg);
 lp_err ctrl_secrets_sync(struct lp_ctrl *c, const struct collect *out, int *unsynced);
+/* Stops and frees one Secret watch (NULL-safe; not unlinked from the index). */
+void ctrl_secret_watch_free(struct secret_watch *w);
 void ctrl_ref_fingerprint(void *arg, const char *name);
 
 /* ctrl_writes.c */

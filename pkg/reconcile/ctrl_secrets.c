@@ -10,6 +10,7 @@
 #include "../util/b64.h"
 #include "../util/buf.h"
 #include "../util/hash.h"
+#include "../util/htab.h"
 #include "../util/mem.h"
 
 /* Referenced Secrets are watched one by one (field selector metadata.name);
@@ -74,50 +75,17 @@ static void secret_upsert(void *arg, const char *key, json_t *obj, void *kept, v
 		ctrl_note_change(ix->c);
 }
 
-static uint64_t secret_hash(const char *ns, const char *name)
+static const char *watch_key(const struct lp_htab_node *n)
 {
-	uint64_t h = lp_hash_str(0, ns);
-	return name ? lp_hash_str(lp_hash_bytes(h, "/", 1), name) : lp_hash_bytes(h, "*", 1);
+	return LP_HTAB_ENTRY(n, const struct secret_watch, hl)->key;
 }
 
-static int secret_is(const struct secret_watch *w, const char *ns, const char *name)
+/* The index key of ns/name (name NULL: the namespace-wide watch) into out;
+ * 0 when it does not fit. */
+static int secret_key(char *out, size_t size, const char *ns, const char *name)
 {
-	return !strcmp(w->ns, ns) && (name ? (w->name && !strcmp(w->name, name)) : !w->name);
-}
-
-/* Puts c->secrets[i] into the index (which has a free slot). */
-static void secret_index_put(struct lp_ctrl *c, size_t i)
-{
-	size_t mask = c->secret_index_cap - 1;
-	size_t h = (size_t)secret_hash(c->secrets[i].ns, c->secrets[i].name) & mask;
-
-	while (c->secret_index[h])
-		h = (h + 1) & mask;
-	c->secret_index[h] = i + 1;
-}
-
-/* Indexes every watch, in a table at least four times their number. Returns
- * 0, or -1 on no memory (the index stays unusable). */
-static int secret_index_build(struct lp_ctrl *c)
-{
-	size_t cap = 16;
-
-	while (cap < 4 * (c->n_secrets + 1))
-		cap *= 2;
-	if (cap != c->secret_index_cap) {
-		size_t *t = lp_calloc(cap, sizeof(*t));
-		if (!t)
-			return -1;
-		lp_free(c->secret_index);
-		c->secret_index = t;
-		c->secret_index_cap = cap;
-	} else {
-		memset(c->secret_index, 0, cap * sizeof(*c->secret_index));
-	}
-	for (size_t i = 0; i < c->n_secrets; i++)
-		secret_index_put(c, i);
-	c->secret_index_ok = 1;
-	return 0;
+	int n = snprintf(out, size, "%s/%s", ns, name ? name : "");
+	return n >= 0 && (size_t)n < size;
 }
 
 /* The watch of exactly ns/name (name NULL: the namespace-wide one). A hash
@@ -125,19 +93,24 @@ static int secret_index_build(struct lp_ctrl *c)
  * computation. */
 static struct secret_watch *secret_watch_find(struct lp_ctrl *c, const char *ns, const char *name)
 {
-	size_t mask, h;
+	struct lp_htab_node *n;
+	char key[512];
 
-	if (!c->secret_index_ok && secret_index_build(c) != 0) {
-		for (size_t i = 0; i < c->n_secrets; i++) /* no memory for the index */
-			if (secret_is(&c->secrets[i], ns, name))
-				return &c->secrets[i];
+	if (!secret_key(key, sizeof(key), ns, name))
 		return NULL;
-	}
-	mask = c->secret_index_cap - 1;
-	for (h = (size_t)secret_hash(ns, name) & mask; c->secret_index[h]; h = (h + 1) & mask)
-		if (secret_is(&c->secrets[c->secret_index[h] - 1], ns, name))
-			return &c->secrets[c->secret_index[h] - 1];
-	return NULL;
+	n = lp_htab_find(&c->secret_index, key);
+	return n ? LP_HTAB_ENTRY(n, struct secret_watch, hl) : NULL;
+}
+
+void ctrl_secret_watch_free(struct secret_watch *w)
+{
+	if (!w)
+		return;
+	lp_kube_informer_free(w->inf);
+	lp_free(w->ns);
+	lp_free(w->name);
+	lp_free(w->key);
+	lp_free(w);
 }
 
 /* The watch that sees ns/name: its own, else its namespace's. */
@@ -196,16 +169,22 @@ static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *
 	    .on_synced = ctrl_any_synced,
 	};
 	struct lp_kube_informer_opts io = {0};
-	struct secret_watch *nv, *w;
+	struct secret_watch **nv, *w = NULL;
 	struct lp_buf path, sel;
+	char key[512];
 	lp_err err;
 
+	if (!secret_key(key, sizeof(key), ns, name))
+		return LP_ERR_INVALID;
+	if (!c->secret_index.key_of)
+		lp_htab_init(&c->secret_index, watch_key);
+	/* no memory to grow a table that has buckets: longer chains */
+	if (lp_htab_reserve(&c->secret_index) != LP_OK && !c->secret_index.nb)
+		return LP_ERR_NOMEM;
 	nv = lp_realloc(c->secrets, (c->n_secrets + 1) * sizeof(*nv));
 	if (!nv)
 		return LP_ERR_NOMEM;
 	c->secrets = nv;
-	w = &c->secrets[c->n_secrets];
-	memset(w, 0, sizeof(*w));
 	lp_buf_init(&path, 0);
 	lp_buf_init(&sel, 0);
 	err = lp_kube_path(&path, &lp_kube_gvr_secrets, ns, NULL, NULL);
@@ -214,9 +193,12 @@ static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *
 	if (err)
 		goto out;
 	err = LP_ERR_NOMEM;
+	if (!(w = lp_calloc(1, sizeof(*w))))
+		goto out;
 	w->ns = lp_strdup(ns);
 	w->name = name ? lp_strdup(name) : NULL;
-	if (!w->ns || (name && !w->name))
+	w->key = lp_strdup(key);
+	if (!w->ns || (name && !w->name) || !w->key)
 		goto out;
 	io.path = lp_buf_str(&path);
 	io.field_selector = name ? lp_buf_str(&sel) : NULL;
@@ -227,19 +209,13 @@ static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *
 	err = lp_kube_informer_start(w->inf);
 	if (err)
 		goto out;
-	c->n_secrets++;
-	if (c->secret_index_ok && 2 * c->n_secrets < c->secret_index_cap)
-		secret_index_put(c, c->n_secrets - 1);
-	else
-		c->secret_index_ok = 0; /* grown at the next lookup */
+	c->secrets[c->n_secrets++] = w;
+	lp_htab_insert(&c->secret_index, &w->hl);
+	w = NULL;
 	ctrl_logf(c, LP_LOG_DEBUG, "Secret", ns, name ? name : "*",
 	          name ? "watching referenced Secret" : "watching the namespace's Secrets");
 out:
-	if (err) {
-		lp_kube_informer_free(w->inf);
-		lp_free(w->ns);
-		lp_free(w->name);
-	}
+	ctrl_secret_watch_free(w);
 	lp_buf_free(&path);
 	lp_buf_free(&sel);
 	return err;
@@ -247,12 +223,14 @@ out:
 
 static void secret_watch_remove(struct lp_ctrl *c, size_t i)
 {
-	c->secret_restarts_gone += ctrl_restarts_of(c->secrets[i].inf); /* counters never go down */
-	lp_kube_informer_free(c->secrets[i].inf);
-	lp_free(c->secrets[i].ns);
-	lp_free(c->secrets[i].name);
+	struct secret_watch *w = c->secrets[i];
+	struct lp_htab_node **slot = lp_htab_slot(&c->secret_index, w->key);
+
+	c->secret_restarts_gone += ctrl_restarts_of(w->inf); /* counters never go down */
+	if (slot && *slot == &w->hl)
+		lp_htab_unlink(&c->secret_index, slot);
+	ctrl_secret_watch_free(w);
 	c->secrets[i] = c->secrets[--c->n_secrets];
-	c->secret_index_ok = 0; /* positions moved */
 }
 
 /* Calls fn for each Secret name an output references (its own namespace). */
@@ -321,7 +299,7 @@ static lp_err secret_watches_update(struct lp_ctrl *c, const struct collect *out
 	lp_err err = LP_OK;
 
 	for (i = 0; i < c->n_secrets; i++)
-		c->secrets[i].mark = 0;
+		c->secrets[i]->mark = 0;
 	for (i = 0; i < out->n && !rl.err; i++) {
 		const struct res_kept *o = out->v[i];
 		if (!o->o || !o->o->meta.ns || o->deleting)
@@ -392,7 +370,7 @@ lp_err ctrl_secrets_sync(struct lp_ctrl *c, const struct collect *out, int *unsy
 	if (err)
 		return err;
 	for (size_t i = c->n_secrets; i-- > 0;)
-		if (!c->secrets[i].mark)
+		if (!c->secrets[i]->mark)
 			secret_watch_remove(c, i);
 	c->stats.secrets_watched = c->n_secrets;
 	return LP_OK;
