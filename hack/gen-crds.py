@@ -252,6 +252,12 @@ def search(desc, aws_auth):
 def output_spec():
     return obj("Where logs go. Set spec.type and the sub-object of the same name.", {
         "type": string("Destination type.", enum=OUTPUT_TYPES),
+        "sharedWith": obj("Namespaces whose LogPipelines may route here (a route with "
+                          "outputNamespace set to this output's namespace). Only LogOutputs "
+                          "of the control namespace are shared; their Secrets stay there.", {
+            "namespaces": arr("Tenant namespace names.", dns_label("Namespace."), minItems=1,
+                              maxItems=256, **{"x-kubernetes-list-type": "set"}),
+        }, ["namespaces"]),
         "delivery": obj("Buffering and retries.", {
             "mode": string("atLeastOnce (default): filesystem buffer, bounded by bufferLimit, "
                            "blocks when full. atMostOnce: memory only.",
@@ -322,9 +328,14 @@ def output_spec():
         }, ["deliveryStream"]),
         "s3": obj("Amazon S3 (batched uploads).", {
             "bucket": string("Bucket name.", BUCKET_RE, 63),
-            "keyFormat": string("Object key format; must contain $UUID or $INDEX (default "
-                                "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz).",
-                                r'^/[^\s\\{}"]*$', 1024),
+            "keyFormat": string("Object key format: placeholders {namespace}, {pod}, "
+                                "{container}, {pipeline}, strftime %Y %m %d %H %M %S, $UUID, "
+                                "$INDEX; must contain $UUID or $INDEX (default "
+                                "/logs/{namespace}/{pipeline}/%Y/%m/%d/%H%M%S-$UUID.gz for a "
+                                "pipeline of application logs, /logs/{pipeline}/... for others; "
+                                "docs/aws.md).",
+                                r'^/([^\s\\{}"]|\{(namespace|pod|container|pipeline)\})*$',
+                                1024),
             "totalFileSize": size("Object size to aim for (default 100M, 1M..50G)."),
             "uploadTimeout": duration("Upload whatever arrived after this long (default 10m)."),
             "compression": string("gzip (default) or none.", enum=["gzip", "none"]),
@@ -455,6 +466,12 @@ def output_rules(spec):
          "self.keyFormat.contains('$INDEX')",
          "keyFormat: must contain $UUID or $INDEX, or objects overwrite each other",
          ".keyFormat")
+    rule(at(spec, "s3"), "!has(self.keyFormat) || !self.keyFormat.contains('$TAG')",
+         "keyFormat: $TAG is the agents' internal routing tag: use {namespace}, {pod}, "
+         "{container} or {pipeline}", ".keyFormat")
+    rule(spec, "self.type != 'livetail' || !has(self.sharedWith)",
+         "sharedWith: a livetail output is not shared (give each tenant its own)",
+         ".sharedWith")
     rule(at(spec, "s3.provision"),
          "!has(self.kmsKeyId) || (has(self.encryption) && self.encryption == 'aws:kms')",
          "kmsKeyId: needs encryption: aws:kms", ".kmsKeyId")
@@ -607,7 +624,12 @@ def pipeline_spec():
         }, ["format"]),
         "transforms": arr("Ordered operations.", transform(), maxItems=64),
         "routes": arr("Outputs by reference, each with an optional match.", obj("A route.", {
-            "outputRef": dns_label("LogOutput in the same namespace."),
+            "outputRef": dns_label("LogOutput name, in the pipeline's namespace unless "
+                                   "outputNamespace names the control namespace."),
+            "outputNamespace": dns_label("Namespace of the LogOutput: the pipeline's own "
+                                         "(default), or the control namespace for an output "
+                                         "it shares with this namespace "
+                                         "(spec.sharedWith)."),
             "match": obj("Only records whose field matches (in or regex).", {
                 "field": field("Record key."),
                 "in": arr("Values.", text("Value.", 256), minItems=1, maxItems=64),
@@ -692,7 +714,8 @@ def pipeline_status():
                              "other resources keeps it.", max_len=128),
         "outputs": arr("Each LogOutput the pipeline routes to, and whether records reach it.",
                        obj("A routed LogOutput.", {
-                           "name": string("LogOutput name.", max_len=253),
+                           "name": string("LogOutput name (namespace/name for an output the "
+                                          "control namespace shares).", max_len=253),
                            "delivered": string("True: in the configuration the agents run, "
                                                "and the LogOutput reports no problem. False "
                                                "or Unknown: reason and message say why not.",

@@ -168,7 +168,8 @@ struct lp_s3_provision {
 
 struct lp_out_s3 {
 	char *bucket;          /* required */
-	char *key_format;      /* s3_key_format, default "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz" */
+	char *key_format;      /* keyFormat with {namespace} {pod} {container} {pipeline}
+	                        * placeholders; NULL: LP_S3_KEY_DEFAULT_APP / _OTHER */
 	char *total_file_size; /* quantity, default "100M" */
 	char *upload_timeout;  /* duration, default "10m" */
 	char *compression;     /* gzip (default) | none */
@@ -268,6 +269,9 @@ struct lp_out_livetail {            /* records streamed to the operator's live-t
 struct lp_output {
 	struct lp_meta meta;
 	enum lp_output_type type; /* spec.type, required */
+	/* spec.sharedWith.namespaces: tenant namespaces whose pipelines may route
+	 * here (an output of the control namespace only) */
+	struct lp_strlist shared_with;
 	struct lp_delivery delivery;
 	struct lp_aws aws; /* AWS types only */
 	union {
@@ -396,7 +400,8 @@ struct lp_transform {
 enum lp_route_op { LP_ROUTE_ALL = 0, LP_ROUTE_IN, LP_ROUTE_REGEX };
 
 struct lp_route {
-	char *output_ref;           /* LogOutput name in the pipeline's own namespace */
+	char *output_ref;           /* LogOutput name */
+	char *output_ns;            /* outputNamespace: NULL = the pipeline's own */
 	enum lp_route_op op;        /* match absent = all records */
 	char *match_field;          /* match.field */
 	struct lp_strlist match_in; /* match.in values */
@@ -564,6 +569,17 @@ struct lp_world {
  * lp_world.outputs_sorted. */
 void lp_outputs_sort(const struct lp_output **outputs, size_t n);
 
+/* The default keyFormat of an S3 output: for a pipeline whose only source is
+ * application logs, and for any other (docs/aws.md "S3 object keys"). */
+#define LP_S3_KEY_DEFAULT_APP   "/logs/{namespace}/{pipeline}/%Y/%m/%d/%H%M%S-$UUID.gz"
+#define LP_S3_KEY_DEFAULT_OTHER "/logs/{pipeline}/%Y/%m/%d/%H%M%S-$UUID.gz"
+
+/* The namespace of the LogOutput route r of p names: r->output_ns, else p's
+ * own (borrowed; "default" when p has none). */
+const char *lp_route_output_ns(const struct lp_pipeline *p, const struct lp_route *r);
+/* 1 when o is shared with namespace ns (spec.sharedWith.namespaces). */
+int lp_output_shared_with(const struct lp_output *o, const char *ns);
+
 /* Cross-object rules: references resolve, tenancy, Secrets exist, and no two
  * objects claim the same thing (an input.http port; a provisioned stream,
  * delivery stream, bucket or log group). For such a clash the object that sorts
@@ -618,7 +634,10 @@ enum lp_out_hook {
 	LP_HOOK_HTTP_HEADERS,
 	LP_HOOK_FORWARD_SHARED_KEY,
 	LP_HOOK_FORWARD_ACK,
-	LP_HOOK_LIVETAIL /* host, port and uri of the live-tail hub */
+	LP_HOOK_LIVETAIL, /* host, port and uri of the live-tail hub */
+	/* s3_key_format in the pipeline's terms: an output with this row is one
+	 * instance per pipeline on the aggregator too (fb_s3_key) */
+	LP_HOOK_S3_KEY
 };
 
 /* One Fluent Bit key of an output type, in the order it is rendered. */
@@ -653,6 +672,7 @@ struct lp_output_type_desc {
 	int aws;                 /* region, credentials, provision: an AWS API target */
 	int body_optional;       /* the sub-object may be left out */
 	int aws_url_endpoint;    /* spec.aws.endpoint is passed as a URL (not host + port) */
+	int not_shared;          /* never shared with other namespaces (spec.sharedWith refused) */
 	long tls;                /* struct lp_tls, -1 when none */
 	long auth;               /* struct lp_basic_auth, -1 when none */
 	long host;               /* char *: the host it sends to, -1 when none */

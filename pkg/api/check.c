@@ -274,7 +274,7 @@ static int s3_key_ok(const char *s, size_t len)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= ' ' || c == 0x7F || c == '\\' || c == '{' || c == '}' || c == '"')
+		if (c <= ' ' || c == 0x7F || c == '\\' || c == '"')
 			return 0;
 	}
 	return 1;
@@ -353,7 +353,7 @@ static const struct class_rule rules[LP_STR_CLASS_COUNT] = {
     [LP_STR_LABEL_KEY] = {317, "must be a Kubernetes label key ([prefix/]name)"},
     [LP_STR_LABEL_VALUE] = {63, "must be a Kubernetes label value (letters, digits, '-', '_', "
                                 "'.', at most 63 characters)"},
-    [LP_STR_S3_KEY] = {1024, "must start with '/' and contain no spaces, quotes or braces"},
+    [LP_STR_S3_KEY] = {1024, "must start with '/' and contain no spaces, quotes or backslashes"},
     [LP_STR_HEADER_NAME] = {256, "must be an HTTP header name (letters, digits and '-')"},
     [LP_STR_BROKER] = {260, "must be host:port"},
     [LP_STR_KMS_KEY] = {2048, "must be a KMS key id, alias/NAME or key ARN"},

@@ -120,13 +120,13 @@ static void rd_s3(struct lp_rd *r, const json_t *o, struct lp_out_s3 *s)
 	struct lp_s3_provision *p = &s->provision;
 	const json_t *po;
 	int comp = 0, cls = -1, enc = 0;
+	char why[256];
 
 	lp_rd_known(r, o, b, known);
 	lp_rd_str(r, o, b, "bucket", &s->bucket, LP_STR_BUCKET, 0, 1);
 	lp_rd_str(r, o, b, "keyFormat", &s->key_format, LP_STR_S3_KEY, 0, 0);
-	if (s->key_format && !strstr(s->key_format, "$UUID") && !strstr(s->key_format, "$INDEX"))
-		lp_rd_bad(r, "spec.s3.keyFormat",
-		          "must contain $UUID or $INDEX, or objects overwrite each other");
+	if (s->key_format && !lp_s3_key_check(s->key_format, why, sizeof(why)))
+		lp_rd_bad(r, "spec.s3.keyFormat", "%s", why);
 	lp_rd_size(r, o, b, "totalFileSize", &s->total_file_size, MIB, 50 * GIB, 0);
 	lp_rd_duration(r, o, b, "uploadTimeout", &s->upload_timeout, 60, 86400, 0);
 	lp_rd_enum(r, o, b, "compression", comps, 2, &comp, 0);
@@ -136,7 +136,6 @@ static void rd_s3(struct lp_rd *r, const json_t *o, struct lp_out_s3 *s)
 	lp_rd_enum(r, o, b, "storageClass", classes, 8, &cls, 0);
 	if (cls >= 0 && !(s->storage_class = lp_strdup(classes[cls])))
 		r->err = LP_ERR_NOMEM;
-	lp_rd_default(r, &s->key_format, "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz");
 	lp_rd_default(r, &s->total_file_size, "100M");
 	lp_rd_default(r, &s->upload_timeout, "10m");
 	po = lp_rd_get(r, o, b, "provision", LP_RD_OBJ, 0);
@@ -403,8 +402,10 @@ static const struct lp_out_key firehose_keys[] = {
 static const struct lp_out_key s3_keys[] = {
     LP_KHOOK(NULL, LP_HOOK_AWS_URL, NULL, NULL, NULL),
     LP_KSTR("bucket", u.s3.bucket, NULL, "spec.s3.bucket", "s3_bucket", NULL),
-    LP_KQSTR("s3_key_format", u.s3.key_format, "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz",
-             "spec.s3.keyFormat", "path", NULL),
+    LP_KHOOK("s3_key_format", LP_HOOK_S3_KEY, "spec.s3.keyFormat", NULL,
+             "{namespace} {pod} {container} become the $TAG[n] of the pipeline's tag shape, "
+             "{pipeline} its name, per pipeline instance (docs/aws.md); not used by the Fluentd "
+             "engine (path logs/<tag>/)"),
     LP_KSIZE("total_file_size", u.s3.total_file_size, "100M", "spec.s3.totalFileSize", NULL, NULL),
     LP_KSTR("upload_timeout", u.s3.upload_timeout, "10m", "spec.s3.uploadTimeout", NULL, NULL),
     LP_KHOOK("compression", LP_HOOK_S3_COMPRESSION, "spec.s3.compression", "store_as",

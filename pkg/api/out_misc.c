@@ -125,4 +125,5 @@ static const struct lp_out_key livetail_keys[] = {
 const struct lp_output_type_desc lp_otd_slack = {MISC_DESC("slack", "slack", slack, 0),
                                                  .secret = secret_slack};
 const struct lp_output_type_desc lp_otd_stdout = {MISC_DESC("stdout", "stdout", stdout, 1)};
-const struct lp_output_type_desc lp_otd_livetail = {MISC_DESC("livetail", "http", livetail, 1)};
+const struct lp_output_type_desc lp_otd_livetail = {MISC_DESC("livetail", "http", livetail, 1),
+                                                    .not_shared = 1};

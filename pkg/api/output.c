@@ -34,6 +34,7 @@ void lp_output_free(struct lp_output *o)
 	if (!o)
 		return;
 	lp_meta_clear(&o->meta);
+	lp_strlist_clear(&o->shared_with);
 	lp_free(o->delivery.buffer_limit);
 	lp_free(o->delivery.mem_buf_limit);
 	lp_free(o->aws.region);
@@ -199,13 +200,33 @@ static void rd_aws(struct lp_rd *r, const json_t *spec, struct lp_output *o)
 /* spec's own keys and one sub-object per type */
 static void spec_known(struct lp_rd *r, const json_t *spec)
 {
-	const char *keys[3 + LP_OUT_TYPE_COUNT + 1] = {"type", "delivery", "aws"};
-	size_t n = 3;
+	const char *keys[4 + LP_OUT_TYPE_COUNT + 1] = {"type", "delivery", "aws", "sharedWith"};
+	size_t n = 4;
 
 	for (int i = LP_OUT_NONE + 1; i < LP_OUT_TYPE_COUNT; i++)
 		keys[n++] = lp_output_type_name((enum lp_output_type)i);
 	keys[n] = NULL;
 	lp_rd_known(r, spec, "spec", keys);
+}
+
+/* spec.sharedWith: the tenant namespaces a control-namespace output serves
+ * (whether o is in the control namespace is validation's: lp_output_validate). */
+static void rd_shared_with(struct lp_rd *r, const json_t *spec, struct lp_output *o,
+                           const struct lp_output_type_desc *d)
+{
+	static const char *const known[] = {"namespaces", NULL};
+	const json_t *sw = lp_rd_get(r, spec, "spec", "sharedWith", LP_RD_OBJ, 0);
+
+	if (!sw)
+		return;
+	lp_rd_known(r, sw, "spec.sharedWith", known);
+	lp_rd_strlist(r, sw, "spec.sharedWith", "namespaces", &o->shared_with, LP_STR_DNS_LABEL, 63,
+	              1, 256, 1);
+	if (d && d->not_shared)
+		lp_rd_bad(r, "spec.sharedWith",
+		          "a %s output is not shared: its hub stream is read by who may read its "
+		          "namespace; give each tenant its own",
+		          d->name);
 }
 
 static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output *o)
@@ -223,6 +244,7 @@ static void rd_output_spec(struct lp_rd *r, const json_t *spec, struct lp_output
 	lp_rd_enum(r, spec, "spec", "type", names, LP_OUT_TYPE_COUNT, &t, 1);
 	o->type = (enum lp_output_type)t;
 	rd_delivery(r, spec, &o->delivery);
+	rd_shared_with(r, spec, o, lp_output_type_desc(o->type));
 	if (!(d = lp_output_type_desc(o->type)))
 		return;
 	tname = d->name;

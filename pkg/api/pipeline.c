@@ -83,6 +83,7 @@ void lp_pipeline_free(struct lp_pipeline *p)
 	lp_free(p->transforms);
 	for (i = 0; i < p->n_routes; i++) {
 		lp_free(p->routes[i].output_ref);
+		lp_free(p->routes[i].output_ns);
 		lp_free(p->routes[i].match_field);
 		lp_strlist_clear(&p->routes[i].match_in);
 		lp_free(p->routes[i].match_regex);
@@ -647,7 +648,7 @@ static void rd_transforms(struct lp_rd *r, const json_t *spec, struct lp_pipelin
 
 static void rd_routes(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p)
 {
-	static const char *const known[] = {"outputRef", "match", NULL};
+	static const char *const known[] = {"outputRef", "outputNamespace", "match", NULL};
 	static const char *const mknown[] = {"field", "in", "regex", NULL};
 	char path[LP_RD_PATH], mpath[LP_RD_PATH], fpath[LP_RD_PATH];
 	const json_t *a = lp_rd_get(r, spec, "spec", "routes", LP_RD_ARR, 1);
@@ -675,9 +676,12 @@ static void rd_routes(struct lp_rd *r, const json_t *spec, struct lp_pipeline *p
 		}
 		lp_rd_known(r, it, path, known);
 		lp_rd_str(r, it, path, "outputRef", &ro->output_ref, LP_STR_DNS_LABEL, 0, 1);
+		lp_rd_str(r, it, path, "outputNamespace", &ro->output_ns, LP_STR_DNS_LABEL, 63, 0);
 		for (size_t j = 0; ro->output_ref && j + 1 < p->n_routes; j++)
 			if (p->routes[j].output_ref &&
-			    strcmp(p->routes[j].output_ref, ro->output_ref) == 0) {
+			    strcmp(p->routes[j].output_ref, ro->output_ref) == 0 &&
+			    strcmp(lp_route_output_ns(p, &p->routes[j]),
+			           lp_route_output_ns(p, ro)) == 0) {
 				lp_rd_join(fpath, path, "outputRef");
 				lp_rd_bad(r, fpath,
 				          "LogOutput \"%s\" is already used by spec.routes[%zu]",

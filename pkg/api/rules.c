@@ -485,6 +485,16 @@ lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
 		lp_chk_bad(&k, "spec.routes", "at least one route is required");
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const struct lp_route *r = &p->routes[i];
+		const char *cns = control_ns ? control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+		if (r->output_ns && p->meta.ns && strcmp(r->output_ns, p->meta.ns) != 0 &&
+		    strcmp(r->output_ns, cns) != 0) {
+			field_idx(field, sizeof(field), "spec.routes[", i, "].outputNamespace");
+			lp_chk_bad(
+			    &k, field,
+			    "a route names a LogOutput of its own namespace, or one the control "
+			    "namespace shares (outputNamespace: the control namespace); no other "
+			    "namespace shares outputs");
+		}
 		field_idx(field, sizeof(field), "spec.routes[", i, "].match");
 		if (r->op != LP_ROUTE_ALL) {
 			if (lp_chk_need(&k, field, r->match_field))
@@ -500,4 +510,136 @@ lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
 		}
 	}
 	return k.err ? k.err : (k.ok ? LP_OK : LP_ERR_INVALID);
+}
+
+/* ---------- shared outputs and S3 key placeholders ---------- */
+
+const char *lp_route_output_ns(const struct lp_pipeline *p, const struct lp_route *r)
+{
+	if (r && r->output_ns)
+		return r->output_ns;
+	return p && p->meta.ns ? p->meta.ns : "default";
+}
+
+int lp_output_shared_with(const struct lp_output *o, const char *ns)
+{
+	for (size_t i = 0; o && ns && i < o->shared_with.n; i++)
+		if (o->shared_with.v[i] && strcmp(o->shared_with.v[i], ns) == 0)
+			return 1;
+	return 0;
+}
+
+int lp_pipeline_app_only(const struct lp_pipeline *p)
+{
+	return APP_ON(p) && !p->system && p->n_files == 0 && !p->http.enabled;
+}
+
+const char *lp_s3_key_format(const struct lp_output *o, const struct lp_pipeline *p)
+{
+	if (o->u.s3.key_format)
+		return o->u.s3.key_format;
+	return lp_pipeline_app_only(p) ? LP_S3_KEY_DEFAULT_APP : LP_S3_KEY_DEFAULT_OTHER;
+}
+
+int lp_s3_key_check(const char *key, char *why, size_t n)
+{
+	static const char *const names[] = {"{namespace}", "{pod}", "{container}", "{pipeline}"};
+
+	if (strstr(key, "$TAG")) {
+		snprintf(why, n,
+		         "$TAG is the agents' internal routing tag (its parts shift with the "
+		         "pipeline's shape): use {namespace}, {pod}, {container} or {pipeline}");
+		return 0;
+	}
+	for (const char *q = strchr(key, '{'); q; q = strchr(q + 1, '{')) {
+		size_t k = 0;
+		while (k < sizeof(names) / sizeof(names[0]) &&
+		       strncmp(q, names[k], strlen(names[k])))
+			k++;
+		if (k == sizeof(names) / sizeof(names[0])) {
+			snprintf(
+			    why, n,
+			    "unknown placeholder at \"%.24s\": the placeholders are {namespace}, "
+			    "{pod}, {container} and {pipeline}",
+			    q);
+			return 0;
+		}
+	}
+	for (const char *q = strchr(key, '}'); q; q = strchr(q + 1, '}')) {
+		int closes = 0;
+		for (size_t k = 0; !closes && k < sizeof(names) / sizeof(names[0]); k++) {
+			size_t len = strlen(names[k]);
+			closes =
+			    (size_t)(q - key) + 1 >= len && !strncmp(q + 1 - len, names[k], len);
+		}
+		if (!closes) {
+			snprintf(why, n, "a '}' outside a placeholder");
+			return 0;
+		}
+	}
+	if (!strstr(key, "$UUID") && !strstr(key, "$INDEX")) {
+		snprintf(why, n, "must contain $UUID or $INDEX, or objects overwrite each other");
+		return 0;
+	}
+	return 1;
+}
+
+/* The source of p that carries no namespace, pod and container in its tag. */
+static const char *untagged_source(const struct lp_pipeline *p)
+{
+	if (p->system)
+		return "spec.input.system (the node journal has no pod)";
+	if (p->n_files)
+		return "spec.input.files";
+	if (p->http.enabled)
+		return "spec.input.http";
+	return "spec.input (no application logs)";
+}
+
+int lp_route_problem(const struct lp_pipeline *p, const struct lp_output *o, const char *control_ns,
+                     char *why, size_t n)
+{
+	const char *cns = control_ns ? control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+	const char *ons = o->meta.ns ? o->meta.ns : "default";
+	const char *pns = p->meta.ns ? p->meta.ns : "default";
+	static const char *const k8s[] = {"{namespace}", "{pod}", "{container}"};
+
+	if (strcmp(ons, pns) != 0 && (strcmp(ons, cns) != 0 || !lp_output_shared_with(o, pns))) {
+		snprintf(
+		    why, n,
+		    "no LogOutput \"%s\" in namespace \"%s\" is shared with namespace \"%s\" "
+		    "(a LogOutput of the control namespace lists the namespaces that may route "
+		    "to it in spec.sharedWith.namespaces)",
+		    o->meta.name ? o->meta.name : "", ons, pns);
+		return 1;
+	}
+	if (o->type == LP_OUT_S3 && o->u.s3.key_format && !lp_pipeline_app_only(p))
+		for (size_t k = 0; k < sizeof(k8s) / sizeof(k8s[0]); k++)
+			if (strstr(o->u.s3.key_format, k8s[k])) {
+				snprintf(
+				    why, n,
+				    "LogOutput %s/%s: spec.s3.keyFormat uses %s, which only "
+				    "application logs carry, and this pipeline also reads %s: "
+				    "use {pipeline}, or route only a pipeline of application logs "
+				    "there",
+				    ons, o->meta.name ? o->meta.name : "", k8s[k],
+				    untagged_source(p));
+				return 1;
+			}
+	return 0;
+}
+
+lp_err lp_output_share_rules(const struct lp_output *o, const char *control_ns,
+                             struct lp_problems *probs)
+{
+	const char *cns = control_ns ? control_ns : LP_DEFAULT_CONTROL_NAMESPACE;
+
+	if (o->shared_with.n == 0 || (o->meta.ns && strcmp(o->meta.ns, cns) == 0))
+		return LP_OK;
+	if (lp_problems_add(probs, "spec.sharedWith",
+	                    "only a LogOutput in the control namespace \"%s\" may be shared with "
+	                    "other namespaces (its Secrets stay there)",
+	                    cns) != LP_OK)
+		return LP_ERR_NOMEM;
+	return LP_ERR_INVALID;
 }

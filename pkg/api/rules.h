@@ -22,6 +22,29 @@ LP_WUR lp_err lp_output_rules(const struct lp_output *o, struct lp_problems *pro
 LP_WUR lp_err lp_pipeline_rules(const struct lp_pipeline *p, const char *control_ns,
                                 struct lp_problems *probs);
 
+/* spec.sharedWith of o: only the control namespace (control_ns NULL: the
+ * default) shares outputs. LP_OK, LP_ERR_INVALID (a problem added) or
+ * LP_ERR_NOMEM. */
+LP_WUR lp_err lp_output_share_rules(const struct lp_output *o, const char *control_ns,
+                                    struct lp_problems *probs);
+/* Whether a route of p may send to o, the LogOutput it names (found in
+ * lp_route_output_ns()): o in another namespace must be a control-namespace
+ * output shared with p's namespace, and an S3 keyFormat's {namespace}, {pod}
+ * and {container} need a pipeline of application logs only. 0 when it may;
+ * 1 with why (size n) written. The caller names the route's outputRef. */
+int lp_route_problem(const struct lp_pipeline *p, const struct lp_output *o, const char *control_ns,
+                     char *why, size_t n);
+/* 1 when p's only source is application logs (so its tags carry namespace,
+ * pod and container). */
+int lp_pipeline_app_only(const struct lp_pipeline *p);
+/* The keyFormat S3 output o uses for p's records: its own, else the default
+ * for p's sources. Borrowed or static. */
+const char *lp_s3_key_format(const struct lp_output *o, const struct lp_pipeline *p);
+/* 1 when an S3 keyFormat is well formed: placeholders {namespace}, {pod},
+ * {container}, {pipeline} only, no $TAG, and $UUID or $INDEX; else 0 and why
+ * (size n) written. */
+int lp_s3_key_check(const char *key, char *why, size_t n);
+
 /* 1 when s is valid UTF-8 without NUL. */
 int lp_utf8_ok(const char *s);
 /* 1 when path is a record key path: parts of [A-Za-z0-9_@/-] joined by '.', <= 256. */

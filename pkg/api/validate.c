@@ -175,13 +175,28 @@ lp_err lp_pipeline_validate(const struct lp_pipeline *p, const struct lp_world *
 	}
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const char *ref = p->routes[i].output_ref;
-		if (!ref)
-			continue;
-		if (!find_output(w, ns, ref)) {
-			snprintf(path, sizeof(path), "spec.routes[%zu].outputRef", i);
+		const char *ons = lp_route_output_ns(p, &p->routes[i]);
+		const struct lp_output *o;
+		char why[512];
+		if (!ref || (strcmp(ons, ns) != 0 && strcmp(ons, cns) != 0))
+			continue; /* lp_pipeline_rules names spec.routes[i].outputNamespace */
+		snprintf(path, sizeof(path), "spec.routes[%zu].outputRef", i);
+		o = find_output(w, ons, ref);
+		if (!o && strcmp(ons, ns) != 0)
+			/* another namespace's output: missing or not shared read the
+			 * same, so a tenant learns nothing of what is not shared with it */
+			ref_bad(&r, w, path,
+			        "no LogOutput \"%s\" in namespace \"%s\" is shared with namespace "
+			        "\"%s\" (a LogOutput of the control namespace lists the namespaces "
+			        "that may route to it in spec.sharedWith.namespaces)",
+			        ref, ons, ns);
+		else if (!o)
 			ref_bad(&r, w, path, "LogOutput \"%s\" not found in namespace \"%s\"", ref,
-			        ns);
-		}
+			        ons);
+		else if (lp_route_problem(p, o, cns, why, sizeof(why)) && strcmp(ons, ns) != 0)
+			ref_bad(&r, w, path, "%s", why); /* it may be shared later */
+		else if (lp_route_problem(p, o, cns, why, sizeof(why)))
+			lp_rd_bad(&r, path, "%s", why);
 	}
 	if (r.err != LP_OK)
 		return r.err;
@@ -399,6 +414,15 @@ lp_err lp_output_validate(const struct lp_output *o, const struct lp_world *w,
 	secret_use(&r, w, ns, "spec.aws.credentials.secretRef", c->secret_name,
 	           c->session_token_key, LP_SECRET_AWS_TOKEN);
 	provision_clash(&r, o, w);
+	switch (lp_output_share_rules(o, cns, probs)) {
+	case LP_OK:
+		break;
+	case LP_ERR_INVALID:
+		r.added++;
+		break;
+	default:
+		return LP_ERR_NOMEM;
+	}
 	if (o->aws.endpoint && lp_output_type_is_aws(o->type))
 		need_tls(&r, w, "spec.aws.endpoint", o->aws.endpoint,
 		         strncmp(o->aws.endpoint, "https://", 8) == 0,

@@ -141,7 +141,8 @@ static lp_err used_outputs(struct lp_strlist *out, const struct lp_pipeline **pl
 			if (!ref || !pls[i]->meta.ns)
 				continue;
 			lp_buf_init(&b, 0);
-			if (lp_buf_addf(&b, "%s/%s", pls[i]->meta.ns, ref))
+			if (lp_buf_addf(&b, "%s/%s", lp_route_output_ns(pls[i], &pls[i]->routes[j]),
+			                ref))
 				return LP_ERR_NOMEM;
 			out->v[k] = lp_buf_take(&b);
 			if (!out->v[k])
@@ -601,12 +602,14 @@ static lp_err calc_feeders(struct calc *cc)
 	for (size_t i = 0; i < cc->n_ok_pls; i++) {
 		const struct lp_pipeline *p = cc->ok_pls[i];
 		for (size_t j = 0; p->meta.ns && p->meta.name && j < p->n_routes; j++) {
+			const char *ons = lp_route_output_ns(p, &p->routes[j]);
 			int dup = !p->routes[j].output_ref;
 			for (size_t q = 0; q < j && !dup; q++)
 				dup = p->routes[q].output_ref &&
-				      !strcmp(p->routes[q].output_ref, p->routes[j].output_ref);
-			if (!dup)
-				v[n++] = (struct feed){p->meta.ns, p->routes[j].output_ref, p};
+				      !strcmp(p->routes[q].output_ref, p->routes[j].output_ref) &&
+				      !strcmp(lp_route_output_ns(p, &p->routes[q]), ons);
+			if (!dup) /* a shared output lists the tenants' pipelines too */
+				v[n++] = (struct feed){ons, p->routes[j].output_ref, p};
 		}
 	}
 	if (n > 1)

@@ -180,11 +180,14 @@ static lp_err route_states(struct lp_ctrl *c, const char *ns, const struct lp_pi
 		enum lp_cond_status st;
 
 		for (size_t j = 0; ref && j < i && !seen_before; j++)
-			seen_before =
-			    p->routes[j].output_ref && !strcmp(p->routes[j].output_ref, ref);
+			seen_before = p->routes[j].output_ref &&
+			              !strcmp(p->routes[j].output_ref, ref) &&
+			              !strcmp(lp_route_output_ns(p, &p->routes[j]),
+			                      lp_route_output_ns(p, &p->routes[i]));
 		if (!ref || seen_before)
 			continue;
-		snprintf(okey, sizeof(okey), "%s/%s", ns, ref);
+		snprintf(okey, sizeof(okey), "%s/%s",
+		         p->routes[i].output_ns ? p->routes[i].output_ns : ns, ref);
 		route_state_of(c, okey, &rs);
 		if (!outputs) {
 			if (rs.status == LP_COND_FALSE && !sf->n_outputs_down++) {
@@ -209,9 +212,15 @@ static lp_err route_states(struct lp_ctrl *c, const char *ns, const struct lp_pi
 			      "no "
 			      "problem";
 		}
-		if (json_array_append_new(outputs, json_pack("{s:s, s:s, s:s, s:s}", "name", ref,
-		                                             "delivered", lp_cond_status_name(st),
-		                                             "reason", reason, "message", msg)))
+		/* a shared output of the control namespace as namespace/name */
+		if (json_array_append_new(outputs,
+		                          json_pack("{s:s, s:s, s:s, s:s}", "name",
+		                                    strcmp(okey, ref) && p->routes[i].output_ns &&
+		                                            strcmp(p->routes[i].output_ns, ns)
+		                                        ? okey
+		                                        : ref,
+		                                    "delivered", lp_cond_status_name(st), "reason",
+		                                    reason, "message", msg)))
 			return LP_ERR_NOMEM;
 	}
 	return LP_OK;

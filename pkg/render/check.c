@@ -27,6 +27,9 @@ lp_err lp_render_check_output(struct lp_rctx *c, struct lp_oinfo *oi, int *ok)
 	struct lp_problems probs = {NULL, 0};
 	lp_err err = to_render(c, "LogOutput", &o->meta, &probs, lp_output_rules(o, &probs), ok);
 
+	if (!err && *ok) /* only the control namespace shares outputs */
+		err = to_render(c, "LogOutput", &o->meta, &probs,
+		                lp_output_share_rules(o, c->control_ns, &probs), ok);
 	if (err || !*ok || !o->aws.endpoint || !d || d->aws_url_endpoint)
 		return err;
 	if (d->aws) { /* the endpoint as host and port */

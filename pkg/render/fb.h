@@ -99,6 +99,9 @@ void fb_app_match(struct fb *f, const struct lp_pinfo *pi);
 void fb_pipeline_match(struct fb *f, const struct lp_pinfo *pi);
 void fb_match_own(struct fb *f, const struct lp_pinfo *pi, const char *sub);
 void fb_output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side);
+/* s3_key_format of S3 output oi for pi's records, whose tags carry depth
+ * parts before the source tag (0, 2 or 4: see fb_routing.c). */
+void fb_s3_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_pinfo *pi, int depth);
 
 /* ---- fb_outputs.c ---- */
 void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track);

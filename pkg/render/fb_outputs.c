@@ -121,9 +121,10 @@ static void http_headers(struct fb *f, const struct lp_oinfo *oi)
  * itself. These are the per-type render functions (pkg/api/out_*.c name
  * the hooks in their tables). */
 static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_out_key *k,
-                     int agg_side, const char *ph)
+                     int agg_side, const struct lp_pinfo *pi, int depth)
 {
 	const struct lp_output *o = oi->o;
+	const char *ph = pi ? pi->h : NULL;
 	const struct lp_tls *tls = lp_output_tls(o);
 
 	switch (k->hook) {
@@ -195,6 +196,10 @@ static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_ou
 		lp_yamlw_kvb(&f->w, "require_ack_response",
 		             o->delivery.mode == LP_DELIVERY_AT_LEAST_ONCE);
 		break;
+	case LP_HOOK_S3_KEY:
+		if (pi) /* always: such an output is rendered per pipeline */
+			fb_s3_key(f, oi, pi, depth);
+		break;
 	case LP_HOOK_LIVETAIL:
 		/* `http`, not `websocket`: 5.1.1's websocket output keeps its
 		 * handshake flag per output, not per connection, so after a hub
@@ -255,14 +260,17 @@ static void table_key(struct fb *f, const struct lp_output *o, const struct lp_o
 }
 
 /* The keys of o's own type, row by row from its descriptor's key table
- * (pkg/api/out_*.c), in the table's order. */
-static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side, const char *ph)
+ * (pkg/api/out_*.c), in the table's order. pi: the one pipeline this instance
+ * serves, whose tags carry depth parts before the source tag (fb_s3_key);
+ * NULL for an aggregator output its pipelines share. */
+static void type_keys(struct fb *f, const struct lp_oinfo *oi, int agg_side,
+                      const struct lp_pinfo *pi, int depth)
 {
 	const struct lp_output_type_desc *d = lp_output_type_desc(oi->o->type);
 
 	for (size_t i = 0; d && i < d->n_keys; i++) {
 		if (d->keys[i].kind == LP_KEY_HOOK)
-			hook_key(f, oi, &d->keys[i], agg_side, ph);
+			hook_key(f, oi, &d->keys[i], agg_side, pi, depth);
 		else
 			table_key(f, oi->o, &d->keys[i]);
 	}
@@ -283,7 +291,7 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	fb_cat(f, "lp_o_", oi->h, CAT_END);
 	fb_kv(f, "alias", fb_ts(f));
 	fb_output_match(f, oi, agg_side);
-	type_keys(f, oi, agg_side, NULL);
+	type_keys(f, oi, agg_side, NULL, 0);
 	delivery_keys(f, o);
 	fb_plugin_end(f);
 }
@@ -312,10 +320,51 @@ void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
 		fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, alias, CAT_END));
 		fb_pipeline_match(f, pi);
 		lp_yamlw_kvi(&f->w, "workers", 1);
-		type_keys(f, oi, 0, pi->h);
+		type_keys(f, oi, 0, pi, LP_OWN_APP_INPUT(pi) ? 2 : 0);
 		delivery_keys(f, oi->o);
 		fb_pipeline_processors(f, pi, i);
 		fb_plugin_end(f);
+	}
+}
+
+/* 1 when o's keys depend on the pipeline (an LP_HOOK_S3_KEY row): on the
+ * aggregator too it is one instance per pipeline. */
+static int per_pipeline(const struct lp_output *o)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+
+	for (size_t i = 0; d && i < d->n_keys; i++)
+		if (d->keys[i].kind == LP_KEY_HOOK && d->keys[i].hook == LP_HOOK_S3_KEY)
+			return 1;
+	return 0;
+}
+
+/* An output rendered per pipeline on the aggregator (s3): one instance for
+ * each pipeline that routes to it, so each writes keys in its own pipeline's
+ * terms to its own store_dir. A route without a match brings that pipeline's
+ * records as a.<ph>.<source tag>, a route with one as the node's copies
+ * o.<oh>.a.<ph>.<source tag>. */
+static void aggregator_outputs_per_pipeline(struct fb *f, const struct lp_oinfo *oi)
+{
+	struct lp_rctx *c = f->c;
+
+	for (size_t i = 0; i < c->npi; i++) {
+		const struct lp_pinfo *pi = &c->pi[i];
+		for (size_t r = 0; pi->ok && pi->agg && r < pi->p->n_routes; r++) {
+			int all = pi->p->routes[r].op == LP_ROUTE_ALL;
+			if (!pi->routes[r].ok || &c->oi[pi->routes[r].out] != oi)
+				continue;
+			fb_plugin(f, plugin_name(oi->o));
+			fb_kv(f, "alias", fb_cat(f, "lp_o_", oi->h, "_", pi->h, CAT_END));
+			if (all)
+				fb_addf(f, fb_t0(f), "^a\\.%s\\.", pi->h);
+			else
+				fb_addf(f, fb_t0(f), "^o\\.%s\\.a\\.%s\\.", oi->h, pi->h);
+			fb_kv(f, "match_regex", fb_ts(f));
+			type_keys(f, oi, 1, pi, all ? 2 : 4);
+			delivery_keys(f, oi->o);
+			fb_plugin_end(f);
+		}
 	}
 }
 
@@ -358,7 +407,10 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		if (!oi->ok || !f->aggregator || !oi->used_agg)
 			continue;
 		mark = track ? lp_yamlw_size(&f->w) : 0;
-		output(f, oi, f->aggregator);
+		if (per_pipeline(oi->o))
+			aggregator_outputs_per_pipeline(f, oi);
+		else
+			output(f, oi, f->aggregator);
 		if (track)
 			oi->est_bytes += lp_yamlw_size(&f->w) - mark;
 	}

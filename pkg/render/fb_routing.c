@@ -1,6 +1,7 @@
 /* pkg/render/fb_routing.c: routing by tag: which tags a pipeline selects (namespace, containers)
  * and which tags an output matches. */
 #include "fb.h"
+#include "../api/rules.h"
 #include "../util/mem.h"
 #include <stdio.h>
 #include <string.h>
@@ -166,3 +167,50 @@ void fb_output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 
 /* The filesystem buffer bound of o on this side: its spec.delivery.bufferLimit,
  * else (on the shipper) the agents' default, else 1G. */
+
+/* The s3_key_format of S3 output oi for the records of pi (docs/aws.md "S3
+ * object keys"). Fluent Bit's s3 output replaces $TAG[n] with the n-th
+ * '.'-separated part of a chunk's tag (src/aws/flb_aws_util.c
+ * flb_get_s3_key, parts 0..9), and the tags of pi's records carry depth parts
+ * before the source tag kube.<ns>.<pod>.<container>:
+ *   0  the shared tail, on the node
+ *   2  p.<h>.kube.* (the pipeline's own tail, on the node) or a.<h>.kube.*
+ *      (via the aggregator, a route without match)
+ *   4  o.<oh>.a.<h>.kube.* (via the aggregator, a route with a match)
+ * {namespace} is the pipeline's own namespace outside the control namespace
+ * (a tenant reads nothing else), else $TAG[depth+1]; {pod} and {container}
+ * are $TAG[depth+2] and $TAG[depth+3]; {pipeline} is the pipeline's name.
+ * lp_route_problem allowed the tag placeholders only for a pipeline of
+ * application logs, whose every tag has that shape. */
+void fb_s3_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_pinfo *pi, int depth)
+{
+	static const struct {
+		const char *name;
+		int part; /* tag part after the prefix; 0: a literal */
+	} ph[] = {{"{namespace}", 1}, {"{pod}", 2}, {"{container}", 3}, {"{pipeline}", 0}};
+	const char *k = lp_s3_key_format(oi->o, pi->p);
+	int control = strcmp(pi->p->meta.ns, f->c->control_ns) == 0;
+	struct lp_buf *b = fb_t0(f);
+
+	while (*k) {
+		const char *e = strchr(k, '{');
+		size_t i = 0;
+		fb_chk(f, lp_buf_add(b, k, e ? (size_t)(e - k) : strlen(k)));
+		if (!e)
+			break;
+		while (i < sizeof(ph) / sizeof(ph[0]) && strncmp(e, ph[i].name, strlen(ph[i].name)))
+			i++;
+		if (i == sizeof(ph) / sizeof(ph[0])) { /* refused by lp_s3_key_check */
+			fb_chk(f, LP_ERR_INVALID);
+			return;
+		}
+		if (ph[i].part == 0)
+			fb_adds(f, b, pi->p->meta.name);
+		else if (ph[i].part == 1 && !control)
+			fb_adds(f, b, pi->p->meta.ns);
+		else
+			fb_addf(f, b, "$TAG[%d]", depth + ph[i].part);
+		k = e + strlen(ph[i].name);
+	}
+	lp_yamlw_kvq(&f->w, "s3_key_format", fb_ts(f));
+}

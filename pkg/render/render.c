@@ -2,6 +2,7 @@
  * environment variables for Secrets, content hashes, summaries. The text itself
  * is written by fluentbit.c and fluentd.c. */
 #include "internal.h"
+#include "../api/rules.h"
 #include "../util/hex.h"
 #include "../util/mem.h"
 #include <openssl/crypto.h>
@@ -530,17 +531,25 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			return LP_ERR_NOMEM;
 		}
 		for (size_t r = 0; !err && r < p->n_routes; r++) {
+			const char *ons = lp_route_output_ns(p, &p->routes[r]);
 			long o = p->routes[r].output_ref
-			             ? find_output(c, p->meta.ns, p->routes[r].output_ref)
+			             ? find_output(c, ons, p->routes[r].output_ref)
 			             : -1;
-			if (o < 0 || !c->oi[o].ok) /* the field only for a problem */
+			int refused = 0;
+			if (o >= 0 && c->oi[o].ok) /* shared with p, and its key fits p */
+				refused = lp_route_problem(p, c->oi[o].o, c->control_ns, why,
+				                           sizeof(why));
+			if (o < 0 || !c->oi[o].ok || refused) /* the field only for a problem */
 				lp_render_field_idx(field, sizeof(field), "spec.routes[", r,
 				                    "].outputRef");
-			if (o < 0 && c->in->output_problem &&
-			    c->in->output_problem(c->in->output_problem_ctx, p->meta.ns,
-			                          p->routes[r].output_ref ? p->routes[r].output_ref
-			                                                  : "",
-			                          why, sizeof(why))) {
+			if (refused) {
+				err = lp_render_problem_add(c, "LogPipeline", p->meta.ns,
+				                            p->meta.name, field, "%s", why);
+			} else if (o < 0 && c->in->output_problem &&
+			           c->in->output_problem(
+			               c->in->output_problem_ctx, ons,
+			               p->routes[r].output_ref ? p->routes[r].output_ref : "", why,
+			               sizeof(why))) {
 				err = lp_render_problem_add(
 				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
 				    "LogOutput \"%s\" is invalid: %s",
@@ -549,8 +558,7 @@ static lp_err pipelines_step(struct lp_rctx *c)
 				err = lp_render_problem_add(
 				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
 				    "LogOutput \"%s\" not found in namespace \"%s\"",
-				    p->routes[r].output_ref ? p->routes[r].output_ref : "",
-				    p->meta.ns);
+				    p->routes[r].output_ref ? p->routes[r].output_ref : "", ons);
 			} else if (!c->oi[o].ok) {
 				err = lp_render_problem_add(
 				    c, "LogPipeline", p->meta.ns, p->meta.name, field,
@@ -814,6 +822,8 @@ static lp_err summary(struct lp_rctx *c, const struct lp_pinfo *pi, struct lp_re
 		type = lp_output_type_name(c->oi[pi->routes[r].out].o->type);
 		if (n++)
 			err = lp_buf_adds(&b, ", ");
+		if (!err && rt->output_ns && strcmp(rt->output_ns, p->meta.ns) != 0)
+			err = lp_buf_addf(&b, "%s/", rt->output_ns);
 		if (!err)
 			err = lp_buf_adds(&b, rt->output_ref);
 		if (!err)

@@ -42,7 +42,13 @@ static json_t *load1(const char *yaml)
 static const char *const world_outputs[] = {
     O_HDR "metadata: {name: main, namespace: logplane-system}, spec: {type: stdout}}",
     O_HDR "metadata: {name: local, namespace: team-a}, spec: {type: stdout}}",
+    O_HDR "metadata: {name: shared, namespace: logplane-system}, spec: {type: stdout, "
+          "sharedWith: {namespaces: [team-b]}}}",
+    O_HDR "metadata: {name: bypod, namespace: logplane-system}, spec: {type: s3, " AWS
+          "sharedWith: {namespaces: [team-a]}, s3: {bucket: bkt, keyFormat: "
+          "'/{namespace}/{pod}/$UUID'}}}",
 };
+#define N_WORLD (sizeof(world_outputs) / sizeof(world_outputs[0]))
 
 static int fake_secret(void *ctx, const char *ns, const char *name, const char *key)
 {
@@ -58,7 +64,7 @@ static int fake_secret(void *ctx, const char *ns, const char *name, const char *
 }
 
 struct world {
-	struct lp_output *o[2];
+	struct lp_output *o[4];
 	struct lp_world w;
 };
 
@@ -67,7 +73,7 @@ static void world_init(struct world *wd)
 	struct lp_problems pr = {NULL, 0};
 
 	memset(wd, 0, sizeof(*wd));
-	for (int i = 0; i < 2; i++) {
+	for (size_t i = 0; i < N_WORLD; i++) {
 		json_t *j = load1(world_outputs[i]);
 		LP_CHECK(j != NULL);
 		LP_CHECK_INT(lp_output_parse(&wd->o[i], j, &pr), LP_OK);
@@ -76,13 +82,13 @@ static void world_init(struct world *wd)
 	lp_problems_free(&pr);
 	wd->w.control_ns = NULL;
 	wd->w.outputs = (const struct lp_output *const *)wd->o;
-	wd->w.n_outputs = 2;
+	wd->w.n_outputs = N_WORLD;
 	wd->w.secret_has_key = fake_secret;
 }
 
 static void world_free(struct world *wd)
 {
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < N_WORLD; i++)
 		lp_output_free(wd->o[i]);
 }
 
@@ -141,17 +147,20 @@ static const struct bad_case bad_cases[] = {
     {"unknown_spec_field", P_HDR CTRL "spec: {" ROUTE ", filters: []}}", "spec.filters",
      "unknown field"},
     /* routes */
-    {"unknown_field_did_you_mean", P_HDR CTRL "spec: {" ROUTE ", transfroms: []}}", "spec.transfroms",
-     "unknown field (did you mean \"transforms\"?)"},
+    {"unknown_field_did_you_mean", P_HDR CTRL "spec: {" ROUTE ", transfroms: []}}",
+     "spec.transfroms", "unknown field (did you mean \"transforms\"?)"},
     {"unknown_field_nested_did_you_mean",
      P_HDR CTRL "spec: {input: {application: {namespace: {include: [a]}}}, " ROUTE "}}",
      "spec.input.application.namespace", "did you mean \"namespaces\"?"},
     {"ns_include_kube_system",
-     P_HDR CTRL "spec: {input: {application: {namespaces: {include: [shop, kube-system]}}}, " ROUTE "}}",
+     P_HDR CTRL "spec: {input: {application: {namespaces: {include: [shop, kube-system]}}}, " ROUTE
+                "}}",
      "spec.input.application.namespaces.include[1]", "spec.input.system"},
     {"keep_kubernetes_after_flatten",
-     P_HDR CTRL "spec: {transforms: [{flatten: {separator: _}}, {keepFields: [msg, kubernetes]}], " ROUTE "}}",
-     "spec.transforms[1].keepFields[1]", "no longer exists after the flatten at spec.transforms[0]"},
+     P_HDR CTRL
+     "spec: {transforms: [{flatten: {separator: _}}, {keepFields: [msg, kubernetes]}], " ROUTE "}}",
+     "spec.transforms[1].keepFields[1]",
+     "no longer exists after the flatten at spec.transforms[0]"},
     {"routes_missing", P_HDR CTRL "spec: {}}", "spec.routes", "required"},
     {"routes_empty", P_HDR CTRL "spec: {routes: []}}", "spec.routes", "between 1 and 32"},
     {"route_not_found", P_HDR TEAM "spec: {routes: [{outputRef: local}, {outputRef: audit}]}}",
@@ -358,6 +367,44 @@ static const struct bad_case bad_cases[] = {
     {"out_s3_key_uuid",
      O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, keyFormat: /logs/x.gz}}}",
      "spec.s3.keyFormat", "$UUID"},
+    {"out_s3_key_tag",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, keyFormat: '/logs/$TAG[1]/$UUID'}}}",
+     "spec.s3.keyFormat", "$TAG is the agents' internal routing tag"},
+    {"out_s3_key_unknown",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, keyFormat: '/{node}/$UUID'}}}",
+     "spec.s3.keyFormat", "unknown placeholder at \"{node}/$UUID\""},
+    {"out_s3_key_brace",
+     O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, keyFormat: '/a}/$UUID'}}}",
+     "spec.s3.keyFormat", "'}' outside a placeholder"},
+    {"s3_key_pod_system",
+     P_HDR CTRL "spec: {input: {system: {enabled: true}}, routes: [{outputRef: bypod}]}}",
+     "spec.routes[0].outputRef", "uses {namespace}, which only application logs carry"},
+    /* shared outputs */
+    {"shared_not_named",
+     P_HDR TEAM "spec: {input: {application: {}}, routes: [{outputRef: shared, "
+                "outputNamespace: logplane-system}]}}",
+     "spec.routes[0].outputRef",
+     "no LogOutput \"shared\" in namespace \"logplane-system\" is shared with namespace "
+     "\"team-a\""},
+    {"shared_missing_reads_the_same",
+     P_HDR TEAM "spec: {input: {application: {}}, routes: [{outputRef: nosuch, "
+                "outputNamespace: logplane-system}]}}",
+     "spec.routes[0].outputRef",
+     "no LogOutput \"nosuch\" in namespace \"logplane-system\" is shared with namespace "
+     "\"team-a\""},
+    {"shared_from_tenant_ns",
+     P_HDR TEAM "spec: {input: {application: {}}, routes: [{outputRef: local, "
+                "outputNamespace: team-b}]}}",
+     "spec.routes[0].outputNamespace", "no other namespace shares outputs"},
+    {"shared_outside_control",
+     O_HDR OTEAM "spec: {type: stdout, sharedWith: {namespaces: [team-b]}}}", "spec.sharedWith",
+     "only a LogOutput in the control namespace \"logplane-system\" may be shared"},
+    {"shared_livetail", O_HDR OCTRL "spec: {type: livetail, sharedWith: {namespaces: [team-a]}}}",
+     "spec.sharedWith", "a livetail output is not shared"},
+    {"shared_empty", O_HDR OCTRL "spec: {type: stdout, sharedWith: {namespaces: []}}}",
+     "spec.sharedWith.namespaces", ""},
+    {"shared_bad_ns", O_HDR OCTRL "spec: {type: stdout, sharedWith: {namespaces: [Team_A]}}}",
+     "spec.sharedWith.namespaces[0]", ""},
     {"out_s3_timeout",
      O_HDR OCTRL "spec: {type: s3, " AWS "s3: {bucket: logs, uploadTimeout: soon}}}",
      "spec.s3.uploadTimeout", "duration"},
@@ -500,8 +547,7 @@ static const struct bad_case bad_cases[] = {
     {"metric_name_prometheus",
      P_HDR CTRL "spec: {metrics: [{name: Errors-Total, type: counter}], " ROUTE "}}",
      "spec.metrics[0].name", "must match [a-z_][a-z0-9_]*"},
-    {"metric_name_reserved",
-     P_HDR CTRL "spec: {metrics: [{name: __x, type: counter}], " ROUTE "}}",
+    {"metric_name_reserved", P_HDR CTRL "spec: {metrics: [{name: __x, type: counter}], " ROUTE "}}",
      "spec.metrics[0].name", "not starting with \"__\""},
     {"metric_type_unknown", P_HDR CTRL "spec: {metrics: [{name: a, type: gauge}], " ROUTE "}}",
      "spec.metrics[0].type", "unsupported value \"gauge\""},
@@ -534,8 +580,7 @@ static const struct bad_case bad_cases[] = {
                 "7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]}], " ROUTE "}}",
      "spec.metrics[0].buckets", "between 1 and 16 items"},
     {"metric_name_dup",
-     P_HDR CTRL "spec: {metrics: [{name: a, type: counter}, {name: a, type: counter}], " ROUTE
-                "}}",
+     P_HDR CTRL "spec: {metrics: [{name: a, type: counter}, {name: a, type: counter}], " ROUTE "}}",
      "spec.metrics[1].name", "already used by spec.metrics[0]"},
     {"metrics_too_many",
      P_HDR CTRL "spec: {metrics: [{name: a, type: counter}, {name: b, type: counter}, {name: c, "
@@ -648,7 +693,7 @@ static void t_output_defaults(void)
 	LP_CHECK_STR(o->aws.credentials.access_key_id_key, "AWS_ACCESS_KEY_ID");
 	LP_CHECK_STR(o->aws.credentials.secret_access_key_key, "AWS_SECRET_ACCESS_KEY");
 	LP_CHECK(o->aws.credentials.session_token_key == NULL);
-	LP_CHECK_STR(o->u.s3.key_format, "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz");
+	LP_CHECK(o->u.s3.key_format == NULL); /* the renderer's default for each pipeline */
 	LP_CHECK_STR(o->u.s3.total_file_size, "100M");
 	LP_CHECK_STR(o->u.s3.upload_timeout, "10m");
 	LP_CHECK_STR(o->u.s3.compression, "gzip");
@@ -772,6 +817,30 @@ static void t_tenant_ok(void)
 		printf("#   %s: %s\n", pr.v[i].field, pr.v[i].message);
 	LP_CHECK_INT(pr.n, 0);
 	lp_problems_free(&pr);
+}
+
+/* A tenant named in a control-namespace output's spec.sharedWith routes to it
+ * (outputNamespace), next to its own output; a key with {pod} suits its
+ * application logs. */
+static void t_shared_ok(void)
+{
+	static const char *const docs[] = {
+	    P_HDR "metadata: {name: p1, namespace: team-b}, spec: {input: {application: {}}, "
+	          "routes: [{outputRef: shared, outputNamespace: logplane-system}]}}",
+	    P_HDR TEAM "spec: {input: {application: {}}, routes: [{outputRef: local}, "
+	               "{outputRef: bypod, outputNamespace: logplane-system}]}}",
+	    P_HDR CTRL "spec: {input: {application: {}}, routes: [{outputRef: shared, "
+	               "outputNamespace: logplane-system}]}}",
+	};
+
+	for (size_t d = 0; d < LP_TEST_COUNT(docs); d++) {
+		struct lp_problems pr = {NULL, 0};
+		LP_CHECK_INT(check_doc(docs[d], &pr), LP_OK);
+		for (size_t i = 0; i < pr.n; i++)
+			printf("#   %zu %s: %s\n", d, pr.v[i].field, pr.v[i].message);
+		LP_CHECK_INT(pr.n, 0);
+		lp_problems_free(&pr);
+	}
 }
 
 /* Two objects claiming the same thing: the one sorting later is told. */
@@ -1448,6 +1517,7 @@ static const struct lp_test tests[] = {
     {"output_type_desc", t_output_type_desc},
     {"pipeline_defaults", t_pipeline_defaults},
     {"output_defaults", t_output_defaults},
+    {"shared_ok", t_shared_ok},
     {"output_defaults_by_type", t_output_defaults_by_type},
     {"tenant_ok", t_tenant_ok},
     {"clashes", t_clashes},
