@@ -19,18 +19,18 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
-                     namespace, output, secret, wait_until)
+from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, config_data,  # noqa: E402
+                     credentials_data, is_ready, namespace, output, secret, wait_until)
 
 T = Reporter("operator_shared")
 PASSWORD = "shared-pw-7f3a"
 
 
 def config_text(env):
-    cm = env.get("configmap", "logplane-fluent-bit-config", CTRL_NS)
-    if not cm:
+    data = config_data(env)  # the ConfigMaps the DaemonSet mounts
+    if not data:
         return None
-    return "\n".join(v for _, v in sorted((cm.get("data") or {}).items()))
+    return "\n".join(v for _, v in sorted(data.items()))
 
 
 def tenant_pipeline(ns, name, out, out_ns=CTRL_NS):
@@ -83,8 +83,7 @@ def main():
         T.check("config_matches_only_tenant", loki_sections(text) == ["kube.team-a.*"],
                 f"shared Loki sections match {loki_sections(text)}")
         # the credentials come from logplane-system's Secret, through the agents' credentials Secret
-        creds = env.get("secret", "logplane-credentials", CTRL_NS)
-        vals = {base64.b64decode(v).decode() for v in ((creds or {}).get("data") or {}).values()}
+        vals = {base64.b64decode(v).decode() for v in (credentials_data(env) or {}).values()}
         leaked = [s["metadata"]["namespace"] + "/" + s["metadata"]["name"]
                   for ns in ("team-a", "team-c") for s in env.list("secret", ns)
                   if PASSWORD in {base64.b64decode(v).decode() for v in (s.get("data") or {}).values()}]
