@@ -6,7 +6,7 @@ team-a's tags, with the Secret read from logplane-system (nothing of it is
 copied into a tenant namespace); team-c, not named, gets Valid=False on its
 route and nothing in the config; adding team-c to sharedWith lets it in, and
 removing it again takes it out. A tenant's own output with sharedWith is
-refused.
+refused. The shared output's status lists the tenant pipelines that feed it.
 
 Runs against kubesim and, with LP_APISERVER=real, against etcd + kube-apiserver
 (tests/run.sh runs both)."""
@@ -90,6 +90,17 @@ def main():
         T.check("secret_stays_in_control_namespace",
                 PASSWORD in vals and PASSWORD not in text and not leaked,
                 f"credentials has it: {PASSWORD in vals}; in config: {PASSWORD in text}; copies: {leaked}")
+
+        # the shared output lists the tenant pipelines feeding it (namespace/name)
+        def listed():
+            st = (env.get("lo", "central", CTRL_NS) or {}).get("status") or {}
+            return st if st.get("pipelines") == ["team-a/app"] and st.get("pipelineCount") == 1 else None
+        st = wait_until(listed, 30)
+        T.check("shared_output_lists_tenant_pipelines", st is not None,
+                json.dumps((env.get("lo", "central", CTRL_NS) or {}).get("status"))[:600])
+        outs = ((env.get("lp", "app", "team-a") or {}).get("status") or {}).get("outputs") or []
+        T.check("tenant_status_names_shared_output",
+                [o.get("name") for o in outs] == [CTRL_NS + "/central"], json.dumps(outs)[:400])
 
         # 2. a tenant not named is refused, naming the field, and sends nothing
         def refused():
