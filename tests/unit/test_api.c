@@ -1511,6 +1511,70 @@ static void t_output_type_desc(void)
 	for (int t = LP_OUT_NONE + 1; t < LP_OUT_TYPE_COUNT; t++)
 		LP_CHECK_INT(lp_output_type_parse(lp_output_type_name((enum lp_output_type)t)), t);
 	LP_CHECK(lp_output_type_desc(LP_OUT_NONE) == NULL && lp_output_tls(NULL) == NULL);
+	/* the accessors added for the other layers */
+	memset(&o, 0, sizeof(o));
+	o.type = LP_OUT_CLOUDWATCH;
+	o.u.cloudwatch.provision.deletion_policy = LP_DELETION_DELETE;
+	LP_CHECK_INT(lp_output_deletion(&o), LP_DELETION_DELETE);
+	LP_CHECK(lp_output_signs_aws(&o) && lp_output_host(&o) == NULL);
+	memset(&o, 0, sizeof(o));
+	o.type = LP_OUT_OPENSEARCH;
+	o.u.search.host = "es.example";
+	LP_CHECK(!lp_output_signs_aws(&o));
+	o.u.search.aws_auth = 1;
+	LP_CHECK(lp_output_signs_aws(&o));
+	LP_CHECK_STR(lp_output_host(&o), "es.example");
+	LP_CHECK_INT(lp_output_deletion(&o), LP_DELETION_RETAIN);
+	o.type = LP_OUT_ELASTICSEARCH; /* never signs: no awsAuth */
+	LP_CHECK(!lp_output_signs_aws(&o));
+	/* every descriptor is whole: what the layers call is there, and every key
+	 * row can be rendered (a member, a value or a hook) and documented */
+	for (int t = LP_OUT_NONE + 1; t < LP_OUT_TYPE_COUNT; t++) {
+		const struct lp_output_type_desc *d = lp_output_type_desc((enum lp_output_type)t);
+		int ok =
+		    d && d->name && d->fb_plugin && d->parse && d->clear && d->check && d->keys &&
+		    d->n_keys > 0 &&
+		    (!d->aws || (d->aws_service && d->aws_what && d->target >= 0 && d->aws_facts));
+		for (size_t i = 0; ok && i < d->n_keys; i++) {
+			const struct lp_out_key *k = &d->keys[i];
+			switch (k->kind) {
+			case LP_KEY_HOOK:
+				ok = k->hook != 0 && (k->fb_key || !k->field);
+				break;
+			case LP_KEY_CONST:
+				ok = k->fb_key && k->def;
+				break;
+			case LP_KEY_BOOL:
+				ok = k->fb_key != NULL;
+				break;
+			default:
+				ok = k->fb_key && k->off >= 0 &&
+				     (size_t)k->off < sizeof(struct lp_output);
+				break;
+			}
+		}
+		if (!ok)
+			lp_test_fail(__FILE__, __LINE__, "descriptor of type %d incomplete", t);
+	}
+	/* the type's own Secret references: http's header values */
+	{
+		struct lp_http_header hd[2];
+		struct lp_output_secret sec;
+		const struct lp_output_type_desc *d = lp_output_type_desc(LP_OUT_HTTP);
+		memset(&o, 0, sizeof(o));
+		memset(hd, 0, sizeof(hd));
+		o.type = LP_OUT_HTTP;
+		hd[1].value_from.name = "hdr";
+		hd[1].value_from.key = "k";
+		o.u.http.headers = hd;
+		o.u.http.n_headers = 2;
+		LP_CHECK(d->secret(&o, 0, &sec) && sec.name == NULL);
+		LP_CHECK(d->secret(&o, 1, &sec) && sec.header == 1);
+		LP_CHECK_STR(sec.name, "hdr");
+		LP_CHECK_STR(sec.field, "spec.http.headers[1].valueFrom.secretKeyRef");
+		LP_CHECK(!d->secret(&o, 2, &sec));
+		LP_CHECK(lp_output_type_desc(LP_OUT_KAFKA)->secret == NULL);
+	}
 }
 
 static const struct lp_test tests[] = {
