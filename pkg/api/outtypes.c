@@ -1,6 +1,14 @@
 /* pkg/api/outtypes.c: the one table of output types (their descriptors live in
  * out_aws.c, out_net.c and out_misc.c) and the accessors the other layers
- * use instead of switching on the type. */
+ * use instead of switching on the type.
+ *
+ * Adding an output type: its enum value and sub-object struct in api.h; its
+ * descriptor (reader, free, rules, Secret references, key table) in an
+ * out_*.c file and a row here; the render hooks its key table names in
+ * pkg/render/fb_outputs.c (none when every key is a table row); its <store>
+ * in pkg/render/fluentd.c's table; for an AWS target, its service in
+ * pkg/aws/provision.c's svc_ops; its schema in hack/gen-crds.py. Nothing else
+ * switches on the type (tests/integration/code_shape.sh checks). */
 #include "outtype.h"
 #include <string.h>
 
