@@ -20,6 +20,28 @@ static void target_of(const struct lp_output *o, const char **name, int *provisi
 	*provision = lp_output_provision(o);
 }
 
+/* Every text of the result reaches status, Events and logs: the output's own
+ * credentials are masked there whatever path the text took (an error body is
+ * scrubbed already; a success answer's fields, an ARN or state an endpoint
+ * made up, are not). */
+static void scrub_result(struct lp_ctrl_aws_result *out, const struct lp_ctrl_aws_creds *creds)
+{
+	const char *known[3] = {NULL, NULL, NULL};
+
+	if (!creds)
+		return;
+	known[0] = creds->access_key_id;
+	known[1] = creds->secret_access_key;
+	known[2] = creds->session_token;
+	lp_aws_scrub_text(out->creds.message, sizeof(out->creds.message), known, 3);
+	lp_aws_scrub_text(out->prov.message, sizeof(out->prov.message), known, 3);
+	for (size_t i = 0; i < out->n_events; i++)
+		lp_aws_scrub_text(out->events[i], sizeof(out->events[i]), known, 3);
+	lp_aws_scrub_text(out->target.arn, sizeof(out->target.arn), known, 3);
+	lp_aws_scrub_text(out->target.state, sizeof(out->target.state), known, 3);
+	lp_aws_scrub_text(out->target.region, sizeof(out->target.region), known, 3);
+}
+
 void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
                            const struct lp_ctrl_aws_creds *creds, int deleting,
                            struct lp_ctrl_aws_result *out)
@@ -75,4 +97,5 @@ void lp_aws_hook_reconcile(void *hook, const struct lp_output *o,
 		snprintf(out->target.state, sizeof(out->target.state), "%s", res.state);
 		out->target.provisioned = provision && res.provisioned.status == LP_COND_TRUE;
 	}
+	scrub_result(out, creds);
 }

@@ -174,6 +174,10 @@ static lp_err from_web_identity(struct lp_aws_sys *sys, const struct lp_aws_cred
 	if (err && e && e->err == LP_ERR_FORBIDDEN)
 		snprintf(e->message + strlen(e->message), sizeof(e->message) - strlen(e->message),
 		         " (check the trust policy of %s for this service account)", role);
+	if (err) { /* an STS that echoes the web identity token */
+		const char *sent[1] = {token};
+		lp_aws_error_scrub(e, sent, 1);
+	}
 	OPENSSL_cleanse(token, strlen(token));
 	lp_free(token);
 	lp_aws_endpoint_free(&ep);
@@ -194,12 +198,18 @@ static lp_err plain(struct lp_aws_sys *sys, const char *method, const char *url,
 	r->status = 0;
 	err = sys->transport->send(sys->transport->ctx, &req, r, errbuf, sizeof(errbuf));
 
-	if (err)
-		return lp_aws_error_set(e, err, 0, NULL, "cannot reach %s: %s", url, errbuf);
-	if (r->status != 200)
-		return lp_aws_error_set(e, lp_aws_error_map(NULL, r->status), r->status, NULL,
-		                        "%s %s answered HTTP %ld", method, url, r->status);
-	return LP_OK;
+	if (!err && r->status != 200)
+		err = lp_aws_error_set(e, lp_aws_error_map(NULL, r->status), r->status, NULL,
+		                       "%s %s answered HTTP %ld", method, url, r->status);
+	else if (err)
+		err = lp_aws_error_set(e, err, 0, NULL, "cannot reach %s: %s", url, errbuf);
+	if (err) { /* the tokens sent (IMDS session, container authorization) */
+		const char *sent[4] = {NULL, NULL, NULL, NULL};
+		for (size_t i = 0; i < n && i < 4; i++)
+			sent[i] = h[i].value;
+		lp_aws_error_scrub(e, sent, n < 4 ? n : 4);
+	}
+	return err;
 }
 
 static lp_err creds_from_json(const char *body, size_t len, const char *what,
@@ -496,6 +506,11 @@ lp_err lp_aws_creds_resolve(struct lp_aws_sys *sys, struct lp_aws_cred_cache *ca
 		return LP_OK;
 	}
 	err = assume(sys, cache, opts, before, &base, out, e);
+	if (err) { /* the base keys, whatever path the message took */
+		const char *known[3] = {base.access_key_id, base.secret_access_key,
+		                        base.session_token};
+		lp_aws_error_scrub(e, known, 3);
+	}
 	lp_aws_creds_free(&base);
 	return err;
 }

@@ -143,7 +143,7 @@ lp_err lp_aws_error_set(struct lp_aws_error *e, lp_err err, long status, const c
 /* Replaces every occurrence of what in s[size] by "***" (cut at size). */
 static void replace_all(char *s, size_t size, const char *what)
 {
-	char tmp[sizeof(((struct lp_aws_error *)0)->message)];
+	char tmp[LP_AWS_SCRUB_MAX];
 	size_t wl = strlen(what), o = 0;
 	const char *p = s, *hit;
 
@@ -250,6 +250,19 @@ void lp_aws_error_scrub(struct lp_aws_error *e, const char *const *secrets, size
 	sanitise(e->code);
 	if (strlen(e->message) > LP_AWS_ERROR_SHOW_MAX)
 		memcpy(e->message + LP_AWS_ERROR_SHOW_MAX, "...", 4);
+}
+
+void lp_aws_scrub_text(char *s, size_t size, const char *const *secrets, size_t n)
+{
+	if (!s || !size)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!secrets[i] || !secrets[i][0])
+			continue;
+		replace_all(s, size, secrets[i]);
+		cut_prefix_at_end(s, secrets[i]);
+	}
+	sanitise(s);
 }
 
 int lp_aws_error_retryable(const struct lp_aws_error *e)

@@ -37,6 +37,12 @@ lp_err lp_aws_error_from_response(struct lp_aws_error *e, long status, const cha
  * becomes "***", bytes outside printable ASCII become '?', and the message is
  * cut to LP_AWS_ERROR_SHOW_MAX bytes with "..." appended. NULL-safe. */
 void lp_aws_error_scrub(struct lp_aws_error *e, const char *const *secrets, size_t n);
+/* The same for one text s (NUL-terminated in a buffer of size bytes, at most
+ * LP_AWS_SCRUB_MAX): every known value and SigV4 signature replaced by "***",
+ * bytes outside printable ASCII by '?'; not cut. For texts built from an AWS
+ * answer outside lp_aws_error (conditions, Events, ARNs, states). NULL-safe. */
+#define LP_AWS_SCRUB_MAX 1024
+void lp_aws_scrub_text(char *s, size_t size, const char *const *secrets, size_t n);
 /* Retryable: throttling, 5xx, transport failures. */
 int lp_aws_error_retryable(const struct lp_aws_error *e);
 

@@ -345,13 +345,13 @@ static lp_err w_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws
 
 /* ---- an error answer echoing the request shows none of its secrets ---- */
 
-#define ECHO_AKID "AKIAECHOTESTKEY12345"
+#define ECHO_AKID   "AKIAECHOTESTKEY12345"
 #define ECHO_SECRET "echoSecret/abcdEFGH1234567890xyzSECRET"
-#define ECHO_TOKEN "echoSessionTokenZZZ999"
-#define ECHO_HDR "echoHeaderValue-777"
+#define ECHO_TOKEN  "echoSessionTokenZZZ999"
+#define ECHO_HDR    "echoHeaderValue-777"
 
-static lp_err echo_send(void *ctx, const struct lp_aws_http_req *req,
-                        struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
+static lp_err echo_send(void *ctx, const struct lp_aws_http_req *req, struct lp_aws_http_resp *resp,
+                        char *errbuf, size_t errlen)
 {
 	lp_err err = LP_OK;
 
@@ -360,7 +360,7 @@ static lp_err echo_send(void *ctx, const struct lp_aws_http_req *req,
 	(void)errlen;
 	resp->status = 403;
 	err = lp_buf_adds(&resp->body, "{\"__type\":\"AccessDeniedException\",\"message\":\"denied "
-	                                "secret=" ECHO_SECRET " headers:");
+	                               "secret=" ECHO_SECRET " headers:");
 	for (size_t i = 0; i < req->n_headers && !err; i++)
 		err = lp_buf_addf(&resp->body, " %s: %s\\r\\n\\u0007", req->headers[i].name,
 		                  req->headers[i].value);
@@ -373,19 +373,25 @@ static void error_scrub(void)
 {
 	struct lp_aws_transport tr = {echo_send, NULL};
 	struct lp_aws_sys sys;
-	struct lp_aws_endpoint ep = {.scheme = "https", .host = "kinesis.test",
-	                             .base_path = "", .url = "https://kinesis.test",
-	                             .host_header = "kinesis.test", .partition = "aws"};
-	struct lp_aws_client c = {.sys = &sys, .ep = &ep, .service = "kinesis",
-	                          .region = "us-east-1", .json_prefix = "Kinesis_20131202"};
+	struct lp_aws_endpoint ep = {.scheme = "https",
+	                             .host = "kinesis.test",
+	                             .base_path = "",
+	                             .url = "https://kinesis.test",
+	                             .host_header = "kinesis.test",
+	                             .partition = "aws"};
+	struct lp_aws_client c = {.sys = &sys,
+	                          .ep = &ep,
+	                          .service = "kinesis",
+	                          .region = "us-east-1",
+	                          .json_prefix = "Kinesis_20131202"};
 	struct lp_sigv4_hdr extra[] = {{"X-Tenant-Key", ECHO_HDR}};
 	struct lp_aws_http_resp resp;
 	struct lp_aws_error e = {0};
-	const char *bad[] = {ECHO_AKID, ECHO_SECRET, ECHO_TOKEN, ECHO_HDR, "Signature=0", "Signature=1",
-	                     "Signature=2", "Signature=3", "Signature=4", "Signature=5",
-	                     "Signature=6", "Signature=7", "Signature=8", "Signature=9",
-	                     "Signature=a", "Signature=b", "Signature=c", "Signature=d",
-	                     "Signature=e", "Signature=f"};
+	const char *bad[] = {ECHO_AKID,     ECHO_SECRET,   ECHO_TOKEN,    ECHO_HDR,
+	                     "Signature=0", "Signature=1", "Signature=2", "Signature=3",
+	                     "Signature=4", "Signature=5", "Signature=6", "Signature=7",
+	                     "Signature=8", "Signature=9", "Signature=a", "Signature=b",
+	                     "Signature=c", "Signature=d", "Signature=e", "Signature=f"};
 
 	lp_aws_sys_default(&sys);
 	sys.transport = &tr;
@@ -404,7 +410,8 @@ static void error_scrub(void)
 	LP_CHECK_HAS(e.message, "Credential=***/");
 	for (size_t i = 0; i < LP_TEST_COUNT(bad); i++)
 		if (strstr(e.message, bad[i]))
-			lp_test_fail(__FILE__, __LINE__, "message carries %s: %s", bad[i], e.message);
+			lp_test_fail(__FILE__, __LINE__, "message carries %s: %s", bad[i],
+			             e.message);
 	for (const char *p = e.message; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
 			lp_test_fail(__FILE__, __LINE__, "byte 0x%02x in message",
@@ -475,6 +482,64 @@ static void chain_teardown(struct chain_case *c)
 }
 
 static char tokfile[64], podfile[64];
+
+/* ---- the credential chain's own messages (creds.c) are scrubbed too ---- */
+
+#define ECHO_WEB_TOKEN  "echo-web-token-SECRET1"
+#define ECHO_IMDS_TOKEN "IMDSECHOTOKEN123"
+
+/* STS echoes the request body (the web identity token) into its error; the
+ * instance metadata service hands out a session token, then the next request
+ * fails with a transport text that carries the token header it was sent. */
+static lp_err chain_echo_send(void *ctx, const struct lp_aws_http_req *req,
+                              struct lp_aws_http_resp *resp, char *errbuf, size_t errlen)
+{
+	(void)ctx;
+	if (strstr(req->url, "://sts.echo")) {
+		resp->status = 400;
+		return lp_buf_addf(
+		    &resp->body,
+		    "<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>"
+		    "bad request %.*s</Message></Error></ErrorResponse>",
+		    (int)req->body_len, req->body ? (const char *)req->body : "");
+	}
+	if (strstr(req->url, "/latest/api/token")) {
+		resp->status = 200;
+		return lp_buf_adds(&resp->body, ECHO_IMDS_TOKEN);
+	}
+	snprintf(errbuf, errlen, "connection reset after sending %s: %s",
+	         req->n_headers ? req->headers[0].name : "",
+	         req->n_headers ? req->headers[0].value : "");
+	return LP_ERR_HTTP;
+}
+
+static void chain_echo_scrub(void)
+{
+	struct chain_case c;
+	struct lp_aws_cred_opts o = {.region = "us-east-1", .sts_endpoint = "https://sts.echo"};
+
+	chain_setup(&c);
+	c.tr.send = chain_echo_send;
+	write_file(tokfile, ECHO_WEB_TOKEN "\n");
+	c.w.env[0] = "AWS_ROLE_ARN";
+	c.w.env[1] = "arn:aws:iam::1:role/irsa";
+	c.w.env[2] = "AWS_WEB_IDENTITY_TOKEN_FILE";
+	c.w.env[3] = tokfile;
+	LP_CHECK(lp_aws_creds_resolve(&c.sys, c.cache, &o, &c.out, &c.e) != LP_OK);
+	LP_CHECK_STR(c.e.code, "InvalidIdentityToken");
+	LP_CHECK_HAS(c.e.message, "bad request");
+	LP_CHECK(strstr(c.e.message, ECHO_WEB_TOKEN) == NULL);
+	LP_CHECK(strstr(c.e.message, "SECRET1") == NULL);
+	/* instance metadata: the session token the service gave */
+	lp_aws_error_clear(&c.e);
+	c.w.env[0] = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+	c.w.env[1] = "http://imds.echo";
+	c.w.env[2] = NULL;
+	LP_CHECK(lp_aws_creds_resolve(&c.sys, c.cache, &o, &c.out, &c.e) != LP_OK);
+	LP_CHECK_HAS(c.e.message, "connection reset after sending X-aws-ec2-metadata-token: ***");
+	LP_CHECK(strstr(c.e.message, ECHO_IMDS_TOKEN) == NULL);
+	chain_teardown(&c);
+}
 
 static void chain_order(void)
 {
@@ -698,6 +763,7 @@ int main(void)
 	    {"chain-imds-unreachable", chain_imds_unreachable},
 	    {"chain-assume-role", chain_assume_role},
 	    {"chain-refresh", chain_refresh},
+	    {"chain-echo-scrub", chain_echo_scrub},
 	    {"parse-time", parse_time},
 	    {"provision-invalid-spec", provision_invalid_spec},
 	};
