@@ -692,12 +692,18 @@ static int mark_applied(void *arg, const char *key, void *kept)
 	struct lp_ctrl *c = arg;
 	struct res_kept *k = kept;
 	struct res_facts *f = k ? k->facts : NULL;
+	int adopted;
 
 	if (!f || !f->in_config || f->generation != k->generation)
 		return 0;
 	/* status.configHash: the configuration that first carried this version;
-	 * a later one that changes only other resources does not rewrite it */
-	if (f->config != LP_CONFIG_APPLIED || !f->config_hash[0])
+	 * a later one that changes only other resources does not rewrite it. The
+	 * first application after a start keeps the observed one when the status
+	 * already described this generation as applied. */
+	adopted = !f->config_hash[0] && k->seen.observed_generation == k->generation &&
+	          lp_status_seen_get(&k->seen, "ConfigGenerated") == LP_COND_TRUE &&
+	          lp_status_seen_config_hash(&k->seen, f->config_hash);
+	if (!adopted && (f->config != LP_CONFIG_APPLIED || !f->config_hash[0]))
 		memcpy(f->config_hash, c->cur_hash, sizeof(f->config_hash));
 	f->config = LP_CONFIG_APPLIED;
 	return 0;

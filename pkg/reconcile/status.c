@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "../util/buf.h"
+#include "../util/hex.h"
 #include "desired.h"
 
 const char *lp_cond_status_name(enum lp_cond_status s)
@@ -159,6 +160,7 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 {
 	struct lp_cond conds[LP_STATUS_MAX_CONDS];
 	const json_t *arr, *og, *v;
+	const char *hash;
 	char full[65];
 	size_t i, nc = 0;
 
@@ -190,9 +192,29 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 	}
 	out->present = json_is_array(arr);
 	lp_status_extra_digest(out->extra_digest, status);
+	hash = json_string_value(json_object_get(status, "configHash"));
+	out->has_config_hash = hash && strlen(hash) == 64;
+	for (i = 0; out->has_config_hash && i < 64; i++) {
+		int d = hash[i] >= '0' && hash[i] <= '9'   ? hash[i] - '0'
+		        : hash[i] >= 'a' && hash[i] <= 'f' ? hash[i] - 'a' + 10
+		                                           : -1;
+		if (d < 0)
+			out->has_config_hash = 0;
+		else
+			out->config_hash[i / 2] = (unsigned char)(out->config_hash[i / 2] << 4 | d);
+	}
 	lp_status_digest(full, out->observed_generation, conds, nc);
 	memcpy(out->digest, full, 32);
 	out->digest[32] = '\0';
+}
+
+int lp_status_seen_config_hash(const struct lp_status_seen *seen, char out[65])
+{
+	out[0] = '\0';
+	if (!seen || !seen->has_config_hash)
+		return 0;
+	lp_hex_encode(out, seen->config_hash, sizeof(seen->config_hash));
+	return 1;
 }
 
 int lp_status_seen_get(const struct lp_status_seen *seen, const char *type)

@@ -39,7 +39,13 @@ struct lp_status_seen {
 	} c[LP_STATUS_MAX_CONDS];
 	char digest[33];       /* first 128 bits (hex) of lp_status_digest of what was observed */
 	char extra_digest[17]; /* lp_status_extra_digest of the observed status, "" when none */
+	unsigned char has_config_hash;
+	unsigned char config_hash[32]; /* status.configHash when it is 64 hex digits */
 };
+
+/* The observed status.configHash (64 hex digits and a NUL) into out; 0 when
+ * there was none. */
+int lp_status_seen_config_hash(const struct lp_status_seen *seen, char out[65]);
 
 /* The status fields besides observedGeneration and conditions that the
  * controller writes: target (AWS outputs), configHash and outputs
