@@ -221,13 +221,14 @@ static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_ou
 static void table_key(struct fb *f, const struct lp_output *o, const struct lp_out_key *k)
 {
 	const void *m = lp_output_member(o, k->off);
-	const char *s = m ? *(const char *const *)m : NULL;
-	int n = m ? *(const int *)m : k->idef;
+	const char *s;
+	int n;
 
 	switch (k->kind) {
 	case LP_KEY_STR:
 	case LP_KEY_QSTR:
 	case LP_KEY_SIZE:
+		s = m ? *(const char *const *)m : NULL;
 		if (!(s = s ? s : k->def))
 			break;
 		if (k->kind == LP_KEY_QSTR)
@@ -238,9 +239,11 @@ static void table_key(struct fb *f, const struct lp_output *o, const struct lp_o
 			fb_kv(f, k->fb_key, s);
 		break;
 	case LP_KEY_INT:
+		n = m ? *(const int *)m : 0;
 		lp_yamlw_kvi(&f->w, k->fb_key, n > 0 ? n : k->idef);
 		break;
 	case LP_KEY_BOOL:
+		n = m ? *(const int *)m : k->idef;
 		lp_yamlw_kvb(&f->w, k->fb_key, n);
 		break;
 	case LP_KEY_LIST: {
