@@ -107,4 +107,8 @@ void fb_s3_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_pinfo *p
 void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track);
 /* The output instances of pipeline pi on the node (nothing via the aggregator). */
 void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi);
+/* The worker threads a pipeline route's output instance of type t gets: 0
+ * (its flushes run as coroutines on the engine's event loop) where the plugin
+ * does only non-blocking I/O, 1 where it blocks or needs a worker's timers. */
+int fb_route_workers(enum lp_output_type t);
 #endif

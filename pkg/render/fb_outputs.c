@@ -299,13 +299,41 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	fb_plugin_end(f);
 }
 
+/* Read from Fluent Bit 5.1.1's plugin sources. Without workers an output's
+ * flush runs as a coroutine on the engine thread (src/flb_output.c
+ * flb_output_task_flush), which is right for plugins whose network I/O is
+ * asynchronous (out_http, out_loki, out_es, out_opensearch, out_forward,
+ * out_slack, out_stdout, out_null): one pipe per instance instead of a thread
+ * with its own event loop, scheduler, timers and channels (about ten
+ * descriptors). The others keep one worker: out_s3 turns its client's async
+ * mode off (blocking uploads) and creates its blob timer in
+ * cb_s3_worker_init; kinesis_streams, kinesis_firehose and cloudwatch_logs
+ * put their AWS credential provider in sync mode (blocking STS/IMDS calls);
+ * out_kafka may block in rd_kafka_poll when its queue is full; the live-tail
+ * websocket output keeps the one worker it had (a route to the hub is rare). */
+int fb_route_workers(enum lp_output_type t)
+{
+	switch (t) {
+	case LP_OUT_HTTP:
+	case LP_OUT_LOKI:
+	case LP_OUT_ELASTICSEARCH:
+	case LP_OUT_OPENSEARCH:
+	case LP_OUT_FORWARD:
+	case LP_OUT_SLACK:
+	case LP_OUT_STDOUT:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /* The output instances of a pipeline on the node, one per resolved route:
  * each matches the source tags the pipeline selects (fb_pipeline_match), so a
  * record reaches it without a copy, and runs the pipeline's work as its
  * processors (Fluent Bit runs an output's processors when it flushes a
  * chunk to it: include/fluent-bit/flb_output.h flb_output_flush_create()).
- * One worker thread each: threads and descriptors grow by one instance per
- * route, never per record. */
+ * Workers as fb_route_workers says: threads and descriptors grow by one
+ * instance per route, never per record. */
 void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_pipeline *p = pi->p;
@@ -322,7 +350,7 @@ void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
 		lp_render_field_idx(alias, sizeof(alias), "_r", i, "");
 		fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, alias, CAT_END));
 		fb_pipeline_match(f, pi);
-		lp_yamlw_kvi(&f->w, "workers", 1);
+		lp_yamlw_kvi(&f->w, "workers", fb_route_workers(oi->o->type));
 		type_keys(f, oi, 0, pi, LP_OWN_APP_INPUT(pi) ? 2 : 0);
 		delivery_keys(f, oi->o);
 		fb_pipeline_processors(f, pi, i);
@@ -436,6 +464,7 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		lp_yamlw_kvq(&f->w, "name", "null"); /* quoted: plain null is YAML's null */
 		fb_kv(f, "alias", "lp_discard");
 		fb_kv(f, "match_regex", "^(?:kube|system|p|a)\\.");
+		lp_yamlw_kvi(&f->w, "workers", 0); /* out_null defaults to 1 thread */
 		fb_plugin_end(f);
 	}
 	any = 0;

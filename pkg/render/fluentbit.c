@@ -700,7 +700,7 @@ static void shipper_shape(struct lp_rctx *c)
 			if (pi->agg)
 				continue;
 			outs++;
-			workers++;
+			workers += (size_t)fb_route_workers(c->oi[pi->routes[r].out].o->type);
 			threads += c->oi[pi->routes[r].out].o->type == LP_OUT_LIVETAIL;
 		}
 		if (pi->agg) {

@@ -740,10 +740,16 @@ static void t_shapes(void)
 	LP_CHECK(o && !strcmp(json_string_value(json_object_get(o, "name")), "http"));
 	proc_names(o, names, sizeof(names));
 	LP_CHECK_STR(names, "parser,lua");
-	LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 1);
+	/* http and loki do only non-blocking I/O: their flushes run on the
+	 * engine's loop, no thread per route; out_null defaults to a thread */
+	LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 0);
 	o = item_with(section(cfg, "outputs"), "match", "kube.pay.*");
 	proc_names(o, names, sizeof(names));
 	LP_CHECK_STR(names, "grep");
+	LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 0);
+	o = item_with(section(cfg, "outputs"), "alias", "lp_discard");
+	LP_CHECK(o && json_integer_value(json_object_get(o, "workers")) == 0);
+	LP_CHECK_INT(r.shipper_threads, 0);
 	LP_CHECK_INT(json_array_size(section(cfg, "inputs")), 1);
 	json_decref(cfg);
 	lp_rendered_free(&r);
@@ -756,6 +762,9 @@ static void t_shapes(void)
 	             "^(?:kube\\.[^.]+\\..+\\.[^.]+$|system\\.)");
 	LP_CHECK(o && !json_object_get(o, "storage.total_limit_size") &&
 	         json_object_get(o, "store_dir_limit_size"));
+	/* s3 uploads block (async mode off in out_s3): it keeps its worker */
+	LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 1);
+	LP_CHECK_INT(r.shipper_threads, 1);
 	o = item_with(section(cfg, "outputs"), "match", "kube.shop.*");
 	proc_names(o, names, sizeof(names));
 	LP_CHECK_STR(names, "parser,grep");
