@@ -657,16 +657,17 @@ out:
 }
 
 /* Per-instance descriptors, read from Fluent Bit 5.1.1's source: an output
- * has its engine channel (src/flb_output.c flb_output_init_all: a pipe), and
- * each worker thread an event loop, its parent and notification channels, a
- * scheduler (frame timer + channel) with its 1.5 s timer, its own channel
- * (src/flb_output_thread.c) and a connection; a tail has inotify, its
- * collectors' timers and its database (with -wal and -shm), plus one per file
- * it follows. */
+ * has its engine channel (src/flb_output.c flb_output_init_all: a pipe) and a
+ * kept-alive connection once it has sent, and each worker thread an event
+ * loop, its parent and notification channels, a scheduler (frame timer +
+ * channel) with its 1.5 s timer and its own channel (src/flb_output_thread.c);
+ * a tail has inotify, its collectors' timers and its database (with -wal and
+ * -shm), plus one per file it follows. Measured on 5.1.1 with 1,000 http
+ * routes: 2,051 descriptors without workers, 13,062 with one worker each. */
 #define FD_BASE        64  /* engine loop, signals, HTTP server, log, storage */
 #define FD_CHUNKS_UP   128 /* storage.max_chunks_up: chunks mapped at once */
-#define FD_OUTPUT      2
-#define FD_WORKER      12
+#define FD_OUTPUT      3
+#define FD_WORKER      11
 #define FD_TAIL        8
 #define FD_TAIL_FILES  256 /* files a node's container-log tail follows (110 pods) */
 #define FD_OTHER_INPUT 16  /* http (clients), systemd, an emitter */
