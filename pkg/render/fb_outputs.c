@@ -303,14 +303,14 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
  * flush runs as a coroutine on the engine thread (src/flb_output.c
  * flb_output_task_flush), which is right for plugins whose network I/O is
  * asynchronous (out_http, out_loki, out_es, out_opensearch, out_forward,
- * out_slack, out_stdout, out_null): one pipe per instance instead of a thread
+ * out_slack, out_stdout, out_null; live tail is an http output to the hub):
+ * one pipe per instance instead of a thread
  * with its own event loop, scheduler, timers and channels (about ten
  * descriptors). The others keep one worker: out_s3 turns its client's async
  * mode off (blocking uploads) and creates its blob timer in
  * cb_s3_worker_init; kinesis_streams, kinesis_firehose and cloudwatch_logs
  * put their AWS credential provider in sync mode (blocking STS/IMDS calls);
- * out_kafka may block in rd_kafka_poll when its queue is full; the live-tail
- * websocket output keeps the one worker it had (a route to the hub is rare). */
+ * out_kafka may block in rd_kafka_poll when its queue is full. */
 int fb_route_workers(enum lp_output_type t)
 {
 	switch (t) {
@@ -321,6 +321,7 @@ int fb_route_workers(enum lp_output_type t)
 	case LP_OUT_FORWARD:
 	case LP_OUT_SLACK:
 	case LP_OUT_STDOUT:
+	case LP_OUT_LIVETAIL:
 		return 0;
 	default:
 		return 1;
