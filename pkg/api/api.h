@@ -694,6 +694,13 @@ struct lp_output_type_desc {
 	                  void (*num)(void *, long), void *arg);
 	const struct lp_out_key *keys; /* the Fluent Bit keys, n_keys rows */
 	size_t n_keys;
+	/* worker threads of a pipeline route's output instance on the node: 0
+	 * (flushes run as coroutines on Fluent Bit's engine loop) for plugins with
+	 * non-blocking I/O, 1 where the plugin's flush blocks or needs a worker
+	 * (read from 5.1.1: out_s3 turns async off and makes its blob timer in
+	 * cb_s3_worker_init; the AWS outputs' credential providers run in sync
+	 * mode; out_kafka can block in rd_kafka_poll) */
+	int fb_workers;
 };
 /* The descriptor of t; NULL out of range. */
 const struct lp_output_type_desc *lp_output_type_desc(enum lp_output_type t);

@@ -431,8 +431,8 @@ static const struct lp_out_key cloudwatch_keys[] = {
 /* ---------- descriptors ---------- */
 
 #define AWS_DESC(sub, plugin, tgt, svc, what, url)                                                 \
-	.name = #sub, .fb_plugin = plugin, .aws = 1, .aws_url_endpoint = url, .tls = -1,           \
-	.auth = -1, .host = -1, .aws_auth = -1, .target = LP_OFF(u.sub.tgt),                       \
+	.name = #sub, .fb_plugin = plugin, .fb_workers = 1, .aws = 1, .aws_url_endpoint = url,     \
+	.tls = -1, .auth = -1, .host = -1, .aws_auth = -1, .target = LP_OFF(u.sub.tgt),            \
 	.provision = LP_OFF(u.sub.provision.present),                                              \
 	.deletion = LP_OFF(u.sub.provision.deletion_policy), .aws_service = svc, .aws_what = what, \
 	.parse = parse_##sub, .clear = clear_##sub, .check = check_##sub,                          \

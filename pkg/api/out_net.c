@@ -468,6 +468,7 @@ const struct lp_output_type_desc lp_otd_forward = {NET_DESC("forward", "forward"
                                                    .keys = LP_KEYS(forward_keys)};
 const struct lp_output_type_desc lp_otd_kafka = {.name = "kafka",
                                                  .fb_plugin = "kafka",
+                                                 .fb_workers = 1,
                                                  .tls = -1,
                                                  .auth = -1,
                                                  .host = -1,

@@ -299,33 +299,14 @@ static void output(struct fb *f, const struct lp_oinfo *oi, int agg_side)
 	fb_plugin_end(f);
 }
 
-/* Read from Fluent Bit 5.1.1's plugin sources. Without workers an output's
- * flush runs as a coroutine on the engine thread (src/flb_output.c
- * flb_output_task_flush), which is right for plugins whose network I/O is
- * asynchronous (out_http, out_loki, out_es, out_opensearch, out_forward,
- * out_slack, out_stdout, out_null; live tail is an http output to the hub):
- * one pipe per instance instead of a thread
- * with its own event loop, scheduler, timers and channels (about ten
- * descriptors). The others keep one worker: out_s3 turns its client's async
- * mode off (blocking uploads) and creates its blob timer in
- * cb_s3_worker_init; kinesis_streams, kinesis_firehose and cloudwatch_logs
- * put their AWS credential provider in sync mode (blocking STS/IMDS calls);
- * out_kafka may block in rd_kafka_poll when its queue is full. */
+/* Without workers an output's flush runs as a coroutine on the engine thread
+ * (Fluent Bit's src/flb_output.c flb_output_task_flush): one pipe per instance
+ * instead of a thread with its own event loop, scheduler, timers and channels
+ * (about ten descriptors). The descriptor says which plugins need a worker. */
 int fb_route_workers(enum lp_output_type t)
 {
-	switch (t) {
-	case LP_OUT_HTTP:
-	case LP_OUT_LOKI:
-	case LP_OUT_ELASTICSEARCH:
-	case LP_OUT_OPENSEARCH:
-	case LP_OUT_FORWARD:
-	case LP_OUT_SLACK:
-	case LP_OUT_STDOUT:
-	case LP_OUT_LIVETAIL:
-		return 0;
-	default:
-		return 1;
-	}
+	const struct lp_output_type_desc *d = lp_output_type_desc(t);
+	return d ? d->fb_workers : 1;
 }
 
 /* The output instances of a pipeline on the node, one per resolved route:
