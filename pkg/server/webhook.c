@@ -185,15 +185,16 @@ static lp_err render_check(void *ctx, const struct lp_pipeline *p, const struct 
 		goto out;
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const char *ref = p->routes[i].output_ref;
+		const char *ons = lp_route_output_ns(p, &p->routes[i]); /* a shared one too */
 		const struct lp_output *found = NULL;
 		for (size_t j = 0; ref && !found && j < w->n_outputs; j++) {
 			const struct lp_output *o = w->outputs[j];
-			if (o && o->meta.ns && o->meta.name && !strcmp(o->meta.ns, p->meta.ns) &&
+			if (o && o->meta.ns && o->meta.name && !strcmp(o->meta.ns, ons) &&
 			    !strcmp(o->meta.name, ref))
 				found = o;
 		}
 		if (!found && ref) {
-			if (!(own[n_own] = stand_in(p->meta.ns, ref)))
+			if (!(own[n_own] = stand_in(ons, ref)))
 				goto out;
 			found = own[n_own++];
 		}
