@@ -12,7 +12,7 @@ something logplane runs actually exports:
   scrape's own (instance, job, endpoint, agent_pod), since the PodMonitor drops
   the agents' namespace/pod/container target labels (also checked here);
 - the operator's families, from the /metrics of a logplane-operator started
-  against kubesim;
+  against kubesim, and the live-tail hub's, from a logplane-hub's /metrics;
 - Fluent Bit 5.1.1's own metrics (tests/data/fluent-bit-5.1.1-metrics.txt).
 
 Run with Debian's python3 (python3-yaml). Prints PASS/FAIL lines."""
@@ -109,6 +109,17 @@ def operator_metrics():
     return out
 
 
+def hub_metrics():
+    sys.path.insert(0, os.path.join(TOP, "tests", "hub"))
+    from hublib import Hub
+    hub = Hub()
+    try:
+        return {k.split("{")[0] for k in hub.metrics()}
+    finally:
+        rc = hub.stop()
+        T.check("hub_exits_clean", rc == 0, "exit %s" % rc)
+
+
 def analyse(expr):
     """(metric names, label names) a PromQL expression uses."""
     s = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
@@ -184,12 +195,17 @@ def main():
         "ids %s" % ids)
     titles = {p.get("title") for p in panels}
     want = ["Errors per minute per namespace", "Top noisy pods", "Records in / delivered",
-            "Retries and failed retries", "Dropped records by output"]
+            "Retries and failed retries", "Dropped records by output", "Live tail: records in, out, dropped"]
     T.check("has_the_panels", all(t in titles for t in want), "missing %s" % [t for t in want if t not in titles])
 
     pm = next((d for d in docs if d["kind"] == "PodMonitor"), {})
     ep = next((e for e in pm.get("spec", {}).get("podMetricsEndpoints", []) if e.get("port") == "lp-metrics"), None)
     drops = [r for r in (ep or {}).get("relabelings", []) if r.get("action") == "labeldrop"]
+    sm = next((d for d in docs if d["kind"] == "ServiceMonitor"), {})
+    T.check("servicemonitor_scrapes_the_hub",
+            any(e.get("port") == "http-hub" for e in sm.get("spec", {}).get("endpoints", [])) and any(
+                d["kind"] == "Service" and any(p.get("name") == "http-hub" for p in d["spec"]["ports"]) for d in docs),
+            json.dumps(sm)[:400])
     T.check("podmonitor_scrapes_log_metrics_keeping_their_labels",
             ep is not None and drops and all(re.fullmatch(drops[0]["regex"], x) for x in ("namespace", "pod", "container")),
             json.dumps(pm)[:600])
@@ -205,8 +221,9 @@ def main():
     T.check("checker_catches_unknown_names_and_labels",
             any("nope_total" in p for p in caught) and any("'node'" in p for p in caught), caught)
 
-    exported = operator_metrics() | fluentbit_metrics()
-    T.check("operator_metrics_read", "logplane_reconcile_total" in exported, sorted(exported)[:20])
+    exported = operator_metrics() | fluentbit_metrics() | hub_metrics()
+    T.check("operator_and_hub_metrics_read", {"logplane_reconcile_total", "logplane_hub_records_in_total"} <= exported,
+            sorted(exported)[:20])
     bad = problems(board, log_metrics, exported)
     T.check("queries_name_only_exported_series", not bad, "; ".join(bad))
 
