@@ -388,6 +388,31 @@ static lp_err calc_render_build(struct calc *cc)
 			return err;
 		cc->have_rendered = 1;
 	}
+	if (cc->n_ok_pls) { /* 2b. the bytes bound per namespace */
+		int dropped = 0;
+		err = ctrl_limits_bytes(c, &cc->rendered, cc->ok_pls, &cc->n_ok_pls, cc->ok_outs,
+		                        cc->n_ok_outs, &dropped);
+		if (err)
+			return err;
+		if (dropped) {
+			lp_rendered_free(&cc->rendered);
+			cc->have_rendered = 0;
+			for (size_t i = 0; i < cc->used.n; i++)
+				lp_free(cc->used.v[i]);
+			lp_free(cc->used.v);
+			memset(&cc->used, 0, sizeof(cc->used));
+			err = used_outputs(&cc->used, cc->ok_pls, cc->n_ok_pls);
+			if (err)
+				return err;
+			rin.n_pipelines = cc->n_ok_pls;
+		}
+		if (dropped && cc->n_ok_pls) {
+			err = lp_render(&cc->rendered, &rin);
+			if (err)
+				return err;
+			cc->have_rendered = 1;
+		}
+	}
 	if (c->o.metrics)
 		c->o.metrics->rendered_bytes(c->o.metrics->ctx, cc->rendered.shipper.total_bytes);
 	cc->r = lp_calloc(1, sizeof(*cc->r));

@@ -343,6 +343,13 @@ void ctrl_handle_config(struct lp_ctrl *c);
 struct ctrl_limits;
 lp_err ctrl_limits_apply(struct lp_ctrl *c, const struct lp_pipeline **pls, size_t *n_pls,
                          const struct lp_output **outs, size_t *n_outs);
+/* The bytes bound after the render: when full (the render of pls and outs)
+ * is larger than the bound, measures the namespaces and removes the
+ * pipelines that do not fit (marked LP_CONFIG_OVER_LIMIT; pls and outs get
+ * sorted); *dropped 1 when any went, and the caller renders again. */
+lp_err ctrl_limits_bytes(struct lp_ctrl *c, const struct lp_rendered *full,
+                         const struct lp_pipeline **pls, size_t *n_pls,
+                         const struct lp_output **outs, size_t n_outs, int *dropped);
 void ctrl_limits_free(struct ctrl_limits *l); /* NULL-safe */
 
 /* ctrl_outputs.c */

@@ -14,8 +14,10 @@
  *
  * The bytes of a namespace are measured by rendering its pipelines and
  * outputs alone, less the text of an empty configuration (the shared
- * sections); the result is kept per namespace until one of its resources
- * changes (name, uid, generation), so a steady state renders nothing extra. */
+ * sections), only when the whole rendered configuration is larger than the
+ * bound (a namespace alone is never larger than the whole); the result is
+ * kept per namespace until one of its resources changes (name, uid,
+ * generation), so a steady state renders nothing extra. */
 #include "ctrl_int.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +165,8 @@ static lp_err measure(struct lp_ctrl *c, const struct lp_pipeline *const *pls, s
 	lp_err err;
 
 	rin.control_ns = c->control_ns;
+	rin.livetail_host = c->o.hub_host;
+	rin.livetail_token_secret = c->o.hub_token_secret;
 	rin.default_buffer_limit = c->o.agents ? c->o.agents->fluent_bit.total_limit_size : NULL;
 	rin.pipelines = pls;
 	rin.n_pipelines = np;
@@ -242,13 +246,6 @@ static lp_err bytes_limit(struct lp_ctrl *c, const struct lp_pipeline **pls, siz
 	char msg[512];
 	lp_err err = LP_OK;
 
-	if (!l->have_baseline) {
-		l->baseline = 0;
-		err = measure(c, NULL, 0, NULL, 0, &l->baseline);
-		if (err)
-			return err;
-		l->have_baseline = 1;
-	}
 	nv = lp_calloc(n + 1, sizeof(*nv));
 	if (!nv)
 		return LP_ERR_NOMEM;
@@ -348,15 +345,44 @@ lp_err ctrl_limits_apply(struct lp_ctrl *c, const struct lp_pipeline **pls, size
 	if (err)
 		goto out;
 	*n_pls = compact_pls(pls, *n_pls, drop);
-	memset(drop, 0, n + 1);
-	if (c->o.max_bytes_per_ns) {
-		err = bytes_limit(c, pls, *n_pls, outs, *n_outs, drop);
-		if (err)
-			goto out;
-		*n_pls = compact_pls(pls, *n_pls, drop);
-	}
 out:
 	lp_free(m);
+	lp_free(drop);
+	return err;
+}
+
+lp_err ctrl_limits_bytes(struct lp_ctrl *c, const struct lp_rendered *full,
+                         const struct lp_pipeline **pls, size_t *n_pls,
+                         const struct lp_output **outs, size_t n_outs, int *dropped)
+{
+	char *drop = NULL;
+	size_t total, before = *n_pls;
+	lp_err err;
+
+	*dropped = 0;
+	if (!c->o.max_bytes_per_ns || !*n_pls)
+		return LP_OK;
+	if (!c->limits && !(c->limits = lp_calloc(1, sizeof(*c->limits))))
+		return LP_ERR_NOMEM;
+	if (!c->limits->have_baseline) {
+		err = measure(c, NULL, 0, NULL, 0, &c->limits->baseline);
+		if (err)
+			return err;
+		c->limits->have_baseline = 1;
+	}
+	/* a namespace alone renders no more than the whole: nothing to measure */
+	total =
+	    full->shipper.total_bytes + (full->has_aggregator ? full->aggregator.total_bytes : 0);
+	if (total <= c->limits->baseline + (size_t)c->o.max_bytes_per_ns)
+		return LP_OK;
+	if (!(drop = lp_calloc(*n_pls + 1, 1)))
+		return LP_ERR_NOMEM;
+	qsort(pls, *n_pls, sizeof(*pls), cmp_pl);
+	qsort(outs, n_outs, sizeof(*outs), cmp_out);
+	err = bytes_limit(c, pls, *n_pls, outs, n_outs, drop);
+	if (!err)
+		*n_pls = compact_pls(pls, *n_pls, drop);
+	*dropped = *n_pls != before;
 	lp_free(drop);
 	return err;
 }
