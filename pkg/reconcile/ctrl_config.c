@@ -348,12 +348,15 @@ static lp_err calc_validate(struct calc *cc)
 	cc->world.secret_allowed = ctrl_secret_allowed;
 	cc->world.secret_value = ctrl_secret_value_new;
 	cc->world.allow_plain_http = cc->c->o.allow_plain_http;
+	cc->c->secret_nomem = 0;
 	for (int pass = 0; pass < 2 && !err; pass++) {
 		struct collect *col = pass == 0 ? &cc->out : &cc->pl;
 		for (size_t i = 0; i < col->n && !err; i++)
 			err = validate_one(cc, col->v[i], col->keys[i], &vprobs);
 	}
 	lp_problems_free(&vprobs);
+	if (!err && cc->c->secret_nomem)
+		err = LP_ERR_NOMEM; /* a verdict taken without a value: again */
 	return err;
 }
 

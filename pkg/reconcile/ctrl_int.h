@@ -179,6 +179,7 @@ struct lp_ctrl {
 	struct lp_debounce deb; /* of the config key */
 	/* the configuration */
 	char cur_hash[65];      /* config hash of the last desired state computed */
+	int secret_nomem;       /* a Secret value could not be decoded for want of memory */
 	uint64_t serial;        /* bumps when cur_hash changes */
 	uint64_t rolled_serial; /* serial the Fluent Bit pods run completely */
 	char good_hash[65];     /* config hash of rolled_serial (the last that ran) */

@@ -156,7 +156,15 @@ int ctrl_secret_allowed(void *ctx, const char *ns, const char *name)
 char *ctrl_secret_value_new(void *ctx, const char *ns, const char *name, const char *key,
                             size_t *len)
 {
-	return lp_b64_decode(ctrl_secret_value(ctx, ns, name, key), LP_SECRET_VALUE_MAX, len);
+	struct lp_ctrl *c = ctx;
+	const char *b64 = ctrl_secret_value(ctx, ns, name, key);
+	char *v = lp_b64_decode(b64, LP_SECRET_VALUE_MAX, len);
+
+	/* no memory is not an unreadable value: the computation fails and is
+	 * retried (calc_validate), instead of leaving the output out */
+	if (!v && lp_b64_decodable(b64, LP_SECRET_VALUE_MAX))
+		c->secret_nomem = 1;
+	return v;
 }
 
 static lp_err secret_watch_start(struct lp_ctrl *c, const char *ns, const char *name)

@@ -279,6 +279,7 @@ struct decoded {
 	struct builder *b;
 	char *v[3];
 	size_t n;
+	int nomem; /* a value was there but could not be decoded for want of memory */
 };
 
 static const char *decoded_lookup(void *ctx, const char *ns, const char *name, const char *key)
@@ -291,6 +292,8 @@ static const char *decoded_lookup(void *ctx, const char *ns, const char *name, c
 	v = lp_b64_decode(lookup(dc->b, ns, name, key), 65536, NULL);
 	if (v)
 		dc->v[dc->n++] = v;
+	else if (lp_b64_decodable(lookup(dc->b, ns, name, key), 65536))
+		dc->nomem = 1;
 	return v;
 }
 
@@ -318,12 +321,14 @@ static lp_err build_aws_file(struct builder *b, const struct lp_rendered *r)
 	lp_buf_init(&text, 0);
 	for (size_t i = 0; !err && i < r->n_aws_profiles; i++) {
 		struct lp_rendered one;
-		struct decoded dc = {b, {NULL, NULL, NULL}, 0};
+		struct decoded dc = {b, {NULL, NULL, NULL}, 0, 0};
 		memset(&one, 0, sizeof(one));
 		one.aws_profiles = &r->aws_profiles[i];
 		one.n_aws_profiles = 1;
 		err = lp_render_aws_credentials_file(&one, decoded_lookup, &dc, &text);
 		decoded_clear(&dc);
+		if (dc.nomem && err)
+			err = LP_ERR_NOMEM; /* not a missing value: fail, to be retried */
 		if (err == LP_ERR_NOTFOUND || err == LP_ERR_PARSE) {
 			b->d.n_missing_secrets++;
 			err = LP_OK;

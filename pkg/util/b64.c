@@ -18,6 +18,13 @@ static int b64_valid(const char *in, size_t n)
 	return 1;
 }
 
+int lp_b64_decodable(const char *in, size_t max)
+{
+	size_t n = in ? strlen(in) : 0;
+
+	return in && n <= max && n % 4 == 0 && n <= (size_t)1 << 30 && b64_valid(in, n);
+}
+
 char *lp_b64_decode(const char *in, size_t max, size_t *len)
 {
 	size_t n = in ? strlen(in) : 0;

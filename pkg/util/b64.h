@@ -9,5 +9,8 @@
  * decoded length (the data may hold NUL bytes). NULL for NULL or invalid input,
  * input longer than max, or no memory. */
 char *lp_b64_decode(const char *in, size_t max, size_t *len);
+/* 1 when lp_b64_decode(in, max, ...) decodes in given the memory: a NULL
+ * from it then means no memory (a failure to retry, not a bad value). */
+int lp_b64_decodable(const char *in, size_t max);
 
 #endif
