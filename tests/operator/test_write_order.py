@@ -54,7 +54,8 @@ def want_state(rng, gen):
     """One run's target: per team, how many pipelines and whether some route
     to an output with credentials (an env secretKeyRef each)."""
     big = gen % 2 == 1
-    return {t: (rng.randint(18, 30) if big else rng.randint(1, 6), rng.random() < 0.6) for t in TEAMS}
+    # (at most 24 of ~41 KB a namespace: under the default per-namespace limit of 1 MiB of config)
+    return {t: (rng.randint(16, 24) if big else rng.randint(1, 6), rng.random() < 0.6) for t in TEAMS}
 
 
 def apply_state(env, state, prev, gen):
@@ -158,8 +159,15 @@ def main():
         print(f"# run {run}: {sum(n for n, _ in state.values())} pipelines, watches dropped {drop}, "
               f"converged {ok} in {time.monotonic() - t0:.1f}s after the kill", flush=True)
         if not ok:
-            failed.append(f"run {run} (gen {gen}, {state}): garbage {garbage(env)}; "
-                          + env.tail(op.log_path, 8))
+            data = config_data(env)
+            seen = set(MARK.findall("\n".join((data or {}).values())))
+            want = {marker(t, i, gen) for t, (n, _) in state.items() for i in range(n)}
+            log = env.operator_log(op).splitlines()
+            failed.append(f"run {run} (gen {gen}, {state}): config {'absent' if data is None else 'present'}, "
+                          f"missing {sorted(want - seen)[:5]} ({len(want - seen)}), extra {sorted(seen - want)[:5]} "
+                          f"({len(seen - want)}); garbage {garbage(env)}; warnings: "
+                          + " | ".join([ln for ln in log if " warn " in ln or " error " in ln][-6:])
+                          + " | last: " + " | ".join(log[-4:]))
     time.sleep(1)
     rec.close()
     states, bad = rec.check()
