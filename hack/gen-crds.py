@@ -230,7 +230,7 @@ READY_COLUMNS = [
 # ---------- LogOutput ----------
 
 OUTPUT_TYPES = ["kinesis", "firehose", "s3", "cloudwatch", "opensearch", "elasticsearch", "kafka",
-                "loki", "http", "slack", "forward", "stdout", "livetail"]
+                "loki", "http", "slack", "forward", "stdout", "livetail", "alert"]
 
 
 def search(desc, aws_auth):
@@ -418,6 +418,20 @@ def output_spec():
             "maxRecordsPerSecond": integer("Rate cap per node (default 100); records over "
                                            "it are not copied.", 1, 10000),
         }),
+        "alert": obj("Alerts through the hub: matching records are grouped (pipeline, namespace, "
+                     "workload, message fingerprint) and posted to Slack once per group per "
+                     "window with a count.", {
+            "slack": obj("Slack incoming webhook.", {
+                "webhookSecretRef": secret_key_ref(
+                    "Secret key holding the https webhook URL (the Secret must opt in)."),
+            }, ["webhookSecretRef"]),
+            "windowSeconds": integer("A group posts at once, then at most once per window "
+                                     "(default 60).", 1, 86400),
+            "maxPerMinute": integer("Messages per minute to this target; what is held back is "
+                                    "counted in the next message (default 10).", 1, 600),
+            "maxRecordsPerSecond": integer("Rate cap per node on the way to the hub "
+                                           "(default 1000).", 1, 10000),
+        }, ["slack"]),
     }, ["type"])
 
 

@@ -76,6 +76,7 @@ enum lp_output_type {
 	LP_OUT_FORWARD,
 	LP_OUT_STDOUT,
 	LP_OUT_LIVETAIL,
+	LP_OUT_ALERT,
 	LP_OUT_TYPE_COUNT
 };
 
@@ -85,6 +86,14 @@ const char *lp_output_type_name(enum lp_output_type t);
 enum lp_output_type lp_output_type_parse(const char *s);
 /* kinesis, firehose, s3, cloudwatch */
 int lp_output_type_is_aws(enum lp_output_type t);
+struct lp_output;
+/* livetail, alert: the agents send the records to the hub (logplane-hub) */
+int lp_output_type_via_hub(enum lp_output_type t);
+/* A livetail or alert output's maxRecordsPerSecond (what the agents let
+ * through per node), else 0. */
+int lp_output_hub_rate(const struct lp_output *o);
+/* o's alert settings when it is an alert output, else NULL. */
+const struct lp_out_alert *lp_output_alert(const struct lp_output *o);
 
 enum lp_delivery_mode { LP_DELIVERY_AT_LEAST_ONCE = 0, LP_DELIVERY_AT_MOST_ONCE };
 
@@ -266,6 +275,14 @@ struct lp_out_livetail {            /* records streamed to the operator's live-t
 	int max_records_per_second; /* default 100 */
 };
 
+/* Records grouped by the hub and posted to Slack (docs/alerts.md). */
+struct lp_out_alert {
+	struct lp_secret_key_ref slack_webhook; /* slack.webhookSecretRef: https URL (required) */
+	int window_seconds;                     /* 1..86400, default 60 */
+	int max_per_minute;                     /* messages per minute, 1..600, default 10 */
+	int max_records_per_second;             /* per node, 1..10000, default 1000 */
+};
+
 struct lp_output {
 	struct lp_meta meta;
 	enum lp_output_type type; /* spec.type, required */
@@ -287,6 +304,7 @@ struct lp_output {
 		struct lp_out_forward forward;
 		struct lp_out_stdout std_out;
 		struct lp_out_livetail livetail;
+		struct lp_out_alert alert;
 	} u;
 };
 
@@ -634,10 +652,11 @@ enum lp_out_hook {
 	LP_HOOK_HTTP_HEADERS,
 	LP_HOOK_FORWARD_SHARED_KEY,
 	LP_HOOK_FORWARD_ACK,
-	LP_HOOK_LIVETAIL, /* host, port and uri of the live-tail hub */
+	LP_HOOK_LIVETAIL, /* host, port and uri /ingest/<ns>/<name> of the hub */
 	/* s3_key_format in the pipeline's terms: an output with this row is one
 	 * instance per pipeline on the aggregator too (fb_s3_key) */
-	LP_HOOK_S3_KEY
+	LP_HOOK_S3_KEY,
+	LP_HOOK_ALERT /* host, port and uri /alert/<ns>/<name> of the hub */
 };
 
 /* One Fluent Bit key of an output type, in the order it is rendered. */
@@ -701,6 +720,10 @@ struct lp_output_type_desc {
 	 * cb_s3_worker_init; the AWS outputs' credential providers run in sync
 	 * mode; out_kafka can block in rd_kafka_poll) */
 	int fb_workers;
+	/* the agents send its records to the hub (livetail, alert): a throttled
+	 * copy per route; its Secrets are the hub's, never the agents' */
+	int via_hub;
+	long hub_rate; /* int: maxRecordsPerSecond (when via_hub) */
 };
 /* The descriptor of t; NULL out of range. */
 const struct lp_output_type_desc *lp_output_type_desc(enum lp_output_type t);

@@ -44,7 +44,7 @@ void lp_auth_clear(struct lp_basic_auth *a);
 /* The descriptors, one per type (out_aws.c, out_net.c, out_misc.c). */
 extern const struct lp_output_type_desc lp_otd_kinesis, lp_otd_firehose, lp_otd_s3,
     lp_otd_cloudwatch, lp_otd_opensearch, lp_otd_elasticsearch, lp_otd_kafka, lp_otd_loki,
-    lp_otd_http, lp_otd_slack, lp_otd_forward, lp_otd_stdout, lp_otd_livetail;
+    lp_otd_http, lp_otd_slack, lp_otd_forward, lp_otd_stdout, lp_otd_livetail, lp_otd_alert;
 
 #define LP_KEYS(t) t, sizeof(t) / sizeof(t[0])
 

@@ -26,6 +26,7 @@ static const struct lp_output_type_desc *const output_types[LP_OUT_TYPE_COUNT] =
     [LP_OUT_FORWARD] = &lp_otd_forward,
     [LP_OUT_STDOUT] = &lp_otd_stdout,
     [LP_OUT_LIVETAIL] = &lp_otd_livetail,
+    [LP_OUT_ALERT] = &lp_otd_alert,
 };
 
 const struct lp_output_type_desc *lp_output_type_desc(enum lp_output_type t)
@@ -110,4 +111,17 @@ int lp_output_type_is_aws(enum lp_output_type t)
 {
 	const struct lp_output_type_desc *d = lp_output_type_desc(t);
 	return d && d->aws;
+}
+
+int lp_output_type_via_hub(enum lp_output_type t)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(t);
+	return d && d->via_hub;
+}
+
+int lp_output_hub_rate(const struct lp_output *o)
+{
+	const struct lp_output_type_desc *d = o ? lp_output_type_desc(o->type) : NULL;
+	const int *p = d && d->via_hub ? lp_output_member(o, d->hub_rate) : NULL;
+	return p ? *p : 0;
 }

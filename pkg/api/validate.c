@@ -224,10 +224,11 @@ static void secret_use(struct lp_rd *r, const struct lp_world *w, const char *ns
 	if (w->secret_allowed && !w->secret_allowed(w->secret_ctx, ns, name)) {
 		lp_rd_bad(
 		    r, path,
-		    "Secret \"%s\" in namespace \"%s\" has not opted in to logplane: logplane "
-		    "reads a Secret only when it has the label %s=%s (added by someone who may "
-		    "change Secrets); nothing of it is used until then",
-		    name, ns, LP_SECRET_OPT_IN_LABEL, LP_SECRET_OPT_IN_VALUE);
+		    "Secret \"%s\"%s%s%s in namespace \"%s\" has not opted in to logplane: "
+		    "logplane reads a Secret only when it has the label %s=%s (added by someone "
+		    "who may change Secrets); nothing of it is used until then",
+		    name, key ? " (key \"" : "", key ? key : "", key ? "\")" : "", ns,
+		    LP_SECRET_OPT_IN_LABEL, LP_SECRET_OPT_IN_VALUE);
 		return;
 	}
 	if (key && !w->secret_has_key(w->secret_ctx, ns, name, key)) {

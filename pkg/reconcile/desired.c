@@ -1139,7 +1139,7 @@ static int obj_cmp(const void *a, const void *b)
 lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *in)
 {
 	struct builder b;
-	json_t *sources = NULL;
+	json_t *sources = NULL, *obj = NULL;
 	lp_err err = LP_ERR_INVALID;
 
 	memset(&b, 0, sizeof(b));
@@ -1154,6 +1154,12 @@ lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *i
 	if (err)
 		goto fail;
 	err = add_credentials(&b, in->rendered);
+	if (err)
+		goto fail;
+	err = lp_desired_hub_alerts(&obj, in->rendered, in->secret_value, in->secret_ctx, b.ns,
+	                            &b.d.n_missing_secrets);
+	if (!err && obj)
+		err = builder_add(&b, LP_OWNED_SECRET, obj);
 	if (err)
 		goto fail;
 	err = LP_ERR_NOMEM;

@@ -48,6 +48,13 @@
 #define LP_METRICS_PORT           2021 /* the shipper's prometheus_exporter (spec.metrics) */
 #define LP_HEALTH_PATH            "/api/v1/health"
 
+/* The hub's alert targets (alert LogOutputs a rendered route uses, with their
+ * webhook URLs): key LP_HUB_ALERTS_KEY, JSON {"targets": [...]} as
+ * pkg/hub/alert.h reads it. The hub mounts this Secret (optional); the
+ * operator writes it only while some alert output is rendered. */
+#define LP_HUB_ALERTS_NAME "logplane-hub-alerts"
+#define LP_HUB_ALERTS_KEY  "targets.json"
+
 /* The kinds the operator owns, in apply order (a config exists before the
  * workload that mounts it; workloads last). */
 enum lp_owned_kind {
@@ -124,6 +131,15 @@ void lp_desired_free(struct lp_desired *d); /* NULL-safe */
 /* Hex SHA-256 of obj's canonical JSON (sorted keys, compact), ignoring
  * metadata.annotations["logplane.io/applied-hash"]. LP_ERR_NOMEM on failure. */
 LP_WUR lp_err lp_desired_hash(char out[65], const json_t *obj);
+
+/* The hub's Secret LP_HUB_ALERTS_NAME in namespace ns (pkg/reconcile/hub_alerts.c):
+ * r's alert targets with their webhook URLs read through secret_value (a target
+ * whose Secret or key is missing is left out and counted in *missing). *out is
+ * new, or NULL when r has no alert output (the Secret is then not wanted).
+ * Errors: LP_ERR_NOMEM. */
+LP_WUR lp_err lp_desired_hub_alerts(json_t **out, const struct lp_rendered *r,
+                                    lp_secret_value_fn secret_value, void *ctx, const char *ns,
+                                    size_t *missing);
 
 /* Hex SHA-256 of len bytes. */
 void lp_sha256_hex(char out[65], const void *data, size_t len);

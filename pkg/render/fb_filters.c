@@ -127,7 +127,7 @@ void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track)
 		size_t mark = track ? lp_yamlw_size(&f->w) : 0;
 		int rps;
 
-		if (!oi->ok || !used || oi->o->type != LP_OUT_LIVETAIL)
+		if (!oi->ok || !used || !lp_output_type_via_hub(oi->o->type))
 			continue;
 		if (!f->aggregator) {
 			fb_plugin(f, "modify");
@@ -137,9 +137,7 @@ void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track)
 			fb_plugin_end(f);
 		}
 		if (f->aggregator) {
-			rps = oi->o->u.livetail.max_records_per_second > 0
-			          ? oi->o->u.livetail.max_records_per_second
-			          : 100;
+			rps = lp_output_hub_rate(oi->o);
 			fb_plugin(f, "throttle");
 			fb_cat(f, "o.", oi->h, ".*", CAT_END);
 			fb_kv(f, "match", fb_ts(f));
@@ -418,6 +416,12 @@ static void transform(struct fb *f, const struct lp_pinfo *pi, size_t idx)
 	}
 }
 
+/* An alert route's records name their pipeline: the hub groups by it. */
+static void alert_pipeline(struct fb *f, const struct lp_pinfo *pi)
+{
+	fb_kv(f, "add", fb_cat(f, "lp_pipeline ", pi->p->meta.name, CAT_END));
+}
+
 static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 {
 	const struct lp_route *r = &pi->p->routes[i];
@@ -460,6 +464,13 @@ static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
 		fb_plugin(f, "modify");
 		fb_match_own(f, pi, NULL);
 		fb_kv(f, "remove", FB_LT_MARK);
+		fb_plugin_end(f);
+	}
+	if (oi->o->type == LP_OUT_ALERT) {
+		fb_plugin(f, "modify");
+		fb_cat(f, "o.", oi->h, ".", pi->prefix, ".*", CAT_END);
+		fb_kv(f, "match", fb_ts(f));
+		alert_pipeline(f, pi);
 		fb_plugin_end(f);
 	}
 }
@@ -617,7 +628,7 @@ void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
 		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
 			continue;
 		if (p->routes[i].op != LP_ROUTE_ALL ||
-		    f->c->oi[pi->routes[i].out].o->type == LP_OUT_LIVETAIL)
+		    lp_output_type_via_hub(f->c->oi[pi->routes[i].out].o->type))
 			route_copy(f, pi, i);
 	}
 }
@@ -649,12 +660,14 @@ static void route_units(struct fb *f, const struct lp_pinfo *pi, size_t i)
 		lp_yamlw_seq_end(&f->w);
 		fb_plugin_end(f);
 	}
-	if (o->type == LP_OUT_LIVETAIL) {
-		int rps = o->u.livetail.max_records_per_second > 0
-		              ? o->u.livetail.max_records_per_second
-		              : 100;
+	if (o->type == LP_OUT_ALERT) {
+		fb_plugin(f, "modify");
+		alert_pipeline(f, pi);
+		fb_plugin_end(f);
+	}
+	if (lp_output_type_via_hub(o->type)) {
 		fb_plugin(f, "throttle");
-		lp_yamlw_kvi(&f->w, "rate", rps);
+		lp_yamlw_kvi(&f->w, "rate", lp_output_hub_rate(o));
 		lp_yamlw_kvi(&f->w, "window", 1);
 		fb_kv(f, "interval", "1s");
 		lp_yamlw_kvb(&f->w, "print_status", 0);

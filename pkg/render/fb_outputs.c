@@ -201,6 +201,7 @@ static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_ou
 			fb_s3_key(f, oi, pi, depth);
 		break;
 	case LP_HOOK_LIVETAIL:
+	case LP_HOOK_ALERT:
 		/* `http`, not `websocket`: 5.1.1's websocket output keeps its
 		 * handshake flag per output, not per connection, so after a hub
 		 * restart (or on a second pooled connection, or with keep-alive
@@ -209,7 +210,8 @@ static void hook_key(struct fb *f, const struct lp_oinfo *oi, const struct lp_ou
 		 * retried (docs/livetail.md) */
 		fb_kv(f, "host", f->c->lt_host);
 		lp_yamlw_kvi(&f->w, "port", f->c->lt_port);
-		fb_addf(f, fb_t0(f), "/ingest/%s/%s", o->meta.ns, o->meta.name);
+		fb_addf(f, fb_t0(f), "/%s/%s/%s", k->hook == LP_HOOK_ALERT ? "alert" : "ingest",
+		        o->meta.ns, o->meta.name);
 		fb_kv(f, "uri", fb_ts(f));
 		fb_addf(f, fb_t0(f), "Authorization Bearer ${%s}", oi->secret_var);
 		fb_kv(f, "header", fb_ts(f));

@@ -126,6 +126,13 @@ static const struct lp_render_field head[] = {
 static const struct lp_render_field tail[] = {
     {O, "spec.livetail.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
      "on the output's copies"},
+    {O, "spec.alert", "websocket", "host,port,uri,format", "@type http",
+     "to the hub (Service logplane-hub:8081) /alert/<ns>/<name>; records name their pipeline "
+     "(modify add lp_pipeline); the hub groups them and posts to Slack"},
+    {O, "spec.alert.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
+     "on the output's copies"},
+    {O, "spec.alert.slack.webhookSecretRef, windowSeconds, maxPerMinute", NULL, NULL, NULL,
+     "not rendered: the operator writes them into the hub's Secret logplane-hub-alerts"},
     {NULL, "(service)", "service",
      "flush,log_level,http_server,http_listen,http_port,health_check,hc_errors_count,hc_retry_"
      "failure_count,"

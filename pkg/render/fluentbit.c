@@ -702,7 +702,7 @@ static void shipper_shape(struct lp_rctx *c)
 				continue;
 			outs++;
 			workers += (size_t)fb_route_workers(c->oi[pi->routes[r].out].o->type);
-			threads += c->oi[pi->routes[r].out].o->type == LP_OUT_LIVETAIL;
+			threads += lp_output_type_via_hub(c->oi[pi->routes[r].out].o->type);
 		}
 		if (pi->agg) {
 			threads += thr;

@@ -351,13 +351,15 @@ static void store_stdout(struct fd *d, const struct lp_oinfo *oi)
 	put(d, "    @type stdout\n");
 }
 
-static void store_livetail(struct fd *d, const struct lp_oinfo *oi)
+/* livetail (/ingest/...) and alert (/alert/...): to the hub */
+static void store_hub(struct fd *d, const struct lp_oinfo *oi)
 {
 	const struct lp_output *o = oi->o;
 	struct lp_buf p;
 
 	lp_buf_init(&p, 0);
-	if (lp_buf_addf(&p, "/ingest/%s/%s", o->meta.ns, o->meta.name))
+	if (lp_buf_addf(&p, "/%s/%s/%s", lp_output_alert(o) ? "alert" : "ingest", o->meta.ns,
+	                o->meta.name))
 		d->err = d->err ? d->err : LP_ERR_NOMEM;
 	put(d, "    @type http\n");
 	url(d, "    ", "endpoint", 0, d->c->lt_host, d->c->lt_port, lp_buf_str(&p));
@@ -388,7 +390,8 @@ static const struct {
     [LP_OUT_SLACK] = {store_slack, 0},
     [LP_OUT_FORWARD] = {store_forward, 0},
     [LP_OUT_STDOUT] = {store_stdout, 0},
-    [LP_OUT_LIVETAIL] = {store_livetail, 0},
+    [LP_OUT_LIVETAIL] = {store_hub, 0},
+    [LP_OUT_ALERT] = {store_hub, 0},
 };
 
 int lp_render_fluentd_creds_file(const struct lp_output *o)
@@ -549,7 +552,7 @@ lp_err lp_render_fluentd_aggregator(struct lp_rctx *c)
 			if (!pi->routes[r].ok || pi->p->routes[r].op != LP_ROUTE_ALL)
 				continue;
 			oi = &c->oi[pi->routes[r].out];
-			if (oi->o->type == LP_OUT_LIVETAIL)
+			if (lp_output_type_via_hub(oi->o->type))
 				continue;
 			if (k++ == 0 && !d.err)
 				d.err = lp_buf_addf(&b, "<match a.%s.**>\n  @type copy\n", pi->h);

@@ -96,7 +96,7 @@ struct lp_rctx {
 	struct lp_oinfo *oi;
 	size_t noi;
 	struct lp_rendered *out;
-	size_t cap_env, cap_problems, cap_mounts, cap_profiles;
+	size_t cap_env, cap_problems, cap_mounts, cap_profiles, cap_alerts;
 	/* shared input facts */
 	int any_app, any_system, any_kube_labels, any_kube_annotations, any_kube;
 	int app_fs, system_fs;         /* filesystem storage on the shared inputs */

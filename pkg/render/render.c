@@ -612,6 +612,8 @@ static lp_err type_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 	const char *v;
 	lp_err err = LP_OK;
 
+	if (d && d->via_hub)
+		return LP_OK; /* the hub's Secrets (an alert's webhook): never the agents' */
 	while (d && d->secret && d->secret(o, n, &s))
 		n++;
 	for (size_t i = 0; !err && i < n; i++) {
@@ -630,6 +632,40 @@ static lp_err type_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 	return err;
 }
 
+/* A used alert output, for the hub (once: outputs are visited once each). */
+static lp_err alert_add(struct lp_rctx *c, const struct lp_output *o)
+{
+	const struct lp_out_alert *al = lp_output_alert(o);
+	struct lp_rendered *r = c->out;
+	struct lp_render_alert *a;
+	lp_err err;
+
+	if (!al)
+		return LP_OK;
+	err = grow((void **)&r->alerts, &c->cap_alerts, r->n_alerts, sizeof(*r->alerts));
+	if (err)
+		return err;
+	a = &r->alerts[r->n_alerts++];
+	memset(a, 0, sizeof(*a));
+	a->ns = lp_strdup(o->meta.ns);
+	a->name = lp_strdup(o->meta.name);
+	a->secret_name = lp_strdup(al->slack_webhook.name);
+	a->secret_key = lp_strdup(al->slack_webhook.key);
+	a->window_seconds = al->window_seconds;
+	a->max_per_minute = al->max_per_minute;
+	if (!a->ns || !a->name || !a->secret_name || !a->secret_key)
+		return LP_ERR_NOMEM;
+	return LP_OK;
+}
+
+static int cmp_alert(const void *a, const void *b)
+{
+	const struct lp_render_alert *x = a, *y = b;
+	int d = strcmp(x->ns, y->ns);
+
+	return d ? d : strcmp(x->name, y->name);
+}
+
 /* The variables and mounts a used output's Secrets come in through. */
 static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 {
@@ -641,11 +677,14 @@ static lp_err output_secrets(struct lp_rctx *c, struct lp_oinfo *oi)
 	lp_err err = LP_OK;
 
 	err = type_secrets(c, oi);
-	if (!err && o->type == LP_OUT_LIVETAIL) { /* the hub's ingest token: never in a ConfigMap */
+	if (!err &&
+	    lp_output_type_via_hub(o->type)) { /* the hub's ingest token: never in a ConfigMap */
 		err = lp_render_env_var(c, c->control_ns, c->lt_token_secret,
 		                        LP_RENDER_HUB_TOKEN_KEY, &v);
 		oi->secret_var = (char *)v;
 	}
+	if (!err)
+		err = alert_add(c, o);
 	if (!err && auth && auth->secret_name) {
 		err = lp_render_env_var(c, ns, auth->secret_name,
 		                        auth->username_key ? auth->username_key : "username", &v);
@@ -708,7 +747,8 @@ static lp_err usage_step(struct lp_rctx *c)
 				oi->used_agg = 1;
 			else
 				oi->used_direct = 1;
-			if (p->routes[r].op == LP_ROUTE_ALL && oi->o->type != LP_OUT_LIVETAIL &&
+			if (p->routes[r].op == LP_ROUTE_ALL &&
+			    !lp_output_type_via_hub(oi->o->type) &&
 			    (oi->n_all_pi == 0 || oi->all_pi[oi->n_all_pi - 1] != i)) {
 				lp_err gerr = grow((void **)&oi->all_pi, &oi->cap_all_pi,
 				                   oi->n_all_pi, sizeof(*oi->all_pi));
@@ -941,6 +981,8 @@ lp_err lp_render(struct lp_rendered *out, const struct lp_render_input *in)
 	if (out->n_aws_profiles)
 		qsort(out->aws_profiles, out->n_aws_profiles, sizeof(*out->aws_profiles),
 		      cmp_profile);
+	if (out->n_alerts)
+		qsort(out->alerts, out->n_alerts, sizeof(*out->alerts), cmp_alert);
 	goto done;
 fail:
 	lp_rendered_free(out);
@@ -1033,5 +1075,12 @@ void lp_rendered_free(struct lp_rendered *r)
 		lp_free(r->aws_profiles[i].session_token_key);
 	}
 	lp_free(r->aws_profiles);
+	for (size_t i = 0; i < r->n_alerts; i++) {
+		lp_free(r->alerts[i].ns);
+		lp_free(r->alerts[i].name);
+		lp_free(r->alerts[i].secret_name);
+		lp_free(r->alerts[i].secret_key);
+	}
+	lp_free(r->alerts);
 	memset(r, 0, sizeof(*r));
 }

@@ -120,6 +120,17 @@ struct lp_render_aws_profile {
 	char *session_token_key;     /* NULL when the output names none */
 };
 
+/* An alert output a rendered route uses: what the hub needs. The operator
+ * writes it, with the webhook URL's value, into the hub's Secret
+ * (docs/alerts.md); the agents' config names no webhook. */
+struct lp_render_alert {
+	char *ns;   /* the LogOutput's namespace (also the Secret's) */
+	char *name; /* the LogOutput */
+	char *secret_name;
+	char *secret_key; /* the https webhook URL */
+	int window_seconds, max_per_minute;
+};
+
 struct lp_render_problem { /* a resource left out of the config, and why */
 	char *kind;        /* "LogPipeline" | "LogOutput" */
 	char *ns;
@@ -157,6 +168,8 @@ struct lp_rendered {
 	size_t n_mounts;
 	struct lp_render_aws_profile *aws_profiles; /* sorted by profile, no duplicates */
 	size_t n_aws_profiles;
+	struct lp_render_alert *alerts; /* sorted by ns, name, no duplicates */
+	size_t n_alerts;
 	/* What the shipper config implies on every node (docs/delivery.md): its
 	 * output instances, the threads they and its filters start, and the open
 	 * files it needs (an estimate from Fluent Bit's per-instance descriptors,

@@ -431,6 +431,25 @@ static const struct bad_case bad_cases[] = {
      "spec.slack.webhookSecretRef", "has no key \"webhook\""},
     {"out_slack_ref_missing", O_HDR OCTRL "spec: {type: slack, slack: {}}}",
      "spec.slack.webhookSecretRef", "required"},
+    {"out_alert_slack_missing", O_HDR OCTRL "spec: {type: alert, alert: {}}}", "spec.alert.slack",
+     "required"},
+    {"out_alert_body_missing", O_HDR OCTRL "spec: {type: alert}}", "spec.alert", "required"},
+    {"out_alert_key_missing",
+     O_HDR OCTRL "spec: {type: alert, alert: {slack: {webhookSecretRef: {name: slack, key: "
+                 "hook}}}}}",
+     "spec.alert.slack.webhookSecretRef", "has no key \"hook\""},
+    {"out_alert_window",
+     O_HDR OCTRL "spec: {type: alert, alert: {windowSeconds: 0, slack: {webhookSecretRef: "
+                 "{name: slack, key: url}}}}}",
+     "spec.alert.windowSeconds", "between 1 and 86400"},
+    {"out_alert_per_minute",
+     O_HDR OCTRL "spec: {type: alert, alert: {maxPerMinute: 601, slack: {webhookSecretRef: "
+                 "{name: slack, key: url}}}}}",
+     "spec.alert.maxPerMinute", "between 1 and 600"},
+    {"out_alert_unknown_key",
+     O_HDR OCTRL "spec: {type: alert, alert: {channel: x, slack: {webhookSecretRef: "
+                 "{name: slack, key: url}}}}}",
+     "spec.alert.channel", "unknown"},
     {"out_delivery_retry", O_HDR OCTRL "spec: {type: stdout, delivery: {retryLimit: 0}}}",
      "spec.delivery.retryLimit", "between 1 and 100"},
     {"out_delivery_buffer", O_HDR OCTRL "spec: {type: stdout, delivery: {bufferLimit: lots}}}",
@@ -722,6 +741,9 @@ static void t_output_defaults_by_type(void)
 	    {O_HDR OCTRL "spec: {type: forward, forward: {host: agg}}}", LP_OUT_FORWARD},
 	    {O_HDR OCTRL "spec: {type: stdout}}", LP_OUT_STDOUT},
 	    {O_HDR OCTRL "spec: {type: livetail}}", LP_OUT_LIVETAIL},
+	    {O_HDR OCTRL "spec: {type: alert, alert: {slack: {webhookSecretRef: {name: slack, "
+	                 "key: url}}}}}",
+	     LP_OUT_ALERT},
 	    {O_HDR OCTRL "spec: {type: kinesis, " AWS "kinesis: {stream: s, provision: "
 	                 "{encryption: {enabled: true}}}}}",
 	     LP_OUT_KINESIS},
@@ -770,6 +792,14 @@ static void t_output_defaults_by_type(void)
 				break;
 			case LP_OUT_LIVETAIL:
 				LP_CHECK_INT(o->u.livetail.max_records_per_second, 100);
+				break;
+			case LP_OUT_ALERT:
+				LP_CHECK_INT(o->u.alert.window_seconds, 60);
+				LP_CHECK_INT(o->u.alert.max_per_minute, 10);
+				LP_CHECK_INT(o->u.alert.max_records_per_second, 1000);
+				LP_CHECK_STR(o->u.alert.slack_webhook.key, "url");
+				LP_CHECK(lp_output_type_via_hub(o->type));
+				LP_CHECK_INT(lp_output_hub_rate(o), 1000);
 				break;
 			case LP_OUT_KINESIS:
 				LP_CHECK_INT(o->u.kinesis.provision.on_demand, 0);

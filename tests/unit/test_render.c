@@ -453,6 +453,13 @@ static lp_err golden_text(struct lp_buf *b, const struct lp_rendered *r)
 		                  p->session_token_key ? "," : "",
 		                  p->session_token_key ? p->session_token_key : "");
 	}
+	if (!err && r->n_alerts) /* only where there are: the other golden files stay */
+		err = lp_buf_adds(b, "== hub alert targets\n");
+	for (size_t i = 0; !err && i < r->n_alerts; i++)
+		err = lp_buf_addf(b, "%s/%s <- %s/%s[%s] window %ds, %d/min\n", r->alerts[i].ns,
+		                  r->alerts[i].name, r->alerts[i].ns, r->alerts[i].secret_name,
+		                  r->alerts[i].secret_key, r->alerts[i].window_seconds,
+		                  r->alerts[i].max_per_minute);
 	if (!err)
 		err = lp_buf_adds(b, "== summaries\n");
 	for (size_t i = 0; !err && i < r->n_summaries; i++)
