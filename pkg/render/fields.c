@@ -126,9 +126,6 @@ static const struct lp_render_field head[] = {
 static const struct lp_render_field tail[] = {
     {O, "spec.livetail.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
      "on the output's copies"},
-    {O, "spec.alert", "websocket", "host,port,uri,format", "@type http",
-     "to the hub (Service logplane-hub:8081) /alert/<ns>/<name>; records name their pipeline "
-     "(modify add lp_pipeline); the hub groups them and posts to Slack"},
     {O, "spec.alert.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
      "on the output's copies"},
     {O, "spec.alert.slack.webhookSecretRef, windowSeconds, maxPerMinute", NULL, NULL, NULL,
