@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Alerts through the hub: records of an `alert` LogOutput, sent exactly as the
-rendered Fluent Bit websocket output sends them (to /alert/<ns>/<name>), are
+rendered Fluent Bit http output sends them (POST /alert/<ns>/<name> with the
+hub's ingest token, JSON array with "date" as a double), are
 grouped (pipeline, namespace, workload, message fingerprint) and posted as a
 few Slack messages with counts to a fake HTTPS webhook on 127.0.0.1 whose
 self-signed CA the hub trusts through --alerts-ca; a 429 with Retry-After is
@@ -13,10 +14,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from fakeslack import FakeSlack, counts  # noqa: E402
-from hublib import FluentBitWebsocket, Hub, Report, rec, wait_for  # noqa: E402
+from hublib import FluentBitHttp, Hub, Report, rec, wait_for  # noqa: E402
 
 T = Report("alerts")
 NS = "logplane-system"
+TOKEN = "5a" * 32
+
+
+def agent(hub, name):
+    """One agent's rendered http output for alert LogOutput NS/name."""
+    return FluentBitHttp(hub.port, "/alert/%s/%s" % (NS, name), token=TOKEN)
 
 
 def write_targets(path, targets):
@@ -42,7 +49,7 @@ def posted_total(fs, path):
 def storm(hub, fs):
     """10,000 matching records in 10 s (100 flushes of 100) plus 50 of another kind."""
     path = "/hook/storm"
-    a = FluentBitWebsocket(hub.port, "/alert/%s/oncall" % NS)
+    a = agent(hub, "oncall")
     t0 = time.time()
     for k in range(100):
         batch = [error(k * 100 + j) for j in range(100)]
@@ -50,7 +57,10 @@ def storm(hub, fs):
             other = rec("team-a", "db-0", "disk /var/lib/db%d is 9%d%% full" % (k, k % 10), "warn")
             other["lp_pipeline"] = "errors"
             batch.append(other)
-        a.flush(batch)
+        st = a.flush(batch)
+        if st != 200:
+            T.check("storm_flushes_accepted", False, "flush %d answered %d" % (k, st))
+            break
         time.sleep(max(0, t0 + (k + 1) * 0.1 - time.time()))
     wait_for(lambda: posted_total(fs, path) >= 10050, 30)
     time.sleep(1.5)  # nothing more may arrive
@@ -84,7 +94,7 @@ def throttled(hub, fs):
     """The first post is answered 429 Retry-After: 2: the next waits 2 s, counts add up."""
     path = "/hook/throttled"
     fs.answers[path] = [(429, {"Retry-After": "2"})]
-    a = FluentBitWebsocket(hub.port, "/alert/%s/throttled" % NS)
+    a = agent(hub, "throttled")
     for k in range(10):
         a.flush([error(k * 50 + j, pipeline="slow") for j in range(50)])
         time.sleep(0.1)
@@ -107,7 +117,7 @@ def rate_limited(hub, fs):
     """maxPerMinute 60 (burst 10): 12 kinds at once: 10 go, the others wait for
     tokens (one a second) and what arrives meanwhile is in their counts."""
     path = "/hook/limited"
-    a = FluentBitWebsocket(hub.port, "/alert/%s/limited" % NS)
+    a = agent(hub, "limited")
     batch = []
     for kind in range(12):
         r = rec("team-a", "w%s-0" % chr(97 + kind), "failure kind %s" % chr(97 + kind), "error")
@@ -149,7 +159,10 @@ def main():
              "maxPerMinute": 60},
             {"namespace": NS, "name": "plain", "webhook": "http://hooks.example.com/secret-path-x1"},
         ])
-        hub = Hub(args=["--alerts-file", tfile, "--alerts-ca", fs.ca])
+        tokfile = os.path.join(tdir, "token")
+        with open(tokfile, "w") as f:
+            f.write(TOKEN + "\n")
+        hub = Hub(args=["--alerts-file", tfile, "--alerts-ca", fs.ca, "--ingest-token-file", tokfile])
         ok = wait_for(lambda: hub.metrics().get("logplane_hub_alert_targets") == 3, 10)
         log = hub.logtext()
         T.check("plain_http_target_refused", ok and "targets[3] logplane-system/plain: webhook is not an https:// URL" in log
@@ -158,8 +171,10 @@ def main():
         throttled(hub, fs)
         rate_limited(hub, fs)
         # records for an unknown alert target are counted, not posted
-        a = FluentBitWebsocket(hub.port, "/alert/%s/nobody" % NS)
+        a = agent(hub, "nobody")
         a.flush([error(1)])
+        T.check("no_token_refused", FluentBitHttp(hub.port, "/alert/%s/oncall" % NS).flush([error(2)]) == 401,
+                "an /alert POST without the ingest token was not refused")
         T.check("unknown_target_counted", wait_for(
             lambda: hub.metrics().get("logplane_hub_alert_records_unknown_total") == 1, 10), "")
         a.close()

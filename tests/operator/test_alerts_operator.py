@@ -1,6 +1,6 @@
 """Alert outputs through the operator (kubesim; docs/alerts.md): an `alert`
 LogOutput whose webhook Secret opted in and holds an https URL is rendered as
-a websocket output to the hub's /alert/<ns>/<name> and its target (with the
+an http output to the hub's /alert/<ns>/<name> and its target (with the
 URL) goes into the hub's Secret logplane-hub-alerts, never into a ConfigMap; a
 Secret that did not opt in, or whose URL is not https, leaves its output out
 with a Valid=False condition naming the field, the Secret and the key."""
