@@ -109,6 +109,11 @@ void fb_kube_filter(struct fb *f, const char *match, const char *prefix, int lab
 	lp_yamlw_kvb(&f->w, "use_kubelet", 1);
 	fb_kv(f, "kubelet_host", "${NODE_IP}");
 	lp_yamlw_kvi(&f->w, "kubelet_port", 10250);
+	/* no cap on the kubelet's /pods answer: with the default 32K a node's pod
+	 * list does not fit, flb_http_do fails (logged at debug only), the records
+	 * get no metadata and every append fetches again (Fluent Bit 5.1.1
+	 * plugins/filter_kubernetes/kube_meta.c get_meta_info_from_request) */
+	fb_kv(f, "buffer_size", "0");
 	fb_plugin_end(f);
 }
 

@@ -41,7 +41,7 @@ static const struct lp_render_field head[] = {
      "processor drops records tagged anything else: no client can post into another "
      "pipeline)"},
     {P, "spec.kubernetes.enabled", "kubernetes",
-     "match,kube_tag_prefix,regex_parser,use_kubelet,kubelet_host,kubelet_port", NULL,
+     "match,kube_tag_prefix,regex_parser,use_kubelet,kubelet_host,kubelet_port,buffer_size", NULL,
      "one shared filter per source (kube.*, system.kube.*), pod metadata from the kubelet; "
      "off: the pipeline's copy drops the kubernetes key (modify remove)"},
     {P, "spec.kubernetes.labels", "kubernetes", "labels", NULL,

@@ -735,7 +735,12 @@ static void t_shapes(void)
 		LP_CHECK(strstr(shipper_text(&r), "emitter_name: lp_") == NULL ||
 		         k == 2); /* the idle emitter of a multiline processor */
 		json_array_foreach(section(cfg, "filters"), i, e)
-		    LP_CHECK_STR(json_string_value(json_object_get(e, "name")), "kubernetes");
+		{
+			LP_CHECK_STR(json_string_value(json_object_get(e, "name")), "kubernetes");
+			/* the kubelet's pod list is larger than the 32K default */
+			LP_CHECK(json_object_get(e, "buffer_size") != NULL);
+			LP_CHECK_INT(json_integer_value(json_object_get(e, "buffer_size")), 0);
+		}
 		json_decref(cfg);
 		lp_rendered_free(&r);
 	}
