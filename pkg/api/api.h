@@ -564,8 +564,9 @@ struct lp_world {
 	 * namespace); a Secret that did not is never read. NULL: not checked. */
 	int (*secret_allowed)(void *ctx, const char *ns, const char *name);
 	/* Optional: the decoded value of key of Secret ns/name, new (lp_free),
-	 * length in *len; NULL when unreadable. Used to check each value for the
-	 * place it goes (secretval.h). NULL callback: values are not checked. */
+	 * length in *len; NULL only for no memory (the key exists: secret_has_key),
+	 * which fails the validation with LP_ERR_NOMEM. Used to check each value
+	 * for the place it goes (secretval.h). NULL callback: values are not checked. */
 	char *(*secret_value)(void *ctx, const char *ns, const char *name, const char *key,
 	                      size_t *len);
 	/* Optional (the operator's webhook; pkg/api cannot render): appends to

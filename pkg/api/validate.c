@@ -239,6 +239,10 @@ static void secret_use(struct lp_rd *r, const struct lp_world *w, const char *ns
 	if (use < 0 || !key || !w->secret_value)
 		return;
 	v = w->secret_value(w->secret_ctx, ns, name, key, &len);
+	if (!v) { /* the key is there: no memory to read it, not a bad value */
+		r->err = LP_ERR_NOMEM;
+		return;
+	}
 	why = lp_secret_value_problem((enum lp_secret_use)use, v, len);
 	if (v) {
 		OPENSSL_cleanse(v, len);
