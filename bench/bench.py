@@ -1105,7 +1105,8 @@ def run_hub(res):
     to 10 `logplane tail` subscribers sent as Fluent Bit's websocket output sends them
     (records/s end to end, and the hub's own CPU per delivery, which a loaded machine
     disturbs less), and memory per subscriber (RSS growth over idle subscribers).
-    Alert latency: alerts are not implemented yet (no figure)."""
+    Alert latency: a record of a new kind (sent as the rendered http output sends
+    it to /alert/...) to its Slack post at a fake HTTPS webhook, median of 30."""
     script = os.path.join(TOP, "bench", "hub_bench.py")
     r = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=1200)
     lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
@@ -1119,6 +1120,11 @@ def run_hub(res):
     res.add("hub", "hub CPU per delivery", [d.get("hub_cpu_us_per_delivery")], "us")
     res.add("hub", "records lost at full speed", [d.get("dropped")], "count", "= 0", lambda v: v == 0)
     res.add("hub", "memory per subscriber", [d.get("memory_per_subscriber_kib")], "KiB")
+    res.add("hub", "alert latency, first matching record to Slack post (median)",
+            [d.get("alert_latency_median_ms")], "ms")
+    res.add("hub", "alert latency (max of %s)" % d.get("alerts"), [d.get("alert_latency_max_ms")], "ms")
+    res.add("hub", "alerts posted", [d.get("alert_posted")], "count", "= %s" % d.get("alerts"),
+            lambda v, n=d.get("alerts"): v == n)
 
 
 def run_admission(res):

@@ -14,11 +14,13 @@ import time
 HERE = os.path.dirname(os.path.realpath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TOP, "tests", "hub"))
-from hublib import FluentBitWebsocket, Hub, WSClient, rec  # noqa: E402
+from fakeslack import FakeSlack  # noqa: E402
+from hublib import FluentBitHttp, FluentBitWebsocket, Hub, WSClient, rec  # noqa: E402
 
 N = int(os.environ.get("BENCH_HUB_RECORDS", "100000"))
 SUBS = int(os.environ.get("BENCH_HUB_SUBSCRIBERS", "10"))
 IDLE = int(os.environ.get("BENCH_HUB_IDLE_SUBS", "500"))
+ALERTS = int(os.environ.get("BENCH_HUB_ALERTS", "30"))
 BIN = os.path.join(TOP, "bin")
 
 
@@ -59,6 +61,53 @@ def frames(records, batch=1000):
             head = bytes([0x81, 127 | 0x80]) + n.to_bytes(8, "big")
         out.append((head + mask, body))
     return out
+
+
+def letters(i):
+    w = ""
+    while True:
+        w += chr(97 + i % 26)
+        i //= 26
+        if not i:
+            return w
+
+
+def alert_latency():
+    """Alert latency: one record of a new kind (a new group posts at once) sent as
+    the rendered http output sends it, to the Slack post at a fake HTTPS webhook
+    on 127.0.0.1; ALERTS kinds one after another, median and max in ms."""
+    fs = FakeSlack()
+    hub = None
+    try:
+        tfile = os.path.join(os.path.dirname(fs.ca), "targets.json")
+        with open(tfile, "w") as f:
+            json.dump({"targets": [{"namespace": "logplane-system", "name": "bench", "webhook": fs.url("/hook/b"),
+                                    "windowSeconds": 60, "maxPerMinute": 600}]}, f)
+        hub = Hub(args=["--alerts-file", tfile, "--alerts-ca", fs.ca], binary=os.path.join(BIN, "logplane-hub"))
+        agent = FluentBitHttp(hub.port, "/alert/logplane-system/bench")
+        lat = []
+        for i in range(ALERTS):
+            kind = "failure kind %s" % letters(i)
+            n0 = len(fs.delivered("/hook/b"))
+            t0 = time.time()
+            agent.flush([rec("team-a", "api-0", kind, "error")])
+            deadline = t0 + 10
+            while len(fs.delivered("/hook/b")) <= n0 and time.time() < deadline:
+                time.sleep(0.001)
+            got = [t for t, x in fs.delivered("/hook/b")[n0:] if kind in x]
+            if got:
+                lat.append((got[0] - t0) * 1000)
+            if i % 9 == 8:  # stay under the burst (maxPerMinute / 6)
+                time.sleep(1.0)
+        agent.close()
+        lat.sort()
+        return {"alerts": ALERTS, "alert_posted": len(lat),
+                "alert_latency_median_ms": round(lat[len(lat) // 2], 1) if lat else None,
+                "alert_latency_max_ms": round(lat[-1], 1) if lat else None}
+    finally:
+        if hub:
+            hub.stop()
+        fs.stop()
 
 
 def main():
@@ -113,6 +162,7 @@ def main():
         })
     finally:
         hub.stop()
+    out.update(alert_latency())
     print(json.dumps(out))
 
 
