@@ -36,6 +36,11 @@ struct fb {
 	int proc;
 	int proc_saved_open;
 	const char *proc_saved_key;
+	/* the last pipeline's work as written in its first route's processors,
+	 * copied for its other routes (fb_pipeline_processors) */
+	const struct lp_pinfo *units_pi;
+	int units_open;
+	struct lp_yamlw_mark units;
 	lp_err err;
 };
 

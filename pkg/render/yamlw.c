@@ -18,6 +18,10 @@ static void record(struct lp_yamlw *w, char kind, int style, const char *s, size
 	unsigned char h[10];
 	size_t k = 0;
 
+	if (w->mark_first) {
+		w->mark_first = 0;
+		w->mark_bad = kind == 'm' || kind == 'q';
+	}
 	if (!w->rec || w->err)
 		return;
 	h[k++] = (unsigned char)kind;
@@ -259,4 +263,165 @@ void lp_yamlw_kvb(struct lp_yamlw *w, const char *key, int on)
 {
 	lp_yamlw_str(w, key);
 	lp_yamlw_str(w, on ? "on" : "off");
+}
+
+/* Appends b[at, at + len) to b itself. */
+static lp_err self_copy(struct lp_buf *b, size_t at, size_t len)
+{
+	lp_err err = lp_buf_reserve(b, len);
+
+	if (err)
+		return err;
+	if (b->cap - b->len <= len) /* lp_buf_add would move the source */
+		return LP_ERR_NOMEM;
+	return lp_buf_add(b, b->ptr + at, len);
+}
+
+/* The emitter's state into s; 0 when a block started here could not be
+ * copied (events waiting for look-ahead, flow or non-key context, a nesting
+ * too deep, or a next key libyaml would not start on a new line). */
+static int em_snap(const yaml_emitter_t *em, struct lp_yamlw_emstate *s, int pre)
+{
+	size_t ns = (size_t)(em->states.top - em->states.start);
+	size_t ni = (size_t)(em->indents.top - em->indents.start);
+	int indent = em->indent >= 0 ? em->indent : 0;
+
+	if (em->events.head != em->events.tail || em->flow_level || ns > LP_YAMLW_MARK_DEPTH ||
+	    ni > LP_YAMLW_MARK_DEPTH)
+		return 0;
+	if (pre &&
+	    (em->state != YAML_EMIT_BLOCK_MAPPING_KEY_STATE ||
+	     !(!em->indention || em->column > indent || (em->column == indent && !em->whitespace))))
+		return 0;
+	memset(s, 0, sizeof(*s));
+	s->state = em->state;
+	s->indent = em->indent;
+	s->flow_level = em->flow_level;
+	s->root_context = em->root_context;
+	s->sequence_context = em->sequence_context;
+	s->mapping_context = em->mapping_context;
+	s->simple_key_context = em->simple_key_context;
+	s->open_ended = em->open_ended;
+	s->n_states = ns;
+	s->n_indents = ni;
+	if (ns)
+		memcpy(s->states, em->states.start, ns * sizeof(s->states[0]));
+	if (ni)
+		memcpy(s->indents, em->indents.start, ni * sizeof(s->indents[0]));
+	if (!pre) {
+		s->column = em->column;
+		s->whitespace = em->whitespace;
+		s->indention = em->indention;
+	}
+	return 1;
+}
+
+void lp_yamlw_mark_begin(struct lp_yamlw *w, struct lp_yamlw_mark *m)
+{
+	m->ok = 0;
+	w->mark_first = 0;
+	if (w->err)
+		return;
+	if (!w->count_only) {
+		lp_yamlw_flush(w);
+		if (w->err || !em_snap(&w->em, &m->pre, 1))
+			return;
+		m->out_at = w->out->len;
+		m->lines = w->em.line;
+	}
+	m->rec_at = w->rec ? w->rec->len : 0;
+	m->bytes = w->bytes;
+	m->depth_pre = w->depth;
+	w->mark_first = 1;
+	w->mark_bad = 0;
+	m->ok = 1;
+}
+
+void lp_yamlw_mark_end(struct lp_yamlw *w, struct lp_yamlw_mark *m)
+{
+	int armed = m->ok;
+
+	m->ok = 0;
+	m->empty = w->mark_first;
+	w->mark_first = 0;
+	if (!armed || w->err || w->mark_bad)
+		return;
+	if (!w->count_only && !m->empty) {
+		lp_yamlw_flush(w);
+		if (w->err || !em_snap(&w->em, &m->post, 0))
+			return;
+		m->out_len = w->out->len - m->out_at;
+		m->lines = w->em.line - m->lines;
+	}
+	m->rec_len = w->rec ? w->rec->len - m->rec_at : 0;
+	m->bytes = w->bytes - m->bytes;
+	m->depth_post = w->depth;
+	m->ok = 1;
+}
+
+static int same_pre(const struct lp_yamlw_emstate *a, const struct lp_yamlw_emstate *b)
+{
+	return a->state == b->state && a->indent == b->indent && a->flow_level == b->flow_level &&
+	       a->root_context == b->root_context && a->sequence_context == b->sequence_context &&
+	       a->mapping_context == b->mapping_context &&
+	       a->simple_key_context == b->simple_key_context && a->open_ended == b->open_ended &&
+	       a->n_states == b->n_states && a->n_indents == b->n_indents &&
+	       memcmp(a->states, b->states, a->n_states * sizeof(a->states[0])) == 0 &&
+	       memcmp(a->indents, b->indents, a->n_indents * sizeof(a->indents[0])) == 0;
+}
+
+/* Sets the emitter to s (a state it had after the same block: its stacks
+ * have room, as they only grow). */
+static int em_restore(yaml_emitter_t *em, const struct lp_yamlw_emstate *s)
+{
+	if ((size_t)(em->states.end - em->states.start) < s->n_states ||
+	    (size_t)(em->indents.end - em->indents.start) < s->n_indents)
+		return 0;
+	if (s->n_states)
+		memcpy(em->states.start, s->states, s->n_states * sizeof(s->states[0]));
+	if (s->n_indents)
+		memcpy(em->indents.start, s->indents, s->n_indents * sizeof(s->indents[0]));
+	em->states.top = em->states.start + s->n_states;
+	em->indents.top = em->indents.start + s->n_indents;
+	em->state = s->state;
+	em->indent = s->indent;
+	em->flow_level = s->flow_level;
+	em->root_context = s->root_context;
+	em->sequence_context = s->sequence_context;
+	em->mapping_context = s->mapping_context;
+	em->simple_key_context = s->simple_key_context;
+	em->open_ended = s->open_ended;
+	em->column = s->column;
+	em->whitespace = s->whitespace;
+	em->indention = s->indention;
+	return 1;
+}
+
+int lp_yamlw_replay(struct lp_yamlw *w, const struct lp_yamlw_mark *m)
+{
+	struct lp_yamlw_emstate cur;
+
+	if (!m->ok || w->err || w->depth != m->depth_pre)
+		return 0;
+	if (m->empty)
+		return 1;
+	if (!w->count_only) {
+		lp_yamlw_flush(w);
+		if (w->err)
+			return 1; /* sticky: the document fails anyway */
+		if (!em_snap(&w->em, &cur, 1) || !same_pre(&cur, &m->pre) ||
+		    (size_t)(w->em.states.end - w->em.states.start) < m->post.n_states ||
+		    (size_t)(w->em.indents.end - w->em.indents.start) < m->post.n_indents)
+			return 0;
+		w->err = self_copy(w->out, m->out_at, m->out_len);
+		if (w->err)
+			return 1;
+		em_restore(&w->em, &m->post);
+		w->em.line += m->lines;
+	}
+	if (w->rec && !w->err)
+		w->err = self_copy(w->rec, m->rec_at, m->rec_len);
+	w->bytes += m->bytes;
+	w->depth = m->depth_post;
+	return 1;
 }

@@ -23,6 +23,33 @@ struct lp_yamlw {
 	 * style, length, bytes): the text is a function of this record, so equal
 	 * records give equal text (the render cache's key). */
 	struct lp_buf *rec;
+	int mark_first; /* between lp_yamlw_mark_begin and the block's first event */
+	int mark_bad;   /* the marked block began with an end event */
+};
+
+/* The emitter state a marked block depends on / leaves behind. */
+#define LP_YAMLW_MARK_DEPTH 32
+struct lp_yamlw_emstate {
+	yaml_emitter_state_t state;
+	int indent, flow_level, root_context, sequence_context, mapping_context;
+	int simple_key_context, open_ended, column, whitespace, indention;
+	size_t n_states, n_indents;
+	yaml_emitter_state_t states[LP_YAMLW_MARK_DEPTH];
+	int indents[LP_YAMLW_MARK_DEPTH];
+};
+
+/* A block of events written once (between lp_yamlw_mark_begin and
+ * lp_yamlw_mark_end) whose text, record and size estimate can be copied for
+ * the same events written again later in the same document
+ * (lp_yamlw_replay). Only a block that starts at a new key of a block
+ * mapping, on a line of its own, is kept: libyaml then writes its text from a
+ * line break whatever came before, so the copy is byte-identical. */
+struct lp_yamlw_mark {
+	int ok;    /* the block can be replayed */
+	int empty; /* it had no events */
+	size_t out_at, out_len, rec_at, rec_len, bytes, depth_pre, depth_post;
+	int lines;
+	struct lp_yamlw_emstate pre, post;
 };
 
 /* Starts a stream and one document writing into out (appended). */
@@ -37,6 +64,14 @@ size_t lp_yamlw_size(struct lp_yamlw *w);
 LP_WUR lp_err lp_yamlw_end(struct lp_yamlw *w);
 /* Flushes pending text to out (for size accounting). */
 void lp_yamlw_flush(struct lp_yamlw *w);
+
+/* Marks the start / end of a block of events that may be written again. */
+void lp_yamlw_mark_begin(struct lp_yamlw *w, struct lp_yamlw_mark *m);
+void lp_yamlw_mark_end(struct lp_yamlw *w, struct lp_yamlw_mark *m);
+/* Writes m's block again (text, record, estimate) when the writer is where
+ * the block began (same nesting, a new key next): returns 1. Returns 0 when
+ * it cannot: the caller then writes the events itself. */
+int lp_yamlw_replay(struct lp_yamlw *w, const struct lp_yamlw_mark *m);
 
 void lp_yamlw_map(struct lp_yamlw *w);      /* block mapping start */
 void lp_yamlw_map_flow(struct lp_yamlw *w); /* {a: b} style */
