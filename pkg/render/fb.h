@@ -41,6 +41,12 @@ struct fb {
 	const struct lp_pinfo *units_pi;
 	int units_open;
 	struct lp_yamlw_mark units;
+	/* a few outputs' keys as written in a pipeline's route, copied for the
+	 * next routes to the same output (fb_outputs.c route_keys) */
+	struct {
+		const struct lp_oinfo *oi;
+		struct lp_yamlw_mark m;
+	} okeys[8];
 	lp_err err;
 };
 

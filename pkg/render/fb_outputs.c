@@ -311,6 +311,38 @@ int fb_route_workers(enum lp_output_type t)
 	return d ? d->fb_workers : 1;
 }
 
+/* 1 when o's keys name the pipeline (s3: its key format and store_dir). */
+static int keys_per_pipeline(const struct lp_output *o)
+{
+	const struct lp_output_type_desc *d = lp_output_type_desc(o->type);
+
+	for (size_t i = 0; d && i < d->n_keys; i++)
+		if (d->keys[i].kind == LP_KEY_HOOK &&
+		    (d->keys[i].hook == LP_HOOK_S3_KEY || d->keys[i].hook == LP_HOOK_S3_STORE_DIR))
+			return 1;
+	return 0;
+}
+
+/* The type and delivery keys of a pipeline route's output instance: the same
+ * text for every pipeline routing to oi (unless they name the pipeline), so
+ * written once and copied for the next routes to oi (lp_yamlw_replay). */
+static void route_keys(struct fb *f, const struct lp_oinfo *oi, const struct lp_pinfo *pi)
+{
+	size_t slot = (size_t)(oi - f->c->oi) % (sizeof(f->okeys) / sizeof(f->okeys[0]));
+	int shared = !keys_per_pipeline(oi->o);
+
+	if (shared && f->okeys[slot].oi == oi && lp_yamlw_replay(&f->w, &f->okeys[slot].m))
+		return;
+	if (shared)
+		lp_yamlw_mark_begin(&f->w, &f->okeys[slot].m);
+	type_keys(f, oi, 0, pi, LP_OWN_APP_INPUT(pi) ? 2 : 0);
+	delivery_keys(f, oi->o);
+	if (shared) {
+		lp_yamlw_mark_end(&f->w, &f->okeys[slot].m);
+		f->okeys[slot].oi = f->err ? NULL : oi;
+	}
+}
+
 /* The output instances of a pipeline on the node, one per resolved route:
  * each matches the source tags the pipeline selects (fb_pipeline_match), so a
  * record reaches it without a copy, and runs the pipeline's work as its
@@ -335,8 +367,7 @@ void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
 		fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, alias, CAT_END));
 		fb_pipeline_match(f, pi);
 		lp_yamlw_kvi(&f->w, "workers", fb_route_workers(oi->o->type));
-		type_keys(f, oi, 0, pi, LP_OWN_APP_INPUT(pi) ? 2 : 0);
-		delivery_keys(f, oi->o);
+		route_keys(f, oi, pi);
 		fb_pipeline_processors(f, pi, i);
 		fb_plugin_end(f);
 	}
