@@ -36,11 +36,13 @@ struct fb {
 	int proc;
 	int proc_saved_open;
 	const char *proc_saved_key;
-	/* the last pipeline's work as written in its first route's processors,
-	 * copied for its other routes (fb_pipeline_processors) */
+	/* the processors last written: a pipeline's work (units, copied for its
+	 * other routes and for the next pipelines doing the same) and a route's
+	 * match (route); cap holds a block's events (fb_pipeline_processors) */
 	const struct lp_pinfo *units_pi;
 	int units_open;
-	struct lp_yamlw_mark units;
+	struct lp_yamlw_memo units, route;
+	struct lp_buf cap;
 	/* a few outputs' keys as written in a pipeline's route, copied for the
 	 * next routes to the same output (fb_outputs.c route_keys) */
 	struct {

@@ -762,20 +762,23 @@ static size_t first_route(struct fb *f, const struct lp_pinfo *pi)
 void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t route)
 {
 	fb_proc_begin(f);
-	/* the same events for every route of pi: written once, copied after */
-	if (f->units_pi == pi && lp_yamlw_replay(&f->w, &f->units)) {
+	/* the same events for every route of pi (and often for the next
+	 * pipelines): written once, copied after (yamlw capture/replay) */
+	if (f->units_pi == pi && lp_yamlw_replay(&f->w, &f->units.m)) {
 		f->sec_open = f->units_open;
 	} else {
-		lp_yamlw_mark_begin(&f->w, &f->units);
+		lp_yamlw_capture_begin(&f->w, &f->cap);
 		pipeline_units(f, pi);
-		lp_yamlw_mark_end(&f->w, &f->units);
-		f->units_pi = f->err ? NULL : pi;
+		lp_yamlw_capture_end(&f->w, &f->units);
+		f->units_pi = f->err || !f->units.ok ? NULL : pi;
 		f->units_open = f->sec_open;
 	}
 	/* after the pipeline's work (parsed fields, level), before the route's
 	 * match: every record counted once, on the first rendered route */
 	if (route == first_route(f, pi))
 		metric_units(f, pi);
+	lp_yamlw_capture_begin(&f->w, &f->cap);
 	route_units(f, pi, route);
+	lp_yamlw_capture_end(&f->w, &f->route);
 	fb_proc_end(f);
 }

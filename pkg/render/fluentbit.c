@@ -86,6 +86,9 @@ static lp_err fb_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf 
 	f.lua_frozen = d->lua_frozen;
 	lp_buf_init(&f.t, 0);
 	lp_buf_init(&f.t2, 0);
+	lp_buf_init(&f.cap, 0);
+	lp_buf_init(&f.units.ev, 0);
+	lp_buf_init(&f.route.ev, 0);
 	if (out)
 		err = lp_yamlw_begin(&f.w, out);
 	else
@@ -153,6 +156,9 @@ static lp_err fb_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf 
 out:
 	lp_buf_free(&f.t);
 	lp_buf_free(&f.t2);
+	lp_buf_free(&f.cap);
+	lp_yamlw_memo_free(&f.units);
+	lp_yamlw_memo_free(&f.route);
 	return err;
 }
 

@@ -12,26 +12,40 @@ static int write_cb(void *data, unsigned char *buffer, size_t size)
 	return w->err ? 0 : 1;
 }
 
-/* Appends one event to w->rec: kind, style and, for scalars, length + bytes. */
-static void record(struct lp_yamlw *w, char kind, int style, const char *s, size_t n)
+/* Appends one event to b: kind, style and, for scalars, length + bytes. */
+static lp_err ev_put(struct lp_buf *b, char kind, int style, const char *s, size_t n)
 {
 	unsigned char h[10];
 	size_t k = 0;
+	lp_err err;
 
-	if (w->mark_first) {
-		w->mark_first = 0;
-		w->mark_bad = kind == 'm' || kind == 'q';
-	}
-	if (!w->rec || w->err)
-		return;
 	h[k++] = (unsigned char)kind;
 	h[k++] = (unsigned char)style;
 	if (kind == 'S')
 		for (size_t v = n, i = 0; i < 8; i++, v >>= 8)
 			h[k++] = (unsigned char)(v & 0xff);
-	w->err = lp_buf_add(w->rec, h, k);
-	if (!w->err && kind == 'S' && n)
-		w->err = lp_buf_add(w->rec, s, n);
+	err = lp_buf_add(b, h, k);
+	if (!err && kind == 'S' && n)
+		err = lp_buf_add(b, s, n);
+	return err;
+}
+
+/* Notes one event: into w->capture only (returns 1: write nothing), else
+ * into w->rec when recording (returns 0). */
+static int record(struct lp_yamlw *w, char kind, int style, const char *s, size_t n)
+{
+	if (w->capture) {
+		if (!w->err)
+			w->err = ev_put(w->capture, kind, style, s, n);
+		return 1;
+	}
+	if (w->mark_first) {
+		w->mark_first = 0;
+		w->mark_bad = kind == 'm' || kind == 'q';
+	}
+	if (w->rec && !w->err)
+		w->err = ev_put(w->rec, kind, style, s, n);
+	return 0;
 }
 
 static void emit(struct lp_yamlw *w, yaml_event_t *ev, int init_ok)
@@ -114,7 +128,8 @@ static void map_start(struct lp_yamlw *w, yaml_mapping_style_t style)
 {
 	yaml_event_t ev;
 
-	record(w, 'M', (int)style, NULL, 0);
+	if (record(w, 'M', (int)style, NULL, 0))
+		return;
 	if (w->count_only) {
 		w->depth++;
 		w->bytes += 2;
@@ -139,7 +154,8 @@ void lp_yamlw_map_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
 
-	record(w, 'm', 0, NULL, 0);
+	if (record(w, 'm', 0, NULL, 0))
+		return;
 	if (w->count_only) {
 		w->depth -= w->depth > 0;
 		return;
@@ -153,7 +169,8 @@ static void seq_start(struct lp_yamlw *w, yaml_sequence_style_t style)
 {
 	yaml_event_t ev;
 
-	record(w, 'Q', (int)style, NULL, 0);
+	if (record(w, 'Q', (int)style, NULL, 0))
+		return;
 	if (w->count_only) {
 		w->depth++;
 		w->bytes += 2;
@@ -178,7 +195,8 @@ void lp_yamlw_seq_end(struct lp_yamlw *w)
 {
 	yaml_event_t ev;
 
-	record(w, 'q', 0, NULL, 0);
+	if (record(w, 'q', 0, NULL, 0))
+		return;
 	if (w->count_only) {
 		w->depth -= w->depth > 0;
 		return;
@@ -198,7 +216,8 @@ static void scalar(struct lp_yamlw *w, const char *s, size_t n, yaml_scalar_styl
 		s = "";
 		n = 0;
 	}
-	record(w, 'S', (int)style, s, n);
+	if (record(w, 'S', (int)style, s, n))
+		return;
 	if (w->count_only) {
 		/* the text, its indentation, ": " or "- ", quotes or a line break */
 		w->bytes += n + w->depth + 2;
@@ -424,4 +443,65 @@ int lp_yamlw_replay(struct lp_yamlw *w, const struct lp_yamlw_mark *m)
 	w->bytes += m->bytes;
 	w->depth = m->depth_post;
 	return 1;
+}
+
+void lp_yamlw_capture_begin(struct lp_yamlw *w, struct lp_buf *cap)
+{
+	lp_buf_reset(cap);
+	w->capture = cap;
+}
+
+/* Writes the events of cap (ev_put's form). */
+static void play(struct lp_yamlw *w, const struct lp_buf *cap)
+{
+	const unsigned char *p = (const unsigned char *)cap->ptr, *end = p + cap->len;
+
+	while (p && p + 2 <= end && !w->err) {
+		char kind = (char)p[0];
+		int style = p[1];
+		size_t n = 0;
+		p += 2;
+		if (kind == 'S') {
+			for (size_t i = 0; i < 8; i++)
+				n |= (size_t)p[i] << (8 * i);
+			p += 8;
+			scalar(w, (const char *)p, n, (yaml_scalar_style_t)style);
+			p += n;
+		} else if (kind == 'M') {
+			map_start(w, (yaml_mapping_style_t)style);
+		} else if (kind == 'm') {
+			lp_yamlw_map_end(w);
+		} else if (kind == 'Q') {
+			seq_start(w, (yaml_sequence_style_t)style);
+		} else {
+			lp_yamlw_seq_end(w);
+		}
+	}
+}
+
+void lp_yamlw_capture_end(struct lp_yamlw *w, struct lp_yamlw_memo *memo)
+{
+	struct lp_buf *cap = w->capture, t;
+
+	w->capture = NULL;
+	if (!cap || w->err)
+		return;
+	if (memo->ok && memo->ev.len == cap->len &&
+	    (!cap->len || memcmp(memo->ev.ptr, cap->ptr, cap->len) == 0) &&
+	    lp_yamlw_replay(w, &memo->m))
+		return;
+	lp_yamlw_mark_begin(w, &memo->m);
+	play(w, cap);
+	lp_yamlw_mark_end(w, &memo->m);
+	memo->ok = !w->err && memo->m.ok;
+	/* the events just written become the memo's */
+	t = memo->ev;
+	memo->ev = *cap;
+	*cap = t;
+}
+
+void lp_yamlw_memo_free(struct lp_yamlw_memo *memo)
+{
+	lp_buf_free(&memo->ev);
+	memo->ok = 0;
 }

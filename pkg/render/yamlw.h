@@ -23,8 +23,9 @@ struct lp_yamlw {
 	 * style, length, bytes): the text is a function of this record, so equal
 	 * records give equal text (the render cache's key). */
 	struct lp_buf *rec;
-	int mark_first; /* between lp_yamlw_mark_begin and the block's first event */
-	int mark_bad;   /* the marked block began with an end event */
+	int mark_first;         /* between lp_yamlw_mark_begin and the block's first event */
+	int mark_bad;           /* the marked block began with an end event */
+	struct lp_buf *capture; /* lp_yamlw_capture_begin: events go here only */
 };
 
 /* The emitter state a marked block depends on / leaves behind. */
@@ -72,6 +73,18 @@ void lp_yamlw_mark_end(struct lp_yamlw *w, struct lp_yamlw_mark *m);
  * the block began (same nesting, a new key next): returns 1. Returns 0 when
  * it cannot: the caller then writes the events itself. */
 int lp_yamlw_replay(struct lp_yamlw *w, const struct lp_yamlw_mark *m);
+
+/* A block whose events are captured first (nothing written) and written at
+ * lp_yamlw_capture_end: copied when they equal the events last written
+ * through the same memo (and lp_yamlw_replay can), else written. */
+struct lp_yamlw_memo {
+	struct lp_buf ev; /* the events last written through it */
+	struct lp_yamlw_mark m;
+	int ok;
+};
+void lp_yamlw_capture_begin(struct lp_yamlw *w, struct lp_buf *cap);
+void lp_yamlw_capture_end(struct lp_yamlw *w, struct lp_yamlw_memo *memo);
+void lp_yamlw_memo_free(struct lp_yamlw_memo *memo);
 
 void lp_yamlw_map(struct lp_yamlw *w);      /* block mapping start */
 void lp_yamlw_map_flow(struct lp_yamlw *w); /* {a: b} style */
