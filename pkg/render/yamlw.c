@@ -12,18 +12,22 @@ static int write_cb(void *data, unsigned char *buffer, size_t size)
 	return w->err ? 0 : 1;
 }
 
-/* Appends one event to b: kind, style and, for scalars, length + bytes. */
+/* Appends one event to b: kind, style and, for scalars, length (varint) +
+ * bytes: a prefix-free form, so equal records mean equal events. */
 static lp_err ev_put(struct lp_buf *b, char kind, int style, const char *s, size_t n)
 {
-	unsigned char h[10];
+	unsigned char h[12];
 	size_t k = 0;
 	lp_err err;
 
 	h[k++] = (unsigned char)kind;
 	h[k++] = (unsigned char)style;
-	if (kind == 'S')
-		for (size_t v = n, i = 0; i < 8; i++, v >>= 8)
-			h[k++] = (unsigned char)(v & 0xff);
+	if (kind == 'S') { /* n in 7-bit groups, low first, high bit: more follow */
+		size_t v = n;
+		for (; v >= 0x80; v >>= 7)
+			h[k++] = (unsigned char)(0x80 | (v & 0x7f));
+		h[k++] = (unsigned char)v;
+	}
 	err = lp_buf_add(b, h, k);
 	if (!err && kind == 'S' && n)
 		err = lp_buf_add(b, s, n);
@@ -462,9 +466,13 @@ static void play(struct lp_yamlw *w, const struct lp_buf *cap)
 		size_t n = 0;
 		p += 2;
 		if (kind == 'S') {
-			for (size_t i = 0; i < 8; i++)
-				n |= (size_t)p[i] << (8 * i);
-			p += 8;
+			for (unsigned sh = 0; p < end; sh += 7) {
+				n |= (size_t)(*p & 0x7f) << sh;
+				if (!(*p++ & 0x80))
+					break;
+			}
+			if (n > (size_t)(end - p))
+				break;
 			scalar(w, (const char *)p, n, (yaml_scalar_style_t)style);
 			p += n;
 		} else if (kind == 'M') {
