@@ -314,7 +314,7 @@ static lp_err secret_watches_update(struct lp_ctrl *c, const struct collect *out
 			continue;
 		rl.ns = o->o->meta.ns;
 		ctrl_output_secret_refs(o->o, ref_collect, &rl);
-		if (o->o->type == LP_OUT_LIVETAIL) { /* the hub's ingest token (render.h) */
+		if (lp_output_type_via_hub(o->o->type)) { /* the hub's ingest token (render.h) */
 			rl.ns = c->control_ns;
 			ref_collect(&rl, c->o.hub_token_secret ? c->o.hub_token_secret
 			                                       : LP_RENDER_HUB_TOKEN_SECRET);

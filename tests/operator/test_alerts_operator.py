@@ -7,11 +7,12 @@ with a Valid=False condition naming the field, the Secret and the key."""
 import base64
 import json
 import os
+import re
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, is_ready,  # noqa: E402
+from harness import (CTRL_NS, Env, Reporter, apply_crds, clean_exit, condition, credentials_data, is_ready,  # noqa: E402
                      namespace, output, pipeline, secret, wait_until)
 
 T = Reporter("alerts_operator")
@@ -65,10 +66,16 @@ def main():
     T.check("agents_send_to_the_hub", "uri: /alert/%s/oncall" % NS in text and "lp_pipeline errors" in text
             and "/alert/%s/noopt" % NS not in text and "/alert/%s/plain" % NS not in text, text[:300])
     T.check("webhook_in_no_configmap", "PLANTEDxyz" not in text, "a ConfigMap carries the webhook URL")
-    creds = env.get("secret", "logplane-credentials", CTRL_NS)
-    T.check("webhook_not_given_to_agents", "PLANTEDxyz" not in json.dumps(
-        {k: base64.b64decode(v).decode("latin-1") for k, v in ((creds or {}).get("data") or {}).items()}),
-        "the agents' credentials carry the webhook URL")
+    # the credentials the DaemonSet refers to (content-named Secrets)
+    creds = {k: base64.b64decode(v).decode("latin-1") for k, v in (credentials_data(env) or {}).items()}
+    T.check("webhook_not_given_to_agents", creds and "PLANTEDxyz" not in json.dumps(creds),
+            "the agents' credentials carry the webhook URL (or none found: %d keys)" % len(creds))
+    # an alert output alone (no livetail) still sends the hub's ingest token
+    m = re.search(r"header: Authorization Bearer \$\{(LP_SECRET_[0-9A-F]+)\}", text)
+    hub = env.get("secret", "logplane-hub-token", CTRL_NS) or {}
+    tok = base64.b64decode(((hub.get("data") or {}).get("token")) or "").decode()
+    T.check("alert_route_sends_hub_token", m is not None and tok and creds.get(m.group(1)) == tok,
+            "header %s, token %s, in credentials %s" % (m and m.group(1), bool(tok), m and m.group(1) in creds))
 
     # the alert output goes: so does the hub's Secret
     env.kubectl("delete", "logpipeline", "errors", "-n", NS)
