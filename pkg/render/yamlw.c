@@ -458,9 +458,12 @@ void lp_yamlw_capture_begin(struct lp_yamlw *w, struct lp_buf *cap)
 /* Writes the events of cap (ev_put's form). */
 static void play(struct lp_yamlw *w, const struct lp_buf *cap)
 {
-	const unsigned char *p = (const unsigned char *)cap->ptr, *end = p + cap->len;
+	const unsigned char *p = (const unsigned char *)cap->ptr, *end;
 
-	while (p && p + 2 <= end && !w->err) {
+	if (!p) /* nothing captured (no buffer yet): no arithmetic on NULL */
+		return;
+	end = p + cap->len;
+	while (p + 2 <= end && !w->err) {
 		char kind = (char)p[0];
 		int style = p[1];
 		size_t n = 0;
