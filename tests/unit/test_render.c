@@ -2056,6 +2056,127 @@ static void t_no_summaries(void)
 	lp_free(in_path);
 }
 
+/* The block of the routes below: processors with a grep (the same events for
+ * every route). */
+static void yw_block(struct lp_yamlw *w)
+{
+	lp_yamlw_str(w, "processors");
+	lp_yamlw_map(w);
+	lp_yamlw_str(w, "logs");
+	lp_yamlw_seq(w);
+	lp_yamlw_map(w);
+	lp_yamlw_kv(w, "name", "grep");
+	lp_yamlw_str(w, "regex");
+	lp_yamlw_seq(w);
+	lp_yamlw_str(w, "$level ^(?:error|fatal)$");
+	lp_yamlw_seq_end(w);
+	lp_yamlw_map_end(w);
+	lp_yamlw_seq_end(w);
+	lp_yamlw_map_end(w);
+}
+
+/* Four outputs, each with its own keys then the same block: written plainly
+ * (how 0), through mark/replay (1) or capture/memo (2). Output 2's last value
+ * is a literal block scalar, after which libyaml writes no line break of its
+ * own before the next key. Returns the number of blocks copied. */
+static int yw_doc(struct lp_buf *out, struct lp_buf *rec, int how, int count_only, size_t *bytes)
+{
+	struct lp_yamlw w;
+	struct lp_yamlw_mark m;
+	struct lp_yamlw_memo memo;
+	struct lp_buf cap;
+	int copied = 0;
+	lp_err err = LP_OK;
+
+	memset(&m, 0, sizeof(m));
+	memset(&memo, 0, sizeof(memo));
+	lp_buf_init(&memo.ev, 0);
+	lp_buf_init(&cap, 0);
+	if (count_only)
+		lp_yamlw_begin_count(&w);
+	else
+		err = lp_yamlw_begin(&w, out);
+	w.rec = rec;
+	lp_yamlw_map(&w);
+	lp_yamlw_str(&w, "outputs");
+	lp_yamlw_seq(&w);
+	for (int i = 0; i < 4 && !err; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "host-%d", i);
+		lp_yamlw_map(&w);
+		lp_yamlw_kv(&w, "name", "http");
+		lp_yamlw_kv(&w, "host", v);
+		lp_yamlw_str(&w, "note");
+		if (i == 2)
+			lp_yamlw_literal(&w, "a\nb\n");
+		else
+			lp_yamlw_str(&w, v);
+		if (how == 1 && i > 0 && lp_yamlw_replay(&w, &m)) {
+			copied++;
+		} else if (how == 1) {
+			lp_yamlw_mark_begin(&w, &m);
+			yw_block(&w);
+			lp_yamlw_mark_end(&w, &m);
+		} else if (how == 2) {
+			lp_yamlw_capture_begin(&w, &cap);
+			yw_block(&w);
+			lp_yamlw_capture_end(&w, &memo);
+			copied += memo.ok && i > 0;
+		} else {
+			yw_block(&w);
+		}
+		lp_yamlw_kv(&w, "after", "x");
+		lp_yamlw_map_end(&w);
+	}
+	lp_yamlw_seq_end(&w);
+	lp_yamlw_map_end(&w);
+	if (bytes)
+		*bytes = lp_yamlw_size(&w);
+	if (!err)
+		err = lp_yamlw_end(&w);
+	lp_yamlw_memo_free(&memo);
+	lp_buf_free(&cap);
+	return err ? -1 : copied;
+}
+
+/* yamlw's block copies give the text, record and estimate of writing the
+ * events again, and are made where the state allows (not after the literal). */
+static void t_yamlw_replay(void)
+{
+	struct lp_buf out[3], rec[3];
+	size_t est[3];
+
+	for (int how = 0; how < 3; how++) {
+		struct lp_buf r;
+		lp_buf_init(&out[how], 0);
+		lp_buf_init(&rec[how], 0);
+		lp_buf_init(&r, 0);
+		int copied = yw_doc(&out[how], &rec[how], how, 0, NULL);
+		LP_CHECK(copied >= 0);
+		/* output 1 is a copy; output 2 follows a literal, so it is written
+		 * (and leaves no block to copy for output 3) */
+		if (how == 1)
+			LP_CHECK_INT(copied, 1);
+		LP_CHECK(yw_doc(NULL, &r, how, 1, &est[how]) >= 0);
+		LP_CHECK(out[how].len > 0 && rec[how].len > 0 && r.len > 0);
+		if (how > 0 && !lp_test_failed) {
+			LP_CHECK(out[how].len == out[0].len &&
+			         memcmp(out[how].ptr, out[0].ptr, out[0].len) == 0);
+			LP_CHECK(rec[how].len == rec[0].len &&
+			         memcmp(rec[how].ptr, rec[0].ptr, rec[0].len) == 0);
+			LP_CHECK(r.len == rec[0].len && memcmp(r.ptr, rec[0].ptr, r.len) == 0);
+			LP_CHECK_INT(est[how], est[0]);
+		}
+		lp_buf_free(&r);
+	}
+	LP_CHECK(strstr(lp_buf_str(&out[0]), "  processors:\n    logs:\n    - name: grep\n") !=
+	         NULL);
+	for (int how = 0; how < 3; how++) {
+		lp_buf_free(&out[how]);
+		lp_buf_free(&rec[how]);
+	}
+}
+
 int main(void)
 {
 	static const struct lp_test tests[] = {
@@ -2080,6 +2201,7 @@ int main(void)
 	    {"split_output_too_large", t_split_output_too_large},
 	    {"cache", t_cache},
 	    {"injection", t_injection},
+	    {"yamlw_replay", t_yamlw_replay},
 	};
 	int rc = lp_test_main("render", tests, LP_TEST_COUNT(tests));
 
