@@ -291,9 +291,9 @@ void lp_yamlw_kvb(struct lp_yamlw *w, const char *key, int on)
 /* Appends b[at, at + len) to b itself. */
 static lp_err self_copy(struct lp_buf *b, size_t at, size_t len)
 {
-	lp_err err = lp_buf_reserve(b, len);
+	lp_err err = len ? lp_buf_reserve(b, len) : LP_OK;
 
-	if (err)
+	if (err || !len)
 		return err;
 	if (b->cap - b->len <= len) /* lp_buf_add would move the source */
 		return LP_ERR_NOMEM;
