@@ -80,28 +80,38 @@ static void add_child(struct rx *x, int parent, int child)
 	*link = child;
 }
 
+/* Compiles p[s..e) as a whole-string pattern \A(?:...)\z. Returns NULL when
+ * it does not compile on its own (or, with x->err set, for want of memory). */
+static OnigRegex compile_whole(struct rx *x, size_t s, size_t e)
+{
+	struct lp_buf pat;
+	OnigRegex reg = NULL;
+	OnigErrorInfo einfo;
+
+	lp_buf_init(&pat, 8192);
+	if (lp_buf_adds(&pat, "\\A(?:") || lp_buf_add(&pat, x->p + s, e - s) ||
+	    lp_buf_adds(&pat, ")\\z"))
+		x->err = LP_ERR_NOMEM;
+	else if (onig_new(&reg, (const OnigUChar *)pat.ptr, (const OnigUChar *)pat.ptr + pat.len,
+	                  ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
+	                  &einfo) != ONIG_NORMAL)
+		reg = NULL;
+	lp_buf_free(&pat);
+	return reg;
+}
+
 /* Sets an atom's sample to the first of a list of candidates that the atom
  * text p[s..e) matches on its own; leaves it empty when none does. */
 static void probe_atom(struct rx *x, int id, size_t s, size_t e)
 {
 	static const char *const cand[] = {"a", "0", "A", " ", "_", "-",  ".",       "/",
 	                                   ":", "!", "z", "9", "Z", "\t", "\xc3\xa9"};
-	struct lp_buf pat;
-	OnigRegex reg = NULL;
-	OnigErrorInfo einfo;
+	OnigRegex reg = compile_whole(x, s, e);
 	char c[2] = {0, 0};
 
-	lp_buf_init(&pat, 8192);
-	if (lp_buf_adds(&pat, "\\A(?:") || lp_buf_add(&pat, x->p + s, e - s) ||
-	    lp_buf_adds(&pat, ")\\z")) {
-		x->err = LP_ERR_NOMEM;
-		goto out;
-	}
-	if (onig_new(&reg, (const OnigUChar *)pat.ptr, (const OnigUChar *)pat.ptr + pat.len,
-	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
-	             &einfo) != ONIG_NORMAL) {
-		reg = NULL;
-		x->opaque = 1;
+	if (!reg) {
+		if (!x->err)
+			x->opaque = 1;
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]) + 94; i++) {
@@ -124,7 +134,6 @@ out:
 	x->n[id].ps = x->n[id].pe = 0;
 	if (reg)
 		onig_free(reg);
-	lp_buf_free(&pat);
 }
 
 /* Probes every atom under id that still needs it (done only for the
@@ -784,30 +793,14 @@ static int tail_of(const struct rx *x, int id)
 /* 1 when the body of repetition rep, alone, matches all of s. */
 static int body_matches(struct rx *x, int rep, const char *s, size_t len)
 {
-	const struct rx_node *n = &x->n[rep];
-	struct lp_buf pat;
-	OnigRegex reg = NULL;
-	OnigErrorInfo einfo;
-	int r = 0;
+	OnigRegex reg = compile_whole(x, x->n[rep].bs, x->n[rep].be);
+	int r;
 
-	lp_buf_init(&pat, 8192);
-	if (lp_buf_adds(&pat, "\\A(?:") || lp_buf_add(&pat, x->p + n->bs, n->be - n->bs) ||
-	    lp_buf_adds(&pat, ")\\z")) {
-		x->err = LP_ERR_NOMEM;
-		goto out;
-	}
-	if (onig_new(&reg, (const OnigUChar *)pat.ptr, (const OnigUChar *)pat.ptr + pat.len,
-	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
-	             &einfo) != ONIG_NORMAL) {
-		reg = NULL;
-		goto out;
-	}
+	if (!reg)
+		return 0;
 	r = onig_match(reg, (const OnigUChar *)s, (const OnigUChar *)s + len, (const OnigUChar *)s,
 	               NULL, ONIG_OPTION_NONE) == (int)len;
-out:
-	if (reg)
-		onig_free(reg);
-	lp_buf_free(&pat);
+	onig_free(reg);
 	return r;
 }
 
