@@ -36,3 +36,12 @@ int lp_test_main(const char *suite, const struct lp_test *tests, size_t n)
 	}
 	return failures ? 1 : 0;
 }
+
+const char *lp_test_secret_lookup(void *ctx, const char *ns, const char *name, const char *key)
+{
+	const struct lp_test_secret *s = ctx;
+	for (; s && s->ns; s++)
+		if (!strcmp(s->ns, ns) && !strcmp(s->name, name) && !strcmp(s->key, key))
+			return s->value;
+	return NULL;
+}

@@ -14,7 +14,7 @@ struct lp_test {
 extern int lp_test_failed; /* set by the CHECK macros for the running case */
 
 void lp_test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Runs every case, prints PASS/FAIL lines; returns the process exit code. */
 int lp_test_main(const char *suite, const struct lp_test *tests, size_t n);
 
@@ -36,7 +36,7 @@ int lp_test_main(const char *suite, const struct lp_test *tests, size_t n);
 		const char *g_ = (got), *w_ = (want);                                              \
 		if (!g_ || !w_ || strcmp(g_, w_) != 0)                                             \
 			lp_test_fail(__FILE__, __LINE__, "%s = \"%s\", want \"%s\"", #got,         \
-				     g_ ? g_ : "(null)", w_ ? w_ : "(null)");                      \
+			             g_ ? g_ : "(null)", w_ ? w_ : "(null)");                      \
 	} while (0)
 
 /* got contains the substring want */
@@ -45,8 +45,18 @@ int lp_test_main(const char *suite, const struct lp_test *tests, size_t n);
 		const char *g_ = (got), *w_ = (want);                                              \
 		if (!g_ || !w_ || !strstr(g_, w_))                                                 \
 			lp_test_fail(__FILE__, __LINE__, "%s = \"%s\", does not contain \"%s\"",   \
-				     #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                \
+			             #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                \
 	} while (0)
+
+/* A fake Secret store for the lookup callbacks of pkg/render and pkg/reconcile:
+ * an array of entries ended by one whose ns is NULL. */
+struct lp_test_secret {
+	const char *ns, *name, *key, *value;
+};
+
+/* ctx is a struct lp_test_secret array (or NULL); returns the value of key in
+ * Secret ns/name, or NULL when there is none. */
+const char *lp_test_secret_lookup(void *ctx, const char *ns, const char *name, const char *key);
 
 #define LP_TEST_COUNT(arr) (sizeof(arr) / sizeof((arr)[0]))
 

@@ -7,25 +7,12 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 
-struct fake_secret {
-	const char *ns, *name, *key, *value;
-};
-
-static const char *secret_lookup(void *ctx, const char *ns, const char *name, const char *key)
-{
-	const struct fake_secret *s = ctx;
-	for (; s && s->ns; s++)
-		if (!strcmp(s->ns, ns) && !strcmp(s->name, name) && !strcmp(s->key, key))
-			return s->value;
-	return NULL;
-}
-
 /* A hand-built rendered config: one file, one env var. */
 struct fixture {
 	struct lp_render_file files[3];
 	struct lp_render_env env[1];
 	struct lp_rendered r;
-	struct fake_secret secrets[2];
+	struct lp_test_secret secrets[2];
 	struct lp_desired_input in;
 };
 
@@ -45,9 +32,9 @@ static void fixture_init(struct fixture *f)
 	f->r.env = f->env;
 	f->r.n_env = 1;
 	f->secrets[0] =
-	    (struct fake_secret){"team-a", "aws-creds", "AWS_SECRET_ACCESS_KEY", "c2VjcmV0"};
+	    (struct lp_test_secret){"team-a", "aws-creds", "AWS_SECRET_ACCESS_KEY", "c2VjcmV0"};
 	f->in.rendered = &f->r;
-	f->in.secret_value = secret_lookup;
+	f->in.secret_value = lp_test_secret_lookup;
 	f->in.secret_ctx = f->secrets;
 }
 
@@ -604,15 +591,15 @@ static void t_secret_file_mounts(void)
 	struct fixture f;
 	struct lp_desired d, d2;
 	struct lp_render_mount m = {"/etc/logplane/ca/team-a.ca/ca.crt", "team-a", "ca", "ca.crt"};
-	struct fake_secret secrets[3];
+	struct lp_test_secret secrets[3];
 	const struct lp_desired_obj *sec;
 	const json_t *c, *vm;
 	const char *sub;
 
 	fixture_init(&f);
 	secrets[0] = f.secrets[0];
-	secrets[1] = (struct fake_secret){"team-a", "ca", "ca.crt", "Q0FEQVRB"};
-	secrets[2] = (struct fake_secret){NULL, NULL, NULL, NULL};
+	secrets[1] = (struct lp_test_secret){"team-a", "ca", "ca.crt", "Q0FEQVRB"};
+	secrets[2] = (struct lp_test_secret){NULL, NULL, NULL, NULL};
 	f.in.secret_ctx = secrets;
 	f.r.mounts = &m;
 	f.r.n_mounts = 1;
@@ -687,7 +674,7 @@ static void t_aws_profiles(void)
 	    {"lp-bbbbbbbbbbbb", "team-b", "aws-b", "id", "secret", "token"},
 	};
 	/* base64 of AKIDA, secret-a, AKIDB, secret-b, tok-b */
-	struct fake_secret secrets[] = {
+	struct lp_test_secret secrets[] = {
 	    {"team-a", "aws-a", "AWS_ACCESS_KEY_ID", "QUtJREE="},
 	    {"team-a", "aws-a", "AWS_SECRET_ACCESS_KEY", "c2VjcmV0LWE="},
 	    {"team-b", "aws-b", "id", "QUtJREI="},

@@ -8,19 +8,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-struct fake_secret {
-	const char *ns, *name, *key, *value;
-};
-
-static const char *secret_lookup(void *ctx, const char *ns, const char *name, const char *key)
-{
-	const struct fake_secret *s = ctx;
-	for (; s && s->ns; s++)
-		if (!strcmp(s->ns, ns) && !strcmp(s->name, name) && !strcmp(s->key, key))
-			return s->value;
-	return NULL;
-}
-
 static const struct lp_desired_obj *find(const struct lp_desired *d, enum lp_owned_kind k,
                                          const char *name)
 {
@@ -172,7 +159,7 @@ static void t_credentials_split(void)
 	};
 	char *va = b64_of(700 * 1024 + 2), *vb = b64_of(700 * 1024 + 2),
 	     *huge = b64_of(1100 * 1024);
-	struct fake_secret secrets[] = {
+	struct lp_test_secret secrets[] = {
 	    {"team-a", "big", "v", va},
 	    {"team-b", "big", "v", vb},
 	    {"team-c", "small", "v", "c21hbGw="},
@@ -195,7 +182,7 @@ static void t_credentials_split(void)
 	r.env = env;
 	r.n_env = 3;
 	in.rendered = &r;
-	in.secret_value = secret_lookup;
+	in.secret_value = lp_test_secret_lookup;
 	in.secret_ctx = secrets;
 	LP_CHECK_INT(lp_desired_build(&d, &in), LP_OK);
 	LP_CHECK_INT(d.n_missing_secrets, 0);

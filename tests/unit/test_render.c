@@ -966,21 +966,9 @@ static void t_aws_profiles(void)
 	lp_rendered_free(&r);
 }
 
-struct fake_secret {
-	const char *ns, *name, *key, *value;
-};
-
-static const char *fake_lookup(void *ctx, const char *ns, const char *name, const char *key)
-{
-	for (const struct fake_secret *f = ctx; f->ns; f++)
-		if (!strcmp(f->ns, ns) && !strcmp(f->name, name) && !strcmp(f->key, key))
-			return f->value;
-	return NULL;
-}
-
 static void t_aws_credentials_file(void)
 {
-	struct fake_secret ok[] = {
+	struct lp_test_secret ok[] = {
 	    {"team-a", "a-keys", "AWS_ACCESS_KEY_ID", "AKIAAAAAAAAAAAAAAAAA"},
 	    {"team-a", "a-keys", "AWS_SECRET_ACCESS_KEY", "a/secret+KEY="},
 	    {"team-b", "b-keys", "id", "AKIABBBBBBBBBBBBBBBB"},
@@ -1012,7 +1000,7 @@ static void t_aws_credentials_file(void)
 		return;
 	}
 	lp_buf_init(&out, 0);
-	LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, &out), LP_OK);
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, lp_test_secret_lookup, ok, &out), LP_OK);
 	snprintf(want, sizeof(want),
 	         "[%s]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\n"
 	         "aws_secret_access_key = a/secret+KEY=\n",
@@ -1032,17 +1020,20 @@ static void t_aws_credentials_file(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t before = out.len;
 		ok[3].value = bad[i];
-		LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, &out),
+		LP_CHECK_INT(lp_render_aws_credentials_file(&r, lp_test_secret_lookup, ok, &out),
 		             LP_ERR_PARSE);
 		LP_CHECK_INT((long)out.len, (long)before);
 	}
 	ok[3].value = "b-secret";
 	/* a missing key */
 	ok[4].key = "other";
-	LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, &out), LP_ERR_NOTFOUND);
-	LP_CHECK_INT(lp_render_aws_credentials_file(NULL, fake_lookup, ok, &out), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, lp_test_secret_lookup, ok, &out),
+	             LP_ERR_NOTFOUND);
+	LP_CHECK_INT(lp_render_aws_credentials_file(NULL, lp_test_secret_lookup, ok, &out),
+	             LP_ERR_INVALID);
 	LP_CHECK_INT(lp_render_aws_credentials_file(&r, NULL, ok, &out), LP_ERR_INVALID);
-	LP_CHECK_INT(lp_render_aws_credentials_file(&r, fake_lookup, ok, NULL), LP_ERR_INVALID);
+	LP_CHECK_INT(lp_render_aws_credentials_file(&r, lp_test_secret_lookup, ok, NULL),
+	             LP_ERR_INVALID);
 	lp_buf_free(&out);
 	lp_rendered_free(&r);
 }
