@@ -35,14 +35,8 @@ static int secret_slack(const struct lp_output *o, size_t i, struct lp_output_se
 {
 	if (i > 0)
 		return 0;
-	snprintf(s->field, sizeof(s->field), "spec.slack.webhookSecretRef");
-	s->name = o->u.slack.webhook.name;
-	s->key = o->u.slack.webhook.key;
-	s->default_key = NULL;
-	s->kind = LP_SECRET_HTTPS_URL;
-	s->tls_for = NULL;
-	s->header = -1;
-	return 1;
+	return lp_out_secret_one(s, "spec.slack.webhookSecretRef", &o->u.slack.webhook, NULL,
+	                         LP_SECRET_HTTPS_URL);
 }
 
 static const struct lp_out_key slack_keys[] = {
@@ -164,14 +158,8 @@ static int secret_alert(const struct lp_output *o, size_t i, struct lp_output_se
 {
 	if (i > 0)
 		return 0;
-	snprintf(s->field, sizeof(s->field), "spec.alert.slack.webhookSecretRef");
-	s->name = o->u.alert.slack_webhook.name;
-	s->key = o->u.alert.slack_webhook.key;
-	s->default_key = NULL;
-	s->kind = LP_SECRET_HTTPS_URL;
-	s->tls_for = NULL;
-	s->header = -1;
-	return 1;
+	return lp_out_secret_one(s, "spec.alert.slack.webhookSecretRef", &o->u.alert.slack_webhook,
+	                         NULL, LP_SECRET_HTTPS_URL);
 }
 
 /* The same http output as livetail, to /alert/<ns>/<name>. */

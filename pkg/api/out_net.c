@@ -368,14 +368,8 @@ static int secret_forward(const struct lp_output *o, size_t i, struct lp_output_
 {
 	if (i > 0)
 		return 0;
-	snprintf(s->field, sizeof(s->field), "spec.forward.sharedKeySecretRef");
-	s->name = o->u.forward.shared_key.name;
-	s->key = o->u.forward.shared_key.key;
-	s->default_key = "shared_key";
-	s->kind = LP_SECRET_SHARED_KEY;
-	s->tls_for = NULL;
-	s->header = -1;
-	return 1;
+	return lp_out_secret_one(s, "spec.forward.sharedKeySecretRef", &o->u.forward.shared_key,
+	                         "shared_key", LP_SECRET_SHARED_KEY);
 }
 
 /* ---------- Fluent Bit keys ---------- */

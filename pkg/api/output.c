@@ -2,6 +2,7 @@
  * cross-object rules (tenancy, Secrets) are in validate.c. */
 #include "outtype.h"
 #include "../util/mem.h"
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,6 +26,21 @@ void lp_auth_clear(struct lp_basic_auth *a)
 	lp_free(a->secret_name);
 	lp_free(a->username_key);
 	lp_free(a->password_key);
+}
+
+/* ---------- Secret references ---------- */
+
+int lp_out_secret_one(struct lp_output_secret *s, const char *field,
+                      const struct lp_secret_key_ref *ref, const char *default_key, int kind)
+{
+	snprintf(s->field, sizeof(s->field), "%s", field);
+	s->name = ref->name;
+	s->key = ref->key;
+	s->default_key = default_key;
+	s->kind = kind;
+	s->tls_for = NULL;
+	s->header = -1;
+	return 1;
 }
 
 void lp_output_free(struct lp_output *o)

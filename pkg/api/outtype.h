@@ -41,6 +41,12 @@ void lp_rd_deletion(struct lp_rd *r, const json_t *obj, const char *base,
 void lp_tls_clear(struct lp_tls *t);
 void lp_auth_clear(struct lp_basic_auth *a);
 
+/* Fills s for a type's one Secret reference (field: its CRD path; default_key:
+ * what the renderer reads when ref->key is unset; kind: enum lp_secret_use),
+ * no TLS need, no header; returns 1, the count for a type's secret hook. */
+int lp_out_secret_one(struct lp_output_secret *s, const char *field,
+                      const struct lp_secret_key_ref *ref, const char *default_key, int kind);
+
 /* The descriptors, one per type (out_aws.c, out_net.c, out_misc.c). */
 extern const struct lp_output_type_desc lp_otd_kinesis, lp_otd_firehose, lp_otd_s3,
     lp_otd_cloudwatch, lp_otd_opensearch, lp_otd_elasticsearch, lp_otd_kafka, lp_otd_loki,
