@@ -114,6 +114,18 @@ def _recv_exact(s, n):
     return b
 
 
+def dated(records, t=None):
+    """The records as Fluent Bit sends a chunk: each with "date" (a double, now
+    when t is None) ahead of its own keys."""
+    t = time.time() if t is None else t
+    arr = []
+    for r in records:
+        d = {"date": t}
+        d.update(r)
+        arr.append(d)
+    return arr
+
+
 class FluentBitWebsocket:
     """The byte stream of Fluent Bit 5.1.1's websocket output (plugins/out_websocket)
     with `format: json`: one HTTP/1.1 upgrade with its fixed key, the Host and
@@ -137,12 +149,7 @@ class FluentBitWebsocket:
         self.status = int(resp.split(b" ", 2)[1]) if resp else 0
 
     def flush(self, records, t=None):
-        t = time.time() if t is None else t
-        arr = []
-        for r in records:
-            d = {"date": t}
-            d.update(r)
-            arr.append(d)
+        arr = dated(records, t)
         payload = bytearray(json.dumps(arr, separators=(",", ":")).encode())
         mask = b"\x12\x34\x56\x78"
         n = len(payload)
@@ -176,12 +183,7 @@ class FluentBitHttp:
 
     def flush(self, records, t=None):
         """Returns the response status (0 when the connection was closed)."""
-        t = time.time() if t is None else t
-        arr = []
-        for r in records:
-            d = {"date": t}
-            d.update(r)
-            arr.append(d)
+        arr = dated(records, t)
         body = json.dumps(arr, separators=(",", ":")).encode()
         head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
                 "Connection: keep-alive\r\nUser-Agent: Fluent-Bit\r\nContent-Type: application/json\r\n"
