@@ -99,7 +99,7 @@ def tenants(env, port):
             and (envs.get("AWS_SHARED_CREDENTIALS_FILE") or {}).get("value") == "/etc/logplane/aws/credentials",
             json.dumps([m, vol, envs.get("AWS_SHARED_CREDENTIALS_FILE")]))
     T.check("daemonset_no_process_wide_keys",
-            not any(k in envs for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")),
+            bool(envs) and not any(k in envs for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")),
             sorted(envs))
     h1 = (tmpl.get("metadata") or {}).get("annotations", {}).get("logplane.io/config-hash")
     env.apply(secret("team-b", "aws-b", {"id": "AKIDTEAMB", "key": "team-b-secret-2"}))

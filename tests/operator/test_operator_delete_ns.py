@@ -84,7 +84,7 @@ def main():
             + json.dumps([[o["metadata"]["name"], finalizers(o)] for o in left]) + env.tail(op.log_path))
 
     ops = aws_operations(env, op)
-    T.check("retain_no_aws_delete", "DeleteStream" not in ops, f"AWS operations counted: {sorted(ops)}")
+    T.check("retain_no_aws_delete", bool(ops) and "DeleteStream" not in ops, f"AWS operations counted: {sorted(ops)}")
 
     # a user deletes an output in a live namespace: it waits for a successful application
     env.kubectl("delete", "lp", "app", "-n", "team-y")
@@ -98,7 +98,7 @@ def main():
     # writes succeed again: the configuration catches up and the output goes
     env.fault({"clear": True})
     cm_clean = wait_until(lambda: env.get("lo", "ly2", "team-y") is None
-                          and "lx.team-x" not in json.dumps(config_data(env) or {}), 60)
+                          and (lambda c: bool(c) and "lx.team-x" not in json.dumps(c))(config_data(env)), 60)
     T.check("recovers_after_faults", bool(cm_clean),
             json.dumps((env.get("lo", "ly2", "team-y") or {}).get("metadata"))[:300] + env.tail(op.log_path))
     clean_exit(T, env, op, "sigterm_exit_0")

@@ -110,7 +110,7 @@ def main():
         T.check("unnamed_tenant_refused",
                 c is not None and "spec.routes[0].outputRef" in c.get("message", "")
                 and 'is shared with namespace "team-c"' in c.get("message", "")
-                and "team-c" not in "".join(loki_sections(config_text(env))),
+                and (lambda s: bool(s) and "team-c" not in "".join(s))(loki_sections(config_text(env))),
                 json.dumps(c) + " " + str(loki_sections(config_text(env))))
         c = wait_until(lambda: (lambda x: x if x and x.get("status") == "False" else None)(
             condition(env.get("lo", "mine", "team-c"), "Valid")), 30)
