@@ -1,7 +1,8 @@
 /* pkg/reconcile/ctrl_limits.c: bounds per tenant namespace on what goes into
  * the agents' configuration: LogOutputs, LogPipelines, and the bytes a
- * namespace's pipelines (with the outputs they route to) add to the rendered
- * configs (shipper and aggregator). The control namespace is not bounded.
+ * namespace's pipelines (with the outputs they route to, the control
+ * namespace's shared ones too) add to the rendered configs (shipper and
+ * aggregator). The control namespace is not bounded.
  *
  * Rule (deterministic): a namespace's valid resources are ordered by
  * metadata.creationTimestamp, then name; the first max_outputs_per_ns outputs
@@ -234,6 +235,24 @@ static lp_err ns_size_of(struct lp_ctrl *c, const struct ns_size *old, size_t n_
 	return LP_OK;
 }
 
+/* Into mine (room for no): the outputs a namespace's pipelines may route to,
+ * its own (outs[oi..oj)) and the control namespace's shared with it, so a
+ * route to a shared output is measured (alone it would be left out as
+ * missing, and such a tenant's bytes would never count). */
+static size_t ns_outputs(const struct lp_ctrl *c, const struct lp_output **outs, size_t no,
+                         size_t oi, size_t oj, const char *ns, const struct lp_output **mine)
+{
+	size_t k = 0;
+
+	for (size_t x = oi; x < oj; x++)
+		mine[k++] = outs[x];
+	for (size_t x = 0; x < no; x++)
+		if (!strcmp(meta_str(outs[x]->meta.ns), c->control_ns) &&
+		    lp_output_shared_with(outs[x], ns))
+			mine[k++] = outs[x];
+	return k;
+}
+
 /* The bytes limit over pls (n, sorted by cmp_meta, count limit applied) with
  * the kept outputs outs (no, sorted likewise); drop[i] set for pipelines left
  * out. Rebuilds c->limits' per-namespace cache. */
@@ -244,11 +263,17 @@ static lp_err bytes_limit(struct lp_ctrl *c, const struct lp_pipeline **pls, siz
 	struct ns_size *nv = NULL;
 	size_t nn = 0, pos = 0, i = 0, j, oi = 0, oj;
 	char msg[512];
+	const struct lp_output **mine = NULL;
+	size_t n_mine = 0;
 	lp_err err = LP_OK;
 
 	nv = lp_calloc(n + 1, sizeof(*nv));
-	if (!nv)
+	mine = lp_calloc(no + 1, sizeof(*mine));
+	if (!nv || !mine) {
+		lp_free(nv);
+		lp_free(mine);
 		return LP_ERR_NOMEM;
+	}
 	while (i < n && !err) {
 		const char *ns = meta_str(pls[i]->meta.ns);
 		struct ns_size *e;
@@ -268,7 +293,8 @@ static lp_err bytes_limit(struct lp_ctrl *c, const struct lp_pipeline **pls, siz
 			break;
 		}
 		nn++;
-		err = ns_size_of(c, l->v, l->n, &pos, pls + i, j - i, outs + oi, oj - oi, e);
+		n_mine = ns_outputs(c, outs, no, oi, oj, ns, mine);
+		err = ns_size_of(c, l->v, l->n, &pos, pls + i, j - i, mine, n_mine, e);
 		for (size_t x = i + e->keep; x < j && !err; x++) {
 			snprintf(
 			    msg, sizeof(msg),
@@ -283,6 +309,7 @@ static lp_err bytes_limit(struct lp_ctrl *c, const struct lp_pipeline **pls, siz
 		}
 		i = j;
 	}
+	lp_free(mine);
 	for (size_t x = 0; x < l->n; x++)
 		lp_free(l->v[x].ns);
 	lp_free(l->v);
