@@ -13,6 +13,8 @@ LIB_SRCS := $(sort $(shell find pkg -name '*.c' 2>/dev/null))
 OP_SRCS  := $(sort $(wildcard cmd/logplane-operator/*.c))
 CLI_SRCS := $(sort $(wildcard cmd/logplane/*.c))
 HUB_SRCS := $(sort $(wildcard cmd/logplane-hub/*.c)) build/gen/hub_page.c
+# the open-files exec helper: libc only, no pkg/ (see cmd/logplane-nofile/main.c)
+NOFILE_SRCS := $(sort $(wildcard cmd/logplane-nofile/*.c))
 UT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 # the operator's wiring of pkg/aws into the controller, tested as a unit too
 UT_HELP  := $(filter-out $(UT_SRCS),$(sort $(wildcard tests/unit/*.c))) cmd/logplane-operator/aws_hook.c
@@ -23,7 +25,7 @@ lib_objs = $(patsubst %.c,$(1)/%.o,$(LIB_SRCS))
 
 .SECONDARY:
 .PHONY: all test unit deps fmt fmt-check lint bench demo clean asan-bins fuzz fuzz-bins
-all: bin/logplane-operator bin/logplane bin/logplane-hub
+all: bin/logplane-operator bin/logplane bin/logplane-hub bin/logplane-nofile
 
 deps:
 	@bash hack/install-deps.sh
@@ -44,6 +46,12 @@ bin/logplane: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(CLI_SRCS))
 bin/logplane-hub: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(HUB_SRCS))
 	@mkdir -p bin
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
+
+# Linked statically: an init container copies it into the Fluent Bit container,
+# whose image (distroless, or a user's) may have another libc or none.
+bin/logplane-nofile: $(patsubst %.c,$(REL)/%.o,$(NOFILE_SRCS))
+	@mkdir -p bin
+	$(CC) $(OPT) -static -o $@ $^
 
 # The hub's browser page, one HTML file, compiled in as a byte array.
 build/gen/hub_page.c: cmd/logplane-hub/tail.html
@@ -68,12 +76,17 @@ $(ASN)/bin/logplane-hub: $(call lib_objs,$(ASN)) $(patsubst %.c,$(ASN)/%.o,$(HUB
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
+$(ASN)/bin/logplane-nofile: $(patsubst %.c,$(ASN)/%.o,$(NOFILE_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
+
 $(ASN)/tests/%: $(ASN)/tests/unit/%.o $(patsubst %.c,$(ASN)/%.o,$(UT_HELP)) $(call lib_objs,$(ASN))
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
 UT_BINS := $(patsubst tests/unit/%.c,$(ASN)/tests/%,$(UT_SRCS))
-asan-bins: $(ASN)/bin/logplane-operator $(ASN)/bin/logplane $(ASN)/bin/logplane-hub $(UT_BINS)
+asan-bins: $(ASN)/bin/logplane-operator $(ASN)/bin/logplane $(ASN)/bin/logplane-hub \
+           $(ASN)/bin/logplane-nofile $(UT_BINS)
 
 # ---- libFuzzer targets (clang): fuzz/fuzz_NAME.c -> build/fuzz/bin/fuzz_NAME ----
 # `make fuzz` runs each for FUZZ_SECONDS from its seed corpus fuzz/corpus/NAME/;
@@ -110,10 +123,10 @@ unit: asan-bins
 	@TESTS_ONLY_UNIT=1 bash tests/run.sh
 
 fmt:
-	clang-format -i $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard cmd/logplane-hub/*.c) $(wildcard pkg/*/*.h) tests/unit/*.[ch]
+	clang-format -i $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard cmd/logplane-hub/*.c) $(NOFILE_SRCS) $(wildcard pkg/*/*.h) tests/unit/*.[ch]
 
 fmt-check:
-	clang-format --dry-run --Werror $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard cmd/logplane-hub/*.c) $(wildcard pkg/*/*.h)
+	clang-format --dry-run --Werror $(LIB_SRCS) $(OP_SRCS) $(CLI_SRCS) $(wildcard cmd/logplane-hub/*.c) $(NOFILE_SRCS) $(wildcard pkg/*/*.h)
 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
