@@ -31,6 +31,8 @@
 #include "../../pkg/util/mem.h"
 
 #define OPERATOR_VERSION "0.1.0"
+/* the image built from this tree (Dockerfile): it carries logplane-nofile */
+#define OPERATOR_IMAGE "ghcr.io/logplane/logplane-operator:" OPERATOR_VERSION
 
 enum flag_type { F_STR, F_BOOL, F_DURATION, F_ADDR, F_CHOICE, F_COUNT, F_SIZE };
 
@@ -48,6 +50,7 @@ struct options {
 	const char *log_level;
 	const char *fluentbit_image;
 	const char *aggregator_image;
+	const char *nofile_image;
 	const char *hub_service;
 	const char *id;
 	int aws;
@@ -106,6 +109,10 @@ static const struct flag flags[] = {
      OFF(fluentbit_image), NULL, "image of the Fluent Bit shipper (and Fluent Bit aggregator)"},
     {"aggregator-image", "LOGPLANE_AGGREGATOR_IMAGE", F_STR, NULL, OFF(aggregator_image), NULL,
      "image of the aggregator (default: the Fluent Bit image, or fluentd for Fluentd)"},
+    {"nofile-image", "LOGPLANE_NOFILE_IMAGE", F_STR, OPERATOR_IMAGE, OFF(nofile_image), NULL,
+     "image with /usr/local/bin/logplane-nofile (the operator's): an init container copies it "
+     "into the Fluent Bit pods, which start Fluent Bit through it with the open-files soft "
+     "limit their configuration needs (\"\": no helper, Fluent Bit keeps the runtime's limit)"},
     {"hub-service", "LOGPLANE_HUB_SERVICE", F_STR, "logplane-hub", OFF(hub_service), NULL,
      "Service of the live-tail hub in the control namespace: livetail outputs send to "
      "<it>.<control namespace>.svc with the token of the Secret <it>-token, which the "
@@ -684,6 +691,7 @@ static int run(struct app *a)
 	co.control_ns = a->opt.control_ns;
 	co.fluentbit_image = a->opt.fluentbit_image;
 	co.aggregator_image = a->opt.aggregator_image;
+	co.nofile_image = a->opt.nofile_image;
 	snprintf(a->hub_host, sizeof(a->hub_host), "%s.%s.svc", a->opt.hub_service,
 	         a->opt.control_ns);
 	snprintf(a->hub_token_secret, sizeof(a->hub_token_secret), "%s-token", a->opt.hub_service);

@@ -333,9 +333,11 @@ lp_err lp_ctrl_new(struct lp_ctrl **out, struct lp_loop *loop, struct lp_kube_cl
 	c->fb_image =
 	    lp_strdup(opts->fluentbit_image ? opts->fluentbit_image : LP_DEFAULT_FLUENTBIT_IMAGE);
 	c->agg_image = opts->aggregator_image ? lp_strdup(opts->aggregator_image) : NULL;
+	c->nofile_image = opts->nofile_image ? lp_strdup(opts->nofile_image) : NULL;
 	c->render_cache = lp_render_cache_new();
 	if (!c->control_ns || !c->lease_name || !c->identity || !c->fb_image ||
-	    (opts->aggregator_image && !c->agg_image) || !c->render_cache) {
+	    (opts->aggregator_image && !c->agg_image) || (opts->nofile_image && !c->nofile_image) ||
+	    !c->render_cache) {
 		lp_ctrl_free(c);
 		return LP_ERR_NOMEM;
 	}
@@ -506,6 +508,7 @@ void lp_ctrl_free(struct lp_ctrl *c)
 	lp_free(c->identity);
 	lp_free(c->fb_image);
 	lp_free(c->agg_image);
+	lp_free(c->nofile_image);
 	lp_render_cache_free(c->render_cache);
 	ctrl_limits_free(c->limits);
 	lp_free(c);

@@ -92,6 +92,9 @@ struct lp_ctrl_opts {
 	const char *control_ns;       /* default LP_DEFAULT_CONTROL_NAMESPACE */
 	const char *fluentbit_image;  /* default fluent/fluent-bit:5.1.1 */
 	const char *aggregator_image; /* default per engine */
+	/* image carrying logplane-nofile (docs/delivery.md, the open-files
+	 * limit); NULL or "": the agents start Fluent Bit without it */
+	const char *nofile_image;
 	/* the live-tail hub's Service host and its ingest token Secret (in
 	 * control_ns); borrowed; NULL: lp_render_input's defaults */
 	const char *hub_host;

@@ -425,6 +425,7 @@ static lp_err calc_render_build(struct calc *cc)
 	din.control_ns = c->control_ns;
 	din.fluentbit_image = c->fb_image;
 	din.aggregator_image = c->agg_image;
+	din.nofile_image = c->nofile_image;
 	din.rendered = &cc->rendered;
 	din.pipelines = cc->ok_pls;
 	din.n_pipelines = cc->n_ok_pls;

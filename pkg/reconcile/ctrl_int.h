@@ -158,7 +158,7 @@ struct lp_ctrl {
 	struct lp_loop *loop;
 	struct lp_kube_client *client;
 	struct lp_ctrl_opts o;
-	char *control_ns, *lease_name, *identity, *fb_image, *agg_image;
+	char *control_ns, *lease_name, *identity, *fb_image, *agg_image, *nofile_image;
 	uint64_t debounce_ms;
 	const struct lp_log *log;
 	struct inf_ctx res_ctx[2];

@@ -22,7 +22,20 @@
 /* the open files the shipper config needs (no pod field sets the limit) */
 #define LP_OPEN_FILES_ANNOTATION   "logplane.io/open-files"
 #define LP_DEFAULT_FLUENTBIT_IMAGE "fluent/fluent-bit:5.1.1"
-#define LP_DEFAULT_FLUENTD_IMAGE   "fluent/fluentd:v1.17-1"
+/* The open-files limit (docs/delivery.md): an init container of the image
+ * carrying logplane-nofile (the operator's) copies it into an emptyDir; the
+ * Fluent Bit container runs `logplane-nofile N -- fluent-bit ARGS`, which
+ * raises its soft RLIMIT_NOFILE to N (at most the hard limit) and execs. */
+#define LP_NOFILE_IMAGE_PATH "/usr/local/bin/logplane-nofile" /* in the helper image */
+#define LP_NOFILE_DIR        "/logplane-bin"                  /* the emptyDir's mount */
+#define LP_NOFILE_PATH       LP_NOFILE_DIR "/logplane-nofile"
+/* Fluent Bit shipper: N = twice the config's estimate (the open-files
+ * annotation), rounded up to a multiple of this. */
+#define LP_NOFILE_ROUND 1024
+/* Fluent Bit aggregator: its descriptors grow with the node count (forward
+ * connections), which no config says; a soft limit is only a ceiling. */
+#define LP_AGGREGATOR_OPEN_FILES 65536
+#define LP_DEFAULT_FLUENTD_IMAGE "fluent/fluentd:v1.17-1"
 
 /* Stable names of the owned objects in the control namespace. */
 #define LP_SHIPPER_NAME "logplane-fluent-bit"
@@ -88,9 +101,12 @@ typedef const char *(*lp_secret_value_fn)(void *ctx, const char *ns, const char 
                                           const char *key);
 
 struct lp_desired_input {
-	const char *control_ns;             /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
-	const char *fluentbit_image;        /* LP_DEFAULT_FLUENTBIT_IMAGE when NULL */
-	const char *aggregator_image;       /* engine default when NULL */
+	const char *control_ns;       /* LP_DEFAULT_CONTROL_NAMESPACE when NULL */
+	const char *fluentbit_image;  /* LP_DEFAULT_FLUENTBIT_IMAGE when NULL */
+	const char *aggregator_image; /* engine default when NULL */
+	/* image with logplane-nofile at LP_NOFILE_IMAGE_PATH (the operator's);
+	 * NULL or "": no init container, Fluent Bit starts directly */
+	const char *nofile_image;
 	const struct lp_rendered *rendered; /* required, borrowed */
 	/* The pipelines that were rendered (borrowed): host paths to mount,
 	 * http input ports, aggregator replicas and storage. */

@@ -226,6 +226,64 @@ static json_t *ports_new(struct builder *b)
 	return ports;
 }
 
+/* ---------- the open-files helper (docs/delivery.md) ---------- */
+
+/* The soft open-files limit the shipper gets: twice the config's estimate
+ * (room for what the estimate leaves out: a connection per output flush in
+ * flight, more log files than it assumes on a dense node), rounded up to
+ * LP_NOFILE_ROUND. A soft limit above what is used costs nothing. */
+static size_t shipper_nofile(size_t need)
+{
+	size_t n = need * 2 + LP_NOFILE_ROUND - 1;
+
+	n -= n % LP_NOFILE_ROUND;
+	return n ? n : LP_NOFILE_ROUND;
+}
+
+/* Adds the helper to a pod spec whose first container runs Fluent Bit: an
+ * emptyDir, an init container of nofile_image (non-root, read-only root, no
+ * capabilities) that installs the helper into it, the read-only mount in the
+ * container, and "LP_NOFILE_PATH n --" before the container's command. No
+ * helper image: nothing changes. */
+static lp_err add_nofile(const struct builder *b, json_t *pod_spec, size_t n)
+{
+	const char *image = b->in->nofile_image;
+	json_t *container = json_array_get(json_object_get(pod_spec, "containers"), 0);
+	json_t *cmd = json_object_get(container, "command");
+	json_t *init, *vol, *mount, *sec = container_security_new();
+	char num[32];
+	int bad;
+
+	if (!image || !*image) {
+		json_decref(sec);
+		return LP_OK;
+	}
+	if (!sec || !json_is_array(cmd) || json_object_set_new(sec, "runAsNonRoot", json_true()) ||
+	    json_object_set_new(sec, "runAsUser", json_integer(65532)) ||
+	    json_object_set_new(sec, "runAsGroup", json_integer(65532))) {
+		json_decref(sec);
+		return LP_ERR_NOMEM;
+	}
+	snprintf(num, sizeof(num), "%zu", n);
+	init = json_pack("[{s:s, s:s, s:s, s:[s, s, s], s:[{s:s, s:s}], s:o, "
+	                 "s:{s:{s:s, s:s}, s:{s:s, s:s}}}]",
+	                 "name", "install-nofile", "image", image, "imagePullPolicy",
+	                 "IfNotPresent", "command", LP_NOFILE_IMAGE_PATH, "--install",
+	                 LP_NOFILE_DIR, "volumeMounts", "name", "logplane-bin", "mountPath",
+	                 LP_NOFILE_DIR, "securityContext", sec, "resources", "requests", "cpu",
+	                 "10m", "memory", "16Mi", "limits", "cpu", "100m", "memory", "16Mi");
+	vol = json_pack("{s:s, s:{s:s}}", "name", "logplane-bin", "emptyDir", "sizeLimit", "16Mi");
+	mount = json_pack("{s:s, s:s, s:b}", "name", "logplane-bin", "mountPath", LP_NOFILE_DIR,
+	                  "readOnly", 1);
+	bad = json_object_set_new(pod_spec, "initContainers", init);
+	bad |= json_array_append_new(json_object_get(pod_spec, "volumes"), vol);
+	bad |= json_array_append_new(json_object_get(container, "volumeMounts"), mount);
+	bad |= json_array_insert_new(cmd, 0, json_string("--"));
+	bad |= json_array_insert_new(cmd, 0, json_string(num));
+	bad |= json_array_insert_new(cmd, 0, json_string(LP_NOFILE_PATH));
+	return bad ? LP_ERR_NOMEM : LP_OK;
+}
+
 /* ---------- agent settings (the chart's agents file) ---------- */
 
 /* Applies s (may be NULL) to a pod spec and its container: pull policy,
@@ -301,7 +359,8 @@ lp_err dsr_add_daemonset(struct builder *b, const struct lp_rendered *r, json_t 
 	              30, "tolerations", "operator", "Exists", "securityContext", "seccompProfile",
 	              "type", "RuntimeDefault", "containers", container, "volumes", volumes);
 	if (pod && container &&
-	    apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK) {
+	    (apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK ||
+	     add_nofile(b, json_object_get(pod, "spec"), shipper_nofile(r->shipper_open_files)))) {
 		json_decref(pod);
 		pod = NULL;
 	}
@@ -454,7 +513,9 @@ lp_err dsr_add_aggregator(struct builder *b, const struct lp_rendered *r)
 	                LP_SHIPPER_NAME, "terminationGracePeriodSeconds", 60, "securityContext",
 	                "runAsNonRoot", fluentd, "seccompProfile", "type", "RuntimeDefault",
 	                "containers", container, "volumes", volumes);
-	if (pod && apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK) {
+	if (pod &&
+	    (apply_settings(as, json_object_get(pod, "spec"), container) != LP_OK ||
+	     (!fluentd && add_nofile(b, json_object_get(pod, "spec"), LP_AGGREGATOR_OPEN_FILES)))) {
 		container = NULL; /* the pod holds it */
 		goto out;
 	}

@@ -71,6 +71,22 @@ else
 	fail template_control_namespace "helm template failed"
 fi
 
+# the open-files helper: the operator image by default (also by digest), another
+# image when set, none when switched off
+nofile_case() { # name, want, helm args...
+	local name="$1" want="$2"
+	shift 2
+	if tpl "$tmp/nofile.yaml" "$@"; then
+		run "$name" "$py" "$check" nofile "$tmp/nofile.yaml" "$want"
+	else
+		fail "$name" "helm template failed"
+	fi
+}
+nofile_case nofile_helper_default @operator
+nofile_case nofile_helper_follows_digest @operator --set image.digest=sha256:0123456789abcdef
+nofile_case nofile_helper_image reg.example/helper:2 --set fluentBit.openFilesHelper.image=reg.example/helper:2
+nofile_case nofile_helper_off "" --set fluentBit.openFilesHelper.enabled=false
+
 # a bad value gets a clear error naming the key
 if out=$(tpl "$tmp/bad.yaml" --set serviceAccount.create=false 2>&1); then
 	fail bad_value_rejected "serviceAccount.create=false without a name was accepted"

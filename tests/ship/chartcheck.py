@@ -314,6 +314,18 @@ def cmd_values(values_path, doc_path):
         fail("%s does not document: %s" % (doc_path, ", ".join(missing)))
 
 
+def cmd_nofile(path, want):
+    """--nofile-image of the operator: want, or "@operator" for the operator's own
+    image (the one that carries logplane-nofile); "" for none (helper off)."""
+    dep = find(load(path), "Deployment", "logplane")
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    if want == "@operator":
+        want = c["image"]
+    got = [a[len("--nofile-image="):] for a in c.get("args", []) if a.startswith("--nofile-image=")]
+    if got != [want]:
+        fail("--nofile-image is %r, want %r" % (got, want))
+
+
 def cmd_rules(path, out):
     docs = load(path)
     rules = {"clusterRoles": [], "roles": []}
@@ -328,7 +340,7 @@ def cmd_rules(path, out):
 
 if __name__ == "__main__":
     cmds = {"defaults": (cmd_defaults, 1), "switches": (cmd_switches, 1), "crds": (cmd_crds, 2),
-            "control": (cmd_control, 2),
+            "control": (cmd_control, 2), "nofile": (cmd_nofile, 2),
             "same": (cmd_same, 2), "values": (cmd_values, 2), "rules": (cmd_rules, 2)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
         fail(__doc__)

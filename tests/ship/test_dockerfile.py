@@ -8,7 +8,10 @@ essentials are checked by parsing it:
   by the base image: libc6); apt brings the packages' own dependencies;
 - it runs as USER 65532 (numeric, so runAsNonRoot can verify it), after the last
   RUN, with an exec-form ENTRYPOINT of a binary copied from the build stage;
-- .dockerignore keeps .git, build outputs and .deps out of the context.
+- .dockerignore keeps .git, build outputs and .deps out of the context;
+- the runtime stage carries logplane-nofile at the path the agents' init
+  container runs (LP_NOFILE_IMAGE_PATH in pkg/reconcile/desired.h), copied
+  from the build stage (tests/ship/test_nofile.py checks it is static).
 Prints PASS/FAIL lines."""
 import os
 import re
@@ -193,6 +196,19 @@ def t_dockerignore():
     return "missing %s" % sorted(need) if need else None
 
 
+def t_nofile_helper():
+    with open(os.path.join(TOP, "pkg", "reconcile", "desired.h")) as f:
+        m = re.search(r'#define LP_NOFILE_IMAGE_PATH\s+"([^"]+)"', f.read())
+    if not m:
+        return "no LP_NOFILE_IMAGE_PATH in pkg/reconcile/desired.h"
+    want = m.group(1)
+    r = load()[-1]
+    copies = [a.split() for _, op, a in r["ins"] if op == "COPY" and "--from=" in a]
+    if not any(c[-1] == want and c[-2].endswith("/bin/logplane-nofile") for c in copies):
+        return "the runtime stage does not copy bin/logplane-nofile to %s" % want
+    return None
+
+
 def t_parser_catches_errors():
     """The checks above must be able to fail: feed known-bad Dockerfiles."""
     bad = {
@@ -220,6 +236,7 @@ if __name__ == "__main__":
     for name, fn in (("stages", t_stages), ("runtime_minimal", t_runtime_minimal),
                      ("runtime_libraries", t_runtime_libraries),
                      ("user_entrypoint", t_user_entrypoint), ("dockerignore", t_dockerignore),
+                     ("nofile_helper", t_nofile_helper),
                      ("checks_can_fail", t_parser_catches_errors)):
         try:
             err = fn()
