@@ -250,14 +250,13 @@ static lp_err add_nofile(const struct builder *b, json_t *pod_spec, size_t n)
 	const char *image = b->in->nofile_image;
 	json_t *container = json_array_get(json_object_get(pod_spec, "containers"), 0);
 	json_t *cmd = json_object_get(container, "command");
-	json_t *init, *vol, *mount, *sec = container_security_new();
+	json_t *init, *vol, *mount, *sec;
 	char num[32];
 	int bad;
 
-	if (!image || !*image) {
-		json_decref(sec);
+	if (!image || !*image)
 		return LP_OK;
-	}
+	sec = container_security_new();
 	if (!sec || !json_is_array(cmd) || json_object_set_new(sec, "runAsNonRoot", json_true()) ||
 	    json_object_set_new(sec, "runAsUser", json_integer(65532)) ||
 	    json_object_set_new(sec, "runAsGroup", json_integer(65532))) {

@@ -399,6 +399,8 @@ static void t_controller_every_allocation(void)
 			goto out;
 		}
 	o.control_ns = CONTROL_NS;
+	o.nofile_image =
+	    "reg.example/logplane-operator:1"; /* the init container's allocations too */
 	o.debounce_ms = 1;
 	o.retry_base_ms = 1;
 	o.on_key = on_key;
