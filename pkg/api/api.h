@@ -40,8 +40,10 @@ struct lp_meta {
 	char *uid;
 	char *resource_version; /* opaque: compare for equality only */
 	int64_t generation;
-	int deleting;  /* metadata.deletionTimestamp is set */
-	char *created; /* metadata.creationTimestamp (RFC 3339, sorts as text), or NULL */
+	int deleting; /* metadata.deletionTimestamp is set */
+	/* metadata.creationTimestamp, seconds since the epoch (0 when absent);
+	 * a number, not the text: one of these per cached resource */
+	int64_t created;
 };
 
 struct lp_kv { /* one key/value pair; arrays of these are kept sorted by key */

@@ -1,5 +1,6 @@
 /* The parts every logplane object shares: header, metadata, Secret references. */
 #include "reader.h"
+#include "../util/clock.h"
 #include "../util/mem.h"
 #include <string.h>
 
@@ -11,7 +12,6 @@ void lp_meta_clear(struct lp_meta *m)
 	lp_free(m->ns);
 	lp_free(m->uid);
 	lp_free(m->resource_version);
-	lp_free(m->created);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -67,9 +67,8 @@ const json_t *lp_rd_header(struct lp_rd *r, const json_t *obj, const char *kind,
 		v = lp_rd_get(r, md, "metadata", "resourceVersion", LP_RD_STR, 0);
 		if (v && !(meta->resource_version = lp_strdup(json_string_value(v))))
 			r->err = LP_ERR_NOMEM;
-		v = json_object_get(md, "creationTimestamp");
-		if (json_is_string(v) && !(meta->created = lp_strdup(json_string_value(v))))
-			r->err = LP_ERR_NOMEM;
+		meta->created = lp_clock_rfc3339_parse(
+		    json_string_value(json_object_get(md, "creationTimestamp")));
 		v = lp_rd_get(r, md, "metadata", "generation", LP_RD_INT, 0);
 		if (v)
 			meta->generation = (int64_t)json_integer_value(v);

@@ -21,7 +21,7 @@ static void facts_free(struct res_facts *f)
 	lp_free(f->render_message);
 	lp_free(f->aws);
 	json_decref(f->problems);
-	json_decref(f->feeders);
+	lp_free(f->feeders);
 	lp_free(f);
 }
 

@@ -10,6 +10,7 @@
 #include "../util/buf.h"
 #include "../util/clock.h"
 #include "../util/hash.h"
+#include "../util/hex.h"
 #include "../util/mem.h"
 
 struct res_facts *ctrl_facts_of(struct res_kept *k)
@@ -118,7 +119,7 @@ static void problems_set(struct res_facts *f, json_t *list, size_t count)
 {
 	json_decref(f->problems);
 	f->problems = count ? list : NULL;
-	f->problem_count = count;
+	f->problem_count = (uint32_t)count;
 	if (!count)
 		json_decref(list);
 }
@@ -239,7 +240,7 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 	if (f->generation != k->generation)
 		f->in_config = 0;
 	f->generation = k->generation;
-	f->n_problems = k->deleting ? 0 : probs->n;
+	f->n_problems = k->deleting ? 0 : (uint32_t)probs->n;
 	if (probs->n && !k->deleting) {
 		json_t *list = json_array();
 		if (!list || set_str(&f->problem_field, probs->v[0].field) ||
@@ -578,51 +579,72 @@ static int feed_cmp(const void *a, const void *b)
 	return d ? d : strcmp(x->p->meta.name, y->p->meta.name);
 }
 
-/* Sets the feeders of output "ns/ref" from its run of feeds v[0..n). */
+/* The name output "ns/ref" lists for feed x: "name", or "namespace/name"
+ * from another namespace (a shared output of the control namespace). */
+static const char *feeder_name(const struct feed *out, const struct feed *x, char *buf,
+                               size_t bufsz)
+{
+	const struct lp_pipeline *p = x->p;
+
+	if (!strcmp(p->meta.ns, out->ns))
+		return p->meta.name;
+	snprintf(buf, bufsz, "%s/%s", p->meta.ns, p->meta.name);
+	return buf;
+}
+
+/* Sets the feeders of output "ns/ref" from its run of feeds v[0..n): the
+ * names listed joined with '\n' in one allocation, kept when unchanged. */
 static lp_err feeders_set(struct calc *cc, const struct feed *v, size_t n)
 {
-	char key[512];
+	char key[512], name[512];
 	struct res_kept *k = NULL;
-	json_t *list;
+	size_t m = n < LP_STATUS_MAX_LISTED ? n : LP_STATUS_MAX_LISTED, len = 0;
+	const char *old, *nm;
+	char *list, *w;
+	int same = 1;
 
 	snprintf(key, sizeof(key), "%s/%s", v->ns, v->ref);
 	if (!lp_kube_informer_get(cc->c->res[RES_OUTPUT], key, (void **)&k) || !k || !k->facts)
 		return LP_OK;
-	list = json_array();
-	for (size_t i = 0; list && i < n && i < LP_STATUS_MAX_LISTED; i++) {
-		const struct lp_pipeline *p = v[i].p;
-		char both[512];
-		snprintf(both, sizeof(both), "%s/%s", p->meta.ns, p->meta.name);
-		if (json_array_append_new(
-		        list, json_string(strcmp(p->meta.ns, v->ns) ? both : p->meta.name))) {
-			json_decref(list);
-			list = NULL;
-		}
+	k->facts->n_feeders = (uint32_t)n;
+	old = k->facts->feeders;
+	for (size_t i = 0; i < m; i++) {
+		size_t l;
+		nm = feeder_name(v, v + i, name, sizeof(name));
+		l = strlen(nm);
+		same = same && old && !strncmp(old + len, nm, l) &&
+		       old[len + l] == (i + 1 < m ? '\n' : '\0');
+		len += l + 1;
 	}
+	if (same)
+		return LP_OK;
+	list = lp_malloc(len);
 	if (!list)
 		return LP_ERR_NOMEM;
-	json_decref(k->facts->feeders);
+	for (size_t i = 0, off = 0; i < m; i++) {
+		nm = feeder_name(v, v + i, name, sizeof(name));
+		w = list + off;
+		memcpy(w, nm, strlen(nm));
+		off += strlen(nm);
+		list[off++] = i + 1 < m ? '\n' : '\0';
+	}
+	lp_free(k->facts->feeders);
 	k->facts->feeders = list;
-	k->facts->n_feeders = n;
 	return LP_OK;
 }
 
 /* status.pipelines of every output: the valid pipelines routing to it (each
- * once), sorted, the first LP_STATUS_MAX_LISTED listed, all counted. */
+ * once), sorted, the first LP_STATUS_MAX_LISTED listed, all counted. An
+ * output's list is only replaced when it changed. */
 static lp_err calc_feeders(struct calc *cc)
 {
 	struct feed *v;
 	size_t n = 0, total = 0;
 	lp_err err = LP_OK;
 
-	for (size_t i = 0; i < cc->out.n; i++) {
-		struct res_facts *f = cc->out.v[i]->facts;
-		if (f) {
-			json_decref(f->feeders);
-			f->feeders = NULL;
-			f->n_feeders = 0;
-		}
-	}
+	for (size_t i = 0; i < cc->out.n; i++)
+		if (cc->out.v[i]->facts)
+			cc->out.v[i]->facts->n_feeders = 0; /* until a run of feeds says */
 	for (size_t i = 0; i < cc->n_ok_pls; i++)
 		total += cc->ok_pls[i]->n_routes;
 	v = lp_calloc(total + 1, sizeof(*v));
@@ -649,6 +671,13 @@ static lp_err calc_feeders(struct calc *cc)
 		err = feeders_set(cc, v + i, j - i);
 	}
 	lp_free(v);
+	for (size_t i = 0; i < cc->out.n && !err; i++) {
+		struct res_facts *f = cc->out.v[i]->facts;
+		if (f && !f->n_feeders) {
+			lp_free(f->feeders);
+			f->feeders = NULL;
+		}
+	}
 	return err;
 }
 
@@ -729,11 +758,15 @@ static int mark_applied(void *arg, const char *key, void *kept)
 	 * a later one that changes only other resources does not rewrite it. The
 	 * first application after a start keeps the observed one when the status
 	 * already described this generation as applied. */
-	adopted = !f->config_hash[0] && k->seen.observed_generation == k->generation &&
+	adopted = !f->has_config_hash && k->seen.observed_generation == k->generation &&
 	          lp_status_seen_get(&k->seen, "ConfigGenerated") == LP_COND_TRUE &&
-	          lp_status_seen_config_hash(&k->seen, f->config_hash);
-	if (!adopted && (f->config != LP_CONFIG_APPLIED || !f->config_hash[0]))
-		memcpy(f->config_hash, c->cur_hash, sizeof(f->config_hash));
+	          k->seen.has_config_hash;
+	if (adopted)
+		memcpy(f->config_hash, k->seen.config_hash, sizeof(f->config_hash));
+	else if (f->config != LP_CONFIG_APPLIED || !f->has_config_hash)
+		f->has_config_hash = (unsigned char)lp_hex_decode(f->config_hash, c->cur_hash,
+		                                                  sizeof(f->config_hash));
+	f->has_config_hash |= (unsigned char)adopted;
 	f->config = LP_CONFIG_APPLIED;
 	return 0;
 }

@@ -52,76 +52,85 @@ extern const char *const ctrl_res_kind_name[]; /* "LogPipeline", "LogOutput" */
 /* ---------- what the caches keep ---------- */
 
 /* Facts from the last config computation; carried from one cached version
- * of a resource to the next (see ctrl_res_upsert). */
+ * of a resource to the next (see ctrl_res_upsert). One per LogPipeline and
+ * LogOutput (20,000 at scale-10k): laid out without holes, flags as bytes,
+ * no JSON kept (the status's lists are built when it is written). */
 struct res_facts {
-	int64_t generation; /* the generation these facts describe; -1 none */
-	size_t n_problems;
-	char *problem_field;
-	char *problem_message;
+	int64_t generation;   /* the generation these facts describe; -1 none */
 	uint64_t problems_fp; /* to send an Event only when the problems change */
-	/* status.problems: [{field, message}] of the first LP_STATUS_MAX_LISTED
-	 * problems (validation's, else the renderer's when it left this out) and
-	 * how many there are; NULL and 0 when none */
-	json_t *problems;
-	size_t problem_count;
-	uint64_t render_fp; /* of the renderer's problems, for their Events */
-	/* a pipeline: the hash of the configuration that first carried its
-	 * current fingerprint, once applied ("" before) */
-	char config_hash[65];
-	/* an output: status.pipelines (the valid LogPipelines routing to it, the
-	 * first LP_STATUS_MAX_LISTED by namespace and name) and how many */
-	json_t *feeders;
-	size_t n_feeders;
-	enum lp_config_state config;
-	char *render_field;
-	char *render_message;
+	uint64_t render_fp;   /* of the renderer's problems, for their Events */
 	uint64_t fingerprint; /* generation + referenced Secret values */
 	uint64_t serial_in;   /* first config serial with this fingerprint */
-	int in_config;
-	int unused; /* an output no valid pipeline routes to */
+	char *problem_field;
+	char *problem_message;
+	/* status.problems: [{field, message}] of the first LP_STATUS_MAX_LISTED
+	 * problems (validation's, else the renderer's when it left this out) and
+	 * how many there are (problem_count); NULL and 0 when none */
+	json_t *problems;
+	char *render_field;
+	char *render_message;
+	/* an output: status.pipelines, the valid LogPipelines routing to it (the
+	 * first LP_STATUS_MAX_LISTED by namespace and name, each "name", or
+	 * "namespace/name" from another namespace), joined with '\n'; NULL when
+	 * none; n_feeders counts them all */
+	char *feeders;
 	/* AWS outputs */
 	struct lp_ctrl_aws_result *aws; /* last result, NULL until one came */
 	uint64_t aws_fp;                /* fingerprint it was computed for */
 	uint64_t aws_checked_ms;
-	int aws_inflight;
-	int aws_creating; /* this operator created the target and it is not yet Provisioned:
-	                     settings it applies meanwhile finish the creation, not drift */
-	int cleanup_done;
 	uint64_t cleanup_tried_ms; /* last cleanup attempt (deleting) */
-	int finalizer_inflight;
-	/* while config applications fail: is the namespace terminating? (a GET of
-	 * it, at most every AWS_RETRY_MS; see ctrl_outputs_after_failed_config) */
-	int ns_terminating;
-	int ns_inflight;
 	uint64_t ns_checked_ms;
-	/* rollout guard: this fingerprint came with a configuration the agents
-	 * did not become ready with; left out until the fingerprint changes */
-	int bad;
-	uint64_t bad_fp;
 	/* the version of the resource in the last configuration that ran, kept
 	 * (a reference) while the current version is newer and has not run yet:
 	 * a rollback renders it instead of the current one */
 	struct res_kept *good_k;
+	uint64_t bad_fp; /* see bad */
+	uint32_t n_problems;
+	uint32_t problem_count;
+	uint32_t n_feeders;
+	enum lp_config_state config;
+	/* a pipeline: the hash (SHA-256) of the configuration that first carried
+	 * its current fingerprint, once applied (has_config_hash 0 before) */
+	unsigned char config_hash[32];
+	unsigned char has_config_hash;
+	unsigned char in_config;
+	unsigned char unused; /* an output no valid pipeline routes to */
+	unsigned char aws_inflight;
+	/* this operator created the target and it is not yet Provisioned:
+	 * settings it applies meanwhile finish the creation, not drift */
+	unsigned char aws_creating;
+	unsigned char cleanup_done;
+	unsigned char finalizer_inflight;
+	/* while config applications fail: is the namespace terminating? (a GET of
+	 * it, at most every AWS_RETRY_MS; see ctrl_outputs_after_failed_config) */
+	unsigned char ns_terminating;
+	unsigned char ns_inflight;
+	/* rollout guard: this fingerprint (bad_fp) came with a configuration the
+	 * agents did not become ready with; left out until the fingerprint changes */
+	unsigned char bad;
 	/* serial_in was set by a change of a referenced Secret's value (the
 	 * generation stayed): a value the rollout guard cannot roll back */
-	int secret_changed;
+	unsigned char secret_changed;
 	/* over a per-namespace limit in the last computation (ctrl_limits.c):
 	 * left out, config LP_CONFIG_OVER_LIMIT, render_message says which */
-	int over_limit;
+	unsigned char over_limit;
 };
 
-struct res_kept {
+struct res_kept { /* one per LogPipeline and LogOutput: no holes */
 	int refs; /* the cache holds one; an AWS job may hold another */
 	enum res_kind kind;
+	int deleting;
+	/* written: the first 128 bits of the digest of a status we wrote, until
+	 * the next event (written_set 1) */
+	unsigned char written_set;
+	unsigned char written[16];
 	struct lp_pipeline *p;
 	struct lp_output *o;
 	struct lp_problems parse_probs;
 	int64_t generation;
-	int deleting;
 	json_t *finalizers; /* copy of metadata.finalizers or NULL */
-	struct lp_status_seen seen;
-	char written[33]; /* digest (128 bits) of a status we wrote, until the next event */
 	struct res_facts *facts;
+	struct lp_status_seen seen;
 };
 
 struct owned_kept {

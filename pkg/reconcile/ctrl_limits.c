@@ -60,7 +60,7 @@ static int cmp_meta(const struct lp_meta *a, const struct lp_meta *b)
 {
 	int r = strcmp(meta_str(a->ns), meta_str(b->ns));
 	if (!r)
-		r = strcmp(meta_str(a->created), meta_str(b->created));
+		r = (a->created > b->created) - (a->created < b->created);
 	if (!r)
 		r = strcmp(meta_str(a->name), meta_str(b->name));
 	return r;

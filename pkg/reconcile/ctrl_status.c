@@ -7,6 +7,7 @@
 #include "../kube/apply.h"
 #include "../kube/gvr.h"
 #include "../util/clock.h"
+#include "../util/hex.h"
 #include "../util/mem.h"
 
 /* ---------- status keys ---------- */
@@ -27,8 +28,11 @@ static void status_done(void *arg, struct lp_kube_resp *resp)
 		if (!resp->err) {
 			c->stats.status_writes++;
 			c->status_writes_untrimmed++;
-			if (lp_kube_informer_get(c->res[kind], x->key + 2, &kept) && kept)
-				memcpy(((struct res_kept *)kept)->written, x->digest, 32);
+			if (lp_kube_informer_get(c->res[kind], x->key + 2, &kept) && kept) {
+				struct res_kept *k = kept;
+				k->written_set = (unsigned char)lp_hex_decode(k->written, x->digest,
+				                                              sizeof(k->written));
+			}
 		} else if (resp->err != LP_ERR_NOTFOUND) {
 			ctrl_logf(c, LP_LOG_WARN, ctrl_res_kind_name[kind], NULL, x->key + 2,
 			          "status write failed: %s",
@@ -226,6 +230,24 @@ static lp_err route_states(struct lp_ctrl *c, const char *ns, const struct lp_pi
 	return LP_OK;
 }
 
+/* status.pipelines: an array of the '\n'-separated names in feeders. NULL
+ * on no memory. */
+static json_t *feeders_new(const char *feeders)
+{
+	json_t *list = json_array();
+
+	for (const char *p = feeders, *e; list && p; p = *e ? e + 1 : NULL) {
+		e = strchr(p, '\n');
+		if (!e)
+			e = p + strlen(p);
+		if (json_array_append_new(list, json_stringn(p, (size_t)(e - p)))) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	return list;
+}
+
 /* The status fields besides the conditions (lp_status_extra_keys) of the
  * resource k (kind, facts f) into extra. */
 static lp_err extras_fill(struct lp_ctrl *c, enum res_kind kind, const char *ns,
@@ -246,17 +268,28 @@ static lp_err extras_fill(struct lp_ctrl *c, enum res_kind kind, const char *ns,
 			return LP_ERR_NOMEM;
 		if (route_states(c, ns, k->p, conds, sf, NULL, 0, NULL, 0, outs))
 			return LP_ERR_NOMEM;
-		if (f->config == LP_CONFIG_APPLIED && f->config_hash[0])
-			bad |=
-			    json_object_set_new(extra, "configHash", json_string(f->config_hash));
+		if (f->config == LP_CONFIG_APPLIED && f->has_config_hash) {
+			char hex[65];
+			lp_hex_encode(hex, f->config_hash, sizeof(f->config_hash));
+			bad |= json_object_set_new(extra, "configHash", json_string(hex));
+		}
 	}
 	if (kind == RES_OUTPUT && !f->n_problems) {
 		bad |= json_object_set_new(extra, "pipelineCount",
 		                           json_integer((json_int_t)f->n_feeders));
 		if (f->feeders)
-			bad |= json_object_set(extra, "pipelines", f->feeders);
+			bad |= json_object_set_new(extra, "pipelines", feeders_new(f->feeders));
 	}
 	return bad ? LP_ERR_NOMEM : LP_OK;
+}
+
+/* 1 when digest (hex) is the one of the status we last wrote to k. */
+static int written_is(const struct res_kept *k, const char *digest)
+{
+	unsigned char bin[sizeof(k->written)];
+
+	return k->written_set && lp_hex_decode(bin, digest, sizeof(bin)) &&
+	       !memcmp(bin, k->written, sizeof(bin));
 }
 
 void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
@@ -351,7 +384,7 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 		snprintf(both, sizeof(both), "%.64s/%s", digest, tdigest);
 		lp_sha256_hex(digest, both, strlen(both));
 	}
-	if (!strncmp(digest, k->written, 32) ||
+	if (written_is(k, digest) ||
 	    (!lp_status_differs(&k->seen, k->generation, conds.c, conds.n) &&
 	     !strcmp(tdigest, k->seen.extra_digest))) {
 		json_decref(target);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/hex.h"
 #include "desired.h"
 
@@ -45,23 +46,6 @@ static int cond_type_index(const char *t)
 
 /* "2026-11-23T18:25:17Z" (a fraction or offset after the seconds is ignored)
  * -> seconds since the epoch; 0 when malformed. */
-static int64_t rfc3339_parse(const char *s)
-{
-	struct tm tm;
-	time_t t;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-	           &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	t = timegm(&tm);
-	return t < 0 ? 0 : (int64_t)t;
-}
-
 static void rfc3339_format(char out[32], int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -184,7 +168,7 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 		if (ti >= 0) {
 			out->c[out->n].type = (unsigned char)ti;
 			out->c[out->n].status = (unsigned char)conds[nc].status;
-			out->c[out->n].ltt = rfc3339_parse(
+			out->ltt[out->n] = lp_clock_rfc3339_parse(
 			    json_string_value(json_object_get(v, "lastTransitionTime")));
 			out->n++;
 		}
@@ -193,28 +177,10 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 	out->present = json_is_array(arr);
 	lp_status_extra_digest(out->extra_digest, status);
 	hash = json_string_value(json_object_get(status, "configHash"));
-	out->has_config_hash = hash && strlen(hash) == 64;
-	for (i = 0; out->has_config_hash && i < 64; i++) {
-		int d = hash[i] >= '0' && hash[i] <= '9'   ? hash[i] - '0'
-		        : hash[i] >= 'a' && hash[i] <= 'f' ? hash[i] - 'a' + 10
-		                                           : -1;
-		if (d < 0)
-			out->has_config_hash = 0;
-		else
-			out->config_hash[i / 2] = (unsigned char)(out->config_hash[i / 2] << 4 | d);
-	}
+	out->has_config_hash = hash && strlen(hash) == 64 &&
+	                       lp_hex_decode(out->config_hash, hash, sizeof(out->config_hash));
 	lp_status_digest(full, out->observed_generation, conds, nc);
-	memcpy(out->digest, full, 32);
-	out->digest[32] = '\0';
-}
-
-int lp_status_seen_config_hash(const struct lp_status_seen *seen, char out[65])
-{
-	out[0] = '\0';
-	if (!seen || !seen->has_config_hash)
-		return 0;
-	lp_hex_encode(out, seen->config_hash, sizeof(seen->config_hash));
-	return 1;
+	out->has_digest = (unsigned char)lp_hex_decode(out->digest, full, sizeof(out->digest));
 }
 
 int lp_status_seen_get(const struct lp_status_seen *seen, const char *type)
@@ -231,11 +197,12 @@ int lp_status_differs(const struct lp_status_seen *seen, int64_t generation,
                       const struct lp_cond *c, size_t n)
 {
 	char d[65];
+	unsigned char bin[sizeof(seen->digest)];
 
-	if (!seen || !seen->present)
+	if (!seen || !seen->present || !seen->has_digest)
 		return 1;
 	lp_status_digest(d, generation, c, n);
-	return strncmp(d, seen->digest, 32) != 0;
+	return !lp_hex_decode(bin, d, sizeof(bin)) || memcmp(bin, seen->digest, sizeof(bin)) != 0;
 }
 
 json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
@@ -259,9 +226,9 @@ json_t *lp_status_new(const struct lp_status_seen *seen, int64_t generation,
 		int ti = cond_type_index(x->type);
 		for (size_t j = 0; seen && ti >= 0 && j < seen->n; j++) {
 			if (seen->c[j].type != ti || seen->c[j].status != x->status ||
-			    !seen->c[j].ltt)
+			    !seen->ltt[j])
 				continue;
-			rfc3339_format(kept, seen->c[j].ltt);
+			rfc3339_format(kept, seen->ltt[j]);
 			if (kept[0])
 				ltt = kept;
 		}

@@ -26,26 +26,27 @@ struct lp_cond { /* strings borrowed */
 };
 
 /* What the controller keeps of an observed status: no JSON tree, just enough
- * to keep lastTransitionTime and to tell whether a write is needed (about 200
- * bytes per resource: 10k pipelines must fit in a few MiB). */
+ * to keep lastTransitionTime and to tell whether a write is needed (160
+ * bytes per resource, digests as bytes, no padding: 20,000 resources at
+ * scale-10k). */
 struct lp_status_seen {
 	int64_t observed_generation; /* -1 when absent */
-	unsigned char present;       /* the object had a status with conditions */
-	unsigned char n;             /* conditions of our types kept in c[] */
+	/* c[i]'s lastTransitionTime, seconds since the epoch (0: none) */
+	int64_t ltt[LP_STATUS_MAX_CONDS];
 	struct {
 		unsigned char type;   /* index in the known condition types */
 		unsigned char status; /* enum lp_cond_status */
-		int64_t ltt;          /* lastTransitionTime, seconds since the epoch (0: none) */
 	} c[LP_STATUS_MAX_CONDS];
-	char digest[33];       /* first 128 bits (hex) of lp_status_digest of what was observed */
+	/* first 128 bits of lp_status_digest of what was observed (has_digest 1;
+	 * 0 when it could not be computed for want of memory: differs always) */
+	unsigned char digest[16];
 	char extra_digest[17]; /* lp_status_extra_digest of the observed status, "" when none */
-	unsigned char has_config_hash;
 	unsigned char config_hash[32]; /* status.configHash when it is 64 hex digits */
+	unsigned char has_config_hash;
+	unsigned char has_digest;
+	unsigned char present; /* the object had a status with conditions */
+	unsigned char n;       /* conditions of our types kept in c[] */
 };
-
-/* The observed status.configHash (64 hex digits and a NUL) into out; 0 when
- * there was none. */
-int lp_status_seen_config_hash(const struct lp_status_seen *seen, char out[65]);
 
 /* The status fields besides observedGeneration and conditions that the
  * controller writes: target (AWS outputs), configHash and outputs

@@ -118,6 +118,15 @@ static void t_clock(void)
 	lp_clock_rfc3339(ts);
 	LP_CHECK_INT(strlen(ts), 20);
 	LP_CHECK(ts[4] == '-' && ts[10] == 'T' && ts[19] == 'Z');
+	/* RFC 3339 text to seconds: what creation times sort by */
+	LP_CHECK_INT(lp_clock_rfc3339_parse("1970-01-01T00:00:00Z"), 0);
+	LP_CHECK_INT(lp_clock_rfc3339_parse("2026-11-23T18:25:17Z"), 1795458317);
+	LP_CHECK_INT(lp_clock_rfc3339_parse("2026-11-23T18:25:18Z") -
+	                 lp_clock_rfc3339_parse("2026-11-23T18:25:17Z"),
+	             1);
+	LP_CHECK_INT(lp_clock_rfc3339_parse(NULL), 0);
+	LP_CHECK_INT(lp_clock_rfc3339_parse("yesterday"), 0);
+	LP_CHECK_INT(lp_clock_rfc3339_parse("1969-12-31T23:59:59Z"), 0);
 }
 
 static char *log_capture(int text, enum lp_log_level min, enum lp_log_level lvl)
@@ -338,6 +347,20 @@ static void t_hex(void)
 		memset(out, 'x', sizeof(out));
 		lp_hex_encode(out, cases[i].in, cases[i].n);
 		LP_CHECK_STR(out, cases[i].want);
+	}
+	/* decoding gives the bytes back; a short or non-hex text fails */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char bin[8];
+		LP_CHECK(lp_hex_decode(bin, cases[i].want, cases[i].n));
+		LP_CHECK(!memcmp(bin, cases[i].in, cases[i].n));
+	}
+	{
+		static const char *const bad[] = {"0", "0g", "AB", "a ", "-1"};
+		unsigned char bin[1];
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			LP_CHECK(!lp_hex_decode(bin, bad[i], 1));
+		LP_CHECK(!lp_hex_decode(bin, NULL, 1));
+		LP_CHECK(lp_hex_decode(bin, "7fzz", 1) && bin[0] == 0x7f); /* the first 2 only */
 	}
 }
 
