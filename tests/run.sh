@@ -7,8 +7,11 @@
 # TESTS="glob [glob...]" runs only the programs whose file name matches one of the globs.
 # Test programs run in parallel (LP_JOBS at a time, default 4: most of them wait
 # on servers rather than compute); each has its own servers on ports the kernel
-# picked. A program's lines are printed together when it ends, with its time;
-# the longest programs of the previous run start first. The total wall time is
+# picked. A program's lines are printed together when it ends, with its wall
+# time and its CPU time (user+sys of it and the children it waited for); the
+# longest programs start first (by the previous run's times, build/test-logs/
+# durations.txt, else by tests/durations.txt, the committed expected times, so a
+# fresh clone does not end on one long program alone). The total wall time is
 # printed before the closing line.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,10 +28,13 @@ pattern="${TESTS:-*}"
 per_test_timeout="${LP_TEST_TIMEOUT:-600}"
 jobs_max="${LP_JOBS:-4}"
 durations="$logs/durations.txt" # "seconds name" of the last run, for the start order
+expected="$top/tests/durations.txt" # "seconds name", committed: the order of a first run
 suite_start=$(date +%s.%N)
 
 report_one() { # name, exit code, seconds: print its lines, add its counts
-	local name="$1" rc="$2" secs="$3" log="$logs/$1.log" p f
+	local name="$1" rc="$2" secs="$3" log="$logs/$1.log" p f cpu
+	cpu=$(cat "$logs/$1.cpu" 2>/dev/null)
+	rm -f "$logs/$1.cpu"
 	grep -aE '^(PASS|FAIL) ' "$log"
 	p=$(grep -ac '^PASS ' "$log")
 	f=$(grep -ac '^FAIL ' "$log")
@@ -39,7 +45,7 @@ report_one() { # name, exit code, seconds: print its lines, add its counts
 	elif [ "$f" -gt 0 ] && grep -aq 'Sanitizer' "$log"; then
 		grep -a -A 12 'Sanitizer' "$log" | head -n 20 | sed 's/^/    /'
 	fi
-	printf 'TIME %-34s %6.1f s  %d passed, %d failed\n' "$name" "$secs" "$p" "$f"
+	printf 'TIME %-34s %6.1f s  cpu %6s s  %d passed, %d failed\n' "$name" "$secs" "${cpu:-?}" "$p" "$f"
 	echo "$secs $name" >>"$durations.new"
 	pass=$((pass + p))
 	fail=$((fail + f))
@@ -86,9 +92,11 @@ if [ -z "${TESTS_ONLY_UNIT:-}" ]; then
 		done
 	fi
 fi
-# Longest first (by the last run's times; unknown ones first of all).
+# Longest first (by the last run's times, else the expected ones; unknown ones
+# first of all).
 order=$(printf '%s' "$list" | while IFS='	' read -r n cmd; do
 	d=$(awk -v n="$n" '$2 == n { print $1 }' "$durations" 2>/dev/null | tail -n 1)
+	[ -n "$d" ] || d=$(awk -v n="$n" '$2 == n { print $1 }' "$expected" 2>/dev/null | tail -n 1)
 	printf '%s\t%s\t%s\n' "${d:-99999}" "$n" "$cmd"
 done | sort -t '	' -k1,1 -gr | cut -f2-)
 : >"$durations.new"
@@ -108,8 +116,17 @@ finish_one() { # wait for any program, report it
 while IFS='	' read -r n cmd; do
 	[ -n "$n" ] || continue
 	while [ "$running" -ge "$jobs_max" ]; do finish_one; done
+	# the subshell's `times` (second line: its children) is the program's CPU
 	# shellcheck disable=SC2086
-	timeout -k 10 "$per_test_timeout" $cmd </dev/null >"$logs/$n.log" 2>&1 &
+	(
+		timeout -k 10 "$per_test_timeout" $cmd </dev/null >"$logs/$n.log" 2>&1
+		rc=$?
+		times >"$logs/$n.cpu" # not in a pipeline: that would be another process
+		awk 'NR == 2 { printf "%.1f", cpu($1) + cpu($2) }
+			function cpu(t, m) { split(t, m, "m"); return m[1] * 60 + m[2] }' "$logs/$n.cpu" >"$logs/$n.cpu2"
+		mv -f "$logs/$n.cpu2" "$logs/$n.cpu"
+		exit $rc
+	) &
 	names[$!]="$n"
 	started[$!]=$(date +%s.%N)
 	running=$((running + 1))
