@@ -63,6 +63,7 @@ struct options {
 	const char *webhook_cert_names;
 	uint64_t webhook_check_ms;
 	uint64_t event_window_ms;
+	uint64_t aws_requeue_ms;
 	uint64_t rollout_timeout_ms;
 	int allow_plain_http;
 	uint64_t max_pipelines_per_ns;
@@ -147,6 +148,8 @@ static const struct flag flags[] = {
      NULL, "how often the webhook re-reads its Secret and caBundle (and renews what is due)"},
     /* hidden (no help text): lets tests shorten what they would wait out */
     {"event-window", "LOGPLANE_EVENT_WINDOW", F_DURATION, "60s", OFF(event_window_ms), NULL, NULL},
+    /* hidden: how soon a converging AWS target (stream CREATING) is asked again */
+    {"aws-requeue", "LOGPLANE_AWS_REQUEUE", F_DURATION, "5s", OFF(aws_requeue_ms), NULL, NULL},
     {"rollout-timeout", "LOGPLANE_ROLLOUT_TIMEOUT", F_DURATION, "2m", OFF(rollout_timeout_ms), NULL,
      "agent pods not all updated and ready this long after a configuration was applied: "
      "the resources changed with it are rolled back and so are the agents, to the last "
@@ -721,6 +724,7 @@ static int run(struct app *a)
 	if (a->opt.aws) {
 		a->aws_opts.on_call = aws_count;
 		a->aws_opts.on_call_ctx = &a->aws_counts;
+		a->aws_opts.requeue_ms = a->opt.aws_requeue_ms;
 		a->aws_ctx = lp_aws_ctx_new(&a->aws_opts);
 		if (!a->aws_ctx) {
 			err = LP_ERR_NOMEM;

@@ -21,9 +21,10 @@ free_port() {
 	"$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-wait_port() { # port: bounded wait until it accepts connections
-	for _ in $(seq 1 100); do
-		if "$py" -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$1" 2>/dev/null; then
+wait_port() { # port: bounded wait until it accepts connections (bash's /dev/tcp:
+	# a refused loopback connect returns at once, no interpreter started per try)
+	for _ in $(seq 1 150); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
 			return 0
 		fi
 		sleep 0.1
@@ -38,7 +39,6 @@ start_kinesalite() { # dir port
 		s.listen(Number(process.argv[1]), "127.0.0.1", () => console.log("kinesalite ready"));
 	' "$2" >>"$1/kinesalite.log" 2>&1 &
 	echo $! >"$1/kinesalite.pid"
-	wait_port "$2"
 }
 
 start_s3rver() { # dir port
@@ -46,11 +46,17 @@ start_s3rver() { # dir port
 	timeout "$life" node "$mods/s3rver/bin/s3rver.js" -d "$1/s3data" -a 127.0.0.1 -p "$2" --silent \
 		>>"$1/s3rver.log" 2>&1 &
 	echo $! >"$1/s3rver.pid"
-	wait_port "$2"
 }
 
 port_of() { # dir name
 	"$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/ports.json" "$2"
+}
+
+running() { # pid: alive and not a zombie (our servers are init's children once
+	# start returned, and an init may reap late or never: kill -0 succeeds on a zombie)
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	case "$st" in Z*) return 1 ;; esac
 }
 
 stop_pid() { # pidfile
@@ -58,7 +64,7 @@ stop_pid() { # pidfile
 	local p
 	p=$(cat "$1")
 	kill "$p" 2>/dev/null
-	for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 1 30); do running "$p" || break; sleep 0.1; done
 	kill -9 "$p" 2>/dev/null
 	pkill -9 -P "$p" 2>/dev/null
 	rm -f "$1"
@@ -78,8 +84,10 @@ start)
 	echo $! >"$dir/fakes.pid"
 	kp=$(free_port)
 	sp=$(free_port)
-	start_kinesalite "$dir" "$kp" || { echo "kinesalite did not start" >&2; exit 1; }
-	start_s3rver "$dir" "$sp" || { echo "s3rver did not start" >&2; exit 1; }
+	start_kinesalite "$dir" "$kp" # both start at once, then are waited for
+	start_s3rver "$dir" "$sp"
+	wait_port "$kp" || { echo "kinesalite did not start" >&2; exit 1; }
+	wait_port "$sp" || { echo "s3rver did not start" >&2; exit 1; }
 	for _ in $(seq 1 100); do [ -f "$dir/fakes.json" ] && break; sleep 0.1; done
 	[ -f "$dir/fakes.json" ] || { echo "fakes did not start" >&2; exit 1; }
 	"$py" -c 'import json,sys
@@ -104,7 +112,8 @@ stop-one)
 	;;
 start-one)
 	p=$(port_of "$dir" "$3")
-	"start_$3" "$dir" "$p" || { echo "$3 did not start on port $p" >&2; exit 1; }
+	"start_$3" "$dir" "$p"
+	wait_port "$p" || { echo "$3 did not start on port $p" >&2; exit 1; }
 	;;
 *)
 	echo "unknown command $cmd" >&2

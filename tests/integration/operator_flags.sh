@@ -47,8 +47,8 @@ check_bad missing_value 'needs a value' --kubeconfig
 check_bad bad_addr 'is not an address' --health-addr nowhere
 LOGPLANE_LOG_LEVEL=chatty check_bad bad_env '\$LOGPLANE_LOG_LEVEL' --help
 check_bad bad_event_window '"--event-window": "soon" is not a duration\|--event-window: "soon" is not a duration' --event-window soon
-if echo "$out" | grep -q -- "event-window"; then
-	fail hidden_flags "--help shows the tests' --event-window"
+if echo "$out" | grep -q -e "event-window" -e "aws-requeue"; then
+	fail hidden_flags "--help shows the tests' --event-window or --aws-requeue"
 else
 	pass hidden_flags
 fi

@@ -152,7 +152,7 @@ def main():
                    pipeline(CTRL_NS, "to-stream", ["stream"])])
         os.environ.update({"AWS_ACCESS_KEY_ID": "AKIDLOGPLANETEST", "AWS_SECRET_ACCESS_KEY": "not-checked",
                            "AWS_SESSION_TOKEN": "", "AWS_PROFILE": ""})
-        op = env.start_operator("--resync", "10s", "--debounce", "200ms")
+        op = env.start_operator("--resync", "10s", "--debounce", "200ms", "--aws-requeue", "200ms")
         lo = wait_until(lambda: (lambda o: o if is_ready(o) else None)(env.get("lo", "stream", CTRL_NS)), 60)
         calls = aws_calls(env, op) or set()
         prov = condition(lo, "Provisioned") or {}
@@ -160,8 +160,8 @@ def main():
         T.check("provisioned_ready", lo is not None and prov.get("status") == "True" and creds.get("status") == "True",
                 json.dumps((env.get("lo", "stream", CTRL_NS) or {}).get("status"))[:600])
         T.check("provisioned_message_singular", "1 open shard," in prov.get("message", ""), prov.get("message"))
-        # DeleteStream is asynchronous (DELETING, then gone), in kinesalite as in AWS
-        streams = wait_until(lambda: (lambda n: n if STREAM not in n else None)(
+        # the stream is listed (a bounded wait for it, not for its absence)
+        streams = wait_until(lambda: (lambda n: n if STREAM in n else None)(
             kinesis(port, "ListStreams", {}).get("StreamNames", [])), 10) or \
             kinesis(port, "ListStreams", {}).get("StreamNames", [])
         T.check("stream_created", STREAM in streams, f"streams {streams}")
@@ -202,7 +202,7 @@ def main():
         rc = env.stop_operator(op)
         kinesis(port, "DecreaseStreamRetentionPeriod", {"StreamName": STREAM, "RetentionPeriodHours": 24})
         before = kinesis(port, "DescribeStream", {"StreamName": STREAM})["StreamDescription"]["RetentionPeriodHours"]
-        op = env.start_operator("--resync", "10s", "--debounce", "200ms", name="op2")
+        op = env.start_operator("--resync", "10s", "--debounce", "200ms", "--aws-requeue", "200ms", name="op2")
         ev = wait_until(lambda: [e for e in events(env, CTRL_NS, "stream")
                                  if e.get("reason") == "DriftCorrected" and "retention" in e.get("message", "")], 60)
         after = wait_until(lambda: (lambda h: h if h == 48 else None)(
