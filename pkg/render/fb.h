@@ -91,6 +91,11 @@ void fb_input_storage(struct fb *f, int fs, const char *mbl);
 void fb_shared_inputs(struct fb *f);
 void fb_pipeline_inputs(struct fb *f, const struct lp_pinfo *pi);
 void fb_aggregator_input(struct fb *f);
+/* The agent's own metrics: a fluentbit_metrics input (tag
+ * LP_RENDER_METRICS_TAG) and the prometheus_exporter on
+ * LP_RENDER_METRICS_PORT; both sides, once, in the shared document. */
+void fb_agent_metrics_input(struct fb *f);
+void fb_metrics_output(struct fb *f);
 
 /* ---- fb_filters.c ---- */
 extern const char fb_lua_lib[];

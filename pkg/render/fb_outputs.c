@@ -439,7 +439,7 @@ static void aggregator_forward_output(struct fb *f)
 
 /* The outputs [from, to) of c->oi used on this side. With tail, on the
  * shipper, the forward output to the aggregator and the discard output after
- * them. With track, each output's bytes are added to its est_bytes (dry run). */
+ * them, and on both sides the metrics exporter last. With track, each output's bytes are added to its est_bytes (dry run). */
 void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 {
 	struct lp_rctx *c = f->c;
@@ -460,8 +460,12 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		if (track)
 			oi->est_bytes += lp_yamlw_size(&f->w) - mark;
 	}
-	if (!tail || f->aggregator)
+	if (!tail)
 		return;
+	if (f->aggregator) {
+		fb_metrics_output(f);
+		return;
+	}
 	if (c->any_agg)
 		aggregator_forward_output(f);
 	for (size_t i = 0; i < c->npi && !any; i++)
@@ -482,18 +486,7 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		lp_yamlw_kvi(&f->w, "workers", 0); /* out_null defaults to 1 thread */
 		fb_plugin_end(f);
 	}
-	any = 0;
-	for (size_t i = 0; i < c->npi && !any; i++)
-		any = c->pi[i].ok && !c->pi[i].agg && c->pi[i].p->n_metrics > 0;
-	if (any) {
-		/* one exporter for every pipeline's spec.metrics (docs/metrics.md) */
-		fb_plugin(f, "prometheus_exporter");
-		fb_kv(f, "alias", "lp_metrics");
-		fb_kv(f, "match", LP_RENDER_METRICS_TAG);
-		fb_kv(f, "host", "0.0.0.0");
-		lp_yamlw_kvi(&f->w, "port", LP_RENDER_METRICS_PORT);
-		fb_plugin_end(f);
-	}
+	fb_metrics_output(f);
 }
 
 /* The aggregator's one input: forward from the shippers. */

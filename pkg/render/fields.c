@@ -131,12 +131,16 @@ static const struct lp_render_field tail[] = {
     {O, "spec.alert.slack.webhookSecretRef, windowSeconds, maxPerMinute", NULL, NULL, NULL,
      "not rendered: the operator writes them into the hub's Secret logplane-hub-alerts"},
     {NULL, "(service)", "service",
-     "flush,log_level,http_server,http_listen,http_port,health_check,hc_errors_count,hc_retry_"
-     "failure_count,"
-     "hc_period,hot_reload,storage.path,storage.sync,storage.max_chunks_up,storage.backlog.mem_"
-     "limit,"
-     "storage.metrics,scheduler.base,scheduler.cap",
-     NULL, "fixed: health on :2020 /api/v1/health, metrics /api/v2/metrics/prometheus, hot reload"},
+     "flush,log_level,http_server,hot_reload,storage.path,storage.sync,storage.max_chunks_up,"
+     "storage.backlog.mem_limit,storage.metrics,scheduler.base,scheduler.cap",
+     NULL,
+     "fixed: the built-in HTTP server off (its once-a-second metrics merge grows with the square "
+     "of the output instances, docs/delivery.md), hot reload on SIGHUP"},
+    {NULL, "(agent metrics input)", "fluentbit_metrics", "alias,tag,scrape_interval,scrape_on_start",
+     NULL, "the agent's own metrics every 30 s (and 5 s after start), tag lp_metrics"},
+    {NULL, "(agent metrics exporter)", "prometheus_exporter", "alias,match,host,port", NULL,
+     "on both agents: :2021 /metrics serves the agent's own metrics and spec.metrics; the "
+     "probes' endpoint"},
 };
 
 #define N(a) (sizeof(a) / sizeof(a[0]))

@@ -124,6 +124,8 @@ static lp_err fb_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf 
 			fb_aggregator_input(&f);
 		else if (d->shared)
 			fb_shared_inputs(&f);
+		if (d->shared)
+			fb_agent_metrics_input(&f);
 		each_pipeline(&f, d, fb_pipeline_inputs);
 		fb_sec_end(&f);
 		fb_sec_begin(&f, "filters");
@@ -719,7 +721,7 @@ static void shipper_shape(struct lp_rctx *c)
 		outs++;
 		workers += 2; /* out_forward's default */
 	}
-	outs++; /* lp_discard: no worker */
+	outs += 2; /* lp_discard and the metrics exporter: no worker */
 	fds += outs * FD_OUTPUT + workers * FD_WORKER;
 	c->out->shipper_outputs = outs;
 	c->out->shipper_threads = workers + threads;

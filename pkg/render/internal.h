@@ -12,7 +12,6 @@
 #define LP_RENDER_STATE_DIR      "/var/lib/logplane"
 #define LP_RENDER_CA_DIR         "/etc/logplane/ca"
 #define LP_RENDER_FORWARD_PORT   24224
-#define LP_RENDER_HTTP_PORT      2020 /* LP_AGENT_HTTP_PORT of pkg/api/rules.h */
 #define LP_RENDER_FWD_KEY_VAR    "LP_FORWARD_SHARED_KEY"
 #define LP_RENDER_FWD_SECRET     "logplane-forward"
 #define LP_RENDER_FWD_SECRET_KEY "shared_key"
@@ -21,6 +20,9 @@
  * shipper's one prometheus_exporter output (docs/metrics.md). */
 #define LP_RENDER_METRICS_TAG  "lp_metrics"
 #define LP_RENDER_METRICS_PORT 2021
+/* The agents' own metrics (fluentbit_metrics input, same tag and exporter):
+ * seconds between scrapes, the Prometheus scrape interval of the chart. */
+#define LP_RENDER_AGENT_SCRAPE_S 30
 #define LP_RENDER_PACK_BYTES   (800u * 1024u)
 #define LP_RENDER_LUA_FILE     "logplane.lua"
 #define LP_RENDER_SAMPLE_FROM  512 /* above this many pipelines, size a sample first */

@@ -13,7 +13,9 @@
 #include "../../pkg/util/mem.h"
 #include <ctype.h>
 #include <dirent.h>
+#include <fnmatch.h>
 #include <jansson.h>
+#include <oniguruma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -762,7 +764,7 @@ static void t_shapes(void)
 	o = item_with(section(cfg, "outputs"), "alias", "lp_discard");
 	LP_CHECK(o && json_integer_value(json_object_get(o, "workers")) == 0);
 	LP_CHECK_INT(r.shipper_threads, 0);
-	LP_CHECK_INT(json_array_size(section(cfg, "inputs")), 1);
+	LP_CHECK_INT(json_array_size(section(cfg, "inputs")), 2); /* tail, agent metrics */
 	json_decref(cfg);
 	lp_rendered_free(&r);
 
@@ -804,7 +806,7 @@ static void t_shapes(void)
 	/* host files without the kubernetes filter: the regex groups become
 	 * fields (parser on the path), no kubernetes anywhere */
 	cfg = shipper_json(&r, "tests/data/render/cases/shape-host-files-no-kube.yaml");
-	in = json_array_get(section(cfg, "inputs"), 0);
+	in = item_with(section(cfg, "inputs"), "name", "tail");
 	LP_CHECK_STR(json_string_value(json_object_get(in, "path_key")), "_lp_path");
 	proc_names(in, names, sizeof(names));
 	LP_CHECK_STR(names, "parser");
@@ -814,6 +816,101 @@ static void t_shapes(void)
 	                     "(?<namespace_name>[^_/]+)_(?<pod_name>"));
 	json_decref(cfg);
 	lp_rendered_free(&r);
+}
+
+/* Does an output's match / match_regex select tag? match as Fluent Bit's
+ * wildcard (fnmatch), match_regex searched with Oniguruma (Ruby syntax, as
+ * Fluent Bit's onigmo). */
+static int output_selects(json_t *o, const char *tag)
+{
+	const char *m = json_string_value(json_object_get(o, "match"));
+	const char *rx = json_string_value(json_object_get(o, "match_regex"));
+	int hit = m && fnmatch(m, tag, 0) == 0;
+	OnigRegex reg = NULL;
+	OnigErrorInfo einfo;
+
+	if (!rx)
+		return hit;
+	if (onig_new(&reg, (const OnigUChar *)rx, (const OnigUChar *)rx + strlen(rx),
+	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY, &einfo) != ONIG_NORMAL) {
+		lp_test_fail(__FILE__, __LINE__, "match_regex %s does not compile", rx);
+		return hit;
+	}
+	{
+		const OnigUChar *t = (const OnigUChar *)tag, *te = t + strlen(tag);
+		hit |= onig_search(reg, t, te, t, te, NULL, ONIG_OPTION_NONE) >= 0;
+	}
+	onig_free(reg);
+	return hit;
+}
+
+/* Both agents: the built-in HTTP server off (its once-a-second metrics merge
+ * is quadratic in the output instances), their own metrics through one
+ * fluentbit_metrics input into the one prometheus_exporter on 2021, which
+ * nothing else receives. */
+static void check_agent_metrics(const struct lp_rendered_config *c, const char *what)
+{
+	json_t *cfg = c->n_files ? reparse(&c->files[0]) : NULL, *o, *e;
+	const char *text = c->n_files ? c->files[0].data : "";
+	size_t i, n_in = 0, n_sel = 0;
+
+	LP_CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	if (!strstr(text, "\n  http_server: off\n") || strstr(text, "http_port") ||
+	    strstr(text, "health_check") || strstr(text, "hc_"))
+		lp_test_fail(__FILE__, __LINE__, "%s: service still has the HTTP server", what);
+	LP_CHECK_HAS(text, "\n  hot_reload: on\n");
+	LP_CHECK_HAS(text, "\n  storage.metrics: on\n");
+	json_array_foreach(section(cfg, "inputs"), i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (!name || strcmp(name, "fluentbit_metrics") != 0)
+			continue;
+		n_in++;
+		LP_CHECK_STR(json_string_value(json_object_get(e, "tag")), "lp_metrics");
+		LP_CHECK_INT(json_integer_value(json_object_get(e, "scrape_interval")), 30);
+		LP_CHECK(json_object_get(e, "scrape_on_start") != NULL);
+	}
+	if (n_in != 1)
+		lp_test_fail(__FILE__, __LINE__, "%s: %zu fluentbit_metrics inputs", what, n_in);
+	o = item_with(section(cfg, "outputs"), "name", "prometheus_exporter");
+	LP_CHECK(o && json_integer_value(json_object_get(o, "port")) == 2021);
+	LP_CHECK_STR(o ? json_string_value(json_object_get(o, "match")) : "", "lp_metrics");
+	json_array_foreach(section(cfg, "outputs"), i, e) n_sel += output_selects(e, "lp_metrics");
+	if (n_sel != 1)
+		lp_test_fail(__FILE__, __LINE__, "%s: %zu outputs take lp_metrics", what, n_sel);
+	json_decref(cfg);
+}
+
+static void t_agent_metrics(void)
+{
+	struct lp_rendered r;
+	const char *cases[] = {"shape-two-tenants", "shape-control-and-tenant",
+	                       "metrics-log-to-metrics", "out-livetail", "aggregator-fluentbit"};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char rel[128];
+		snprintf(rel, sizeof(rel), "tests/data/render/cases/%s.yaml", cases[k]);
+		if (!render_path(&r, rel)) {
+			lp_test_fail(__FILE__, __LINE__, "%s does not render", rel);
+			continue;
+		}
+		check_agent_metrics(&r.shipper, cases[k]);
+		if (r.has_aggregator)
+			check_agent_metrics(&r.aggregator, cases[k]);
+		LP_CHECK(r.has_aggregator == (k == 4));
+		lp_rendered_free(&r);
+	}
+	/* the checker itself: a catch-all output would take the metrics too */
+	{
+		json_t *o = json_pack("{s:s}", "match", "*");
+		json_t *rx = json_pack("{s:s}", "match_regex", "^(?:kube|system|p|a)\\.");
+		LP_CHECK(output_selects(o, "lp_metrics"));
+		LP_CHECK(!output_selects(rx, "lp_metrics") && output_selects(rx, "kube.a.b.c"));
+		json_decref(o);
+		json_decref(rx);
+	}
 }
 
 static void t_multiline_first(void)
@@ -1194,9 +1291,11 @@ static void t_null_args(void)
 	in.n_pipelines = 1;
 	LP_CHECK_INT(lp_render(&r, &in), LP_ERR_INVALID);
 	in.n_pipelines = 0;
-	LP_CHECK_INT(lp_render(&r, &in), LP_OK); /* nothing: a service section only */
+	LP_CHECK_INT(lp_render(&r, &in), LP_OK); /* nothing: service and the agent's metrics */
 	LP_CHECK_INT(r.shipper.n_files, 1);
-	LP_CHECK_HAS(shipper_text(&r), "health_check: on");
+	LP_CHECK_HAS(shipper_text(&r), "http_server: off");
+	LP_CHECK_HAS(shipper_text(&r), "name: fluentbit_metrics");
+	LP_CHECK_HAS(shipper_text(&r), "name: prometheus_exporter");
 	lp_rendered_free(&r);
 	lp_rendered_free(NULL);
 }
@@ -2175,6 +2274,7 @@ int main(void)
 	    {"golden_examples", t_golden_examples},
 	    {"tenancy", t_tenancy},
 	    {"shapes", t_shapes},
+	    {"agent_metrics", t_agent_metrics},
 	    {"multiline_first", t_multiline_first},
 	    {"deterministic", t_deterministic},
 	    {"secrets_not_in_text", t_secrets_not_in_text},
