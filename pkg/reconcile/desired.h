@@ -57,9 +57,13 @@
 #define LP_AGGREGATOR_CONFIG_NAME "logplane-aggregator-config" /* -<hash> */
 #define LP_STATE_HOST_DIR         "/var/lib/logplane"
 #define LP_CONFIG_DIR             "/fluent-bit/etc"
-#define LP_HEALTH_PORT            2020
-#define LP_METRICS_PORT           2021 /* the shipper's prometheus_exporter (spec.metrics) */
-#define LP_HEALTH_PATH            "/api/v1/health"
+/* Both agents' prometheus_exporter (their own metrics and spec.metrics), the
+ * probes' endpoint: served on Fluent Bit's engine event loop, it answers once
+ * the engine runs and stops answering when that loop is stuck
+ * (docs/delivery.md "Probes"). Fluent Bit's built-in HTTP server (2020) is
+ * off. */
+#define LP_METRICS_PORT           2021
+#define LP_PROBE_PATH             "/metrics"
 
 /* The hub's alert targets (alert LogOutputs a rendered route uses, with their
  * webhook URLs): key LP_HUB_ALERTS_KEY, JSON {"targets": [...]} as

@@ -51,8 +51,8 @@ static json_t *container_security_new(void)
 
 static json_t *http_probe_new(int initial_delay, int period, int failures)
 {
-	return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", LP_HEALTH_PATH,
-	                 "port", "http", "initialDelaySeconds", initial_delay, "periodSeconds",
+	return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", LP_PROBE_PATH,
+	                 "port", "lp-metrics", "initialDelaySeconds", initial_delay, "periodSeconds",
 	                 period, "timeoutSeconds", 5, "failureThreshold", failures);
 }
 
@@ -190,16 +190,12 @@ fail:
 	return LP_ERR_NOMEM;
 }
 
-/* Container ports: http (health, Fluent Bit's own metrics), lp-metrics (the
- * prometheus_exporter of spec.metrics; always declared, so a first pipeline
- * with metrics changes only the config and scrapes need no other template)
- * and each distinct http input port. */
+/* Container ports: lp-metrics (the prometheus_exporter: Fluent Bit's own
+ * metrics, spec.metrics, the probes) and each distinct http input port. */
 static json_t *ports_new(struct builder *b)
 {
-	json_t *ports =
-	    json_pack("[{s:s, s:i, s:s}, {s:s, s:i, s:s}]", "name", "http", "containerPort",
-	              LP_HEALTH_PORT, "protocol", "TCP", "name", "lp-metrics", "containerPort",
-	              LP_METRICS_PORT, "protocol", "TCP");
+	json_t *ports = json_pack("[{s:s, s:i, s:s}]", "name", "lp-metrics", "containerPort",
+	                          LP_METRICS_PORT, "protocol", "TCP");
 	int seen[64];
 	size_t n_seen = 0;
 
@@ -212,7 +208,7 @@ static json_t *ports_new(struct builder *b)
 		port = p->http.port ? p->http.port : 9880;
 		for (size_t j = 0; j < n_seen; j++)
 			dup |= seen[j] == port;
-		if (dup || port == LP_HEALTH_PORT || port == LP_METRICS_PORT || n_seen == 64)
+		if (dup || port == LP_METRICS_PORT || n_seen == 64)
 			continue;
 		seen[n_seen++] = port;
 		snprintf(pname, sizeof(pname), "in-%d", port);
@@ -501,8 +497,8 @@ lp_err dsr_add_aggregator(struct builder *b, const struct lp_rendered *r)
 	              "s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
 	              "name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent",
 	              "command", cmd, "env", env_new(b, r), "ports", "name", "forward",
-	              "containerPort", 24224, "protocol", "TCP", "name", "http", "containerPort",
-	              LP_HEALTH_PORT, "protocol", "TCP", "volumeMounts", mounts, "readinessProbe",
+	              "containerPort", 24224, "protocol", "TCP", "name", "lp-metrics", "containerPort",
+	              LP_METRICS_PORT, "protocol", "TCP", "volumeMounts", mounts, "readinessProbe",
 	              probe, "livenessProbe", probe, "securityContext", container_security_new(),
 	              "resources", "requests", "cpu", "100m", "memory", "128Mi");
 	cmd = probe = NULL;

@@ -439,7 +439,8 @@ static void aggregator_forward_output(struct fb *f)
 
 /* The outputs [from, to) of c->oi used on this side. With tail, on the
  * shipper, the forward output to the aggregator and the discard output after
- * them, and on both sides the metrics exporter last. With track, each output's bytes are added to its est_bytes (dry run). */
+ * them, and on both sides the metrics exporter last. With track, each output's bytes are added to
+ * its est_bytes (dry run). */
 void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 {
 	struct lp_rctx *c = f->c;

@@ -136,8 +136,9 @@ static const struct lp_render_field tail[] = {
      NULL,
      "fixed: the built-in HTTP server off (its once-a-second metrics merge grows with the square "
      "of the output instances, docs/delivery.md), hot reload on SIGHUP"},
-    {NULL, "(agent metrics input)", "fluentbit_metrics", "alias,tag,scrape_interval,scrape_on_start",
-     NULL, "the agent's own metrics every 30 s (and 5 s after start), tag lp_metrics"},
+    {NULL, "(agent metrics input)", "fluentbit_metrics",
+     "alias,tag,scrape_interval,scrape_on_start", NULL,
+     "the agent's own metrics every 30 s (and 5 s after start), tag lp_metrics"},
     {NULL, "(agent metrics exporter)", "prometheus_exporter", "alias,match,host,port", NULL,
      "on both agents: :2021 /metrics serves the agent's own metrics and spec.metrics; the "
      "probes' endpoint"},

@@ -23,12 +23,12 @@
 /* The agents' own metrics (fluentbit_metrics input, same tag and exporter):
  * seconds between scrapes, the Prometheus scrape interval of the chart. */
 #define LP_RENDER_AGENT_SCRAPE_S 30
-#define LP_RENDER_PACK_BYTES   (800u * 1024u)
-#define LP_RENDER_LUA_FILE     "logplane.lua"
-#define LP_RENDER_SAMPLE_FROM  512 /* above this many pipelines, size a sample first */
-#define LP_RENDER_SAMPLE_SIZE  128
-#define LP_RENDER_LUA_MAX_FNS  256 /* more distinct variants are inlined */
-#define LP_RENDER_THREADS      2   /* part files of a split config rendered at once */
+#define LP_RENDER_PACK_BYTES     (800u * 1024u)
+#define LP_RENDER_LUA_FILE       "logplane.lua"
+#define LP_RENDER_SAMPLE_FROM    512 /* above this many pipelines, size a sample first */
+#define LP_RENDER_SAMPLE_SIZE    128
+#define LP_RENDER_LUA_MAX_FNS    256 /* more distinct variants are inlined */
+#define LP_RENDER_THREADS        2   /* part files of a split config rendered at once */
 
 /* input.application given and not disabled */
 #define LP_APP_ON(p) ((p)->has_app && (p)->app.enabled)

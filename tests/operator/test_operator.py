@@ -76,9 +76,10 @@ def main():
     secret_vars = [n for n, e in envs.items() if "secretKeyRef" in (e.get("valueFrom") or {})]
     T.check("daemonset_content",
             c["image"] == "fluent/fluent-bit:5.1.1"
-            and c["livenessProbe"]["httpGet"]["path"] == "/api/v1/health"
-            and c["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
-            and any(p.get("containerPort") == 2020 for p in c.get("ports", []))
+            and all(c[k]["httpGet"] == {"path": "/metrics", "port": "lp-metrics"}
+                    for k in ("livenessProbe", "readinessProbe"))
+            and any(p.get("containerPort") == 2021 and p.get("name") == "lp-metrics" for p in c.get("ports", []))
+            and not any(p.get("containerPort") == 2020 for p in c.get("ports", []))
             and envs.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName"
             and len(secret_vars) >= 1
             and all(envs[v]["valueFrom"]["secretKeyRef"]["name"].startswith("logplane-credentials-")

@@ -179,6 +179,31 @@ static const json_t *find_named(const json_t *arr, const char *name)
 	return NULL;
 }
 
+/* The probes of an agent container: GET /metrics on its declared port
+ * lp-metrics (2021), no port 2020 (nothing listens there). */
+static void check_probes(const json_t *c, const char *what)
+{
+	const char *kinds[] = {"livenessProbe", "readinessProbe"};
+	const json_t *port = find_named(json_object_get(c, "ports"), "lp-metrics");
+	size_t i;
+	const json_t *e;
+
+	for (size_t k = 0; k < 2; k++) {
+		const char *path = jpath_str(c, kinds[k], "httpGet", "path");
+		const char *pname = jpath_str(c, kinds[k], "httpGet", "port");
+		if (!path || strcmp(path, "/metrics") != 0 || !pname ||
+		    !find_named(json_object_get(c, "ports"), pname) || strcmp(pname, "lp-metrics"))
+			lp_test_fail(__FILE__, __LINE__, "%s %s: GET %s on port %s", what, kinds[k],
+			             path ? path : "-", pname ? pname : "-");
+	}
+	LP_CHECK_INT(json_integer_value(json_object_get(port, "containerPort")), 2021);
+	json_array_foreach(json_object_get(c, "ports"), i, e)
+	{
+		if (json_integer_value(json_object_get(e, "containerPort")) == 2020)
+			lp_test_fail(__FILE__, __LINE__, "%s declares port 2020", what);
+	}
+}
+
 static void t_daemonset(void)
 {
 	struct fixture f;
@@ -205,12 +230,10 @@ static void t_daemonset(void)
 	LP_CHECK_STR(jpath_str(e, "valueFrom", "fieldRef", "fieldPath"), "spec.nodeName");
 	e = find_named(json_object_get(c, "env"), "NODE_IP");
 	LP_CHECK_STR(jpath_str(e, "valueFrom", "fieldRef", "fieldPath"), "status.hostIP");
-	LP_CHECK_STR(jpath_str(c, "livenessProbe", "httpGet", "path"), "/api/v1/health");
-	LP_CHECK_STR(jpath_str(c, "readinessProbe", "httpGet", "path"), "/api/v1/health");
-	LP_CHECK_INT(json_integer_value(json_object_get(
-	                 find_named(json_object_get(c, "ports"), "http"), "containerPort")),
-	             2020);
-	/* the prometheus_exporter of spec.metrics: a named port the PodMonitor scrapes */
+	/* Fluent Bit's built-in HTTP server is off: the probes ask the
+	 * prometheus_exporter, served on the engine's event loop */
+	check_probes(c, "shipper");
+	/* the prometheus_exporter: a named port the PodMonitor scrapes */
 	LP_CHECK_INT(json_integer_value(json_object_get(
 	                 find_named(json_object_get(c, "ports"), "lp-metrics"), "containerPort")),
 	             2021);
@@ -474,6 +497,12 @@ static void t_aggregator_and_files(void)
 		              "resources", "requests", "storage"),
 		    "20Gi");
 		LP_CHECK_STR(jpath_str(spec, "serviceName", NULL, NULL), LP_AGGREGATOR_NAME);
+		check_probes(json_array_get(json_object_get(json_object_get(json_object_get(spec,
+		                                                                            "template"),
+		                                                            "spec"),
+		                                            "containers"),
+		                            0),
+		             "aggregator");
 	}
 	c = ds_container(&d);
 	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "hostfiles-1") != NULL);

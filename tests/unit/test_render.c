@@ -832,7 +832,8 @@ static int output_selects(json_t *o, const char *tag)
 	if (!rx)
 		return hit;
 	if (onig_new(&reg, (const OnigUChar *)rx, (const OnigUChar *)rx + strlen(rx),
-	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY, &einfo) != ONIG_NORMAL) {
+	             ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY,
+	             &einfo) != ONIG_NORMAL) {
 		lp_test_fail(__FILE__, __LINE__, "match_regex %s does not compile", rx);
 		return hit;
 	}
