@@ -62,8 +62,8 @@
  * the engine runs and stops answering when that loop is stuck
  * (docs/delivery.md "Probes"). Fluent Bit's built-in HTTP server (2020) is
  * off. */
-#define LP_METRICS_PORT           2021
-#define LP_PROBE_PATH             "/metrics"
+#define LP_METRICS_PORT 2021
+#define LP_PROBE_PATH   "/metrics"
 
 /* The hub's alert targets (alert LogOutputs a rendered route uses, with their
  * webhook URLs): key LP_HUB_ALERTS_KEY, JSON {"targets": [...]} as

@@ -52,8 +52,9 @@ static json_t *container_security_new(void)
 static json_t *http_probe_new(int initial_delay, int period, int failures)
 {
 	return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", LP_PROBE_PATH,
-	                 "port", "lp-metrics", "initialDelaySeconds", initial_delay, "periodSeconds",
-	                 period, "timeoutSeconds", 5, "failureThreshold", failures);
+	                 "port", "lp-metrics", "initialDelaySeconds", initial_delay,
+	                 "periodSeconds", period, "timeoutSeconds", 5, "failureThreshold",
+	                 failures);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -492,15 +493,15 @@ lp_err dsr_add_aggregator(struct builder *b, const struct lp_rendered *r)
 	volumes = json_pack("[{s:s, s:{s:O}}]", "name", "config", "projected", "sources", sources);
 	if (!mounts || !volumes || add_secret_file_mounts(b, r, volumes, mounts))
 		goto out;
-	container =
-	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
-	              "s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
-	              "name", "aggregator", "image", image, "imagePullPolicy", "IfNotPresent",
-	              "command", cmd, "env", env_new(b, r), "ports", "name", "forward",
-	              "containerPort", 24224, "protocol", "TCP", "name", "lp-metrics", "containerPort",
-	              LP_METRICS_PORT, "protocol", "TCP", "volumeMounts", mounts, "readinessProbe",
-	              probe, "livenessProbe", probe, "securityContext", container_security_new(),
-	              "resources", "requests", "cpu", "100m", "memory", "128Mi");
+	container = json_pack("{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
+	                      "s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
+	                      "name", "aggregator", "image", image, "imagePullPolicy",
+	                      "IfNotPresent", "command", cmd, "env", env_new(b, r), "ports", "name",
+	                      "forward", "containerPort", 24224, "protocol", "TCP", "name",
+	                      "lp-metrics", "containerPort", LP_METRICS_PORT, "protocol", "TCP",
+	                      "volumeMounts", mounts, "readinessProbe", probe, "livenessProbe",
+	                      probe, "securityContext", container_security_new(), "resources",
+	                      "requests", "cpu", "100m", "memory", "128Mi");
 	cmd = probe = NULL;
 	pod = json_pack("{s:{s:o, s:{s:s}}, s:{s:s, s:i, s:{s:b, s:{s:s}}, s:[o], s:O}}",
 	                "metadata", "labels", dsr_selector_labels_new("aggregator"), "annotations",

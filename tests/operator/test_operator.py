@@ -76,7 +76,7 @@ def main():
     secret_vars = [n for n, e in envs.items() if "secretKeyRef" in (e.get("valueFrom") or {})]
     T.check("daemonset_content",
             c["image"] == "fluent/fluent-bit:5.1.1"
-            and all(c[k]["httpGet"] == {"path": "/metrics", "port": "lp-metrics"}
+            and all((c[k]["httpGet"]["path"], c[k]["httpGet"]["port"]) == ("/metrics", "lp-metrics")
                     for k in ("livenessProbe", "readinessProbe"))
             and any(p.get("containerPort") == 2021 and p.get("name") == "lp-metrics" for p in c.get("ports", []))
             and not any(p.get("containerPort") == 2020 for p in c.get("ports", []))

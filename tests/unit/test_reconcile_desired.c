@@ -497,12 +497,12 @@ static void t_aggregator_and_files(void)
 		              "resources", "requests", "storage"),
 		    "20Gi");
 		LP_CHECK_STR(jpath_str(spec, "serviceName", NULL, NULL), LP_AGGREGATOR_NAME);
-		check_probes(json_array_get(json_object_get(json_object_get(json_object_get(spec,
-		                                                                            "template"),
-		                                                            "spec"),
-		                                            "containers"),
-		                            0),
-		             "aggregator");
+		check_probes(
+		    json_array_get(
+		        json_object_get(json_object_get(json_object_get(spec, "template"), "spec"),
+		                        "containers"),
+		        0),
+		    "aggregator");
 	}
 	c = ds_container(&d);
 	LP_CHECK(find_named(json_object_get(c, "volumeMounts"), "hostfiles-1") != NULL);
