@@ -199,8 +199,25 @@ def main():
     T.check("has_the_panels", all(t in titles for t in want), "missing %s" % [t for t in want if t not in titles])
 
     pm = next((d for d in docs if d["kind"] == "PodMonitor"), {})
-    ep = next((e for e in pm.get("spec", {}).get("podMetricsEndpoints", []) if e.get("port") == "lp-metrics"), None)
+    eps = pm.get("spec", {}).get("podMetricsEndpoints", [])
+
+    def keeps(e, name):
+        """Does endpoint e keep the series name (its metricRelabelings' keep rules)?"""
+        rules = [r for r in e.get("metricRelabelings", []) if r.get("action") == "keep"]
+        return all(re.fullmatch(r["regex"], name) for r in rules)
+    ep = next((e for e in eps if e.get("port") == "lp-metrics" and keeps(e, "logplane_counter_records_total")), None)
+    fb = [e for e in eps if keeps(e, "fluentbit_input_records_total")]
     drops = [r for r in (ep or {}).get("relabelings", []) if r.get("action") == "labeldrop"]
+    # Fluent Bit's built-in HTTP server (2020) is off: the agents' own metrics come
+    # from the exporter on lp-metrics, once, with the agent's namespace and pod kept
+    # (the alerts and panels select namespace="<control namespace>")
+    T.check("podmonitor_scrapes_fluentbit_metrics_on_the_exporter",
+            len(fb) == 1 and fb[0].get("port") == "lp-metrics" and fb[0].get("path") == "/metrics"
+            and not any(r.get("action") == "labeldrop" for r in fb[0].get("relabelings", []))
+            and not keeps(fb[0], "logplane_counter_records_total")
+            and (ep is None or not keeps(ep, "fluentbit_input_records_total"))
+            and not any(e.get("port") == "http" for e in eps),
+            json.dumps(eps)[:600])
     sm = next((d for d in docs if d["kind"] == "ServiceMonitor"), {})
     T.check("servicemonitor_scrapes_the_hub",
             any(e.get("port") == "http-hub" for e in sm.get("spec", {}).get("endpoints", [])) and any(
