@@ -10,7 +10,7 @@
 
 /* ---------- resource cache (LogPipeline, LogOutput) ---------- */
 
-static void facts_free(struct res_facts *f)
+static void facts_free(struct res_facts *f, enum res_kind kind)
 {
 	if (!f)
 		return;
@@ -21,7 +21,8 @@ static void facts_free(struct res_facts *f)
 	lp_free(f->render_message);
 	lp_free(f->aws);
 	json_decref(f->problems);
-	lp_free(f->feeders);
+	if (kind == RES_OUTPUT)
+		lp_free(f->feeders);
 	lp_free(f);
 }
 
@@ -33,7 +34,7 @@ void ctrl_res_unref(struct res_kept *k)
 	lp_output_free(k->o);
 	lp_problems_free(&k->parse_probs);
 	json_decref(k->finalizers);
-	facts_free(k->facts);
+	facts_free(k->facts, k->kind);
 	lp_free(k);
 }
 

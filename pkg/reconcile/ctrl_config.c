@@ -750,9 +750,13 @@ static int mark_applied(void *arg, const char *key, void *kept)
 	struct lp_ctrl *c = arg;
 	struct res_kept *k = kept;
 	struct res_facts *f = k ? k->facts : NULL;
-	int adopted;
+	int adopted, was_applied;
 
 	if (!f || !f->in_config || f->generation != k->generation)
+		return 0;
+	was_applied = f->config == LP_CONFIG_APPLIED;
+	f->config = LP_CONFIG_APPLIED;
+	if (k->kind != RES_PIPELINE) /* (an output's facts hold its feeders there) */
 		return 0;
 	/* status.configHash: the configuration that first carried this version;
 	 * a later one that changes only other resources does not rewrite it. The
@@ -763,11 +767,10 @@ static int mark_applied(void *arg, const char *key, void *kept)
 	          k->seen.has_config_hash;
 	if (adopted)
 		memcpy(f->config_hash, k->seen.config_hash, sizeof(f->config_hash));
-	else if (f->config != LP_CONFIG_APPLIED || !f->has_config_hash)
+	else if (!was_applied || !f->has_config_hash)
 		f->has_config_hash = (unsigned char)lp_hex_decode(f->config_hash, c->cur_hash,
 		                                                  sizeof(f->config_hash));
 	f->has_config_hash |= (unsigned char)adopted;
-	f->config = LP_CONFIG_APPLIED;
 	return 0;
 }
 

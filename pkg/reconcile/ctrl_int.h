@@ -53,7 +53,7 @@ extern const char *const ctrl_res_kind_name[]; /* "LogPipeline", "LogOutput" */
 
 /* Facts from the last config computation; carried from one cached version
  * of a resource to the next (see ctrl_res_upsert). One per LogPipeline and
- * LogOutput (20,000 at scale-10k): laid out without holes, flags as bytes,
+ * LogOutput (20,000 at scale-10k): laid out without holes, flags as bits,
  * no JSON kept (the status's lists are built when it is written). */
 struct res_facts {
 	int64_t generation;   /* the generation these facts describe; -1 none */
@@ -69,11 +69,6 @@ struct res_facts {
 	json_t *problems;
 	char *render_field;
 	char *render_message;
-	/* an output: status.pipelines, the valid LogPipelines routing to it (the
-	 * first LP_STATUS_MAX_LISTED by namespace and name, each "name", or
-	 * "namespace/name" from another namespace), joined with '\n'; NULL when
-	 * none; n_feeders counts them all */
-	char *feeders;
 	/* AWS outputs */
 	struct lp_ctrl_aws_result *aws; /* last result, NULL until one came */
 	uint64_t aws_fp;                /* fingerprint it was computed for */
@@ -85,35 +80,45 @@ struct res_facts {
 	 * a rollback renders it instead of the current one */
 	struct res_kept *good_k;
 	uint64_t bad_fp; /* see bad */
+	union {          /* by the kind of the resource */
+		/* a LogPipeline: the hash (SHA-256) of the configuration that first
+		 * carried its current fingerprint, once applied (has_config_hash 0
+		 * before) */
+		unsigned char config_hash[32];
+		/* a LogOutput: status.pipelines, the valid LogPipelines routing to
+		 * it (the first LP_STATUS_MAX_LISTED by namespace and name, each
+		 * "name", or "namespace/name" from another namespace), joined with
+		 * '\n'; NULL when none; n_feeders counts them all */
+		struct {
+			char *feeders;
+			uint32_t n_feeders;
+		};
+	};
 	uint32_t n_problems;
 	uint32_t problem_count;
-	uint32_t n_feeders;
 	enum lp_config_state config;
-	/* a pipeline: the hash (SHA-256) of the configuration that first carried
-	 * its current fingerprint, once applied (has_config_hash 0 before) */
-	unsigned char config_hash[32];
-	unsigned char has_config_hash;
-	unsigned char in_config;
-	unsigned char unused; /* an output no valid pipeline routes to */
-	unsigned char aws_inflight;
+	unsigned has_config_hash : 1; /* a LogPipeline's */
+	unsigned in_config : 1;
+	unsigned unused : 1; /* an output no valid pipeline routes to */
+	unsigned aws_inflight : 1;
 	/* this operator created the target and it is not yet Provisioned:
 	 * settings it applies meanwhile finish the creation, not drift */
-	unsigned char aws_creating;
-	unsigned char cleanup_done;
-	unsigned char finalizer_inflight;
+	unsigned aws_creating : 1;
+	unsigned cleanup_done : 1;
+	unsigned finalizer_inflight : 1;
 	/* while config applications fail: is the namespace terminating? (a GET of
 	 * it, at most every AWS_RETRY_MS; see ctrl_outputs_after_failed_config) */
-	unsigned char ns_terminating;
-	unsigned char ns_inflight;
+	unsigned ns_terminating : 1;
+	unsigned ns_inflight : 1;
 	/* rollout guard: this fingerprint (bad_fp) came with a configuration the
 	 * agents did not become ready with; left out until the fingerprint changes */
-	unsigned char bad;
+	unsigned bad : 1;
 	/* serial_in was set by a change of a referenced Secret's value (the
 	 * generation stayed): a value the rollout guard cannot roll back */
-	unsigned char secret_changed;
+	unsigned secret_changed : 1;
 	/* over a per-namespace limit in the last computation (ctrl_limits.c):
 	 * left out, config LP_CONFIG_OVER_LIMIT, render_message says which */
-	unsigned char over_limit;
+	unsigned over_limit : 1;
 };
 
 struct res_kept { /* one per LogPipeline and LogOutput: no holes */

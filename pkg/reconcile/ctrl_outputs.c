@@ -208,7 +208,7 @@ static void aws_done(void *arg, int cancelled)
 			}
 			if (j->deleting) {
 				f->cleanup_tried_ms = ctrl_now_ms(c);
-				f->cleanup_done = j->res.cleanup_done;
+				f->cleanup_done = j->res.cleanup_done != 0;
 			}
 			aws_events(c, j->key, k, f, &j->res);
 			if (j->res.prov.status == LP_COND_TRUE)

@@ -168,8 +168,9 @@ void lp_status_seen_parse(struct lp_status_seen *out, const json_t *status)
 		if (ti >= 0) {
 			out->c[out->n].type = (unsigned char)ti;
 			out->c[out->n].status = (unsigned char)conds[nc].status;
-			out->ltt[out->n] = lp_clock_rfc3339_parse(
+			int64_t t = lp_clock_rfc3339_parse(
 			    json_string_value(json_object_get(v, "lastTransitionTime")));
+			out->ltt[out->n] = t > (int64_t)UINT32_MAX ? 0 : (uint32_t)t;
 			out->n++;
 		}
 		nc++;

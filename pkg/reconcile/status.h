@@ -26,13 +26,14 @@ struct lp_cond { /* strings borrowed */
 };
 
 /* What the controller keeps of an observed status: no JSON tree, just enough
- * to keep lastTransitionTime and to tell whether a write is needed (160
+ * to keep lastTransitionTime and to tell whether a write is needed (128
  * bytes per resource, digests as bytes, no padding: 20,000 resources at
  * scale-10k). */
 struct lp_status_seen {
 	int64_t observed_generation; /* -1 when absent */
-	/* c[i]'s lastTransitionTime, seconds since the epoch (0: none) */
-	int64_t ltt[LP_STATUS_MAX_CONDS];
+	/* c[i]'s lastTransitionTime, seconds since the epoch (0: none; 32 bits
+	 * hold times up to 2106) */
+	uint32_t ltt[LP_STATUS_MAX_CONDS];
 	struct {
 		unsigned char type;   /* index in the known condition types */
 		unsigned char status; /* enum lp_cond_status */
