@@ -478,7 +478,7 @@ struct app {
 	struct lp_server *health, *metrics_srv;
 	struct lp_ctrl *ctrl;
 	struct lp_hubtoken *hubtoken;
-	char hub_host[320], hub_token_secret[256];
+	char hub_host[320], hub_token_secret[256], hub_alerts_secret[256];
 	struct lp_webhook *webhook;
 	struct lp_aws_ctx *aws_ctx; /* used only on the controller's worker thread */
 	struct lp_aws_hook aws_hook;
@@ -700,6 +700,9 @@ static int run(struct app *a)
 	snprintf(a->hub_token_secret, sizeof(a->hub_token_secret), "%s-token", a->opt.hub_service);
 	co.hub_host = a->hub_host;
 	co.hub_token_secret = a->hub_token_secret;
+	snprintf(a->hub_alerts_secret, sizeof(a->hub_alerts_secret), "%s-alerts",
+	         a->opt.hub_service);
+	co.hub_alerts_secret = a->hub_alerts_secret;
 	co.resync_ms = a->opt.resync_ms;
 	co.debounce_ms = a->opt.debounce_ms;
 	co.leader_elect = a->opt.leader_elect;

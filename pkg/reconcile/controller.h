@@ -99,8 +99,9 @@ struct lp_ctrl_opts {
 	 * control_ns); borrowed; NULL: lp_render_input's defaults */
 	const char *hub_host;
 	const char *hub_token_secret;
-	uint64_t resync_ms;   /* 0 = no periodic resync */
-	uint64_t debounce_ms; /* quiet time ending a burst of changes; 0 = 500 */
+	const char *hub_alerts_secret; /* its Secret of alert targets; NULL: LP_HUB_ALERTS_NAME */
+	uint64_t resync_ms;            /* 0 = no periodic resync */
+	uint64_t debounce_ms;          /* quiet time ending a burst of changes; 0 = 500 */
 	int leader_elect;
 	const char *lease_name;                /* default "logplane-operator" */
 	const char *identity;                  /* lease holder identity; default host_pid */

@@ -433,6 +433,7 @@ static lp_err calc_render_build(struct calc *cc)
 	din.secret_value = ctrl_secret_value;
 	din.secret_ctx = c;
 	din.agents = c->o.agents;
+	din.hub_alerts_name = c->o.hub_alerts_secret;
 	if (cc->n_ok_pls) {
 		err = lp_desired_build(&cc->r->d, &din);
 		if (err)

@@ -656,7 +656,7 @@ lp_err lp_desired_build(struct lp_desired *out, const struct lp_desired_input *i
 	if (err)
 		goto fail;
 	err = lp_desired_hub_alerts(&obj, in->rendered, in->secret_value, in->secret_ctx, b.ns,
-	                            &b.d.n_missing_secrets);
+	                            in->hub_alerts_name, &b.d.n_missing_secrets);
 	if (!err && obj)
 		err = dsr_builder_add(&b, LP_OWNED_SECRET, obj);
 	if (err)

@@ -121,6 +121,9 @@ struct lp_desired_input {
 	/* Deployment settings of the agents (the chart's agents file); NULL: the
 	 * built-in defaults. Its images win over fluentbit_image/aggregator_image. */
 	const struct lp_agent_config *agents;
+	/* the hub's Secret of alert targets (the operator's --hub-service +
+	 * "-alerts"); NULL: LP_HUB_ALERTS_NAME */
+	const char *hub_alerts_name;
 };
 
 struct lp_desired_obj {
@@ -152,14 +155,14 @@ void lp_desired_free(struct lp_desired *d); /* NULL-safe */
  * metadata.annotations["logplane.io/applied-hash"]. LP_ERR_NOMEM on failure. */
 LP_WUR lp_err lp_desired_hash(char out[65], const json_t *obj);
 
-/* The hub's Secret LP_HUB_ALERTS_NAME in namespace ns (pkg/reconcile/hub_alerts.c):
+/* The hub's Secret name (NULL: LP_HUB_ALERTS_NAME) in namespace ns (pkg/reconcile/hub_alerts.c):
  * r's alert targets with their webhook URLs read through secret_value (a target
  * whose Secret or key is missing is left out and counted in *missing). *out is
  * new, or NULL when r has no alert output (the Secret is then not wanted).
  * Errors: LP_ERR_NOMEM. */
 LP_WUR lp_err lp_desired_hub_alerts(json_t **out, const struct lp_rendered *r,
                                     lp_secret_value_fn secret_value, void *ctx, const char *ns,
-                                    size_t *missing);
+                                    const char *name, size_t *missing);
 
 /* Hex SHA-256 of len bytes. */
 void lp_sha256_hex(char out[65], const void *data, size_t len);

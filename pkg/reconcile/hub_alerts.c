@@ -46,7 +46,7 @@ static void wipe(json_t *arr)
 
 lp_err lp_desired_hub_alerts(json_t **out, const struct lp_rendered *r,
                              lp_secret_value_fn secret_value, void *ctx, const char *ns,
-                             size_t *missing)
+                             const char *name, size_t *missing)
 {
 	json_t *arr = NULL, *doc = NULL, *obj = NULL;
 	char *text = NULL, *enc = NULL;
@@ -74,10 +74,10 @@ lp_err lp_desired_hub_alerts(json_t **out, const struct lp_rendered *r,
 	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)text, (int)tl);
 	obj = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}}, s:{s:s}}",
 	                "apiVersion", "v1", "kind", "Secret", "type", "Opaque", "metadata", "name",
-	                LP_HUB_ALERTS_NAME, "namespace", ns, "labels", LP_MANAGED_BY_LABEL,
-	                LP_MANAGED_BY_VALUE, "app.kubernetes.io/part-of", "logplane",
-	                "app.kubernetes.io/name", "logplane-hub", "app.kubernetes.io/component",
-	                "alerts", "data", LP_HUB_ALERTS_KEY, enc);
+	                name ? name : LP_HUB_ALERTS_NAME, "namespace", ns, "labels",
+	                LP_MANAGED_BY_LABEL, LP_MANAGED_BY_VALUE, "app.kubernetes.io/part-of",
+	                "logplane", "app.kubernetes.io/name", "logplane-hub",
+	                "app.kubernetes.io/component", "alerts", "data", LP_HUB_ALERTS_KEY, enc);
 	if (!obj)
 		goto out;
 	*out = obj;

@@ -129,7 +129,8 @@ static const struct lp_render_field tail[] = {
     {O, "spec.alert.maxRecordsPerSecond", "throttle", "rate,window,interval", NULL,
      "on the output's copies"},
     {O, "spec.alert.slack.webhookSecretRef, windowSeconds, maxPerMinute", NULL, NULL, NULL,
-     "not rendered: the operator writes them into the hub's Secret logplane-hub-alerts"},
+     "not rendered: the operator writes them into the hub's Secret <hub service>-alerts "
+     "(logplane-hub-alerts)"},
     {NULL, "(service)", "service",
      "flush,log_level,http_server,hot_reload,storage.path,storage.sync,storage.max_chunks_up,"
      "storage.backlog.mem_limit,storage.metrics,scheduler.base,scheduler.cap",

@@ -65,6 +65,13 @@ else
 	fail template_all_switches "helm template failed"
 fi
 
+# another release name: the hub's Service, token and alerts Secrets all follow it
+if "$helm" template other charts/logplane -n "$ns" >"$tmp/other.yaml"; then
+	run hub_secret_names "$py" "$check" hubnames "$tmp/other.yaml"
+else
+	fail hub_secret_names "helm template failed"
+fi
+
 if tpl "$tmp/control.yaml" --set controlNamespace=logging-agents --set serviceMonitor.enabled=true; then
 	run template_control_namespace "$py" "$check" control "$tmp/control.yaml" logging-agents
 else

@@ -4,8 +4,8 @@ is absent and keeps an existing one across restarts; a livetail LogOutput (also
 a tenant's) is rendered as an http output to <hub service>.<ns>.svc sending
 "Authorization: Bearer ${VAR}", where VAR comes from the agents' credentials
 Secret holding that token, and the token never appears in a ConfigMap.
---hub-service moves both the host and the Secret; a bad one exits 2 with one
-line.
+--hub-service moves the host, the token Secret and the Secret of alert targets
+(<hub service>-alerts); a bad one exits 2 with one line.
 
 Runs against kubesim and, with LP_APISERVER=real, against etcd + kube-apiserver
 (tests/run.sh runs both)."""
@@ -20,7 +20,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CTRL_NS, OPERATOR, Env, Reporter, apply_crds, clean_exit, config_data,  # noqa: E402
-                     credentials_data, namespace, output, pipeline, template_refs, wait_until)
+                     credentials_data, namespace, output, pipeline, secret, template_refs, wait_until)
 
 T = Reporter("hub_token")
 
@@ -44,7 +44,10 @@ def main():
     apply_crds(env)
     env.apply([namespace(CTRL_NS), namespace("team-a"),
                output("team-a", "tail", {"type": "livetail"}),
-               pipeline("team-a", "app", ["tail"])])
+               secret("team-a", "hook", {"url": "https://hooks.example.com/services/T0/B0/x"}),
+               output("team-a", "oncall", {"type": "alert", "alert": {
+                   "slack": {"webhookSecretRef": {"name": "hook", "key": "url"}}}}),
+               pipeline("team-a", "app", ["tail", "oncall"])])
     op = env.start_operator("--debounce", "300ms", "--hub-service", "lp-hub")
 
     tok = wait_until(lambda: token(env, "lp-hub-token"), 30)
@@ -80,6 +83,18 @@ def main():
     cms = env.list("configmap", CTRL_NS)
     T.check("token_never_in_a_configmap", tok and cms and not any(tok in json.dumps(c) for c in cms),
             "the token is in a ConfigMap (or no ConfigMap listed: %d)" % len(cms))
+
+    def alert_targets():
+        s = env.get("secret", "lp-hub-alerts", CTRL_NS)
+        v = ((s or {}).get("data") or {}).get("targets.json")
+        return json.loads(base64.b64decode(v)) if v else None
+    t = wait_until(alert_targets, 30) or {}
+    T.check("alerts_secret_follows_hub_service",
+            [(x.get("namespace"), x.get("name")) for x in t.get("targets", [])] == [("team-a", "oncall")]
+            and env.get("secret", "logplane-hub-alerts", CTRL_NS) is None,
+            "lp-hub-alerts: %s; logplane-hub-alerts present: %s" % (
+                json.dumps([(x.get("namespace"), x.get("name")) for x in t.get("targets", [])]),
+                env.get("secret", "logplane-hub-alerts", CTRL_NS) is not None))
 
     clean_exit(T, env, op, "operator_exits_clean")
     op2 = env.start_operator("--debounce", "300ms", "--hub-service", "lp-hub", name="op2")

@@ -7,6 +7,7 @@
   chartcheck.py same HELM KUSTOMIZE     two renders hold the same objects with the same key fields
   chartcheck.py values VALUES DOC       every values.yaml key is commented and named in DOC
   chartcheck.py rules FILE OUT          write the ClusterRole/Role rules of a render as JSON
+  chartcheck.py hubnames FILE           the hub mounts the Secrets the operator's --hub-service names
 
 Each prints nothing and exits 0 on success, or prints the reason and exits 1.
 """
@@ -326,6 +327,24 @@ def cmd_nofile(path, want):
         fail("--nofile-image is %r, want %r" % (got, want))
 
 
+def cmd_hubnames(path):
+    """The operator writes <hub service>-token and <hub service>-alerts; the hub
+    Deployment must mount exactly those (any release name)."""
+    docs = load(path)
+    svc = [a.split("=", 1)[1] for d in docs if d["kind"] == "Deployment"
+           for a in args_of(d) if a.startswith("--hub-service=")]
+    if len(svc) != 1:
+        fail("no single operator --hub-service argument: %r" % svc)
+    hub = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == svc[0]]
+    if not hub:
+        fail("no hub Deployment named %s" % svc[0])
+    mounted = sorted((v.get("secret") or {}).get("secretName", "")
+                     for v in hub[0]["spec"]["template"]["spec"].get("volumes") or [] if v.get("secret"))
+    want = sorted([svc[0] + "-token", svc[0] + "-alerts"])
+    if mounted != want:
+        fail("the hub mounts Secrets %r, the operator writes %r" % (mounted, want))
+
+
 def cmd_rules(path, out):
     docs = load(path)
     rules = {"clusterRoles": [], "roles": []}
@@ -341,7 +360,8 @@ def cmd_rules(path, out):
 if __name__ == "__main__":
     cmds = {"defaults": (cmd_defaults, 1), "switches": (cmd_switches, 1), "crds": (cmd_crds, 2),
             "control": (cmd_control, 2), "nofile": (cmd_nofile, 2),
-            "same": (cmd_same, 2), "values": (cmd_values, 2), "rules": (cmd_rules, 2)}
+            "same": (cmd_same, 2), "values": (cmd_values, 2), "rules": (cmd_rules, 2),
+            "hubnames": (cmd_hubnames, 1)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
         fail(__doc__)
     try:
