@@ -13,7 +13,6 @@
 #define FB_KUBE_TAG_PARSER "lp-kube-tag"
 #define FB_KUBE_TAG_PARSER_REGEX                                                                   \
 	"^(?<namespace_name>[^.]+)\\.(?<pod_name>.+)\\.(?<container_name>[^.]+)$"
-#define FB_LT_MARK "_lp_livetail"
 /* the file path a files input with a metadata regex adds, parsed into fields */
 #define FB_PATH_KEY "_lp_path"
 /* terminates fb_cat()'s list */
@@ -104,11 +103,13 @@ void fb_kube_filter(struct fb *f, const char *match, const char *prefix, int lab
 void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track);
 void fb_shared_filters(struct fb *f);
 void fb_pipeline_lua(struct fb *f, const struct lp_pinfo *pi);
-void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi);
 /* pi's buffered multiline stage (nothing when it has none); what names its emitter */
 void fb_multiline_unit(struct fb *f, const struct lp_pinfo *pi, const char *what);
 /* The processors block of the output instance of pi's route: the pipeline's
- * work, then the route's match (and a livetail rate limit). */
+ * work, then the route's match (and a livetail rate limit on the node).
+ * route FB_NO_ROUTE: the pipeline's work only (the forward output carrying
+ * every record of a pipeline via the aggregator). */
+#define FB_NO_ROUTE ((size_t)-1)
 void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t route);
 
 /* ---- fb_routing.c ---- */

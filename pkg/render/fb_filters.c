@@ -117,41 +117,29 @@ void fb_kube_filter(struct fb *f, const char *match, const char *prefix, int lab
 	fb_plugin_end(f);
 }
 
-/* The filters of the livetail outputs [from, to) of c->oi (they travel with
- * their output: they match only its o.<h>.* copies). */
+/* The filters of the livetail outputs [from, to) of c->oi on the aggregator:
+ * a rate limit on the o.<oh>.* records the nodes' forward outputs send for
+ * them. On the node a route's limit is a processor of its output instance
+ * (none for a forward output to the aggregator: the limit is the
+ * aggregator's, over all nodes). */
 void fb_livetail_filters(struct fb *f, size_t from, size_t to, int track)
 {
 	struct lp_rctx *c = f->c;
 
-	for (size_t i = from; i < to; i++) {
+	for (size_t i = from; f->aggregator && i < to; i++) {
 		struct lp_oinfo *oi = &c->oi[i];
-		/* on the node only the copies of pipelines via the aggregator: a
-		 * pipeline on the node limits its livetail route in the output's
-		 * processors */
-		int used = oi->used_agg;
 		size_t mark = track ? lp_yamlw_size(&f->w) : 0;
-		int rps;
 
-		if (!oi->ok || !used || !lp_output_type_via_hub(oi->o->type))
+		if (!oi->ok || !oi->used_agg || !lp_output_type_via_hub(oi->o->type))
 			continue;
-		if (!f->aggregator) {
-			fb_plugin(f, "modify");
-			fb_cat(f, "o.", oi->h, ".*", CAT_END);
-			fb_kv(f, "match", fb_ts(f));
-			fb_kv(f, "remove", FB_LT_MARK);
-			fb_plugin_end(f);
-		}
-		if (f->aggregator) {
-			rps = lp_output_hub_rate(oi->o);
-			fb_plugin(f, "throttle");
-			fb_cat(f, "o.", oi->h, ".*", CAT_END);
-			fb_kv(f, "match", fb_ts(f));
-			lp_yamlw_kvi(&f->w, "rate", rps);
-			lp_yamlw_kvi(&f->w, "window", 1);
-			fb_kv(f, "interval", "1s");
-			lp_yamlw_kvb(&f->w, "print_status", 0);
-			fb_plugin_end(f);
-		}
+		fb_plugin(f, "throttle");
+		fb_cat(f, "o.", oi->h, ".*", CAT_END);
+		fb_kv(f, "match", fb_ts(f));
+		lp_yamlw_kvi(&f->w, "rate", lp_output_hub_rate(oi->o));
+		lp_yamlw_kvi(&f->w, "window", 1);
+		fb_kv(f, "interval", "1s");
+		lp_yamlw_kvb(&f->w, "print_status", 0);
+		fb_plugin_end(f);
 		if (track)
 			oi->est_bytes += lp_yamlw_size(&f->w) - mark;
 	}
@@ -427,59 +415,6 @@ static void alert_pipeline(struct fb *f, const struct lp_pinfo *pi)
 	fb_kv(f, "add", fb_cat(f, "lp_pipeline ", pi->p->meta.name, CAT_END));
 }
 
-static void route_copy(struct fb *f, const struct lp_pinfo *pi, size_t i)
-{
-	const struct lp_route *r = &pi->p->routes[i];
-	const struct lp_oinfo *oi = &f->c->oi[pi->routes[i].out];
-	struct lp_buf *b;
-	char what[32];
-
-	if (r->op == LP_ROUTE_ALL) {
-		/* livetail: always a throttled copy, marked so rewrite_tag has a key */
-		fb_plugin(f, "modify");
-		fb_match_own(f, pi, NULL);
-		fb_cat(f, FB_LT_MARK " 1", CAT_END);
-		fb_kv(f, "add", fb_ts(f));
-		fb_plugin_end(f);
-	}
-	fb_plugin(f, "rewrite_tag");
-	fb_match_own(f, pi, NULL);
-	b = fb_t0(f);
-	if (r->op == LP_ROUTE_ALL) {
-		fb_adds(f, b, "$" FB_LT_MARK " ^1$");
-	} else {
-		fb_chk(f, lp_render_accessor(b, r->match_field));
-		fb_adds(f, b, " ");
-		if (r->op == LP_ROUTE_IN) {
-			fb_adds(f, b, "^");
-			fb_alt(f, b, &r->match_in);
-			fb_adds(f, b, "$");
-		} else {
-			fb_chk(f, lp_render_regex_safe(b, r->match_regex));
-		}
-	}
-	fb_adds(f, b, " o.");
-	fb_adds(f, b, oi->h);
-	fb_adds(f, b, ".$TAG true");
-	fb_kv(f, "rule", fb_ts(f));
-	lp_render_field_idx(what, sizeof(what), "r", i, "");
-	emitter(f, pi, what);
-	fb_plugin_end(f);
-	if (r->op == LP_ROUTE_ALL) {
-		fb_plugin(f, "modify");
-		fb_match_own(f, pi, NULL);
-		fb_kv(f, "remove", FB_LT_MARK);
-		fb_plugin_end(f);
-	}
-	if (oi->o->type == LP_OUT_ALERT) {
-		fb_plugin(f, "modify");
-		fb_cat(f, "o.", oi->h, ".", pi->prefix, ".*", CAT_END);
-		fb_kv(f, "match", fb_ts(f));
-		alert_pipeline(f, pi);
-		fb_plugin_end(f);
-	}
-}
-
 /* The Lua trim of kubernetes metadata the pipeline did not ask for, or NULL. */
 static const char *kube_trim_ctor(const struct lp_rctx *c, const struct lp_pipeline *p)
 {
@@ -493,7 +428,7 @@ static const char *kube_trim_ctor(const struct lp_rctx *c, const struct lp_pipel
 	return annotations ? "lp_make_trim(false, true)" : NULL;
 }
 
-/* The shared Lua variants fb_pipeline_filters() uses, in the same order, and
+/* The shared Lua variants pipeline_units() uses, in the same order, and
  * nothing else (the registration pass). */
 void fb_pipeline_lua(struct fb *f, const struct lp_pinfo *pi)
 {
@@ -512,8 +447,7 @@ void fb_pipeline_lua(struct fb *f, const struct lp_pinfo *pi)
 /* The buffered multiline stage of pi: a processor of one of its own inputs
  * (what names its emitter, which stays idle: Fluent Bit's
  * plugins/filter_multiline/ml.c ingest_inline() appends the joined record to
- * the input's own chunk), or on the node a filter of a pipeline via the
- * aggregator, matching its copies. Nothing when pi needs none. */
+ * the input's own chunk). Nothing when pi needs none. */
 void fb_multiline_unit(struct fb *f, const struct lp_pinfo *pi, const char *what)
 {
 	const struct lp_pipeline *p = pi->p;
@@ -545,8 +479,8 @@ void fb_multiline_unit(struct fb *f, const struct lp_pinfo *pi, const char *what
 }
 
 /* A pipeline's own record work after multiline, in order: pod label
- * selection, kubernetes metadata trim, parse, transforms. As filters (via the
- * aggregator: matching the pipeline's copies) or as processors. */
+ * selection, kubernetes metadata trim, parse, transforms: processors of its
+ * output instances (on the node or forwarding to the aggregator). */
 static void pipeline_units(struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_pipeline *p = pi->p;
@@ -592,52 +526,6 @@ static void pipeline_units(struct fb *f, const struct lp_pinfo *pi)
 		transform(f, pi, i);
 }
 
-/* The filters of a pipeline shipping via the aggregator (its records are
- * copied to a.<h>.* on the node and forwarded). A pipeline on the node has
- * none: its work runs as processors of its outputs (fb_pipeline_processors). */
-void fb_pipeline_filters(struct fb *f, const struct lp_pinfo *pi)
-{
-	const struct lp_pipeline *p = pi->p;
-
-	if (!pi->agg)
-		return;
-	/* 1. fan-out copies from the shared inputs */
-	if (LP_APP_ON(p)) {
-		fb_plugin(f, "rewrite_tag");
-		fb_app_match(f, pi);
-		fb_cat(f, "$log ^ ", pi->prefix, ".$TAG true", CAT_END);
-		fb_kv(f, "rule", fb_ts(f));
-		emitter(f, pi, "app");
-		fb_plugin_end(f);
-	}
-	if (p->system) {
-		fb_plugin(f, "rewrite_tag");
-		fb_kv(f, "match", "system.*");
-		lp_yamlw_str(&f->w, "rule");
-		lp_yamlw_seq(&f->w);
-		fb_cat(f, "$log ^ ", pi->prefix, ".$TAG true", CAT_END);
-		lp_yamlw_str(&f->w, fb_ts(f));
-		fb_cat(f, "$MESSAGE ^ ", pi->prefix, ".$TAG true", CAT_END);
-		lp_yamlw_str(&f->w, fb_ts(f));
-		lp_yamlw_seq_end(&f->w);
-		emitter(f, pi, "sys");
-		fb_plugin_end(f);
-	}
-	/* 2. multiline first: with buffer on, filters before it would run twice */
-	fb_multiline_unit(f, pi, "ml");
-	/* 3. the pipeline's work */
-	pipeline_units(f, pi);
-	/* 4. route copies */
-	for (size_t i = 0; i < p->n_routes; i++) {
-		/* an output left out for its size gets no copies */
-		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
-			continue;
-		if (p->routes[i].op != LP_ROUTE_ALL ||
-		    lp_output_type_via_hub(f->c->oi[pi->routes[i].out].o->type))
-			route_copy(f, pi, i);
-	}
-}
-
 /* What one route adds after the pipeline's work: the route's match as a grep,
  * and a livetail output's rate limit. */
 static void route_units(struct fb *f, const struct lp_pinfo *pi, size_t i)
@@ -670,7 +558,8 @@ static void route_units(struct fb *f, const struct lp_pinfo *pi, size_t i)
 		alert_pipeline(f, pi);
 		fb_plugin_end(f);
 	}
-	if (lp_output_type_via_hub(o->type)) {
+	/* via the aggregator the limit is the aggregator's (fb_livetail_filters) */
+	if (lp_output_type_via_hub(o->type) && !pi->agg) {
 		fb_plugin(f, "throttle");
 		lp_yamlw_kvi(&f->w, "rate", lp_output_hub_rate(o));
 		lp_yamlw_kvi(&f->w, "window", 1);
@@ -775,6 +664,10 @@ void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t rout
 	}
 	/* after the pipeline's work (parsed fields, level), before the route's
 	 * match: every record counted once, on the first rendered route */
+	if (route == FB_NO_ROUTE) {
+		fb_proc_end(f);
+		return;
+	}
 	if (route == first_route(f, pi))
 		metric_units(f, pi);
 	lp_yamlw_capture_begin(&f->w, &f->cap);

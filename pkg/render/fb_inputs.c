@@ -93,10 +93,9 @@ void fb_shared_inputs(struct fb *f)
 	}
 }
 
-/* The processors of pi's files input i: its buffered multiline stage (on the
- * node), then the metadata regex's groups as record fields (a parser on the
- * file's path, with or without the kubernetes filter), then kubernetes
- * metadata when asked for. */
+/* The processors of pi's files input i: its buffered multiline stage, then the metadata regex's
+ * groups as record fields (a parser on the file's path, with or without the kubernetes filter),
+ * then kubernetes metadata when asked for. */
 static void file_processors(struct fb *f, const struct lp_pinfo *pi, size_t i)
 {
 	const struct lp_pipeline *p = pi->p;
@@ -104,10 +103,8 @@ static void file_processors(struct fb *f, const struct lp_pinfo *pi, size_t i)
 	char what[32];
 
 	fb_proc_begin(f);
-	if (!pi->agg) {
-		lp_render_field_idx(what, sizeof(what), "ml_f", i, "");
-		fb_multiline_unit(f, pi, what);
-	}
+	lp_render_field_idx(what, sizeof(what), "ml_f", i, "");
+	fb_multiline_unit(f, pi, what);
 	if (fi->metadata_regex) {
 		fb_plugin(f, "parser");
 		fb_kv(f, "key_name", FB_PATH_KEY);
@@ -240,10 +237,20 @@ void fb_pipeline_inputs(struct fb *f, const struct lp_pinfo *pi)
 	}
 }
 
+/* The aggregator's input: forward from the nodes' forward outputs. One
+ * listener worker and not threaded: the records are appended to the input's
+ * filesystem chunk on the engine thread before the ack goes back (Fluent Bit
+ * 5.1.1 plugins/in_forward/fw_prot.c: append_log() -> fw_ingest_logs() ->
+ * flb_input_log_append(), then send_ack()); with workers > 1 they would go
+ * through the ingress queue (flb_input_ingress_queue_log) and be acked
+ * before they are stored, so a node would release chunks an aggregator
+ * crash loses. */
 void fb_aggregator_input(struct fb *f)
 {
 	fb_plugin(f, "forward");
 	fb_kv(f, "alias", "lp_forward");
+	lp_yamlw_kvi(&f->w, "workers", 1);
+	lp_yamlw_kvb(&f->w, "threaded", 0);
 	fb_kv(f, "listen", "0.0.0.0");
 	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
 	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");

@@ -1,5 +1,6 @@
 /* pkg/render/fb_outputs.c: the outputs: one per LogOutput with its type's keys, delivery keys
- * (retries, buffer bounds), the shipper's forward output to the aggregator, and the discard output.
+ * (retries, buffer bounds), the shipper's forward outputs to the aggregator, and the discard
+ * output.
  */
 #include "fb.h"
 #include "../util/mem.h"
@@ -343,23 +344,97 @@ static void route_keys(struct fb *f, const struct lp_oinfo *oi, const struct lp_
 	}
 }
 
+/* 1 when route i of pi is rendered (its output too). */
+static int route_ok(const struct fb *f, const struct lp_pinfo *pi, size_t i)
+{
+	return pi->routes[i].ok && f->c->oi[pi->routes[i].out].ok;
+}
+
+/* 1 when route i of pi (via the aggregator) needs its own forward output:
+ * a match, or a livetail/alert output (limited per output on the aggregator);
+ * else its records travel as a.<h>.<source tag> with the pipeline's others. */
+static int agg_route_own(const struct fb *f, const struct lp_pinfo *pi, size_t i)
+{
+	return pi->p->routes[i].op != LP_ROUTE_ALL ||
+	       lp_output_type_via_hub(f->c->oi[pi->routes[i].out].o->type);
+}
+
+/* A forward output of pipeline pi to the aggregator: it matches the source
+ * tags pi selects (fb_pipeline_match, as a pipeline on the node does), runs
+ * pi's work as processors, and sends each chunk under the tag
+ * [o.<oh>.]a.<h>.<source tag> (out_forward's `tag` is a record accessor,
+ * plugins/out_forward/forward.c fc->ra_tag; with only $TAG in it it is
+ * static, flb_ra_is_static(), so compress is allowed and records go in
+ * Forward mode, one tag per chunk). The aggregator routes on that tag as
+ * before. require_ack_response: a chunk is released on the node only when
+ * the aggregator answered its ack, which its in_forward sends after the
+ * records are appended to its filesystem chunk (docs/delivery.md). route:
+ * the route it serves, or FB_NO_ROUTE for the routes without a match. */
+static void agg_forward(struct fb *f, const struct lp_pinfo *pi, size_t route)
+{
+	struct lp_rctx *c = f->c;
+	char alias[40];
+
+	fb_plugin(f, "forward");
+	if (route == FB_NO_ROUTE)
+		snprintf(alias, sizeof(alias), "_fwd");
+	else
+		lp_render_field_idx(alias, sizeof(alias), "_r", route, "");
+	fb_kv(f, "alias", fb_cat(f, "lp_", pi->h, alias, CAT_END));
+	fb_pipeline_match(f, pi);
+	lp_yamlw_kvi(&f->w, "workers", fb_route_workers(LP_OUT_FORWARD));
+	if (route == FB_NO_ROUTE)
+		fb_cat(f, "a.", pi->h, ".$TAG", CAT_END);
+	else
+		fb_cat(f, "o.", c->oi[pi->routes[route].out].h, ".a.", pi->h, ".$TAG", CAT_END);
+	fb_kv(f, "tag", fb_ts(f));
+	fb_kv(f, "host", c->agg_host);
+	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
+	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
+	fb_kv(f, "self_hostname", "logplane-shipper");
+	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
+	fb_kv(f, "compress", "gzip");
+	lp_yamlw_kvi(&f->w, "retry_limit", 20);
+	if (pi->any_at_least_once)
+		fb_kv(f, "storage.total_limit_size", "1G");
+	fb_pipeline_processors(f, pi, route);
+	fb_plugin_end(f);
+}
+
+/* The forward outputs of a pipeline via the aggregator: one for its routes
+ * without a match (when it has any), one per other route. */
+static void agg_forwards(struct fb *f, const struct lp_pinfo *pi)
+{
+	int all = 0;
+
+	for (size_t i = 0; i < pi->p->n_routes; i++)
+		all |= route_ok(f, pi, i) && !agg_route_own(f, pi, i);
+	if (all)
+		agg_forward(f, pi, FB_NO_ROUTE);
+	for (size_t i = 0; i < pi->p->n_routes; i++)
+		if (route_ok(f, pi, i) && agg_route_own(f, pi, i))
+			agg_forward(f, pi, i);
+}
+
 /* The output instances of a pipeline on the node, one per resolved route:
  * each matches the source tags the pipeline selects (fb_pipeline_match), so a
  * record reaches it without a copy, and runs the pipeline's work as its
  * processors (Fluent Bit runs an output's processors when it flushes a
  * chunk to it: include/fluent-bit/flb_output.h flb_output_flush_create()).
  * Workers as fb_route_workers says: threads and descriptors grow by one
- * instance per route, never per record. */
+ * instance per route, never per record. Via the aggregator: agg_forwards. */
 void fb_pipeline_outputs(struct fb *f, const struct lp_pinfo *pi)
 {
 	const struct lp_pipeline *p = pi->p;
 	char alias[40];
 
-	if (pi->agg)
+	if (pi->agg) {
+		agg_forwards(f, pi);
 		return;
+	}
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const struct lp_oinfo *oi;
-		if (!pi->routes[i].ok || !f->c->oi[pi->routes[i].out].ok)
+		if (!route_ok(f, pi, i))
 			continue;
 		oi = &f->c->oi[pi->routes[i].out];
 		fb_plugin(f, plugin_name(oi->o));
@@ -388,8 +463,9 @@ static int per_pipeline(const struct lp_output *o)
 /* An output rendered per pipeline on the aggregator (s3): one instance for
  * each pipeline that routes to it, so each writes keys in its own pipeline's
  * terms to its own store_dir. A route without a match brings that pipeline's
- * records as a.<ph>.<source tag>, a route with one as the node's copies
- * o.<oh>.a.<ph>.<source tag>. */
+ * records as a.<ph>.<node tag>, a route with one as o.<oh>.a.<ph>.<node tag>
+ * (the node's forward outputs' tags); the node tag is the source tag, or
+ * p.<ph>.kube.* from its own tail. */
 static void aggregator_outputs_per_pipeline(struct fb *f, const struct lp_oinfo *oi)
 {
 	struct lp_rctx *c = f->c;
@@ -407,40 +483,18 @@ static void aggregator_outputs_per_pipeline(struct fb *f, const struct lp_oinfo 
 			else
 				fb_addf(f, fb_t0(f), "^o\\.%s\\.a\\.%s\\.", oi->h, pi->h);
 			fb_kv(f, "match_regex", fb_ts(f));
-			type_keys(f, oi, 1, pi, all ? 2 : 4);
+			/* records of its own tail arrive as a.<h>.p.<h>.kube.* */
+			type_keys(f, oi, 1, pi, (all ? 2 : 4) + (LP_OWN_APP_INPUT(pi) ? 2 : 0));
 			delivery_keys(f, oi->o);
 			fb_plugin_end(f);
 		}
 	}
 }
 
-static void aggregator_forward_output(struct fb *f)
-{
-	struct lp_rctx *c = f->c;
-	int alo = 0;
-
-	for (size_t i = 0; i < c->npi; i++)
-		if (c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once)
-			alo = 1;
-	fb_plugin(f, "forward");
-	fb_kv(f, "alias", "lp_aggregator");
-	fb_kv(f, "match_regex", "^(?:o\\.[0-9a-f]{12}\\.)?a\\.");
-	fb_kv(f, "host", c->agg_host);
-	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
-	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
-	fb_kv(f, "self_hostname", "logplane-shipper");
-	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
-	fb_kv(f, "compress", "gzip");
-	lp_yamlw_kvi(&f->w, "retry_limit", 20);
-	if (alo)
-		fb_kv(f, "storage.total_limit_size", "1G");
-	fb_plugin_end(f);
-}
-
 /* The outputs [from, to) of c->oi used on this side. With tail, on the
- * shipper, the forward output to the aggregator and the discard output after
- * them, and on both sides the metrics exporter last. With track, each output's bytes are added to
- * its est_bytes (dry run). */
+ * shipper, the discard output after them, and on both sides the metrics
+ * exporter last. With track, each output's bytes are added to its est_bytes
+ * (dry run). */
 void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 {
 	struct lp_rctx *c = f->c;
@@ -467,8 +521,6 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		fb_metrics_output(f);
 		return;
 	}
-	if (c->any_agg)
-		aggregator_forward_output(f);
 	for (size_t i = 0; i < c->npi && !any; i++)
 		any = c->pi[i].ok;
 	if (any) {
@@ -483,11 +535,9 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 		lp_yamlw_map(&f->w);
 		lp_yamlw_kvq(&f->w, "name", "null"); /* quoted: plain null is YAML's null */
 		fb_kv(f, "alias", "lp_discard");
-		fb_kv(f, "match_regex", "^(?:kube|system|p|a)\\.");
+		fb_kv(f, "match_regex", "^(?:kube|system|p)\\.");
 		lp_yamlw_kvi(&f->w, "workers", 0); /* out_null defaults to 1 thread */
 		fb_plugin_end(f);
 	}
 	fb_metrics_output(f);
 }
-
-/* The aggregator's one input: forward from the shippers. */

@@ -95,7 +95,13 @@ void fb_pipeline_match(struct fb *f, const struct lp_pinfo *pi)
 		return;
 	}
 	if (n_src == 1 && own && app_simple(f, pi)) {
-		fb_kv(f, "match", fb_cat(f, pi->prefix, ".kube.*", CAT_END));
+		/* its own tail reads only its namespaces' files; the match says so
+		 * too (a tenant's output takes no other namespace's tag) */
+		if (strcmp(p->meta.ns, f->c->control_ns) == 0)
+			fb_kv(f, "match", fb_cat(f, pi->prefix, ".kube.*", CAT_END));
+		else
+			fb_kv(f, "match",
+			      fb_cat(f, pi->prefix, ".kube.", p->meta.ns, ".*", CAT_END));
 		return;
 	}
 	if (n_src == 1 && !own && !app) {
@@ -176,7 +182,9 @@ void fb_output_match(struct fb *f, const struct lp_oinfo *oi, int agg_side)
  *   0  the shared tail, on the node
  *   2  p.<h>.kube.* (the pipeline's own tail, on the node) or a.<h>.kube.*
  *      (via the aggregator, a route without match)
- *   4  o.<oh>.a.<h>.kube.* (via the aggregator, a route with a match)
+ *   4  o.<oh>.a.<h>.kube.* (via the aggregator, a route with a match) or
+ *      a.<h>.p.<h>.kube.* (via the aggregator from its own tail)
+ *   6  o.<oh>.a.<h>.p.<h>.kube.* (both), parts 7..9 of the 10 s3 reads
  * {namespace} is the pipeline's own namespace outside the control namespace
  * (a tenant reads nothing else), else $TAG[depth+1]; {pod} and {container}
  * are $TAG[depth+2] and $TAG[depth+3]; {pipeline} is the pipeline's name.

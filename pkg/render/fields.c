@@ -15,8 +15,8 @@ static const struct lp_render_field head[] = {
     {P, "spec.input.application (per pipeline)", NULL, NULL, NULL,
      "the match / match_regex of each route's output instance lp_<hash>_r<i> matches the source "
      "tags "
-     "the pipeline selects (kube.<ns>.*), no copy; via the aggregator a rewrite_tag copy to "
-     "a.<hash>.<tag>"},
+     "the pipeline selects (kube.<ns>.*), no copy; via the aggregator the same match on a "
+     "forward output sending them as a.<hash>.<tag>"},
     {P, "spec.input.application.namespaces.include / exclude", NULL, NULL, NULL,
      "the outputs' match_regex on the namespace part (control namespace only; other "
      "namespaces see only their own)"},
@@ -89,11 +89,13 @@ static const struct lp_render_field head[] = {
      "(any output type) one output instance per route; the pipeline's work runs as its "
      "processors"},
     {P, "spec.routes[].match (in / regex)", "grep", "regex,logical_op", "<match o.<hash>.**>",
-     "a grep processor of the route's output instance (via the aggregator: a rewrite_tag copy "
-     "o.<output hash>.<tag>)"},
+     "a grep processor of the route's output instance (via the aggregator: of the route's own "
+     "forward output, tag o.<output hash>.a.<hash>.<tag>)"},
     {P, "spec.aggregator.enabled", "forward",
-     "host,port,shared_key,self_hostname,require_ack_response,compress", "<source> @type forward",
-     "the pipeline's records go to the aggregator (tags a.<hash>.*)"},
+     "tag,host,port,shared_key,self_hostname,require_ack_response,compress",
+     "<source> @type forward",
+     "the pipeline's routes are forward outputs lp_<hash>_fwd / lp_<hash>_r<i> to the "
+     "aggregator (tag a.<hash>.$TAG / o.<output hash>.a.<hash>.$TAG), acknowledged"},
     {P, "spec.aggregator.engine", NULL, NULL, "fluent.conf",
      "fluentbit (default) or fluentd for the aggregator"},
     {O, "spec.delivery.mode atLeastOnce", "tail",
@@ -231,9 +233,11 @@ lp_err lp_render_fields_markdown(struct lp_buf *out)
 	         "same records take them from the same chunk. The pipeline's work (parse, "
 	         "transforms, the route's match as a grep) is that output's `processors`, so "
 	         "a record meets only its own pipelines' work. See docs/delivery.md.\n"
-	         "- A pipeline via the aggregator still copies its records on the node "
-	         "(`rewrite_tag` to `a.<hash>.`, route matches to `o.<output hash>.`), with "
-	         "the weaker delivery docs/delivery.md states.\n"
+	         "- A pipeline via the aggregator does the same with `forward` outputs to the "
+	         "aggregator: one for its routes without a match, sending `a.<hash>.<source "
+	         "tag>`, and one per other route, sending `o.<output hash>.a.<hash>.<source "
+	         "tag>` (the output's `tag`); the aggregator routes on those tags. No copy "
+	         "either.\n"
 	         "- Every source chunk also goes to one `null` output, so chunks nobody "
 	         "selected are released at once.\n"
 	         "- Credentials are `${LP_SECRET_...}` variables filled from Secrets; the "

@@ -5,16 +5,15 @@
  *   kube.<ns>.<pod>.<container>         container logs, from the file name (shared tail)
  *   system.kube.<ns>.<pod>.<container>  kube-system container logs (shared tail)
  *   system.node.journal                 kubelet / containerd journal (shared systemd)
- *   p.<h>.<source tag>                  a direct pipeline's own copy (h = hash of ns/name)
- *   a.<h>.<source tag>                  the same for a pipeline shipping via the aggregator
- *   p.<h>.file.<name>[.<ns>.<pod>.<c>]  a pipeline's host files input
- *   p.<h>.http                          a pipeline's HTTP input
- *   o.<oh>.<pipeline tag>               a route copy for LogOutput oh (match or livetail)
- * Shared inputs feed pipelines through rewrite_tag copies, so two pipelines that
- * select the same logs each get their own records, and every filter of a
- * pipeline matches only p.<h>.*: a record meets only its own pipelines'
- * filters. Outputs are one per LogOutput, matching o.<oh>.* copies plus the
- * pipelines that route all their records there.
+ *   p.<h>.kube.<ns>.<pod>.<container>   a pipeline's own tail (buffered multiline; h = hash of
+ * ns/name) p.<h>.file.<name>[.<ns>.<pod>.<c>]  a pipeline's host files input p.<h>.http a
+ * pipeline's HTTP input a.<h>.<tag above>                   sent to the aggregator by pipeline h's
+ * forward output o.<oh>.a.<h>.<tag above>            the same for a route to LogOutput oh with a
+ * match No record is copied on the node: every pipeline route is an output instance matching the
+ * tags the pipeline selects, its work the instance's processors, so a record meets only its own
+ * pipelines' work. Via the aggregator the instance is a forward output whose `tag` prefixes the
+ * source tag; the aggregator's outputs (one per LogOutput, or per pipeline
+ * for s3) match those prefixes.
  */
 #include "fb.h"
 #include "../util/mem.h"
@@ -132,7 +131,6 @@ static lp_err fb_doc(struct lp_rctx *c, const struct doc_spec *d, struct lp_buf 
 		if (d->shared && !d->aggregator)
 			fb_shared_filters(&f);
 		fb_livetail_filters(&f, d->ofrom, d->oto, d->track);
-		each_pipeline(&f, d, fb_pipeline_filters);
 		fb_sec_end(&f);
 		fb_sec_begin(&f, "outputs");
 		if (!d->aggregator)
@@ -693,6 +691,7 @@ static void shipper_shape(struct lp_rctx *c)
 		const struct lp_pinfo *pi = &c->pi[i];
 		const struct lp_pipeline *p = pi->p;
 		size_t thr = 0;
+		int agg_all = 0;
 		if (!pi->ok)
 			continue;
 		fds += p->n_files * (FD_TAIL + 16) + (p->http.enabled ? FD_OTHER_INPUT : 0);
@@ -702,24 +701,26 @@ static void shipper_shape(struct lp_rctx *c)
 			thr += p->transforms[t].kind == LP_TR_THROTTLE &&
 			       !p->transforms[t].u.throttle.per_pod;
 		for (size_t r = 0; r < p->n_routes; r++) {
+			const struct lp_output *o;
 			if (!pi->routes[r].ok || !c->oi[pi->routes[r].out].ok)
 				continue;
-			/* a throttle (filter_throttle) starts a ticker thread */
-			threads += pi->agg ? 0 : thr;
-			if (pi->agg)
+			o = c->oi[pi->routes[r].out].o;
+			if (pi->agg && p->routes[r].op == LP_ROUTE_ALL &&
+			    !lp_output_type_via_hub(o->type)) {
+				agg_all = 1; /* one forward output for all such routes */
 				continue;
-			outs++;
-			workers += (size_t)fb_route_workers(c->oi[pi->routes[r].out].o->type);
-			threads += lp_output_type_via_hub(c->oi[pi->routes[r].out].o->type);
-		}
-		if (pi->agg) {
+			}
+			/* a throttle (filter_throttle) starts a ticker thread */
 			threads += thr;
-			fds += FD_OTHER_INPUT * (1 + (p->system != 0) + p->n_routes);
+			outs++;
+			workers += (size_t)fb_route_workers(pi->agg ? LP_OUT_FORWARD : o->type);
+			threads += !pi->agg && lp_output_type_via_hub(o->type);
 		}
-	}
-	if (c->any_agg) {
-		outs++;
-		workers += 2; /* out_forward's default */
+		if (agg_all) {
+			threads += thr;
+			outs++;
+			workers += (size_t)fb_route_workers(LP_OUT_FORWARD);
+		}
 	}
 	outs += 2; /* lp_discard and the metrics exporter: no worker */
 	fds += outs * FD_OUTPUT + workers * FD_WORKER;

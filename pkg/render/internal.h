@@ -39,10 +39,10 @@
 	((p)->multiline.present &&                                                                 \
 	 (((p)->multiline.builtin & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) ||                     \
 	  (p)->multiline.n_rules > 0))
-/* A pipeline on the node (not via the aggregator) whose application logs
- * need a buffered multiline stage reads them with its own tail input, the
- * multiline filter a processor of that input (see docs/delivery.md). */
-#define LP_OWN_APP_INPUT(pi) (!(pi)->agg && LP_APP_ON((pi)->p) && LP_ML_BUFFERED((pi)->p))
+/* A pipeline whose application logs need a buffered multiline stage reads
+ * them with its own tail input, the multiline filter a processor of that
+ * input (see docs/delivery.md); on the node or via the aggregator alike. */
+#define LP_OWN_APP_INPUT(pi) (LP_APP_ON((pi)->p) && LP_ML_BUFFERED((pi)->p))
 
 /* Everything the renderer knows about one output that will be rendered. */
 struct lp_oinfo {
@@ -78,7 +78,7 @@ struct lp_pinfo {
 	char h[13];
 	int ok;
 	int agg;                      /* ships through the aggregator */
-	char prefix[16];              /* "p.<h>" or "a.<h>" */
+	char prefix[16];              /* "p.<h>": the tags of its own inputs on the node */
 	struct lp_route_info *routes; /* n_routes */
 	int any_at_least_once;        /* some routed output is atLeastOnce */
 	const char *mbl;              /* largest memBufLimit of its outputs, or NULL (borrowed) */

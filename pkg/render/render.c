@@ -592,7 +592,9 @@ static lp_err pipelines_step(struct lp_rctx *c)
 			c->engine_chosen = 1;
 			c->engine = p->aggregator.engine;
 		}
-		pi->prefix[0] = pi->agg ? 'a' : 'p';
+		/* p.<h> on the node for every pipeline; a.<h> only on the wire to
+		 * the aggregator (the forward outputs' tag, fb_outputs.c) */
+		pi->prefix[0] = 'p';
 		pi->prefix[1] = '.';
 		memcpy(pi->prefix + 2, pi->h, sizeof(pi->h)); /* 12 hex chars and the NUL */
 	}
@@ -798,13 +800,12 @@ static lp_err usage_step(struct lp_rctx *c)
 
 const char *lp_render_delivery_text(const struct lp_pinfo *pi)
 {
-	if (pi->agg)
-		return "; delivery: copied on the node by rewrite_tag (records of the last ~25 ms "
-		       "before an agent crash, and records met while the copy's buffer is full, "
-		       "can be lost)";
 	if (LP_ML_BUFFERED(pi->p))
 		return "; delivery: each output's mode, except an open multiline group (held up "
 		       "to the multiline flush timeout) lost on an agent crash";
+	if (pi->agg)
+		return "; delivery: each output's mode, no in-memory hop (to the aggregator with "
+		       "acknowledgements)";
 	return "; delivery: each output's mode, no in-memory hop";
 }
 

@@ -714,6 +714,160 @@ static void proc_names(json_t *plugin, char *out, size_t n)
 	}
 }
 
+/* One node forward output to the aggregator: its tag names the pipeline of
+ * its alias (lp_<h>_fwd: a.<h>.$TAG; lp_<h>_r<i>: o.<oh>.a.<h>.$TAG), its
+ * chunks are released only on the aggregator's ack, compressed (a tag of
+ * only $TAG is static in out_forward), no worker thread. */
+static void check_agg_forward(json_t *o, const char *rel)
+{
+	const char *alias = json_string_value(json_object_get(o, "alias"));
+	const char *tag = json_string_value(json_object_get(o, "tag"));
+	const char *h;
+	char want[64];
+
+	if (!alias || !tag || strlen(alias) < 17 || strncmp(alias, "lp_", 3) != 0) {
+		lp_test_fail(__FILE__, __LINE__, "%s: forward output %s / tag %s", rel,
+		             alias ? alias : "-", tag ? tag : "-");
+		return;
+	}
+	h = alias + 3;
+	if (!strcmp(alias + 15, "_fwd")) {
+		snprintf(want, sizeof(want), "a.%.12s.$TAG", h);
+		LP_CHECK_STR(tag, want);
+	} else {
+		LP_CHECK(!strncmp(alias + 15, "_r", 2));
+		LP_CHECK(strlen(tag) == 2 + 12 + 3 + 12 + 5 && !strncmp(tag, "o.", 2) &&
+		         is_hex12(tag + 2));
+		snprintf(want, sizeof(want), ".a.%.12s.$TAG", h);
+		LP_CHECK(strlen(tag) > 14 && !strcmp(tag + 14, want));
+	}
+	LP_CHECK(json_object_get(o, "match") || json_object_get(o, "match_regex"));
+	LP_CHECK(json_is_true(json_object_get(o, "require_ack_response")));
+	LP_CHECK_STR(json_string_value(json_object_get(o, "compress")), "gzip");
+	LP_CHECK(json_object_get(o, "workers") != NULL);
+	LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 0);
+	LP_CHECK_STR(json_string_value(json_object_get(o, "shared_key")),
+	             "${LP_FORWARD_SHARED_KEY}");
+}
+
+/* The aggregator shapes: a pipeline via the aggregator copies nothing on the
+ * node either (no rewrite_tag, no emitter but a multiline processor's idle
+ * one): its routes are forward outputs on its source tags, its work their
+ * processors; the aggregator has no copy either and acks only what it has
+ * appended to its chunks (one listener worker, not threaded). */
+static void t_aggregator_shapes(void)
+{
+	static const char *const cases[] = {
+	    "aggregator-fluentbit",        "aggregator-fluentd",
+	    "aggregator-fluentd-livetail", "aggregator-fluentd-opensearch-aws",
+	    "aggregator-shapes",           "s3-key-shapes"};
+	struct lp_rendered r;
+	json_t *cfg, *o, *e;
+	char names[256];
+	size_t i, n_fwd;
+
+	for (size_t k = 0; k < LP_TEST_COUNT(cases); k++) {
+		char rel[128];
+		size_t fwd = 0, ml = 0, em = 0;
+		const char *t;
+		snprintf(rel, sizeof(rel), "tests/data/render/cases/%s.yaml", cases[k]);
+		cfg = shipper_json(&r, rel);
+		LP_CHECK(cfg != NULL);
+		t = shipper_text(&r);
+		if (strstr(t, "rewrite_tag"))
+			lp_test_fail(__FILE__, __LINE__, "%s: rewrite_tag on the node", rel);
+		for (const char *q = t; (q = strstr(q, "emitter_name:")); q++)
+			em++;
+		json_array_foreach(section(cfg, "inputs"), i, e)
+		{
+			proc_names(e, names, sizeof(names));
+			ml += strstr(names, "multiline") != NULL;
+		}
+		LP_CHECK_INT(em, ml);
+		json_array_foreach(section(cfg, "filters"), i, e)
+		    LP_CHECK_STR(json_string_value(json_object_get(e, "name")), "kubernetes");
+		json_array_foreach(section(cfg, "outputs"), i, e)
+		{
+			const char *n = json_string_value(json_object_get(e, "name"));
+			if (n && !strcmp(n, "forward") && json_object_get(e, "host") &&
+			    !strncmp(json_string_value(json_object_get(e, "host")),
+			             "logplane-aggregator.", 20)) {
+				fwd++;
+				check_agg_forward(e, rel);
+			}
+		}
+		LP_CHECK(fwd > 0);
+		LP_CHECK(item_with(section(cfg, "outputs"), "alias", "lp_aggregator") == NULL);
+		json_decref(cfg);
+		LP_CHECK(r.has_aggregator);
+		if (r.has_aggregator && r.aggregator_engine == LP_ENGINE_FLUENTBIT &&
+		    r.aggregator.n_files) {
+			json_t *agg = reparse(&r.aggregator.files[0]);
+			LP_CHECK(strstr(r.aggregator.files[0].data, "rewrite_tag") == NULL);
+			LP_CHECK(strstr(r.aggregator.files[0].data, "emitter") == NULL);
+			o = item_with(section(agg, "inputs"), "alias", "lp_forward");
+			LP_CHECK(o != NULL);
+			LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 1);
+			LP_CHECK(json_is_false(json_object_get(o, "threaded")));
+			LP_CHECK_STR(json_string_value(json_object_get(o, "storage.type")),
+			             "filesystem");
+			json_decref(agg);
+		}
+		lp_rendered_free(&r);
+	}
+
+	/* aggregator-shapes: five forward outputs, each on its pipeline's tags */
+	cfg = shipper_json(&r, "tests/data/render/cases/aggregator-shapes.yaml");
+	o = item_with(section(cfg, "outputs"), "match", "kube.team-a.*");
+	LP_CHECK(o != NULL);
+	proc_names(o, names, sizeof(names));
+	LP_CHECK_STR(names, "grep,parser"); /* pod labels, parse: every route */
+	LP_CHECK_HAS(json_string_value(json_object_get(o, "alias")), "_fwd");
+	/* the route with a match: the same selection, the match as a last grep */
+	json_array_foreach(section(cfg, "outputs"), i, e)
+	{
+		const char *m = json_string_value(json_object_get(e, "match"));
+		const char *a = json_string_value(json_object_get(e, "alias"));
+		if (e == o || !m || strcmp(m, "kube.team-a.*"))
+			continue;
+		LP_CHECK_HAS(a, "_r1");
+		proc_names(e, names, sizeof(names));
+		LP_CHECK_STR(names, "grep,parser,grep");
+	}
+	/* buffered multiline: its own tail (tag p.<h>.kube.*) and a forward on it */
+	e = NULL;
+	json_array_foreach(section(cfg, "inputs"), i, o)
+	{
+		const char *p = json_string_value(json_object_get(o, "path"));
+		if (p && strstr(p, "_team-b_"))
+			e = o;
+	}
+	LP_CHECK(e != NULL);
+	if (e) {
+		char m[64];
+		const char *tag = json_string_value(json_object_get(e, "tag"));
+		LP_CHECK(tag && !strncmp(tag, "p.", 2) && strlen(tag) > 14);
+		snprintf(m, sizeof(m), "%.15skube.team-b.*", tag ? tag : "");
+		o = item_with(section(cfg, "outputs"), "match", m);
+		LP_CHECK(o != NULL);
+		LP_CHECK_STR(json_string_value(json_object_get(o, "name")), "forward");
+	}
+	/* the control pipeline over all namespaces but team-b */
+	LP_CHECK(item_with(section(cfg, "outputs"), "match_regex",
+	                   "^kube\\.(?!(?:team-b)\\.)[^.]+\\..+\\.[^.]+$") != NULL);
+	n_fwd = 0;
+	json_array_foreach(section(cfg, "outputs"), i, e) n_fwd +=
+	    json_object_get(e, "tag") != NULL &&
+	    !strcmp(json_string_value(json_object_get(e, "name")), "forward");
+	LP_CHECK_INT(n_fwd, 5); /* everything, hosts r0, apps fwd + r1, traces */
+	LP_CHECK_INT(r.shipper_outputs, json_array_size(section(cfg, "outputs")));
+	LP_CHECK_INT(r.shipper_threads, 0);
+	for (i = 0; i < r.n_summaries; i++)
+		LP_CHECK(strstr(r.summaries[i].text, "rewrite_tag") == NULL);
+	json_decref(cfg);
+	lp_rendered_free(&r);
+}
+
 /* The data-path shapes (issue: nothing lost, a record's cost independent of
  * the pipeline count): no rewrite_tag copy, no emitter on the node, only the
  * shared kubernetes filter(s) in the global filter list, each pipeline's work
@@ -2290,6 +2444,7 @@ int main(void)
 	    {"split", t_split},
 	    {"split_outputs", t_split_outputs},
 	    {"split_aggregator", t_split_aggregator},
+	    {"aggregator_shapes", t_aggregator_shapes},
 	    {"split_output_too_large", t_split_output_too_large},
 	    {"cache", t_cache},
 	    {"injection", t_injection},

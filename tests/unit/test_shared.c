@@ -175,16 +175,19 @@ static size_t probe_tags(const struct case_r *k, const char *ns, char tags[][160
 		ADD("a.%s.kube.%s.web-1.api", h, ns);
 		ADD("p.%s.file.host.%s.web-1.api", h, ns);
 		ADD("p.%s.http", h);
+		ADD("a.%s.p.%s.kube.%s.web-1.api", h, h, ns);
 		for (size_t j = 0; j < k->b.n_outputs; j++) {
 			short_hash(oh, k->b.outputs[j]->meta.ns, k->b.outputs[j]->meta.name);
 			ADD("o.%s.a.%s.kube.%s.web-1.api", oh, h, ns);
+			ADD("o.%s.a.%s.p.%s.kube.%s.web-1.api", oh, h, h, ns);
 		}
 	}
 #undef ADD
 	return n;
 }
 
-/* The proof: each output instance lp_<h>_r<i> of a tenant pipeline takes no
+/* The proof: each output instance lp_<h>_r<i> (or forward output to the
+ * aggregator lp_<h>_fwd) of a tenant pipeline takes no
  * tag of another namespace, in any shape, and takes its own namespace's
  * container logs. Returns the number of violations (the first described in
  * why); *checked is the number of tenant instances looked at. */
@@ -204,7 +207,7 @@ static size_t prove_tenancy(const struct case_r *k, size_t *checked, char *why, 
 		size_t n;
 		int own = 0;
 		if (!alias || strncmp(alias, "lp_", 3) != 0 || strlen(alias) < 15 ||
-		    strncmp(alias + 15, "_r", 2) != 0)
+		    (strncmp(alias + 15, "_r", 2) != 0 && strcmp(alias + 15, "_fwd") != 0))
 			continue;
 		p = pipeline_of(k, alias + 3);
 		if (!p && !bad++)
@@ -276,6 +279,130 @@ static void t_shared_tenancy(void)
 	prove("tests/data/render/cases/shape-control-and-tenant.yaml", 1);
 }
 
+/* 1 when pipeline p routes to the LogOutput whose hash is oh. */
+static int routes_to(const struct lp_pipeline *p, const char *oh)
+{
+	for (size_t i = 0; i < p->n_routes; i++) {
+		char h[13];
+		short_hash(h, p->routes[i].output_ns ? p->routes[i].output_ns : p->meta.ns,
+		           p->routes[i].output_ref);
+		if (!strncmp(h, oh, 12))
+			return 1;
+	}
+	return 0;
+}
+
+/* The aggregator leg: every forward output on the node (lp_<h>_fwd /
+ * lp_<h>_r<i>) sends each tag it takes as its `tag` with $TAG replaced, the
+ * way out_forward's record accessor does; on the aggregator, every output
+ * taking that tag must be one the pipeline routes to (lp_o_<oh>, or
+ * lp_o_<oh>_<h> of that pipeline), and each tag of its own namespace must
+ * reach at least one. Probed with the tags of every namespace. Returns the
+ * number of violations; *sent the number of (forward, tag) pairs checked. */
+static size_t prove_aggregator(const struct case_r *k, size_t *sent, char *why, size_t whysz)
+{
+	static const char *const nss[] = {"team-a", "team-b", "team-c",
+	                                  "shop",   CONTROL,  "kube-system"};
+	static char tags[4096][160];
+	json_t *o, *a;
+	size_t i, j, bad = 0;
+
+	*sent = 0;
+	json_array_foreach(outputs_of(k->shipper), i, o)
+	{
+		const char *alias = json_string_value(json_object_get(o, "alias"));
+		const char *tag = json_string_value(json_object_get(o, "tag"));
+		const struct lp_pipeline *p;
+		const char *dollar;
+		if (!tag || !alias || strncmp(alias, "lp_", 3) != 0 ||
+		    !(dollar = strstr(tag, "$TAG")))
+			continue;
+		p = pipeline_of(k, alias + 3);
+		if (!p) {
+			if (!bad++)
+				snprintf(why, whysz, "%s: no pipeline", alias);
+			continue;
+		}
+		for (size_t x = 0; x < LP_TEST_COUNT(nss); x++) {
+			size_t n = probe_tags(k, nss[x], tags, LP_TEST_COUNT(tags));
+			for (size_t t = 0; t < n; t++) {
+				char out[400];
+				size_t reached = 0;
+				if (!takes(o, tags[t]))
+					continue;
+				snprintf(out, sizeof(out), "%.*s%s%s", (int)(dollar - tag), tag,
+				         tags[t], dollar + 4);
+				(*sent)++;
+				json_array_foreach(outputs_of(k->aggregator), j, a)
+				{
+					const char *aa =
+					    json_string_value(json_object_get(a, "alias"));
+					int ok;
+					if (!takes(a, out))
+						continue;
+					reached++;
+					ok = aa && !strncmp(aa, "lp_o_", 5) && strlen(aa) >= 17 &&
+					     routes_to(p, aa + 5);
+					if (ok &&
+					    strlen(aa) > 17) /* per pipeline: lp_o_<oh>_<ph> */
+						ok = pipeline_of(k, aa + 18) == p;
+					if (!ok && !bad++)
+						snprintf(
+						    why, whysz,
+						    "%s (pipeline %s/%s) sends %s, taken by %s",
+						    alias, p->meta.ns, p->meta.name, out,
+						    aa ? aa : "-");
+				}
+				if (!reached && !bad++)
+					snprintf(why, whysz,
+					         "%s sends %s: no aggregator output takes it",
+					         alias, out);
+			}
+		}
+	}
+	return bad;
+}
+
+/* Tenancy through the aggregator (aggregator-shapes: two tenants, a control
+ * pipeline over all namespaces but one, host files and HTTP): on the node each
+ * tenant forward output takes only its namespace's tags (the proof above);
+ * on the aggregator each tag it sends reaches only its own routes' outputs. A
+ * forward output whose tag names another pipeline is caught. */
+static void t_aggregator_tenancy(void)
+{
+	struct case_r k;
+	char why[512] = "";
+	size_t sent = 0, bad;
+	json_t *o;
+	size_t i;
+
+	prove("tests/data/render/cases/aggregator-shapes.yaml", 3); /* team-a: 2, team-b: 1 */
+	LP_CHECK(load_case(&k, "tests/data/render/cases/aggregator-shapes.yaml"));
+	LP_CHECK_INT(k.r.n_problems, 0);
+	LP_CHECK(k.aggregator != NULL);
+	bad = prove_aggregator(&k, &sent, why, sizeof(why));
+	if (bad)
+		lp_test_fail(__FILE__, __LINE__, "%zu violation(s): %s", bad, why);
+	LP_CHECK(sent >= 10);
+	/* can fail: team-a's forward output sending under team-b's pipeline hash */
+	json_array_foreach(outputs_of(k.shipper), i, o)
+	{
+		const char *a = json_string_value(json_object_get(o, "alias"));
+		char h[13], tag[64];
+		if (!a || !json_object_get(o, "tag") || !strstr(a, "_fwd"))
+			continue;
+		short_hash(h, "team-a", "apps");
+		if (strncmp(a + 3, h, 12) != 0)
+			continue;
+		short_hash(h, "team-b", "traces");
+		snprintf(tag, sizeof(tag), "a.%s.$TAG", h);
+		json_object_set_new(o, "tag", json_string(tag));
+	}
+	LP_CHECK(prove_aggregator(&k, &sent, why, sizeof(why)) > 0);
+	LP_CHECK_HAS(why, "taken by lp_o_");
+	free_case(&k);
+}
+
 /* The proof checks something: a tenant instance widened to kube.* (every
  * namespace) is caught. */
 static void t_proof_can_fail(void)
@@ -321,6 +448,20 @@ static void expand_key(const char *fmt, const char *tag, char *out, size_t n)
 	out[o < n ? o : n - 1] = '\0';
 }
 
+/* 1 when pipeline p can send tag to the aggregator: from its own tail
+ * (buffered multiline) as [o.<oh>.]a.<h>.p.<h>.kube.*, else as
+ * [o.<oh>.]a.<h>.kube.* (node tags: always). */
+static int sends_shape(const struct lp_pipeline *p, const char *tag)
+{
+	int own = p->multiline.present &&
+	          ((p->multiline.builtin & (LP_ML_JAVA | LP_ML_PYTHON | LP_ML_GO)) ||
+	           p->multiline.n_rules > 0);
+
+	if (tag[0] != 'a' && tag[0] != 'o')
+		return 1;
+	return own == (strstr(tag, ".p.") != NULL);
+}
+
 /* Each S3 instance of s3-key-shapes, offered a record of shop/web-1/api in its
  * own tag shape, writes /k/shop/web-1/api/<pipeline>/... */
 static void check_keys(const struct case_r *k, json_t *cfg, size_t *seen)
@@ -345,7 +486,7 @@ static void check_keys(const struct case_r *k, json_t *cfg, size_t *seen)
 		LP_CHECK(strstr(key, "$TAG") != NULL);
 		snprintf(want, sizeof(want), "/k/shop/web-1/api/%s/", p->meta.name);
 		for (size_t t = 0; t < n; t++) {
-			if (!takes(o, tags[t]))
+			if (!takes(o, tags[t]) || !sends_shape(p, tags[t]))
 				continue;
 			hit++;
 			expand_key(key, tags[t], got, sizeof(got));
@@ -371,7 +512,7 @@ static void t_s3_key_shapes(void)
 	LP_CHECK(k.aggregator != NULL);
 	if (k.aggregator)
 		check_keys(&k, k.aggregator, &seen);
-	LP_CHECK_INT(seen, 4); /* + a.<h>. and o.<oh>.a.<h>. */
+	LP_CHECK_INT(seen, 5); /* + a.<h>., o.<oh>.a.<h>. and o.<oh>.a.<h>.p.<h>. */
 	/* no rendered key leaves a placeholder or the whole $TAG behind */
 	LP_CHECK(strstr(k.r.shipper.files[0].data, "{") == NULL ||
 	         strstr(k.r.shipper.files[0].data, "{namespace}") == NULL);
@@ -384,6 +525,7 @@ int main(void)
 	static const struct lp_test tests[] = {
 	    {"shared_tenancy", t_shared_tenancy},
 	    {"proof_can_fail", t_proof_can_fail},
+	    {"aggregator_tenancy", t_aggregator_tenancy},
 	    {"s3_key_shapes", t_s3_key_shapes},
 	};
 	return lp_test_main("shared", tests, LP_TEST_COUNT(tests));
