@@ -15,12 +15,15 @@ static void facts_free(struct res_facts *f, enum res_kind kind)
 	if (!f)
 		return;
 	ctrl_res_unref(f->good_k); /* its own facts were moved on: no recursion */
-	lp_free(f->problem_field);
-	lp_free(f->problem_message);
-	lp_free(f->render_field);
-	lp_free(f->render_message);
+	if (f->pr) {
+		lp_free(f->pr->problem_field);
+		lp_free(f->pr->problem_message);
+		lp_free(f->pr->render_field);
+		lp_free(f->pr->render_message);
+		json_decref(f->pr->problems);
+		lp_free(f->pr);
+	}
 	lp_free(f->aws);
-	json_decref(f->problems);
 	if (kind == RES_OUTPUT)
 		lp_free(f->feeders);
 	lp_free(f);

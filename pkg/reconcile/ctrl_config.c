@@ -23,6 +23,20 @@ struct res_facts *ctrl_facts_of(struct res_kept *k)
 	return k->facts;
 }
 
+const struct res_problems *ctrl_problems(const struct res_facts *f)
+{
+	static const struct res_problems none;
+
+	return f && f->pr ? f->pr : &none;
+}
+
+struct res_problems *ctrl_problems_of(struct res_facts *f)
+{
+	if (!f->pr)
+		f->pr = lp_calloc(1, sizeof(*f->pr));
+	return f->pr;
+}
+
 static int set_str(char **dst, const char *src)
 {
 	char *n = NULL;
@@ -114,14 +128,20 @@ static lp_err problem_list_add(json_t *list, uint64_t *fp, const char *field, co
 	           : LP_OK;
 }
 
-/* f->problems becomes list (stolen; NULL when count is 0) of count problems. */
-static void problems_set(struct res_facts *f, json_t *list, size_t count)
+/* f's problems list becomes list (stolen; none when count is 0) of count
+ * problems. LP_ERR_NOMEM (list freed) when f had none and no room for them. */
+static lp_err problems_set(struct res_facts *f, json_t *list, size_t count)
 {
-	json_decref(f->problems);
-	f->problems = count ? list : NULL;
-	f->problem_count = (uint32_t)count;
-	if (!count)
+	struct res_problems *pr = count ? ctrl_problems_of(f) : f->pr;
+
+	if (pr) {
+		json_decref(pr->problems);
+		pr->problems = count ? list : NULL;
+		pr->problem_count = count;
+	}
+	if (!count || !pr)
 		json_decref(list);
+	return count && !pr ? LP_ERR_NOMEM : LP_OK;
 }
 
 /* The "namespace/name" of every output a valid pipeline routes to (a pipeline
@@ -242,9 +262,10 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 	f->generation = k->generation;
 	f->n_problems = k->deleting ? 0 : (uint32_t)probs->n;
 	if (probs->n && !k->deleting) {
-		json_t *list = json_array();
-		if (!list || set_str(&f->problem_field, probs->v[0].field) ||
-		    set_str(&f->problem_message, probs->v[0].message)) {
+		struct res_problems *pr = ctrl_problems_of(f);
+		json_t *list = pr ? json_array() : NULL;
+		if (!list || set_str(&pr->problem_field, probs->v[0].field) ||
+		    set_str(&pr->problem_message, probs->v[0].message)) {
 			json_decref(list);
 			return LP_ERR_NOMEM;
 		}
@@ -254,9 +275,10 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 				return LP_ERR_NOMEM;
 			}
 		}
-		problems_set(f, list, probs->n);
+		if (problems_set(f, list, probs->n))
+			return LP_ERR_NOMEM;
 	} else {
-		problems_set(f, NULL, 0);
+		(void)problems_set(f, NULL, 0);
 	}
 	/* an Event for each problem listed (the recorder de-duplicates them) */
 	for (size_t j = 0; pfp && pfp != f->problems_fp && j < probs->n && j < LP_STATUS_MAX_LISTED;
@@ -305,6 +327,7 @@ static int output_problem(void *ctx, const char *ns, const char *name, char *buf
 	struct lp_ctrl *c = ctx;
 	struct res_kept *k = NULL;
 	struct res_facts *f;
+	const struct res_problems *pr;
 	char key[512];
 	int len = snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
 
@@ -312,16 +335,17 @@ static int output_problem(void *ctx, const char *ns, const char *name, char *buf
 	    !lp_kube_informer_get(c->res[RES_OUTPUT], key, (void **)&k) || !k || k->deleting)
 		return 0;
 	f = k->facts;
-	if (f && (f->over_limit || f->bad) && f->render_message) {
-		snprintf(buf, n, "%s", f->render_message);
+	pr = ctrl_problems(f);
+	if (f && (f->over_limit || f->bad) && pr->render_message) {
+		snprintf(buf, n, "%s", pr->render_message);
 		return 1;
 	}
-	if (!f || !f->n_problems || !f->problem_message)
+	if (!f || !f->n_problems || !pr->problem_message)
 		return 0;
-	if (f->problem_field && *f->problem_field)
-		snprintf(buf, n, "%s: %s", f->problem_field, f->problem_message);
+	if (pr->problem_field && *pr->problem_field)
+		snprintf(buf, n, "%s: %s", pr->problem_field, pr->problem_message);
 	else
-		snprintf(buf, n, "%s", f->problem_message);
+		snprintf(buf, n, "%s", pr->problem_message);
 	return 1;
 }
 
@@ -496,11 +520,12 @@ static lp_err render_problems(struct calc *cc, struct res_kept *k, const char *k
 		json_decref(list);
 		return err;
 	}
-	f->render_fp = fp;
-	problems_set(f, *left_out ? list : NULL, *left_out ? count : 0);
 	if (!*left_out)
 		json_decref(list);
-	return LP_OK;
+	err = problems_set(f, *left_out ? list : NULL, *left_out ? count : 0);
+	if (!err)
+		f->render_fp = fp;
+	return err;
 }
 
 /* Step 3 for one valid resource: unused (an output nothing routes to), left
@@ -537,11 +562,12 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 			return err;
 	} else if (f->render_fp) {
 		f->render_fp = 0;
-		problems_set(f, NULL, 0);
+		(void)problems_set(f, NULL, 0);
 	}
 	if (rp && left_out) {
-		if (set_str(&f->render_field, rp->field) ||
-		    set_str(&f->render_message, rp->message))
+		struct res_problems *pr = ctrl_problems_of(f);
+		if (!pr || set_str(&pr->render_field, rp->field) ||
+		    set_str(&pr->render_message, rp->message))
 			return LP_ERR_NOMEM;
 		f->config = LP_CONFIG_LEFT_OUT;
 		f->in_config = 0;

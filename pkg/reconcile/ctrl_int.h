@@ -51,24 +51,34 @@ extern const char *const ctrl_res_kind_name[]; /* "LogPipeline", "LogOutput" */
 
 /* ---------- what the caches keep ---------- */
 
-/* Facts from the last config computation; carried from one cached version
- * of a resource to the next (see ctrl_res_upsert). One per LogPipeline and
- * LogOutput (20,000 at scale-10k): laid out without holes, flags as bits,
- * no JSON kept (the status's lists are built when it is written). */
-struct res_facts {
-	int64_t generation;   /* the generation these facts describe; -1 none */
-	uint64_t problems_fp; /* to send an Event only when the problems change */
-	uint64_t render_fp;   /* of the renderer's problems, for their Events */
-	uint64_t fingerprint; /* generation + referenced Secret values */
-	uint64_t serial_in;   /* first config serial with this fingerprint */
-	char *problem_field;
+/* What is wrong with a resource, in words: its status's messages and
+ * problems list. Most resources have nothing wrong: a side allocation of their
+ * facts, made when first needed (ctrl_problems_of). */
+struct res_problems {
+	char *problem_field; /* validation's first problem (res_facts.n_problems) */
 	char *problem_message;
 	/* status.problems: [{field, message}] of the first LP_STATUS_MAX_LISTED
 	 * problems (validation's, else the renderer's when it left this out) and
 	 * how many there are (problem_count); NULL and 0 when none */
 	json_t *problems;
+	size_t problem_count;
+	/* why it is left out: config LP_CONFIG_LEFT_OUT (the renderer's first
+	 * problem), LP_CONFIG_ROLLED_BACK, LP_CONFIG_OVER_LIMIT */
 	char *render_field;
 	char *render_message;
+};
+
+/* Facts from the last config computation; carried from one cached version
+ * of a resource to the next (see ctrl_res_upsert). One per LogPipeline and
+ * LogOutput (20,000 at scale-10k): laid out without holes, flags as bits,
+ * no JSON kept (the status's lists are built when it is written). */
+struct res_facts {
+	int64_t generation;      /* the generation these facts describe; -1 none */
+	uint64_t problems_fp;    /* to send an Event only when the problems change */
+	uint64_t render_fp;      /* of the renderer's problems, for their Events */
+	uint64_t fingerprint;    /* generation + referenced Secret values */
+	uint64_t serial_in;      /* first config serial with this fingerprint */
+	struct res_problems *pr; /* what is wrong with it, NULL until something was */
 	/* AWS outputs */
 	struct lp_ctrl_aws_result *aws; /* last result, NULL until one came */
 	uint64_t aws_fp;                /* fingerprint it was computed for */
@@ -94,8 +104,7 @@ struct res_facts {
 			uint32_t n_feeders;
 		};
 	};
-	uint32_t n_problems;
-	uint32_t problem_count;
+	uint32_t n_problems; /* validation's (0: valid) */
 	enum lp_config_state config;
 	unsigned has_config_hash : 1; /* a LogPipeline's */
 	unsigned in_config : 1;
@@ -349,6 +358,10 @@ void ctrl_rollout_event(struct lp_ctrl *c, enum lp_owned_kind k, const char *nam
 
 /* ctrl_config.c */
 struct res_facts *ctrl_facts_of(struct res_kept *k);
+/* f's problems to read: an empty set when it has none (f may be NULL). */
+const struct res_problems *ctrl_problems(const struct res_facts *f);
+/* f's problems to write, allocated when first needed; NULL on no memory. */
+struct res_problems *ctrl_problems_of(struct res_facts *f);
 void ctrl_config_finished(struct lp_ctrl *c, struct run *r);
 void ctrl_handle_config(struct lp_ctrl *c);
 

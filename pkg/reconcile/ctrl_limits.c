@@ -85,6 +85,7 @@ static lp_err mark_over(struct lp_ctrl *c, enum res_kind kind, const struct lp_m
 {
 	struct res_kept *k = NULL;
 	struct res_facts *f;
+	struct res_problems *pr;
 	char key[512];
 	char *dup;
 	int len = snprintf(key, sizeof(key), "%s/%s", meta_str(m->ns), meta_str(m->name));
@@ -97,15 +98,18 @@ static lp_err mark_over(struct lp_ctrl *c, enum res_kind kind, const struct lp_m
 		return LP_ERR_NOMEM;
 	f->in_config = 0;
 	f->over_limit = 1;
-	if (f->config == LP_CONFIG_OVER_LIMIT && f->render_message &&
-	    !strcmp(f->render_message, msg))
+	pr = ctrl_problems_of(f);
+	if (!pr)
+		return LP_ERR_NOMEM;
+	if (f->config == LP_CONFIG_OVER_LIMIT && pr->render_message &&
+	    !strcmp(pr->render_message, msg))
 		return LP_OK;
 	if (!(dup = lp_strdup(msg)))
 		return LP_ERR_NOMEM;
-	lp_free(f->render_message);
-	f->render_message = dup;
-	lp_free(f->render_field);
-	f->render_field = NULL;
+	lp_free(pr->render_message);
+	pr->render_message = dup;
+	lp_free(pr->render_field);
+	pr->render_field = NULL;
 	if (f->config == LP_CONFIG_OVER_LIMIT)
 		return LP_OK; /* still over: the count changed, no new Event */
 	f->config = LP_CONFIG_OVER_LIMIT;

@@ -88,6 +88,7 @@ static int guard_fn(void *arg, const char *key, void *kept)
 	struct lp_ctrl *c = w->c;
 	struct res_kept *k = kept;
 	struct res_facts *f = k ? k->facts : NULL;
+	struct res_problems *pr;
 	char ns[256], msg[768];
 	const char *name;
 
@@ -119,10 +120,12 @@ static int guard_fn(void *arg, const char *key, void *kept)
 	f->bad_fp = f->fingerprint;
 	f->in_config = 0;
 	f->config = LP_CONFIG_ROLLED_BACK;
-	lp_free(f->render_message);
-	f->render_message = lp_strdup(msg);
-	lp_free(f->render_field);
-	f->render_field = NULL;
+	if ((pr = ctrl_problems_of(f))) { /* else (no memory) the status says "left out" */
+		lp_free(pr->render_message);
+		pr->render_message = lp_strdup(msg);
+		lp_free(pr->render_field);
+		pr->render_field = NULL;
+	}
 	w->n++;
 	ctrl_logf(c, LP_LOG_ERROR, ctrl_res_kind_name[w->kind], ns, name, "%s", msg);
 	if (c->events && c->leading) {

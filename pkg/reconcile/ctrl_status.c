@@ -114,6 +114,7 @@ static void route_state_of(struct lp_ctrl *c, const char *okey, struct route_sta
 	void *okept = NULL;
 	const struct res_kept *ok;
 	const struct res_facts *of;
+	const struct res_problems *op;
 	const struct lp_ctrl_aws_result *r;
 	const struct lp_cond_report *bad;
 
@@ -126,6 +127,7 @@ static void route_state_of(struct lp_ctrl *c, const char *okey, struct route_sta
 	}
 	ok = okept;
 	of = ok->facts;
+	op = ctrl_problems(of);
 	if (ok->deleting) {
 		rs->reason = "Deleting";
 		snprintf(rs->why, sizeof(rs->why), "being deleted");
@@ -136,18 +138,18 @@ static void route_state_of(struct lp_ctrl *c, const char *okey, struct route_sta
 	} else if (of->n_problems) {
 		rs->reason = "OutputInvalid";
 		snprintf(rs->why, sizeof(rs->why), "Valid=False Invalid: %s%s%s%s",
-		         of->problem_field && *of->problem_field ? of->problem_field : "",
-		         of->problem_field && *of->problem_field ? ": " : "",
-		         of->problem_message ? of->problem_message : "invalid",
+		         op->problem_field && *op->problem_field ? op->problem_field : "",
+		         op->problem_field && *op->problem_field ? ": " : "",
+		         op->problem_message ? op->problem_message : "invalid",
 		         of->n_problems > 1 ? " (and more problems)" : "");
 	} else if (of->config == LP_CONFIG_LEFT_OUT || of->config == LP_CONFIG_ROLLED_BACK) {
 		rs->reason =
 		    of->config == LP_CONFIG_LEFT_OUT ? "OutputLeftOut" : "OutputRolledBack";
 		snprintf(rs->why, sizeof(rs->why), "ConfigGenerated=False %s: %s%s%s",
 		         of->config == LP_CONFIG_LEFT_OUT ? "RenderFailed" : "RolledBack",
-		         of->render_field && *of->render_field ? of->render_field : "",
-		         of->render_field && *of->render_field ? ": " : "",
-		         of->render_message ? of->render_message : "left out");
+		         op->render_field && *op->render_field ? op->render_field : "",
+		         op->render_field && *op->render_field ? ": " : "",
+		         op->render_message ? op->render_message : "left out");
 	} else if ((r = of->aws) && of->aws_fp == of->fingerprint &&
 	           (bad = r->creds.status == LP_COND_FALSE  ? &r->creds
 	                  : r->prov.status == LP_COND_FALSE ? &r->prov
@@ -255,12 +257,13 @@ static lp_err extras_fill(struct lp_ctrl *c, enum res_kind kind, const char *ns,
                           const struct lp_status_conds *conds, struct lp_status_facts *sf,
                           json_t *extra)
 {
+	const struct res_problems *pr = ctrl_problems(f);
 	int bad = 0;
 
-	if (f->problems && f->problem_count) {
-		bad |= json_object_set(extra, "problems", f->problems);
+	if (pr->problems && pr->problem_count) {
+		bad |= json_object_set(extra, "problems", pr->problems);
 		bad |= json_object_set_new(extra, "problemCount",
-		                           json_integer((json_int_t)f->problem_count));
+		                           json_integer((json_int_t)pr->problem_count));
 	}
 	if (kind == RES_PIPELINE && k->p) {
 		json_t *outs = json_array();
@@ -323,11 +326,11 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 	ctrl_split_key(key, ns, sizeof(ns), &name);
 	sf.generation = k->generation;
 	sf.n_problems = f->n_problems;
-	sf.problem_field = f->problem_field;
-	sf.problem_message = f->problem_message;
+	sf.problem_field = ctrl_problems(f)->problem_field;
+	sf.problem_message = ctrl_problems(f)->problem_message;
 	sf.config = f->config;
-	sf.render_field = f->render_field;
-	sf.render_message = f->render_message;
+	sf.render_field = ctrl_problems(f)->render_field;
+	sf.render_message = ctrl_problems(f)->render_message;
 	snprintf(cfg_msg, sizeof(cfg_msg), "%s",
 	         f->config == LP_CONFIG_FAILED ? c->config_error : "");
 	if (f->config == LP_CONFIG_APPLIED)

@@ -272,6 +272,13 @@ static const char *const world[] = {
     "/apis/logplane.io/v1alpha1/namespaces/" CONTROL_NS "/logoutputs",
     "{\"apiVersion\":\"logplane.io/v1alpha1\",\"kind\":\"LogOutput\",\"metadata\":{\"name\":"
     "\"console\"},\"spec\":{\"type\":\"stdout\"}}",
+    /* invalid (its header's Secret has no such key): its problems are kept
+     * with its facts, listed in its status */
+    "/apis/logplane.io/v1alpha1/namespaces/" CONTROL_NS "/logoutputs",
+    "{\"apiVersion\":\"logplane.io/v1alpha1\",\"kind\":\"LogOutput\",\"metadata\":{\"name\":"
+    "\"broken\"},\"spec\":{\"type\":\"http\",\"http\":{\"host\":\"ingest.example.com\","
+    "\"headers\":[{\"name\":\"X-Key\",\"valueFrom\":{\"secretKeyRef\":{\"name\":"
+    "\"ingest-token\",\"key\":\"nope\"}}}]}}}",
     "/apis/logplane.io/v1alpha1/namespaces/" CONTROL_NS "/logpipelines",
     "{\"apiVersion\":\"logplane.io/v1alpha1\",\"kind\":\"LogPipeline\",\"metadata\":{\"name\":"
     "\"p1\"},\"spec\":{\"input\":{\"application\":{}},\"parse\":{\"format\":\"json\"},"
@@ -447,6 +454,28 @@ static void t_controller_every_allocation(void)
 	       fired, most, (unsigned long long)st.config_errors);
 	LP_CHECK(fired > 50 && 2 * fired >= most);
 	LP_CHECK(st.config_errors > 0);
+	{ /* the invalid output's problems, kept through all that, reach its status */
+		json_t *bo = NULL;
+		const json_t *bst;
+		uint64_t end = lp_clock_mono_ms() + 15000;
+		for (;;) {
+			json_decref(bo);
+			bo = NULL;
+			if (req("GET",
+			        "/apis/logplane.io/v1alpha1/namespaces/" CONTROL_NS
+			        "/logoutputs/broken",
+			        NULL, NULL, &bo) != 200)
+				break;
+			bst = json_object_get(bo, "status");
+			if (json_integer_value(json_object_get(bst, "problemCount")) >= 1 ||
+			    lp_clock_mono_ms() > end || lp_loop_run_once(loop, 20) != LP_OK)
+				break;
+		}
+		bst = json_object_get(bo, "status");
+		LP_CHECK(json_integer_value(json_object_get(bst, "problemCount")) >= 1);
+		LP_CHECK(json_array_size(json_object_get(bst, "problems")) >= 1);
+		json_decref(bo);
+	}
 out:
 	lp_ctrl_free(c);
 	lp_kube_client_free(cl);
