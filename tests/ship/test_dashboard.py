@@ -175,7 +175,8 @@ def problems(board, log_metrics, other):
 
 
 def main():
-    docs = helm_template("logplane", "grafanaDashboard.enabled=true", "serviceMonitor.enabled=true")
+    docs = helm_template("logplane", "grafanaDashboard.enabled=true", "serviceMonitor.enabled=true",
+                         "prometheusRule.enabled=true")
     cm = next((d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "logplane-dashboard"), None)
     if not T.check("renders_as_configmap", cm is not None and cm["metadata"]["labels"].get("grafana_dashboard") == "1",
                    "no ConfigMap logplane-dashboard labelled grafana_dashboard"):
@@ -226,6 +227,18 @@ def main():
     T.check("podmonitor_scrapes_log_metrics_keeping_their_labels",
             ep is not None and drops and all(re.fullmatch(drops[0]["regex"], x) for x in ("namespace", "pod", "container")),
             json.dumps(pm)[:600])
+
+    # backpressure: the agents' inputs use filesystem storage, which pauses on
+    # storage.max_chunks_up; Fluent Bit 5.1.1 says so only in
+    # fluentbit_input_ingestion_paused (fluentbit_input_storage_overlimit is the
+    # memory limit's, src/flb_storage.c, and stays 0 then: seen on a real run)
+    rule = next((d for d in docs if d["kind"] == "PrometheusRule"), {})
+    exprs = [r.get("expr", "") for g in rule.get("spec", {}).get("groups", []) for r in g.get("rules", [])
+             if r.get("alert") == "LogplaneAgentBufferFilling"]
+    paused_panel = [p for p in panels for t in p.get("targets", []) if "fluentbit_input_ingestion_paused" in t.get("expr", "")]
+    T.check("backpressure_is_ingestion_paused",
+            len(exprs) == 1 and "fluentbit_input_ingestion_paused" in exprs[0] and paused_panel,
+            "rule %s; panels %s" % (exprs, [p.get("title") for p in paused_panel]))
 
     log_metrics = golden_log_metrics()
     T.check("goldens_have_the_dashboard_counter",
