@@ -162,8 +162,11 @@ def main():
     # wait for the caches: an example pipeline is Ready-independent, the webhook
     # sees outputs once the informers synced (readyz)
     mport = log_port(env, op, "metrics")
-    hport = log_port(env, op, "health")
-    wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{hport}/readyz", timeout=5).status == 200, 30)
+    # one server for both at the same address: "health and metrics listening on ..."
+    hport = log_port(env, op, "health") or mport
+    ready = wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{hport}/readyz", timeout=5).status == 200,
+                       30)
+    T.check("ready_after_sync", ready, f"/readyz on port {hport} not 200 in 30 s")
 
     # 2. every bad twin refused with the field named (references: warnings)
     problems, refused, warned_refs = [], 0, 0
