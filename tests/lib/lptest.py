@@ -96,8 +96,20 @@ def wait_until(fn, timeout, interval=0.1):
         if v:
             return v
         if time.monotonic() >= end:
+            _gave_up(timeout)
             return v
         time.sleep(interval)
+
+
+def _gave_up(timeout):
+    """A "# " line (run.sh ignores it) naming the caller of a wait that ran out:
+    a wait nobody checks costs its whole timeout, and this shows where."""
+    f = sys._getframe(2)
+    while f is not None and os.path.basename(f.f_code.co_filename) in ("lptest.py", "ks_testlib.py"):
+        f = f.f_back
+    where = "%s:%d" % (os.path.basename(f.f_code.co_filename), f.f_lineno) if f is not None else "?"
+    sys.stderr.write("# wait_until: gave up after %gs at %s\n" % (timeout, where))
+    sys.stderr.flush()
 
 
 # kubectl's names of the kinds the tests look at -> (path prefix, plural, namespaced)
