@@ -5,8 +5,9 @@
 # FAIL line (a crash, a sanitizer report) counts as one failure. Ends with the
 # line "N passed, N failed" and exits non-zero on any failure.
 # TESTS="glob [glob...]" runs only the programs whose file name matches one of the globs.
-# Test programs run in parallel (LP_JOBS at a time, default 4: most of them wait
-# on servers rather than compute); each has its own servers on ports the kernel
+# Test programs run in parallel (LP_JOBS at a time, default 6 on two cores: most
+# of them wait on servers rather than compute, ~0.25 of a core each on average);
+# each has its own servers on ports the kernel
 # picked. A program's lines are printed together when it ends, with its wall
 # time and its CPU time (user+sys of it and the children it waited for); the
 # longest programs start first (by the previous run's times, build/test-logs/
@@ -26,7 +27,7 @@ pass=0
 fail=0
 pattern="${TESTS:-*}"
 per_test_timeout="${LP_TEST_TIMEOUT:-600}"
-jobs_max="${LP_JOBS:-4}"
+jobs_max="${LP_JOBS:-6}"
 durations="$logs/durations.txt" # "seconds name" of the last run, for the start order
 expected="$top/tests/durations.txt" # "seconds name", committed: the order of a first run
 suite_start=$(date +%s.%N)
