@@ -114,10 +114,11 @@ class Cluster:
     def operator_deployment(self):
         """The Deployment whose container runs the operator (its arguments name
         the control namespace), from the chart or from kustomize."""
-        r = self.env.kubectl("get", "deployments", "-A", "-o", "json", check=False)
-        if r.returncode != 0:
+        try:  # over HTTP: this runs every 0.5 s while a block runs (no kubectl process each time)
+            deployments = self.env.list("deployments")
+        except Exception:  # noqa: BLE001 - no answer: no Deployment seen this time
             return None
-        items = [d for d in json.loads(r.stdout)["items"] if not d["metadata"].get("deletionTimestamp")
+        items = [d for d in deployments if not d["metadata"].get("deletionTimestamp")
                  and any(a.startswith("--control-namespace=")
                          for a in d["spec"]["template"]["spec"]["containers"][0].get("args", []))]
         return items[0] if items else None
@@ -166,7 +167,7 @@ class Cluster:
         saved = dict(os.environ)
         os.environ.update(extra_env)
         try:
-            self.op = self.env.start_operator(*args, "--debounce", "200ms", name=f"op-{len(self.env.operators)}")
+            self.op = self.env.start_operator(*args, "--debounce", "200ms", "--aws-requeue", "200ms", name=f"op-{len(self.env.operators)}")
         finally:
             os.environ.clear()
             os.environ.update(saved)
