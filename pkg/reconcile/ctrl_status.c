@@ -337,6 +337,13 @@ void ctrl_handle_status(struct lp_ctrl *c, const char *wqkey)
 		/* (content-named parts: the name would change with every config) */
 		snprintf(cfg_msg, sizeof(cfg_msg), "included in ConfigMaps %s/%s-*", c->control_ns,
 		         LP_SHIPPER_CONFIG_NAME);
+	if (f->config == LP_CONFIG_APPLIED && kind == RES_PIPELINE && k->p &&
+	    lp_render_weaker_delivery(k->p)) {
+		/* the delivery where the shape gives less than the outputs' modes */
+		size_t l = strlen(cfg_msg);
+		snprintf(cfg_msg + l, sizeof(cfg_msg) - l, "; delivery: %s",
+		         lp_render_weaker_delivery(k->p));
+	}
 	sf.config_message = cfg_msg;
 	agents_facts(c, f, &sf.agents, agents_msg, sizeof(agents_msg));
 	sf.unused = f->unused;

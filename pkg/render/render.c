@@ -798,11 +798,19 @@ static lp_err usage_step(struct lp_rctx *c)
 	return err;
 }
 
+#define ML_DELIVERY                                                                                \
+	"each output's mode, except an open multiline group (held up to the multiline flush "      \
+	"timeout) lost on an agent crash"
+
+const char *lp_render_weaker_delivery(const struct lp_pipeline *p)
+{
+	return p && LP_ML_BUFFERED(p) ? ML_DELIVERY : NULL;
+}
+
 const char *lp_render_delivery_text(const struct lp_pinfo *pi)
 {
 	if (LP_ML_BUFFERED(pi->p))
-		return "; delivery: each output's mode, except an open multiline group (held up "
-		       "to the multiline flush timeout) lost on an agent crash";
+		return "; delivery: " ML_DELIVERY;
 	if (pi->agg)
 		return "; delivery: each output's mode, no in-memory hop (to the aggregator with "
 		       "acknowledgements)";

@@ -203,4 +203,11 @@ LP_WUR lp_err lp_render_aws_credentials_file(const struct lp_rendered *r,
                                              lp_render_secret_lookup lookup, void *ctx,
                                              struct lp_buf *out);
 
+/* The delivery pipeline p gets where its config's shape gives less than its
+ * outputs' delivery modes (docs/delivery.md "Delivery by shape"), as a
+ * phrase, or NULL when it gets each output's mode: only a buffered multiline
+ * stage (its open group is in memory after the file offset moved). Static
+ * text; for the pipeline's status and its summary. */
+const char *lp_render_weaker_delivery(const struct lp_pipeline *p);
+
 #endif

@@ -58,7 +58,9 @@ def main():
                pipeline(NS, "solo", ["good"]),
                pipeline(NS, "two", ["good", "broken"]),
                pipeline(NS, "multi", ["nope-a", "nope-b"]),
-               pipeline(NS, "many", [f"nope-{i:02d}" for i in range(MANY)])])
+               pipeline(NS, "many", [f"nope-{i:02d}" for i in range(MANY)]),
+               output(NS, "traces-out", {"type": "stdout"}),
+               pipeline(NS, "traces", ["traces-out"], {"multiline": {"parsers": ["java"]}})])
     op = env.start_operator("--resync", "1s", "--debounce", "200ms")
 
     solo = wait_until(lambda: (lambda o: o if is_ready(o) else None)(env.get("lp", "solo", NS)), 60)
@@ -74,6 +76,20 @@ def main():
     outs = status(solo).get("outputs")
     T.check("outputs_delivered", isinstance(outs, list) and len(outs) == 1 and outs[0].get("name") == "good"
             and outs[0].get("delivered") == "True", json.dumps(outs))
+
+    # the delivery a shape gives where it is less than the outputs' modes: a buffered multiline
+    # stage (java) loses its open group on an agent crash, and ConfigGenerated says so; a
+    # pipeline without one gets each output's mode and says nothing
+    def traces_applied():
+        o = env.get("lp", "traces", NS)
+        return o if (conds(o).get("ConfigGenerated") or {}).get("reason") == "Applied" else None
+    traces = wait_until(traces_applied, 30) or env.get("lp", "traces", NS)
+    tmsg = (conds(traces).get("ConfigGenerated") or {}).get("message", "")
+    smsg = (conds(solo).get("ConfigGenerated") or {}).get("message", "")
+    T.check("weaker_delivery_in_status",
+            "delivery: each output's mode, except an open multiline group" in tmsg
+            and "agent crash" in tmsg and "delivery" not in smsg,
+            f"traces: {tmsg!r}; solo: {smsg!r}")
 
     # a route to an invalid output: the pipeline runs to "good"; Ready names "broken" and why
     def two_down():
