@@ -9,7 +9,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from ks_testlib import Kubesim, Report, WatchStream  # noqa: E402
+from ks_testlib import Kubesim, Report, WatchStream, wait_for  # noqa: E402
 
 T = Report("kubesim_scale")
 N_OBJECTS = int(os.environ.get("KUBESIM_SCALE_OBJECTS", "20000"))
@@ -83,8 +83,9 @@ def main():
         threads = [threading.Thread(target=watch, args=(i,), daemon=True) for i in range(N_WATCHES)]
         for t in threads:
             t.start()
-        time.sleep(0.5)
-        wc = ks.admin("GET", "/admin/counters")["watches"]
+        # all open (a bounded wait, not a fixed 0.5 s: 50 TLS handshakes take longer on a loaded machine)
+        wc = wait_for(lambda: (lambda n: n if n == N_WATCHES else None)(ks.admin("GET", "/admin/counters")["watches"]),
+                      30, 0.1) or ks.admin("GET", "/admin/counters")["watches"]
         T.check("watches_open", wc == N_WATCHES, "watch count %d" % wc)
 
         names = [("scale-a" if i < N_OBJECTS // 2 else "scale-b", "cm-%05d" % i) for i in range(N_OBJECTS)]

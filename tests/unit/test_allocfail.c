@@ -495,7 +495,9 @@ int main(void)
 	char cmd[600];
 	int rc = 1;
 
-	alarm(280); /* a hung test dies, and kubesim with it (PDEATHSIG) */
+	/* a hung test dies, and kubesim with it (PDEATHSIG); under run.sh's 600 s: ~50 s
+	 * alone, it overran 280 s once on a machine loaded 20 times over */
+	alarm(540);
 	json_set_alloc_funcs(lp_malloc, lp_free);
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/lp-allocfail-XXXXXX",
