@@ -379,14 +379,81 @@ static char *read_file(const char *path, size_t *len)
 	return b.ptr ? lp_buf_take(&b) : lp_strdup("");
 }
 
+struct entry_ns { /* an entry of the targets file: its namespace and place */
+	const char *ns;
+	size_t idx;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry_ns *x = a, *y = b;
+	int r = strcmp(x->ns, y->ns);
+	return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+struct ns_group { /* entries e[first..end) of one namespace */
+	size_t first, end;
+};
+
+static int cmp_group(const void *a, const void *b)
+{
+	const struct ns_group *x = a, *y = b;
+	size_t nx = x->end - x->first, ny = y->end - y->first;
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* When arr has more than LP_HUB_ALERT_TARGETS entries, keep[i] says which to
+ * load: the namespaces in increasing order of their entries, each gets them
+ * all when they are at most an equal part of what is left, else that part
+ * (its first ones in file order); the operator shares them out the same way
+ * (pkg/reconcile/ctrl_shares.c), so a namespace with many targets never
+ * stops another's from loading. LP_ERR_NOMEM. */
+static lp_err share_targets(const json_t *arr, char *keep)
+{
+	size_t n = json_array_size(arr), k = 0, left = LP_HUB_ALERT_TARGETS;
+	struct entry_ns *e = lp_calloc(n + 1, sizeof(*e));
+	struct ns_group *g = lp_calloc(n + 1, sizeof(*g));
+
+	if (!e || !g) {
+		lp_free(e);
+		lp_free(g);
+		return LP_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *ns =
+		    json_string_value(json_object_get(json_array_get(arr, i), "namespace"));
+		e[i] = (struct entry_ns){ns ? ns : "", i};
+	}
+	qsort(e, n, sizeof(*e), cmp_entry);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && !strcmp(e[j].ns, e[i].ns); j++)
+			;
+		g[k++] = (struct ns_group){i, j};
+	}
+	qsort(g, k, sizeof(*g), cmp_group);
+	for (size_t i = 0; i < k; i++) {
+		size_t part = left / (k - i), take = g[i].end - g[i].first;
+		if (take > part)
+			take = part;
+		for (size_t x = g[i].first; x < g[i].first + take; x++)
+			keep[e[x].idx] = 1;
+		left -= take;
+	}
+	lp_free(e);
+	lp_free(g);
+	return LP_OK;
+}
+
 /* Reads the targets file when it changed (the poster thread, lock held). */
 static void reload(struct lp_hub_alerts *a)
 {
 	struct stat st;
 	json_error_t jerr;
 	json_t *doc = NULL, *arr;
-	char *text = NULL;
-	size_t len = 0;
+	char *text = NULL, *keep = NULL;
+	size_t len = 0, n_left = 0;
 
 	if (stat(a->file, &st) != 0) {
 		if (a->file_st.st_ino && errno == ENOENT) {
@@ -412,19 +479,37 @@ static void reload(struct lp_hub_alerts *a)
 		lp_free(text);
 	}
 	arr = json_object_get(doc, "targets");
-	if (!json_is_array(arr) || json_array_size(arr) > LP_HUB_ALERT_TARGETS) {
+	if (!json_is_array(arr)) {
 		lp_log(a->log, LP_LOG_WARN, NULL,
-		       "alerts file %s: not {\"targets\": [...]} with at most %u targets; "
-		       "keeping the previous targets",
-		       a->file, LP_HUB_ALERT_TARGETS);
+		       "alerts file %s: not {\"targets\": [...]}; keeping the previous targets",
+		       a->file);
 		goto out;
+	}
+	if (json_array_size(arr) > LP_HUB_ALERT_TARGETS) {
+		keep = lp_calloc(json_array_size(arr), 1);
+		if (!keep || share_targets(arr, keep)) {
+			lp_log(a->log, LP_LOG_ERROR, NULL,
+			       "alerts file: out of memory; keeping the previous targets");
+			memset(&a->file_st, 0, sizeof(a->file_st)); /* read it again */
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < a->targets.nb; i++)
 		for (struct lp_htab_node *p = a->targets.b[i]; p; p = p->next)
 			LP_HTAB_ENTRY(p, struct target, node)->seen = 0;
-	for (size_t i = 0; i < json_array_size(arr); i++)
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		if (keep && !keep[i]) {
+			n_left++;
+			continue;
+		}
 		if (load_target(a, json_array_get(arr, i), i))
 			lp_log(a->log, LP_LOG_ERROR, NULL, "alerts file: out of memory");
+	}
+	if (n_left)
+		lp_log(a->log, LP_LOG_WARN, NULL,
+		       "alerts file %s: %zu targets, over the %u the hub holds: %zu left out, each "
+		       "namespace keeping its first ones up to an equal part",
+		       a->file, json_array_size(arr), (unsigned)LP_HUB_ALERT_TARGETS, n_left);
 	drop_unseen(a);
 	lp_log(a->log, LP_LOG_INFO, NULL, "alerts file %s: %zu targets", a->file, a->targets.n);
 out:
@@ -437,6 +522,7 @@ out:
 		}
 		json_decref(doc);
 	}
+	lp_free(keep);
 }
 
 /* ---------- records (the hub's thread) ---------- */

@@ -40,7 +40,7 @@
 #include "filter.h"
 
 #define LP_HUB_ALERT_GROUPS      256  /* open groups per target */
-#define LP_HUB_ALERT_TARGETS     1024 /* targets in the file */
+#define LP_HUB_ALERT_TARGETS     1024 /* targets loaded; past it, equal parts per namespace */
 #define LP_HUB_ALERT_MESSAGE_MAX 500  /* characters of the example message posted */
 
 struct lp_hub_alerts;

@@ -6,7 +6,9 @@ grouped (pipeline, namespace, workload, message fingerprint) and posted as a
 few Slack messages with counts to a fake HTTPS webhook on 127.0.0.1 whose
 self-signed CA the hub trusts through --alerts-ca; a 429 with Retry-After is
 honoured and nothing is lost; the rate limit holds messages back and folds
-what arrives meanwhile into their counts."""
+what arrives meanwhile into their counts. A file with more targets than the hub
+holds (one namespace's 1,100) is shared out per namespace: another namespace's
+target still loads and its alert is posted."""
 import json
 import os
 import sys
@@ -144,6 +146,24 @@ def rate_limited(hub, fs):
             str(m.get("logplane_hub_alert_rate_limited_total")))
 
 
+def namespace_share(hub, fs, tfile):
+    """Namespace team-flood names 1,100 targets (more than the hub's 1,024);
+    namespace NS one: NS's target loads (with 1,023 of team-flood's) and its
+    alert is posted. Before, the whole file was refused."""
+    write_targets(tfile, [{"namespace": "team-flood", "name": "f%04d" % i, "webhook": fs.url("/hook/flood/%d" % i)}
+                          for i in range(1100)] +
+                  [{"namespace": NS, "name": "b-oncall", "webhook": fs.url("/hook/b")}])
+    loaded = wait_for(lambda: hub.metrics().get("logplane_hub_alert_targets") == 1024, 10)
+    b = FluentBitHttp(hub.port, "/alert/%s/b-oncall" % NS, token=TOKEN)
+    st = b.flush([error(7, pipeline="b")])
+    got = wait_for(lambda: len(fs.delivered("/hook/b")) >= 1, 10)
+    b.close()
+    T.check("namespace_share_lets_other_through", loaded and st in (200, 201) and got,
+            "targets %s (want 1024), flush %s, posts to the other namespace's hook %d; log %s"
+            % (hub.metrics().get("logplane_hub_alert_targets"), st, len(fs.delivered("/hook/b")),
+               hub.logtext()[-400:]))
+
+
 def main():
     fs = FakeSlack()
     hub = None
@@ -178,6 +198,7 @@ def main():
         T.check("unknown_target_counted", wait_for(
             lambda: hub.metrics().get("logplane_hub_alert_records_unknown_total") == 1, 10), "")
         a.close()
+        namespace_share(hub, fs, tfile)
         # a target removed from the file: the hub drops it on the next check
         write_targets(tfile, [{"namespace": NS, "name": "oncall", "webhook": fs.url("/hook/storm")}])
         T.check("targets_file_reloaded", wait_for(lambda: hub.metrics().get("logplane_hub_alert_targets") == 1, 10),
