@@ -68,6 +68,7 @@ struct options {
 	int allow_plain_http;
 	uint64_t max_pipelines_per_ns;
 	uint64_t max_outputs_per_ns;
+	uint64_t max_alerts_per_ns;
 	uint64_t max_bytes_per_ns;
 };
 
@@ -165,6 +166,11 @@ static const struct flag flags[] = {
      OFF(max_outputs_per_ns), NULL,
      "LogOutputs of one namespace (other than the control namespace) in the configuration; "
      "the newer ones get LimitExceeded (0 = no limit)"},
+    {"max-alert-outputs-per-namespace", "LOGPLANE_MAX_ALERT_OUTPUTS_PER_NAMESPACE", F_COUNT, "16",
+     OFF(max_alerts_per_ns), NULL,
+     "alert LogOutputs in use in one namespace (other than the control namespace); the newer "
+     "ones get LimitExceeded. The hub holds 1024 alert targets: 64 namespaces fit at 16 each; "
+     "past that every namespace gets an equal part (0 = the equal part only)"},
     {"max-config-bytes-per-namespace", "LOGPLANE_MAX_CONFIG_BYTES_PER_NAMESPACE", F_SIZE, "1Mi",
      OFF(max_bytes_per_ns), NULL,
      "bytes the pipelines of one namespace (other than the control namespace) may add to the "
@@ -718,6 +724,7 @@ static int run(struct app *a)
 	co.allow_plain_http = a->opt.allow_plain_http;
 	co.max_pipelines_per_ns = (size_t)a->opt.max_pipelines_per_ns;
 	co.max_outputs_per_ns = (size_t)a->opt.max_outputs_per_ns;
+	co.max_alerts_per_ns = (size_t)a->opt.max_alerts_per_ns;
 	co.max_bytes_per_ns = a->opt.max_bytes_per_ns;
 	if (a->opt.allow_plain_http)
 		lp_log(&a->log, LP_LOG_WARN, NULL,

@@ -97,7 +97,7 @@ const char *lp_secret_value_problem(enum lp_secret_use use, const char *v, size_
 			return "is not an https:// URL with a host";
 		return NULL;
 	case LP_SECRET_CA_PEM:
-		if (len > 512 * 1024)
+		if (len > LP_SECRET_VALUE_LARGEST)
 			return "is larger than 512 KiB";
 		return pem_certs(v, len);
 	}

@@ -5,6 +5,11 @@
 #define LP_API_SECRETVAL_H
 #include <stddef.h>
 
+/* The largest value any use accepts (a CA bundle, its newline included):
+ * every credential the agents get is at most this (pkg/reconcile relies on it
+ * fitting one credentials Secret). */
+#define LP_SECRET_VALUE_LARGEST (512u * 1024u)
+
 enum lp_secret_use {
 	LP_SECRET_AWS_KEY_ID = 0, /* letters and digits, <= 128 */
 	LP_SECRET_AWS_SECRET,     /* printable ASCII, no space, <= 128 */

@@ -136,6 +136,11 @@ struct lp_ctrl_opts {
 	 * ConfigGenerated=False reason LimitExceeded */
 	size_t max_pipelines_per_ns;
 	size_t max_outputs_per_ns;
+	/* alert LogOutputs in use per namespace other than the control
+	 * namespace (0 = none); then every namespace's alert outputs share the
+	 * hub's targets, and all of them the agents' AWS credentials file
+	 * (ctrl_shares.c) */
+	size_t max_alerts_per_ns;
 	uint64_t max_bytes_per_ns;
 };
 

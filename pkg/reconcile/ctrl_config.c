@@ -757,6 +757,8 @@ static lp_err config_compute(struct calc *cc)
 	err = calc_validate(cc); /* 1. */
 	if (!err)                /* 1b. per-namespace bounds */
 		err = ctrl_limits_apply(c, cc->ok_pls, &cc->n_ok_pls, cc->ok_outs, &cc->n_ok_outs);
+	if (!err) /* 1c. shares of the hub's alert targets and the AWS credentials file */
+		err = ctrl_shares_apply(c, cc->ok_pls, cc->n_ok_pls, cc->ok_outs, &cc->n_ok_outs);
 	if (!err)
 		err = calc_render_build(cc); /* 2. */
 	if (!err)

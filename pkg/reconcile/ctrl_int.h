@@ -379,6 +379,17 @@ lp_err ctrl_limits_bytes(struct lp_ctrl *c, const struct lp_rendered *full,
                          const struct lp_pipeline **pls, size_t *n_pls,
                          const struct lp_output **outs, size_t n_outs, int *dropped);
 void ctrl_limits_free(struct ctrl_limits *l); /* NULL-safe */
+/* Marks resource kind m left out for a limit (LP_CONFIG_OVER_LIMIT, status
+ * message msg; a Warning Event when it was not over one before). */
+lp_err ctrl_limits_mark(struct lp_ctrl *c, enum res_kind kind, const struct lp_meta *m,
+                        const char *msg);
+
+/* ctrl_shares.c: removes from outs (keeping the order) the outputs beyond
+ * their namespace's share of the hub's alert targets or of the agents' AWS
+ * credentials file, marked LP_CONFIG_OVER_LIMIT; pls are the valid pipelines
+ * (which alert outputs are in use). LP_ERR_NOMEM. Loop thread. */
+lp_err ctrl_shares_apply(struct lp_ctrl *c, const struct lp_pipeline *const *pls, size_t n_pls,
+                         const struct lp_output **outs, size_t *n_outs);
 
 /* ctrl_outputs.c */
 lp_err ctrl_outputs_after_config(struct lp_ctrl *c);

@@ -128,6 +128,12 @@ static lp_err mark_over(struct lp_ctrl *c, enum res_kind kind, const struct lp_m
 	return LP_OK;
 }
 
+lp_err ctrl_limits_mark(struct lp_ctrl *c, enum res_kind kind, const struct lp_meta *m,
+                        const char *msg)
+{
+	return mark_over(c, kind, m, msg);
+}
+
 /* Count limit over one kind: v (n entries, sorted by cmp_meta) keeps the
  * first max of each tenant namespace; drop[i] set for the others. */
 static lp_err count_limit(struct lp_ctrl *c, enum res_kind kind, const struct lp_meta *const *m,

@@ -150,6 +150,10 @@ static void route_state_of(struct lp_ctrl *c, const char *okey, struct route_sta
 		         op->render_field && *op->render_field ? op->render_field : "",
 		         op->render_field && *op->render_field ? ": " : "",
 		         op->render_message ? op->render_message : "left out");
+	} else if (of->config == LP_CONFIG_OVER_LIMIT) {
+		rs->reason = "OutputLimitExceeded";
+		snprintf(rs->why, sizeof(rs->why), "ConfigGenerated=False LimitExceeded: %s",
+		         op->render_message ? op->render_message : "left out");
 	} else if ((r = of->aws) && of->aws_fp == of->fingerprint &&
 	           (bad = r->creds.status == LP_COND_FALSE  ? &r->creds
 	                  : r->prov.status == LP_COND_FALSE ? &r->prov
