@@ -281,12 +281,14 @@ static lp_err validate_one(struct calc *cc, struct res_kept *k, const char *key,
 		(void)problems_set(f, NULL, 0);
 	}
 	/* an Event for each problem listed (the recorder de-duplicates them) */
-	for (size_t j = 0; pfp && pfp != f->problems_fp && j < probs->n && j < LP_STATUS_MAX_LISTED;
+	for (size_t j = 0; pfp && pfp != ctrl_problems(f)->problems_fp && j < probs->n &&
+	                   j < LP_STATUS_MAX_LISTED;
 	     j++)
 		if (problems_event(c, k, ns, name, "InvalidSpec", probs->v[j].field,
 		                   probs->v[j].message))
 			return LP_ERR_NOMEM;
-	f->problems_fp = pfp;
+	if (f->pr) /* (pfp is 0 without problems: none to store then) */
+		f->pr->problems_fp = pfp;
 	/* ctrl_limits_apply() says again when it still is (config stays
 	 * LP_CONFIG_OVER_LIMIT until then: one Event per going over) */
 	f->over_limit = 0;
@@ -489,7 +491,9 @@ static lp_err render_problems(struct calc *cc, struct res_kept *k, const char *k
 	const struct lp_rendered *r = &cc->rendered;
 	const char *kind = ctrl_res_kind_name[k->kind], *name;
 	struct res_facts *f = k->facts;
-	json_t *list = json_array();
+	/* there is one (the caller found it): room for its fingerprint */
+	struct res_problems *pr = ctrl_problems_of(f);
+	json_t *list = pr ? json_array() : NULL;
 	uint64_t fp = 0;
 	size_t count = 0;
 	char ns[256];
@@ -507,7 +511,7 @@ static lp_err render_problems(struct calc *cc, struct res_kept *k, const char *k
 		count++;
 		err = problem_list_add(list, &fp, p->field, p->message);
 	}
-	for (size_t i = 0; !err && fp != f->render_fp && i < r->n_problems; i++) {
+	for (size_t i = 0; !err && fp != pr->render_fp && i < r->n_problems; i++) {
 		const struct lp_render_problem *p = &r->problems[i];
 		if (!p->kind || !p->ns || !p->name || strcmp(p->kind, kind) || strcmp(p->ns, ns) ||
 		    strcmp(p->name, name))
@@ -524,7 +528,7 @@ static lp_err render_problems(struct calc *cc, struct res_kept *k, const char *k
 		json_decref(list);
 	err = problems_set(f, *left_out ? list : NULL, *left_out ? count : 0);
 	if (!err)
-		f->render_fp = fp;
+		pr->render_fp = fp;
 	return err;
 }
 
@@ -560,8 +564,8 @@ static lp_err facts_one(struct calc *cc, struct res_kept *k, const char *key)
 		lp_err err = render_problems(cc, k, key, &left_out);
 		if (err)
 			return err;
-	} else if (f->render_fp) {
-		f->render_fp = 0;
+	} else if (ctrl_problems(f)->render_fp) {
+		f->pr->render_fp = 0;
 		(void)problems_set(f, NULL, 0);
 	}
 	if (rp && left_out) {
