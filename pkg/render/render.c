@@ -360,14 +360,18 @@ static lp_err aws_profile_add(struct lp_rctx *c, const char *ns, const struct lp
 	return LP_OK;
 }
 
-/* A credentials-file value: printable ASCII without blanks and without the
- * bytes that start a section ("[", "]") or a comment ("#", ";"). */
-static int aws_value_ok(const char *v)
+/* A credentials-file value (len bytes of v): printable ASCII without blanks
+ * and without the bytes that start a section ("[", "]") or a comment ("#",
+ * ";"). */
+static int aws_value_ok(const char *v, size_t len)
 {
-	if (!*v)
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!len)
 		return 0;
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if (*p <= 0x20 || *p >= 0x7f || *p == '[' || *p == ']' || *p == '#' || *p == ';')
+	for (size_t i = 0; i < len; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f || p[i] == '[' || p[i] == ']' || p[i] == '#' ||
+		    p[i] == ';')
 			return 0;
 	return 1;
 }
@@ -394,19 +398,25 @@ lp_err lp_render_aws_credentials_file(const struct lp_rendered *r, lp_render_sec
 			err = lp_buf_adds(&t, "]\n");
 		for (size_t k = 0; !err && k < 3; k++) {
 			const char *v;
+			size_t len;
 			if (!keys[k])
 				continue;
 			v = lookup(ctx, p->secret_ns, p->secret_name, keys[k]);
+			len = v ? strlen(v) : 0;
+			/* one trailing newline (a file made with echo) is not part of the
+			 * value, as validation takes it (pkg/api/secretval.c) */
+			if (len && v[len - 1] == '\n')
+				len--;
 			if (!v)
 				err = LP_ERR_NOTFOUND;
-			else if (!aws_value_ok(v))
+			else if (!aws_value_ok(v, len))
 				err = LP_ERR_PARSE;
 			if (!err)
 				err = lp_buf_adds(&t, names[k]);
 			if (!err)
 				err = lp_buf_adds(&t, " = ");
 			if (!err)
-				err = lp_buf_adds(&t, v);
+				err = lp_buf_add(&t, v, len);
 			if (!err)
 				err = lp_buf_addc(&t, '\n');
 		}

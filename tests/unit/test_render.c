@@ -1276,6 +1276,22 @@ static void t_aws_credentials_file(void)
 		             LP_ERR_PARSE);
 		LP_CHECK_INT((long)out.len, (long)before);
 	}
+	/* one trailing newline (a Secret made from a file written by echo) is
+	 * not part of the value, as validation takes it: the profile is written */
+	{
+		struct lp_buf nl;
+		lp_buf_init(&nl, 0);
+		ok[3].value = "b-secret\n";
+		LP_CHECK_INT(lp_render_aws_credentials_file(&r, lp_test_secret_lookup, ok, &nl),
+		             LP_OK);
+		LP_CHECK_HAS(lp_buf_str(&nl),
+		             "aws_secret_access_key = b-secret\naws_session_token");
+		LP_CHECK_INT((long)nl.len, (long)total);
+		ok[3].value = "b-secret\n\n"; /* a second one is a line break in the value */
+		LP_CHECK_INT(lp_render_aws_credentials_file(&r, lp_test_secret_lookup, ok, &nl),
+		             LP_ERR_PARSE);
+		lp_buf_free(&nl);
+	}
 	ok[3].value = "b-secret";
 	/* a missing key */
 	ok[4].key = "other";
