@@ -114,14 +114,26 @@ finish_one() { # wait for any program, report it
 	unset "names[$pid]" "started[$pid]"
 	running=$((running - 1))
 }
+# interrupted (Ctrl-C, TERM): the running programs are stopped (they clean up
+# their servers), not left to run out their time limit
+trap 'trap - INT TERM; for p in "${!names[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait; exit 130' INT TERM
 while IFS='	' read -r n cmd; do
 	[ -n "$n" ] || continue
 	while [ "$running" -ge "$jobs_max" ]; do finish_one; done
 	# the subshell's `times` (second line: its children) is the program's CPU
 	# shellcheck disable=SC2086
 	(
-		timeout -k 10 "$per_test_timeout" $cmd </dev/null >"$logs/$n.log" 2>&1
+		# timeout puts the program in a process group of its own, so a signal to
+		# this script would not reach it: TERM is passed on (see the trap below)
+		timeout -k 10 "$per_test_timeout" $cmd </dev/null >"$logs/$n.log" 2>&1 &
+		t=$!
+		trap 'kill -TERM "$t" 2>/dev/null' TERM
+		wait "$t"
 		rc=$?
+		while kill -0 "$t" 2>/dev/null; do # a trapped TERM ended the wait, not the program
+			wait "$t"
+			rc=$?
+		done
 		times >"$logs/$n.cpu" # not in a pipeline: that would be another process
 		awk 'NR == 2 { printf "%.1f", cpu($1) + cpu($2) }
 			function cpu(t, m) { split(t, m, "m"); return m[1] * 60 + m[2] }' "$logs/$n.cpu" >"$logs/$n.cpu2"
