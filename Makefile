@@ -7,6 +7,11 @@ DEFS    := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 OPT     ?= -O2 -g
+# release objects keep each function in its own section and the links drop
+# what a binary never calls (every binary links all of pkg/): the operator's
+# resident code, part of its idle memory, stays what it uses
+SECT    := -ffunction-sections -fdata-sections
+GC      := -Wl,--gc-sections
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRCS := $(sort $(shell find pkg -name '*.c' 2>/dev/null))
@@ -33,19 +38,19 @@ deps:
 # ---- release build ----
 $(REL)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(OPT) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(WARN) $(DEFS) $(OPT) $(SECT) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 bin/logplane-operator: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(OP_SRCS))
 	@mkdir -p bin
-	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(OPT) $(GC) -o $@ $^ $(PKG_LIBS)
 
 bin/logplane: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(CLI_SRCS))
 	@mkdir -p bin
-	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(OPT) $(GC) -o $@ $^ $(PKG_LIBS)
 
 bin/logplane-hub: $(call lib_objs,$(REL)) $(patsubst %.c,$(REL)/%.o,$(HUB_SRCS))
 	@mkdir -p bin
-	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(OPT) $(GC) -o $@ $^ $(PKG_LIBS)
 
 # Linked statically: an init container copies it into the Fluent Bit container,
 # whose image (distroless, or a user's) may have another libc or none.
