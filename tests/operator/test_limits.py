@@ -83,8 +83,14 @@ def main():
     n_in = sum(applied)
     T.check("kept_are_first_by_creation", 0 < n_in < MAX_PL and applied == [True] * n_in + [False] * (N - n_in),
             f"{n_in} applied; pattern {''.join('1' if a else '0' for a in applied)}")
-    T.check("kept_are_ready", all(is_ready(o) for o in order[:n_in]),
-            json.dumps([o["status"] for o in order[:n_in] if not is_ready(o)][:2])[:500])
+    # Ready follows ConfigGenerated once the DaemonSet's rollout is observed
+    kept = {o["metadata"]["name"] for o in order[:n_in]}
+
+    def kept_not_ready():
+        return [o for o in env.list("lp", "flood") if o["metadata"]["name"] in kept and not is_ready(o)]
+    wait_until(lambda: n_in > 0 and not kept_not_ready(), 60, interval=0.5)
+    late = kept_not_ready()
+    T.check("kept_are_ready", n_in > 0 and not late, json.dumps([o.get("status") for o in late][:2])[:500])
 
     over_count = [cfg(o) for o in order[MAX_PL:]]
     T.check("count_limit_condition",
