@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -233,45 +234,39 @@ static int arg_val(int argc, char **argv, int *i, const char *s, const char *l, 
 	return 0;
 }
 
-int lp_cli_tail(int argc, char **argv)
+/* The hub's endpoint: host (inside the URL buffer), port, TLS or not. */
+struct tail_ep {
+	const char *ads;
+	int port;
+	int tls;
+};
+
+/* Parses the arguments into t->o. Returns -1 to go on, else the exit code
+ * (0 after --help, 2 with one line on stderr). */
+static int tail_args(struct tail *t, int argc, char **argv)
 {
-	static const struct lws_protocols protocols[] = {
-	    {"logplane-tail", callback, 0, 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
-	struct tail t;
-	struct lws_context_creation_info info;
-	struct lws_client_connect_info cc;
-	struct lp_kube_config *kc = NULL;
-	struct lp_buf msg, path, url;
-	const char *limit = NULL, *tok = NULL, *prot = NULL, *ads = NULL, *upath = NULL;
-	const char *server_path = "";
-	json_t *sub = NULL;
-	pthread_t st;
-	int port = 0, tls = 0, rc = 1, nocolor = 0, attempts = 0;
+	const char *limit = NULL;
+	int nocolor = 0;
 	char *endp;
 
-	memset(&t, 0, sizeof(t));
-	lp_buf_init(&msg, 4096);
-	lp_buf_init(&path, 4096);
-	lp_buf_init(&url, 4096);
-	lp_buf_init(&t.rx, RX_MAX);
-	t.o.output = "text";
-	t.o.hub_ns = "logplane-system";
-	t.o.hub_svc = "logplane-hub:8081";
+	t->o.output = "text";
+	t->o.hub_ns = "logplane-system";
+	t->o.hub_svc = "logplane-hub:8081";
 	for (int i = 1; i < argc; i++) {
-		if (arg_val(argc, argv, &i, "-n", "--namespace", &t.o.ns) ||
-		    arg_val(argc, argv, &i, NULL, "--pod", &t.o.pod) ||
-		    arg_val(argc, argv, &i, "-c", "--container", &t.o.container) ||
-		    arg_val(argc, argv, &i, "-l", "--selector", &t.o.selector) ||
-		    arg_val(argc, argv, &i, NULL, "--level", &t.o.level) ||
-		    arg_val(argc, argv, &i, NULL, "--grep", &t.o.grep) ||
-		    arg_val(argc, argv, &i, NULL, "--regex", &t.o.regex) ||
-		    arg_val(argc, argv, &i, "-o", "--output", &t.o.output) ||
-		    arg_val(argc, argv, &i, NULL, "--hub", &t.o.hub) ||
-		    arg_val(argc, argv, &i, NULL, "--kubeconfig", &t.o.kubeconfig) ||
-		    arg_val(argc, argv, &i, NULL, "--context", &t.o.context) ||
-		    arg_val(argc, argv, &i, NULL, "--token", &t.o.token) ||
-		    arg_val(argc, argv, &i, NULL, "--hub-namespace", &t.o.hub_ns) ||
-		    arg_val(argc, argv, &i, NULL, "--hub-service", &t.o.hub_svc) ||
+		if (arg_val(argc, argv, &i, "-n", "--namespace", &t->o.ns) ||
+		    arg_val(argc, argv, &i, NULL, "--pod", &t->o.pod) ||
+		    arg_val(argc, argv, &i, "-c", "--container", &t->o.container) ||
+		    arg_val(argc, argv, &i, "-l", "--selector", &t->o.selector) ||
+		    arg_val(argc, argv, &i, NULL, "--level", &t->o.level) ||
+		    arg_val(argc, argv, &i, NULL, "--grep", &t->o.grep) ||
+		    arg_val(argc, argv, &i, NULL, "--regex", &t->o.regex) ||
+		    arg_val(argc, argv, &i, "-o", "--output", &t->o.output) ||
+		    arg_val(argc, argv, &i, NULL, "--hub", &t->o.hub) ||
+		    arg_val(argc, argv, &i, NULL, "--kubeconfig", &t->o.kubeconfig) ||
+		    arg_val(argc, argv, &i, NULL, "--context", &t->o.context) ||
+		    arg_val(argc, argv, &i, NULL, "--token", &t->o.token) ||
+		    arg_val(argc, argv, &i, NULL, "--hub-namespace", &t->o.hub_ns) ||
+		    arg_val(argc, argv, &i, NULL, "--hub-service", &t->o.hub_svc) ||
 		    arg_val(argc, argv, &i, NULL, "--limit", &limit))
 			continue;
 		if (!strcmp(argv[i], "--no-color")) {
@@ -287,25 +282,167 @@ int lp_cli_tail(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!t.o.ns) {
+	if (!t->o.ns) {
 		fprintf(stderr,
 		        "logplane tail: -n NAMESPACE is required (\"*\" for every namespace)\n");
 		return 2;
 	}
-	if (strcmp(t.o.output, "text") && strcmp(t.o.output, "json")) {
-		fprintf(stderr, "logplane tail: -o: text or json, not \"%s\"\n", t.o.output);
+	if (strcmp(t->o.output, "text") && strcmp(t->o.output, "json")) {
+		fprintf(stderr, "logplane tail: -o: text or json, not \"%s\"\n", t->o.output);
 		return 2;
 	}
 	if (limit) {
 		errno = 0;
-		t.o.limit = strtol(limit, &endp, 10);
-		if (errno || *endp || t.o.limit <= 0) {
+		t->o.limit = strtol(limit, &endp, 10);
+		if (errno || *endp || t->o.limit <= 0) {
 			fprintf(stderr, "logplane tail: --limit: a positive number, not \"%s\"\n",
 			        limit);
 			return 2;
 		}
 	}
-	t.o.color = !nocolor && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	t->o.color = !nocolor && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	return -1;
+}
+
+/* The subscription message (filters and the token) into t->sub; 0 on success. */
+static int tail_subscription(struct tail *t, const char *tok)
+{
+	json_t *sub = json_object();
+
+	sub_set(sub, "namespace", t->o.ns);
+	sub_set(sub, "pod", t->o.pod);
+	sub_set(sub, "container", t->o.container);
+	sub_set(sub, "selector", t->o.selector);
+	sub_set(sub, "level", t->o.level);
+	sub_set(sub, "grep", t->o.grep);
+	sub_set(sub, "regex", t->o.regex);
+	sub_set(sub, "token", tok);
+	t->sub = sub ? json_dumps(sub, JSON_COMPACT) : NULL;
+	json_decref(sub);
+	return t->sub ? 0 : -1;
+}
+
+/* Where to connect: the --hub URL as given, else the hub Service through the
+ * API server's proxy with the kubeconfig's TLS settings. Fills the endpoint
+ * (pointers into url) and path. Returns -1 to go on, else the exit code. */
+static int tail_endpoint(struct tail *t, const struct lp_kube_config *kc, const char *tok,
+                         struct lws_context_creation_info *info, struct lp_buf *url,
+                         struct lp_buf *path, struct tail_ep *ep)
+{
+	const char *prot = NULL, *upath = NULL;
+
+	if (t->o.hub) {
+		if (lp_buf_adds(url, t->o.hub))
+			return 1;
+		if (lws_parse_uri(url->ptr, &prot, &ep->ads, &ep->port, &upath) ||
+		    (strcmp(prot, "ws") && strcmp(prot, "wss") && strcmp(prot, "http") &&
+		     strcmp(prot, "https"))) {
+			fprintf(stderr, "logplane tail: --hub: a ws://HOST:PORT URL, not \"%s\"\n",
+			        t->o.hub);
+			return 2;
+		}
+		ep->tls = !strcmp(prot, "wss") || !strcmp(prot, "https");
+		return lp_buf_addf(path, "/%s%stail", upath,
+		                   *upath && upath[strlen(upath) - 1] != '/' ? "/" : "")
+		           ? 1
+		           : -1;
+	}
+	const char *colon = strchr(t->o.hub_svc, ':');
+	if (!colon) {
+		fprintf(stderr, "logplane tail: --hub-service: NAME:PORT\n");
+		return 2;
+	}
+	if (lp_buf_adds(url, kc->server))
+		return 1;
+	if (lws_parse_uri(url->ptr, &prot, &ep->ads, &ep->port, &upath) || strcmp(prot, "https")) {
+		fprintf(stderr, "logplane tail: the kubeconfig's server is not an https URL\n");
+		return 1;
+	}
+	ep->tls = 1;
+	if (lp_buf_addf(path, "%s%s/api/v1/namespaces/%s/services/http:%.*s:%s/proxy/tail",
+	                *upath ? "/" : "", upath, t->o.hub_ns, (int)(colon - t->o.hub_svc),
+	                t->o.hub_svc, colon + 1))
+		return 1;
+	snprintf(t->auth, sizeof(t->auth), "Bearer %s", tok);
+	t->use_auth_header = 1;
+	if (kc->ca_data.data) {
+		info->client_ssl_ca_mem = kc->ca_data.data;
+		info->client_ssl_ca_mem_len = (unsigned)kc->ca_data.len;
+	} else if (kc->ca_file) {
+		info->client_ssl_ca_filepath = kc->ca_file;
+	}
+	if (kc->cert_data.data && kc->key_data.data) {
+		info->client_ssl_cert_mem = kc->cert_data.data;
+		info->client_ssl_cert_mem_len = (unsigned)kc->cert_data.len;
+		info->client_ssl_key_mem = kc->key_data.data;
+		info->client_ssl_key_mem_len = (unsigned)kc->key_data.len;
+	} else if (kc->cert_file && kc->key_file) {
+		info->client_ssl_cert_filepath = kc->cert_file;
+		info->client_ssl_private_key_filepath = kc->key_file;
+	}
+	return -1;
+}
+
+/* Connects, serves until stopped, reconnects (spaced out) while it ever
+ * worked. Returns the exit code. */
+static int tail_run(struct tail *t, const struct tail_ep *ep, const char *path)
+{
+	struct lws_client_connect_info cc;
+	int attempts = 0;
+
+	while (!atomic_load(&t->stop)) {
+		uint64_t wait_until;
+		memset(&cc, 0, sizeof(cc));
+		cc.context = t->ctx;
+		cc.address = ep->ads;
+		cc.port = ep->port;
+		cc.path = path;
+		cc.host = ep->ads;
+		cc.origin = ep->ads;
+		cc.ssl_connection = ep->tls ? LCCSCF_USE_SSL : 0;
+		cc.pwsi = &t->wsi;
+		t->closed = t->connected = t->sent = 0;
+		if (!lws_client_connect_via_info(&cc))
+			t->closed = 1;
+		while (!t->closed && !atomic_load(&t->stop))
+			lws_service(t->ctx, 200);
+		if (t->fatal)
+			return 1;
+		if (atomic_load(&t->stop))
+			break;
+		/* dropped or not reachable: try again, spaced out, as long as it ever worked */
+		if (!t->subscribed && ++attempts >= 3)
+			return 1;
+		fprintf(stderr, "logplane tail: connection lost; reconnecting\n");
+		wait_until = lp_clock_mono_ms() + 1000;
+		while (lp_clock_mono_ms() < wait_until && !atomic_load(&t->stop))
+			usleep(50000); /* nothing to serve while disconnected */
+	}
+	return 0;
+}
+
+int lp_cli_tail(int argc, char **argv)
+{
+	static const struct lws_protocols protocols[] = {
+	    {"logplane-tail", callback, 0, 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+	struct tail t;
+	struct tail_ep ep = {0};
+	struct lws_context_creation_info info;
+	struct lp_kube_config *kc = NULL;
+	struct lp_buf msg, path, url;
+	const char *tok = NULL;
+	pthread_t st;
+	int rc = 1;
+
+	memset(&t, 0, sizeof(t));
+	rc = tail_args(&t, argc, argv);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	lp_buf_init(&msg, 4096);
+	lp_buf_init(&path, 4096);
+	lp_buf_init(&url, 4096);
+	lp_buf_init(&t.rx, RX_MAX);
 
 	/* the credentials: --token, $LOGPLANE_TOKEN, else the kubeconfig's */
 	if (lp_kube_config_from_kubeconfig(&kc, t.o.kubeconfig, t.o.context, &msg) != LP_OK) {
@@ -324,19 +461,7 @@ int lp_cli_tail(int argc, char **argv)
 		        "certificates cannot be reviewed by the hub); pass --token\n");
 		goto out;
 	}
-
-	sub = json_object();
-	sub_set(sub, "namespace", t.o.ns);
-	sub_set(sub, "pod", t.o.pod);
-	sub_set(sub, "container", t.o.container);
-	sub_set(sub, "selector", t.o.selector);
-	sub_set(sub, "level", t.o.level);
-	sub_set(sub, "grep", t.o.grep);
-	sub_set(sub, "regex", t.o.regex);
-	sub_set(sub, "token", tok);
-	t.sub = sub ? json_dumps(sub, JSON_COMPACT) : NULL;
-	json_decref(sub);
-	if (!t.sub)
+	if (tail_subscription(&t, tok))
 		goto out;
 
 	memset(&info, 0, sizeof(info));
@@ -344,60 +469,10 @@ int lp_cli_tail(int argc, char **argv)
 	info.protocols = protocols;
 	info.user = &t;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	if (t.o.hub) {
-		if (lp_buf_adds(&url, t.o.hub))
-			goto out;
-		if (lws_parse_uri(url.ptr, &prot, &ads, &port, &upath) ||
-		    (strcmp(prot, "ws") && strcmp(prot, "wss") && strcmp(prot, "http") &&
-		     strcmp(prot, "https"))) {
-			fprintf(stderr, "logplane tail: --hub: a ws://HOST:PORT URL, not \"%s\"\n",
-			        t.o.hub);
-			rc = 2;
-			goto out;
-		}
-		tls = !strcmp(prot, "wss") || !strcmp(prot, "https");
-		server_path = upath;
-		if (lp_buf_addf(&path, "/%s%stail", server_path,
-		                *server_path && server_path[strlen(server_path) - 1] != '/' ? "/"
-		                                                                            : ""))
-			goto out;
-	} else {
-		const char *colon = strchr(t.o.hub_svc, ':');
-		if (!colon) {
-			fprintf(stderr, "logplane tail: --hub-service: NAME:PORT\n");
-			rc = 2;
-			goto out;
-		}
-		if (lp_buf_adds(&url, kc->server))
-			goto out;
-		if (lws_parse_uri(url.ptr, &prot, &ads, &port, &upath) || strcmp(prot, "https")) {
-			fprintf(stderr,
-			        "logplane tail: the kubeconfig's server is not an https URL\n");
-			goto out;
-		}
-		tls = 1;
-		if (lp_buf_addf(&path, "%s%s/api/v1/namespaces/%s/services/http:%.*s:%s/proxy/tail",
-		                *upath ? "/" : "", upath, t.o.hub_ns, (int)(colon - t.o.hub_svc),
-		                t.o.hub_svc, colon + 1))
-			goto out;
-		snprintf(t.auth, sizeof(t.auth), "Bearer %s", tok);
-		t.use_auth_header = 1;
-		if (kc->ca_data.data) {
-			info.client_ssl_ca_mem = kc->ca_data.data;
-			info.client_ssl_ca_mem_len = (unsigned)kc->ca_data.len;
-		} else if (kc->ca_file) {
-			info.client_ssl_ca_filepath = kc->ca_file;
-		}
-		if (kc->cert_data.data && kc->key_data.data) {
-			info.client_ssl_cert_mem = kc->cert_data.data;
-			info.client_ssl_cert_mem_len = (unsigned)kc->cert_data.len;
-			info.client_ssl_key_mem = kc->key_data.data;
-			info.client_ssl_key_mem_len = (unsigned)kc->key_data.len;
-		} else if (kc->cert_file && kc->key_file) {
-			info.client_ssl_cert_filepath = kc->cert_file;
-			info.client_ssl_private_key_filepath = kc->key_file;
-		}
-	}
+	rc = tail_endpoint(&t, kc, tok, &info, &url, &path, &ep);
+	if (rc >= 0)
+		goto out;
+	rc = 1;
 
 	sigemptyset(&t.sigs);
 	sigaddset(&t.sigs, SIGINT);
@@ -415,48 +490,16 @@ int lp_cli_tail(int argc, char **argv)
 	if (pthread_create(&st, NULL, sig_thread, &t) != 0)
 		goto out;
 	pthread_detach(st);
-
-	rc = 0;
-	while (!atomic_load(&t.stop)) {
-		uint64_t wait_until;
-		memset(&cc, 0, sizeof(cc));
-		cc.context = t.ctx;
-		cc.address = ads;
-		cc.port = port;
-		cc.path = lp_buf_str(&path);
-		cc.host = ads;
-		cc.origin = ads;
-		cc.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-		cc.pwsi = &t.wsi;
-		t.closed = t.connected = t.sent = 0;
-		if (!lws_client_connect_via_info(&cc))
-			t.closed = 1;
-		while (!t.closed && !atomic_load(&t.stop))
-			lws_service(t.ctx, 200);
-		if (t.fatal) {
-			rc = 1;
-			break;
-		}
-		if (atomic_load(&t.stop))
-			break;
-		/* dropped or not reachable: try again, spaced out, as long as it ever worked */
-		if (!t.subscribed && ++attempts >= 3) {
-			rc = 1;
-			break;
-		}
-		fprintf(stderr, "logplane tail: connection lost; reconnecting\n");
-		wait_until = lp_clock_mono_ms() + 1000;
-		while (lp_clock_mono_ms() < wait_until && !atomic_load(&t.stop))
-			usleep(50000); /* nothing to serve while disconnected */
-	}
+	rc = tail_run(&t, &ep, lp_buf_str(&path));
 out:
 	if (t.ctx)
 		lws_context_destroy(t.ctx);
 	if (t.sub) {
-		memset(t.sub, 0, strlen(t.sub));
+		/* it holds the bearer token: cleared in a way no compiler drops */
+		OPENSSL_cleanse(t.sub, strlen(t.sub));
 		free(t.sub);
 	}
-	memset(t.auth, 0, sizeof(t.auth));
+	OPENSSL_cleanse(t.auth, sizeof(t.auth));
 	lp_kube_config_free(kc);
 	lp_buf_free(&msg);
 	lp_buf_free(&path);
