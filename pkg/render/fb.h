@@ -110,6 +110,10 @@ void fb_multiline_unit(struct fb *f, const struct lp_pinfo *pi, const char *what
  * route FB_NO_ROUTE: the pipeline's work only (the forward output carrying
  * every record of a pipeline via the aggregator). */
 #define FB_NO_ROUTE ((size_t)-1)
+/* the shipper's output carrying chunks held under the copy tags of earlier
+ * versions to the aggregator at an upgrade (fb_outputs.c upgrade_carry_output) */
+#define FB_UPGRADE_CARRY       "lp_aggregator"
+#define FB_UPGRADE_CARRY_MATCH "^(?:o\\.[0-9a-f]{12}\\.)?a\\."
 void fb_pipeline_processors(struct fb *f, const struct lp_pinfo *pi, size_t route);
 
 /* ---- fb_routing.c ---- */

@@ -491,6 +491,43 @@ static void aggregator_outputs_per_pipeline(struct fb *f, const struct lp_oinfo 
 	}
 }
 
+/* Earlier versions copied a pipeline's records via the aggregator on the node
+ * (rewrite_tag) under [o.<oh>.]a.<h>.<source tag> and sent those tags to
+ * the aggregator. Chunks still held under them when a node is upgraded (the
+ * aggregator unreachable at that moment) come back through
+ * in_storage_backlog, which routes a chunk by its tag and keeps one no output
+ * matches on disk, unsent (plugins/in_storage_backlog/sb.c). This output
+ * carries them to the aggregator under their own tag, which it still routes.
+ * No live record has such a tag (the node's inputs tag kube., system., p.<h>.
+ * and lp_metrics), so it sees only that backlog: one idle instance, no
+ * worker, no per-record cost. */
+static void upgrade_carry_output(struct fb *f)
+{
+	const struct lp_rctx *c = f->c;
+	int agg = 0, alo = 0;
+
+	for (size_t i = 0; i < c->npi; i++) {
+		agg |= c->pi[i].ok && c->pi[i].agg;
+		alo |= c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once;
+	}
+	if (!agg || !c->agg_host)
+		return;
+	fb_plugin(f, "forward");
+	fb_kv(f, "alias", FB_UPGRADE_CARRY);
+	fb_kv(f, "match_regex", FB_UPGRADE_CARRY_MATCH);
+	lp_yamlw_kvi(&f->w, "workers", fb_route_workers(LP_OUT_FORWARD));
+	fb_kv(f, "host", c->agg_host);
+	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
+	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
+	fb_kv(f, "self_hostname", "logplane-shipper");
+	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
+	fb_kv(f, "compress", "gzip");
+	lp_yamlw_kvi(&f->w, "retry_limit", 20);
+	if (alo)
+		fb_kv(f, "storage.total_limit_size", "1G");
+	fb_plugin_end(f);
+}
+
 /* The outputs [from, to) of c->oi used on this side. With tail, on the
  * shipper, the discard output after them, and on both sides the metrics
  * exporter last. With track, each output's bytes are added to its est_bytes
@@ -523,6 +560,7 @@ void fb_outputs(struct fb *f, size_t from, size_t to, int tail, int track)
 	}
 	for (size_t i = 0; i < c->npi && !any; i++)
 		any = c->pi[i].ok;
+	upgrade_carry_output(f);
 	if (any) {
 		/* Every chunk of a source has a route even when no pipeline selects
 		 * its tag (the shared tail reads every namespace): Fluent Bit then

@@ -768,7 +768,7 @@ static void t_aggregator_shapes(void)
 
 	for (size_t k = 0; k < LP_TEST_COUNT(cases); k++) {
 		char rel[128];
-		size_t fwd = 0, ml = 0, em = 0;
+		size_t fwd = 0, ml = 0, em = 0, carry = 0;
 		const char *t;
 		snprintf(rel, sizeof(rel), "tests/data/render/cases/%s.yaml", cases[k]);
 		cfg = shipper_json(&r, rel);
@@ -789,15 +789,32 @@ static void t_aggregator_shapes(void)
 		json_array_foreach(section(cfg, "outputs"), i, e)
 		{
 			const char *n = json_string_value(json_object_get(e, "name"));
+			const char *al = json_string_value(json_object_get(e, "alias"));
 			if (n && !strcmp(n, "forward") && json_object_get(e, "host") &&
 			    !strncmp(json_string_value(json_object_get(e, "host")),
 			             "logplane-aggregator.", 20)) {
+				if (al && !strcmp(al, "lp_aggregator")) {
+					carry++;
+					continue;
+				}
 				fwd++;
 				check_agg_forward(e, rel);
 			}
 		}
 		LP_CHECK(fwd > 0);
-		LP_CHECK(item_with(section(cfg, "outputs"), "alias", "lp_aggregator") == NULL);
+		/* the upgrade carry: the old copy tags as they are, nothing else
+		 * (that no live tag reaches it: shared:aggregator_tenancy) */
+		LP_CHECK_INT(carry, 1);
+		o = item_with(section(cfg, "outputs"), "alias", "lp_aggregator");
+		if (o) {
+			LP_CHECK_STR(json_string_value(json_object_get(o, "match_regex")),
+			             "^(?:o\\.[0-9a-f]{12}\\.)?a\\.");
+			LP_CHECK(json_object_get(o, "match") == NULL);
+			LP_CHECK(json_object_get(o, "tag") == NULL);
+			LP_CHECK(json_object_get(o, "processors") == NULL);
+			LP_CHECK(json_is_true(json_object_get(o, "require_ack_response")));
+			LP_CHECK_INT(json_integer_value(json_object_get(o, "workers")), 0);
+		}
 		json_decref(cfg);
 		LP_CHECK(r.has_aggregator);
 		if (r.has_aggregator && r.aggregator_engine == LP_ENGINE_FLUENTBIT &&
