@@ -90,6 +90,13 @@ nofile_case() { # name, want, helm args...
 	fi
 }
 nofile_case nofile_helper_default @operator
+if tpl "$tmp/limits.yaml" && "$py" "$check" limits "$tmp/limits.yaml" 200,100,16,1Mi >/dev/null &&
+	tpl "$tmp/limits.yaml" --set limits.alertOutputsPerNamespace=4 --set limits.outputsPerNamespace=7 &&
+	"$py" "$check" limits "$tmp/limits.yaml" 200,7,4,1Mi >/dev/null; then
+	pass limits_reach_operator
+else
+	fail limits_reach_operator "the limits values do not reach the operator's arguments"
+fi
 nofile_case nofile_helper_follows_digest @operator --set image.digest=sha256:0123456789abcdef
 nofile_case nofile_helper_image reg.example/helper:2 --set fluentBit.openFilesHelper.image=reg.example/helper:2
 nofile_case nofile_helper_off "" --set fluentBit.openFilesHelper.enabled=false

@@ -7,6 +7,7 @@
   chartcheck.py same HELM KUSTOMIZE     two renders hold the same objects with the same key fields
   chartcheck.py values VALUES DOC       every values.yaml key is commented and named in DOC
   chartcheck.py rules FILE OUT          write the ClusterRole/Role rules of a render as JSON
+  chartcheck.py limits FILE P,O,A,B     the per-namespace bounds reach the operator's arguments
   chartcheck.py hubnames FILE           the hub mounts the Secrets the operator's --hub-service names
 
 Each prints nothing and exits 0 on success, or prints the reason and exits 1.
@@ -327,6 +328,17 @@ def cmd_nofile(path, want):
         fail("--nofile-image is %r, want %r" % (got, want))
 
 
+def cmd_limits(path, want):
+    """The per-namespace bounds reach the operator as flags: want is
+    "pipelines,outputs,alerts,bytes" as the operator's arguments should say."""
+    args = args_of(find(load(path), "Deployment", "logplane"))
+    flags = ("--max-pipelines-per-namespace=", "--max-outputs-per-namespace=",
+             "--max-alert-outputs-per-namespace=", "--max-config-bytes-per-namespace=")
+    got = [",".join(a[len(f):] for a in args if a.startswith(f)) for f in flags]
+    if got != want.split(","):
+        fail("per-namespace bounds in the operator's arguments are %r, want %r" % (got, want.split(",")))
+
+
 def cmd_hubnames(path):
     """The operator writes <hub service>-token and <hub service>-alerts; the hub
     Deployment must mount exactly those (any release name)."""
@@ -360,6 +372,7 @@ def cmd_rules(path, out):
 if __name__ == "__main__":
     cmds = {"defaults": (cmd_defaults, 1), "switches": (cmd_switches, 1), "crds": (cmd_crds, 2),
             "control": (cmd_control, 2), "nofile": (cmd_nofile, 2),
+            "limits": (cmd_limits, 2),
             "same": (cmd_same, 2), "values": (cmd_values, 2), "rules": (cmd_rules, 2),
             "hubnames": (cmd_hubnames, 1)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
