@@ -426,7 +426,8 @@ lp_err dsr_add_aggregator(struct builder *b, const struct lp_rendered *r)
 	const char *image = b->in->aggregator_image;
 	const char *conf_dir = fluentd ? "/fluentd/etc" : LP_CONFIG_DIR;
 	json_t *sources = json_array(), *svc = NULL, *pdb = NULL, *sts = NULL, *container = NULL,
-	       *pod = NULL, *probe = NULL, *cmd = NULL, *mounts = NULL, *volumes = NULL;
+	       *pod = NULL, *probe = NULL, *cmd = NULL, *mounts = NULL, *volumes = NULL,
+	       *ports = NULL;
 	const char *storage;
 	char conf_path[256];
 	int replicas;
@@ -493,12 +494,19 @@ lp_err dsr_add_aggregator(struct builder *b, const struct lp_rendered *r)
 	volumes = json_pack("[{s:s, s:{s:O}}]", "name", "config", "projected", "sources", sources);
 	if (!mounts || !volumes || add_secret_file_mounts(b, r, volumes, mounts))
 		goto out;
-	container = json_pack("{s:s, s:s, s:s, s:o, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], "
+	/* Fluent Bit's own metrics on lp-metrics; Fluentd serves none there, and a
+	 * declared port nothing listens on would read as a target down */
+	ports = json_pack("[{s:s, s:i, s:s}]", "name", "forward", "containerPort", 24224,
+	                  "protocol", "TCP");
+	if (!ports || (!fluentd &&
+	               json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name",
+	                                                      "lp-metrics", "containerPort",
+	                                                      LP_METRICS_PORT, "protocol", "TCP"))))
+		goto out;
+	container = json_pack("{s:s, s:s, s:s, s:o, s:o, s:O, "
 	                      "s:O, s:O, s:o, s:o, s:{s:{s:s, s:s}}}",
 	                      "name", "aggregator", "image", image, "imagePullPolicy",
-	                      "IfNotPresent", "command", cmd, "env", env_new(b, r), "ports", "name",
-	                      "forward", "containerPort", 24224, "protocol", "TCP", "name",
-	                      "lp-metrics", "containerPort", LP_METRICS_PORT, "protocol", "TCP",
+	                      "IfNotPresent", "command", cmd, "env", env_new(b, r), "ports", ports,
 	                      "volumeMounts", mounts, "readinessProbe", probe, "livenessProbe",
 	                      probe, "securityContext", container_security_new(), "resources",
 	                      "requests", "cpu", "100m", "memory", "128Mi");
@@ -543,6 +551,7 @@ lp_err dsr_add_aggregator(struct builder *b, const struct lp_rendered *r)
 	}
 	err = dsr_builder_add(b, LP_OWNED_STATEFULSET, sts);
 out:
+	json_decref(ports);
 	json_decref(mounts);
 	json_decref(volumes);
 	json_decref(pod);

@@ -539,6 +539,11 @@ static void t_fluentd_aggregator(void)
 		LP_CHECK_STR(json_string_value(json_array_get(json_object_get(c, "command"), 2)),
 		             "/fluentd/etc/fluent.conf");
 		LP_CHECK_STR(jpath_str(c, "readinessProbe", "tcpSocket", "port"), "forward");
+		/* Fluentd serves no metrics on lp-metrics: not declared (a scrape
+		 * target nothing answers would read as down) */
+		LP_CHECK(find_named(json_object_get(c, "ports"), "forward") != NULL);
+		LP_CHECK(find_named(json_object_get(c, "ports"), "lp-metrics") == NULL);
+		LP_CHECK_INT(json_array_size(json_object_get(c, "ports")), 1);
 		LP_CHECK_INT(json_integer_value(
 		                 json_object_get(json_object_get(sts->obj, "spec"), "replicas")),
 		             2);
