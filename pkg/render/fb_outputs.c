@@ -359,6 +359,24 @@ static int agg_route_own(const struct fb *f, const struct lp_pinfo *pi, size_t i
 	       lp_output_type_via_hub(f->c->oi[pi->routes[i].out].o->type);
 }
 
+/* The keys every node forward output to the aggregator shares: where, the
+ * shared key, acknowledged chunks, gzip; a disk bound when any of what it
+ * carries is atLeastOnce (alo). */
+static void agg_forward_keys(struct fb *f, int alo)
+{
+	const struct lp_rctx *c = f->c;
+
+	fb_kv(f, "host", c->agg_host);
+	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
+	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
+	fb_kv(f, "self_hostname", "logplane-shipper");
+	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
+	fb_kv(f, "compress", "gzip");
+	lp_yamlw_kvi(&f->w, "retry_limit", 20);
+	if (alo)
+		fb_kv(f, "storage.total_limit_size", "1G");
+}
+
 /* A forward output of pipeline pi to the aggregator: it matches the source
  * tags pi selects (fb_pipeline_match, as a pipeline on the node does), runs
  * pi's work as processors, and sends each chunk under the tag
@@ -388,15 +406,7 @@ static void agg_forward(struct fb *f, const struct lp_pinfo *pi, size_t route)
 	else
 		fb_cat(f, "o.", c->oi[pi->routes[route].out].h, ".a.", pi->h, ".$TAG", CAT_END);
 	fb_kv(f, "tag", fb_ts(f));
-	fb_kv(f, "host", c->agg_host);
-	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
-	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
-	fb_kv(f, "self_hostname", "logplane-shipper");
-	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
-	fb_kv(f, "compress", "gzip");
-	lp_yamlw_kvi(&f->w, "retry_limit", 20);
-	if (pi->any_at_least_once)
-		fb_kv(f, "storage.total_limit_size", "1G");
+	agg_forward_keys(f, pi->any_at_least_once);
 	fb_pipeline_processors(f, pi, route);
 	fb_plugin_end(f);
 }
@@ -504,27 +514,17 @@ static void aggregator_outputs_per_pipeline(struct fb *f, const struct lp_oinfo 
 static void upgrade_carry_output(struct fb *f)
 {
 	const struct lp_rctx *c = f->c;
-	int agg = 0, alo = 0;
+	int alo = 0;
 
-	for (size_t i = 0; i < c->npi; i++) {
-		agg |= c->pi[i].ok && c->pi[i].agg;
-		alo |= c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once;
-	}
-	if (!agg || !c->agg_host)
+	if (!c->any_agg)
 		return;
+	for (size_t i = 0; i < c->npi; i++)
+		alo |= c->pi[i].ok && c->pi[i].agg && c->pi[i].any_at_least_once;
 	fb_plugin(f, "forward");
 	fb_kv(f, "alias", FB_UPGRADE_CARRY);
 	fb_kv(f, "match_regex", FB_UPGRADE_CARRY_MATCH);
 	lp_yamlw_kvi(&f->w, "workers", fb_route_workers(LP_OUT_FORWARD));
-	fb_kv(f, "host", c->agg_host);
-	lp_yamlw_kvi(&f->w, "port", LP_RENDER_FORWARD_PORT);
-	fb_kv(f, "shared_key", "${" LP_RENDER_FWD_KEY_VAR "}");
-	fb_kv(f, "self_hostname", "logplane-shipper");
-	lp_yamlw_kvb(&f->w, "require_ack_response", 1);
-	fb_kv(f, "compress", "gzip");
-	lp_yamlw_kvi(&f->w, "retry_limit", 20);
-	if (alo)
-		fb_kv(f, "storage.total_limit_size", "1G");
+	agg_forward_keys(f, alo);
 	fb_plugin_end(f);
 }
 

@@ -682,7 +682,6 @@ out:
 static void shipper_shape(struct lp_rctx *c)
 {
 	size_t outs = 0, workers = 0, threads = 0, fds = FD_BASE + FD_CHUNKS_UP;
-	int any_agg = 0;
 
 	if (c->any_app)
 		fds += FD_TAIL + FD_TAIL_FILES;
@@ -723,11 +722,9 @@ static void shipper_shape(struct lp_rctx *c)
 			workers += (size_t)fb_route_workers(LP_OUT_FORWARD);
 		}
 	}
-	for (size_t i = 0; i < c->npi; i++)
-		any_agg |= c->pi[i].ok && c->pi[i].agg;
 	/* lp_discard, the metrics exporter and, with a pipeline via the
 	 * aggregator, the upgrade carry (fb_outputs.c): no worker */
-	outs += 2 + (any_agg && c->agg_host);
+	outs += 2 + (c->any_agg != 0);
 	fds += outs * FD_OUTPUT + workers * FD_WORKER;
 	c->out->shipper_outputs = outs;
 	c->out->shipper_threads = workers + threads;
