@@ -46,6 +46,12 @@ struct lp_meta {
 	int64_t created;
 };
 
+/* The orders of resources every part uses (NULL strings as ""): by namespace,
+ * then name; and by namespace, then creation, then name (the order limits and
+ * shares keep a namespace's oldest resources in). */
+int lp_meta_cmp(const struct lp_meta *a, const struct lp_meta *b);
+int lp_meta_cmp_created(const struct lp_meta *a, const struct lp_meta *b);
+
 struct lp_kv { /* one key/value pair; arrays of these are kept sorted by key */
 	char *key;
 	char *value;

@@ -56,26 +56,16 @@ static const char *meta_str(const char *s)
 	return s ? s : "";
 }
 
-static int cmp_meta(const struct lp_meta *a, const struct lp_meta *b)
-{
-	int r = strcmp(meta_str(a->ns), meta_str(b->ns));
-	if (!r)
-		r = (a->created > b->created) - (a->created < b->created);
-	if (!r)
-		r = strcmp(meta_str(a->name), meta_str(b->name));
-	return r;
-}
-
 static int cmp_pl(const void *a, const void *b)
 {
-	return cmp_meta(&(*(const struct lp_pipeline *const *)a)->meta,
-	                &(*(const struct lp_pipeline *const *)b)->meta);
+	return lp_meta_cmp_created(&(*(const struct lp_pipeline *const *)a)->meta,
+	                           &(*(const struct lp_pipeline *const *)b)->meta);
 }
 
 static int cmp_out(const void *a, const void *b)
 {
-	return cmp_meta(&(*(const struct lp_output *const *)a)->meta,
-	                &(*(const struct lp_output *const *)b)->meta);
+	return lp_meta_cmp_created(&(*(const struct lp_output *const *)a)->meta,
+	                           &(*(const struct lp_output *const *)b)->meta);
 }
 
 /* Marks resource kind ns/name left out for a limit: its status says msg; a
@@ -134,7 +124,7 @@ lp_err ctrl_limits_mark(struct lp_ctrl *c, enum res_kind kind, const struct lp_m
 	return mark_over(c, kind, m, msg);
 }
 
-/* Count limit over one kind: v (n entries, sorted by cmp_meta) keeps the
+/* Count limit over one kind: v (n entries, sorted by lp_meta_cmp_created) keeps the
  * first max of each tenant namespace; drop[i] set for the others. */
 static lp_err count_limit(struct lp_ctrl *c, enum res_kind kind, const struct lp_meta *const *m,
                           size_t n, size_t max, const char *flag, char *drop)
@@ -263,7 +253,7 @@ static size_t ns_outputs(const struct lp_ctrl *c, const struct lp_output **outs,
 	return k;
 }
 
-/* The bytes limit over pls (n, sorted by cmp_meta, count limit applied) with
+/* The bytes limit over pls (n, sorted by lp_meta_cmp_created, count limit applied) with
  * the kept outputs outs (no, sorted likewise); drop[i] set for pipelines left
  * out. Rebuilds c->limits' per-namespace cache. */
 static lp_err bytes_limit(struct lp_ctrl *c, const struct lp_pipeline **pls, size_t n,

@@ -61,24 +61,16 @@ static const char *str_or(const char *s)
 	return s ? s : "";
 }
 
-static int cmp_meta(const struct lp_meta *a, const struct lp_meta *b)
-{
-	int r = strcmp(str_or(a->ns), str_or(b->ns));
-	if (!r)
-		r = (a->created > b->created) - (a->created < b->created);
-	if (!r)
-		r = strcmp(str_or(a->name), str_or(b->name));
-	return r;
-}
-
 static int cmp_unit(const void *a, const void *b)
 {
-	return cmp_meta(((const struct unit *)a)->oldest, ((const struct unit *)b)->oldest);
+	return lp_meta_cmp_created(((const struct unit *)a)->oldest,
+	                           ((const struct unit *)b)->oldest);
 }
 
 static int cmp_member_meta(const void *a, const void *b)
 {
-	return cmp_meta(&((const struct member *)a)->o->meta, &((const struct member *)b)->o->meta);
+	return lp_meta_cmp_created(&((const struct member *)a)->o->meta,
+	                           &((const struct member *)b)->o->meta);
 }
 
 static int cmp_member_name(const void *a, const void *b)
@@ -122,7 +114,7 @@ static int cmp_member_profile(const void *a, const void *b)
 	const struct lp_output *x = ((const struct member *)a)->o;
 	const struct lp_output *y = ((const struct member *)b)->o;
 	int r = cmp_profile(x, y);
-	return r ? r : cmp_meta(&x->meta, &y->meta);
+	return r ? r : lp_meta_cmp_created(&x->meta, &y->meta);
 }
 
 /* ---------- the sharing rule ---------- */

@@ -385,12 +385,6 @@ fail:
 
 /* ---------- the aggregator ---------- */
 
-static int meta_cmp(const struct lp_pipeline *a, const struct lp_pipeline *b)
-{
-	int c = strcmp(a->meta.ns ? a->meta.ns : "", b->meta.ns ? b->meta.ns : "");
-	return c ? c : strcmp(a->meta.name ? a->meta.name : "", b->meta.name ? b->meta.name : "");
-}
-
 /* Replicas: the largest asked for; storage: from the first pipeline (by
  * namespace/name) that names one; only pipelines of the control namespace
  * count (the aggregator is shared: a tenant only ships through it).
@@ -411,7 +405,8 @@ static void aggregator_sizing(struct builder *b, int *replicas, const char **sto
 		r = p->aggregator.replicas > 0 ? p->aggregator.replicas : 2;
 		if (r > *replicas)
 			*replicas = r;
-		if (p->aggregator.storage_size && (!first || meta_cmp(p, first) < 0))
+		if (p->aggregator.storage_size &&
+		    (!first || lp_meta_cmp(&p->meta, &first->meta) < 0))
 			first = p;
 	}
 	if (*replicas == 0)

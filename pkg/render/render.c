@@ -254,22 +254,16 @@ static lp_err config_hash(struct lp_rendered_config *cfg)
 
 /* ---------------- sorting ---------------- */
 
-static int cmp_meta(const struct lp_meta *a, const struct lp_meta *b)
-{
-	int r = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
-	return r ? r : strcmp(a->name ? a->name : "", b->name ? b->name : "");
-}
-
 static int cmp_pi(const void *a, const void *b)
 {
-	return cmp_meta(&((const struct lp_pinfo *)a)->p->meta,
-	                &((const struct lp_pinfo *)b)->p->meta);
+	return lp_meta_cmp(&((const struct lp_pinfo *)a)->p->meta,
+	                   &((const struct lp_pinfo *)b)->p->meta);
 }
 
 static int cmp_oi(const void *a, const void *b)
 {
-	return cmp_meta(&((const struct lp_oinfo *)a)->o->meta,
-	                &((const struct lp_oinfo *)b)->o->meta);
+	return lp_meta_cmp(&((const struct lp_oinfo *)a)->o->meta,
+	                   &((const struct lp_oinfo *)b)->o->meta);
 }
 
 static int cmp_env(const void *a, const void *b)
@@ -455,7 +449,7 @@ static lp_err outputs_step(struct lp_rctx *c)
 		err = meta_ok(c, "LogOutput", &oi->o->meta, &ok);
 		if (err || !ok)
 			continue;
-		if (i > 0 && cmp_meta(&c->oi[i - 1].o->meta, &oi->o->meta) == 0) {
+		if (i > 0 && lp_meta_cmp(&c->oi[i - 1].o->meta, &oi->o->meta) == 0) {
 			err =
 			    lp_render_problem_add(c, "LogOutput", oi->o->meta.ns, oi->o->meta.name,
 			                          "metadata.name", "duplicate LogOutput");
@@ -512,7 +506,7 @@ static lp_err pipelines_step(struct lp_rctx *c)
 		err = meta_ok(c, "LogPipeline", &p->meta, &ok);
 		if (err || !ok)
 			continue;
-		if (i > 0 && cmp_meta(&c->pi[i - 1].p->meta, &p->meta) == 0) {
+		if (i > 0 && lp_meta_cmp(&c->pi[i - 1].p->meta, &p->meta) == 0) {
 			err = lp_render_problem_add(c, "LogPipeline", p->meta.ns, p->meta.name,
 			                            "metadata.name", "duplicate LogPipeline");
 			continue;
