@@ -33,6 +33,7 @@
 #include <string.h>
 #include "../api/secretval.h"
 #include "../hub/alert.h"
+#include "../util/b64.h"
 #include "../util/mem.h"
 
 _Static_assert(LP_SECRET_VALUE_LARGEST + 64 < LP_CREDENTIALS_MAX_BYTES,
@@ -75,10 +76,8 @@ static int cmp_member_meta(const void *a, const void *b)
 
 static int cmp_member_name(const void *a, const void *b)
 {
-	const struct lp_output *x = ((const struct member *)a)->o,
-	                       *y = ((const struct member *)b)->o;
-	int r = strcmp(str_or(x->meta.ns), str_or(y->meta.ns));
-	return r ? r : strcmp(str_or(x->meta.name), str_or(y->meta.name));
+	return lp_meta_cmp(&((const struct member *)a)->o->meta,
+	                   &((const struct member *)b)->o->meta);
 }
 
 static const char *akid_key(const struct lp_aws_credentials *a)
@@ -251,16 +250,6 @@ out:
 
 /* ---------- the agents' AWS credentials file ---------- */
 
-/* Bytes a base64 text decodes to (Secret.data values are base64). */
-static size_t decoded_len(const char *b64)
-{
-	size_t n = b64 ? strlen(b64) : 0, pad = 0;
-
-	while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
-		pad++;
-	return n / 4 * 3 >= pad ? n / 4 * 3 - pad : 0;
-}
-
 /* The profile name the renderer gives ("lp-" + 12 hex digits). */
 #define PROFILE_NAME_LEN 15
 
@@ -278,10 +267,10 @@ static size_t profile_bytes(struct lp_ctrl *c, const struct lp_output *o)
 
 	for (size_t k = 0; k < 3; k++)
 		if (keys[k])
-			n +=
-			    names[k] + 3 +
-			    decoded_len(ctrl_secret_value(c, o->meta.ns, a->secret_name, keys[k])) +
-			    1;
+			n += names[k] + 3 +
+			     lp_b64_decoded_len(
+			         ctrl_secret_value(c, o->meta.ns, a->secret_name, keys[k])) +
+			     1;
 	return n;
 }
 

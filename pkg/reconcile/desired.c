@@ -333,18 +333,6 @@ static lp_err build_aws_file(struct builder *b, const struct lp_rendered *r)
 	return err;
 }
 
-/* Bytes a value in Secret.data counts for: the decoded length of base64 text. */
-static size_t b64_decoded_len(const char *b64)
-{
-	size_t n = strlen(b64), pad = 0;
-
-	if (n >= 1 && b64[n - 1] == '=')
-		pad++;
-	if (n >= 2 && b64[n - 2] == '=')
-		pad++;
-	return n / 4 * 3 - (n / 4 * 3 >= pad ? pad : 0);
-}
-
 /* The Secret piece holding key, or NULL when the key was left out (no value,
  * or too large for any Secret). */
 const char *dsr_cred_piece(const struct builder *b, const char *key)
@@ -386,7 +374,7 @@ static lp_err collect_creds(struct builder *b, const struct lp_rendered *r)
 			b->d.n_missing_secrets++;
 			continue;
 		}
-		cr->size = strlen(cr->key) + b64_decoded_len(cr->b64);
+		cr->size = strlen(cr->key) + lp_b64_decoded_len(cr->b64);
 		if (cr->size > LP_CREDENTIALS_MAX_BYTES) {
 			b->d.n_missing_secrets++;
 			b->d.n_creds_too_large++;

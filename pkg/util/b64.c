@@ -49,3 +49,12 @@ char *lp_b64_decode(const char *in, size_t max, size_t *len)
 		*len = (size_t)got;
 	return (char *)out;
 }
+
+size_t lp_b64_decoded_len(const char *in)
+{
+	size_t n = in ? strlen(in) : 0, pad = 0;
+
+	while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
+		pad++;
+	return n / 4 * 3 >= pad ? n / 4 * 3 - pad : 0;
+}

@@ -12,5 +12,8 @@ char *lp_b64_decode(const char *in, size_t max, size_t *len);
 /* 1 when lp_b64_decode(in, max, ...) decodes in given the memory: a NULL
  * from it then means no memory (a failure to retry, not a bad value). */
 int lp_b64_decodable(const char *in, size_t max);
+/* Bytes padded base64 text in decodes to, from its length and padding alone
+ * (what a Secret.data value counts for); 0 for NULL. */
+size_t lp_b64_decoded_len(const char *in);
 
 #endif

@@ -201,7 +201,11 @@ static void t_b64(void)
 			LP_CHECK(memcmp(s, ok[i].out, ok[i].len) == 0 && s[len] == '\0');
 		}
 		lp_free(s);
+		/* the length alone, as a Secret value counts */
+		LP_CHECK_INT(lp_b64_decoded_len(ok[i].in), ok[i].len);
 	}
+	LP_CHECK_INT(lp_b64_decoded_len(NULL), 0);
+	LP_CHECK_INT(lp_b64_decoded_len(""), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = lp_b64_decode(bad[i], 64, NULL);
 		if (s)
