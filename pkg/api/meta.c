@@ -4,23 +4,18 @@
 #include "../util/mem.h"
 #include <string.h>
 
-static const char *str_or_empty(const char *s)
-{
-	return s ? s : "";
-}
-
 int lp_meta_cmp(const struct lp_meta *a, const struct lp_meta *b)
 {
-	int r = strcmp(str_or_empty(a->ns), str_or_empty(b->ns));
-	return r ? r : strcmp(str_or_empty(a->name), str_or_empty(b->name));
+	int r = strcmp(lp_str_or_empty(a->ns), lp_str_or_empty(b->ns));
+	return r ? r : strcmp(lp_str_or_empty(a->name), lp_str_or_empty(b->name));
 }
 
 int lp_meta_cmp_created(const struct lp_meta *a, const struct lp_meta *b)
 {
-	int r = strcmp(str_or_empty(a->ns), str_or_empty(b->ns));
+	int r = strcmp(lp_str_or_empty(a->ns), lp_str_or_empty(b->ns));
 	if (!r)
 		r = (a->created > b->created) - (a->created < b->created);
-	return r ? r : strcmp(str_or_empty(a->name), str_or_empty(b->name));
+	return r ? r : strcmp(lp_str_or_empty(a->name), lp_str_or_empty(b->name));
 }
 
 void lp_meta_clear(struct lp_meta *m)

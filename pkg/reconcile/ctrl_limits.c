@@ -51,11 +51,6 @@ void ctrl_limits_free(struct ctrl_limits *l)
 	lp_free(l);
 }
 
-static const char *meta_str(const char *s)
-{
-	return s ? s : "";
-}
-
 static int cmp_pl(const void *a, const void *b)
 {
 	return lp_meta_cmp_created(&(*(const struct lp_pipeline *const *)a)->meta,
@@ -78,7 +73,8 @@ static lp_err mark_over(struct lp_ctrl *c, enum res_kind kind, const struct lp_m
 	struct res_problems *pr;
 	char key[512];
 	char *dup;
-	int len = snprintf(key, sizeof(key), "%s/%s", meta_str(m->ns), meta_str(m->name));
+	int len =
+	    snprintf(key, sizeof(key), "%s/%s", lp_str_or_empty(m->ns), lp_str_or_empty(m->name));
 
 	if (len < 0 || (size_t)len >= sizeof(key) ||
 	    !lp_kube_informer_get(c->res[kind], key, (void **)&k) || !k)
@@ -134,9 +130,10 @@ static lp_err count_limit(struct lp_ctrl *c, enum res_kind kind, const struct lp
 	lp_err err = LP_OK;
 
 	while (i < n && !err) {
-		for (j = i; j < n && !strcmp(meta_str(m[j]->ns), meta_str(m[i]->ns)); j++)
+		for (j = i; j < n && !strcmp(lp_str_or_empty(m[j]->ns), lp_str_or_empty(m[i]->ns));
+		     j++)
 			;
-		if (max && j - i > max && strcmp(meta_str(m[i]->ns), c->control_ns) != 0) {
+		if (max && j - i > max && strcmp(lp_str_or_empty(m[i]->ns), c->control_ns) != 0) {
 			for (size_t x = i + max; x < j && !err; x++) {
 				snprintf(msg, sizeof(msg),
 				         "namespace \"%s\" has %zu %ss, over the limit of %zu per "
@@ -144,8 +141,8 @@ static lp_err count_limit(struct lp_ctrl *c, enum res_kind kind, const struct lp
 				         "(%s): the first %zu by creation time, then name, are "
 				         "kept; this "
 				         "one is number %zu and is left out of the configuration",
-				         meta_str(m[i]->ns), j - i, ctrl_res_kind_name[kind], max,
-				         flag, max, x - i + 1);
+				         lp_str_or_empty(m[i]->ns), j - i, ctrl_res_kind_name[kind],
+				         max, flag, max, x - i + 1);
 				drop[x] = 1;
 				err = mark_over(c, kind, m[x], msg);
 			}
@@ -247,7 +244,7 @@ static size_t ns_outputs(const struct lp_ctrl *c, const struct lp_output **outs,
 	for (size_t x = oi; x < oj; x++)
 		mine[k++] = outs[x];
 	for (size_t x = 0; x < no; x++)
-		if (!strcmp(meta_str(outs[x]->meta.ns), c->control_ns) &&
+		if (!strcmp(lp_str_or_empty(outs[x]->meta.ns), c->control_ns) &&
 		    lp_output_shared_with(outs[x], ns))
 			mine[k++] = outs[x];
 	return k;
@@ -275,17 +272,17 @@ static lp_err bytes_limit(struct lp_ctrl *c, const struct lp_pipeline **pls, siz
 		return LP_ERR_NOMEM;
 	}
 	while (i < n && !err) {
-		const char *ns = meta_str(pls[i]->meta.ns);
+		const char *ns = lp_str_or_empty(pls[i]->meta.ns);
 		struct ns_size *e;
-		for (j = i; j < n && !strcmp(meta_str(pls[j]->meta.ns), ns); j++)
+		for (j = i; j < n && !strcmp(lp_str_or_empty(pls[j]->meta.ns), ns); j++)
 			;
 		if (!strcmp(ns, c->control_ns)) {
 			i = j;
 			continue;
 		}
-		while (oi < no && strcmp(meta_str(outs[oi]->meta.ns), ns) < 0)
+		while (oi < no && strcmp(lp_str_or_empty(outs[oi]->meta.ns), ns) < 0)
 			oi++;
-		for (oj = oi; oj < no && !strcmp(meta_str(outs[oj]->meta.ns), ns); oj++)
+		for (oj = oi; oj < no && !strcmp(lp_str_or_empty(outs[oj]->meta.ns), ns); oj++)
 			;
 		e = &nv[nn];
 		if (!(e->ns = lp_strdup(ns))) {

@@ -57,11 +57,6 @@ struct unit {
 	int keep;
 };
 
-static const char *str_or(const char *s)
-{
-	return s ? s : "";
-}
-
 static int cmp_unit(const void *a, const void *b)
 {
 	return lp_meta_cmp_created(((const struct unit *)a)->oldest,
@@ -94,16 +89,17 @@ static const char *sak_key(const struct lp_aws_credentials *a)
 static int cmp_profile(const struct lp_output *x, const struct lp_output *y)
 {
 	const struct lp_aws_credentials *a = &x->aws.credentials, *b = &y->aws.credentials;
-	int r = strcmp(str_or(x->meta.ns), str_or(y->meta.ns));
+	int r = strcmp(lp_str_or_empty(x->meta.ns), lp_str_or_empty(y->meta.ns));
 
 	if (!r)
-		r = strcmp(str_or(a->secret_name), str_or(b->secret_name));
+		r = strcmp(lp_str_or_empty(a->secret_name), lp_str_or_empty(b->secret_name));
 	if (!r)
 		r = strcmp(akid_key(a), akid_key(b));
 	if (!r)
 		r = strcmp(sak_key(a), sak_key(b));
 	if (!r)
-		r = strcmp(str_or(a->session_token_key), str_or(b->session_token_key));
+		r = strcmp(lp_str_or_empty(a->session_token_key),
+		           lp_str_or_empty(b->session_token_key));
 	return r;
 }
 
@@ -141,7 +137,9 @@ static lp_err share_out(struct unit *u, size_t n, size_t total, size_t *n_ns)
 		return LP_ERR_NOMEM;
 	for (size_t i = 0, j; i < n; i = j) {
 		ns[k] = (struct ns_need){i, i, 0};
-		for (j = i; j < n && !strcmp(str_or(u[j].oldest->ns), str_or(u[i].oldest->ns)); j++)
+		for (j = i; j < n && !strcmp(lp_str_or_empty(u[j].oldest->ns),
+		                             lp_str_or_empty(u[i].oldest->ns));
+		     j++)
 			ns[k].need += u[j].cost;
 		ns[k++].end = j;
 	}
@@ -205,9 +203,9 @@ static lp_err alerts_share(struct lp_ctrl *c, const struct lp_pipeline *const *p
 	qsort(v, n, sizeof(*v), cmp_member_meta);
 	err = LP_OK;
 	for (size_t i = 0, j; i < n && !err; i = j) {
-		const char *ns = str_or(v[i].o->meta.ns);
+		const char *ns = lp_str_or_empty(v[i].o->meta.ns);
 		size_t in_use = 0, seen = 0;
-		for (j = i; j < n && !strcmp(str_or(v[j].o->meta.ns), ns); j++)
+		for (j = i; j < n && !strcmp(lp_str_or_empty(v[j].o->meta.ns), ns); j++)
 			in_use += v[j].used;
 		for (size_t x = i; x < j && !err; x++) {
 			if (!v[x].used)
@@ -238,7 +236,8 @@ static lp_err alerts_share(struct lp_ctrl *c, const struct lp_pipeline *const *p
 		    "namespaces use alert outputs, so namespace \"%s\" gets %zu (an equal part "
 		    "of what the namespaces needing less leave): the first by creation time, "
 		    "then name, are kept and this one is left out",
-		    (unsigned)LP_HUB_ALERT_TARGETS, n_ns, str_or(u[i].oldest->ns), u[i].part);
+		    (unsigned)LP_HUB_ALERT_TARGETS, n_ns, lp_str_or_empty(u[i].oldest->ns),
+		    u[i].part);
 		drop[v[u[i].first].idx] = 1;
 		err = ctrl_limits_mark(c, RES_OUTPUT, u[i].oldest, msg);
 	}
@@ -312,10 +311,10 @@ static lp_err aws_share(struct lp_ctrl *c, const struct lp_output *const *outs, 
 		    "bytes (an equal part of what the namespaces needing less leave), and "
 		    "its older outputs' credentials fill them: this output is left out "
 		    "(fewer or smaller credentials, e.g. without a session token, let it in)",
-		    str_or(a->secret_name), akid_key(a), sak_key(a),
-		    a->session_token_key ? ", \"" : "", str_or(a->session_token_key),
+		    lp_str_or_empty(a->secret_name), akid_key(a), sak_key(a),
+		    a->session_token_key ? ", \"" : "", lp_str_or_empty(a->session_token_key),
 		    a->session_token_key ? "\"" : "", u[i].cost, total, LP_CREDENTIALS_MAX_BYTES,
-		    n_ns, str_or(u[i].oldest->ns), u[i].part);
+		    n_ns, lp_str_or_empty(u[i].oldest->ns), u[i].part);
 		for (size_t x = u[i].first; x < u[i].end && !err; x++) {
 			drop[v[x].idx] = 1;
 			err = ctrl_limits_mark(c, RES_OUTPUT, &v[x].o->meta, msg);

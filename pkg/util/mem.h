@@ -14,7 +14,12 @@
 void *lp_malloc(size_t n);
 void *lp_calloc(size_t nmemb, size_t size);
 void *lp_realloc(void *p, size_t n);
-char *lp_strdup(const char *s);            /* NULL in -> NULL out */
+char *lp_strdup(const char *s); /* NULL in -> NULL out */
+/* s, or "" for NULL (an optional string compared or printed) */
+static inline const char *lp_str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
 char *lp_strndup(const char *s, size_t n); /* copies at most n bytes, always NUL-terminated */
 void lp_free(void *p);
 
